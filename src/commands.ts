@@ -1,0 +1,289 @@
+import {
+  cleanupSignal,
+  type DeployOutcome,
+  type HostResult,
+  newEntry,
+  readServerState,
+  type ServerState,
+  toDeployError,
+} from './deploy.js'
+import { DeployError } from './errors.js'
+import {
+  badReleases,
+  listReleases,
+  logLine,
+  type ReleaseInfo,
+  releasesToPrune,
+  rollbackTarget,
+} from './history.js'
+import { all, first } from './remote.js'
+import { type Core, HostSession, pool } from './session.js'
+
+/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
+export interface CommandOutcome extends DeployOutcome {
+  releases: ReleaseInfo[]
+}
+
+interface HostCtx {
+  session: HostSession
+  start: number
+  state: ServerState | undefined
+  locked: boolean
+  result: HostResult
+}
+
+function setup(core: Core): HostCtx[] {
+  const s = core.settings
+  return s.hosts.map((spec, i) => ({
+    session: new HostSession(core, i, spec),
+    start: Date.now(),
+    state: undefined,
+    locked: false,
+    result: {
+      host: spec.label,
+      releaseId: '',
+      releasePath: '',
+      previousReleaseId: '',
+      bytesSent: 0,
+      filesTransferred: 0,
+      filesLinked: 0,
+      durationMs: 0,
+      status: 'failed',
+      error: '',
+      freeKb: 0,
+      pruned: [],
+    },
+  }))
+}
+
+/** Connects and reads each host's state (taking the lock when asked); collects failures. */
+async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Promise<DeployError[]> {
+  const failures: DeployError[] = []
+  await pool(hosts, core.settings.maxParallel, async (h) => {
+    try {
+      await core.ssh.connect(h.session.index, h.session.label, core.signal)
+      const reply = await h.session.call('inspect', { TAKE_LOCK: takeLock ? 1 : 0, CHECK_DEPLOY: 0, ID: '' })
+      if (takeLock) {
+        h.locked = true
+        core.onLock?.(h.session.index, true)
+      }
+      h.state = readServerState(reply)
+      const lock = first(reply, 'locked-by')
+      if (lock) core.reporter.info(`${h.session.label}: locked by ${lock}`)
+      h.result.releaseId = h.state.live
+      h.result.releasePath = h.state.live ? `${core.settings.target}/releases/${h.state.live}` : ''
+      h.result.freeKb = h.state.freeKb
+      h.result.status = 'not-switched'
+    } catch (e) {
+      const err = toDeployError(e)
+      h.result.error = err.message
+      failures.push(err)
+    }
+    h.result.durationMs = Date.now() - h.start
+  })
+  return failures
+}
+
+async function unlockAll(core: Core, hosts: HostCtx[]): Promise<void> {
+  await Promise.all(
+    hosts
+      .filter((h) => h.locked)
+      .map(async (h) => {
+        try {
+          await h.session.call('releaseLock', { FORCE: 0, DISCARD: '' }, { signal: cleanupSignal() })
+          h.locked = false
+          core.onLock?.(h.session.index, false)
+        } catch (e) {
+          core.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`)
+        }
+      }),
+  )
+}
+
+function outcome(hosts: HostCtx[], releases: ReleaseInfo[], error: DeployError | undefined): CommandOutcome {
+  const first = hosts[0]?.result
+  return {
+    releaseId: first?.releaseId ?? '',
+    hosts: hosts.map((h) => h.result),
+    rolledBack: false,
+    error,
+    releases,
+  }
+}
+
+function fleetError(what: string, failures: DeployError[], total: number): DeployError | undefined {
+  if (failures.length === 0) return undefined
+  if (total === 1) return failures[0]
+  return new DeployError(
+    `${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`,
+    failures[0]?.hint ?? '',
+    failures[0]?.code ?? 'failed',
+  )
+}
+
+/** Hosts that serve different releases are worth a loud word. */
+function reportDisagreement(core: Core, hosts: HostCtx[]): void {
+  const lives = new Set(hosts.map((h) => h.state?.live ?? ''))
+  if (hosts.length > 1 && lives.size > 1) {
+    core.reporter.warning(
+      `The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`,
+    )
+  }
+}
+
+/** Which release a host rolls back to, or why it cannot. */
+export function chooseRollback(
+  state: ServerState,
+  rollbackTo: string,
+): { target: string } | { problem: string; hint: string } {
+  const existing = new Set(state.releases)
+  if (rollbackTo) {
+    if (!existing.has(rollbackTo)) {
+      return {
+        problem: `release ${rollbackTo} is not on the server`,
+        hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run command: list to see them.`,
+      }
+    }
+    if (rollbackTo === state.live) return { problem: `release ${rollbackTo} is already live`, hint: '' }
+    return { target: rollbackTo }
+  }
+  if (!state.live) return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' }
+  const target = rollbackTarget(state.log, state.live, existing)
+  if (!target) {
+    return {
+      problem: `the deploy log knows no good release that was live before ${state.live}`,
+      hint: 'Give rollback-to with a release id (command: list shows them).',
+    }
+  }
+  return { target }
+}
+
+export async function runRollback(core: Core): Promise<CommandOutcome> {
+  const s = core.settings
+  const hosts = setup(core)
+  const failures = await inspectAll(core, hosts, true)
+  if (failures.length > 0) {
+    await unlockAll(core, hosts)
+    return outcome(hosts, [], fleetError('Rollback', failures, hosts.length))
+  }
+  reportDisagreement(core, hosts)
+  const choices = hosts.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo))
+  const problems = choices.flatMap((c, i) =>
+    'problem' in c ? [`${hosts[i]?.session.label}: ${c.problem}`] : [],
+  )
+  const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])))
+  if (problems.length > 0 || targets.size > 1) {
+    await unlockAll(core, hosts)
+    const first = choices.find((c) => 'problem' in c)
+    const msg =
+      problems.length > 0
+        ? `Rollback refused: ${problems.join('; ')}`
+        : `Rollback refused: the hosts would go to different releases (${hosts.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? (choices[i] as { target: string }).target : '?'}`).join(', ')}).`
+    const hint =
+      first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.'
+    return outcome(hosts, [], new DeployError(msg, hint, 'rollback-refused'))
+  }
+  const target = [...targets][0] as string
+  const switchFailures: DeployError[] = []
+  await Promise.all(
+    hosts.map(async (h) => {
+      const from = h.state?.live ?? ''
+      try {
+        const entry = newEntry(core, h.session.label, target, 'rollback', from)
+        await h.session.call('switchTo', { ID: target, LOGLINE: logLine(entry), TAKE: 0, KEEP_LOCK: 0 })
+        h.locked = false
+        core.onLock?.(h.session.index, false)
+        Object.assign(h.result, {
+          releaseId: target,
+          releasePath: `${s.target}/releases/${target}`,
+          previousReleaseId: from,
+          status: 'rolled-back',
+        })
+        core.reporter.info(
+          `${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`,
+        )
+      } catch (e) {
+        const err = toDeployError(e)
+        h.result.error = err.message
+        switchFailures.push(err)
+      }
+      h.result.durationMs = Date.now() - h.start
+    }),
+  )
+  await unlockAll(core, hosts)
+  return outcome(hosts, [], fleetError('Rollback', switchFailures, hosts.length))
+}
+
+export async function runList(core: Core): Promise<CommandOutcome> {
+  const hosts = setup(core)
+  const failures = await inspectAll(core, hosts, false)
+  reportDisagreement(core, hosts)
+  const firstOk = hosts.find((h) => h.state)
+  const releases = firstOk?.state
+    ? listReleases(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
+    : []
+  for (const h of hosts) {
+    if (!h.state) continue
+    h.result.status = 'not-switched'
+    const rows = listReleases(h.state.log, h.state.releases, h.state.live)
+    core.reporter.info(
+      `${h.session.label}: ${rows.length} release(s)\n${rows
+        .map(
+          (r) =>
+            `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`,
+        )
+        .join('\n')}`,
+    )
+  }
+  return outcome(hosts, releases, fleetError('List', failures, hosts.length))
+}
+
+export async function runPrune(core: Core): Promise<CommandOutcome> {
+  const s = core.settings
+  const hosts = setup(core)
+  const failures = await inspectAll(core, hosts, true)
+  await Promise.all(
+    hosts
+      .filter((h) => h.locked && h.state)
+      .map(async (h) => {
+        const st = h.state as ServerState
+        const prune = releasesToPrune(st.log, st.releases, st.live, s.keepReleases)
+        try {
+          const reply = await h.session.call('prune', { PRUNE: prune.join(' ') })
+          h.locked = false
+          core.onLock?.(h.session.index, false)
+          h.result.pruned = all(reply, 'pruned')
+          core.reporter.info(
+            `${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`,
+          )
+        } catch (e) {
+          const err = toDeployError(e)
+          h.result.error = err.message
+          failures.push(err)
+        }
+      }),
+  )
+  await unlockAll(core, hosts)
+  return outcome(hosts, [], fleetError('Prune', failures, hosts.length))
+}
+
+export async function runUnlock(core: Core): Promise<CommandOutcome> {
+  const hosts = setup(core)
+  const failures: DeployError[] = []
+  await pool(hosts, core.settings.maxParallel, async (h) => {
+    try {
+      await core.ssh.connect(h.session.index, h.session.label, core.signal)
+      const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '' })
+      const was = first(reply, 'unlocked')
+      h.result.status = 'not-switched'
+      core.reporter.info(
+        was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`,
+      )
+    } catch (e) {
+      const err = toDeployError(e)
+      h.result.error = err.message
+      failures.push(err)
+    }
+  })
+  return outcome(hosts, [], fleetError('Unlock', failures, hosts.length))
+}

@@ -1,0 +1,421 @@
+import { DeployError } from './errors.js'
+import { explainRsyncExit } from './hints.js'
+import { type LogEntry, type LogEvent, logLine, parseLog, releasesToPrune } from './history.js'
+import { all, first, type ScriptReply } from './remote.js'
+import { itemizedFiles, parseStats, runRsync } from './rsync.js'
+import { type Core, HostSession, pool } from './session.js'
+import { aliasOf } from './ssh.js'
+
+export type HostStatus =
+  | 'deployed'
+  | 'uploaded'
+  | 'dry-run'
+  | 'failed'
+  | 'not-switched'
+  | 'reverted'
+  | 'rolled-back'
+
+/** One host's outcome: the fields of the `hosts` output. */
+export interface HostResult {
+  host: string
+  releaseId: string
+  releasePath: string
+  previousReleaseId: string
+  bytesSent: number
+  filesTransferred: number
+  filesLinked: number
+  durationMs: number
+  status: HostStatus
+  error: string
+  freeKb: number
+  pruned: string[]
+}
+
+export interface DeployOutcome {
+  releaseId: string
+  hosts: HostResult[]
+  rolledBack: boolean
+  error: DeployError | undefined
+}
+
+/** What a server told us about its deploy root. */
+export interface ServerState {
+  live: string
+  releases: string[]
+  log: LogEntry[]
+  freeKb: number
+}
+
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
+
+export function readServerState(reply: ScriptReply): ServerState {
+  const live = first(reply, 'live')
+  return {
+    live: SAFE_NAME_RE.test(live) ? live : '',
+    releases: all(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+    log: parseLog(all(reply, 'log')),
+    freeKb: Number(first(reply, 'free-kb')) || 0,
+  }
+}
+
+export function toDeployError(err: unknown): DeployError {
+  if (err instanceof DeployError) return err
+  return new DeployError(err instanceof Error ? err.message : String(err))
+}
+
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+export function cleanupSignal(): AbortSignal {
+  return AbortSignal.timeout(30_000)
+}
+
+export function newEntry(core: Core, host: string, release: string, event: LogEvent, from: string): LogEntry {
+  const m = core.settings.meta
+  return {
+    release,
+    event,
+    time: new Date().toISOString(),
+    from: from || undefined,
+    sha: m.sha,
+    ref: m.ref,
+    actor: m.actor,
+    run: m.runUrl,
+    host,
+  }
+}
+
+interface HostRun {
+  session: HostSession
+  start: number
+  /** Name of our upload in .deploy/incoming: unique per attempt. */
+  incoming: string
+  state: ServerState | undefined
+  leftovers: string[]
+  locked: boolean
+  switched: boolean
+  result: HostResult
+}
+
+function blankResult(core: Core, host: string): HostResult {
+  return {
+    host,
+    releaseId: core.settings.releaseId,
+    releasePath: `${core.settings.target}/releases/${core.settings.releaseId}`,
+    previousReleaseId: '',
+    bytesSent: 0,
+    filesTransferred: 0,
+    filesLinked: 0,
+    durationMs: 0,
+    status: 'failed',
+    error: '',
+    freeKb: 0,
+    pruned: [],
+  }
+}
+
+async function connect(core: Core, run: HostRun): Promise<void> {
+  await core.ssh.connect(run.session.index, run.session.label, core.signal)
+  if (core.settings.acceptUnknownHostKey && core.settings.trusted.lines.length === 0) {
+    const learned = await core.ssh.learnedHostKeys()
+    if (learned.trim()) {
+      core.reporter.warning(
+        `Trusted ${run.session.label} on first use (accept-unknown-host-key). Pin its key: set known-hosts to\n${learned.trim()}`,
+      )
+    }
+  }
+}
+
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(core: Core, run: HostRun): Promise<void> {
+  const other: string[] = []
+  const reply = await run.session.call(
+    'prepare',
+    { ID: core.settings.releaseId, INCOMING: run.incoming },
+    { onOther: (l) => other.push(l) },
+  )
+  run.locked = true
+  core.onLock?.(run.session.index, true)
+  run.state = readServerState(reply)
+  run.leftovers = all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming)
+  run.result.previousReleaseId = run.state.live
+  run.result.freeKb = run.state.freeKb
+  if (other.length > 0) {
+    // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+    throw new DeployError(
+      `${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`,
+      'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return',
+      'shell-not-clean',
+    )
+  }
+  core.reporter.info(
+    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
+  )
+}
+
+/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
+async function upload(core: Core, run: HostRun): Promise<void> {
+  const s = core.settings
+  const live = run.state?.live ?? ''
+  const linkDest: string[] = []
+  if (live) linkDest.push(`../../../releases/${live}`)
+  // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
+  for (const l of run.leftovers) linkDest.push(`../${l}`)
+  let lastProgress = 0
+  const started = Date.now()
+  const result = await runRsync(
+    core.rsyncPath,
+    {
+      source: s.source,
+      destination: `${aliasOf(run.session.index)}:${s.target}/.deploy/incoming/${run.incoming}/`,
+      linkDest,
+      chmod: s.chmod,
+      exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+      filter: s.filter,
+      rsh: core.ssh.rshCommand,
+      dryRun: false,
+      ioTimeout: 120,
+      progress: true,
+    },
+    {
+      signal: core.signal,
+      onStdout: (chunk) => {
+        const now = Date.now()
+        if (now - lastProgress < 10_000 || now - started < 10_000) return
+        const line = chunk
+          .split(/[\r\n]/)
+          .filter((l) => /%/.test(l))
+          .pop()
+        if (line) {
+          lastProgress = now
+          core.reporter.info(`${run.session.label}: ${line.trim()}`)
+        }
+      },
+    },
+  )
+  if (result.aborted) throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled')
+  if (result.code !== 0) {
+    throw new DeployError(
+      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr)}`,
+      '',
+      'rsync',
+    )
+  }
+  const stats = parseStats(result.stdout)
+  Object.assign(run.result, {
+    bytesSent: stats.bytesSent,
+    filesTransferred: stats.filesTransferred,
+    filesLinked: stats.filesLinked,
+  })
+  core.reporter.info(
+    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.filesLinked} hard-linked to the live release; ${stats.bytesSent} bytes on the wire`,
+  )
+}
+
+/** Dry run: the same checks without the lock or any write, and what would be sent. */
+async function dryRun(core: Core, run: HostRun): Promise<void> {
+  const s = core.settings
+  const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId })
+  run.state = readServerState(reply)
+  run.result.previousReleaseId = run.state.live
+  run.result.freeKb = run.state.freeKb
+  const lock = first(reply, 'locked-by')
+  if (lock)
+    core.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`)
+  const live = run.state.live
+  // Compared by checksum against the live release: exactly what a deploy would send.
+  const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${core.token}/`
+  const result = await runRsync(
+    core.rsyncPath,
+    {
+      source: s.source,
+      destination: `${aliasOf(run.session.index)}:${dest}`,
+      linkDest: [],
+      chmod: s.chmod,
+      exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+      filter: s.filter,
+      rsh: core.ssh.rshCommand,
+      dryRun: true,
+      ioTimeout: 120,
+      progress: false,
+    },
+    { signal: core.signal },
+  )
+  if (result.code !== 0) {
+    throw new DeployError(
+      `${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr)}`,
+    )
+  }
+  const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f')
+  const stats = parseStats(result.stdout)
+  run.result.filesTransferred = items.length
+  run.result.filesLinked = Math.max(0, stats.files - items.length)
+  run.result.status = 'dry-run'
+  core.reporter.info(
+    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+  )
+}
+
+/** Step 3: one remote call: publish (rename), switch (rename a fresh link over the old), log, prune, unlock. */
+async function publishAndSwitch(core: Core, run: HostRun): Promise<void> {
+  const s = core.settings
+  const state = run.state as ServerState
+  const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '')
+  const prune = releasesToPrune(
+    [...state.log, entry],
+    [...state.releases, s.releaseId],
+    s.releaseId,
+    s.keepReleases,
+  )
+  const reply = await run.session.call('publishAndSwitch', {
+    ID: s.releaseId,
+    INCOMING: run.incoming,
+    LOGLINE: logLine(entry),
+    PRUNE: prune.join(' '),
+  })
+  run.switched = first(reply, 'switched') === s.releaseId
+  run.locked = false
+  core.onLock?.(run.session.index, false)
+  run.result.pruned = all(reply, 'pruned')
+  run.result.status = 'deployed'
+  core.reporter.info(
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'})${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+  )
+}
+
+/** Puts the link back on the release that was live before, marking ours bad. */
+async function revert(core: Core, run: HostRun, why: string): Promise<void> {
+  const s = core.settings
+  const previous = run.state?.live ?? ''
+  if (!previous) {
+    core.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`)
+    return
+  }
+  const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId)
+  await run.session.call(
+    'switchTo',
+    { ID: previous, LOGLINE: logLine(entry), TAKE: 1, KEEP_LOCK: 0 },
+    { signal: cleanupSignal() },
+  )
+  run.result.status = 'reverted'
+  core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`)
+}
+
+/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
+async function releaseLocks(core: Core, runs: HostRun[], discardUploads: boolean): Promise<void> {
+  await Promise.all(
+    runs
+      .filter((r) => r.locked)
+      .map(async (r) => {
+        try {
+          await r.session.call(
+            'releaseLock',
+            { FORCE: 0, DISCARD: discardUploads ? r.incoming : '' },
+            { signal: cleanupSignal() },
+          )
+          r.locked = false
+          core.onLock?.(r.session.index, false)
+        } catch (e) {
+          core.reporter.warning(
+            `${r.session.label}: could not release the deploy lock: ${toDeployError(e).message}`,
+          )
+        }
+      }),
+  )
+}
+
+/**
+ * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
+ * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
+ * the hosts already switched go back. All hosts end on the same release, or on the one they had.
+ */
+export async function runDeploy(core: Core): Promise<DeployOutcome> {
+  const s = core.settings
+  const runs: HostRun[] = s.hosts.map((spec, i) => ({
+    session: new HostSession(core, i, spec),
+    start: Date.now(),
+    incoming: `${s.releaseId}.${core.token.slice(0, 8)}`,
+    state: undefined,
+    leftovers: [],
+    locked: false,
+    switched: false,
+    result: blankResult(core, spec.label),
+  }))
+  const outcome: DeployOutcome = {
+    releaseId: s.releaseId,
+    hosts: runs.map((r) => r.result),
+    rolledBack: false,
+    error: undefined,
+  }
+  const failures: DeployError[] = []
+  const stamp = (r: HostRun) => {
+    r.result.durationMs = Date.now() - r.start
+  }
+
+  await pool(runs, s.maxParallel, async (r) => {
+    r.start = Date.now()
+    try {
+      await core.reporter.group(`${r.session.label}: connect and check`, () => connect(core, r))
+      if (s.dryRun) {
+        await dryRun(core, r)
+      } else {
+        await core.reporter.group(`${r.session.label}: prepare`, () => prepare(core, r))
+        await core.reporter.group(`${r.session.label}: upload`, () => upload(core, r))
+        r.result.status = 'uploaded'
+      }
+    } catch (e) {
+      const err = toDeployError(e)
+      r.result.status = 'failed'
+      r.result.error = err.message
+      failures.push(err)
+    }
+    stamp(r)
+  })
+
+  if (s.dryRun || failures.length > 0) {
+    await releaseLocks(core, runs, s.hosts.length > 1)
+    for (const r of runs) if (r.result.status === 'uploaded') r.result.status = 'not-switched'
+    outcome.error = failures[0]
+    if (failures.length > 0 && s.hosts.length > 1) {
+      outcome.error = new DeployError(
+        `${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`,
+        failures[0]?.hint ?? '',
+        failures[0]?.code ?? 'failed',
+      )
+    }
+    return outcome
+  }
+
+  await Promise.all(
+    runs.map(async (r) => {
+      try {
+        await core.reporter.group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r))
+      } catch (e) {
+        const err = toDeployError(e)
+        r.result.status = 'failed'
+        r.result.error = err.message
+        failures.push(err)
+      }
+      stamp(r)
+    }),
+  )
+  if (failures.length > 0) {
+    // All or nothing: hosts that did switch go back to what they served before.
+    for (const r of runs.filter((x) => x.switched)) {
+      try {
+        await revert(core, r, 'another host failed to switch')
+        outcome.rolledBack = true
+      } catch (e) {
+        core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`)
+      }
+    }
+    await releaseLocks(core, runs, false)
+    outcome.error = failures[0]
+    if (s.hosts.length > 1) {
+      outcome.error = new DeployError(
+        `The switch failed on ${failures.length} of ${s.hosts.length} hosts; the others were switched back.\n${failures.map((f) => f.message).join('\n')}`,
+        failures[0]?.hint ?? '',
+        failures[0]?.code ?? 'failed',
+      )
+    }
+  }
+  return outcome
+}

@@ -1,0 +1,162 @@
+import { DeployError } from './errors.js'
+import type { HostSpec } from './hosts.js'
+import { run } from './proc.js'
+
+export interface SshFailureContext {
+  label: string
+  user: string
+  keyPath: string
+  hasKey: boolean
+  passphraseGiven: boolean
+  passphraseRejected: boolean
+  host: HostSpec | undefined
+  sshPath: string
+}
+
+function lastLines(text: string, n = 6): string {
+  return text.trim().split('\n').slice(-n).join('\n')
+}
+
+/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
+async function offeredKeys(host: HostSpec | undefined, sshPath: string): Promise<string> {
+  if (!host) return ''
+  try {
+    const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan')
+    const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host])
+    const lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'))
+    if (lines.length === 0) return ''
+    const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+      input: `${lines.join('\n')}\n`,
+    })
+    return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`
+  } catch {
+    return ''
+  }
+}
+
+/** Turns ssh's stderr from a failed connection into a cause and a fix. */
+export async function explainSshFailure(stderr: string, ctx: SshFailureContext): Promise<DeployError> {
+  const s = stderr
+  const who = `${ctx.label}`
+  if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
+    return new DeployError(
+      `ssh could not read the private key for ${who}.`,
+      'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.',
+      'key-format',
+    )
+  }
+  if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
+    return new DeployError(
+      `The key-passphrase does not decrypt the key (connecting to ${who}).`,
+      'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.',
+      'passphrase',
+    )
+  }
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+    return new DeployError(
+      `The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`,
+      `Do not deploy until you know why. If the change is expected, replace known-hosts with the new key.${await offeredKeys(ctx.host, ctx.sshPath)}`,
+      'host-key-changed',
+    )
+  }
+  if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
+    return new DeployError(
+      `Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`,
+      `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`,
+      'host-key-unknown',
+    )
+  }
+  if (/Permission denied \(/.test(s)) {
+    let fp = ''
+    if (ctx.hasKey) {
+      const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(
+        () => undefined,
+      )
+      if (r?.code === 0) fp = ` with the key ${r.stdout.trim().split(' ').slice(0, 2).join(' ')}`
+    }
+    const user = ctx.user || '(the runner’s user name; set `user`)'
+    return new DeployError(
+      `${who} refused the login as user ${user}${fp}: Permission denied (publickey).`,
+      `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ' If the key has a passphrase, give key-passphrase.'}`,
+      'auth',
+    )
+  }
+  if (/Connection refused/i.test(s)) {
+    return new DeployError(
+      `${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`,
+      'Check the port (input port or host:port) and that sshd runs and the firewall lets the runner in.',
+      'refused',
+    )
+  }
+  if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
+    return new DeployError(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns')
+  }
+  if (/timed out|No route to host|Network is unreachable/i.test(s)) {
+    return new DeployError(
+      `${who} is unreachable: ${lastLines(s, 1)}`,
+      'Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / jump-host).',
+      'unreachable',
+    )
+  }
+  if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
+    return new DeployError(
+      `${who} closed the connection before login: ${lastLines(s, 1)}`,
+      'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.',
+      'closed',
+    )
+  }
+  return new DeployError(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh')
+}
+
+/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
+export function remoteErrorHint(
+  code: string,
+  ctx: { target: string; linkName: string; user: string },
+): string {
+  switch (code) {
+    case 'rsync-missing':
+      return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).'
+    case 'target-unwritable':
+      return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${ctx.target}\`.`
+    case 'link-not-symlink':
+      return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${ctx.target} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`
+    case 'release-exists':
+      return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.'
+    case 'locked':
+      return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.'
+    case 'lock-lost':
+      return 'Another run took the lock over (it judged ours stale). Re-run this deploy.'
+    case 'no-target':
+      return 'Check target: it must be the directory you deploy to.'
+    default:
+      return ''
+  }
+}
+
+/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
+export function explainRsyncExit(code: number, stderr: string): string {
+  const tail = lastLines(stderr, 4)
+  const plain: Record<number, string> = {
+    1: 'rsync refused its arguments (syntax or usage error)',
+    2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
+    3: 'rsync could not select input/output files or directories',
+    5: 'rsync could not start talking to the server',
+    10: 'a socket I/O error',
+    11: 'a file I/O error (is the server disk full?)',
+    12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
+    14: 'an IPC error',
+    20: 'rsync was interrupted',
+    23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
+    24: 'some source files vanished during the transfer (the build changed while uploading)',
+    25: 'the --max-delete limit stopped deletions',
+    30: 'the transfer stalled (timeout in data send/receive)',
+    35: 'timeout waiting for the daemon connection',
+    127: 'rsync is not installed on the server (or not in PATH)',
+    255: 'the SSH connection failed or dropped',
+  }
+  const why = plain[code] ?? 'rsync failed'
+  const disk = /No space left on device|disk quota exceeded/i.test(stderr)
+    ? ' The server disk is full: free space (prune old releases, keep-releases) and re-run.'
+    : ''
+  return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`
+}

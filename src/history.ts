@@ -1,0 +1,137 @@
+/**
+ * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
+ * what is bad and what may be pruned are decided here, from the log's order, never from release
+ * names or mtimes (rsync copies mtimes, and names need not sort by time).
+ */
+
+export type LogEvent = 'deploy' | 'rollback' | 'revert'
+
+export interface LogEntry {
+  release: string
+  event: LogEvent
+  time: string
+  /** For rollback and revert: the release that was live before (it is now bad). */
+  from?: string
+  sha?: string
+  ref?: string
+  actor?: string
+  run?: string
+  host?: string
+}
+
+export function parseLog(lines: string[]): LogEntry[] {
+  const out: LogEntry[] = []
+  for (const line of lines) {
+    try {
+      const o = JSON.parse(line) as Partial<LogEntry>
+      if (typeof o.release === 'string' && typeof o.event === 'string') out.push(o as LogEntry)
+    } catch {
+      // a torn or foreign line: the log is advisory for what it cannot parse
+    }
+  }
+  return out
+}
+
+/** Fixed key order, one line, no newlines inside (JSON escapes them). */
+export function logLine(entry: LogEntry): string {
+  return JSON.stringify({
+    release: entry.release,
+    event: entry.event,
+    time: entry.time,
+    from: entry.from,
+    sha: entry.sha,
+    ref: entry.ref,
+    actor: entry.actor,
+    run: entry.run,
+    host: entry.host,
+  })
+}
+
+/** Releases that were rolled back from or reverted: later rollbacks skip them. */
+export function badReleases(log: LogEntry[]): Set<string> {
+  const bad = new Set<string>()
+  for (const e of log) {
+    if ((e.event === 'rollback' || e.event === 'revert') && e.from) bad.add(e.from)
+  }
+  return bad
+}
+
+/** The release each entry made live, oldest first. */
+function wentLive(log: LogEntry[]): string[] {
+  return log.map((e) => e.release)
+}
+
+/**
+ * Where a rollback goes: the newest release that went live before, other than the live one,
+ * not bad, still on disk.
+ */
+export function rollbackTarget(log: LogEntry[], live: string, existing: Set<string>): string | undefined {
+  const bad = badReleases(log)
+  const seq = wentLive(log)
+  for (let i = seq.length - 1; i >= 0; i--) {
+    const id = seq[i] as string
+    if (id !== live && !bad.has(id) && existing.has(id)) return id
+  }
+  return undefined
+}
+
+export interface ReleaseInfo {
+  id: string
+  current: boolean
+  bad: boolean
+  /** When it was first deployed (from the log), '' if the log does not know it. */
+  deployedAt: string
+  sha: string
+  ref: string
+  actor: string
+  run: string
+}
+
+/** Releases on disk, newest first by the log (ones the log does not know come last). */
+export function listReleases(log: LogEntry[], existing: string[], live: string): ReleaseInfo[] {
+  const bad = badReleases(log)
+  const firstDeploy = new Map<string, LogEntry>()
+  const deployIndex = new Map<string, number>()
+  log.forEach((e, i) => {
+    if (e.event === 'deploy' && !firstDeploy.has(e.release)) firstDeploy.set(e.release, e)
+    if (e.event === 'deploy' && !deployIndex.has(e.release)) deployIndex.set(e.release, i)
+  })
+  return existing
+    .map((id) => {
+      const d = firstDeploy.get(id)
+      return {
+        id,
+        current: id === live,
+        bad: bad.has(id),
+        deployedAt: d?.time ?? '',
+        sha: d?.sha ?? '',
+        ref: d?.ref ?? '',
+        actor: d?.actor ?? '',
+        run: d?.run ?? '',
+      }
+    })
+    .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id))
+}
+
+/**
+ * Which releases to delete so that `keep` good releases remain. Never the live one, never its
+ * rollback target, never one the log does not know (we cannot tell how old it is).
+ * Bad releases do not count; they go once they are older than the oldest good release kept.
+ */
+export function releasesToPrune(log: LogEntry[], existing: string[], live: string, keep: number): string[] {
+  if (keep <= 0) return []
+  const protectedIds = new Set([live])
+  const back = rollbackTarget(log, live, new Set(existing))
+  if (back) protectedIds.add(back)
+  const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current)
+  const prune: string[] = []
+  let good = 0
+  for (const r of ordered) {
+    if (good >= keep && !protectedIds.has(r.id)) {
+      prune.push(r.id)
+      continue
+    }
+    if (!r.bad) good++
+  }
+  return prune
+}

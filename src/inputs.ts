@@ -1,0 +1,284 @@
+import { statSync } from 'node:fs'
+import path from 'node:path'
+import { InputError } from './errors.js'
+import { type HostSpec, parseHost, parsePort, parseUser, splitList } from './hosts.js'
+import { normalizeKey } from './key.js'
+import { parseKnownHosts, type TrustedKeys } from './knownhosts.js'
+import { COMMANDS, type Command, type RunMeta, type Settings } from './settings.js'
+
+export type InputGetter = (name: string) => string
+
+export const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/
+const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy'])
+// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
+const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/
+const CONTROL_RE = /[\u0000-\u001f\u007f]/
+
+/** Owner may write; everyone may read (and enter directories / run what was executable). */
+export const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w'
+
+function bool(get: InputGetter, name: string, dflt: boolean): boolean {
+  const v = get(name).trim().toLowerCase()
+  if (v === '') return dflt
+  if (['true', 'yes', '1', 'on'].includes(v)) return true
+  if (['false', 'no', '0', 'off'].includes(v)) return false
+  throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.')
+}
+
+function wholeNumber(get: InputGetter, name: string, dflt: number, min: number, max: number): number {
+  const v = get(name).trim()
+  if (v === '') return dflt
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new InputError(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`)
+  }
+  return Number(v)
+}
+
+function noControl(name: string, value: string, what = 'value'): string {
+  if (CONTROL_RE.test(value)) {
+    throw new InputError(
+      name,
+      `the ${what} contains control characters (newline, tab, escape…)`,
+      'Remove them.',
+    )
+  }
+  return value
+}
+
+function lines(get: InputGetter, name: string): string[] {
+  return get(name)
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => noControl(name, l, 'line'))
+}
+
+export function parseTarget(name: string, value: string): string {
+  const v = value.trim()
+  const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".'
+  if (v === '') throw new InputError(name, 'is required', good)
+  noControl(name, v, 'path')
+  if (v.length > 1024) throw new InputError(name, 'is longer than 1024 characters', good)
+  if (!v.startsWith('/')) throw new InputError(name, `'${v}' is not an absolute path`, good)
+  const parts = v.slice(1).split('/')
+  if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new InputError(name, `'${v}' is not a normalised path`, good)
+  }
+  return v
+}
+
+export function parseReleaseId(name: string, value: string): string {
+  if (!RELEASE_ID_RE.test(value)) {
+    throw new InputError(
+      name,
+      `'${value}' is not a valid release id`,
+      'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.',
+    )
+  }
+  return value
+}
+
+function parseSharedPath(value: string): string {
+  const good = 'Give paths relative to the release, e.g. storage or public/uploads.'
+  const p = value.replace(/\/+$/, '')
+  if (p.startsWith('/')) throw new InputError('shared', `'${value}' is absolute`, good)
+  const parts = p.split('/')
+  if (parts.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new InputError('shared', `'${value}' is not a normalised relative path`, good)
+  }
+  return p
+}
+
+/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
+export function defaultReleaseId(now: Date, env: Record<string, string | undefined>): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+  const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : ''
+  const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80)
+  return label ? `${stamp}-${label}` : stamp
+}
+
+export function runMeta(env: Record<string, string | undefined>): RunMeta {
+  const server = env.GITHUB_SERVER_URL ?? 'https://github.com'
+  return {
+    sha: env.GITHUB_SHA ?? '',
+    ref: env.GITHUB_REF ?? '',
+    actor: env.GITHUB_ACTOR ?? env.USER ?? '',
+    runUrl:
+      env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+        ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+        : '',
+  }
+}
+
+function parseHosts(get: InputGetter): { hosts: HostSpec[]; jumpHost: HostSpec | undefined } {
+  const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim())
+  const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim())
+  const raw = splitList(get('host'))
+  if (raw.length === 0) {
+    throw new InputError(
+      'host',
+      'is required',
+      'Give the server as [user@]host[:port], e.g. deploy@example.com.',
+    )
+  }
+  const hosts = raw.map((h) => parseHost('host', h, user, port))
+  const seen = new Set<string>()
+  for (const h of hosts) {
+    if (seen.has(h.label)) throw new InputError('host', `${h.label} is listed twice`, 'List each host once.')
+    seen.add(h.label)
+  }
+  const jump = get('jump-host').trim()
+  return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) }
+}
+
+function parseTrust(get: InputGetter, accept: boolean): TrustedKeys {
+  const trusted = parseKnownHosts('known-hosts', get('known-hosts'))
+  if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
+    throw new InputError(
+      'known-hosts',
+      'is required: without it we cannot tell your server from an impostor',
+      'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).',
+    )
+  }
+  return trusted
+}
+
+/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
+export function parseSettings(
+  get: InputGetter,
+  env: Record<string, string | undefined> = process.env,
+  now = new Date(),
+): Settings {
+  const command = (get('command').trim() || 'deploy') as Command
+  if (!COMMANDS.includes(command)) {
+    throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`)
+  }
+  const { hosts, jumpHost } = parseHosts(get)
+  const keyText = get('key')
+  const key = keyText.trim() === '' ? '' : normalizeKey(keyText)
+  if (key === '' && env.RAD_ALLOW_AGENT !== '1') {
+    throw new InputError(
+      'key',
+      'is required',
+      'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.',
+    )
+  }
+  const keyPassphrase = get('key-passphrase')
+  if (/[\r\n]/.test(keyPassphrase)) {
+    throw new InputError(
+      'key-passphrase',
+      'contains a newline',
+      'Store the passphrase alone, without a trailing newline.',
+    )
+  }
+  const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false)
+  const trusted = parseTrust(get, acceptUnknownHostKey || env.RAD_ALLOW_AGENT === '1')
+  const target = parseTarget('target', get('target'))
+  const linkName = get('link-name').trim() || 'current'
+  if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
+    throw new InputError(
+      'link-name',
+      `'${linkName}' is not a usable link name`,
+      'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.',
+    )
+  }
+  const needsSource = command === 'deploy' || command === 'upload'
+  let source = ''
+  if (needsSource) {
+    const s = get('source').trim()
+    if (s === '')
+      throw new InputError('source', 'is required', 'Give the build directory, e.g. source: public.')
+    noControl('source', s, 'path')
+    source = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s)
+    let isDir = false
+    try {
+      isDir = statSync(source).isDirectory()
+    } catch {}
+    if (!isDir) {
+      throw new InputError(
+        'source',
+        `'${s}' is not a directory (looked at ${source})`,
+        'Build first, then give the output directory relative to the workspace, e.g. dist or public.',
+      )
+    }
+  }
+  const givenId = get('release-id').trim()
+  if ((command === 'activate' || command === 'upload') && givenId === '') {
+    throw new InputError(
+      'release-id',
+      `is required for command ${command}`,
+      'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.',
+    )
+  }
+  const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId)
+  const rollbackTo = get('rollback-to').trim()
+  if (rollbackTo !== '') parseReleaseId('rollback-to', rollbackTo)
+  const chmod = get('chmod').trim() || DEFAULT_CHMOD
+  if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
+    throw new InputError(
+      'chmod',
+      `'${chmod}' is not an rsync --chmod spec`,
+      `e.g. ${DEFAULT_CHMOD} or D755,F644.`,
+    )
+  }
+  const healthcheckUrl = get('healthcheck-url').trim()
+  if (healthcheckUrl !== '') {
+    let ok = false
+    try {
+      ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol)
+    } catch {}
+    if (!ok) {
+      throw new InputError(
+        'healthcheck-url',
+        `'${healthcheckUrl}' is not an http(s) URL`,
+        'e.g. https://example.com/health.',
+      )
+    }
+  }
+  const hook = (name: string) => {
+    const v = get(name).replace(/\r\n?/g, '\n')
+    if (v.length > 65536)
+      throw new InputError(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.')
+    if (v.includes('\u0000')) throw new InputError(name, 'contains a NUL byte', 'Remove it.')
+    return v.trim() === '' ? '' : v
+  }
+  return {
+    command,
+    hosts,
+    jumpHost,
+    key,
+    keyPassphrase,
+    trusted,
+    acceptUnknownHostKey,
+    source,
+    target,
+    linkName,
+    releaseId,
+    releaseIdGiven: givenId !== '',
+    rollbackTo,
+    keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+    exclude: lines(get, 'exclude'),
+    filter: lines(get, 'filter'),
+    chmod,
+    shared: [...new Set(lines(get, 'shared').map(parseSharedPath))],
+    beforeSwitch: hook('before-switch'),
+    afterSwitch: hook('after-switch'),
+    healthcheckUrl,
+    rollbackOnFailure: bool(get, 'rollback-on-failure', true),
+    dryRun: bool(get, 'dry-run', false),
+    maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
+    timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+    meta: runMeta(env),
+  }
+}
+
+/** The action's inputs (INPUT_* variables), read through @actions/core. */
+export async function readSettings(): Promise<Settings> {
+  const core = await import('@actions/core')
+  return parseSettings((name) => core.getInput(name))
+}

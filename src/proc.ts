@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process'
+
+/**
+ * The one place a process is spawned: argv arrays only (never a shell), optional stdin text,
+ * cancellation through an AbortSignal (SIGTERM, then SIGKILL after a grace period).
+ */
+export interface RunOptions {
+  input?: string
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  signal?: AbortSignal
+  /** Called with each chunk of stdout/stderr as it arrives (progress, streaming hook output). */
+  onStdout?: (chunk: string) => void
+  onStderr?: (chunk: string) => void
+  /** Where stderr goes; 'pipe' (default) captures it. A file descriptor avoids pipes held open by daemons. */
+  stderrFd?: number
+}
+
+export interface RunResult {
+  code: number
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  aborted: boolean
+}
+
+const KILL_GRACE_MS = 3000
+
+export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      resolve({ code: -1, signal: null, stdout: '', stderr: '', aborted: true })
+      return
+    }
+    const child = spawn(file, [...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
+      shell: false,
+    })
+    let stdout = ''
+    let stderr = ''
+    let aborted = false
+    let killTimer: NodeJS.Timeout | undefined
+    const onAbort = () => {
+      aborted = true
+      child.kill('SIGTERM')
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+      killTimer.unref()
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (d: string) => {
+      stdout += d
+      opts.onStdout?.(d)
+    })
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (d: string) => {
+      stderr += d
+      opts.onStderr?.(d)
+    })
+    child.on('error', (err) => {
+      opts.signal?.removeEventListener('abort', onAbort)
+      reject(err)
+    })
+    child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', onAbort)
+      if (killTimer) clearTimeout(killTimer)
+      resolve({ code: code ?? -1, signal, stdout, stderr, aborted })
+    })
+    // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(opts.input ?? '')
+  })
+}

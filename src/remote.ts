@@ -1,0 +1,286 @@
+import { shAssignments } from './quote.js'
+
+/**
+ * The server side. Every script here is constant text run by `sh -s` (the remote command never
+ * changes, whatever the user's login shell); values arrive as quoted assignments in front of it.
+ * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
+ */
+
+export const MARK = '@@rad'
+
+/**
+ * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
+ * which a template literal would otherwise take for its own interpolation.
+ */
+function sh(strings: TemplateStringsArray): string {
+  return strings.raw.join('').replace(/\\\$\{/g, '${')
+}
+
+const LIB = sh`
+set -u
+umask 022
+D="$T/.deploy"
+LOCKED=0
+say() { printf '@@rad %s\n' "$*"; }
+warn() { printf '@@rad-warning %s\n' "$*"; }
+fail() {
+  [ "$LOCKED" = 1 ] && lock_release
+  printf '@@rad-error %s %s\n' "$1" "$2"
+  exit 3
+}
+
+# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
+mv_kind() {
+  if mv --version 2>/dev/null | grep -q GNU; then echo gnu
+  else
+    case "$(uname -s 2>/dev/null)" in
+      Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
+    esac
+    if command -v perl >/dev/null 2>&1; then echo perl
+    elif command -v python3 >/dev/null 2>&1; then echo python
+    else echo none
+    fi
+  fi
+}
+swap() {
+  case "$MVKIND" in
+    gnu) mv -fT -- "$1" "$2" ;;
+    bsd) mv -fh -- "$1" "$2" ;;
+    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
+    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
+    *) return 1 ;;
+  esac
+}
+MVKIND=$(mv_kind)
+
+# The sshd process that carries our connection: when it is gone, so is the lock's holder.
+conn_pid() {
+  p=$PPID; i=0
+  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
+    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
+  done
+  echo 0
+}
+lock_owner() { cat "$D/lock/owner.json" 2>/dev/null || echo '(no owner recorded)'; }
+lock_is_stale() {
+  if [ ! -f "$D/lock/holder" ]; then
+    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
+    return
+  fi
+  read -r h_token h_host h_pid h_exp < "$D/lock/holder" || return 1
+  [ "$(date +%s)" -gt "$h_exp" ] && return 0
+  if [ "$h_host" = "$(hostname)" ] && [ "$h_pid" != 0 ] && [ -d /proc/self ]; then
+    [ -d "/proc/$h_pid" ] || return 0
+  fi
+  return 1
+}
+lock_take() {
+  waited=0
+  while ! mkdir "$D/lock" 2>/dev/null; do
+    [ -d "$D" ] || fail target-unwritable "cannot create $D"
+    if lock_is_stale; then
+      warn "taking over a stale deploy lock (its holder is gone): $(lock_owner)"
+      stale="$D/lock.stale.$$"
+      swap "$D/lock" "$stale" 2>/dev/null && rm -rf -- "$stale"
+      continue
+    fi
+    if [ "$waited" -ge "$LOCK_WAIT" ]; then
+      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
+    fi
+    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  LOCKED=1
+  printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json"
+  printf '%s %s %s %s\n' "$TOKEN" "$(hostname)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" > "$D/lock/holder.tmp"
+  swap "$D/lock/holder.tmp" "$D/lock/holder"
+}
+lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
+lock_release() { lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
+lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; }
+
+# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
+switch_link() {
+  tmp="$D/$LINK.tmp.$TOKEN.$$"
+  rm -f -- "$tmp"
+  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
+  if ! swap "$tmp" "$T/$LINK"; then
+    rm -f -- "$tmp"
+    fail switch-failed "cannot rename the new link over $T/$LINK"
+  fi
+  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
+}
+live_id() {
+  [ -L "$T/$LINK" ] || return 0
+  l=$(readlink "$T/$LINK")
+  case "$l" in
+    releases/*) echo "\${l#releases/}" ;;
+    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
+    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
+  esac
+}
+report_state() {
+  say live "$(live_id)"
+  for d in "$T/releases"/*; do [ -d "$d" ] && say release "\${d##*/}"; done
+  [ -f "$D/log" ] && tail -n 5000 "$D/log" | grep '^{' | sed 's/^/@@rad log /'
+  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
+# for more than a day. A failure here is a warning: the deploy itself has succeeded.
+prune_releases() {
+  for old in $PRUNE; do
+    [ "$old" = "$(live_id)" ] && continue
+    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
+  done
+  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  return 0
+}
+log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
+`
+
+const PREPARE = sh`
+command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+[ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+if [ ! -d "$T" ]; then
+  mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
+fi
+[ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
+if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+  fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+fi
+mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
+lock_take
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+report_state
+ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+if [ -n "$INCOMING" ]; then
+  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+fi
+say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+say ok
+`
+
+const PUBLISH_AND_SWITCH = sh`
+lock_check
+[ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
+switch_link "releases/$ID"
+log_append "$LOGLINE"
+say switched "$ID"
+prune_releases
+lock_release
+say ok
+`
+
+const PRUNE = sh`
+lock_check
+prune_releases
+lock_release
+say ok
+`
+
+const SWITCH_TO = sh`
+if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
+[ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
+switch_link "releases/$ID"
+log_append "$LOGLINE"
+say switched "$ID"
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`
+
+const INSPECT = sh`
+if [ "$CHECK_DEPLOY" = 1 ]; then
+  # a dry run: every check a deploy makes, without writing anything
+  command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+  [ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+  p="$T"
+  while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
+  [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
+  if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+    fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+  fi
+  [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+  [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
+else
+  [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
+fi
+if [ "$TAKE_LOCK" = 1 ]; then
+  mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
+  lock_take
+fi
+report_state
+say ok
+`
+
+const RELEASE_LOCK = sh`
+if [ "$FORCE" = 1 ]; then
+  if [ -d "$D/lock" ]; then say unlocked "$(lock_owner)"; rm -rf -- "$D/lock"; else say not-locked; fi
+else
+  lock_release
+fi
+[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+say ok
+`
+
+export type ScriptName = 'prepare' | 'publishAndSwitch' | 'switchTo' | 'inspect' | 'releaseLock' | 'prune'
+
+const SCRIPTS: Record<ScriptName, string> = {
+  prepare: PREPARE,
+  publishAndSwitch: PUBLISH_AND_SWITCH,
+  switchTo: SWITCH_TO,
+  inspect: INSPECT,
+  releaseLock: RELEASE_LOCK,
+  prune: PRUNE,
+}
+
+/** The exact text sent to `sh -s`: quoted values, the shared library, the constant script. */
+export function renderScript(name: ScriptName, vars: Record<string, string | number>): string {
+  return `${shAssignments(vars)}\n${LIB}\n${SCRIPTS[name]}`
+}
+
+export interface ScriptReply {
+  /** key → values, in order (a key such as `release` repeats). */
+  values: Map<string, string[]>
+  warnings: string[]
+  error: { code: string; message: string } | undefined
+  /** Everything else the server printed (hook output, a login banner…). */
+  other: string[]
+  ok: boolean
+}
+
+export function parseReply(stdout: string): ScriptReply {
+  const reply: ScriptReply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false }
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('@@rad-error ')) {
+      const rest = line.slice('@@rad-error '.length)
+      const sp = rest.indexOf(' ')
+      reply.error = { code: sp < 0 ? rest : rest.slice(0, sp), message: sp < 0 ? '' : rest.slice(sp + 1) }
+    } else if (line.startsWith('@@rad-warning ')) {
+      reply.warnings.push(line.slice('@@rad-warning '.length))
+    } else if (line.startsWith('@@rad ')) {
+      const rest = line.slice('@@rad '.length)
+      const sp = rest.indexOf(' ')
+      const key = sp < 0 ? rest : rest.slice(0, sp)
+      const value = sp < 0 ? '' : rest.slice(sp + 1)
+      if (key === 'ok') reply.ok = true
+      const list = reply.values.get(key) ?? []
+      list.push(value)
+      reply.values.set(key, list)
+    } else if (line !== '') {
+      reply.other.push(line)
+    }
+  }
+  return reply
+}
+
+export function first(reply: ScriptReply, key: string): string {
+  return reply.values.get(key)?.[0] ?? ''
+}
+
+export function all(reply: ScriptReply, key: string): string[] {
+  return reply.values.get(key) ?? []
+}

@@ -1,0 +1,98 @@
+import { run } from './proc.js'
+
+export interface UploadPlan {
+  /** Absolute local directory; a trailing slash is added (upload its contents). */
+  source: string
+  /** `alias:/abs/path/` of the fresh directory in .deploy/incoming. */
+  destination: string
+  /** Paths relative to the destination (rsync resolves relative --link-dest against it). */
+  linkDest: string[]
+  chmod: string
+  exclude: string[]
+  filter: string[]
+  /** ssh command for -e (no spaces inside its words). */
+  rsh: string
+  dryRun: boolean
+  /** Seconds without data before rsync gives up (exit 30). */
+  ioTimeout: number
+  progress: boolean
+}
+
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `-s` sends paths over the protocol: no remote-shell quoting, any file name survives.
+ */
+export function rsyncArgs(plan: UploadPlan): string[] {
+  const args = [
+    '--recursive',
+    '--links',
+    '--perms',
+    `--chmod=${plan.chmod}`,
+    '--checksum',
+    '--secluded-args',
+    '--stats',
+    '--no-human-readable',
+    `--timeout=${plan.ioTimeout}`,
+    '-e',
+    plan.rsh,
+  ]
+  if (plan.progress) args.push('--info=progress2', '--no-inc-recursive')
+  if (plan.dryRun) args.push('--dry-run', '--itemize-changes')
+  for (const d of plan.linkDest.slice(0, 20)) args.push(`--link-dest=${d}`)
+  for (const f of plan.filter) args.push(`--filter=${f}`)
+  for (const e of plan.exclude) args.push(`--exclude=${e}`)
+  // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+  args.push(`${plan.source.replace(/\/+$/, '')}/`, plan.destination)
+  return args
+}
+
+export interface RsyncStats {
+  /** Regular files in the release. */
+  files: number
+  filesTransferred: number
+  /** Regular files that were not sent: hard links to an earlier release. */
+  filesLinked: number
+  bytesSent: number
+  bytesReceived: number
+  totalSize: number
+  transferredSize: number
+}
+
+function num(text: string, label: string): number {
+  const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text)
+  return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0
+}
+
+/** Parses `--stats --no-human-readable` output. */
+export function parseStats(text: string): RsyncStats {
+  const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text)
+  const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0
+  const filesTransferred = num(text, 'Number of regular files transferred')
+  return {
+    files,
+    filesTransferred,
+    filesLinked: Math.max(0, files - filesTransferred),
+    bytesSent: num(text, 'Total bytes sent'),
+    bytesReceived: num(text, 'Total bytes received'),
+    totalSize: num(text, 'Total file size'),
+    transferredSize: num(text, 'Total transferred file size'),
+  }
+}
+
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+export function itemizedFiles(text: string): string[] {
+  return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l))
+}
+
+/** The one place rsync runs. */
+export function runRsync(
+  rsyncPath: string,
+  plan: UploadPlan,
+  opts: { signal?: AbortSignal; onStdout?: (s: string) => void },
+) {
+  return run(rsyncPath, rsyncArgs(plan), opts)
+}

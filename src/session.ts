@@ -1,0 +1,108 @@
+import { DeployError } from './errors.js'
+import { remoteErrorHint } from './hints.js'
+import type { HostSpec } from './hosts.js'
+import { parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
+import type { Reporter, Settings } from './settings.js'
+import type { Ssh } from './ssh.js'
+
+/** What the deploy core needs from its caller (the action or the CLI). */
+export interface Core {
+  settings: Settings
+  ssh: Ssh
+  reporter: Reporter
+  /** Aborted on timeout or cancellation. */
+  signal: AbortSignal
+  /** Random per run: marks our lock and our temporary names on the servers. */
+  token: string
+  rsyncPath: string
+  /** Told when a host's lock is taken (true) or released (false), so the post step can release it. */
+  onLock?: (hostIndex: number, held: boolean) => void
+}
+
+/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
+export function lockWaitSeconds(timeoutSeconds: number): number {
+  return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)))
+}
+
+/** One server, reached over its one multiplexed connection. */
+export class HostSession {
+  constructor(
+    readonly core: Core,
+    readonly index: number,
+    readonly spec: HostSpec,
+  ) {}
+
+  get label(): string {
+    return this.spec.label
+  }
+
+  /** Values every script gets: the target, the link, our lock token and who we are. */
+  private baseVars(): Record<string, string | number> {
+    const s = this.core.settings
+    return {
+      T: s.target,
+      LINK: s.linkName,
+      TOKEN: this.core.token,
+      LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
+      LOCK_TTL: s.timeoutSeconds + 120,
+      LOCK_OWNER: JSON.stringify({
+        run: s.meta.runUrl,
+        actor: s.meta.actor,
+        ref: s.meta.ref,
+        sha: s.meta.sha,
+        command: s.command,
+        release: s.releaseId,
+        since: new Date().toISOString(),
+      }),
+    }
+  }
+
+  /** Runs a remote script; a reported error becomes a DeployError with its hint. */
+  async call(
+    name: ScriptName,
+    vars: Record<string, string | number>,
+    opts: { signal?: AbortSignal; onOther?: (line: string) => void } = {},
+  ): Promise<ScriptReply> {
+    const script = renderScript(name, { ...this.baseVars(), ...vars })
+    const result = await this.core.ssh.exec(this.index, script, { signal: opts.signal ?? this.core.signal })
+    const reply = parseReply(result.stdout)
+    for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)
+    for (const l of reply.other) opts.onOther?.(l)
+    if (result.aborted) throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled')
+    if (reply.error) {
+      const s = this.core.settings
+      throw new DeployError(
+        `${this.label}: ${reply.error.message}`,
+        remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }),
+        reply.error.code,
+      )
+    }
+    if (result.code !== 0 || !reply.ok) {
+      const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
+      throw new DeployError(
+        `${this.label}: the server step '${name}' failed (${why}).${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`,
+        '',
+        'remote',
+      )
+    }
+    return reply
+  }
+}
+
+/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
+export async function pool<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i] as T, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}

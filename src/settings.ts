@@ -1,0 +1,55 @@
+import type { HostSpec } from './hosts.js'
+import type { TrustedKeys } from './knownhosts.js'
+
+export const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'] as const
+export type Command = (typeof COMMANDS)[number]
+
+/** Who deployed what: written to the server's log and shown in summaries. */
+export interface RunMeta {
+  sha: string
+  ref: string
+  actor: string
+  runUrl: string
+}
+
+/** Every input, validated and typed. Nothing downstream reads inputs itself. */
+export interface Settings {
+  command: Command
+  hosts: HostSpec[]
+  jumpHost: HostSpec | undefined
+  /** Private key text, normalised; '' means: use the user's own ssh setup (CLI only). */
+  key: string
+  keyPassphrase: string
+  trusted: TrustedKeys
+  acceptUnknownHostKey: boolean
+  /** Absolute local directory to upload. */
+  source: string
+  /** Absolute, normalised deploy root on the server. */
+  target: string
+  linkName: string
+  releaseId: string
+  /** True when release-id was given (not generated). */
+  releaseIdGiven: boolean
+  rollbackTo: string
+  keepReleases: number
+  exclude: string[]
+  filter: string[]
+  chmod: string
+  shared: string[]
+  beforeSwitch: string
+  afterSwitch: string
+  healthcheckUrl: string
+  rollbackOnFailure: boolean
+  dryRun: boolean
+  maxParallel: number
+  timeoutSeconds: number
+  meta: RunMeta
+}
+
+/** A small logging surface, so the deploy core does not depend on @actions/core. */
+export interface Reporter {
+  info(message: string): void
+  warning(message: string): void
+  debug(message: string): void
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>
+}

@@ -1,0 +1,262 @@
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { DeployError } from './errors.js'
+import { explainSshFailure } from './hints.js'
+import type { HostSpec } from './hosts.js'
+import { fingerprintCheckScript, renderKnownHosts, type TrustedKeys } from './knownhosts.js'
+import { type RunResult, run } from './proc.js'
+
+/**
+ * Everything ssh needs lives in one private directory under /tmp (short, so the ControlPath fits a
+ * unix socket name): the key, known_hosts, a generated config, the master sockets. Every ssh and
+ * rsync call is `ssh -F <config> <alias>`, so no option and no secret ever sits in argv.
+ */
+export interface SshOptions {
+  hosts: HostSpec[]
+  jumpHost: HostSpec | undefined
+  key: string
+  keyPassphrase: string
+  trusted: TrustedKeys
+  acceptUnknownHostKey: boolean
+  /** Seconds an idle master may linger if we are killed before we close it. */
+  persistSeconds: number
+  /** Use the person's own ssh setup (agent, ~/.ssh/config, known_hosts): the CLI without a key. */
+  useOwnSshSetup?: boolean
+}
+
+export const CONNECT_TIMEOUT = 15
+
+export function aliasOf(index: number): string {
+  return `rad-${index}`
+}
+
+export interface ConfigPaths {
+  dir: string
+  key: string
+  knownHosts: string
+  fingerprints: string
+  fingerprintCheck: string
+}
+
+/** The ssh_config we generate: pure, so a unit test can read every option. */
+export function renderSshConfig(opts: SshOptions, paths: ConfigPaths): string {
+  const out: string[] = ['# written by rsync-atomic-deploy; deleted when the step ends']
+  const hostBlock = (alias: string, h: HostSpec, jump: boolean) => {
+    out.push(`Host ${alias}`, `  HostName ${h.host}`, `  Port ${h.port}`)
+    if (h.user) out.push(`  User ${h.user}`)
+    if (jump) out.push('  ProxyJump rad-jump')
+  }
+  opts.hosts.forEach((h, i) => {
+    hostBlock(aliasOf(i), h, opts.jumpHost !== undefined)
+  })
+  if (opts.jumpHost) hostBlock('rad-jump', opts.jumpHost, false)
+  out.push('Host *')
+  if (!opts.useOwnSshSetup) {
+    out.push(
+      `  IdentityFile ${paths.key}`,
+      '  IdentitiesOnly yes',
+      '  IdentityAgent none',
+      `  UserKnownHostsFile ${paths.knownHosts}`,
+      '  GlobalKnownHostsFile /dev/null',
+    )
+    if (opts.trusted.fingerprints.length > 0) {
+      out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`)
+    }
+  }
+  out.push(
+    `  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`,
+    '  CheckHostIP no',
+    '  UpdateHostKeys no',
+    '  HashKnownHosts no',
+    '  BatchMode yes',
+    '  PasswordAuthentication no',
+    '  KbdInteractiveAuthentication no',
+    '  PreferredAuthentications publickey',
+    `  ConnectTimeout ${CONNECT_TIMEOUT}`,
+    '  ConnectionAttempts 1',
+    '  ServerAliveInterval 15',
+    '  ServerAliveCountMax 4',
+    '  ForwardAgent no',
+    '  ForwardX11 no',
+    '  ClearAllForwardings yes',
+    '  RequestTTY no',
+    '  LogLevel ERROR',
+    `  ControlPath ${paths.dir}/%C`,
+    '  ControlMaster no',
+    `  ControlPersist ${opts.persistSeconds}`,
+  )
+  return `${out.join('\n')}\n`
+}
+
+const ASKPASS = `#!/bin/sh
+# ssh asks for the key's passphrase through here (SSH_ASKPASS), so it never reaches argv.
+# Each call is counted: a second one means the first answer was wrong.
+echo x >> "$RAD_ASKPASS_COUNT"
+printf '%s\\n' "$RAD_KEY_PASSPHRASE"
+`
+
+export class Ssh {
+  readonly sshPath: string
+  private masters = new Set<string>()
+
+  private constructor(
+    readonly opts: SshOptions,
+    readonly paths: ConfigPaths,
+    sshPath: string,
+  ) {
+    this.sshPath = sshPath
+  }
+
+  get configPath(): string {
+    return path.join(this.paths.dir, 'config')
+  }
+
+  /**
+   * Creates the private directory and its files. `onDir` is called before any secret is written,
+   * so the post step can delete the directory even if we are killed right after.
+   */
+  static async create(opts: SshOptions, sshPath: string, onDir: (dir: string) => void): Promise<Ssh> {
+    const dir = await mkdtemp('/tmp/rad-')
+    await chmod(dir, 0o700)
+    onDir(dir)
+    const paths: ConfigPaths = {
+      dir,
+      key: path.join(dir, 'key'),
+      knownHosts: path.join(dir, 'known_hosts'),
+      fingerprints: path.join(dir, 'fingerprints'),
+      fingerprintCheck: path.join(dir, 'hostkey-check'),
+    }
+    const ssh = new Ssh(opts, paths, sshPath)
+    if (!opts.useOwnSshSetup) {
+      await writeFile(paths.key, opts.key, { mode: 0o600 })
+      const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port)
+      await writeFile(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 })
+      if (opts.trusted.fingerprints.length > 0) {
+        await writeFile(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 })
+        await writeFile(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 })
+      }
+      if (opts.keyPassphrase) {
+        await writeFile(path.join(dir, 'askpass'), ASKPASS, { mode: 0o700 })
+      }
+    }
+    await writeFile(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 })
+    return ssh
+  }
+
+  /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
+  get rshCommand(): string {
+    return `${this.sshPath} -F ${this.configPath}`
+  }
+
+  private baseEnv(): NodeJS.ProcessEnv {
+    const env = { ...process.env }
+    if (!this.opts.useOwnSshSetup) delete env.SSH_AUTH_SOCK
+    delete env.SSH_ASKPASS
+    return env
+  }
+
+  /** Opens the one connection every later step of this host shares. */
+  async connect(index: number, label: string, signal?: AbortSignal): Promise<void> {
+    const alias = aliasOf(index)
+    const errFile = path.join(this.paths.dir, `${alias}.err`)
+    const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes']
+    const env = this.baseEnv()
+    const countFile = path.join(this.paths.dir, `${alias}.askpass`)
+    if (this.opts.keyPassphrase) {
+      // BatchMode forbids any prompt, the askpass one too; nothing else can prompt (no passwords).
+      args.push('-o', 'BatchMode=no')
+      env.SSH_ASKPASS = path.join(this.paths.dir, 'askpass')
+      env.SSH_ASKPASS_REQUIRE = 'force'
+      env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase
+      env.RAD_ASKPASS_COUNT = countFile
+      env.DISPLAY = env.DISPLAY ?? ':0'
+    }
+    args.push(alias)
+    // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
+    const fd = openSync(errFile, 'w', 0o600)
+    let result: RunResult
+    try {
+      result = await run(this.sshPath, args, { env, signal, stderrFd: fd })
+    } finally {
+      closeSync(fd)
+    }
+    const stderr = readFileSync(errFile, 'utf8')
+    if (result.aborted) throw new DeployError(`Connecting to ${label} was cancelled.`)
+    if (result.code !== 0) {
+      let askpassCalls = 0
+      try {
+        askpassCalls = readFileSync(countFile, 'utf8').split('\n').filter(Boolean).length
+      } catch {}
+      throw await explainSshFailure(stderr, {
+        label,
+        user: this.opts.hosts[index]?.user ?? '',
+        keyPath: this.paths.key,
+        hasKey: !this.opts.useOwnSshSetup,
+        passphraseGiven: this.opts.keyPassphrase !== '',
+        passphraseRejected: askpassCalls > 1,
+        host: this.opts.hosts[index],
+        sshPath: this.sshPath,
+      })
+    }
+    this.masters.add(alias)
+  }
+
+  /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
+  async learnedHostKeys(): Promise<string> {
+    try {
+      return await readFile(this.paths.knownHosts, 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  /** Runs a constant script with `sh -s` over the host's master connection. */
+  exec(
+    index: number,
+    script: string,
+    opts: { signal?: AbortSignal; onStdout?: (s: string) => void; onStderr?: (s: string) => void } = {},
+  ): Promise<RunResult> {
+    return run(this.sshPath, ['-F', this.configPath, '-T', aliasOf(index), 'sh -s'], {
+      env: this.baseEnv(),
+      input: script,
+      ...opts,
+    })
+  }
+
+  /** Closes every master (ssh -O exit). Never throws. */
+  async closeAll(): Promise<void> {
+    await Promise.all(
+      [...this.masters].map(async (alias) => {
+        try {
+          await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', alias], { env: this.baseEnv() })
+        } catch {}
+        this.masters.delete(alias)
+      }),
+    )
+  }
+
+  async dispose(): Promise<void> {
+    await this.closeAll()
+    await removeSshDir(this.paths.dir, this.sshPath)
+  }
+}
+
+/**
+ * Closes any master still listening in `dir` and deletes the directory with the key. Used by the
+ * main step's finally and again by the post step (a cancelled run may not reach the finally).
+ */
+export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> {
+  if (!dir.startsWith('/tmp/rad-')) return
+  const config = path.join(dir, 'config')
+  let aliases: string[] = []
+  try {
+    aliases = [...readFileSync(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '')
+  } catch {}
+  for (const alias of aliases) {
+    try {
+      await run(sshPath, ['-F', config, '-O', 'exit', alias])
+    } catch {}
+  }
+  await rm(dir, { recursive: true, force: true })
+}

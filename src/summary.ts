@@ -1,0 +1,107 @@
+import * as core from '@actions/core'
+import type { CommandOutcome } from './commands.js'
+import type { Settings } from './settings.js'
+
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+export function totals(outcome: CommandOutcome) {
+  const sum = (f: (h: (typeof outcome.hosts)[number]) => number) =>
+    outcome.hosts.reduce((a, h) => a + f(h), 0)
+  return {
+    bytesSent: sum((h) => h.bytesSent),
+    filesTransferred: sum((h) => h.filesTransferred),
+    filesLinked: sum((h) => h.filesLinked),
+  }
+}
+
+export function hostsJson(outcome: CommandOutcome): string {
+  return JSON.stringify(
+    outcome.hosts.map((h) => ({
+      host: h.host,
+      'release-id': h.releaseId,
+      'previous-release-id': h.previousReleaseId,
+      'bytes-sent': h.bytesSent,
+      'files-transferred': h.filesTransferred,
+      'files-linked': h.filesLinked,
+      'duration-ms': h.durationMs,
+      status: h.status,
+      ...(h.error ? { error: h.error } : {}),
+    })),
+  )
+}
+
+export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
+  const t = totals(outcome)
+  const firstHost = outcome.hosts[0]
+  const releaseId = firstHost?.releaseId || (settings.command === 'deploy' ? settings.releaseId : '')
+  core.setOutput('release-id', releaseId)
+  core.setOutput('release-path', releaseId ? `${settings.target}/releases/${releaseId}` : '')
+  core.setOutput('previous-release-id', firstHost?.previousReleaseId ?? '')
+  core.setOutput('bytes-sent', String(t.bytesSent))
+  core.setOutput('files-transferred', String(t.filesTransferred))
+  core.setOutput('files-linked', String(t.filesLinked))
+  core.setOutput('releases', JSON.stringify(outcome.releases))
+  core.setOutput('hosts', hostsJson(outcome))
+  core.setOutput('rolled-back', String(outcome.rolledBack))
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+}
+
+export async function writeSummary(settings: Settings, outcome: CommandOutcome): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  const s = core.summary
+  const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`
+  s.addHeading(title, 3)
+  if (settings.command === 'list' && outcome.releases.length > 0) {
+    s.addTable([
+      [
+        { data: 'release', header: true },
+        { data: 'live', header: true },
+        { data: 'deployed', header: true },
+        { data: 'ref', header: true },
+        { data: 'sha', header: true },
+      ],
+      ...outcome.releases.map((r) => [
+        r.bad ? `${r.id} (bad)` : r.id,
+        r.current ? 'yes' : '',
+        r.deployedAt,
+        r.ref,
+        r.sha.slice(0, 7),
+      ]),
+    ])
+  }
+  s.addTable([
+    [
+      { data: 'host', header: true },
+      { data: 'status', header: true },
+      { data: 'live now', header: true },
+      { data: 'before', header: true },
+      { data: 'files sent', header: true },
+      { data: 'files linked', header: true },
+      { data: 'bytes sent', header: true },
+      { data: 'time', header: true },
+    ],
+    ...outcome.hosts.map((h) => [
+      h.host,
+      h.error ? `${h.status}: ${h.error.split('\n')[0]}` : h.status,
+      h.releaseId,
+      h.previousReleaseId,
+      String(h.filesTransferred),
+      String(h.filesLinked),
+      bytes(h.bytesSent),
+      `${(h.durationMs / 1000).toFixed(1)} s`,
+    ]),
+  ])
+  const back = outcome.hosts[0]?.previousReleaseId
+  if (settings.command === 'deploy' && !outcome.error && back) {
+    s.addRaw(
+      `To roll back: run the rollback workflow, or this action with <code>command: rollback</code> (goes to <code>${back}</code>).`,
+      true,
+    )
+  }
+  await s.write()
+}

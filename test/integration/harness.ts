@@ -1,0 +1,343 @@
+/**
+ * Real parts for integration tests: an sshd on 127.0.0.1 (random free port, throwaway host and
+ * client keys), a deploy user, and the bundled dist/index.js run the way the GitHub runner runs it:
+ * inputs as INPUT_* variables, outputs read back from GITHUB_OUTPUT, state from GITHUB_STATE
+ * handed to the post step as STATE_*.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+export const DIST = path.join(ROOT, 'dist/index.js')
+export const TEST_USER = 'radtest'
+
+/** Node binaries to run the bundle with: this one (20) and Node 24 from the node@24 npm package. */
+export function nodeBinaries(): { name: string; path: string }[] {
+  const list = [{ name: `node ${process.versions.node.split('.')[0]}`, path: process.execPath }]
+  const n24 = process.env.RAD_NODE24 || path.join(ROOT, '.cache/node24/node_modules/.bin/node')
+  if (existsSync(n24)) list.push({ name: 'node 24', path: n24 })
+  else if (process.env.CI) throw new Error(`Node 24 not found at ${n24}: scripts/test.sh installs it`)
+  return list
+}
+
+export function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'] })
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** The unprivileged user our sshd lets in (created once; its home is a throwaway). */
+export function ensureUser(): { uid: number; gid: number; home: string } {
+  const have = spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' })
+  if (have.status !== 0) {
+    sh('useradd', ['--create-home', '--home-dir', `/home/${TEST_USER}`, '--shell', '/bin/bash', TEST_USER])
+  }
+  // A new account's password is locked ('!'); without PAM, sshd refuses locked accounts even for keys.
+  sh('usermod', ['-p', '*', TEST_USER])
+  const uid = Number(sh('id', ['-u', TEST_USER]).trim())
+  const gid = Number(sh('id', ['-g', TEST_USER]).trim())
+  return { uid, gid, home: `/home/${TEST_USER}` }
+}
+
+export interface Keys {
+  privateKey: string
+  publicKey: string
+}
+
+export function makeKey(dir: string, name: string, passphrase = ''): Keys {
+  const file = path.join(dir, name)
+  sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', `${name}@test`, '-f', file])
+  return { privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8') }
+}
+
+export interface Sshd {
+  port: number
+  dir: string
+  /** `[127.0.0.1]:port ssh-ed25519 …` as ssh-keyscan -p prints it. */
+  knownHosts: string
+  /** A plain `127.0.0.1 ssh-ed25519 …` line, as people paste it. */
+  knownHostsPlain: string
+  fingerprint: string
+  client: Keys
+  user: { uid: number; gid: number; home: string }
+  /** Connections sshd accepted so far (from its log). */
+  connections(): number
+  log(): string
+  authorize(publicKey: string, options?: string): void
+  stop(): Promise<void>
+}
+
+export async function startSshd(opts: { listen?: string } = {}): Promise<Sshd> {
+  const user = ensureUser()
+  const dir = mkdtempSync('/tmp/radit-')
+  chmodSync(dir, 0o755)
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+  const host = makeKey(dir, 'host_ed25519')
+  const client = makeKey(dir, 'client')
+  const port = await freePort()
+  const listen = opts.listen ?? '127.0.0.1'
+  const authorized = path.join(dir, 'authorized_keys')
+  writeFileSync(authorized, client.publicKey, { mode: 0o644 })
+  const config = path.join(dir, 'sshd_config')
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      `ListenAddress ${listen}`,
+      `HostKey ${dir}/host_ed25519`,
+      `PidFile ${dir}/sshd.pid`,
+      `AuthorizedKeysFile ${authorized}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin no',
+      'PermitUserEnvironment yes',
+      'LogLevel VERBOSE',
+      'MaxStartups 200:30:400',
+      'MaxSessions 200',
+      `AllowUsers ${TEST_USER}`,
+      '',
+    ].join('\n'),
+  )
+  const logFile = path.join(dir, 'sshd.log')
+  writeFileSync(logFile, '')
+  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' })
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, listen, () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) break
+    if (Date.now() > deadline || child.exitCode !== null) {
+      throw new Error(`sshd did not start: ${readFileSync(logFile, 'utf8')}`)
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const hostPub = host.publicKey.trim().split(' ').slice(0, 2).join(' ')
+  const bracket = listen.includes(':') ? `[${listen}]` : listen
+  const fingerprint = sh('ssh-keygen', ['-lf', `${dir}/host_ed25519.pub`]).split(' ')[1] ?? ''
+  // The readiness probe above counts as one connection: tests measure differences.
+  return {
+    port,
+    dir,
+    knownHosts: `[${bracket.replace(/^\[|\]$/g, '')}]:${port} ${hostPub}\n`,
+    knownHostsPlain: `${listen} ${hostPub}\n`,
+    fingerprint,
+    client,
+    user,
+    connections: () =>
+      (readFileSync(logFile, 'utf8').match(/^.*Connection from .* port \d+ on /gm) ?? []).length,
+    log: () => readFileSync(logFile, 'utf8'),
+    authorize: (publicKey: string, options = '') =>
+      writeFileSync(authorized, `${options ? `${options} ` : ''}${publicKey.trim()}\n`, { mode: 0o644 }),
+    stop: async () => {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A directory the deploy user owns, to deploy into. */
+export function makeTargetRoot(sshd: Sshd): string {
+  const root = mkdtempSync('/tmp/radsrv-')
+  chownSync(root, sshd.user.uid, sshd.user.gid)
+  chmodSync(root, 0o755)
+  return root
+}
+
+/** Writes a site: { 'path/name': content }. */
+export function writeSite(dir: string, files: Record<string, string | Buffer>): void {
+  for (const [name, content] of Object.entries(files)) {
+    const p = path.join(dir, name)
+    mkdirSync(path.dirname(p), { recursive: true })
+    writeFileSync(p, content)
+  }
+}
+
+export interface ActionRun {
+  code: number
+  stdout: string
+  stderr: string
+  outputs: Record<string, string>
+  state: Record<string, string>
+  summary: string
+  post?: { code: number; stdout: string; stderr: string }
+  durationMs: number
+}
+
+/** Parses the runner's file-command format: `name<<DELIM\nvalue\nDELIM` (and plain `name=value`). */
+export function parseFileCommands(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string
+    const m = /^([^=<]+)<<(.+)$/.exec(line)
+    if (m) {
+      const [, name, delim] = m
+      const value: string[] = []
+      for (i++; i < lines.length && lines[i] !== delim; i++) value.push(lines[i] as string)
+      out[name as string] = value.join('\n')
+    } else if (line.includes('=')) {
+      out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1)
+    }
+  }
+  return out
+}
+
+function spawnCollect(
+  node: string,
+  env: NodeJS.ProcessEnv,
+  opts: { killAfterMs?: number; signal?: NodeJS.Signals; onStdout?: (s: string) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(node, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+      opts.onStdout?.(String(d))
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    if (opts.killAfterMs !== undefined) {
+      setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs)
+    }
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
+
+/** Runs dist/index.js as the runner does: main step, then (optionally) the post step. */
+export async function runAction(
+  inputs: Record<string, string>,
+  opts: {
+    node?: string
+    workspace?: string
+    post?: boolean
+    env?: Record<string, string>
+    killAfterMs?: number
+    signal?: NodeJS.Signals
+    onStdout?: (s: string) => void
+  } = {},
+): Promise<ActionRun> {
+  const dir = mkdtempSync('/tmp/radrun-')
+  const files = {
+    GITHUB_OUTPUT: path.join(dir, 'output'),
+    GITHUB_STATE: path.join(dir, 'state'),
+    GITHUB_STEP_SUMMARY: path.join(dir, 'summary'),
+  }
+  for (const f of Object.values(files)) writeFileSync(f, '')
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_WORKSPACE: opts.workspace ?? dir,
+    GITHUB_REPOSITORY: 'example/site',
+    GITHUB_RUN_ID: '1234',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REF: 'refs/tags/v1.0.0',
+    GITHUB_REF_NAME: 'v1.0.0',
+    GITHUB_REF_TYPE: 'tag',
+    GITHUB_ACTOR: 'tester',
+    RUNNER_TEMP: dir,
+    ...files,
+    ...(opts.env ?? {}),
+  }
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v
+  const started = Date.now()
+  const main = await spawnCollect(opts.node ?? process.execPath, env, opts)
+  const durationMs = Date.now() - started
+  const state = parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8'))
+  const result: ActionRun = {
+    ...main,
+    outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+    state,
+    summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    durationMs,
+  }
+  if (opts.post !== false) {
+    const postEnv: NodeJS.ProcessEnv = { ...env }
+    for (const [k, v] of Object.entries(state)) postEnv[`STATE_${k}`] = v
+    result.post = await spawnCollect(opts.node ?? process.execPath, postEnv)
+  }
+  rmSync(dir, { recursive: true, force: true })
+  return result
+}
+
+/** Inputs for a deploy to this sshd; override what a test varies. */
+export function baseInputs(sshd: Sshd, target: string, source: string): Record<string, string> {
+  return {
+    host: `${TEST_USER}@127.0.0.1:${sshd.port}`,
+    key: sshd.client.privateKey,
+    'known-hosts': sshd.knownHosts,
+    source,
+    target,
+  }
+}
+
+export function linkTarget(p: string): string {
+  return readlinkSync(p)
+}
+
+export function inode(p: string): number {
+  return statSync(p).ino
+}
+
+export function isSymlink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
+export function listDir(p: string): string[] {
+  try {
+    return readdirSync(p).sort()
+  } catch {
+    return []
+  }
+}
+
+/** Every file under dir with its content, for whole-tree comparisons. */
+export function readTree(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name)
+    const st = lstatSync(p)
+    const rel = prefix ? `${prefix}/${name}` : name
+    if (st.isDirectory()) Object.assign(out, readTree(p, rel))
+    else if (st.isSymbolicLink()) out[rel] = `-> ${readlinkSync(p)}`
+    else out[rel] = readFileSync(p, 'utf8')
+  }
+  return out
+}
