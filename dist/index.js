@@ -28905,7 +28905,10 @@ class HostSession {
     /** Runs a remote script; a reported error becomes a DeployError with its hint. */
     async call(name, vars, opts = {}) {
         const script = (0,remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
-        const result = await this.core.ssh.exec(this.index, script, { signal: opts.signal ?? this.core.signal });
+        const result = await this.core.ssh.exec(this.index, script, {
+            signal: opts.signal ?? this.core.signal,
+            onStderr: opts.onStderr,
+        });
         const reply = (0,remote/* parseReply */.UV)(result.stdout);
         for (const w of reply.warnings)
             this.core.reporter.warning(`${this.label}: ${w}`);
@@ -28915,7 +28918,9 @@ class HostSession {
             throw new errors/* DeployError */.s(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
         if (reply.error) {
             const s = this.core.settings;
-            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}`, (0,hints/* remoteErrorHint */.yj)(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }), reply.error.code);
+            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+            const output = reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : '';
+            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,hints/* remoteErrorHint */.yj)(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }), reply.error.code);
         }
         if (result.code !== 0 || !reply.ok) {
             const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
@@ -28981,11 +28986,11 @@ function newEntry(core, host, release, event, from) {
         host,
     };
 }
-function blankResult(core, host) {
+function blankResult(host, releaseId, target) {
     return {
         host,
-        releaseId: core.settings.releaseId,
-        releasePath: `${core.settings.target}/releases/${core.settings.releaseId}`,
+        releaseId,
+        releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
         previousReleaseId: '',
         bytesSent: 0,
         filesTransferred: 0,
@@ -28994,6 +28999,7 @@ function blankResult(core, host) {
         status: 'failed',
         error: '',
         freeKb: 0,
+        diskKb: 0,
         pruned: [],
     };
 }
@@ -29009,7 +29015,8 @@ async function connect(core, run) {
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 async function prepare(core, run) {
     const other = [];
-    const reply = await run.session.call('prepare', { ID: core.settings.releaseId, INCOMING: run.incoming }, { onOther: (l) => other.push(l) });
+    const reply = await run.session.call('prepare', { ID: core.settings.releaseId, INCOMING: run.incoming, SHARED: core.settings.shared.join('\n') }, { onOther: (l) => other.push(l) });
+    run.sharedExisting = (0,remote/* all */.Q7)(reply, 'shared-exists');
     run.locked = true;
     core.onLock?.(run.session.index, true);
     run.state = readServerState(reply);
@@ -29039,7 +29046,7 @@ async function upload(core, run) {
         destination: `${(0,src_ssh/* aliasOf */.O5)(run.session.index)}:${s.target}/.deploy/incoming/${run.incoming}/`,
         linkDest,
         chmod: s.chmod,
-        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
         filter: s.filter,
         rsh: core.ssh.rshCommand,
         dryRun: false,
@@ -29109,8 +29116,21 @@ async function dryRun(core, run) {
     run.result.status = 'dry-run';
     core.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
 }
-/** Step 3: one remote call: publish (rename), switch (rename a fresh link over the old), log, prune, unlock. */
-async function publishAndSwitch(core, run) {
+/** Streams what a hook prints on the server into the log, line by line, prefixed with the host. */
+function hookOutput(core, label) {
+    let rest = '';
+    return (chunk) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines)
+            core.reporter.info(`${label} | ${l}`);
+    };
+}
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(core, run, keepLock) {
     const s = core.settings;
     const state = run.state;
     const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
@@ -29118,15 +29138,57 @@ async function publishAndSwitch(core, run) {
     const reply = await run.session.call('publishAndSwitch', {
         ID: s.releaseId,
         INCOMING: run.incoming,
+        PREV: state.live,
         LOGLINE: logLine(entry),
         PRUNE: prune.join(' '),
-    });
+        SHARED: s.shared.join('\n'),
+        BEFORE_SWITCH: s.beforeSwitch,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { onStderr: hookOutput(core, run.session.label) });
     run.switched = (0,remote/* first */.$1)(reply, 'switched') === s.releaseId;
-    run.locked = false;
-    core.onLock?.(run.session.index, false);
+    if (!keepLock) {
+        run.locked = false;
+        core.onLock?.(run.session.index, false);
+    }
     run.result.pruned = (0,remote/* all */.Q7)(reply, 'pruned');
+    run.result.diskKb = Number((0,remote/* first */.$1)(reply, 'disk-kb')) || 0;
     run.result.status = 'deployed';
-    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'})${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(core, run) {
+    const s = core.settings;
+    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
+}
+/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
+async function healthcheck(url, opts) {
+    const deadline = Date.now() + (opts.boundMs ?? 60_000);
+    let wait = 1000;
+    let last = '';
+    for (let attempt = 1;; attempt++) {
+        try {
+            const res = await fetch(url, {
+                signal: AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]),
+                redirect: 'follow',
+                headers: { 'user-agent': 'rsync-atomic-deploy healthcheck' },
+            });
+            await res.arrayBuffer().catch(() => undefined);
+            if (res.status >= 200 && res.status < 300) {
+                opts.reporter.info(`Health check ${url}: ${res.status} (attempt ${attempt})`);
+                return;
+            }
+            last = `HTTP ${res.status}`;
+        }
+        catch (e) {
+            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+        }
+        if (opts.signal.aborted || Date.now() + wait > deadline)
+            break;
+        opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`);
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 10_000);
+    }
+    throw new errors/* DeployError */.s(`Health check failed: ${url} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output.', 'healthcheck');
 }
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core, run, why) {
@@ -29169,9 +29231,10 @@ async function runDeploy(core) {
         incoming: `${s.releaseId}.${core.token.slice(0, 8)}`,
         state: undefined,
         leftovers: [],
+        sharedExisting: [],
         locked: false,
         switched: false,
-        result: blankResult(core, spec.label),
+        result: blankResult(spec.label, s.releaseId, s.target),
     }));
     const outcome = {
         releaseId: s.releaseId,
@@ -29183,16 +29246,18 @@ async function runDeploy(core) {
     const stamp = (r) => {
         r.result.durationMs = Date.now() - r.start;
     };
+    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+    const group = (name, fn) => runs.length === 1 ? core.reporter.group(name, fn) : fn();
     await pool(runs, s.maxParallel, async (r) => {
         r.start = Date.now();
         try {
-            await core.reporter.group(`${r.session.label}: connect and check`, () => connect(core, r));
+            await group(`${r.session.label}: connect and check`, () => connect(core, r));
             if (s.dryRun) {
                 await dryRun(core, r);
             }
             else {
-                await core.reporter.group(`${r.session.label}: prepare`, () => prepare(core, r));
-                await core.reporter.group(`${r.session.label}: upload`, () => upload(core, r));
+                await group(`${r.session.label}: prepare`, () => prepare(core, r));
+                await group(`${r.session.label}: upload`, () => upload(core, r));
                 r.result.status = 'uploaded';
             }
         }
@@ -29215,9 +29280,12 @@ async function runDeploy(core) {
         }
         return outcome;
     }
+    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
+    const keepLock = after || runs.length > 1;
     await Promise.all(runs.map(async (r) => {
         try {
-            await core.reporter.group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r));
+            await group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r, keepLock));
         }
         catch (e) {
             const err = toDeployError(e);
@@ -29227,21 +29295,54 @@ async function runDeploy(core) {
         }
         stamp(r);
     }));
-    if (failures.length > 0) {
+    if (failures.length === 0 && after) {
+        await Promise.all(runs.map(async (r) => {
+            if (!s.afterSwitch)
+                return;
+            try {
+                await group(`${r.session.label}: after-switch`, () => afterSwitch(core, r));
+            }
+            catch (e) {
+                const err = toDeployError(e);
+                r.result.error = err.message;
+                failures.push(err);
+            }
+        }));
+        if (failures.length === 0 && s.healthcheckUrl) {
+            try {
+                await healthcheck(s.healthcheckUrl, { signal: core.signal, reporter: core.reporter });
+            }
+            catch (e) {
+                failures.push(toDeployError(e));
+            }
+        }
+        if (failures.length > 0 && !s.rollbackOnFailure) {
+            core.reporter.warning(`The new release stays live (rollback-on-failure: false) although: ${failures[0]?.message}`);
+        }
+    }
+    const switchFailed = runs.some((r) => r.result.status === 'failed');
+    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
         // All or nothing: hosts that did switch go back to what they served before.
         for (const r of runs.filter((x) => x.switched)) {
             try {
-                await revert(core, r, 'another host failed to switch');
+                await revert(core, r, switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'));
                 outcome.rolledBack = true;
             }
             catch (e) {
                 core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
             }
         }
-        await releaseLocks(core, runs, false);
+    }
+    await releaseLocks(core, runs, false);
+    for (const r of runs)
+        stamp(r);
+    if (failures.length > 0) {
         outcome.error = failures[0];
         if (s.hosts.length > 1) {
-            outcome.error = new errors/* DeployError */.s(`The switch failed on ${failures.length} of ${s.hosts.length} hosts; the others were switched back.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+            outcome.error = new errors/* DeployError */.s(`${switchFailed ? 'The switch' : 'A check after the switch'} failed on ${failures.length} of ${s.hosts.length} hosts${outcome.rolledBack ? '; the hosts were switched back' : ''}.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+        }
+        else if (outcome.rolledBack && outcome.error) {
+            outcome.error = new errors/* DeployError */.s(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
         }
     }
     return outcome;
@@ -29260,20 +29361,7 @@ function setup(core) {
         start: Date.now(),
         state: undefined,
         locked: false,
-        result: {
-            host: spec.label,
-            releaseId: '',
-            releasePath: '',
-            previousReleaseId: '',
-            bytesSent: 0,
-            filesTransferred: 0,
-            filesLinked: 0,
-            durationMs: 0,
-            status: 'failed',
-            error: '',
-            freeKb: 0,
-            pruned: [],
-        },
+        result: blankResult(spec.label, '', s.target),
     }));
 }
 /** Connects and reads each host's state (taking the lock when asked); collects failures. */
@@ -30356,6 +30444,36 @@ prune_releases() {
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
   return 0
 }
+# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
+# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
+run_hook() {
+  say hook "$1"
+  HOOK_RC=0
+  (
+    cd -- "$3" &&
+      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
+      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
+      sh -c "$2" "$1" 1>&2
+  ) || HOOK_RC=$?
+}
+# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
+# The first release that brings a path seeds it (a rename, no copy); later uploads exclude it.
+link_shared() {
+  [ -n "$SHARED" ] || return 0
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    rel="$T/releases/$ID/$p"
+    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
+    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then swap "$rel" "$T/shared/$p" || exit 1
+      else mkdir -p -- "$T/shared/$p" || exit 1
+      fi
+    fi
+    rm -rf -- "$rel"
+    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
+    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
+  done
+}
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
 `;
 const PREPARE = sh `
@@ -30377,18 +30495,41 @@ if [ -n "$INCOMING" ]; then
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+if [ -n "$SHARED" ]; then
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
+fi
 say ok
 `;
 const PUBLISH_AND_SWITCH = sh `
 lock_check
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# From here on the release is complete and visible in releases/, but not yet served.
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
+unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
+if [ -n "$BEFORE_SWITCH" ]; then
+  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
+  if [ "$HOOK_RC" != 0 ]; then
+    unpublish
+    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
+  fi
+fi
 switch_link "releases/$ID"
 log_append "$LOGLINE"
 say switched "$ID"
 prune_releases
-lock_release
+# du counts a hard-linked inode once, at its first path: listed after the previous release, the
+# new one's figure is the disk it really added.
+if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+const AFTER_SWITCH = sh `
+lock_check
+run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
+[ "$HOOK_RC" = 0 ] || fail hook-failed "after-switch exited with status $HOOK_RC"
 say ok
 `;
 const PRUNE = sh `
@@ -30441,6 +30582,7 @@ say ok
 const SCRIPTS = {
     prepare: PREPARE,
     publishAndSwitch: PUBLISH_AND_SWITCH,
+    afterSwitch: AFTER_SWITCH,
     switchTo: SWITCH_TO,
     inspect: INSPECT,
     releaseLock: RELEASE_LOCK,

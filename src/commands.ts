@@ -1,4 +1,5 @@
 import {
+  blankResult,
   cleanupSignal,
   type DeployOutcome,
   type HostResult,
@@ -39,20 +40,7 @@ function setup(core: Core): HostCtx[] {
     start: Date.now(),
     state: undefined,
     locked: false,
-    result: {
-      host: spec.label,
-      releaseId: '',
-      releasePath: '',
-      previousReleaseId: '',
-      bytesSent: 0,
-      filesTransferred: 0,
-      filesLinked: 0,
-      durationMs: 0,
-      status: 'failed',
-      error: '',
-      freeKb: 0,
-      pruned: [],
-    },
+    result: blankResult(spec.label, '', s.target),
   }))
 }
 

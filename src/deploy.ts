@@ -28,6 +28,8 @@ export interface HostResult {
   status: HostStatus
   error: string
   freeKb: number
+  /** Disk the new release added (hard links to the previous one cost nothing), in KiB. */
+  diskKb: number
   pruned: string[]
 }
 
@@ -90,16 +92,18 @@ interface HostRun {
   incoming: string
   state: ServerState | undefined
   leftovers: string[]
+  /** Shared paths that already live in TARGET/shared (not uploaded again). */
+  sharedExisting: string[]
   locked: boolean
   switched: boolean
   result: HostResult
 }
 
-function blankResult(core: Core, host: string): HostResult {
+export function blankResult(host: string, releaseId: string, target: string): HostResult {
   return {
     host,
-    releaseId: core.settings.releaseId,
-    releasePath: `${core.settings.target}/releases/${core.settings.releaseId}`,
+    releaseId,
+    releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
     previousReleaseId: '',
     bytesSent: 0,
     filesTransferred: 0,
@@ -108,6 +112,7 @@ function blankResult(core: Core, host: string): HostResult {
     status: 'failed',
     error: '',
     freeKb: 0,
+    diskKb: 0,
     pruned: [],
   }
 }
@@ -129,9 +134,10 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   const other: string[] = []
   const reply = await run.session.call(
     'prepare',
-    { ID: core.settings.releaseId, INCOMING: run.incoming },
+    { ID: core.settings.releaseId, INCOMING: run.incoming, SHARED: core.settings.shared.join('\n') },
     { onOther: (l) => other.push(l) },
   )
+  run.sharedExisting = all(reply, 'shared-exists')
   run.locked = true
   core.onLock?.(run.session.index, true)
   run.state = readServerState(reply)
@@ -168,7 +174,7 @@ async function upload(core: Core, run: HostRun): Promise<void> {
       destination: `${aliasOf(run.session.index)}:${s.target}/.deploy/incoming/${run.incoming}/`,
       linkDest,
       chmod: s.chmod,
-      exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+      exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
       filter: s.filter,
       rsh: core.ssh.rshCommand,
       dryRun: false,
@@ -254,8 +260,21 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   )
 }
 
-/** Step 3: one remote call: publish (rename), switch (rename a fresh link over the old), log, prune, unlock. */
-async function publishAndSwitch(core: Core, run: HostRun): Promise<void> {
+/** Streams what a hook prints on the server into the log, line by line, prefixed with the host. */
+function hookOutput(core: Core, label: string): (chunk: string) => void {
+  let rest = ''
+  return (chunk) => {
+    const lines = (rest + chunk).split('\n')
+    rest = lines.pop() ?? ''
+    for (const l of lines) core.reporter.info(`${label} | ${l}`)
+  }
+}
+
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(core: Core, run: HostRun, keepLock: boolean): Promise<void> {
   const s = core.settings
   const state = run.state as ServerState
   const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '')
@@ -265,19 +284,76 @@ async function publishAndSwitch(core: Core, run: HostRun): Promise<void> {
     s.releaseId,
     s.keepReleases,
   )
-  const reply = await run.session.call('publishAndSwitch', {
-    ID: s.releaseId,
-    INCOMING: run.incoming,
-    LOGLINE: logLine(entry),
-    PRUNE: prune.join(' '),
-  })
+  const reply = await run.session.call(
+    'publishAndSwitch',
+    {
+      ID: s.releaseId,
+      INCOMING: run.incoming,
+      PREV: state.live,
+      LOGLINE: logLine(entry),
+      PRUNE: prune.join(' '),
+      SHARED: s.shared.join('\n'),
+      BEFORE_SWITCH: s.beforeSwitch,
+      KEEP_LOCK: keepLock ? 1 : 0,
+    },
+    { onStderr: hookOutput(core, run.session.label) },
+  )
   run.switched = first(reply, 'switched') === s.releaseId
-  run.locked = false
-  core.onLock?.(run.session.index, false)
+  if (!keepLock) {
+    run.locked = false
+    core.onLock?.(run.session.index, false)
+  }
   run.result.pruned = all(reply, 'pruned')
+  run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   core.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'})${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+  )
+}
+
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(core: Core, run: HostRun): Promise<void> {
+  const s = core.settings
+  await run.session.call(
+    'afterSwitch',
+    { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch },
+    { onStderr: hookOutput(core, run.session.label) },
+  )
+}
+
+/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
+export async function healthcheck(
+  url: string,
+  opts: { signal: AbortSignal; boundMs?: number; reporter: Core['reporter'] },
+): Promise<void> {
+  const deadline = Date.now() + (opts.boundMs ?? 60_000)
+  let wait = 1000
+  let last = ''
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url, {
+        signal: AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]),
+        redirect: 'follow',
+        headers: { 'user-agent': 'rsync-atomic-deploy healthcheck' },
+      })
+      await res.arrayBuffer().catch(() => undefined)
+      if (res.status >= 200 && res.status < 300) {
+        opts.reporter.info(`Health check ${url}: ${res.status} (attempt ${attempt})`)
+        return
+      }
+      last = `HTTP ${res.status}`
+    } catch (e) {
+      last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)
+    }
+    if (opts.signal.aborted || Date.now() + wait > deadline) break
+    opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`)
+    await new Promise((r) => setTimeout(r, wait))
+    wait = Math.min(wait * 2, 10_000)
+  }
+  throw new DeployError(
+    `Health check failed: ${url} did not answer 2xx (last answer: ${last}).`,
+    'Check the URL and what the new release serves; the job log above shows the after-switch output.',
+    'healthcheck',
   )
 }
 
@@ -335,9 +411,10 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     incoming: `${s.releaseId}.${core.token.slice(0, 8)}`,
     state: undefined,
     leftovers: [],
+    sharedExisting: [],
     locked: false,
     switched: false,
-    result: blankResult(core, spec.label),
+    result: blankResult(spec.label, s.releaseId, s.target),
   }))
   const outcome: DeployOutcome = {
     releaseId: s.releaseId,
@@ -349,16 +426,19 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
   const stamp = (r: HostRun) => {
     r.result.durationMs = Date.now() - r.start
   }
+  // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+  const group = <T>(name: string, fn: () => Promise<T>): Promise<T> =>
+    runs.length === 1 ? core.reporter.group(name, fn) : fn()
 
   await pool(runs, s.maxParallel, async (r) => {
     r.start = Date.now()
     try {
-      await core.reporter.group(`${r.session.label}: connect and check`, () => connect(core, r))
+      await group(`${r.session.label}: connect and check`, () => connect(core, r))
       if (s.dryRun) {
         await dryRun(core, r)
       } else {
-        await core.reporter.group(`${r.session.label}: prepare`, () => prepare(core, r))
-        await core.reporter.group(`${r.session.label}: upload`, () => upload(core, r))
+        await group(`${r.session.label}: prepare`, () => prepare(core, r))
+        await group(`${r.session.label}: upload`, () => upload(core, r))
         r.result.status = 'uploaded'
       }
     } catch (e) {
@@ -384,10 +464,13 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     return outcome
   }
 
+  // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+  const after = s.afterSwitch !== '' || s.healthcheckUrl !== ''
+  const keepLock = after || runs.length > 1
   await Promise.all(
     runs.map(async (r) => {
       try {
-        await core.reporter.group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r))
+        await group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r, keepLock))
       } catch (e) {
         const err = toDeployError(e)
         r.result.status = 'failed'
@@ -397,23 +480,63 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
       stamp(r)
     }),
   )
-  if (failures.length > 0) {
+  if (failures.length === 0 && after) {
+    await Promise.all(
+      runs.map(async (r) => {
+        if (!s.afterSwitch) return
+        try {
+          await group(`${r.session.label}: after-switch`, () => afterSwitch(core, r))
+        } catch (e) {
+          const err = toDeployError(e)
+          r.result.error = err.message
+          failures.push(err)
+        }
+      }),
+    )
+    if (failures.length === 0 && s.healthcheckUrl) {
+      try {
+        await healthcheck(s.healthcheckUrl, { signal: core.signal, reporter: core.reporter })
+      } catch (e) {
+        failures.push(toDeployError(e))
+      }
+    }
+    if (failures.length > 0 && !s.rollbackOnFailure) {
+      core.reporter.warning(
+        `The new release stays live (rollback-on-failure: false) although: ${failures[0]?.message}`,
+      )
+    }
+  }
+  const switchFailed = runs.some((r) => r.result.status === 'failed')
+  if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
     // All or nothing: hosts that did switch go back to what they served before.
     for (const r of runs.filter((x) => x.switched)) {
       try {
-        await revert(core, r, 'another host failed to switch')
+        await revert(
+          core,
+          r,
+          switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'),
+        )
         outcome.rolledBack = true
       } catch (e) {
         core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`)
       }
     }
-    await releaseLocks(core, runs, false)
+  }
+  await releaseLocks(core, runs, false)
+  for (const r of runs) stamp(r)
+  if (failures.length > 0) {
     outcome.error = failures[0]
     if (s.hosts.length > 1) {
       outcome.error = new DeployError(
-        `The switch failed on ${failures.length} of ${s.hosts.length} hosts; the others were switched back.\n${failures.map((f) => f.message).join('\n')}`,
+        `${switchFailed ? 'The switch' : 'A check after the switch'} failed on ${failures.length} of ${s.hosts.length} hosts${outcome.rolledBack ? '; the hosts were switched back' : ''}.\n${failures.map((f) => f.message).join('\n')}`,
         failures[0]?.hint ?? '',
         failures[0]?.code ?? 'failed',
+      )
+    } else if (outcome.rolledBack && outcome.error) {
+      outcome.error = new DeployError(
+        `${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`,
+        outcome.error.hint,
+        outcome.error.code,
       )
     }
   }

@@ -137,6 +137,36 @@ prune_releases() {
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
   return 0
 }
+# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
+# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
+run_hook() {
+  say hook "$1"
+  HOOK_RC=0
+  (
+    cd -- "$3" &&
+      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
+      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
+      sh -c "$2" "$1" 1>&2
+  ) || HOOK_RC=$?
+}
+# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
+# The first release that brings a path seeds it (a rename, no copy); later uploads exclude it.
+link_shared() {
+  [ -n "$SHARED" ] || return 0
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    rel="$T/releases/$ID/$p"
+    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
+    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then swap "$rel" "$T/shared/$p" || exit 1
+      else mkdir -p -- "$T/shared/$p" || exit 1
+      fi
+    fi
+    rm -rf -- "$rel"
+    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
+    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
+  done
+}
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
 `
 
@@ -159,6 +189,9 @@ if [ -n "$INCOMING" ]; then
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+if [ -n "$SHARED" ]; then
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
+fi
 say ok
 `
 
@@ -166,12 +199,33 @@ const PUBLISH_AND_SWITCH = sh`
 lock_check
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# From here on the release is complete and visible in releases/, but not yet served.
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
+unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
+if [ -n "$BEFORE_SWITCH" ]; then
+  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
+  if [ "$HOOK_RC" != 0 ]; then
+    unpublish
+    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
+  fi
+fi
 switch_link "releases/$ID"
 log_append "$LOGLINE"
 say switched "$ID"
 prune_releases
-lock_release
+# du counts a hard-linked inode once, at its first path: listed after the previous release, the
+# new one's figure is the disk it really added.
+if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`
+
+const AFTER_SWITCH = sh`
+lock_check
+run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
+[ "$HOOK_RC" = 0 ] || fail hook-failed "after-switch exited with status $HOOK_RC"
 say ok
 `
 
@@ -226,11 +280,19 @@ fi
 say ok
 `
 
-export type ScriptName = 'prepare' | 'publishAndSwitch' | 'switchTo' | 'inspect' | 'releaseLock' | 'prune'
+export type ScriptName =
+  | 'prepare'
+  | 'publishAndSwitch'
+  | 'afterSwitch'
+  | 'switchTo'
+  | 'inspect'
+  | 'releaseLock'
+  | 'prune'
 
 const SCRIPTS: Record<ScriptName, string> = {
   prepare: PREPARE,
   publishAndSwitch: PUBLISH_AND_SWITCH,
+  afterSwitch: AFTER_SWITCH,
   switchTo: SWITCH_TO,
   inspect: INSPECT,
   releaseLock: RELEASE_LOCK,

@@ -61,18 +61,24 @@ export class HostSession {
   async call(
     name: ScriptName,
     vars: Record<string, string | number>,
-    opts: { signal?: AbortSignal; onOther?: (line: string) => void } = {},
+    opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
   ): Promise<ScriptReply> {
     const script = renderScript(name, { ...this.baseVars(), ...vars })
-    const result = await this.core.ssh.exec(this.index, script, { signal: opts.signal ?? this.core.signal })
+    const result = await this.core.ssh.exec(this.index, script, {
+      signal: opts.signal ?? this.core.signal,
+      onStderr: opts.onStderr,
+    })
     const reply = parseReply(result.stdout)
     for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)
     for (const l of reply.other) opts.onOther?.(l)
     if (result.aborted) throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled')
     if (reply.error) {
       const s = this.core.settings
+      // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+      const output =
+        reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : ''
       throw new DeployError(
-        `${this.label}: ${reply.error.message}`,
+        `${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`,
         remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }),
         reply.error.code,
       )

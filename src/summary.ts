@@ -44,6 +44,10 @@ export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
   core.setOutput('rolled-back', String(outcome.rolledBack))
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c)
+}
+
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
@@ -83,6 +87,7 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       { data: 'files sent', header: true },
       { data: 'files linked', header: true },
       { data: 'bytes sent', header: true },
+      { data: 'disk added', header: true },
       { data: 'time', header: true },
     ],
     ...outcome.hosts.map((h) => [
@@ -93,15 +98,15 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       String(h.filesTransferred),
       String(h.filesLinked),
       bytes(h.bytesSent),
+      h.diskKb ? bytes(h.diskKb * 1024) : '',
       `${(h.durationMs / 1000).toFixed(1)} s`,
     ]),
   ])
   const back = outcome.hosts[0]?.previousReleaseId
-  if (settings.command === 'deploy' && !outcome.error && back) {
-    s.addRaw(
-      `To roll back: run the rollback workflow, or this action with <code>command: rollback</code> (goes to <code>${back}</code>).`,
-      true,
-    )
+  if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
+    s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true)
+    s.addCodeBlock(`command: rollback\nrollback-to: ${back}`, 'yaml')
   }
+  if (outcome.error) s.addRaw(`<p><b>Failed:</b> ${escapeHtml(outcome.error.message)}</p>`, true)
   await s.write()
 }

@@ -17,6 +17,7 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import net from 'node:net'
@@ -217,7 +218,13 @@ export function parseFileCommands(text: string): Record<string, string> {
 function spawnCollect(
   node: string,
   env: NodeJS.ProcessEnv,
-  opts: { killAfterMs?: number; signal?: NodeJS.Signals; onStdout?: (s: string) => void } = {},
+  opts: {
+    killAfterMs?: number
+    signal?: NodeJS.Signals
+    onStdout?: (s: string) => void
+    /** Polled every 20 ms; the step is killed (with `signal`) the first time it returns true. */
+    killWhen?: () => boolean
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(node, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -233,7 +240,20 @@ function spawnCollect(
     if (opts.killAfterMs !== undefined) {
       setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs)
     }
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    let poll: NodeJS.Timeout | undefined
+    if (opts.killWhen) {
+      const when = opts.killWhen
+      poll = setInterval(() => {
+        if (when()) {
+          clearInterval(poll)
+          child.kill(opts.signal ?? 'SIGINT')
+        }
+      }, 20)
+    }
+    child.on('close', (code) => {
+      if (poll) clearInterval(poll)
+      resolve({ code: code ?? -1, stdout, stderr })
+    })
   })
 }
 
@@ -248,6 +268,7 @@ export async function runAction(
     killAfterMs?: number
     signal?: NodeJS.Signals
     onStdout?: (s: string) => void
+    killWhen?: () => boolean
   } = {},
 ): Promise<ActionRun> {
   const dir = mkdtempSync('/tmp/radrun-')
@@ -338,6 +359,78 @@ export function readTree(dir: string, prefix = ''): Record<string, string> {
     if (st.isDirectory()) Object.assign(out, readTree(p, rel))
     else if (st.isSymbolicLink()) out[rel] = `-> ${readlinkSync(p)}`
     else out[rel] = readFileSync(p, 'utf8')
+  }
+  return out
+}
+
+/** The text of the step's `::error::` commands, unescaped as the runner shows it. */
+export function errorText(run: { stdout: string }): string {
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error::'))
+    .map((l) =>
+      l
+        .slice('::error::'.length)
+        .replace(/%0A/g, '\n')
+        .replace(/%0D/g, '\r')
+        .replace(/%25/g, '%'),
+    )
+    .join('\n')
+}
+
+/** A TCP listener that accepts connections and never says a word (an SSH port behind a black hole). */
+export async function silentListener(host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const srv = net.createServer((s) => {
+    sockets.add(s)
+    s.on('error', () => {})
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => srv.listen(0, host, resolve))
+  const addr = srv.address()
+  if (typeof addr !== 'object' || !addr) throw new Error('no port')
+  return {
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        srv.close(() => resolve())
+      }),
+  }
+}
+
+/**
+ * A directory to use as PATH on the server: symlinks to every file of /usr/bin except `without`
+ * (authorized_keys `environment="PATH=<dir>"`, with PermitUserEnvironment yes). Remove it when done.
+ */
+export function pathWithout(without: string[]): string {
+  const dir = mkdtempSync('/tmp/radpath-')
+  chmodSync(dir, 0o755)
+  for (const name of readdirSync('/usr/bin')) {
+    if (!without.includes(name)) symlinkSync(path.join('/usr/bin', name), path.join(dir, name))
+  }
+  return dir
+}
+
+/** Pids of running `ssh` processes whose command line contains `needle` (e.g. a ControlMaster). */
+export function sshProcessesWith(needle: string): number[] {
+  const pids: number[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (path.basename(argv[0] ?? '') === 'ssh' && argv.some((a) => a.includes(needle))) pids.push(Number(pid))
+    } catch {}
+  }
+  return pids
+}
+
+/** Command lines of every running process (for "this secret never reaches argv" checks). */
+export function allCommandLines(): string[] {
+  const out: string[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '))
+    } catch {}
   }
   return out
 }

@@ -1,0 +1,153 @@
+/**
+ * A slow link on loopback, for tests and benchmarks that need an upload to take a while: a TCP
+ * proxy on 127.0.0.1 that forwards to another local port (the test sshd) with a bandwidth cap
+ * and an optional one-way latency.
+ *
+ * The model is one shared link per direction (client → server, server → client): every
+ * connection through the proxy shares its direction's bandwidth, as on a real uplink. Data is cut
+ * into small pieces; each piece is given a slot on the link (a queue at `bytesPerSecond`, no
+ * burst) and is delivered `latencyMs` after its slot ends. A connection's reads are paused while
+ * it has more than a bandwidth-delay product (at least 64 KiB) in flight, so memory stays bounded
+ * and the sender sees back-pressure just as over a slow network.
+ *
+ *   const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 4e6, latencyMs: 20 })
+ *   // connect to 127.0.0.1:link.port instead of the sshd port …
+ *   await link.stop()
+ *
+ * Only loopback: it listens on 127.0.0.1 and connects to 127.0.0.1.
+ */
+import net from 'node:net'
+
+export interface ThrottleOptions {
+  /** Local port to forward to (on 127.0.0.1). */
+  targetPort: number
+  /** Bandwidth cap of each direction, shared by all connections. */
+  bytesPerSecond: number
+  /** Added one-way delay, in milliseconds (default 0). */
+  latencyMs?: number
+}
+
+export interface Throttle {
+  /** The port the proxy listens on, on 127.0.0.1. */
+  port: number
+  /** Bytes forwarded so far: client → server (`up`) and server → client (`down`). */
+  bytes(): { up: number; down: number }
+  /** Connections accepted so far. */
+  connections(): number
+  /** Stops listening and cuts every open connection. */
+  stop(): Promise<void>
+}
+
+const LOOPBACK = '127.0.0.1'
+/** Granularity of the shaping: small enough to keep the rate smooth, big enough to keep timers few. */
+const PIECE = 16 * 1024
+
+/** One direction of the link: hands out consecutive transmission slots. */
+class Link {
+  private nextFree = 0
+  forwarded = 0
+
+  constructor(private readonly bytesPerSecond: number) {}
+
+  /** When a piece of `n` bytes queued now has finished crossing the link (ms, Date.now() clock). */
+  slot(n: number): number {
+    const start = Math.max(Date.now(), this.nextFree)
+    this.nextFree = start + (n * 1000) / this.bytesPerSecond
+    return this.nextFree
+  }
+}
+
+/** Forwards `from` → `to` over `link`, keeping order, with back-pressure on `from`. */
+function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, highWater: number): void {
+  const queue: { at: number; data: Buffer }[] = []
+  let inFlight = 0
+  let ended = false
+  let timer: NodeJS.Timeout | undefined
+
+  const pump = () => {
+    timer = undefined
+    const now = Date.now()
+    while (queue.length > 0 && (queue[0] as { at: number }).at <= now) {
+      const { data } = queue.shift() as { at: number; data: Buffer }
+      inFlight -= data.length
+      link.forwarded += data.length
+      if (!to.destroyed) to.write(data)
+    }
+    if (inFlight <= highWater && from.isPaused() && !from.destroyed) from.resume()
+    if (queue.length > 0) {
+      timer = setTimeout(pump, Math.max(0, (queue[0] as { at: number }).at - Date.now()))
+    } else if (ended && !to.destroyed) {
+      to.end()
+    }
+  }
+
+  from.on('data', (chunk: Buffer) => {
+    for (let off = 0; off < chunk.length; off += PIECE) {
+      const data = chunk.subarray(off, off + PIECE)
+      queue.push({ at: link.slot(data.length) + latencyMs, data })
+      inFlight += data.length
+    }
+    if (inFlight > highWater) from.pause()
+    if (!timer) pump()
+  })
+  from.on('end', () => {
+    ended = true
+    if (!timer) pump()
+  })
+  from.on('close', () => {
+    if (timer) clearTimeout(timer)
+    queue.length = 0
+  })
+}
+
+export async function startThrottle(opts: ThrottleOptions): Promise<Throttle> {
+  if (!(opts.bytesPerSecond > 0)) throw new Error('startThrottle: bytesPerSecond must be > 0')
+  const latencyMs = Math.max(0, opts.latencyMs ?? 0)
+  const up = new Link(opts.bytesPerSecond)
+  const down = new Link(opts.bytesPerSecond)
+  const highWater = Math.max(64 * 1024, Math.ceil((opts.bytesPerSecond * latencyMs * 2) / 1000))
+  const sockets = new Set<net.Socket>()
+  let accepted = 0
+
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+    accepted++
+    const upstream = net.connect({ host: LOOPBACK, port: opts.targetPort, allowHalfOpen: true })
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.setNoDelay(true)
+      s.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+      // A normal close travels as an end (after the queued data); a broken side cuts the other.
+      s.on('close', (hadError) => {
+        sockets.delete(s)
+        if (hadError) {
+          client.destroy()
+          upstream.destroy()
+        }
+      })
+    }
+    upstream.on('connect', () => {
+      shape(client, upstream, up, latencyMs, highWater)
+      shape(upstream, client, down, latencyMs, highWater)
+      client.resume()
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, LOOPBACK, () => resolve())
+  })
+  const addr = server.address()
+  if (typeof addr !== 'object' || !addr) throw new Error('startThrottle: no address')
+  return {
+    port: addr.port,
+    bytes: () => ({ up: up.forwarded, down: down.forwarded }),
+    connections: () => accepted,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
