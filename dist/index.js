@@ -28458,8 +28458,10 @@ async function explainSshFailure(stderr, ctx) {
         let fp = '';
         if (ctx.hasKey) {
             const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
-            if (r?.code === 0)
-                fp = ` with the key ${r.stdout.trim().split(' ').slice(0, 2).join(' ')}`;
+            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
+            const f = r?.code === 0 ? r.stdout.trim().split(' ') : [];
+            if (f[1])
+                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
         }
         const user = ctx.user || '(the runner’s user name; set `user`)';
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ' If the key has a passphrase, give key-passphrase.'}`, 'auth');
@@ -28469,6 +28471,9 @@ async function explainSshFailure(stderr, ctx) {
     }
     if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns');
+    }
+    if (/timed out during banner exchange/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
     }
     if (/timed out|No route to host|Network is unreachable/i.test(s)) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: ${lastLines(s, 1)}`, 'Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / jump-host).', 'unreachable');
@@ -28493,6 +28498,8 @@ function remoteErrorHint(code, ctx) {
             return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.';
         case 'lock-lost':
             return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
+        case 'not-uploaded':
+            return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.';
         case 'no-target':
             return 'Check target: it must be the directory you deploy to.';
         default:
@@ -28953,6 +28960,10 @@ var src_ssh = __nccwpck_require__(2602);
 
 
 
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
+}
 const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 function readServerState(reply) {
     const live = (0,remote/* first */.$1)(reply, 'live');
@@ -29015,7 +29026,13 @@ async function connect(core, run) {
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 async function prepare(core, run) {
     const other = [];
-    const reply = await run.session.call('prepare', { ID: core.settings.releaseId, INCOMING: run.incoming, SHARED: core.settings.shared.join('\n') }, { onOther: (l) => other.push(l) });
+    const reply = await run.session.call('prepare', {
+        ID: core.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
+        STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
+        SHARED: core.settings.shared.join('\n'),
+    }, { onOther: (l) => other.push(l) });
     run.sharedExisting = (0,remote/* all */.Q7)(reply, 'shared-exists');
     run.locked = true;
     core.onLock?.(run.session.index, true);
@@ -29130,30 +29147,46 @@ function hookOutput(core, label) {
  * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
  * fresh link over the old one), log, prune; the lock is kept when more steps follow.
  */
-async function publishAndSwitch(core, run, keepLock) {
+async function publishAndSwitch(core, run, keepLock, doSwitch) {
     const s = core.settings;
-    const state = run.state;
-    const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
-    const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases);
     const reply = await run.session.call('publishAndSwitch', {
-        ID: s.releaseId,
+        ...goLiveVars(core, run),
         INCOMING: run.incoming,
-        PREV: state.live,
-        LOGLINE: logLine(entry),
-        PRUNE: prune.join(' '),
         SHARED: s.shared.join('\n'),
         BEFORE_SWITCH: s.beforeSwitch,
+        SWITCH: doSwitch ? 1 : 0,
         KEEP_LOCK: keepLock ? 1 : 0,
     }, { onStderr: hookOutput(core, run.session.label) });
-    run.switched = (0,remote/* first */.$1)(reply, 'switched') === s.releaseId;
+    run.published = true;
     if (!keepLock) {
         run.locked = false;
         core.onLock?.(run.session.index, false);
     }
+    if (doSwitch)
+        deploy_wentLive(core, run, reply);
+    else
+        core.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
+}
+/** The values go_live needs on the server: what to log, what to prune, what to measure against. */
+function goLiveVars(core, run) {
+    const s = core.settings;
+    const state = run.state;
+    const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
+    const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases);
+    return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 };
+}
+function deploy_wentLive(core, run, reply) {
+    const s = core.settings;
+    run.switched = (0,remote/* first */.$1)(reply, 'switched') === s.releaseId;
     run.result.pruned = (0,remote/* all */.Q7)(reply, 'pruned');
     run.result.diskKb = Number((0,remote/* first */.$1)(reply, 'disk-kb')) || 0;
     run.result.status = 'deployed';
-    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(core, run) {
+    const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 });
+    deploy_wentLive(core, run, reply);
 }
 /** Step 4 on one host: the after-switch hook, in the live release. */
 async function afterSwitch(core, run) {
@@ -29203,13 +29236,31 @@ async function revert(core, run, why) {
     run.result.status = 'reverted';
     core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
 }
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(core, run) {
+    await run.session.call('stage', { ID: core.settings.releaseId, INCOMING: run.incoming, STAGED: stagedName(core.settings.releaseId) });
+    run.locked = false;
+    core.onLock?.(run.session.index, false);
+    core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`);
+}
+function fleetFailure(failures, total, what) {
+    if (failures.length === 0)
+        return undefined;
+    if (total === 1)
+        return failures[0];
+    return new errors/* DeployError */.s(`${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+}
 /** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
 async function releaseLocks(core, runs, discardUploads) {
     await Promise.all(runs
         .filter((r) => r.locked)
         .map(async (r) => {
         try {
-            await r.session.call('releaseLock', { FORCE: 0, DISCARD: discardUploads ? r.incoming : '' }, { signal: cleanupSignal() });
+            await r.session.call('releaseLock', {
+                FORCE: 0,
+                DISCARD: discardUploads ? r.incoming : '',
+                UNPUBLISH: discardUploads && r.published && !r.switched ? core.settings.releaseId : '',
+            }, { signal: cleanupSignal() });
             r.locked = false;
             core.onLock?.(r.session.index, false);
         }
@@ -29233,6 +29284,7 @@ async function runDeploy(core) {
         leftovers: [],
         sharedExisting: [],
         locked: false,
+        published: false,
         switched: false,
         result: blankResult(spec.label, s.releaseId, s.target),
     }));
@@ -29257,7 +29309,12 @@ async function runDeploy(core) {
             }
             else {
                 await group(`${r.session.label}: prepare`, () => prepare(core, r));
-                await group(`${r.session.label}: upload`, () => upload(core, r));
+                if (s.command === 'activate') {
+                    r.incoming = stagedName(s.releaseId);
+                }
+                else {
+                    await group(`${r.session.label}: upload`, () => upload(core, r));
+                }
                 r.result.status = 'uploaded';
             }
         }
@@ -29270,7 +29327,7 @@ async function runDeploy(core) {
         stamp(r);
     });
     if (s.dryRun || failures.length > 0) {
-        await releaseLocks(core, runs, s.hosts.length > 1);
+        await releaseLocks(core, runs, s.hosts.length > 1 && s.command === 'deploy');
         for (const r of runs)
             if (r.result.status === 'uploaded')
                 r.result.status = 'not-switched';
@@ -29280,12 +29337,18 @@ async function runDeploy(core) {
         }
         return outcome;
     }
+    if (s.command === 'upload') {
+        await Promise.all(runs.map((r) => stage(core, r).catch((e) => failures.push(toDeployError(e)))));
+        await releaseLocks(core, runs, false);
+        outcome.error = fleetFailure(failures, s.hosts.length, 'Upload');
+        return outcome;
+    }
     // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
     const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
-    const keepLock = after || runs.length > 1;
-    await Promise.all(runs.map(async (r) => {
+    const fleet = runs.length > 1;
+    const step = async (r, name, fn) => {
         try {
-            await group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r, keepLock));
+            await group(`${r.session.label}: ${name}`, fn);
         }
         catch (e) {
             const err = toDeployError(e);
@@ -29294,7 +29357,24 @@ async function runDeploy(core) {
             failures.push(err);
         }
         stamp(r);
-    }));
+    };
+    if (!fleet) {
+        const r = runs[0];
+        await step(r, 'publish and switch', () => publishAndSwitch(core, r, after, true));
+    }
+    else {
+        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(core, r, true, false))));
+        if (failures.length > 0) {
+            await releaseLocks(core, runs, s.command === 'deploy');
+            for (const r of runs)
+                if (r.result.status !== 'failed')
+                    r.result.status = 'not-switched';
+            outcome.error = new errors/* DeployError */.s(`${failures.length} of ${runs.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+            return outcome;
+        }
+        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(core, r))));
+    }
     if (failures.length === 0 && after) {
         await Promise.all(runs.map(async (r) => {
             if (!s.afterSwitch)
@@ -29398,7 +29478,7 @@ async function unlockAll(core, hosts) {
         .filter((h) => h.locked)
         .map(async (h) => {
         try {
-            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '' }, { signal: cleanupSignal() });
+            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, { signal: cleanupSignal() });
             h.locked = false;
             core.onLock?.(h.session.index, false);
         }
@@ -29416,13 +29496,6 @@ function outcome(hosts, releases, error) {
         error,
         releases,
     };
-}
-function fleetError(what, failures, total) {
-    if (failures.length === 0)
-        return undefined;
-    if (total === 1)
-        return failures[0];
-    return new errors/* DeployError */.s(`${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
 }
 /** Hosts that serve different releases are worth a loud word. */
 function reportDisagreement(core, hosts) {
@@ -29462,7 +29535,7 @@ async function runRollback(core) {
     const failures = await inspectAll(core, hosts, true);
     if (failures.length > 0) {
         await unlockAll(core, hosts);
-        return outcome(hosts, [], fleetError('Rollback', failures, hosts.length));
+        return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'));
     }
     reportDisagreement(core, hosts);
     const choices = hosts.map((h) => chooseRollback(h.state, s.rollbackTo));
@@ -29483,7 +29556,15 @@ async function runRollback(core) {
         const from = h.state?.live ?? '';
         try {
             const entry = newEntry(core, h.session.label, target, 'rollback', from);
-            await h.session.call('switchTo', { ID: target, LOGLINE: logLine(entry), TAKE: 0, KEEP_LOCK: 0 });
+            await h.session.call('switchTo', {
+                ID: target,
+                LOGLINE: logLine(entry),
+                PRUNE: '',
+                PREV: '',
+                MEASURE: 0,
+                TAKE: 0,
+                KEEP_LOCK: 0,
+            });
             h.locked = false;
             core.onLock?.(h.session.index, false);
             Object.assign(h.result, {
@@ -29502,7 +29583,7 @@ async function runRollback(core) {
         h.result.durationMs = Date.now() - h.start;
     }));
     await unlockAll(core, hosts);
-    return outcome(hosts, [], fleetError('Rollback', switchFailures, hosts.length));
+    return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'));
 }
 async function runList(core) {
     const hosts = setup(core);
@@ -29521,7 +29602,7 @@ async function runList(core) {
             .map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`)
             .join('\n')}`);
     }
-    return outcome(hosts, releases, fleetError('List', failures, hosts.length));
+    return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
 }
 async function runPrune(core) {
     const s = core.settings;
@@ -29546,7 +29627,7 @@ async function runPrune(core) {
         }
     }));
     await unlockAll(core, hosts);
-    return outcome(hosts, [], fleetError('Prune', failures, hosts.length));
+    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'));
 }
 async function runUnlock(core) {
     const hosts = setup(core);
@@ -29554,7 +29635,7 @@ async function runUnlock(core) {
     await pool(hosts, core.settings.maxParallel, async (h) => {
         try {
             await core.ssh.connect(h.session.index, h.session.label, core.signal);
-            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '' });
+            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
             const was = (0,remote/* first */.$1)(reply, 'unlocked');
             h.result.status = 'not-switched';
             core.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
@@ -29565,7 +29646,7 @@ async function runUnlock(core) {
             failures.push(err);
         }
     });
-    return outcome(hosts, [], fleetError('Unlock', failures, hosts.length));
+    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -29966,6 +30047,9 @@ function setOutputs(settings, outcome) {
     core.setOutput('hosts', hostsJson(outcome));
     core.setOutput('rolled-back', String(outcome.rolledBack));
 }
+function escapeHtml(text) {
+    return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+}
 function bytes(n) {
     if (n < 1024)
         return `${n} B`;
@@ -30008,6 +30092,7 @@ async function writeSummary(settings, outcome) {
             { data: 'files sent', header: true },
             { data: 'files linked', header: true },
             { data: 'bytes sent', header: true },
+            { data: 'disk added', header: true },
             { data: 'time', header: true },
         ],
         ...outcome.hosts.map((h) => [
@@ -30018,13 +30103,17 @@ async function writeSummary(settings, outcome) {
             String(h.filesTransferred),
             String(h.filesLinked),
             bytes(h.bytesSent),
+            h.diskKb ? bytes(h.diskKb * 1024) : '',
             `${(h.durationMs / 1000).toFixed(1)} s`,
         ]),
     ]);
     const back = outcome.hosts[0]?.previousReleaseId;
-    if (settings.command === 'deploy' && !outcome.error && back) {
-        s.addRaw(`To roll back: run the rollback workflow, or this action with <code>command: rollback</code> (goes to <code>${back}</code>).`, true);
+    if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
+        s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true);
+        s.addCodeBlock(`command: rollback\nrollback-to: ${back}`, 'yaml');
     }
+    if (outcome.error)
+        s.addRaw(`<p><b>Failed:</b> ${escapeHtml(outcome.error.message)}</p>`, true);
     await s.write();
 }
 
@@ -30050,6 +30139,8 @@ const reporter = {
 async function dispatch(c) {
     switch (c.settings.command) {
         case 'deploy':
+        case 'upload':
+        case 'activate':
             return { ...(await runDeploy(c)), releases: [] };
         case 'rollback':
             return runRollback(c);
@@ -30059,8 +30150,6 @@ async function dispatch(c) {
             return runPrune(c);
         case 'unlock':
             return runUnlock(c);
-        default:
-            throw new errors/* DeployError */.s(`command ${c.settings.command} is not available yet`);
     }
 }
 function maskSecrets(settings) {
@@ -30474,6 +30563,19 @@ link_shared() {
     ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
   done
 }
+# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
+go_live() {
+  switch_link "releases/$ID"
+  log_append "$LOGLINE"
+  say switched "$ID"
+  prune_releases
+  if [ "$MEASURE" = 1 ]; then
+    # du counts a hard-linked inode once, at its first path: listed after the previous release,
+    # the new one's figure is the disk it really added.
+    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+  fi
+}
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
 `;
 const PREPARE = sh `
@@ -30491,6 +30593,9 @@ lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
+  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
+fi
 if [ -n "$INCOMING" ]; then
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
@@ -30515,15 +30620,20 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
-switch_link "releases/$ID"
-log_append "$LOGLINE"
-say switched "$ID"
-prune_releases
-# du counts a hard-linked inode once, at its first path: listed after the previous release, the
-# new one's figure is the disk it really added.
-if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
-say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+if [ "$SWITCH" = 1 ]; then
+  go_live
+else
+  say published "$ID"
+fi
 [ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+// command: upload: the finished upload waits, complete, for command: activate.
+const STAGE = sh `
+lock_check
+[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+lock_release
 say ok
 `;
 const AFTER_SWITCH = sh `
@@ -30541,9 +30651,7 @@ say ok
 const SWITCH_TO = sh `
 if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
-switch_link "releases/$ID"
-log_append "$LOGLINE"
-say switched "$ID"
+go_live
 [ "$KEEP_LOCK" = 1 ] || lock_release
 say ok
 `;
@@ -30577,12 +30685,17 @@ else
   lock_release
 fi
 [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+# A fleet whose other hosts failed before the switch: our published, never-live release goes.
+if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+  rm -rf -- "$T/releases/$UNPUBLISH"
+fi
 say ok
 `;
 const SCRIPTS = {
     prepare: PREPARE,
     publishAndSwitch: PUBLISH_AND_SWITCH,
     afterSwitch: AFTER_SWITCH,
+    stage: STAGE,
     switchTo: SWITCH_TO,
     inspect: INSPECT,
     releaseLock: RELEASE_LOCK,

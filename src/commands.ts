@@ -1,6 +1,7 @@
 import {
   blankResult,
   cleanupSignal,
+  fleetFailure,
   type DeployOutcome,
   type HostResult,
   newEntry,
@@ -78,7 +79,7 @@ async function unlockAll(core: Core, hosts: HostCtx[]): Promise<void> {
       .filter((h) => h.locked)
       .map(async (h) => {
         try {
-          await h.session.call('releaseLock', { FORCE: 0, DISCARD: '' }, { signal: cleanupSignal() })
+          await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, { signal: cleanupSignal() })
           h.locked = false
           core.onLock?.(h.session.index, false)
         } catch (e) {
@@ -97,16 +98,6 @@ function outcome(hosts: HostCtx[], releases: ReleaseInfo[], error: DeployError |
     error,
     releases,
   }
-}
-
-function fleetError(what: string, failures: DeployError[], total: number): DeployError | undefined {
-  if (failures.length === 0) return undefined
-  if (total === 1) return failures[0]
-  return new DeployError(
-    `${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`,
-    failures[0]?.hint ?? '',
-    failures[0]?.code ?? 'failed',
-  )
 }
 
 /** Hosts that serve different releases are worth a loud word. */
@@ -152,7 +143,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
   const failures = await inspectAll(core, hosts, true)
   if (failures.length > 0) {
     await unlockAll(core, hosts)
-    return outcome(hosts, [], fleetError('Rollback', failures, hosts.length))
+    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'))
   }
   reportDisagreement(core, hosts)
   const choices = hosts.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo))
@@ -178,7 +169,15 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
       const from = h.state?.live ?? ''
       try {
         const entry = newEntry(core, h.session.label, target, 'rollback', from)
-        await h.session.call('switchTo', { ID: target, LOGLINE: logLine(entry), TAKE: 0, KEEP_LOCK: 0 })
+        await h.session.call('switchTo', {
+          ID: target,
+          LOGLINE: logLine(entry),
+          PRUNE: '',
+          PREV: '',
+          MEASURE: 0,
+          TAKE: 0,
+          KEEP_LOCK: 0,
+        })
         h.locked = false
         core.onLock?.(h.session.index, false)
         Object.assign(h.result, {
@@ -199,7 +198,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
     }),
   )
   await unlockAll(core, hosts)
-  return outcome(hosts, [], fleetError('Rollback', switchFailures, hosts.length))
+  return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'))
 }
 
 export async function runList(core: Core): Promise<CommandOutcome> {
@@ -223,7 +222,7 @@ export async function runList(core: Core): Promise<CommandOutcome> {
         .join('\n')}`,
     )
   }
-  return outcome(hosts, releases, fleetError('List', failures, hosts.length))
+  return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'))
 }
 
 export async function runPrune(core: Core): Promise<CommandOutcome> {
@@ -252,7 +251,7 @@ export async function runPrune(core: Core): Promise<CommandOutcome> {
       }),
   )
   await unlockAll(core, hosts)
-  return outcome(hosts, [], fleetError('Prune', failures, hosts.length))
+  return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'))
 }
 
 export async function runUnlock(core: Core): Promise<CommandOutcome> {
@@ -261,7 +260,7 @@ export async function runUnlock(core: Core): Promise<CommandOutcome> {
   await pool(hosts, core.settings.maxParallel, async (h) => {
     try {
       await core.ssh.connect(h.session.index, h.session.label, core.signal)
-      const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '' })
+      const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' })
       const was = first(reply, 'unlocked')
       h.result.status = 'not-switched'
       core.reporter.info(
@@ -273,5 +272,5 @@ export async function runUnlock(core: Core): Promise<CommandOutcome> {
       failures.push(err)
     }
   })
-  return outcome(hosts, [], fleetError('Unlock', failures, hosts.length))
+  return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'))
 }

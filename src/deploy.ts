@@ -48,6 +48,11 @@ export interface ServerState {
   freeKb: number
 }
 
+/** Where command: upload leaves a finished upload for command: activate. */
+export function stagedName(releaseId: string): string {
+  return `${releaseId}.staged`
+}
+
 const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
 
 export function readServerState(reply: ScriptReply): ServerState {
@@ -95,6 +100,8 @@ interface HostRun {
   /** Shared paths that already live in TARGET/shared (not uploaded again). */
   sharedExisting: string[]
   locked: boolean
+  /** Our release was renamed into releases/ (not yet live, for a fleet waiting to switch). */
+  published: boolean
   switched: boolean
   result: HostResult
 }
@@ -134,7 +141,13 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   const other: string[] = []
   const reply = await run.session.call(
     'prepare',
-    { ID: core.settings.releaseId, INCOMING: run.incoming, SHARED: core.settings.shared.join('\n') },
+    {
+      ID: core.settings.releaseId,
+      // activate uploads nothing: it checks that command: upload left the release waiting.
+      INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
+      STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
+      SHARED: core.settings.shared.join('\n'),
+    },
     { onOther: (l) => other.push(l) },
   )
   run.sharedExisting = all(reply, 'shared-exists')
@@ -274,41 +287,53 @@ function hookOutput(core: Core, label: string): (chunk: string) => void {
  * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
  * fresh link over the old one), log, prune; the lock is kept when more steps follow.
  */
-async function publishAndSwitch(core: Core, run: HostRun, keepLock: boolean): Promise<void> {
+async function publishAndSwitch(core: Core, run: HostRun, keepLock: boolean, doSwitch: boolean): Promise<void> {
   const s = core.settings
-  const state = run.state as ServerState
-  const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '')
-  const prune = releasesToPrune(
-    [...state.log, entry],
-    [...state.releases, s.releaseId],
-    s.releaseId,
-    s.keepReleases,
-  )
   const reply = await run.session.call(
     'publishAndSwitch',
     {
-      ID: s.releaseId,
+      ...goLiveVars(core, run),
       INCOMING: run.incoming,
-      PREV: state.live,
-      LOGLINE: logLine(entry),
-      PRUNE: prune.join(' '),
       SHARED: s.shared.join('\n'),
       BEFORE_SWITCH: s.beforeSwitch,
+      SWITCH: doSwitch ? 1 : 0,
       KEEP_LOCK: keepLock ? 1 : 0,
     },
     { onStderr: hookOutput(core, run.session.label) },
   )
-  run.switched = first(reply, 'switched') === s.releaseId
+  run.published = true
   if (!keepLock) {
     run.locked = false
     core.onLock?.(run.session.index, false)
   }
+  if (doSwitch) wentLive(core, run, reply)
+  else core.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`)
+}
+
+/** The values go_live needs on the server: what to log, what to prune, what to measure against. */
+function goLiveVars(core: Core, run: HostRun): Record<string, string | number> {
+  const s = core.settings
+  const state = run.state as ServerState
+  const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '')
+  const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases)
+  return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 }
+}
+
+function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
+  const s = core.settings
+  run.switched = first(reply, 'switched') === s.releaseId
   run.result.pruned = all(reply, 'pruned')
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   core.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${state.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
+}
+
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(core: Core, run: HostRun): Promise<void> {
+  const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+  wentLive(core, run, reply)
 }
 
 /** Step 4 on one host: the after-switch hook, in the live release. */
@@ -375,6 +400,24 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
   core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`)
 }
 
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(core: Core, run: HostRun): Promise<void> {
+  await run.session.call('stage', { ID: core.settings.releaseId, INCOMING: run.incoming, STAGED: stagedName(core.settings.releaseId) })
+  run.locked = false
+  core.onLock?.(run.session.index, false)
+  core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`)
+}
+
+export function fleetFailure(failures: DeployError[], total: number, what: string): DeployError | undefined {
+  if (failures.length === 0) return undefined
+  if (total === 1) return failures[0]
+  return new DeployError(
+    `${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`,
+    failures[0]?.hint ?? '',
+    failures[0]?.code ?? 'failed',
+  )
+}
+
 /** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
 async function releaseLocks(core: Core, runs: HostRun[], discardUploads: boolean): Promise<void> {
   await Promise.all(
@@ -384,7 +427,11 @@ async function releaseLocks(core: Core, runs: HostRun[], discardUploads: boolean
         try {
           await r.session.call(
             'releaseLock',
-            { FORCE: 0, DISCARD: discardUploads ? r.incoming : '' },
+            {
+              FORCE: 0,
+              DISCARD: discardUploads ? r.incoming : '',
+              UNPUBLISH: discardUploads && r.published && !r.switched ? core.settings.releaseId : '',
+            },
             { signal: cleanupSignal() },
           )
           r.locked = false
@@ -413,6 +460,7 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     leftovers: [],
     sharedExisting: [],
     locked: false,
+    published: false,
     switched: false,
     result: blankResult(spec.label, s.releaseId, s.target),
   }))
@@ -438,7 +486,11 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
         await dryRun(core, r)
       } else {
         await group(`${r.session.label}: prepare`, () => prepare(core, r))
-        await group(`${r.session.label}: upload`, () => upload(core, r))
+        if (s.command === 'activate') {
+          r.incoming = stagedName(s.releaseId)
+        } else {
+          await group(`${r.session.label}: upload`, () => upload(core, r))
+        }
         r.result.status = 'uploaded'
       }
     } catch (e) {
@@ -451,7 +503,7 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
   })
 
   if (s.dryRun || failures.length > 0) {
-    await releaseLocks(core, runs, s.hosts.length > 1)
+    await releaseLocks(core, runs, s.hosts.length > 1 && s.command === 'deploy')
     for (const r of runs) if (r.result.status === 'uploaded') r.result.status = 'not-switched'
     outcome.error = failures[0]
     if (failures.length > 0 && s.hosts.length > 1) {
@@ -464,22 +516,45 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     return outcome
   }
 
+  if (s.command === 'upload') {
+    await Promise.all(runs.map((r) => stage(core, r).catch((e) => failures.push(toDeployError(e)))))
+    await releaseLocks(core, runs, false)
+    outcome.error = fleetFailure(failures, s.hosts.length, 'Upload')
+    return outcome
+  }
+
   // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
   const after = s.afterSwitch !== '' || s.healthcheckUrl !== ''
-  const keepLock = after || runs.length > 1
-  await Promise.all(
-    runs.map(async (r) => {
-      try {
-        await group(`${r.session.label}: publish and switch`, () => publishAndSwitch(core, r, keepLock))
-      } catch (e) {
-        const err = toDeployError(e)
-        r.result.status = 'failed'
-        r.result.error = err.message
-        failures.push(err)
-      }
-      stamp(r)
-    }),
-  )
+  const fleet = runs.length > 1
+  const step = async (r: HostRun, name: string, fn: () => Promise<void>) => {
+    try {
+      await group(`${r.session.label}: ${name}`, fn)
+    } catch (e) {
+      const err = toDeployError(e)
+      r.result.status = 'failed'
+      r.result.error = err.message
+      failures.push(err)
+    }
+    stamp(r)
+  }
+  if (!fleet) {
+    const r = runs[0] as HostRun
+    await step(r, 'publish and switch', () => publishAndSwitch(core, r, after, true))
+  } else {
+    // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+    await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(core, r, true, false))))
+    if (failures.length > 0) {
+      await releaseLocks(core, runs, s.command === 'deploy')
+      for (const r of runs) if (r.result.status !== 'failed') r.result.status = 'not-switched'
+      outcome.error = new DeployError(
+        `${failures.length} of ${runs.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`,
+        failures[0]?.hint ?? '',
+        failures[0]?.code ?? 'failed',
+      )
+      return outcome
+    }
+    await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(core, r))))
+  }
   if (failures.length === 0 && after) {
     await Promise.all(
       runs.map(async (r) => {

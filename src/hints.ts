@@ -72,7 +72,9 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
       const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(
         () => undefined,
       )
-      if (r?.code === 0) fp = ` with the key ${r.stdout.trim().split(' ').slice(0, 2).join(' ')}`
+      // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
+      const f = r?.code === 0 ? r.stdout.trim().split(' ') : []
+      if (f[1]) fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`
     }
     const user = ctx.user || '(the runner’s user name; set `user`)'
     return new DeployError(
@@ -90,6 +92,13 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
   }
   if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
     return new DeployError(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns')
+  }
+  if (/timed out during banner exchange/i.test(s)) {
+    return new DeployError(
+      `${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`,
+      `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`,
+      'unreachable',
+    )
   }
   if (/timed out|No route to host|Network is unreachable/i.test(s)) {
     return new DeployError(
@@ -126,6 +135,8 @@ export function remoteErrorHint(
       return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.'
     case 'lock-lost':
       return 'Another run took the lock over (it judged ours stale). Re-run this deploy.'
+    case 'not-uploaded':
+      return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.'
     case 'no-target':
       return 'Check target: it must be the directory you deploy to.'
     default:

@@ -23,6 +23,8 @@ const reporter: Reporter = {
 export async function dispatch(c: Core): Promise<CommandOutcome> {
   switch (c.settings.command) {
     case 'deploy':
+    case 'upload':
+    case 'activate':
       return { ...(await runDeploy(c)), releases: [] }
     case 'rollback':
       return runRollback(c)
@@ -32,8 +34,6 @@ export async function dispatch(c: Core): Promise<CommandOutcome> {
       return runPrune(c)
     case 'unlock':
       return runUnlock(c)
-    default:
-      throw new DeployError(`command ${c.settings.command} is not available yet`)
   }
 }
 

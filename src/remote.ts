@@ -167,6 +167,19 @@ link_shared() {
     ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
   done
 }
+# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
+go_live() {
+  switch_link "releases/$ID"
+  log_append "$LOGLINE"
+  say switched "$ID"
+  prune_releases
+  if [ "$MEASURE" = 1 ]; then
+    # du counts a hard-linked inode once, at its first path: listed after the previous release,
+    # the new one's figure is the disk it really added.
+    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+  fi
+}
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
 `
 
@@ -185,6 +198,9 @@ lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
+  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
+fi
 if [ -n "$INCOMING" ]; then
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
@@ -210,15 +226,21 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
-switch_link "releases/$ID"
-log_append "$LOGLINE"
-say switched "$ID"
-prune_releases
-# du counts a hard-linked inode once, at its first path: listed after the previous release, the
-# new one's figure is the disk it really added.
-if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
-say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+if [ "$SWITCH" = 1 ]; then
+  go_live
+else
+  say published "$ID"
+fi
 [ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`
+
+// command: upload: the finished upload waits, complete, for command: activate.
+const STAGE = sh`
+lock_check
+[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+lock_release
 say ok
 `
 
@@ -239,9 +261,7 @@ say ok
 const SWITCH_TO = sh`
 if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
-switch_link "releases/$ID"
-log_append "$LOGLINE"
-say switched "$ID"
+go_live
 [ "$KEEP_LOCK" = 1 ] || lock_release
 say ok
 `
@@ -277,6 +297,10 @@ else
   lock_release
 fi
 [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+# A fleet whose other hosts failed before the switch: our published, never-live release goes.
+if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+  rm -rf -- "$T/releases/$UNPUBLISH"
+fi
 say ok
 `
 
@@ -284,6 +308,7 @@ export type ScriptName =
   | 'prepare'
   | 'publishAndSwitch'
   | 'afterSwitch'
+  | 'stage'
   | 'switchTo'
   | 'inspect'
   | 'releaseLock'
@@ -293,6 +318,7 @@ const SCRIPTS: Record<ScriptName, string> = {
   prepare: PREPARE,
   publishAndSwitch: PUBLISH_AND_SWITCH,
   afterSwitch: AFTER_SWITCH,
+  stage: STAGE,
   switchTo: SWITCH_TO,
   inspect: INSPECT,
   releaseLock: RELEASE_LOCK,
