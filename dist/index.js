@@ -28414,8 +28414,14 @@ class InputError extends DeployError {
 /* harmony export */ });
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
 /* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7684);
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4519);
 
 
+
+/** A path as it must be typed into a shell: plain when it can be, else quoted. */
+function shWord(s) {
+    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_2__/* .shQuote */ .U)(s);
+}
 function lastLines(text, n = 6) {
     return text.trim().split('\n').slice(-n).join('\n');
 }
@@ -28455,6 +28461,14 @@ async function explainSshFailure(stderr, ctx) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`, `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-unknown');
     }
     if (/Permission denied \(/.test(s)) {
+        if (ctx.hasKey && !ctx.passphraseGiven) {
+            // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+            const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
+            const y = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
+                return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`, 'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.', 'passphrase');
+            }
+        }
         let fp = '';
         if (ctx.hasKey) {
             const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
@@ -28489,9 +28503,9 @@ function remoteErrorHint(code, ctx) {
         case 'rsync-missing':
             return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
         case 'target-unwritable':
-            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${ctx.target}\`.`;
+            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`;
         case 'link-not-symlink':
-            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${ctx.target} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
+            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
         case 'release-exists':
             return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.';
         case 'locked':
@@ -28718,12 +28732,17 @@ function logLine(entry) {
         host: entry.host,
     });
 }
-/** Releases that were rolled back from or reverted: later rollbacks skip them. */
+/**
+ * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
+ * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
+ */
 function badReleases(log) {
     const bad = new Set();
     for (const e of log) {
         if ((e.event === 'rollback' || e.event === 'revert') && e.from)
             bad.add(e.from);
+        if (e.event === 'rollback' && e.release !== e.from)
+            bad.delete(e.release);
     }
     return bad;
 }
@@ -28798,11 +28817,15 @@ function releasesToPrune(log, existing, live, keep) {
     return prune;
 }
 
-// EXTERNAL MODULE: ./src/remote.ts + 1 modules
-var remote = __nccwpck_require__(3911);
+// EXTERNAL MODULE: ./src/remote.ts
+var remote = __nccwpck_require__(6473);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __nccwpck_require__(7684);
 ;// CONCATENATED MODULE: ./src/rsync.ts
+
 
 /**
  * The rsync argv, pure so a test can read it.
@@ -28837,7 +28860,7 @@ function rsyncArgs(plan) {
     for (const e of plan.exclude)
         args.push(`--exclude=${e}`);
     // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-    args.push(`${plan.source.replace(/\/+$/, '')}/`, plan.destination);
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
     return args;
 }
 function num(text, label) {
@@ -28912,8 +28935,20 @@ class HostSession {
     /** Runs a remote script; a reported error becomes a DeployError with its hint. */
     async call(name, vars, opts = {}) {
         const script = (0,remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
+        // Said while it happens: a wait for another run's lock can last minutes.
+        let partial = '';
+        const onStdout = (chunk) => {
+            const lines = (partial + chunk).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines) {
+                if (l.startsWith(`${remote/* MARK */.M$} waiting `)) {
+                    this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${l.slice(remote/* MARK */.M$.length + 9)}`);
+                }
+            }
+        };
         const result = await this.core.ssh.exec(this.index, script, {
             signal: opts.signal ?? this.core.signal,
+            onStdout,
             onStderr: opts.onStderr,
         });
         const reply = (0,remote/* parseReply */.UV)(result.stdout);
@@ -29042,9 +29077,21 @@ async function prepare(core, run) {
     run.result.freeKb = run.state.freeKb;
     if (other.length > 0) {
         // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await dropUpload(core, run);
         throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, 'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return', 'shell-not-clean');
     }
     core.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`);
+}
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(core, run) {
+    try {
+        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
+        run.locked = false;
+        core.onLock?.(run.session.index, false);
+    }
+    catch {
+        // releaseLocks tries the lock again at the end.
+    }
 }
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 async function upload(core, run) {
@@ -29088,7 +29135,11 @@ async function upload(core, run) {
     if (result.aborted)
         throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
     if (result.code !== 0) {
-        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr)}`, '', 'rsync');
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await dropUpload(core, run);
+        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
     }
     const stats = parseStats(result.stdout);
     Object.assign(run.result, {
@@ -29213,12 +29264,22 @@ async function healthcheck(url, opts) {
             last = `HTTP ${res.status}`;
         }
         catch (e) {
+            // Stopped by the step's timeout: keep the server's last answer, not the abort.
+            if (opts.signal.aborted && last)
+                break;
             last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
         }
         if (opts.signal.aborted || Date.now() + wait > deadline)
             break;
         opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`);
-        await new Promise((r) => setTimeout(r, wait));
+        // The wait ends early when the step times out or is cancelled.
+        await new Promise((r) => {
+            const t = setTimeout(r, wait);
+            opts.signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                r();
+            }, { once: true });
+        });
         wait = Math.min(wait * 2, 10_000);
     }
     throw new errors/* DeployError */.s(`Health check failed: ${url} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output.', 'healthcheck');
@@ -29232,13 +29293,29 @@ async function revert(core, run, why) {
         return;
     }
     const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId);
-    await run.session.call('switchTo', { ID: previous, LOGLINE: logLine(entry), TAKE: 1, KEEP_LOCK: 0 }, { signal: cleanupSignal() });
+    await run.session.call('switchTo', 
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    {
+        ID: previous,
+        PREV: '',
+        LOGLINE: logLine(entry),
+        PRUNE: '',
+        MEASURE: 0,
+        TAKE: run.locked ? 0 : 1,
+        KEEP_LOCK: 0,
+    }, { signal: cleanupSignal() });
+    run.locked = false;
+    core.onLock?.(run.session.index, false);
     run.result.status = 'reverted';
     core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
 }
 /** command: upload: leave the finished upload waiting under a name activate knows. */
 async function stage(core, run) {
-    await run.session.call('stage', { ID: core.settings.releaseId, INCOMING: run.incoming, STAGED: stagedName(core.settings.releaseId) });
+    await run.session.call('stage', {
+        ID: core.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: stagedName(core.settings.releaseId),
+    });
     run.locked = false;
     core.onLock?.(run.session.index, false);
     core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`);
@@ -29538,21 +29615,27 @@ async function runRollback(core) {
         return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'));
     }
     reportDisagreement(core, hosts);
-    const choices = hosts.map((h) => chooseRollback(h.state, s.rollbackTo));
-    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${hosts[i]?.session.label}: ${c.problem}`] : []);
+    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
+    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
+    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
+    for (const h of moving === hosts ? [] : already) {
+        core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
+    }
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo));
+    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
     const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
     if (problems.length > 0 || targets.size > 1) {
         await unlockAll(core, hosts);
         const first = choices.find((c) => 'problem' in c);
         const msg = problems.length > 0
             ? `Rollback refused: ${problems.join('; ')}`
-            : `Rollback refused: the hosts would go to different releases (${hosts.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
+            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
         const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
         return outcome(hosts, [], new errors/* DeployError */.s(msg, hint, 'rollback-refused'));
     }
     const target = [...targets][0];
     const switchFailures = [];
-    await Promise.all(hosts.map(async (h) => {
+    await Promise.all(moving.map(async (h) => {
         const from = h.state?.live ?? '';
         try {
             const entry = newEntry(core, h.session.label, target, 'rollback', from);
@@ -29651,9 +29734,6 @@ async function runUnlock(core) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -29739,7 +29819,13 @@ const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-
  * "error in libcrypto", so we fix those; we explain what cannot be fixed.
  */
 function normalizeKey(value) {
-    const text = value.replace(/\r\n?/g, '\n').trim();
+    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+    const text = value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')
+        .trim();
     if (text === '')
         throw new errors/* InputError */.d('key', 'is empty', FIX_PRIVATE);
     if (/^PuTTY-User-Key-File-/m.test(text)) {
@@ -29856,6 +29942,17 @@ function parseSharedPath(value) {
     }
     return p;
 }
+/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
+function sharedPaths(list) {
+    const unique = [...new Set(list)];
+    for (const p of unique) {
+        const outer = unique.find((o) => p.startsWith(`${o}/`));
+        if (outer) {
+            throw new errors/* InputError */.d('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
+        }
+    }
+    return unique;
+}
 /** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
 function defaultReleaseId(now, env) {
     const stamp = now
@@ -29955,6 +30052,8 @@ function parseSettings(get, env = process.env, now = new Date()) {
     }
     const healthcheckUrl = get('healthcheck-url').trim();
     if (healthcheckUrl !== '') {
+        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
+        noControl('healthcheck-url', healthcheckUrl, 'URL');
         let ok = false;
         try {
             ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
@@ -29990,7 +30089,7 @@ function parseSettings(get, env = process.env, now = new Date()) {
         exclude: lines(get, 'exclude'),
         filter: lines(get, 'filter'),
         chmod,
-        shared: [...new Set(lines(get, 'shared').map(parseSharedPath))],
+        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
         beforeSwitch: hook('before-switch'),
         afterSwitch: hook('after-switch'),
         healthcheckUrl,
@@ -30245,7 +30344,7 @@ async function run() {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4517);
 /* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7684);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3911);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6473);
 /* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2602);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2462);
 
@@ -30274,6 +30373,7 @@ async function post() {
                     TOKEN: l.token,
                     FORCE: 0,
                     DISCARD: '',
+                    UNPUBLISH: '',
                 });
                 const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)('ssh', ['-F', node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, 'config'), '-T', `rad-${i}`, 'sh -s'], {
                     input: script,
@@ -30367,21 +30467,13 @@ function run(file, args, opts = {}) {
 
 /***/ }),
 
-/***/ 3911:
+/***/ 4519:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Q7: () => (/* binding */ remote_all),
-  $1: () => (/* binding */ first),
-  UV: () => (/* binding */ parseReply),
-  y9: () => (/* binding */ renderScript)
-});
-
-// UNUSED EXPORTS: MARK
-
-;// CONCATENATED MODULE: ./src/quote.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K: () => (/* binding */ shAssignments),
+/* harmony export */   U: () => (/* binding */ shQuote)
+/* harmony export */ });
 /** POSIX single-quoting: the only way a value reaches a remote shell script. */
 function shQuote(value) {
     return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -30397,7 +30489,20 @@ function shAssignments(vars) {
         .join('\n');
 }
 
-;// CONCATENATED MODULE: ./src/remote.ts
+
+/***/ }),
+
+/***/ 6473:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $1: () => (/* binding */ first),
+/* harmony export */   M$: () => (/* binding */ MARK),
+/* harmony export */   Q7: () => (/* binding */ all),
+/* harmony export */   UV: () => (/* binding */ parseReply),
+/* harmony export */   y9: () => (/* binding */ renderScript)
+/* harmony export */ });
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4519);
 
 /**
  * The server side. Every script here is constant text run by `sh -s` (the remote command never
@@ -30546,7 +30651,7 @@ run_hook() {
   ) || HOOK_RC=$?
 }
 # Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
-# The first release that brings a path seeds it (a rename, no copy); later uploads exclude it.
+# The first release that brings a path seeds it (a copy); later uploads exclude it.
 link_shared() {
   [ -n "$SHARED" ] || return 0
   printf '%s\n' "$SHARED" | while IFS= read -r p; do
@@ -30554,7 +30659,9 @@ link_shared() {
     rel="$T/releases/$ID/$p"
     mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
     if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
-      if [ -e "$rel" ] && [ ! -L "$rel" ]; then swap "$rel" "$T/shared/$p" || exit 1
+      # A copy, not a rename: the build's files may be hard links into older releases, and the
+      # app will write here.
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
       else mkdir -p -- "$T/shared/$p" || exit 1
       fi
     fi
@@ -30639,7 +30746,8 @@ say ok
 const AFTER_SWITCH = sh `
 lock_check
 run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
-[ "$HOOK_RC" = 0 ] || fail hook-failed "after-switch exited with status $HOOK_RC"
+# On failure the lock stays ours: the caller switches back (or releases it) next.
+[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
 say ok
 `;
 const PRUNE = sh `
@@ -30703,7 +30811,7 @@ const SCRIPTS = {
 };
 /** The exact text sent to `sh -s`: quoted values, the shared library, the constant script. */
 function renderScript(name, vars) {
-    return `${shAssignments(vars)}\n${LIB}\n${SCRIPTS[name]}`;
+    return `${(0,_quote_js__WEBPACK_IMPORTED_MODULE_0__/* .shAssignments */ .K)(vars)}\n${LIB}\n${SCRIPTS[name]}`;
 }
 function parseReply(stdout) {
     const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
@@ -30736,7 +30844,7 @@ function parseReply(stdout) {
 function first(reply, key) {
     return reply.values.get(key)?.[0] ?? '';
 }
-function remote_all(reply, key) {
+function all(reply, key) {
     return reply.values.get(key) ?? [];
 }
 
@@ -30787,11 +30895,14 @@ function aliasOf(index) {
 function renderSshConfig(opts, paths) {
     const out = ['# written by rsync-atomic-deploy; deleted when the step ends'];
     const hostBlock = (alias, h, jump) => {
-        out.push(`Host ${alias}`, `  HostName ${h.host}`, `  Port ${h.port}`);
+        // ssh expands %-tokens in HostName: an IPv6 zone (fe80::1%eth0) must be written %%.
+        out.push(`Host ${alias}`, `  HostName ${h.host.replace(/%/g, '%%')}`, `  Port ${h.port}`);
         if (h.user)
             out.push(`  User ${h.user}`);
+        // ProxyJump would be simpler, but with ControlPersist ssh sends the jump's stderr to
+        // /dev/null: the same hop as a ProxyCommand with -E keeps its errors (host key!) readable.
         if (jump)
-            out.push('  ProxyJump rad-jump');
+            out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`);
     };
     opts.hosts.forEach((h, i) => {
         hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
@@ -30825,7 +30936,7 @@ class Ssh {
         this.sshPath = sshPath;
     }
     get configPath() {
-        return external_node_path_default().join(this.paths.dir, 'config');
+        return this.paths.config;
     }
     /**
      * Creates the private directory and its files. `onDir` is called before any secret is written,
@@ -30837,6 +30948,9 @@ class Ssh {
         onDir(dir);
         const paths = {
             dir,
+            config: external_node_path_default().join(dir, 'config'),
+            jumpLog: external_node_path_default().join(dir, 'jump.log'),
+            sshBinary: sshPath,
             key: external_node_path_default().join(dir, 'key'),
             knownHosts: external_node_path_default().join(dir, 'known_hosts'),
             fingerprints: external_node_path_default().join(dir, 'fingerprints'),
@@ -30895,7 +31009,18 @@ class Ssh {
         finally {
             (0,external_node_fs_.closeSync)(fd);
         }
-        const stderr = (0,external_node_fs_.readFileSync)(errFile, 'utf8');
+        let stderr = (0,external_node_fs_.readFileSync)(errFile, 'utf8');
+        let failedAt = label;
+        let failedHost = this.opts.hosts[index];
+        try {
+            const jumpLog = (0,external_node_fs_.readFileSync)(this.paths.jumpLog, 'utf8').trim();
+            if (jumpLog && this.opts.jumpHost) {
+                stderr = `${jumpLog}\n${stderr}`;
+                failedAt = `the jump host ${this.opts.jumpHost.label}`;
+                failedHost = this.opts.jumpHost;
+            }
+        }
+        catch { }
         if (result.aborted)
             throw new errors/* DeployError */.s(`Connecting to ${label} was cancelled.`);
         if (result.code !== 0) {
@@ -30905,13 +31030,13 @@ class Ssh {
             }
             catch { }
             throw await (0,hints/* explainSshFailure */.cB)(stderr, {
-                label,
-                user: this.opts.hosts[index]?.user ?? '',
+                label: failedAt,
+                user: failedHost?.user ?? '',
                 keyPath: this.paths.key,
                 hasKey: !this.opts.useOwnSshSetup,
                 passphraseGiven: this.opts.keyPassphrase !== '',
                 passphraseRejected: askpassCalls > 1,
-                host: this.opts.hosts[index],
+                host: failedHost,
                 sshPath: this.sshPath,
             });
         }

@@ -1,8 +1,8 @@
 import {
   blankResult,
   cleanupSignal,
-  fleetFailure,
   type DeployOutcome,
+  fleetFailure,
   type HostResult,
   newEntry,
   readServerState,
@@ -79,7 +79,11 @@ async function unlockAll(core: Core, hosts: HostCtx[]): Promise<void> {
       .filter((h) => h.locked)
       .map(async (h) => {
         try {
-          await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, { signal: cleanupSignal() })
+          await h.session.call(
+            'releaseLock',
+            { FORCE: 0, DISCARD: '', UNPUBLISH: '' },
+            { signal: cleanupSignal() },
+          )
           h.locked = false
           core.onLock?.(h.session.index, false)
         } catch (e) {
@@ -146,9 +150,15 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'))
   }
   reportDisagreement(core, hosts)
-  const choices = hosts.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo))
+  // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
+  const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : []
+  const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts
+  for (const h of moving === hosts ? [] : already) {
+    core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`)
+  }
+  const choices = moving.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo))
   const problems = choices.flatMap((c, i) =>
-    'problem' in c ? [`${hosts[i]?.session.label}: ${c.problem}`] : [],
+    'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : [],
   )
   const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])))
   if (problems.length > 0 || targets.size > 1) {
@@ -157,7 +167,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
     const msg =
       problems.length > 0
         ? `Rollback refused: ${problems.join('; ')}`
-        : `Rollback refused: the hosts would go to different releases (${hosts.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? (choices[i] as { target: string }).target : '?'}`).join(', ')}).`
+        : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? (choices[i] as { target: string }).target : '?'}`).join(', ')}).`
     const hint =
       first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.'
     return outcome(hosts, [], new DeployError(msg, hint, 'rollback-refused'))
@@ -165,7 +175,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
   const target = [...targets][0] as string
   const switchFailures: DeployError[] = []
   await Promise.all(
-    hosts.map(async (h) => {
+    moving.map(async (h) => {
       const from = h.state?.live ?? ''
       try {
         const entry = newEntry(core, h.session.label, target, 'rollback', from)

@@ -159,6 +159,7 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   run.result.freeKb = run.state.freeKb
   if (other.length > 0) {
     // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+    await dropUpload(core, run)
     throw new DeployError(
       `${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`,
       'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return',
@@ -168,6 +169,21 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   core.reporter.info(
     `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
   )
+}
+
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(core: Core, run: HostRun): Promise<void> {
+  try {
+    await run.session.call(
+      'releaseLock',
+      { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' },
+      { signal: cleanupSignal() },
+    )
+    run.locked = false
+    core.onLock?.(run.session.index, false)
+  } catch {
+    // releaseLocks tries the lock again at the end.
+  }
 }
 
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
@@ -212,8 +228,11 @@ async function upload(core: Core, run: HostRun): Promise<void> {
   )
   if (result.aborted) throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled')
   if (result.code !== 0) {
+    // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+    const full = /No space left on device|Disk quota exceeded/i.test(result.stderr)
+    if (full) await dropUpload(core, run)
     throw new DeployError(
-      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr)}`,
+      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`,
       '',
       'rsync',
     )
@@ -287,7 +306,12 @@ function hookOutput(core: Core, label: string): (chunk: string) => void {
  * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
  * fresh link over the old one), log, prune; the lock is kept when more steps follow.
  */
-async function publishAndSwitch(core: Core, run: HostRun, keepLock: boolean, doSwitch: boolean): Promise<void> {
+async function publishAndSwitch(
+  core: Core,
+  run: HostRun,
+  keepLock: boolean,
+  doSwitch: boolean,
+): Promise<void> {
   const s = core.settings
   const reply = await run.session.call(
     'publishAndSwitch',
@@ -307,7 +331,10 @@ async function publishAndSwitch(core: Core, run: HostRun, keepLock: boolean, doS
     core.onLock?.(run.session.index, false)
   }
   if (doSwitch) wentLive(core, run, reply)
-  else core.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`)
+  else
+    core.reporter.info(
+      `${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`,
+    )
 }
 
 /** The values go_live needs on the server: what to log, what to prune, what to measure against. */
@@ -315,7 +342,12 @@ function goLiveVars(core: Core, run: HostRun): Record<string, string | number> {
   const s = core.settings
   const state = run.state as ServerState
   const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '')
-  const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases)
+  const prune = releasesToPrune(
+    [...state.log, entry],
+    [...state.releases, s.releaseId],
+    s.releaseId,
+    s.keepReleases,
+  )
   return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 }
 }
 
@@ -368,11 +400,24 @@ export async function healthcheck(
       }
       last = `HTTP ${res.status}`
     } catch (e) {
+      // Stopped by the step's timeout: keep the server's last answer, not the abort.
+      if (opts.signal.aborted && last) break
       last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)
     }
     if (opts.signal.aborted || Date.now() + wait > deadline) break
     opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`)
-    await new Promise((r) => setTimeout(r, wait))
+    // The wait ends early when the step times out or is cancelled.
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, wait)
+      opts.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t)
+          r()
+        },
+        { once: true },
+      )
+    })
     wait = Math.min(wait * 2, 10_000)
   }
   throw new DeployError(
@@ -393,19 +438,36 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
   const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId)
   await run.session.call(
     'switchTo',
-    { ID: previous, LOGLINE: logLine(entry), TAKE: 1, KEEP_LOCK: 0 },
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    {
+      ID: previous,
+      PREV: '',
+      LOGLINE: logLine(entry),
+      PRUNE: '',
+      MEASURE: 0,
+      TAKE: run.locked ? 0 : 1,
+      KEEP_LOCK: 0,
+    },
     { signal: cleanupSignal() },
   )
+  run.locked = false
+  core.onLock?.(run.session.index, false)
   run.result.status = 'reverted'
   core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`)
 }
 
 /** command: upload: leave the finished upload waiting under a name activate knows. */
 async function stage(core: Core, run: HostRun): Promise<void> {
-  await run.session.call('stage', { ID: core.settings.releaseId, INCOMING: run.incoming, STAGED: stagedName(core.settings.releaseId) })
+  await run.session.call('stage', {
+    ID: core.settings.releaseId,
+    INCOMING: run.incoming,
+    STAGED: stagedName(core.settings.releaseId),
+  })
   run.locked = false
   core.onLock?.(run.session.index, false)
-  core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`)
+  core.reporter.info(
+    `${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`,
+  )
 }
 
 export function fleetFailure(failures: DeployError[], total: number, what: string): DeployError | undefined {

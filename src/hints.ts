@@ -1,6 +1,12 @@
 import { DeployError } from './errors.js'
 import type { HostSpec } from './hosts.js'
 import { run } from './proc.js'
+import { shQuote } from './quote.js'
+
+/** A path as it must be typed into a shell: plain when it can be, else quoted. */
+function shWord(s: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(s) ? s : shQuote(s)
+}
 
 export interface SshFailureContext {
   label: string
@@ -67,6 +73,18 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
     )
   }
   if (/Permission denied \(/.test(s)) {
+    if (ctx.hasKey && !ctx.passphraseGiven) {
+      // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+      const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen')
+      const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined)
+      if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
+        return new DeployError(
+          `The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`,
+          'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.',
+          'passphrase',
+        )
+      }
+    }
     let fp = ''
     if (ctx.hasKey) {
       const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(
@@ -126,9 +144,9 @@ export function remoteErrorHint(
     case 'rsync-missing':
       return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).'
     case 'target-unwritable':
-      return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${ctx.target}\`.`
+      return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`
     case 'link-not-symlink':
-      return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${ctx.target} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`
+      return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`
     case 'release-exists':
       return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.'
     case 'locked':

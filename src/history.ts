@@ -47,11 +47,15 @@ export function logLine(entry: LogEntry): string {
   })
 }
 
-/** Releases that were rolled back from or reverted: later rollbacks skip them. */
+/**
+ * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
+ * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
+ */
 export function badReleases(log: LogEntry[]): Set<string> {
   const bad = new Set<string>()
   for (const e of log) {
     if ((e.event === 'rollback' || e.event === 'revert') && e.from) bad.add(e.from)
+    if (e.event === 'rollback' && e.release !== e.from) bad.delete(e.release)
   }
   return bad
 }

@@ -91,6 +91,22 @@ function parseSharedPath(value: string): string {
   return p
 }
 
+/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
+function sharedPaths(list: string[]): string[] {
+  const unique = [...new Set(list)]
+  for (const p of unique) {
+    const outer = unique.find((o) => p.startsWith(`${o}/`))
+    if (outer) {
+      throw new InputError(
+        'shared',
+        `'${p}' is inside '${outer}'`,
+        `List only ${outer}: what is inside it is shared with it.`,
+      )
+    }
+  }
+  return unique
+}
+
 /** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
 export function defaultReleaseId(now: Date, env: Record<string, string | undefined>): string {
   const stamp = now
@@ -228,6 +244,8 @@ export function parseSettings(
   }
   const healthcheckUrl = get('healthcheck-url').trim()
   if (healthcheckUrl !== '') {
+    // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
+    noControl('healthcheck-url', healthcheckUrl, 'URL')
     let ok = false
     try {
       ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol)
@@ -265,7 +283,7 @@ export function parseSettings(
     exclude: lines(get, 'exclude'),
     filter: lines(get, 'filter'),
     chmod,
-    shared: [...new Set(lines(get, 'shared').map(parseSharedPath))],
+    shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
     beforeSwitch: hook('before-switch'),
     afterSwitch: hook('after-switch'),
     healthcheckUrl,

@@ -8,7 +8,13 @@ const FIX_PRIVATE =
  * "error in libcrypto", so we fix those; we explain what cannot be fixed.
  */
 export function normalizeKey(value: string): string {
-  const text = value.replace(/\r\n?/g, '\n').trim()
+  // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+  const text = value
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.trim())
+    .join('\n')
+    .trim()
   if (text === '') throw new InputError('key', 'is empty', FIX_PRIVATE)
   if (/^PuTTY-User-Key-File-/m.test(text)) {
     throw new InputError(

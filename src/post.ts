@@ -24,6 +24,7 @@ export async function post(): Promise<void> {
           TOKEN: l.token,
           FORCE: 0,
           DISCARD: '',
+          UNPUBLISH: '',
         })
         const r = await spawnRun('ssh', ['-F', path.join(dir, 'config'), '-T', `rad-${i}`, 'sh -s'], {
           input: script,

@@ -150,7 +150,7 @@ run_hook() {
   ) || HOOK_RC=$?
 }
 # Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
-# The first release that brings a path seeds it (a rename, no copy); later uploads exclude it.
+# The first release that brings a path seeds it (a copy); later uploads exclude it.
 link_shared() {
   [ -n "$SHARED" ] || return 0
   printf '%s\n' "$SHARED" | while IFS= read -r p; do
@@ -158,7 +158,9 @@ link_shared() {
     rel="$T/releases/$ID/$p"
     mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
     if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
-      if [ -e "$rel" ] && [ ! -L "$rel" ]; then swap "$rel" "$T/shared/$p" || exit 1
+      # A copy, not a rename: the build's files may be hard links into older releases, and the
+      # app will write here.
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
       else mkdir -p -- "$T/shared/$p" || exit 1
       fi
     fi
@@ -247,7 +249,8 @@ say ok
 const AFTER_SWITCH = sh`
 lock_check
 run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
-[ "$HOOK_RC" = 0 ] || fail hook-failed "after-switch exited with status $HOOK_RC"
+# On failure the lock stays ours: the caller switches back (or releases it) next.
+[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
 say ok
 `
 

@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { run } from './proc.js'
 
 export interface UploadPlan {
@@ -46,7 +47,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
   for (const f of plan.filter) args.push(`--filter=${f}`)
   for (const e of plan.exclude) args.push(`--exclude=${e}`)
   // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-  args.push(`${plan.source.replace(/\/+$/, '')}/`, plan.destination)
+  args.push(`${path.resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination)
   return args
 }
 

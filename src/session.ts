@@ -1,7 +1,7 @@
 import { DeployError } from './errors.js'
 import { remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
-import { parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
+import { MARK, parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
 
@@ -64,8 +64,22 @@ export class HostSession {
     opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
   ): Promise<ScriptReply> {
     const script = renderScript(name, { ...this.baseVars(), ...vars })
+    // Said while it happens: a wait for another run's lock can last minutes.
+    let partial = ''
+    const onStdout = (chunk: string) => {
+      const lines = (partial + chunk).split('\n')
+      partial = lines.pop() ?? ''
+      for (const l of lines) {
+        if (l.startsWith(`${MARK} waiting `)) {
+          this.core.reporter.info(
+            `${this.label}: waiting for the deploy lock, held by ${l.slice(MARK.length + 9)}`,
+          )
+        }
+      }
+    }
     const result = await this.core.ssh.exec(this.index, script, {
       signal: opts.signal ?? this.core.signal,
+      onStdout,
       onStderr: opts.onStderr,
     })
     const reply = parseReply(result.stdout)

@@ -33,6 +33,12 @@ export function aliasOf(index: number): string {
 
 export interface ConfigPaths {
   dir: string
+  /** The generated ssh_config itself (the jump's ProxyCommand reads it too). */
+  config: string
+  /** ssh's own log when connecting through the jump host. */
+  jumpLog: string
+  /** The ssh binary (for the jump's ProxyCommand). */
+  sshBinary: string
   key: string
   knownHosts: string
   fingerprints: string
@@ -43,9 +49,13 @@ export interface ConfigPaths {
 export function renderSshConfig(opts: SshOptions, paths: ConfigPaths): string {
   const out: string[] = ['# written by rsync-atomic-deploy; deleted when the step ends']
   const hostBlock = (alias: string, h: HostSpec, jump: boolean) => {
-    out.push(`Host ${alias}`, `  HostName ${h.host}`, `  Port ${h.port}`)
+    // ssh expands %-tokens in HostName: an IPv6 zone (fe80::1%eth0) must be written %%.
+    out.push(`Host ${alias}`, `  HostName ${h.host.replace(/%/g, '%%')}`, `  Port ${h.port}`)
     if (h.user) out.push(`  User ${h.user}`)
-    if (jump) out.push('  ProxyJump rad-jump')
+    // ProxyJump would be simpler, but with ControlPersist ssh sends the jump's stderr to
+    // /dev/null: the same hop as a ProxyCommand with -E keeps its errors (host key!) readable.
+    if (jump)
+      out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`)
   }
   opts.hosts.forEach((h, i) => {
     hostBlock(aliasOf(i), h, opts.jumpHost !== undefined)
@@ -109,7 +119,7 @@ export class Ssh {
   }
 
   get configPath(): string {
-    return path.join(this.paths.dir, 'config')
+    return this.paths.config
   }
 
   /**
@@ -122,6 +132,9 @@ export class Ssh {
     onDir(dir)
     const paths: ConfigPaths = {
       dir,
+      config: path.join(dir, 'config'),
+      jumpLog: path.join(dir, 'jump.log'),
+      sshBinary: sshPath,
       key: path.join(dir, 'key'),
       knownHosts: path.join(dir, 'known_hosts'),
       fingerprints: path.join(dir, 'fingerprints'),
@@ -181,7 +194,17 @@ export class Ssh {
     } finally {
       closeSync(fd)
     }
-    const stderr = readFileSync(errFile, 'utf8')
+    let stderr = readFileSync(errFile, 'utf8')
+    let failedAt = label
+    let failedHost = this.opts.hosts[index]
+    try {
+      const jumpLog = readFileSync(this.paths.jumpLog, 'utf8').trim()
+      if (jumpLog && this.opts.jumpHost) {
+        stderr = `${jumpLog}\n${stderr}`
+        failedAt = `the jump host ${this.opts.jumpHost.label}`
+        failedHost = this.opts.jumpHost
+      }
+    } catch {}
     if (result.aborted) throw new DeployError(`Connecting to ${label} was cancelled.`)
     if (result.code !== 0) {
       let askpassCalls = 0
@@ -189,13 +212,13 @@ export class Ssh {
         askpassCalls = readFileSync(countFile, 'utf8').split('\n').filter(Boolean).length
       } catch {}
       throw await explainSshFailure(stderr, {
-        label,
-        user: this.opts.hosts[index]?.user ?? '',
+        label: failedAt,
+        user: failedHost?.user ?? '',
         keyPath: this.paths.key,
         hasKey: !this.opts.useOwnSshSetup,
         passphraseGiven: this.opts.keyPassphrase !== '',
         passphraseRejected: askpassCalls > 1,
-        host: this.opts.hosts[index],
+        host: failedHost,
         sshPath: this.sshPath,
       })
     }

@@ -91,7 +91,17 @@ export interface Sshd {
   stop(): Promise<void>
 }
 
-export async function startSshd(opts: { listen?: string } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  listen?: string
+  /**
+   * Give this sshd (and every session it starts) its own view of one path: it runs in a private
+   * mount namespace (unshare -m) with `source` bind-mounted on `target`. Several sshds with the
+   * same target path then each see their own disk, like separate servers.
+   */
+  bind?: { source: string; target: string; readOnly?: boolean }
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const user = ensureUser()
   const dir = mkdtempSync('/tmp/radit-')
   chmodSync(dir, 0o755)
@@ -127,7 +137,26 @@ export async function startSshd(opts: { listen?: string } = {}): Promise<Sshd> {
   )
   const logFile = path.join(dir, 'sshd.log')
   writeFileSync(logFile, '')
-  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' })
+  const sshdArgv = ['/usr/sbin/sshd', '-D', '-f', config, '-E', logFile]
+  const child = opts.bind
+    ? spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$1" "$2" && { [ "$3" != ro ] || mount -o remount,bind,ro "$2"; } && shift 3 && exec "$@"',
+          'sh',
+          opts.bind.source,
+          opts.bind.target,
+          opts.bind.readOnly ? 'ro' : 'rw',
+          ...sshdArgv,
+        ],
+        { stdio: 'ignore' },
+      )
+    : spawn(sshdArgv[0] as string, sshdArgv.slice(1), { stdio: 'ignore' })
   const deadline = Date.now() + 10_000
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -142,6 +171,10 @@ export async function startSshd(opts: { listen?: string } = {}): Promise<Sshd> {
       throw new Error(`sshd did not start: ${readFileSync(logFile, 'utf8')}`)
     }
     await new Promise((r) => setTimeout(r, 50))
+  }
+  // Wait until sshd has logged the readiness probe, so tests that count connections start from a settled log.
+  while (!/Connection from/.test(readFileSync(logFile, 'utf8')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20))
   }
   const hostPub = host.publicKey.trim().split(' ').slice(0, 2).join(' ')
   const bracket = listen.includes(':') ? `[${listen}]` : listen
@@ -314,6 +347,16 @@ export async function runAction(
   return result
 }
 
+/** Runs only the post step, with the state a main step saved (e.g. one run with `post: false`). */
+export function runPost(
+  state: Record<string, string>,
+  opts: { node?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME }
+  for (const [k, v] of Object.entries(state)) env[`STATE_${k}`] = v
+  return spawnCollect(opts.node ?? process.execPath, env)
+}
+
 /** Inputs for a deploy to this sshd; override what a test varies. */
 export function baseInputs(sshd: Sshd, target: string, source: string): Record<string, string> {
   return {
@@ -368,13 +411,7 @@ export function errorText(run: { stdout: string }): string {
   return run.stdout
     .split('\n')
     .filter((l) => l.startsWith('::error::'))
-    .map((l) =>
-      l
-        .slice('::error::'.length)
-        .replace(/%0A/g, '\n')
-        .replace(/%0D/g, '\r')
-        .replace(/%25/g, '%'),
-    )
+    .map((l) => l.slice('::error::'.length).replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'))
     .join('\n')
 }
 
@@ -418,7 +455,8 @@ export function sshProcessesWith(needle: string): number[] {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      if (path.basename(argv[0] ?? '') === 'ssh' && argv.some((a) => a.includes(needle))) pids.push(Number(pid))
+      if (path.basename(argv[0] ?? '') === 'ssh' && argv.some((a) => a.includes(needle)))
+        pids.push(Number(pid))
     } catch {}
   }
   return pids

@@ -66,17 +66,21 @@ function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, 
 
   const pump = () => {
     timer = undefined
+    if (to.destroyed) {
+      queue.length = 0
+      return
+    }
     const now = Date.now()
     while (queue.length > 0 && (queue[0] as { at: number }).at <= now) {
       const { data } = queue.shift() as { at: number; data: Buffer }
       inFlight -= data.length
       link.forwarded += data.length
-      if (!to.destroyed) to.write(data)
+      to.write(data)
     }
     if (inFlight <= highWater && from.isPaused() && !from.destroyed) from.resume()
     if (queue.length > 0) {
       timer = setTimeout(pump, Math.max(0, (queue[0] as { at: number }).at - Date.now()))
-    } else if (ended && !to.destroyed) {
+    } else if (ended) {
       to.end()
     }
   }
@@ -94,7 +98,9 @@ function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, 
     ended = true
     if (!timer) pump()
   })
-  from.on('close', () => {
+  // A clean close still lets the queued data through (then `end`); a broken one drops it.
+  from.on('close', (hadError) => {
+    if (!hadError) return
     if (timer) clearTimeout(timer)
     queue.length = 0
   })

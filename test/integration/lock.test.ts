@@ -1,0 +1,306 @@
+/**
+ * The deploy lock against a real sshd: concurrent deploys, a lock left by a dead holder (taken
+ * over), one held by a live holder (wait, fail naming it, unlock), and a cancelled run whose lock
+ * is released (main step or post step) without anything half-done becoming visible.
+ */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
+import { hostname } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type ActionRun,
+  baseInputs,
+  errorText,
+  linkTarget,
+  listDir,
+  makeTargetRoot,
+  readTree,
+  runAction,
+  type Sshd,
+  startSshd,
+  writeSite,
+} from './harness.js'
+import { startThrottle } from './throttle.js'
+
+let sshd: Sshd
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(async () => {
+  await sshd?.stop()
+})
+
+function source(version: string): string {
+  const dir = mkdtempSync('/tmp/radsrc-')
+  const files: Record<string, string> = { 'index.html': `<h1>${version}</h1>\n` }
+  for (let i = 0; i < 30; i++) files[`assets/f${i}.txt`] = `${version} file ${i}\n`.repeat(50)
+  writeSite(dir, files)
+  return dir
+}
+
+function newTarget(): string {
+  return `${makeTargetRoot(sshd)}/site`
+}
+
+function deploy(
+  target: string,
+  id: string,
+  src = source(id),
+  extra: Record<string, string> = {},
+): Promise<ActionRun> {
+  return runAction({ ...baseInputs(sshd, target, src), 'release-id': id, ...extra })
+}
+
+function expectOk(run: ActionRun): void {
+  expect(errorText(run)).toBe('')
+  expect(run.code).toBe(0)
+}
+
+function lockDir(target: string): string {
+  return `${target}/.deploy/lock`
+}
+
+/** A lock as another run leaves it: owner.json and the holder line (token host pid expiry). */
+function plantLock(target: string, holder: { pid: number; host?: string; expires?: number }): string {
+  const dir = lockDir(target)
+  mkdirSync(dir)
+  const owner = JSON.stringify({
+    run: 'https://github.com/example/site/actions/runs/777',
+    actor: 'alice',
+    ref: 'refs/tags/v0.9.0',
+    command: 'deploy',
+    release: 'r-other',
+    since: new Date().toISOString(),
+  })
+  writeFileSync(path.join(dir, 'owner.json'), `${owner}\n`)
+  const expires = holder.expires ?? Math.floor(Date.now() / 1000) + 3600
+  writeFileSync(
+    path.join(dir, 'holder'),
+    `othertoken ${holder.host ?? hostname()} ${holder.pid} ${expires}\n`,
+  )
+  for (const p of [dir, path.join(dir, 'owner.json'), path.join(dir, 'holder')]) {
+    chownSync(p, sshd.user.uid, sshd.user.gid)
+  }
+  return owner
+}
+
+/** A pid no process has: one that just exited. */
+function deadPid(): number {
+  const pid = spawnSync('true').pid as number
+  expect(existsSync(`/proc/${pid}`)).toBe(false)
+  return pid
+}
+
+describe('deploy lock', () => {
+  it('two deploys started at once: one waits for the other, nothing is corrupted', async () => {
+    const target = newTarget()
+    const sources = { ra: source('ra'), rb: source('rb') }
+    // before-switch keeps each one in its lock for a second, so the two surely overlap.
+    const slow = { 'before-switch': 'sleep 1' }
+    const [a, b] = await Promise.all([
+      deploy(target, 'ra', sources.ra, slow),
+      deploy(target, 'rb', sources.rb, slow),
+    ])
+    const runs = { ra: a, rb: b }
+    for (const [id, run] of Object.entries(runs)) {
+      const other = id === 'ra' ? 'rb' : 'ra'
+      if (run.code !== 0) {
+        // Allowed: it gave up on the lock, naming the holder.
+        expect(errorText(run)).toMatch(/holds the lock/)
+        expect(errorText(run)).toContain(`"release":"${other}"`)
+      }
+    }
+    const succeeded = Object.entries(runs).filter(([, r]) => r.code === 0)
+    expect(succeeded.length).toBeGreaterThanOrEqual(1)
+    // current points at a complete release, and every release on disk is complete.
+    const live = linkTarget(`${target}/current`).replace(/^releases\//, '') as 'ra' | 'rb'
+    expect(['ra', 'rb']).toContain(live)
+    expect(readTree(`${target}/current`)).toEqual(readTree(sources[live]))
+    expect(listDir(`${target}/releases`)).toEqual(succeeded.map(([id]) => id).sort())
+    for (const [id] of succeeded) {
+      expect(readTree(`${target}/releases/${id}`)).toEqual(readTree(sources[id as 'ra' | 'rb']))
+    }
+    if (succeeded.length === 2) {
+      // They ran one after the other: the second saw the first as live.
+      const first = live === 'ra' ? 'rb' : 'ra'
+      expect(runs[live].outputs['previous-release-id']).toBe(first)
+      expect(runs[first].outputs['previous-release-id']).toBe('')
+      // The one that waited said so while waiting, naming the holder.
+      expect(runs[live].stdout).toMatch(
+        new RegExp(`waiting for the deploy lock, held by .*"release":"${first}"`),
+      )
+      expect(runs[first].stdout).not.toMatch(/waiting for the deploy lock/)
+      const log = readFileSync(`${target}/.deploy/log`, 'utf8').trim().split('\n')
+      expect(log.map((l) => JSON.parse(l).release)).toEqual([first, live])
+    }
+    expect(existsSync(lockDir(target))).toBe(false)
+    expect(listDir(`${target}/.deploy/incoming`)).toEqual([])
+
+    const next = await deploy(target, 'rc')
+    expectOk(next)
+    expect(linkTarget(`${target}/current`)).toBe('releases/rc')
+    expect(existsSync(lockDir(target))).toBe(false)
+  })
+
+  it('takes over a lock whose holder is gone, with a warning naming it', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1'))
+    plantLock(target, { pid: deadPid() })
+    const run = await deploy(target, 'r2')
+    expectOk(run)
+    expect(run.stdout).toMatch(/::warning::.*stale deploy lock.*alice/)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+    expect(existsSync(lockDir(target))).toBe(false)
+    expect(listDir(`${target}/.deploy`).filter((n) => n.startsWith('lock'))).toEqual([])
+
+    // A lock without a holder line (an older or foreign tool) counts as stale after a few minutes.
+    mkdirSync(lockDir(target))
+    chownSync(lockDir(target), sshd.user.uid, sshd.user.gid)
+    const old = new Date(Date.now() - 10 * 60_000)
+    utimesSync(lockDir(target), old, old)
+    const run3 = await deploy(target, 'r3')
+    expectOk(run3)
+    expect(run3.stdout).toMatch(/::warning::.*stale deploy lock/)
+    expect(existsSync(lockDir(target))).toBe(false)
+  })
+
+  it('a live holder: waits, fails naming the holder and how to clear it; unlock clears it', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1'))
+    // Held by a process alive on this host (this test) until an hour from now.
+    const owner = plantLock(target, { pid: process.pid })
+    const blocked = await deploy(target, 'r2', undefined, { timeout: '30' })
+    expect(blocked.code).not.toBe(0)
+    const err = errorText(blocked)
+    expect(err).toMatch(/another deploy holds the lock/)
+    expect(err).toContain('alice')
+    expect(err).toContain('https://github.com/example/site/actions/runs/777')
+    expect(err).toMatch(/command: unlock/)
+    expect(blocked.stdout).toMatch(/waiting for the deploy lock, held by .*alice/)
+    // timeout 30 s → a third of it spent waiting.
+    expect(blocked.durationMs).toBeGreaterThan(9_000)
+    expect(blocked.durationMs).toBeLessThan(25_000)
+    // Nothing changed, and the other run's lock is still its own.
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expect(listDir(`${target}/.deploy/incoming`)).toEqual([])
+    expect(readFileSync(`${lockDir(target)}/owner.json`, 'utf8')).toBe(`${owner}\n`)
+
+    const inputs = baseInputs(sshd, target, '')
+    delete inputs.source
+    const unlock = await runAction({ ...inputs, command: 'unlock' })
+    expectOk(unlock)
+    expect(unlock.stdout).toMatch(/removed the lock held by .*alice/)
+    expect(existsSync(lockDir(target))).toBe(false)
+
+    const again = await deploy(target, 'r2')
+    expectOk(again)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+    expect(existsSync(lockDir(target))).toBe(false)
+  })
+
+  it('a run cancelled mid-upload releases the lock and leaves the live release alone', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1'))
+    const big = mkdtempSync('/tmp/radsrc-')
+    for (let i = 0; i < 30; i++) writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(200_000))
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000, latencyMs: 5 })
+    const incoming = `${target}/.deploy/incoming`
+    const started = () =>
+      listDir(incoming)
+        .filter((d) => d.startsWith('r2.'))
+        .some((d) => listDir(path.join(incoming, d)).length >= 3)
+    let lockSeen = false
+    let killedAt = 0
+    let run: ActionRun
+    try {
+      run = await runAction(
+        {
+          ...baseInputs(sshd, target, big),
+          host: `radtest@127.0.0.1:${link.port}`,
+          'known-hosts': sshd.knownHostsPlain,
+          'release-id': 'r2',
+        },
+        {
+          // SIGINT, as the runner sends on cancel, once the upload is under way.
+          signal: 'SIGINT',
+          killWhen: () => {
+            lockSeen ||= existsSync(lockDir(target))
+            if (!started()) return false
+            killedAt = Date.now()
+            return true
+          },
+        },
+      )
+    } finally {
+      await link.stop()
+    }
+    expect(lockSeen).toBe(true)
+    expect(killedAt).toBeGreaterThan(0)
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toMatch(/cancel/i)
+    expect(run.post?.code).toBe(0)
+    expect(existsSync(lockDir(target))).toBe(false)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(readFileSync(`${target}/current/index.html`, 'utf8')).toBe('<h1>r1</h1>\n')
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expect(listDir(`${target}/.deploy`).filter((n) => n.startsWith('current.'))).toEqual([])
+    // The next deploy is not blocked.
+    expectOk(await deploy(target, 'r3'))
+    expect(linkTarget(`${target}/current`)).toBe('releases/r3')
+  })
+
+  it('a run killed outright mid-upload: the post step releases the lock it left', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1'))
+    const big = mkdtempSync('/tmp/radsrc-')
+    for (let i = 0; i < 30; i++) writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(200_000))
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000, latencyMs: 5 })
+    const incoming = `${target}/.deploy/incoming`
+    let lockAtKill = false
+    let run: ActionRun
+    try {
+      run = await runAction(
+        {
+          ...baseInputs(sshd, target, big),
+          host: `radtest@127.0.0.1:${link.port}`,
+          'known-hosts': sshd.knownHostsPlain,
+          'release-id': 'r2',
+        },
+        {
+          // SIGKILL: the main step gets no chance to clean up; only the post step can.
+          signal: 'SIGKILL',
+          killWhen: () => {
+            const going = listDir(incoming).some(
+              (d) => d.startsWith('r2.') && listDir(path.join(incoming, d)).length >= 3,
+            )
+            if (going) lockAtKill = existsSync(lockDir(target))
+            return going
+          },
+        },
+      )
+    } finally {
+      await link.stop()
+    }
+    expect(lockAtKill).toBe(true)
+    expect(run.code).not.toBe(0)
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/Released the deploy lock on host 1/)
+    expect(existsSync(lockDir(target))).toBe(false)
+    expect(existsSync(run.state.sshDir as string)).toBe(false)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expectOk(await deploy(target, 'r3'))
+    expect(linkTarget(`${target}/current`)).toBe('releases/r3')
+  })
+})

@@ -1,0 +1,61 @@
+/** Small shared helpers for the unit tests: temp dirs, real keys from ssh-keygen, error capture. */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll } from 'vitest'
+import { InputError } from '../../src/errors.js'
+
+const made: string[] = []
+
+/** A fresh temp dir, removed when the test file ends. */
+export function tempDir(prefix = 'radunit-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+export interface GeneratedKey {
+  /** Path of the private key file. */
+  file: string
+  privateText: string
+  /** The .pub line: `type base64 comment`. */
+  publicLine: string
+  type: string
+  base64: string
+  /** `SHA256:…` (no padding), as ssh-keygen -l prints it. */
+  fingerprint: string
+}
+
+/** A real key pair made by ssh-keygen (no passphrase unless given). */
+export function generateKey(
+  dir: string,
+  name: string,
+  type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519',
+  extra: string[] = [],
+  passphrase = '',
+): GeneratedKey {
+  const file = path.join(dir, name)
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', `${name}@test`, ...extra, '-f', file])
+  const publicLine = readFileSync(`${file}.pub`, 'utf8').trim()
+  const [keyType = '', base64 = ''] = publicLine.split(' ')
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`], {
+    encoding: 'utf8',
+  }).split(' ')[1] as string
+  return { file, privateText: readFileSync(file, 'utf8'), publicLine, type: keyType, base64, fingerprint }
+}
+
+/** Runs `fn`, expects an InputError and returns it (anything else fails the test). */
+export function inputError(fn: () => unknown): InputError {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof InputError) return e
+    throw e
+  }
+  throw new Error('expected an InputError, but nothing was thrown')
+}

@@ -1,0 +1,247 @@
+import { spawnSync } from 'node:child_process'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { shAssignments } from '../../src/quote.js'
+import { all, first, MARK, parseReply, renderScript, type ScriptName } from '../../src/remote.js'
+import { tempDir } from './helpers.js'
+
+// A Record keyed by ScriptName: tsc fails here when a script is added and not listed.
+const SCRIPT_NAMES: Record<ScriptName, true> = {
+  prepare: true,
+  publishAndSwitch: true,
+  afterSwitch: true,
+  stage: true,
+  switchTo: true,
+  inspect: true,
+  releaseLock: true,
+  prune: true,
+}
+const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
+
+const root = tempDir('radunit-remote-')
+const canary = path.join(root, 'canary')
+const HOSTILE = `it's "odd" $(touch ${canary}) \`touch ${canary}\`; touch ${canary} \\ $HOME *`
+
+/** Every variable any script reads, with values a shell would love to misread. */
+function vars(over: Record<string, string | number> = {}): Record<string, string | number> {
+  return {
+    T: `${root}/${HOSTILE}`,
+    LINK: 'current',
+    TOKEN: 'tok123',
+    LOCK_WAIT: 4,
+    LOCK_TTL: 720,
+    LOCK_OWNER: JSON.stringify({ actor: HOSTILE, run: 'https://x/runs/1' }),
+    ID: 'r1',
+    INCOMING: 'r1.tok123',
+    STAGED: '',
+    SHARED: '',
+    LOGLINE: JSON.stringify({ release: 'r1', event: 'deploy', time: 't', actor: HOSTILE }),
+    PRUNE: '',
+    PREV: '',
+    MEASURE: 0,
+    TAKE: 0,
+    KEEP_LOCK: 0,
+    SWITCH: 1,
+    CHECK_DEPLOY: 0,
+    TAKE_LOCK: 0,
+    FORCE: 0,
+    DISCARD: '',
+    UNPUBLISH: '',
+    BEFORE_SWITCH: '',
+    AFTER_SWITCH: '',
+    ...over,
+  }
+}
+
+/** Runs a rendered script the way the server does (`sh -s`, script on stdin). */
+function runScript(name: ScriptName, v: Record<string, string | number>) {
+  const r = spawnSync('sh', ['-s'], { input: renderScript(name, v), encoding: 'utf8', cwd: root })
+  return { code: r.status, reply: parseReply(r.stdout), stderr: r.stderr }
+}
+
+describe('renderScript', () => {
+  it.each(NAMES)('%s passes a real sh -n syntax check, with hostile values', (name) => {
+    const script = renderScript(name, vars())
+    const r = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(spawnSync('bash', ['--posix', '-n'], { input: script }).status).toBe(0)
+  })
+
+  it.each(NAMES)('%s starts with the quoted assignments, one line each', (name) => {
+    const v = vars()
+    const script = renderScript(name, v)
+    expect(script.startsWith(`${shAssignments(v)}\n`)).toBe(true)
+    expect(script).toContain(`T='${root}/it'\\''s "odd" $(touch ${canary})`)
+  })
+
+  it.each(NAMES)('%s is constant text: the values appear only in the assignments', (name) => {
+    const a = renderScript(name, vars({ T: '/srv/aaa' }))
+      .split('\n')
+      .slice(Object.keys(vars()).length)
+    const b = renderScript(name, vars({ T: '/srv/bbb' }))
+      .split('\n')
+      .slice(Object.keys(vars()).length)
+    expect(a).toEqual(b)
+    expect(a.join('\n')).not.toContain('/srv/aaa')
+  })
+
+  it('refuses a variable name that is not a plain shell name', () => {
+    expect(() => renderScript('inspect', { 'T; touch x': '1' })).toThrow(/bad shell variable name/)
+  })
+
+  it('sets every value byte for byte in a real sh', () => {
+    const v = vars()
+    const names = Object.keys(v)
+    const script = `${shAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
+    const out = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8', cwd: root }).stdout
+    expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n])))
+  })
+})
+
+describe('the scripts, run by a real sh against a local directory with a hostile name', () => {
+  const T = `${root}/${HOSTILE}`
+
+  it('inspect reports a missing target as no-target, naming it', () => {
+    const { code, reply } = runScript('inspect', vars())
+    expect(code).toBe(3)
+    expect(reply.ok).toBe(false)
+    expect(reply.error).toEqual({
+      code: 'no-target',
+      message: `${T} does not exist: nothing was deployed there yet`,
+    })
+  })
+
+  it('prepare creates the layout, takes the lock and the incoming directory', () => {
+    const { code, reply, stderr } = runScript('prepare', vars())
+    expect(stderr).toBe('')
+    expect(reply.error).toBeUndefined()
+    expect(code).toBe(0)
+    expect(reply.ok).toBe(true)
+    expect(first(reply, 'live')).toBe('')
+    expect(all(reply, 'release')).toEqual([])
+    expect(Number(first(reply, 'free-kb'))).toBeGreaterThan(0)
+    expect(existsSync(`${T}/releases`)).toBe(true)
+    expect(existsSync(`${T}/.deploy/incoming/r1.tok123`)).toBe(true)
+    expect(readFileSync(`${T}/.deploy/lock/holder`, 'utf8')).toMatch(/^tok123 \S+ \d+ \d+\n$/)
+    expect(JSON.parse(readFileSync(`${T}/.deploy/lock/owner.json`, 'utf8'))).toEqual({
+      actor: HOSTILE,
+      run: 'https://x/runs/1',
+    })
+  })
+
+  it('a second prepare with another token waits for the lock, then fails naming the holder', () => {
+    const { code, reply } = runScript('prepare', vars({ TOKEN: 'other', LOCK_WAIT: 0, INCOMING: 'r1.other' }))
+    expect(code).toBe(3)
+    expect(reply.error?.code).toBe('locked')
+    expect(reply.error?.message).toContain(`another deploy holds the lock on ${T}`)
+  })
+
+  it('publishAndSwitch publishes the upload and points the link at it by rename', () => {
+    writeFileSync(`${T}/.deploy/incoming/r1.tok123/index.html`, 'v1\n')
+    const { code, reply } = runScript('publishAndSwitch', vars())
+    expect(reply.error).toBeUndefined()
+    expect(code).toBe(0)
+    expect(all(reply, 'switched')).toEqual(['r1'])
+    expect(lstatSync(`${T}/current`).isSymbolicLink()).toBe(true)
+    expect(readlinkSync(`${T}/current`)).toBe('releases/r1')
+    expect(readFileSync(`${T}/current/index.html`, 'utf8')).toBe('v1\n')
+    expect(readFileSync(`${T}/.deploy/log`, 'utf8')).toBe(`${vars().LOGLINE}\n`)
+    expect(existsSync(`${T}/.deploy/lock`)).toBe(false)
+    expect(readdirSync(`${T}/.deploy/incoming`)).toEqual([])
+  })
+
+  it('inspect then reads back the live release, the releases and the log', () => {
+    mkdirSync(`${T}/releases/r0`)
+    const { code, reply } = runScript('inspect', vars())
+    expect(code).toBe(0)
+    expect(first(reply, 'live')).toBe('r1')
+    expect(all(reply, 'release').sort()).toEqual(['r0', 'r1'])
+    expect(all(reply, 'log')).toEqual([String(vars().LOGLINE)])
+  })
+
+  it('never ran any of the hostile text', () => {
+    expect(existsSync(canary)).toBe(false)
+    // (the canary path inside HOSTILE makes T a few directories deep)
+    expect(readdirSync(root)).toEqual([HOSTILE.split('/')[0]])
+  })
+})
+
+describe('parseReply', () => {
+  const out = [
+    'Welcome to example.com!', // a chatty login script
+    `${MARK} live r2`,
+    `${MARK} release r1`,
+    `${MARK} release r2`,
+    `${MARK} release `,
+    `${MARK}-warning taking over a stale deploy lock: {"actor":"x"}`,
+    `${MARK} log {"release":"r2","event":"deploy","time":"t"}`,
+    `${MARK} free-kb 123456`,
+    `${MARK} novalue`,
+    '@@radical not ours',
+    '@@rad',
+    '  @@rad indented is not ours',
+    '',
+    `${MARK}-warning second warning`,
+    `${MARK} ok`,
+    '',
+  ].join('\n')
+  const reply = parseReply(out)
+
+  it('collects values by key, in order, repeated keys kept', () => {
+    expect([...reply.values.keys()]).toEqual(['live', 'release', 'log', 'free-kb', 'novalue', 'ok'])
+    expect(reply.values.get('release')).toEqual(['r1', 'r2', ''])
+    expect(reply.values.get('log')).toEqual(['{"release":"r2","event":"deploy","time":"t"}'])
+    expect(reply.values.get('novalue')).toEqual([''])
+  })
+
+  it('collects warnings and everything else, and sees ok', () => {
+    expect(reply.warnings).toEqual(['taking over a stale deploy lock: {"actor":"x"}', 'second warning'])
+    expect(reply.other).toEqual([
+      'Welcome to example.com!',
+      '@@radical not ours',
+      '@@rad',
+      '  @@rad indented is not ours',
+    ])
+    expect(reply.ok).toBe(true)
+    expect(reply.error).toBeUndefined()
+  })
+
+  it('first and all', () => {
+    expect(first(reply, 'live')).toBe('r2')
+    expect(first(reply, 'release')).toBe('r1')
+    expect(first(reply, 'missing')).toBe('')
+    expect(all(reply, 'release')).toEqual(['r1', 'r2', ''])
+    expect(all(reply, 'missing')).toEqual([])
+    expect(first(reply, 'free-kb')).toBe('123456')
+  })
+
+  it.each<[string, { code: string; message: string }]>([
+    [
+      '@@rad-error locked another deploy holds the lock on /srv for 200s',
+      { code: 'locked', message: 'another deploy holds the lock on /srv for 200s' },
+    ],
+    ['@@rad-error no-target', { code: 'no-target', message: '' }],
+    ['@@rad-error code  two spaces', { code: 'code', message: ' two spaces' }],
+  ])('reads the error %j', (line, error) => {
+    const r = parseReply(`${MARK} live r1\n${line}\n`)
+    expect(r.error).toEqual(error)
+    expect(r.ok).toBe(false)
+    expect(first(r, 'live')).toBe('r1')
+  })
+
+  it('is not ok without an ok line, and empty for empty output', () => {
+    const r = parseReply('')
+    expect(r).toEqual({ values: new Map(), warnings: [], error: undefined, other: [], ok: false })
+    expect(parseReply(`${MARK} live r1\n`).ok).toBe(false)
+  })
+})

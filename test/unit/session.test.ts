@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { lockWaitSeconds, pool } from '../../src/session.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs pool over `count` items with random delays; records how many ran at once. */
+async function observe(count: number, limit: number) {
+  let active = 0
+  let peak = 0
+  const started: number[] = []
+  const results = await pool(
+    Array.from({ length: count }, (_, i) => `item-${i}`),
+    limit,
+    async (item, i) => {
+      started.push(i)
+      active++
+      peak = Math.max(peak, active)
+      // later items finish first: results must still come back in item order
+      await sleep(1 + ((count - i) % 5) * 2)
+      active--
+      return `${item}:${i}`
+    },
+  )
+  return { results, peak, started, active }
+}
+
+describe('pool', () => {
+  it.each([
+    [10, 3, 3],
+    [10, 1, 1],
+    [5, 8, 5],
+    [20, 20, 20],
+    [7, 2, 2],
+  ])('%d items, limit %d: at most %d at once, every result in order', async (count, limit, peak) => {
+    const o = await observe(count, limit)
+    expect(o.peak).toBe(peak)
+    expect(o.active).toBe(0)
+    expect(o.results).toEqual(Array.from({ length: count }, (_, i) => `item-${i}:${i}`))
+    expect([...o.started].sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i))
+  })
+
+  it('starts items in order', async () => {
+    expect((await observe(9, 3)).started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+  })
+
+  it('runs one at a time with limit 1', async () => {
+    const log: string[] = []
+    await pool([1, 2, 3], 1, async (n) => {
+      log.push(`start ${n}`)
+      await sleep(2)
+      log.push(`end ${n}`)
+    })
+    expect(log).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3'])
+  })
+
+  it('returns an empty list for no items and never calls fn', async () => {
+    let calls = 0
+    expect(
+      await pool([], 4, async () => {
+        calls++
+      }),
+    ).toEqual([])
+    expect(calls).toBe(0)
+  })
+
+  it('calls fn exactly once per item', async () => {
+    const seen = new Map<number, number>()
+    await pool([0, 1, 2, 3, 4, 5], 4, async (n) => {
+      seen.set(n, (seen.get(n) ?? 0) + 1)
+      await sleep(1)
+    })
+    expect([...seen.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 1],
+      [5, 1],
+    ])
+  })
+
+  it('rejects when fn throws', async () => {
+    await expect(
+      pool([1, 2, 3], 2, async (n) => {
+        if (n === 2) throw new Error('boom 2')
+        return n
+      }),
+    ).rejects.toThrow('boom 2')
+  })
+})
+
+describe('lockWaitSeconds', () => {
+  it.each([
+    [10, 4],
+    [12, 4],
+    [14, 4],
+    [15, 5],
+    [60, 20],
+    [600, 200],
+    [899, 299],
+    [900, 300],
+    [901, 300],
+    [21600, 300],
+  ])('timeout %d s waits %d s for a lock', (timeout, wait) => {
+    expect(lockWaitSeconds(timeout)).toBe(wait)
+  })
+
+  it('always leaves time after the wait', () => {
+    for (let t = 12; t <= 21600; t += 97) expect(lockWaitSeconds(t)).toBeLessThan(t)
+  })
+})
