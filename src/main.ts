@@ -110,7 +110,11 @@ export async function run(): Promise<void> {
   if (timedOut) {
     failure = new DeployError(
       `Stopped after ${settings.timeoutSeconds} s (input timeout). ${failure ? `Last error: ${failure.message}` : ''}`.trim(),
-      'The live release was not changed unless a switch had completed (see above). Raise timeout for large uploads, or check the link to the server.',
+      `${
+        outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+          ? 'The switch had completed before the timeout (see above).'
+          : 'Nothing was switched: the release served before is still live.'
+      } Raise timeout for large uploads, or check the link to the server.`,
       'timeout',
     )
   }
