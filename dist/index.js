@@ -4,7 +4,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(218);
+/* unused reexport */ __nccwpck_require__(218);
 
 
 /***/ }),
@@ -24,10 +24,10 @@ var assert = __nccwpck_require__(2613);
 var util = __nccwpck_require__(9023);
 
 
-exports.httpOverHttp = httpOverHttp;
-exports.httpsOverHttp = httpsOverHttp;
-exports.httpOverHttps = httpOverHttps;
-exports.httpsOverHttps = httpsOverHttps;
+__webpack_unused_export__ = httpOverHttp;
+__webpack_unused_export__ = httpsOverHttp;
+__webpack_unused_export__ = httpOverHttps;
+__webpack_unused_export__ = httpsOverHttps;
 
 
 function httpOverHttp(options) {
@@ -317,7 +317,7 @@ __webpack_unused_export__ = Client
 __webpack_unused_export__ = Pool
 __webpack_unused_export__ = BalancedPool
 __webpack_unused_export__ = Agent
-module.exports.kT = ProxyAgent
+__webpack_unused_export__ = ProxyAgent
 __webpack_unused_export__ = EnvHttpProxyAgent
 __webpack_unused_export__ = RetryAgent
 __webpack_unused_export__ = RetryHandler
@@ -28422,6 +28422,11 @@ class InputError extends DeployError {
 function shWord(s) {
     return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_2__/* .shQuote */ .U)(s);
 }
+/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
+function ownHostKeyHint(ctx) {
+    const name = ctx.host?.host ?? 'HOST';
+    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
+}
 function lastLines(text, n = 6) {
     return text.trim().split('\n').slice(-n).join('\n');
 }
@@ -28454,11 +28459,21 @@ async function explainSshFailure(stderr, ctx) {
     if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key-passphrase does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
     }
+    if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
+    }
+    if (ctx.ownSetup &&
+        /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
+    }
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace known-hosts with the new key.${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-changed');
     }
     if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
         return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`, `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-unknown');
+    }
+    if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
     }
     if (/Permission denied \(/.test(s)) {
         if (ctx.hasKey && !ctx.passphraseGiven) {
@@ -28556,7 +28571,7 @@ function explainRsyncExit(code, stderr) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4517);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7589);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1732);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6661);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
 
@@ -28564,7 +28579,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 // One bundle for both steps (action.yml: main and post): the main step saves IsPost.
-if (_actions_core__WEBPACK_IMPORTED_MODULE_0__.getState(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .State */ .U.IsPost) === 'true') {
+if (_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .State */ .U.IsPost) === 'true') {
     await (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)();
 }
 else {
@@ -28677,7 +28692,7 @@ exit 0
 
 /***/ }),
 
-/***/ 7589:
+/***/ 1732:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28692,8 +28707,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
 var core = __nccwpck_require__(4517);
-// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
-var io = __nccwpck_require__(8701);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
 // EXTERNAL MODULE: ./src/hints.ts
@@ -28818,7 +28831,7 @@ function releasesToPrune(log, existing, live, keep) {
 }
 
 // EXTERNAL MODULE: ./src/remote.ts
-var remote = __nccwpck_require__(6473);
+var src_remote = __nccwpck_require__(6473);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -28934,15 +28947,15 @@ class HostSession {
     }
     /** Runs a remote script; a reported error becomes a DeployError with its hint. */
     async call(name, vars, opts = {}) {
-        const script = (0,remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
+        const script = (0,src_remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
         // Said while it happens: a wait for another run's lock can last minutes.
         let partial = '';
         const onStdout = (chunk) => {
             const lines = (partial + chunk).split('\n');
             partial = lines.pop() ?? '';
             for (const l of lines) {
-                if (l.startsWith(`${remote/* MARK */.M$} waiting `)) {
-                    this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${l.slice(remote/* MARK */.M$.length + 9)}`);
+                if (l.startsWith(`${src_remote/* MARK */.M$} waiting `)) {
+                    this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${l.slice(src_remote/* MARK */.M$.length + 9)}`);
                 }
             }
         };
@@ -28950,8 +28963,11 @@ class HostSession {
             signal: opts.signal ?? this.core.signal,
             onStdout,
             onStderr: opts.onStderr,
+            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+            // as the shared one may be what hung (a stalled link keeps it open and silent).
+            fresh: this.core.signal.aborted,
         });
-        const reply = (0,remote/* parseReply */.UV)(result.stdout);
+        const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
         for (const w of reply.warnings)
             this.core.reporter.warning(`${this.label}: ${w}`);
         for (const l of reply.other)
@@ -28985,10 +29001,7 @@ async function pool(items, limit, fn) {
     return results;
 }
 
-// EXTERNAL MODULE: ./src/ssh.ts + 1 modules
-var src_ssh = __nccwpck_require__(2602);
 ;// CONCATENATED MODULE: ./src/deploy.ts
-
 
 
 
@@ -29001,12 +29014,12 @@ function stagedName(releaseId) {
 }
 const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 function readServerState(reply) {
-    const live = (0,remote/* first */.$1)(reply, 'live');
+    const live = (0,src_remote/* first */.$1)(reply, 'live');
     return {
         live: SAFE_NAME_RE.test(live) ? live : '',
-        releases: (0,remote/* all */.Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-        log: parseLog((0,remote/* all */.Q7)(reply, 'log')),
-        freeKb: Number((0,remote/* first */.$1)(reply, 'free-kb')) || 0,
+        releases: (0,src_remote/* all */.Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+        log: parseLog((0,src_remote/* all */.Q7)(reply, 'log')),
+        freeKb: Number((0,src_remote/* first */.$1)(reply, 'free-kb')) || 0,
     };
 }
 function toDeployError(err) {
@@ -29068,11 +29081,11 @@ async function prepare(core, run) {
         STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
         SHARED: core.settings.shared.join('\n'),
     }, { onOther: (l) => other.push(l) });
-    run.sharedExisting = (0,remote/* all */.Q7)(reply, 'shared-exists');
+    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
     run.locked = true;
     core.onLock?.(run.session.index, true);
     run.state = readServerState(reply);
-    run.leftovers = (0,remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
+    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
     run.result.previousReleaseId = run.state.live;
     run.result.freeKb = run.state.freeKb;
     if (other.length > 0) {
@@ -29105,27 +29118,31 @@ async function upload(core, run) {
         linkDest.push(`../${l}`);
     let lastProgress = 0;
     const started = Date.now();
+    const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
     const result = await runRsync(core.rsyncPath, {
         source: s.source,
-        destination: `${(0,src_ssh/* aliasOf */.O5)(run.session.index)}:${s.target}/.deploy/incoming/${run.incoming}/`,
+        destination: remote.destination,
         linkDest,
         chmod: s.chmod,
         exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
         filter: s.filter,
-        rsh: core.ssh.rshCommand,
+        rsh: remote.rsh,
         dryRun: false,
         ioTimeout: 120,
         progress: true,
     }, {
         signal: core.signal,
         onStdout: (chunk) => {
-            const now = Date.now();
-            if (now - lastProgress < 10_000 || now - started < 10_000)
-                return;
             const line = chunk
                 .split(/[\r\n]/)
                 .filter((l) => /%/.test(l))
                 .pop();
+            // A live progress line where the caller can draw one (the CLI on a terminal).
+            if (line)
+                core.reporter.progress?.(run.session.label, line.trim());
+            const now = Date.now();
+            if (now - lastProgress < 10_000 || now - started < 10_000)
+                return;
             if (line) {
                 lastProgress = now;
                 core.reporter.info(`${run.session.label}: ${line.trim()}`);
@@ -29156,20 +29173,21 @@ async function dryRun(core, run) {
     run.state = readServerState(reply);
     run.result.previousReleaseId = run.state.live;
     run.result.freeKb = run.state.freeKb;
-    const lock = (0,remote/* first */.$1)(reply, 'locked-by');
+    const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
     if (lock)
         core.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
     const live = run.state.live;
     // Compared by checksum against the live release: exactly what a deploy would send.
     const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${core.token}/`;
+    const remote = core.ssh.rsyncRemote(run.session.index, dest);
     const result = await runRsync(core.rsyncPath, {
         source: s.source,
-        destination: `${(0,src_ssh/* aliasOf */.O5)(run.session.index)}:${dest}`,
+        destination: remote.destination,
         linkDest: [],
         chmod: s.chmod,
         exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
         filter: s.filter,
-        rsh: core.ssh.rshCommand,
+        rsh: remote.rsh,
         dryRun: true,
         ioTimeout: 120,
         progress: false,
@@ -29228,9 +29246,9 @@ function goLiveVars(core, run) {
 }
 function deploy_wentLive(core, run, reply) {
     const s = core.settings;
-    run.switched = (0,remote/* first */.$1)(reply, 'switched') === s.releaseId;
-    run.result.pruned = (0,remote/* all */.Q7)(reply, 'pruned');
-    run.result.diskKb = Number((0,remote/* first */.$1)(reply, 'disk-kb')) || 0;
+    run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
+    run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
+    run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
     run.result.status = 'deployed';
     core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
 }
@@ -29505,6 +29523,420 @@ async function runDeploy(core) {
     return outcome;
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/hosts.ts
+
+const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+function parsePort(input, value) {
+    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+        throw new errors/* InputError */.d(input, `'${value}' is not a port number`, 'Give a whole number from 1 to 65535, e.g. 22.');
+    }
+    return Number(value);
+}
+function parseUser(input, value) {
+    if (!USER_RE.test(value)) {
+        throw new errors/* InputError */.d(input, `'${value}' is not a valid user name`, 'Use letters, digits, ".", "_" and "-" only, not starting with "-", e.g. deploy.');
+    }
+    return value;
+}
+function formatHost(user, host, port) {
+    const h = host.includes(':') ? `[${host}]` : host;
+    return `${user ? `${user}@` : ''}${h}${port === 22 ? '' : `:${port}`}`;
+}
+/** Parses one `[user@]host[:port]` (IPv6 in brackets: `[::1]:2222`). */
+function parseHost(input, raw, defaultUser, defaultPort) {
+    const value = raw.trim();
+    const example = 'Write [user@]host[:port], e.g. deploy@example.com:2222 or [2001:db8::1]:22.';
+    if (value === '')
+        throw new errors/* InputError */.d(input, 'a host is empty', example);
+    if (value.startsWith('-'))
+        throw new errors/* InputError */.d(input, `'${value}' starts with "-"`, example);
+    let rest = value;
+    let user = defaultUser;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) {
+        user = parseUser(input, rest.slice(0, at));
+        rest = rest.slice(at + 1);
+    }
+    let host;
+    let port = defaultPort;
+    if (rest.startsWith('[')) {
+        const close = rest.indexOf(']');
+        if (close < 0)
+            throw new errors/* InputError */.d(input, `'${value}' has "[" without "]"`, example);
+        host = rest.slice(1, close);
+        const after = rest.slice(close + 1);
+        if (after !== '') {
+            if (!after.startsWith(':'))
+                throw new errors/* InputError */.d(input, `'${value}' has text after "]"`, example);
+            port = parsePort(input, after.slice(1));
+        }
+        if (!IPV6_RE.test(host) || !host.includes(':')) {
+            throw new errors/* InputError */.d(input, `'${host}' in brackets is not an IPv6 address`, example);
+        }
+    }
+    else {
+        const colons = rest.split(':').length - 1;
+        if (colons > 1) {
+            throw new errors/* InputError */.d(input, `'${value}' looks like an IPv6 address without brackets`, example);
+        }
+        if (colons === 1) {
+            const i = rest.indexOf(':');
+            port = parsePort(input, rest.slice(i + 1));
+            rest = rest.slice(0, i);
+        }
+        host = rest;
+        if (!HOSTNAME_RE.test(host))
+            throw new errors/* InputError */.d(input, `'${host}' is not a valid host name or address`, example);
+    }
+    return { user, host, port, label: formatHost(user, host, port) };
+}
+/** Splits a list input on newlines and commas, dropping blanks and `#` comments. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !s.startsWith('#'));
+}
+
+;// CONCATENATED MODULE: ./src/key.ts
+
+const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
+/**
+ * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
+ * "error in libcrypto", so we fix those; we explain what cannot be fixed.
+ */
+function normalizeKey(value) {
+    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+    const text = value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')
+        .trim();
+    if (text === '')
+        throw new errors/* InputError */.d('key', 'is empty', FIX_PRIVATE);
+    if (/^PuTTY-User-Key-File-/m.test(text)) {
+        throw new errors/* InputError */.d('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
+    }
+    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
+        throw new errors/* InputError */.d('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
+    }
+    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
+        throw new errors/* InputError */.d('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
+    }
+    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
+    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
+        throw new errors/* InputError */.d('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
+    }
+    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
+    return `${text
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')}\n`;
+}
+/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
+function secretLines(key) {
+    return key
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
+}
+
+// EXTERNAL MODULE: ./src/knownhosts.ts
+var knownhosts = __nccwpck_require__(4041);
+;// CONCATENATED MODULE: ./src/settings.ts
+const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'];
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
+// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
+const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+/** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
+const NEVER_A_KEY = [
+    'host',
+    'user',
+    'port',
+    'key-passphrase',
+    'known-hosts',
+    'accept-unknown-host-key',
+    'jump-host',
+    'source',
+    'target',
+    'link-name',
+    'release-id',
+    'command',
+    'rollback-to',
+    'keep-releases',
+    'exclude',
+    'filter',
+    'chmod',
+    'shared',
+    'healthcheck-url',
+    'rollback-on-failure',
+    'dry-run',
+    'max-parallel',
+    'timeout',
+];
+/** Owner may write; everyone may read (and enter directories / run what was executable). */
+const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
+function bool(get, name, dflt) {
+    const v = get(name).trim().toLowerCase();
+    if (v === '')
+        return dflt;
+    if (['true', 'yes', '1', 'on'].includes(v))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(v))
+        return false;
+    throw new errors/* InputError */.d(name, `'${v}' is not a boolean`, 'Use true or false.');
+}
+function wholeNumber(get, name, dflt, min, max) {
+    const v = get(name).trim();
+    if (v === '')
+        return dflt;
+    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+        throw new errors/* InputError */.d(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`);
+    }
+    return Number(v);
+}
+function noControl(name, value, what = 'value') {
+    if (CONTROL_RE.test(value)) {
+        throw new errors/* InputError */.d(name, `the ${what} contains control characters (newline, tab, escape…)`, 'Remove them.');
+    }
+    return value;
+}
+function lines(get, name) {
+    return get(name)
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .map((l) => noControl(name, l, 'line'));
+}
+// How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
+// pattern. rsync checks the rest itself (before it sends anything); this only keeps out what is
+// no rule at all — it accepts every rule rsync 3.x accepts.
+const FILTER_RULE_RE = /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s;
+function filterRule(rule) {
+    if (!FILTER_RULE_RE.test(rule)) {
+        throw new errors/* InputError */.d('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync).');
+    }
+    return rule;
+}
+function parseTarget(name, value) {
+    const v = value.trim();
+    const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".';
+    if (v === '')
+        throw new errors/* InputError */.d(name, 'is required', good);
+    noControl(name, v, 'path');
+    if (v.length > 1024)
+        throw new errors/* InputError */.d(name, 'is longer than 1024 characters', good);
+    if (!v.startsWith('/'))
+        throw new errors/* InputError */.d(name, `'${v}' is not an absolute path`, good);
+    const parts = v.slice(1).split('/');
+    if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+        throw new errors/* InputError */.d(name, `'${v}' is not a normalised path`, good);
+    }
+    return v;
+}
+function parseReleaseId(name, value) {
+    if (!RELEASE_ID_RE.test(value)) {
+        throw new errors/* InputError */.d(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
+    }
+    return value;
+}
+function parseSharedPath(value) {
+    const good = 'Give paths relative to the release, e.g. storage or public/uploads.';
+    const p = value.replace(/\/+$/, '');
+    if (p.startsWith('/'))
+        throw new errors/* InputError */.d('shared', `'${value}' is absolute`, good);
+    const parts = p.split('/');
+    if (parts.some((s) => s === '' || s === '.' || s === '..')) {
+        throw new errors/* InputError */.d('shared', `'${value}' is not a normalised relative path`, good);
+    }
+    return p;
+}
+/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
+function sharedPaths(list) {
+    const unique = [...new Set(list)];
+    for (const p of unique) {
+        const outer = unique.find((o) => p.startsWith(`${o}/`));
+        if (outer) {
+            throw new errors/* InputError */.d('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
+        }
+    }
+    return unique;
+}
+/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
+function defaultReleaseId(now, env) {
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
+    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
+    return label ? `${stamp}-${label}` : stamp;
+}
+function runMeta(env) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return {
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? env.USER ?? '',
+        runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+            : '',
+    };
+}
+function parseHosts(get) {
+    const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
+    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
+    const raw = splitList(get('host'));
+    if (raw.length === 0) {
+        throw new errors/* InputError */.d('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
+    }
+    const hosts = raw.map((h) => parseHost('host', h, user, port));
+    const seen = new Set();
+    for (const h of hosts) {
+        if (seen.has(h.label))
+            throw new errors/* InputError */.d('host', `${h.label} is listed twice`, 'List each host once.');
+        seen.add(h.label);
+    }
+    const jump = get('jump-host').trim();
+    return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
+}
+function parseTrust(get, accept) {
+    const trusted = (0,knownhosts/* parseKnownHosts */.uJ)('known-hosts', get('known-hosts'));
+    if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
+        throw new errors/* InputError */.d('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
+    }
+    return trusted;
+}
+/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
+function parseSettings(get, env = process.env, now = new Date(), options = {}) {
+    // A private key pasted into another input would be echoed by that input's error (before it is
+    // masked) or even used (a shared path, an exclude pattern): refuse it, without repeating it.
+    for (const name of NEVER_A_KEY) {
+        if (/PRIVATE KEY-----/.test(get(name))) {
+            throw new errors/* InputError */.d(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
+        }
+    }
+    const command = (get('command').trim() || 'deploy');
+    if (!COMMANDS.includes(command)) {
+        throw new errors/* InputError */.d('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
+    }
+    const { hosts, jumpHost } = parseHosts(get);
+    const keyText = get('key');
+    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
+    if (key === '' && !options.allowOwnSsh) {
+        throw new errors/* InputError */.d('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
+    }
+    const keyPassphrase = get('key-passphrase');
+    if (/[\r\n]/.test(keyPassphrase)) {
+        throw new errors/* InputError */.d('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
+    }
+    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
+    const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
+    const target = parseTarget('target', get('target'));
+    const linkName = get('link-name').trim() || 'current';
+    if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
+        throw new errors/* InputError */.d('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
+    }
+    const needsSource = command === 'deploy' || command === 'upload';
+    let source = '';
+    if (needsSource) {
+        const s = get('source').trim();
+        if (s === '')
+            throw new errors/* InputError */.d('source', 'is required', 'Give the build directory, e.g. source: public.');
+        noControl('source', s, 'path');
+        source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
+        let isDir = false;
+        try {
+            isDir = (0,external_node_fs_.statSync)(source).isDirectory();
+        }
+        catch { }
+        if (!isDir) {
+            throw new errors/* InputError */.d('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
+        }
+    }
+    const givenId = get('release-id').trim();
+    if ((command === 'activate' || command === 'upload') && givenId === '') {
+        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, 'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.');
+    }
+    const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
+    const rollbackTo = get('rollback-to').trim();
+    if (rollbackTo !== '')
+        parseReleaseId('rollback-to', rollbackTo);
+    const chmod = get('chmod').trim() || DEFAULT_CHMOD;
+    if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
+        throw new errors/* InputError */.d('chmod', `'${chmod}' is not an rsync --chmod spec`, `e.g. ${DEFAULT_CHMOD} or D755,F644.`);
+    }
+    const healthcheckUrl = get('healthcheck-url').trim();
+    if (healthcheckUrl !== '') {
+        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
+        noControl('healthcheck-url', healthcheckUrl, 'URL');
+        let ok = false;
+        try {
+            ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
+        }
+        catch { }
+        if (!ok) {
+            throw new errors/* InputError */.d('healthcheck-url', `'${healthcheckUrl}' is not an http(s) URL`, 'e.g. https://example.com/health.');
+        }
+    }
+    const hook = (name) => {
+        const v = get(name).replace(/\r\n?/g, '\n');
+        if (v.length > 65536)
+            throw new errors/* InputError */.d(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.');
+        if (v.includes('\u0000'))
+            throw new errors/* InputError */.d(name, 'contains a NUL byte', 'Remove it.');
+        return v.trim() === '' ? '' : v;
+    };
+    return {
+        command,
+        hosts,
+        jumpHost,
+        key,
+        keyPassphrase,
+        trusted,
+        acceptUnknownHostKey,
+        source,
+        target,
+        linkName,
+        releaseId,
+        releaseIdGiven: givenId !== '',
+        rollbackTo,
+        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+        exclude: lines(get, 'exclude'),
+        filter: lines(get, 'filter').map(filterRule),
+        chmod,
+        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
+        beforeSwitch: hook('before-switch'),
+        afterSwitch: hook('after-switch'),
+        healthcheckUrl,
+        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
+        dryRun: bool(get, 'dry-run', false),
+        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
+        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+        meta: runMeta(env),
+    };
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(8701);
 ;// CONCATENATED MODULE: ./src/commands.ts
 
 
@@ -29533,7 +29965,7 @@ async function inspectAll(core, hosts, takeLock) {
                 core.onLock?.(h.session.index, true);
             }
             h.state = readServerState(reply);
-            const lock = (0,remote/* first */.$1)(reply, 'locked-by');
+            const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
             if (lock)
                 core.reporter.info(`${h.session.label}: locked by ${lock}`);
             h.result.releaseId = h.state.live;
@@ -29700,7 +30132,7 @@ async function runPrune(core) {
             const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
             h.locked = false;
             core.onLock?.(h.session.index, false);
-            h.result.pruned = (0,remote/* all */.Q7)(reply, 'pruned');
+            h.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
             core.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`);
         }
         catch (e) {
@@ -29719,7 +30151,7 @@ async function runUnlock(core) {
         try {
             await core.ssh.connect(h.session.index, h.session.label, core.signal);
             const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
-            const was = (0,remote/* first */.$1)(reply, 'unlocked');
+            const was = (0,src_remote/* first */.$1)(reply, 'unlocked');
             h.result.status = 'not-switched';
             core.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
         }
@@ -29732,384 +30164,113 @@ async function runUnlock(core) {
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./src/hosts.ts
+// EXTERNAL MODULE: ./src/ssh.ts + 2 modules
+var src_ssh = __nccwpck_require__(6073);
+;// CONCATENATED MODULE: ./src/run-command.ts
 
-const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
-function parsePort(input, value) {
-    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
-        throw new errors/* InputError */.d(input, `'${value}' is not a port number`, 'Give a whole number from 1 to 65535, e.g. 22.');
-    }
-    return Number(value);
-}
-function parseUser(input, value) {
-    if (!USER_RE.test(value)) {
-        throw new errors/* InputError */.d(input, `'${value}' is not a valid user name`, 'Use letters, digits, ".", "_" and "-" only, not starting with "-", e.g. deploy.');
-    }
-    return value;
-}
-function formatHost(user, host, port) {
-    const h = host.includes(':') ? `[${host}]` : host;
-    return `${user ? `${user}@` : ''}${h}${port === 22 ? '' : `:${port}`}`;
-}
-/** Parses one `[user@]host[:port]` (IPv6 in brackets: `[::1]:2222`). */
-function parseHost(input, raw, defaultUser, defaultPort) {
-    const value = raw.trim();
-    const example = 'Write [user@]host[:port], e.g. deploy@example.com:2222 or [2001:db8::1]:22.';
-    if (value === '')
-        throw new errors/* InputError */.d(input, 'a host is empty', example);
-    if (value.startsWith('-'))
-        throw new errors/* InputError */.d(input, `'${value}' starts with "-"`, example);
-    let rest = value;
-    let user = defaultUser;
-    const at = rest.lastIndexOf('@');
-    if (at >= 0) {
-        user = parseUser(input, rest.slice(0, at));
-        rest = rest.slice(at + 1);
-    }
-    let host;
-    let port = defaultPort;
-    if (rest.startsWith('[')) {
-        const close = rest.indexOf(']');
-        if (close < 0)
-            throw new errors/* InputError */.d(input, `'${value}' has "[" without "]"`, example);
-        host = rest.slice(1, close);
-        const after = rest.slice(close + 1);
-        if (after !== '') {
-            if (!after.startsWith(':'))
-                throw new errors/* InputError */.d(input, `'${value}' has text after "]"`, example);
-            port = parsePort(input, after.slice(1));
-        }
-        if (!IPV6_RE.test(host) || !host.includes(':')) {
-            throw new errors/* InputError */.d(input, `'${host}' in brackets is not an IPv6 address`, example);
-        }
-    }
-    else {
-        const colons = rest.split(':').length - 1;
-        if (colons > 1) {
-            throw new errors/* InputError */.d(input, `'${value}' looks like an IPv6 address without brackets`, example);
-        }
-        if (colons === 1) {
-            const i = rest.indexOf(':');
-            port = parsePort(input, rest.slice(i + 1));
-            rest = rest.slice(0, i);
-        }
-        host = rest;
-        if (!HOSTNAME_RE.test(host))
-            throw new errors/* InputError */.d(input, `'${host}' is not a valid host name or address`, example);
-    }
-    return { user, host, port, label: formatHost(user, host, port) };
-}
-/** Splits a list input on newlines and commas, dropping blanks and `#` comments. */
-function splitList(value) {
-    return value
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter((s) => s !== '' && !s.startsWith('#'));
-}
 
-;// CONCATENATED MODULE: ./src/key.ts
 
-const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
+
+
+
 /**
- * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
- * "error in libcrypto", so we fix those; we explain what cannot be fixed.
+ * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
+ * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
  */
-function normalizeKey(value) {
-    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
-    const text = value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')
-        .trim();
-    if (text === '')
-        throw new errors/* InputError */.d('key', 'is empty', FIX_PRIVATE);
-    if (/^PuTTY-User-Key-File-/m.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
+/** Runs one command with a ready connection setup. */
+async function dispatch(c) {
+    switch (c.settings.command) {
+        case 'deploy':
+        case 'upload':
+        case 'activate':
+            return { ...(await runDeploy(c)), releases: [] };
+        case 'rollback':
+            return runRollback(c);
+        case 'list':
+            return runList(c);
+        case 'prune':
+            return runPrune(c);
+        case 'unlock':
+            return runUnlock(c);
     }
-    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
-    }
-    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
-    }
-    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
-    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
-        throw new errors/* InputError */.d('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
-    }
-    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
-    return `${text
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')}\n`;
 }
-/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
-function secretLines(key) {
-    return key
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
-}
-
-// EXTERNAL MODULE: ./src/knownhosts.ts
-var knownhosts = __nccwpck_require__(4041);
-;// CONCATENATED MODULE: ./src/settings.ts
-const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'];
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-
-
-
-
-
-const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
-const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
-// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
-const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
-/** Owner may write; everyone may read (and enter directories / run what was executable). */
-const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
-function bool(get, name, dflt) {
-    const v = get(name).trim().toLowerCase();
-    if (v === '')
-        return dflt;
-    if (['true', 'yes', '1', 'on'].includes(v))
-        return true;
-    if (['false', 'no', '0', 'off'].includes(v))
-        return false;
-    throw new errors/* InputError */.d(name, `'${v}' is not a boolean`, 'Use true or false.');
-}
-function wholeNumber(get, name, dflt, min, max) {
-    const v = get(name).trim();
-    if (v === '')
-        return dflt;
-    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
-        throw new errors/* InputError */.d(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`);
-    }
-    return Number(v);
-}
-function noControl(name, value, what = 'value') {
-    if (CONTROL_RE.test(value)) {
-        throw new errors/* InputError */.d(name, `the ${what} contains control characters (newline, tab, escape…)`, 'Remove them.');
-    }
-    return value;
-}
-function lines(get, name) {
-    return get(name)
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'))
-        .map((l) => noControl(name, l, 'line'));
-}
-function parseTarget(name, value) {
-    const v = value.trim();
-    const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".';
-    if (v === '')
-        throw new errors/* InputError */.d(name, 'is required', good);
-    noControl(name, v, 'path');
-    if (v.length > 1024)
-        throw new errors/* InputError */.d(name, 'is longer than 1024 characters', good);
-    if (!v.startsWith('/'))
-        throw new errors/* InputError */.d(name, `'${v}' is not an absolute path`, good);
-    const parts = v.slice(1).split('/');
-    if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
-        throw new errors/* InputError */.d(name, `'${v}' is not a normalised path`, good);
-    }
-    return v;
-}
-function parseReleaseId(name, value) {
-    if (!RELEASE_ID_RE.test(value)) {
-        throw new errors/* InputError */.d(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
-    }
-    return value;
-}
-function parseSharedPath(value) {
-    const good = 'Give paths relative to the release, e.g. storage or public/uploads.';
-    const p = value.replace(/\/+$/, '');
-    if (p.startsWith('/'))
-        throw new errors/* InputError */.d('shared', `'${value}' is absolute`, good);
-    const parts = p.split('/');
-    if (parts.some((s) => s === '' || s === '.' || s === '..')) {
-        throw new errors/* InputError */.d('shared', `'${value}' is not a normalised relative path`, good);
-    }
-    return p;
-}
-/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
-function sharedPaths(list) {
-    const unique = [...new Set(list)];
-    for (const p of unique) {
-        const outer = unique.find((o) => p.startsWith(`${o}/`));
-        if (outer) {
-            throw new errors/* InputError */.d('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
-        }
-    }
-    return unique;
-}
-/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
-function defaultReleaseId(now, env) {
-    const stamp = now
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d+Z$/, 'Z');
-    const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
-    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
-    return label ? `${stamp}-${label}` : stamp;
-}
-function runMeta(env) {
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+/**
+ * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
+ * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
+ */
+function sshOptions(settings, allowOwnSsh = false) {
+    const t = settings.trusted;
+    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
     return {
-        sha: env.GITHUB_SHA ?? '',
-        ref: env.GITHUB_REF ?? '',
-        actor: env.GITHUB_ACTOR ?? env.USER ?? '',
-        runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-            : '',
+        hosts: settings.hosts,
+        jumpHost: settings.jumpHost,
+        key: settings.key,
+        keyPassphrase: settings.keyPassphrase,
+        trusted: settings.trusted,
+        acceptUnknownHostKey: settings.acceptUnknownHostKey,
+        persistSeconds: 300,
+        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
     };
 }
-function parseHosts(get) {
-    const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
-    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
-    const raw = splitList(get('host'));
-    if (raw.length === 0) {
-        throw new errors/* InputError */.d('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
-    }
-    const hosts = raw.map((h) => parseHost('host', h, user, port));
-    const seen = new Set();
-    for (const h of hosts) {
-        if (seen.has(h.label))
-            throw new errors/* InputError */.d('host', `${h.label} is listed twice`, 'List each host once.');
-        seen.add(h.label);
-    }
-    const jump = get('jump-host').trim();
-    return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
-}
-function parseTrust(get, accept) {
-    const trusted = (0,knownhosts/* parseKnownHosts */.uJ)('known-hosts', get('known-hosts'));
-    if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
-        throw new errors/* InputError */.d('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
-    }
-    return trusted;
-}
-/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
-function parseSettings(get, env = process.env, now = new Date()) {
-    const command = (get('command').trim() || 'deploy');
-    if (!COMMANDS.includes(command)) {
-        throw new errors/* InputError */.d('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
-    }
-    const { hosts, jumpHost } = parseHosts(get);
-    const keyText = get('key');
-    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
-    if (key === '' && env.RAD_ALLOW_AGENT !== '1') {
-        throw new errors/* InputError */.d('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
-    }
-    const keyPassphrase = get('key-passphrase');
-    if (/[\r\n]/.test(keyPassphrase)) {
-        throw new errors/* InputError */.d('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
-    }
-    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
-    const trusted = parseTrust(get, acceptUnknownHostKey || env.RAD_ALLOW_AGENT === '1');
-    const target = parseTarget('target', get('target'));
-    const linkName = get('link-name').trim() || 'current';
-    if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
-        throw new errors/* InputError */.d('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
-    }
-    const needsSource = command === 'deploy' || command === 'upload';
-    let source = '';
-    if (needsSource) {
-        const s = get('source').trim();
-        if (s === '')
-            throw new errors/* InputError */.d('source', 'is required', 'Give the build directory, e.g. source: public.');
-        noControl('source', s, 'path');
-        source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
-        let isDir = false;
-        try {
-            isDir = (0,external_node_fs_.statSync)(source).isDirectory();
-        }
-        catch { }
-        if (!isDir) {
-            throw new errors/* InputError */.d('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
-        }
-    }
-    const givenId = get('release-id').trim();
-    if ((command === 'activate' || command === 'upload') && givenId === '') {
-        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, 'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.');
-    }
-    const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
-    const rollbackTo = get('rollback-to').trim();
-    if (rollbackTo !== '')
-        parseReleaseId('rollback-to', rollbackTo);
-    const chmod = get('chmod').trim() || DEFAULT_CHMOD;
-    if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
-        throw new errors/* InputError */.d('chmod', `'${chmod}' is not an rsync --chmod spec`, `e.g. ${DEFAULT_CHMOD} or D755,F644.`);
-    }
-    const healthcheckUrl = get('healthcheck-url').trim();
-    if (healthcheckUrl !== '') {
-        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
-        noControl('healthcheck-url', healthcheckUrl, 'URL');
-        let ok = false;
-        try {
-            ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
-        }
-        catch { }
-        if (!ok) {
-            throw new errors/* InputError */.d('healthcheck-url', `'${healthcheckUrl}' is not an http(s) URL`, 'e.g. https://example.com/health.');
-        }
-    }
-    const hook = (name) => {
-        const v = get(name).replace(/\r\n?/g, '\n');
-        if (v.length > 65536)
-            throw new errors/* InputError */.d(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.');
-        if (v.includes('\u0000'))
-            throw new errors/* InputError */.d(name, 'contains a NUL byte', 'Remove it.');
-        return v.trim() === '' ? '' : v;
+/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
+async function runCommand(settings, opts) {
+    const controller = new AbortController();
+    let timedOut = false;
+    let cancelled = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, settings.timeoutSeconds * 1000);
+    const onSignal = () => {
+        cancelled = true;
+        controller.abort();
     };
-    return {
-        command,
-        hosts,
-        jumpHost,
-        key,
-        keyPassphrase,
-        trusted,
-        acceptUnknownHostKey,
-        source,
-        target,
-        linkName,
-        releaseId,
-        releaseIdGiven: givenId !== '',
-        rollbackTo,
-        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
-        exclude: lines(get, 'exclude'),
-        filter: lines(get, 'filter'),
-        chmod,
-        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
-        beforeSwitch: hook('before-switch'),
-        afterSwitch: hook('after-switch'),
-        healthcheckUrl,
-        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
-        dryRun: bool(get, 'dry-run', false),
-        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
-        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
-        meta: runMeta(env),
-    };
-}
-/** The action's inputs (INPUT_* variables), read through @actions/core. */
-async function readSettings() {
-    const core = await Promise.resolve(/* import() */).then(__nccwpck_require__.bind(__nccwpck_require__, 4517));
-    return parseSettings((name) => core.getInput(name));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const token = opts.token ?? (0,external_node_crypto_.randomBytes)(8).toString('hex');
+    let outcome;
+    let failure;
+    let ssh;
+    try {
+        const sshPath = await io/* which */.K7('ssh', true);
+        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload' ? await io/* which */.K7('rsync', true) : '';
+        ssh = await src_ssh/* Ssh */.L1.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => { }));
+        outcome = await dispatch({
+            settings,
+            ssh,
+            reporter: opts.reporter,
+            signal: controller.signal,
+            token,
+            rsyncPath,
+            onLock: opts.onLock,
+        });
+        failure = outcome.error;
+    }
+    catch (e) {
+        failure = toDeployError(e);
+    }
+    finally {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await ssh?.dispose();
+    }
+    if (timedOut) {
+        const flag = opts.timeoutFlag;
+        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+            ? 'The switch had completed before the timeout (see above).'
+            : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
+    }
+    return { outcome, failure, timedOut, cancelled };
 }
 
 // EXTERNAL MODULE: ./src/state.ts
 var state = __nccwpck_require__(2462);
-;// CONCATENATED MODULE: ./src/summary.ts
-
+;// CONCATENATED MODULE: ./src/outputs.ts
+/**
+ * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
+ * action's `hosts` and `releases` outputs.
+ */
 /** Sums over hosts for the scalar outputs (one host: its own figures). */
 function totals(outcome) {
     const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
@@ -30132,19 +30293,27 @@ function hostsJson(outcome) {
         ...(h.error ? { error: h.error } : {}),
     })));
 }
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+
+
+
 function setOutputs(settings, outcome) {
     const t = totals(outcome);
     const firstHost = outcome.hosts[0];
     const releaseId = firstHost?.releaseId || (settings.command === 'deploy' ? settings.releaseId : '');
-    core.setOutput('release-id', releaseId);
-    core.setOutput('release-path', releaseId ? `${settings.target}/releases/${releaseId}` : '');
-    core.setOutput('previous-release-id', firstHost?.previousReleaseId ?? '');
-    core.setOutput('bytes-sent', String(t.bytesSent));
-    core.setOutput('files-transferred', String(t.filesTransferred));
-    core.setOutput('files-linked', String(t.filesLinked));
-    core.setOutput('releases', JSON.stringify(outcome.releases));
-    core.setOutput('hosts', hostsJson(outcome));
-    core.setOutput('rolled-back', String(outcome.rolledBack));
+    core/* setOutput */.uH('release-id', releaseId);
+    core/* setOutput */.uH('release-path', releaseId ? `${settings.target}/releases/${releaseId}` : '');
+    core/* setOutput */.uH('previous-release-id', firstHost?.previousReleaseId ?? '');
+    core/* setOutput */.uH('bytes-sent', String(t.bytesSent));
+    core/* setOutput */.uH('files-transferred', String(t.filesTransferred));
+    core/* setOutput */.uH('files-linked', String(t.filesLinked));
+    core/* setOutput */.uH('releases', releasesJson(outcome));
+    core/* setOutput */.uH('hosts', hostsJson(outcome));
+    core/* setOutput */.uH('rolled-back', String(outcome.rolledBack));
 }
 function escapeHtml(text) {
     return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
@@ -30161,7 +30330,7 @@ function bytes(n) {
 async function writeSummary(settings, outcome) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
-    const s = core.summary;
+    const s = core/* summary */.z;
     const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`;
     s.addHeading(title, 3);
     if (settings.command === 'list' && outcome.releases.length > 0) {
@@ -30225,108 +30394,56 @@ async function writeSummary(settings, outcome) {
 
 
 
-
-
-
 const reporter = {
-    info: (m) => core.info(m),
-    warning: (m) => core.warning(m),
-    debug: (m) => core.debug(m),
-    group: (name, fn) => core.group(name, fn),
+    info: (m) => core/* info */.pq(m),
+    warning: (m) => core/* warning */.$e(m),
+    debug: (m) => core/* debug */.Yz(m),
+    group: (name, fn) => core/* group */.Os(name, fn),
 };
-/** Runs one command of the action with a ready connection setup. */
-async function dispatch(c) {
-    switch (c.settings.command) {
-        case 'deploy':
-        case 'upload':
-        case 'activate':
-            return { ...(await runDeploy(c)), releases: [] };
-        case 'rollback':
-            return runRollback(c);
-        case 'list':
-            return runList(c);
-        case 'prune':
-            return runPrune(c);
-        case 'unlock':
-            return runUnlock(c);
-    }
+/** Runs one command with a ready connection setup (shared with the CLI). */
+
+/**
+ * The action's inputs (INPUT_* variables), read through @actions/core. Here rather than in
+ * inputs.ts, so the CLI bundle (which shares inputs.ts) does not carry @actions/core.
+ */
+function readSettings() {
+    return parseSettings((name) => core/* getInput */.V4(name));
 }
 function maskSecrets(settings) {
     for (const line of secretLines(settings.key))
-        core.setSecret(line);
+        core/* setSecret */.Pq(line);
     if (settings.keyPassphrase)
-        core.setSecret(settings.keyPassphrase);
+        core/* setSecret */.Pq(settings.keyPassphrase);
 }
 /** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
 async function run() {
-    core.saveState(state/* State */.U.IsPost, 'true');
+    core/* saveState */.LZ(state/* State */.U.IsPost, 'true');
     let settings;
     try {
-        settings = await readSettings();
+        settings = readSettings();
     }
     catch (e) {
-        core.setFailed(toDeployError(e).toString());
+        core/* setFailed */.C1(toDeployError(e).toString());
         return;
     }
     maskSecrets(settings);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-    }, settings.timeoutSeconds * 1000);
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const token = (0,external_node_crypto_.randomBytes)(8).toString('hex');
     const locks = { target: settings.target, linkName: settings.linkName, token, hosts: [] };
-    let outcome;
-    let failure;
-    let ssh;
-    try {
-        const sshPath = await io/* which */.K7('ssh', true);
-        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload' ? await io/* which */.K7('rsync', true) : '';
-        ssh = await src_ssh/* Ssh */.L1.create({
-            hosts: settings.hosts,
-            jumpHost: settings.jumpHost,
-            key: settings.key,
-            keyPassphrase: settings.keyPassphrase,
-            trusted: settings.trusted,
-            acceptUnknownHostKey: settings.acceptUnknownHostKey,
-            persistSeconds: 300,
-        }, sshPath, (dir) => core.saveState(state/* State */.U.SshDir, dir));
-        outcome = await dispatch({
-            settings,
-            ssh,
-            reporter,
-            signal: controller.signal,
-            token,
-            rsyncPath,
-            onLock: (i, held) => {
-                locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
-                core.saveState(state/* State */.U.Locks, JSON.stringify(locks));
-            },
-        });
-        failure = outcome.error;
-    }
-    catch (e) {
-        failure = toDeployError(e);
-    }
-    finally {
-        clearTimeout(timer);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await ssh?.dispose();
-    }
-    if (timedOut) {
-        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (input timeout). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), 'The live release was not changed unless a switch had completed (see above). Raise timeout for large uploads, or check the link to the server.', 'timeout');
-    }
+    const { outcome, failure } = await runCommand(settings, {
+        reporter,
+        token,
+        onSshDir: (dir) => core/* saveState */.LZ(state/* State */.U.SshDir, dir),
+        onLock: (i, held) => {
+            locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
+            core/* saveState */.LZ(state/* State */.U.Locks, JSON.stringify(locks));
+        },
+    });
     if (outcome) {
         setOutputs(settings, outcome);
-        await writeSummary(settings, outcome).catch((e) => core.warning(`Could not write the job summary: ${e}`));
+        await writeSummary(settings, outcome).catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
     }
     if (failure)
-        core.setFailed(failure.toString());
+        core/* setFailed */.C1(failure.toString());
 }
 
 
@@ -30345,7 +30462,7 @@ async function run() {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4517);
 /* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7684);
 /* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6473);
-/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2602);
+/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6073);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2462);
 
 
@@ -30359,10 +30476,10 @@ async function run() {
  * main step could not release, closes the SSH masters and deletes the key. It warns, never fails.
  */
 async function post() {
-    const dir = _actions_core__WEBPACK_IMPORTED_MODULE_2__.getState(_state_js__WEBPACK_IMPORTED_MODULE_6__/* .State */ .U.SshDir);
+    const dir = _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_6__/* .State */ .U.SshDir);
     if (!dir || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(dir))
         return;
-    const locks = _actions_core__WEBPACK_IMPORTED_MODULE_2__.getState(_state_js__WEBPACK_IMPORTED_MODULE_6__/* .State */ .U.Locks);
+    const locks = _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_6__/* .State */ .U.Locks);
     if (locks) {
         try {
             const l = JSON.parse(locks);
@@ -30380,21 +30497,21 @@ async function post() {
                     signal: AbortSignal.timeout(30_000),
                 });
                 if (r.code === 0)
-                    _actions_core__WEBPACK_IMPORTED_MODULE_2__.info(`Released the deploy lock on host ${i + 1} left by the main step.`);
+                    _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Released the deploy lock on host ${i + 1} left by the main step.`);
                 else
-                    _actions_core__WEBPACK_IMPORTED_MODULE_2__.warning(`Could not release the deploy lock on host ${i + 1}: ${r.stderr.trim()}`);
+                    _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not release the deploy lock on host ${i + 1}: ${r.stderr.trim()}`);
             }
         }
         catch (e) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_2__.warning(`Could not release the deploy lock: ${e}`);
+            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not release the deploy lock: ${e}`);
         }
     }
     try {
         await (0,_ssh_js__WEBPACK_IMPORTED_MODULE_5__/* .removeSshDir */ .gB)(dir);
-        _actions_core__WEBPACK_IMPORTED_MODULE_2__.info('Closed the SSH connection and deleted the key.');
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq('Closed the SSH connection and deleted the key.');
     }
     catch (e) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_2__.warning(`Could not delete ${dir}: ${e}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not delete ${dir}: ${e}`);
     }
 }
 
@@ -30452,11 +30569,27 @@ function run(file, args, opts = {}) {
             opts.signal?.removeEventListener('abort', onAbort);
             reject(err);
         });
-        child.on('close', (code, signal) => {
+        let done = false;
+        const finish = (code, signal) => {
+            if (done)
+                return;
+            done = true;
             opts.signal?.removeEventListener('abort', onAbort);
             if (killTimer)
                 clearTimeout(killTimer);
             resolve({ code: code ?? -1, signal, stdout, stderr, aborted });
+        };
+        child.on('close', finish);
+        // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
+        // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
+        child.on('exit', (code, signal) => {
+            if (!aborted)
+                return;
+            setTimeout(() => {
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                finish(code, signal);
+            }, 100);
         });
         // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
         child.stdin?.on('error', () => { });
@@ -30851,23 +30984,24 @@ function all(reply, key) {
 
 /***/ }),
 
-/***/ 2602:
+/***/ 6073:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   L1: () => (/* binding */ Ssh),
-  O5: () => (/* binding */ aliasOf),
   gB: () => (/* binding */ removeSshDir)
 });
 
-// UNUSED EXPORTS: CONNECT_TIMEOUT, renderSshConfig
+// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, ownHostArgs, renderSshConfig, userConfigProblem
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -30887,6 +31021,45 @@ var proc = __nccwpck_require__(7684);
 
 
 
+
+/**
+ * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
+ * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
+ */
+function userConfigProblem(file, uid) {
+    let st;
+    try {
+        st = (0,external_node_fs_.statSync)(file);
+    }
+    catch {
+        return '';
+    }
+    if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+        return `Bad owner or permissions on ${file}: ssh itself refuses to use it (it must be yours and writable by you only).`;
+    }
+    return '';
+}
+/** Known hosts are ours (a file we write) unless the person's own setup decides them. */
+function ourKnownHosts(opts) {
+    const t = opts.trusted;
+    return !opts.useOwnSshSetup || t.lines.length > 0 || t.fingerprints.length > 0 || opts.acceptUnknownHostKey;
+}
+/**
+ * Own-setup mode: how host `h` is named on ssh's command line. A `Host` block of ours would hide
+ * the person's `Host` blocks (ssh matches them against the name typed), so what was given
+ * explicitly goes in `-o` options (argv wins over every config file) and the name is the one
+ * they typed. Port 22 is the default: left to their config (or ssh's own default, 22).
+ */
+function ownHostArgs(h, jump) {
+    const args = [];
+    if (h.user)
+        args.push('-o', `User=${h.user}`);
+    if (h.port !== 22)
+        args.push('-o', `Port=${h.port}`);
+    if (jump)
+        args.push('-o', `ProxyJump=${jump.label}`);
+    return [...args, h.host];
+}
 const CONNECT_TIMEOUT = 15;
 function aliasOf(index) {
     return `rad-${index}`;
@@ -30904,19 +31077,45 @@ function renderSshConfig(opts, paths) {
         if (jump)
             out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`);
     };
-    opts.hosts.forEach((h, i) => {
-        hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
-    });
-    if (opts.jumpHost)
-        hostBlock('rad-jump', opts.jumpHost, false);
+    const own = opts.useOwnSshSetup === true;
+    // Own setup: no aliases of ours; hosts go by their own names (ownHostArgs).
+    if (!own) {
+        opts.hosts.forEach((h, i) => {
+            hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
+        });
+        if (opts.jumpHost)
+            hostBlock('rad-jump', opts.jumpHost, false);
+    }
     out.push('Host *');
-    if (!opts.useOwnSshSetup) {
-        out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none', `  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null');
-        if (opts.trusted.fingerprints.length > 0) {
+    if (!own || opts.key !== '') {
+        out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none');
+    }
+    if (ourKnownHosts(opts)) {
+        const t = opts.trusted;
+        if (own && t.lines.length === 0 && t.fingerprints.length === 0) {
+            // accept-unknown-host-key on a laptop: keys already known still count (a changed one is
+            // refused); a new one is learned into our file only, to be printed for pinning.
+            out.push(`  UserKnownHostsFile ${paths.knownHosts} ~/.ssh/known_hosts ~/.ssh/known_hosts2`);
+        }
+        else {
+            out.push(`  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null');
+        }
+        if (t.fingerprints.length > 0) {
             out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`);
         }
     }
-    out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`, '  CheckHostIP no', '  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no', '  PreferredAuthentications publickey', `  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', `  ControlPath ${paths.dir}/%C`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
+    out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`);
+    // Own setup: CheckHostIP and the auth methods stay the person's choice (never weaker: BatchMode).
+    if (!own)
+        out.push('  CheckHostIP no');
+    out.push('  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no');
+    if (!own)
+        out.push('  PreferredAuthentications publickey');
+    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', `  ControlPath ${paths.dir}/%C`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
+    if (own) {
+        // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
+        out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config');
+    }
     return `${out.join('\n')}\n`;
 }
 const ASKPASS = `#!/bin/sh
@@ -30929,7 +31128,8 @@ class Ssh {
     opts;
     paths;
     sshPath;
-    masters = new Set();
+    /** Hosts whose master runs, with the words that name them to ssh. */
+    masters = new Map();
     constructor(opts, paths, sshPath) {
         this.opts = opts;
         this.paths = paths;
@@ -30943,6 +31143,12 @@ class Ssh {
      * so the post step can delete the directory even if we are killed right after.
      */
     static async create(opts, sshPath, onDir) {
+        if (opts.useOwnSshSetup) {
+            // Included from our config, ssh would not check it as it checks ~/.ssh/config itself.
+            const problem = userConfigProblem(external_node_path_default().join((0,external_node_os_namespaceObject.userInfo)().homedir, '.ssh/config'), process.getuid?.() ?? 0);
+            if (problem)
+                throw new errors/* DeployError */.s(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
+        }
         const dir = await (0,promises_namespaceObject.mkdtemp)('/tmp/rad-');
         await (0,promises_namespaceObject.chmod)(dir, 0o700);
         onDir(dir);
@@ -30957,16 +31163,18 @@ class Ssh {
             fingerprintCheck: external_node_path_default().join(dir, 'hostkey-check'),
         };
         const ssh = new Ssh(opts, paths, sshPath);
-        if (!opts.useOwnSshSetup) {
+        if (!opts.useOwnSshSetup || opts.key !== '') {
             await (0,promises_namespaceObject.writeFile)(paths.key, opts.key, { mode: 0o600 });
+            if (opts.keyPassphrase) {
+                await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
+            }
+        }
+        if (ourKnownHosts(opts)) {
             const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port);
             await (0,promises_namespaceObject.writeFile)(paths.knownHosts, (0,knownhosts/* renderKnownHosts */.vS)(opts.trusted, ports), { mode: 0o600 });
             if (opts.trusted.fingerprints.length > 0) {
                 await (0,promises_namespaceObject.writeFile)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
                 await (0,promises_namespaceObject.writeFile)(paths.fingerprintCheck, (0,knownhosts/* fingerprintCheckScript */._d)(paths.fingerprints), { mode: 0o700 });
-            }
-            if (opts.keyPassphrase) {
-                await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
             }
         }
         await (0,promises_namespaceObject.writeFile)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
@@ -30975,6 +31183,22 @@ class Ssh {
     /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
     get rshCommand() {
         return `${this.sshPath} -F ${this.configPath}`;
+    }
+    /** The words that name host `index` on ssh's command line, after `-F config`. */
+    hostArgs(index) {
+        const h = this.opts.hosts[index];
+        if (!this.opts.useOwnSshSetup || !h)
+            return [aliasOf(index)];
+        return ownHostArgs(h, this.opts.jumpHost);
+    }
+    /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
+    rsyncRemote(index, remotePath) {
+        const words = this.hostArgs(index);
+        const name = words.pop() ?? '';
+        return {
+            rsh: [this.rshCommand, ...words].join(' '),
+            destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
+        };
     }
     baseEnv() {
         const env = { ...process.env };
@@ -30999,7 +31223,7 @@ class Ssh {
             env.RAD_ASKPASS_COUNT = countFile;
             env.DISPLAY = env.DISPLAY ?? ':0';
         }
-        args.push(alias);
+        args.push(...this.hostArgs(index));
         // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
         const fd = (0,external_node_fs_.openSync)(errFile, 'w', 0o600);
         let result;
@@ -31033,14 +31257,15 @@ class Ssh {
                 label: failedAt,
                 user: failedHost?.user ?? '',
                 keyPath: this.paths.key,
-                hasKey: !this.opts.useOwnSshSetup,
+                hasKey: !this.opts.useOwnSshSetup || this.opts.key !== '',
+                ownSetup: this.opts.useOwnSshSetup === true,
                 passphraseGiven: this.opts.keyPassphrase !== '',
                 passphraseRejected: askpassCalls > 1,
                 host: failedHost,
                 sshPath: this.sshPath,
             });
         }
-        this.masters.add(alias);
+        this.masters.set(index, this.hostArgs(index));
     }
     /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
     async learnedHostKeys() {
@@ -31051,22 +31276,40 @@ class Ssh {
             return '';
         }
     }
-    /** Runs a constant script with `sh -s` over the host's master connection. */
+    /**
+     * Runs a constant script with `sh -s` over the host's master connection, or with `fresh` over a
+     * new connection of its own (-S none), for when the master itself may be stuck.
+     */
     exec(index, script, opts = {}) {
-        return (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-T', aliasOf(index), 'sh -s'], {
-            env: this.baseEnv(),
+        const { fresh, ...rest } = opts;
+        const env = this.baseEnv();
+        const own = [];
+        if (fresh) {
+            own.push('-S', 'none');
+            if (this.opts.keyPassphrase) {
+                // As in connect(): the passphrase reaches ssh through SSH_ASKPASS, never argv.
+                own.push('-o', 'BatchMode=no');
+                env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
+                env.SSH_ASKPASS_REQUIRE = 'force';
+                env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
+                env.RAD_ASKPASS_COUNT = external_node_path_default().join(this.paths.dir, `${aliasOf(index)}.askpass`);
+                env.DISPLAY = env.DISPLAY ?? ':0';
+            }
+        }
+        return (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
+            env,
             input: script,
-            ...opts,
+            ...rest,
         });
     }
     /** Closes every master (ssh -O exit). Never throws. */
     async closeAll() {
-        await Promise.all([...this.masters].map(async (alias) => {
+        await Promise.all([...this.masters].map(async ([index, words]) => {
             try {
-                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', alias], { env: this.baseEnv() });
+                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() });
             }
             catch { }
-            this.masters.delete(alias);
+            this.masters.delete(index);
         }));
     }
     async dispose() {
@@ -31344,52 +31587,23 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ 4517:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-// ESM COMPAT FLAG
-__nccwpck_require__.r(__webpack_exports__);
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  ExitCode: () => (/* binding */ ExitCode),
-  addPath: () => (/* binding */ addPath),
-  debug: () => (/* binding */ debug),
-  endGroup: () => (/* binding */ endGroup),
-  error: () => (/* binding */ error),
-  exportVariable: () => (/* binding */ exportVariable),
-  getBooleanInput: () => (/* binding */ getBooleanInput),
-  getIDToken: () => (/* binding */ getIDToken),
-  getInput: () => (/* binding */ getInput),
-  getMultilineInput: () => (/* binding */ getMultilineInput),
-  getState: () => (/* binding */ getState),
-  group: () => (/* binding */ group),
-  info: () => (/* binding */ info),
-  isDebug: () => (/* binding */ isDebug),
-  markdownSummary: () => (/* reexport */ markdownSummary),
-  notice: () => (/* binding */ notice),
-  platform: () => (/* reexport */ platform_namespaceObject),
-  saveState: () => (/* binding */ saveState),
-  setCommandEcho: () => (/* binding */ setCommandEcho),
-  setFailed: () => (/* binding */ setFailed),
-  setOutput: () => (/* binding */ setOutput),
-  setSecret: () => (/* binding */ setSecret),
-  startGroup: () => (/* binding */ startGroup),
-  summary: () => (/* reexport */ summary),
-  toPlatformPath: () => (/* reexport */ toPlatformPath),
-  toPosixPath: () => (/* reexport */ toPosixPath),
-  toWin32Path: () => (/* reexport */ toWin32Path),
-  warning: () => (/* binding */ warning)
+  Yz: () => (/* binding */ core_debug),
+  V4: () => (/* binding */ getInput),
+  Gu: () => (/* binding */ getState),
+  Os: () => (/* binding */ group),
+  pq: () => (/* binding */ info),
+  LZ: () => (/* binding */ saveState),
+  C1: () => (/* binding */ setFailed),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
 });
 
-// NAMESPACE OBJECT: ./node_modules/@actions/core/lib/platform.js
-var platform_namespaceObject = {};
-__nccwpck_require__.r(platform_namespaceObject);
-__nccwpck_require__.d(platform_namespaceObject, {
-  arch: () => (arch),
-  getDetails: () => (getDetails),
-  isLinux: () => (isLinux),
-  isMacOS: () => (isMacOS),
-  isWindows: () => (isWindows),
-  platform: () => (platform)
-});
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, isDebug, markdownSummary, notice, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -31400,7 +31614,7 @@ const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta
  * Sanitizes an input into a string so it can be passed into issueCommand safely
  * @param input input to sanitize into a string
  */
-function toCommandValue(input) {
+function utils_toCommandValue(input) {
     if (input === null || input === undefined) {
         return '';
     }
@@ -31415,7 +31629,7 @@ function toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function toCommandProperties(annotationProperties) {
+function utils_toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -31465,12 +31679,12 @@ function toCommandProperties(annotationProperties) {
  * This is an internal utility function that powers the public API functions
  * such as setSecret, warning, error, and exportVariable.
  */
-function issueCommand(command, properties, message) {
+function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
     process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
 }
-function issue(name, message = '') {
-    issueCommand(name, {}, message);
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
 }
 const CMD_STRING = '::';
 class Command {
@@ -31507,13 +31721,13 @@ class Command {
     }
 }
 function escapeData(s) {
-    return toCommandValue(s)
+    return utils_toCommandValue(s)
         .replace(/%/g, '%25')
         .replace(/\r/g, '%0D')
         .replace(/\n/g, '%0A');
 }
 function escapeProperty(s) {
-    return toCommandValue(s)
+    return utils_toCommandValue(s)
         .replace(/%/g, '%25')
         .replace(/\r/g, '%0D')
         .replace(/\n/g, '%0A')
@@ -31533,7 +31747,7 @@ var external_fs_ = __nccwpck_require__(9896);
 
 
 
-function issueFileCommand(command, message) {
+function file_command_issueFileCommand(command, message) {
     const filePath = process.env[`GITHUB_${command}`];
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
@@ -31541,13 +31755,13 @@ function issueFileCommand(command, message) {
     if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
         encoding: 'utf8'
     });
 }
-function prepareKeyValueMessage(key, value) {
+function file_command_prepareKeyValueMessage(key, value) {
     const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
-    const convertedValue = toCommandValue(value);
+    const convertedValue = utils_toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
     // the delimiter.
@@ -31564,10 +31778,8 @@ function prepareKeyValueMessage(key, value) {
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
-var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
@@ -31660,7 +31872,7 @@ class DecodedURL extends URL {
 }
 //# sourceMappingURL=proxy.js.map
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(770);
+var node_modules_tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
@@ -31738,7 +31950,7 @@ const HttpResponseRetryCodes = [
     HttpCodes.ServiceUnavailable,
     HttpCodes.GatewayTimeout
 ];
-const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
+const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
 const ExponentialBackoffCeiling = 10;
 const ExponentialBackoffTimeSlice = 5;
 class HttpClientError extends Error {
@@ -31784,7 +31996,7 @@ function isHttps(requestUrl) {
     const parsedUrl = new URL(requestUrl);
     return parsedUrl.protocol === 'https:';
 }
-class HttpClient {
+class lib_HttpClient {
     constructor(userAgent, handlers, requestOptions) {
         this._ignoreSslError = false;
         this._allowRedirects = true;
@@ -32087,7 +32299,7 @@ class HttpClient {
     }
     getAgentDispatcher(serverUrl) {
         const parsedUrl = new URL(serverUrl);
-        const proxyUrl = getProxyUrl(parsedUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (!useProxy) {
             return;
@@ -32098,7 +32310,7 @@ class HttpClient {
         const info = {};
         info.parsedUrl = requestUrl;
         const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
+        info.httpModule = usingSsl ? https : http;
         const defaultPort = usingSsl ? 443 : 80;
         info.options = {};
         info.options.host = info.parsedUrl.hostname;
@@ -32197,7 +32409,7 @@ class HttpClient {
     }
     _getAgent(parsedUrl) {
         let agent;
-        const proxyUrl = getProxyUrl(parsedUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (this._keepAlive && useProxy) {
             agent = this._proxyAgent;
@@ -32212,7 +32424,7 @@ class HttpClient {
         const usingSsl = parsedUrl.protocol === 'https:';
         let maxSockets = 100;
         if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
         }
         // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
         if (proxyUrl && proxyUrl.hostname) {
@@ -32237,7 +32449,7 @@ class HttpClient {
         // if tunneling agent isn't assigned create a new agent
         if (!agent) {
             const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
             this._agent = agent;
         }
         if (usingSsl && this._ignoreSslError) {
@@ -32260,7 +32472,7 @@ class HttpClient {
             return proxyAgent;
         }
         const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
             token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
         })));
         this._proxyAgentDispatcher = proxyAgent;
@@ -32391,7 +32603,7 @@ class BasicCredentialHandler {
         });
     }
 }
-class BearerCredentialHandler {
+class auth_BearerCredentialHandler {
     constructor(token) {
         this.token = token;
     }
@@ -32449,13 +32661,13 @@ var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg
 
 
 
-class OidcClient {
+class oidc_utils_OidcClient {
     static createHttpClient(allowRetry = true, maxRetry = 10) {
         const requestOptions = {
             allowRetries: allowRetry,
             maxRetries: maxRetry
         };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(OidcClient.getRequestToken())], requestOptions);
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
     }
     static getRequestToken() {
         const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -32474,7 +32686,7 @@ class OidcClient {
     static getCall(id_token_url) {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             var _a;
-            const httpclient = OidcClient.createHttpClient();
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
             const res = yield httpclient
                 .getJson(id_token_url)
                 .catch(error => {
@@ -32493,13 +32705,13 @@ class OidcClient {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             try {
                 // New ID Token is requested from action service
-                let id_token_url = OidcClient.getIDTokenUrl();
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
                 if (audience) {
                     const encodedAudience = encodeURIComponent(audience);
                     id_token_url = `${id_token_url}&audience=${encodedAudience}`;
                 }
                 debug(`ID token url is ${id_token_url}`);
-                const id_token = yield OidcClient.getCall(id_token_url);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
                 setSecret(id_token);
                 return id_token;
             }
@@ -32788,7 +33000,7 @@ const _summary = new Summary();
 /**
  * @deprecated use `core.summary`
  */
-const markdownSummary = _summary;
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
@@ -32822,7 +33034,7 @@ function toWin32Path(pth) {
  * @return string The platform-specific path.
  */
 function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, external_path_.sep);
+    return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
 // EXTERNAL MODULE: external "string_decoder"
@@ -33447,16 +33659,16 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function exec(commandLine, args, options) {
+function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -33476,8 +33688,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -33493,7 +33705,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -33518,10 +33730,10 @@ var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, 
 
 
 const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
         silent: true
     });
-    const { stdout: name } = yield getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
         silent: true
     });
     return {
@@ -33531,7 +33743,7 @@ const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* 
 });
 const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
     var _a, _b, _c, _d;
-    const { stdout } = yield getExecOutput('sw_vers', undefined, {
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
         silent: true
     });
     const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
@@ -33542,7 +33754,7 @@ const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* ()
     };
 });
 const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
         silent: true
     });
     const [name, version] = stdout.trim().split('\n');
@@ -33647,8 +33859,8 @@ function exportVariable(name, val) {
  * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
  * ```
  */
-function setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -33662,7 +33874,7 @@ function addPath(inputPath) {
     else {
         issueCommand('add-path', {}, inputPath);
     }
-    process.env['PATH'] = `${inputPath}${external_path_.delimiter}${process.env['PATH']}`;
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
 }
 /**
  * Gets the value of an input.
@@ -33731,10 +33943,10 @@ function getBooleanInput(name, options) {
 function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
-        return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
     }
     process.stdout.write(external_os_namespaceObject.EOL);
-    issueCommand('set-output', { name }, toCommandValue(value));
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
 }
 /**
  * Enables or disables the echoing of commands into stdout for the rest of the step.
@@ -33769,8 +33981,8 @@ function isDebug() {
  * Writes debug message to user log
  * @param message debug message
  */
-function debug(message) {
-    issueCommand('debug', {}, message);
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -33778,7 +33990,7 @@ function debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -33786,7 +33998,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -33811,13 +34023,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -33853,9 +34065,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -34486,36 +34698,6 @@ function copyFile(srcFile, destFile, force) {
 /******/ 	};
 /******/ })();
 /******/ 
-/******/ /* webpack/runtime/create fake namespace object */
-/******/ (() => {
-/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
-/******/ 	var leafPrototypes;
-/******/ 	// create a fake namespace object
-/******/ 	// mode & 1: value is a module id, require it
-/******/ 	// mode & 2: merge all properties of value into the ns
-/******/ 	// mode & 4: return value when already ns object
-/******/ 	// mode & 16: return value when it's Promise-like
-/******/ 	// mode & 8|1: behave like require
-/******/ 	__nccwpck_require__.t = function(value, mode) {
-/******/ 		if(mode & 1) value = this(value);
-/******/ 		if(mode & 8) return value;
-/******/ 		if(typeof value === 'object' && value) {
-/******/ 			if((mode & 4) && value.__esModule) return value;
-/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
-/******/ 		}
-/******/ 		var ns = Object.create(null);
-/******/ 		__nccwpck_require__.r(ns);
-/******/ 		var def = {};
-/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
-/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
-/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
-/******/ 		}
-/******/ 		def['default'] = () => (value);
-/******/ 		__nccwpck_require__.d(ns, def);
-/******/ 		return ns;
-/******/ 	};
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -34531,17 +34713,6 @@ function copyFile(srcFile, destFile, force) {
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/make namespace object */
-/******/ (() => {
-/******/ 	// define __esModule on exports
-/******/ 	__nccwpck_require__.r = (exports) => {
-/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
-/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
-/******/ 		}
-/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
-/******/ 	};
 /******/ })();
 /******/ 
 /************************************************************************/

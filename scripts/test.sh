@@ -14,7 +14,7 @@ ensure_node24
 npm run -s build >/dev/null
 mkdir -p .cache
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile=.cache/vitest.json "$@" || status=$?
+RAD_CLEAN_TMP=1 npx vitest run --reporter=default --reporter=json --outputFile=.cache/vitest.json "$@" || status=$?
 # One plain closing line, whatever the runner printed above.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(".cache/vitest.json", "utf8"));

@@ -4,7 +4,6 @@ import { type LogEntry, type LogEvent, logLine, parseLog, releasesToPrune } from
 import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, runRsync } from './rsync.js'
 import { type Core, HostSession, pool } from './session.js'
-import { aliasOf } from './ssh.js'
 
 export type HostStatus =
   | 'deployed'
@@ -196,16 +195,17 @@ async function upload(core: Core, run: HostRun): Promise<void> {
   for (const l of run.leftovers) linkDest.push(`../${l}`)
   let lastProgress = 0
   const started = Date.now()
+  const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`)
   const result = await runRsync(
     core.rsyncPath,
     {
       source: s.source,
-      destination: `${aliasOf(run.session.index)}:${s.target}/.deploy/incoming/${run.incoming}/`,
+      destination: remote.destination,
       linkDest,
       chmod: s.chmod,
       exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
       filter: s.filter,
-      rsh: core.ssh.rshCommand,
+      rsh: remote.rsh,
       dryRun: false,
       ioTimeout: 120,
       progress: true,
@@ -213,12 +213,14 @@ async function upload(core: Core, run: HostRun): Promise<void> {
     {
       signal: core.signal,
       onStdout: (chunk) => {
-        const now = Date.now()
-        if (now - lastProgress < 10_000 || now - started < 10_000) return
         const line = chunk
           .split(/[\r\n]/)
           .filter((l) => /%/.test(l))
           .pop()
+        // A live progress line where the caller can draw one (the CLI on a terminal).
+        if (line) core.reporter.progress?.(run.session.label, line.trim())
+        const now = Date.now()
+        if (now - lastProgress < 10_000 || now - started < 10_000) return
         if (line) {
           lastProgress = now
           core.reporter.info(`${run.session.label}: ${line.trim()}`)
@@ -261,16 +263,17 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   const live = run.state.live
   // Compared by checksum against the live release: exactly what a deploy would send.
   const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${core.token}/`
+  const remote = core.ssh.rsyncRemote(run.session.index, dest)
   const result = await runRsync(
     core.rsyncPath,
     {
       source: s.source,
-      destination: `${aliasOf(run.session.index)}:${dest}`,
+      destination: remote.destination,
       linkDest: [],
       chmod: s.chmod,
       exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
       filter: s.filter,
-      rsh: core.ssh.rshCommand,
+      rsh: remote.rsh,
       dryRun: true,
       ioTimeout: 120,
       progress: false,

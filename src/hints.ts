@@ -17,6 +17,14 @@ export interface SshFailureContext {
   passphraseRejected: boolean
   host: HostSpec | undefined
   sshPath: string
+  /** The person's own ssh setup decided key and known hosts (the CLI without --key/--known-hosts). */
+  ownSetup?: boolean
+}
+
+/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
+function ownHostKeyHint(ctx: SshFailureContext): string {
+  const name = ctx.host?.host ?? 'HOST'
+  return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`
 }
 
 function lastLines(text: string, n = 6): string {
@@ -58,6 +66,23 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
       'passphrase',
     )
   }
+  if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+    return new DeployError(
+      `The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`,
+      'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.',
+      'host-key-changed',
+    )
+  }
+  if (
+    ctx.ownSetup &&
+    /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)
+  ) {
+    return new DeployError(
+      `Host key verification failed for ${who}: its key is not in your known_hosts.`,
+      ownHostKeyHint(ctx),
+      'host-key-unknown',
+    )
+  }
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
     return new DeployError(
       `The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`,
@@ -70,6 +95,13 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
       `Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`,
       `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`,
       'host-key-unknown',
+    )
+  }
+  if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
+    return new DeployError(
+      `${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`,
+      'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.',
+      'auth',
     )
   }
   if (/Permission denied \(/.test(s)) {

@@ -15,6 +15,33 @@ const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy'])
 const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
+/** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
+const NEVER_A_KEY = [
+  'host',
+  'user',
+  'port',
+  'key-passphrase',
+  'known-hosts',
+  'accept-unknown-host-key',
+  'jump-host',
+  'source',
+  'target',
+  'link-name',
+  'release-id',
+  'command',
+  'rollback-to',
+  'keep-releases',
+  'exclude',
+  'filter',
+  'chmod',
+  'shared',
+  'healthcheck-url',
+  'rollback-on-failure',
+  'dry-run',
+  'max-parallel',
+  'timeout',
+]
+
 /** Owner may write; everyone may read (and enter directories / run what was executable). */
 export const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w'
 
@@ -53,6 +80,23 @@ function lines(get: InputGetter, name: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => noControl(name, l, 'line'))
+}
+
+// How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
+// pattern. rsync checks the rest itself (before it sends anything); this only keeps out what is
+// no rule at all — it accepts every rule rsync 3.x accepts.
+const FILTER_RULE_RE =
+  /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s
+
+function filterRule(rule: string): string {
+  if (!FILTER_RULE_RE.test(rule)) {
+    throw new InputError(
+      'filter',
+      `'${rule}' is not an rsync filter rule`,
+      'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync).',
+    )
+  }
+  return rule
 }
 
 export function parseTarget(name: string, value: string): string {
@@ -164,12 +208,32 @@ function parseTrust(get: InputGetter, accept: boolean): TrustedKeys {
   return trusted
 }
 
+export interface ParseOptions {
+  /**
+   * The command line on a person's machine: key and known-hosts may be left out, and ssh then uses
+   * the person's own setup (agent, ~/.ssh/config, ~/.ssh/known_hosts). Never set by the action.
+   */
+  allowOwnSsh?: boolean
+}
+
 /** Reads and validates every input. Pure apart from checking that `source` is a directory. */
 export function parseSettings(
   get: InputGetter,
   env: Record<string, string | undefined> = process.env,
   now = new Date(),
+  options: ParseOptions = {},
 ): Settings {
+  // A private key pasted into another input would be echoed by that input's error (before it is
+  // masked) or even used (a shared path, an exclude pattern): refuse it, without repeating it.
+  for (const name of NEVER_A_KEY) {
+    if (/PRIVATE KEY-----/.test(get(name))) {
+      throw new InputError(
+        name,
+        'holds a private key',
+        'Only key takes the private key. Check which secret this input is given.',
+      )
+    }
+  }
   const command = (get('command').trim() || 'deploy') as Command
   if (!COMMANDS.includes(command)) {
     throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`)
@@ -177,7 +241,7 @@ export function parseSettings(
   const { hosts, jumpHost } = parseHosts(get)
   const keyText = get('key')
   const key = keyText.trim() === '' ? '' : normalizeKey(keyText)
-  if (key === '' && env.RAD_ALLOW_AGENT !== '1') {
+  if (key === '' && !options.allowOwnSsh) {
     throw new InputError(
       'key',
       'is required',
@@ -193,7 +257,7 @@ export function parseSettings(
     )
   }
   const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false)
-  const trusted = parseTrust(get, acceptUnknownHostKey || env.RAD_ALLOW_AGENT === '1')
+  const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true)
   const target = parseTarget('target', get('target'))
   const linkName = get('link-name').trim() || 'current'
   if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
@@ -281,7 +345,7 @@ export function parseSettings(
     rollbackTo,
     keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
     exclude: lines(get, 'exclude'),
-    filter: lines(get, 'filter'),
+    filter: lines(get, 'filter').map(filterRule),
     chmod,
     shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
     beforeSwitch: hook('before-switch'),
@@ -293,10 +357,4 @@ export function parseSettings(
     timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
     meta: runMeta(env),
   }
-}
-
-/** The action's inputs (INPUT_* variables), read through @actions/core. */
-export async function readSettings(): Promise<Settings> {
-  const core = await import('@actions/core')
-  return parseSettings((name) => core.getInput(name))
 }

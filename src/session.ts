@@ -81,6 +81,9 @@ export class HostSession {
       signal: opts.signal ?? this.core.signal,
       onStdout,
       onStderr: opts.onStderr,
+      // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+      // as the shared one may be what hung (a stalled link keeps it open and silent).
+      fresh: this.core.signal.aborted,
     })
     const reply = parseReply(result.stdout)
     for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)

@@ -52,4 +52,6 @@ export interface Reporter {
   warning(message: string): void
   debug(message: string): void
   group<T>(name: string, fn: () => Promise<T>): Promise<T>
+  /** rsync's latest progress line for a host during an upload (as often as it prints one); optional. */
+  progress?(host: string, line: string): void
 }

@@ -1,5 +1,6 @@
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, type Stats, statSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import path from 'node:path'
 import { DeployError } from './errors.js'
 import { explainSshFailure } from './hints.js'
@@ -21,8 +22,50 @@ export interface SshOptions {
   acceptUnknownHostKey: boolean
   /** Seconds an idle master may linger if we are killed before we close it. */
   persistSeconds: number
-  /** Use the person's own ssh setup (agent, ~/.ssh/config, known_hosts): the CLI without a key. */
+  /**
+   * Connect the way the person's own `ssh HOST` would (the CLI without --key or --known-hosts):
+   * hosts are named as given, so ~/.ssh/config applies (aliases, ProxyJump, IdentityFile), with
+   * their agent and their known_hosts. Our safety options still come first and win (ssh keeps the
+   * first value it reads); a key or known-hosts given explicitly still replace theirs.
+   */
   useOwnSshSetup?: boolean
+}
+
+/**
+ * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
+ * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
+ */
+export function userConfigProblem(file: string, uid: number): string {
+  let st: Stats
+  try {
+    st = statSync(file)
+  } catch {
+    return ''
+  }
+  if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+    return `Bad owner or permissions on ${file}: ssh itself refuses to use it (it must be yours and writable by you only).`
+  }
+  return ''
+}
+
+/** Known hosts are ours (a file we write) unless the person's own setup decides them. */
+function ourKnownHosts(opts: SshOptions): boolean {
+  const t = opts.trusted
+  return !opts.useOwnSshSetup || t.lines.length > 0 || t.fingerprints.length > 0 || opts.acceptUnknownHostKey
+}
+
+/**
+ * Own-setup mode: how host `h` is named on ssh's command line. A `Host` block of ours would hide
+ * the person's `Host` blocks (ssh matches them against the name typed), so what was given
+ * explicitly goes in `-o` options (argv wins over every config file) and the name is the one
+ * they typed. Port 22 is the default: left to their config (or ssh's own default, 22).
+ */
+export function ownHostArgs(h: HostSpec, jump: HostSpec | undefined): string[] {
+  const args: string[] = []
+  if (h.user) args.push('-o', `User=${h.user}`)
+  if (h.port !== 22) args.push('-o', `Port=${h.port}`)
+  if (jump) args.push('-o', `ProxyJump=${jump.label}`)
+  return [...args, h.host]
 }
 
 export const CONNECT_TIMEOUT = 15
@@ -57,32 +100,43 @@ export function renderSshConfig(opts: SshOptions, paths: ConfigPaths): string {
     if (jump)
       out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`)
   }
-  opts.hosts.forEach((h, i) => {
-    hostBlock(aliasOf(i), h, opts.jumpHost !== undefined)
-  })
-  if (opts.jumpHost) hostBlock('rad-jump', opts.jumpHost, false)
+  const own = opts.useOwnSshSetup === true
+  // Own setup: no aliases of ours; hosts go by their own names (ownHostArgs).
+  if (!own) {
+    opts.hosts.forEach((h, i) => {
+      hostBlock(aliasOf(i), h, opts.jumpHost !== undefined)
+    })
+    if (opts.jumpHost) hostBlock('rad-jump', opts.jumpHost, false)
+  }
   out.push('Host *')
-  if (!opts.useOwnSshSetup) {
-    out.push(
-      `  IdentityFile ${paths.key}`,
-      '  IdentitiesOnly yes',
-      '  IdentityAgent none',
-      `  UserKnownHostsFile ${paths.knownHosts}`,
-      '  GlobalKnownHostsFile /dev/null',
-    )
-    if (opts.trusted.fingerprints.length > 0) {
+  if (!own || opts.key !== '') {
+    out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none')
+  }
+  if (ourKnownHosts(opts)) {
+    const t = opts.trusted
+    if (own && t.lines.length === 0 && t.fingerprints.length === 0) {
+      // accept-unknown-host-key on a laptop: keys already known still count (a changed one is
+      // refused); a new one is learned into our file only, to be printed for pinning.
+      out.push(`  UserKnownHostsFile ${paths.knownHosts} ~/.ssh/known_hosts ~/.ssh/known_hosts2`)
+    } else {
+      out.push(`  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null')
+    }
+    if (t.fingerprints.length > 0) {
       out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`)
     }
   }
+  out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`)
+  // Own setup: CheckHostIP and the auth methods stay the person's choice (never weaker: BatchMode).
+  if (!own) out.push('  CheckHostIP no')
   out.push(
-    `  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`,
-    '  CheckHostIP no',
     '  UpdateHostKeys no',
     '  HashKnownHosts no',
     '  BatchMode yes',
     '  PasswordAuthentication no',
     '  KbdInteractiveAuthentication no',
-    '  PreferredAuthentications publickey',
+  )
+  if (!own) out.push('  PreferredAuthentications publickey')
+  out.push(
     `  ConnectTimeout ${CONNECT_TIMEOUT}`,
     '  ConnectionAttempts 1',
     '  ServerAliveInterval 15',
@@ -96,6 +150,10 @@ export function renderSshConfig(opts: SshOptions, paths: ConfigPaths): string {
     '  ControlMaster no',
     `  ControlPersist ${opts.persistSeconds}`,
   )
+  if (own) {
+    // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
+    out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config')
+  }
   return `${out.join('\n')}\n`
 }
 
@@ -108,7 +166,8 @@ printf '%s\\n' "$RAD_KEY_PASSPHRASE"
 
 export class Ssh {
   readonly sshPath: string
-  private masters = new Set<string>()
+  /** Hosts whose master runs, with the words that name them to ssh. */
+  private masters = new Map<number, string[]>()
 
   private constructor(
     readonly opts: SshOptions,
@@ -127,6 +186,12 @@ export class Ssh {
    * so the post step can delete the directory even if we are killed right after.
    */
   static async create(opts: SshOptions, sshPath: string, onDir: (dir: string) => void): Promise<Ssh> {
+    if (opts.useOwnSshSetup) {
+      // Included from our config, ssh would not check it as it checks ~/.ssh/config itself.
+      const problem = userConfigProblem(path.join(userInfo().homedir, '.ssh/config'), process.getuid?.() ?? 0)
+      if (problem)
+        throw new DeployError(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config')
+    }
     const dir = await mkdtemp('/tmp/rad-')
     await chmod(dir, 0o700)
     onDir(dir)
@@ -141,16 +206,18 @@ export class Ssh {
       fingerprintCheck: path.join(dir, 'hostkey-check'),
     }
     const ssh = new Ssh(opts, paths, sshPath)
-    if (!opts.useOwnSshSetup) {
+    if (!opts.useOwnSshSetup || opts.key !== '') {
       await writeFile(paths.key, opts.key, { mode: 0o600 })
+      if (opts.keyPassphrase) {
+        await writeFile(path.join(dir, 'askpass'), ASKPASS, { mode: 0o700 })
+      }
+    }
+    if (ourKnownHosts(opts)) {
       const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port)
       await writeFile(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 })
       if (opts.trusted.fingerprints.length > 0) {
         await writeFile(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 })
         await writeFile(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 })
-      }
-      if (opts.keyPassphrase) {
-        await writeFile(path.join(dir, 'askpass'), ASKPASS, { mode: 0o700 })
       }
     }
     await writeFile(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 })
@@ -160,6 +227,23 @@ export class Ssh {
   /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
   get rshCommand(): string {
     return `${this.sshPath} -F ${this.configPath}`
+  }
+
+  /** The words that name host `index` on ssh's command line, after `-F config`. */
+  hostArgs(index: number): string[] {
+    const h = this.opts.hosts[index]
+    if (!this.opts.useOwnSshSetup || !h) return [aliasOf(index)]
+    return ownHostArgs(h, this.opts.jumpHost)
+  }
+
+  /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
+  rsyncRemote(index: number, remotePath: string): { rsh: string; destination: string } {
+    const words = this.hostArgs(index)
+    const name = words.pop() ?? ''
+    return {
+      rsh: [this.rshCommand, ...words].join(' '),
+      destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
+    }
   }
 
   private baseEnv(): NodeJS.ProcessEnv {
@@ -185,7 +269,7 @@ export class Ssh {
       env.RAD_ASKPASS_COUNT = countFile
       env.DISPLAY = env.DISPLAY ?? ':0'
     }
-    args.push(alias)
+    args.push(...this.hostArgs(index))
     // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
     const fd = openSync(errFile, 'w', 0o600)
     let result: RunResult
@@ -215,14 +299,15 @@ export class Ssh {
         label: failedAt,
         user: failedHost?.user ?? '',
         keyPath: this.paths.key,
-        hasKey: !this.opts.useOwnSshSetup,
+        hasKey: !this.opts.useOwnSshSetup || this.opts.key !== '',
+        ownSetup: this.opts.useOwnSshSetup === true,
         passphraseGiven: this.opts.keyPassphrase !== '',
         passphraseRejected: askpassCalls > 1,
         host: failedHost,
         sshPath: this.sshPath,
       })
     }
-    this.masters.add(alias)
+    this.masters.set(index, this.hostArgs(index))
   }
 
   /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
@@ -234,27 +319,50 @@ export class Ssh {
     }
   }
 
-  /** Runs a constant script with `sh -s` over the host's master connection. */
+  /**
+   * Runs a constant script with `sh -s` over the host's master connection, or with `fresh` over a
+   * new connection of its own (-S none), for when the master itself may be stuck.
+   */
   exec(
     index: number,
     script: string,
-    opts: { signal?: AbortSignal; onStdout?: (s: string) => void; onStderr?: (s: string) => void } = {},
+    opts: {
+      signal?: AbortSignal
+      onStdout?: (s: string) => void
+      onStderr?: (s: string) => void
+      fresh?: boolean
+    } = {},
   ): Promise<RunResult> {
-    return run(this.sshPath, ['-F', this.configPath, '-T', aliasOf(index), 'sh -s'], {
-      env: this.baseEnv(),
+    const { fresh, ...rest } = opts
+    const env = this.baseEnv()
+    const own: string[] = []
+    if (fresh) {
+      own.push('-S', 'none')
+      if (this.opts.keyPassphrase) {
+        // As in connect(): the passphrase reaches ssh through SSH_ASKPASS, never argv.
+        own.push('-o', 'BatchMode=no')
+        env.SSH_ASKPASS = path.join(this.paths.dir, 'askpass')
+        env.SSH_ASKPASS_REQUIRE = 'force'
+        env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase
+        env.RAD_ASKPASS_COUNT = path.join(this.paths.dir, `${aliasOf(index)}.askpass`)
+        env.DISPLAY = env.DISPLAY ?? ':0'
+      }
+    }
+    return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
+      env,
       input: script,
-      ...opts,
+      ...rest,
     })
   }
 
   /** Closes every master (ssh -O exit). Never throws. */
   async closeAll(): Promise<void> {
     await Promise.all(
-      [...this.masters].map(async (alias) => {
+      [...this.masters].map(async ([index, words]) => {
         try {
-          await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', alias], { env: this.baseEnv() })
+          await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() })
         } catch {}
-        this.masters.delete(alias)
+        this.masters.delete(index)
       }),
     )
   }

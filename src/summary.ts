@@ -1,33 +1,9 @@
 import * as core from '@actions/core'
 import type { CommandOutcome } from './commands.js'
+import { hostsJson, releasesJson, totals } from './outputs.js'
 import type { Settings } from './settings.js'
 
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-export function totals(outcome: CommandOutcome) {
-  const sum = (f: (h: (typeof outcome.hosts)[number]) => number) =>
-    outcome.hosts.reduce((a, h) => a + f(h), 0)
-  return {
-    bytesSent: sum((h) => h.bytesSent),
-    filesTransferred: sum((h) => h.filesTransferred),
-    filesLinked: sum((h) => h.filesLinked),
-  }
-}
-
-export function hostsJson(outcome: CommandOutcome): string {
-  return JSON.stringify(
-    outcome.hosts.map((h) => ({
-      host: h.host,
-      'release-id': h.releaseId,
-      'previous-release-id': h.previousReleaseId,
-      'bytes-sent': h.bytesSent,
-      'files-transferred': h.filesTransferred,
-      'files-linked': h.filesLinked,
-      'duration-ms': h.durationMs,
-      status: h.status,
-      ...(h.error ? { error: h.error } : {}),
-    })),
-  )
-}
+export { hostsJson, totals }
 
 export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
   const t = totals(outcome)
@@ -39,7 +15,7 @@ export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
   core.setOutput('bytes-sent', String(t.bytesSent))
   core.setOutput('files-transferred', String(t.filesTransferred))
   core.setOutput('files-linked', String(t.filesLinked))
-  core.setOutput('releases', JSON.stringify(outcome.releases))
+  core.setOutput('releases', releasesJson(outcome))
   core.setOutput('hosts', hostsJson(outcome))
   core.setOutput('rolled-back', String(outcome.rolledBack))
 }

@@ -419,10 +419,16 @@ describe('parseSettings: values accepted', () => {
     expect(s.trusted).toEqual({ lines: [], fingerprints: [] })
   })
 
-  it('RAD_ALLOW_AGENT=1 (the CLI) needs neither key nor known-hosts', () => {
-    const s = parse({ key: '', 'known-hosts': '' }, { ...ENV, RAD_ALLOW_AGENT: '1' })
+  it('allowOwnSsh (the CLI) needs neither key nor known-hosts', () => {
+    const s = parseSettings(getter({ ...BASE, key: '', 'known-hosts': '' }), ENV, NOW, { allowOwnSsh: true })
     expect(s.key).toBe('')
     expect(s.trusted).toEqual({ lines: [], fingerprints: [] })
+  })
+
+  it('without allowOwnSsh (the action) key and known-hosts stay required, whatever the environment says', () => {
+    const env = { ...ENV, RAD_ALLOW_AGENT: '1' }
+    expect(refused({ key: '' }, env).input).toBe('key')
+    expect(refused({ 'known-hosts': '' }, env).input).toBe('known-hosts')
   })
 
   describe('source', () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type HostSpec, parseHost } from '../../src/hosts.js'
@@ -7,8 +7,10 @@ import {
   aliasOf,
   CONNECT_TIMEOUT,
   type ConfigPaths,
+  ownHostArgs,
   renderSshConfig,
   type SshOptions,
+  userConfigProblem,
 } from '../../src/ssh.js'
 import { tempDir } from './helpers.js'
 
@@ -156,7 +158,7 @@ describe('renderSshConfig', () => {
 
   it('useOwnSshSetup leaves key, agent and known_hosts to the person’s own ssh setup', () => {
     const config = renderSshConfig(
-      opts({ useOwnSshSetup: true, key: '', trusted: { lines: [], fingerprints: ['SHA256:abc'] } }),
+      opts({ useOwnSshSetup: true, key: '', hosts: [host('thealias'), host('deploy@b.example:2222')] }),
       paths,
     )
     for (const word of [
@@ -166,14 +168,87 @@ describe('renderSshConfig', () => {
       'UserKnownHostsFile',
       'GlobalKnownHostsFile',
       'KnownHostsCommand',
+      'CheckHostIP',
+      'PreferredAuthentications',
     ]) {
       expect(config).not.toContain(word)
     }
-    const star = blocks(config).get('*') ?? []
+    // No aliases of ours: a Host block of ours would hide the person's blocks for the same name.
+    const b = blocks(config)
+    expect([...b.keys()]).toEqual(['*'])
+    const star = b.get('*') ?? []
     expect(star).toContain('StrictHostKeyChecking yes')
     expect(star).toContain('BatchMode yes')
     expect(star).toContain('UpdateHostKeys no')
+    expect(star).toContain('ForwardAgent no')
     expect(star).toContain('ControlPath /tmp/rad-AbC123/%C')
+    // Theirs last, in the order ssh reads them without -F: ssh keeps the first value it reads.
+    expect(star.slice(-2)).toEqual(['Include ~/.ssh/config', 'Include /etc/ssh/ssh_config'])
+  })
+
+  it('useOwnSshSetup with a key or known hosts given: those win over the person’s', () => {
+    const withKey = blocks(renderSshConfig(opts({ useOwnSshSetup: true }), paths)).get('*') ?? []
+    expect(withKey.slice(0, 3)).toEqual([
+      'IdentityFile /tmp/rad-AbC123/key',
+      'IdentitiesOnly yes',
+      'IdentityAgent none',
+    ])
+    expect(withKey.join('\n')).not.toContain('KnownHostsFile')
+    const pinned = blocks(
+      renderSshConfig(
+        opts({ useOwnSshSetup: true, key: '', trusted: { lines: [], fingerprints: ['SHA256:abc'] } }),
+        paths,
+      ),
+    ).get('*')
+    expect(pinned?.slice(0, 3)).toEqual([
+      'UserKnownHostsFile /tmp/rad-AbC123/known_hosts',
+      'GlobalKnownHostsFile /dev/null',
+      'KnownHostsCommand /tmp/rad-AbC123/hostkey-check %f %t %K %H',
+    ])
+    // Trust on first use on a laptop: keys they know still count; a new one goes to our file only.
+    const tofu = blocks(
+      renderSshConfig(opts({ useOwnSshSetup: true, key: '', acceptUnknownHostKey: true }), paths),
+    ).get('*')
+    expect(tofu?.[0]).toBe(
+      'UserKnownHostsFile /tmp/rad-AbC123/known_hosts ~/.ssh/known_hosts ~/.ssh/known_hosts2',
+    )
+    expect(tofu).toContain('StrictHostKeyChecking accept-new')
+  })
+
+  it('refuses a ~/.ssh/config others may write, as ssh does (it is read through our Include)', () => {
+    const f = path.join(dir, 'user-ssh-config')
+    expect(userConfigProblem(f, 0)).toBe('')
+    writeFileSync(f, 'Host x\n', { mode: 0o600 })
+    chmodSync(f, 0o600)
+    expect(userConfigProblem(f, process.getuid?.() ?? 0)).toBe('')
+    chmodSync(f, 0o664)
+    expect(userConfigProblem(f, process.getuid?.() ?? 0)).toMatch(/^Bad owner or permissions on /)
+    chmodSync(f, 0o644)
+    expect(userConfigProblem(f, 4242)).toBe('') // owned by root: fine, as for ssh
+  })
+
+  it('ownHostArgs: the name as typed, explicit user, port and jump as -o options', () => {
+    expect(ownHostArgs(host('thealias'), undefined)).toEqual(['thealias'])
+    expect(ownHostArgs(host('deploy@example.com:2222'), undefined)).toEqual([
+      '-o',
+      'User=deploy',
+      '-o',
+      'Port=2222',
+      'example.com',
+    ])
+    expect(ownHostArgs(host('[::1]:2200'), host('jump@[2001:db8::9]:2222'))).toEqual([
+      '-o',
+      'Port=2200',
+      '-o',
+      'ProxyJump=jump@[2001:db8::9]:2222',
+      '::1',
+    ])
+    // Port 22 is the default: left to the person's config.
+    expect(ownHostArgs(host('thealias', '', 22), host('bastion'))).toEqual([
+      '-o',
+      'ProxyJump=bastion',
+      'thealias',
+    ])
   })
 
   it('never puts the key text or the passphrase in the config', () => {
@@ -247,5 +322,64 @@ describe('renderSshConfig read by the real ssh (ssh -G)', () => {
         'stricthostkeychecking',
       ),
     ).toEqual(['accept-new'])
+  })
+})
+
+describe('own ssh setup read by the real ssh (ssh -G, with a person’s config in place of ~/.ssh/config)', () => {
+  const userConfig = path.join(dir, 'user-config')
+  writeFileSync(
+    userConfig,
+    [
+      'Host thealias',
+      '  HostName 10.9.8.7',
+      '  Port 2299',
+      '  User someone',
+      '  IdentityFile ~/.ssh/id_work',
+      '  ProxyJump thejump',
+      '  StrictHostKeyChecking no',
+      '  UserKnownHostsFile ~/.ssh/known_hosts_work',
+      '  ForwardAgent yes',
+      '  ControlPath ~/.ssh/cm-%C',
+      'Host thejump',
+      '  HostName 10.9.8.1',
+      '',
+    ].join('\n'),
+  )
+  const config = renderSshConfig(
+    opts({ useOwnSshSetup: true, key: '', hosts: [host('thealias')] }),
+    paths,
+  ).replace('Include ~/.ssh/config', `Include ${userConfig}`)
+  const file = path.join(dir, 'own-config')
+  writeFileSync(file, config)
+  const g = (args: string[]) => {
+    const r = spawnSync('ssh', ['-G', '-F', file, ...args], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    return new Map(r.stdout.split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]))
+  }
+
+  it('their alias resolves (HostName, Port, User, IdentityFile, ProxyJump, known_hosts file)', () => {
+    const m = g(ownHostArgs(host('thealias'), undefined))
+    expect(m.get('hostname')).toBe('10.9.8.7')
+    expect(m.get('port')).toBe('2299')
+    expect(m.get('user')).toBe('someone')
+    expect(m.get('identityfile')).toBe('~/.ssh/id_work')
+    expect(m.get('proxyjump')).toBe('thejump')
+    expect(m.get('userknownhostsfile')).toMatch(/\/\.ssh\/known_hosts_work$/)
+  })
+
+  it('our safety options win over theirs: host keys checked, no agent forwarding, our ControlPath', () => {
+    const m = g(ownHostArgs(host('thealias'), undefined))
+    expect(m.get('stricthostkeychecking')).toBe('true')
+    expect(m.get('batchmode')).toBe('yes')
+    expect(m.get('forwardagent')).toBe('no')
+    expect(m.get('controlpath')).toMatch(/^\/tmp\/rad-AbC123\/[0-9a-f]{40}$/)
+  })
+
+  it('what was given explicitly wins over their config', () => {
+    const m = g(ownHostArgs(host('deploy@thealias:2222'), host('bastion.example')))
+    expect(m.get('user')).toBe('deploy')
+    expect(m.get('port')).toBe('2222')
+    expect(m.get('proxyjump')).toBe('bastion.example')
+    expect(m.get('hostname')).toBe('10.9.8.7')
   })
 })

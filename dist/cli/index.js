@@ -1,0 +1,4175 @@
+#!/usr/bin/env node
+import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
+/******/ var __webpack_modules__ = ({
+
+/***/ 195:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  iW: () => (/* binding */ main)
+});
+
+// UNUSED EXPORTS: BIN, CliReporter, EXIT, OPTIONS, UsageError, VERSION, cliInputMessage, cliInputs, cliSettings, colorWanted, envName, exitCodeFor, flagsFor, helpText, humanResult, parseCli, progressText, releasesTable, runEnv, style
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:util"
+const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+;// CONCATENATED MODULE: ./src/errors.ts
+/** A failure a user can act on: what went wrong and what to do about it. */
+class DeployError extends Error {
+    hint;
+    code;
+    constructor(message, hint = '', code = 'failed') {
+        super(message);
+        this.hint = hint;
+        this.code = code;
+        this.name = 'DeployError';
+    }
+    toString() {
+        return this.hint ? `${this.message}\n${this.hint}` : this.message;
+    }
+}
+/** A value given to an input that we refuse before anything touches the network. */
+class InputError extends DeployError {
+    input;
+    constructor(input, problem, fix) {
+        super(`Input '${input}': ${problem}`, fix, 'bad-input');
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/proc.ts
+
+const KILL_GRACE_MS = 3000;
+function run(file, args, opts = {}) {
+    return new Promise((resolve, reject) => {
+        if (opts.signal?.aborted) {
+            resolve({ code: -1, signal: null, stdout: '', stderr: '', aborted: true });
+            return;
+        }
+        const child = (0,external_node_child_process_namespaceObject.spawn)(file, [...args], {
+            env: opts.env ?? process.env,
+            cwd: opts.cwd,
+            stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
+            shell: false,
+        });
+        let stdout = '';
+        let stderr = '';
+        let aborted = false;
+        let killTimer;
+        const onAbort = () => {
+            aborted = true;
+            child.kill('SIGTERM');
+            killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+            killTimer.unref();
+        };
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        child.stdout?.setEncoding('utf8');
+        child.stdout?.on('data', (d) => {
+            stdout += d;
+            opts.onStdout?.(d);
+        });
+        child.stderr?.setEncoding('utf8');
+        child.stderr?.on('data', (d) => {
+            stderr += d;
+            opts.onStderr?.(d);
+        });
+        child.on('error', (err) => {
+            opts.signal?.removeEventListener('abort', onAbort);
+            reject(err);
+        });
+        let done = false;
+        const finish = (code, signal) => {
+            if (done)
+                return;
+            done = true;
+            opts.signal?.removeEventListener('abort', onAbort);
+            if (killTimer)
+                clearTimeout(killTimer);
+            resolve({ code: code ?? -1, signal, stdout, stderr, aborted });
+        };
+        child.on('close', finish);
+        // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
+        // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
+        child.on('exit', (code, signal) => {
+            if (!aborted)
+                return;
+            setTimeout(() => {
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                finish(code, signal);
+            }, 100);
+        });
+        // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
+        child.stdin?.on('error', () => { });
+        child.stdin?.end(opts.input ?? '');
+    });
+}
+
+;// CONCATENATED MODULE: ./src/quote.ts
+/** POSIX single-quoting: the only way a value reaches a remote shell script. */
+function shQuote(value) {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/** `NAME='value'` lines prepended to a constant remote script. Names are ours, values are quoted. */
+function shAssignments(vars) {
+    return Object.entries(vars)
+        .map(([name, value]) => {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(name))
+            throw new Error(`bad shell variable name ${name}`);
+        return `${name}=${shQuote(String(value))}`;
+    })
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/hints.ts
+
+
+
+/** A path as it must be typed into a shell: plain when it can be, else quoted. */
+function shWord(s) {
+    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : shQuote(s);
+}
+/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
+function ownHostKeyHint(ctx) {
+    const name = ctx.host?.host ?? 'HOST';
+    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
+}
+function lastLines(text, n = 6) {
+    return text.trim().split('\n').slice(-n).join('\n');
+}
+/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
+async function offeredKeys(host, sshPath) {
+    if (!host)
+        return '';
+    try {
+        const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan');
+        const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
+        const lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+        if (lines.length === 0)
+            return '';
+        const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+            input: `${lines.join('\n')}\n`,
+        });
+        return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`;
+    }
+    catch {
+        return '';
+    }
+}
+/** Turns ssh's stderr from a failed connection into a cause and a fix. */
+async function explainSshFailure(stderr, ctx) {
+    const s = stderr;
+    const who = `${ctx.label}`;
+    if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
+        return new DeployError(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
+    }
+    if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
+        return new DeployError(`The key-passphrase does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
+    }
+    if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+        return new DeployError(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
+    }
+    if (ctx.ownSetup &&
+        /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
+        return new DeployError(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
+    }
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+        return new DeployError(`The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace known-hosts with the new key.${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-changed');
+    }
+    if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
+        return new DeployError(`Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`, `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-unknown');
+    }
+    if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
+        return new DeployError(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
+    }
+    if (/Permission denied \(/.test(s)) {
+        if (ctx.hasKey && !ctx.passphraseGiven) {
+            // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+            const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
+            const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
+                return new DeployError(`The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`, 'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.', 'passphrase');
+            }
+        }
+        let fp = '';
+        if (ctx.hasKey) {
+            const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
+            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
+            const f = r?.code === 0 ? r.stdout.trim().split(' ') : [];
+            if (f[1])
+                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
+        }
+        const user = ctx.user || '(the runner’s user name; set `user`)';
+        return new DeployError(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ' If the key has a passphrase, give key-passphrase.'}`, 'auth');
+    }
+    if (/Connection refused/i.test(s)) {
+        return new DeployError(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, 'Check the port (input port or host:port) and that sshd runs and the firewall lets the runner in.', 'refused');
+    }
+    if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
+        return new DeployError(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns');
+    }
+    if (/timed out during banner exchange/i.test(s)) {
+        return new DeployError(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
+    }
+    if (/timed out|No route to host|Network is unreachable/i.test(s)) {
+        return new DeployError(`${who} is unreachable: ${lastLines(s, 1)}`, 'Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / jump-host).', 'unreachable');
+    }
+    if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
+        return new DeployError(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
+    }
+    return new DeployError(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
+}
+/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
+function remoteErrorHint(code, ctx) {
+    switch (code) {
+        case 'rsync-missing':
+            return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
+        case 'target-unwritable':
+            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`;
+        case 'link-not-symlink':
+            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
+        case 'release-exists':
+            return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.';
+        case 'locked':
+            return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.';
+        case 'lock-lost':
+            return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
+        case 'not-uploaded':
+            return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.';
+        case 'no-target':
+            return 'Check target: it must be the directory you deploy to.';
+        default:
+            return '';
+    }
+}
+/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
+function explainRsyncExit(code, stderr) {
+    const tail = lastLines(stderr, 4);
+    const plain = {
+        1: 'rsync refused its arguments (syntax or usage error)',
+        2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
+        3: 'rsync could not select input/output files or directories',
+        5: 'rsync could not start talking to the server',
+        10: 'a socket I/O error',
+        11: 'a file I/O error (is the server disk full?)',
+        12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
+        14: 'an IPC error',
+        20: 'rsync was interrupted',
+        23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
+        24: 'some source files vanished during the transfer (the build changed while uploading)',
+        25: 'the --max-delete limit stopped deletions',
+        30: 'the transfer stalled (timeout in data send/receive)',
+        35: 'timeout waiting for the daemon connection',
+        127: 'rsync is not installed on the server (or not in PATH)',
+        255: 'the SSH connection failed or dropped',
+    };
+    const why = plain[code] ?? 'rsync failed';
+    const disk = /No space left on device|disk quota exceeded/i.test(stderr)
+        ? ' The server disk is full: free space (prune old releases, keep-releases) and re-run.'
+        : '';
+    return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/history.ts
+/**
+ * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
+ * what is bad and what may be pruned are decided here, from the log's order, never from release
+ * names or mtimes (rsync copies mtimes, and names need not sort by time).
+ */
+function parseLog(lines) {
+    const out = [];
+    for (const line of lines) {
+        try {
+            const o = JSON.parse(line);
+            if (typeof o.release === 'string' && typeof o.event === 'string')
+                out.push(o);
+        }
+        catch {
+            // a torn or foreign line: the log is advisory for what it cannot parse
+        }
+    }
+    return out;
+}
+/** Fixed key order, one line, no newlines inside (JSON escapes them). */
+function logLine(entry) {
+    return JSON.stringify({
+        release: entry.release,
+        event: entry.event,
+        time: entry.time,
+        from: entry.from,
+        sha: entry.sha,
+        ref: entry.ref,
+        actor: entry.actor,
+        run: entry.run,
+        host: entry.host,
+    });
+}
+/**
+ * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
+ * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
+ */
+function badReleases(log) {
+    const bad = new Set();
+    for (const e of log) {
+        if ((e.event === 'rollback' || e.event === 'revert') && e.from)
+            bad.add(e.from);
+        if (e.event === 'rollback' && e.release !== e.from)
+            bad.delete(e.release);
+    }
+    return bad;
+}
+/** The release each entry made live, oldest first. */
+function wentLive(log) {
+    return log.map((e) => e.release);
+}
+/**
+ * Where a rollback goes: the newest release that went live before, other than the live one,
+ * not bad, still on disk.
+ */
+function rollbackTarget(log, live, existing) {
+    const bad = badReleases(log);
+    const seq = wentLive(log);
+    for (let i = seq.length - 1; i >= 0; i--) {
+        const id = seq[i];
+        if (id !== live && !bad.has(id) && existing.has(id))
+            return id;
+    }
+    return undefined;
+}
+/** Releases on disk, newest first by the log (ones the log does not know come last). */
+function listReleases(log, existing, live) {
+    const bad = badReleases(log);
+    const firstDeploy = new Map();
+    const deployIndex = new Map();
+    log.forEach((e, i) => {
+        if (e.event === 'deploy' && !firstDeploy.has(e.release))
+            firstDeploy.set(e.release, e);
+        if (e.event === 'deploy' && !deployIndex.has(e.release))
+            deployIndex.set(e.release, i);
+    });
+    return existing
+        .map((id) => {
+        const d = firstDeploy.get(id);
+        return {
+            id,
+            current: id === live,
+            bad: bad.has(id),
+            deployedAt: d?.time ?? '',
+            sha: d?.sha ?? '',
+            ref: d?.ref ?? '',
+            actor: d?.actor ?? '',
+            run: d?.run ?? '',
+        };
+    })
+        .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id));
+}
+/**
+ * Which releases to delete so that `keep` good releases remain. Never the live one, never its
+ * rollback target, never one the log does not know (we cannot tell how old it is).
+ * Bad releases do not count; they go once they are older than the oldest good release kept.
+ */
+function releasesToPrune(log, existing, live, keep) {
+    if (keep <= 0)
+        return [];
+    const protectedIds = new Set([live]);
+    const back = rollbackTarget(log, live, new Set(existing));
+    if (back)
+        protectedIds.add(back);
+    const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current);
+    const prune = [];
+    let good = 0;
+    for (const r of ordered) {
+        if (good >= keep && !protectedIds.has(r.id)) {
+            prune.push(r.id);
+            continue;
+        }
+        if (!r.bad)
+            good++;
+    }
+    return prune;
+}
+
+;// CONCATENATED MODULE: ./src/remote.ts
+
+/**
+ * The server side. Every script here is constant text run by `sh -s` (the remote command never
+ * changes, whatever the user's login shell); values arrive as quoted assignments in front of it.
+ * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
+ */
+const MARK = '@@rad';
+/**
+ * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
+ * which a template literal would otherwise take for its own interpolation.
+ */
+function sh(strings) {
+    return strings.raw.join('').replace(/\\\$\{/g, '${');
+}
+const LIB = sh `
+set -u
+umask 022
+D="$T/.deploy"
+LOCKED=0
+say() { printf '@@rad %s\n' "$*"; }
+warn() { printf '@@rad-warning %s\n' "$*"; }
+fail() {
+  [ "$LOCKED" = 1 ] && lock_release
+  printf '@@rad-error %s %s\n' "$1" "$2"
+  exit 3
+}
+
+# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
+mv_kind() {
+  if mv --version 2>/dev/null | grep -q GNU; then echo gnu
+  else
+    case "$(uname -s 2>/dev/null)" in
+      Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
+    esac
+    if command -v perl >/dev/null 2>&1; then echo perl
+    elif command -v python3 >/dev/null 2>&1; then echo python
+    else echo none
+    fi
+  fi
+}
+swap() {
+  case "$MVKIND" in
+    gnu) mv -fT -- "$1" "$2" ;;
+    bsd) mv -fh -- "$1" "$2" ;;
+    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
+    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
+    *) return 1 ;;
+  esac
+}
+MVKIND=$(mv_kind)
+
+# The sshd process that carries our connection: when it is gone, so is the lock's holder.
+conn_pid() {
+  p=$PPID; i=0
+  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
+    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
+  done
+  echo 0
+}
+lock_owner() { cat "$D/lock/owner.json" 2>/dev/null || echo '(no owner recorded)'; }
+lock_is_stale() {
+  if [ ! -f "$D/lock/holder" ]; then
+    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
+    return
+  fi
+  read -r h_token h_host h_pid h_exp < "$D/lock/holder" || return 1
+  [ "$(date +%s)" -gt "$h_exp" ] && return 0
+  if [ "$h_host" = "$(hostname)" ] && [ "$h_pid" != 0 ] && [ -d /proc/self ]; then
+    [ -d "/proc/$h_pid" ] || return 0
+  fi
+  return 1
+}
+lock_take() {
+  waited=0
+  while ! mkdir "$D/lock" 2>/dev/null; do
+    [ -d "$D" ] || fail target-unwritable "cannot create $D"
+    if lock_is_stale; then
+      warn "taking over a stale deploy lock (its holder is gone): $(lock_owner)"
+      stale="$D/lock.stale.$$"
+      swap "$D/lock" "$stale" 2>/dev/null && rm -rf -- "$stale"
+      continue
+    fi
+    if [ "$waited" -ge "$LOCK_WAIT" ]; then
+      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
+    fi
+    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  LOCKED=1
+  printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json"
+  printf '%s %s %s %s\n' "$TOKEN" "$(hostname)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" > "$D/lock/holder.tmp"
+  swap "$D/lock/holder.tmp" "$D/lock/holder"
+}
+lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
+lock_release() { lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
+lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; }
+
+# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
+switch_link() {
+  tmp="$D/$LINK.tmp.$TOKEN.$$"
+  rm -f -- "$tmp"
+  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
+  if ! swap "$tmp" "$T/$LINK"; then
+    rm -f -- "$tmp"
+    fail switch-failed "cannot rename the new link over $T/$LINK"
+  fi
+  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
+}
+live_id() {
+  [ -L "$T/$LINK" ] || return 0
+  l=$(readlink "$T/$LINK")
+  case "$l" in
+    releases/*) echo "\${l#releases/}" ;;
+    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
+    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
+  esac
+}
+report_state() {
+  say live "$(live_id)"
+  for d in "$T/releases"/*; do [ -d "$d" ] && say release "\${d##*/}"; done
+  [ -f "$D/log" ] && tail -n 5000 "$D/log" | grep '^{' | sed 's/^/@@rad log /'
+  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
+# for more than a day. A failure here is a warning: the deploy itself has succeeded.
+prune_releases() {
+  for old in $PRUNE; do
+    [ "$old" = "$(live_id)" ] && continue
+    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
+  done
+  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  return 0
+}
+# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
+# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
+run_hook() {
+  say hook "$1"
+  HOOK_RC=0
+  (
+    cd -- "$3" &&
+      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
+      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
+      sh -c "$2" "$1" 1>&2
+  ) || HOOK_RC=$?
+}
+# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
+# The first release that brings a path seeds it (a copy); later uploads exclude it.
+link_shared() {
+  [ -n "$SHARED" ] || return 0
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    rel="$T/releases/$ID/$p"
+    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
+    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
+      # A copy, not a rename: the build's files may be hard links into older releases, and the
+      # app will write here.
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
+      else mkdir -p -- "$T/shared/$p" || exit 1
+      fi
+    fi
+    rm -rf -- "$rel"
+    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
+    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
+  done
+}
+# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
+go_live() {
+  switch_link "releases/$ID"
+  log_append "$LOGLINE"
+  say switched "$ID"
+  prune_releases
+  if [ "$MEASURE" = 1 ]; then
+    # du counts a hard-linked inode once, at its first path: listed after the previous release,
+    # the new one's figure is the disk it really added.
+    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+  fi
+}
+log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
+`;
+const PREPARE = sh `
+command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+[ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+if [ ! -d "$T" ]; then
+  mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
+fi
+[ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
+if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+  fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+fi
+mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
+lock_take
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+report_state
+ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
+  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
+fi
+if [ -n "$INCOMING" ]; then
+  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+fi
+say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+if [ -n "$SHARED" ]; then
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
+fi
+say ok
+`;
+const PUBLISH_AND_SWITCH = sh `
+lock_check
+[ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# From here on the release is complete and visible in releases/, but not yet served.
+swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
+unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
+if [ -n "$BEFORE_SWITCH" ]; then
+  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
+  if [ "$HOOK_RC" != 0 ]; then
+    unpublish
+    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
+  fi
+fi
+if [ "$SWITCH" = 1 ]; then
+  go_live
+else
+  say published "$ID"
+fi
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+// command: upload: the finished upload waits, complete, for command: activate.
+const STAGE = sh `
+lock_check
+[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+lock_release
+say ok
+`;
+const AFTER_SWITCH = sh `
+lock_check
+run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
+# On failure the lock stays ours: the caller switches back (or releases it) next.
+[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
+say ok
+`;
+const PRUNE = sh `
+lock_check
+prune_releases
+lock_release
+say ok
+`;
+const SWITCH_TO = sh `
+if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
+[ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
+go_live
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+const INSPECT = sh `
+if [ "$CHECK_DEPLOY" = 1 ]; then
+  # a dry run: every check a deploy makes, without writing anything
+  command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+  [ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+  p="$T"
+  while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
+  [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
+  if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+    fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+  fi
+  [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+  [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
+else
+  [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
+fi
+if [ "$TAKE_LOCK" = 1 ]; then
+  mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
+  lock_take
+fi
+report_state
+say ok
+`;
+const RELEASE_LOCK = sh `
+if [ "$FORCE" = 1 ]; then
+  if [ -d "$D/lock" ]; then say unlocked "$(lock_owner)"; rm -rf -- "$D/lock"; else say not-locked; fi
+else
+  lock_release
+fi
+[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+# A fleet whose other hosts failed before the switch: our published, never-live release goes.
+if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+  rm -rf -- "$T/releases/$UNPUBLISH"
+fi
+say ok
+`;
+const SCRIPTS = {
+    prepare: PREPARE,
+    publishAndSwitch: PUBLISH_AND_SWITCH,
+    afterSwitch: AFTER_SWITCH,
+    stage: STAGE,
+    switchTo: SWITCH_TO,
+    inspect: INSPECT,
+    releaseLock: RELEASE_LOCK,
+    prune: PRUNE,
+};
+/** The exact text sent to `sh -s`: quoted values, the shared library, the constant script. */
+function renderScript(name, vars) {
+    return `${shAssignments(vars)}\n${LIB}\n${SCRIPTS[name]}`;
+}
+function parseReply(stdout) {
+    const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith('@@rad-error ')) {
+            const rest = line.slice('@@rad-error '.length);
+            const sp = rest.indexOf(' ');
+            reply.error = { code: sp < 0 ? rest : rest.slice(0, sp), message: sp < 0 ? '' : rest.slice(sp + 1) };
+        }
+        else if (line.startsWith('@@rad-warning ')) {
+            reply.warnings.push(line.slice('@@rad-warning '.length));
+        }
+        else if (line.startsWith('@@rad ')) {
+            const rest = line.slice('@@rad '.length);
+            const sp = rest.indexOf(' ');
+            const key = sp < 0 ? rest : rest.slice(0, sp);
+            const value = sp < 0 ? '' : rest.slice(sp + 1);
+            if (key === 'ok')
+                reply.ok = true;
+            const list = reply.values.get(key) ?? [];
+            list.push(value);
+            reply.values.set(key, list);
+        }
+        else if (line !== '') {
+            reply.other.push(line);
+        }
+    }
+    return reply;
+}
+function first(reply, key) {
+    return reply.values.get(key)?.[0] ?? '';
+}
+function remote_all(reply, key) {
+    return reply.values.get(key) ?? [];
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: ./src/rsync.ts
+
+
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `-s` sends paths over the protocol: no remote-shell quoting, any file name survives.
+ */
+function rsyncArgs(plan) {
+    const args = [
+        '--recursive',
+        '--links',
+        '--perms',
+        `--chmod=${plan.chmod}`,
+        '--checksum',
+        '--secluded-args',
+        '--stats',
+        '--no-human-readable',
+        `--timeout=${plan.ioTimeout}`,
+        '-e',
+        plan.rsh,
+    ];
+    if (plan.progress)
+        args.push('--info=progress2', '--no-inc-recursive');
+    if (plan.dryRun)
+        args.push('--dry-run', '--itemize-changes');
+    for (const d of plan.linkDest.slice(0, 20))
+        args.push(`--link-dest=${d}`);
+    for (const f of plan.filter)
+        args.push(`--filter=${f}`);
+    for (const e of plan.exclude)
+        args.push(`--exclude=${e}`);
+    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
+    return args;
+}
+function num(text, label) {
+    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+}
+/** Parses `--stats --no-human-readable` output. */
+function parseStats(text) {
+    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
+    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
+    const filesTransferred = num(text, 'Number of regular files transferred');
+    return {
+        files,
+        filesTransferred,
+        filesLinked: Math.max(0, files - filesTransferred),
+        bytesSent: num(text, 'Total bytes sent'),
+        bytesReceived: num(text, 'Total bytes received'),
+        totalSize: num(text, 'Total file size'),
+        transferredSize: num(text, 'Total transferred file size'),
+    };
+}
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+function itemizedFiles(text) {
+    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
+}
+/** The one place rsync runs. */
+function runRsync(rsyncPath, plan, opts) {
+    return run(rsyncPath, rsyncArgs(plan), opts);
+}
+
+;// CONCATENATED MODULE: ./src/session.ts
+
+
+
+/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
+function lockWaitSeconds(timeoutSeconds) {
+    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
+}
+/** One server, reached over its one multiplexed connection. */
+class HostSession {
+    core;
+    index;
+    spec;
+    constructor(core, index, spec) {
+        this.core = core;
+        this.index = index;
+        this.spec = spec;
+    }
+    get label() {
+        return this.spec.label;
+    }
+    /** Values every script gets: the target, the link, our lock token and who we are. */
+    baseVars() {
+        const s = this.core.settings;
+        return {
+            T: s.target,
+            LINK: s.linkName,
+            TOKEN: this.core.token,
+            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
+            LOCK_TTL: s.timeoutSeconds + 120,
+            LOCK_OWNER: JSON.stringify({
+                run: s.meta.runUrl,
+                actor: s.meta.actor,
+                ref: s.meta.ref,
+                sha: s.meta.sha,
+                command: s.command,
+                release: s.releaseId,
+                since: new Date().toISOString(),
+            }),
+        };
+    }
+    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
+    async call(name, vars, opts = {}) {
+        const script = renderScript(name, { ...this.baseVars(), ...vars });
+        // Said while it happens: a wait for another run's lock can last minutes.
+        let partial = '';
+        const onStdout = (chunk) => {
+            const lines = (partial + chunk).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines) {
+                if (l.startsWith(`${MARK} waiting `)) {
+                    this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${l.slice(MARK.length + 9)}`);
+                }
+            }
+        };
+        const result = await this.core.ssh.exec(this.index, script, {
+            signal: opts.signal ?? this.core.signal,
+            onStdout,
+            onStderr: opts.onStderr,
+            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+            // as the shared one may be what hung (a stalled link keeps it open and silent).
+            fresh: this.core.signal.aborted,
+        });
+        const reply = parseReply(result.stdout);
+        for (const w of reply.warnings)
+            this.core.reporter.warning(`${this.label}: ${w}`);
+        for (const l of reply.other)
+            opts.onOther?.(l);
+        if (result.aborted)
+            throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
+        if (reply.error) {
+            const s = this.core.settings;
+            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+            const output = reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : '';
+            throw new DeployError(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }), reply.error.code);
+        }
+        if (result.code !== 0 || !reply.ok) {
+            const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
+            throw new DeployError(`${this.label}: the server step '${name}' failed (${why}).${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`, '', 'remote');
+        }
+        return reply;
+    }
+}
+/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
+async function pool(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
+}
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+function readServerState(reply) {
+    const live = first(reply, 'live');
+    return {
+        live: SAFE_NAME_RE.test(live) ? live : '',
+        releases: remote_all(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+        log: parseLog(remote_all(reply, 'log')),
+        freeKb: Number(first(reply, 'free-kb')) || 0,
+    };
+}
+function toDeployError(err) {
+    if (err instanceof DeployError)
+        return err;
+    return new DeployError(err instanceof Error ? err.message : String(err));
+}
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+function cleanupSignal() {
+    return AbortSignal.timeout(30_000);
+}
+function newEntry(core, host, release, event, from) {
+    const m = core.settings.meta;
+    return {
+        release,
+        event,
+        time: new Date().toISOString(),
+        from: from || undefined,
+        sha: m.sha,
+        ref: m.ref,
+        actor: m.actor,
+        run: m.runUrl,
+        host,
+    };
+}
+function blankResult(host, releaseId, target) {
+    return {
+        host,
+        releaseId,
+        releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
+        previousReleaseId: '',
+        bytesSent: 0,
+        filesTransferred: 0,
+        filesLinked: 0,
+        durationMs: 0,
+        status: 'failed',
+        error: '',
+        freeKb: 0,
+        diskKb: 0,
+        pruned: [],
+    };
+}
+async function connect(core, run) {
+    await core.ssh.connect(run.session.index, run.session.label, core.signal);
+    if (core.settings.acceptUnknownHostKey && core.settings.trusted.lines.length === 0) {
+        const learned = await core.ssh.learnedHostKeys();
+        if (learned.trim()) {
+            core.reporter.warning(`Trusted ${run.session.label} on first use (accept-unknown-host-key). Pin its key: set known-hosts to\n${learned.trim()}`);
+        }
+    }
+}
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(core, run) {
+    const other = [];
+    const reply = await run.session.call('prepare', {
+        ID: core.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
+        STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
+        SHARED: core.settings.shared.join('\n'),
+    }, { onOther: (l) => other.push(l) });
+    run.sharedExisting = remote_all(reply, 'shared-exists');
+    run.locked = true;
+    core.onLock?.(run.session.index, true);
+    run.state = readServerState(reply);
+    run.leftovers = remote_all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
+    run.result.previousReleaseId = run.state.live;
+    run.result.freeKb = run.state.freeKb;
+    if (other.length > 0) {
+        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await dropUpload(core, run);
+        throw new DeployError(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, 'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return', 'shell-not-clean');
+    }
+    core.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`);
+}
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(core, run) {
+    try {
+        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
+        run.locked = false;
+        core.onLock?.(run.session.index, false);
+    }
+    catch {
+        // releaseLocks tries the lock again at the end.
+    }
+}
+/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
+async function upload(core, run) {
+    const s = core.settings;
+    const live = run.state?.live ?? '';
+    const linkDest = [];
+    if (live)
+        linkDest.push(`../../../releases/${live}`);
+    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
+    for (const l of run.leftovers)
+        linkDest.push(`../${l}`);
+    let lastProgress = 0;
+    const started = Date.now();
+    const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    const result = await runRsync(core.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest,
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: false,
+        ioTimeout: 120,
+        progress: true,
+    }, {
+        signal: core.signal,
+        onStdout: (chunk) => {
+            const line = chunk
+                .split(/[\r\n]/)
+                .filter((l) => /%/.test(l))
+                .pop();
+            // A live progress line where the caller can draw one (the CLI on a terminal).
+            if (line)
+                core.reporter.progress?.(run.session.label, line.trim());
+            const now = Date.now();
+            if (now - lastProgress < 10_000 || now - started < 10_000)
+                return;
+            if (line) {
+                lastProgress = now;
+                core.reporter.info(`${run.session.label}: ${line.trim()}`);
+            }
+        },
+    });
+    if (result.aborted)
+        throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled');
+    if (result.code !== 0) {
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await dropUpload(core, run);
+        throw new DeployError(`${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+    }
+    const stats = parseStats(result.stdout);
+    Object.assign(run.result, {
+        bytesSent: stats.bytesSent,
+        filesTransferred: stats.filesTransferred,
+        filesLinked: stats.filesLinked,
+    });
+    core.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.filesLinked} hard-linked to the live release; ${stats.bytesSent} bytes on the wire`);
+}
+/** Dry run: the same checks without the lock or any write, and what would be sent. */
+async function dryRun(core, run) {
+    const s = core.settings;
+    const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId });
+    run.state = readServerState(reply);
+    run.result.previousReleaseId = run.state.live;
+    run.result.freeKb = run.state.freeKb;
+    const lock = first(reply, 'locked-by');
+    if (lock)
+        core.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
+    const live = run.state.live;
+    // Compared by checksum against the live release: exactly what a deploy would send.
+    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${core.token}/`;
+    const remote = core.ssh.rsyncRemote(run.session.index, dest);
+    const result = await runRsync(core.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest: [],
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: true,
+        ioTimeout: 120,
+        progress: false,
+    }, { signal: core.signal });
+    if (result.code !== 0) {
+        throw new DeployError(`${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr)}`);
+    }
+    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
+    const stats = parseStats(result.stdout);
+    run.result.filesTransferred = items.length;
+    run.result.filesLinked = Math.max(0, stats.files - items.length);
+    run.result.status = 'dry-run';
+    core.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
+}
+/** Streams what a hook prints on the server into the log, line by line, prefixed with the host. */
+function hookOutput(core, label) {
+    let rest = '';
+    return (chunk) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines)
+            core.reporter.info(`${label} | ${l}`);
+    };
+}
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(core, run, keepLock, doSwitch) {
+    const s = core.settings;
+    const reply = await run.session.call('publishAndSwitch', {
+        ...goLiveVars(core, run),
+        INCOMING: run.incoming,
+        SHARED: s.shared.join('\n'),
+        BEFORE_SWITCH: s.beforeSwitch,
+        SWITCH: doSwitch ? 1 : 0,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { onStderr: hookOutput(core, run.session.label) });
+    run.published = true;
+    if (!keepLock) {
+        run.locked = false;
+        core.onLock?.(run.session.index, false);
+    }
+    if (doSwitch)
+        deploy_wentLive(core, run, reply);
+    else
+        core.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
+}
+/** The values go_live needs on the server: what to log, what to prune, what to measure against. */
+function goLiveVars(core, run) {
+    const s = core.settings;
+    const state = run.state;
+    const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
+    const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases);
+    return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 };
+}
+function deploy_wentLive(core, run, reply) {
+    const s = core.settings;
+    run.switched = first(reply, 'switched') === s.releaseId;
+    run.result.pruned = remote_all(reply, 'pruned');
+    run.result.diskKb = Number(first(reply, 'disk-kb')) || 0;
+    run.result.status = 'deployed';
+    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(core, run) {
+    const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 });
+    deploy_wentLive(core, run, reply);
+}
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(core, run) {
+    const s = core.settings;
+    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
+}
+/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
+async function healthcheck(url, opts) {
+    const deadline = Date.now() + (opts.boundMs ?? 60_000);
+    let wait = 1000;
+    let last = '';
+    for (let attempt = 1;; attempt++) {
+        try {
+            const res = await fetch(url, {
+                signal: AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]),
+                redirect: 'follow',
+                headers: { 'user-agent': 'rsync-atomic-deploy healthcheck' },
+            });
+            await res.arrayBuffer().catch(() => undefined);
+            if (res.status >= 200 && res.status < 300) {
+                opts.reporter.info(`Health check ${url}: ${res.status} (attempt ${attempt})`);
+                return;
+            }
+            last = `HTTP ${res.status}`;
+        }
+        catch (e) {
+            // Stopped by the step's timeout: keep the server's last answer, not the abort.
+            if (opts.signal.aborted && last)
+                break;
+            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+        }
+        if (opts.signal.aborted || Date.now() + wait > deadline)
+            break;
+        opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`);
+        // The wait ends early when the step times out or is cancelled.
+        await new Promise((r) => {
+            const t = setTimeout(r, wait);
+            opts.signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                r();
+            }, { once: true });
+        });
+        wait = Math.min(wait * 2, 10_000);
+    }
+    throw new DeployError(`Health check failed: ${url} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output.', 'healthcheck');
+}
+/** Puts the link back on the release that was live before, marking ours bad. */
+async function revert(core, run, why) {
+    const s = core.settings;
+    const previous = run.state?.live ?? '';
+    if (!previous) {
+        core.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
+        return;
+    }
+    const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId);
+    await run.session.call('switchTo', 
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    {
+        ID: previous,
+        PREV: '',
+        LOGLINE: logLine(entry),
+        PRUNE: '',
+        MEASURE: 0,
+        TAKE: run.locked ? 0 : 1,
+        KEEP_LOCK: 0,
+    }, { signal: cleanupSignal() });
+    run.locked = false;
+    core.onLock?.(run.session.index, false);
+    run.result.status = 'reverted';
+    core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
+}
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(core, run) {
+    await run.session.call('stage', {
+        ID: core.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: stagedName(core.settings.releaseId),
+    });
+    run.locked = false;
+    core.onLock?.(run.session.index, false);
+    core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`);
+}
+function fleetFailure(failures, total, what) {
+    if (failures.length === 0)
+        return undefined;
+    if (total === 1)
+        return failures[0];
+    return new DeployError(`${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+}
+/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
+async function releaseLocks(core, runs, discardUploads) {
+    await Promise.all(runs
+        .filter((r) => r.locked)
+        .map(async (r) => {
+        try {
+            await r.session.call('releaseLock', {
+                FORCE: 0,
+                DISCARD: discardUploads ? r.incoming : '',
+                UNPUBLISH: discardUploads && r.published && !r.switched ? core.settings.releaseId : '',
+            }, { signal: cleanupSignal() });
+            r.locked = false;
+            core.onLock?.(r.session.index, false);
+        }
+        catch (e) {
+            core.reporter.warning(`${r.session.label}: could not release the deploy lock: ${toDeployError(e).message}`);
+        }
+    }));
+}
+/**
+ * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
+ * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
+ * the hosts already switched go back. All hosts end on the same release, or on the one they had.
+ */
+async function runDeploy(core) {
+    const s = core.settings;
+    const runs = s.hosts.map((spec, i) => ({
+        session: new HostSession(core, i, spec),
+        start: Date.now(),
+        incoming: `${s.releaseId}.${core.token.slice(0, 8)}`,
+        state: undefined,
+        leftovers: [],
+        sharedExisting: [],
+        locked: false,
+        published: false,
+        switched: false,
+        result: blankResult(spec.label, s.releaseId, s.target),
+    }));
+    const outcome = {
+        releaseId: s.releaseId,
+        hosts: runs.map((r) => r.result),
+        rolledBack: false,
+        error: undefined,
+    };
+    const failures = [];
+    const stamp = (r) => {
+        r.result.durationMs = Date.now() - r.start;
+    };
+    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+    const group = (name, fn) => runs.length === 1 ? core.reporter.group(name, fn) : fn();
+    await pool(runs, s.maxParallel, async (r) => {
+        r.start = Date.now();
+        try {
+            await group(`${r.session.label}: connect and check`, () => connect(core, r));
+            if (s.dryRun) {
+                await dryRun(core, r);
+            }
+            else {
+                await group(`${r.session.label}: prepare`, () => prepare(core, r));
+                if (s.command === 'activate') {
+                    r.incoming = stagedName(s.releaseId);
+                }
+                else {
+                    await group(`${r.session.label}: upload`, () => upload(core, r));
+                }
+                r.result.status = 'uploaded';
+            }
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            r.result.status = 'failed';
+            r.result.error = err.message;
+            failures.push(err);
+        }
+        stamp(r);
+    });
+    if (s.dryRun || failures.length > 0) {
+        await releaseLocks(core, runs, s.hosts.length > 1 && s.command === 'deploy');
+        for (const r of runs)
+            if (r.result.status === 'uploaded')
+                r.result.status = 'not-switched';
+        outcome.error = failures[0];
+        if (failures.length > 0 && s.hosts.length > 1) {
+            outcome.error = new DeployError(`${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+        }
+        return outcome;
+    }
+    if (s.command === 'upload') {
+        await Promise.all(runs.map((r) => stage(core, r).catch((e) => failures.push(toDeployError(e)))));
+        await releaseLocks(core, runs, false);
+        outcome.error = fleetFailure(failures, s.hosts.length, 'Upload');
+        return outcome;
+    }
+    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
+    const fleet = runs.length > 1;
+    const step = async (r, name, fn) => {
+        try {
+            await group(`${r.session.label}: ${name}`, fn);
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            r.result.status = 'failed';
+            r.result.error = err.message;
+            failures.push(err);
+        }
+        stamp(r);
+    };
+    if (!fleet) {
+        const r = runs[0];
+        await step(r, 'publish and switch', () => publishAndSwitch(core, r, after, true));
+    }
+    else {
+        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(core, r, true, false))));
+        if (failures.length > 0) {
+            await releaseLocks(core, runs, s.command === 'deploy');
+            for (const r of runs)
+                if (r.result.status !== 'failed')
+                    r.result.status = 'not-switched';
+            outcome.error = new DeployError(`${failures.length} of ${runs.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+            return outcome;
+        }
+        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(core, r))));
+    }
+    if (failures.length === 0 && after) {
+        await Promise.all(runs.map(async (r) => {
+            if (!s.afterSwitch)
+                return;
+            try {
+                await group(`${r.session.label}: after-switch`, () => afterSwitch(core, r));
+            }
+            catch (e) {
+                const err = toDeployError(e);
+                r.result.error = err.message;
+                failures.push(err);
+            }
+        }));
+        if (failures.length === 0 && s.healthcheckUrl) {
+            try {
+                await healthcheck(s.healthcheckUrl, { signal: core.signal, reporter: core.reporter });
+            }
+            catch (e) {
+                failures.push(toDeployError(e));
+            }
+        }
+        if (failures.length > 0 && !s.rollbackOnFailure) {
+            core.reporter.warning(`The new release stays live (rollback-on-failure: false) although: ${failures[0]?.message}`);
+        }
+    }
+    const switchFailed = runs.some((r) => r.result.status === 'failed');
+    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
+        // All or nothing: hosts that did switch go back to what they served before.
+        for (const r of runs.filter((x) => x.switched)) {
+            try {
+                await revert(core, r, switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'));
+                outcome.rolledBack = true;
+            }
+            catch (e) {
+                core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
+            }
+        }
+    }
+    await releaseLocks(core, runs, false);
+    for (const r of runs)
+        stamp(r);
+    if (failures.length > 0) {
+        outcome.error = failures[0];
+        if (s.hosts.length > 1) {
+            outcome.error = new DeployError(`${switchFailed ? 'The switch' : 'A check after the switch'} failed on ${failures.length} of ${s.hosts.length} hosts${outcome.rolledBack ? '; the hosts were switched back' : ''}.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+        }
+        else if (outcome.rolledBack && outcome.error) {
+            outcome.error = new DeployError(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
+        }
+    }
+    return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/hosts.ts
+
+const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+function parsePort(input, value) {
+    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+        throw new InputError(input, `'${value}' is not a port number`, 'Give a whole number from 1 to 65535, e.g. 22.');
+    }
+    return Number(value);
+}
+function parseUser(input, value) {
+    if (!USER_RE.test(value)) {
+        throw new InputError(input, `'${value}' is not a valid user name`, 'Use letters, digits, ".", "_" and "-" only, not starting with "-", e.g. deploy.');
+    }
+    return value;
+}
+function formatHost(user, host, port) {
+    const h = host.includes(':') ? `[${host}]` : host;
+    return `${user ? `${user}@` : ''}${h}${port === 22 ? '' : `:${port}`}`;
+}
+/** Parses one `[user@]host[:port]` (IPv6 in brackets: `[::1]:2222`). */
+function parseHost(input, raw, defaultUser, defaultPort) {
+    const value = raw.trim();
+    const example = 'Write [user@]host[:port], e.g. deploy@example.com:2222 or [2001:db8::1]:22.';
+    if (value === '')
+        throw new InputError(input, 'a host is empty', example);
+    if (value.startsWith('-'))
+        throw new InputError(input, `'${value}' starts with "-"`, example);
+    let rest = value;
+    let user = defaultUser;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) {
+        user = parseUser(input, rest.slice(0, at));
+        rest = rest.slice(at + 1);
+    }
+    let host;
+    let port = defaultPort;
+    if (rest.startsWith('[')) {
+        const close = rest.indexOf(']');
+        if (close < 0)
+            throw new InputError(input, `'${value}' has "[" without "]"`, example);
+        host = rest.slice(1, close);
+        const after = rest.slice(close + 1);
+        if (after !== '') {
+            if (!after.startsWith(':'))
+                throw new InputError(input, `'${value}' has text after "]"`, example);
+            port = parsePort(input, after.slice(1));
+        }
+        if (!IPV6_RE.test(host) || !host.includes(':')) {
+            throw new InputError(input, `'${host}' in brackets is not an IPv6 address`, example);
+        }
+    }
+    else {
+        const colons = rest.split(':').length - 1;
+        if (colons > 1) {
+            throw new InputError(input, `'${value}' looks like an IPv6 address without brackets`, example);
+        }
+        if (colons === 1) {
+            const i = rest.indexOf(':');
+            port = parsePort(input, rest.slice(i + 1));
+            rest = rest.slice(0, i);
+        }
+        host = rest;
+        if (!HOSTNAME_RE.test(host))
+            throw new InputError(input, `'${host}' is not a valid host name or address`, example);
+    }
+    return { user, host, port, label: formatHost(user, host, port) };
+}
+/** Splits a list input on newlines and commas, dropping blanks and `#` comments. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !s.startsWith('#'));
+}
+
+;// CONCATENATED MODULE: ./src/key.ts
+
+const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
+/**
+ * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
+ * "error in libcrypto", so we fix those; we explain what cannot be fixed.
+ */
+function normalizeKey(value) {
+    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+    const text = value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')
+        .trim();
+    if (text === '')
+        throw new InputError('key', 'is empty', FIX_PRIVATE);
+    if (/^PuTTY-User-Key-File-/m.test(text)) {
+        throw new InputError('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
+    }
+    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
+        throw new InputError('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
+    }
+    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
+        throw new InputError('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
+    }
+    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
+    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
+        throw new InputError('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
+    }
+    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
+    return `${text
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')}\n`;
+}
+/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
+function secretLines(key) {
+    return key
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
+}
+
+;// CONCATENATED MODULE: ./src/knownhosts.ts
+
+const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
+const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
+function parseKnownHosts(input, value) {
+    const out = { lines: [], fingerprints: [] };
+    value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const where = `line ${i + 1}`;
+        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
+            throw new InputError(input, `${where} contains control characters`, HOW);
+        }
+        const fp = FINGERPRINT_RE.exec(line);
+        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
+            out.fingerprints.push(`SHA256:${fp[1]}`);
+            return;
+        }
+        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
+            throw new InputError(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
+        }
+        const fields = line.split(/\s+/);
+        let marker = '';
+        if (fields[0]?.startsWith('@')) {
+            marker = fields.shift() ?? '';
+            if (marker !== '@cert-authority' && marker !== '@revoked') {
+                throw new InputError(input, `${where} has an unknown marker ${marker}`, HOW);
+            }
+        }
+        let patterns;
+        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
+            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
+        }
+        else {
+            patterns = (fields.shift() ?? '').split(',');
+        }
+        const keyType = fields[0] ?? '';
+        const key = fields[1] ?? '';
+        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
+            throw new InputError(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
+        }
+        out.lines.push({ marker, patterns, keyType, key });
+    });
+    return out;
+}
+/**
+ * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
+ * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
+ * written with every port this deploy uses, and either form matches.
+ */
+function renderKnownHosts(trusted, ports) {
+    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
+    return trusted.lines
+        .map(({ marker, patterns, keyType, key }) => {
+        const all = new Set();
+        for (const p of patterns) {
+            all.add(p);
+            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
+                continue;
+            for (const port of extraPorts)
+                all.add(`[${p}]:${port}`);
+        }
+        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
+    })
+        .map((l) => `${l}\n`)
+        .join('');
+}
+/**
+ * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
+ * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
+ * It must exit 0 even when it has nothing to say, or ssh drops the connection.
+ */
+function fingerprintCheckScript(fingerprintFile) {
+    return `#!/bin/sh
+# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
+[ -n "$1" ] && [ -n "$3" ] || exit 0
+fp=$(printf '%s' "$1" | sed 's/=*$//')
+if grep -qxF -- "$fp" '${fingerprintFile}'; then
+  printf '%s %s %s\\n' "$4" "$2" "$3"
+fi
+exit 0
+`;
+}
+
+;// CONCATENATED MODULE: ./src/settings.ts
+const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'];
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
+// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
+const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+/** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
+const NEVER_A_KEY = [
+    'host',
+    'user',
+    'port',
+    'key-passphrase',
+    'known-hosts',
+    'accept-unknown-host-key',
+    'jump-host',
+    'source',
+    'target',
+    'link-name',
+    'release-id',
+    'command',
+    'rollback-to',
+    'keep-releases',
+    'exclude',
+    'filter',
+    'chmod',
+    'shared',
+    'healthcheck-url',
+    'rollback-on-failure',
+    'dry-run',
+    'max-parallel',
+    'timeout',
+];
+/** Owner may write; everyone may read (and enter directories / run what was executable). */
+const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
+function bool(get, name, dflt) {
+    const v = get(name).trim().toLowerCase();
+    if (v === '')
+        return dflt;
+    if (['true', 'yes', '1', 'on'].includes(v))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(v))
+        return false;
+    throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.');
+}
+function wholeNumber(get, name, dflt, min, max) {
+    const v = get(name).trim();
+    if (v === '')
+        return dflt;
+    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+        throw new InputError(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`);
+    }
+    return Number(v);
+}
+function noControl(name, value, what = 'value') {
+    if (CONTROL_RE.test(value)) {
+        throw new InputError(name, `the ${what} contains control characters (newline, tab, escape…)`, 'Remove them.');
+    }
+    return value;
+}
+function lines(get, name) {
+    return get(name)
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .map((l) => noControl(name, l, 'line'));
+}
+// How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
+// pattern. rsync checks the rest itself (before it sends anything); this only keeps out what is
+// no rule at all — it accepts every rule rsync 3.x accepts.
+const FILTER_RULE_RE = /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s;
+function filterRule(rule) {
+    if (!FILTER_RULE_RE.test(rule)) {
+        throw new InputError('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync).');
+    }
+    return rule;
+}
+function parseTarget(name, value) {
+    const v = value.trim();
+    const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".';
+    if (v === '')
+        throw new InputError(name, 'is required', good);
+    noControl(name, v, 'path');
+    if (v.length > 1024)
+        throw new InputError(name, 'is longer than 1024 characters', good);
+    if (!v.startsWith('/'))
+        throw new InputError(name, `'${v}' is not an absolute path`, good);
+    const parts = v.slice(1).split('/');
+    if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+        throw new InputError(name, `'${v}' is not a normalised path`, good);
+    }
+    return v;
+}
+function parseReleaseId(name, value) {
+    if (!RELEASE_ID_RE.test(value)) {
+        throw new InputError(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
+    }
+    return value;
+}
+function parseSharedPath(value) {
+    const good = 'Give paths relative to the release, e.g. storage or public/uploads.';
+    const p = value.replace(/\/+$/, '');
+    if (p.startsWith('/'))
+        throw new InputError('shared', `'${value}' is absolute`, good);
+    const parts = p.split('/');
+    if (parts.some((s) => s === '' || s === '.' || s === '..')) {
+        throw new InputError('shared', `'${value}' is not a normalised relative path`, good);
+    }
+    return p;
+}
+/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
+function sharedPaths(list) {
+    const unique = [...new Set(list)];
+    for (const p of unique) {
+        const outer = unique.find((o) => p.startsWith(`${o}/`));
+        if (outer) {
+            throw new InputError('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
+        }
+    }
+    return unique;
+}
+/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
+function defaultReleaseId(now, env) {
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
+    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
+    return label ? `${stamp}-${label}` : stamp;
+}
+function runMeta(env) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return {
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? env.USER ?? '',
+        runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+            : '',
+    };
+}
+function parseHosts(get) {
+    const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
+    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
+    const raw = splitList(get('host'));
+    if (raw.length === 0) {
+        throw new InputError('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
+    }
+    const hosts = raw.map((h) => parseHost('host', h, user, port));
+    const seen = new Set();
+    for (const h of hosts) {
+        if (seen.has(h.label))
+            throw new InputError('host', `${h.label} is listed twice`, 'List each host once.');
+        seen.add(h.label);
+    }
+    const jump = get('jump-host').trim();
+    return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
+}
+function parseTrust(get, accept) {
+    const trusted = parseKnownHosts('known-hosts', get('known-hosts'));
+    if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
+        throw new InputError('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
+    }
+    return trusted;
+}
+/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
+function parseSettings(get, env = process.env, now = new Date(), options = {}) {
+    // A private key pasted into another input would be echoed by that input's error (before it is
+    // masked) or even used (a shared path, an exclude pattern): refuse it, without repeating it.
+    for (const name of NEVER_A_KEY) {
+        if (/PRIVATE KEY-----/.test(get(name))) {
+            throw new InputError(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
+        }
+    }
+    const command = (get('command').trim() || 'deploy');
+    if (!COMMANDS.includes(command)) {
+        throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
+    }
+    const { hosts, jumpHost } = parseHosts(get);
+    const keyText = get('key');
+    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
+    if (key === '' && !options.allowOwnSsh) {
+        throw new InputError('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
+    }
+    const keyPassphrase = get('key-passphrase');
+    if (/[\r\n]/.test(keyPassphrase)) {
+        throw new InputError('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
+    }
+    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
+    const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
+    const target = parseTarget('target', get('target'));
+    const linkName = get('link-name').trim() || 'current';
+    if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
+        throw new InputError('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
+    }
+    const needsSource = command === 'deploy' || command === 'upload';
+    let source = '';
+    if (needsSource) {
+        const s = get('source').trim();
+        if (s === '')
+            throw new InputError('source', 'is required', 'Give the build directory, e.g. source: public.');
+        noControl('source', s, 'path');
+        source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
+        let isDir = false;
+        try {
+            isDir = (0,external_node_fs_namespaceObject.statSync)(source).isDirectory();
+        }
+        catch { }
+        if (!isDir) {
+            throw new InputError('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
+        }
+    }
+    const givenId = get('release-id').trim();
+    if ((command === 'activate' || command === 'upload') && givenId === '') {
+        throw new InputError('release-id', `is required for command ${command}`, 'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.');
+    }
+    const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
+    const rollbackTo = get('rollback-to').trim();
+    if (rollbackTo !== '')
+        parseReleaseId('rollback-to', rollbackTo);
+    const chmod = get('chmod').trim() || DEFAULT_CHMOD;
+    if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
+        throw new InputError('chmod', `'${chmod}' is not an rsync --chmod spec`, `e.g. ${DEFAULT_CHMOD} or D755,F644.`);
+    }
+    const healthcheckUrl = get('healthcheck-url').trim();
+    if (healthcheckUrl !== '') {
+        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
+        noControl('healthcheck-url', healthcheckUrl, 'URL');
+        let ok = false;
+        try {
+            ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
+        }
+        catch { }
+        if (!ok) {
+            throw new InputError('healthcheck-url', `'${healthcheckUrl}' is not an http(s) URL`, 'e.g. https://example.com/health.');
+        }
+    }
+    const hook = (name) => {
+        const v = get(name).replace(/\r\n?/g, '\n');
+        if (v.length > 65536)
+            throw new InputError(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.');
+        if (v.includes('\u0000'))
+            throw new InputError(name, 'contains a NUL byte', 'Remove it.');
+        return v.trim() === '' ? '' : v;
+    };
+    return {
+        command,
+        hosts,
+        jumpHost,
+        key,
+        keyPassphrase,
+        trusted,
+        acceptUnknownHostKey,
+        source,
+        target,
+        linkName,
+        releaseId,
+        releaseIdGiven: givenId !== '',
+        rollbackTo,
+        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+        exclude: lines(get, 'exclude'),
+        filter: lines(get, 'filter').map(filterRule),
+        chmod,
+        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
+        beforeSwitch: hook('before-switch'),
+        afterSwitch: hook('after-switch'),
+        healthcheckUrl,
+        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
+        dryRun: bool(get, 'dry-run', false),
+        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
+        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+        meta: runMeta(env),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/outputs.ts
+/**
+ * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
+ * action's `hosts` and `releases` outputs.
+ */
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+function totals(outcome) {
+    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
+    return {
+        bytesSent: sum((h) => h.bytesSent),
+        filesTransferred: sum((h) => h.filesTransferred),
+        filesLinked: sum((h) => h.filesLinked),
+    };
+}
+function hostsJson(outcome) {
+    return JSON.stringify(outcome.hosts.map((h) => ({
+        host: h.host,
+        'release-id': h.releaseId,
+        'previous-release-id': h.previousReleaseId,
+        'bytes-sent': h.bytesSent,
+        'files-transferred': h.filesTransferred,
+        'files-linked': h.filesLinked,
+        'duration-ms': h.durationMs,
+        status: h.status,
+        ...(h.error ? { error: h.error } : {}),
+    })));
+}
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: external "assert"
+const external_assert_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+;// CONCATENATED MODULE: external "fs"
+const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+function exists(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return __awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_namespaceObject.dirname(filePath);
+                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_namespaceObject.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: ./src/commands.ts
+
+
+
+
+
+function setup(core) {
+    const s = core.settings;
+    return s.hosts.map((spec, i) => ({
+        session: new HostSession(core, i, spec),
+        start: Date.now(),
+        state: undefined,
+        locked: false,
+        result: blankResult(spec.label, '', s.target),
+    }));
+}
+/** Connects and reads each host's state (taking the lock when asked); collects failures. */
+async function inspectAll(core, hosts, takeLock) {
+    const failures = [];
+    await pool(hosts, core.settings.maxParallel, async (h) => {
+        try {
+            await core.ssh.connect(h.session.index, h.session.label, core.signal);
+            const reply = await h.session.call('inspect', { TAKE_LOCK: takeLock ? 1 : 0, CHECK_DEPLOY: 0, ID: '' });
+            if (takeLock) {
+                h.locked = true;
+                core.onLock?.(h.session.index, true);
+            }
+            h.state = readServerState(reply);
+            const lock = first(reply, 'locked-by');
+            if (lock)
+                core.reporter.info(`${h.session.label}: locked by ${lock}`);
+            h.result.releaseId = h.state.live;
+            h.result.releasePath = h.state.live ? `${core.settings.target}/releases/${h.state.live}` : '';
+            h.result.freeKb = h.state.freeKb;
+            h.result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    });
+    return failures;
+}
+async function unlockAll(core, hosts) {
+    await Promise.all(hosts
+        .filter((h) => h.locked)
+        .map(async (h) => {
+        try {
+            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, { signal: cleanupSignal() });
+            h.locked = false;
+            core.onLock?.(h.session.index, false);
+        }
+        catch (e) {
+            core.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`);
+        }
+    }));
+}
+function outcome(hosts, releases, error) {
+    const first = hosts[0]?.result;
+    return {
+        releaseId: first?.releaseId ?? '',
+        hosts: hosts.map((h) => h.result),
+        rolledBack: false,
+        error,
+        releases,
+    };
+}
+/** Hosts that serve different releases are worth a loud word. */
+function reportDisagreement(core, hosts) {
+    const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
+    if (hosts.length > 1 && lives.size > 1) {
+        core.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
+    }
+}
+/** Which release a host rolls back to, or why it cannot. */
+function chooseRollback(state, rollbackTo) {
+    const existing = new Set(state.releases);
+    if (rollbackTo) {
+        if (!existing.has(rollbackTo)) {
+            return {
+                problem: `release ${rollbackTo} is not on the server`,
+                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run command: list to see them.`,
+            };
+        }
+        if (rollbackTo === state.live)
+            return { problem: `release ${rollbackTo} is already live`, hint: '' };
+        return { target: rollbackTo };
+    }
+    if (!state.live)
+        return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' };
+    const target = rollbackTarget(state.log, state.live, existing);
+    if (!target) {
+        return {
+            problem: `the deploy log knows no good release that was live before ${state.live}`,
+            hint: 'Give rollback-to with a release id (command: list shows them).',
+        };
+    }
+    return { target };
+}
+async function runRollback(core) {
+    const s = core.settings;
+    const hosts = setup(core);
+    const failures = await inspectAll(core, hosts, true);
+    if (failures.length > 0) {
+        await unlockAll(core, hosts);
+        return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'));
+    }
+    reportDisagreement(core, hosts);
+    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
+    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
+    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
+    for (const h of moving === hosts ? [] : already) {
+        core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
+    }
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo));
+    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
+    const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
+    if (problems.length > 0 || targets.size > 1) {
+        await unlockAll(core, hosts);
+        const first = choices.find((c) => 'problem' in c);
+        const msg = problems.length > 0
+            ? `Rollback refused: ${problems.join('; ')}`
+            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
+        const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
+        return outcome(hosts, [], new DeployError(msg, hint, 'rollback-refused'));
+    }
+    const target = [...targets][0];
+    const switchFailures = [];
+    await Promise.all(moving.map(async (h) => {
+        const from = h.state?.live ?? '';
+        try {
+            const entry = newEntry(core, h.session.label, target, 'rollback', from);
+            await h.session.call('switchTo', {
+                ID: target,
+                LOGLINE: logLine(entry),
+                PRUNE: '',
+                PREV: '',
+                MEASURE: 0,
+                TAKE: 0,
+                KEEP_LOCK: 0,
+            });
+            h.locked = false;
+            core.onLock?.(h.session.index, false);
+            Object.assign(h.result, {
+                releaseId: target,
+                releasePath: `${s.target}/releases/${target}`,
+                previousReleaseId: from,
+                status: 'rolled-back',
+            });
+            core.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            h.result.error = err.message;
+            switchFailures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    }));
+    await unlockAll(core, hosts);
+    return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'));
+}
+async function runList(core) {
+    const hosts = setup(core);
+    const failures = await inspectAll(core, hosts, false);
+    reportDisagreement(core, hosts);
+    const firstOk = hosts.find((h) => h.state);
+    const releases = firstOk?.state
+        ? listReleases(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
+        : [];
+    for (const h of hosts) {
+        if (!h.state)
+            continue;
+        h.result.status = 'not-switched';
+        const rows = listReleases(h.state.log, h.state.releases, h.state.live);
+        core.reporter.info(`${h.session.label}: ${rows.length} release(s)\n${rows
+            .map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`)
+            .join('\n')}`);
+    }
+    return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
+}
+async function runPrune(core) {
+    const s = core.settings;
+    const hosts = setup(core);
+    const failures = await inspectAll(core, hosts, true);
+    await Promise.all(hosts
+        .filter((h) => h.locked && h.state)
+        .map(async (h) => {
+        const st = h.state;
+        const prune = releasesToPrune(st.log, st.releases, st.live, s.keepReleases);
+        try {
+            const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
+            h.locked = false;
+            core.onLock?.(h.session.index, false);
+            h.result.pruned = remote_all(reply, 'pruned');
+            core.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`);
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    }));
+    await unlockAll(core, hosts);
+    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'));
+}
+async function runUnlock(core) {
+    const hosts = setup(core);
+    const failures = [];
+    await pool(hosts, core.settings.maxParallel, async (h) => {
+        try {
+            await core.ssh.connect(h.session.index, h.session.label, core.signal);
+            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
+            const was = first(reply, 'unlocked');
+            h.result.status = 'not-switched';
+            core.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    });
+    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/ssh.ts
+
+
+
+
+
+
+
+
+/**
+ * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
+ * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
+ */
+function userConfigProblem(file, uid) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(file);
+    }
+    catch {
+        return '';
+    }
+    if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+        return `Bad owner or permissions on ${file}: ssh itself refuses to use it (it must be yours and writable by you only).`;
+    }
+    return '';
+}
+/** Known hosts are ours (a file we write) unless the person's own setup decides them. */
+function ourKnownHosts(opts) {
+    const t = opts.trusted;
+    return !opts.useOwnSshSetup || t.lines.length > 0 || t.fingerprints.length > 0 || opts.acceptUnknownHostKey;
+}
+/**
+ * Own-setup mode: how host `h` is named on ssh's command line. A `Host` block of ours would hide
+ * the person's `Host` blocks (ssh matches them against the name typed), so what was given
+ * explicitly goes in `-o` options (argv wins over every config file) and the name is the one
+ * they typed. Port 22 is the default: left to their config (or ssh's own default, 22).
+ */
+function ownHostArgs(h, jump) {
+    const args = [];
+    if (h.user)
+        args.push('-o', `User=${h.user}`);
+    if (h.port !== 22)
+        args.push('-o', `Port=${h.port}`);
+    if (jump)
+        args.push('-o', `ProxyJump=${jump.label}`);
+    return [...args, h.host];
+}
+const CONNECT_TIMEOUT = 15;
+function aliasOf(index) {
+    return `rad-${index}`;
+}
+/** The ssh_config we generate: pure, so a unit test can read every option. */
+function renderSshConfig(opts, paths) {
+    const out = ['# written by rsync-atomic-deploy; deleted when the step ends'];
+    const hostBlock = (alias, h, jump) => {
+        // ssh expands %-tokens in HostName: an IPv6 zone (fe80::1%eth0) must be written %%.
+        out.push(`Host ${alias}`, `  HostName ${h.host.replace(/%/g, '%%')}`, `  Port ${h.port}`);
+        if (h.user)
+            out.push(`  User ${h.user}`);
+        // ProxyJump would be simpler, but with ControlPersist ssh sends the jump's stderr to
+        // /dev/null: the same hop as a ProxyCommand with -E keeps its errors (host key!) readable.
+        if (jump)
+            out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`);
+    };
+    const own = opts.useOwnSshSetup === true;
+    // Own setup: no aliases of ours; hosts go by their own names (ownHostArgs).
+    if (!own) {
+        opts.hosts.forEach((h, i) => {
+            hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
+        });
+        if (opts.jumpHost)
+            hostBlock('rad-jump', opts.jumpHost, false);
+    }
+    out.push('Host *');
+    if (!own || opts.key !== '') {
+        out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none');
+    }
+    if (ourKnownHosts(opts)) {
+        const t = opts.trusted;
+        if (own && t.lines.length === 0 && t.fingerprints.length === 0) {
+            // accept-unknown-host-key on a laptop: keys already known still count (a changed one is
+            // refused); a new one is learned into our file only, to be printed for pinning.
+            out.push(`  UserKnownHostsFile ${paths.knownHosts} ~/.ssh/known_hosts ~/.ssh/known_hosts2`);
+        }
+        else {
+            out.push(`  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null');
+        }
+        if (t.fingerprints.length > 0) {
+            out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`);
+        }
+    }
+    out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`);
+    // Own setup: CheckHostIP and the auth methods stay the person's choice (never weaker: BatchMode).
+    if (!own)
+        out.push('  CheckHostIP no');
+    out.push('  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no');
+    if (!own)
+        out.push('  PreferredAuthentications publickey');
+    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', `  ControlPath ${paths.dir}/%C`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
+    if (own) {
+        // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
+        out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config');
+    }
+    return `${out.join('\n')}\n`;
+}
+const ASKPASS = `#!/bin/sh
+# ssh asks for the key's passphrase through here (SSH_ASKPASS), so it never reaches argv.
+# Each call is counted: a second one means the first answer was wrong.
+echo x >> "$RAD_ASKPASS_COUNT"
+printf '%s\\n' "$RAD_KEY_PASSPHRASE"
+`;
+class Ssh {
+    opts;
+    paths;
+    sshPath;
+    /** Hosts whose master runs, with the words that name them to ssh. */
+    masters = new Map();
+    constructor(opts, paths, sshPath) {
+        this.opts = opts;
+        this.paths = paths;
+        this.sshPath = sshPath;
+    }
+    get configPath() {
+        return this.paths.config;
+    }
+    /**
+     * Creates the private directory and its files. `onDir` is called before any secret is written,
+     * so the post step can delete the directory even if we are killed right after.
+     */
+    static async create(opts, sshPath, onDir) {
+        if (opts.useOwnSshSetup) {
+            // Included from our config, ssh would not check it as it checks ~/.ssh/config itself.
+            const problem = userConfigProblem(external_node_path_default().join((0,external_node_os_namespaceObject.userInfo)().homedir, '.ssh/config'), process.getuid?.() ?? 0);
+            if (problem)
+                throw new DeployError(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
+        }
+        const dir = await (0,promises_namespaceObject.mkdtemp)('/tmp/rad-');
+        await (0,promises_namespaceObject.chmod)(dir, 0o700);
+        onDir(dir);
+        const paths = {
+            dir,
+            config: external_node_path_default().join(dir, 'config'),
+            jumpLog: external_node_path_default().join(dir, 'jump.log'),
+            sshBinary: sshPath,
+            key: external_node_path_default().join(dir, 'key'),
+            knownHosts: external_node_path_default().join(dir, 'known_hosts'),
+            fingerprints: external_node_path_default().join(dir, 'fingerprints'),
+            fingerprintCheck: external_node_path_default().join(dir, 'hostkey-check'),
+        };
+        const ssh = new Ssh(opts, paths, sshPath);
+        if (!opts.useOwnSshSetup || opts.key !== '') {
+            await (0,promises_namespaceObject.writeFile)(paths.key, opts.key, { mode: 0o600 });
+            if (opts.keyPassphrase) {
+                await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
+            }
+        }
+        if (ourKnownHosts(opts)) {
+            const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port);
+            await (0,promises_namespaceObject.writeFile)(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 });
+            if (opts.trusted.fingerprints.length > 0) {
+                await (0,promises_namespaceObject.writeFile)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
+                await (0,promises_namespaceObject.writeFile)(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 });
+            }
+        }
+        await (0,promises_namespaceObject.writeFile)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
+        return ssh;
+    }
+    /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
+    get rshCommand() {
+        return `${this.sshPath} -F ${this.configPath}`;
+    }
+    /** The words that name host `index` on ssh's command line, after `-F config`. */
+    hostArgs(index) {
+        const h = this.opts.hosts[index];
+        if (!this.opts.useOwnSshSetup || !h)
+            return [aliasOf(index)];
+        return ownHostArgs(h, this.opts.jumpHost);
+    }
+    /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
+    rsyncRemote(index, remotePath) {
+        const words = this.hostArgs(index);
+        const name = words.pop() ?? '';
+        return {
+            rsh: [this.rshCommand, ...words].join(' '),
+            destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
+        };
+    }
+    baseEnv() {
+        const env = { ...process.env };
+        if (!this.opts.useOwnSshSetup)
+            delete env.SSH_AUTH_SOCK;
+        delete env.SSH_ASKPASS;
+        return env;
+    }
+    /** Opens the one connection every later step of this host shares. */
+    async connect(index, label, signal) {
+        const alias = aliasOf(index);
+        const errFile = external_node_path_default().join(this.paths.dir, `${alias}.err`);
+        const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes'];
+        const env = this.baseEnv();
+        const countFile = external_node_path_default().join(this.paths.dir, `${alias}.askpass`);
+        if (this.opts.keyPassphrase) {
+            // BatchMode forbids any prompt, the askpass one too; nothing else can prompt (no passwords).
+            args.push('-o', 'BatchMode=no');
+            env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
+            env.SSH_ASKPASS_REQUIRE = 'force';
+            env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
+            env.RAD_ASKPASS_COUNT = countFile;
+            env.DISPLAY = env.DISPLAY ?? ':0';
+        }
+        args.push(...this.hostArgs(index));
+        // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
+        const fd = (0,external_node_fs_namespaceObject.openSync)(errFile, 'w', 0o600);
+        let result;
+        try {
+            result = await run(this.sshPath, args, { env, signal, stderrFd: fd });
+        }
+        finally {
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+        }
+        let stderr = (0,external_node_fs_namespaceObject.readFileSync)(errFile, 'utf8');
+        let failedAt = label;
+        let failedHost = this.opts.hosts[index];
+        try {
+            const jumpLog = (0,external_node_fs_namespaceObject.readFileSync)(this.paths.jumpLog, 'utf8').trim();
+            if (jumpLog && this.opts.jumpHost) {
+                stderr = `${jumpLog}\n${stderr}`;
+                failedAt = `the jump host ${this.opts.jumpHost.label}`;
+                failedHost = this.opts.jumpHost;
+            }
+        }
+        catch { }
+        if (result.aborted)
+            throw new DeployError(`Connecting to ${label} was cancelled.`);
+        if (result.code !== 0) {
+            let askpassCalls = 0;
+            try {
+                askpassCalls = (0,external_node_fs_namespaceObject.readFileSync)(countFile, 'utf8').split('\n').filter(Boolean).length;
+            }
+            catch { }
+            throw await explainSshFailure(stderr, {
+                label: failedAt,
+                user: failedHost?.user ?? '',
+                keyPath: this.paths.key,
+                hasKey: !this.opts.useOwnSshSetup || this.opts.key !== '',
+                ownSetup: this.opts.useOwnSshSetup === true,
+                passphraseGiven: this.opts.keyPassphrase !== '',
+                passphraseRejected: askpassCalls > 1,
+                host: failedHost,
+                sshPath: this.sshPath,
+            });
+        }
+        this.masters.set(index, this.hostArgs(index));
+    }
+    /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
+    async learnedHostKeys() {
+        try {
+            return await (0,promises_namespaceObject.readFile)(this.paths.knownHosts, 'utf8');
+        }
+        catch {
+            return '';
+        }
+    }
+    /**
+     * Runs a constant script with `sh -s` over the host's master connection, or with `fresh` over a
+     * new connection of its own (-S none), for when the master itself may be stuck.
+     */
+    exec(index, script, opts = {}) {
+        const { fresh, ...rest } = opts;
+        const env = this.baseEnv();
+        const own = [];
+        if (fresh) {
+            own.push('-S', 'none');
+            if (this.opts.keyPassphrase) {
+                // As in connect(): the passphrase reaches ssh through SSH_ASKPASS, never argv.
+                own.push('-o', 'BatchMode=no');
+                env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
+                env.SSH_ASKPASS_REQUIRE = 'force';
+                env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
+                env.RAD_ASKPASS_COUNT = external_node_path_default().join(this.paths.dir, `${aliasOf(index)}.askpass`);
+                env.DISPLAY = env.DISPLAY ?? ':0';
+            }
+        }
+        return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
+            env,
+            input: script,
+            ...rest,
+        });
+    }
+    /** Closes every master (ssh -O exit). Never throws. */
+    async closeAll() {
+        await Promise.all([...this.masters].map(async ([index, words]) => {
+            try {
+                await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() });
+            }
+            catch { }
+            this.masters.delete(index);
+        }));
+    }
+    async dispose() {
+        await this.closeAll();
+        await removeSshDir(this.paths.dir, this.sshPath);
+    }
+}
+/**
+ * Closes any master still listening in `dir` and deletes the directory with the key. Used by the
+ * main step's finally and again by the post step (a cancelled run may not reach the finally).
+ */
+async function removeSshDir(dir, sshPath = 'ssh') {
+    if (!dir.startsWith('/tmp/rad-'))
+        return;
+    const config = external_node_path_default().join(dir, 'config');
+    let aliases = [];
+    try {
+        aliases = [...(0,external_node_fs_namespaceObject.readFileSync)(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '');
+    }
+    catch { }
+    for (const alias of aliases) {
+        try {
+            await run(sshPath, ['-F', config, '-O', 'exit', alias]);
+        }
+        catch { }
+    }
+    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+}
+
+;// CONCATENATED MODULE: ./src/run-command.ts
+
+
+
+
+
+
+/**
+ * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
+ * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
+ */
+/** Runs one command with a ready connection setup. */
+async function dispatch(c) {
+    switch (c.settings.command) {
+        case 'deploy':
+        case 'upload':
+        case 'activate':
+            return { ...(await runDeploy(c)), releases: [] };
+        case 'rollback':
+            return runRollback(c);
+        case 'list':
+            return runList(c);
+        case 'prune':
+            return runPrune(c);
+        case 'unlock':
+            return runUnlock(c);
+    }
+}
+/**
+ * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
+ * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
+ */
+function sshOptions(settings, allowOwnSsh = false) {
+    const t = settings.trusted;
+    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
+    return {
+        hosts: settings.hosts,
+        jumpHost: settings.jumpHost,
+        key: settings.key,
+        keyPassphrase: settings.keyPassphrase,
+        trusted: settings.trusted,
+        acceptUnknownHostKey: settings.acceptUnknownHostKey,
+        persistSeconds: 300,
+        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
+    };
+}
+/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
+async function runCommand(settings, opts) {
+    const controller = new AbortController();
+    let timedOut = false;
+    let cancelled = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, settings.timeoutSeconds * 1000);
+    const onSignal = () => {
+        cancelled = true;
+        controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const token = opts.token ?? (0,external_node_crypto_namespaceObject.randomBytes)(8).toString('hex');
+    let outcome;
+    let failure;
+    let ssh;
+    try {
+        const sshPath = await which('ssh', true);
+        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload' ? await which('rsync', true) : '';
+        ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => { }));
+        outcome = await dispatch({
+            settings,
+            ssh,
+            reporter: opts.reporter,
+            signal: controller.signal,
+            token,
+            rsyncPath,
+            onLock: opts.onLock,
+        });
+        failure = outcome.error;
+    }
+    catch (e) {
+        failure = toDeployError(e);
+    }
+    finally {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await ssh?.dispose();
+    }
+    if (timedOut) {
+        const flag = opts.timeoutFlag;
+        failure = new DeployError(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+            ? 'The switch had completed before the timeout (see above).'
+            : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
+    }
+    return { outcome, failure, timedOut, cancelled };
+}
+
+;// CONCATENATED MODULE: ./src/cli-app.ts
+/**
+ * The command line: the same deploys as the action, from a terminal or another CI system. Flags
+ * and RAD_* variables become the action's inputs (one `get(name)` for parseSettings, so the same
+ * validation and messages), then the shared core runs (run-command.ts). No @actions/core here.
+ */
+
+
+
+
+
+
+
+
+
+
+const BIN = 'rsync-atomic-deploy';
+/** Kept equal to package.json's version (a test checks). */
+const VERSION = '0.1.0';
+/** Exit codes: scripts can tell bad input from an unreachable server from a failed deploy. */
+const EXIT = { ok: 0, failed: 1, badInput: 2, connection: 3, interrupted: 130 };
+/** DeployError codes of a connection that could not be made (hints.ts explainSshFailure). */
+const CONNECTION_CODES = new Set([
+    'key-format',
+    'passphrase',
+    'host-key-changed',
+    'host-key-unknown',
+    'auth',
+    'refused',
+    'dns',
+    'unreachable',
+    'closed',
+    'ssh',
+    'ssh-config',
+]);
+function exitCodeFor(failure, cancelled = false) {
+    if (!failure)
+        return EXIT.ok;
+    if (cancelled || failure.code === 'cancelled')
+        return EXIT.interrupted;
+    if (failure.code === 'bad-input')
+        return EXIT.badInput;
+    if (CONNECTION_CODES.has(failure.code))
+        return EXIT.connection;
+    return EXIT.failed;
+}
+const UPLOADING = ['deploy', 'upload'];
+const SWITCHING = ['deploy', 'activate'];
+const RELEASING = ['deploy', 'upload', 'activate'];
+const OPTIONS = [
+    {
+        flag: 'host',
+        type: 'string',
+        multiple: true,
+        value: '[USER@]HOST[:PORT]',
+        input: 'host',
+        help: 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'user',
+        type: 'string',
+        value: 'USER',
+        input: 'user',
+        help: 'SSH user for hosts that name none (default: what ssh chooses).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'port',
+        type: 'string',
+        value: 'PORT',
+        input: 'port',
+        help: 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'key',
+        type: 'string',
+        value: 'FILE',
+        input: 'key',
+        env: 'RAD_KEY (the key text) or RAD_KEY_FILE',
+        help: 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'key-env',
+        type: 'string',
+        value: 'NAME',
+        env: '',
+        help: 'Read the private key text from the environment variable NAME (a CI secret).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'key-passphrase-env',
+        type: 'string',
+        value: 'NAME',
+        env: 'RAD_KEY_PASSPHRASE',
+        help: "Read the key's passphrase from the environment variable NAME (never from the command line).",
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'known-hosts',
+        type: 'string',
+        value: 'FILE',
+        input: 'known-hosts',
+        env: 'RAD_KNOWN_HOSTS (the lines) or RAD_KNOWN_HOSTS_FILE',
+        help: 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'accept-unknown-host-key',
+        type: 'boolean',
+        input: 'accept-unknown-host-key',
+        help: "Trust a server's key on first use and print it to pin (not recommended).",
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'jump-host',
+        type: 'string',
+        value: '[USER@]HOST[:PORT]',
+        input: 'jump-host',
+        help: 'Go through this host (ssh ProxyJump); its key is checked too.',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'target',
+        type: 'string',
+        value: 'PATH',
+        input: 'target',
+        help: 'Absolute deploy root on the server, e.g. /var/www/example.com (required).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'link-name',
+        type: 'string',
+        value: 'NAME',
+        input: 'link-name',
+        help: 'The symlink in the target the web server serves from (default: current).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'max-parallel',
+        type: 'string',
+        value: 'N',
+        input: 'max-parallel',
+        help: 'Hosts worked on at once (default: 8).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'timeout',
+        type: 'string',
+        value: 'SECONDS',
+        input: 'timeout',
+        help: 'For the whole command, then it stops cleanly (default: 600).',
+        scope: 'all',
+        section: 'connection',
+    },
+    {
+        flag: 'source',
+        type: 'string',
+        value: 'DIR',
+        input: 'source',
+        help: 'Local directory to upload, relative to the current directory (required).',
+        scope: UPLOADING,
+        section: 'command',
+    },
+    {
+        flag: 'release-id',
+        type: 'string',
+        value: 'ID',
+        input: 'release-id',
+        help: 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate.',
+        scope: RELEASING,
+        section: 'command',
+    },
+    {
+        flag: 'to',
+        type: 'string',
+        value: 'ID',
+        input: 'rollback-to',
+        help: 'Release to roll back to (default: the good one that was live before). Also --rollback-to.',
+        scope: ['rollback'],
+        section: 'command',
+    },
+    {
+        flag: 'rollback-to',
+        type: 'string',
+        value: 'ID',
+        input: 'rollback-to',
+        help: 'Same as --to.',
+        scope: ['rollback'],
+        section: 'command',
+        hidden: true,
+    },
+    {
+        flag: 'keep-releases',
+        type: 'string',
+        value: 'N',
+        input: 'keep-releases',
+        help: 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.',
+        scope: ['deploy', 'activate', 'prune'],
+        section: 'command',
+    },
+    {
+        flag: 'exclude',
+        type: 'string',
+        multiple: true,
+        value: 'PATTERN',
+        input: 'exclude',
+        help: 'rsync exclude pattern (repeatable).',
+        scope: UPLOADING,
+        section: 'command',
+    },
+    {
+        flag: 'filter',
+        type: 'string',
+        multiple: true,
+        value: 'RULE',
+        input: 'filter',
+        help: 'rsync filter rule (repeatable).',
+        scope: UPLOADING,
+        section: 'command',
+    },
+    {
+        flag: 'chmod',
+        type: 'string',
+        value: 'SPEC',
+        input: 'chmod',
+        help: 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).',
+        scope: UPLOADING,
+        section: 'command',
+    },
+    {
+        flag: 'shared',
+        type: 'string',
+        multiple: true,
+        value: 'PATH',
+        input: 'shared',
+        help: 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).',
+        scope: RELEASING,
+        section: 'command',
+    },
+    {
+        flag: 'before-switch',
+        type: 'string',
+        value: 'SCRIPT',
+        input: 'before-switch',
+        help: 'Shell script run on the server in the new release before it goes live; failure = no switch.',
+        scope: SWITCHING,
+        section: 'command',
+    },
+    {
+        flag: 'after-switch',
+        type: 'string',
+        value: 'SCRIPT',
+        input: 'after-switch',
+        help: 'Shell script run on the server after the switch (reload a service).',
+        scope: SWITCHING,
+        section: 'command',
+    },
+    {
+        flag: 'healthcheck-url',
+        type: 'string',
+        value: 'URL',
+        input: 'healthcheck-url',
+        help: 'URL that must answer 2xx after the switch, else the switch is reverted.',
+        scope: SWITCHING,
+        section: 'command',
+    },
+    {
+        flag: 'rollback-on-failure',
+        type: 'boolean',
+        input: 'rollback-on-failure',
+        help: 'Revert the switch when after-switch or the health check fails (the default).',
+        scope: SWITCHING,
+        section: 'command',
+    },
+    {
+        flag: 'no-rollback-on-failure',
+        type: 'boolean',
+        env: '',
+        help: 'Keep the new release live even then.',
+        scope: SWITCHING,
+        section: 'command',
+    },
+    {
+        flag: 'dry-run',
+        type: 'boolean',
+        input: 'dry-run',
+        help: 'Show what would be sent and what would switch; change nothing.',
+        scope: UPLOADING,
+        section: 'command',
+    },
+    {
+        flag: 'json',
+        type: 'boolean',
+        env: '',
+        help: "Print JSON on stdout: list prints the action's `releases` output, other commands its `hosts` output.",
+        scope: 'all',
+        section: 'output',
+    },
+    {
+        flag: 'verbose',
+        short: 'v',
+        type: 'boolean',
+        env: '',
+        help: 'Say more (every step, debug lines).',
+        scope: 'all',
+        section: 'output',
+    },
+    {
+        flag: 'no-color',
+        type: 'boolean',
+        env: '',
+        help: 'No colour (also: NO_COLOR=1). Colour is only used on a terminal anyway.',
+        scope: 'all',
+        section: 'output',
+    },
+    {
+        flag: 'help',
+        short: 'h',
+        type: 'boolean',
+        env: '',
+        help: 'Show this help.',
+        scope: 'all',
+        section: 'output',
+    },
+    { flag: 'version', type: 'boolean', env: '', help: 'Print the version.', scope: 'all', section: 'output' },
+];
+const BOOLEAN_INPUTS = new Set(['dry-run', 'accept-unknown-host-key', 'rollback-on-failure']);
+/** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
+function envName(input) {
+    return `RAD_${input.toUpperCase().replace(/-/g, '_')}`;
+}
+/** How a message names where an input comes from on the command line: `--target or RAD_TARGET`. */
+function flagsFor(input) {
+    if (input === 'key')
+        return '--key FILE, --key-env NAME, RAD_KEY or RAD_KEY_FILE';
+    if (input === 'known-hosts')
+        return '--known-hosts FILE, RAD_KNOWN_HOSTS or RAD_KNOWN_HOSTS_FILE';
+    if (input === 'key-passphrase')
+        return '--key-passphrase-env NAME or RAD_KEY_PASSPHRASE';
+    if (input === 'command')
+        return `the command: ${COMMANDS.join(', ')}`;
+    const flags = OPTIONS.filter((o) => o.input === input && !o.hidden).map((o) => `--${o.flag}`);
+    return [...flags, envName(input)].join(' or ');
+}
+/** An InputError as the CLI says it: the action's message, naming the flag and the variable too. */
+function cliInputMessage(e) {
+    return e.message.replace(`Input '${e.input}'`, `Input '${e.input}' (${flagsFor(e.input)})`);
+}
+/** A mistake on the command line itself (unknown flag, missing value): exit 2. */
+class UsageError extends Error {
+}
+/** Parses argv (after node and the script). Throws UsageError. */
+function parseCli(argv) {
+    // Booleans also take =true/=false, like the action's inputs: `--rollback-on-failure=false`.
+    const boolValues = {};
+    const rest = [];
+    let ended = false;
+    for (const a of argv) {
+        const m = ended ? null : /^--([a-z-]+)=(.*)$/s.exec(a);
+        const spec = m
+            ? OPTIONS.find((o) => o.flag === m[1] && o.input && BOOLEAN_INPUTS.has(o.input))
+            : undefined;
+        if (m && spec)
+            boolValues[spec.flag] = m[2] ?? '';
+        else
+            rest.push(a);
+        if (a === '--')
+            ended = true;
+    }
+    const options = {};
+    for (const o of OPTIONS) {
+        options[o.flag] = {
+            type: o.type,
+            ...(o.multiple ? { multiple: true } : {}),
+            ...(o.short ? { short: o.short } : {}),
+        };
+    }
+    let parsed;
+    try {
+        parsed = (0,external_node_util_namespaceObject.parseArgs)({ args: rest, options, allowPositionals: true, strict: true });
+    }
+    catch (e) {
+        throw new UsageError((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '');
+    }
+    const [command = '', ...more] = parsed.positionals;
+    let helpFor = '';
+    if (command === 'help') {
+        helpFor = more.shift() ?? '';
+    }
+    if (more.length > 0)
+        throw new UsageError(`unexpected argument '${more[0]}'`);
+    return {
+        command,
+        helpFor,
+        values: parsed.values,
+        boolValues,
+    };
+}
+function readInputFile(input, file, what) {
+    try {
+        return (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
+    }
+    catch (e) {
+        const why = e.code ?? String(e);
+        throw new InputError(input, `cannot read ${file} (${why})`, `Give the path of ${what}.`);
+    }
+}
+/**
+ * The action's inputs from flags, then RAD_* variables: what `get(name)` answers for parseSettings.
+ * Throws UsageError for a flag that does not apply to the command, InputError for unreadable files.
+ */
+function cliInputs(cli, command, env) {
+    const out = { command };
+    const given = (flag) => cli.values[flag] !== undefined || cli.boolValues[flag] !== undefined;
+    for (const o of OPTIONS) {
+        if (!given(o.flag) || o.scope === 'all' || o.scope.includes(command))
+            continue;
+        throw new UsageError(`--${o.flag} does not apply to ${command}`);
+    }
+    for (const o of OPTIONS) {
+        if (!o.input || o.input === 'key' || o.input === 'known-hosts' || !given(o.flag))
+            continue;
+        const v = cli.boolValues[o.flag] ?? cli.values[o.flag];
+        out[o.input] = Array.isArray(v) ? v.join('\n') : v === true ? 'true' : String(v);
+    }
+    if (cli.values['no-rollback-on-failure']) {
+        if (out['rollback-on-failure'] !== undefined) {
+            throw new UsageError('give --rollback-on-failure or --no-rollback-on-failure, not both');
+        }
+        out['rollback-on-failure'] = 'false';
+    }
+    // Everything not given as a flag may come from its variable.
+    for (const o of OPTIONS) {
+        if (!o.input || out[o.input] !== undefined || o.input === 'key' || o.input === 'known-hosts')
+            continue;
+        out[o.input] = env[envName(o.input)] ?? '';
+    }
+    // The key: a file on the command line, text in a variable (a CI secret).
+    const keyFile = cli.values.key;
+    const keyEnv = cli.values['key-env'];
+    if (keyFile !== undefined && keyEnv !== undefined)
+        throw new UsageError('give --key or --key-env, not both');
+    if (keyFile !== undefined)
+        out.key = readInputFile('key', keyFile, 'the private key file, e.g. ~/.ssh/id_deploy');
+    else if (keyEnv !== undefined) {
+        out.key = env[keyEnv] ?? '';
+        if (out.key.trim() === '') {
+            throw new InputError('key', `the variable ${keyEnv} (--key-env) is empty or not set`, 'Export the key text in it.');
+        }
+    }
+    else if ((env.RAD_KEY ?? '').trim() !== '')
+        out.key = env.RAD_KEY ?? '';
+    else if (env.RAD_KEY_FILE)
+        out.key = readInputFile('key', env.RAD_KEY_FILE, 'the private key file (RAD_KEY_FILE)');
+    else
+        out.key = '';
+    const passEnv = cli.values['key-passphrase-env'];
+    out['key-passphrase'] = passEnv !== undefined ? (env[passEnv] ?? '') : (env.RAD_KEY_PASSPHRASE ?? '');
+    const khFile = cli.values['known-hosts'];
+    if (khFile !== undefined)
+        out['known-hosts'] = readInputFile('known-hosts', khFile, 'a known_hosts file');
+    else if ((env.RAD_KNOWN_HOSTS ?? '').trim() !== '')
+        out['known-hosts'] = env.RAD_KNOWN_HOSTS ?? '';
+    else if (env.RAD_KNOWN_HOSTS_FILE) {
+        out['known-hosts'] = readInputFile('known-hosts', env.RAD_KNOWN_HOSTS_FILE, 'a known_hosts file');
+    }
+    else
+        out['known-hosts'] = '';
+    return out;
+}
+async function git(args) {
+    try {
+        const r = await run('git', args, { signal: AbortSignal.timeout(5000) });
+        return r.code === 0 ? r.stdout.trim() : '';
+    }
+    catch {
+        return '';
+    }
+}
+/**
+ * What the deploy log records (sha, ref, actor, run URL) and the default release id read: the
+ * GITHUB_* variables. GitHub Actions sets them; GitLab CI's are translated; on a laptop a deploy
+ * takes the commit of the current git checkout, if any.
+ */
+async function runEnv(env, command) {
+    const out = { ...env };
+    // A relative --source is relative to the current directory, wherever this runs.
+    delete out.GITHUB_WORKSPACE;
+    if (out.GITHUB_SHA)
+        return out;
+    const ref = (type, name) => {
+        out.GITHUB_REF = `refs/${type === 'tag' ? 'tags' : 'heads'}/${name}`;
+        out.GITHUB_REF_TYPE = type;
+        out.GITHUB_REF_NAME = name;
+    };
+    if (env.CI_COMMIT_SHA) {
+        out.GITHUB_SHA = env.CI_COMMIT_SHA;
+        if (env.CI_COMMIT_TAG)
+            ref('tag', env.CI_COMMIT_TAG);
+        else if (env.CI_COMMIT_REF_NAME)
+            ref('branch', env.CI_COMMIT_REF_NAME);
+        out.GITHUB_ACTOR = env.GITLAB_USER_LOGIN ?? env.USER;
+        return out;
+    }
+    if (command !== 'deploy' && command !== 'upload')
+        return out;
+    const sha = await git(['rev-parse', '--verify', '-q', 'HEAD']);
+    if (!/^[0-9a-f]{40,64}$/.test(sha))
+        return out;
+    out.GITHUB_SHA = sha;
+    const tag = await git(['describe', '--tags', '--exact-match', 'HEAD']);
+    const branch = tag ? '' : await git(['symbolic-ref', '--short', '-q', 'HEAD']);
+    if (tag)
+        ref('tag', tag);
+    else if (branch)
+        ref('branch', branch);
+    return out;
+}
+/** Flags and variables → validated Settings, exactly as the action validates its inputs. */
+async function cliSettings(cli, env, now = new Date()) {
+    const command = cli.command;
+    const inputs = cliInputs(cli, command, env);
+    const e = await runEnv(env, command);
+    const settings = parseSettings((name) => inputs[name] ?? '', e, now, { allowOwnSsh: true });
+    if (!settings.meta.runUrl && env.CI_JOB_URL)
+        settings.meta.runUrl = env.CI_JOB_URL;
+    if (!settings.meta.actor) {
+        try {
+            settings.meta.actor = (0,external_node_os_namespaceObject.userInfo)().username;
+        }
+        catch { }
+    }
+    return settings;
+}
+function style(enabled) {
+    const sgr = (open, close) => (s) => enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s;
+    return {
+        bold: sgr(1, 22),
+        dim: sgr(2, 22),
+        red: sgr(31, 39),
+        yellow: sgr(33, 39),
+        green: sgr(32, 39),
+        cyan: sgr(36, 39),
+    };
+}
+/** https://no-color.org: NO_COLOR set and not empty turns colour off; FORCE_COLOR turns it on. */
+function colorWanted(stream, env, noColorFlag) {
+    if (noColorFlag || (env.NO_COLOR ?? '') !== '')
+        return false;
+    if ((env.FORCE_COLOR ?? '') !== '' && env.FORCE_COLOR !== '0')
+        return true;
+    return stream.isTTY === true && env.TERM !== 'dumb';
+}
+function bytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 ** 2)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+/** rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`. */
+function progressText(line) {
+    const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:.*to-chk=(\d+)\/(\d+))?/.exec(line);
+    if (!m)
+        return line.trim();
+    const [, done = '0', pct, rate, time, left, total] = m;
+    const files = left !== undefined && total !== undefined ? ` · ${Number(total) - Number(left)}/${total} files` : '';
+    return `uploading ${pct}% · ${bytes(Number(done.replace(/[,.]/g, '')))} · ${rate} · ${time}${files}`;
+}
+/** Log lines on stderr; a progress line redrawn in place when stderr is a terminal. */
+class CliReporter {
+    err;
+    s;
+    opts;
+    shown = false;
+    lastDraw = 0;
+    constructor(err, s, opts) {
+        this.err = err;
+        this.s = s;
+        this.opts = opts;
+    }
+    clear() {
+        if (this.shown)
+            this.err.write('\r\u001b[K');
+        this.shown = false;
+    }
+    line(text) {
+        this.clear();
+        this.err.write(`${text}\n`);
+    }
+    info(message) {
+        if (this.opts.info || this.opts.verbose)
+            this.line(message);
+    }
+    warning(message) {
+        this.line(`${this.s.yellow('warning:')} ${message}`);
+    }
+    debug(message) {
+        if (this.opts.verbose)
+            this.line(this.s.dim(message));
+    }
+    async group(name, fn) {
+        if (this.opts.info || this.opts.verbose)
+            this.line(this.s.dim(`» ${name}`));
+        return fn();
+    }
+    progress(host, line) {
+        if (this.err.isTTY !== true)
+            return;
+        const now = Date.now();
+        if (now - this.lastDraw < 100)
+            return;
+        this.lastDraw = now;
+        const text = `${host}: ${progressText(line)}`.slice(0, Math.max(20, (this.err.columns || 80) - 1));
+        this.err.write(`\r\u001b[K${this.s.cyan(text)}`);
+        this.shown = true;
+    }
+    /** Removes a progress line still on screen. */
+    done() {
+        this.clear();
+    }
+}
+/** Columns padded to their widest cell (measured without colour). */
+function table(rows) {
+    const widths = [];
+    for (const r of rows) {
+        r.cells.forEach((c, i) => {
+            widths[i] = Math.max(widths[i] ?? 0, c.length);
+        });
+    }
+    return rows
+        .map((r) => r.cells
+        .map((c, i) => {
+        const padded = i === r.cells.length - 1 ? c : c.padEnd(widths[i] ?? 0);
+        return r.paint ? r.paint(i, padded) : padded;
+    })
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+function when(iso) {
+    return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '(not in the log)';
+}
+/** The `list` table: newest first, the live release marked, bad ones flagged. */
+function releasesTable(releases, s) {
+    const rows = releases.map((r) => ({
+        cells: [
+            `${r.current ? '*' : ' '} ${r.id}`,
+            when(r.deployedAt),
+            r.actor,
+            r.ref.replace(/^refs\/(heads|tags)\//, ''),
+            r.sha.slice(0, 7),
+            [r.current ? 'live' : '', r.bad ? 'bad (rolled back from)' : ''].filter(Boolean).join(', '),
+        ],
+        paint: (i, c) => r.current && (i === 0 || i === 5) ? s.green(c) : r.bad && (i === 0 || i === 5) ? s.red(c) : c,
+    }));
+    return table([
+        { cells: ['  RELEASE', 'DEPLOYED', 'BY', 'REF', 'COMMIT', ''], paint: (_i, c) => s.bold(c) },
+        ...rows,
+    ]);
+}
+/** What a person reads on stdout after a command (the log lines went to stderr). */
+function humanResult(settings, outcome, s) {
+    const hosts = outcome.hosts;
+    const out = [];
+    const t = totals(outcome);
+    switch (settings.command) {
+        case 'list': {
+            const from = hosts.find((h) => !h.error);
+            if (!from)
+                break;
+            if (outcome.releases.length === 0) {
+                out.push(`No releases in ${settings.target} on ${from.host} yet.`);
+                break;
+            }
+            out.push(`Releases in ${settings.target} on ${from.host}${hosts.length > 1 ? ` (1 of ${hosts.length} hosts)` : ''}, newest first:`, '', releasesTable(outcome.releases, s));
+            break;
+        }
+        case 'deploy':
+        case 'activate': {
+            if (settings.dryRun) {
+                out.push(`Dry run: nothing was changed (${hosts.length} host${hosts.length > 1 ? 's' : ''}).`);
+                break;
+            }
+            for (const h of hosts) {
+                out.push(`${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${settings.command === 'deploy' ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${(h.durationMs / 1000).toFixed(1)} s`);
+            }
+            if (hosts.length > 1 && settings.command === 'deploy') {
+                out.push(`${t.filesTransferred} files sent, ${t.filesLinked} hard-linked, ${bytes(t.bytesSent)} in all.`);
+            }
+            const back = hosts[0]?.previousReleaseId;
+            if (back)
+                out.push(s.dim(`To roll back: ${BIN} rollback --to ${back} (with the same --host and --target)`));
+            break;
+        }
+        case 'upload':
+            if (settings.dryRun) {
+                out.push('Dry run: nothing was changed.');
+                break;
+            }
+            out.push(`Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${BIN} activate --release-id ${settings.releaseId}`);
+            break;
+        case 'rollback':
+            for (const h of hosts) {
+                out.push(h.status === 'rolled-back'
+                    ? `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)} (rolled back from ${h.previousReleaseId}, now marked bad)`
+                    : `${s.green('✓')} ${h.host}: already on ${h.releaseId}`);
+            }
+            break;
+        case 'prune':
+            for (const h of hosts) {
+                out.push(`${s.green('✓')} ${h.host}: ${h.pruned.length ? `pruned ${h.pruned.join(', ')}` : 'nothing to prune'} (keeping ${settings.keepReleases || 'all'} good releases)`);
+            }
+            break;
+        case 'unlock':
+            out.push(`${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`);
+            break;
+    }
+    return out.length ? `${out.join('\n')}\n` : '';
+}
+// ---------------------------------------------------------------------------------------------
+// Help
+const ABOUT = {
+    deploy: {
+        summary: 'upload --source and make it live with one atomic switch',
+        usage: '--host HOST --target PATH --source DIR [options]',
+        text: 'Uploads DIR next to the live release (unchanged files become hard links to it, so a release costs only what changed), then makes it live by renaming one symlink. Nothing that is served changes before that rename.',
+        examples: [
+            `${BIN} deploy --host www1 --target /var/www/site --source dist`,
+            `${BIN} deploy --host deploy@www1:2222,deploy@www2:2222 --target /var/www/site --source public --dry-run`,
+        ],
+    },
+    rollback: {
+        summary: 'make the release that was live before live again (or --to ID)',
+        usage: '--host HOST --target PATH [--to ID]',
+        text: 'Points the link back at the good release that was live before the current one (from the deploy log, whoever deployed it: the action or this command) and marks the current one bad, so a later rollback skips it. Nothing is deleted.',
+        examples: [
+            `${BIN} rollback --host www1 --target /var/www/site`,
+            `${BIN} rollback --host www1 --target /var/www/site --to 20261121T235501Z-v1.2.3`,
+        ],
+    },
+    list: {
+        summary: 'show the releases on the server, the live one marked',
+        usage: '--host HOST --target PATH [--json]',
+        text: 'Lists the releases on disk, newest first by the deploy log: when and by whom each was deployed, which one is live and which are marked bad.',
+        examples: [
+            `${BIN} list --host www1 --target /var/www/site`,
+            `${BIN} list --host www1 --target /var/www/site --json | jq -r '.[] | select(.current) | .id'`,
+        ],
+    },
+    prune: {
+        summary: 'delete old releases, keeping --keep-releases good ones',
+        usage: '--host HOST --target PATH [--keep-releases N]',
+        text: 'Deletes releases beyond the newest N good ones. The live release and its rollback target are never deleted.',
+        examples: [`${BIN} prune --host www1 --target /var/www/site --keep-releases 3`],
+    },
+    unlock: {
+        summary: 'remove a deploy lock left behind by a run that died',
+        usage: '--host HOST --target PATH',
+        text: 'Removes TARGET/.deploy/lock whoever holds it, and says who that was. Only for a lock whose run is dead: a running deploy would lose it.',
+        examples: [`${BIN} unlock --host www1 --target /var/www/site`],
+    },
+    upload: {
+        summary: 'fleets split in jobs, step 1: upload a release without switching',
+        usage: '--host HOST --target PATH --source DIR --release-id ID [options]',
+        text: 'Uploads the release and leaves it waiting on the server; run activate with the same --release-id (on every host at once) to make it live.',
+        examples: [
+            `${BIN} upload --host www3 --target /var/www/site --source dist --release-id "$CI_PIPELINE_ID"`,
+        ],
+    },
+    activate: {
+        summary: 'fleets split in jobs, step 2: make an uploaded release live everywhere',
+        usage: '--host HOST[,HOST…] --target PATH --release-id ID [options]',
+        text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
+        examples: [`${BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
+    },
+};
+function wrap(text, width, indent) {
+    const words = text.split(' ');
+    const lines = [];
+    let cur = '';
+    for (const w of words) {
+        if (cur && cur.length + 1 + w.length > width) {
+            lines.push(cur);
+            cur = w;
+        }
+        else
+            cur = cur ? `${cur} ${w}` : w;
+    }
+    if (cur)
+        lines.push(cur);
+    return lines.join(`\n${indent}`);
+}
+function optionHelp(o) {
+    const name = `  ${o.short ? `-${o.short}, ` : ''}--${o.flag}${o.value ? ` ${o.value}` : ''}`;
+    const env = o.env === '' ? '' : ` [${o.env ?? (o.input ? envName(o.input) : '')}]`;
+    const indent = ' '.repeat(34);
+    return `${name.padEnd(33)} ${wrap(`${o.help}${env}`, 66, indent)}`;
+}
+const ENV_RULE = `Environment: every option can come from a variable instead (for CI systems): RAD_ + the option's name in capitals with - as _ (--target: RAD_TARGET, --keep-releases: RAD_KEEP_RELEASES, --dry-run: RAD_DRY_RUN=true). A flag wins over its variable. Lists (RAD_HOST, RAD_EXCLUDE, RAD_FILTER, RAD_SHARED) take one item a line. Secrets come as text: RAD_KEY (the private key itself), RAD_KNOWN_HOSTS (known_hosts lines), RAD_KEY_PASSPHRASE; RAD_KEY_FILE and RAD_KNOWN_HOSTS_FILE take paths. --to is RAD_ROLLBACK_TO.`;
+const SSH_NOTE = 'Without --key and --known-hosts it connects the way `ssh HOST` does for you: your ssh-agent, your ~/.ssh/config (Host aliases, User, Port, IdentityFile, ProxyJump) and your known_hosts. Host keys are always checked (StrictHostKeyChecking yes, whatever your config says), and nothing prompts (BatchMode): a key with a passphrase must be in your agent. With --key and --known-hosts (or RAD_KEY and RAD_KNOWN_HOSTS) it uses only those, as the GitHub Action does.';
+const EXITS = 'Exit codes: 0 done, 1 the command failed, 2 bad input, 3 could not connect (or log in), 130 interrupted.';
+function helpText(command) {
+    const sections = (cmd) => {
+        const fits = (o) => !o.hidden && (cmd === undefined ? o.scope === 'all' : o.scope === 'all' || o.scope.includes(cmd));
+        const pick = (section) => OPTIONS.filter((o) => o.section === section && fits(o)).map(optionHelp);
+        const out = ['Connection (every command):', ...pick('connection')];
+        const own = pick('command');
+        if (own.length)
+            out.push('', `For ${cmd}:`, ...own);
+        out.push('', 'Output:', ...pick('output'));
+        return out.join('\n');
+    };
+    if (command) {
+        const a = ABOUT[command];
+        return `Usage: ${BIN} ${command} ${a.usage}
+
+${wrap(a.text, 100, '')}
+
+${sections(command)}
+
+Examples:
+${a.examples.map((e) => `  ${e}`).join('\n')}
+
+${wrap(SSH_NOTE, 100, '')}
+
+${wrap(ENV_RULE, 100, '')}
+
+${EXITS}
+`;
+    }
+    return `${BIN} ${VERSION}: atomic, hard-linked, rollback-able deploys over SSH with rsync --link-dest.
+The same deploys as the GitHub Action (one shared history on the server), from a terminal or any CI system.
+
+Usage: ${BIN} <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
+
+Run \`${BIN} <command> --help\` for the options of a command.
+
+${sections(undefined)}
+
+${wrap(SSH_NOTE, 100, '')}
+
+${wrap(ENV_RULE, 100, '')}
+
+${EXITS}
+`;
+}
+/** The whole command line; resolves with the exit code. */
+async function main(argv, env, io = { stdout: process.stdout, stderr: process.stderr }) {
+    const noColor = argv.includes('--no-color');
+    const es = style(colorWanted(io.stderr, env, noColor));
+    const error = (message, hint = '') => {
+        io.stderr.write(`${es.red('error:')} ${message}\n${hint ? `${hint}\n` : ''}`);
+    };
+    let cli;
+    try {
+        cli = parseCli(argv);
+    }
+    catch (e) {
+        error(e instanceof Error ? e.message : String(e), `See: ${BIN} --help`);
+        return EXIT.badInput;
+    }
+    if (cli.values.version) {
+        io.stdout.write(`${VERSION}\n`);
+        return EXIT.ok;
+    }
+    const isCommand = (c) => COMMANDS.includes(c);
+    if (cli.command === 'help' || cli.values.help) {
+        const about = cli.command === 'help' ? cli.helpFor : cli.command;
+        if (about && !isCommand(about)) {
+            error(`'${about}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
+            return EXIT.badInput;
+        }
+        io.stdout.write(helpText(about && isCommand(about) ? about : undefined));
+        return EXIT.ok;
+    }
+    if (!cli.command) {
+        io.stderr.write(helpText());
+        error('no command given', `Use one of: ${COMMANDS.join(', ')}.`);
+        return EXIT.badInput;
+    }
+    if (!isCommand(cli.command)) {
+        error(`'${cli.command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}. See: ${BIN} --help`);
+        return EXIT.badInput;
+    }
+    let settings;
+    try {
+        settings = await cliSettings(cli, env);
+    }
+    catch (e) {
+        if (e instanceof UsageError)
+            error(e.message, `See: ${BIN} ${cli.command} --help`);
+        else if (e instanceof InputError)
+            error(cliInputMessage(e), e.hint);
+        else
+            error(toDeployError(e).message);
+        return EXIT.badInput;
+    }
+    const json = cli.values.json === true;
+    const verbose = cli.values.verbose === true;
+    // The log lines of list, rollback and prune say what their result on stdout says: --verbose only.
+    const quiet = ['list', 'rollback', 'prune'].includes(settings.command);
+    const reporter = new CliReporter(io.stderr, es, { verbose, info: !quiet });
+    const result = await runCommand(settings, { reporter, allowOwnSsh: true, timeoutFlag: '--timeout' });
+    reporter.done();
+    const { outcome, failure } = result;
+    if (outcome) {
+        if (json) {
+            io.stdout.write(`${settings.command === 'list' ? releasesJson(outcome) : hostsJson(outcome)}\n`);
+        }
+        else if (!failure) {
+            io.stdout.write(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor))));
+        }
+    }
+    if (failure)
+        error(failure.message, failure.hint);
+    return exitCodeFor(failure, result.cancelled);
+}
+
+
+/***/ }),
+
+/***/ 581:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _cli_app_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(195);
+// The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
+
+process.exitCode = await (0,_cli_app_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv.slice(2), process.env);
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ })
+
+/******/ });
+/************************************************************************/
+/******/ // The module cache
+/******/ var __webpack_module_cache__ = {};
+/******/ 
+/******/ // The require function
+/******/ function __nccwpck_require__(moduleId) {
+/******/ 	// Check if module is in cache
+/******/ 	var cachedModule = __webpack_module_cache__[moduleId];
+/******/ 	if (cachedModule !== undefined) {
+/******/ 		return cachedModule.exports;
+/******/ 	}
+/******/ 	// Create a new module (and put it into the cache)
+/******/ 	var module = __webpack_module_cache__[moduleId] = {
+/******/ 		// no module.id needed
+/******/ 		// no module.loaded needed
+/******/ 		exports: {}
+/******/ 	};
+/******/ 
+/******/ 	// Execute the module function
+/******/ 	var threw = true;
+/******/ 	try {
+/******/ 		__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 		threw = false;
+/******/ 	} finally {
+/******/ 		if(threw) delete __webpack_module_cache__[moduleId];
+/******/ 	}
+/******/ 
+/******/ 	// Return the exports of the module
+/******/ 	return module.exports;
+/******/ }
+/******/ 
+/************************************************************************/
+/******/ /* webpack/runtime/asset-relocator-loader */
+/******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
+/******/ 
+/******/ /* webpack/runtime/async module */
+/******/ (() => {
+/******/ 	var webpackQueues = typeof Symbol === "function" ? Symbol("webpack queues") : "__webpack_queues__";
+/******/ 	var webpackExports = typeof Symbol === "function" ? Symbol("webpack exports") : "__webpack_exports__";
+/******/ 	var webpackError = typeof Symbol === "function" ? Symbol("webpack error") : "__webpack_error__";
+/******/ 	var resolveQueue = (queue) => {
+/******/ 		if(queue && queue.d < 1) {
+/******/ 			queue.d = 1;
+/******/ 			queue.forEach((fn) => (fn.r--));
+/******/ 			queue.forEach((fn) => (fn.r-- ? fn.r++ : fn()));
+/******/ 		}
+/******/ 	}
+/******/ 	var wrapDeps = (deps) => (deps.map((dep) => {
+/******/ 		if(dep !== null && typeof dep === "object") {
+/******/ 			if(dep[webpackQueues]) return dep;
+/******/ 			if(dep.then) {
+/******/ 				var queue = [];
+/******/ 				queue.d = 0;
+/******/ 				dep.then((r) => {
+/******/ 					obj[webpackExports] = r;
+/******/ 					resolveQueue(queue);
+/******/ 				}, (e) => {
+/******/ 					obj[webpackError] = e;
+/******/ 					resolveQueue(queue);
+/******/ 				});
+/******/ 				var obj = {};
+/******/ 				obj[webpackQueues] = (fn) => (fn(queue));
+/******/ 				return obj;
+/******/ 			}
+/******/ 		}
+/******/ 		var ret = {};
+/******/ 		ret[webpackQueues] = x => {};
+/******/ 		ret[webpackExports] = dep;
+/******/ 		return ret;
+/******/ 	}));
+/******/ 	__nccwpck_require__.a = (module, body, hasAwait) => {
+/******/ 		var queue;
+/******/ 		hasAwait && ((queue = []).d = -1);
+/******/ 		var depQueues = new Set();
+/******/ 		var exports = module.exports;
+/******/ 		var currentDeps;
+/******/ 		var outerResolve;
+/******/ 		var reject;
+/******/ 		var promise = new Promise((resolve, rej) => {
+/******/ 			reject = rej;
+/******/ 			outerResolve = resolve;
+/******/ 		});
+/******/ 		promise[webpackExports] = exports;
+/******/ 		promise[webpackQueues] = (fn) => (queue && fn(queue), depQueues.forEach(fn), promise["catch"](x => {}));
+/******/ 		module.exports = promise;
+/******/ 		body((deps) => {
+/******/ 			currentDeps = wrapDeps(deps);
+/******/ 			var fn;
+/******/ 			var getResult = () => (currentDeps.map((d) => {
+/******/ 				if(d[webpackError]) throw d[webpackError];
+/******/ 				return d[webpackExports];
+/******/ 			}))
+/******/ 			var promise = new Promise((resolve) => {
+/******/ 				fn = () => (resolve(getResult));
+/******/ 				fn.r = 0;
+/******/ 				var fnQueue = (q) => (q !== queue && !depQueues.has(q) && (depQueues.add(q), q && !q.d && (fn.r++, q.push(fn))));
+/******/ 				currentDeps.map((dep) => (dep[webpackQueues](fnQueue)));
+/******/ 			});
+/******/ 			return fn.r ? promise : getResult();
+/******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
+/******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/define property getters */
+/******/ (() => {
+/******/ 	// define getter functions for harmony exports
+/******/ 	__nccwpck_require__.d = (exports, definition) => {
+/******/ 		for(var key in definition) {
+/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
+/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
+/******/ 			}
+/******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/hasOwnProperty shorthand */
+/******/ (() => {
+/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/************************************************************************/
+/******/ 
+/******/ // startup
+/******/ // Load entry module and return exports
+/******/ // This entry module used 'module' so it can't be inlined
+/******/ var __webpack_exports__ = __nccwpck_require__(581);
+/******/ __webpack_exports__ = await __webpack_exports__;
+/******/ 

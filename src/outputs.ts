@@ -1,0 +1,37 @@
+import type { CommandOutcome } from './commands.js'
+
+/**
+ * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
+ * action's `hosts` and `releases` outputs.
+ */
+
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+export function totals(outcome: CommandOutcome) {
+  const sum = (f: (h: (typeof outcome.hosts)[number]) => number) =>
+    outcome.hosts.reduce((a, h) => a + f(h), 0)
+  return {
+    bytesSent: sum((h) => h.bytesSent),
+    filesTransferred: sum((h) => h.filesTransferred),
+    filesLinked: sum((h) => h.filesLinked),
+  }
+}
+
+export function hostsJson(outcome: CommandOutcome): string {
+  return JSON.stringify(
+    outcome.hosts.map((h) => ({
+      host: h.host,
+      'release-id': h.releaseId,
+      'previous-release-id': h.previousReleaseId,
+      'bytes-sent': h.bytesSent,
+      'files-transferred': h.filesTransferred,
+      'files-linked': h.filesLinked,
+      'duration-ms': h.durationMs,
+      status: h.status,
+      ...(h.error ? { error: h.error } : {}),
+    })),
+  )
+}
+
+export function releasesJson(outcome: CommandOutcome): string {
+  return JSON.stringify(outcome.releases)
+}

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import * as io from '@actions/io'
+import { type CommandOutcome, runList, runPrune, runRollback, runUnlock } from './commands.js'
+import { runDeploy, toDeployError } from './deploy.js'
+import { DeployError } from './errors.js'
+import type { Core } from './session.js'
+import type { Reporter, Settings } from './settings.js'
+import { Ssh, type SshOptions } from './ssh.js'
+
+/**
+ * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
+ * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
+ */
+
+/** Runs one command with a ready connection setup. */
+export async function dispatch(c: Core): Promise<CommandOutcome> {
+  switch (c.settings.command) {
+    case 'deploy':
+    case 'upload':
+    case 'activate':
+      return { ...(await runDeploy(c)), releases: [] }
+    case 'rollback':
+      return runRollback(c)
+    case 'list':
+      return runList(c)
+    case 'prune':
+      return runPrune(c)
+    case 'unlock':
+      return runUnlock(c)
+  }
+}
+
+/**
+ * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
+ * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
+ */
+export function sshOptions(settings: Settings, allowOwnSsh = false): SshOptions {
+  const t = settings.trusted
+  const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey
+  return {
+    hosts: settings.hosts,
+    jumpHost: settings.jumpHost,
+    key: settings.key,
+    keyPassphrase: settings.keyPassphrase,
+    trusted: settings.trusted,
+    acceptUnknownHostKey: settings.acceptUnknownHostKey,
+    persistSeconds: 300,
+    useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
+  }
+}
+
+export interface RunCommandOptions {
+  reporter: Reporter
+  /** Random per run: marks our lock and our temporary names on the servers. */
+  token?: string
+  /** The CLI: connect through the person's own ssh setup where no key / known hosts were given. */
+  allowOwnSsh?: boolean
+  /** Told the private ssh directory before any secret is written to it (the action's post step). */
+  onSshDir?: (dir: string) => void
+  onLock?: (hostIndex: number, held: boolean) => void
+  /** How messages name the timeout setting: the action's input (default) or the CLI's flag. */
+  timeoutFlag?: string
+}
+
+export interface CommandRun {
+  outcome: CommandOutcome | undefined
+  failure: DeployError | undefined
+  timedOut: boolean
+  /** Stopped by SIGINT or SIGTERM. */
+  cancelled: boolean
+}
+
+/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
+export async function runCommand(settings: Settings, opts: RunCommandOptions): Promise<CommandRun> {
+  const controller = new AbortController()
+  let timedOut = false
+  let cancelled = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort()
+  }, settings.timeoutSeconds * 1000)
+  const onSignal = () => {
+    cancelled = true
+    controller.abort()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  const token = opts.token ?? randomBytes(8).toString('hex')
+  let outcome: CommandOutcome | undefined
+  let failure: DeployError | undefined
+  let ssh: Ssh | undefined
+  try {
+    const sshPath = await io.which('ssh', true)
+    const rsyncPath =
+      settings.command === 'deploy' || settings.command === 'upload' ? await io.which('rsync', true) : ''
+    ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => {}))
+    outcome = await dispatch({
+      settings,
+      ssh,
+      reporter: opts.reporter,
+      signal: controller.signal,
+      token,
+      rsyncPath,
+      onLock: opts.onLock,
+    })
+    failure = outcome.error
+  } catch (e) {
+    failure = toDeployError(e)
+  } finally {
+    clearTimeout(timer)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await ssh?.dispose()
+  }
+  if (timedOut) {
+    const flag = opts.timeoutFlag
+    failure = new DeployError(
+      `Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(),
+      `${
+        outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+          ? 'The switch had completed before the timeout (see above).'
+          : 'Nothing was switched: the release served before is still live.'
+      } Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`,
+      'timeout',
+    )
+  }
+  return { outcome, failure, timedOut, cancelled }
+}
