@@ -63,10 +63,24 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       opts.signal?.removeEventListener('abort', onAbort)
       reject(err)
     })
-    child.on('close', (code, signal) => {
+    let done = false
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (done) return
+      done = true
       opts.signal?.removeEventListener('abort', onAbort)
       if (killTimer) clearTimeout(killTimer)
       resolve({ code: code ?? -1, signal, stdout, stderr, aborted })
+    }
+    child.on('close', finish)
+    // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
+    // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
+    child.on('exit', (code, signal) => {
+      if (!aborted) return
+      setTimeout(() => {
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+        finish(code, signal)
+      }, 100)
     })
     // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
     child.stdin?.on('error', () => {})

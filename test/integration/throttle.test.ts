@@ -74,6 +74,66 @@ describe('startThrottle', () => {
     }
   })
 
+  it('stall() freezes open connections without closing them; new ones pass; resume() delivers what waited', async () => {
+    const link = await startThrottle({ targetPort: echoPort, bytesPerSecond: 10_000_000 })
+    try {
+      const s = net.connect({ port: link.port, host: '127.0.0.1', allowHalfOpen: true })
+      await new Promise((r) => s.once('connect', r))
+      let got = ''
+      let ended = false
+      s.on('data', (d) => {
+        got += d
+      })
+      s.on('end', () => {
+        ended = true
+      })
+      const until = async (ok: () => boolean) => {
+        for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20))
+      }
+      s.write('before ')
+      await until(() => got === 'before ')
+      expect(got).toBe('before ')
+      link.stall()
+      expect(link.stalled()).toBe(1)
+      // Nothing moves, not even the end of the stream, and nothing is closed.
+      s.end('during')
+      await new Promise((r) => setTimeout(r, 300))
+      expect(got).toBe('before ')
+      expect(ended).toBe(false)
+      expect(s.destroyed).toBe(false)
+      // A new connection gets through.
+      const fresh = await roundTrip(link.port, Buffer.from('fresh'))
+      expect(fresh.back.toString()).toBe('fresh')
+      link.resume()
+      expect(link.stalled()).toBe(0)
+      await until(() => ended)
+      expect(got).toBe('before during')
+      expect(ended).toBe(true)
+    } finally {
+      await link.stop()
+    }
+  })
+
+  it('stallAfterUpBytes: stalls once that much has gone up', async () => {
+    const link = await startThrottle({
+      targetPort: echoPort,
+      bytesPerSecond: 10_000_000,
+      stallAfterUpBytes: 100_000,
+    })
+    try {
+      const s = net.connect({ port: link.port, host: '127.0.0.1' })
+      s.on('error', () => {})
+      await new Promise((r) => s.once('connect', r))
+      s.write(randomBytes(500_000))
+      await new Promise((r) => setTimeout(r, 500))
+      expect(link.stalled()).toBe(1)
+      expect(link.bytes().up).toBeGreaterThanOrEqual(100_000)
+      expect(link.bytes().up).toBeLessThan(200_000)
+    } finally {
+      await link.stop()
+    }
+  })
+
   it('stop() cuts open connections and frees the port', async () => {
     const link = await startThrottle({ targetPort: echoPort, bytesPerSecond: 100_000 })
     const s = net.connect({ port: link.port, host: '127.0.0.1' })

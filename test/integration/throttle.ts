@@ -14,6 +14,11 @@
  *   // connect to 127.0.0.1:link.port instead of the sshd port …
  *   await link.stop()
  *
+ * It can also stall, as a link does when a NAT entry or a route silently dies: `stall()` (or the
+ * `stallAfterUpBytes` option) freezes every connection open at that moment — nothing more is
+ * forwarded either way, nothing is closed, not even when one side hangs up — while new connections
+ * get through normally. `resume()` lets the frozen ones move again; `stop()` cuts them.
+ *
  * Only loopback: it listens on 127.0.0.1 and connects to 127.0.0.1.
  */
 import net from 'node:net'
@@ -25,6 +30,8 @@ export interface ThrottleOptions {
   bytesPerSecond: number
   /** Added one-way delay, in milliseconds (default 0). */
   latencyMs?: number
+  /** Stall (see `stall()`) as soon as this many bytes have gone client → server in total. */
+  stallAfterUpBytes?: number
 }
 
 export interface Throttle {
@@ -34,6 +41,15 @@ export interface Throttle {
   bytes(): { up: number; down: number }
   /** Connections accepted so far. */
   connections(): number
+  /**
+   * Freezes every open connection: no byte moves in either direction from now on, and neither an
+   * end nor a reset from one side reaches the other. Connections opened later are not affected.
+   */
+  stall(): void
+  /** Lets frozen connections move again: queued data first, then any end or reset that waited. */
+  resume(): void
+  /** Connections frozen right now. */
+  stalled(): number
   /** Stops listening and cuts every open connection. */
   stop(): Promise<void>
 }
@@ -57,15 +73,43 @@ class Link {
   }
 }
 
+/** One proxied connection: while `frozen`, its pumps wait in `waiting` for resume(). */
+interface Conn {
+  frozen: boolean
+  waiting: (() => void)[]
+}
+
 /** Forwards `from` → `to` over `link`, keeping order, with back-pressure on `from`. */
-function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, highWater: number): void {
+function shape(
+  from: net.Socket,
+  to: net.Socket,
+  link: Link,
+  latencyMs: number,
+  highWater: number,
+  conn: Conn,
+  onForward: () => void,
+): void {
   const queue: { at: number; data: Buffer }[] = []
   let inFlight = 0
   let ended = false
   let timer: NodeJS.Timeout | undefined
+  /** Waiting for resume() (at most once in conn.waiting). */
+  let parked = false
 
   const pump = () => {
     timer = undefined
+    if (conn.frozen) {
+      // Nothing moves: stop reading too, so the sender sees a full window, as on a dead route.
+      if (!from.destroyed) from.pause()
+      if (!parked) {
+        parked = true
+        conn.waiting.push(() => {
+          parked = false
+          pump()
+        })
+      }
+      return
+    }
     if (to.destroyed) {
       queue.length = 0
       return
@@ -76,6 +120,12 @@ function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, 
       inFlight -= data.length
       link.forwarded += data.length
       to.write(data)
+      onForward()
+      if (conn.frozen) break
+    }
+    if (conn.frozen) {
+      pump()
+      return
     }
     if (inFlight <= highWater && from.isPaused() && !from.destroyed) from.resume()
     if (queue.length > 0) {
@@ -88,15 +138,16 @@ function shape(from: net.Socket, to: net.Socket, link: Link, latencyMs: number, 
   from.on('data', (chunk: Buffer) => {
     for (let off = 0; off < chunk.length; off += PIECE) {
       const data = chunk.subarray(off, off + PIECE)
-      queue.push({ at: link.slot(data.length) + latencyMs, data })
+      // A frozen link takes the bytes already read but schedules nothing: they wait for resume().
+      queue.push({ at: conn.frozen ? 0 : link.slot(data.length) + latencyMs, data })
       inFlight += data.length
     }
-    if (inFlight > highWater) from.pause()
-    if (!timer) pump()
+    if (inFlight > highWater || conn.frozen) from.pause()
+    if (!timer && !parked) pump()
   })
   from.on('end', () => {
     ended = true
-    if (!timer) pump()
+    if (!timer && !parked) pump()
   })
   // A clean close still lets the queued data through (then `end`); a broken one drops it.
   from.on('close', (hadError) => {
@@ -113,30 +164,53 @@ export async function startThrottle(opts: ThrottleOptions): Promise<Throttle> {
   const down = new Link(opts.bytesPerSecond)
   const highWater = Math.max(64 * 1024, Math.ceil((opts.bytesPerSecond * latencyMs * 2) / 1000))
   const sockets = new Set<net.Socket>()
+  const conns = new Set<Conn>()
   let accepted = 0
+
+  const stall = () => {
+    for (const c of conns) c.frozen = true
+  }
+  const resume = () => {
+    for (const c of conns) {
+      c.frozen = false
+      for (const wake of c.waiting.splice(0)) wake()
+    }
+  }
+  const onForward = () => {
+    if (opts.stallAfterUpBytes !== undefined && up.forwarded >= opts.stallAfterUpBytes) {
+      opts.stallAfterUpBytes = undefined
+      stall()
+    }
+  }
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
     accepted++
+    const conn: Conn = { frozen: false, waiting: [] }
+    conns.add(conn)
     const upstream = net.connect({ host: LOOPBACK, port: opts.targetPort, allowHalfOpen: true })
+    const cut = () => {
+      // A frozen link carries no reset either: the other side finds out after resume(), if ever.
+      if (conn.frozen) {
+        conn.waiting.push(cut)
+        return
+      }
+      client.destroy()
+      upstream.destroy()
+    }
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.setNoDelay(true)
-      s.on('error', () => {
-        client.destroy()
-        upstream.destroy()
-      })
+      s.on('error', cut)
       // A normal close travels as an end (after the queued data); a broken side cuts the other.
       s.on('close', (hadError) => {
         sockets.delete(s)
-        if (hadError) {
-          client.destroy()
-          upstream.destroy()
-        }
+        if (hadError) cut()
+        if (client.destroyed && upstream.destroyed) conns.delete(conn)
       })
     }
     upstream.on('connect', () => {
-      shape(client, upstream, up, latencyMs, highWater)
-      shape(upstream, client, down, latencyMs, highWater)
+      shape(client, upstream, up, latencyMs, highWater, conn, onForward)
+      shape(upstream, client, down, latencyMs, highWater, conn, onForward)
       client.resume()
     })
   })
@@ -150,6 +224,9 @@ export async function startThrottle(opts: ThrottleOptions): Promise<Throttle> {
     port: addr.port,
     bytes: () => ({ up: up.forwarded, down: down.forwarded }),
     connections: () => accepted,
+    stall,
+    resume,
+    stalled: () => [...conns].filter((c) => c.frozen).length,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
