@@ -1305,41 +1305,47 @@ async function runDeploy(core) {
     };
     // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
     const group = (name, fn) => runs.length === 1 ? core.reporter.group(name, fn) : fn();
-    await pool(runs, s.maxParallel, async (r) => {
-        r.start = Date.now();
+    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
+    const step = async (r, name, fn) => {
+        let ok = true;
         try {
-            await group(`${r.session.label}: connect and check`, () => connect(core, r));
-            if (s.dryRun) {
-                await dryRun(core, r);
-            }
-            else {
-                await group(`${r.session.label}: prepare`, () => prepare(core, r));
-                if (s.command === 'activate') {
-                    r.incoming = stagedName(s.releaseId);
-                }
-                else {
-                    await group(`${r.session.label}: upload`, () => upload(core, r));
-                }
-                r.result.status = 'uploaded';
-            }
+            await group(`${r.session.label}: ${name}`, fn);
         }
         catch (e) {
             const err = toDeployError(e);
             r.result.status = 'failed';
             r.result.error = err.message;
             failures.push(err);
+            ok = false;
         }
         stamp(r);
+        return ok;
+    };
+    const noHostSwitched = () => s.hosts.length === 1
+        ? failures[0]
+        : new DeployError(`${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+    await pool(runs, s.maxParallel, async (r) => {
+        r.start = Date.now();
+        if (!(await step(r, 'connect and check', () => connect(core, r))))
+            return;
+        if (s.dryRun) {
+            await step(r, 'dry run', () => dryRun(core, r));
+            return;
+        }
+        if (!(await step(r, 'prepare', () => prepare(core, r))))
+            return;
+        if (s.command === 'activate')
+            r.incoming = stagedName(s.releaseId);
+        else if (!(await step(r, 'upload', () => upload(core, r))))
+            return;
+        r.result.status = 'uploaded';
     });
     if (s.dryRun || failures.length > 0) {
         await releaseLocks(core, runs, s.hosts.length > 1 && s.command === 'deploy');
         for (const r of runs)
             if (r.result.status === 'uploaded')
                 r.result.status = 'not-switched';
-        outcome.error = failures[0];
-        if (failures.length > 0 && s.hosts.length > 1) {
-            outcome.error = new DeployError(`${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
-        }
+        outcome.error = failures.length > 0 ? noHostSwitched() : undefined;
         return outcome;
     }
     if (s.command === 'upload') {
@@ -1351,18 +1357,6 @@ async function runDeploy(core) {
     // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
     const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
     const fleet = runs.length > 1;
-    const step = async (r, name, fn) => {
-        try {
-            await group(`${r.session.label}: ${name}`, fn);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            r.result.status = 'failed';
-            r.result.error = err.message;
-            failures.push(err);
-        }
-        stamp(r);
-    };
     if (!fleet) {
         const r = runs[0];
         await step(r, 'publish and switch', () => publishAndSwitch(core, r, after, true));
@@ -1375,7 +1369,7 @@ async function runDeploy(core) {
             for (const r of runs)
                 if (r.result.status !== 'failed')
                     r.result.status = 'not-switched';
-            outcome.error = new DeployError(`${failures.length} of ${runs.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+            outcome.error = noHostSwitched();
             return outcome;
         }
         await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(core, r))));
