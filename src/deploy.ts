@@ -189,10 +189,17 @@ async function dropUpload(core: Core, run: HostRun): Promise<void> {
 async function upload(core: Core, run: HostRun): Promise<void> {
   const s = core.settings
   const live = run.state?.live ?? ''
+  // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
+  // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
   const linkDest: string[] = []
-  if (live) linkDest.push(`../../../releases/${live}`)
+  // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
+  if (live && !run.state?.releases.includes(live)) {
+    core.reporter.warning(
+      `${run.session.label}: the live release ${live} is missing from releases/; uploading everything`,
+    )
+  } else if (live) linkDest.push(`${s.target}/releases/${live}`)
   // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
-  for (const l of run.leftovers) linkDest.push(`../${l}`)
+  for (const l of run.leftovers) linkDest.push(`${s.target}/.deploy/incoming/${l}`)
   let lastProgress = 0
   const started = Date.now()
   const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`)

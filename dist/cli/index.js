@@ -1020,12 +1020,18 @@ async function dropUpload(core, run) {
 async function upload(core, run) {
     const s = core.settings;
     const live = run.state?.live ?? '';
+    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
+    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
     const linkDest = [];
-    if (live)
-        linkDest.push(`../../../releases/${live}`);
+    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
+    if (live && !run.state?.releases.includes(live)) {
+        core.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
+    }
+    else if (live)
+        linkDest.push(`${s.target}/releases/${live}`);
     // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
     for (const l of run.leftovers)
-        linkDest.push(`../${l}`);
+        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
     let lastProgress = 0;
     const started = Date.now();
     const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
