@@ -31312,14 +31312,15 @@ class Ssh {
             this.masters.delete(index);
         }));
     }
+    /** Closes our masters, then deletes the directory with the key (each master closed once). */
     async dispose() {
         await this.closeAll();
-        await removeSshDir(this.paths.dir, this.sshPath);
+        await (0,promises_namespaceObject.rm)(this.paths.dir, { recursive: true, force: true });
     }
 }
 /**
- * Closes any master still listening in `dir` and deletes the directory with the key. Used by the
- * main step's finally and again by the post step (a cancelled run may not reach the finally).
+ * The post step's clean-up: closes any master still listening in `dir` and deletes the directory
+ * with the key (a cancelled main step may not have reached its own dispose()).
  */
 async function removeSshDir(dir, sshPath = 'ssh') {
     if (!dir.startsWith('/tmp/rad-'))

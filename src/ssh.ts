@@ -367,15 +367,16 @@ export class Ssh {
     )
   }
 
+  /** Closes our masters, then deletes the directory with the key (each master closed once). */
   async dispose(): Promise<void> {
     await this.closeAll()
-    await removeSshDir(this.paths.dir, this.sshPath)
+    await rm(this.paths.dir, { recursive: true, force: true })
   }
 }
 
 /**
- * Closes any master still listening in `dir` and deletes the directory with the key. Used by the
- * main step's finally and again by the post step (a cancelled run may not reach the finally).
+ * The post step's clean-up: closes any master still listening in `dir` and deletes the directory
+ * with the key (a cancelled main step may not have reached its own dispose()).
  */
 export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> {
   if (!dir.startsWith('/tmp/rad-')) return

@@ -49,7 +49,7 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 ;// CONCATENATED MODULE: ./src/proc.ts
 
 const KILL_GRACE_MS = 3000;
-function run(file, args, opts = {}) {
+function proc_run(file, args, opts = {}) {
     return new Promise((resolve, reject) => {
         if (opts.signal?.aborted) {
             resolve({ code: -1, signal: null, stdout: '', stderr: '', aborted: true });
@@ -152,11 +152,11 @@ async function offeredKeys(host, sshPath) {
         return '';
     try {
         const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan');
-        const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
+        const scan = await proc_run(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
         const lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
         if (lines.length === 0)
             return '';
-        const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+        const fp = await proc_run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
             input: `${lines.join('\n')}\n`,
         });
         return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`;
@@ -195,14 +195,14 @@ async function explainSshFailure(stderr, ctx) {
         if (ctx.hasKey && !ctx.passphraseGiven) {
             // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
             const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
-            const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            const y = await proc_run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
             if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
                 return new DeployError(`The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`, 'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.', 'passphrase');
             }
         }
         let fp = '';
         if (ctx.hasKey) {
-            const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
+            const r = await proc_run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
             // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
             const f = r?.code === 0 ? r.stdout.trim().split(' ') : [];
             if (f[1])
@@ -811,7 +811,7 @@ function itemizedFiles(text) {
 }
 /** The one place rsync runs. */
 function runRsync(rsyncPath, plan, opts) {
-    return run(rsyncPath, rsyncArgs(plan), opts);
+    return proc_run(rsyncPath, rsyncArgs(plan), opts);
 }
 
 ;// CONCATENATED MODULE: ./src/session.ts
@@ -1982,7 +1982,7 @@ var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argume
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -2866,7 +2866,7 @@ class Ssh {
         const fd = (0,external_node_fs_namespaceObject.openSync)(errFile, 'w', 0o600);
         let result;
         try {
-            result = await run(this.sshPath, args, { env, signal, stderrFd: fd });
+            result = await proc_run(this.sshPath, args, { env, signal, stderrFd: fd });
         }
         finally {
             (0,external_node_fs_namespaceObject.closeSync)(fd);
@@ -2934,7 +2934,7 @@ class Ssh {
                 env.DISPLAY = env.DISPLAY ?? ':0';
             }
         }
-        return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
+        return proc_run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
             env,
             input: script,
             ...rest,
@@ -2944,28 +2944,29 @@ class Ssh {
     async closeAll() {
         await Promise.all([...this.masters].map(async ([index, words]) => {
             try {
-                await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() });
+                await proc_run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() });
             }
             catch { }
             this.masters.delete(index);
         }));
     }
+    /** Closes our masters, then deletes the directory with the key (each master closed once). */
     async dispose() {
         await this.closeAll();
-        await removeSshDir(this.paths.dir, this.sshPath);
+        await (0,promises_namespaceObject.rm)(this.paths.dir, { recursive: true, force: true });
     }
 }
 /**
- * Closes any master still listening in `dir` and deletes the directory with the key. Used by the
- * main step's finally and again by the post step (a cancelled run may not reach the finally).
+ * The post step's clean-up: closes any master still listening in `dir` and deletes the directory
+ * with the key (a cancelled main step may not have reached its own dispose()).
  */
 async function removeSshDir(dir, sshPath = 'ssh') {
     if (!dir.startsWith('/tmp/rad-'))
         return;
-    const config = external_node_path_default().join(dir, 'config');
+    const config = path.join(dir, 'config');
     let aliases = [];
     try {
-        aliases = [...(0,external_node_fs_namespaceObject.readFileSync)(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '');
+        aliases = [...readFileSync(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '');
     }
     catch { }
     for (const alias of aliases) {
@@ -2974,7 +2975,7 @@ async function removeSshDir(dir, sshPath = 'ssh') {
         }
         catch { }
     }
-    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
 }
 
 ;// CONCATENATED MODULE: ./src/run-command.ts
@@ -3562,7 +3563,7 @@ function cliInputs(cli, command, env) {
 }
 async function git(args) {
     try {
-        const r = await run('git', args, { signal: AbortSignal.timeout(5000) });
+        const r = await proc_run('git', args, { signal: AbortSignal.timeout(5000) });
         return r.code === 0 ? r.stdout.trim() : '';
     }
     catch {
