@@ -51,7 +51,13 @@ async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Prom
   await pool(hosts, core.settings.maxParallel, async (h) => {
     try {
       await core.ssh.connect(h.session.index, h.session.label, core.signal)
-      const reply = await h.session.call('inspect', { TAKE_LOCK: takeLock ? 1 : 0, CHECK_DEPLOY: 0, ID: '' })
+      const reply = await h.session.call('inspect', {
+        TAKE_LOCK: takeLock ? 1 : 0,
+        // A rollback renames the link: the server must be able to, before the lock is taken.
+        NEED_SWAP: takeLock && core.settings.command === 'rollback' ? 1 : 0,
+        CHECK_DEPLOY: 0,
+        ID: '',
+      })
       if (takeLock) {
         h.locked = true
         core.onLock?.(h.session.index, true)

@@ -185,6 +185,16 @@ export function remoteErrorHint(
       return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.'
     case 'lock-lost':
       return 'Another run took the lock over (it judged ours stale). Re-run this deploy.'
+    case 'lock-failed':
+      return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.'
+    case 'lock-stuck':
+      return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.'
+    case 'unlock-failed':
+      return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).'
+    case 'unsafe-path':
+      return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.'
+    case 'no-rename':
+      return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.'
     case 'not-uploaded':
       return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.'
     case 'no-target':

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import { InputError } from './errors.js'
@@ -151,15 +152,23 @@ function sharedPaths(list: string[]): string[] {
   return unique
 }
 
-/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
-export function defaultReleaseId(now: Date, env: Record<string, string | undefined>): string {
+/**
+ * `YYYYMMDDTHHMMSSZ-<tag or short sha>-<6 hex>`: sorts by time and says what was deployed; the
+ * random end keeps two runs started in the same second (a re-run, two tags pushed at once) apart.
+ */
+export function defaultReleaseId(
+  now: Date,
+  env: Record<string, string | undefined>,
+  unique = randomBytes(3).toString('hex'),
+): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')
   const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : ''
-  const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80)
-  return label ? `${stamp}-${label}` : stamp
+  // 16 + 1 + 76 + 1 + 6: within the 100 characters of a release id.
+  const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 76)
+  return [stamp, label, unique].filter((p) => p !== '').join('-')
 }
 
 export function runMeta(env: Record<string, string | undefined>): RunMeta {

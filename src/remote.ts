@@ -30,17 +30,27 @@ fail() {
 }
 
 # rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
+# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
 mv_kind() {
-  if mv --version 2>/dev/null | grep -q GNU; then echo gnu
-  else
-    case "$(uname -s 2>/dev/null)" in
-      Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
-    esac
-    if command -v perl >/dev/null 2>&1; then echo perl
-    elif command -v python3 >/dev/null 2>&1; then echo python
-    else echo none
-    fi
+  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
+  case "$(uname -s 2>/dev/null)" in
+    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
+  esac
+  if mv_t_works; then echo gnu
+  elif command -v perl >/dev/null 2>&1; then echo perl
+  elif command -v python3 >/dev/null 2>&1; then echo python
+  else echo none
   fi
+}
+# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
+mv_t_works() {
+  p=$(mktemp -d 2>/dev/null) || return 1
+  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
+    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
+    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
+  r=$?
+  rm -rf -- "$p"
+  return "$r"
 }
 swap() {
   case "$MVKIND" in
@@ -52,6 +62,10 @@ swap() {
   esac
 }
 MVKIND=$(mv_kind)
+need_swap() {
+  [ "$MVKIND" != none ] ||
+    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
+}
 
 # The sshd process that carries our connection: when it is gone, so is the lock's holder.
 conn_pid() {
@@ -63,26 +77,78 @@ conn_pid() {
   echo 0
 }
 lock_owner() { cat "$D/lock/owner.json" 2>/dev/null || echo '(no owner recorded)'; }
+# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
+# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
+pid_space() {
+  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
+  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+  n=$(readlink /proc/self/ns/pid 2>/dev/null)
+  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
+}
+MY_SPACE=$(pid_space)
+# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
+# so a holder file is always whole; one that is empty or does not parse was never written by a
+# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
 lock_is_stale() {
-  if [ ! -f "$D/lock/holder" ]; then
+  if [ ! -e "$D/lock/holder" ]; then
+    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
+    STALE_WHY="it has no holder record and is over 2 minutes old"
     [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
     return
   fi
-  read -r h_token h_host h_pid h_exp < "$D/lock/holder" || return 1
+  h_token='' h_host='' h_pid='' h_exp='' h_space=''
+  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
+  STALE_WHY="its holder record is empty or unreadable"
+  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
+  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
+  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
+  STALE_WHY="it expired"
   [ "$(date +%s)" -gt "$h_exp" ] && return 0
-  if [ "$h_host" = "$(hostname)" ] && [ "$h_pid" != 0 ] && [ -d /proc/self ]; then
-    [ -d "/proc/$h_pid" ] || return 0
+  # A pid says something only where it was taken: never judge another machine's (or container's).
+  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
+  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
+    STALE_WHY="its process $h_pid on $h_host is gone"
+    return 0
   fi
   return 1
 }
+# Quotes $1 for sh, for a command we tell a person to paste.
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+free_space() {
+  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
+    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# mkdir failed and no lock exists: not another deploy, so waiting would not help.
+lock_cannot() {
+  me=$(id -un 2>/dev/null)
+  if [ -d "$D" ] && [ ! -w "$D" ]; then
+    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
+  fi
+  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
+}
 lock_take() {
-  waited=0
-  while ! mkdir "$D/lock" 2>/dev/null; do
+  waited=0 misses=0 moves=0
+  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
     [ -d "$D" ] || fail target-unwritable "cannot create $D"
+    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
+      # Not "exists" (or its holder has just released it): try once more, then say why.
+      misses=$((misses + 1))
+      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
+      continue
+    fi
+    misses=0
     if lock_is_stale; then
-      warn "taking over a stale deploy lock (its holder is gone): $(lock_owner)"
-      stale="$D/lock.stale.$$"
-      swap "$D/lock" "$stale" 2>/dev/null && rm -rf -- "$stale"
+      moves=$((moves + 1))
+      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
+      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
+      stale="$D/lock.stale.$TOKEN.$$"
+      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
+        rm -rf -- "$stale"
+      elif [ -e "$D/lock" ]; then
+        # Another run may have just moved it aside; if it is still there, we cannot.
+        [ -w "$D" ] || lock_cannot "$mverr"
+        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
+      fi
       continue
     fi
     if [ "$waited" -ge "$LOCK_WAIT" ]; then
@@ -93,12 +159,17 @@ lock_take() {
     waited=$((waited + 2))
   done
   LOCKED=1
-  printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json"
-  printf '%s %s %s %s\n' "$TOKEN" "$(hostname)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" > "$D/lock/holder.tmp"
-  swap "$D/lock/holder.tmp" "$D/lock/holder"
+  # Whole or not at all: a lock we cannot describe would block every later run.
+  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
+    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
+    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
+    rm -rf -- "$D/lock"
+    LOCKED=0
+    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
+  fi
 }
 lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
-lock_release() { lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
+lock_release() { [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
 lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; }
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
@@ -123,7 +194,11 @@ live_id() {
 }
 report_state() {
   say live "$(live_id)"
-  for d in "$T/releases"/*; do [ -d "$d" ] && say release "\${d##*/}"; done
+  for d in "$T/releases"/*; do
+    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
+    elif [ -d "$d" ]; then say release "\${d##*/}"
+    fi
+  done
   [ -f "$D/log" ] && tail -n 5000 "$D/log" | grep '^{' | sed 's/^/@@rad log /'
   say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
 }
@@ -183,15 +258,46 @@ go_live() {
   fi
 }
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
+# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
+# or a serve would land outside TARGET.
+contained() {
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
+  for p in "$@"; do
+    if [ -L "$p" ]; then
+      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
+    fi
+  done
+}
+# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
+release_dir_ok() {
+  if [ -L "$T/releases/$1" ]; then
+    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
+  fi
+}
+# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
+# or seeding through it would delete and create outside the release.
+shared_symlink() {
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    q='' rest="$p"
+    while [ -n "$rest" ]; do
+      c=\${rest%%/*}
+      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
+      q=\${q:+$q/}$c
+      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
+      [ -e "$T/releases/$ID/$q" ] || break
+    done
+  done
+}
 `
 
 const PREPARE = sh`
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-[ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+need_swap
 if [ ! -d "$T" ]; then
   mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
 fi
 [ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
+contained
 if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
   fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
 fi
@@ -215,11 +321,17 @@ say ok
 
 const PUBLISH_AND_SWITCH = sh`
 lock_check
+contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 # From here on the release is complete and visible in releases/, but not yet served.
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
 unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+bad=$(shared_symlink)
+if [ -n "$bad" ]; then
+  unpublish
+  fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
+fi
 link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
 if [ -n "$BEFORE_SWITCH" ]; then
   run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
@@ -240,6 +352,7 @@ say ok
 // command: upload: the finished upload waits, complete, for command: activate.
 const STAGE = sh`
 lock_check
+contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 lock_release
@@ -256,13 +369,15 @@ say ok
 
 const PRUNE = sh`
 lock_check
+contained
 prune_releases
 lock_release
 say ok
 `
 
 const SWITCH_TO = sh`
-if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
+if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
+release_dir_ok "$ID"
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
 go_live
 [ "$KEEP_LOCK" = 1 ] || lock_release
@@ -273,7 +388,7 @@ const INSPECT = sh`
 if [ "$CHECK_DEPLOY" = 1 ]; then
   # a dry run: every check a deploy makes, without writing anything
   command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-  [ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+  need_swap
   p="$T"
   while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
   [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
@@ -285,7 +400,10 @@ if [ "$CHECK_DEPLOY" = 1 ]; then
 else
   [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
 fi
+[ -d "$T" ] && contained
 if [ "$TAKE_LOCK" = 1 ]; then
+  # A rollback switches: know that we can before taking the lock.
+  [ "\${NEED_SWAP:-0}" = 1 ] && need_swap
   mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
   lock_take
 fi
@@ -294,14 +412,26 @@ say ok
 `
 
 const RELEASE_LOCK = sh`
+[ -d "$T" ] && contained "$D" "$D/lock" "$D/incoming"
 if [ "$FORCE" = 1 ]; then
-  if [ -d "$D/lock" ]; then say unlocked "$(lock_owner)"; rm -rf -- "$D/lock"; else say not-locked; fi
+  if [ -d "$D/lock" ]; then
+    o=$(lock_owner)
+    rm -rf -- "$D/lock" 2>/dev/null
+    if [ -e "$D/lock" ]; then fail unlock-failed "cannot remove $D/lock (held by $o) as $(id -un)"; fi
+    say unlocked "$o"
+  else
+    say not-locked
+    # The truth about why deploys fail here, when it is not a lock.
+    if [ -d "$D" ] && [ ! -w "$D" ]; then
+      warn "$D belongs to $(ls -ld -- "$D" | awk '{ print $3 }') and $(id -un) cannot write there: deploys cannot take the lock. On the server, as root: chown -R $(id -un):$(id -gn) $(shq "$T")"
+    fi
+  fi
 else
   lock_release
 fi
 [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
 # A fleet whose other hosts failed before the switch: our published, never-live release goes.
-if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+if [ -n "$UNPUBLISH" ] && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
   rm -rf -- "$T/releases/$UNPUBLISH"
 fi
 say ok

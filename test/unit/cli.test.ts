@@ -168,7 +168,7 @@ describe('cliSettings: the action’s validation and messages', () => {
       CI_JOB_URL: 'https://gitlab.example/g/p/-/jobs/7',
     })
     expect(s.meta).toMatchObject({ ref: 'refs/heads/main', runUrl: 'https://gitlab.example/g/p/-/jobs/7' })
-    expect(s.releaseId).toMatch(/^\d{8}T\d{6}Z-0123456$/)
+    expect(s.releaseId).toMatch(/^\d{8}T\d{6}Z-0123456-[0-9a-f]{6}$/)
   })
 })
 

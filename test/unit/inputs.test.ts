@@ -93,7 +93,7 @@ describe('parseSettings defaults', () => {
       source: path.join(ws, 'public'),
       target: '/var/www/site',
       linkName: 'current',
-      releaseId: '20261121T235501Z-v1.2.3',
+      releaseId: expect.stringMatching(/^20261121T235501Z-v1\.2\.3-[0-9a-f]{6}$/),
       releaseIdGiven: false,
       rollbackTo: '',
       keepReleases: 5,
@@ -133,7 +133,8 @@ describe('parseSettings defaults', () => {
         'timeout',
       ].sort(),
     )
-    expect(parse(defaults)).toEqual(parse())
+    // (the generated release id ends in a random part of its own each time)
+    expect({ ...parse(defaults), releaseId: '' }).toEqual({ ...parse(), releaseId: '' })
   })
 
   it('reads only inputs that action.yml declares, and every one of them', () => {
@@ -184,55 +185,76 @@ describe('defaultReleaseId', () => {
       'a tag',
       '2026-11-21T23:55:01.789Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v1.2.3', ...sha },
-      '20261121T235501Z-v1.2.3',
+      '20261121T235501Z-v1.2.3-a1b2c3',
     ],
     [
       'a branch: short sha',
       '2026-11-21T23:55:01.789Z',
       { GITHUB_REF_TYPE: 'branch', GITHUB_REF_NAME: 'main', ...sha },
-      '20261121T235501Z-0123456',
+      '20261121T235501Z-0123456-a1b2c3',
     ],
-    ['no ref type: short sha', '2026-11-21T23:55:01.000Z', sha, '20261121T235501Z-0123456'],
-    ['nothing known: the stamp alone', '2026-01-02T03:04:05.000Z', {}, '20260102T030405Z'],
+    ['no ref type: short sha', '2026-11-21T23:55:01.000Z', sha, '20261121T235501Z-0123456-a1b2c3'],
+    [
+      'nothing known: the stamp and the random part',
+      '2026-01-02T03:04:05.000Z',
+      {},
+      '20260102T030405Z-a1b2c3',
+    ],
     [
       'a tag with a slash',
       '2026-11-21T23:55:01Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'release/v2' },
-      '20261121T235501Z-release-v2',
+      '20261121T235501Z-release-v2-a1b2c3',
     ],
     [
       'a tag with shell text',
       '2026-11-21T23:55:01Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: "v1 $(x)'`" },
-      '20261121T235501Z-v1---x---',
+      '20261121T235501Z-v1---x----a1b2c3',
     ],
     [
       'an empty tag: short sha',
       '2026-11-21T23:55:01Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: '', ...sha },
-      '20261121T235501Z-0123456',
+      '20261121T235501Z-0123456-a1b2c3',
     ],
     [
       'a unicode tag',
       '2026-11-21T23:55:01Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'vé' },
-      '20261121T235501Z-v-',
+      '20261121T235501Z-v--a1b2c3',
     ],
     [
-      'a long tag, cut to 80',
+      'a long tag, cut to 76',
       '2026-11-21T23:55:01Z',
       { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v'.repeat(200) },
-      `20261121T235501Z-${'v'.repeat(80)}`,
+      `20261121T235501Z-${'v'.repeat(76)}-a1b2c3`,
     ],
   ])('%s', (_name, when, env, id) => {
-    const got = defaultReleaseId(new Date(when), env)
+    const got = defaultReleaseId(new Date(when), env, 'a1b2c3')
     expect(got).toBe(id)
     expect(got).toMatch(RELEASE_ID_RE)
   })
 
+  it('two ids made in the same second differ, keep the shape and sort by time', () => {
+    const when = new Date('2026-11-21T23:55:01.100Z')
+    const env = { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v1.2.3' }
+    const ids = Array.from({ length: 50 }, () => defaultReleaseId(when, env))
+    expect(new Set(ids).size).toBe(50)
+    for (const id of ids) {
+      expect(id).toMatch(/^20261121T235501Z-v1\.2\.3-[0-9a-f]{6}$/)
+      expect(id).toMatch(RELEASE_ID_RE)
+    }
+    const later = defaultReleaseId(new Date('2026-11-21T23:55:02Z'), env)
+    expect(ids.every((id) => id < later)).toBe(true)
+    expect(defaultReleaseId(when, { GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v'.repeat(200) })).toHaveLength(
+      100,
+    )
+  })
+
   it('is what parseSettings uses when release-id is empty', () => {
     const s = parse({}, { ...ENV, GITHUB_REF_TYPE: 'branch' })
-    expect(s.releaseId).toBe('20261121T235501Z-0123456')
+    expect(s.releaseId).toMatch(/^20261121T235501Z-0123456-[0-9a-f]{6}$/)
     expect(s.releaseIdGiven).toBe(false)
   })
 

@@ -132,7 +132,9 @@ describe('the scripts, run by a real sh against a local directory with a hostile
     expect(Number(first(reply, 'free-kb'))).toBeGreaterThan(0)
     expect(existsSync(`${T}/releases`)).toBe(true)
     expect(existsSync(`${T}/.deploy/incoming/r1.tok123`)).toBe(true)
-    expect(readFileSync(`${T}/.deploy/lock/holder`, 'utf8')).toMatch(/^tok123 \S+ \d+ \d+\n$/)
+    expect(readFileSync(`${T}/.deploy/lock/holder`, 'utf8')).toMatch(
+      /^tok123 \S+ \d+ \d+ m=[0-9a-f]*,b=[0-9a-f-]*,n=[a-z0-9]*\n$/,
+    )
     expect(JSON.parse(readFileSync(`${T}/.deploy/lock/owner.json`, 'utf8'))).toEqual({
       actor: HOSTILE,
       run: 'https://x/runs/1',
