@@ -472,3 +472,20 @@ export function allCommandLines(): string[] {
   }
   return out
 }
+
+/**
+ * This machine's pid space as a deploy lock's holder record names it (machine id, boot id, pid
+ * namespace, as the remote script prints them): a planted lock "from this machine" uses it.
+ */
+export function pidSpace(): string {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8').trim()
+    } catch {
+      return ''
+    }
+  }
+  const ns = readlinkSync('/proc/self/ns/pid')
+  const raw = `m=${read('/etc/machine-id') || read('/var/lib/dbus/machine-id')},b=${read('/proc/sys/kernel/random/boot_id')},n=${ns}`
+  return raw.replace(/[^A-Za-z0-9=,-]/g, '')
+}

@@ -24,6 +24,7 @@ import {
   linkTarget,
   listDir,
   makeTargetRoot,
+  pidSpace,
   readTree,
   runAction,
   type Sshd,
@@ -70,8 +71,11 @@ function lockDir(target: string): string {
   return `${target}/.deploy/lock`
 }
 
-/** A lock as another run leaves it: owner.json and the holder line (token host pid expiry). */
-function plantLock(target: string, holder: { pid: number; host?: string; expires?: number }): string {
+/** A lock as another run leaves it: owner.json and the holder line (token host pid expiry pid-space). */
+function plantLock(
+  target: string,
+  holder: { pid: number; host?: string; expires?: number; space?: string },
+): string {
   const dir = lockDir(target)
   mkdirSync(dir)
   const owner = JSON.stringify({
@@ -86,7 +90,7 @@ function plantLock(target: string, holder: { pid: number; host?: string; expires
   const expires = holder.expires ?? Math.floor(Date.now() / 1000) + 3600
   writeFileSync(
     path.join(dir, 'holder'),
-    `othertoken ${holder.host ?? hostname()} ${holder.pid} ${expires}\n`,
+    `othertoken ${holder.host ?? hostname()} ${holder.pid} ${expires} ${holder.space ?? pidSpace()}\n`,
   )
   for (const p of [dir, path.join(dir, 'owner.json'), path.join(dir, 'holder')]) {
     chownSync(p, sshd.user.uid, sshd.user.gid)
