@@ -15,6 +15,7 @@ import { hostsJson, releasesJson, totals } from './outputs.js'
 import { run } from './proc.js'
 import { runCommand } from './run-command.js'
 import { COMMANDS, type Command, type Reporter, type Settings } from './settings.js'
+import { safeMessage } from './untrusted.js'
 
 export const BIN = 'rsync-atomic-deploy'
 /** Kept equal to package.json's version (a test checks). */
@@ -650,16 +651,21 @@ export class CliReporter implements Reporter {
     this.err.write(`${text}\n`)
   }
 
+  // Messages carry server text: safeMessage escapes any control character (colour comes only from us).
   info(message: string): void {
-    if (this.opts.info || this.opts.verbose) this.line(message)
+    if (this.opts.info || this.opts.verbose) this.line(safeMessage(message))
+  }
+
+  output(lines: string[]): void {
+    for (const l of lines) this.info(l)
   }
 
   warning(message: string): void {
-    this.line(`${this.s.yellow('warning:')} ${message}`)
+    this.line(`${this.s.yellow('warning:')} ${safeMessage(message)}`)
   }
 
   debug(message: string): void {
-    if (this.opts.verbose) this.line(this.s.dim(message))
+    if (this.opts.verbose) this.line(this.s.dim(safeMessage(message)))
   }
 
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -801,6 +807,14 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
       break
   }
   return out.length ? `${out.join('\n')}\n` : ''
+}
+
+/** humanResult with our own colours kept and any other control character escaped (values are the server's). */
+function safeResult(text: string): string {
+  return text
+    .split(/(\u001b\[[0-9;]*m)/)
+    .map((part, i) => (i % 2 === 1 ? part : safeMessage(part)))
+    .join('')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -957,7 +971,7 @@ export async function main(
   const noColor = argv.includes('--no-color')
   const es = style(colorWanted(io.stderr, env, noColor))
   const error = (message: string, hint = '') => {
-    io.stderr.write(`${es.red('error:')} ${message}\n${hint ? `${hint}\n` : ''}`)
+    io.stderr.write(`${es.red('error:')} ${safeMessage(message)}\n${hint ? `${safeMessage(hint)}\n` : ''}`)
   }
   let cli: ParsedCli
   try {
@@ -1010,7 +1024,7 @@ export async function main(
     if (json) {
       io.stdout.write(`${settings.command === 'list' ? releasesJson(outcome) : hostsJson(outcome)}\n`)
     } else if (!failure) {
-      io.stdout.write(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor))))
+      io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))))
     }
   }
   if (failure) error(failure.message, failure.hint)

@@ -62,7 +62,7 @@ async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Prom
         h.locked = true
         core.onLock?.(h.session.index, true)
       }
-      h.state = readServerState(reply)
+      h.state = readServerState(reply, (m) => core.reporter.warning(`${h.session.label}: ${m}`))
       const lock = first(reply, 'locked-by')
       if (lock) core.reporter.info(`${h.session.label}: locked by ${lock}`)
       h.result.releaseId = h.state.live

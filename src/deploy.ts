@@ -1,9 +1,17 @@
 import { DeployError } from './errors.js'
-import { explainRsyncExit } from './hints.js'
-import { type LogEntry, type LogEvent, logLine, parseLog, releasesToPrune } from './history.js'
+import { explainRsyncExit, startupFileHint } from './hints.js'
+import {
+  type LogEntry,
+  type LogEvent,
+  logLine,
+  logProblemsWarning,
+  parseNumberedLog,
+  releasesToPrune,
+} from './history.js'
 import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, runRsync } from './rsync.js'
 import { type Core, HostSession, pool } from './session.js'
+import { LineSplitter, shownLine } from './untrusted.js'
 
 export type HostStatus =
   | 'deployed'
@@ -54,12 +62,16 @@ export function stagedName(releaseId: string): string {
 
 const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
 
-export function readServerState(reply: ScriptReply): ServerState {
+/** `warn` is told about log lines that were skipped (by line number). */
+export function readServerState(reply: ScriptReply, warn?: (message: string) => void): ServerState {
   const live = first(reply, 'live')
+  const log = parseNumberedLog(all(reply, 'log'), all(reply, 'log-long'))
+  const problems = logProblemsWarning(log.problems)
+  if (problems) warn?.(problems)
   return {
     live: SAFE_NAME_RE.test(live) ? live : '',
     releases: all(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-    log: parseLog(all(reply, 'log')),
+    log: log.entries,
     freeKb: Number(first(reply, 'free-kb')) || 0,
   }
 }
@@ -152,7 +164,7 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   run.sharedExisting = all(reply, 'shared-exists')
   run.locked = true
   core.onLock?.(run.session.index, true)
-  run.state = readServerState(reply)
+  run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`))
   run.leftovers = all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming)
   run.result.previousReleaseId = run.state.live
   run.result.freeKb = run.state.freeKb
@@ -161,7 +173,7 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
     await dropUpload(core, run)
     throw new DeployError(
       `${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`,
-      'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return',
+      startupFileHint(first(reply, 'shell'), 'prints'),
       'shell-not-clean',
     )
   }
@@ -261,7 +273,7 @@ async function upload(core: Core, run: HostRun): Promise<void> {
 async function dryRun(core: Core, run: HostRun): Promise<void> {
   const s = core.settings
   const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId })
-  run.state = readServerState(reply)
+  run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`))
   run.result.previousReleaseId = run.state.live
   run.result.freeKb = run.state.freeKb
   const lock = first(reply, 'locked-by')
@@ -302,13 +314,21 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   )
 }
 
-/** Streams what a hook prints on the server into the log, line by line, prefixed with the host. */
-function hookOutput(core: Core, label: string): (chunk: string) => void {
-  let rest = ''
+/**
+ * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
+ * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
+ * lines go out together, so the action can fence them from the runner's command parser.
+ */
+export function hookOutput(core: Core, label: string): (chunk: string) => void {
+  let batch: string[] = []
+  const splitter = new LineSplitter((line, dropped) => batch.push(`${label} | ${shownLine(line, dropped)}`))
   return (chunk) => {
-    const lines = (rest + chunk).split('\n')
-    rest = lines.pop() ?? ''
-    for (const l of lines) core.reporter.info(`${label} | ${l}`)
+    splitter.push(chunk)
+    if (batch.length === 0) return
+    const lines = batch
+    batch = []
+    if (core.reporter.output) core.reporter.output(lines)
+    else for (const l of lines) core.reporter.info(l)
   }
 }
 

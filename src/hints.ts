@@ -231,3 +231,78 @@ export function explainRsyncExit(code: number, stderr: string): string {
     : ''
   return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`
 }
+
+/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
+const STARTUP_SYNTAX: Record<string, { file: string; quiet: string }> = {
+  bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
+  zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
+  sh: {
+    file: '~/.profile (and the $ENV file)',
+    quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
+  },
+  fish: {
+    file: '~/.config/fish/config.fish',
+    quiet:
+      'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
+  },
+  csh: {
+    file: '~/.cshrc (or ~/.tcshrc)',
+    quiet:
+      'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
+  },
+}
+
+/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
+export function shellFamily(shell: string): string {
+  const name = shell.split('/').pop() ?? ''
+  if (name === 'bash' || name === 'zsh' || name === 'fish') return name
+  if (name === 'csh' || name === 'tcsh') return 'csh'
+  if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name)) return 'sh'
+  return ''
+}
+
+/**
+ * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
+ * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
+ */
+export function startupFileHint(shell: string, problem: 'prints' | 'exits'): string {
+  const family = shellFamily(shell)
+  const what =
+    problem === 'prints'
+      ? 'print nothing when the shell is not interactive'
+      : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells'
+  const one = (f: string) => {
+    const s = STARTUP_SYNTAX[f] as { file: string; quiet: string }
+    return `${s.file}: ${s.quiet}`
+  }
+  if (family) return `Make the login shell's startup file ${what}. ${one(family)}.`
+  return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`
+}
+
+/**
+ * The session ended before our script said a word: the login shell did not run it (nologin,
+ * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
+ */
+export function loginShellFailure(ctx: {
+  label: string
+  user: string
+  code: number
+  said: string[]
+}): DeployError {
+  const who = ctx.user ? `user ${ctx.user}` : 'the deploy user'
+  const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing'
+  const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`
+  const text = ctx.said.join('\n')
+  if (
+    /currently not available|nologin|not allowed|account is|no login/i.test(text) ||
+    (ctx.code === 1 && text === '')
+  ) {
+    const u = ctx.user || 'USER'
+    return new DeployError(
+      message,
+      `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`,
+      'login-shell',
+    )
+  }
+  return new DeployError(message, startupFileHint('', 'exits'), 'login-shell')
+}

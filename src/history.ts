@@ -4,6 +4,8 @@
  * names or mtimes (rsync copies mtimes, and names need not sort by time).
  */
 
+import { untrusted } from './untrusted.js'
+
 export type LogEvent = 'deploy' | 'rollback' | 'revert'
 
 export interface LogEntry {
@@ -30,6 +32,82 @@ export function parseLog(lines: string[]): LogEntry[] {
     }
   }
   return out
+}
+
+/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
+export const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
+
+const EVENTS: readonly string[] = ['deploy', 'rollback', 'revert']
+const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host'] as const
+
+/**
+ * One log line as an entry, or why it is not one. The log is the server's file: ids must be
+ * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
+ * (a JSON `\n` or `\u001b` is a real control character once parsed).
+ */
+export function checkLogLine(line: string): LogEntry | string {
+  let o: unknown
+  try {
+    o = JSON.parse(line)
+  } catch {
+    return 'not valid JSON'
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object'
+  const r = o as Record<string, unknown>
+  if (typeof r.release !== 'string' || !RELEASE_ID_RE.test(r.release)) return 'no valid release id'
+  if (typeof r.event !== 'string' || !EVENTS.includes(r.event)) return 'an unknown event'
+  if (r.from !== undefined && (typeof r.from !== 'string' || !RELEASE_ID_RE.test(r.from))) {
+    return 'an invalid "from" release id'
+  }
+  const entry: LogEntry = { release: r.release, event: r.event as LogEvent, time: '' }
+  if (typeof r.from === 'string') entry.from = r.from
+  for (const f of TEXT_FIELDS) {
+    const v = r[f]
+    if (v === undefined) continue
+    if (typeof v !== 'string') return `a "${f}" that is not a string`
+    entry[f] = untrusted(v, 1024)
+  }
+  return entry
+}
+
+export interface LogProblem {
+  /** Line number in .deploy/log, from 1. */
+  line: number
+  why: string
+}
+
+/**
+ * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
+ * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
+ */
+export function parseNumberedLog(
+  lines: string[],
+  tooLong: string[] = [],
+): { entries: LogEntry[]; problems: LogProblem[] } {
+  const entries: LogEntry[] = []
+  const problems: LogProblem[] = tooLong.map((n) => ({
+    line: Number(n) || 0,
+    why: 'longer than 16384 bytes',
+  }))
+  for (const l of lines) {
+    const sp = l.indexOf(' ')
+    const n = Number(sp < 0 ? l : l.slice(0, sp))
+    const text = sp < 0 ? '' : l.slice(sp + 1)
+    if (text.trim() === '') continue
+    const e = checkLogLine(text)
+    if (typeof e === 'string') problems.push({ line: n, why: e })
+    else entries.push(e)
+  }
+  problems.sort((a, b) => a.line - b.line)
+  return { entries, problems }
+}
+
+/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
+export function logProblemsWarning(problems: LogProblem[]): string {
+  if (problems.length === 0) return ''
+  const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`)
+  const more = problems.length > 5 ? ` and ${problems.length - 5} more` : ''
+  return `skipped ${problems.length} bad line(s) of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`
 }
 
 /** Fixed key order, one line, no newlines inside (JSON escapes them). */

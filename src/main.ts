@@ -7,12 +7,22 @@ import { runCommand } from './run-command.js'
 import type { Reporter, Settings } from './settings.js'
 import { type LockState, State } from './state.js'
 import { setOutputs, writeSummary } from './summary.js'
+import { safeMessage } from './untrusted.js'
 
+// Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
+// only %, CR and LF, not escape sequences. Streamed server output is also fenced with
+// ::stop-commands:: and a fresh random token, so the runner reads no command inside it.
 const reporter: Reporter = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, fn) => core.group(name, fn),
+  info: (m) => core.info(safeMessage(m)),
+  warning: (m) => core.warning(safeMessage(m)),
+  debug: (m) => core.debug(safeMessage(m)),
+  group: (name, fn) => core.group(safeMessage(name), fn),
+  output: (lines) => {
+    const token = randomBytes(16).toString('hex')
+    core.info(`::stop-commands::${token}`)
+    for (const l of lines) core.info(safeMessage(l))
+    core.info(`::${token}::`)
+  },
 }
 
 /** Runs one command with a ready connection setup (shared with the CLI). */
@@ -38,7 +48,7 @@ export async function run(): Promise<void> {
   try {
     settings = readSettings()
   } catch (e) {
-    core.setFailed(toDeployError(e).toString())
+    core.setFailed(safeMessage(toDeployError(e).toString()))
     return
   }
   maskSecrets(settings)
@@ -58,5 +68,5 @@ export async function run(): Promise<void> {
     setOutputs(settings, outcome)
     await writeSummary(settings, outcome).catch((e) => core.warning(`Could not write the job summary: ${e}`))
   }
-  if (failure) core.setFailed(failure.toString())
+  if (failure) core.setFailed(safeMessage(failure.toString()))
 }

@@ -1,4 +1,5 @@
 import { shAssignments } from './quote.js'
+import { untrusted } from './untrusted.js'
 
 /**
  * The server side. Every script here is constant text run by `sh -s` (the remote command never
@@ -7,6 +8,9 @@ import { shAssignments } from './quote.js'
  */
 
 export const MARK = '@@rad'
+
+/** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
+const REPLY_LINE_MAX = 20_000
 
 /**
  * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
@@ -21,11 +25,24 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
-say() { printf '@@rad %s\n' "$*"; }
-warn() { printf '@@rad-warning %s\n' "$*"; }
+NL='
+'
+CR=$(printf '\r')
+# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
+# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
+# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
+reply() {
+  case "$2" in
+    *"$NL"* | *"$CR"*)
+      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
+    *) printf '%s%s\n' "$1" "$2" ;;
+  esac
+}
+say() { reply '@@rad ' "$*"; }
+warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   [ "$LOCKED" = 1 ] && lock_release
-  printf '@@rad-error %s %s\n' "$1" "$2"
+  reply '@@rad-error ' "$1 $2"
   exit 3
 }
 
@@ -76,7 +93,11 @@ conn_pid() {
   done
   echo 0
 }
-lock_owner() { cat "$D/lock/owner.json" 2>/dev/null || echo '(no owner recorded)'; }
+# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
+lock_owner() {
+  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
+  printf '%s\n' "\${o:-(no owner recorded)}"
+}
 # Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
 # containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
 pid_space() {
@@ -199,8 +220,22 @@ report_state() {
     elif [ -d "$d" ]; then say release "\${d##*/}"
     fi
   done
-  [ -f "$D/log" ] && tail -n 5000 "$D/log" | grep '^{' | sed 's/^/@@rad log /'
+  send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
+# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
+# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
+# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
+LOG_MAX=16384
+send_log() {
+  [ -f "$D/log" ] || return 0
+  n=$(($(wc -l < "$D/log") + 0))
+  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
+  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
+    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
+      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
+      { print "@@rad log " (NR + first - 1) " " $0 }'
 }
 # Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
 # for more than a day. A failure here is a warning: the deploy itself has succeeded.
@@ -313,6 +348,8 @@ if [ -n "$INCOMING" ]; then
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+# The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
+say shell "\${SHELL:-}"
 if [ -n "$SHARED" ]; then
   printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
 fi
@@ -473,9 +510,15 @@ export interface ScriptReply {
   ok: boolean
 }
 
+/**
+ * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
+ * each is escaped here, once, for all later uses: no control character survives, no value is longer
+ * than a bound. The scripts never put data at the start of a line (remote `reply` encodes newlines).
+ */
 export function parseReply(stdout: string): ScriptReply {
   const reply: ScriptReply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false }
-  for (const line of stdout.split('\n')) {
+  for (const raw of stdout.split('\n')) {
+    const line = untrusted(raw, REPLY_LINE_MAX)
     if (line.startsWith('@@rad-error ')) {
       const rest = line.slice('@@rad-error '.length)
       const sp = rest.indexOf(' ')

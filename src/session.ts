@@ -1,9 +1,10 @@
 import { DeployError } from './errors.js'
-import { remoteErrorHint } from './hints.js'
+import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import { MARK, parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
+import { LineSplitter, untrusted, untrustedLines } from './untrusted.js'
 
 /** What the deploy core needs from its caller (the action or the CLI). */
 export interface Core {
@@ -65,18 +66,15 @@ export class HostSession {
   ): Promise<ScriptReply> {
     const script = renderScript(name, { ...this.baseVars(), ...vars })
     // Said while it happens: a wait for another run's lock can last minutes.
-    let partial = ''
-    const onStdout = (chunk: string) => {
-      const lines = (partial + chunk).split('\n')
-      partial = lines.pop() ?? ''
-      for (const l of lines) {
-        if (l.startsWith(`${MARK} waiting `)) {
-          this.core.reporter.info(
-            `${this.label}: waiting for the deploy lock, held by ${l.slice(MARK.length + 9)}`,
-          )
-        }
+    // Linear however long a line the server sends; only a bounded start of each line is kept.
+    const lines = new LineSplitter((l) => {
+      if (l.startsWith(`${MARK} waiting `)) {
+        this.core.reporter.info(
+          `${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`,
+        )
       }
-    }
+    })
+    const onStdout = (chunk: string) => lines.push(chunk)
     const result = await this.core.ssh.exec(this.index, script, {
       signal: opts.signal ?? this.core.signal,
       onStdout,
@@ -93,17 +91,32 @@ export class HostSession {
       const s = this.core.settings
       // A hook's own output (stderr) is what explains its failure: keep its end in the message.
       const output =
-        reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : ''
+        reply.error.code === 'hook-failed'
+          ? untrustedLines(result.stderr)
+              .map((l) => `${this.label} | ${l}`)
+              .join('\n')
+          : ''
       throw new DeployError(
         `${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`,
         remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }),
         reply.error.code,
       )
     }
+    const saidNothing = reply.values.size === 0 && reply.warnings.length === 0
+    if (!reply.ok && saidNothing && result.code !== 255) {
+      // Not one line from our script: the login shell never ran it, or a startup file ended it.
+      throw loginShellFailure({
+        label: this.label,
+        user: this.spec.user,
+        code: result.code,
+        said: [...reply.other, ...(result.stderr.trim() ? untrustedLines(result.stderr, 5) : [])].slice(0, 5),
+      })
+    }
     if (result.code !== 0 || !reply.ok) {
+      const stderr = result.stderr.trim() ? untrustedLines(result.stderr, 6).join('\n') : ''
       const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
       throw new DeployError(
-        `${this.label}: the server step '${name}' failed (${why}).${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`,
+        `${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`,
         '',
         'remote',
       )

@@ -52,6 +52,11 @@ export interface Reporter {
   warning(message: string): void
   debug(message: string): void
   group<T>(name: string, fn: () => Promise<T>): Promise<T>
+  /**
+   * Lines of a server's output streamed as they come (hook output), already escaped; optional
+   * (default: info per line). The action fences them with ::stop-commands::.
+   */
+  output?(lines: string[]): void
   /** rsync's latest progress line for a host during an upload (as often as it prints one); optional. */
   progress?(host: string, line: string): void
 }

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { CommandOutcome } from './commands.js'
 import { hostsJson, releasesJson, totals } from './outputs.js'
 import type { Settings } from './settings.js'
+import { safeMessage } from './untrusted.js'
 
 export { hostsJson, totals }
 
@@ -21,7 +22,18 @@ export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c)
+  return text.replace(
+    /[&<>"'[\]]/g,
+    (c) =>
+      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '[': '&#91;', ']': '&#93;' })[
+        c
+      ] ?? c,
+  )
+}
+
+/** A table cell: the toolkit puts cell text into the HTML as it is, and ours holds server text. */
+function cell(text: string): string {
+  return escapeHtml(safeMessage(text))
 }
 
 function bytes(n: number): string {
@@ -45,13 +57,11 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
         { data: 'ref', header: true },
         { data: 'sha', header: true },
       ],
-      ...outcome.releases.map((r) => [
-        r.bad ? `${r.id} (bad)` : r.id,
-        r.current ? 'yes' : '',
-        r.deployedAt,
-        r.ref,
-        r.sha.slice(0, 7),
-      ]),
+      ...outcome.releases.map((r) =>
+        [r.bad ? `${r.id} (bad)` : r.id, r.current ? 'yes' : '', r.deployedAt, r.ref, r.sha.slice(0, 7)].map(
+          cell,
+        ),
+      ),
     ])
   }
   s.addTable([
@@ -66,23 +76,25 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       { data: 'disk added', header: true },
       { data: 'time', header: true },
     ],
-    ...outcome.hosts.map((h) => [
-      h.host,
-      h.error ? `${h.status}: ${h.error.split('\n')[0]}` : h.status,
-      h.releaseId,
-      h.previousReleaseId,
-      String(h.filesTransferred),
-      String(h.filesLinked),
-      bytes(h.bytesSent),
-      h.diskKb ? bytes(h.diskKb * 1024) : '',
-      `${(h.durationMs / 1000).toFixed(1)} s`,
-    ]),
+    ...outcome.hosts.map((h) =>
+      [
+        h.host,
+        h.error ? `${h.status}: ${h.error.split('\n')[0]}` : h.status,
+        h.releaseId,
+        h.previousReleaseId,
+        String(h.filesTransferred),
+        String(h.filesLinked),
+        bytes(h.bytesSent),
+        h.diskKb ? bytes(h.diskKb * 1024) : '',
+        `${(h.durationMs / 1000).toFixed(1)} s`,
+      ].map(cell),
+    ),
   ])
   const back = outcome.hosts[0]?.previousReleaseId
   if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
     s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true)
     s.addCodeBlock(`command: rollback\nrollback-to: ${back}`, 'yaml')
   }
-  if (outcome.error) s.addRaw(`<p><b>Failed:</b> ${escapeHtml(outcome.error.message)}</p>`, true)
+  if (outcome.error) s.addRaw(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`, true)
   await s.write()
 }

@@ -51,16 +51,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** The unprivileged user our sshd lets in (created once; its home is a throwaway). */
-export function ensureUser(): { uid: number; gid: number; home: string } {
-  const have = spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' })
+export function ensureUser(
+  name = TEST_USER,
+  shell = '/bin/bash',
+): { uid: number; gid: number; home: string } {
+  const have = spawnSync('id', ['-u', name], { encoding: 'utf8' })
   if (have.status !== 0) {
-    sh('useradd', ['--create-home', '--home-dir', `/home/${TEST_USER}`, '--shell', '/bin/bash', TEST_USER])
+    sh('useradd', ['--create-home', '--home-dir', `/home/${name}`, '--shell', shell, name])
   }
   // A new account's password is locked ('!'); without PAM, sshd refuses locked accounts even for keys.
-  sh('usermod', ['-p', '*', TEST_USER])
-  const uid = Number(sh('id', ['-u', TEST_USER]).trim())
-  const gid = Number(sh('id', ['-g', TEST_USER]).trim())
-  return { uid, gid, home: `/home/${TEST_USER}` }
+  sh('usermod', ['-p', '*', name])
+  const uid = Number(sh('id', ['-u', name]).trim())
+  const gid = Number(sh('id', ['-g', name]).trim())
+  return { uid, gid, home: `/home/${name}` }
 }
 
 export interface Keys {
@@ -99,6 +102,11 @@ export interface SshdOptions {
    * same target path then each see their own disk, like separate servers.
    */
   bind?: { source: string; target: string; readOnly?: boolean }
+  /**
+   * Let these users in as well as radtest (AllowUsers), e.g. a dedicated user whose login shell or
+   * dotfiles a test changes; radtest is shared by every test, so its shell and dotfiles stay as they are.
+   */
+  extraUsers?: string[]
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -131,7 +139,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'LogLevel VERBOSE',
       'MaxStartups 200:30:400',
       'MaxSessions 200',
-      `AllowUsers ${TEST_USER}`,
+      `AllowUsers ${[TEST_USER, ...(opts.extraUsers ?? [])].join(' ')}`,
       '',
     ].join('\n'),
   )
