@@ -25,7 +25,8 @@ export interface UploadPlan {
  *   new release only when every preserved attribute matches: preserving times would link nothing.
  * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
  * - never `--inplace` (it would write through those hard links into old releases).
- * - `-s` sends paths over the protocol: no remote-shell quoting, any file name survives.
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
  */
 export function rsyncArgs(plan: UploadPlan): string[] {
   const args = [
@@ -34,7 +35,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
     '--perms',
     `--chmod=${plan.chmod}`,
     '--checksum',
-    '--secluded-args',
+    '--protect-args',
     '--stats',
     '--no-human-readable',
     `--timeout=${plan.ioTimeout}`,

@@ -3,6 +3,7 @@ import * as io from '@actions/io'
 import { type CommandOutcome, runList, runPrune, runRollback, runUnlock } from './commands.js'
 import { runDeploy, toDeployError } from './deploy.js'
 import { DeployError } from './errors.js'
+import { findRsync, platformProblem } from './runner-platform.js'
 import type { Core } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { Ssh, type SshOptions } from './ssh.js'
@@ -91,9 +92,14 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
   let failure: DeployError | undefined
   let ssh: Ssh | undefined
   try {
+    // Windows, openrsync or an old rsync: stop here, before anything connects.
+    const unsupported = platformProblem(process.platform)
+    if (unsupported) throw unsupported
     const sshPath = await io.which('ssh', true)
     const rsyncPath =
-      settings.command === 'deploy' || settings.command === 'upload' ? await io.which('rsync', true) : ''
+      settings.command === 'deploy' || settings.command === 'upload'
+        ? await findRsync(await io.which('rsync', false))
+        : ''
     ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => {}))
     outcome = await dispatch({
       settings,

@@ -1,10 +1,16 @@
 # Shared by scripts/test.sh and scripts/demo.sh: install what a fresh Debian/Ubuntu machine lacks.
 
+# Root already (a container, a fresh VM): go on, sudo may not even exist. Otherwise re-run with sudo.
 ensure_root() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "This needs root (it starts sshd and creates a throwaway user): re-running with sudo." >&2
-    exec sudo -E bash "$0" "$@"
+  if [ "$(id -u)" = 0 ]; then
+    return 0
   fi
+  if ! command -v sudo >/dev/null; then
+    echo "This needs root (it starts sshd and creates a throwaway user), and sudo is not installed: run it as root, e.g. su -c 'bash $0'." >&2
+    exit 1
+  fi
+  echo "This needs root (it starts sshd and creates a throwaway user): re-running with sudo." >&2
+  exec sudo -E bash "$0" "$@"
 }
 
 ensure_packages() {

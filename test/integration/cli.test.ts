@@ -7,11 +7,15 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  realpathSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
@@ -54,7 +58,51 @@ interface CliOpts {
   cwd?: string
 }
 
+/** Whether an account other than the owner can run `file`: o+x on every directory above it, o+rx on it. */
+function othersCanRun(file: string): boolean {
+  const real = realpathSync(file)
+  if ((statSync(real).mode & 0o005) !== 0o005) return false
+  for (let d = path.dirname(real); ; d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false
+    if (d === path.dirname(d)) return true
+  }
+}
+
+let laptopCopies: string | undefined
+/**
+ * The node binary and the CLI bundle as the laptop account can reach them. The checkout (and the
+ * Node 24 that scripts/test.sh puts in its .cache/) may sit under a home only root can enter, such as
+ * /root (0700): then they are hard-linked (or copied) into a world-readable temporary directory.
+ */
+function runnableByOthers(): { node: string; cli: string } {
+  let node = realpathSync(process.execPath)
+  let cli = CLI
+  if (othersCanRun(node) && othersCanRun(cli)) return { node, cli }
+  if (!laptopCopies) {
+    laptopCopies = mkdtempSync('/tmp/radrun-laptopbin-')
+    chmodSync(laptopCopies, 0o755)
+    const bin = path.join(laptopCopies, 'node')
+    try {
+      linkSync(node, bin)
+    } catch {
+      copyFileSync(node, bin)
+    }
+    chmodSync(bin, 0o755)
+    mkdirSync(path.join(laptopCopies, 'cli'), { mode: 0o755 })
+    // package.json says "type": "module": the bundle is an ES module.
+    for (const f of ['index.js', 'package.json']) {
+      copyFileSync(path.join(path.dirname(CLI), f), path.join(laptopCopies, 'cli', f))
+      chmodSync(path.join(laptopCopies, 'cli', f), 0o644)
+    }
+  }
+  node = path.join(laptopCopies, 'node')
+  cli = path.join(laptopCopies, 'cli/index.js')
+  return { node, cli }
+}
+
 function runCli(args: string[], opts: CliOpts = {}): Promise<CliRun> {
+  // Another account cannot run what it cannot reach.
+  const { node, cli } = opts.as ? runnableByOthers() : { node: process.execPath, cli: CLI }
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -62,7 +110,7 @@ function runCli(args: string[], opts: CliOpts = {}): Promise<CliRun> {
       ...(opts.as ? { USER: LAPTOP_USER, LOGNAME: LAPTOP_USER } : {}),
       ...(opts.env ?? {}),
     }
-    const child = spawn(opts.node ?? process.execPath, [CLI, ...args], {
+    const child = spawn(opts.node ?? node, [cli, ...args], {
       env,
       cwd: opts.cwd ?? '/tmp',
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,6 +143,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sshd?.stop()
   if (files) rmSync(files, { recursive: true, force: true })
+  if (laptopCopies) rmSync(laptopCopies, { recursive: true, force: true })
 })
 
 /** The CI way: host, key file and known_hosts file given explicitly. */
