@@ -17,8 +17,13 @@ export type HostStatus =
 /** One host's outcome: the fields of the `hosts` output. */
 export interface HostResult {
   host: string
+  /** The release the link serves when the step ends, as the server said ('' = nothing live). */
   releaseId: string
   releasePath: string
+  /** False when we could not learn what the link serves (no connection, a switch cut off). */
+  liveKnown: boolean
+  /** The release this run tried to make live (deploy, activate, upload, rollback), named as such. */
+  attemptedReleaseId: string
   previousReleaseId: string
   bytesSent: number
   filesTransferred: number
@@ -105,11 +110,14 @@ interface HostRun {
   result: HostResult
 }
 
-export function blankResult(host: string, releaseId: string, target: string): HostResult {
+/** A host before we heard from it: what it serves is not known yet. */
+export function blankResult(host: string, attempted: string): HostResult {
   return {
     host,
-    releaseId,
-    releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
+    releaseId: '',
+    releasePath: '',
+    liveKnown: false,
+    attemptedReleaseId: attempted,
     previousReleaseId: '',
     bytesSent: 0,
     filesTransferred: 0,
@@ -121,6 +129,47 @@ export function blankResult(host: string, releaseId: string, target: string): Ho
     diskKb: 0,
     pruned: [],
   }
+}
+
+/** Records what the server said its link serves now ('' = nothing is live). */
+export function setLive(result: HostResult, target: string, id: string): void {
+  result.releaseId = id
+  result.releasePath = id ? `${target}/releases/${id}` : ''
+  result.liveKnown = true
+}
+
+/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
+export function liveUnknown(result: HostResult): void {
+  result.releaseId = ''
+  result.releasePath = ''
+  result.liveKnown = false
+}
+
+/**
+ * Error codes of remote steps that stop before the link is renamed: after one of them the link
+ * still serves what it served before. Any other failure of a switching step (a dropped
+ * connection, a cancel, a link that reads back wrong) leaves it unknown.
+ */
+const REFUSED_BEFORE_SWITCH = new Set([
+  'lock-lost',
+  'upload-missing',
+  'release-exists',
+  'release-missing',
+  'publish-failed',
+  'shared-failed',
+  'hook-failed',
+  'locked',
+])
+
+/** After a switching step failed: the old live release if the server said it stopped before the switch. */
+export function settleFailedSwitch(
+  result: HostResult,
+  target: string,
+  before: string,
+  err: DeployError,
+): void {
+  if (REFUSED_BEFORE_SWITCH.has(err.code)) setLive(result, target, before)
+  else liveUnknown(result)
 }
 
 async function connect(core: Core, run: HostRun): Promise<void> {
@@ -155,6 +204,7 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   run.state = readServerState(reply)
   run.leftovers = all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming)
   run.result.previousReleaseId = run.state.live
+  setLive(run.result, core.settings.target, run.state.live)
   run.result.freeKb = run.state.freeKb
   if (other.length > 0) {
     // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
@@ -263,6 +313,8 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId })
   run.state = readServerState(reply)
   run.result.previousReleaseId = run.state.live
+  // A dry run changes nothing: what is live is what was live.
+  setLive(run.result, s.target, run.state.live)
   run.result.freeKb = run.state.freeKb
   const lock = first(reply, 'locked-by')
   if (lock)
@@ -323,18 +375,24 @@ async function publishAndSwitch(
   doSwitch: boolean,
 ): Promise<void> {
   const s = core.settings
-  const reply = await run.session.call(
-    'publishAndSwitch',
-    {
-      ...goLiveVars(core, run),
-      INCOMING: run.incoming,
-      SHARED: s.shared.join('\n'),
-      BEFORE_SWITCH: s.beforeSwitch,
-      SWITCH: doSwitch ? 1 : 0,
-      KEEP_LOCK: keepLock ? 1 : 0,
-    },
-    { onStderr: hookOutput(core, run.session.label) },
-  )
+  const reply = await run.session
+    .call(
+      'publishAndSwitch',
+      {
+        ...goLiveVars(core, run),
+        INCOMING: run.incoming,
+        SHARED: s.shared.join('\n'),
+        BEFORE_SWITCH: s.beforeSwitch,
+        SWITCH: doSwitch ? 1 : 0,
+        KEEP_LOCK: keepLock ? 1 : 0,
+      },
+      { onStderr: hookOutput(core, run.session.label) },
+    )
+    .catch((e) => {
+      const err = toDeployError(e)
+      settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err)
+      throw err
+    })
   run.published = true
   if (!keepLock) {
     run.locked = false
@@ -364,6 +422,8 @@ function goLiveVars(core: Core, run: HostRun): Record<string, string | number> {
 function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
   const s = core.settings
   run.switched = first(reply, 'switched') === s.releaseId
+  if (run.switched) setLive(run.result, s.target, s.releaseId)
+  else liveUnknown(run.result)
   run.result.pruned = all(reply, 'pruned')
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
@@ -374,7 +434,13 @@ function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
 
 /** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
 async function switchHost(core: Core, run: HostRun): Promise<void> {
-  const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+  const reply = await run.session
+    .call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+    .catch((e) => {
+      const err = toDeployError(e)
+      settleFailedSwitch(run.result, core.settings.target, run.state?.live ?? '', err)
+      throw err
+    })
   wentLive(core, run, reply)
 }
 
@@ -446,7 +512,7 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
     return
   }
   const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId)
-  await run.session.call(
+  const reply = await run.session.call(
     'switchTo',
     // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
     {
@@ -462,6 +528,8 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
   )
   run.locked = false
   core.onLock?.(run.session.index, false)
+  if (first(reply, 'switched') === previous) setLive(run.result, s.target, previous)
+  else liveUnknown(run.result)
   run.result.status = 'reverted'
   core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`)
 }
@@ -534,7 +602,7 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     locked: false,
     published: false,
     switched: false,
-    result: blankResult(spec.label, s.releaseId, s.target),
+    result: blankResult(spec.label, s.releaseId),
   }))
   const outcome: DeployOutcome = {
     releaseId: s.releaseId,
@@ -656,6 +724,8 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
         )
         outcome.rolledBack = true
       } catch (e) {
+        // Refused before its switch, the revert left our release live; anything else: unknown.
+        settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e))
         core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`)
       }
     }
