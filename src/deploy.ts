@@ -218,6 +218,41 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   core.reporter.info(
     `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
   )
+  warnFsSplit(core, run.session.label, all(reply, 'fs-split'), run.state.live)
+}
+
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+export function fsSplitWarnings(target: string, split: string[], live: string): string[] {
+  const out: string[] = []
+  if (split.includes('incoming')) {
+    out.push(
+      `${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`,
+    )
+  }
+  if (split.includes('live')) {
+    out.push(
+      `the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`,
+    )
+  }
+  return out
+}
+
+function warnFsSplit(core: Core, label: string, split: string[], live: string): void {
+  for (const w of fsSplitWarnings(core.settings.target, split, live)) core.reporter.warning(`${label}: ${w}`)
+}
+
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(core: Core, run: HostRun, reply: ScriptReply): void {
+  const counted = first(reply, 'linked')
+  if (counted === '') return
+  const linked = Number(counted) || 0
+  const unchanged = run.result.filesLinked
+  run.result.filesLinked = linked
+  if (linked < unchanged) {
+    core.reporter.warning(
+      `${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`,
+    )
+  }
 }
 
 /** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
@@ -302,8 +337,10 @@ async function upload(core: Core, run: HostRun): Promise<void> {
     filesTransferred: stats.filesTransferred,
     filesLinked: stats.filesLinked,
   })
+  // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+  // the links at publish, and files-linked is that count.
   core.reporter.info(
-    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.filesLinked} hard-linked to the live release; ${stats.bytesSent} bytes on the wire`,
+    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`,
   )
 }
 
@@ -347,10 +384,13 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f')
   const stats = parseStats(result.stdout)
   run.result.filesTransferred = items.length
-  run.result.filesLinked = Math.max(0, stats.files - items.length)
+  const split = all(reply, 'fs-split')
+  warnFsSplit(core, run.session.label, split, live)
+  // Unchanged files become links only where one filesystem holds them all.
+  run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length)
   run.result.status = 'dry-run'
   core.reporter.info(
-    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
   )
 }
 
@@ -394,6 +434,7 @@ async function publishAndSwitch(
       throw err
     })
   run.published = true
+  recordLinked(core, run, reply)
   if (!keepLock) {
     run.locked = false
     core.onLock?.(run.session.index, false)
@@ -428,7 +469,7 @@ function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   core.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
 }
 
@@ -536,11 +577,13 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
 
 /** command: upload: leave the finished upload waiting under a name activate knows. */
 async function stage(core: Core, run: HostRun): Promise<void> {
-  await run.session.call('stage', {
+  const reply = await run.session.call('stage', {
     ID: core.settings.releaseId,
     INCOMING: run.incoming,
     STAGED: stagedName(core.settings.releaseId),
+    PREV: run.state?.live ?? '',
   })
+  recordLinked(core, run, reply)
   run.locked = false
   core.onLock?.(run.session.index, false)
   core.reporter.info(
