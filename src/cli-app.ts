@@ -330,6 +330,14 @@ export const OPTIONS: readonly OptSpec[] = [
     section: 'command',
   },
   {
+    flag: 'allow-empty',
+    type: 'boolean',
+    input: 'allow-empty',
+    help: 'Deploy a release with no files on purpose (else an empty one is refused).',
+    scope: UPLOADING,
+    section: 'command',
+  },
+  {
     flag: 'json',
     type: 'boolean',
     env: '',
@@ -366,7 +374,7 @@ export const OPTIONS: readonly OptSpec[] = [
   { flag: 'version', type: 'boolean', env: '', help: 'Print the version.', scope: 'all', section: 'output' },
 ]
 
-const BOOLEAN_INPUTS = new Set(['dry-run', 'accept-unknown-host-key', 'rollback-on-failure'])
+const BOOLEAN_INPUTS = new Set(['dry-run', 'allow-empty', 'accept-unknown-host-key', 'rollback-on-failure'])
 
 /** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
 export function envName(input: string): string {

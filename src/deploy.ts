@@ -1,9 +1,11 @@
+import { specialFiles, specialFilesWarning } from './build-scan.js'
 import { DeployError } from './errors.js'
 import { explainRsyncExit } from './hints.js'
 import { type LogEntry, type LogEvent, logLine, parseLog, releasesToPrune } from './history.js'
 import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, runRsync } from './rsync.js'
 import { type Core, HostSession, pool } from './session.js'
+import type { Settings } from './settings.js'
 
 export type HostStatus =
   | 'deployed'
@@ -332,6 +334,11 @@ async function upload(core: Core, run: HostRun): Promise<void> {
     )
   }
   const stats = parseStats(result.stdout)
+  if (stats.files + stats.links === 0 && !s.allowEmpty) {
+    // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+    await dropUpload(core, run)
+    throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
+  }
   Object.assign(run.result, {
     bytesSent: stats.bytesSent,
     filesTransferred: stats.filesTransferred,
@@ -341,6 +348,20 @@ async function upload(core: Core, run: HostRun): Promise<void> {
   // the links at publish, and files-linked is that count.
   core.reporter.info(
     `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`,
+  )
+}
+
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+export function emptyReleaseError(s: Settings, label: string, sharedExcluded: boolean): DeployError {
+  const inputs = [
+    s.exclude.length > 0 ? 'exclude' : '',
+    s.filter.length > 0 ? 'filter' : '',
+    sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+  ].filter(Boolean)
+  return new DeployError(
+    `${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`,
+    `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`,
+    'empty-release',
   )
 }
 
@@ -383,6 +404,9 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   }
   const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f')
   const stats = parseStats(result.stdout)
+  if (stats.files + stats.links === 0 && !s.allowEmpty) {
+    throw emptyReleaseError(s, run.session.label, s.shared.length > 0)
+  }
   run.result.filesTransferred = items.length
   const split = all(reply, 'fs-split')
   warnFsSplit(core, run.session.label, split, live)
@@ -685,6 +709,10 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
           failures[0]?.code ?? 'failed',
         )
 
+  if (s.command === 'deploy' || s.command === 'upload') {
+    const warning = specialFilesWarning(specialFiles(s.source))
+    if (warning) core.reporter.warning(warning)
+  }
   await pool(runs, s.maxParallel, async (r) => {
     r.start = Date.now()
     if (!(await step(r, 'connect and check', () => connect(core, r)))) return

@@ -6,7 +6,7 @@ import type { Settings } from './settings.js'
 
 export { hostsJson, totals }
 
-export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
+export function setOutputs(_settings: Settings, outcome: CommandOutcome): void {
   const t = totals(outcome)
   const firstHost = outcome.hosts[0]
   // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
