@@ -5,7 +5,16 @@
  * never reach the server unless chmod asks; special files are named; an empty release is refused.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -126,7 +135,10 @@ describe('outputs name the release current serves', () => {
     const back = await runAction({ ...inputs, command: 'rollback' }, { post: false })
     expect(back.code).toBe(0)
     expectOutputsNameLive(back, target, 'r1')
-    const refused = await runAction({ ...inputs, command: 'rollback', 'rollback-to': 'nope' }, { post: false })
+    const refused = await runAction(
+      { ...inputs, command: 'rollback', 'rollback-to': 'nope' },
+      { post: false },
+    )
     expect(refused.code).not.toBe(0)
     expectOutputsNameLive(refused, target, 'r1')
   })
