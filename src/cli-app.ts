@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { CommandOutcome } from './commands.js'
-import { toDeployError } from './deploy.js'
+import { type HostResult, toDeployError } from './deploy.js'
 import { type DeployError, InputError } from './errors.js'
 import type { ReleaseInfo } from './history.js'
 import { parseSettings } from './inputs.js'
@@ -331,6 +331,14 @@ export const OPTIONS: readonly OptSpec[] = [
     section: 'command',
   },
   {
+    flag: 'allow-empty',
+    type: 'boolean',
+    input: 'allow-empty',
+    help: 'Deploy a release with no files on purpose (else an empty one is refused).',
+    scope: UPLOADING,
+    section: 'command',
+  },
+  {
     flag: 'json',
     type: 'boolean',
     env: '',
@@ -367,7 +375,7 @@ export const OPTIONS: readonly OptSpec[] = [
   { flag: 'version', type: 'boolean', env: '', help: 'Print the version.', scope: 'all', section: 'output' },
 ]
 
-const BOOLEAN_INPUTS = new Set(['dry-run', 'accept-unknown-host-key', 'rollback-on-failure'])
+const BOOLEAN_INPUTS = new Set(['dry-run', 'allow-empty', 'accept-unknown-host-key', 'rollback-on-failure'])
 
 /** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
 export function envName(input: string): string {
@@ -734,6 +742,25 @@ export function releasesTable(releases: ReleaseInfo[], s: Style): string {
   ])
 }
 
+/** What a host's link serves after a run that did not (or not only) go live, and what was attempted. */
+export function liveLine(settings: Settings, h: HostResult, s: Style): string {
+  const live = !h.liveKnown
+    ? `could not tell what ${settings.linkName} serves now (see the error)`
+    : h.releaseId
+      ? `${settings.linkName} -> ${s.bold(h.releaseId)}`
+      : `nothing is live (${settings.linkName} does not exist)`
+  const tried = h.attemptedReleaseId && h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : ''
+  const what: Partial<Record<HostResult['status'], string>> = {
+    'dry-run': `would switch to ${tried}`,
+    reverted: `switched back from ${tried}`,
+    failed: `${tried} is not live`,
+    'not-switched': `${tried} is not live`,
+    uploaded: `${tried} was uploaded, not made live`,
+  }
+  const note = tried ? what[h.status] : ''
+  return `${live}${note ? ` (${note})` : ''}`
+}
+
 /** What a person reads on stdout after a command (the log lines went to stderr). */
 export function humanResult(settings: Settings, outcome: CommandOutcome, s: Style): string {
   const hosts = outcome.hosts
@@ -758,13 +785,19 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'activate': {
       if (settings.dryRun) {
         out.push(`Dry run: nothing was changed (${hosts.length} host${hosts.length > 1 ? 's' : ''}).`)
+        for (const h of hosts) out.push(`  ${h.host}: ${liveLine(settings, h, s)}`)
         break
       }
       for (const h of hosts) {
+        if (h.status !== 'deployed') {
+          out.push(`${s.red('✗')} ${h.host}: ${liveLine(settings, h, s)}`)
+          continue
+        }
         out.push(
           `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${settings.command === 'deploy' ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${(h.durationMs / 1000).toFixed(1)} s`,
         )
       }
+      if (outcome.error) break
       if (hosts.length > 1 && settings.command === 'deploy') {
         out.push(
           `${t.filesTransferred} files sent, ${t.filesLinked} hard-linked, ${bytes(t.bytesSent)} in all.`,
@@ -789,7 +822,9 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
         out.push(
           h.status === 'rolled-back'
             ? `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)} (rolled back from ${h.previousReleaseId}, now marked bad)`
-            : `${s.green('✓')} ${h.host}: already on ${h.releaseId}`,
+            : outcome.error
+              ? `${s.red('✗')} ${h.host}: ${liveLine(settings, h, s)}`
+              : `${s.green('✓')} ${h.host}: already on ${h.releaseId}`,
         )
       }
       break
@@ -1023,7 +1058,8 @@ export async function main(
   if (outcome) {
     if (json) {
       io.stdout.write(`${settings.command === 'list' ? releasesJson(outcome) : hostsJson(outcome)}\n`)
-    } else if (!failure) {
+    } else if (!failure || ['deploy', 'activate', 'rollback'].includes(settings.command)) {
+      // After a failure too: which release each host serves now is a result.
       io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))))
     }
   }

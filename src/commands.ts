@@ -7,6 +7,8 @@ import {
   newEntry,
   readServerState,
   type ServerState,
+  setLive,
+  settleFailedSwitch,
   toDeployError,
 } from './deploy.js'
 import { DeployError } from './errors.js'
@@ -41,7 +43,7 @@ function setup(core: Core): HostCtx[] {
     start: Date.now(),
     state: undefined,
     locked: false,
-    result: blankResult(spec.label, '', s.target),
+    result: blankResult(spec.label, s.command === 'rollback' ? s.rollbackTo : ''),
   }))
 }
 
@@ -65,8 +67,7 @@ async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Prom
       h.state = readServerState(reply, (m) => core.reporter.warning(`${h.session.label}: ${m}`))
       const lock = first(reply, 'locked-by')
       if (lock) core.reporter.info(`${h.session.label}: locked by ${lock}`)
-      h.result.releaseId = h.state.live
-      h.result.releasePath = h.state.live ? `${core.settings.target}/releases/${h.state.live}` : ''
+      setLive(h.result, core.settings.target, h.state.live)
       h.result.freeKb = h.state.freeKb
       h.result.status = 'not-switched'
     } catch (e) {
@@ -183,6 +184,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
   await Promise.all(
     moving.map(async (h) => {
       const from = h.state?.live ?? ''
+      h.result.attemptedReleaseId = target
       try {
         const entry = newEntry(core, h.session.label, target, 'rollback', from)
         await h.session.call('switchTo', {
@@ -196,17 +198,14 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
         })
         h.locked = false
         core.onLock?.(h.session.index, false)
-        Object.assign(h.result, {
-          releaseId: target,
-          releasePath: `${s.target}/releases/${target}`,
-          previousReleaseId: from,
-          status: 'rolled-back',
-        })
+        setLive(h.result, s.target, target)
+        Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' })
         core.reporter.info(
           `${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`,
         )
       } catch (e) {
         const err = toDeployError(e)
+        settleFailedSwitch(h.result, s.target, from, err)
         h.result.error = err.message
         switchFailures.push(err)
       }

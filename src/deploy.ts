@@ -1,3 +1,4 @@
+import { specialFiles, specialFilesWarning } from './build-scan.js'
 import { DeployError } from './errors.js'
 import { explainRsyncExit, startupFileHint } from './hints.js'
 import {
@@ -11,6 +12,7 @@ import {
 import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, runRsync } from './rsync.js'
 import { type Core, HostSession, pool } from './session.js'
+import type { Settings } from './settings.js'
 import { LineSplitter, shownLine } from './untrusted.js'
 
 export type HostStatus =
@@ -25,8 +27,13 @@ export type HostStatus =
 /** One host's outcome: the fields of the `hosts` output. */
 export interface HostResult {
   host: string
+  /** The release the link serves when the step ends, as the server said ('' = nothing live). */
   releaseId: string
   releasePath: string
+  /** False when we could not learn what the link serves (no connection, a switch cut off). */
+  liveKnown: boolean
+  /** The release this run tried to make live (deploy, activate, upload, rollback), named as such. */
+  attemptedReleaseId: string
   previousReleaseId: string
   bytesSent: number
   filesTransferred: number
@@ -117,11 +124,14 @@ interface HostRun {
   result: HostResult
 }
 
-export function blankResult(host: string, releaseId: string, target: string): HostResult {
+/** A host before we heard from it: what it serves is not known yet. */
+export function blankResult(host: string, attempted: string): HostResult {
   return {
     host,
-    releaseId,
-    releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
+    releaseId: '',
+    releasePath: '',
+    liveKnown: false,
+    attemptedReleaseId: attempted,
     previousReleaseId: '',
     bytesSent: 0,
     filesTransferred: 0,
@@ -133,6 +143,47 @@ export function blankResult(host: string, releaseId: string, target: string): Ho
     diskKb: 0,
     pruned: [],
   }
+}
+
+/** Records what the server said its link serves now ('' = nothing is live). */
+export function setLive(result: HostResult, target: string, id: string): void {
+  result.releaseId = id
+  result.releasePath = id ? `${target}/releases/${id}` : ''
+  result.liveKnown = true
+}
+
+/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
+export function liveUnknown(result: HostResult): void {
+  result.releaseId = ''
+  result.releasePath = ''
+  result.liveKnown = false
+}
+
+/**
+ * Error codes of remote steps that stop before the link is renamed: after one of them the link
+ * still serves what it served before. Any other failure of a switching step (a dropped
+ * connection, a cancel, a link that reads back wrong) leaves it unknown.
+ */
+const REFUSED_BEFORE_SWITCH = new Set([
+  'lock-lost',
+  'upload-missing',
+  'release-exists',
+  'release-missing',
+  'publish-failed',
+  'shared-failed',
+  'hook-failed',
+  'locked',
+])
+
+/** After a switching step failed: the old live release if the server said it stopped before the switch. */
+export function settleFailedSwitch(
+  result: HostResult,
+  target: string,
+  before: string,
+  err: DeployError,
+): void {
+  if (REFUSED_BEFORE_SWITCH.has(err.code)) setLive(result, target, before)
+  else liveUnknown(result)
 }
 
 async function connect(core: Core, run: HostRun): Promise<void> {
@@ -167,6 +218,7 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`))
   run.leftovers = all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming)
   run.result.previousReleaseId = run.state.live
+  setLive(run.result, core.settings.target, run.state.live)
   run.result.freeKb = run.state.freeKb
   if (other.length > 0) {
     // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
@@ -180,6 +232,41 @@ async function prepare(core: Core, run: HostRun): Promise<void> {
   core.reporter.info(
     `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
   )
+  warnFsSplit(core, run.session.label, all(reply, 'fs-split'), run.state.live)
+}
+
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+export function fsSplitWarnings(target: string, split: string[], live: string): string[] {
+  const out: string[] = []
+  if (split.includes('incoming')) {
+    out.push(
+      `${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`,
+    )
+  }
+  if (split.includes('live')) {
+    out.push(
+      `the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`,
+    )
+  }
+  return out
+}
+
+function warnFsSplit(core: Core, label: string, split: string[], live: string): void {
+  for (const w of fsSplitWarnings(core.settings.target, split, live)) core.reporter.warning(`${label}: ${w}`)
+}
+
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(core: Core, run: HostRun, reply: ScriptReply): void {
+  const counted = first(reply, 'linked')
+  if (counted === '') return
+  const linked = Number(counted) || 0
+  const unchanged = run.result.filesLinked
+  run.result.filesLinked = linked
+  if (linked < unchanged) {
+    core.reporter.warning(
+      `${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`,
+    )
+  }
 }
 
 /** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
@@ -259,13 +346,34 @@ async function upload(core: Core, run: HostRun): Promise<void> {
     )
   }
   const stats = parseStats(result.stdout)
+  if (stats.files + stats.links === 0 && !s.allowEmpty) {
+    // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+    await dropUpload(core, run)
+    throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
+  }
   Object.assign(run.result, {
     bytesSent: stats.bytesSent,
     filesTransferred: stats.filesTransferred,
     filesLinked: stats.filesLinked,
   })
+  // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+  // the links at publish, and files-linked is that count.
   core.reporter.info(
-    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.filesLinked} hard-linked to the live release; ${stats.bytesSent} bytes on the wire`,
+    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`,
+  )
+}
+
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+export function emptyReleaseError(s: Settings, label: string, sharedExcluded: boolean): DeployError {
+  const inputs = [
+    s.exclude.length > 0 ? 'exclude' : '',
+    s.filter.length > 0 ? 'filter' : '',
+    sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+  ].filter(Boolean)
+  return new DeployError(
+    `${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`,
+    `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`,
+    'empty-release',
   )
 }
 
@@ -275,6 +383,8 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId })
   run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`))
   run.result.previousReleaseId = run.state.live
+  // A dry run changes nothing: what is live is what was live.
+  setLive(run.result, s.target, run.state.live)
   run.result.freeKb = run.state.freeKb
   const lock = first(reply, 'locked-by')
   if (lock)
@@ -306,11 +416,17 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
   }
   const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f')
   const stats = parseStats(result.stdout)
+  if (stats.files + stats.links === 0 && !s.allowEmpty) {
+    throw emptyReleaseError(s, run.session.label, s.shared.length > 0)
+  }
   run.result.filesTransferred = items.length
-  run.result.filesLinked = Math.max(0, stats.files - items.length)
+  const split = all(reply, 'fs-split')
+  warnFsSplit(core, run.session.label, split, live)
+  // Unchanged files become links only where one filesystem holds them all.
+  run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length)
   run.result.status = 'dry-run'
   core.reporter.info(
-    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
   )
 }
 
@@ -343,19 +459,26 @@ async function publishAndSwitch(
   doSwitch: boolean,
 ): Promise<void> {
   const s = core.settings
-  const reply = await run.session.call(
-    'publishAndSwitch',
-    {
-      ...goLiveVars(core, run),
-      INCOMING: run.incoming,
-      SHARED: s.shared.join('\n'),
-      BEFORE_SWITCH: s.beforeSwitch,
-      SWITCH: doSwitch ? 1 : 0,
-      KEEP_LOCK: keepLock ? 1 : 0,
-    },
-    { onStderr: hookOutput(core, run.session.label) },
-  )
+  const reply = await run.session
+    .call(
+      'publishAndSwitch',
+      {
+        ...goLiveVars(core, run),
+        INCOMING: run.incoming,
+        SHARED: s.shared.join('\n'),
+        BEFORE_SWITCH: s.beforeSwitch,
+        SWITCH: doSwitch ? 1 : 0,
+        KEEP_LOCK: keepLock ? 1 : 0,
+      },
+      { onStderr: hookOutput(core, run.session.label) },
+    )
+    .catch((e) => {
+      const err = toDeployError(e)
+      settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err)
+      throw err
+    })
   run.published = true
+  recordLinked(core, run, reply)
   if (!keepLock) {
     run.locked = false
     core.onLock?.(run.session.index, false)
@@ -384,17 +507,25 @@ function goLiveVars(core: Core, run: HostRun): Record<string, string | number> {
 function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
   const s = core.settings
   run.switched = first(reply, 'switched') === s.releaseId
+  if (run.switched) setLive(run.result, s.target, s.releaseId)
+  else liveUnknown(run.result)
   run.result.pruned = all(reply, 'pruned')
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   core.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
 }
 
 /** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
 async function switchHost(core: Core, run: HostRun): Promise<void> {
-  const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+  const reply = await run.session
+    .call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+    .catch((e) => {
+      const err = toDeployError(e)
+      settleFailedSwitch(run.result, core.settings.target, run.state?.live ?? '', err)
+      throw err
+    })
   wentLive(core, run, reply)
 }
 
@@ -466,7 +597,7 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
     return
   }
   const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId)
-  await run.session.call(
+  const reply = await run.session.call(
     'switchTo',
     // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
     {
@@ -482,17 +613,21 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
   )
   run.locked = false
   core.onLock?.(run.session.index, false)
+  if (first(reply, 'switched') === previous) setLive(run.result, s.target, previous)
+  else liveUnknown(run.result)
   run.result.status = 'reverted'
   core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`)
 }
 
 /** command: upload: leave the finished upload waiting under a name activate knows. */
 async function stage(core: Core, run: HostRun): Promise<void> {
-  await run.session.call('stage', {
+  const reply = await run.session.call('stage', {
     ID: core.settings.releaseId,
     INCOMING: run.incoming,
     STAGED: stagedName(core.settings.releaseId),
+    PREV: run.state?.live ?? '',
   })
+  recordLinked(core, run, reply)
   run.locked = false
   core.onLock?.(run.session.index, false)
   core.reporter.info(
@@ -554,7 +689,7 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     locked: false,
     published: false,
     switched: false,
-    result: blankResult(spec.label, s.releaseId, s.target),
+    result: blankResult(spec.label, s.releaseId),
   }))
   const outcome: DeployOutcome = {
     releaseId: s.releaseId,
@@ -594,6 +729,10 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
           failures[0]?.code ?? 'failed',
         )
 
+  if (s.command === 'deploy' || s.command === 'upload') {
+    const warning = specialFilesWarning(specialFiles(s.source))
+    if (warning) core.reporter.warning(warning)
+  }
   await pool(runs, s.maxParallel, async (r) => {
     r.start = Date.now()
     if (!(await step(r, 'connect and check', () => connect(core, r)))) return
@@ -676,6 +815,8 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
         )
         outcome.rolledBack = true
       } catch (e) {
+        // Refused before its switch, the revert left our release live; anything else: unknown.
+        settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e))
         core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`)
       }
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { type Dirent, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { InputError } from './errors.js'
 import { type HostSpec, parseHost, parsePort, parseUser, splitList } from './hosts.js'
@@ -39,6 +39,7 @@ const NEVER_A_KEY = [
   'healthcheck-url',
   'rollback-on-failure',
   'dry-run',
+  'allow-empty',
   'max-parallel',
   'timeout',
 ]
@@ -98,6 +99,18 @@ function filterRule(rule: string): string {
     )
   }
   return rule
+}
+
+/** True at the first entry that is not a directory (a file, a symlink…): stops early on real builds. */
+export function hasAnyFile(dir: string): boolean {
+  let entries: Dirent[]
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return true // unreadable: let rsync say why
+  }
+  for (const e of entries) if (!e.isDirectory()) return true
+  return entries.some((e) => hasAnyFile(path.join(dir, e.name)))
 }
 
 export function parseTarget(name: string, value: string): string {
@@ -296,6 +309,16 @@ export function parseSettings(
       )
     }
   }
+  const allowEmpty = bool(get, 'allow-empty', false)
+  // An empty build going live is a broken build step far more often than a wish: refuse it here,
+  // before any connection (exclude/filter that leave nothing are caught after the upload).
+  if (needsSource && !allowEmpty && !hasAnyFile(source)) {
+    throw new InputError(
+      'source',
+      `'${get('source').trim()}' holds no files (looked at ${source})`,
+      'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.',
+    )
+  }
   const givenId = get('release-id').trim()
   if ((command === 'activate' || command === 'upload') && givenId === '') {
     throw new InputError(
@@ -362,6 +385,7 @@ export function parseSettings(
     healthcheckUrl,
     rollbackOnFailure: bool(get, 'rollback-on-failure', true),
     dryRun: bool(get, 'dry-run', false),
+    allowEmpty,
     maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
     timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
     meta: runMeta(env),

@@ -21,6 +21,9 @@ export function hostsJson(outcome: CommandOutcome): string {
     outcome.hosts.map((h) => ({
       host: h.host,
       'release-id': h.releaseId,
+      // false: we could not learn what the link serves (release-id is then '').
+      'live-known': h.liveKnown,
+      ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
       'previous-release-id': h.previousReleaseId,
       'bytes-sent': h.bytesSent,
       'files-transferred': h.filesTransferred,

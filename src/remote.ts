@@ -323,6 +323,34 @@ shared_symlink() {
     done
   done
 }
+# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
+# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
+file_inodes() {
+  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
+  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
+  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
+  fi
+}
+# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
+# release). One pass over each tree, a hash in awk: linear in the number of files.
+count_linked() {
+  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
+  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
+    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
+}
+dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
+# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
+# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
+# on the upload area's (restored onto another mount): nothing can be linked to it.
+fs_split() {
+  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
+  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
+  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
+    fl=$(dev_of "$T/releases/$1")
+    [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
+  fi
+  return 0
+}
 `
 
 const PREPARE = sh`
@@ -340,6 +368,7 @@ mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "c
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
+fs_split "$(live_id)"
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
@@ -377,6 +406,8 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
+# Counted now, while $PREV is surely there (a prune after the switch may delete it).
+count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
 if [ "$SWITCH" = 1 ]; then
   go_live
 else
@@ -392,6 +423,7 @@ lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok
 `
@@ -434,6 +466,7 @@ if [ "$CHECK_DEPLOY" = 1 ]; then
   fi
   [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
   [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
+  [ -d "$T/releases" ] && fs_split "$(live_id)"
 else
   [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
 fi

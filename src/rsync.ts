@@ -20,6 +20,15 @@ export interface UploadPlan {
 }
 
 /**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+export function chmodSpec(userChmod: string): string {
+  return `ug-s,${userChmod}`
+}
+
+/**
  * The rsync argv, pure so a test can read it.
  * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
  *   new release only when every preserved attribute matches: preserving times would link nothing.
@@ -33,7 +42,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
     '--recursive',
     '--links',
     '--perms',
-    `--chmod=${plan.chmod}`,
+    `--chmod=${chmodSpec(plan.chmod)}`,
     '--checksum',
     '--protect-args',
     '--stats',
@@ -56,8 +65,10 @@ export interface RsyncStats {
   /** Regular files in the release. */
   files: number
   filesTransferred: number
-  /** Regular files that were not sent: hard links to an earlier release. */
+  /** Regular files that were not sent (unchanged); the server counts which are really hard links. */
   filesLinked: number
+  /** Symlinks in the release. */
+  links: number
   bytesSent: number
   bytesReceived: number
   totalSize: number
@@ -78,6 +89,7 @@ export function parseStats(text: string): RsyncStats {
     files,
     filesTransferred,
     filesLinked: Math.max(0, files - filesTransferred),
+    links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
     bytesSent: num(text, 'Total bytes sent'),
     bytesReceived: num(text, 'Total bytes received'),
     totalSize: num(text, 'Total file size'),

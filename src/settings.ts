@@ -41,6 +41,8 @@ export interface Settings {
   healthcheckUrl: string
   rollbackOnFailure: boolean
   dryRun: boolean
+  /** A release with no files may go live (allow-empty). */
+  allowEmpty: boolean
   maxParallel: number
   timeoutSeconds: number
   meta: RunMeta

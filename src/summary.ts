@@ -1,17 +1,18 @@
 import * as core from '@actions/core'
 import type { CommandOutcome } from './commands.js'
+import type { HostResult } from './deploy.js'
 import { hostsJson, releasesJson, totals } from './outputs.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
 
 export { hostsJson, totals }
 
-export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
+export function setOutputs(_settings: Settings, outcome: CommandOutcome): void {
   const t = totals(outcome)
   const firstHost = outcome.hosts[0]
-  const releaseId = firstHost?.releaseId || (settings.command === 'deploy' ? settings.releaseId : '')
-  core.setOutput('release-id', releaseId)
-  core.setOutput('release-path', releaseId ? `${settings.target}/releases/${releaseId}` : '')
+  // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+  core.setOutput('release-id', firstHost?.releaseId ?? '')
+  core.setOutput('release-path', firstHost?.releasePath ?? '')
   core.setOutput('previous-release-id', firstHost?.previousReleaseId ?? '')
   core.setOutput('bytes-sent', String(t.bytesSent))
   core.setOutput('files-transferred', String(t.filesTransferred))
@@ -19,6 +20,12 @@ export function setOutputs(settings: Settings, outcome: CommandOutcome): void {
   core.setOutput('releases', releasesJson(outcome))
   core.setOutput('hosts', hostsJson(outcome))
   core.setOutput('rolled-back', String(outcome.rolledBack))
+}
+
+/** The "live now" cell: the release the link serves, or why we cannot say. */
+export function liveNow(h: HostResult): string {
+  if (!h.liveKnown) return '(unknown: see the error)'
+  return h.releaseId || '(nothing)'
 }
 
 function escapeHtml(text: string): string {
@@ -69,6 +76,7 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       { data: 'host', header: true },
       { data: 'status', header: true },
       { data: 'live now', header: true },
+      { data: 'attempted', header: true },
       { data: 'before', header: true },
       { data: 'files sent', header: true },
       { data: 'files linked', header: true },
@@ -80,7 +88,8 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       [
         h.host,
         h.error ? `${h.status}: ${h.error.split('\n')[0]}` : h.status,
-        h.releaseId,
+        liveNow(h),
+        h.attemptedReleaseId,
         h.previousReleaseId,
         String(h.filesTransferred),
         String(h.filesLinked),

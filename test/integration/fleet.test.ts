@@ -190,7 +190,9 @@ describe('a fleet: many hosts, one release, all or nothing', () => {
     for (const i of [0, 1, 2]) {
       const up = await runAction({ ...inputs([i]), command: 'upload', source: src, 'release-id': 'r6' })
       expect(up.code).toBe(0)
-      expect(up.outputs['release-id']).toBe('r6')
+      // The upload is not live: release-id names what is (r4), attempted names r6.
+      expect(up.outputs['release-id']).toBe('r4')
+      expect(JSON.parse(up.outputs.hosts ?? '[]')[0]).toMatchObject({ attempted: 'r6', status: 'uploaded' })
       expect(live(i)).toBe('releases/r4')
       expect(listDir(`${hostDirs[i]}/.deploy/incoming`)).toEqual(['r6.staged'])
     }

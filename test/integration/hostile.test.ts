@@ -268,6 +268,7 @@ const REFUSED: Refused[] = [
   { input: 'keep-releases', value: '1e3' },
   { input: 'rollback-on-failure', value: `yes;touch ${CANARY}` },
   { input: 'dry-run', value: `true && touch ${CANARY}` },
+  { input: 'allow-empty', value: `true;touch ${CANARY}` },
   { input: 'max-parallel', value: SUB },
   { input: 'max-parallel', value: '0' },
   { input: 'timeout', value: `600${SUB}` },

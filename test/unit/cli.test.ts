@@ -11,6 +11,7 @@ import {
   exitCodeFor,
   flagsFor,
   helpText,
+  humanResult,
   OPTIONS,
   parseCli,
   progressText,
@@ -19,6 +20,7 @@ import {
   style,
   UsageError,
 } from '../../src/cli-app.js'
+import { blankResult, type HostResult, setLive } from '../../src/deploy.js'
 import { DeployError, InputError } from '../../src/errors.js'
 import { generateKey, inputError, tempDir } from './helpers.js'
 
@@ -262,5 +264,45 @@ describe('output', () => {
     expect(helpText('deploy')).toContain('--source DIR')
     expect(helpText('rollback')).toContain('--to ID')
     expect(helpText('rollback')).not.toContain('--rollback-to ID')
+  })
+})
+
+describe('humanResult names what is live, also after a failure', () => {
+  const env = { RAD_HOST: 'deploy@example.com', RAD_TARGET: '/srv/site' }
+  const plain = style(false)
+  const host = (status: HostResult['status'], live: string | undefined): HostResult => {
+    const h = blankResult('deploy@example.com', 'r2')
+    if (live !== undefined) setLive(h, '/srv/site', live)
+    h.status = status
+    return h
+  }
+  const outcome = (h: HostResult, error?: DeployError) => ({
+    releaseId: h.releaseId,
+    hosts: [h],
+    rolledBack: false,
+    error,
+    releases: [],
+  })
+  it.each<[string, HostResult['status'], string | undefined, RegExp]>([
+    ['a failed deploy', 'failed', 'r1', /✗ deploy@example.com: current -> r1 \(r2 is not live\)/],
+    ['a revert', 'reverted', 'r1', /✗ deploy@example.com: current -> r1 \(switched back from r2\)/],
+    ['a cut-off switch', 'failed', undefined, /could not tell what current serves now/],
+    [
+      'a first deploy that failed',
+      'failed',
+      '',
+      /nothing is live \(current does not exist\) \(r2 is not live\)/,
+    ],
+  ])('%s', async (_name, status, live, line) => {
+    const settings = await cliSettings(parseCli(['deploy', '--source', '.']), env)
+    const text = humanResult(settings, outcome(host(status, live), new DeployError('boom')), plain)
+    expect(text).toMatch(line)
+    expect(text).not.toMatch(/To roll back/)
+  })
+  it('a dry run names the live release and what would go live', async () => {
+    const settings = await cliSettings(parseCli(['deploy', '--source', '.', '--dry-run']), env)
+    expect(humanResult(settings, outcome(host('dry-run', 'r1')), plain)).toMatch(
+      /current -> r1 \(would switch to r2\)/,
+    )
   })
 })

@@ -2,7 +2,7 @@
  * Two guards of parseSettings: a filter line must be shaped like an rsync filter rule, and no input
  * but key may hold a private key (it would be echoed by that input's error before being masked).
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseSettings } from '../../src/inputs.js'
@@ -10,6 +10,7 @@ import { generateKey, inputError, tempDir } from './helpers.js'
 
 const ws = tempDir('radunit-guards-')
 mkdirSync(path.join(ws, 'public'))
+writeFileSync(path.join(path.join(ws, 'public'), 'index.html'), 'a build\n')
 const key = generateKey(ws, 'id_deploy')
 const hostKey = generateKey(ws, 'host_key')
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../src/errors.js'
@@ -17,6 +17,7 @@ import { generateKey, inputError, tempDir } from './helpers.js'
 
 const ws = tempDir('radunit-inputs-')
 mkdirSync(path.join(ws, 'public'))
+writeFileSync(path.join(path.join(ws, 'public'), 'index.html'), 'a build\n')
 writeFileSync(path.join(ws, 'a-file'), 'not a dir\n')
 const key = generateKey(ws, 'id_deploy')
 const hostKey = generateKey(ws, 'host_key')
@@ -106,6 +107,7 @@ describe('parseSettings defaults', () => {
       healthcheckUrl: '',
       rollbackOnFailure: true,
       dryRun: false,
+      allowEmpty: false,
       maxParallel: 8,
       timeoutSeconds: 600,
       meta: {
@@ -123,6 +125,7 @@ describe('parseSettings defaults', () => {
     expect(Object.keys(defaults).sort()).toEqual(
       [
         'accept-unknown-host-key',
+        'allow-empty',
         'command',
         'dry-run',
         'keep-releases',
@@ -171,6 +174,7 @@ describe('parseSettings defaults', () => {
         'healthcheck-url',
         'rollback-on-failure',
         'dry-run',
+        'allow-empty',
         'max-parallel',
         'timeout',
       ].sort(),
@@ -456,7 +460,9 @@ describe('parseSettings: values accepted', () => {
   describe('source', () => {
     const odd = `it's $(touch x) \`id\` "q"; rm -rf`
     mkdirSync(path.join(ws, odd))
+    writeFileSync(path.join(path.join(ws, odd), 'index.html'), 'a build\n')
     mkdirSync(path.join(ws, 'build:v2'))
+    writeFileSync(path.join(path.join(ws, 'build:v2'), 'index.html'), 'a build\n')
 
     it.each([
       ['public', path.join(ws, 'public')],
@@ -474,6 +480,7 @@ describe('parseSettings: values accepted', () => {
     it('resolves against GITHUB_WORKSPACE, not the current directory', () => {
       const other = tempDir('radunit-ws2-')
       mkdirSync(path.join(other, 'public'))
+      writeFileSync(path.join(path.join(other, 'public'), 'index.html'), 'a build\n')
       expect(parse({}, { ...ENV, GITHUB_WORKSPACE: other }).source).toBe(path.join(other, 'public'))
     })
 
@@ -485,6 +492,20 @@ describe('parseSettings: values accepted', () => {
         expect(s.command).toBe(command)
       },
     )
+
+    it('an empty build (no files, only empty directories) is refused naming source, unless allow-empty', () => {
+      mkdirSync(path.join(ws, 'empty/a/b'), { recursive: true })
+      for (const command of ['deploy', 'upload']) {
+        const err = refused({ command, 'release-id': 'r1', source: 'empty' })
+        expect(err.input).toBe('source')
+        expect(err.message).toMatch(/'empty' holds no files/)
+        expect(err.hint).toMatch(/allow-empty: true/)
+      }
+      expect(parse({ source: 'empty', 'allow-empty': 'true' }).allowEmpty).toBe(true)
+      // One symlink is content (rsync sends it).
+      symlinkSync('index.html', path.join(ws, 'empty/a/b/link'))
+      expect(parse({ source: 'empty' }).source).toBe(path.join(ws, 'empty'))
+    })
 
     it.each(['', 'missing', 'a-file', 'public/a-file', 'public\nx', `${ws}/missing`])(
       '%j is refused for upload',
@@ -744,6 +765,7 @@ describe('parseSettings: values refused', () => {
 
   it('refuses a source directory whose name has a newline, even when it exists', () => {
     mkdirSync(path.join(ws, 'new\nline'))
+    writeFileSync(path.join(path.join(ws, 'new\nline'), 'index.html'), 'a build\n')
     const err = refused({ source: 'new\nline' })
     expect(err.input).toBe('source')
     expect(err.message).toMatch(/control characters/)

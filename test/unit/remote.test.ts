@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process'
 import {
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
@@ -246,5 +248,49 @@ describe('parseReply', () => {
     const r = parseReply('')
     expect(r).toEqual({ values: new Map(), warnings: [], error: undefined, other: [], ok: false })
     expect(parseReply(`${MARK} live r1\n`).ok).toBe(false)
+  })
+})
+
+describe('count_linked: files-linked measured by the server, on GNU and busybox userlands', () => {
+  const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
+  // busybox find has no -printf: with its applets first in PATH the stat fallback runs.
+  const bbDir = tempDir('radunit-bb-')
+  if (busybox) for (const c of ['find', 'stat', 'awk']) symlinkSync(busybox, path.join(bbDir, c))
+  const cases: [string, string, string][] = [
+    ['dash, GNU find', 'dash', ''],
+    ['bash, GNU find', 'bash', ''],
+    ...(busybox ? ([['busybox sh and applets', `${busybox}`, bbDir]] as [string, string, string][]) : []),
+  ]
+  it.each(cases)('%s: counts the files that share an inode with the live release', (_n, shell, pathFirst) => {
+    const T = tempDir('radunit-count-')
+    mkdirSync(`${T}/releases/r0/sub`, { recursive: true })
+    mkdirSync(`${T}/.deploy/incoming/r1.tok/sub`, { recursive: true })
+    for (const f of ['a', 'sub/b', 'c']) writeFileSync(`${T}/releases/r0/${f}`, `${f}\n`)
+    linkSync(`${T}/releases/r0/a`, `${T}/.deploy/incoming/r1.tok/a`)
+    linkSync(`${T}/releases/r0/sub/b`, `${T}/.deploy/incoming/r1.tok/sub/b`)
+    writeFileSync(`${T}/.deploy/incoming/r1.tok/c`, 'c\n') // same content, not a link
+    symlinkSync('a', `${T}/.deploy/incoming/r1.tok/l`)
+    const args = shell.endsWith('busybox') ? ['sh', '-s'] : ['-s']
+    const r = spawnSync(shell, args, {
+      input: renderScript(
+        'publishAndSwitch',
+        vars({ T, INCOMING: 'r1.tok', PREV: 'r0', SWITCH: 0, KEEP_LOCK: 1 }),
+      ).replace('lock_check\n', ''),
+      encoding: 'utf8',
+      env: { ...process.env, PATH: pathFirst ? `${pathFirst}:${process.env.PATH}` : process.env.PATH },
+    })
+    const reply = parseReply(r.stdout)
+    expect(reply.error).toBeUndefined()
+    expect(first(reply, 'linked')).toBe('2')
+  })
+
+  it('counts 0 when nothing was live', () => {
+    const T = tempDir('radunit-count0-')
+    mkdirSync(`${T}/.deploy/incoming/r1.tok`, { recursive: true })
+    mkdirSync(`${T}/releases`)
+    writeFileSync(`${T}/.deploy/incoming/r1.tok/a`, 'a\n')
+    const script = renderScript('publishAndSwitch', vars({ T, INCOMING: 'r1.tok', SWITCH: 0, KEEP_LOCK: 1 }))
+    const r = spawnSync('sh', ['-s'], { input: script.replace('lock_check\n', ''), encoding: 'utf8' })
+    expect(first(parseReply(r.stdout), 'linked')).toBe('0')
   })
 })
