@@ -6,6 +6,7 @@ import { DeployError } from './errors.js'
 import type { Core } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { Ssh, type SshOptions } from './ssh.js'
+import type { Words } from './words.js'
 
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
@@ -60,6 +61,8 @@ export interface RunCommandOptions {
   onLock?: (hostIndex: number, held: boolean) => void
   /** How messages name the timeout setting: the action's input (default) or the CLI's flag. */
   timeoutFlag?: string
+  /** How every other message names inputs and commands (default: the action's words). */
+  words?: Words
 }
 
 export interface CommandRun {
@@ -94,7 +97,11 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     const sshPath = await io.which('ssh', true)
     const rsyncPath =
       settings.command === 'deploy' || settings.command === 'upload' ? await io.which('rsync', true) : ''
-    ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => {}))
+    ssh = await Ssh.create(
+      { ...sshOptions(settings, opts.allowOwnSsh), words: opts.words },
+      sshPath,
+      opts.onSshDir ?? (() => {}),
+    )
     outcome = await dispatch({
       settings,
       ssh,
@@ -103,6 +110,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
       token,
       rsyncPath,
       onLock: opts.onLock,
+      words: opts.words,
     })
     failure = outcome.error
   } catch (e) {

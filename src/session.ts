@@ -4,6 +4,7 @@ import type { HostSpec } from './hosts.js'
 import { MARK, parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
+import type { Words } from './words.js'
 
 /** What the deploy core needs from its caller (the action or the CLI). */
 export interface Core {
@@ -17,6 +18,8 @@ export interface Core {
   rsyncPath: string
   /** Told when a host's lock is taken (true) or released (false), so the post step can release it. */
   onLock?: (hostIndex: number, held: boolean) => void
+  /** How messages name inputs and commands (default: the action's words). */
+  words?: Words
 }
 
 /** Seconds a deploy waits for another one's lock before it fails naming the holder. */
@@ -96,7 +99,12 @@ export class HostSession {
         reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : ''
       throw new DeployError(
         `${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`,
-        remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }),
+        remoteErrorHint(reply.error.code, {
+          target: s.target,
+          linkName: s.linkName,
+          user: this.spec.user,
+          words: this.core.words,
+        }),
         reply.error.code,
       )
     }
