@@ -41,6 +41,9 @@ export function sameHost(from: string, to: string): boolean {
 
 const MAX_REDIRECTS = 5
 
+/** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
+class OffHostRedirect extends Error {}
+
 /** One GET, redirects followed by hand on the same host; resolves with the status or throws. */
 async function getOnce(req: HealthRequest, signal: AbortSignal): Promise<number> {
   let url = req.url
@@ -58,7 +61,7 @@ async function getOnce(req: HealthRequest, signal: AbortSignal): Promise<number>
     if (res.status < 300 || res.status >= 400 || !location) return res.status
     const next = new URL(location, url).href
     if (!sameHost(req.url, next)) {
-      throw new Error(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`)
+      throw new OffHostRedirect(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`)
     }
     if (hop >= MAX_REDIRECTS) throw new Error(`HTTP ${res.status}: more than ${MAX_REDIRECTS} redirects`)
     url = next
@@ -104,6 +107,13 @@ export async function healthcheck(
       }
       last = `HTTP ${status}`
     } catch (e) {
+      if (e instanceof OffHostRedirect) {
+        throw new DeployError(
+          `Health check failed: ${shown} answered ${e.message}.`,
+          'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.',
+          'healthcheck',
+        )
+      }
       // Stopped by the step's timeout: keep the server's last answer, not the abort.
       if (opts.signal.aborted && last) break
       last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)

@@ -194,6 +194,7 @@ describe('healthcheck-url: secrets are masked, userinfo becomes Basic auth, redi
       expect(err).toBeInstanceOf(Error)
       expect(elsewhere).toBe(0)
       expect(String(err)).toMatch(/redirected to another host/)
+      // Not retried: a redirect off the host is a setting to fix.
       expect(`${String(err)}\n${lines.join('\n')}`).not.toContain('T0KEN')
     })
 
