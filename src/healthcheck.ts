@@ -61,7 +61,9 @@ async function getOnce(req: HealthRequest, signal: AbortSignal): Promise<number>
     if (res.status < 300 || res.status >= 400 || !location) return res.status
     const next = new URL(location, url).href
     if (!sameHost(req.url, next)) {
-      throw new OffHostRedirect(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`)
+      throw new OffHostRedirect(
+        `HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`,
+      )
     }
     if (hop >= MAX_REDIRECTS) throw new Error(`HTTP ${res.status}: more than ${MAX_REDIRECTS} redirects`)
     url = next
