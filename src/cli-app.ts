@@ -16,6 +16,7 @@ import { run } from './proc.js'
 import { runCommand } from './run-command.js'
 import { COMMANDS, type Command, type Reporter, type Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
+import type { Words } from './words.js'
 
 export const BIN = 'rsync-atomic-deploy'
 /** Kept equal to package.json's version (a test checks). */
@@ -392,6 +393,22 @@ export function flagsFor(input: string): string {
   return [...flags, envName(input)].join(' or ')
 }
 
+/** The CLI's words for messages of the shared core: flags and RAD_* variables, `rsync-atomic-deploy unlock`. */
+export const CLI_WORDS: Words = {
+  input(name, value) {
+    if (value === undefined) return flagsFor(name)
+    if (name === 'key-passphrase') return '--key-passphrase-env NAME'
+    const o = OPTIONS.find((x) => x.input === name && !x.hidden)
+    if (!o) return `${envName(name)}=${value}`
+    if (o.type === 'boolean') {
+      const no = OPTIONS.find((x) => x.flag === `no-${o.flag}`)
+      return value === 'false' ? (no ? `--${no.flag}` : `--${o.flag}=false`) : `--${o.flag}`
+    }
+    return `--${o.flag} ${value}`
+  },
+  command: (name) => `\`${BIN} ${name}\``,
+}
+
 /** An InputError as the CLI says it: the action's message, naming the flag and the variable too. */
 export function cliInputMessage(e: InputError): string {
   return e.message.replace(`Input '${e.input}'`, `Input '${e.input}' (${flagsFor(e.input)})`)
@@ -488,34 +505,55 @@ export function cliInputs(cli: ParsedCli, command: Command, env: NodeJS.ProcessE
     if (!o.input || out[o.input] !== undefined || o.input === 'key' || o.input === 'known-hosts') continue
     out[o.input] = env[envName(o.input)] ?? ''
   }
-  // The key: a file on the command line, text in a variable (a CI secret).
+  // The key: a file on the command line, text in a variable (a CI secret). A source that is given
+  // but holds nothing (a CI secret withheld from an unprotected tag comes out as '') is an error,
+  // never a silent fall back to the person's own ssh setup.
   const keyFile = cli.values.key as string | undefined
   const keyEnv = cli.values['key-env'] as string | undefined
   if (keyFile !== undefined && keyEnv !== undefined) throw new UsageError('give --key or --key-env, not both')
-  if (keyFile !== undefined)
+  const keyFix =
+    'Put the private deploy key there. In CI: check that this job may read the secret (protected variables reach only protected branches and tags).'
+  if (keyFile !== undefined) {
     out.key = readInputFile('key', keyFile, 'the private key file, e.g. ~/.ssh/id_deploy')
-  else if (keyEnv !== undefined) {
+    mustHold('key', out.key, `the file ${keyFile} (--key)`, keyFix)
+  } else if (keyEnv !== undefined) {
     out.key = env[keyEnv] ?? ''
-    if (out.key.trim() === '') {
-      throw new InputError(
-        'key',
-        `the variable ${keyEnv} (--key-env) is empty or not set`,
-        'Export the key text in it.',
-      )
-    }
-  } else if ((env.RAD_KEY ?? '').trim() !== '') out.key = env.RAD_KEY ?? ''
-  else if (env.RAD_KEY_FILE)
+    mustHold('key', out.key, `the variable ${keyEnv} (--key-env)`, keyFix)
+  } else if (env.RAD_KEY !== undefined && (env.RAD_KEY !== '' || env.RAD_KEY_FILE === undefined)) {
+    out.key = env.RAD_KEY
+    mustHold('key', out.key, 'RAD_KEY', `${keyFix} Or unset RAD_KEY to use your own ssh setup.`)
+  } else if (env.RAD_KEY_FILE !== undefined) {
+    mustHold('key', env.RAD_KEY_FILE, 'RAD_KEY_FILE', keyFix)
     out.key = readInputFile('key', env.RAD_KEY_FILE, 'the private key file (RAD_KEY_FILE)')
-  else out.key = ''
+    mustHold('key', out.key, `the file ${env.RAD_KEY_FILE} (RAD_KEY_FILE)`, keyFix)
+  } else out.key = ''
   const passEnv = cli.values['key-passphrase-env'] as string | undefined
   out['key-passphrase'] = passEnv !== undefined ? (env[passEnv] ?? '') : (env.RAD_KEY_PASSPHRASE ?? '')
   const khFile = cli.values['known-hosts'] as string | undefined
-  if (khFile !== undefined) out['known-hosts'] = readInputFile('known-hosts', khFile, 'a known_hosts file')
-  else if ((env.RAD_KNOWN_HOSTS ?? '').trim() !== '') out['known-hosts'] = env.RAD_KNOWN_HOSTS ?? ''
-  else if (env.RAD_KNOWN_HOSTS_FILE) {
-    out['known-hosts'] = readInputFile('known-hosts', env.RAD_KNOWN_HOSTS_FILE, 'a known_hosts file')
-  } else out['known-hosts'] = ''
+  const khFix =
+    'Put known_hosts lines there (from `ssh-keyscan -p PORT HOST`, checked against the server) or SHA256: fingerprints. In CI: check that this job may read the variable (protected variables reach only protected branches and tags).'
+  const kh = 'known-hosts'
+  if (khFile !== undefined) {
+    out[kh] = readInputFile(kh, khFile, 'a known_hosts file')
+    mustHold(kh, out[kh], `the file ${khFile} (--known-hosts)`, khFix)
+  } else if (
+    env.RAD_KNOWN_HOSTS !== undefined &&
+    (env.RAD_KNOWN_HOSTS !== '' || env.RAD_KNOWN_HOSTS_FILE === undefined)
+  ) {
+    out[kh] = env.RAD_KNOWN_HOSTS
+    mustHold(kh, out[kh], 'RAD_KNOWN_HOSTS', `${khFix} Or unset RAD_KNOWN_HOSTS to use your own known_hosts.`)
+  } else if (env.RAD_KNOWN_HOSTS_FILE !== undefined) {
+    mustHold(kh, env.RAD_KNOWN_HOSTS_FILE, 'RAD_KNOWN_HOSTS_FILE', khFix)
+    out[kh] = readInputFile(kh, env.RAD_KNOWN_HOSTS_FILE, 'a known_hosts file')
+    mustHold(kh, out[kh], `the file ${env.RAD_KNOWN_HOSTS_FILE} (RAD_KNOWN_HOSTS_FILE)`, khFix)
+  } else out[kh] = ''
   return out
+}
+
+/** A secret source that was given must hold something: a line that is neither blank nor a # comment. */
+export function mustHold(input: string, text: string, what: string, fix: string): void {
+  if (text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) return
+  throw new InputError(input, `${what} is empty (nothing but blank or # lines)`, fix)
 }
 
 async function git(args: string[]): Promise<string> {
@@ -569,7 +607,10 @@ export async function cliSettings(
   const command = cli.command as Command
   const inputs = cliInputs(cli, command, env)
   const e = await runEnv(env, command)
-  const settings = parseSettings((name) => inputs[name] ?? '', e, now, { allowOwnSsh: true })
+  const settings = parseSettings((name) => inputs[name] ?? '', e, now, {
+    allowOwnSsh: true,
+    words: CLI_WORDS,
+  })
   if (!settings.meta.runUrl && env.CI_JOB_URL) settings.meta.runUrl = env.CI_JOB_URL
   if (!settings.meta.actor) {
     try {
@@ -1052,12 +1093,20 @@ export async function main(
   // The log lines of list, rollback and prune say what their result on stdout says: --verbose only.
   const quiet = ['list', 'rollback', 'prune'].includes(settings.command)
   const reporter = new CliReporter(io.stderr, es, { verbose, info: !quiet })
-  const result = await runCommand(settings, { reporter, allowOwnSsh: true, timeoutFlag: '--timeout' })
+  const result = await runCommand(settings, {
+    reporter,
+    allowOwnSsh: true,
+    timeoutFlag: '--timeout',
+    words: CLI_WORDS,
+  })
   reporter.done()
   const { outcome, failure } = result
   if (outcome) {
-    if (json) {
-      io.stdout.write(`${settings.command === 'list' ? releasesJson(outcome) : hostsJson(outcome)}\n`)
+    if (json && settings.command === 'list') {
+      // `[]` would say "no releases": a list that could not read any host prints nothing.
+      if (outcome.hosts.some((h) => !h.error)) io.stdout.write(`${releasesJson(outcome)}\n`)
+    } else if (json) {
+      io.stdout.write(`${hostsJson(outcome)}\n`)
     } else if (!failure || ['deploy', 'activate', 'rollback'].includes(settings.command)) {
       // After a failure too: which release each host serves now is a result.
       io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))))

@@ -22,6 +22,7 @@ import {
 } from './history.js'
 import { all, first } from './remote.js'
 import { type Core, HostSession, pool } from './session.js'
+import { ACTION_WORDS, type Words } from './words.js'
 
 /** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
 export interface CommandOutcome extends DeployOutcome {
@@ -125,13 +126,14 @@ function reportDisagreement(core: Core, hosts: HostCtx[]): void {
 export function chooseRollback(
   state: ServerState,
   rollbackTo: string,
+  words: Words = ACTION_WORDS,
 ): { target: string } | { problem: string; hint: string } {
   const existing = new Set(state.releases)
   if (rollbackTo) {
     if (!existing.has(rollbackTo)) {
       return {
         problem: `release ${rollbackTo} is not on the server`,
-        hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run command: list to see them.`,
+        hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
       }
     }
     if (rollbackTo === state.live) return { problem: `release ${rollbackTo} is already live`, hint: '' }
@@ -142,7 +144,7 @@ export function chooseRollback(
   if (!target) {
     return {
       problem: `the deploy log knows no good release that was live before ${state.live}`,
-      hint: 'Give rollback-to with a release id (command: list shows them).',
+      hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
     }
   }
   return { target }
@@ -163,7 +165,7 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
   for (const h of moving === hosts ? [] : already) {
     core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`)
   }
-  const choices = moving.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo))
+  const choices = moving.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo, core.words))
   const problems = choices.flatMap((c, i) =>
     'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : [],
   )

@@ -1,5 +1,6 @@
 import { specialFiles, specialFilesWarning } from './build-scan.js'
 import { DeployError } from './errors.js'
+import { healthcheck } from './healthcheck.js'
 import { explainRsyncExit, startupFileHint } from './hints.js'
 import {
   type LogEntry,
@@ -14,6 +15,7 @@ import { itemizedFiles, parseStats, runRsync } from './rsync.js'
 import { type Core, HostSession, pool } from './session.js'
 import type { Settings } from './settings.js'
 import { LineSplitter, shownLine } from './untrusted.js'
+import { ACTION_WORDS, type Words } from './words.js'
 
 export type HostStatus =
   | 'deployed'
@@ -81,6 +83,10 @@ export function readServerState(reply: ScriptReply, warn?: (message: string) => 
     log: log.entries,
     freeKb: Number(first(reply, 'free-kb')) || 0,
   }
+}
+
+function words(core: Core): Words {
+  return core.words ?? ACTION_WORDS
 }
 
 export function toDeployError(err: unknown): DeployError {
@@ -192,7 +198,7 @@ async function connect(core: Core, run: HostRun): Promise<void> {
     const learned = await core.ssh.learnedHostKeys()
     if (learned.trim()) {
       core.reporter.warning(
-        `Trusted ${run.session.label} on first use (accept-unknown-host-key). Pin its key: set known-hosts to\n${learned.trim()}`,
+        `Trusted ${run.session.label} on first use (${words(core).input('accept-unknown-host-key')}). Pin its key: set ${words(core).input('known-hosts')} to\n${learned.trim()}`,
       )
     }
   }
@@ -284,6 +290,9 @@ async function dropUpload(core: Core, run: HostRun): Promise<void> {
   }
 }
 
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+export const PARTIAL_DIR = '.rsync-partial'
+
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 async function upload(core: Core, run: HostRun): Promise<void> {
   const s = core.settings
@@ -315,9 +324,12 @@ async function upload(core: Core, run: HostRun): Promise<void> {
       dryRun: false,
       ioTimeout: 120,
       progress: true,
+      // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+      partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
     },
     {
       signal: core.signal,
+      env: core.ssh.childEnv(),
       onStdout: (chunk) => {
         const line = chunk
           .split(/[\r\n]/)
@@ -340,7 +352,7 @@ async function upload(core: Core, run: HostRun): Promise<void> {
     const full = /No space left on device|Disk quota exceeded/i.test(result.stderr)
     if (full) await dropUpload(core, run)
     throw new DeployError(
-      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`,
+      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr, core.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`,
       '',
       'rsync',
     )
@@ -407,11 +419,11 @@ async function dryRun(core: Core, run: HostRun): Promise<void> {
       ioTimeout: 120,
       progress: false,
     },
-    { signal: core.signal },
+    { signal: core.signal, env: core.ssh.childEnv() },
   )
   if (result.code !== 0) {
     throw new DeployError(
-      `${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr)}`,
+      `${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr, core.words)}`,
     )
   }
   const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f')
@@ -539,54 +551,8 @@ async function afterSwitch(core: Core, run: HostRun): Promise<void> {
   )
 }
 
-/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
-export async function healthcheck(
-  url: string,
-  opts: { signal: AbortSignal; boundMs?: number; reporter: Core['reporter'] },
-): Promise<void> {
-  const deadline = Date.now() + (opts.boundMs ?? 60_000)
-  let wait = 1000
-  let last = ''
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await fetch(url, {
-        signal: AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]),
-        redirect: 'follow',
-        headers: { 'user-agent': 'rsync-atomic-deploy healthcheck' },
-      })
-      await res.arrayBuffer().catch(() => undefined)
-      if (res.status >= 200 && res.status < 300) {
-        opts.reporter.info(`Health check ${url}: ${res.status} (attempt ${attempt})`)
-        return
-      }
-      last = `HTTP ${res.status}`
-    } catch (e) {
-      // Stopped by the step's timeout: keep the server's last answer, not the abort.
-      if (opts.signal.aborted && last) break
-      last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)
-    }
-    if (opts.signal.aborted || Date.now() + wait > deadline) break
-    opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`)
-    // The wait ends early when the step times out or is cancelled.
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, wait)
-      opts.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t)
-          r()
-        },
-        { once: true },
-      )
-    })
-    wait = Math.min(wait * 2, 10_000)
-  }
-  throw new DeployError(
-    `Health check failed: ${url} did not answer 2xx (last answer: ${last}).`,
-    'Check the URL and what the new release serves; the job log above shows the after-switch output.',
-    'healthcheck',
-  )
-}
+// The health check lives in healthcheck.ts (URL secrets, redirects); re-exported for callers.
+export { healthcheck }
 
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core: Core, run: HostRun, why: string): Promise<void> {
@@ -631,7 +597,7 @@ async function stage(core: Core, run: HostRun): Promise<void> {
   run.locked = false
   core.onLock?.(run.session.index, false)
   core.reporter.info(
-    `${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`,
+    `${run.session.label}: release ${core.settings.releaseId} uploaded; run ${words(core).command('activate')} to make it live`,
   )
 }
 
@@ -799,7 +765,7 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     }
     if (failures.length > 0 && !s.rollbackOnFailure) {
       core.reporter.warning(
-        `The new release stays live (rollback-on-failure: false) although: ${failures[0]?.message}`,
+        `The new release stays live (${words(core).input('rollback-on-failure', 'false')}) although: ${failures[0]?.message}`,
       )
     }
   }

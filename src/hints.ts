@@ -1,7 +1,10 @@
+import { readFileSync, rmSync } from 'node:fs'
+import path from 'node:path'
 import { DeployError } from './errors.js'
 import type { HostSpec } from './hosts.js'
 import { run } from './proc.js'
 import { shQuote } from './quote.js'
+import { ACTION_WORDS, type Words } from './words.js'
 
 /** A path as it must be typed into a shell: plain when it can be, else quoted. */
 function shWord(s: string): string {
@@ -19,6 +22,10 @@ export interface SshFailureContext {
   sshPath: string
   /** The person's own ssh setup decided key and known hosts (the CLI without --key/--known-hosts). */
   ownSetup?: boolean
+  /** Reached through this jump host: a key scan must go through it too. */
+  jump?: { sshPath: string; config: string; alias: string }
+  /** How messages name inputs (default: the action's). */
+  words?: Words
 }
 
 /** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
@@ -31,14 +38,72 @@ function lastLines(text: string, n = 6): string {
   return text.trim().split('\n').slice(-n).join('\n')
 }
 
+/**
+ * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
+ * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
+ * authentication at all, so nothing logs in to a server whose key is not trusted.
+ */
+export function jumpScanArgs(jump: { config: string; alias: string }, knownHostsFile: string): string[] {
+  return [
+    '-F',
+    jump.config,
+    '-S',
+    'none',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    `UserKnownHostsFile=${knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'KnownHostsCommand=none',
+    '-o',
+    'PreferredAuthentications=none',
+    '-o',
+    'PubkeyAuthentication=no',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    jump.alias,
+    'true',
+  ]
+}
+
+async function scanThroughJump(jump: NonNullable<SshFailureContext['jump']>): Promise<string[]> {
+  const file = path.join(path.dirname(jump.config), `scan-${jump.alias}`)
+  try {
+    await run(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) })
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+  } finally {
+    rmSync(file, { force: true })
+  }
+}
+
 /** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
-async function offeredKeys(host: HostSpec | undefined, sshPath: string): Promise<string> {
+async function offeredKeys(
+  host: HostSpec | undefined,
+  sshPath: string,
+  jump?: SshFailureContext['jump'],
+): Promise<string> {
   if (!host) return ''
   try {
-    const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan')
-    const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host])
-    const lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'))
-    if (lines.length === 0) return ''
+    let lines: string[]
+    if (jump) lines = await scanThroughJump(jump)
+    else {
+      const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan')
+      const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host])
+      lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'))
+    }
+    if (lines.length === 0) {
+      return jump
+        ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
+        : ''
+    }
     const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
       input: `${lines.join('\n')}\n`,
     })
@@ -52,6 +117,7 @@ async function offeredKeys(host: HostSpec | undefined, sshPath: string): Promise
 export async function explainSshFailure(stderr: string, ctx: SshFailureContext): Promise<DeployError> {
   const s = stderr
   const who = `${ctx.label}`
+  const w = ctx.words ?? ACTION_WORDS
   if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
     return new DeployError(
       `ssh could not read the private key for ${who}.`,
@@ -61,7 +127,7 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
   }
   if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
     return new DeployError(
-      `The key-passphrase does not decrypt the key (connecting to ${who}).`,
+      `The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`,
       'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.',
       'passphrase',
     )
@@ -85,15 +151,15 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
   }
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
     return new DeployError(
-      `The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`,
-      `Do not deploy until you know why. If the change is expected, replace known-hosts with the new key.${await offeredKeys(ctx.host, ctx.sshPath)}`,
+      `The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`,
+      `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`,
       'host-key-changed',
     )
   }
   if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
     return new DeployError(
-      `Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`,
-      `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`,
+      `Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`,
+      `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`,
       'host-key-unknown',
     )
   }
@@ -111,8 +177,8 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
       const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined)
       if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
         return new DeployError(
-          `The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`,
-          'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.',
+          `The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`,
+          `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`,
           'passphrase',
         )
       }
@@ -126,22 +192,26 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
       const f = r?.code === 0 ? r.stdout.trim().split(' ') : []
       if (f[1]) fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`
     }
-    const user = ctx.user || '(the runner’s user name; set `user`)'
+    const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`
     return new DeployError(
       `${who} refused the login as user ${user}${fp}: Permission denied (publickey).`,
-      `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ' If the key has a passphrase, give key-passphrase.'}`,
+      `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`,
       'auth',
     )
   }
   if (/Connection refused/i.test(s)) {
     return new DeployError(
       `${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`,
-      'Check the port (input port or host:port) and that sshd runs and the firewall lets the runner in.',
+      `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`,
       'refused',
     )
   }
   if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
-    return new DeployError(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns')
+    return new DeployError(
+      `The host name of ${who} does not resolve.`,
+      `Check the spelling of ${w.input('host')}.`,
+      'dns',
+    )
   }
   if (/timed out during banner exchange/i.test(s)) {
     return new DeployError(
@@ -153,7 +223,7 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
   if (/timed out|No route to host|Network is unreachable/i.test(s)) {
     return new DeployError(
       `${who} is unreachable: ${lastLines(s, 1)}`,
-      'Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / jump-host).',
+      `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`,
       'unreachable',
     )
   }
@@ -170,8 +240,9 @@ export async function explainSshFailure(stderr: string, ctx: SshFailureContext):
 /** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
 export function remoteErrorHint(
   code: string,
-  ctx: { target: string; linkName: string; user: string },
+  ctx: { target: string; linkName: string; user: string; words?: Words },
 ): string {
+  const w = ctx.words ?? ACTION_WORDS
   switch (code) {
     case 'rsync-missing':
       return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).'
@@ -180,9 +251,9 @@ export function remoteErrorHint(
     case 'link-not-symlink':
       return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`
     case 'release-exists':
-      return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.'
+      return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`
     case 'locked':
-      return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.'
+      return `Wait for the other deploy, or if it is dead run ${w === ACTION_WORDS ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === ACTION_WORDS ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`
     case 'lock-lost':
       return 'Another run took the lock over (it judged ours stale). Re-run this deploy.'
     case 'lock-failed':
@@ -196,16 +267,16 @@ export function remoteErrorHint(
     case 'no-rename':
       return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.'
     case 'not-uploaded':
-      return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.'
+      return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === ACTION_WORDS ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`
     case 'no-target':
-      return 'Check target: it must be the directory you deploy to.'
+      return `Check ${w.input('target')}: it must be the directory you deploy to.`
     default:
       return ''
   }
 }
 
 /** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
-export function explainRsyncExit(code: number, stderr: string): string {
+export function explainRsyncExit(code: number, stderr: string, words: Words = ACTION_WORDS): string {
   const tail = lastLines(stderr, 4)
   const plain: Record<number, string> = {
     1: 'rsync refused its arguments (syntax or usage error)',
@@ -227,7 +298,7 @@ export function explainRsyncExit(code: number, stderr: string): string {
   }
   const why = plain[code] ?? 'rsync failed'
   const disk = /No space left on device|disk quota exceeded/i.test(stderr)
-    ? ' The server disk is full: free space (prune old releases, keep-releases) and re-run.'
+    ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
     : ''
   return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`
 }

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { type Dirent, readdirSync, statSync } from 'node:fs'
+import { type Dirent, readdirSync, realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { InputError } from './errors.js'
+import { maskUrl } from './healthcheck.js'
 import { type HostSpec, parseHost, parsePort, parseUser, splitList } from './hosts.js'
 import { normalizeKey } from './key.js'
 import { parseKnownHosts, type TrustedKeys } from './knownhosts.js'
 import { COMMANDS, type Command, type RunMeta, type Settings } from './settings.js'
+import { ACTION_WORDS, type Words } from './words.js'
 
 export type InputGetter = (name: string) => string
 
@@ -75,12 +77,14 @@ function noControl(name: string, value: string, what = 'value'): string {
   return value
 }
 
+// Every non-empty line counts, '#' ones too: `#*#` (editor autosaves) is a common exclude pattern,
+// and a line dropped as a "comment" would change what is uploaded without a word.
 function lines(get: InputGetter, name: string): string[] {
   return get(name)
     .replace(/\r\n?/g, '\n')
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
+    .filter((l) => l !== '')
     .map((l) => noControl(name, l, 'line'))
 }
 
@@ -95,7 +99,7 @@ function filterRule(rule: string): string {
     throw new InputError(
       'filter',
       `'${rule}' is not an rsync filter rule`,
-      'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync).',
+      'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync). Every line is a rule: there are no comment lines.',
     )
   }
   return rule
@@ -121,10 +125,73 @@ export function parseTarget(name: string, value: string): string {
   if (v.length > 1024) throw new InputError(name, 'is longer than 1024 characters', good)
   if (!v.startsWith('/')) throw new InputError(name, `'${v}' is not an absolute path`, good)
   const parts = v.slice(1).split('/')
-  if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+  if (v === '/') {
+    throw new InputError(name, "'/' is the root of the server's file system", `${good} ${OWN_DIR}`)
+  }
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) {
     throw new InputError(name, `'${v}' is not a normalised path`, good)
   }
+  const system = systemDirectory(v)
+  if (system) throw new InputError(name, `'${v}' is ${system}`, OWN_DIR)
   return v
+}
+
+const OWN_DIR =
+  'Deploy into a directory of its own, e.g. /var/www/example.com or /srv/example.com: the tool creates releases/, shared/, .deploy/ and the link in it.'
+
+// The system's own directories: a deploy root there would mix releases/, .deploy/ and the link
+// into what the OS owns (and a mistyped variable, e.g. target: /${{ vars.SITE }}, lands here).
+const SYSTEM_DIRS = new Set([
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/media',
+  '/mnt',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/srv',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/var',
+  '/usr/bin',
+  '/usr/include',
+  '/usr/lib',
+  '/usr/lib64',
+  '/usr/libexec',
+  '/usr/local',
+  '/usr/sbin',
+  '/usr/share',
+  '/usr/src',
+  '/var/backups',
+  '/var/cache',
+  '/var/lib',
+  '/var/local',
+  '/var/lock',
+  '/var/log',
+  '/var/mail',
+  '/var/opt',
+  '/var/run',
+  '/var/spool',
+  '/var/tmp',
+])
+/** Trees that hold no files of anyone's: the kernel's and the boot loader's, and programs' own. */
+const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/run', '/boot', '/bin', '/sbin', '/lib', '/lib64', '/etc']
+
+/** What a system directory is, in words, or '' for a path that may be a deploy root. */
+export function systemDirectory(p: string): string {
+  if (SYSTEM_DIRS.has(p)) return 'a system directory'
+  const tree = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`))
+  return tree ? `inside ${tree}, a system directory` : ''
 }
 
 export function parseReleaseId(name: string, value: string): string {
@@ -163,6 +230,24 @@ function sharedPaths(list: string[]): string[] {
     }
   }
   return unique
+}
+
+/** Where ssh.ts makes its private directory (the key, known_hosts): /tmp/rad-XXXXXX. */
+export const PRIVATE_DIR_PARENT = '/tmp'
+
+/**
+ * The private directory's parent when `dir` contains it ('/' and /tmp do), else ''. Compared
+ * after resolving symlinks, so a link to /tmp (or macOS's /tmp → /private/tmp) counts too.
+ */
+export function holdsPrivateDir(dir: string, parent = PRIVATE_DIR_PARENT): string {
+  let real = dir
+  let tmp = parent
+  try {
+    real = realpathSync(dir)
+    tmp = realpathSync(parent)
+  } catch {}
+  const inside = (a: string, b: string) => a === b || b.startsWith(a === '/' ? '/' : `${a}/`)
+  return inside(real, tmp) || inside(dir, parent) ? parent : ''
 }
 
 /**
@@ -236,6 +321,8 @@ export interface ParseOptions {
    * the person's own setup (agent, ~/.ssh/config, ~/.ssh/known_hosts). Never set by the action.
    */
   allowOwnSsh?: boolean
+  /** How hints name inputs (default: the action's words). */
+  words?: Words
 }
 
 /** Reads and validates every input. Pure apart from checking that `source` is a directory. */
@@ -256,6 +343,7 @@ export function parseSettings(
       )
     }
   }
+  const w = options.words ?? ACTION_WORDS
   const command = (get('command').trim() || 'deploy') as Command
   if (!COMMANDS.includes(command)) {
     throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`)
@@ -294,7 +382,11 @@ export function parseSettings(
   if (needsSource) {
     const s = get('source').trim()
     if (s === '')
-      throw new InputError('source', 'is required', 'Give the build directory, e.g. source: public.')
+      throw new InputError(
+        'source',
+        'is required',
+        `Give the build directory, e.g. ${w.input('source', 'public')}.`,
+      )
     noControl('source', s, 'path')
     source = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s)
     let isDir = false
@@ -306,6 +398,14 @@ export function parseSettings(
         'source',
         `'${s}' is not a directory (looked at ${source})`,
         'Build first, then give the output directory relative to the workspace, e.g. dist or public.',
+      )
+    }
+    const holds = holdsPrivateDir(source)
+    if (holds) {
+      throw new InputError(
+        'source',
+        `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`,
+        'Give the build directory itself, e.g. dist or public, not a parent of /tmp.',
       )
     }
   }
@@ -324,7 +424,7 @@ export function parseSettings(
     throw new InputError(
       'release-id',
       `is required for command ${command}`,
-      'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.',
+      `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === ACTION_WORDS ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`,
     )
   }
   const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId)
@@ -349,7 +449,7 @@ export function parseSettings(
     if (!ok) {
       throw new InputError(
         'healthcheck-url',
-        `'${healthcheckUrl}' is not an http(s) URL`,
+        `'${maskUrl(healthcheckUrl)}' is not an http(s) URL`,
         'e.g. https://example.com/health.',
       )
     }

@@ -39,6 +39,14 @@ function readSettings(): Settings {
 function maskSecrets(settings: Settings): void {
   for (const line of secretLines(settings.key)) core.setSecret(line)
   if (settings.keyPassphrase) core.setSecret(settings.keyPassphrase)
+  // healthcheck.ts never prints the URL's password, but the runner may echo the input itself.
+  try {
+    const password = new URL(settings.healthcheckUrl).password
+    if (password) {
+      core.setSecret(password)
+      core.setSecret(decodeURIComponent(password))
+    }
+  } catch {}
 }
 
 /** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */

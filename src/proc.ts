@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { childEnv } from './env.js'
 
 /**
  * The one place a process is spawned: argv arrays only (never a shell), optional stdin text,
@@ -33,7 +34,8 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       return
     }
     const child = spawn(file, [...args], {
-      env: opts.env ?? process.env,
+      // Never the runner's INPUT_* (the key) or a CI job's secrets: see env.ts.
+      env: opts.env ?? childEnv(process.env, { own: true }),
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
       shell: false,

@@ -499,7 +499,8 @@ if [ "$FORCE" = 1 ]; then
 else
   lock_release
 fi
-[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+# A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk they hold the space.
+[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
 # A fleet whose other hosts failed before the switch: our published, never-live release goes.
 if [ -n "$UNPUBLISH" ] && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
   rm -rf -- "$T/releases/$UNPUBLISH"

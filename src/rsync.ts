@@ -17,6 +17,12 @@ export interface UploadPlan {
   /** Seconds without data before rsync gives up (exit 30). */
   ioTimeout: number
   progress: boolean
+  /**
+   * Absolute directory on the server where an interrupted transfer keeps the part of a file it
+   * had received; the next upload continues from it instead of sending the whole file again.
+   * Outside the upload directory, so it can never become part of a release. '' for none.
+   */
+  partialDir?: string
 }
 
 /**
@@ -53,6 +59,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
   ]
   if (plan.progress) args.push('--info=progress2', '--no-inc-recursive')
   if (plan.dryRun) args.push('--dry-run', '--itemize-changes')
+  if (plan.partialDir) args.push(`--partial-dir=${plan.partialDir}`)
   for (const d of plan.linkDest.slice(0, 20)) args.push(`--link-dest=${d}`)
   for (const f of plan.filter) args.push(`--filter=${f}`)
   for (const e of plan.exclude) args.push(`--exclude=${e}`)
@@ -106,7 +113,7 @@ export function itemizedFiles(text: string): string[] {
 export function runRsync(
   rsyncPath: string,
   plan: UploadPlan,
-  opts: { signal?: AbortSignal; onStdout?: (s: string) => void },
+  opts: { signal?: AbortSignal; onStdout?: (s: string) => void; env?: NodeJS.ProcessEnv },
 ) {
   return run(rsyncPath, rsyncArgs(plan), opts)
 }

@@ -7,6 +7,7 @@ import { findRsync, platformProblem } from './runner-platform.js'
 import type { Core } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { Ssh, type SshOptions } from './ssh.js'
+import type { Words } from './words.js'
 
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
@@ -61,6 +62,8 @@ export interface RunCommandOptions {
   onLock?: (hostIndex: number, held: boolean) => void
   /** How messages name the timeout setting: the action's input (default) or the CLI's flag. */
   timeoutFlag?: string
+  /** How every other message names inputs and commands (default: the action's words). */
+  words?: Words
 }
 
 export interface CommandRun {
@@ -100,7 +103,11 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
       settings.command === 'deploy' || settings.command === 'upload'
         ? await findRsync(await io.which('rsync', false))
         : ''
-    ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => {}))
+    ssh = await Ssh.create(
+      { ...sshOptions(settings, opts.allowOwnSsh), words: opts.words },
+      sshPath,
+      opts.onSshDir ?? (() => {}),
+    )
     outcome = await dispatch({
       settings,
       ssh,
@@ -109,6 +116,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
       token,
       rsyncPath,
       onLock: opts.onLock,
+      words: opts.words,
     })
     failure = outcome.error
   } catch (e) {

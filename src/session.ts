@@ -5,6 +5,7 @@ import { MARK, parseReply, renderScript, type ScriptName, type ScriptReply } fro
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
 import { LineSplitter, untrusted, untrustedLines } from './untrusted.js'
+import type { Words } from './words.js'
 
 /** What the deploy core needs from its caller (the action or the CLI). */
 export interface Core {
@@ -18,6 +19,8 @@ export interface Core {
   rsyncPath: string
   /** Told when a host's lock is taken (true) or released (false), so the post step can release it. */
   onLock?: (hostIndex: number, held: boolean) => void
+  /** How messages name inputs and commands (default: the action's words). */
+  words?: Words
 }
 
 /** Seconds a deploy waits for another one's lock before it fails naming the holder. */
@@ -98,7 +101,12 @@ export class HostSession {
           : ''
       throw new DeployError(
         `${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`,
-        remoteErrorHint(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }),
+        remoteErrorHint(reply.error.code, {
+          target: s.target,
+          linkName: s.linkName,
+          user: this.spec.user,
+          words: this.core.words,
+        }),
         reply.error.code,
       )
     }

@@ -2,11 +2,13 @@ import { closeSync, openSync, readFileSync, type Stats, statSync } from 'node:fs
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import path from 'node:path'
+import { childEnv } from './env.js'
 import { DeployError } from './errors.js'
 import { explainSshFailure } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import { fingerprintCheckScript, renderKnownHosts, type TrustedKeys } from './knownhosts.js'
 import { type RunResult, run } from './proc.js'
+import type { Words } from './words.js'
 
 /**
  * Everything ssh needs lives in one private directory under /tmp (short, so the ControlPath fits a
@@ -29,6 +31,8 @@ export interface SshOptions {
    * first value it reads); a key or known-hosts given explicitly still replace theirs.
    */
   useOwnSshSetup?: boolean
+  /** How messages name inputs (default: the action's). */
+  words?: Words
 }
 
 /**
@@ -246,11 +250,19 @@ export class Ssh {
     }
   }
 
-  private baseEnv(): NodeJS.ProcessEnv {
-    const env = { ...process.env }
+  /** The environment of ssh and of rsync (which runs ssh): no INPUT_*, no key, no passphrase. */
+  childEnv(): NodeJS.ProcessEnv {
+    const env = childEnv(process.env, {
+      own: this.opts.useOwnSshSetup === true,
+      secrets: [this.opts.keyPassphrase],
+    })
     if (!this.opts.useOwnSshSetup) delete env.SSH_AUTH_SOCK
     delete env.SSH_ASKPASS
     return env
+  }
+
+  private baseEnv(): NodeJS.ProcessEnv {
+    return this.childEnv()
   }
 
   /** Opens the one connection every later step of this host shares. */
@@ -281,12 +293,17 @@ export class Ssh {
     let stderr = readFileSync(errFile, 'utf8')
     let failedAt = label
     let failedHost = this.opts.hosts[index]
+    let through: { sshPath: string; config: string; alias: string } | undefined
+    if (this.opts.jumpHost && !this.opts.useOwnSshSetup) {
+      through = { sshPath: this.sshPath, config: this.configPath, alias: aliasOf(index) }
+    }
     try {
       const jumpLog = readFileSync(this.paths.jumpLog, 'utf8').trim()
       if (jumpLog && this.opts.jumpHost) {
         stderr = `${jumpLog}\n${stderr}`
         failedAt = `the jump host ${this.opts.jumpHost.label}`
         failedHost = this.opts.jumpHost
+        through = undefined
       }
     } catch {}
     if (result.aborted) throw new DeployError(`Connecting to ${label} was cancelled.`)
@@ -305,6 +322,8 @@ export class Ssh {
         passphraseRejected: askpassCalls > 1,
         host: failedHost,
         sshPath: this.sshPath,
+        jump: through,
+        words: this.opts.words,
       })
     }
     this.masters.set(index, this.hostArgs(index))

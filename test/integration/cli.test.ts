@@ -394,6 +394,86 @@ describe('input and exit codes', () => {
   })
 })
 
+describe('safe to script', () => {
+  it('stdout holds only results: an unreadable PATH entry says nothing there, and --json parses', async () => {
+    const target = `${makeTargetRoot(sshd)}/site`
+    const src = newSite(SITE)
+    // A PATH entry @actions/io's which() cannot look into (ENOTDIR): it logs a line for it.
+    const env = { PATH: `/etc/passwd/bin:${process.env.PATH}` }
+    const deployed = await runCli(
+      ['deploy', ...ci(target), '--source', src, '--release-id', 'p1', '--json'],
+      {
+        env,
+      },
+    )
+    expect(deployed.code).toBe(0)
+    expect(JSON.parse(deployed.stdout)[0].status).toBe('deployed')
+    const listed = await runCli(['list', ...ci(target), '--json'], { env })
+    expect(listed.code).toBe(0)
+    expect(JSON.parse(listed.stdout).map((r: { id: string }) => r.id)).toEqual(['p1'])
+    expect(deployed.stdout + listed.stdout).not.toContain('Unexpected error')
+    // Not on stderr either, but with --verbose (it is the toolkit's, not ours).
+    expect(deployed.stderr + listed.stderr).not.toContain('Unexpected error')
+    const verbose = await runCli(['list', ...ci(target), '--json', '--verbose'], { env })
+    expect(JSON.parse(verbose.stdout)).toHaveLength(1)
+    expect(verbose.stderr).toContain('Unexpected error attempting to determine if executable file exists')
+  })
+
+  it('a closed stdout (`| head -1` style) ends quietly, without a stack trace', async () => {
+    const target = `${makeTargetRoot(sshd)}/site`
+    expect((await runCli(['deploy', ...ci(target), '--source', newSite(SITE)])).code).toBe(0)
+    // The reader is gone before the result is written: every write meets EPIPE.
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+    const cmd = `${[process.execPath, CLI, 'list', ...ci(target)].map(q).join(' ')} | true`
+    const r = spawnSync('sh', ['-c', cmd], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: '/tmp' },
+    })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+  })
+
+  it('an empty --key file or RAD_KEY is bad input (exit 2) naming it, not a fall back to your own ssh', async () => {
+    const target = `${makeTargetRoot(sshd)}/site`
+    const empty = path.join(files, 'empty-key')
+    writeFileSync(empty, '')
+    const c0 = sshd.connections()
+    const r = await runCli(['list', ...ci(target).map((a) => (a === keyFile ? empty : a))])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`the file ${empty} (--key) is empty`)
+    const v = await runCli(['list', '--host', `${TEST_USER}@127.0.0.1:${sshd.port}`, '--target', target], {
+      env: { RAD_KEY: '', RAD_KNOWN_HOSTS: sshd.knownHosts },
+    })
+    expect(v.code).toBe(2)
+    expect(v.stderr).toContain('RAD_KEY is empty')
+    const kh = path.join(files, 'comment-only')
+    writeFileSync(kh, '# prod servers\n')
+    const k = await runCli(['list', ...ci(target).map((a) => (a === knownHostsFile ? kh : a))])
+    expect(k.code).toBe(2)
+    expect(k.stderr).toContain(`the file ${kh} (--known-hosts) is empty`)
+    expect(sshd.connections()).toBe(c0)
+  })
+
+  it('list --json that cannot connect prints nothing on stdout, not []', async () => {
+    const dead = await freePort()
+    const r = await runCli([
+      'list',
+      '--host',
+      `${TEST_USER}@127.0.0.1:${dead}`,
+      '--key',
+      keyFile,
+      '--known-hosts',
+      knownHostsFile,
+      '--target',
+      '/srv/site',
+      '--json',
+    ])
+    expect(r.code).toBe(3)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/refused the connection/)
+  })
+})
+
 describe('one history with the action', () => {
   it('the action deploys, the CLI rolls back on the same target; list agrees with the action’s releases output', async () => {
     const target = `${makeTargetRoot(sshd)}/site`
@@ -446,6 +526,9 @@ describe('one history with the action', () => {
     const blocked = await runCli(['deploy', ...ci(target), '--source', src, '--timeout', '12'])
     expect(blocked.code).toBe(1)
     expect(blocked.stderr).toMatch(/lock/i)
+    // The CLI's words, not the action's.
+    expect(blocked.stderr).toContain('run `rsync-atomic-deploy unlock`')
+    expect(blocked.stderr).not.toMatch(/this action|command: unlock/)
 
     const r = await runCli(['unlock', ...ci(target)])
     expect(r.code).toBe(0)

@@ -178,7 +178,7 @@ describe('keys as people paste them', () => {
         'release-id': 'r2',
       })
       expect(bad.code).not.toBe(0)
-      expect(errorText(bad)).toMatch(/key-passphrase does not decrypt the key/)
+      expect(errorText(bad)).toMatch(/key passphrase \(key-passphrase\) does not decrypt the key/)
       expect(errorText(bad)).toMatch(/Check the passphrase secret/)
       expect(printed(bad)).not.toContain('wrong words')
 

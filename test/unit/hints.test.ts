@@ -96,7 +96,7 @@ describe('remoteErrorHint', () => {
     ['lock-lost', 'Another run took the lock over (it judged ours stale). Re-run this deploy.'],
     [
       'not-uploaded',
-      'Run command: upload with the same release-id on every host first (a matrix job), then activate.',
+      'Run command: upload with the same release-id on every host first (a matrix job), then command: activate.',
     ],
     ['no-target', 'Check target: it must be the directory you deploy to.'],
     ['no-such-code', ''],

@@ -361,7 +361,8 @@ describe('parseSettings: values accepted', () => {
       'exclude',
       "*.map\n# a comment\n\n  /secret dir/  \r\n'quoted' $(x) `y`\n-rf",
       (s) => s.exclude,
-      ['*.map', '/secret dir/', "'quoted' $(x) `y`", '-rf'],
+      // '#' lines are patterns too (#*# is a common one): nothing is dropped as a comment.
+      ['*.map', '# a comment', '/secret dir/', "'quoted' $(x) `y`", '-rf'],
     ],
     ['filter', '- *.tmp\n+ /keep me/\nP .env', (s) => s.filter, ['- *.tmp', '+ /keep me/', 'P .env']],
     [
@@ -596,7 +597,7 @@ describe('parseSettings: values refused', () => {
     ['accept-unknown-host-key', 'maybe', /'maybe' is not a boolean/, H.bool],
     // target
     ['target', '', /is required/, H.target],
-    ['target', '/', /'\/' is not a normalised path/, H.target],
+    ['target', '/', /'\/' is the root of the server's file system/, H.target],
     ['target', 'srv/www', /is not an absolute path/, H.target],
     ['target', './srv', /is not an absolute path/, H.target],
     ['target', '~/www', /is not an absolute path/, H.target],
