@@ -22,6 +22,7 @@ import { generateKey, inputError, tempDir } from './helpers.js'
 
 const ws = tempDir('radunit-trust-')
 mkdirSync(path.join(ws, 'public'))
+writeFileSync(path.join(ws, 'public/index.html'), 'hi\n')
 const key = generateKey(ws, 'id_deploy')
 const hostKey = generateKey(ws, 'host_key')
 const KNOWN = `example.com ${hostKey.type} ${hostKey.base64}`
