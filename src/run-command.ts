@@ -34,7 +34,7 @@ export async function dispatch(c: Core): Promise<CommandOutcome> {
  * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
  * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
  */
-export function sshOptions(settings: Settings, allowOwnSsh = false): SshOptions {
+export function sshOptions(settings: Settings, allowOwnSsh = false, ownerPid?: number): SshOptions {
   const t = settings.trusted
   const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey
   return {
@@ -45,6 +45,7 @@ export function sshOptions(settings: Settings, allowOwnSsh = false): SshOptions 
     trusted: settings.trusted,
     acceptUnknownHostKey: settings.acceptUnknownHostKey,
     persistSeconds: 300,
+    ownerPid,
     useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
   }
 }
@@ -58,6 +59,8 @@ export interface RunCommandOptions {
   /** Told the private ssh directory before any secret is written to it (the action's post step). */
   onSshDir?: (dir: string) => void
   onLock?: (hostIndex: number, held: boolean) => void
+  /** The process whose end makes our temp dir an orphan (see SshOptions.ownerPid). */
+  ownerPid?: number
   /** How messages name the timeout setting: the action's input (default) or the CLI's flag. */
   timeoutFlag?: string
 }
@@ -94,7 +97,11 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     const sshPath = await io.which('ssh', true)
     const rsyncPath =
       settings.command === 'deploy' || settings.command === 'upload' ? await io.which('rsync', true) : ''
-    ssh = await Ssh.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => {}))
+    ssh = await Ssh.create(
+      sshOptions(settings, opts.allowOwnSsh, opts.ownerPid),
+      sshPath,
+      opts.onSshDir ?? (() => {}),
+    )
     outcome = await dispatch({
       settings,
       ssh,
@@ -118,9 +125,11 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     failure = new DeployError(
       `Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(),
       `${
-        outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
-          ? 'The switch had completed before the timeout (see above).'
-          : 'Nothing was switched: the release served before is still live.'
+        outcome?.unconfirmed?.length
+          ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
+          : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+            ? 'The switch had completed before the timeout (see above).'
+            : 'Nothing was switched: the release served before is still live.'
       } Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`,
       'timeout',
     )

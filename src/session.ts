@@ -26,6 +26,9 @@ export function lockWaitSeconds(timeoutSeconds: number): number {
 
 /** One server, reached over its one multiplexed connection. */
 export class HostSession {
+  /** Set once the shared connection dropped: later calls each open a connection of their own. */
+  fresh = false
+
   constructor(
     readonly core: Core,
     readonly index: number,
@@ -83,7 +86,7 @@ export class HostSession {
       onStderr: opts.onStderr,
       // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
       // as the shared one may be what hung (a stalled link keeps it open and silent).
-      fresh: this.core.signal.aborted,
+      fresh: this.core.signal.aborted || this.fresh,
     })
     const reply = parseReply(result.stdout)
     for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)
@@ -101,11 +104,13 @@ export class HostSession {
       )
     }
     if (result.code !== 0 || !reply.ok) {
-      const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
+      const lost = result.code === 255
+      const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
       throw new DeployError(
         `${this.label}: the server step '${name}' failed (${why}).${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`,
         '',
-        'remote',
+        // No complete reply over a dead connection: what the server did is unknown (see recover).
+        lost ? 'connection-lost' : 'remote',
       )
     }
     return reply

@@ -24,6 +24,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   inspect: true,
   releaseLock: true,
   prune: true,
+  recover: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 
