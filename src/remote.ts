@@ -89,6 +89,15 @@ run_unmark() {
   [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
   MARKED=0
 }
+# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
+# parent reaps it, and in a container nobody may).
+group_alive() {
+  if [ -r /proc/self/stat ]; then
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
+  else
+    kill_group 0 "$1" 2>/dev/null
+  fi
+}
 # Stops the script of this run that holds the lock (another call, maybe over a stalled link):
 # TERM to its group, then KILL if it is still there after about 3 s.
 kill_run() {
@@ -97,7 +106,7 @@ kill_run() {
   [ "$p" = "$PG" ] && return 0
   kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
   i=0
-  while kill_group 0 "$p" 2>/dev/null; do
+  while group_alive "$p"; do
     i=$((i + 1))
     if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
     sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
