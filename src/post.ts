@@ -64,7 +64,9 @@ async function recoverHost(dir: string, l: LockState, i: number): Promise<void> 
       l.releaseId && live === l.releaseId
         ? ` (release ${l.releaseId} had gone live before the main step was stopped)`
         : ''
-    core.info(`Stopped the main step's work on host ${i + 1} and released its deploy lock; ${serves}${ours}.`)
+    core.info(
+      `Released the deploy lock on host ${i + 1} left by the main step, after stopping its work there; ${serves}${ours}.`,
+    )
   } else {
     core.info(`Host ${i + 1}: the deploy lock is no longer held by the main step; ${serves}.`)
   }

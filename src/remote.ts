@@ -372,12 +372,13 @@ say ok
 const RELEASE_LOCK = sh`
 if [ "$FORCE" = 1 ]; then
   if [ -d "$D/lock" ]; then say unlocked "$(lock_owner)"; rm -rf -- "$D/lock"; else say not-locked; fi
-elif lock_mine; then
+else
   # A process of ours still at work (a call the client gave up on) stops before anything goes.
-  kill_run
+  lock_mine && kill_run
+  # Our own upload (its name holds our token): no other run uses it, lock or not.
   [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
-  if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+  if [ -n "$UNPUBLISH" ] && lock_mine && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
     rm -rf -- "$T/releases/$UNPUBLISH"
   fi
   lock_release
