@@ -588,7 +588,8 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
       TAKE: run.locked ? 0 : 1,
       KEEP_LOCK: 0,
     },
-    { signal: cleanupSignal() },
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() },
   )
   run.locked = false
   core.onLock?.(run.session.index, false)
