@@ -3,6 +3,7 @@ import {
   cleanupSignal,
   type DeployOutcome,
   fleetFailure,
+  giveUpSignal,
   type HostResult,
   newEntry,
   readServerState,
@@ -90,7 +91,8 @@ async function unlockAll(core: Core, hosts: HostCtx[]): Promise<void> {
           await h.session.call(
             'releaseLock',
             { FORCE: 0, DISCARD: '', UNPUBLISH: '' },
-            { signal: cleanupSignal() },
+            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
+            { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() },
           )
           h.locked = false
           core.onLock?.(h.session.index, false)

@@ -54,6 +54,8 @@ export interface DeployOutcome {
   hosts: HostResult[]
   rolledBack: boolean
   error: DeployError | undefined
+  /** Hosts whose state could not be read back after a call was cut short: what they serve is unknown. */
+  unconfirmed?: string[]
 }
 
 /** What a server told us about its deploy root. */
@@ -62,6 +64,11 @@ export interface ServerState {
   releases: string[]
   log: LogEntry[]
   freeKb: number
+}
+
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+export function incomingName(s: { command: string; releaseId: string }, token: string): string {
+  return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`
 }
 
 /** Where command: upload leaves a finished upload for command: activate. */
@@ -99,6 +106,11 @@ export function cleanupSignal(): AbortSignal {
   return AbortSignal.timeout(30_000)
 }
 
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+export function giveUpSignal(): AbortSignal {
+  return AbortSignal.timeout(6_000)
+}
+
 export function newEntry(core: Core, host: string, release: string, event: LogEvent, from: string): LogEntry {
   const m = core.settings.meta
   return {
@@ -124,6 +136,12 @@ interface HostRun {
   /** Shared paths that already live in TARGET/shared (not uploaded again). */
   sharedExisting: string[]
   locked: boolean
+  /** prepare was started: the lock may be ours even without its reply (cut short). */
+  touched: boolean
+  /** The log line sent with the switch, so recover can tell whether it was written. */
+  logLine: string
+  /** What this host serves could not be read back after a call was cut short. */
+  unconfirmed: boolean
   /** Our release was renamed into releases/ (not yet live, for a fleet waiting to switch). */
   published: boolean
   switched: boolean
@@ -207,17 +225,27 @@ async function connect(core: Core, run: HostRun): Promise<void> {
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 async function prepare(core: Core, run: HostRun): Promise<void> {
   const other: string[] = []
-  const reply = await run.session.call(
-    'prepare',
-    {
-      ID: core.settings.releaseId,
-      // activate uploads nothing: it checks that command: upload left the release waiting.
-      INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
-      STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
-      SHARED: core.settings.shared.join('\n'),
-    },
-    { onOther: (l) => other.push(l) },
-  )
+  // Said before the call: if we are killed before its reply, the post step still looks.
+  run.touched = true
+  core.onLock?.(run.session.index, true)
+  const reply = await run.session
+    .call(
+      'prepare',
+      {
+        ID: core.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
+        STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
+        SHARED: core.settings.shared.join('\n'),
+      },
+      { onOther: (l) => other.push(l) },
+    )
+    .catch((e) => {
+      // A reply that says it failed: the script gave the lock back itself.
+      const code = toDeployError(e).code
+      if (!core.signal.aborted && code !== 'connection-lost') core.onLock?.(run.session.index, false)
+      throw e
+    })
   run.sharedExisting = all(reply, 'shared-exists')
   run.locked = true
   core.onLock?.(run.session.index, true)
@@ -471,8 +499,9 @@ async function publishAndSwitch(
   doSwitch: boolean,
 ): Promise<void> {
   const s = core.settings
-  const reply = await run.session
-    .call(
+  let reply: ScriptReply
+  try {
+    reply = await run.session.call(
       'publishAndSwitch',
       {
         ...goLiveVars(core, run),
@@ -484,11 +513,10 @@ async function publishAndSwitch(
       },
       { onStderr: hookOutput(core, run.session.label) },
     )
-    .catch((e) => {
-      const err = toDeployError(e)
-      settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err)
-      throw err
-    })
+  } catch (e) {
+    await afterLostConnection(core, run, keepLock && doSwitch, e)
+    return
+  }
   run.published = true
   recordLinked(core, run, reply)
   if (!keepLock) {
@@ -513,7 +541,103 @@ function goLiveVars(core: Core, run: HostRun): Record<string, string | number> {
     s.releaseId,
     s.keepReleases,
   )
-  return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 }
+  run.logLine = logLine(entry)
+  return { ID: s.releaseId, PREV: state.live, LOGLINE: run.logLine, PRUNE: prune.join(' '), MEASURE: 1 }
+}
+
+/** What recover read back on a host. */
+interface Recovered {
+  live: string
+  switched: boolean
+  lock: 'kept' | 'released' | 'not-ours'
+}
+
+/**
+ * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
+ * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ */
+async function recover(core: Core, run: HostRun, keepLock: boolean): Promise<Recovered> {
+  const s = core.settings
+  run.session.fresh = true
+  const reply = await run.session.call(
+    'recover',
+    {
+      ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
+      INCOMING: run.incoming,
+      LOGLINE: run.logLine,
+      KEEP_LOCK: keepLock ? 1 : 0,
+    },
+    { signal: giveUpSignal() },
+  )
+  const live = readServerState(reply).live
+  // What the link serves, as the server says now: the outputs name it.
+  setLive(run.result, s.target, live)
+  const word = first(reply, 'lock').split(' ')[0]
+  const lock = word === 'kept' || word === 'released' ? word : 'not-ours'
+  run.locked = lock === 'kept'
+  core.onLock?.(run.session.index, run.locked)
+  const switched = s.releaseId !== '' && live === s.releaseId
+  if (switched) {
+    run.published = true
+    run.switched = true
+  }
+  run.unconfirmed = false
+  return { live, switched, lock }
+}
+
+/** A sentence on what the server serves after recover. */
+function serving(core: Core, found: Recovered): string {
+  const s = core.settings
+  const lock =
+    found.lock === 'not-ours'
+      ? 'the deploy lock is no longer ours'
+      : found.lock === 'kept'
+        ? 'the lock is still ours'
+        : 'the lock was released'
+  return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`
+}
+
+/**
+ * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
+ * out over a new connection, then go on as if the reply had come (switched: after-switch and the
+ * health check follow) or fail saying exactly what is served.
+ */
+async function afterLostConnection(core: Core, run: HostRun, keepLock: boolean, e: unknown): Promise<void> {
+  const err = toDeployError(e)
+  const s = core.settings
+  if (err.code !== 'connection-lost' || core.signal.aborted) {
+    settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err)
+    throw err
+  }
+  const label = run.session.label
+  core.reporter.warning(
+    `${label}: the connection dropped during the switch; reconnecting to see what the server did`,
+  )
+  let found: Recovered
+  try {
+    found = await recover(core, run, keepLock)
+  } catch (e2) {
+    run.unconfirmed = true
+    liveUnknown(run.result)
+    throw new DeployError(
+      `${label}: the connection dropped during the switch and reconnecting failed (${toDeployError(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`,
+      'Run command: list (and command: unlock if needed) to see what is live before deploying again.',
+      'connection-lost',
+    )
+  }
+  core.reporter.info(`${label}: after reconnecting: ${serving(core, found)}`)
+  if (found.switched) {
+    run.result.status = 'deployed'
+    core.reporter.info(
+      `${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`,
+    )
+    return
+  }
+  throw new DeployError(
+    `${label}: the connection dropped before the switch; nothing was switched: ${serving(core, found)}.`,
+    'Check the network to the server, then deploy again (the upload is kept and resumes).',
+    'connection-lost',
+  )
 }
 
 function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
@@ -531,13 +655,13 @@ function wentLive(core: Core, run: HostRun, reply: ScriptReply): void {
 
 /** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
 async function switchHost(core: Core, run: HostRun): Promise<void> {
-  const reply = await run.session
-    .call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
-    .catch((e) => {
-      const err = toDeployError(e)
-      settleFailedSwitch(run.result, core.settings.target, run.state?.live ?? '', err)
-      throw err
-    })
+  let reply: ScriptReply
+  try {
+    reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 })
+  } catch (e) {
+    await afterLostConnection(core, run, true, e)
+    return
+  }
   wentLive(core, run, reply)
 }
 
@@ -575,7 +699,8 @@ async function revert(core: Core, run: HostRun, why: string): Promise<void> {
       TAKE: run.locked ? 0 : 1,
       KEEP_LOCK: 0,
     },
-    { signal: cleanupSignal() },
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() },
   )
   run.locked = false
   core.onLock?.(run.session.index, false)
@@ -613,6 +738,10 @@ export function fleetFailure(failures: DeployError[], total: number, what: strin
 
 /** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
 async function releaseLocks(core: Core, runs: HostRun[], discardUploads: boolean): Promise<void> {
+  if (core.signal.aborted) {
+    await giveUp(core, runs)
+    return
+  }
   await Promise.all(
     runs
       .filter((r) => r.locked)
@@ -639,6 +768,40 @@ async function releaseLocks(core: Core, runs: HostRun[], discardUploads: boolean
 }
 
 /**
+ * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
+ * what is served and release the lock, within a short bound. What is reported is what was found.
+ */
+async function giveUp(core: Core, runs: HostRun[]): Promise<void> {
+  const s = core.settings
+  await Promise.all(
+    runs
+      // prepare cut short may have taken the lock; after it, `locked` is known.
+      .filter((r) => r.locked || (r.touched && r.state === undefined))
+      .map(async (r) => {
+        const label = r.session.label
+        try {
+          const found = await recover(core, r, false)
+          if (found.switched) {
+            r.result.status = 'deployed'
+            core.reporter.warning(
+              `${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(core, found)}`,
+            )
+          } else {
+            if (r.result.status === 'deployed') r.result.status = 'failed'
+            r.switched = false
+            core.reporter.info(`${label}: stopped on the server: ${serving(core, found)}`)
+          }
+        } catch (e) {
+          r.unconfirmed = true
+          core.reporter.warning(
+            `${label}: could not reach the server to stop the deploy and release the lock (${toDeployError(e).message}); the post step (or command: unlock) tries again`,
+          )
+        }
+      }),
+  )
+}
+
+/**
  * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
  * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
  * the hosts already switched go back. All hosts end on the same release, or on the one they had.
@@ -653,6 +816,9 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     leftovers: [],
     sharedExisting: [],
     locked: false,
+    touched: false,
+    logLine: '',
+    unconfirmed: false,
     published: false,
     switched: false,
     result: blankResult(spec.label, s.releaseId),
@@ -662,6 +828,9 @@ export async function runDeploy(core: Core): Promise<DeployOutcome> {
     hosts: runs.map((r) => r.result),
     rolledBack: false,
     error: undefined,
+    get unconfirmed() {
+      return runs.filter((r) => r.unconfirmed).map((r) => r.session.label)
+    },
   }
   const failures: DeployError[] = []
   const stamp = (r: HostRun) => {

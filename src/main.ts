@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
-import { toDeployError } from './deploy.js'
+import { incomingName, toDeployError } from './deploy.js'
 import { parseSettings } from './inputs.js'
 import { secretLines } from './key.js'
 import { runCommand } from './run-command.js'
@@ -62,10 +62,20 @@ export async function run(): Promise<void> {
   maskSecrets(settings)
 
   const token = randomBytes(8).toString('hex')
-  const locks: LockState = { target: settings.target, linkName: settings.linkName, token, hosts: [] }
+  const makesRelease = settings.command === 'deploy' || settings.command === 'activate'
+  const locks: LockState = {
+    target: settings.target,
+    linkName: settings.linkName,
+    token,
+    hosts: [],
+    releaseId: makesRelease ? settings.releaseId : '',
+    incoming: makesRelease ? incomingName(settings, token) : '',
+  }
   const { outcome, failure } = await runCommand(settings, {
     reporter,
     token,
+    // The runner's worker: it outlives this step until the post step has run.
+    ownerPid: process.ppid,
     onSshDir: (dir) => core.saveState(State.SshDir, dir),
     onLock: (i, held) => {
       locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i)

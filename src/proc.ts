@@ -15,6 +15,11 @@ export interface RunOptions {
   onStderr?: (chunk: string) => void
   /** Where stderr goes; 'pipe' (default) captures it. A file descriptor avoids pipes held open by daemons. */
   stderrFd?: number
+  /**
+   * Leave stdin open after `input` until the child exits or the call is aborted: the remote
+   * script's watchdog stops its work when stdin ends, i.e. when we give up or the connection dies.
+   */
+  keepStdinOpen?: boolean
 }
 
 export interface RunResult {
@@ -46,6 +51,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     let killTimer: NodeJS.Timeout | undefined
     const onAbort = () => {
       aborted = true
+      child.stdin?.end()
       child.kill('SIGTERM')
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
       killTimer.unref()
@@ -77,6 +83,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
     // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
     child.on('exit', (code, signal) => {
+      child.stdin?.end()
       if (!aborted) return
       setTimeout(() => {
         child.stdout?.destroy()
@@ -86,6 +93,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     })
     // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
     child.stdin?.on('error', () => {})
-    child.stdin?.end(opts.input ?? '')
+    if (opts.keepStdinOpen) child.stdin?.write(opts.input ?? '')
+    else child.stdin?.end(opts.input ?? '')
   })
 }

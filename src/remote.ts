@@ -84,6 +84,68 @@ need_swap() {
     fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
 }
 
+# Our process group, for stopping this script with everything it started (hooks included). Only
+# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
+# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
+field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
+own_group() {
+  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
+  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
+  fi
+  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
+  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
+  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
+  fi
+  case "\${c##*/}" in sshd*) echo "$g" ;; esac
+}
+PG=$(own_group)
+# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
+if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
+kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
+# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
+# killed or loses the connection (sshd signals nothing to a session without a tty then). This
+# background reader then stops the whole group, so nothing of a run the client gave up on acts
+# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
+watch_client() {
+  [ -n "$PG" ] || return 0
+  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
+  WATCHDOG=$!
+  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
+}
+# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
+MARKED=0
+run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
+run_unmark() {
+  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
+  MARKED=0
+}
+# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
+# parent reaps it, and in a container nobody may).
+group_alive() {
+  if [ -r /proc/self/stat ]; then
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
+  else
+    kill_group 0 "$1" 2>/dev/null
+  fi
+}
+# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
+# TERM to its group, then KILL if it is still there after about 3 s.
+kill_run() {
+  p=$(cat "$D/lock/pg" 2>/dev/null)
+  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$p" = "$PG" ] && return 0
+  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
+  i=0
+  while group_alive "$p"; do
+    i=$((i + 1))
+    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
+    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
+  done
+  rm -f -- "$D/lock/pg"
+  say stopped "$p"
+}
+
 # The sshd process that carries our connection: when it is gone, so is the lock's holder.
 conn_pid() {
   p=$PPID; i=0
@@ -188,16 +250,24 @@ lock_take() {
     LOCKED=0
     fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
   fi
+  run_mark
 }
 lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
 lock_release() { [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
-lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; }
+lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
+# Every change to the target runs right after this check: a run whose lock was taken over or
+# revoked (the client gave up) changes nothing more.
+fence() {
+  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+}
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
 switch_link() {
   tmp="$D/$LINK.tmp.$TOKEN.$$"
+  fence
   rm -f -- "$tmp"
   ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
+  lock_mine || { rm -f -- "$tmp"; fence; }
   if ! swap "$tmp" "$T/$LINK"; then
     rm -f -- "$tmp"
     fail switch-failed "cannot rename the new link over $T/$LINK"
@@ -242,8 +312,10 @@ send_log() {
 prune_releases() {
   for old in $PRUNE; do
     [ "$old" = "$(live_id)" ] && continue
+    lock_mine || return 0
     if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
   done
+  lock_mine || return 0
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
   return 0
 }
@@ -256,7 +328,7 @@ run_hook() {
     cd -- "$3" &&
       RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
       PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
-      sh -c "$2" "$1" 1>&2
+      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
   ) || HOOK_RC=$?
 }
 # Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
@@ -282,6 +354,7 @@ link_shared() {
 # Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
 go_live() {
   switch_link "releases/$ID"
+  fence
   log_append "$LOGLINE"
   say switched "$ID"
   prune_releases
@@ -374,6 +447,7 @@ if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
 if [ -n "$INCOMING" ]; then
+  fence
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
@@ -391,13 +465,15 @@ contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 # From here on the release is complete and visible in releases/, but not yet served.
+fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
 bad=$(shared_symlink)
 if [ -n "$bad" ]; then
   unpublish
   fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
 fi
+fence
 link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
 if [ -n "$BEFORE_SWITCH" ]; then
   run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
@@ -422,6 +498,7 @@ const STAGE = sh`
 lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
@@ -497,14 +574,49 @@ if [ "$FORCE" = 1 ]; then
     fi
   fi
 else
+  # A process of ours still at work (a call the client gave up on) stops before anything goes.
+  lock_mine && kill_run
+  # Our own upload (its name holds our token): no other run uses it, lock or not.
+  # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
+  # they hold the space.
+  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
+  # A fleet whose other hosts failed before the switch: our published, never-live release goes.
+  if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+    rm -rf -- "$T/releases/$UNPUBLISH"
+  fi
   lock_release
 fi
-# A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk they hold the space.
-[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
-# A fleet whose other hosts failed before the switch: our published, never-live release goes.
-if [ -n "$UNPUBLISH" ] && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-  rm -rf -- "$T/releases/$UNPUBLISH"
+say ok
+`
+
+// After the client gave up on a call (timeout, cancel) or lost its connection in the middle of one:
+// stop what of this run still runs there, then say what the server serves. A release of ours that
+// went live has its log line (the history must say so); one published but never served goes back
+// to incoming/ (a re-run resumes from it). The lock is released unless our release is live and
+// the caller goes on (KEEP_LOCK: after-switch, the health check).
+const RECOVER = sh`
+if lock_mine; then
+  kill_run
+  live=$(live_id)
+  if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
+    say switched "$ID"
+    if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
+      fence
+      log_append "$LOGLINE"
+      say logged
+    fi
+  elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
+    # Ours: prepare refused an id that existed, and the lock has been ours since.
+    fence
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+  fi
+  if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
+  else lock_release; say lock released
+  fi
+else
+  say lock not-ours "$(lock_owner)"
 fi
+say live "$(live_id)"
 say ok
 `
 
@@ -517,6 +629,7 @@ export type ScriptName =
   | 'inspect'
   | 'releaseLock'
   | 'prune'
+  | 'recover'
 
 const SCRIPTS: Record<ScriptName, string> = {
   prepare: PREPARE,
@@ -527,12 +640,19 @@ const SCRIPTS: Record<ScriptName, string> = {
   inspect: INSPECT,
   releaseLock: RELEASE_LOCK,
   prune: PRUNE,
+  recover: RECOVER,
 }
 
-/** The exact text sent to `sh -s`: quoted values, the shared library, the constant script. */
+/**
+ * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
+ * function, called on the last line. sh has read every byte of the script by then, so the
+ * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
+ */
 export function renderScript(name: ScriptName, vars: Record<string, string | number>): string {
-  return `${shAssignments(vars)}\n${LIB}\n${SCRIPTS[name]}`
+  return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
+
+const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?'
 
 export interface ScriptReply {
   /** key → values, in order (a key such as `release` repeats). */

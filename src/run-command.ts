@@ -36,7 +36,7 @@ export async function dispatch(c: Core): Promise<CommandOutcome> {
  * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
  * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
  */
-export function sshOptions(settings: Settings, allowOwnSsh = false): SshOptions {
+export function sshOptions(settings: Settings, allowOwnSsh = false, ownerPid?: number): SshOptions {
   const t = settings.trusted
   const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey
   return {
@@ -47,6 +47,7 @@ export function sshOptions(settings: Settings, allowOwnSsh = false): SshOptions 
     trusted: settings.trusted,
     acceptUnknownHostKey: settings.acceptUnknownHostKey,
     persistSeconds: 300,
+    ownerPid,
     useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
   }
 }
@@ -60,6 +61,8 @@ export interface RunCommandOptions {
   /** Told the private ssh directory before any secret is written to it (the action's post step). */
   onSshDir?: (dir: string) => void
   onLock?: (hostIndex: number, held: boolean) => void
+  /** The process whose end makes our temp dir an orphan (see SshOptions.ownerPid). */
+  ownerPid?: number
   /** How messages name the timeout setting: the action's input (default) or the CLI's flag. */
   timeoutFlag?: string
   /** How every other message names inputs and commands (default: the action's words). */
@@ -104,7 +107,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
         ? await findRsync(await io.which('rsync', false))
         : ''
     ssh = await Ssh.create(
-      { ...sshOptions(settings, opts.allowOwnSsh), words: opts.words },
+      { ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words },
       sshPath,
       opts.onSshDir ?? (() => {}),
     )
@@ -132,9 +135,11 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     failure = new DeployError(
       `Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(),
       `${
-        outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
-          ? 'The switch had completed before the timeout (see above).'
-          : 'Nothing was switched: the release served before is still live.'
+        outcome?.unconfirmed?.length
+          ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
+          : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+            ? 'The switch had completed before the timeout (see above).'
+            : 'Nothing was switched: the release served before is still live.'
       } Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`,
       'timeout',
     )

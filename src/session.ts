@@ -30,6 +30,9 @@ export function lockWaitSeconds(timeoutSeconds: number): number {
 
 /** One server, reached over its one multiplexed connection. */
 export class HostSession {
+  /** Set once the shared connection dropped: later calls each open a connection of their own. */
+  fresh = false
+
   constructor(
     readonly core: Core,
     readonly index: number,
@@ -84,7 +87,7 @@ export class HostSession {
       onStderr: opts.onStderr,
       // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
       // as the shared one may be what hung (a stalled link keeps it open and silent).
-      fresh: this.core.signal.aborted,
+      fresh: this.core.signal.aborted || this.fresh,
     })
     const reply = parseReply(result.stdout)
     for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)
@@ -122,11 +125,13 @@ export class HostSession {
     }
     if (result.code !== 0 || !reply.ok) {
       const stderr = result.stderr.trim() ? untrustedLines(result.stderr, 6).join('\n') : ''
-      const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
+      const lost = result.code === 255
+      const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`
       throw new DeployError(
         `${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`,
         '',
-        'remote',
+        // No complete reply over a dead connection: what the server did is unknown (see recover).
+        lost ? 'connection-lost' : 'remote',
       )
     }
     return reply

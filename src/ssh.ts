@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, type Stats, statSync } from 'node:fs'
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, type Stats, statSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import path from 'node:path'
@@ -33,6 +33,11 @@ export interface SshOptions {
   useOwnSshSetup?: boolean
   /** How messages name inputs (default: the action's). */
   words?: Words
+  /**
+   * The process whose end makes our directory an orphan (recorded in it): the CLI itself; for the
+   * action, the runner's worker, which outlives the main step until the post step has run.
+   */
+  ownerPid?: number
 }
 
 /**
@@ -196,9 +201,11 @@ export class Ssh {
       if (problem)
         throw new DeployError(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config')
     }
+    await removeOrphanDirs(sshPath)
     const dir = await mkdtemp('/tmp/rad-')
     await chmod(dir, 0o700)
     onDir(dir)
+    await writeFile(path.join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 })
     const paths: ConfigPaths = {
       dir,
       config: path.join(dir, 'config'),
@@ -370,6 +377,8 @@ export class Ssh {
     return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
       env,
       input: script,
+      // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
+      keepStdinOpen: true,
       ...rest,
     })
   }
@@ -379,7 +388,11 @@ export class Ssh {
     await Promise.all(
       [...this.masters].map(async ([index, words]) => {
         try {
-          await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() })
+          // Bounded: a master stuck on a stalled link must not hold the end of the step back.
+          await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
+            env: this.baseEnv(),
+            signal: AbortSignal.timeout(3000),
+          })
         } catch {}
         this.masters.delete(index)
       }),
@@ -406,8 +419,50 @@ export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> 
   } catch {}
   for (const alias of aliases) {
     try {
-      await run(sshPath, ['-F', config, '-O', 'exit', alias])
+      await run(sshPath, ['-F', config, '-O', 'exit', alias], { signal: AbortSignal.timeout(3000) })
     } catch {}
   }
   await rm(dir, { recursive: true, force: true })
+}
+
+/** Holds the pid of the process our private directory belongs to. */
+const OWNER_FILE = 'owner'
+
+/** Whether process `pid` exists (EPERM: it does, as another user's). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes our private directories left by runs that were killed (SIGKILL, a lost runner): their
+ * master first, whose persisting connection would otherwise keep the target's lock looking held
+ * for its whole ControlPersist time, then the key. Only ours (same uid), only when the recorded
+ * owner process is gone; a directory without an owner record is left alone.
+ */
+export async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp'): Promise<string[]> {
+  const removed: string[] = []
+  let names: string[] = []
+  try {
+    names = readdirSync(tmp).filter((n) => /^rad-[A-Za-z0-9]{6}$/.test(n))
+  } catch {
+    return removed
+  }
+  const uid = process.getuid?.()
+  for (const name of names) {
+    const dir = path.join(tmp, name)
+    try {
+      const st = lstatSync(dir)
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue
+      const pid = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8').trim())
+      if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue
+      await removeSshDir(dir, sshPath)
+      removed.push(dir)
+    } catch {}
+  }
+  return removed
 }

@@ -12,4 +12,7 @@ export interface LockState {
   linkName: string
   token: string
   hosts: number[]
+  /** The release a deploy/activate makes live and its upload dir, for the post step's recover. */
+  releaseId?: string
+  incoming?: string
 }

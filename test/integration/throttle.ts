@@ -50,6 +50,11 @@ export interface Throttle {
   resume(): void
   /** Connections frozen right now. */
   stalled(): number
+  /**
+   * Cuts every open connection now, as a link that dies does: both sides are closed, data still
+   * queued on the link is lost. The proxy keeps listening: a reconnection gets through.
+   */
+  cut(): void
   /** Stops listening and cuts every open connection. */
   stop(): Promise<void>
 }
@@ -227,6 +232,9 @@ export async function startThrottle(opts: ThrottleOptions): Promise<Throttle> {
     stall,
     resume,
     stalled: () => [...conns].filter((c) => c.frozen).length,
+    cut: () => {
+      for (const s of sockets) s.destroy()
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()

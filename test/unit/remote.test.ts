@@ -26,6 +26,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   inspect: true,
   releaseLock: true,
   prune: true,
+  recover: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 
@@ -178,6 +179,61 @@ describe('the scripts, run by a real sh against a local directory with a hostile
     expect(existsSync(canary)).toBe(false)
     // (the canary path inside HOSTILE makes T a few directories deep)
     expect(readdirSync(root)).toEqual([HOSTILE.split('/')[0]])
+  })
+})
+
+describe('giving up: fenced changes and recover', () => {
+  const base = tempDir('radunit-giveup-')
+  let n = 0
+  /** A fresh target where prepare has taken the lock (token tok123) and made the upload dir. */
+  function prepared(): { T: string; v: Record<string, string | number> } {
+    const T = `${base}/t${n++}`
+    const v = vars({ T })
+    expect(runScript('prepare', v).reply.ok).toBe(true)
+    writeFileSync(`${T}/.deploy/incoming/r1.tok123/index.html`, 'r1\n')
+    return { T, v }
+  }
+
+  it('a lock taken over while before-switch runs: nothing is switched, logged or pruned', () => {
+    const { T, v } = prepared()
+    const takeOver = `printf 'other h 0 9999999999\\n' > '${T}/.deploy/lock/holder'`
+    const { reply } = runScript('publishAndSwitch', { ...v, BEFORE_SWITCH: takeOver })
+    expect(reply.error?.code).toBe('lock-lost')
+    expect(existsSync(`${T}/current`)).toBe(false)
+    expect(existsSync(`${T}/.deploy/log`)).toBe(false)
+    // The other run's lock stays.
+    expect(readFileSync(`${T}/.deploy/lock/holder`, 'utf8')).toMatch(/^other /)
+  })
+
+  it('recover after a switch whose reply was lost: logs it once, reports it live, releases the lock', () => {
+    const { T, v } = prepared()
+    const sw = runScript('publishAndSwitch', { ...v, KEEP_LOCK: 1 })
+    expect(all(sw.reply, 'switched')).toEqual(['r1'])
+    // As if the script was killed between the switch and the log line.
+    writeFileSync(`${T}/.deploy/log`, '')
+    const r = runScript('recover', v)
+    expect(r.reply.ok).toBe(true)
+    expect(all(r.reply, 'switched')).toEqual(['r1'])
+    expect(all(r.reply, 'logged')).toEqual([''])
+    expect(first(r.reply, 'lock')).toBe('released')
+    expect(first(r.reply, 'live')).toBe('r1')
+    expect(readFileSync(`${T}/.deploy/log`, 'utf8')).toBe(`${v.LOGLINE}\n`)
+    expect(existsSync(`${T}/.deploy/lock`)).toBe(false)
+    // Once the lock is not ours, recover changes nothing and says so.
+    const again = runScript('recover', v)
+    expect(first(again.reply, 'lock')).toMatch(/^not-ours/)
+    expect(readFileSync(`${T}/.deploy/log`, 'utf8')).toBe(`${v.LOGLINE}\n`)
+  })
+
+  it('recover after a publish that never went live: the release goes back to incoming', () => {
+    const { T, v } = prepared()
+    expect(runScript('publishAndSwitch', { ...v, SWITCH: 0, KEEP_LOCK: 1 }).reply.ok).toBe(true)
+    expect(existsSync(`${T}/releases/r1`)).toBe(true)
+    const r = runScript('recover', { ...v, KEEP_LOCK: 1 })
+    expect(all(r.reply, 'unpublished')).toEqual(['r1'])
+    expect(first(r.reply, 'lock')).toBe('released')
+    expect(existsSync(`${T}/releases/r1`)).toBe(false)
+    expect(readFileSync(`${T}/.deploy/incoming/r1.tok123/index.html`, 'utf8')).toBe('r1\n')
   })
 })
 

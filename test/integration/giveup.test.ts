@@ -1,0 +1,403 @@
+/**
+ * Giving up means giving up (issue 10, §1 and the last item of §8), against a real sshd:
+ *  - a timeout, SIGTERM or SIGKILL (then the post step) while before-switch still runs: once the
+ *    step has ended nothing of that run changes the server, not even when the hook ends later, and
+ *    a newer deploy that went live in between stays live;
+ *  - the connection cut (a dead link) right after the switch or before it: the tool reconnects,
+ *    finds out, and finishes the job or says exactly what is served;
+ *  - a stalled link in the middle of before-switch with `timeout: 20`: the step ends within 30 s;
+ *  - a SIGKILLed CLI run: the next run removes its private temp dir and its master, and is not
+ *    blocked by the lock the dead run's persisting connection kept alive.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import {
+  baseInputs,
+  errorText,
+  linkTarget,
+  listDir,
+  makeTargetRoot,
+  nodeBinaries,
+  ROOT,
+  readTree,
+  runAction,
+  type Sshd,
+  sshProcessesWith,
+  startSshd,
+  TEST_USER,
+  writeSite,
+} from './harness.js'
+import { startThrottle } from './throttle.js'
+
+let sshd: Sshd
+const cleanup: string[] = []
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(async () => {
+  await sshd?.stop()
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function site(id: string): string {
+  const dir = mkdtempSync('/tmp/radsrc-')
+  cleanup.push(dir)
+  writeSite(dir, { 'index.html': `<h1>${id}</h1>\n`, 'css/app.css': `/* ${id} */\n`.repeat(20) })
+  return dir
+}
+
+/** A target with release v1 live, and a scratch dir beside it for the hooks' markers. */
+async function liveTarget(node?: string): Promise<{ target: string; marks: string }> {
+  const root = makeTargetRoot(sshd)
+  cleanup.push(root)
+  const target = `${root}/site`
+  const first = await runAction({ ...baseInputs(sshd, target, site('v1')), 'release-id': 'v1' }, { node })
+  if (first.code !== 0) throw new Error(`setup deploy failed:\n${first.stdout}`)
+  return { target, marks: root }
+}
+
+/**
+ * A before-switch hook that says when it starts, sleeps, then says it ended. `tag` is a word only
+ * this hook's command line holds, to find its processes on the server.
+ */
+function slowHook(marks: string, seconds: number, tag: string): string {
+  return `echo ${tag} >/dev/null; touch '${marks}/started'; sleep ${seconds}; touch '${marks}/hook-ended'`
+}
+
+/** Pids of processes whose command line holds `needle`. */
+function processesWith(needle: string): number[] {
+  const pids: number[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) pids.push(Number(pid))
+    } catch {}
+  }
+  return pids
+}
+
+function logReleases(target: string): string[] {
+  try {
+    return readFileSync(`${target}/.deploy/log`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => `${JSON.parse(l).event}:${JSON.parse(l).release}`)
+  } catch {
+    return []
+  }
+}
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
+  it.concurrent('timeout while before-switch sleeps: nothing switches when the hook ends; no process, no lock, no log entry left', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget(node)
+    const tag = `radgiveup-timeout-${process.pid}-${node.length}`
+    const t0 = Date.now()
+    const run = await runAction(
+      {
+        ...baseInputs(sshd, target, site('v2')),
+        'release-id': 'v2',
+        timeout: '10',
+        'before-switch': slowHook(marks, 14, tag),
+      },
+      { node },
+    )
+    console.log(`giveup: timeout 10 s during before-switch: the step ended after ${run.durationMs} ms`)
+    expect(existsSync(`${marks}/started`)).toBe(true)
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toMatch(/Stopped after 10 s \(input timeout\).*Nothing was switched/s)
+    expect(run.durationMs).toBeLessThan(20_000)
+    // Right away and after the hook would have ended: nothing of that run acts any more.
+    expect(processesWith(tag)).toEqual([])
+    await sleep(Math.max(0, t0 + 17_000 - Date.now()))
+    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+    expect(processesWith(tag)).toEqual([])
+    expect(linkTarget(`${target}/current`)).toBe('releases/v1')
+    expect(logReleases(target)).toEqual(['deploy:v1'])
+    expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    expect(listDir(`${target}/releases`)).toEqual(['v1'])
+  })
+
+  it.concurrent('SIGTERM during before-switch, then the post step: stopped, and a newer deploy that goes live meanwhile stays live', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget(node)
+    const tag = `radgiveup-term-${process.pid}-${node.length}`
+    const t0 = Date.now()
+    const run = await runAction(
+      {
+        ...baseInputs(sshd, target, site('v2')),
+        'release-id': 'v2',
+        'before-switch': slowHook(marks, 6, tag),
+      },
+      { node, signal: 'SIGTERM', killWhen: () => existsSync(`${marks}/started`) },
+    )
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toMatch(/cancel/i)
+    expect(run.post?.code).toBe(0)
+    expect(processesWith(tag)).toEqual([])
+    expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    // A newer deploy goes live before the cancelled hook would have ended …
+    const v3 = site('v3')
+    const next = await runAction({ ...baseInputs(sshd, target, v3), 'release-id': 'v3' }, { node })
+    expect(errorText(next)).toBe('')
+    expect(linkTarget(`${target}/current`)).toBe('releases/v3')
+    // … and stays live after it.
+    await sleep(Math.max(0, t0 + 8_000 - Date.now()))
+    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+    expect(linkTarget(`${target}/current`)).toBe('releases/v3')
+    expect(readTree(`${target}/current`)).toEqual(readTree(v3))
+    expect(logReleases(target)).toEqual(['deploy:v1', 'deploy:v3'])
+  })
+
+  it.concurrent('SIGKILL during before-switch, then the post step as the runner runs it: the post step stops the run and frees the lock', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget(node)
+    const tag = `radgiveup-kill-${process.pid}-${node.length}`
+    const t0 = Date.now()
+    const run = await runAction(
+      {
+        ...baseInputs(sshd, target, site('v2')),
+        'release-id': 'v2',
+        'before-switch': slowHook(marks, 6, tag),
+      },
+      { node, signal: 'SIGKILL', killWhen: () => existsSync(`${marks}/started`) },
+    )
+    expect(run.post?.code).toBe(0)
+    expect(run.post?.stdout).toMatch(/serves releases\/v1/)
+    expect(processesWith(tag)).toEqual([])
+    expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    await sleep(Math.max(0, t0 + 8_000 - Date.now()))
+    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+    expect(linkTarget(`${target}/current`)).toBe('releases/v1')
+    expect(logReleases(target)).toEqual(['deploy:v1'])
+    // The release that never went live is back in incoming/ (a re-run resumes from it), not in releases/.
+    expect(listDir(`${target}/releases`)).toEqual(['v1'])
+  })
+})
+
+describe('a dead link', () => {
+  it.concurrent('the connection is cut right after the switch: the tool reconnects, finds the release live, runs after-switch and reports it', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget()
+    // The latency keeps the script's reply on the link long enough for the cut to lose it.
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 150 })
+    let cutAt = ''
+    try {
+      const running = runAction({
+        ...baseInputs(sshd, target, site('v2')),
+        host: `${TEST_USER}@127.0.0.1:${link.port}`,
+        'known-hosts': sshd.knownHostsPlain,
+        'release-id': 'v2',
+        'after-switch': `touch '${marks}/after-ran'`,
+      })
+      await until(
+        'the switch',
+        () => {
+          try {
+            return linkTarget(`${target}/current`) === 'releases/v2'
+          } catch {
+            return false
+          }
+        },
+        60_000,
+      )
+      link.cut()
+      cutAt = new Date().toISOString()
+      const run = await running
+      expect(run.stdout).toMatch(/connection dropped during the switch/)
+      expect(errorText(run), run.stdout).toBe('')
+      expect(run.code).toBe(0)
+      expect(linkTarget(`${target}/current`)).toBe('releases/v2')
+      expect(existsSync(`${marks}/after-ran`)).toBe(true)
+      expect(run.outputs['release-id']).toBe('v2')
+      expect(JSON.parse(run.outputs.hosts ?? '[]')[0]?.status).toBe('deployed')
+      // The history has the switch exactly once, whether the script or the recovery wrote it.
+      expect(logReleases(target)).toEqual(['deploy:v1', 'deploy:v2'])
+      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+      expect(cutAt).not.toBe('')
+    } finally {
+      await link.stop()
+    }
+  })
+
+  it.concurrent('the connection is cut during before-switch: nothing switches, ever, and the report says what is served', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget()
+    const tag = `radgiveup-cut-${process.pid}`
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 5 })
+    try {
+      const running = runAction({
+        ...baseInputs(sshd, target, site('v2')),
+        host: `${TEST_USER}@127.0.0.1:${link.port}`,
+        'known-hosts': sshd.knownHostsPlain,
+        'release-id': 'v2',
+        'before-switch': slowHook(marks, 4, tag),
+      })
+      await until('before-switch', () => existsSync(`${marks}/started`), 60_000)
+      const t0 = Date.now()
+      link.cut()
+      const run = await running
+      expect(run.code).not.toBe(0)
+      expect(errorText(run)).toMatch(
+        /connection dropped before the switch; nothing was switched: .*serves releases\/v1/,
+      )
+      expect(processesWith(tag)).toEqual([])
+      await sleep(Math.max(0, t0 + 6_000 - Date.now()))
+      expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+      expect(linkTarget(`${target}/current`)).toBe('releases/v1')
+      expect(logReleases(target)).toEqual(['deploy:v1'])
+      expect(listDir(`${target}/releases`)).toEqual(['v1'])
+      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    } finally {
+      await link.stop()
+    }
+  })
+
+  it.concurrent('the link stalls during before-switch with timeout 20: the step ends within 30 s and nothing switches later', async ({
+    expect,
+  }) => {
+    const { target, marks } = await liveTarget()
+    const tag = `radgiveup-stall-${process.pid}`
+    const trace: string[] = []
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 5 })
+    try {
+      const t0 = Date.now()
+      const running = runAction(
+        {
+          ...baseInputs(sshd, target, site('v2')),
+          host: `${TEST_USER}@127.0.0.1:${link.port}`,
+          'known-hosts': sshd.knownHostsPlain,
+          'release-id': 'v2',
+          timeout: '20',
+          'before-switch': slowHook(marks, 22, tag),
+        },
+        {
+          onStdout: (o) => {
+            if (process.env.RAD_TRACE)
+              for (const l of o.split('\n')) if (l) trace.push(`${Date.now() - t0} ${l}`)
+          },
+        },
+      )
+      await until('before-switch', () => existsSync(`${marks}/started`), 20_000)
+      link.stall()
+      const run = await running
+      if (process.env.RAD_TRACE) console.log(trace.join('\n'))
+      console.log(
+        `giveup: link stalled during before-switch, timeout 20 s: the step ended after ${run.durationMs} ms; post step: ${run.post?.stdout.trim().replace(/\n/g, ' | ')}`,
+      )
+      expect(errorText(run)).toMatch(/Stopped after 20 s \(input timeout\).*Nothing was switched/s)
+      expect(run.durationMs).toBeLessThan(30_000)
+      expect(processesWith(tag)).toEqual([])
+      await sleep(Math.max(0, t0 + 25_000 - Date.now()))
+      expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+      expect(linkTarget(`${target}/current`)).toBe('releases/v1')
+      expect(logReleases(target)).toEqual(['deploy:v1'])
+      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    } finally {
+      await link.stop()
+    }
+  })
+})
+
+describe('a SIGKILLed CLI run', () => {
+  const CLI = path.join(ROOT, 'dist/cli/index.js')
+
+  it('the next run removes its temp dir and master, and takes the lock at once', async ({ expect }) => {
+    // An sshd of its own: its port tells this test's temp dirs from every other test's.
+    const own = await startSshd()
+    const files = mkdtempSync('/tmp/radrun-kill-')
+    cleanup.push(files)
+    try {
+      const key = path.join(files, 'key')
+      writeFileSync(key, own.client.privateKey, { mode: 0o600 })
+      const known = path.join(files, 'known_hosts')
+      writeFileSync(known, own.knownHosts)
+      const root = makeTargetRoot(own)
+      cleanup.push(root)
+      const target = `${root}/site`
+      const args = (id: string, extra: string[] = []) => [
+        'deploy',
+        '--host',
+        `${TEST_USER}@127.0.0.1:${own.port}`,
+        '--key',
+        key,
+        '--known-hosts',
+        known,
+        '--target',
+        target,
+        '--source',
+        site(id),
+        '--release-id',
+        id,
+        ...extra,
+      ]
+      const ourDirs = () =>
+        readdirSync('/tmp')
+          .filter((n) => n.startsWith('rad-'))
+          .map((n) => `/tmp/${n}`)
+          .filter((d) => {
+            try {
+              return readFileSync(`${d}/config`, 'utf8').includes(`Port ${own.port}\n`)
+            } catch {
+              return false
+            }
+          })
+      const cli = (a: string[]) =>
+        spawn(process.execPath, [CLI, ...a], {
+          env: { PATH: process.env.PATH, HOME: process.env.HOME },
+          cwd: '/tmp',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      const done = (child: ReturnType<typeof cli>) =>
+        new Promise<{ code: number; out: string }>((resolve) => {
+          let out = ''
+          child.stdout?.on('data', (d) => {
+            out += d
+          })
+          child.stderr?.on('data', (d) => {
+            out += d
+          })
+          child.on('close', (code) => resolve({ code: code ?? -1, out }))
+        })
+      const first = cli(args('r1', ['--before-switch', `touch '${root}/started'; sleep 20`]))
+      const firstDone = done(first)
+      await until('the first run to reach before-switch', () => existsSync(`${root}/started`), 60_000)
+      const orphan = ourDirs()
+      expect(orphan.length).toBe(1)
+      first.kill('SIGKILL')
+      await firstDone
+      // The killed run's master persists, and with it the connection that holds the lock.
+      expect(sshProcessesWith(orphan[0] as string).length).toBeGreaterThan(0)
+      expect(existsSync(`${target}/.deploy/lock`)).toBe(true)
+
+      const t0 = Date.now()
+      const second = await done(cli(args('r2', ['--timeout', '15'])))
+      const seconds = (Date.now() - t0) / 1000
+      console.log(`giveup: the run after a SIGKILLed CLI run took ${seconds.toFixed(1)} s`)
+      expect(second.out).not.toMatch(/holds the lock/)
+      expect(second.code, second.out).toBe(0)
+      expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+      expect(existsSync(orphan[0] as string)).toBe(false)
+      expect(sshProcessesWith(orphan[0] as string)).toEqual([])
+      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+    } finally {
+      await own.stop()
+    }
+  })
+})
