@@ -13,7 +13,7 @@
  *   d. the by-hand recipe: `cp -al` of the live release, `rsync -a --delete` into it, `ln -s`,
  *      `mv -T`: four ssh calls, four connections.
  * Release 1 and the rebuilds measured (2 for c and d; 2 to BENCH_SAMPLES + 1 for a and b, which
- * take turns at going first) go through the WAN simulator (test/integration/throttle.ts:
+ * take turns at going first) go through the WAN simulator (test/support/throttle.ts:
  * BENCH_MBIT each way, BENCH_RTT_MS round trip); later releases only feed the disk chart and go
  * straight to the sshd. Each rebuild of b is also taken apart (handshake, an empty remote call,
  * its rsync over a master with and without the action's options and layout), to find where the
@@ -45,8 +45,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { DEFAULT_CHMOD } from '../src/inputs.js'
 import { parseStats, rsyncArgs } from '../src/rsync.js'
-import { DIST, ROOT, runAction, type Sshd, startSshd, TEST_USER } from '../test/integration/harness.js'
-import { startThrottle, type Throttle } from '../test/integration/throttle.js'
+import { DIST, ROOT, runAction, type Sshd, startSshd, TEST_USER } from '../test/support/harness.js'
+import { startThrottle, type Throttle } from '../test/support/throttle.js'
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -1360,7 +1360,7 @@ ${machine}
 ## What was measured
 
 - **The site**: ${CFG.files} files, ${mb(site.totalBytes)} MB in ${site.dirs.length} directories: ${site.files.filter((f) => f.kind === 'text').length} text files (HTML, JS, CSS, JSON, XML; median about 2 KB), ${site.files.filter((f) => f.kind === 'thumb').length} small images (3–20 KB) and ${site.files.filter((f) => f.kind === 'image').length} photos (20–200 KB). Deployed once (**first deploy**), then **rebuilt** as CI does, every file written again with a new mtime and ${site.changedPerRebuild} files (${pct(1)}) with entirely new content, and deployed again.
-- **The link**: a WAN simulator on loopback (test/integration/throttle.ts), a TCP proxy in front of a real sshd on 127.0.0.1: ${CFG.mbit} Mbit/s each way, ${CFG.rttMs} ms round trip. Bytes and SSH connections are counted at the proxy${sshdAgrees ? ' (sshd’s own log counted the same connections)' : ''}.
+- **The link**: a WAN simulator on loopback (test/support/throttle.ts), a TCP proxy in front of a real sshd on 127.0.0.1: ${CFG.mbit} Mbit/s each way, ${CFG.rttMs} ms round trip. Bytes and SSH connections are counted at the proxy${sshdAgrees ? ' (sshd’s own log counted the same connections)' : ''}.
 - **a. this action**: dist/index.js run as the GitHub runner runs it (inputs as \`INPUT_*\` variables), timed from the process start to its exit (the post step, which only cleans up, is not counted).
 - **b. the floor**: one \`rsync\` with the action's own flags (\`rsyncArgs\` from src/rsync.ts: \`-r -l -p -c --chmod --link-dest\`, without the progress options) over one ssh connection, into a fresh directory. No lock, no checks, no switch: the least this approach can cost.
 - **c. full copy**: \`rsync -r -l -p\` into a fresh directory, no \`--link-dest\` (\`scp -r\` would send the same bytes).

@@ -34,7 +34,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 const CLI = path.join(ROOT, 'dist/cli/index.js')
 /** A second local account: the person at the laptop, with their own ~/.ssh. */

@@ -25,7 +25,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 import {
   formatReport,
   type LoadTarget,
@@ -34,9 +34,9 @@ import {
   releaseSite,
   startLoad,
   type TargetReport,
-} from './load.js'
-import { type Nginx, startNginx } from './nginx.js'
-import { startThrottle, type Throttle } from './throttle.js'
+} from '../support/load.js'
+import { type Nginx, startNginx } from '../support/nginx.js'
+import { startThrottle, type Throttle } from '../support/throttle.js'
 
 /**
  * Releases r01 … r06: r01 is live when the load starts; then r02 … r06 are each deployed and

@@ -33,7 +33,7 @@ import {
   sh,
   startSshd,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 let sshd: Sshd
 const cleanup: string[] = []

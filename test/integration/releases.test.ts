@@ -27,8 +27,8 @@ import {
   type Sshd,
   startSshd,
   writeSite,
-} from './harness.js'
-import { startThrottle } from './throttle.js'
+} from '../support/harness.js'
+import { startThrottle } from '../support/throttle.js'
 
 let sshd: Sshd
 beforeAll(async () => {

@@ -25,7 +25,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 let sshd: Sshd
 const cleanup: string[] = []
