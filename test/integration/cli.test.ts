@@ -98,10 +98,10 @@ afterAll(async () => {
 })
 
 /** The CI way: host, key file and known_hosts file given explicitly. */
-function ci(target: string): string[] {
+function ci(target: string, port = sshd.port): string[] {
   return [
     '--host',
-    `${TEST_USER}@127.0.0.1:${sshd.port}`,
+    `${TEST_USER}@127.0.0.1:${port}`,
     '--key',
     keyFile,
     '--known-hosts',
@@ -309,17 +309,7 @@ describe('input and exit codes', () => {
     const target = `${makeTargetRoot(sshd)}/site`
     const src = newSite(SITE)
     const port = await freePort()
-    const refused = await runCli([
-      'list',
-      '--host',
-      `${TEST_USER}@127.0.0.1:${port}`,
-      '--key',
-      keyFile,
-      '--known-hosts',
-      knownHostsFile,
-      '--target',
-      target,
-    ])
+    const refused = await runCli(['list', ...ci(target, port)])
     expect(refused.stderr).toMatch(/refused the connection/)
     expect(refused.code).toBe(3)
 
