@@ -16,6 +16,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { shQuote } from '../../src/quote.js'
 import {
   baseInputs,
   freePort,
@@ -590,10 +591,9 @@ describe('on a terminal', () => {
     const src = newSite(big)
     const inTty = (args: string[], env: Record<string, string> = {}) => {
       // script(1) gives the CLI a pseudo-terminal; argv goes through a shell only here, quoted.
-      const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
       const r = spawnSync(
         'script',
-        ['-qec', [process.execPath, CLI, ...args].map(q).join(' '), '/dev/null'],
+        ['-qec', [process.execPath, CLI, ...args].map(shQuote).join(' '), '/dev/null'],
         {
           env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...env },
           encoding: 'utf8',
