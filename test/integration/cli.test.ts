@@ -20,6 +20,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { shQuote } from '../../src/quote.js'
 import {
   baseInputs,
   freePort,
@@ -38,7 +39,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 const CLI = path.join(ROOT, 'dist/cli/index.js')
 /** A second local account: the person at the laptop, with their own ~/.ssh. */
@@ -147,10 +148,10 @@ afterAll(async () => {
 })
 
 /** The CI way: host, key file and known_hosts file given explicitly. */
-function ci(target: string): string[] {
+function ci(target: string, port = sshd.port): string[] {
   return [
     '--host',
-    `${TEST_USER}@127.0.0.1:${sshd.port}`,
+    `${TEST_USER}@127.0.0.1:${port}`,
     '--key',
     keyFile,
     '--known-hosts',
@@ -358,17 +359,7 @@ describe('input and exit codes', () => {
     const target = `${makeTargetRoot(sshd)}/site`
     const src = newSite(SITE)
     const port = await freePort()
-    const refused = await runCli([
-      'list',
-      '--host',
-      `${TEST_USER}@127.0.0.1:${port}`,
-      '--key',
-      keyFile,
-      '--known-hosts',
-      knownHostsFile,
-      '--target',
-      target,
-    ])
+    const refused = await runCli(['list', ...ci(target, port)])
     expect(refused.stderr).toMatch(/refused the connection/)
     expect(refused.code).toBe(3)
 
@@ -732,10 +723,9 @@ describe('on a terminal', () => {
     const src = newSite(big)
     const inTty = (args: string[], env: Record<string, string> = {}) => {
       // script(1) gives the CLI a pseudo-terminal; argv goes through a shell only here, quoted.
-      const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
       const r = spawnSync(
         'script',
-        ['-qec', [process.execPath, CLI, ...args].map(q).join(' '), '/dev/null'],
+        ['-qec', [process.execPath, CLI, ...args].map(shQuote).join(' '), '/dev/null'],
         {
           env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...env },
           encoding: 'utf8',

@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   baseInputs,
   inode,
@@ -11,18 +11,11 @@ import {
   nodeBinaries,
   readTree,
   runAction,
-  type Sshd,
-  startSshd,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-})
+const { sshd } = useSshd()
 
 function site(n: number): Record<string, string> {
   const files: Record<string, string> = { 'index.html': '<h1>v1</h1>\n' }

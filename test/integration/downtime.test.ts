@@ -9,23 +9,12 @@
  * (see nginx.ts). What counts as a complete, straddled or failed visit is described in load.ts.
  */
 import { execFile } from 'node:child_process'
-import { chownSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ActionRun,
-  baseInputs,
-  errorText,
-  linkTarget,
-  makeTargetRoot,
-  readTree,
-  runAction,
-  type Sshd,
-  startSshd,
-  TEST_USER,
-  writeSite,
-} from './harness.js'
+import { expectOk } from '../support/expect.js'
+import { type ActionRun, baseInputs, linkTarget, readTree, runAction, TEST_USER } from '../support/harness.js'
 import {
   formatReport,
   type LoadTarget,
@@ -34,9 +23,10 @@ import {
   releaseSite,
   startLoad,
   type TargetReport,
-} from './load.js'
-import { type Nginx, startNginx } from './nginx.js'
-import { startThrottle, type Throttle } from './throttle.js'
+} from '../support/load.js'
+import { type Nginx, startNginx } from '../support/nginx.js'
+import { useSshd } from '../support/suite.js'
+import { startThrottle, type Throttle } from '../support/throttle.js'
 
 /**
  * Releases r01 … r06: r01 is live when the load starts; then r02 … r06 are each deployed and
@@ -55,10 +45,9 @@ const SETTLE_MS = 1_500
 /** open_file_cache_valid (1 s), plus the length of a visit and some slack. */
 const CACHE_WINDOW_MS = 1_600
 
-let sshd: Sshd
+const { sshd, newTarget, sourceDir } = useSshd()
 let link: Throttle
 let nginx: Nginx
-const cleanup: string[] = []
 const sources: Record<string, string> = {}
 const manifest: Manifest = {}
 let actionTarget = ''
@@ -75,22 +64,15 @@ const SERVERS = {
 }
 
 beforeAll(async () => {
-  sshd = await startSshd()
   link = await startThrottle({ targetPort: sshd.port, ...LINK })
   for (const tag of TAGS) {
-    const dir = mkdtempSync('/tmp/radsrc-')
-    cleanup.push(dir)
     const files = releaseSite(tag)
-    writeSite(dir, files)
-    sources[tag] = dir
+    sources[tag] = sourceDir(files)
     manifest[tag] = manifestEntry(tag, files)
   }
-  const a = makeTargetRoot(sshd)
-  const b = makeTargetRoot(sshd)
-  cleanup.push(a, b)
-  actionTarget = `${a}/site`
+  actionTarget = newTarget()
   // The baseline serves a plain directory that rsync updates in place.
-  baselineTarget = `${b}/site`
+  baselineTarget = newTarget()
   mkdirSync(`${baselineTarget}/current`, { recursive: true })
   for (const d of [baselineTarget, `${baselineTarget}/current`]) chownSync(d, sshd.user.uid, sshd.user.gid)
   nginx = await startNginx([
@@ -105,8 +87,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await nginx?.stop()
   await link?.stop()
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
   if (measured.action && measured.baseline) {
     const line = (r: TargetReport) =>
       `  ${r.name.padEnd(56)} ${String(r.requests).padStart(6)} requests ${String(r.failed).padStart(5)} failed visits (${r.straddled} spanned a switch)`
@@ -124,11 +104,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function viaLink(inputs: Record<string, string>): Record<string, string> {
   return { ...inputs, host: `${TEST_USER}@127.0.0.1:${link.port}`, 'known-hosts': sshd.knownHostsPlain }
-}
-
-function expectOk(run: ActionRun): void {
-  expect(errorText(run), run.stdout).toBe('')
-  expect(run.code).toBe(0)
 }
 
 // The post step has nothing to do after a run that ended normally (other tests cover it): skipped here.

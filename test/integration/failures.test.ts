@@ -2,8 +2,8 @@
  * Every failure must say what went wrong and how to fix it, and leave the server serving exactly
  * what it served before: `current` untouched, no new release, no partial upload, no lock left.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
 import {
   type ActionRun,
   baseInputs,
@@ -13,44 +13,26 @@ import {
   linkTarget,
   listDir,
   makeKey,
-  makeTargetRoot,
   nodeBinaries,
   pathWithout,
   readTree,
   runAction,
-  type Sshd,
   sh,
   silentListener,
   sshProcessesWith,
-  startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
+const { sshd, tmp, removeAfter, newTarget, sourceDir } = useSshd()
 
 function source(version: string): string {
-  const src = tmp('radsrc-')
-  writeSite(src, {
+  return sourceDir({
     'index.html': `<h1>${version}</h1>\n`,
     'assets/app.css': `body { color: ${version === 'v1' ? 'red' : 'blue'} }\n`,
     'assets/big.txt': `${version} `.repeat(5000),
   })
-  return src
 }
 
 interface Live {
@@ -60,9 +42,7 @@ interface Live {
 
 /** A target serving release r1, deployed the normal way. */
 async function liveR1(node: string): Promise<Live> {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  const target = `${root}/site`
+  const target = newTarget()
   const src = source('v1')
   const r1 = await runAction({ ...baseInputs(sshd, target, src), 'release-id': 'r1' }, { node })
   expect(errorText(r1)).toBe('')
@@ -160,7 +140,7 @@ describe('failures on the server side (one node is enough: the messages come fro
   it('rsync missing on the server: says so and how to install it', async () => {
     const live = await liveR1(node)
     const bin = pathWithout(['rsync'])
-    cleanup.push(bin)
+    removeAfter(bin)
     sshd.authorize(sshd.client.publicKey, `environment="PATH=${bin}"`)
     try {
       const run = await runAction(
@@ -219,9 +199,7 @@ describe('failures on the server side (one node is enough: the messages come fro
 
 describe('failures, once', () => {
   it('`current` is a real directory: refused with a migration recipe that works', async () => {
-    const root = makeTargetRoot(sshd)
-    cleanup.push(root)
-    const target = `${root}/site`
+    const target = newTarget()
     mkdirSync(`${target}/current`, { recursive: true })
     writeSite(`${target}/current`, { 'index.html': '<h1>old site</h1>\n' })
     sh('chown', ['-R', `${TEST_USER}:${TEST_USER}`, target])

@@ -8,9 +8,9 @@
  * (A full disk is covered in options.test.ts.)
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { describe, it } from 'vitest'
 import {
   type ActionRun,
   baseInputs,
@@ -18,46 +18,20 @@ import {
   isSymlink,
   linkTarget,
   listDir,
-  makeTargetRoot,
   readTree,
   runAction,
-  type Sshd,
-  startSshd,
-  TEST_USER,
-  writeSite,
-} from './harness.js'
-import { startThrottle } from './throttle.js'
+} from '../support/harness.js'
+import { type RunOptions, useSshd } from '../support/suite.js'
+import { startThrottle } from '../support/throttle.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
+const { sshd, newTarget, sourceDir, viaPort, deploy: deployTo } = useSshd()
 
 /** A build with `mb` MB of fresh random content, so every release has everything to send. */
 function build(id: string, mb: number): string {
-  const dir = tmp('radsrc-')
   const files: Record<string, string | Buffer> = { 'index.html': `<h1>${id}</h1>\n` }
   for (let i = 0; i < mb * 4; i++)
     files[`media/part-${String(i).padStart(3, '0')}.bin`] = randomBytes(250_000)
-  writeSite(dir, files)
-  return dir
-}
-
-function newTarget(): string {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  return `${root}/site`
+  return sourceDir(files)
 }
 
 /** Pids of processes whose command line mentions `needle` (an ssh dir: our rsync and ssh children). */
@@ -82,15 +56,8 @@ describe('faults', () => {
   }) => {
     const target = newTarget()
     const sources: Record<string, string> = {}
-    const deploy = (id: string, src: string, opts: Parameters<typeof runAction>[1] = {}, via?: number) =>
-      runAction(
-        {
-          ...baseInputs(sshd, target, src),
-          'release-id': id,
-          ...(via ? { host: `${TEST_USER}@127.0.0.1:${via}`, 'known-hosts': sshd.knownHostsPlain } : {}),
-        },
-        opts,
-      )
+    const deploy = (id: string, src: string, opts: RunOptions = {}, via?: number) =>
+      deployTo(target, src, { 'release-id': id, ...(via ? viaPort(via) : {}) }, opts)
     const expectOk = (run: ActionRun) => {
       expect(errorText(run), run.stdout).toBe('')
       expect(run.code).toBe(0)
@@ -204,8 +171,7 @@ describe('faults', () => {
     try {
       run = await runAction({
         ...baseInputs(sshd, target, v2),
-        host: `${TEST_USER}@127.0.0.1:${link.port}`,
-        'known-hosts': sshd.knownHostsPlain,
+        ...viaPort(link.port),
         'release-id': 'v2',
         timeout: '20',
       })

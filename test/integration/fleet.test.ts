@@ -19,7 +19,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 /**
  * Four "servers": sshds each in its own mount namespace, each seeing its own directory at the same

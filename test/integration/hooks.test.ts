@@ -3,73 +3,23 @@
  * sshd: what a user would check on the server and in the step's log afterwards.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ActionRun,
-  baseInputs,
-  errorText,
-  linkTarget,
-  listDir,
-  makeTargetRoot,
-  readTree,
-  runAction,
-  type Sshd,
-  startSshd,
-  writeSite,
-} from './harness.js'
+import { describe, expect, it } from 'vitest'
+import { expectFailed, expectOk } from '../support/expect.js'
+import { linkTarget, listDir, makeTargetRoot, readTree } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
+const { sshd, tmp, removeAfter, newTarget, sourceDir, deploy } = useSshd()
 
 function site(version: string, extra: Record<string, string> = {}): string {
-  const src = tmp('radsrc-')
-  writeSite(src, {
+  return sourceDir({
     'index.html': `<h1>${version}</h1>\n`,
     'assets/app.css': 'body { color: red }\n',
     'health.txt': 'ok\n',
     ...extra,
   })
-  return src
-}
-
-function newTarget(name = 'site'): string {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  return `${root}/${name}`
-}
-
-function deploy(target: string, src: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
-  return runAction({ ...baseInputs(sshd, target, src), ...inputs })
-}
-
-function expectOk(run: ActionRun): void {
-  expect(errorText(run), run.stdout).toBe('')
-  expect(run.code).toBe(0)
-}
-
-function expectFailed(run: ActionRun): string {
-  expect(run.code, run.stdout).not.toBe(0)
-  const msg = errorText(run)
-  if (process.env.SHOWMSG) console.log(`----\n${msg}\n`)
-  expect(msg).not.toBe('')
-  expect(run.post?.code).toBe(0)
-  return msg
 }
 
 interface LogRecord {
@@ -239,7 +189,7 @@ describe('nothing a user gives is run as code, and a hook runs exactly as writte
     expect(expected).toContain("single 'quoted'")
 
     const root = makeTargetRoot(sshd)
-    cleanup.push(root)
+    removeAfter(root)
     const target = `${root}/my site's "dir" ${payload}`
     const shared = `data ${payload}`
     const src = site('v1')

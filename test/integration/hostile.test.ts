@@ -18,12 +18,12 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { expectOk, printed } from '../support/expect.js'
 import {
   type ActionRun,
   baseInputs,
@@ -35,14 +35,12 @@ import {
   makeTargetRoot,
   readTree,
   runAction,
-  type Sshd,
-  startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
+const { sshd, tmp, removeAfter, sourceDir } = useSshd()
 /** Every run of the bundle in this file: none may show the key. */
 const runs: ActionRun[] = []
 /** Deploy roots used here: no file in them may hold the key. */
@@ -52,39 +50,23 @@ const targets: string[] = []
 // relative one (created in whatever directory a command would run in: ours, the workspace, the
 // deploy user's home, a release).
 const canaryDir = mkdtempSync('/tmp/radcanary-')
+removeAfter(canaryDir)
 chmodSync(canaryDir, 0o777)
 const CANARY = path.join(canaryDir, 'pwned')
 const REL = 'radpwned'
 const SUB = `$(touch ${CANARY})`
 const TICK = `\`touch ${CANARY}\``
 
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of [...cleanup, canaryDir]) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
-
+/** A fresh target whose root is also searched for canaries and the key. */
 function newTarget(name = 'site'): string {
   const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  const t = `${root}/${name}`
+  removeAfter(root)
   targets.push(root)
-  return t
+  return `${root}/${name}`
 }
 
 function site(version: string, extra: Record<string, string> = {}): string {
-  const src = tmp('radsrc-')
-  writeSite(src, { 'index.html': `<h1>${version}</h1>\n`, 'css/app.css': 'body{}\n', ...extra })
-  return src
+  return sourceDir({ 'index.html': `<h1>${version}</h1>\n`, 'css/app.css': 'body{}\n', ...extra })
 }
 
 async function act(
@@ -94,11 +76,6 @@ async function act(
   const run = await runAction(inputs, opts)
   runs.push(run)
   return run
-}
-
-function expectOk(run: ActionRun): void {
-  expect(errorText(run), run.stdout).toBe('')
-  expect(run.code).toBe(0)
 }
 
 /** Paths of any canary: the absolute one, or a relative one in the places a command could run. */
@@ -119,21 +96,6 @@ function canariesFound(extra: string[] = []): string[] {
 /** The base64 body lines of the deploy key. */
 function keyLines(): string[] {
   return sshd.client.privateKey.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))
-}
-
-/** What a run printed or wrote where people read it, except the ::add-mask:: commands themselves. */
-function printed(run: ActionRun): string {
-  return [
-    run.stdout
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n'),
-    run.stderr,
-    JSON.stringify(run.outputs),
-    run.summary,
-    run.post?.stdout ?? '',
-    run.post?.stderr ?? '',
-  ].join('\n')
 }
 
 interface Refused {
@@ -353,7 +315,7 @@ describe('every input, given bad and malicious values: refused before any connec
 describe('odd but legal values are used literally', () => {
   it('a target with spaces, quotes, $(…), backticks, a "-" segment, ~, *, \\ and unicode: deploy, list, rollback, prune, unlock', async () => {
     const root = makeTargetRoot(sshd)
-    cleanup.push(root)
+    removeAfter(root)
     targets.push(root)
     const target = `${root}/-rf it's "q" ${SUB} ${TICK} ;touch ${REL}; ~ * ? \\ ü ☃ end`
     const v1 = site('v1')

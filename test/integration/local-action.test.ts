@@ -16,7 +16,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 let sshd: Sshd
 let dir: string

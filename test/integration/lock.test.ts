@@ -5,52 +5,22 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ActionRun,
-  baseInputs,
-  errorText,
-  linkTarget,
-  listDir,
-  makeTargetRoot,
-  pidSpace,
-  readTree,
-  runAction,
-  type Sshd,
-  startSshd,
-  writeSite,
-} from './harness.js'
-import { startThrottle } from './throttle.js'
+import { describe, expect, it } from 'vitest'
+import { expectOk } from '../support/expect.js'
+import { type ActionRun, errorText, linkTarget, listDir, pidSpace, readTree } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
+import { startThrottle } from '../support/throttle.js'
 
-let sshd: Sshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-})
+const suite = useSshd()
+const { sshd, newTarget } = suite
 
 function source(version: string): string {
-  const dir = mkdtempSync('/tmp/radsrc-')
   const files: Record<string, string> = { 'index.html': `<h1>${version}</h1>\n` }
   for (let i = 0; i < 30; i++) files[`assets/f${i}.txt`] = `${version} file ${i}\n`.repeat(50)
-  writeSite(dir, files)
-  return dir
-}
-
-function newTarget(): string {
-  return `${makeTargetRoot(sshd)}/site`
+  return suite.sourceDir(files)
 }
 
 function deploy(
@@ -59,12 +29,31 @@ function deploy(
   src = source(id),
   extra: Record<string, string> = {},
 ): Promise<ActionRun> {
-  return runAction({ ...baseInputs(sshd, target, src), 'release-id': id, ...extra })
+  return suite.deploy(target, src, { 'release-id': id, ...extra })
 }
 
-function expectOk(run: ActionRun): void {
-  expect(errorText(run)).toBe('')
-  expect(run.code).toBe(0)
+/**
+ * Deploys r2, 6 MB of fresh random bytes, through a 3 MB/s link, and kills the step with `signal`
+ * the first time `killWhen` returns true (polled while it uploads).
+ */
+async function deployBigR2(
+  target: string,
+  signal: NodeJS.Signals,
+  killWhen: () => boolean,
+): Promise<ActionRun> {
+  const big = suite.tmp('radsrc-')
+  for (let i = 0; i < 30; i++) writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(200_000))
+  const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000, latencyMs: 5 })
+  try {
+    return await suite.deploy(
+      target,
+      big,
+      { ...suite.viaPort(link.port), 'release-id': 'r2' },
+      { signal, killWhen },
+    )
+  } finally {
+    await link.stop()
+  }
 }
 
 function lockDir(target: string): string {
@@ -200,9 +189,7 @@ describe('deploy lock', () => {
     expect(listDir(`${target}/.deploy/incoming`)).toEqual([])
     expect(readFileSync(`${lockDir(target)}/owner.json`, 'utf8')).toBe(`${owner}\n`)
 
-    const inputs = baseInputs(sshd, target, '')
-    delete inputs.source
-    const unlock = await runAction({ ...inputs, command: 'unlock' })
+    const unlock = await suite.command(target, 'unlock')
     expectOk(unlock)
     expect(unlock.stdout).toMatch(/removed the lock held by .*alice/)
     expect(existsSync(lockDir(target))).toBe(false)
@@ -216,9 +203,6 @@ describe('deploy lock', () => {
   it('a run cancelled mid-upload releases the lock and leaves the live release alone', async () => {
     const target = newTarget()
     expectOk(await deploy(target, 'r1'))
-    const big = mkdtempSync('/tmp/radsrc-')
-    for (let i = 0; i < 30; i++) writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(200_000))
-    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000, latencyMs: 5 })
     const incoming = `${target}/.deploy/incoming`
     const started = () =>
       listDir(incoming)
@@ -226,29 +210,13 @@ describe('deploy lock', () => {
         .some((d) => listDir(path.join(incoming, d)).length >= 3)
     let lockSeen = false
     let killedAt = 0
-    let run: ActionRun
-    try {
-      run = await runAction(
-        {
-          ...baseInputs(sshd, target, big),
-          host: `radtest@127.0.0.1:${link.port}`,
-          'known-hosts': sshd.knownHostsPlain,
-          'release-id': 'r2',
-        },
-        {
-          // SIGINT, as the runner sends on cancel, once the upload is under way.
-          signal: 'SIGINT',
-          killWhen: () => {
-            lockSeen ||= existsSync(lockDir(target))
-            if (!started()) return false
-            killedAt = Date.now()
-            return true
-          },
-        },
-      )
-    } finally {
-      await link.stop()
-    }
+    // SIGINT, as the runner sends on cancel, once the upload is under way.
+    const run = await deployBigR2(target, 'SIGINT', () => {
+      lockSeen ||= existsSync(lockDir(target))
+      if (!started()) return false
+      killedAt = Date.now()
+      return true
+    })
     expect(lockSeen).toBe(true)
     expect(killedAt).toBeGreaterThan(0)
     expect(run.code).not.toBe(0)
@@ -267,35 +235,16 @@ describe('deploy lock', () => {
   it('a run killed outright mid-upload: the post step releases the lock it left', async () => {
     const target = newTarget()
     expectOk(await deploy(target, 'r1'))
-    const big = mkdtempSync('/tmp/radsrc-')
-    for (let i = 0; i < 30; i++) writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(200_000))
-    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000, latencyMs: 5 })
     const incoming = `${target}/.deploy/incoming`
     let lockAtKill = false
-    let run: ActionRun
-    try {
-      run = await runAction(
-        {
-          ...baseInputs(sshd, target, big),
-          host: `radtest@127.0.0.1:${link.port}`,
-          'known-hosts': sshd.knownHostsPlain,
-          'release-id': 'r2',
-        },
-        {
-          // SIGKILL: the main step gets no chance to clean up; only the post step can.
-          signal: 'SIGKILL',
-          killWhen: () => {
-            const going = listDir(incoming).some(
-              (d) => d.startsWith('r2.') && listDir(path.join(incoming, d)).length >= 3,
-            )
-            if (going) lockAtKill = existsSync(lockDir(target))
-            return going
-          },
-        },
+    // SIGKILL: the main step gets no chance to clean up; only the post step can.
+    const run = await deployBigR2(target, 'SIGKILL', () => {
+      const going = listDir(incoming).some(
+        (d) => d.startsWith('r2.') && listDir(path.join(incoming, d)).length >= 3,
       )
-    } finally {
-      await link.stop()
-    }
+      if (going) lockAtKill = existsSync(lockDir(target))
+      return going
+    })
     expect(lockAtKill).toBe(true)
     expect(run.code).not.toBe(0)
     expect(run.post?.code).toBe(0)

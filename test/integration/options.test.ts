@@ -9,7 +9,6 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -17,69 +16,22 @@ import {
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { expectFailed, expectOk } from '../support/expect.js'
 import {
   type ActionRun,
   baseInputs,
-  errorText,
   inode,
   linkTarget,
   listDir,
-  makeTargetRoot,
   pathWithout,
   readTree,
   runAction,
-  type Sshd,
   sh,
-  startSshd,
-  writeSite,
-} from './harness.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
-
-function source(files: Record<string, string | Buffer>): string {
-  const src = tmp('radsrc-')
-  writeSite(src, files)
-  return src
-}
-
-function newTarget(): string {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  return `${root}/site`
-}
-
-function deploy(target: string, src: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
-  return runAction({ ...baseInputs(sshd, target, src), ...inputs })
-}
-
-function expectOk(run: ActionRun): void {
-  expect(errorText(run), run.stdout).toBe('')
-  expect(run.code).toBe(0)
-}
-
-function expectFailed(run: ActionRun): string {
-  expect(run.code, run.stdout).not.toBe(0)
-  const msg = errorText(run)
-  if (process.env.SHOWMSG) console.log(`----\n${msg}\n`)
-  expect(msg).not.toBe('')
-  expect(run.post?.code).toBe(0)
-  return msg
-}
+const { sshd, tmp, removeAfter, newTarget, sourceDir: source, deploy } = useSshd()
 
 function mode(p: string): number {
   return lstatSync(p).mode & 0o7777
@@ -308,7 +260,7 @@ describe('dry run', () => {
     expectOk(await deploy(target, src, { 'release-id': 'r1' }))
     const before = snapshot(path.dirname(target))
     const bin = pathWithout(['rsync'])
-    cleanup.push(bin)
+    removeAfter(bin)
     sshd.authorize(sshd.client.publicKey, `environment="PATH=${bin}"`)
     let dryMsg: string
     let deployMsg: string

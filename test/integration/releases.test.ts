@@ -14,50 +14,33 @@ import {
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   type ActionRun,
   baseInputs,
   errorText,
   linkTarget,
   listDir,
-  makeTargetRoot,
   readTree,
   runAction,
-  type Sshd,
-  startSshd,
-  writeSite,
-} from './harness.js'
-import { startThrottle } from './throttle.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
+import { startThrottle } from '../support/throttle.js'
 
-let sshd: Sshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-})
+const suite = useSshd()
+const { sshd, newTarget } = suite
 
 /** A small site whose content says which version it is. */
 function source(version: string): string {
-  const dir = mkdtempSync('/tmp/radsrc-')
-  writeSite(dir, {
+  return suite.sourceDir({
     'index.html': `<h1>${version}</h1>\n`,
     'assets/app.js': `console.log(${JSON.stringify(version)})\n`,
     'assets/common.css': 'body { color: black }\n',
   })
-  return dir
-}
-
-function newTarget(): string {
-  return `${makeTargetRoot(sshd)}/site`
 }
 
 async function deploy(target: string, id: string, extra: Record<string, string> = {}): Promise<ActionRun> {
-  const run = await runAction(
-    { ...baseInputs(sshd, target, source(id)), 'release-id': id, ...extra },
-    { post: false },
-  )
+  const run = await suite.deploy(target, source(id), { 'release-id': id, ...extra }, { post: false })
   expect(errorText(run), `deploy ${id}`).toBe('')
   expect(run.code).toBe(0)
   return run
@@ -65,9 +48,7 @@ async function deploy(target: string, id: string, extra: Record<string, string> 
 
 /** rollback, list, prune, unlock: no source needed. */
 function command(target: string, name: string, extra: Record<string, string> = {}): Promise<ActionRun> {
-  const inputs = baseInputs(sshd, target, '')
-  delete inputs.source
-  return runAction({ ...inputs, command: name, ...extra }, { post: false })
+  return suite.command(target, name, extra, { post: false })
 }
 
 function live(target: string): string {
@@ -356,8 +337,7 @@ describe('resume', () => {
       const killed = await runAction(
         {
           ...baseInputs(sshd, target, src),
-          host: `radtest@127.0.0.1:${link.port}`,
-          'known-hosts': sshd.knownHostsPlain,
+          ...suite.viaPort(link.port),
           'release-id': 'a1',
         },
         { killWhen: () => uploaded().length >= fileCount / 3, signal: 'SIGINT' },

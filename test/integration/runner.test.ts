@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { baseInputs, makeTargetRoot, runAction, type Sshd, startSshd, writeSite } from './harness.js'
+import { baseInputs, makeTargetRoot, runAction, type Sshd, startSshd, writeSite } from '../support/harness.js'
 
 let sshd: Sshd
 let dir: string

@@ -4,9 +4,10 @@
  * main step that was killed outright.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { printed } from '../support/expect.js'
 import {
   type ActionRun,
   allCommandLines,
@@ -15,7 +16,6 @@ import {
   linkTarget,
   listDir,
   makeKey,
-  makeTargetRoot,
   nodeBinaries,
   readTree,
   runAction,
@@ -25,34 +25,17 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
+const { sshd, tmp, newTarget: newTargetNamed, sourceDir } = useSshd()
 
 function smallSite(version = 'v1'): string {
-  const src = tmp('radsrc-')
-  writeSite(src, { 'index.html': `<h1>${version}</h1>\n`, 'assets/app.js': `console.log('${version}')\n` })
-  return src
+  return sourceDir({ 'index.html': `<h1>${version}</h1>\n`, 'assets/app.js': `console.log('${version}')\n` })
 }
 
 function newTarget(server: Sshd = sshd): string {
-  const root = makeTargetRoot(server)
-  cleanup.push(root)
-  return `${root}/site`
+  return newTargetNamed('site', server)
 }
 
 function expectDeployed(run: ActionRun, target: string, id: string, src: string): void {
@@ -61,21 +44,6 @@ function expectDeployed(run: ActionRun, target: string, id: string, src: string)
   expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
   expect(readTree(`${target}/current`)).toEqual(readTree(src))
   expect(run.post?.code ?? 0).toBe(0)
-}
-
-/** Everything the step printed or produced, minus the ::add-mask:: commands the runner consumes. */
-function printed(run: ActionRun): string {
-  return [
-    run.stdout
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n'),
-    run.stderr,
-    JSON.stringify(run.outputs),
-    run.summary,
-    run.post?.stdout ?? '',
-    run.post?.stderr ?? '',
-  ].join('\n')
 }
 
 const hostKeyLine = () => sshd.knownHosts.trim().split(' ').slice(1).join(' ')

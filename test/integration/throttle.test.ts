@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startThrottle } from './throttle.js'
+import { startThrottle } from '../support/throttle.js'
 
 /** An echo server on loopback. */
 let echo: net.Server

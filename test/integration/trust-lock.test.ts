@@ -41,7 +41,7 @@ import {
   type Sshd,
   startSshd,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 let sshd: Sshd
 const cleanup: string[] = []

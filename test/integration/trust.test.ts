@@ -32,8 +32,8 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
-import { startThrottle } from './throttle.js'
+} from '../support/harness.js'
+import { startThrottle } from '../support/throttle.js'
 
 let sshd: Sshd
 beforeAll(async () => {

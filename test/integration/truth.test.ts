@@ -28,7 +28,7 @@ import {
   type Sshd,
   startSshd,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 let sshd: Sshd
 beforeAll(async () => {

@@ -22,7 +22,7 @@ import {
   startSshd,
   TEST_USER,
   writeSite,
-} from './harness.js'
+} from '../support/harness.js'
 
 const CLI = path.join(ROOT, 'dist/cli/index.js')
 const NOLOGIN_USER = 'radnologin'

@@ -1,0 +1,247 @@
+/**
+ * One server behind one WAN link, and the four ways of deploying to it that the benchmark compares:
+ * this action end to end, the floor (one rsync --link-dest), a full copy, and the by-hand recipe.
+ */
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { DEFAULT_CHMOD } from '../src/inputs.js'
+import { shQuote as q } from '../src/quote.js'
+import { parseStats, rsyncArgs } from '../src/rsync.js'
+import { runAction, type Sshd, startSshd, TEST_USER } from '../test/support/harness.js'
+import { startThrottle, type Throttle } from '../test/support/throttle.js'
+import { BYTES_PER_SECOND, CFG } from './config.js'
+import { type Phases, phasesOf } from './measure.js'
+import { cleanups, exec, must, stopSshd, type Timed } from './proc.js'
+
+/** The sshd, the WAN link in front of it, and the raw tools' ssh setup. */
+export interface Server {
+  sshd: Sshd
+  link: Throttle
+  /** The ssh config the raw tools use: hosts `wan`, `lan` and `wanmux` (over a master). */
+  sshConfig: string
+  /** rsync's -e for that config. */
+  rsh: string
+  /** A known_hosts line for the sshd of `s` reached on `port`. */
+  khFor(port: number, s: Sshd): string
+  ssh(via: string, command: string): Promise<Timed>
+  /** A fresh directory under the work dir, owned by the deploy user. */
+  serverDir(name: string): string
+}
+
+export async function startServer(base: string): Promise<Server> {
+  const sshd = await startSshd()
+  cleanups.push(() => stopSshd(sshd))
+  const link = await startThrottle({
+    targetPort: sshd.port,
+    bytesPerSecond: BYTES_PER_SECOND,
+    latencyMs: CFG.rttMs / 2,
+  })
+  cleanups.push(() => link.stop())
+  const hostPub = (s: Sshd) => s.knownHostsPlain.trim().split(' ').slice(1).join(' ')
+  const khFor = (port: number, s: Sshd) => `[127.0.0.1]:${port} ${hostPub(s)}\n`
+
+  // The raw tools' ssh setup: the same kind of config the action writes (key, pinned host key, batch).
+  const sshDir = path.join(base, 'ssh')
+  mkdirSync(sshDir, { mode: 0o700 })
+  writeFileSync(path.join(sshDir, 'key'), sshd.client.privateKey, { mode: 0o600 })
+  writeFileSync(path.join(sshDir, 'known_hosts'), khFor(link.port, sshd) + khFor(sshd.port, sshd))
+  const sshConfig = path.join(sshDir, 'config')
+  writeFileSync(
+    sshConfig,
+    [
+      'Host wan',
+      '  HostName 127.0.0.1',
+      `  Port ${link.port}`,
+      'Host lan',
+      '  HostName 127.0.0.1',
+      `  Port ${sshd.port}`,
+      // The WAN again, through a master connection opened beforehand (to take the handshake apart).
+      'Host wanmux',
+      '  HostName 127.0.0.1',
+      `  Port ${link.port}`,
+      `  ControlPath ${sshDir}/cm`,
+      'Host *',
+      `  User ${TEST_USER}`,
+      `  IdentityFile ${sshDir}/key`,
+      '  IdentitiesOnly yes',
+      '  IdentityAgent none',
+      `  UserKnownHostsFile ${sshDir}/known_hosts`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '  UpdateHostKeys no',
+      '  BatchMode yes',
+      '  ControlMaster no',
+      '  ControlPath none',
+      '  LogLevel ERROR',
+      '',
+    ].join('\n'),
+  )
+  const rsh = `ssh -F ${sshConfig}`
+  // The master the floor is taken apart over daemonises (-f): close it should a run stop half-way.
+  cleanups.push(async () => {
+    await exec('ssh', ['-F', sshConfig, '-O', 'exit', 'wanmux'], { quiet: true })
+  })
+  const ssh = (via: string, command: string) => must('ssh', ['-F', sshConfig, via, command])
+
+  const serverDir = (name: string) => {
+    const d = path.join(base, name)
+    mkdirSync(d)
+    chownSync(d, sshd.user.uid, sshd.user.gid)
+    return d
+  }
+  return { sshd, link, sshConfig, rsh, khFor, ssh, serverDir }
+}
+
+export interface Method {
+  key: 'ours' | 'floor' | 'full' | 'recipe'
+  label: string
+  root: string
+  release(k: number): string
+  deploy(
+    k: number,
+    via: 'wan' | 'lan',
+    src: string,
+  ): Promise<{ ms: number; filesSent: number; phases?: Phases }>
+}
+
+/** a, b, c and d, in this order. */
+export type Methods = [ours: Method, floor: Method, full: Method, recipe: Method]
+
+/** The floor's rsync: the action's own flags (rsyncArgs) and --link-dest, into dest. */
+export function floorArgs(
+  server: Server,
+  k: number,
+  via: string,
+  src: string,
+  dest: string,
+  progress: boolean,
+  linkDest?: string,
+): string[] {
+  return rsyncArgs({
+    source: src,
+    destination: `${via}:${dest}/`,
+    linkDest: linkDest ? [linkDest] : k > 1 ? [`../r${k - 1}`] : [],
+    chmod: DEFAULT_CHMOD,
+    exclude: [],
+    filter: [],
+    rsh: server.rsh,
+    dryRun: false,
+    ioTimeout: 120,
+    progress,
+  })
+}
+
+/** a, b, c and d, each with its own deploy root on the server. */
+export function makeMethods(server: Server, actionNode: string): Methods {
+  const { sshd, link, khFor, ssh, serverDir, rsh } = server
+  const ours: Method = {
+    key: 'ours',
+    label: 'a. this action (end to end)',
+    root: serverDir('srv-ours'),
+    release(k) {
+      return path.join(this.root, 'releases', `r${k}`)
+    },
+    async deploy(k, via, src) {
+      const port = via === 'wan' ? link.port : sshd.port
+      const marks: { t: number; line: string }[] = []
+      let partial = ''
+      const t0 = Date.now()
+      const run = await runAction(
+        {
+          host: `${TEST_USER}@127.0.0.1:${port}`,
+          key: sshd.client.privateKey,
+          'known-hosts': khFor(port, sshd),
+          source: src,
+          target: this.root,
+          'release-id': `r${k}`,
+          'keep-releases': '0',
+        },
+        {
+          node: actionNode,
+          onStdout: (chunk) => {
+            const t = Date.now()
+            const lines = (partial + chunk).split('\n')
+            partial = lines.pop() ?? ''
+            for (const line of lines) marks.push({ t, line })
+          },
+        },
+      )
+      if (run.code !== 0 || run.post?.code !== 0) {
+        throw new Error(
+          `the action failed (${run.code}, post ${run.post?.code}):\n${run.stdout}\n${run.stderr}`,
+        )
+      }
+      return {
+        ms: run.durationMs,
+        filesSent: Number(run.outputs['files-transferred']),
+        phases: phasesOf(marks, t0, t0 + run.durationMs),
+      }
+    },
+  }
+
+  const floor: Method = {
+    key: 'floor',
+    label: 'b. floor: one rsync --link-dest',
+    root: serverDir('srv-floor'),
+    release(k) {
+      return path.join(this.root, `r${k}`)
+    },
+    async deploy(k, via, src) {
+      const r = await must('rsync', floorArgs(server, k, via, src, this.release(k), false))
+      return { ms: r.ms, filesSent: parseStats(r.stdout).filesTransferred }
+    },
+  }
+
+  const full: Method = {
+    key: 'full',
+    label: 'c. full copy (rsync, no --link-dest)',
+    root: serverDir('srv-full'),
+    release(k) {
+      return path.join(this.root, `r${k}`)
+    },
+    async deploy(k, via, src) {
+      const r = await must('rsync', [
+        '--recursive',
+        '--links',
+        '--perms',
+        `--chmod=${DEFAULT_CHMOD}`,
+        '--stats',
+        '--no-human-readable',
+        '-e',
+        rsh,
+        `${src}/`,
+        `${via}:${this.release(k)}/`,
+      ])
+      return { ms: r.ms, filesSent: parseStats(r.stdout).filesTransferred }
+    },
+  }
+
+  const recipe: Method = {
+    key: 'recipe',
+    label: 'd. by hand: cp -al + rsync -a + ln + mv',
+    root: serverDir('srv-recipe'),
+    release(k) {
+      return path.join(this.root, 'releases', `r${k}`)
+    },
+    async deploy(k, via, src) {
+      const t = performance.now()
+      const rel = this.release(k)
+      if (k === 1) await ssh(via, `mkdir -p ${q(rel)}`)
+      else await ssh(via, `cp -al ${q(this.release(k - 1))} ${q(rel)}`)
+      const r = await must('rsync', [
+        '-a',
+        '--delete',
+        '--stats',
+        '--no-human-readable',
+        '-e',
+        rsh,
+        `${src}/`,
+        `${via}:${rel}/`,
+      ])
+      await ssh(via, `ln -s ${q(`releases/r${k}`)} ${q(`${this.root}/current.tmp`)}`)
+      await ssh(via, `mv -T ${q(`${this.root}/current.tmp`)} ${q(`${this.root}/current`)}`)
+      return { ms: performance.now() - t, filesSent: parseStats(r.stdout).filesTransferred }
+    },
+  }
+  return [ours, floor, full, recipe]
+}
