@@ -28370,6 +28370,42 @@ module.exports = {
 
 /***/ }),
 
+/***/ 8204:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   g: () => (/* binding */ childEnv)
+/* harmony export */ });
+/**
+ * The environment child processes (ssh, rsync, ssh-keygen, git) get. The runner hands every
+ * input to the action as INPUT_* (the key, its passphrase), and a CI job holds its secrets in
+ * variables (RAD_KEY, tokens): a child, and whatever it runs (a ProxyCommand, a wrapper, a
+ * debugger reading /proc/PID/environ), must not see them.
+ */
+/** What ssh and rsync need when we generate their whole setup (the action; the CLI with --key). */
+const NEEDED = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
+/** Names that carry secrets or the runner's credentials, whatever else is passed. */
+const SECRET_NAME = /^(INPUT_.*|STATE_.*|RAD_KEY.*|RAD_KNOWN_HOSTS.*|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_.*|ACTIONS_CACHE_URL|ACTIONS_RESULTS_URL|GITHUB_TOKEN|GH_TOKEN|CI_JOB_TOKEN)$/i;
+/** `env` without the secrets (and, unless `own`, without anything a child does not need). */
+function childEnv(env, opts = {}) {
+    const secrets = (opts.secrets ?? []).filter((s) => s !== '');
+    const out = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value === undefined || SECRET_NAME.test(name))
+            continue;
+        if (!opts.own && !NEEDED.test(name))
+            continue;
+        // A key under another name (--key-env NAME) or pasted into some variable.
+        if (/PRIVATE KEY-----/.test(value) || secrets.includes(value))
+            continue;
+        out[name] = value;
+    }
+    return out;
+}
+
+
+/***/ }),
+
 /***/ 3916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -28408,19 +28444,30 @@ class InputError extends DeployError {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Iu: () => (/* binding */ loginShellFailure),
 /* harmony export */   Z4: () => (/* binding */ explainRsyncExit),
 /* harmony export */   cB: () => (/* binding */ explainSshFailure),
+/* harmony export */   r1: () => (/* binding */ startupFileHint),
 /* harmony export */   yj: () => (/* binding */ remoteErrorHint)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
-/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7684);
-/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4519);
+/* unused harmony exports jumpScanArgs, shellFamily */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7684);
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4519);
+/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5846);
+
+
+
 
 
 
 /** A path as it must be typed into a shell: plain when it can be, else quoted. */
 function shWord(s) {
-    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_2__/* .shQuote */ .U)(s);
+    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_5__/* .shQuote */ .U)(s);
 }
 /** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
 function ownHostKeyHint(ctx) {
@@ -28430,17 +28477,70 @@ function ownHostKeyHint(ctx) {
 function lastLines(text, n = 6) {
     return text.trim().split('\n').slice(-n).join('\n');
 }
+/**
+ * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
+ * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
+ * authentication at all, so nothing logs in to a server whose key is not trusted.
+ */
+function jumpScanArgs(jump, knownHostsFile) {
+    return [
+        '-F',
+        jump.config,
+        '-S',
+        'none',
+        '-o',
+        'ControlMaster=no',
+        '-o',
+        'StrictHostKeyChecking=accept-new',
+        '-o',
+        `UserKnownHostsFile=${knownHostsFile}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'KnownHostsCommand=none',
+        '-o',
+        'PreferredAuthentications=none',
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=5',
+        jump.alias,
+        'true',
+    ];
+}
+async function scanThroughJump(jump) {
+    const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(jump.config), `scan-${jump.alias}`);
+    try {
+        await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) });
+        return (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8')
+            .split('\n')
+            .filter((l) => l && !l.startsWith('#'));
+    }
+    finally {
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.rmSync)(file, { force: true });
+    }
+}
 /** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
-async function offeredKeys(host, sshPath) {
+async function offeredKeys(host, sshPath, jump) {
     if (!host)
         return '';
     try {
-        const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan');
-        const scan = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
-        const lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-        if (lines.length === 0)
-            return '';
-        const fp = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+        let lines;
+        if (jump)
+            lines = await scanThroughJump(jump);
+        else {
+            const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan');
+            const scan = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
+            lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+        }
+        if (lines.length === 0) {
+            return jump
+                ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
+                : '';
+        }
+        const fp = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
             input: `${lines.join('\n')}\n`,
         });
         return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`;
@@ -28453,67 +28553,69 @@ async function offeredKeys(host, sshPath) {
 async function explainSshFailure(stderr, ctx) {
     const s = stderr;
     const who = `${ctx.label}`;
+    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d;
     if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
     }
     if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key-passphrase does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
     }
     if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
     }
     if (ctx.ownSetup &&
         /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
     }
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in known-hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace known-hosts with the new key.${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-changed');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`, 'host-key-changed');
     }
     if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in known-hosts matches the key the server offered.`, `Pin the server's key in known-hosts (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\` and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath)}`, 'host-key-unknown');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`, `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`, 'host-key-unknown');
     }
     if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
     }
     if (/Permission denied \(/.test(s)) {
         if (ctx.hasKey && !ctx.passphraseGiven) {
             // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
             const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
-            const y = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            const y = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
             if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
-                return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key is protected by a passphrase and key-passphrase is not set, so ssh could not use it (connecting to ${who}).`, 'Pass the passphrase from a secret as key-passphrase: ${{ secrets.DEPLOY_KEY_PASSPHRASE }}, or remove it from the key: `ssh-keygen -p -f KEY`.', 'passphrase');
+                return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`, `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`, 'passphrase');
             }
         }
         let fp = '';
         if (ctx.hasKey) {
-            const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
+            const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
             // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
             const f = r?.code === 0 ? r.stdout.trim().split(' ') : [];
             if (f[1])
                 fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
         }
-        const user = ctx.user || '(the runner’s user name; set `user`)';
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ' If the key has a passphrase, give key-passphrase.'}`, 'auth');
+        const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`;
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`, 'auth');
     }
     if (/Connection refused/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, 'Check the port (input port or host:port) and that sshd runs and the firewall lets the runner in.', 'refused');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`, 'refused');
     }
     if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host name of ${who} does not resolve.`, 'Check the spelling of host.', 'dns');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`The host name of ${who} does not resolve.`, `Check the spelling of ${w.input('host')}.`, 'dns');
     }
     if (/timed out during banner exchange/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
     }
     if (/timed out|No route to host|Network is unreachable/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: ${lastLines(s, 1)}`, 'Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / jump-host).', 'unreachable');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} is unreachable: ${lastLines(s, 1)}`, `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`, 'unreachable');
     }
     if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
     }
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
 }
 /** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
 function remoteErrorHint(code, ctx) {
+    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d;
     switch (code) {
         case 'rsync-missing':
             return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
@@ -28522,21 +28624,31 @@ function remoteErrorHint(code, ctx) {
         case 'link-not-symlink':
             return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
         case 'release-exists':
-            return 'Release ids are never reused: give a new release-id, or leave it empty to generate one.';
+            return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`;
         case 'locked':
-            return 'Wait for the other deploy, or if it is dead run this action with command: unlock (or `rm -r TARGET/.deploy/lock` on the server). Use a `concurrency:` group in the workflow to queue deploys.';
+            return `Wait for the other deploy, or if it is dead run ${w === _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`;
         case 'lock-lost':
             return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
+        case 'lock-failed':
+            return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.';
+        case 'lock-stuck':
+            return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.';
+        case 'unlock-failed':
+            return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).';
+        case 'unsafe-path':
+            return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.';
+        case 'no-rename':
+            return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.';
         case 'not-uploaded':
-            return 'Run command: upload with the same release-id on every host first (a matrix job), then activate.';
+            return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`;
         case 'no-target':
-            return 'Check target: it must be the directory you deploy to.';
+            return `Check ${w.input('target')}: it must be the directory you deploy to.`;
         default:
             return '';
     }
 }
 /** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
-function explainRsyncExit(code, stderr) {
+function explainRsyncExit(code, stderr, words = _words_js__WEBPACK_IMPORTED_MODULE_4__/* .ACTION_WORDS */ .d) {
     const tail = lastLines(stderr, 4);
     const plain = {
         1: 'rsync refused its arguments (syntax or usage error)',
@@ -28558,9 +28670,70 @@ function explainRsyncExit(code, stderr) {
     };
     const why = plain[code] ?? 'rsync failed';
     const disk = /No space left on device|disk quota exceeded/i.test(stderr)
-        ? ' The server disk is full: free space (prune old releases, keep-releases) and re-run.'
+        ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
         : '';
     return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
+}
+/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
+const STARTUP_SYNTAX = {
+    bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
+    zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
+    sh: {
+        file: '~/.profile (and the $ENV file)',
+        quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
+    },
+    fish: {
+        file: '~/.config/fish/config.fish',
+        quiet: 'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
+    },
+    csh: {
+        file: '~/.cshrc (or ~/.tcshrc)',
+        quiet: 'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
+    },
+};
+/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
+function shellFamily(shell) {
+    const name = shell.split('/').pop() ?? '';
+    if (name === 'bash' || name === 'zsh' || name === 'fish')
+        return name;
+    if (name === 'csh' || name === 'tcsh')
+        return 'csh';
+    if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name))
+        return 'sh';
+    return '';
+}
+/**
+ * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
+ * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
+ */
+function startupFileHint(shell, problem) {
+    const family = shellFamily(shell);
+    const what = problem === 'prints'
+        ? 'print nothing when the shell is not interactive'
+        : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells';
+    const one = (f) => {
+        const s = STARTUP_SYNTAX[f];
+        return `${s.file}: ${s.quiet}`;
+    };
+    if (family)
+        return `Make the login shell's startup file ${what}. ${one(family)}.`;
+    return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`;
+}
+/**
+ * The session ended before our script said a word: the login shell did not run it (nologin,
+ * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
+ */
+function loginShellFailure(ctx) {
+    const who = ctx.user ? `user ${ctx.user}` : 'the deploy user';
+    const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing';
+    const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`;
+    const text = ctx.said.join('\n');
+    if (/currently not available|nologin|not allowed|account is|no login/i.test(text) ||
+        (ctx.code === 1 && text === '')) {
+        const u = ctx.user || 'USER';
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(message, `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`, 'login-shell');
+    }
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(message, startupFileHint('', 'exits'), 'login-shell');
 }
 
 
@@ -28571,7 +28744,7 @@ function explainRsyncExit(code, stderr) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4517);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1732);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8068);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6661);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
 
@@ -28692,7 +28865,7 @@ exit 0
 
 /***/ }),
 
-/***/ 1732:
+/***/ 8068:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28707,16 +28880,197 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
 var core = __nccwpck_require__(4517);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/build-scan.ts
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else if (kind(e)) {
+                found.count++;
+                if (found.names.length < KEEP)
+                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
+            }
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${found.count} special file(s) that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/healthcheck.ts
+
+/**
+ * The health check after the switch: GET a URL from the runner until it answers 2xx. The URL may
+ * carry secrets (user:password@, ?token=…): they are sent (the userinfo as Basic auth, which fetch
+ * would otherwise refuse) but never printed, and redirects are followed only on the URL's own host,
+ * so neither the credentials nor the check itself wander off to another server.
+ */
+/** The URL as it may be printed: userinfo and query values replaced by ***, parseable or not. */
+function maskUrl(text) {
+    return text
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')
+        .replace(/([?&;][^=&;#]*=)[^&;#]*/g, '$1***')
+        .replace(/#.+$/, '#***');
+}
+/** Splits `https://user:pass@host/…` into the URL fetch can take and a Basic auth header. */
+function healthRequest(raw) {
+    const u = new URL(raw);
+    if (!u.username && !u.password)
+        return { url: u.href, authorization: '' };
+    const user = decodeURIComponent(u.username);
+    const pass = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+}
+/** Where a redirect may go: the same host name (any scheme and port of it), nowhere else. */
+function sameHost(from, to) {
+    return new URL(from).hostname === new URL(to).hostname;
+}
+const MAX_REDIRECTS = 5;
+/** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
+class OffHostRedirect extends Error {
+}
+/** One GET, redirects followed by hand on the same host; resolves with the status or throws. */
+async function getOnce(req, signal) {
+    let url = req.url;
+    for (let hop = 0;; hop++) {
+        const res = await fetch(url, {
+            signal,
+            redirect: 'manual',
+            headers: {
+                'user-agent': 'rsync-atomic-deploy healthcheck',
+                ...(req.authorization ? { authorization: req.authorization } : {}),
+            },
+        });
+        await res.arrayBuffer().catch(() => undefined);
+        const location = res.headers.get('location');
+        if (res.status < 300 || res.status >= 400 || !location)
+            return res.status;
+        const next = new URL(location, url).href;
+        if (!sameHost(req.url, next)) {
+            throw new OffHostRedirect(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`);
+        }
+        if (hop >= MAX_REDIRECTS)
+            throw new Error(`HTTP ${res.status}: more than ${MAX_REDIRECTS} redirects`);
+        url = next;
+    }
+}
+/**
+ * A signal aborted by `outer` or after `ms`, and its clean-up. (AbortSignal.any needs Node 20.3;
+ * package.json allows every Node 20.)
+ */
+function withTimeout(outer, ms) {
+    const c = new AbortController();
+    const abort = () => c.abort();
+    const t = setTimeout(abort, ms);
+    if (outer.aborted)
+        c.abort();
+    else
+        outer.addEventListener('abort', abort, { once: true });
+    return {
+        signal: c.signal,
+        done: () => {
+            clearTimeout(t);
+            outer.removeEventListener('abort', abort);
+        },
+    };
+}
+/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
+async function healthcheck(rawUrl, opts) {
+    const shown = maskUrl(rawUrl);
+    const req = healthRequest(rawUrl);
+    const deadline = Date.now() + (opts.boundMs ?? 60_000);
+    let wait = 1000;
+    let last = '';
+    for (let attempt = 1;; attempt++) {
+        const t = withTimeout(opts.signal, 10_000);
+        try {
+            const status = await getOnce(req, t.signal);
+            if (status >= 200 && status < 300) {
+                opts.reporter.info(`Health check ${shown}: ${status} (attempt ${attempt})`);
+                return;
+            }
+            last = `HTTP ${status}`;
+        }
+        catch (e) {
+            if (e instanceof OffHostRedirect) {
+                throw new errors/* DeployError */.s(`Health check failed: ${shown} answered ${e.message}.`, 'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.', 'healthcheck');
+            }
+            // Stopped by the step's timeout: keep the server's last answer, not the abort.
+            if (opts.signal.aborted && last)
+                break;
+            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+        }
+        finally {
+            t.done();
+        }
+        if (opts.signal.aborted || Date.now() + wait > deadline)
+            break;
+        opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${wait / 1000} s`);
+        // The wait ends early when the step times out or is cancelled.
+        await new Promise((r) => {
+            const t = setTimeout(r, wait);
+            opts.signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                r();
+            }, { once: true });
+        });
+        wait = Math.min(wait * 2, 10_000);
+    }
+    throw new errors/* DeployError */.s(`Health check failed: ${shown} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output. Redirects are followed only on the same host.', 'healthcheck');
+}
+
 // EXTERNAL MODULE: ./src/hints.ts
 var hints = __nccwpck_require__(9957);
+// EXTERNAL MODULE: ./src/untrusted.ts
+var untrusted = __nccwpck_require__(873);
 ;// CONCATENATED MODULE: ./src/history.ts
 /**
  * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
  * what is bad and what may be pruned are decided here, from the log's order, never from release
  * names or mtimes (rsync copies mtimes, and names need not sort by time).
  */
+
 function parseLog(lines) {
     const out = [];
     for (const line of lines) {
@@ -28730,6 +29084,79 @@ function parseLog(lines) {
         }
     }
     return out;
+}
+/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const EVENTS = ['deploy', 'rollback', 'revert'];
+const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host'];
+/**
+ * One log line as an entry, or why it is not one. The log is the server's file: ids must be
+ * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
+ * (a JSON `\n` or `\u001b` is a real control character once parsed).
+ */
+function checkLogLine(line) {
+    let o;
+    try {
+        o = JSON.parse(line);
+    }
+    catch {
+        return 'not valid JSON';
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o))
+        return 'not a JSON object';
+    const r = o;
+    if (typeof r.release !== 'string' || !RELEASE_ID_RE.test(r.release))
+        return 'no valid release id';
+    if (typeof r.event !== 'string' || !EVENTS.includes(r.event))
+        return 'an unknown event';
+    if (r.from !== undefined && (typeof r.from !== 'string' || !RELEASE_ID_RE.test(r.from))) {
+        return 'an invalid "from" release id';
+    }
+    const entry = { release: r.release, event: r.event, time: '' };
+    if (typeof r.from === 'string')
+        entry.from = r.from;
+    for (const f of TEXT_FIELDS) {
+        const v = r[f];
+        if (v === undefined)
+            continue;
+        if (typeof v !== 'string')
+            return `a "${f}" that is not a string`;
+        entry[f] = (0,untrusted/* untrusted */.bp)(v, 1024);
+    }
+    return entry;
+}
+/**
+ * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
+ * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
+ */
+function parseNumberedLog(lines, tooLong = []) {
+    const entries = [];
+    const problems = tooLong.map((n) => ({
+        line: Number(n) || 0,
+        why: 'longer than 16384 bytes',
+    }));
+    for (const l of lines) {
+        const sp = l.indexOf(' ');
+        const n = Number(sp < 0 ? l : l.slice(0, sp));
+        const text = sp < 0 ? '' : l.slice(sp + 1);
+        if (text.trim() === '')
+            continue;
+        const e = checkLogLine(text);
+        if (typeof e === 'string')
+            problems.push({ line: n, why: e });
+        else
+            entries.push(e);
+    }
+    problems.sort((a, b) => a.line - b.line);
+    return { entries, problems };
+}
+/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
+function logProblemsWarning(problems) {
+    if (problems.length === 0)
+        return '';
+    const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`);
+    const more = problems.length > 5 ? ` and ${problems.length - 5} more` : '';
+    return `skipped ${problems.length} bad line(s) of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`;
 }
 /** Fixed key order, one line, no newlines inside (JSON escapes them). */
 function logLine(entry) {
@@ -28832,30 +29259,36 @@ function releasesToPrune(log, existing, live, keep) {
 
 // EXTERNAL MODULE: ./src/remote.ts
 var src_remote = __nccwpck_require__(6473);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __nccwpck_require__(7684);
 ;// CONCATENATED MODULE: ./src/rsync.ts
 
 
 /**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+function chmodSpec(userChmod) {
+    return `ug-s,${userChmod}`;
+}
+/**
  * The rsync argv, pure so a test can read it.
  * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
  *   new release only when every preserved attribute matches: preserving times would link nothing.
  * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
  * - never `--inplace` (it would write through those hard links into old releases).
- * - `-s` sends paths over the protocol: no remote-shell quoting, any file name survives.
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
  */
 function rsyncArgs(plan) {
     const args = [
         '--recursive',
         '--links',
         '--perms',
-        `--chmod=${plan.chmod}`,
+        `--chmod=${chmodSpec(plan.chmod)}`,
         '--checksum',
-        '--secluded-args',
+        '--protect-args',
         '--stats',
         '--no-human-readable',
         `--timeout=${plan.ioTimeout}`,
@@ -28866,6 +29299,8 @@ function rsyncArgs(plan) {
         args.push('--info=progress2', '--no-inc-recursive');
     if (plan.dryRun)
         args.push('--dry-run', '--itemize-changes');
+    if (plan.partialDir)
+        args.push(`--partial-dir=${plan.partialDir}`);
     for (const d of plan.linkDest.slice(0, 20))
         args.push(`--link-dest=${d}`);
     for (const f of plan.filter)
@@ -28889,6 +29324,7 @@ function parseStats(text) {
         files,
         filesTransferred,
         filesLinked: Math.max(0, files - filesTransferred),
+        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
         bytesSent: num(text, 'Total bytes sent'),
         bytesReceived: num(text, 'Total bytes received'),
         totalSize: num(text, 'Total file size'),
@@ -28908,6 +29344,7 @@ function runRsync(rsyncPath, plan, opts) {
 
 
 
+
 /** Seconds a deploy waits for another one's lock before it fails naming the holder. */
 function lockWaitSeconds(timeoutSeconds) {
     return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
@@ -28917,6 +29354,8 @@ class HostSession {
     core;
     index;
     spec;
+    /** Set once the shared connection dropped: later calls each open a connection of their own. */
+    fresh = false;
     constructor(core, index, spec) {
         this.core = core;
         this.index = index;
@@ -28949,23 +29388,20 @@ class HostSession {
     async call(name, vars, opts = {}) {
         const script = (0,src_remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
         // Said while it happens: a wait for another run's lock can last minutes.
-        let partial = '';
-        const onStdout = (chunk) => {
-            const lines = (partial + chunk).split('\n');
-            partial = lines.pop() ?? '';
-            for (const l of lines) {
-                if (l.startsWith(`${src_remote/* MARK */.M$} waiting `)) {
-                    this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${l.slice(src_remote/* MARK */.M$.length + 9)}`);
-                }
+        // Linear however long a line the server sends; only a bounded start of each line is kept.
+        const lines = new untrusted/* LineSplitter */.g3((l) => {
+            if (l.startsWith(`${src_remote/* MARK */.M$} waiting `)) {
+                this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,untrusted/* untrusted */.bp)(l.slice(src_remote/* MARK */.M$.length + 9))}`);
             }
-        };
+        });
+        const onStdout = (chunk) => lines.push(chunk);
         const result = await this.core.ssh.exec(this.index, script, {
             signal: opts.signal ?? this.core.signal,
             onStdout,
             onStderr: opts.onStderr,
             // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
             // as the shared one may be what hung (a stalled link keeps it open and silent).
-            fresh: this.core.signal.aborted,
+            fresh: this.core.signal.aborted || this.fresh,
         });
         const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
         for (const w of reply.warnings)
@@ -28977,12 +29413,35 @@ class HostSession {
         if (reply.error) {
             const s = this.core.settings;
             // A hook's own output (stderr) is what explains its failure: keep its end in the message.
-            const output = reply.error.code === 'hook-failed' ? result.stderr.trim().split('\n').slice(-20).join('\n') : '';
-            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,hints/* remoteErrorHint */.yj)(reply.error.code, { target: s.target, linkName: s.linkName, user: this.spec.user }), reply.error.code);
+            const output = reply.error.code === 'hook-failed'
+                ? (0,untrusted/* untrustedLines */.mU)(result.stderr)
+                    .map((l) => `${this.label} | ${l}`)
+                    .join('\n')
+                : '';
+            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,hints/* remoteErrorHint */.yj)(reply.error.code, {
+                target: s.target,
+                linkName: s.linkName,
+                user: this.spec.user,
+                words: this.core.words,
+            }), reply.error.code);
+        }
+        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
+        if (!reply.ok && saidNothing && result.code !== 255) {
+            // Not one line from our script: the login shell never ran it, or a startup file ended it.
+            throw (0,hints/* loginShellFailure */.Iu)({
+                label: this.label,
+                user: this.spec.user,
+                code: result.code,
+                said: [...reply.other, ...(result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 5) : [])].slice(0, 5),
+            });
         }
         if (result.code !== 0 || !reply.ok) {
-            const why = result.code === 255 ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
-            throw new errors/* DeployError */.s(`${this.label}: the server step '${name}' failed (${why}).${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`, '', 'remote');
+            const stderr = result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 6).join('\n') : '';
+            const lost = result.code === 255;
+            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
+            throw new errors/* DeployError */.s(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
+            // No complete reply over a dead connection: what the server did is unknown (see recover).
+            lost ? 'connection-lost' : 'remote');
         }
         return reply;
     }
@@ -29001,6 +29460,8 @@ async function pool(items, limit, fn) {
     return results;
 }
 
+// EXTERNAL MODULE: ./src/words.ts
+var src_words = __nccwpck_require__(5846);
 ;// CONCATENATED MODULE: ./src/deploy.ts
 
 
@@ -29008,19 +29469,35 @@ async function pool(items, limit, fn) {
 
 
 
+
+
+
+
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+function incomingName(s, token) {
+    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
+}
 /** Where command: upload leaves a finished upload for command: activate. */
 function stagedName(releaseId) {
     return `${releaseId}.staged`;
 }
 const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-function readServerState(reply) {
+/** `warn` is told about log lines that were skipped (by line number). */
+function readServerState(reply, warn) {
     const live = (0,src_remote/* first */.$1)(reply, 'live');
+    const log = parseNumberedLog((0,src_remote/* all */.Q7)(reply, 'log'), (0,src_remote/* all */.Q7)(reply, 'log-long'));
+    const problems = logProblemsWarning(log.problems);
+    if (problems)
+        warn?.(problems);
     return {
         live: SAFE_NAME_RE.test(live) ? live : '',
         releases: (0,src_remote/* all */.Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-        log: parseLog((0,src_remote/* all */.Q7)(reply, 'log')),
+        log: log.entries,
         freeKb: Number((0,src_remote/* first */.$1)(reply, 'free-kb')) || 0,
     };
+}
+function words(core) {
+    return core.words ?? src_words/* ACTION_WORDS */.d;
 }
 function toDeployError(err) {
     if (err instanceof errors/* DeployError */.s)
@@ -29030,6 +29507,10 @@ function toDeployError(err) {
 /** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
 function cleanupSignal() {
     return AbortSignal.timeout(30_000);
+}
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+function giveUpSignal() {
+    return AbortSignal.timeout(6_000);
 }
 function newEntry(core, host, release, event, from) {
     const m = core.settings.meta;
@@ -29045,11 +29526,14 @@ function newEntry(core, host, release, event, from) {
         host,
     };
 }
-function blankResult(host, releaseId, target) {
+/** A host before we heard from it: what it serves is not known yet. */
+function blankResult(host, attempted) {
     return {
         host,
-        releaseId,
-        releasePath: releaseId ? `${target}/releases/${releaseId}` : '',
+        releaseId: '',
+        releasePath: '',
+        liveKnown: false,
+        attemptedReleaseId: attempted,
         previousReleaseId: '',
         bytesSent: 0,
         filesTransferred: 0,
@@ -29062,38 +29546,112 @@ function blankResult(host, releaseId, target) {
         pruned: [],
     };
 }
+/** Records what the server said its link serves now ('' = nothing is live). */
+function setLive(result, target, id) {
+    result.releaseId = id;
+    result.releasePath = id ? `${target}/releases/${id}` : '';
+    result.liveKnown = true;
+}
+/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
+function liveUnknown(result) {
+    result.releaseId = '';
+    result.releasePath = '';
+    result.liveKnown = false;
+}
+/**
+ * Error codes of remote steps that stop before the link is renamed: after one of them the link
+ * still serves what it served before. Any other failure of a switching step (a dropped
+ * connection, a cancel, a link that reads back wrong) leaves it unknown.
+ */
+const REFUSED_BEFORE_SWITCH = new Set([
+    'lock-lost',
+    'upload-missing',
+    'release-exists',
+    'release-missing',
+    'publish-failed',
+    'shared-failed',
+    'hook-failed',
+    'locked',
+]);
+/** After a switching step failed: the old live release if the server said it stopped before the switch. */
+function settleFailedSwitch(result, target, before, err) {
+    if (REFUSED_BEFORE_SWITCH.has(err.code))
+        setLive(result, target, before);
+    else
+        liveUnknown(result);
+}
 async function connect(core, run) {
     await core.ssh.connect(run.session.index, run.session.label, core.signal);
     if (core.settings.acceptUnknownHostKey && core.settings.trusted.lines.length === 0) {
         const learned = await core.ssh.learnedHostKeys();
         if (learned.trim()) {
-            core.reporter.warning(`Trusted ${run.session.label} on first use (accept-unknown-host-key). Pin its key: set known-hosts to\n${learned.trim()}`);
+            core.reporter.warning(`Trusted ${run.session.label} on first use (${words(core).input('accept-unknown-host-key')}). Pin its key: set ${words(core).input('known-hosts')} to\n${learned.trim()}`);
         }
     }
 }
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 async function prepare(core, run) {
     const other = [];
-    const reply = await run.session.call('prepare', {
+    // Said before the call: if we are killed before its reply, the post step still looks.
+    run.touched = true;
+    core.onLock?.(run.session.index, true);
+    const reply = await run.session
+        .call('prepare', {
         ID: core.settings.releaseId,
         // activate uploads nothing: it checks that command: upload left the release waiting.
         INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
         STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
         SHARED: core.settings.shared.join('\n'),
-    }, { onOther: (l) => other.push(l) });
+    }, { onOther: (l) => other.push(l) })
+        .catch((e) => {
+        // A reply that says it failed: the script gave the lock back itself.
+        const code = toDeployError(e).code;
+        if (!core.signal.aborted && code !== 'connection-lost')
+            core.onLock?.(run.session.index, false);
+        throw e;
+    });
     run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
     run.locked = true;
     core.onLock?.(run.session.index, true);
-    run.state = readServerState(reply);
+    run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`));
     run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
     run.result.previousReleaseId = run.state.live;
+    setLive(run.result, core.settings.target, run.state.live);
     run.result.freeKb = run.state.freeKb;
     if (other.length > 0) {
         // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
         await dropUpload(core, run);
-        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, 'Make ~/.bashrc (or .profile, .cshrc…) print nothing when not interactive, e.g. start it with: [ -z "$PS1" ] && return', 'shell-not-clean');
+        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
     }
     core.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`);
+    warnFsSplit(core, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
+}
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+function fsSplitWarnings(target, split, live) {
+    const out = [];
+    if (split.includes('incoming')) {
+        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
+    }
+    if (split.includes('live')) {
+        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
+    }
+    return out;
+}
+function warnFsSplit(core, label, split, live) {
+    for (const w of fsSplitWarnings(core.settings.target, split, live))
+        core.reporter.warning(`${label}: ${w}`);
+}
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(core, run, reply) {
+    const counted = (0,src_remote/* first */.$1)(reply, 'linked');
+    if (counted === '')
+        return;
+    const linked = Number(counted) || 0;
+    const unchanged = run.result.filesLinked;
+    run.result.filesLinked = linked;
+    if (linked < unchanged) {
+        core.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
+    }
 }
 /** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
 async function dropUpload(core, run) {
@@ -29106,6 +29664,8 @@ async function dropUpload(core, run) {
         // releaseLocks tries the lock again at the end.
     }
 }
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+const PARTIAL_DIR = '.rsync-partial';
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 async function upload(core, run) {
     const s = core.settings;
@@ -29136,8 +29696,11 @@ async function upload(core, run) {
         dryRun: false,
         ioTimeout: 120,
         progress: true,
+        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
     }, {
         signal: core.signal,
+        env: core.ssh.childEnv(),
         onStdout: (chunk) => {
             const line = chunk
                 .split(/[\r\n]/)
@@ -29162,22 +29725,40 @@ async function upload(core, run) {
         const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
         if (full)
             await dropUpload(core, run);
-        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, core.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
     }
     const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+        await dropUpload(core, run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
     Object.assign(run.result, {
         bytesSent: stats.bytesSent,
         filesTransferred: stats.filesTransferred,
         filesLinked: stats.filesLinked,
     });
-    core.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.filesLinked} hard-linked to the live release; ${stats.bytesSent} bytes on the wire`);
+    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+    // the links at publish, and files-linked is that count.
+    core.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`);
+}
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+function emptyReleaseError(s, label, sharedExcluded) {
+    const inputs = [
+        s.exclude.length > 0 ? 'exclude' : '',
+        s.filter.length > 0 ? 'filter' : '',
+        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+    ].filter(Boolean);
+    return new errors/* DeployError */.s(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
 }
 /** Dry run: the same checks without the lock or any write, and what would be sent. */
 async function dryRun(core, run) {
     const s = core.settings;
     const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId });
-    run.state = readServerState(reply);
+    run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`));
     run.result.previousReleaseId = run.state.live;
+    // A dry run changes nothing: what is live is what was live.
+    setLive(run.result, s.target, run.state.live);
     run.result.freeKb = run.state.freeKb;
     const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
     if (lock)
@@ -29197,25 +29778,42 @@ async function dryRun(core, run) {
         dryRun: true,
         ioTimeout: 120,
         progress: false,
-    }, { signal: core.signal });
+    }, { signal: core.signal, env: core.ssh.childEnv() });
     if (result.code !== 0) {
-        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr)}`);
+        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, core.words)}`);
     }
     const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
     const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
+    }
     run.result.filesTransferred = items.length;
-    run.result.filesLinked = Math.max(0, stats.files - items.length);
+    const split = (0,src_remote/* all */.Q7)(reply, 'fs-split');
+    warnFsSplit(core, run.session.label, split, live);
+    // Unchanged files become links only where one filesystem holds them all.
+    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length);
     run.result.status = 'dry-run';
-    core.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link the rest, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
+    core.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
 }
-/** Streams what a hook prints on the server into the log, line by line, prefixed with the host. */
+/**
+ * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
+ * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
+ * lines go out together, so the action can fence them from the runner's command parser.
+ */
 function hookOutput(core, label) {
-    let rest = '';
+    let batch = [];
+    const splitter = new untrusted/* LineSplitter */.g3((line, dropped) => batch.push(`${label} | ${(0,untrusted/* shownLine */.QN)(line, dropped)}`));
     return (chunk) => {
-        const lines = (rest + chunk).split('\n');
-        rest = lines.pop() ?? '';
-        for (const l of lines)
-            core.reporter.info(`${label} | ${l}`);
+        splitter.push(chunk);
+        if (batch.length === 0)
+            return;
+        const lines = batch;
+        batch = [];
+        if (core.reporter.output)
+            core.reporter.output(lines);
+        else
+            for (const l of lines)
+                core.reporter.info(l);
     };
 }
 /**
@@ -29224,15 +29822,23 @@ function hookOutput(core, label) {
  */
 async function publishAndSwitch(core, run, keepLock, doSwitch) {
     const s = core.settings;
-    const reply = await run.session.call('publishAndSwitch', {
-        ...goLiveVars(core, run),
-        INCOMING: run.incoming,
-        SHARED: s.shared.join('\n'),
-        BEFORE_SWITCH: s.beforeSwitch,
-        SWITCH: doSwitch ? 1 : 0,
-        KEEP_LOCK: keepLock ? 1 : 0,
-    }, { onStderr: hookOutput(core, run.session.label) });
+    let reply;
+    try {
+        reply = await run.session.call('publishAndSwitch', {
+            ...goLiveVars(core, run),
+            INCOMING: run.incoming,
+            SHARED: s.shared.join('\n'),
+            BEFORE_SWITCH: s.beforeSwitch,
+            SWITCH: doSwitch ? 1 : 0,
+            KEEP_LOCK: keepLock ? 1 : 0,
+        }, { onStderr: hookOutput(core, run.session.label) });
+    }
+    catch (e) {
+        await afterLostConnection(core, run, keepLock && doSwitch, e);
+        return;
+    }
     run.published = true;
+    recordLinked(core, run, reply);
     if (!keepLock) {
         run.locked = false;
         core.onLock?.(run.session.index, false);
@@ -29248,19 +29854,100 @@ function goLiveVars(core, run) {
     const state = run.state;
     const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
     const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases);
-    return { ID: s.releaseId, PREV: state.live, LOGLINE: logLine(entry), PRUNE: prune.join(' '), MEASURE: 1 };
+    run.logLine = logLine(entry);
+    return { ID: s.releaseId, PREV: state.live, LOGLINE: run.logLine, PRUNE: prune.join(' '), MEASURE: 1 };
+}
+/**
+ * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
+ * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ */
+async function recover(core, run, keepLock) {
+    const s = core.settings;
+    run.session.fresh = true;
+    const reply = await run.session.call('recover', {
+        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
+        INCOMING: run.incoming,
+        LOGLINE: run.logLine,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { signal: giveUpSignal() });
+    const live = readServerState(reply).live;
+    // What the link serves, as the server says now: the outputs name it.
+    setLive(run.result, s.target, live);
+    const word = (0,src_remote/* first */.$1)(reply, 'lock').split(' ')[0];
+    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
+    run.locked = lock === 'kept';
+    core.onLock?.(run.session.index, run.locked);
+    const switched = s.releaseId !== '' && live === s.releaseId;
+    if (switched) {
+        run.published = true;
+        run.switched = true;
+    }
+    run.unconfirmed = false;
+    return { live, switched, lock };
+}
+/** A sentence on what the server serves after recover. */
+function serving(core, found) {
+    const s = core.settings;
+    const lock = found.lock === 'not-ours'
+        ? 'the deploy lock is no longer ours'
+        : found.lock === 'kept'
+            ? 'the lock is still ours'
+            : 'the lock was released';
+    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
+}
+/**
+ * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
+ * out over a new connection, then go on as if the reply had come (switched: after-switch and the
+ * health check follow) or fail saying exactly what is served.
+ */
+async function afterLostConnection(core, run, keepLock, e) {
+    const err = toDeployError(e);
+    const s = core.settings;
+    if (err.code !== 'connection-lost' || core.signal.aborted) {
+        settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err);
+        throw err;
+    }
+    const label = run.session.label;
+    core.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
+    let found;
+    try {
+        found = await recover(core, run, keepLock);
+    }
+    catch (e2) {
+        run.unconfirmed = true;
+        liveUnknown(run.result);
+        throw new errors/* DeployError */.s(`${label}: the connection dropped during the switch and reconnecting failed (${toDeployError(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
+    }
+    core.reporter.info(`${label}: after reconnecting: ${serving(core, found)}`);
+    if (found.switched) {
+        run.result.status = 'deployed';
+        core.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
+        return;
+    }
+    throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(core, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
 }
 function deploy_wentLive(core, run, reply) {
     const s = core.settings;
     run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
+    if (run.switched)
+        setLive(run.result, s.target, s.releaseId);
+    else
+        liveUnknown(run.result);
     run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
     run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
     run.result.status = 'deployed';
-    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
 }
 /** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
 async function switchHost(core, run) {
-    const reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 });
+    let reply;
+    try {
+        reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 });
+    }
+    catch (e) {
+        await afterLostConnection(core, run, true, e);
+        return;
+    }
     deploy_wentLive(core, run, reply);
 }
 /** Step 4 on one host: the after-switch hook, in the live release. */
@@ -29268,46 +29955,8 @@ async function afterSwitch(core, run) {
     const s = core.settings;
     await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
 }
-/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
-async function healthcheck(url, opts) {
-    const deadline = Date.now() + (opts.boundMs ?? 60_000);
-    let wait = 1000;
-    let last = '';
-    for (let attempt = 1;; attempt++) {
-        try {
-            const res = await fetch(url, {
-                signal: AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]),
-                redirect: 'follow',
-                headers: { 'user-agent': 'rsync-atomic-deploy healthcheck' },
-            });
-            await res.arrayBuffer().catch(() => undefined);
-            if (res.status >= 200 && res.status < 300) {
-                opts.reporter.info(`Health check ${url}: ${res.status} (attempt ${attempt})`);
-                return;
-            }
-            last = `HTTP ${res.status}`;
-        }
-        catch (e) {
-            // Stopped by the step's timeout: keep the server's last answer, not the abort.
-            if (opts.signal.aborted && last)
-                break;
-            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-        }
-        if (opts.signal.aborted || Date.now() + wait > deadline)
-            break;
-        opts.reporter.info(`Health check ${url}: ${last}; trying again in ${wait / 1000} s`);
-        // The wait ends early when the step times out or is cancelled.
-        await new Promise((r) => {
-            const t = setTimeout(r, wait);
-            opts.signal.addEventListener('abort', () => {
-                clearTimeout(t);
-                r();
-            }, { once: true });
-        });
-        wait = Math.min(wait * 2, 10_000);
-    }
-    throw new errors/* DeployError */.s(`Health check failed: ${url} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output.', 'healthcheck');
-}
+// The health check lives in healthcheck.ts (URL secrets, redirects); re-exported for callers.
+
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core, run, why) {
     const s = core.settings;
@@ -29317,7 +29966,7 @@ async function revert(core, run, why) {
         return;
     }
     const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId);
-    await run.session.call('switchTo', 
+    const reply = await run.session.call('switchTo', 
     // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
     {
         ID: previous,
@@ -29327,22 +29976,30 @@ async function revert(core, run, why) {
         MEASURE: 0,
         TAKE: run.locked ? 0 : 1,
         KEEP_LOCK: 0,
-    }, { signal: cleanupSignal() });
+    }, 
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() });
     run.locked = false;
     core.onLock?.(run.session.index, false);
+    if ((0,src_remote/* first */.$1)(reply, 'switched') === previous)
+        setLive(run.result, s.target, previous);
+    else
+        liveUnknown(run.result);
     run.result.status = 'reverted';
     core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
 }
 /** command: upload: leave the finished upload waiting under a name activate knows. */
 async function stage(core, run) {
-    await run.session.call('stage', {
+    const reply = await run.session.call('stage', {
         ID: core.settings.releaseId,
         INCOMING: run.incoming,
         STAGED: stagedName(core.settings.releaseId),
+        PREV: run.state?.live ?? '',
     });
+    recordLinked(core, run, reply);
     run.locked = false;
     core.onLock?.(run.session.index, false);
-    core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run command: activate to make it live`);
+    core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run ${words(core).command('activate')} to make it live`);
 }
 function fleetFailure(failures, total, what) {
     if (failures.length === 0)
@@ -29353,6 +30010,10 @@ function fleetFailure(failures, total, what) {
 }
 /** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
 async function releaseLocks(core, runs, discardUploads) {
+    if (core.signal.aborted) {
+        await giveUp(core, runs);
+        return;
+    }
     await Promise.all(runs
         .filter((r) => r.locked)
         .map(async (r) => {
@@ -29371,6 +30032,36 @@ async function releaseLocks(core, runs, discardUploads) {
     }));
 }
 /**
+ * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
+ * what is served and release the lock, within a short bound. What is reported is what was found.
+ */
+async function giveUp(core, runs) {
+    const s = core.settings;
+    await Promise.all(runs
+        // prepare cut short may have taken the lock; after it, `locked` is known.
+        .filter((r) => r.locked || (r.touched && r.state === undefined))
+        .map(async (r) => {
+        const label = r.session.label;
+        try {
+            const found = await recover(core, r, false);
+            if (found.switched) {
+                r.result.status = 'deployed';
+                core.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(core, found)}`);
+            }
+            else {
+                if (r.result.status === 'deployed')
+                    r.result.status = 'failed';
+                r.switched = false;
+                core.reporter.info(`${label}: stopped on the server: ${serving(core, found)}`);
+            }
+        }
+        catch (e) {
+            r.unconfirmed = true;
+            core.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${toDeployError(e).message}); the post step (or command: unlock) tries again`);
+        }
+    }));
+}
+/**
  * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
  * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
  * the hosts already switched go back. All hosts end on the same release, or on the one they had.
@@ -29385,15 +30076,21 @@ async function runDeploy(core) {
         leftovers: [],
         sharedExisting: [],
         locked: false,
+        touched: false,
+        logLine: '',
+        unconfirmed: false,
         published: false,
         switched: false,
-        result: blankResult(spec.label, s.releaseId, s.target),
+        result: blankResult(spec.label, s.releaseId),
     }));
     const outcome = {
         releaseId: s.releaseId,
         hosts: runs.map((r) => r.result),
         rolledBack: false,
         error: undefined,
+        get unconfirmed() {
+            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
+        },
     };
     const failures = [];
     const stamp = (r) => {
@@ -29420,6 +30117,11 @@ async function runDeploy(core) {
     const noHostSwitched = () => s.hosts.length === 1
         ? failures[0]
         : new errors/* DeployError */.s(`${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+    if (s.command === 'deploy' || s.command === 'upload') {
+        const warning = specialFilesWarning(specialFiles(s.source));
+        if (warning)
+            core.reporter.warning(warning);
+    }
     await pool(runs, s.maxParallel, async (r) => {
         r.start = Date.now();
         if (!(await step(r, 'connect and check', () => connect(core, r))))
@@ -29492,7 +30194,7 @@ async function runDeploy(core) {
             }
         }
         if (failures.length > 0 && !s.rollbackOnFailure) {
-            core.reporter.warning(`The new release stays live (rollback-on-failure: false) although: ${failures[0]?.message}`);
+            core.reporter.warning(`The new release stays live (${words(core).input('rollback-on-failure', 'false')}) although: ${failures[0]?.message}`);
         }
     }
     const switchFailed = runs.some((r) => r.result.status === 'failed');
@@ -29504,6 +30206,8 @@ async function runDeploy(core) {
                 outcome.rolledBack = true;
             }
             catch (e) {
+                // Refused before its switch, the revert left our release live; anything else: unknown.
+                settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e));
                 core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
             }
         }
@@ -29523,8 +30227,6 @@ async function runDeploy(core) {
     return outcome;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -29659,7 +30361,10 @@ const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'ac
 
 
 
-const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+
+
+const inputs_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
 const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
 // chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
@@ -29688,6 +30393,7 @@ const NEVER_A_KEY = [
     'healthcheck-url',
     'rollback-on-failure',
     'dry-run',
+    'allow-empty',
     'max-parallel',
     'timeout',
 ];
@@ -29718,12 +30424,14 @@ function noControl(name, value, what = 'value') {
     }
     return value;
 }
+// Every non-empty line counts, '#' ones too: `#*#` (editor autosaves) is a common exclude pattern,
+// and a line dropped as a "comment" would change what is uploaded without a word.
 function lines(get, name) {
     return get(name)
         .replace(/\r\n?/g, '\n')
         .split('\n')
         .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'))
+        .filter((l) => l !== '')
         .map((l) => noControl(name, l, 'line'));
 }
 // How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
@@ -29732,9 +30440,23 @@ function lines(get, name) {
 const FILTER_RULE_RE = /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s;
 function filterRule(rule) {
     if (!FILTER_RULE_RE.test(rule)) {
-        throw new errors/* InputError */.d('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync).');
+        throw new errors/* InputError */.d('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync). Every line is a rule: there are no comment lines.');
     }
     return rule;
+}
+/** True at the first entry that is not a directory (a file, a symlink…): stops early on real builds. */
+function hasAnyFile(dir) {
+    let entries;
+    try {
+        entries = (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true });
+    }
+    catch {
+        return true; // unreadable: let rsync say why
+    }
+    for (const e of entries)
+        if (!e.isDirectory())
+            return true;
+    return entries.some((e) => hasAnyFile(external_node_path_default().join(dir, e.name)));
 }
 function parseTarget(name, value) {
     const v = value.trim();
@@ -29747,13 +30469,74 @@ function parseTarget(name, value) {
     if (!v.startsWith('/'))
         throw new errors/* InputError */.d(name, `'${v}' is not an absolute path`, good);
     const parts = v.slice(1).split('/');
-    if (v === '/' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    if (v === '/') {
+        throw new errors/* InputError */.d(name, "'/' is the root of the server's file system", `${good} ${OWN_DIR}`);
+    }
+    if (parts.some((p) => p === '' || p === '.' || p === '..')) {
         throw new errors/* InputError */.d(name, `'${v}' is not a normalised path`, good);
     }
+    const system = systemDirectory(v);
+    if (system)
+        throw new errors/* InputError */.d(name, `'${v}' is ${system}`, OWN_DIR);
     return v;
 }
+const OWN_DIR = 'Deploy into a directory of its own, e.g. /var/www/example.com or /srv/example.com: the tool creates releases/, shared/, .deploy/ and the link in it.';
+// The system's own directories: a deploy root there would mix releases/, .deploy/ and the link
+// into what the OS owns (and a mistyped variable, e.g. target: /${{ vars.SITE }}, lands here).
+const SYSTEM_DIRS = new Set([
+    '/bin',
+    '/boot',
+    '/dev',
+    '/etc',
+    '/home',
+    '/lib',
+    '/lib32',
+    '/lib64',
+    '/libx32',
+    '/media',
+    '/mnt',
+    '/opt',
+    '/proc',
+    '/root',
+    '/run',
+    '/sbin',
+    '/srv',
+    '/sys',
+    '/tmp',
+    '/usr',
+    '/var',
+    '/usr/bin',
+    '/usr/include',
+    '/usr/lib',
+    '/usr/lib64',
+    '/usr/libexec',
+    '/usr/local',
+    '/usr/sbin',
+    '/usr/share',
+    '/usr/src',
+    '/var/backups',
+    '/var/cache',
+    '/var/lib',
+    '/var/local',
+    '/var/lock',
+    '/var/log',
+    '/var/mail',
+    '/var/opt',
+    '/var/run',
+    '/var/spool',
+    '/var/tmp',
+]);
+/** Trees that hold no files of anyone's: the kernel's and the boot loader's, and programs' own. */
+const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/run', '/boot', '/bin', '/sbin', '/lib', '/lib64', '/etc'];
+/** What a system directory is, in words, or '' for a path that may be a deploy root. */
+function systemDirectory(p) {
+    if (SYSTEM_DIRS.has(p))
+        return 'a system directory';
+    const tree = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
+    return tree ? `inside ${tree}, a system directory` : '';
+}
 function parseReleaseId(name, value) {
-    if (!RELEASE_ID_RE.test(value)) {
+    if (!inputs_RELEASE_ID_RE.test(value)) {
         throw new errors/* InputError */.d(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
     }
     return value;
@@ -29780,15 +30563,36 @@ function sharedPaths(list) {
     }
     return unique;
 }
-/** `YYYYMMDDTHHMMSSZ-<tag or short sha>`: sorts by time and says what was deployed. */
-function defaultReleaseId(now, env) {
+/** Where ssh.ts makes its private directory (the key, known_hosts): /tmp/rad-XXXXXX. */
+const PRIVATE_DIR_PARENT = '/tmp';
+/**
+ * The private directory's parent when `dir` contains it ('/' and /tmp do), else ''. Compared
+ * after resolving symlinks, so a link to /tmp (or macOS's /tmp → /private/tmp) counts too.
+ */
+function holdsPrivateDir(dir, parent = PRIVATE_DIR_PARENT) {
+    let real = dir;
+    let tmp = parent;
+    try {
+        real = (0,external_node_fs_.realpathSync)(dir);
+        tmp = (0,external_node_fs_.realpathSync)(parent);
+    }
+    catch { }
+    const inside = (a, b) => a === b || b.startsWith(a === '/' ? '/' : `${a}/`);
+    return inside(real, tmp) || inside(dir, parent) ? parent : '';
+}
+/**
+ * `YYYYMMDDTHHMMSSZ-<tag or short sha>-<6 hex>`: sorts by time and says what was deployed; the
+ * random end keeps two runs started in the same second (a re-run, two tags pushed at once) apart.
+ */
+function defaultReleaseId(now, env, unique = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
     const stamp = now
         .toISOString()
         .replace(/[-:]/g, '')
         .replace(/\.\d+Z$/, 'Z');
     const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
-    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
-    return label ? `${stamp}-${label}` : stamp;
+    // 16 + 1 + 76 + 1 + 6: within the 100 characters of a release id.
+    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 76);
+    return [stamp, label, unique].filter((p) => p !== '').join('-');
 }
 function runMeta(env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
@@ -29834,6 +30638,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
             throw new errors/* InputError */.d(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
         }
     }
+    const w = options.words ?? src_words/* ACTION_WORDS */.d;
     const command = (get('command').trim() || 'deploy');
     if (!COMMANDS.includes(command)) {
         throw new errors/* InputError */.d('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
@@ -29860,7 +30665,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
     if (needsSource) {
         const s = get('source').trim();
         if (s === '')
-            throw new errors/* InputError */.d('source', 'is required', 'Give the build directory, e.g. source: public.');
+            throw new errors/* InputError */.d('source', 'is required', `Give the build directory, e.g. ${w.input('source', 'public')}.`);
         noControl('source', s, 'path');
         source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
         let isDir = false;
@@ -29871,10 +30676,20 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         if (!isDir) {
             throw new errors/* InputError */.d('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
         }
+        const holds = holdsPrivateDir(source);
+        if (holds) {
+            throw new errors/* InputError */.d('source', `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`, 'Give the build directory itself, e.g. dist or public, not a parent of /tmp.');
+        }
+    }
+    const allowEmpty = bool(get, 'allow-empty', false);
+    // An empty build going live is a broken build step far more often than a wish: refuse it here,
+    // before any connection (exclude/filter that leave nothing are caught after the upload).
+    if (needsSource && !allowEmpty && !hasAnyFile(source)) {
+        throw new errors/* InputError */.d('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
     }
     const givenId = get('release-id').trim();
     if ((command === 'activate' || command === 'upload') && givenId === '') {
-        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, 'Give the same release id to upload and activate, e.g. release-id: ${{ github.run_id }}.');
+        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === src_words/* ACTION_WORDS */.d ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
     }
     const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
     const rollbackTo = get('rollback-to').trim();
@@ -29894,7 +30709,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         }
         catch { }
         if (!ok) {
-            throw new errors/* InputError */.d('healthcheck-url', `'${healthcheckUrl}' is not an http(s) URL`, 'e.g. https://example.com/health.');
+            throw new errors/* InputError */.d('healthcheck-url', `'${maskUrl(healthcheckUrl)}' is not an http(s) URL`, 'e.g. https://example.com/health.');
         }
     }
     const hook = (name) => {
@@ -29929,6 +30744,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         healthcheckUrl,
         rollbackOnFailure: bool(get, 'rollback-on-failure', true),
         dryRun: bool(get, 'dry-run', false),
+        allowEmpty,
         maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
         timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
         meta: runMeta(env),
@@ -29943,6 +30759,7 @@ var io = __nccwpck_require__(8701);
 
 
 
+
 function setup(core) {
     const s = core.settings;
     return s.hosts.map((spec, i) => ({
@@ -29950,7 +30767,7 @@ function setup(core) {
         start: Date.now(),
         state: undefined,
         locked: false,
-        result: blankResult(spec.label, '', s.target),
+        result: blankResult(spec.label, s.command === 'rollback' ? s.rollbackTo : ''),
     }));
 }
 /** Connects and reads each host's state (taking the lock when asked); collects failures. */
@@ -29959,17 +30776,22 @@ async function inspectAll(core, hosts, takeLock) {
     await pool(hosts, core.settings.maxParallel, async (h) => {
         try {
             await core.ssh.connect(h.session.index, h.session.label, core.signal);
-            const reply = await h.session.call('inspect', { TAKE_LOCK: takeLock ? 1 : 0, CHECK_DEPLOY: 0, ID: '' });
+            const reply = await h.session.call('inspect', {
+                TAKE_LOCK: takeLock ? 1 : 0,
+                // A rollback renames the link: the server must be able to, before the lock is taken.
+                NEED_SWAP: takeLock && core.settings.command === 'rollback' ? 1 : 0,
+                CHECK_DEPLOY: 0,
+                ID: '',
+            });
             if (takeLock) {
                 h.locked = true;
                 core.onLock?.(h.session.index, true);
             }
-            h.state = readServerState(reply);
+            h.state = readServerState(reply, (m) => core.reporter.warning(`${h.session.label}: ${m}`));
             const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
             if (lock)
                 core.reporter.info(`${h.session.label}: locked by ${lock}`);
-            h.result.releaseId = h.state.live;
-            h.result.releasePath = h.state.live ? `${core.settings.target}/releases/${h.state.live}` : '';
+            setLive(h.result, core.settings.target, h.state.live);
             h.result.freeKb = h.state.freeKb;
             h.result.status = 'not-switched';
         }
@@ -29987,7 +30809,9 @@ async function unlockAll(core, hosts) {
         .filter((h) => h.locked)
         .map(async (h) => {
         try {
-            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, { signal: cleanupSignal() });
+            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
+            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
+            { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() });
             h.locked = false;
             core.onLock?.(h.session.index, false);
         }
@@ -30014,13 +30838,13 @@ function reportDisagreement(core, hosts) {
     }
 }
 /** Which release a host rolls back to, or why it cannot. */
-function chooseRollback(state, rollbackTo) {
+function chooseRollback(state, rollbackTo, words = src_words/* ACTION_WORDS */.d) {
     const existing = new Set(state.releases);
     if (rollbackTo) {
         if (!existing.has(rollbackTo)) {
             return {
                 problem: `release ${rollbackTo} is not on the server`,
-                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run command: list to see them.`,
+                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
             };
         }
         if (rollbackTo === state.live)
@@ -30033,7 +30857,7 @@ function chooseRollback(state, rollbackTo) {
     if (!target) {
         return {
             problem: `the deploy log knows no good release that was live before ${state.live}`,
-            hint: 'Give rollback-to with a release id (command: list shows them).',
+            hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
         };
     }
     return { target };
@@ -30053,7 +30877,7 @@ async function runRollback(core) {
     for (const h of moving === hosts ? [] : already) {
         core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
     }
-    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo));
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, core.words));
     const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
     const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
     if (problems.length > 0 || targets.size > 1) {
@@ -30069,6 +30893,7 @@ async function runRollback(core) {
     const switchFailures = [];
     await Promise.all(moving.map(async (h) => {
         const from = h.state?.live ?? '';
+        h.result.attemptedReleaseId = target;
         try {
             const entry = newEntry(core, h.session.label, target, 'rollback', from);
             await h.session.call('switchTo', {
@@ -30082,16 +30907,13 @@ async function runRollback(core) {
             });
             h.locked = false;
             core.onLock?.(h.session.index, false);
-            Object.assign(h.result, {
-                releaseId: target,
-                releasePath: `${s.target}/releases/${target}`,
-                previousReleaseId: from,
-                status: 'rolled-back',
-            });
+            setLive(h.result, s.target, target);
+            Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
             core.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
         }
         catch (e) {
             const err = toDeployError(e);
+            settleFailedSwitch(h.result, s.target, from, err);
             h.result.error = err.message;
             switchFailures.push(err);
         }
@@ -30164,9 +30986,122 @@ async function runUnlock(core) {
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
 }
 
+;// CONCATENATED MODULE: ./src/runner-platform.ts
+
+
+
+/**
+ * What the machine running the deploy (the runner, or a laptop) must have, checked before anything
+ * connects: not Windows, and a real rsync of at least MIN_RSYNC.
+ *
+ * Why 3.1.0: the transfer statistics are parsed from `--stats` as rsync 3.1 prints them
+ * ("Number of files: N (reg: …)", "Number of regular files transferred"), and the terminal progress
+ * line uses `--info=progress2`; both are 3.1.0. `--protect-args`, `--chmod`, `--link-dest` and
+ * `--no-inc-recursive` are older. openrsync (macOS 15.4 and later ship it as /usr/bin/rsync) speaks
+ * protocol 29 and lacks `--info`, `--protect-args` and `--no-inc-recursive`; the rsync 2.6.9 of
+ * older macOS is too old as well.
+ */
+const MIN_RSYNC = [3, 1, 0];
+/** Where a real rsync lives on macOS when the one on PATH is not: Homebrew (Apple silicon, Intel). */
+const MAC_RSYNC_CANDIDATES = ['/opt/homebrew/bin/rsync', '/usr/local/bin/rsync'];
+/**
+ * Reads `rsync --version` output. Samba rsync: "rsync  version 3.2.7  protocol version 31".
+ * openrsync: "openrsync: protocol version 29"; macOS adds a line "rsync version 2.6.9 compatible",
+ * which must not be taken for a real rsync 2.6.9 (nor any other "compatible" claim).
+ */
+function parseRsyncVersion(text) {
+    const open = /^openrsync:?\s.*?protocol version (\d+)/im.exec(text);
+    if (open)
+        return { kind: 'openrsync', protocol: Number(open[1]) };
+    const m = /^rsync\s+version\s+v?(\d+)\.(\d+)(?:\.(\d+))?\S*\s+protocol version (\d+)/im.exec(text);
+    if (!m)
+        return { kind: 'unknown' };
+    return {
+        kind: 'rsync',
+        version: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)],
+        protocol: Number(m[4]),
+    };
+}
+function atLeast(v, min) {
+    for (let i = 0; i < min.length; i++) {
+        const a = v[i] ?? 0;
+        const b = min[i] ?? 0;
+        if (a !== b)
+            return a > b;
+    }
+    return true;
+}
+/** Why this rsync cannot be used, or '' when it can. */
+function rsyncProblem(info) {
+    const min = MIN_RSYNC.join('.');
+    switch (info.kind) {
+        case 'openrsync':
+            return `it is openrsync (protocol ${info.protocol}), not rsync: it lacks options this tool needs (--info, --protect-args)`;
+        case 'unknown':
+            return `its --version output is not rsync's`;
+        case 'rsync':
+            return atLeast(info.version, MIN_RSYNC)
+                ? ''
+                : `it is rsync ${info.version.join('.')}; ${min} or later is needed`;
+    }
+}
+/** The Windows check, pure so a test can give any platform. */
+function platformProblem(platform) {
+    if (platform !== 'win32')
+        return undefined;
+    return new errors/* DeployError */.s('rsync-atomic-deploy does not run on Windows runners: it needs rsync, which Windows does not ship, ' +
+        "and OpenSSH's connection sharing (ControlMaster, one SSH connection per deploy), which Windows' ssh lacks.", 'Run the deploy job on Linux (runs-on: ubuntu-latest) or macOS (with `brew install rsync`). A build made ' +
+        'on Windows can reach it through actions/upload-artifact and actions/download-artifact.', 'runner');
+}
+/** The message when no usable rsync was found; `tried` is path → why not. */
+function noRsyncError(tried, platform) {
+    const why = tried.length ? tried.map(([p, w]) => `${p}: ${w}`).join('; ') : 'no rsync on PATH';
+    const fix = platform === 'darwin'
+        ? 'Install a real rsync: `brew install rsync` (it goes to /opt/homebrew/bin or /usr/local/bin, which are used before /usr/bin/rsync).'
+        : `Install rsync ${MIN_RSYNC.join('.')} or later on this machine (e.g. \`apt-get install rsync\`) and make sure it is on PATH.`;
+    return new errors/* DeployError */.s(`No usable rsync on this machine (${why}). Nothing was contacted.`, fix, 'runner');
+}
+/** Candidates in order: the rsync on PATH first, then (macOS) Homebrew's. Duplicates dropped. */
+function rsyncCandidates(onPath, platform) {
+    const list = onPath ? [onPath] : [];
+    if (platform === 'darwin')
+        list.push(...MAC_RSYNC_CANDIDATES);
+    return [...new Set(list)];
+}
+/**
+ * The rsync to run: the first candidate whose `--version` is a real rsync ≥ MIN_RSYNC. Run once per
+ * command that uploads, before connecting.
+ */
+async function findRsync(onPath, platform = process.platform, exists = external_node_fs_.existsSync, versionOf = rsyncVersionText) {
+    const tried = [];
+    for (const p of rsyncCandidates(onPath, platform)) {
+        if (p !== onPath && !exists(p))
+            continue;
+        let text;
+        try {
+            text = await versionOf(p);
+        }
+        catch (e) {
+            tried.push([p, `could not run it (${e instanceof Error ? e.message : String(e)})`]);
+            continue;
+        }
+        const problem = rsyncProblem(parseRsyncVersion(text));
+        if (!problem)
+            return p;
+        tried.push([p, problem]);
+    }
+    throw noRsyncError(tried, platform);
+}
+async function rsyncVersionText(p) {
+    const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+    // openrsync may print its banner to stderr, and exit non-zero for --version.
+    return `${r.stdout}\n${r.stderr}`;
+}
+
 // EXTERNAL MODULE: ./src/ssh.ts + 2 modules
 var src_ssh = __nccwpck_require__(6073);
 ;// CONCATENATED MODULE: ./src/run-command.ts
+
 
 
 
@@ -30198,7 +31133,7 @@ async function dispatch(c) {
  * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
  * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
  */
-function sshOptions(settings, allowOwnSsh = false) {
+function sshOptions(settings, allowOwnSsh = false, ownerPid) {
     const t = settings.trusted;
     const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
     return {
@@ -30209,6 +31144,7 @@ function sshOptions(settings, allowOwnSsh = false) {
         trusted: settings.trusted,
         acceptUnknownHostKey: settings.acceptUnknownHostKey,
         persistSeconds: 300,
+        ownerPid,
         useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
     };
 }
@@ -30232,9 +31168,15 @@ async function runCommand(settings, opts) {
     let failure;
     let ssh;
     try {
+        // Windows, openrsync or an old rsync: stop here, before anything connects.
+        const unsupported = platformProblem(process.platform);
+        if (unsupported)
+            throw unsupported;
         const sshPath = await io/* which */.K7('ssh', true);
-        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload' ? await io/* which */.K7('rsync', true) : '';
-        ssh = await src_ssh/* Ssh */.L1.create(sshOptions(settings, opts.allowOwnSsh), sshPath, opts.onSshDir ?? (() => { }));
+        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload'
+            ? await findRsync(await io/* which */.K7('rsync', false))
+            : '';
+        ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
         outcome = await dispatch({
             settings,
             ssh,
@@ -30243,6 +31185,7 @@ async function runCommand(settings, opts) {
             token,
             rsyncPath,
             onLock: opts.onLock,
+            words: opts.words,
         });
         failure = outcome.error;
     }
@@ -30257,9 +31200,11 @@ async function runCommand(settings, opts) {
     }
     if (timedOut) {
         const flag = opts.timeoutFlag;
-        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
-            ? 'The switch had completed before the timeout (see above).'
-            : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
+        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.unconfirmed?.length
+            ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
+            : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+                ? 'The switch had completed before the timeout (see above).'
+                : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
     }
     return { outcome, failure, timedOut, cancelled };
 }
@@ -30284,6 +31229,9 @@ function hostsJson(outcome) {
     return JSON.stringify(outcome.hosts.map((h) => ({
         host: h.host,
         'release-id': h.releaseId,
+        // false: we could not learn what the link serves (release-id is then '').
+        'live-known': h.liveKnown,
+        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
         'previous-release-id': h.previousReleaseId,
         'bytes-sent': h.bytesSent,
         'files-transferred': h.filesTransferred,
@@ -30301,12 +31249,13 @@ function releasesJson(outcome) {
 
 
 
-function setOutputs(settings, outcome) {
+
+function setOutputs(_settings, outcome) {
     const t = totals(outcome);
     const firstHost = outcome.hosts[0];
-    const releaseId = firstHost?.releaseId || (settings.command === 'deploy' ? settings.releaseId : '');
-    core/* setOutput */.uH('release-id', releaseId);
-    core/* setOutput */.uH('release-path', releaseId ? `${settings.target}/releases/${releaseId}` : '');
+    // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+    core/* setOutput */.uH('release-id', firstHost?.releaseId ?? '');
+    core/* setOutput */.uH('release-path', firstHost?.releasePath ?? '');
     core/* setOutput */.uH('previous-release-id', firstHost?.previousReleaseId ?? '');
     core/* setOutput */.uH('bytes-sent', String(t.bytesSent));
     core/* setOutput */.uH('files-transferred', String(t.filesTransferred));
@@ -30315,8 +31264,18 @@ function setOutputs(settings, outcome) {
     core/* setOutput */.uH('hosts', hostsJson(outcome));
     core/* setOutput */.uH('rolled-back', String(outcome.rolledBack));
 }
+/** The "live now" cell: the release the link serves, or why we cannot say. */
+function liveNow(h) {
+    if (!h.liveKnown)
+        return '(unknown: see the error)';
+    return h.releaseId || '(nothing)';
+}
 function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+    return text.replace(/[&<>"'[\]]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '[': '&#91;', ']': '&#93;' })[c] ?? c);
+}
+/** A table cell: the toolkit puts cell text into the HTML as it is, and ours holds server text. */
+function cell(text) {
+    return escapeHtml((0,untrusted/* safeMessage */.N5)(text));
 }
 function bytes(n) {
     if (n < 1024)
@@ -30342,13 +31301,7 @@ async function writeSummary(settings, outcome) {
                 { data: 'ref', header: true },
                 { data: 'sha', header: true },
             ],
-            ...outcome.releases.map((r) => [
-                r.bad ? `${r.id} (bad)` : r.id,
-                r.current ? 'yes' : '',
-                r.deployedAt,
-                r.ref,
-                r.sha.slice(0, 7),
-            ]),
+            ...outcome.releases.map((r) => [r.bad ? `${r.id} (bad)` : r.id, r.current ? 'yes' : '', r.deployedAt, r.ref, r.sha.slice(0, 7)].map(cell)),
         ]);
     }
     s.addTable([
@@ -30356,6 +31309,7 @@ async function writeSummary(settings, outcome) {
             { data: 'host', header: true },
             { data: 'status', header: true },
             { data: 'live now', header: true },
+            { data: 'attempted', header: true },
             { data: 'before', header: true },
             { data: 'files sent', header: true },
             { data: 'files linked', header: true },
@@ -30366,14 +31320,15 @@ async function writeSummary(settings, outcome) {
         ...outcome.hosts.map((h) => [
             h.host,
             h.error ? `${h.status}: ${h.error.split('\n')[0]}` : h.status,
-            h.releaseId,
+            liveNow(h),
+            h.attemptedReleaseId,
             h.previousReleaseId,
             String(h.filesTransferred),
             String(h.filesLinked),
             bytes(h.bytesSent),
             h.diskKb ? bytes(h.diskKb * 1024) : '',
             `${(h.durationMs / 1000).toFixed(1)} s`,
-        ]),
+        ].map(cell)),
     ]);
     const back = outcome.hosts[0]?.previousReleaseId;
     if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
@@ -30381,7 +31336,7 @@ async function writeSummary(settings, outcome) {
         s.addCodeBlock(`command: rollback\nrollback-to: ${back}`, 'yaml');
     }
     if (outcome.error)
-        s.addRaw(`<p><b>Failed:</b> ${escapeHtml(outcome.error.message)}</p>`, true);
+        s.addRaw(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`, true);
     await s.write();
 }
 
@@ -30394,11 +31349,22 @@ async function writeSummary(settings, outcome) {
 
 
 
+
+// Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
+// only %, CR and LF, not escape sequences. Streamed server output is also fenced with
+// ::stop-commands:: and a fresh random token, so the runner reads no command inside it.
 const reporter = {
-    info: (m) => core/* info */.pq(m),
-    warning: (m) => core/* warning */.$e(m),
-    debug: (m) => core/* debug */.Yz(m),
-    group: (name, fn) => core/* group */.Os(name, fn),
+    info: (m) => core/* info */.pq((0,untrusted/* safeMessage */.N5)(m)),
+    warning: (m) => core/* warning */.$e((0,untrusted/* safeMessage */.N5)(m)),
+    debug: (m) => core/* debug */.Yz((0,untrusted/* safeMessage */.N5)(m)),
+    group: (name, fn) => core/* group */.Os((0,untrusted/* safeMessage */.N5)(name), fn),
+    output: (lines) => {
+        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        core/* info */.pq(`::stop-commands::${token}`);
+        for (const l of lines)
+            core/* info */.pq((0,untrusted/* safeMessage */.N5)(l));
+        core/* info */.pq(`::${token}::`);
+    },
 };
 /** Runs one command with a ready connection setup (shared with the CLI). */
 
@@ -30414,6 +31380,15 @@ function maskSecrets(settings) {
         core/* setSecret */.Pq(line);
     if (settings.keyPassphrase)
         core/* setSecret */.Pq(settings.keyPassphrase);
+    // healthcheck.ts never prints the URL's password, but the runner may echo the input itself.
+    try {
+        const password = new URL(settings.healthcheckUrl).password;
+        if (password) {
+            core/* setSecret */.Pq(password);
+            core/* setSecret */.Pq(decodeURIComponent(password));
+        }
+    }
+    catch { }
 }
 /** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
 async function run() {
@@ -30423,15 +31398,25 @@ async function run() {
         settings = readSettings();
     }
     catch (e) {
-        core/* setFailed */.C1(toDeployError(e).toString());
+        core/* setFailed */.C1((0,untrusted/* safeMessage */.N5)(toDeployError(e).toString()));
         return;
     }
     maskSecrets(settings);
     const token = (0,external_node_crypto_.randomBytes)(8).toString('hex');
-    const locks = { target: settings.target, linkName: settings.linkName, token, hosts: [] };
+    const makesRelease = settings.command === 'deploy' || settings.command === 'activate';
+    const locks = {
+        target: settings.target,
+        linkName: settings.linkName,
+        token,
+        hosts: [],
+        releaseId: makesRelease ? settings.releaseId : '',
+        incoming: makesRelease ? incomingName(settings, token) : '',
+    };
     const { outcome, failure } = await runCommand(settings, {
         reporter,
         token,
+        // The runner's worker: it outlives this step until the post step has run.
+        ownerPid: process.ppid,
         onSshDir: (dir) => core/* saveState */.LZ(state/* State */.U.SshDir, dir),
         onLock: (i, held) => {
             locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
@@ -30443,7 +31428,7 @@ async function run() {
         await writeSummary(settings, outcome).catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
     }
     if (failure)
-        core/* setFailed */.C1(failure.toString());
+        core/* setFailed */.C1((0,untrusted/* safeMessage */.N5)(failure.toString()));
 }
 
 
@@ -30472,8 +31457,10 @@ async function run() {
 
 
 /**
- * The post step: runs even when the main step failed or was cancelled. Releases a deploy lock the
- * main step could not release, closes the SSH masters and deletes the key. It warns, never fails.
+ * The post step: runs even when the main step failed or was cancelled. Where the main step could
+ * not give its lock back (killed), it stops what of that run still runs on the server, says what
+ * is served and releases the lock; then it closes the SSH masters and deletes the key. It warns,
+ * never fails.
  */
 async function post() {
     const dir = _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_6__/* .State */ .U.SshDir);
@@ -30483,24 +31470,7 @@ async function post() {
     if (locks) {
         try {
             const l = JSON.parse(locks);
-            for (const i of l.hosts) {
-                const script = (0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .renderScript */ .y9)('releaseLock', {
-                    T: l.target,
-                    LINK: l.linkName,
-                    TOKEN: l.token,
-                    FORCE: 0,
-                    DISCARD: '',
-                    UNPUBLISH: '',
-                });
-                const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)('ssh', ['-F', node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, 'config'), '-T', `rad-${i}`, 'sh -s'], {
-                    input: script,
-                    signal: AbortSignal.timeout(30_000),
-                });
-                if (r.code === 0)
-                    _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Released the deploy lock on host ${i + 1} left by the main step.`);
-                else
-                    _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not release the deploy lock on host ${i + 1}: ${r.stderr.trim()}`);
-            }
+            await Promise.all(l.hosts.map((i) => recoverHost(dir, l, i)));
         }
         catch (e) {
             _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not release the deploy lock: ${e}`);
@@ -30512,6 +31482,41 @@ async function post() {
     }
     catch (e) {
         _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not delete ${dir}: ${e}`);
+    }
+}
+/** The recover script on host `i`, over a connection of its own (the master may be stuck), bounded. */
+async function recoverHost(dir, l, i) {
+    const script = (0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .renderScript */ .y9)('recover', {
+        T: l.target,
+        LINK: l.linkName,
+        TOKEN: l.token,
+        ID: l.releaseId ?? '',
+        INCOMING: l.incoming ?? '',
+        LOGLINE: '',
+        KEEP_LOCK: 0,
+    });
+    const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)('ssh', ['-F', node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, 'config'), '-S', 'none', '-T', `rad-${i}`, 'sh -s'], {
+        input: script,
+        keepStdinOpen: true,
+        signal: AbortSignal.timeout(10_000),
+    });
+    const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .parseReply */ .UV)(r.stdout);
+    if (!reply.ok) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not release the deploy lock on host ${i + 1}: ${r.aborted ? 'no answer within 10 s' : r.stderr.trim()}`);
+        return;
+    }
+    // A plain name from the server, or nothing: never its raw text on our stdout.
+    const live = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test((0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .first */ .$1)(reply, 'live')) ? (0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .first */ .$1)(reply, 'live') : '';
+    const lock = (0,_remote_js__WEBPACK_IMPORTED_MODULE_4__/* .first */ .$1)(reply, 'lock').split(' ')[0];
+    const serves = `${l.target}/${l.linkName} serves ${live ? `releases/${live}` : 'no release'}`;
+    if (lock === 'released') {
+        const ours = l.releaseId && live === l.releaseId
+            ? ` (release ${l.releaseId} had gone live before the main step was stopped)`
+            : '';
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Released the deploy lock on host ${i + 1} left by the main step, after stopping its work there; ${serves}${ours}.`);
+    }
+    else {
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Host ${i + 1}: the deploy lock is no longer held by the main step; ${serves}.`);
     }
 }
 
@@ -30529,7 +31534,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./src/env.ts
+var env = __nccwpck_require__(8204);
 ;// CONCATENATED MODULE: ./src/proc.ts
+
 
 const KILL_GRACE_MS = 3000;
 function run(file, args, opts = {}) {
@@ -30539,7 +31547,8 @@ function run(file, args, opts = {}) {
             return;
         }
         const child = (0,external_node_child_process_namespaceObject.spawn)(file, [...args], {
-            env: opts.env ?? process.env,
+            // Never the runner's INPUT_* (the key) or a CI job's secrets: see env.ts.
+            env: opts.env ?? (0,env/* childEnv */.g)(process.env, { own: true }),
             cwd: opts.cwd,
             stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
             shell: false,
@@ -30550,6 +31559,7 @@ function run(file, args, opts = {}) {
         let killTimer;
         const onAbort = () => {
             aborted = true;
+            child.stdin?.end();
             child.kill('SIGTERM');
             killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
             killTimer.unref();
@@ -30583,6 +31593,7 @@ function run(file, args, opts = {}) {
         // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
         // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
         child.on('exit', (code, signal) => {
+            child.stdin?.end();
             if (!aborted)
                 return;
             setTimeout(() => {
@@ -30593,7 +31604,10 @@ function run(file, args, opts = {}) {
         });
         // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
         child.stdin?.on('error', () => { });
-        child.stdin?.end(opts.input ?? '');
+        if (opts.keepStdinOpen)
+            child.stdin?.write(opts.input ?? '');
+        else
+            child.stdin?.end(opts.input ?? '');
     });
 }
 
@@ -30635,7 +31649,9 @@ function shAssignments(vars) {
 /* harmony export */   UV: () => (/* binding */ parseReply),
 /* harmony export */   y9: () => (/* binding */ renderScript)
 /* harmony export */ });
-/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4519);
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4519);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
+
 
 /**
  * The server side. Every script here is constant text run by `sh -s` (the remote command never
@@ -30643,6 +31659,8 @@ function shAssignments(vars) {
  * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
  */
 const MARK = '@@rad';
+/** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
+const REPLY_LINE_MAX = 20_000;
 /**
  * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
  * which a template literal would otherwise take for its own interpolation.
@@ -30655,26 +31673,49 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
-say() { printf '@@rad %s\n' "$*"; }
-warn() { printf '@@rad-warning %s\n' "$*"; }
+NL='
+'
+CR=$(printf '\r')
+# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
+# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
+# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
+reply() {
+  case "$2" in
+    *"$NL"* | *"$CR"*)
+      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
+    *) printf '%s%s\n' "$1" "$2" ;;
+  esac
+}
+say() { reply '@@rad ' "$*"; }
+warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   [ "$LOCKED" = 1 ] && lock_release
-  printf '@@rad-error %s %s\n' "$1" "$2"
+  reply '@@rad-error ' "$1 $2"
   exit 3
 }
 
 # rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
+# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
 mv_kind() {
-  if mv --version 2>/dev/null | grep -q GNU; then echo gnu
-  else
-    case "$(uname -s 2>/dev/null)" in
-      Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
-    esac
-    if command -v perl >/dev/null 2>&1; then echo perl
-    elif command -v python3 >/dev/null 2>&1; then echo python
-    else echo none
-    fi
+  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
+  case "$(uname -s 2>/dev/null)" in
+    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
+  esac
+  if mv_t_works; then echo gnu
+  elif command -v perl >/dev/null 2>&1; then echo perl
+  elif command -v python3 >/dev/null 2>&1; then echo python
+  else echo none
   fi
+}
+# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
+mv_t_works() {
+  p=$(mktemp -d 2>/dev/null) || return 1
+  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
+    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
+    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
+  r=$?
+  rm -rf -- "$p"
+  return "$r"
 }
 swap() {
   case "$MVKIND" in
@@ -30686,6 +31727,72 @@ swap() {
   esac
 }
 MVKIND=$(mv_kind)
+need_swap() {
+  [ "$MVKIND" != none ] ||
+    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
+}
+
+# Our process group, for stopping this script with everything it started (hooks included). Only
+# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
+# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
+field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
+own_group() {
+  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
+  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
+  fi
+  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
+  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
+  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
+  fi
+  case "\${c##*/}" in sshd*) echo "$g" ;; esac
+}
+PG=$(own_group)
+# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
+if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
+kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
+# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
+# killed or loses the connection (sshd signals nothing to a session without a tty then). This
+# background reader then stops the whole group, so nothing of a run the client gave up on acts
+# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
+watch_client() {
+  [ -n "$PG" ] || return 0
+  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
+  WATCHDOG=$!
+  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
+}
+# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
+MARKED=0
+run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
+run_unmark() {
+  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
+  MARKED=0
+}
+# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
+# parent reaps it, and in a container nobody may).
+group_alive() {
+  if [ -r /proc/self/stat ]; then
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
+  else
+    kill_group 0 "$1" 2>/dev/null
+  fi
+}
+# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
+# TERM to its group, then KILL if it is still there after about 3 s.
+kill_run() {
+  p=$(cat "$D/lock/pg" 2>/dev/null)
+  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$p" = "$PG" ] && return 0
+  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
+  i=0
+  while group_alive "$p"; do
+    i=$((i + 1))
+    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
+    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
+  done
+  rm -f -- "$D/lock/pg"
+  say stopped "$p"
+}
 
 # The sshd process that carries our connection: when it is gone, so is the lock's holder.
 conn_pid() {
@@ -30696,27 +31803,83 @@ conn_pid() {
   done
   echo 0
 }
-lock_owner() { cat "$D/lock/owner.json" 2>/dev/null || echo '(no owner recorded)'; }
+# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
+lock_owner() {
+  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
+  printf '%s\n' "\${o:-(no owner recorded)}"
+}
+# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
+# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
+pid_space() {
+  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
+  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+  n=$(readlink /proc/self/ns/pid 2>/dev/null)
+  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
+}
+MY_SPACE=$(pid_space)
+# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
+# so a holder file is always whole; one that is empty or does not parse was never written by a
+# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
 lock_is_stale() {
-  if [ ! -f "$D/lock/holder" ]; then
+  if [ ! -e "$D/lock/holder" ]; then
+    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
+    STALE_WHY="it has no holder record and is over 2 minutes old"
     [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
     return
   fi
-  read -r h_token h_host h_pid h_exp < "$D/lock/holder" || return 1
+  h_token='' h_host='' h_pid='' h_exp='' h_space=''
+  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
+  STALE_WHY="its holder record is empty or unreadable"
+  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
+  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
+  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
+  STALE_WHY="it expired"
   [ "$(date +%s)" -gt "$h_exp" ] && return 0
-  if [ "$h_host" = "$(hostname)" ] && [ "$h_pid" != 0 ] && [ -d /proc/self ]; then
-    [ -d "/proc/$h_pid" ] || return 0
+  # A pid says something only where it was taken: never judge another machine's (or container's).
+  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
+  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
+    STALE_WHY="its process $h_pid on $h_host is gone"
+    return 0
   fi
   return 1
 }
+# Quotes $1 for sh, for a command we tell a person to paste.
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+free_space() {
+  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
+    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# mkdir failed and no lock exists: not another deploy, so waiting would not help.
+lock_cannot() {
+  me=$(id -un 2>/dev/null)
+  if [ -d "$D" ] && [ ! -w "$D" ]; then
+    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
+  fi
+  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
+}
 lock_take() {
-  waited=0
-  while ! mkdir "$D/lock" 2>/dev/null; do
+  waited=0 misses=0 moves=0
+  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
     [ -d "$D" ] || fail target-unwritable "cannot create $D"
+    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
+      # Not "exists" (or its holder has just released it): try once more, then say why.
+      misses=$((misses + 1))
+      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
+      continue
+    fi
+    misses=0
     if lock_is_stale; then
-      warn "taking over a stale deploy lock (its holder is gone): $(lock_owner)"
-      stale="$D/lock.stale.$$"
-      swap "$D/lock" "$stale" 2>/dev/null && rm -rf -- "$stale"
+      moves=$((moves + 1))
+      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
+      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
+      stale="$D/lock.stale.$TOKEN.$$"
+      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
+        rm -rf -- "$stale"
+      elif [ -e "$D/lock" ]; then
+        # Another run may have just moved it aside; if it is still there, we cannot.
+        [ -w "$D" ] || lock_cannot "$mverr"
+        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
+      fi
       continue
     fi
     if [ "$waited" -ge "$LOCK_WAIT" ]; then
@@ -30727,19 +31890,32 @@ lock_take() {
     waited=$((waited + 2))
   done
   LOCKED=1
-  printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json"
-  printf '%s %s %s %s\n' "$TOKEN" "$(hostname)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" > "$D/lock/holder.tmp"
-  swap "$D/lock/holder.tmp" "$D/lock/holder"
+  # Whole or not at all: a lock we cannot describe would block every later run.
+  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
+    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
+    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
+    rm -rf -- "$D/lock"
+    LOCKED=0
+    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
+  fi
+  run_mark
 }
 lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
-lock_release() { lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
-lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; }
+lock_release() { [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
+lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
+# Every change to the target runs right after this check: a run whose lock was taken over or
+# revoked (the client gave up) changes nothing more.
+fence() {
+  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+}
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
 switch_link() {
   tmp="$D/$LINK.tmp.$TOKEN.$$"
+  fence
   rm -f -- "$tmp"
   ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
+  lock_mine || { rm -f -- "$tmp"; fence; }
   if ! swap "$tmp" "$T/$LINK"; then
     rm -f -- "$tmp"
     fail switch-failed "cannot rename the new link over $T/$LINK"
@@ -30757,17 +31933,37 @@ live_id() {
 }
 report_state() {
   say live "$(live_id)"
-  for d in "$T/releases"/*; do [ -d "$d" ] && say release "\${d##*/}"; done
-  [ -f "$D/log" ] && tail -n 5000 "$D/log" | grep '^{' | sed 's/^/@@rad log /'
+  for d in "$T/releases"/*; do
+    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
+    elif [ -d "$d" ]; then say release "\${d##*/}"
+    fi
+  done
+  send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
+# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
+# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
+# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
+LOG_MAX=16384
+send_log() {
+  [ -f "$D/log" ] || return 0
+  n=$(($(wc -l < "$D/log") + 0))
+  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
+  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
+    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
+      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
+      { print "@@rad log " (NR + first - 1) " " $0 }'
 }
 # Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
 # for more than a day. A failure here is a warning: the deploy itself has succeeded.
 prune_releases() {
   for old in $PRUNE; do
     [ "$old" = "$(live_id)" ] && continue
+    lock_mine || return 0
     if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
   done
+  lock_mine || return 0
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
   return 0
 }
@@ -30780,7 +31976,7 @@ run_hook() {
     cd -- "$3" &&
       RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
       PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
-      sh -c "$2" "$1" 1>&2
+      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
   ) || HOOK_RC=$?
 }
 # Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
@@ -30806,6 +32002,7 @@ link_shared() {
 # Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
 go_live() {
   switch_link "releases/$ID"
+  fence
   log_append "$LOGLINE"
   say switched "$ID"
   prune_releases
@@ -30817,14 +32014,73 @@ go_live() {
   fi
 }
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
+# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
+# or a serve would land outside TARGET.
+contained() {
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
+  for p in "$@"; do
+    if [ -L "$p" ]; then
+      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
+    fi
+  done
+}
+# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
+release_dir_ok() {
+  if [ -L "$T/releases/$1" ]; then
+    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
+  fi
+}
+# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
+# or seeding through it would delete and create outside the release.
+shared_symlink() {
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    q='' rest="$p"
+    while [ -n "$rest" ]; do
+      c=\${rest%%/*}
+      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
+      q=\${q:+$q/}$c
+      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
+      [ -e "$T/releases/$ID/$q" ] || break
+    done
+  done
+}
+# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
+# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
+file_inodes() {
+  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
+  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
+  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
+  fi
+}
+# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
+# release). One pass over each tree, a hash in awk: linear in the number of files.
+count_linked() {
+  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
+  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
+    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
+}
+dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
+# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
+# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
+# on the upload area's (restored onto another mount): nothing can be linked to it.
+fs_split() {
+  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
+  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
+  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
+    fl=$(dev_of "$T/releases/$1")
+    [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
+  fi
+  return 0
+}
 `;
 const PREPARE = sh `
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-[ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+need_swap
 if [ ! -d "$T" ]; then
   mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
 fi
 [ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
+contained
 if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
   fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
 fi
@@ -30832,14 +32088,18 @@ mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "c
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
+fs_split "$(live_id)"
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
 if [ -n "$INCOMING" ]; then
+  fence
   mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+# The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
+say shell "\${SHELL:-}"
 if [ -n "$SHARED" ]; then
   printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
 fi
@@ -30847,11 +32107,19 @@ say ok
 `;
 const PUBLISH_AND_SWITCH = sh `
 lock_check
+contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 # From here on the release is complete and visible in releases/, but not yet served.
+fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+bad=$(shared_symlink)
+if [ -n "$bad" ]; then
+  unpublish
+  fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
+fi
+fence
 link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
 if [ -n "$BEFORE_SWITCH" ]; then
   run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
@@ -30860,6 +32128,8 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
+# Counted now, while $PREV is surely there (a prune after the switch may delete it).
+count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
 if [ "$SWITCH" = 1 ]; then
   go_live
 else
@@ -30871,8 +32141,11 @@ say ok
 // command: upload: the finished upload waits, complete, for command: activate.
 const STAGE = sh `
 lock_check
+contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok
 `;
@@ -30885,12 +32158,14 @@ say ok
 `;
 const PRUNE = sh `
 lock_check
+contained
 prune_releases
 lock_release
 say ok
 `;
 const SWITCH_TO = sh `
-if [ "$TAKE" = 1 ]; then lock_take; else lock_check; fi
+if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
+release_dir_ok "$ID"
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
 go_live
 [ "$KEEP_LOCK" = 1 ] || lock_release
@@ -30900,7 +32175,7 @@ const INSPECT = sh `
 if [ "$CHECK_DEPLOY" = 1 ]; then
   # a dry run: every check a deploy makes, without writing anything
   command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-  [ "$MVKIND" = none ] && fail no-rename "the server has neither GNU mv, BSD mv, perl nor python3 to rename a link atomically"
+  need_swap
   p="$T"
   while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
   [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
@@ -30909,10 +32184,14 @@ if [ "$CHECK_DEPLOY" = 1 ]; then
   fi
   [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
   [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
+  [ -d "$T/releases" ] && fs_split "$(live_id)"
 else
   [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
 fi
+[ -d "$T" ] && contained
 if [ "$TAKE_LOCK" = 1 ]; then
+  # A rollback switches: know that we can before taking the lock.
+  [ "\${NEED_SWAP:-0}" = 1 ] && need_swap
   mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
   lock_take
 fi
@@ -30920,16 +32199,63 @@ report_state
 say ok
 `;
 const RELEASE_LOCK = sh `
+[ -d "$T" ] && contained "$D" "$D/lock" "$D/incoming"
 if [ "$FORCE" = 1 ]; then
-  if [ -d "$D/lock" ]; then say unlocked "$(lock_owner)"; rm -rf -- "$D/lock"; else say not-locked; fi
+  if [ -d "$D/lock" ]; then
+    o=$(lock_owner)
+    rm -rf -- "$D/lock" 2>/dev/null
+    if [ -e "$D/lock" ]; then fail unlock-failed "cannot remove $D/lock (held by $o) as $(id -un)"; fi
+    say unlocked "$o"
+  else
+    say not-locked
+    # The truth about why deploys fail here, when it is not a lock.
+    if [ -d "$D" ] && [ ! -w "$D" ]; then
+      warn "$D belongs to $(ls -ld -- "$D" | awk '{ print $3 }') and $(id -un) cannot write there: deploys cannot take the lock. On the server, as root: chown -R $(id -un):$(id -gn) $(shq "$T")"
+    fi
+  fi
 else
+  # A process of ours still at work (a call the client gave up on) stops before anything goes.
+  lock_mine && kill_run
+  # Our own upload (its name holds our token): no other run uses it, lock or not.
+  # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
+  # they hold the space.
+  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
+  # A fleet whose other hosts failed before the switch: our published, never-live release goes.
+  if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+    rm -rf -- "$T/releases/$UNPUBLISH"
+  fi
   lock_release
 fi
-[ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
-# A fleet whose other hosts failed before the switch: our published, never-live release goes.
-if [ -n "$UNPUBLISH" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-  rm -rf -- "$T/releases/$UNPUBLISH"
+say ok
+`;
+// After the client gave up on a call (timeout, cancel) or lost its connection in the middle of one:
+// stop what of this run still runs there, then say what the server serves. A release of ours that
+// went live has its log line (the history must say so); one published but never served goes back
+// to incoming/ (a re-run resumes from it). The lock is released unless our release is live and
+// the caller goes on (KEEP_LOCK: after-switch, the health check).
+const RECOVER = sh `
+if lock_mine; then
+  kill_run
+  live=$(live_id)
+  if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
+    say switched "$ID"
+    if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
+      fence
+      log_append "$LOGLINE"
+      say logged
+    fi
+  elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
+    # Ours: prepare refused an id that existed, and the lock has been ours since.
+    fence
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+  fi
+  if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
+  else lock_release; say lock released
+  fi
+else
+  say lock not-ours "$(lock_owner)"
 fi
+say live "$(live_id)"
 say ok
 `;
 const SCRIPTS = {
@@ -30941,14 +32267,26 @@ const SCRIPTS = {
     inspect: INSPECT,
     releaseLock: RELEASE_LOCK,
     prune: PRUNE,
+    recover: RECOVER,
 };
-/** The exact text sent to `sh -s`: quoted values, the shared library, the constant script. */
+/**
+ * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
+ * function, called on the last line. sh has read every byte of the script by then, so the
+ * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
+ */
 function renderScript(name, vars) {
-    return `${(0,_quote_js__WEBPACK_IMPORTED_MODULE_0__/* .shAssignments */ .K)(vars)}\n${LIB}\n${SCRIPTS[name]}`;
+    return `${(0,_quote_js__WEBPACK_IMPORTED_MODULE_1__/* .shAssignments */ .K)(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`;
 }
+const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?';
+/**
+ * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
+ * each is escaped here, once, for all later uses: no control character survives, no value is longer
+ * than a bound. The scripts never put data at the start of a line (remote `reply` encodes newlines).
+ */
 function parseReply(stdout) {
     const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
-    for (const line of stdout.split('\n')) {
+    for (const raw of stdout.split('\n')) {
+        const line = (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .untrusted */ .bp)(raw, REPLY_LINE_MAX);
         if (line.startsWith('@@rad-error ')) {
             const rest = line.slice('@@rad-error '.length);
             const sp = rest.indexOf(' ');
@@ -30994,7 +32332,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   gB: () => (/* binding */ removeSshDir)
 });
 
-// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, ownHostArgs, renderSshConfig, userConfigProblem
+// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, ownHostArgs, removeOrphanDirs, renderSshConfig, userConfigProblem
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -31005,6 +32343,8 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/env.ts
+var src_env = __nccwpck_require__(8204);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
 // EXTERNAL MODULE: ./src/hints.ts
@@ -31014,6 +32354,7 @@ var knownhosts = __nccwpck_require__(4041);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __nccwpck_require__(7684);
 ;// CONCATENATED MODULE: ./src/ssh.ts
+
 
 
 
@@ -31149,9 +32490,11 @@ class Ssh {
             if (problem)
                 throw new errors/* DeployError */.s(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
         }
+        await removeOrphanDirs(sshPath);
         const dir = await (0,promises_namespaceObject.mkdtemp)('/tmp/rad-');
         await (0,promises_namespaceObject.chmod)(dir, 0o700);
         onDir(dir);
+        await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 });
         const paths = {
             dir,
             config: external_node_path_default().join(dir, 'config'),
@@ -31200,12 +32543,19 @@ class Ssh {
             destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
         };
     }
-    baseEnv() {
-        const env = { ...process.env };
+    /** The environment of ssh and of rsync (which runs ssh): no INPUT_*, no key, no passphrase. */
+    childEnv() {
+        const env = (0,src_env/* childEnv */.g)(process.env, {
+            own: this.opts.useOwnSshSetup === true,
+            secrets: [this.opts.keyPassphrase],
+        });
         if (!this.opts.useOwnSshSetup)
             delete env.SSH_AUTH_SOCK;
         delete env.SSH_ASKPASS;
         return env;
+    }
+    baseEnv() {
+        return this.childEnv();
     }
     /** Opens the one connection every later step of this host shares. */
     async connect(index, label, signal) {
@@ -31236,12 +32586,17 @@ class Ssh {
         let stderr = (0,external_node_fs_.readFileSync)(errFile, 'utf8');
         let failedAt = label;
         let failedHost = this.opts.hosts[index];
+        let through;
+        if (this.opts.jumpHost && !this.opts.useOwnSshSetup) {
+            through = { sshPath: this.sshPath, config: this.configPath, alias: aliasOf(index) };
+        }
         try {
             const jumpLog = (0,external_node_fs_.readFileSync)(this.paths.jumpLog, 'utf8').trim();
             if (jumpLog && this.opts.jumpHost) {
                 stderr = `${jumpLog}\n${stderr}`;
                 failedAt = `the jump host ${this.opts.jumpHost.label}`;
                 failedHost = this.opts.jumpHost;
+                through = undefined;
             }
         }
         catch { }
@@ -31263,6 +32618,8 @@ class Ssh {
                 passphraseRejected: askpassCalls > 1,
                 host: failedHost,
                 sshPath: this.sshPath,
+                jump: through,
+                words: this.opts.words,
             });
         }
         this.masters.set(index, this.hostArgs(index));
@@ -31299,6 +32656,8 @@ class Ssh {
         return (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
             env,
             input: script,
+            // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
+            keepStdinOpen: true,
             ...rest,
         });
     }
@@ -31306,7 +32665,11 @@ class Ssh {
     async closeAll() {
         await Promise.all([...this.masters].map(async ([index, words]) => {
             try {
-                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], { env: this.baseEnv() });
+                // Bounded: a master stuck on a stalled link must not hold the end of the step back.
+                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
+                    env: this.baseEnv(),
+                    signal: AbortSignal.timeout(3000),
+                });
             }
             catch { }
             this.masters.delete(index);
@@ -31333,11 +32696,55 @@ async function removeSshDir(dir, sshPath = 'ssh') {
     catch { }
     for (const alias of aliases) {
         try {
-            await (0,proc/* run */.e)(sshPath, ['-F', config, '-O', 'exit', alias]);
+            await (0,proc/* run */.e)(sshPath, ['-F', config, '-O', 'exit', alias], { signal: AbortSignal.timeout(3000) });
         }
         catch { }
     }
     await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+}
+/** Holds the pid of the process our private directory belongs to. */
+const OWNER_FILE = 'owner';
+/** Whether process `pid` exists (EPERM: it does, as another user's). */
+function processExists(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Removes our private directories left by runs that were killed (SIGKILL, a lost runner): their
+ * master first, whose persisting connection would otherwise keep the target's lock looking held
+ * for its whole ControlPersist time, then the key. Only ours (same uid), only when the recorded
+ * owner process is gone; a directory without an owner record is left alone.
+ */
+async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
+    const removed = [];
+    let names = [];
+    try {
+        names = (0,external_node_fs_.readdirSync)(tmp).filter((n) => /^rad-[A-Za-z0-9]{6}$/.test(n));
+    }
+    catch {
+        return removed;
+    }
+    const uid = process.getuid?.();
+    for (const name of names) {
+        const dir = external_node_path_default().join(tmp, name);
+        try {
+            const st = (0,external_node_fs_.lstatSync)(dir);
+            if (!st.isDirectory() || (uid !== undefined && st.uid !== uid))
+                continue;
+            const pid = Number((0,external_node_fs_.readFileSync)(external_node_path_default().join(dir, OWNER_FILE), 'utf8').trim());
+            if (!Number.isInteger(pid) || pid <= 0 || processExists(pid))
+                continue;
+            await removeSshDir(dir, sshPath);
+            removed.push(dir);
+        }
+        catch { }
+    }
+    return removed;
 }
 
 
@@ -31356,6 +32763,140 @@ const State = {
     SshDir: 'sshDir',
     /** JSON: which hosts still hold our deploy lock, so a cancelled run's post step can release it. */
     Locks: 'locks',
+};
+
+
+/***/ }),
+
+/***/ 873:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   N5: () => (/* binding */ safeMessage),
+/* harmony export */   QN: () => (/* binding */ shownLine),
+/* harmony export */   bp: () => (/* binding */ untrusted),
+/* harmony export */   g3: () => (/* binding */ LineSplitter),
+/* harmony export */   mU: () => (/* binding */ untrustedLines)
+/* harmony export */ });
+/* unused harmony export MAX_SHOWN */
+/**
+ * Text from outside (what a server sends: replies, log fields, the lock's owner, hook output, a
+ * login shell's words; names from a build) stays text. It never reaches a terminal as escape
+ * sequences (colours, cursor moves, a window title, a hidden line) nor the runner as a workflow
+ * command (`::add-mask::`, `::error::`, `::stop-commands::`): the runner reads a command from any
+ * line that starts with `::` after white space, and it ends a line at `\n` or `\r`.
+ */
+/** Longest piece of one untrusted value we show (a hook's 300 MB line is cut, with its length said). */
+const MAX_SHOWN = 4096;
+// C0 controls, DEL, C1 controls (U+009B is a one-byte CSI on some terminals), the Unicode line and
+// paragraph separators, and the bidi overrides that make a line read differently than it is.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const CONTROL_BUT_NL_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
+function escapeChar(c) {
+    const named = NAMED[c];
+    if (named)
+        return named;
+    const code = c.charCodeAt(0);
+    return code < 0x100
+        ? `\\x${code.toString(16).padStart(2, '0')}`
+        : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * THE escaping function for one untrusted value: one line, every control character shown as an
+ * escape (`\n`, `\r`, `\e`, `\x07`, `\u202e`), cut to `max` characters (saying how much was cut).
+ * Linear in the input; only the first `max` characters are examined.
+ */
+function untrusted(text, max = MAX_SHOWN) {
+    const cut = text.length > max ? text.slice(0, max) : text;
+    const shown = cut.replace(CONTROL, escapeChar);
+    return text.length > max ? `${shown}… (${text.length - max} more characters)` : shown;
+}
+/** Several untrusted lines (a hook's stderr, a shell's words): each escaped, none empty at the end. */
+function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
+    const lines = text.replace(/\n+$/, '').split('\n');
+    return lines.slice(-maxLines).map((l) => untrusted(l, max));
+}
+/**
+ * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
+ * that an older path forgot to escape): our newlines stay, every other control character is
+ * escaped, and a line that would start with `::` cannot be read as a workflow command.
+ */
+function safeMessage(message) {
+    return message
+        .replace(CONTROL_BUT_NL_TAB, escapeChar)
+        .split('\n')
+        .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
+        .join('\n');
+}
+/**
+ * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a
+ * pending line is kept as pieces (never re-joined per chunk), and only its first `maxLine`
+ * characters are kept (the rest is counted). `onLine` gets the kept text and how much was dropped.
+ */
+class LineSplitter {
+    onLine;
+    maxLine;
+    parts = [];
+    kept = 0;
+    dropped = 0;
+    constructor(onLine, maxLine = MAX_SHOWN) {
+        this.onLine = onLine;
+        this.maxLine = maxLine;
+    }
+    push(chunk) {
+        let start = 0;
+        for (;;) {
+            const nl = chunk.indexOf('\n', start);
+            if (nl < 0) {
+                this.keep(chunk, start, chunk.length);
+                return;
+            }
+            this.keep(chunk, start, nl);
+            this.flush();
+            start = nl + 1;
+        }
+    }
+    /** The last line, when the stream ended without a newline. */
+    end() {
+        if (this.kept > 0 || this.dropped > 0)
+            this.flush();
+    }
+    keep(chunk, from, to) {
+        const room = this.maxLine - this.kept;
+        const take = Math.min(room, to - from);
+        if (take > 0) {
+            this.parts.push(chunk.slice(from, from + take));
+            this.kept += take;
+        }
+        this.dropped += to - from - take;
+    }
+    flush() {
+        const line = this.parts.join('');
+        const dropped = this.dropped;
+        this.parts = [];
+        this.kept = 0;
+        this.dropped = 0;
+        this.onLine(line, dropped);
+    }
+}
+/** A line from a LineSplitter as shown: escaped, with what was cut said. */
+function shownLine(line, dropped) {
+    return `${untrusted(line, Number.MAX_SAFE_INTEGER)}${dropped > 0 ? `… (${dropped} more characters)` : ''}`;
+}
+
+
+/***/ }),
+
+/***/ 5846:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   d: () => (/* binding */ ACTION_WORDS)
+/* harmony export */ });
+const ACTION_WORDS = {
+    input: (name, value) => (value === undefined ? name : `${name}: ${value}`),
+    command: (name) => `command: ${name}`,
 };
 
 
