@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
 import { format } from 'node:util'
-import { main } from './cli-app.js'
+import { main } from './cli/main.js'
 
 // stdout holds results only (`--json | jq`): what a library prints through console never goes
 // there. Its chatter (@actions/io's which() logs a line per unreadable PATH entry) is shown on

@@ -7,6 +7,7 @@ import { type HostSpec, parseHost, parsePort, parseUser, splitList } from './hos
 import { normalizeKey } from './key.js'
 import { parseKnownHosts, type TrustedKeys } from './knownhosts.js'
 import { COMMANDS, type Command, type RunMeta, type Settings } from './settings.js'
+import { commandSpec, defaultOf, INPUTS, type InputName } from './spec.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
 export type InputGetter = (name: string) => string
@@ -19,37 +20,14 @@ const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
 /** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
-const NEVER_A_KEY = [
-  'host',
-  'user',
-  'port',
-  'key-passphrase',
-  'known-hosts',
-  'accept-unknown-host-key',
-  'jump-host',
-  'source',
-  'target',
-  'link-name',
-  'release-id',
-  'command',
-  'rollback-to',
-  'keep-releases',
-  'exclude',
-  'filter',
-  'chmod',
-  'shared',
-  'healthcheck-url',
-  'rollback-on-failure',
-  'dry-run',
-  'allow-empty',
-  'max-parallel',
-  'timeout',
-]
+const NEVER_A_KEY = INPUTS.filter((i) => !i.mayHoldKey).map((i) => i.name)
 
 /** Owner may write; everyone may read (and enter directories / run what was executable). */
 export const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w'
 
-function bool(get: InputGetter, name: string, dflt: boolean): boolean {
+// Empty means the default action.yml gives (spec.ts): the CLI passes '' for what it was not given.
+function bool(get: InputGetter, name: InputName): boolean {
+  const dflt = defaultOf(name) === 'true'
   const v = get(name).trim().toLowerCase()
   if (v === '') return dflt
   if (['true', 'yes', '1', 'on'].includes(v)) return true
@@ -57,7 +35,8 @@ function bool(get: InputGetter, name: string, dflt: boolean): boolean {
   throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.')
 }
 
-function wholeNumber(get: InputGetter, name: string, dflt: number, min: number, max: number): number {
+function wholeNumber(get: InputGetter, name: InputName, min: number, max: number): number {
+  const dflt = Number(defaultOf(name))
   const v = get(name).trim()
   if (v === '') return dflt
   if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
@@ -284,7 +263,7 @@ export function runMeta(env: Record<string, string | undefined>): RunMeta {
 
 function parseHosts(get: InputGetter): { hosts: HostSpec[]; jumpHost: HostSpec | undefined } {
   const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim())
-  const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim())
+  const port = parsePort('port', get('port').trim() || defaultOf('port'))
   const raw = splitList(get('host'))
   if (raw.length === 0) {
     throw new InputError(
@@ -344,7 +323,7 @@ export function parseSettings(
     }
   }
   const w = options.words ?? ACTION_WORDS
-  const command = (get('command').trim() || 'deploy') as Command
+  const command = (get('command').trim() || defaultOf('command')) as Command
   if (!COMMANDS.includes(command)) {
     throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`)
   }
@@ -366,10 +345,10 @@ export function parseSettings(
       'Store the passphrase alone, without a trailing newline.',
     )
   }
-  const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false)
+  const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key')
   const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true)
   const target = parseTarget('target', get('target'))
-  const linkName = get('link-name').trim() || 'current'
+  const linkName = get('link-name').trim() || defaultOf('link-name')
   if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
     throw new InputError(
       'link-name',
@@ -377,7 +356,7 @@ export function parseSettings(
       'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.',
     )
   }
-  const needsSource = command === 'deploy' || command === 'upload'
+  const needsSource = commandSpec(command).uploads === true
   let source = ''
   if (needsSource) {
     const s = get('source').trim()
@@ -409,7 +388,7 @@ export function parseSettings(
       )
     }
   }
-  const allowEmpty = bool(get, 'allow-empty', false)
+  const allowEmpty = bool(get, 'allow-empty')
   // An empty build going live is a broken build step far more often than a wish: refuse it here,
   // before any connection (exclude/filter that leave nothing are caught after the upload).
   if (needsSource && !allowEmpty && !hasAnyFile(source)) {
@@ -420,7 +399,7 @@ export function parseSettings(
     )
   }
   const givenId = get('release-id').trim()
-  if ((command === 'activate' || command === 'upload') && givenId === '') {
+  if (commandSpec(command).releaseId === 'required' && givenId === '') {
     throw new InputError(
       'release-id',
       `is required for command ${command}`,
@@ -475,7 +454,7 @@ export function parseSettings(
     releaseId,
     releaseIdGiven: givenId !== '',
     rollbackTo,
-    keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+    keepReleases: wholeNumber(get, 'keep-releases', 0, 10000),
     exclude: lines(get, 'exclude'),
     filter: lines(get, 'filter').map(filterRule),
     chmod,
@@ -483,11 +462,11 @@ export function parseSettings(
     beforeSwitch: hook('before-switch'),
     afterSwitch: hook('after-switch'),
     healthcheckUrl,
-    rollbackOnFailure: bool(get, 'rollback-on-failure', true),
-    dryRun: bool(get, 'dry-run', false),
+    rollbackOnFailure: bool(get, 'rollback-on-failure'),
+    dryRun: bool(get, 'dry-run'),
     allowEmpty,
-    maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
-    timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+    maxParallel: wholeNumber(get, 'max-parallel', 1, 256),
+    timeoutSeconds: wholeNumber(get, 'timeout', 10, 6 * 3600),
     meta: runMeta(env),
   }
 }

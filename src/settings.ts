@@ -1,8 +1,10 @@
 import type { HostSpec } from './hosts.js'
 import type { TrustedKeys } from './knownhosts.js'
+import { COMMAND_SPECS, type Command } from './spec.js'
 
-export const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'] as const
-export type Command = (typeof COMMANDS)[number]
+export type { Command }
+/** In the order the help and messages list them (spec.ts says what each one does). */
+export const COMMANDS = Object.keys(COMMAND_SPECS) as readonly Command[]
 
 /** Who deployed what: written to the server's log and shown in summaries. */
 export interface RunMeta {

@@ -1,25 +1,18 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { helpText } from '../../src/cli/help.js'
+import { exitCodeFor } from '../../src/cli/main.js'
+import { envName, OPTIONS, parseCli, UsageError } from '../../src/cli/parse.js'
 import {
   CliReporter,
-  cliInputMessage,
-  cliInputs,
-  cliSettings,
   colorWanted,
-  envName,
-  exitCodeFor,
-  flagsFor,
-  helpText,
   humanResult,
-  OPTIONS,
-  parseCli,
   progressText,
   releasesTable,
-  runEnv,
   style,
-  UsageError,
-} from '../../src/cli-app.js'
+} from '../../src/cli/render.js'
+import { cliInputMessage, cliInputs, cliSettings, flagsFor, runEnv } from '../../src/cli/settings.js'
 import { blankResult, type HostResult, setLive } from '../../src/deploy.js'
 import { DeployError, InputError } from '../../src/errors.js'
 import { generateKey, inputError, tempDir } from './helpers.js'

@@ -1,0 +1,280 @@
+/**
+ * The command line, the last step: what a person reads. Log lines and a live progress line on
+ * stderr (CliReporter), the result on stdout (resultText). Colour only on a terminal, never with
+ * NO_COLOR. Figures and tables come from src/format.ts, as the action's job summary's do.
+ */
+import type { CommandOutcome } from '../commands.js'
+import type { HostResult } from '../deploy.js'
+import { bytes, seconds, textTable, when } from '../format.js'
+import type { ReleaseInfo } from '../history.js'
+import { hostsJson, releasesJson, totals } from '../outputs.js'
+import type { Reporter, Settings } from '../settings.js'
+import { commandSpec } from '../spec.js'
+import { safeMessage } from '../untrusted.js'
+import { BIN } from './parse.js'
+
+export interface Style {
+  bold(s: string): string
+  dim(s: string): string
+  red(s: string): string
+  yellow(s: string): string
+  green(s: string): string
+  cyan(s: string): string
+}
+
+export function style(enabled: boolean): Style {
+  const sgr = (open: number, close: number) => (s: string) =>
+    enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s
+  return {
+    bold: sgr(1, 22),
+    dim: sgr(2, 22),
+    red: sgr(31, 39),
+    yellow: sgr(33, 39),
+    green: sgr(32, 39),
+    cyan: sgr(36, 39),
+  }
+}
+
+/** https://no-color.org: NO_COLOR set and not empty turns colour off; FORCE_COLOR turns it on. */
+export function colorWanted(
+  stream: { isTTY?: boolean },
+  env: NodeJS.ProcessEnv,
+  noColorFlag: boolean,
+): boolean {
+  if (noColorFlag || (env.NO_COLOR ?? '') !== '') return false
+  if ((env.FORCE_COLOR ?? '') !== '' && env.FORCE_COLOR !== '0') return true
+  return stream.isTTY === true && env.TERM !== 'dumb'
+}
+
+/** rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`. */
+export function progressText(line: string): string {
+  const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:.*to-chk=(\d+)\/(\d+))?/.exec(line)
+  if (!m) return line.trim()
+  const [, done = '0', pct, rate, time, left, total] = m
+  const files =
+    left !== undefined && total !== undefined ? ` · ${Number(total) - Number(left)}/${total} files` : ''
+  return `uploading ${pct}% · ${bytes(Number(done.replace(/[,.]/g, '')))} · ${rate} · ${time}${files}`
+}
+
+export interface Stream {
+  write(text: string): unknown
+  isTTY?: boolean
+  columns?: number
+}
+
+/** Log lines on stderr; a progress line redrawn in place when stderr is a terminal. */
+export class CliReporter implements Reporter {
+  private shown = false
+  private lastDraw = 0
+
+  constructor(
+    private readonly err: Stream,
+    private readonly s: Style,
+    private readonly opts: { verbose: boolean; info: boolean },
+  ) {}
+
+  private clear(): void {
+    if (this.shown) this.err.write('\r\u001b[K')
+    this.shown = false
+  }
+
+  private line(text: string): void {
+    this.clear()
+    this.err.write(`${text}\n`)
+  }
+
+  // Messages carry server text: safeMessage escapes any control character (colour comes only from us).
+  info(message: string): void {
+    if (this.opts.info || this.opts.verbose) this.line(safeMessage(message))
+  }
+
+  output(lines: string[]): void {
+    for (const l of lines) this.info(l)
+  }
+
+  warning(message: string): void {
+    this.line(`${this.s.yellow('warning:')} ${safeMessage(message)}`)
+  }
+
+  debug(message: string): void {
+    if (this.opts.verbose) this.line(this.s.dim(safeMessage(message)))
+  }
+
+  async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.opts.info || this.opts.verbose) this.line(this.s.dim(`» ${name}`))
+    return fn()
+  }
+
+  progress(host: string, line: string): void {
+    if (this.err.isTTY !== true) return
+    const now = Date.now()
+    if (now - this.lastDraw < 100) return
+    this.lastDraw = now
+    const text = `${host}: ${progressText(line)}`.slice(0, Math.max(20, (this.err.columns || 80) - 1))
+    this.err.write(`\r\u001b[K${this.s.cyan(text)}`)
+    this.shown = true
+  }
+
+  /** Removes a progress line still on screen. */
+  done(): void {
+    this.clear()
+  }
+}
+
+/** The `list` table: newest first, the live release marked, bad ones flagged. */
+export function releasesTable(releases: ReleaseInfo[], s: Style): string {
+  const rows = releases.map((r) => ({
+    cells: [
+      `${r.current ? '*' : ' '} ${r.id}`,
+      when(r.deployedAt),
+      r.actor,
+      r.ref.replace(/^refs\/(heads|tags)\//, ''),
+      r.sha.slice(0, 7),
+      [r.current ? 'live' : '', r.bad ? 'bad (rolled back from)' : ''].filter(Boolean).join(', '),
+    ],
+    paint: (i: number, c: string) =>
+      r.current && (i === 0 || i === 5) ? s.green(c) : r.bad && (i === 0 || i === 5) ? s.red(c) : c,
+  }))
+  return textTable([
+    { cells: ['  RELEASE', 'DEPLOYED', 'BY', 'REF', 'COMMIT', ''], paint: (_i, c) => s.bold(c) },
+    ...rows,
+  ])
+}
+
+/** What a host's link serves after a run that did not (or not only) go live, and what was attempted. */
+export function liveLine(settings: Settings, h: HostResult, s: Style): string {
+  const live = !h.liveKnown
+    ? `could not tell what ${settings.linkName} serves now (see the error)`
+    : h.releaseId
+      ? `${settings.linkName} -> ${s.bold(h.releaseId)}`
+      : `nothing is live (${settings.linkName} does not exist)`
+  const tried = h.attemptedReleaseId && h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : ''
+  const what: Partial<Record<HostResult['status'], string>> = {
+    'dry-run': `would switch to ${tried}`,
+    reverted: `switched back from ${tried}`,
+    failed: `${tried} is not live`,
+    'not-switched': `${tried} is not live`,
+    uploaded: `${tried} was uploaded, not made live`,
+  }
+  const note = tried ? what[h.status] : ''
+  return `${live}${note ? ` (${note})` : ''}`
+}
+
+/** What a person reads on stdout after a command (the log lines went to stderr). */
+export function humanResult(settings: Settings, outcome: CommandOutcome, s: Style): string {
+  const hosts = outcome.hosts
+  const out: string[] = []
+  const t = totals(outcome)
+  switch (settings.command) {
+    case 'list': {
+      const from = hosts.find((h) => !h.error)
+      if (!from) break
+      if (outcome.releases.length === 0) {
+        out.push(`No releases in ${settings.target} on ${from.host} yet.`)
+        break
+      }
+      out.push(
+        `Releases in ${settings.target} on ${from.host}${hosts.length > 1 ? ` (1 of ${hosts.length} hosts)` : ''}, newest first:`,
+        '',
+        releasesTable(outcome.releases, s),
+      )
+      break
+    }
+    case 'deploy':
+    case 'activate': {
+      if (settings.dryRun) {
+        out.push(`Dry run: nothing was changed (${hosts.length} host${hosts.length > 1 ? 's' : ''}).`)
+        for (const h of hosts) out.push(`  ${h.host}: ${liveLine(settings, h, s)}`)
+        break
+      }
+      for (const h of hosts) {
+        if (h.status !== 'deployed') {
+          out.push(`${s.red('✗')} ${h.host}: ${liveLine(settings, h, s)}`)
+          continue
+        }
+        out.push(
+          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${seconds(h.durationMs)}`,
+        )
+      }
+      if (outcome.error) break
+      if (hosts.length > 1 && commandSpec(settings.command).uploads) {
+        out.push(
+          `${t.filesTransferred} files sent, ${t.filesLinked} hard-linked, ${bytes(t.bytesSent)} in all.`,
+        )
+      }
+      const back = hosts[0]?.previousReleaseId
+      if (back)
+        out.push(s.dim(`To roll back: ${BIN} rollback --to ${back} (with the same --host and --target)`))
+      break
+    }
+    case 'upload':
+      if (settings.dryRun) {
+        out.push('Dry run: nothing was changed.')
+        break
+      }
+      out.push(
+        `Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${BIN} activate --release-id ${settings.releaseId}`,
+      )
+      break
+    case 'rollback':
+      for (const h of hosts) {
+        out.push(
+          h.status === 'rolled-back'
+            ? `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)} (rolled back from ${h.previousReleaseId}, now marked bad)`
+            : outcome.error
+              ? `${s.red('✗')} ${h.host}: ${liveLine(settings, h, s)}`
+              : `${s.green('✓')} ${h.host}: already on ${h.releaseId}`,
+        )
+      }
+      break
+    case 'prune':
+      for (const h of hosts) {
+        out.push(
+          `${s.green('✓')} ${h.host}: ${h.pruned.length ? `pruned ${h.pruned.join(', ')}` : 'nothing to prune'} (keeping ${settings.keepReleases || 'all'} good releases)`,
+        )
+      }
+      break
+    case 'unlock':
+      out.push(
+        `${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`,
+      )
+      break
+  }
+  return out.length ? `${out.join('\n')}\n` : ''
+}
+
+/** humanResult with our own colours kept and any other control character escaped (values are the server's). */
+export function safeResult(text: string): string {
+  return text
+    .split(/(\u001b\[[0-9;]*m)/)
+    .map((part, i) => (i % 2 === 1 ? part : safeMessage(part)))
+    .join('')
+}
+
+/**
+ * stdout after a run: with --json the action's output (list: `releases`, else `hosts`), else the
+ * lines for people — after a failure too when the command changes what is live, since which
+ * release each host serves now is a result.
+ */
+export function resultText(settings: Settings, outcome: CommandOutcome, opts: ResultOptions): string {
+  if (opts.json && settings.command === 'list') {
+    // `[]` would say "no releases": a list that could not read any host prints nothing.
+    return outcome.hosts.some((h) => !h.error) ? `${releasesJson(outcome)}\n` : ''
+  }
+  if (opts.json) return `${hostsJson(outcome)}\n`
+  const c = commandSpec(settings.command)
+  if (opts.failed && !c.switches && !c.picksRelease) return ''
+  return safeResult(humanResult(settings, outcome, opts.style))
+}
+
+export interface ResultOptions {
+  json: boolean
+  /** The run failed (its error is printed after the result). */
+  failed: boolean
+  style: Style
+}
+
+/** An error on stderr: what went wrong, then what to do. */
+export function errorText(s: Style, message: string, hint = ''): string {
+  return `${s.red('error:')} ${safeMessage(message)}\n${hint ? `${safeMessage(hint)}\n` : ''}`
+}
