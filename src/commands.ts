@@ -232,14 +232,8 @@ export async function runList(core: Core): Promise<CommandOutcome> {
     if (!h.state) continue
     h.result.status = 'not-switched'
     const rows = listReleases(h.state.log, h.state.releases, h.state.live)
-    core.reporter.info(
-      `${h.session.label}: ${rows.length} release(s)\n${rows
-        .map(
-          (r) =>
-            `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`,
-        )
-        .join('\n')}`,
-    )
+    // Progress only: each front end renders outcome.releases itself.
+    core.reporter.info(`${h.session.label}: ${rows.length} release(s)`)
   }
   return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'))
 }

@@ -675,9 +675,6 @@ async function afterSwitch(core: Core, run: HostRun): Promise<void> {
   )
 }
 
-// The health check lives in healthcheck.ts (URL secrets, redirects); re-exported for callers.
-export { healthcheck }
-
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core: Core, run: HostRun, why: string): Promise<void> {
   const s = core.settings

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import { incomingName, toDeployError } from './deploy.js'
+import { releaseLines } from './format.js'
 import { parseSettings } from './inputs.js'
 import { secretLines } from './key.js'
+import { actionOutputs } from './outputs.js'
 import { runCommand } from './run-command.js'
 import type { Reporter, Settings } from './settings.js'
+import { commandSpec } from './spec.js'
 import { type LockState, State } from './state.js'
-import { setOutputs, writeSummary } from './summary.js'
+import { writeSummary } from './summary.js'
 import { safeMessage } from './untrusted.js'
 
 // Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
@@ -24,9 +27,6 @@ const reporter: Reporter = {
     core.info(`::${token}::`)
   },
 }
-
-/** Runs one command with a ready connection setup (shared with the CLI). */
-export { dispatch } from './run-command.js'
 
 /**
  * The action's inputs (INPUT_* variables), read through @actions/core. Here rather than in
@@ -62,7 +62,7 @@ export async function run(): Promise<void> {
   maskSecrets(settings)
 
   const token = randomBytes(8).toString('hex')
-  const makesRelease = settings.command === 'deploy' || settings.command === 'activate'
+  const makesRelease = commandSpec(settings.command).switches === true
   const locks: LockState = {
     target: settings.target,
     linkName: settings.linkName,
@@ -83,7 +83,11 @@ export async function run(): Promise<void> {
     },
   })
   if (outcome) {
-    setOutputs(settings, outcome)
+    // The core returns the releases; the log shows them as a table too (the CLI prints its own).
+    if (settings.command === 'list' && outcome.releases.length > 0) {
+      reporter.info(releaseLines(outcome.releases).join('\n'))
+    }
+    for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
     await writeSummary(settings, outcome).catch((e) => core.warning(`Could not write the job summary: ${e}`))
   }
   if (failure) core.setFailed(safeMessage(failure.toString()))

@@ -1,8 +1,8 @@
 import type { CommandOutcome } from './commands.js'
 
 /**
- * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
- * action's `hosts` and `releases` outputs.
+ * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
+ * the same text as the `hosts` and `releases` outputs.
  */
 
 /** Sums over hosts for the scalar outputs (one host: its own figures). */
@@ -37,4 +37,22 @@ export function hostsJson(outcome: CommandOutcome): string {
 
 export function releasesJson(outcome: CommandOutcome): string {
   return JSON.stringify(outcome.releases)
+}
+
+/** Every output action.yml declares, by name, as the step sets it. */
+export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
+  const t = totals(outcome)
+  const firstHost = outcome.hosts[0]
+  return {
+    // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+    'release-id': firstHost?.releaseId ?? '',
+    'release-path': firstHost?.releasePath ?? '',
+    'previous-release-id': firstHost?.previousReleaseId ?? '',
+    'bytes-sent': String(t.bytesSent),
+    'files-transferred': String(t.filesTransferred),
+    'files-linked': String(t.filesLinked),
+    releases: releasesJson(outcome),
+    hosts: hostsJson(outcome),
+    'rolled-back': String(outcome.rolledBack),
+  }
 }

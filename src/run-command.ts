@@ -6,6 +6,7 @@ import { DeployError } from './errors.js'
 import { findRsync, platformProblem } from './runner-platform.js'
 import type { Core } from './session.js'
 import type { Reporter, Settings } from './settings.js'
+import { commandSpec } from './spec.js'
 import { Ssh, type SshOptions } from './ssh.js'
 import type { Words } from './words.js'
 
@@ -102,10 +103,9 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     const unsupported = platformProblem(process.platform)
     if (unsupported) throw unsupported
     const sshPath = await io.which('ssh', true)
-    const rsyncPath =
-      settings.command === 'deploy' || settings.command === 'upload'
-        ? await findRsync(await io.which('rsync', false))
-        : ''
+    const rsyncPath = commandSpec(settings.command).uploads
+      ? await findRsync(await io.which('rsync', false))
+      : ''
     ssh = await Ssh.create(
       { ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words },
       sshPath,

@@ -1,26 +1,10 @@
+/** The action's job summary (the outputs are outputs.ts's). */
 import * as core from '@actions/core'
 import type { CommandOutcome } from './commands.js'
 import type { HostResult } from './deploy.js'
-import { hostsJson, releasesJson, totals } from './outputs.js'
+import { bytes, seconds } from './format.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
-
-export { hostsJson, totals }
-
-export function setOutputs(_settings: Settings, outcome: CommandOutcome): void {
-  const t = totals(outcome)
-  const firstHost = outcome.hosts[0]
-  // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
-  core.setOutput('release-id', firstHost?.releaseId ?? '')
-  core.setOutput('release-path', firstHost?.releasePath ?? '')
-  core.setOutput('previous-release-id', firstHost?.previousReleaseId ?? '')
-  core.setOutput('bytes-sent', String(t.bytesSent))
-  core.setOutput('files-transferred', String(t.filesTransferred))
-  core.setOutput('files-linked', String(t.filesLinked))
-  core.setOutput('releases', releasesJson(outcome))
-  core.setOutput('hosts', hostsJson(outcome))
-  core.setOutput('rolled-back', String(outcome.rolledBack))
-}
 
 /** The "live now" cell: the release the link serves, or why we cannot say. */
 export function liveNow(h: HostResult): string {
@@ -41,13 +25,6 @@ function escapeHtml(text: string): string {
 /** A table cell: the toolkit puts cell text into the HTML as it is, and ours holds server text. */
 function cell(text: string): string {
   return escapeHtml(safeMessage(text))
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`
 }
 
 export async function writeSummary(settings: Settings, outcome: CommandOutcome): Promise<void> {
@@ -95,7 +72,7 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
         String(h.filesLinked),
         bytes(h.bytesSent),
         h.diskKb ? bytes(h.diskKb * 1024) : '',
-        `${(h.durationMs / 1000).toFixed(1)} s`,
+        seconds(h.durationMs),
       ].map(cell),
     ),
   ])

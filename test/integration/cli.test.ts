@@ -491,6 +491,13 @@ describe('one history with the action', () => {
     const fromAction = await runAction({ ...baseInputs(sshd, target, src), command: 'list' })
     const fromCli = await runCli(['list', ...ci(target), '--json'])
     expect(fromCli.stdout.trim()).toBe(fromAction.outputs.releases)
+    // The action's log shows them too, newest first (the core returns them; main.ts renders them).
+    const logged = fromAction.stdout.split('\n')
+    const a2At = logged.findIndex((l) =>
+      /^ {2}a2 {2}\(bad\) {2}\S+Z refs\/tags\/v1\.0\.0 [0-9a-f]{7}$/.test(l),
+    )
+    expect(a2At, fromAction.stdout).toBeGreaterThan(0)
+    expect(logged[a2At + 1]).toMatch(/^\* a1 {2}\S+Z refs\/tags\/v1\.0\.0 [0-9a-f]{7}$/)
     expect(JSON.parse(fromCli.stdout).find((r: { current: boolean }) => r.current).id).toBe('a1')
 
     // And the action rolls forward again to what the CLI marked bad only when asked by name.
