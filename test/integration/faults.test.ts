@@ -148,7 +148,8 @@ describe('faults', () => {
     } finally {
       await link.stop()
     }
-  })
+    // Eight trials of three runs each: give a loaded 2-core machine room.
+  }, 240_000)
 
   it.concurrent('the link stalls mid-upload: the step stops at its timeout saying so; nothing switched, no lock left; the next deploy works', async ({
     expect,

@@ -85,9 +85,10 @@ describe('child processes never see the key', () => {
       expect(run.code).toBe(0)
       expect(linkTarget(`${target}/current`)).toBe('releases/e1')
       const files = readdirSync(dumps)
-      // The master, the script calls, rsync, and the ssh that rsync started.
+      // The master, the script calls, rsync (its version check before connecting, then the
+      // transfer), and the ssh that rsync started.
       expect(files.filter((f) => f.startsWith('ssh.')).length).toBeGreaterThanOrEqual(3)
-      expect(files.filter((f) => f.startsWith('rsync.')).length).toBe(1)
+      expect(files.filter((f) => f.startsWith('rsync.')).length).toBe(2)
       for (const f of files) {
         const env = readFileSync(path.join(dumps, f), 'utf8')
         expect(env, f).not.toMatch(/^INPUT_/m)
