@@ -18,7 +18,7 @@ export function doctorText(report: HostChecks[], paint: Paint = PLAIN): string {
     for (const c of h.checks) {
       const mark = c.ok ? paint.green('✓') : paint.red('✗')
       out.push(`  ${mark} ${c.name}: ${safeMessage(c.detail)}`)
-      if (!c.ok && c.fix) out.push(`      fix: ${safeMessage(c.fix)}`)
+      if (!c.ok && c.fix) out.push(`      fix: ${safeMessage(c.fix).replace(/\n/g, '\n           ')}`)
     }
   }
   const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0)
