@@ -107,6 +107,8 @@ export interface SshdOptions {
    * dotfiles a test changes; radtest is shared by every test, so its shell and dotfiles stay as they are.
    */
   extraUsers?: string[]
+  /** Also read each user's own ~/.ssh/authorized_keys (sshd's default), e.g. for a test of init --install. */
+  homeAuthorizedKeys?: boolean
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -128,7 +130,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       `ListenAddress ${listen}`,
       `HostKey ${dir}/host_ed25519`,
       `PidFile ${dir}/sshd.pid`,
-      `AuthorizedKeysFile ${authorized}`,
+      `AuthorizedKeysFile ${authorized}${opts.homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
       'StrictModes no',
       'UsePAM no',
       'PasswordAuthentication no',

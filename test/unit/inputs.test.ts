@@ -528,7 +528,7 @@ const HINT = {
   link: /Use a plain name without "\/", other than releases, shared or \.deploy, e\.g\. current\./,
   release:
     /Use 1–100 letters, digits, "\.", "_" or "-", starting with a letter or digit, e\.g\. 20261121T235501Z-v1\.2\.3\./,
-  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate\.$/,
+  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate, doctor\.$/,
   bool: /^Use true or false\.$/,
   chmod: /^e\.g\. u\+rwX,go\+rX,go-w or D755,F644\.$/,
   url: /^e\.g\. https:\/\/example\.com\/health\.$/,
