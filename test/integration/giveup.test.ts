@@ -59,6 +59,19 @@ function slowHook(marks: string, seconds: number, tag: string): string {
   return `echo ${tag} >/dev/null; touch '${marks}/started'; sleep ${seconds}; touch '${marks}/hook-ended'`
 }
 
+/** Release v1 live, then a deploy of v2 sent `signal` once its 6 s before-switch has started. */
+async function signalledDuringHook(node: string, signal: NodeJS.Signals, tag: string) {
+  const { target, marks } = await liveTarget(node)
+  const t0 = Date.now()
+  const run = await deploy(
+    target,
+    'v2',
+    { 'before-switch': slowHook(marks, 6, tag) },
+    { node, signal, killWhen: () => existsSync(`${marks}/started`) },
+  )
+  return { target, marks, t0, run }
+}
+
 function logReleases(target: string): string[] {
   try {
     return readFileSync(`${target}/.deploy/log`, 'utf8')
@@ -133,15 +146,8 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
   it.concurrent('SIGTERM during before-switch, then the post step: stopped, and a newer deploy that goes live meanwhile stays live', async ({
     expect,
   }) => {
-    const { target, marks } = await liveTarget(node)
     const tag = `radgiveup-term-${process.pid}-${node.length}`
-    const t0 = Date.now()
-    const run = await deploy(
-      target,
-      'v2',
-      { 'before-switch': slowHook(marks, 6, tag) },
-      { node, signal: 'SIGTERM', killWhen: () => existsSync(`${marks}/started`) },
-    )
+    const { target, marks, t0, run } = await signalledDuringHook(node, 'SIGTERM', tag)
     expect(run.code).not.toBe(0)
     expect(errorText(run)).toMatch(/cancel/i)
     expect(run.post?.code).toBe(0)
@@ -162,15 +168,8 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
   it.concurrent('SIGKILL during before-switch, then the post step as the runner runs it: the post step stops the run and frees the lock', async ({
     expect,
   }) => {
-    const { target, marks } = await liveTarget(node)
     const tag = `radgiveup-kill-${process.pid}-${node.length}`
-    const t0 = Date.now()
-    const run = await deploy(
-      target,
-      'v2',
-      { 'before-switch': slowHook(marks, 6, tag) },
-      { node, signal: 'SIGKILL', killWhen: () => existsSync(`${marks}/started`) },
-    )
+    const { target, marks, t0, run } = await signalledDuringHook(node, 'SIGKILL', tag)
     expect(run.post?.code).toBe(0)
     expect(run.post?.stdout).toMatch(/serves releases\/v1/)
     expect(processesWith(tag)).toEqual([])
