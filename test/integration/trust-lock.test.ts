@@ -17,7 +17,6 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -28,13 +27,14 @@ import {
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectOk } from '../support/expect.js'
 import {
   type ActionRun,
   baseInputs,
+  commandInputs,
   errorText,
   linkTarget,
   listDir,
-  makeTargetRoot,
   pidSpace,
   readTree,
   runAction,
@@ -42,51 +42,21 @@ import {
   startSshd,
   writeSite,
 } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
+const suite = useSshd()
+const { sshd, tmp, newTarget, command } = suite
 const mounts: string[] = []
-
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
+afterAll(() => {
   for (const m of mounts) spawnSync('umount', ['-l', m])
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
 })
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  cleanup.push(d)
-  return d
-}
 
 function source(version: string, extra: Record<string, string> = {}): string {
-  const dir = tmp('radsrc-')
-  writeSite(dir, { 'index.html': `<h1>${version}</h1>\n`, 'a/b.txt': `${version}\n`, ...extra })
-  return dir
-}
-
-function newTarget(): string {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  return `${root}/site`
+  return suite.sourceDir({ 'index.html': `<h1>${version}</h1>\n`, 'a/b.txt': `${version}\n`, ...extra })
 }
 
 function deploy(target: string, id: string, extra: Record<string, string> = {}, src = source(id)) {
-  return runAction({ ...baseInputs(sshd, target, src), 'release-id': id, ...extra })
-}
-
-function command(target: string, cmd: string, extra: Record<string, string> = {}): Promise<ActionRun> {
-  const inputs: Record<string, string> = { ...baseInputs(sshd, target, ''), command: cmd, ...extra }
-  delete inputs.source
-  return runAction(inputs)
-}
-
-function expectOk(run: ActionRun): void {
-  expect(errorText(run)).toBe('')
-  expect(run.code).toBe(0)
+  return suite.deploy(target, src, { 'release-id': id, ...extra })
 }
 
 function warnings(run: ActionRun): string[] {
@@ -311,11 +281,7 @@ describe('a busybox userland', () => {
     await bbNoT?.stop()
   })
 
-  function bbTarget(s: Sshd): string {
-    const root = makeTargetRoot(s)
-    cleanup.push(root)
-    return `${root}/site`
-  }
+  const bbTarget = (s: Sshd) => newTarget('site', s)
 
   it('deploys and rolls back through busybox mv -T; the rollback releases its own lock', async () => {
     const target = bbTarget(bb)
@@ -324,9 +290,7 @@ describe('a busybox userland', () => {
       expectOk(run)
       expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
     }
-    const inputs: Record<string, string> = { ...baseInputs(bb, target, ''), command: 'rollback' }
-    delete inputs.source
-    const back = await runAction(inputs)
+    const back = await runAction(commandInputs(bb, target, 'rollback'))
     expectOk(back)
     expect(back.stdout).not.toMatch(/taken over/)
     expect(linkTarget(`${target}/current`)).toBe('releases/r1')
@@ -352,9 +316,7 @@ describe('a busybox userland', () => {
     expectOk(await deploy(made, 'r1'))
     expectOk(await deploy(made, 'r2'))
     renameSync(made, target)
-    const inputs: Record<string, string> = { ...baseInputs(bbNoT, target, ''), command: 'rollback' }
-    delete inputs.source
-    const back = await runAction(inputs)
+    const back = await runAction(commandInputs(bbNoT, target, 'rollback'))
     expect(back.code).not.toBe(0)
     expect(errorText(back)).toMatch(/cannot rename a link over another atomically.*coreutils/s)
     expect(errorText(back)).not.toMatch(/taken over/)
@@ -464,8 +426,8 @@ describe('release ids', () => {
     const target = newTarget()
     const slow = { 'before-switch': 'sleep 1' }
     const [a, b] = await Promise.all([
-      runAction({ ...baseInputs(sshd, target, source('a')), ...slow }),
-      runAction({ ...baseInputs(sshd, target, source('b')), ...slow }),
+      suite.deploy(target, source('a'), slow),
+      suite.deploy(target, source('b'), slow),
     ])
     expectOk(a)
     expectOk(b)

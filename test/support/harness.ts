@@ -378,6 +378,17 @@ export function baseInputs(sshd: Sshd, target: string, source: string): Record<s
   }
 }
 
+/** Inputs for a command that takes no source (rollback, list, prune, unlock) on this sshd. */
+export function commandInputs(
+  sshd: Sshd,
+  target: string,
+  command: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const { source: _, ...base } = baseInputs(sshd, target, '')
+  return { ...base, command, ...extra }
+}
+
 export function linkTarget(p: string): string {
   return readlinkSync(p)
 }
@@ -457,6 +468,17 @@ export function pathWithout(without: string[]): string {
     if (!without.includes(name)) symlinkSync(path.join('/usr/bin', name), path.join(dir, name))
   }
   return dir
+}
+
+/** Pids of processes whose command line holds `needle` (a hook's tag, an ssh dir). */
+export function processesWith(needle: string): number[] {
+  const pids: number[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) pids.push(Number(pid))
+    } catch {}
+  }
+  return pids
 }
 
 /** Pids of running `ssh` processes whose command line contains `needle` (e.g. a ControlMaster). */
