@@ -4,27 +4,16 @@
  * the target not writable, no rsync in the deploy user's PATH) gets a ✗ with its fix and a failed
  * step. The server's tree is the same, byte for byte and inode for inode, before and after.
  */
-import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { cliConnection, runCli } from '../support/cli.js'
+import { ALL_CHECKS, marks } from '../support/doctor.js'
 import { expectOk } from '../support/expect.js'
-import { ensureUser, ROOT, TEST_USER } from '../support/harness.js'
+import { ensureUser, TEST_USER } from '../support/harness.js'
 import { useSshd } from '../support/suite.js'
+import { treeSnapshot as snapshot } from '../support/tree.js'
 
-const CLI = path.join(ROOT, 'dist/cli/index.js')
 /** A dedicated user whose login PATH has no rsync (its ~/.ssh/environment): radtest stays as it is. */
 const NORSYNC_USER = 'radnorsync'
 let norsync: { uid: number; gid: number; home: string }
@@ -43,77 +32,6 @@ beforeAll(() => {
 })
 
 const { sshd, tmp, newTarget, sourceDir, deploy, command } = useSshd({ extraUsers: [NORSYNC_USER] })
-
-/** Every entry under dir: type, mode, owner, size, mtime, inode, link target, content hash. */
-function snapshot(dir: string): string[] {
-  const out: string[] = []
-  const walk = (p: string) => {
-    const st = lstatSync(p)
-    const what = st.isSymbolicLink()
-      ? `-> ${readlinkSync(p)}`
-      : st.isFile()
-        ? createHash('sha256').update(readFileSync(p)).digest('hex')
-        : ''
-    out.push(`${path.relative(dir, p)} ${st.mode} ${st.uid} ${st.size} ${st.mtimeMs} ${st.ino} ${what}`)
-    if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(path.join(p, n))
-  }
-  walk(dir)
-  return out
-}
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
-      cwd: '/tmp',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
-
-function cliConnection(user = TEST_USER): string[] {
-  const dir = tmp('raddoc-cli-')
-  writeFileSync(`${dir}/key`, sshd.client.privateKey, { mode: 0o600 })
-  writeFileSync(`${dir}/known_hosts`, sshd.knownHosts)
-  return [
-    '--host',
-    `${user}@127.0.0.1:${sshd.port}`,
-    '--key',
-    `${dir}/key`,
-    '--known-hosts',
-    `${dir}/known_hosts`,
-  ]
-}
-
-/** The ✓/✗ lines of a doctor run: { check name: mark }. */
-function marks(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const m of text.matchAll(/^ {2}([✓✗]) ([^:]+):/gm)) out[m[2] as string] = m[1] as string
-  return out
-}
-
-const ALL_CHECKS = [
-  'host key',
-  'login',
-  'login shell',
-  'rsync here',
-  'rsync on the server',
-  'target',
-  'one filesystem',
-  'free space',
-  'atomic switch',
-  'current',
-  'lock',
-]
 
 describe('doctor on a healthy server', () => {
   it('the action: every check ✓, success, the checks in the summary, and the server untouched', async () => {
@@ -137,7 +55,7 @@ describe('doctor on a healthy server', () => {
   it('the CLI: exit 0, and a target that does not exist yet is not created (nor its .deploy)', async () => {
     const target = newTarget('not-yet')
     const before = snapshot(path.dirname(target))
-    const r = await runCli(['doctor', ...cliConnection(), '--target', target])
+    const r = await runCli(['doctor', ...cliConnection(sshd, tmp('raddoc-cli-')), '--target', target])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(Object.values(marks(r.stdout))).toEqual(ALL_CHECKS.map(() => '✓'))
@@ -180,7 +98,8 @@ describe('doctor on a broken server', () => {
     chownSync(root, norsync.uid, norsync.gid)
     const target = `${root}/site`
     const before = snapshot(root)
-    const r = await runCli(['doctor', ...cliConnection(NORSYNC_USER), '--target', target])
+    const connection = cliConnection(sshd, tmp('raddoc-cli-'), NORSYNC_USER)
+    const r = await runCli(['doctor', ...connection, '--target', target])
     expect(r.code).toBe(1)
     const m = marks(r.stdout)
     expect(m['rsync on the server']).toBe('✗')
@@ -193,24 +112,13 @@ describe('doctor on a broken server', () => {
 
   it('a host key that does not match: ✗ host key, exit 3 (could not connect)', async () => {
     const dir = tmp('raddoc-kh-')
-    writeFileSync(`${dir}/key`, sshd.client.privateKey, { mode: 0o600 })
+    const connection = cliConnection(sshd, dir)
     // Another server's key.
     writeFileSync(
-      `${dir}/kh`,
+      `${dir}/known_hosts`,
       `[127.0.0.1]:${sshd.port} ${sshd.client.publicKey.split(' ').slice(0, 2).join(' ')}\n`,
     )
-    const host = `${TEST_USER}@127.0.0.1:${sshd.port}`
-    const r = await runCli([
-      'doctor',
-      '--host',
-      host,
-      '--key',
-      `${dir}/key`,
-      '--known-hosts',
-      `${dir}/kh`,
-      '--target',
-      newTarget(),
-    ])
+    const r = await runCli(['doctor', ...connection, '--target', newTarget()])
     expect(r.code).toBe(3)
     expect(marks(r.stdout)['host key']).toBe('✗')
     expect(r.stdout).toMatch(/✗ host key: The host key of .* it CHANGED/)

@@ -5,15 +5,13 @@
  * existing access; --write writes a workflow GitHub's parser accepts; an existing key is never
  * overwritten.
  */
-import { spawn } from 'node:child_process'
 import { chownSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ensureUser, linkTarget, ROOT, sh, TEST_USER } from '../support/harness.js'
+import { cliConnection, runCli } from '../support/cli.js'
+import { ensureUser, linkTarget, sh, TEST_USER } from '../support/harness.js'
 import { useSshd } from '../support/suite.js'
 
-const CLI = path.join(ROOT, 'dist/cli/index.js')
 /** A dedicated user whose ~/.ssh/authorized_keys --install writes (radtest's home stays as it is). */
 const INIT_USER = 'radinit'
 let initUser: { uid: number; gid: number; home: string }
@@ -24,25 +22,6 @@ beforeAll(() => {
 })
 
 const { sshd, tmp, newTarget, sourceDir } = useSshd({ extraUsers: [INIT_USER], homeAuthorizedKeys: true })
-
-function runCli(args: string[], cwd = '/tmp'): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
 
 const host = (user = TEST_USER) => `${user}@127.0.0.1:${sshd.port}`
 
@@ -160,27 +139,13 @@ describe('init', () => {
   it('--install adds the key to the deploy user’s ~/.ssh/authorized_keys over existing access; the key then deploys', async () => {
     const dir = tmp('radinit-')
     // The person's existing access: a key the server already accepts, a known_hosts they checked.
-    writeFileSync(`${dir}/mine`, sshd.client.privateKey, { mode: 0o600 })
-    writeFileSync(`${dir}/known`, sshd.knownHosts)
+    const existing = cliConnection(sshd, dir, INIT_USER)
     const key = `${dir}/deploy_key`
     const root = tmp('radinit-srv-')
     chownSync(root, initUser.uid, initUser.gid)
     const target = `${root}/site`
     expect(existsSync(`${initUser.home}/.ssh`)).toBe(false)
-    const r = await runCli([
-      'init',
-      '--host',
-      host(INIT_USER),
-      '--target',
-      target,
-      '--deploy-key',
-      key,
-      '--install',
-      '--key',
-      `${dir}/mine`,
-      '--known-hosts',
-      `${dir}/known`,
-    ])
+    const r = await runCli(['init', ...existing, '--target', target, '--deploy-key', key, '--install'])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`done, added to ~${INIT_USER}/.ssh/authorized_keys`)

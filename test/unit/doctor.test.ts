@@ -19,6 +19,7 @@ import {
   workflowText,
 } from '../../src/init.js'
 import { parseReply, renderScript } from '../../src/remote.js'
+import { SERVER_CHECKS } from '../support/doctor.js'
 import { tempDir } from './helpers.js'
 
 const PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbk3aMvY8y3o2DjUjGgqzK0W1y3Lx1H0rOeWv2m8VxF rad@test'
@@ -55,17 +56,7 @@ const swap = (from: string, to: string) => HEALTHY.map((l) => (l === from ? to :
 describe('doctorChecks', () => {
   it('a healthy reply: every check ✓, no fix', () => {
     const c = checks(HEALTHY)
-    expect(c.map((x) => x.name)).toEqual([
-      'login shell',
-      'rsync here',
-      'rsync on the server',
-      'target',
-      'one filesystem',
-      'free space',
-      'atomic switch',
-      'current',
-      'lock',
-    ])
+    expect(c.map((x) => x.name)).toEqual(SERVER_CHECKS)
     expect(c.filter((x) => !x.ok)).toEqual([])
     expect(byName(HEALTHY).current?.detail).toBe('/srv/site/current -> releases/r1')
   })
