@@ -12,6 +12,7 @@ import {
   settleFailedSwitch,
   toDeployError,
 } from './deploy.js'
+import type { HostChecks } from './doctor.js'
 import { DeployError } from './errors.js'
 import {
   badReleases,
@@ -28,6 +29,8 @@ import { ACTION_WORDS, type Words } from './words.js'
 /** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
 export interface CommandOutcome extends DeployOutcome {
   releases: ReleaseInfo[]
+  /** command: doctor: each host's checks (doctor.ts). */
+  doctor?: HostChecks[]
 }
 
 interface HostCtx {

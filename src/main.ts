@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import { incomingName, toDeployError } from './deploy.js'
+import { reportDoctor } from './doctor-action.js'
 import { releaseLines } from './format.js'
 import { parseSettings } from './inputs.js'
 import { secretLines } from './key.js'
@@ -88,7 +89,12 @@ export async function run(): Promise<void> {
       reporter.info(releaseLines(outcome.releases).join('\n'))
     }
     for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
-    await writeSummary(settings, outcome).catch((e) => core.warning(`Could not write the job summary: ${e}`))
+    if (outcome.doctor)
+      await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
+    else
+      await writeSummary(settings, outcome).catch((e) =>
+        core.warning(`Could not write the job summary: ${e}`),
+      )
   }
   if (failure) core.setFailed(safeMessage(failure.toString()))
 }

@@ -31,6 +31,8 @@ export const COMMAND_SPECS = {
   unlock: {},
   upload: { uploads: true, releaseId: 'required', locks: true },
   activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
+  // checks the server read-only (doctor.ts): no lock, no change
+  doctor: {},
 } as const satisfies Record<string, CommandSpec>
 
 export type Command = keyof typeof COMMAND_SPECS
@@ -276,7 +278,7 @@ const TABLE = [
     kind: 'command',
     default: 'deploy',
     description:
-      'deploy, rollback, list, prune or unlock; for fleets split across jobs, upload (per host) then activate (all hosts).',
+      'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing); for fleets split across jobs, upload (per host) then activate (all hosts).',
     docDefault: '`deploy`',
     meaning:
       '`deploy`, `rollback`, `list`, `prune`, `unlock`; for fleets split across jobs: `upload`, `activate`',

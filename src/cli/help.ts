@@ -2,6 +2,7 @@
  * The command line's help: per command what it does and its examples; the flags, their order,
  * sections and variables come from the options table (src/spec.ts and cli/parse.ts).
  */
+import { DOCTOR_ABOUT, INIT_SUMMARY } from '../init-cli.js'
 import { COMMANDS, type Command } from '../settings.js'
 import { INPUTS, inScope } from '../spec.js'
 import { BIN, envName, OPTIONS, type OptSpec, VERSION } from './parse.js'
@@ -61,6 +62,7 @@ const ABOUT: Record<Command, { summary: string; usage: string; text: string; exa
     text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
     examples: [`${BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
   },
+  doctor: DOCTOR_ABOUT,
 }
 
 function wrap(text: string, width: number, indent: string): string {
@@ -140,6 +142,7 @@ Usage: ${BIN} <command> [options]
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
+  ${'init'.padEnd(10)} ${INIT_SUMMARY}
 
 Run \`${BIN} <command> --help\` for the options of a command.
 

@@ -4,12 +4,13 @@
  */
 import { toDeployError } from '../deploy.js'
 import { type DeployError, InputError } from '../errors.js'
+import { initMain } from '../init-cli.js'
 import { COMMANDS, type Command } from '../settings.js'
 import { helpText } from './help.js'
 import { BIN, parseCli, UsageError, VERSION } from './parse.js'
 import { colorWanted, errorText, resultText, type Stream, style } from './render.js'
 import { runCli } from './run.js'
-import { cliInputMessage, cliSettings } from './settings.js'
+import { CLI_WORDS, cliInputMessage, cliSettings } from './settings.js'
 
 /** Exit codes: scripts can tell bad input from an unreachable server from a failed deploy. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, connection: 3, interrupted: 130 } as const
@@ -73,6 +74,7 @@ export async function main(
   env: NodeJS.ProcessEnv,
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  if (argv[0] === 'init') return initMain(argv.slice(1), env, io, CLI_WORDS) // init.ts
   const noColor = argv.includes('--no-color')
   const es = style(colorWanted(io.stderr, env, noColor))
   try {

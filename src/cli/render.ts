@@ -5,6 +5,7 @@
  */
 import type { CommandOutcome } from '../commands.js'
 import type { HostResult } from '../deploy.js'
+import { doctorText } from '../doctor-render.js'
 import { bytes, seconds, textTable, when } from '../format.js'
 import type { ReleaseInfo } from '../history.js'
 import { hostsJson, releasesJson, totals } from '../outputs.js'
@@ -234,6 +235,9 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
         )
       }
       break
+    case 'doctor':
+      out.push(doctorText(outcome.doctor ?? [], s).trimEnd())
+      break
     case 'unlock':
       out.push(
         `${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`,
@@ -263,7 +267,8 @@ export function resultText(settings: Settings, outcome: CommandOutcome, opts: Re
   }
   if (opts.json) return `${hostsJson(outcome)}\n`
   const c = commandSpec(settings.command)
-  if (opts.failed && !c.switches && !c.picksRelease) return ''
+  // doctor: the checks that failed are its result.
+  if (opts.failed && !c.switches && !c.picksRelease && settings.command !== 'doctor') return ''
   return safeResult(humanResult(settings, outcome, opts.style))
 }
 

@@ -83,7 +83,17 @@ describe('what is derived from the spec', () => {
   it('each command’s traits: the commands each input applies to', () => {
     const commandsOf = (scope: Scope) => COMMANDS.filter((c) => inScope(scope, c))
     expect(COMMANDS).toEqual(Object.keys(COMMAND_SPECS))
-    expect(commandsOf('all')).toEqual(['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'])
+    expect(commandsOf('all')).toEqual(COMMANDS)
+    expect(COMMANDS).toEqual([
+      'deploy',
+      'rollback',
+      'list',
+      'prune',
+      'unlock',
+      'upload',
+      'activate',
+      'doctor',
+    ])
     expect(commandsOf('uploads')).toEqual(['deploy', 'upload'])
     expect(commandsOf('switches')).toEqual(['deploy', 'activate'])
     expect(commandsOf('releaseId')).toEqual(['deploy', 'upload', 'activate'])

@@ -4,7 +4,7 @@
  * request, the child environment, the CLI's empty secret sources and its words in messages.
  */
 import { once } from 'node:events'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -19,21 +19,9 @@ import { holdsPrivateDir, parseSettings, parseTarget, systemDirectory } from '..
 import { rsyncArgs } from '../../src/rsync.js'
 import type { Reporter } from '../../src/settings.js'
 import { ACTION_WORDS } from '../../src/words.js'
-import { generateKey, inputError, tempDir } from './helpers.js'
+import { inputError, inputsWorkspace } from './helpers.js'
 
-const ws = tempDir('radunit-trust-')
-mkdirSync(path.join(ws, 'public'))
-writeFileSync(path.join(ws, 'public/index.html'), 'hi\n')
-const key = generateKey(ws, 'id_deploy')
-const hostKey = generateKey(ws, 'host_key')
-const KNOWN = `example.com ${hostKey.type} ${hostKey.base64}`
-const BASE: Record<string, string> = {
-  host: 'deploy@example.com',
-  key: key.privateText,
-  'known-hosts': KNOWN,
-  source: 'public',
-  target: '/var/www/site',
-}
+const { ws, key, base: BASE } = inputsWorkspace('radunit-trust-')
 const parse = (over: Record<string, string>) =>
   parseSettings((n) => ({ ...BASE, ...over })[n] ?? '', { GITHUB_WORKSPACE: ws }, new Date())
 
