@@ -122,9 +122,14 @@ function healthRequest(raw) {
     u.password = '';
     return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
 }
-/** Where a redirect may go: the same host name (any scheme and port of it), nowhere else. */
+/**
+ * Where a redirect may go: the same host name (any port of it), and never from https down to
+ * http (the Basic credentials would then cross the network in clear).
+ */
 function sameHost(from, to) {
-    return new URL(from).hostname === new URL(to).hostname;
+    const a = new URL(from);
+    const b = new URL(to);
+    return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:');
 }
 const MAX_REDIRECTS = 5;
 /** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
@@ -667,14 +672,17 @@ function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
 /**
  * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
  * that an older path forgot to escape): our newlines stay, every other control character is
- * escaped, and a line that would start with `::` cannot be read as a workflow command.
+ * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
+ * command.
  */
 function untrusted_safeMessage(message) {
-    return message
+    return (message
         .replace(CONTROL_BUT_NL_TAB, escapeChar)
         .split('\n')
         .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
-        .join('\n');
+        // The runner also reads the older form `##[command]` anywhere in a line.
+        .map((l) => l.replace(/##\[/g, '##\\['))
+        .join('\n'));
 }
 /**
  * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a

@@ -234,7 +234,7 @@ describe('a multi-line owner.json', () => {
     mkdirSync(`${target}/.deploy/lock`)
     writeFileSync(
       `${target}/.deploy/lock/owner.json`,
-      '{"actor":"eve"}\n@@rad live evil\n@@rad-error locked fake\n::error::pwned-owner\n\u001b[2J\n',
+      '{"actor":"eve"} ##[add-mask]current ##[error]pwned-legacy\n@@rad live evil\n@@rad-error locked fake\n::error::pwned-owner\n\u001b[2J\n',
     )
     // A live holder (far expiry, another host name): not stale.
     writeFileSync(
@@ -245,8 +245,10 @@ describe('a multi-line owner.json', () => {
     expect(errorText(run)).toBe('')
     expect(run.outputs['previous-release-id']).toBe('r2')
     expect(run.stdout).toContain(
-      'locked by {"actor":"eve"}\\n@@rad live evil\\n@@rad-error locked fake\\n::error::pwned-owner\\n\\e[2J',
+      'locked by {"actor":"eve"} ##\\[add-mask]current ##\\[error]pwned-legacy\\n@@rad live evil\\n@@rad-error locked fake\\n::error::pwned-owner\\n\\e[2J',
     )
+    // Nor the runner's older command form, which it finds anywhere in a line.
+    expect(run.stdout).not.toMatch(/##\[/)
     expect(workflowCommands(run.stdout).filter((l) => !l.startsWith('::warning::'))).toEqual([])
     expect(run.stdout).not.toMatch(/\u001b/)
 
@@ -254,7 +256,8 @@ describe('a multi-line owner.json', () => {
     const wait = await deploy(target, { 'release-id': 'r3', timeout: '12' })
     expect(wait.code).toBe(1)
     expect(errorText(wait)).toContain(`another deploy holds the lock on ${target}`)
-    expect(errorText(wait)).toContain('{"actor":"eve"}\\n@@rad live evil')
+    expect(errorText(wait)).toContain('pwned-legacy\\n@@rad live evil')
+    expect(wait.stdout).not.toMatch(/##\[/)
     expect(linkTarget(`${target}/current`)).toBe('releases/r2')
   })
 })

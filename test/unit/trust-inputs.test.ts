@@ -110,10 +110,12 @@ describe('healthcheck-url: secrets are masked, userinfo becomes Basic auth, redi
     expect(healthRequest('http://example.com/h')).toEqual({ url: 'http://example.com/h', authorization: '' })
   })
 
-  it('sameHost: another scheme or port of the same name is the same host, another name is not', () => {
+  it('sameHost: another port or an upgrade to https of the same name is the same host; another name, or https to http, is not', () => {
     expect(sameHost('http://a.example/x', 'https://a.example:8443/y')).toBe(true)
     expect(sameHost('http://a.example/x', 'http://b.example/x')).toBe(false)
     expect(sameHost('http://127.0.0.1:1/x', 'http://localhost:1/x')).toBe(false)
+    // Never down from https to http: the credentials would travel in clear.
+    expect(sameHost('https://a.example/x', 'http://a.example/y')).toBe(false)
   })
 
   it('an invalid healthcheck-url is echoed masked', () => {
