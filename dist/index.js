@@ -28744,7 +28744,7 @@ function loginShellFailure(ctx) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4517);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8537);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4029);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6661);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
 
@@ -28865,7 +28865,7 @@ exit 0
 
 /***/ }),
 
-/***/ 8537:
+/***/ 4029:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28873,8 +28873,6 @@ exit 0
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
-
-// UNUSED EXPORTS: dispatch
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -29960,8 +29958,6 @@ async function afterSwitch(core, run) {
     const s = core.settings;
     await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
 }
-// The health check lives in healthcheck.ts (URL secrets, redirects); re-exported for callers.
-
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core, run, why) {
     const s = core.settings;
@@ -30299,6 +30295,57 @@ async function reportDoctor(report) {
         .catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
 }
 
+;// CONCATENATED MODULE: ./src/format.ts
+/**
+ * How both front ends write figures and tables: the action's log and job summary, the CLI's
+ * result lines and its `list` table, and the README's inputs table (scripts/gen-readme.ts).
+ * Pure text: no colour (the CLI paints cells itself), no escaping (each sink escapes its own way).
+ */
+function bytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 ** 2)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+/** A duration as the results say it: `2.3 s`. */
+function seconds(ms) {
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+/** A deploy log time for people: `2026-11-21 10:00:00 UTC`. */
+function when(iso) {
+    return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '(not in the log)';
+}
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function textTable(rows) {
+    const widths = [];
+    for (const r of rows) {
+        r.cells.forEach((c, i) => {
+            widths[i] = Math.max(widths[i] ?? 0, c.length);
+        });
+    }
+    return rows
+        .map((r) => r.cells
+        .map((c, i) => {
+        const padded = i === r.cells.length - 1 ? c : c.padEnd(widths[i] ?? 0);
+        return r.paint ? r.paint(i, padded) : padded;
+    })
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+/** A markdown table (cells are markdown already; an empty cell is `| |`). */
+function markdownTable(header, rows) {
+    const line = (cells) => `|${cells.map((c) => (c ? ` ${c} ` : ' ')).join('|')}|`;
+    return [line(header), `|${header.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+}
+/** The releases as the action's log shows them, a line each: newest first, the live one marked `*`. */
+function releaseLines(releases) {
+    return releases.map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`);
+}
+
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -30422,19 +30469,353 @@ function secretLines(key) {
 
 // EXTERNAL MODULE: ./src/knownhosts.ts
 var knownhosts = __nccwpck_require__(4041);
-;// CONCATENATED MODULE: ./src/settings.ts
-const COMMANDS = [
-    'deploy',
-    'rollback',
-    'list',
-    'prune',
-    'unlock',
-    'upload',
-    'activate',
-    'doctor',
+;// CONCATENATED MODULE: ./src/spec.ts
+/**
+ * Every input, written down once. The action's parser (inputs.ts: names and defaults), the CLI's
+ * flags, scope checks and help (cli/), the inputs that may never hold a key and the README's inputs
+ * table (`npm run docs`) are read from here; unit tests fail when action.yml or the README
+ * disagree. No imports: both bundles and the docs script read it as plain data.
+ */
+/** In the order the help and messages list them. */
+const COMMAND_SPECS = {
+    deploy: { uploads: true, switches: true, releaseId: 'made', locks: true, prunes: true },
+    rollback: { locks: true, picksRelease: true },
+    list: {},
+    prune: { locks: true, prunes: true },
+    // removes the lock whoever holds it, without taking it
+    unlock: {},
+    upload: { uploads: true, releaseId: 'required', locks: true },
+    activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
+    // checks the server read-only (doctor.ts): no lock, no change
+    doctor: {},
+};
+function commandSpec(command) {
+    return COMMAND_SPECS[command];
+}
+function inScope(scope, command) {
+    return scope === 'all' || commandSpec(command)[scope] !== undefined;
+}
+function flag(name, value, help, more = {}) {
+    return { flag: name, value, help, ...more };
+}
+const TABLE = [
+    {
+        name: 'host',
+        kind: 'list',
+        required: true,
+        description: 'One or more [user@]host[:port], separated by newlines or commas. IPv6 in brackets, e.g. [2001:db8::1]:2222.',
+        docDefault: 'required',
+        meaning: 'one or more `[user@]host[:port]`, separated by newlines or commas; IPv6 in brackets `[2001:db8::1]:2222`',
+        scope: 'all',
+        flags: [
+            flag('host', '[USER@]HOST[:PORT]', 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.'),
+        ],
+    },
+    {
+        name: 'user',
+        kind: 'text',
+        description: 'SSH user for hosts that name none.',
+        docDefault: '',
+        meaning: 'SSH user for hosts that name none',
+        scope: 'all',
+        flags: [flag('user', 'USER', 'SSH user for hosts that name none (default: what ssh chooses).')],
+    },
+    {
+        name: 'port',
+        kind: 'number',
+        default: '22',
+        description: 'SSH port for hosts that name none.',
+        docDefault: '`22`',
+        meaning: 'SSH port for hosts that name none',
+        scope: 'all',
+        flags: [flag('port', 'PORT', 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).')],
+    },
+    {
+        name: 'key',
+        kind: 'secret',
+        required: true,
+        description: 'Private key text (OpenSSH or PEM). Pass it from a secret. CRLF and a missing final newline are tolerated.',
+        docDefault: 'required',
+        meaning: 'private key text (OpenSSH or PEM), from a secret; CRLF and a missing final newline are tolerated',
+        mayHoldKey: true,
+        scope: 'all',
+        flags: [
+            flag('key', 'FILE', 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.'),
+            flag('key-env', 'NAME', 'Read the private key text from the environment variable NAME (a CI secret).'),
+        ],
+    },
+    {
+        name: 'key-passphrase',
+        kind: 'secret',
+        description: 'Passphrase of key. Given to ssh through SSH_ASKPASS, never on a command line.',
+        docDefault: '',
+        meaning: 'passphrase of `key`, given to ssh through `SSH_ASKPASS`, never on a command line',
+        scope: 'all',
+        flags: [
+            flag('key-passphrase-env', 'NAME', "Read the key's passphrase from the environment variable NAME (never from the command line)."),
+        ],
+    },
+    {
+        name: 'known-hosts',
+        kind: 'secret',
+        description: 'known_hosts lines (as ssh-keyscan prints them) and/or SHA256 fingerprints, one per line. Required unless accept-unknown-host-key is true.',
+        docDefault: 'required*',
+        meaning: '`known_hosts` lines (as `ssh-keyscan` prints them; plain `host key` lines work for any port) and/or `SHA256:` fingerprints, one per line',
+        scope: 'all',
+        flags: [
+            flag('known-hosts', 'FILE', 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.'),
+        ],
+    },
+    {
+        name: 'accept-unknown-host-key',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Trust the host key on first use instead of known-hosts (prints the key to pin). Not recommended.',
+        docDefault: '`false`',
+        meaning: '*instead of `known-hosts`: trust on first use, with a warning that prints the key to pin',
+        scope: 'all',
+        flags: [
+            flag('accept-unknown-host-key', '', "Trust a server's key on first use and print it to pin (not recommended)."),
+        ],
+    },
+    {
+        name: 'jump-host',
+        kind: 'text',
+        description: '[user@]host[:port] to connect through (ssh ProxyJump); its key is checked against known-hosts too.',
+        docDefault: '',
+        meaning: '`[user@]host[:port]` to connect through; its key is checked against `known-hosts` too',
+        scope: 'all',
+        flags: [
+            flag('jump-host', '[USER@]HOST[:PORT]', 'Go through this host (ssh ProxyJump); its key is checked too.'),
+        ],
+    },
+    {
+        name: 'source',
+        kind: 'text',
+        description: 'Local directory to upload (relative to the workspace). Required for deploy.',
+        docDefault: 'required for deploy/upload',
+        meaning: "local directory to upload, relative to the workspace (not `/` or `/tmp`, which hold this tool's private directory with the key)",
+        scope: 'uploads',
+        flags: [
+            flag('source', 'DIR', 'Local directory to upload, relative to the current directory (required).'),
+        ],
+    },
+    {
+        name: 'target',
+        kind: 'text',
+        required: true,
+        description: 'Absolute path of the deploy root on the server (releases/, the link and .deploy/ live inside).',
+        docDefault: 'required',
+        meaning: 'absolute path of the deploy root on the server; a directory of its own, not a system one (`/`, `/etc`, `/usr`, `/var`, `/home`, `/proc/…` are refused)',
+        scope: 'all',
+        flags: [
+            flag('target', 'PATH', 'Absolute deploy root on the server, e.g. /var/www/example.com (required).'),
+        ],
+    },
+    {
+        name: 'link-name',
+        kind: 'text',
+        default: 'current',
+        description: 'Name of the symlink inside target that the web server serves from.',
+        docDefault: '`current`',
+        meaning: 'name of the symlink inside `target` that the web server serves',
+        scope: 'all',
+        flags: [
+            flag('link-name', 'NAME', 'The symlink in the target the web server serves from (default: current).'),
+        ],
+    },
+    {
+        name: 'release-id',
+        kind: 'text',
+        description: 'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c.',
+        docDefault: 'generated',
+        meaning: '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`',
+        scope: 'releaseId',
+        flags: [
+            flag('release-id', 'ID', 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate.'),
+        ],
+    },
+    {
+        name: 'command',
+        kind: 'command',
+        default: 'deploy',
+        description: 'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing); for fleets split across jobs, upload (per host) then activate (all hosts).',
+        docDefault: '`deploy`',
+        meaning: '`deploy`, `rollback`, `list`, `prune`, `unlock`; for fleets split across jobs: `upload`, `activate`',
+    },
+    {
+        name: 'rollback-to',
+        kind: 'text',
+        description: 'Release id to roll back to. Empty means the release that was live before the current one.',
+        docDefault: 'previous',
+        meaning: 'release id to roll back to; empty means the release that was live before the current one',
+        scope: 'picksRelease',
+        flags: [
+            flag('to', 'ID', 'Release to roll back to (default: the good one that was live before). Also --rollback-to.'),
+            flag('rollback-to', 'ID', 'Same as --to.', { hidden: true }),
+        ],
+    },
+    {
+        name: 'keep-releases',
+        kind: 'number',
+        default: '5',
+        description: 'Good releases kept after each deploy (0 keeps all). The live one and its rollback target are never deleted.',
+        docDefault: '`5`',
+        meaning: 'good releases kept after each deploy (`0` keeps all); the live one and its rollback target are never deleted',
+        scope: 'prunes',
+        flags: [
+            flag('keep-releases', 'N', 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.'),
+        ],
+    },
+    {
+        name: 'exclude',
+        kind: 'lines',
+        description: 'rsync exclude patterns, one per line.',
+        docDefault: '',
+        meaning: 'rsync exclude patterns, one per line; every line counts, `#` ones too (`#*#` is a pattern, there are no comment lines)',
+        scope: 'uploads',
+        flags: [flag('exclude', 'PATTERN', 'rsync exclude pattern (repeatable).')],
+    },
+    {
+        name: 'filter',
+        kind: 'lines',
+        description: 'rsync filter rules, one per line.',
+        docDefault: '',
+        meaning: 'rsync filter rules, one per line (no comment lines)',
+        scope: 'uploads',
+        flags: [flag('filter', 'RULE', 'rsync filter rule (repeatable).')],
+    },
+    {
+        name: 'chmod',
+        kind: 'text',
+        description: 'rsync --chmod spec applied during the transfer. Default u+rwX,go+rX,go-w (readable by all, writable by owner only).',
+        docDefault: '`u+rwX,go+rX,go-w`',
+        meaning: 'rsync `--chmod` applied during the transfer (readable by all, writable by the owner only)',
+        scope: 'uploads',
+        flags: [
+            flag('chmod', 'SPEC', 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).'),
+        ],
+    },
+    {
+        name: 'shared',
+        kind: 'lines',
+        description: 'Paths (one per line, relative to the release) kept in target/shared and symlinked into every release, e.g. storage or public/uploads.',
+        docDefault: '',
+        meaning: 'paths (one per line) kept in `target/shared/` and symlinked into every release, e.g. `storage`',
+        scope: 'releaseId',
+        flags: [
+            flag('shared', 'PATH', 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).'),
+        ],
+    },
+    {
+        name: 'before-switch',
+        kind: 'script',
+        description: 'Shell script run on the server (sh, in the new release) before it goes live. If it fails nothing switches.',
+        docDefault: '',
+        meaning: 'shell script run on the server (`sh`, in the new release) before it goes live; failure = nothing switches',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('before-switch', 'SCRIPT', 'Shell script run on the server in the new release before it goes live; failure = no switch.'),
+        ],
+    },
+    {
+        name: 'after-switch',
+        kind: 'script',
+        description: 'Shell script run on the server after the switch, e.g. reload a service or reset PHP opcache.',
+        docDefault: '',
+        meaning: 'shell script run on the server after the switch, e.g. reload a service',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('after-switch', 'SCRIPT', 'Shell script run on the server after the switch (reload a service).'),
+        ],
+    },
+    {
+        name: 'healthcheck-url',
+        kind: 'text',
+        description: 'URL that must answer 2xx after the switch (retried with backoff for up to a minute), else the switch is reverted.',
+        docDefault: '',
+        meaning: "URL that must answer 2xx after the switch (retried for up to a minute), else the switch is reverted. `user:password@` is sent as Basic auth; the userinfo and query values are masked in every message; redirects are followed only on the URL's own host",
+        scope: 'switches',
+        flags: [
+            flag('healthcheck-url', 'URL', 'URL that must answer 2xx after the switch, else the switch is reverted.'),
+        ],
+    },
+    {
+        name: 'rollback-on-failure',
+        kind: 'boolean',
+        default: 'true',
+        description: 'Switch back when after-switch or the health check fails.',
+        docDefault: '`true`',
+        meaning: 'revert the switch when `after-switch` or the health check fails',
+        scope: 'switches',
+        flags: [
+            flag('rollback-on-failure', '', 'Revert the switch when after-switch or the health check fails (the default).'),
+            flag('no-rollback-on-failure', '', 'Keep the new release live even then.', { sets: 'false' }),
+        ],
+    },
+    {
+        name: 'dry-run',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Connect and check everything, show what would be sent and what would switch; change nothing.',
+        docDefault: '`false`',
+        meaning: 'connect and check everything, list what would be sent and what would switch; change nothing',
+        scope: 'uploads',
+        flags: [flag('dry-run', '', 'Show what would be sent and what would switch; change nothing.')],
+    },
+    {
+        name: 'allow-empty',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Deploy a release with no files (an empty source, or exclude/filter that leave nothing) on purpose; without it such a release is refused.',
+        docDefault: '`false`',
+        meaning: 'deploy a release with no files on purpose; without it an empty `source`, or `exclude`/`filter` that leave nothing, is refused and nothing changes',
+        scope: 'uploads',
+        flags: [
+            flag('allow-empty', '', 'Deploy a release with no files on purpose (else an empty one is refused).'),
+        ],
+    },
+    {
+        name: 'max-parallel',
+        kind: 'number',
+        default: '8',
+        description: 'Hosts worked on at once.',
+        docDefault: '`8`',
+        meaning: 'hosts worked on at once',
+        scope: 'all',
+        flags: [flag('max-parallel', 'N', 'Hosts worked on at once (default: 8).')],
+    },
+    {
+        name: 'timeout',
+        kind: 'number',
+        default: '600',
+        description: 'Seconds for the whole step before it gives up cleanly (the live release stays as it was).',
+        docDefault: '`600`',
+        meaning: 'seconds for the whole step before it gives up cleanly',
+        scope: 'all',
+        flags: [flag('timeout', 'SECONDS', 'For the whole command, then it stops cleanly (default: 600).')],
+    },
 ];
+/** Every input, in action.yml's order (the help's order too). */
+const INPUTS = TABLE;
+const BY_NAME = new Map(INPUTS.map((i) => [i.name, i]));
+function inputSpec(name) {
+    return BY_NAME.get(name);
+}
+/** The default action.yml passes for an input ('' = none). */
+function defaultOf(name) {
+    return inputSpec(name).default ?? '';
+}
+
+;// CONCATENATED MODULE: ./src/settings.ts
+
+/** In the order the help and messages list them (spec.ts says what each one does). */
+const COMMANDS = Object.keys(COMMAND_SPECS);
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
 
 
 
@@ -30452,35 +30833,12 @@ const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
 const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 /** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
-const NEVER_A_KEY = [
-    'host',
-    'user',
-    'port',
-    'key-passphrase',
-    'known-hosts',
-    'accept-unknown-host-key',
-    'jump-host',
-    'source',
-    'target',
-    'link-name',
-    'release-id',
-    'command',
-    'rollback-to',
-    'keep-releases',
-    'exclude',
-    'filter',
-    'chmod',
-    'shared',
-    'healthcheck-url',
-    'rollback-on-failure',
-    'dry-run',
-    'allow-empty',
-    'max-parallel',
-    'timeout',
-];
+const NEVER_A_KEY = INPUTS.filter((i) => !i.mayHoldKey).map((i) => i.name);
 /** Owner may write; everyone may read (and enter directories / run what was executable). */
 const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
-function bool(get, name, dflt) {
+// Empty means the default action.yml gives (spec.ts): the CLI passes '' for what it was not given.
+function bool(get, name) {
+    const dflt = defaultOf(name) === 'true';
     const v = get(name).trim().toLowerCase();
     if (v === '')
         return dflt;
@@ -30490,7 +30848,8 @@ function bool(get, name, dflt) {
         return false;
     throw new errors/* InputError */.d(name, `'${v}' is not a boolean`, 'Use true or false.');
 }
-function wholeNumber(get, name, dflt, min, max) {
+function wholeNumber(get, name, min, max) {
+    const dflt = Number(defaultOf(name));
     const v = get(name).trim();
     if (v === '')
         return dflt;
@@ -30688,7 +31047,7 @@ function runMeta(env) {
 }
 function parseHosts(get) {
     const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
-    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
+    const port = parsePort('port', get('port').trim() || defaultOf('port'));
     const raw = splitList(get('host'));
     if (raw.length === 0) {
         throw new errors/* InputError */.d('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
@@ -30720,7 +31079,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         }
     }
     const w = options.words ?? src_words/* ACTION_WORDS */.d;
-    const command = (get('command').trim() || 'deploy');
+    const command = (get('command').trim() || defaultOf('command'));
     if (!COMMANDS.includes(command)) {
         throw new errors/* InputError */.d('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
     }
@@ -30734,14 +31093,14 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
     if (/[\r\n]/.test(keyPassphrase)) {
         throw new errors/* InputError */.d('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
     }
-    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
+    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key');
     const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
     const target = parseTarget('target', get('target'));
-    const linkName = get('link-name').trim() || 'current';
+    const linkName = get('link-name').trim() || defaultOf('link-name');
     if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
         throw new errors/* InputError */.d('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
     }
-    const needsSource = command === 'deploy' || command === 'upload';
+    const needsSource = commandSpec(command).uploads === true;
     let source = '';
     if (needsSource) {
         const s = get('source').trim();
@@ -30762,14 +31121,14 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
             throw new errors/* InputError */.d('source', `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`, 'Give the build directory itself, e.g. dist or public, not a parent of /tmp.');
         }
     }
-    const allowEmpty = bool(get, 'allow-empty', false);
+    const allowEmpty = bool(get, 'allow-empty');
     // An empty build going live is a broken build step far more often than a wish: refuse it here,
     // before any connection (exclude/filter that leave nothing are caught after the upload).
     if (needsSource && !allowEmpty && !hasAnyFile(source)) {
         throw new errors/* InputError */.d('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
     }
     const givenId = get('release-id').trim();
-    if ((command === 'activate' || command === 'upload') && givenId === '') {
+    if (commandSpec(command).releaseId === 'required' && givenId === '') {
         throw new errors/* InputError */.d('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === src_words/* ACTION_WORDS */.d ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
     }
     const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
@@ -30815,7 +31174,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         releaseId,
         releaseIdGiven: givenId !== '',
         rollbackTo,
-        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+        keepReleases: wholeNumber(get, 'keep-releases', 0, 10000),
         exclude: lines(get, 'exclude'),
         filter: lines(get, 'filter').map(filterRule),
         chmod,
@@ -30823,12 +31182,63 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         beforeSwitch: hook('before-switch'),
         afterSwitch: hook('after-switch'),
         healthcheckUrl,
-        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
-        dryRun: bool(get, 'dry-run', false),
+        rollbackOnFailure: bool(get, 'rollback-on-failure'),
+        dryRun: bool(get, 'dry-run'),
         allowEmpty,
-        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
-        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+        maxParallel: wholeNumber(get, 'max-parallel', 1, 256),
+        timeoutSeconds: wholeNumber(get, 'timeout', 10, 6 * 3600),
         meta: runMeta(env),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/outputs.ts
+/**
+ * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
+ * the same text as the `hosts` and `releases` outputs.
+ */
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+function totals(outcome) {
+    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
+    return {
+        bytesSent: sum((h) => h.bytesSent),
+        filesTransferred: sum((h) => h.filesTransferred),
+        filesLinked: sum((h) => h.filesLinked),
+    };
+}
+function hostsJson(outcome) {
+    return JSON.stringify(outcome.hosts.map((h) => ({
+        host: h.host,
+        'release-id': h.releaseId,
+        // false: we could not learn what the link serves (release-id is then '').
+        'live-known': h.liveKnown,
+        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
+        'previous-release-id': h.previousReleaseId,
+        'bytes-sent': h.bytesSent,
+        'files-transferred': h.filesTransferred,
+        'files-linked': h.filesLinked,
+        'duration-ms': h.durationMs,
+        status: h.status,
+        ...(h.error ? { error: h.error } : {}),
+    })));
+}
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
+}
+/** Every output action.yml declares, by name, as the step sets it. */
+function actionOutputs(outcome) {
+    const t = totals(outcome);
+    const firstHost = outcome.hosts[0];
+    return {
+        // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+        'release-id': firstHost?.releaseId ?? '',
+        'release-path': firstHost?.releasePath ?? '',
+        'previous-release-id': firstHost?.previousReleaseId ?? '',
+        'bytes-sent': String(t.bytesSent),
+        'files-transferred': String(t.filesTransferred),
+        'files-linked': String(t.filesLinked),
+        releases: releasesJson(outcome),
+        hosts: hostsJson(outcome),
+        'rolled-back': String(outcome.rolledBack),
     };
 }
 
@@ -31016,9 +31426,8 @@ async function runList(core) {
             continue;
         h.result.status = 'not-switched';
         const rows = listReleases(h.state.log, h.state.releases, h.state.live);
-        core.reporter.info(`${h.session.label}: ${rows.length} release(s)\n${rows
-            .map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`)
-            .join('\n')}`);
+        // Progress only: each front end renders outcome.releases itself.
+        core.reporter.info(`${h.session.label}: ${rows.length} release(s)`);
     }
     return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
 }
@@ -31469,6 +31878,7 @@ var src_ssh = __nccwpck_require__(6073);
 
 
 
+
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
  * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
@@ -31536,7 +31946,7 @@ async function runCommand(settings, opts) {
         if (unsupported)
             throw unsupported;
         const sshPath = await io/* which */.K7('ssh', true);
-        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload'
+        const rsyncPath = commandSpec(settings.command).uploads
             ? await findRsync(await io/* which */.K7('rsync', false))
             : '';
         ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
@@ -31574,59 +31984,11 @@ async function runCommand(settings, opts) {
 
 // EXTERNAL MODULE: ./src/state.ts
 var state = __nccwpck_require__(2462);
-;// CONCATENATED MODULE: ./src/outputs.ts
-/**
- * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
- * action's `hosts` and `releases` outputs.
- */
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-function totals(outcome) {
-    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
-    return {
-        bytesSent: sum((h) => h.bytesSent),
-        filesTransferred: sum((h) => h.filesTransferred),
-        filesLinked: sum((h) => h.filesLinked),
-    };
-}
-function hostsJson(outcome) {
-    return JSON.stringify(outcome.hosts.map((h) => ({
-        host: h.host,
-        'release-id': h.releaseId,
-        // false: we could not learn what the link serves (release-id is then '').
-        'live-known': h.liveKnown,
-        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
-        'previous-release-id': h.previousReleaseId,
-        'bytes-sent': h.bytesSent,
-        'files-transferred': h.filesTransferred,
-        'files-linked': h.filesLinked,
-        'duration-ms': h.durationMs,
-        status: h.status,
-        ...(h.error ? { error: h.error } : {}),
-    })));
-}
-function releasesJson(outcome) {
-    return JSON.stringify(outcome.releases);
-}
-
 ;// CONCATENATED MODULE: ./src/summary.ts
+/** The action's job summary (the outputs are outputs.ts's). */
 
 
 
-
-function setOutputs(_settings, outcome) {
-    const t = totals(outcome);
-    const firstHost = outcome.hosts[0];
-    // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
-    core/* setOutput */.uH('release-id', firstHost?.releaseId ?? '');
-    core/* setOutput */.uH('release-path', firstHost?.releasePath ?? '');
-    core/* setOutput */.uH('previous-release-id', firstHost?.previousReleaseId ?? '');
-    core/* setOutput */.uH('bytes-sent', String(t.bytesSent));
-    core/* setOutput */.uH('files-transferred', String(t.filesTransferred));
-    core/* setOutput */.uH('files-linked', String(t.filesLinked));
-    core/* setOutput */.uH('releases', releasesJson(outcome));
-    core/* setOutput */.uH('hosts', hostsJson(outcome));
-    core/* setOutput */.uH('rolled-back', String(outcome.rolledBack));
-}
 /** The "live now" cell: the release the link serves, or why we cannot say. */
 function liveNow(h) {
     if (!h.liveKnown)
@@ -31639,15 +32001,6 @@ function summary_escapeHtml(text) {
 /** A table cell: the toolkit puts cell text into the HTML as it is, and ours holds server text. */
 function cell(text) {
     return summary_escapeHtml((0,untrusted/* safeMessage */.N5)(text));
-}
-function bytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 ** 2)
-        return `${(n / 1024).toFixed(1)} KiB`;
-    if (n < 1024 ** 3)
-        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-    return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 async function writeSummary(settings, outcome) {
     if (!process.env.GITHUB_STEP_SUMMARY)
@@ -31690,7 +32043,7 @@ async function writeSummary(settings, outcome) {
             String(h.filesLinked),
             bytes(h.bytesSent),
             h.diskKb ? bytes(h.diskKb * 1024) : '',
-            `${(h.durationMs / 1000).toFixed(1)} s`,
+            seconds(h.durationMs),
         ].map(cell)),
     ]);
     const back = outcome.hosts[0]?.previousReleaseId;
@@ -31704,6 +32057,9 @@ async function writeSummary(settings, outcome) {
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
+
+
+
 
 
 
@@ -31730,8 +32086,6 @@ const reporter = {
         core/* info */.pq(`::${token}::`);
     },
 };
-/** Runs one command with a ready connection setup (shared with the CLI). */
-
 /**
  * The action's inputs (INPUT_* variables), read through @actions/core. Here rather than in
  * inputs.ts, so the CLI bundle (which shares inputs.ts) does not carry @actions/core.
@@ -31767,7 +32121,7 @@ async function run() {
     }
     maskSecrets(settings);
     const token = (0,external_node_crypto_.randomBytes)(8).toString('hex');
-    const makesRelease = settings.command === 'deploy' || settings.command === 'activate';
+    const makesRelease = commandSpec(settings.command).switches === true;
     const locks = {
         target: settings.target,
         linkName: settings.linkName,
@@ -31788,7 +32142,12 @@ async function run() {
         },
     });
     if (outcome) {
-        setOutputs(settings, outcome);
+        // The core returns the releases; the log shows them as a table too (the CLI prints its own).
+        if (settings.command === 'list' && outcome.releases.length > 0) {
+            reporter.info(releaseLines(outcome.releases).join('\n'));
+        }
+        for (const [name, value] of Object.entries(actionOutputs(outcome)))
+            core/* setOutput */.uH(name, value);
         if (outcome.doctor)
             await reportDoctor(outcome.doctor); // command: doctor (doctor-action.ts)
         else

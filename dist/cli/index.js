@@ -2,7 +2,42 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 281:
+/***/ 581:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
+/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(934);
+// The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
+
+
+// stdout holds results only (`--json | jq`): what a library prints through console never goes
+// there. Its chatter (@actions/io's which() logs a line per unreadable PATH entry) is shown on
+// stderr with --verbose only; its warnings and errors always.
+const verbose = process.argv.slice(2).some((a) => a === '--verbose' || /^-[a-z]*v[a-z]*$/.test(a));
+for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace']) {
+    const chatter = name === 'log' || name === 'info' || name === 'debug';
+    console[name] = (...args) => {
+        if (!chatter || verbose)
+            process.stderr.write(`${(0,node_util__WEBPACK_IMPORTED_MODULE_0__.format)(...args)}\n`);
+    };
+}
+// A reader that stops early (`… | head -1`) closes the pipe: end quietly, no EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e) => {
+        if (e.code !== 'EPIPE')
+            throw e;
+    });
+}
+process.exitCode = await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), process.env);
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 934:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -11,14 +46,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   iW: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: BIN, CLI_WORDS, CliReporter, EXIT, OPTIONS, UsageError, VERSION, cliInputMessage, cliInputs, cliSettings, colorWanted, envName, exitCodeFor, flagsFor, helpText, humanResult, liveLine, mustHold, parseCli, progressText, releasesTable, runEnv, style
+// UNUSED EXPORTS: EXIT, exitCodeFor
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(975);
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
@@ -2335,8 +2366,6 @@ async function afterSwitch(core, run) {
     const s = core.settings;
     await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
 }
-// The health check lives in healthcheck.ts (URL secrets, redirects); re-exported for callers.
-
 /** Puts the link back on the release that was live before, marking ours bad. */
 async function revert(core, run, why) {
     const s = core.settings;
@@ -2607,57 +2636,10 @@ async function runDeploy(core) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: ./src/doctor-render.ts
-
-const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
-/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
-function doctorText(report, paint = PLAIN) {
-    const out = [];
-    for (const h of report) {
-        out.push(paint.bold(`checks on ${untrusted_safeMessage(h.host)}:`));
-        for (const c of h.checks) {
-            const mark = c.ok ? paint.green('✓') : paint.red('✗');
-            out.push(`  ${mark} ${c.name}: ${untrusted_safeMessage(c.detail)}`);
-            if (!c.ok && c.fix)
-                out.push(`      fix: ${untrusted_safeMessage(c.fix).replace(/\n/g, '\n           ')}`);
-        }
-    }
-    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
-    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
-    return `${out.join('\n')}\n`;
-}
-function escapeHtml(text) {
-    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
-        '&': '&amp;',
-        '<': '&lt;',
-        '>': '&gt;',
-        '"': '&quot;',
-        "'": '&#39;',
-        '[': '&#91;',
-        ']': '&#93;',
-        '`': '&#96;',
-        '|': '&#124;',
-        '*': '&#42;',
-        _: '&#95;',
-        '\\': '&#92;',
-    })[c] ?? c);
-}
-/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
-function doctorMarkdown(report) {
-    const cell = (s) => escapeHtml(safeMessage(s));
-    const out = ['### rsync-atomic-deploy: doctor', ''];
-    for (const h of report) {
-        const failed = h.checks.filter((c) => !c.ok).length;
-        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
-        out.push('| | check | found | fix |', '|---|---|---|---|');
-        for (const c of h.checks) {
-            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
-        }
-        out.push('');
-    }
-    return `${out.join('\n')}\n`;
-}
-
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(975);
 ;// CONCATENATED MODULE: external "assert"
 const external_assert_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 ;// CONCATENATED MODULE: external "path"
@@ -3552,19 +3534,353 @@ exit 0
 `;
 }
 
-;// CONCATENATED MODULE: ./src/settings.ts
-const COMMANDS = [
-    'deploy',
-    'rollback',
-    'list',
-    'prune',
-    'unlock',
-    'upload',
-    'activate',
-    'doctor',
+;// CONCATENATED MODULE: ./src/spec.ts
+/**
+ * Every input, written down once. The action's parser (inputs.ts: names and defaults), the CLI's
+ * flags, scope checks and help (cli/), the inputs that may never hold a key and the README's inputs
+ * table (`npm run docs`) are read from here; unit tests fail when action.yml or the README
+ * disagree. No imports: both bundles and the docs script read it as plain data.
+ */
+/** In the order the help and messages list them. */
+const COMMAND_SPECS = {
+    deploy: { uploads: true, switches: true, releaseId: 'made', locks: true, prunes: true },
+    rollback: { locks: true, picksRelease: true },
+    list: {},
+    prune: { locks: true, prunes: true },
+    // removes the lock whoever holds it, without taking it
+    unlock: {},
+    upload: { uploads: true, releaseId: 'required', locks: true },
+    activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
+    // checks the server read-only (doctor.ts): no lock, no change
+    doctor: {},
+};
+function commandSpec(command) {
+    return COMMAND_SPECS[command];
+}
+function inScope(scope, command) {
+    return scope === 'all' || commandSpec(command)[scope] !== undefined;
+}
+function flag(name, value, help, more = {}) {
+    return { flag: name, value, help, ...more };
+}
+const TABLE = [
+    {
+        name: 'host',
+        kind: 'list',
+        required: true,
+        description: 'One or more [user@]host[:port], separated by newlines or commas. IPv6 in brackets, e.g. [2001:db8::1]:2222.',
+        docDefault: 'required',
+        meaning: 'one or more `[user@]host[:port]`, separated by newlines or commas; IPv6 in brackets `[2001:db8::1]:2222`',
+        scope: 'all',
+        flags: [
+            flag('host', '[USER@]HOST[:PORT]', 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.'),
+        ],
+    },
+    {
+        name: 'user',
+        kind: 'text',
+        description: 'SSH user for hosts that name none.',
+        docDefault: '',
+        meaning: 'SSH user for hosts that name none',
+        scope: 'all',
+        flags: [flag('user', 'USER', 'SSH user for hosts that name none (default: what ssh chooses).')],
+    },
+    {
+        name: 'port',
+        kind: 'number',
+        default: '22',
+        description: 'SSH port for hosts that name none.',
+        docDefault: '`22`',
+        meaning: 'SSH port for hosts that name none',
+        scope: 'all',
+        flags: [flag('port', 'PORT', 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).')],
+    },
+    {
+        name: 'key',
+        kind: 'secret',
+        required: true,
+        description: 'Private key text (OpenSSH or PEM). Pass it from a secret. CRLF and a missing final newline are tolerated.',
+        docDefault: 'required',
+        meaning: 'private key text (OpenSSH or PEM), from a secret; CRLF and a missing final newline are tolerated',
+        mayHoldKey: true,
+        scope: 'all',
+        flags: [
+            flag('key', 'FILE', 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.'),
+            flag('key-env', 'NAME', 'Read the private key text from the environment variable NAME (a CI secret).'),
+        ],
+    },
+    {
+        name: 'key-passphrase',
+        kind: 'secret',
+        description: 'Passphrase of key. Given to ssh through SSH_ASKPASS, never on a command line.',
+        docDefault: '',
+        meaning: 'passphrase of `key`, given to ssh through `SSH_ASKPASS`, never on a command line',
+        scope: 'all',
+        flags: [
+            flag('key-passphrase-env', 'NAME', "Read the key's passphrase from the environment variable NAME (never from the command line)."),
+        ],
+    },
+    {
+        name: 'known-hosts',
+        kind: 'secret',
+        description: 'known_hosts lines (as ssh-keyscan prints them) and/or SHA256 fingerprints, one per line. Required unless accept-unknown-host-key is true.',
+        docDefault: 'required*',
+        meaning: '`known_hosts` lines (as `ssh-keyscan` prints them; plain `host key` lines work for any port) and/or `SHA256:` fingerprints, one per line',
+        scope: 'all',
+        flags: [
+            flag('known-hosts', 'FILE', 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.'),
+        ],
+    },
+    {
+        name: 'accept-unknown-host-key',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Trust the host key on first use instead of known-hosts (prints the key to pin). Not recommended.',
+        docDefault: '`false`',
+        meaning: '*instead of `known-hosts`: trust on first use, with a warning that prints the key to pin',
+        scope: 'all',
+        flags: [
+            flag('accept-unknown-host-key', '', "Trust a server's key on first use and print it to pin (not recommended)."),
+        ],
+    },
+    {
+        name: 'jump-host',
+        kind: 'text',
+        description: '[user@]host[:port] to connect through (ssh ProxyJump); its key is checked against known-hosts too.',
+        docDefault: '',
+        meaning: '`[user@]host[:port]` to connect through; its key is checked against `known-hosts` too',
+        scope: 'all',
+        flags: [
+            flag('jump-host', '[USER@]HOST[:PORT]', 'Go through this host (ssh ProxyJump); its key is checked too.'),
+        ],
+    },
+    {
+        name: 'source',
+        kind: 'text',
+        description: 'Local directory to upload (relative to the workspace). Required for deploy.',
+        docDefault: 'required for deploy/upload',
+        meaning: "local directory to upload, relative to the workspace (not `/` or `/tmp`, which hold this tool's private directory with the key)",
+        scope: 'uploads',
+        flags: [
+            flag('source', 'DIR', 'Local directory to upload, relative to the current directory (required).'),
+        ],
+    },
+    {
+        name: 'target',
+        kind: 'text',
+        required: true,
+        description: 'Absolute path of the deploy root on the server (releases/, the link and .deploy/ live inside).',
+        docDefault: 'required',
+        meaning: 'absolute path of the deploy root on the server; a directory of its own, not a system one (`/`, `/etc`, `/usr`, `/var`, `/home`, `/proc/…` are refused)',
+        scope: 'all',
+        flags: [
+            flag('target', 'PATH', 'Absolute deploy root on the server, e.g. /var/www/example.com (required).'),
+        ],
+    },
+    {
+        name: 'link-name',
+        kind: 'text',
+        default: 'current',
+        description: 'Name of the symlink inside target that the web server serves from.',
+        docDefault: '`current`',
+        meaning: 'name of the symlink inside `target` that the web server serves',
+        scope: 'all',
+        flags: [
+            flag('link-name', 'NAME', 'The symlink in the target the web server serves from (default: current).'),
+        ],
+    },
+    {
+        name: 'release-id',
+        kind: 'text',
+        description: 'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c.',
+        docDefault: 'generated',
+        meaning: '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`',
+        scope: 'releaseId',
+        flags: [
+            flag('release-id', 'ID', 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate.'),
+        ],
+    },
+    {
+        name: 'command',
+        kind: 'command',
+        default: 'deploy',
+        description: 'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing); for fleets split across jobs, upload (per host) then activate (all hosts).',
+        docDefault: '`deploy`',
+        meaning: '`deploy`, `rollback`, `list`, `prune`, `unlock`; for fleets split across jobs: `upload`, `activate`',
+    },
+    {
+        name: 'rollback-to',
+        kind: 'text',
+        description: 'Release id to roll back to. Empty means the release that was live before the current one.',
+        docDefault: 'previous',
+        meaning: 'release id to roll back to; empty means the release that was live before the current one',
+        scope: 'picksRelease',
+        flags: [
+            flag('to', 'ID', 'Release to roll back to (default: the good one that was live before). Also --rollback-to.'),
+            flag('rollback-to', 'ID', 'Same as --to.', { hidden: true }),
+        ],
+    },
+    {
+        name: 'keep-releases',
+        kind: 'number',
+        default: '5',
+        description: 'Good releases kept after each deploy (0 keeps all). The live one and its rollback target are never deleted.',
+        docDefault: '`5`',
+        meaning: 'good releases kept after each deploy (`0` keeps all); the live one and its rollback target are never deleted',
+        scope: 'prunes',
+        flags: [
+            flag('keep-releases', 'N', 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.'),
+        ],
+    },
+    {
+        name: 'exclude',
+        kind: 'lines',
+        description: 'rsync exclude patterns, one per line.',
+        docDefault: '',
+        meaning: 'rsync exclude patterns, one per line; every line counts, `#` ones too (`#*#` is a pattern, there are no comment lines)',
+        scope: 'uploads',
+        flags: [flag('exclude', 'PATTERN', 'rsync exclude pattern (repeatable).')],
+    },
+    {
+        name: 'filter',
+        kind: 'lines',
+        description: 'rsync filter rules, one per line.',
+        docDefault: '',
+        meaning: 'rsync filter rules, one per line (no comment lines)',
+        scope: 'uploads',
+        flags: [flag('filter', 'RULE', 'rsync filter rule (repeatable).')],
+    },
+    {
+        name: 'chmod',
+        kind: 'text',
+        description: 'rsync --chmod spec applied during the transfer. Default u+rwX,go+rX,go-w (readable by all, writable by owner only).',
+        docDefault: '`u+rwX,go+rX,go-w`',
+        meaning: 'rsync `--chmod` applied during the transfer (readable by all, writable by the owner only)',
+        scope: 'uploads',
+        flags: [
+            flag('chmod', 'SPEC', 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).'),
+        ],
+    },
+    {
+        name: 'shared',
+        kind: 'lines',
+        description: 'Paths (one per line, relative to the release) kept in target/shared and symlinked into every release, e.g. storage or public/uploads.',
+        docDefault: '',
+        meaning: 'paths (one per line) kept in `target/shared/` and symlinked into every release, e.g. `storage`',
+        scope: 'releaseId',
+        flags: [
+            flag('shared', 'PATH', 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).'),
+        ],
+    },
+    {
+        name: 'before-switch',
+        kind: 'script',
+        description: 'Shell script run on the server (sh, in the new release) before it goes live. If it fails nothing switches.',
+        docDefault: '',
+        meaning: 'shell script run on the server (`sh`, in the new release) before it goes live; failure = nothing switches',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('before-switch', 'SCRIPT', 'Shell script run on the server in the new release before it goes live; failure = no switch.'),
+        ],
+    },
+    {
+        name: 'after-switch',
+        kind: 'script',
+        description: 'Shell script run on the server after the switch, e.g. reload a service or reset PHP opcache.',
+        docDefault: '',
+        meaning: 'shell script run on the server after the switch, e.g. reload a service',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('after-switch', 'SCRIPT', 'Shell script run on the server after the switch (reload a service).'),
+        ],
+    },
+    {
+        name: 'healthcheck-url',
+        kind: 'text',
+        description: 'URL that must answer 2xx after the switch (retried with backoff for up to a minute), else the switch is reverted.',
+        docDefault: '',
+        meaning: "URL that must answer 2xx after the switch (retried for up to a minute), else the switch is reverted. `user:password@` is sent as Basic auth; the userinfo and query values are masked in every message; redirects are followed only on the URL's own host",
+        scope: 'switches',
+        flags: [
+            flag('healthcheck-url', 'URL', 'URL that must answer 2xx after the switch, else the switch is reverted.'),
+        ],
+    },
+    {
+        name: 'rollback-on-failure',
+        kind: 'boolean',
+        default: 'true',
+        description: 'Switch back when after-switch or the health check fails.',
+        docDefault: '`true`',
+        meaning: 'revert the switch when `after-switch` or the health check fails',
+        scope: 'switches',
+        flags: [
+            flag('rollback-on-failure', '', 'Revert the switch when after-switch or the health check fails (the default).'),
+            flag('no-rollback-on-failure', '', 'Keep the new release live even then.', { sets: 'false' }),
+        ],
+    },
+    {
+        name: 'dry-run',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Connect and check everything, show what would be sent and what would switch; change nothing.',
+        docDefault: '`false`',
+        meaning: 'connect and check everything, list what would be sent and what would switch; change nothing',
+        scope: 'uploads',
+        flags: [flag('dry-run', '', 'Show what would be sent and what would switch; change nothing.')],
+    },
+    {
+        name: 'allow-empty',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Deploy a release with no files (an empty source, or exclude/filter that leave nothing) on purpose; without it such a release is refused.',
+        docDefault: '`false`',
+        meaning: 'deploy a release with no files on purpose; without it an empty `source`, or `exclude`/`filter` that leave nothing, is refused and nothing changes',
+        scope: 'uploads',
+        flags: [
+            flag('allow-empty', '', 'Deploy a release with no files on purpose (else an empty one is refused).'),
+        ],
+    },
+    {
+        name: 'max-parallel',
+        kind: 'number',
+        default: '8',
+        description: 'Hosts worked on at once.',
+        docDefault: '`8`',
+        meaning: 'hosts worked on at once',
+        scope: 'all',
+        flags: [flag('max-parallel', 'N', 'Hosts worked on at once (default: 8).')],
+    },
+    {
+        name: 'timeout',
+        kind: 'number',
+        default: '600',
+        description: 'Seconds for the whole step before it gives up cleanly (the live release stays as it was).',
+        docDefault: '`600`',
+        meaning: 'seconds for the whole step before it gives up cleanly',
+        scope: 'all',
+        flags: [flag('timeout', 'SECONDS', 'For the whole command, then it stops cleanly (default: 600).')],
+    },
 ];
+/** Every input, in action.yml's order (the help's order too). */
+const INPUTS = TABLE;
+const BY_NAME = new Map(INPUTS.map((i) => [i.name, i]));
+function inputSpec(name) {
+    return BY_NAME.get(name);
+}
+/** The default action.yml passes for an input ('' = none). */
+function defaultOf(name) {
+    return inputSpec(name).default ?? '';
+}
+
+;// CONCATENATED MODULE: ./src/settings.ts
+
+/** In the order the help and messages list them (spec.ts says what each one does). */
+const COMMANDS = Object.keys(COMMAND_SPECS);
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
 
 
 
@@ -3582,35 +3898,12 @@ const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
 const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 /** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
-const NEVER_A_KEY = [
-    'host',
-    'user',
-    'port',
-    'key-passphrase',
-    'known-hosts',
-    'accept-unknown-host-key',
-    'jump-host',
-    'source',
-    'target',
-    'link-name',
-    'release-id',
-    'command',
-    'rollback-to',
-    'keep-releases',
-    'exclude',
-    'filter',
-    'chmod',
-    'shared',
-    'healthcheck-url',
-    'rollback-on-failure',
-    'dry-run',
-    'allow-empty',
-    'max-parallel',
-    'timeout',
-];
+const NEVER_A_KEY = INPUTS.filter((i) => !i.mayHoldKey).map((i) => i.name);
 /** Owner may write; everyone may read (and enter directories / run what was executable). */
 const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
-function bool(get, name, dflt) {
+// Empty means the default action.yml gives (spec.ts): the CLI passes '' for what it was not given.
+function bool(get, name) {
+    const dflt = defaultOf(name) === 'true';
     const v = get(name).trim().toLowerCase();
     if (v === '')
         return dflt;
@@ -3620,7 +3913,8 @@ function bool(get, name, dflt) {
         return false;
     throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.');
 }
-function wholeNumber(get, name, dflt, min, max) {
+function wholeNumber(get, name, min, max) {
+    const dflt = Number(defaultOf(name));
     const v = get(name).trim();
     if (v === '')
         return dflt;
@@ -3818,7 +4112,7 @@ function runMeta(env) {
 }
 function parseHosts(get) {
     const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
-    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
+    const port = parsePort('port', get('port').trim() || defaultOf('port'));
     const raw = splitList(get('host'));
     if (raw.length === 0) {
         throw new InputError('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
@@ -3850,7 +4144,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         }
     }
     const w = options.words ?? ACTION_WORDS;
-    const command = (get('command').trim() || 'deploy');
+    const command = (get('command').trim() || defaultOf('command'));
     if (!COMMANDS.includes(command)) {
         throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
     }
@@ -3864,14 +4158,14 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
     if (/[\r\n]/.test(keyPassphrase)) {
         throw new InputError('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
     }
-    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
+    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key');
     const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
     const target = parseTarget('target', get('target'));
-    const linkName = get('link-name').trim() || 'current';
+    const linkName = get('link-name').trim() || defaultOf('link-name');
     if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
         throw new InputError('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
     }
-    const needsSource = command === 'deploy' || command === 'upload';
+    const needsSource = commandSpec(command).uploads === true;
     let source = '';
     if (needsSource) {
         const s = get('source').trim();
@@ -3892,14 +4186,14 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
             throw new InputError('source', `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`, 'Give the build directory itself, e.g. dist or public, not a parent of /tmp.');
         }
     }
-    const allowEmpty = bool(get, 'allow-empty', false);
+    const allowEmpty = bool(get, 'allow-empty');
     // An empty build going live is a broken build step far more often than a wish: refuse it here,
     // before any connection (exclude/filter that leave nothing are caught after the upload).
     if (needsSource && !allowEmpty && !hasAnyFile(source)) {
         throw new InputError('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
     }
     const givenId = get('release-id').trim();
-    if ((command === 'activate' || command === 'upload') && givenId === '') {
+    if (commandSpec(command).releaseId === 'required' && givenId === '') {
         throw new InputError('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === ACTION_WORDS ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
     }
     const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
@@ -3945,7 +4239,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         releaseId,
         releaseIdGiven: givenId !== '',
         rollbackTo,
-        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+        keepReleases: wholeNumber(get, 'keep-releases', 0, 10000),
         exclude: lines(get, 'exclude'),
         filter: lines(get, 'filter').map(filterRule),
         chmod,
@@ -3953,11 +4247,11 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         beforeSwitch: hook('before-switch'),
         afterSwitch: hook('after-switch'),
         healthcheckUrl,
-        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
-        dryRun: bool(get, 'dry-run', false),
+        rollbackOnFailure: bool(get, 'rollback-on-failure'),
+        dryRun: bool(get, 'dry-run'),
         allowEmpty,
-        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
-        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+        maxParallel: wholeNumber(get, 'max-parallel', 1, 256),
+        timeoutSeconds: wholeNumber(get, 'timeout', 10, 6 * 3600),
         meta: runMeta(env),
     };
 }
@@ -4144,9 +4438,8 @@ async function runList(core) {
             continue;
         h.result.status = 'not-switched';
         const rows = listReleases(h.state.log, h.state.releases, h.state.live);
-        core.reporter.info(`${h.session.label}: ${rows.length} release(s)\n${rows
-            .map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`)
-            .join('\n')}`);
+        // Progress only: each front end renders outcome.releases itself.
+        core.reporter.info(`${h.session.label}: ${rows.length} release(s)`);
     }
     return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
 }
@@ -4989,6 +5282,7 @@ async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
 
 
 
+
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
  * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
@@ -5056,7 +5350,7 @@ async function runCommand(settings, opts) {
         if (unsupported)
             throw unsupported;
         const sshPath = await which('ssh', true);
-        const rsyncPath = settings.command === 'deploy' || settings.command === 'upload'
+        const rsyncPath = commandSpec(settings.command).uploads
             ? await findRsync(await which('rsync', false))
             : '';
         ssh = await Ssh.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
@@ -5334,435 +5628,57 @@ async function initMain(argv, env, out, words) {
     return code;
 }
 
-;// CONCATENATED MODULE: ./src/outputs.ts
+;// CONCATENATED MODULE: ./src/cli/parse.ts
 /**
- * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
- * action's `hosts` and `releases` outputs.
- */
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-function totals(outcome) {
-    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
-    return {
-        bytesSent: sum((h) => h.bytesSent),
-        filesTransferred: sum((h) => h.filesTransferred),
-        filesLinked: sum((h) => h.filesLinked),
-    };
-}
-function hostsJson(outcome) {
-    return JSON.stringify(outcome.hosts.map((h) => ({
-        host: h.host,
-        'release-id': h.releaseId,
-        // false: we could not learn what the link serves (release-id is then '').
-        'live-known': h.liveKnown,
-        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
-        'previous-release-id': h.previousReleaseId,
-        'bytes-sent': h.bytesSent,
-        'files-transferred': h.filesTransferred,
-        'files-linked': h.filesLinked,
-        'duration-ms': h.durationMs,
-        status: h.status,
-        ...(h.error ? { error: h.error } : {}),
-    })));
-}
-function releasesJson(outcome) {
-    return JSON.stringify(outcome.releases);
-}
-
-;// CONCATENATED MODULE: ./src/cli-app.ts
-/**
- * The command line: the same deploys as the action, from a terminal or another CI system. Flags
- * and RAD_* variables become the action's inputs (one `get(name)` for parseSettings, so the same
- * validation and messages), then the shared core runs (run-command.ts). No @actions/core here.
+ * The command line, step 1: argv → a command and flag values (node:util parseArgs). The flags
+ * that feed inputs come from src/spec.ts; the CLI's own (--json, --verbose…) are listed here.
  */
 
 
-
-
-
-
-
-
-
-
-
-
-
-const cli_app_BIN = 'rsync-atomic-deploy';
+const parse_BIN = 'rsync-atomic-deploy';
 /** Kept equal to package.json's version (a test checks). */
 const VERSION = '0.1.0';
-/** Exit codes: scripts can tell bad input from an unreachable server from a failed deploy. */
-const EXIT = { ok: 0, failed: 1, badInput: 2, connection: 3, interrupted: 130 };
-/** DeployError codes of a connection that could not be made (hints.ts explainSshFailure). */
-const CONNECTION_CODES = new Set([
-    'key-format',
-    'passphrase',
-    'host-key-changed',
-    'host-key-unknown',
-    'auth',
-    'refused',
-    'dns',
-    'unreachable',
-    'closed',
-    'ssh',
-    'ssh-config',
-]);
-function exitCodeFor(failure, cancelled = false) {
-    if (!failure)
-        return EXIT.ok;
-    if (cancelled || failure.code === 'cancelled')
-        return EXIT.interrupted;
-    if (failure.code === 'bad-input')
-        return EXIT.badInput;
-    if (CONNECTION_CODES.has(failure.code))
-        return EXIT.connection;
-    return EXIT.failed;
+/** A mistake on the command line itself (unknown flag, missing value): exit 2. */
+class UsageError extends Error {
+    hint;
+    constructor(message, 
+    /** What to do, printed under the error (e.g. `See: rsync-atomic-deploy --help`). */
+    hint = '') {
+        super(message);
+        this.hint = hint;
+    }
 }
-const UPLOADING = ['deploy', 'upload'];
-const SWITCHING = ['deploy', 'activate'];
-const RELEASING = ['deploy', 'upload', 'activate'];
-const OPTIONS = [
-    {
-        flag: 'host',
-        type: 'string',
-        multiple: true,
-        value: '[USER@]HOST[:PORT]',
-        input: 'host',
-        help: 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'user',
-        type: 'string',
-        value: 'USER',
-        input: 'user',
-        help: 'SSH user for hosts that name none (default: what ssh chooses).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'port',
-        type: 'string',
-        value: 'PORT',
-        input: 'port',
-        help: 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'key',
-        type: 'string',
-        value: 'FILE',
-        input: 'key',
-        env: 'RAD_KEY (the key text) or RAD_KEY_FILE',
-        help: 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'key-env',
-        type: 'string',
-        value: 'NAME',
-        env: '',
-        help: 'Read the private key text from the environment variable NAME (a CI secret).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'key-passphrase-env',
-        type: 'string',
-        value: 'NAME',
-        env: 'RAD_KEY_PASSPHRASE',
-        help: "Read the key's passphrase from the environment variable NAME (never from the command line).",
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'known-hosts',
-        type: 'string',
-        value: 'FILE',
-        input: 'known-hosts',
-        env: 'RAD_KNOWN_HOSTS (the lines) or RAD_KNOWN_HOSTS_FILE',
-        help: 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'accept-unknown-host-key',
-        type: 'boolean',
-        input: 'accept-unknown-host-key',
-        help: "Trust a server's key on first use and print it to pin (not recommended).",
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'jump-host',
-        type: 'string',
-        value: '[USER@]HOST[:PORT]',
-        input: 'jump-host',
-        help: 'Go through this host (ssh ProxyJump); its key is checked too.',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'target',
-        type: 'string',
-        value: 'PATH',
-        input: 'target',
-        help: 'Absolute deploy root on the server, e.g. /var/www/example.com (required).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'link-name',
-        type: 'string',
-        value: 'NAME',
-        input: 'link-name',
-        help: 'The symlink in the target the web server serves from (default: current).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'max-parallel',
-        type: 'string',
-        value: 'N',
-        input: 'max-parallel',
-        help: 'Hosts worked on at once (default: 8).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'timeout',
-        type: 'string',
-        value: 'SECONDS',
-        input: 'timeout',
-        help: 'For the whole command, then it stops cleanly (default: 600).',
-        scope: 'all',
-        section: 'connection',
-    },
-    {
-        flag: 'source',
-        type: 'string',
-        value: 'DIR',
-        input: 'source',
-        help: 'Local directory to upload, relative to the current directory (required).',
-        scope: UPLOADING,
-        section: 'command',
-    },
-    {
-        flag: 'release-id',
-        type: 'string',
-        value: 'ID',
-        input: 'release-id',
-        help: 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate.',
-        scope: RELEASING,
-        section: 'command',
-    },
-    {
-        flag: 'to',
-        type: 'string',
-        value: 'ID',
-        input: 'rollback-to',
-        help: 'Release to roll back to (default: the good one that was live before). Also --rollback-to.',
-        scope: ['rollback'],
-        section: 'command',
-    },
-    {
-        flag: 'rollback-to',
-        type: 'string',
-        value: 'ID',
-        input: 'rollback-to',
-        help: 'Same as --to.',
-        scope: ['rollback'],
-        section: 'command',
-        hidden: true,
-    },
-    {
-        flag: 'keep-releases',
-        type: 'string',
-        value: 'N',
-        input: 'keep-releases',
-        help: 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.',
-        scope: ['deploy', 'activate', 'prune'],
-        section: 'command',
-    },
-    {
-        flag: 'exclude',
-        type: 'string',
-        multiple: true,
-        value: 'PATTERN',
-        input: 'exclude',
-        help: 'rsync exclude pattern (repeatable).',
-        scope: UPLOADING,
-        section: 'command',
-    },
-    {
-        flag: 'filter',
-        type: 'string',
-        multiple: true,
-        value: 'RULE',
-        input: 'filter',
-        help: 'rsync filter rule (repeatable).',
-        scope: UPLOADING,
-        section: 'command',
-    },
-    {
-        flag: 'chmod',
-        type: 'string',
-        value: 'SPEC',
-        input: 'chmod',
-        help: 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).',
-        scope: UPLOADING,
-        section: 'command',
-    },
-    {
-        flag: 'shared',
-        type: 'string',
-        multiple: true,
-        value: 'PATH',
-        input: 'shared',
-        help: 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).',
-        scope: RELEASING,
-        section: 'command',
-    },
-    {
-        flag: 'before-switch',
-        type: 'string',
-        value: 'SCRIPT',
-        input: 'before-switch',
-        help: 'Shell script run on the server in the new release before it goes live; failure = no switch.',
-        scope: SWITCHING,
-        section: 'command',
-    },
-    {
-        flag: 'after-switch',
-        type: 'string',
-        value: 'SCRIPT',
-        input: 'after-switch',
-        help: 'Shell script run on the server after the switch (reload a service).',
-        scope: SWITCHING,
-        section: 'command',
-    },
-    {
-        flag: 'healthcheck-url',
-        type: 'string',
-        value: 'URL',
-        input: 'healthcheck-url',
-        help: 'URL that must answer 2xx after the switch, else the switch is reverted.',
-        scope: SWITCHING,
-        section: 'command',
-    },
-    {
-        flag: 'rollback-on-failure',
-        type: 'boolean',
-        input: 'rollback-on-failure',
-        help: 'Revert the switch when after-switch or the health check fails (the default).',
-        scope: SWITCHING,
-        section: 'command',
-    },
-    {
-        flag: 'no-rollback-on-failure',
-        type: 'boolean',
-        env: '',
-        help: 'Keep the new release live even then.',
-        scope: SWITCHING,
-        section: 'command',
-    },
-    {
-        flag: 'dry-run',
-        type: 'boolean',
-        input: 'dry-run',
-        help: 'Show what would be sent and what would switch; change nothing.',
-        scope: UPLOADING,
-        section: 'command',
-    },
-    {
-        flag: 'allow-empty',
-        type: 'boolean',
-        input: 'allow-empty',
-        help: 'Deploy a release with no files on purpose (else an empty one is refused).',
-        scope: UPLOADING,
-        section: 'command',
-    },
+/** The CLI's own flags: how it prints, not what it does. */
+const OUTPUT_FLAGS = [
     {
         flag: 'json',
-        type: 'boolean',
-        env: '',
         help: "Print JSON on stdout: list prints the action's `releases` output, other commands its `hosts` output.",
-        scope: 'all',
-        section: 'output',
     },
-    {
-        flag: 'verbose',
-        short: 'v',
-        type: 'boolean',
-        env: '',
-        help: 'Say more (every step, debug lines).',
-        scope: 'all',
-        section: 'output',
-    },
-    {
-        flag: 'no-color',
-        type: 'boolean',
-        env: '',
-        help: 'No colour (also: NO_COLOR=1). Colour is only used on a terminal anyway.',
-        scope: 'all',
-        section: 'output',
-    },
-    {
-        flag: 'help',
-        short: 'h',
-        type: 'boolean',
-        env: '',
-        help: 'Show this help.',
-        scope: 'all',
-        section: 'output',
-    },
-    { flag: 'version', type: 'boolean', env: '', help: 'Print the version.', scope: 'all', section: 'output' },
+    { flag: 'verbose', short: 'v', help: 'Say more (every step, debug lines).' },
+    { flag: 'no-color', help: 'No colour (also: NO_COLOR=1). Colour is only used on a terminal anyway.' },
+    { flag: 'help', short: 'h', help: 'Show this help.' },
+    { flag: 'version', help: 'Print the version.' },
+].map((o) => ({ ...o, type: 'boolean', value: '', scope: 'all', section: 'output' }));
+/** Every flag: the spec's inputs in their order (the help's order), then the output flags. */
+const OPTIONS = [
+    ...INPUTS.flatMap((input) => (input.flags ?? []).map((f) => ({
+        ...f,
+        type: input.kind === 'boolean' ? 'boolean' : 'string',
+        multiple: input.kind === 'list' || input.kind === 'lines' ? true : undefined,
+        input,
+        scope: input.scope ?? 'all',
+        // Inputs of every command describe the connection; the others are the command's own.
+        section: (input.scope ?? 'all') === 'all' ? 'connection' : 'command',
+    }))),
+    ...OUTPUT_FLAGS,
 ];
-const BOOLEAN_INPUTS = new Set(['dry-run', 'allow-empty', 'accept-unknown-host-key', 'rollback-on-failure']);
+/** Inputs that take true/false (their flags also take `=value`). */
+const BOOLEAN_INPUTS = new Set(INPUTS.filter((i) => i.kind === 'boolean').map((i) => i.name));
 /** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
 function envName(input) {
     return `RAD_${input.toUpperCase().replace(/-/g, '_')}`;
 }
-/** How a message names where an input comes from on the command line: `--target or RAD_TARGET`. */
-function flagsFor(input) {
-    if (input === 'key')
-        return '--key FILE, --key-env NAME, RAD_KEY or RAD_KEY_FILE';
-    if (input === 'known-hosts')
-        return '--known-hosts FILE, RAD_KNOWN_HOSTS or RAD_KNOWN_HOSTS_FILE';
-    if (input === 'key-passphrase')
-        return '--key-passphrase-env NAME or RAD_KEY_PASSPHRASE';
-    if (input === 'command')
-        return `the command: ${COMMANDS.join(', ')}`;
-    const flags = OPTIONS.filter((o) => o.input === input && !o.hidden).map((o) => `--${o.flag}`);
-    return [...flags, envName(input)].join(' or ');
-}
-/** The CLI's words for messages of the shared core: flags and RAD_* variables, `rsync-atomic-deploy unlock`. */
-const CLI_WORDS = {
-    input(name, value) {
-        if (value === undefined)
-            return flagsFor(name);
-        if (name === 'key-passphrase')
-            return '--key-passphrase-env NAME';
-        const o = OPTIONS.find((x) => x.input === name && !x.hidden);
-        if (!o)
-            return `${envName(name)}=${value}`;
-        if (o.type === 'boolean') {
-            const no = OPTIONS.find((x) => x.flag === `no-${o.flag}`);
-            return value === 'false' ? (no ? `--${no.flag}` : `--${o.flag}=false`) : `--${o.flag}`;
-        }
-        return `--${o.flag} ${value}`;
-    },
-    command: (name) => `\`${cli_app_BIN} ${name}\``,
-};
-/** An InputError as the CLI says it: the action's message, naming the flag and the variable too. */
-function cliInputMessage(e) {
-    return e.message.replace(`Input '${e.input}'`, `Input '${e.input}' (${flagsFor(e.input)})`);
-}
-/** A mistake on the command line itself (unknown flag, missing value): exit 2. */
-class UsageError extends Error {
-}
+const SEE_HELP = `See: ${parse_BIN} --help`;
 /** Parses argv (after node and the script). Throws UsageError. */
 function parseCli(argv) {
     // Booleans also take =true/=false, like the action's inputs: `--rollback-on-failure=false`.
@@ -5772,7 +5688,7 @@ function parseCli(argv) {
     for (const a of argv) {
         const m = ended ? null : /^--([a-z-]+)=(.*)$/s.exec(a);
         const spec = m
-            ? OPTIONS.find((o) => o.flag === m[1] && o.input && BOOLEAN_INPUTS.has(o.input))
+            ? OPTIONS.find((o) => o.flag === m[1] && o.input && !o.sets && BOOLEAN_INPUTS.has(o.input.name))
             : undefined;
         if (m && spec)
             boolValues[spec.flag] = m[2] ?? '';
@@ -5794,7 +5710,7 @@ function parseCli(argv) {
         parsed = (0,external_node_util_.parseArgs)({ args: rest, options, allowPositionals: true, strict: true });
     }
     catch (e) {
-        throw new UsageError((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '');
+        throw new UsageError((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '', SEE_HELP);
     }
     const [command = '', ...more] = parsed.positionals;
     let helpFor = '';
@@ -5802,13 +5718,66 @@ function parseCli(argv) {
         helpFor = more.shift() ?? '';
     }
     if (more.length > 0)
-        throw new UsageError(`unexpected argument '${more[0]}'`);
+        throw new UsageError(`unexpected argument '${more[0]}'`, SEE_HELP);
     return {
         command,
         helpFor,
         values: parsed.values,
         boolValues,
     };
+}
+
+;// CONCATENATED MODULE: ./src/cli/settings.ts
+/**
+ * The command line, step 2: flags and RAD_* variables → the action's inputs (one `get(name)` for
+ * parseSettings, so the same validation and messages) → Settings. Secrets never come from argv:
+ * SECRET_SOURCES says where each one may come from, and drives reading, messages and help.
+ */
+
+
+
+
+
+
+
+
+const SECRET_SOURCES = [
+    {
+        input: 'key',
+        fileFlag: 'key',
+        envFlag: 'key-env',
+        textIs: 'the key text',
+        varFile: true,
+        fileIs: 'the private key file, e.g. ~/.ssh/id_deploy',
+        varFileIs: 'the private key file (RAD_KEY_FILE)',
+        fix: 'Put the private deploy key there. In CI: check that this job may read the secret (protected variables reach only protected branches and tags).',
+        unset: 'Or unset RAD_KEY to use your own ssh setup.',
+    },
+    { input: 'key-passphrase', envFlag: 'key-passphrase-env' },
+    {
+        input: 'known-hosts',
+        fileFlag: 'known-hosts',
+        textIs: 'the lines',
+        varFile: true,
+        fileIs: 'a known_hosts file',
+        varFileIs: 'a known_hosts file',
+        fix: 'Put known_hosts lines there (from `ssh-keyscan -p PORT HOST`, checked against the server) or SHA256: fingerprints. In CI: check that this job may read the variable (protected variables reach only protected branches and tags).',
+        unset: 'Or unset RAD_KNOWN_HOSTS to use your own known_hosts.',
+    },
+];
+/** The variables of a secret: RAD_KEY, and RAD_KEY_FILE when it has one. */
+function secretVars(s) {
+    return { text: envName(s.input), file: s.varFile ? `${envName(s.input)}_FILE` : '' };
+}
+/** The help's `[…]` note for a flag of a secret: its variables, once, at the secret's first flag. */
+function secretEnvNote(flag) {
+    const s = SECRET_SOURCES.find((x) => x.fileFlag === flag || x.envFlag === flag);
+    if (!s)
+        return undefined;
+    if (flag !== (s.fileFlag ?? s.envFlag))
+        return '';
+    const v = secretVars(s);
+    return `${v.text}${s.textIs ? ` (${s.textIs})` : ''}${v.file ? ` or ${v.file}` : ''}`;
 }
 function readInputFile(input, file, what) {
     try {
@@ -5819,6 +5788,49 @@ function readInputFile(input, file, what) {
         throw new InputError(input, `cannot read ${file} (${why})`, `Give the path of ${what}.`);
     }
 }
+/** A secret source that was given must hold something: a line that is neither blank nor a # comment. */
+function mustHold(input, text, what, fix) {
+    if (text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#')))
+        return;
+    throw new InputError(input, `${what} is empty (nothing but blank or # lines)`, fix);
+}
+/**
+ * A secret from the first source given: the file flag, the variable flag, RAD_<INPUT> (unless it
+ * is empty and RAD_<INPUT>_FILE is set), RAD_<INPUT>_FILE. A source that is given but holds
+ * nothing (a CI secret withheld from an unprotected tag comes out as '') is an error, never a
+ * silent fall back to the person's own ssh setup.
+ */
+function readSecret(s, cli, env, command) {
+    const file = s.fileFlag ? cli.values[s.fileFlag] : undefined;
+    const named = s.envFlag ? cli.values[s.envFlag] : undefined;
+    if (file !== undefined && named !== undefined) {
+        throw new UsageError(`give --${s.fileFlag} or --${s.envFlag}, not both`, seeHelp(command));
+    }
+    const held = (text, what, fix = s.fix) => {
+        if (fix !== undefined)
+            mustHold(s.input, text, what, fix);
+        return text;
+    };
+    if (file !== undefined) {
+        return held(readInputFile(s.input, file, s.fileIs ?? ''), `the file ${file} (--${s.fileFlag})`);
+    }
+    if (named !== undefined)
+        return held(env[named] ?? '', `the variable ${named} (--${s.envFlag})`);
+    const v = secretVars(s);
+    const text = env[v.text];
+    const path = v.file ? env[v.file] : undefined;
+    if (text !== undefined && (text !== '' || path === undefined)) {
+        return held(text, v.text, s.fix && `${s.fix} ${s.unset}`);
+    }
+    if (path !== undefined) {
+        held(path, v.file);
+        return held(readInputFile(s.input, path, s.varFileIs ?? ''), `the file ${path} (${v.file})`);
+    }
+    return '';
+}
+function seeHelp(command) {
+    return `See: ${parse_BIN} ${command} --help`;
+}
 /**
  * The action's inputs from flags, then RAD_* variables: what `get(name)` answers for parseSettings.
  * Throws UsageError for a flag that does not apply to the command, InputError for unreadable files.
@@ -5827,83 +5839,34 @@ function cliInputs(cli, command, env) {
     const out = { command };
     const given = (flag) => cli.values[flag] !== undefined || cli.boolValues[flag] !== undefined;
     for (const o of OPTIONS) {
-        if (!given(o.flag) || o.scope === 'all' || o.scope.includes(command))
+        if (!given(o.flag) || inScope(o.scope, command))
             continue;
-        throw new UsageError(`--${o.flag} does not apply to ${command}`);
+        throw new UsageError(`--${o.flag} does not apply to ${command}`, seeHelp(command));
     }
     for (const o of OPTIONS) {
-        if (!o.input || o.input === 'key' || o.input === 'known-hosts' || !given(o.flag))
+        if (!o.input || o.input.kind === 'secret' || o.sets !== undefined || !given(o.flag))
             continue;
         const v = cli.boolValues[o.flag] ?? cli.values[o.flag];
-        out[o.input] = Array.isArray(v) ? v.join('\n') : v === true ? 'true' : String(v);
+        out[o.input.name] = Array.isArray(v) ? v.join('\n') : v === true ? 'true' : String(v);
     }
-    if (cli.values['no-rollback-on-failure']) {
-        if (out['rollback-on-failure'] !== undefined) {
-            throw new UsageError('give --rollback-on-failure or --no-rollback-on-failure, not both');
+    // --no-rollback-on-failure: a value of its own, so not together with the flag that gives one.
+    for (const o of OPTIONS) {
+        if (!o.input || o.sets === undefined || !cli.values[o.flag])
+            continue;
+        if (out[o.input.name] !== undefined) {
+            throw new UsageError(`give --${o.input.flags?.[0]?.flag} or --${o.flag}, not both`, seeHelp(command));
         }
-        out['rollback-on-failure'] = 'false';
+        out[o.input.name] = o.sets;
     }
     // Everything not given as a flag may come from its variable.
-    for (const o of OPTIONS) {
-        if (!o.input || out[o.input] !== undefined || o.input === 'key' || o.input === 'known-hosts')
+    for (const i of INPUTS) {
+        if (!i.flags || i.kind === 'secret' || out[i.name] !== undefined)
             continue;
-        out[o.input] = env[envName(o.input)] ?? '';
+        out[i.name] = env[envName(i.name)] ?? '';
     }
-    // The key: a file on the command line, text in a variable (a CI secret). A source that is given
-    // but holds nothing (a CI secret withheld from an unprotected tag comes out as '') is an error,
-    // never a silent fall back to the person's own ssh setup.
-    const keyFile = cli.values.key;
-    const keyEnv = cli.values['key-env'];
-    if (keyFile !== undefined && keyEnv !== undefined)
-        throw new UsageError('give --key or --key-env, not both');
-    const keyFix = 'Put the private deploy key there. In CI: check that this job may read the secret (protected variables reach only protected branches and tags).';
-    if (keyFile !== undefined) {
-        out.key = readInputFile('key', keyFile, 'the private key file, e.g. ~/.ssh/id_deploy');
-        mustHold('key', out.key, `the file ${keyFile} (--key)`, keyFix);
-    }
-    else if (keyEnv !== undefined) {
-        out.key = env[keyEnv] ?? '';
-        mustHold('key', out.key, `the variable ${keyEnv} (--key-env)`, keyFix);
-    }
-    else if (env.RAD_KEY !== undefined && (env.RAD_KEY !== '' || env.RAD_KEY_FILE === undefined)) {
-        out.key = env.RAD_KEY;
-        mustHold('key', out.key, 'RAD_KEY', `${keyFix} Or unset RAD_KEY to use your own ssh setup.`);
-    }
-    else if (env.RAD_KEY_FILE !== undefined) {
-        mustHold('key', env.RAD_KEY_FILE, 'RAD_KEY_FILE', keyFix);
-        out.key = readInputFile('key', env.RAD_KEY_FILE, 'the private key file (RAD_KEY_FILE)');
-        mustHold('key', out.key, `the file ${env.RAD_KEY_FILE} (RAD_KEY_FILE)`, keyFix);
-    }
-    else
-        out.key = '';
-    const passEnv = cli.values['key-passphrase-env'];
-    out['key-passphrase'] = passEnv !== undefined ? (env[passEnv] ?? '') : (env.RAD_KEY_PASSPHRASE ?? '');
-    const khFile = cli.values['known-hosts'];
-    const khFix = 'Put known_hosts lines there (from `ssh-keyscan -p PORT HOST`, checked against the server) or SHA256: fingerprints. In CI: check that this job may read the variable (protected variables reach only protected branches and tags).';
-    const kh = 'known-hosts';
-    if (khFile !== undefined) {
-        out[kh] = readInputFile(kh, khFile, 'a known_hosts file');
-        mustHold(kh, out[kh], `the file ${khFile} (--known-hosts)`, khFix);
-    }
-    else if (env.RAD_KNOWN_HOSTS !== undefined &&
-        (env.RAD_KNOWN_HOSTS !== '' || env.RAD_KNOWN_HOSTS_FILE === undefined)) {
-        out[kh] = env.RAD_KNOWN_HOSTS;
-        mustHold(kh, out[kh], 'RAD_KNOWN_HOSTS', `${khFix} Or unset RAD_KNOWN_HOSTS to use your own known_hosts.`);
-    }
-    else if (env.RAD_KNOWN_HOSTS_FILE !== undefined) {
-        mustHold(kh, env.RAD_KNOWN_HOSTS_FILE, 'RAD_KNOWN_HOSTS_FILE', khFix);
-        out[kh] = readInputFile(kh, env.RAD_KNOWN_HOSTS_FILE, 'a known_hosts file');
-        mustHold(kh, out[kh], `the file ${env.RAD_KNOWN_HOSTS_FILE} (RAD_KNOWN_HOSTS_FILE)`, khFix);
-    }
-    else
-        out[kh] = '';
+    for (const s of SECRET_SOURCES)
+        out[s.input] = readSecret(s, cli, env, command);
     return out;
-}
-/** A secret source that was given must hold something: a line that is neither blank nor a # comment. */
-function mustHold(input, text, what, fix) {
-    if (text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#')))
-        return;
-    throw new InputError(input, `${what} is empty (nothing but blank or # lines)`, fix);
 }
 async function git(args) {
     try {
@@ -5939,7 +5902,7 @@ async function runEnv(env, command) {
         out.GITHUB_ACTOR = env.GITLAB_USER_LOGIN ?? env.USER;
         return out;
     }
-    if (command !== 'deploy' && command !== 'upload')
+    if (!commandSpec(command).uploads)
         return out;
     const sha = await git(['rev-parse', '--verify', '-q', 'HEAD']);
     if (!/^[0-9a-f]{40,64}$/.test(sha))
@@ -5972,6 +5935,361 @@ async function cliSettings(cli, env, now = new Date()) {
     }
     return settings;
 }
+/** `A, B or C`. */
+function either(items) {
+    return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+/** The flags that name an input in messages: not aliases, not `--no-…`. */
+function namingFlags(input) {
+    return OPTIONS.filter((o) => o.input?.name === input && !o.hidden && o.sets === undefined);
+}
+/** How a message names where an input comes from on the command line: `--target or RAD_TARGET`. */
+function flagsFor(input) {
+    if (input === 'command')
+        return `the command: ${COMMANDS.join(', ')}`;
+    const secret = SECRET_SOURCES.find((s) => s.input === input);
+    if (secret) {
+        const v = secretVars(secret);
+        return either([...namingFlags(input).map((o) => `--${o.flag} ${o.value}`), v.text, v.file].filter(Boolean));
+    }
+    return [...namingFlags(input).map((o) => `--${o.flag}`), envName(input)].join(' or ');
+}
+/** The CLI's words for messages of the shared core: flags and RAD_* variables, `rsync-atomic-deploy unlock`. */
+const CLI_WORDS = {
+    input(name, value) {
+        if (value === undefined)
+            return flagsFor(name);
+        const o = namingFlags(name)[0];
+        if (!o)
+            return `${envName(name)}=${value}`;
+        // A secret's value is never repeated: the flag and its placeholder.
+        if (o.input?.kind === 'secret')
+            return `--${o.flag} ${o.value}`;
+        if (o.type === 'boolean') {
+            const no = OPTIONS.find((x) => x.input === o.input && x.sets === 'false');
+            return value === 'false' ? (no ? `--${no.flag}` : `--${o.flag}=false`) : `--${o.flag}`;
+        }
+        return `--${o.flag} ${value}`;
+    },
+    command: (name) => `\`${parse_BIN} ${name}\``,
+};
+/** An InputError as the CLI says it: the action's message, naming the flag and the variable too. */
+function cliInputMessage(e) {
+    return e.message.replace(`Input '${e.input}'`, `Input '${e.input}' (${flagsFor(e.input)})`);
+}
+
+;// CONCATENATED MODULE: ./src/cli/help.ts
+/**
+ * The command line's help: per command what it does and its examples; the flags, their order,
+ * sections and variables come from the options table (src/spec.ts and cli/parse.ts).
+ */
+
+
+
+
+
+const ABOUT = {
+    deploy: {
+        summary: 'upload --source and make it live with one atomic switch',
+        usage: '--host HOST --target PATH --source DIR [options]',
+        text: 'Uploads DIR next to the live release (unchanged files become hard links to it, so a release costs only what changed), then makes it live by renaming one symlink. Nothing that is served changes before that rename.',
+        examples: [
+            `${parse_BIN} deploy --host www1 --target /var/www/site --source dist`,
+            `${parse_BIN} deploy --host deploy@www1:2222,deploy@www2:2222 --target /var/www/site --source public --dry-run`,
+        ],
+    },
+    rollback: {
+        summary: 'make the release that was live before live again (or --to ID)',
+        usage: '--host HOST --target PATH [--to ID]',
+        text: 'Points the link back at the good release that was live before the current one (from the deploy log, whoever deployed it: the action or this command) and marks the current one bad, so a later rollback skips it. Nothing is deleted.',
+        examples: [
+            `${parse_BIN} rollback --host www1 --target /var/www/site`,
+            `${parse_BIN} rollback --host www1 --target /var/www/site --to 20261121T235501Z-v1.2.3`,
+        ],
+    },
+    list: {
+        summary: 'show the releases on the server, the live one marked',
+        usage: '--host HOST --target PATH [--json]',
+        text: 'Lists the releases on disk, newest first by the deploy log: when and by whom each was deployed, which one is live and which are marked bad.',
+        examples: [
+            `${parse_BIN} list --host www1 --target /var/www/site`,
+            `${parse_BIN} list --host www1 --target /var/www/site --json | jq -r '.[] | select(.current) | .id'`,
+        ],
+    },
+    prune: {
+        summary: 'delete old releases, keeping --keep-releases good ones',
+        usage: '--host HOST --target PATH [--keep-releases N]',
+        text: 'Deletes releases beyond the newest N good ones. The live release and its rollback target are never deleted.',
+        examples: [`${parse_BIN} prune --host www1 --target /var/www/site --keep-releases 3`],
+    },
+    unlock: {
+        summary: 'remove a deploy lock left behind by a run that died',
+        usage: '--host HOST --target PATH',
+        text: 'Removes TARGET/.deploy/lock whoever holds it, and says who that was. Only for a lock whose run is dead: a running deploy would lose it.',
+        examples: [`${parse_BIN} unlock --host www1 --target /var/www/site`],
+    },
+    upload: {
+        summary: 'fleets split in jobs, step 1: upload a release without switching',
+        usage: '--host HOST --target PATH --source DIR --release-id ID [options]',
+        text: 'Uploads the release and leaves it waiting on the server; run activate with the same --release-id (on every host at once) to make it live.',
+        examples: [
+            `${parse_BIN} upload --host www3 --target /var/www/site --source dist --release-id "$CI_PIPELINE_ID"`,
+        ],
+    },
+    activate: {
+        summary: 'fleets split in jobs, step 2: make an uploaded release live everywhere',
+        usage: '--host HOST[,HOST…] --target PATH --release-id ID [options]',
+        text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
+        examples: [`${parse_BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
+    },
+    doctor: DOCTOR_ABOUT,
+};
+function wrap(text, width, indent) {
+    const words = text.split(' ');
+    const lines = [];
+    let cur = '';
+    for (const w of words) {
+        if (cur && cur.length + 1 + w.length > width) {
+            lines.push(cur);
+            cur = w;
+        }
+        else
+            cur = cur ? `${cur} ${w}` : w;
+    }
+    if (cur)
+        lines.push(cur);
+    return lines.join(`\n${indent}`);
+}
+/** The variables a flag's input also comes from, shown as `[RAD_…]` (none: the CLI's own flags). */
+function envNote(o) {
+    if (!o.input || o.sets !== undefined)
+        return '';
+    return secretEnvNote(o.flag) ?? envName(o.input.name);
+}
+function optionHelp(o) {
+    const name = `  ${o.short ? `-${o.short}, ` : ''}--${o.flag}${o.value ? ` ${o.value}` : ''}`;
+    const note = envNote(o);
+    const indent = ' '.repeat(34);
+    return `${name.padEnd(33)} ${wrap(`${o.help}${note ? ` [${note}]` : ''}`, 66, indent)}`;
+}
+const LISTS = INPUTS.filter((i) => i.kind === 'list' || i.kind === 'lines').map((i) => envName(i.name));
+/** Flags named otherwise than their input: `--to` is RAD_ROLLBACK_TO. */
+const RENAMED = OPTIONS.filter((o) => o.input && !o.hidden && !o.sets && o.input.kind !== 'secret')
+    .filter((o) => o.flag !== o.input?.name)
+    .map((o) => `--${o.flag} is ${envName(o.input?.name ?? '')}`);
+const ENV_RULE = `Environment: every option can come from a variable instead (for CI systems): RAD_ + the option's name in capitals with - as _ (--target: RAD_TARGET, --keep-releases: RAD_KEEP_RELEASES, --dry-run: RAD_DRY_RUN=true). A flag wins over its variable. Lists (${LISTS.join(', ')}) take one item a line. Secrets come as text: RAD_KEY (the private key itself), RAD_KNOWN_HOSTS (known_hosts lines), RAD_KEY_PASSPHRASE; RAD_KEY_FILE and RAD_KNOWN_HOSTS_FILE take paths. ${RENAMED.join(', ')}.`;
+const SSH_NOTE = 'Without --key and --known-hosts it connects the way `ssh HOST` does for you: your ssh-agent, your ~/.ssh/config (Host aliases, User, Port, IdentityFile, ProxyJump) and your known_hosts. Host keys are always checked (StrictHostKeyChecking yes, whatever your config says), and nothing prompts (BatchMode): a key with a passphrase must be in your agent. With --key and --known-hosts (or RAD_KEY and RAD_KNOWN_HOSTS) it uses only those, as the GitHub Action does.';
+const EXITS = 'Exit codes: 0 done, 1 the command failed, 2 bad input, 3 could not connect (or log in), 130 interrupted.';
+function helpText(command) {
+    const sections = (cmd) => {
+        const fits = (o) => !o.hidden && (cmd === undefined ? o.scope === 'all' : inScope(o.scope, cmd));
+        const pick = (section) => OPTIONS.filter((o) => o.section === section && fits(o)).map(optionHelp);
+        const out = ['Connection (every command):', ...pick('connection')];
+        const own = pick('command');
+        if (own.length)
+            out.push('', `For ${cmd}:`, ...own);
+        out.push('', 'Output:', ...pick('output'));
+        return out.join('\n');
+    };
+    if (command) {
+        const a = ABOUT[command];
+        return `Usage: ${parse_BIN} ${command} ${a.usage}
+
+${wrap(a.text, 100, '')}
+
+${sections(command)}
+
+Examples:
+${a.examples.map((e) => `  ${e}`).join('\n')}
+
+${wrap(SSH_NOTE, 100, '')}
+
+${wrap(ENV_RULE, 100, '')}
+
+${EXITS}
+`;
+    }
+    return `${parse_BIN} ${VERSION}: atomic, hard-linked, rollback-able deploys over SSH with rsync --link-dest.
+The same deploys as the GitHub Action (one shared history on the server), from a terminal or any CI system.
+
+Usage: ${parse_BIN} <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
+  ${'init'.padEnd(10)} ${INIT_SUMMARY}
+
+Run \`${parse_BIN} <command> --help\` for the options of a command.
+
+${sections(undefined)}
+
+${wrap(SSH_NOTE, 100, '')}
+
+${wrap(ENV_RULE, 100, '')}
+
+${EXITS}
+`;
+}
+
+;// CONCATENATED MODULE: ./src/doctor-render.ts
+
+const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
+/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
+function doctorText(report, paint = PLAIN) {
+    const out = [];
+    for (const h of report) {
+        out.push(paint.bold(`checks on ${untrusted_safeMessage(h.host)}:`));
+        for (const c of h.checks) {
+            const mark = c.ok ? paint.green('✓') : paint.red('✗');
+            out.push(`  ${mark} ${c.name}: ${untrusted_safeMessage(c.detail)}`);
+            if (!c.ok && c.fix)
+                out.push(`      fix: ${untrusted_safeMessage(c.fix).replace(/\n/g, '\n           ')}`);
+        }
+    }
+    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
+    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
+    return `${out.join('\n')}\n`;
+}
+function escapeHtml(text) {
+    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
+        '&': '&amp;',
+        '<': '&lt;',
+        '>': '&gt;',
+        '"': '&quot;',
+        "'": '&#39;',
+        '[': '&#91;',
+        ']': '&#93;',
+        '`': '&#96;',
+        '|': '&#124;',
+        '*': '&#42;',
+        _: '&#95;',
+        '\\': '&#92;',
+    })[c] ?? c);
+}
+/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
+function doctorMarkdown(report) {
+    const cell = (s) => escapeHtml(safeMessage(s));
+    const out = ['### rsync-atomic-deploy: doctor', ''];
+    for (const h of report) {
+        const failed = h.checks.filter((c) => !c.ok).length;
+        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
+        out.push('| | check | found | fix |', '|---|---|---|---|');
+        for (const c of h.checks) {
+            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
+        }
+        out.push('');
+    }
+    return `${out.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/format.ts
+/**
+ * How both front ends write figures and tables: the action's log and job summary, the CLI's
+ * result lines and its `list` table, and the README's inputs table (scripts/gen-readme.ts).
+ * Pure text: no colour (the CLI paints cells itself), no escaping (each sink escapes its own way).
+ */
+function bytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 ** 2)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    if (n < 1024 ** 3)
+        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+/** A duration as the results say it: `2.3 s`. */
+function seconds(ms) {
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+/** A deploy log time for people: `2026-11-21 10:00:00 UTC`. */
+function when(iso) {
+    return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '(not in the log)';
+}
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function textTable(rows) {
+    const widths = [];
+    for (const r of rows) {
+        r.cells.forEach((c, i) => {
+            widths[i] = Math.max(widths[i] ?? 0, c.length);
+        });
+    }
+    return rows
+        .map((r) => r.cells
+        .map((c, i) => {
+        const padded = i === r.cells.length - 1 ? c : c.padEnd(widths[i] ?? 0);
+        return r.paint ? r.paint(i, padded) : padded;
+    })
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+/** A markdown table (cells are markdown already; an empty cell is `| |`). */
+function markdownTable(header, rows) {
+    const line = (cells) => `|${cells.map((c) => (c ? ` ${c} ` : ' ')).join('|')}|`;
+    return [line(header), `|${header.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+}
+/** The releases as the action's log shows them, a line each: newest first, the live one marked `*`. */
+function releaseLines(releases) {
+    return releases.map((r) => `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`);
+}
+
+;// CONCATENATED MODULE: ./src/outputs.ts
+/**
+ * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
+ * the same text as the `hosts` and `releases` outputs.
+ */
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+function totals(outcome) {
+    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
+    return {
+        bytesSent: sum((h) => h.bytesSent),
+        filesTransferred: sum((h) => h.filesTransferred),
+        filesLinked: sum((h) => h.filesLinked),
+    };
+}
+function hostsJson(outcome) {
+    return JSON.stringify(outcome.hosts.map((h) => ({
+        host: h.host,
+        'release-id': h.releaseId,
+        // false: we could not learn what the link serves (release-id is then '').
+        'live-known': h.liveKnown,
+        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
+        'previous-release-id': h.previousReleaseId,
+        'bytes-sent': h.bytesSent,
+        'files-transferred': h.filesTransferred,
+        'files-linked': h.filesLinked,
+        'duration-ms': h.durationMs,
+        status: h.status,
+        ...(h.error ? { error: h.error } : {}),
+    })));
+}
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
+}
+/** Every output action.yml declares, by name, as the step sets it. */
+function actionOutputs(outcome) {
+    const t = totals(outcome);
+    const firstHost = outcome.hosts[0];
+    return {
+        // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+        'release-id': firstHost?.releaseId ?? '',
+        'release-path': firstHost?.releasePath ?? '',
+        'previous-release-id': firstHost?.previousReleaseId ?? '',
+        'bytes-sent': String(t.bytesSent),
+        'files-transferred': String(t.filesTransferred),
+        'files-linked': String(t.filesLinked),
+        releases: releasesJson(outcome),
+        hosts: hostsJson(outcome),
+        'rolled-back': String(outcome.rolledBack),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cli/render.ts
+
+
+
+
+
+
 function style(enabled) {
     const sgr = (open, close) => (s) => enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s;
     return {
@@ -5990,15 +6308,6 @@ function colorWanted(stream, env, noColorFlag) {
     if ((env.FORCE_COLOR ?? '') !== '' && env.FORCE_COLOR !== '0')
         return true;
     return stream.isTTY === true && env.TERM !== 'dumb';
-}
-function bytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 ** 2)
-        return `${(n / 1024).toFixed(1)} KiB`;
-    if (n < 1024 ** 3)
-        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-    return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 /** rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`. */
 function progressText(line) {
@@ -6067,27 +6376,6 @@ class CliReporter {
         this.clear();
     }
 }
-/** Columns padded to their widest cell (measured without colour). */
-function table(rows) {
-    const widths = [];
-    for (const r of rows) {
-        r.cells.forEach((c, i) => {
-            widths[i] = Math.max(widths[i] ?? 0, c.length);
-        });
-    }
-    return rows
-        .map((r) => r.cells
-        .map((c, i) => {
-        const padded = i === r.cells.length - 1 ? c : c.padEnd(widths[i] ?? 0);
-        return r.paint ? r.paint(i, padded) : padded;
-    })
-        .join('  ')
-        .trimEnd())
-        .join('\n');
-}
-function when(iso) {
-    return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '(not in the log)';
-}
 /** The `list` table: newest first, the live release marked, bad ones flagged. */
 function releasesTable(releases, s) {
     const rows = releases.map((r) => ({
@@ -6101,7 +6389,7 @@ function releasesTable(releases, s) {
         ],
         paint: (i, c) => r.current && (i === 0 || i === 5) ? s.green(c) : r.bad && (i === 0 || i === 5) ? s.red(c) : c,
     }));
-    return table([
+    return textTable([
         { cells: ['  RELEASE', 'DEPLOYED', 'BY', 'REF', 'COMMIT', ''], paint: (_i, c) => s.bold(c) },
         ...rows,
     ]);
@@ -6154,16 +6442,16 @@ function humanResult(settings, outcome, s) {
                     out.push(`${s.red('✗')} ${h.host}: ${liveLine(settings, h, s)}`);
                     continue;
                 }
-                out.push(`${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${settings.command === 'deploy' ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${(h.durationMs / 1000).toFixed(1)} s`);
+                out.push(`${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${seconds(h.durationMs)}`);
             }
             if (outcome.error)
                 break;
-            if (hosts.length > 1 && settings.command === 'deploy') {
+            if (hosts.length > 1 && commandSpec(settings.command).uploads) {
                 out.push(`${t.filesTransferred} files sent, ${t.filesLinked} hard-linked, ${bytes(t.bytesSent)} in all.`);
             }
             const back = hosts[0]?.previousReleaseId;
             if (back)
-                out.push(s.dim(`To roll back: ${cli_app_BIN} rollback --to ${back} (with the same --host and --target)`));
+                out.push(s.dim(`To roll back: ${parse_BIN} rollback --to ${back} (with the same --host and --target)`));
             break;
         }
         case 'upload':
@@ -6171,7 +6459,7 @@ function humanResult(settings, outcome, s) {
                 out.push('Dry run: nothing was changed.');
                 break;
             }
-            out.push(`Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${cli_app_BIN} activate --release-id ${settings.releaseId}`);
+            out.push(`Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${parse_BIN} activate --release-id ${settings.releaseId}`);
             break;
         case 'rollback':
             for (const h of hosts) {
@@ -6203,137 +6491,119 @@ function safeResult(text) {
         .map((part, i) => (i % 2 === 1 ? part : untrusted_safeMessage(part)))
         .join('');
 }
-// ---------------------------------------------------------------------------------------------
-// Help
-const ABOUT = {
-    deploy: {
-        summary: 'upload --source and make it live with one atomic switch',
-        usage: '--host HOST --target PATH --source DIR [options]',
-        text: 'Uploads DIR next to the live release (unchanged files become hard links to it, so a release costs only what changed), then makes it live by renaming one symlink. Nothing that is served changes before that rename.',
-        examples: [
-            `${cli_app_BIN} deploy --host www1 --target /var/www/site --source dist`,
-            `${cli_app_BIN} deploy --host deploy@www1:2222,deploy@www2:2222 --target /var/www/site --source public --dry-run`,
-        ],
-    },
-    rollback: {
-        summary: 'make the release that was live before live again (or --to ID)',
-        usage: '--host HOST --target PATH [--to ID]',
-        text: 'Points the link back at the good release that was live before the current one (from the deploy log, whoever deployed it: the action or this command) and marks the current one bad, so a later rollback skips it. Nothing is deleted.',
-        examples: [
-            `${cli_app_BIN} rollback --host www1 --target /var/www/site`,
-            `${cli_app_BIN} rollback --host www1 --target /var/www/site --to 20261121T235501Z-v1.2.3`,
-        ],
-    },
-    list: {
-        summary: 'show the releases on the server, the live one marked',
-        usage: '--host HOST --target PATH [--json]',
-        text: 'Lists the releases on disk, newest first by the deploy log: when and by whom each was deployed, which one is live and which are marked bad.',
-        examples: [
-            `${cli_app_BIN} list --host www1 --target /var/www/site`,
-            `${cli_app_BIN} list --host www1 --target /var/www/site --json | jq -r '.[] | select(.current) | .id'`,
-        ],
-    },
-    prune: {
-        summary: 'delete old releases, keeping --keep-releases good ones',
-        usage: '--host HOST --target PATH [--keep-releases N]',
-        text: 'Deletes releases beyond the newest N good ones. The live release and its rollback target are never deleted.',
-        examples: [`${cli_app_BIN} prune --host www1 --target /var/www/site --keep-releases 3`],
-    },
-    unlock: {
-        summary: 'remove a deploy lock left behind by a run that died',
-        usage: '--host HOST --target PATH',
-        text: 'Removes TARGET/.deploy/lock whoever holds it, and says who that was. Only for a lock whose run is dead: a running deploy would lose it.',
-        examples: [`${cli_app_BIN} unlock --host www1 --target /var/www/site`],
-    },
-    upload: {
-        summary: 'fleets split in jobs, step 1: upload a release without switching',
-        usage: '--host HOST --target PATH --source DIR --release-id ID [options]',
-        text: 'Uploads the release and leaves it waiting on the server; run activate with the same --release-id (on every host at once) to make it live.',
-        examples: [
-            `${cli_app_BIN} upload --host www3 --target /var/www/site --source dist --release-id "$CI_PIPELINE_ID"`,
-        ],
-    },
-    activate: {
-        summary: 'fleets split in jobs, step 2: make an uploaded release live everywhere',
-        usage: '--host HOST[,HOST…] --target PATH --release-id ID [options]',
-        text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
-        examples: [`${cli_app_BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
-    },
-    doctor: DOCTOR_ABOUT,
-};
-function wrap(text, width, indent) {
-    const words = text.split(' ');
-    const lines = [];
-    let cur = '';
-    for (const w of words) {
-        if (cur && cur.length + 1 + w.length > width) {
-            lines.push(cur);
-            cur = w;
-        }
-        else
-            cur = cur ? `${cur} ${w}` : w;
+/**
+ * stdout after a run: with --json the action's output (list: `releases`, else `hosts`), else the
+ * lines for people — after a failure too when the command changes what is live, since which
+ * release each host serves now is a result.
+ */
+function resultText(settings, outcome, opts) {
+    if (opts.json && settings.command === 'list') {
+        // `[]` would say "no releases": a list that could not read any host prints nothing.
+        return outcome.hosts.some((h) => !h.error) ? `${releasesJson(outcome)}\n` : '';
     }
-    if (cur)
-        lines.push(cur);
-    return lines.join(`\n${indent}`);
+    if (opts.json)
+        return `${hostsJson(outcome)}\n`;
+    const c = commandSpec(settings.command);
+    // doctor: the checks that failed are its result.
+    if (opts.failed && !c.switches && !c.picksRelease && settings.command !== 'doctor')
+        return '';
+    return safeResult(humanResult(settings, outcome, opts.style));
 }
-function optionHelp(o) {
-    const name = `  ${o.short ? `-${o.short}, ` : ''}--${o.flag}${o.value ? ` ${o.value}` : ''}`;
-    const env = o.env === '' ? '' : ` [${o.env ?? (o.input ? envName(o.input) : '')}]`;
-    const indent = ' '.repeat(34);
-    return `${name.padEnd(33)} ${wrap(`${o.help}${env}`, 66, indent)}`;
+/** An error on stderr: what went wrong, then what to do. */
+function errorText(s, message, hint = '') {
+    return `${s.red('error:')} ${untrusted_safeMessage(message)}\n${hint ? `${untrusted_safeMessage(hint)}\n` : ''}`;
 }
-const ENV_RULE = `Environment: every option can come from a variable instead (for CI systems): RAD_ + the option's name in capitals with - as _ (--target: RAD_TARGET, --keep-releases: RAD_KEEP_RELEASES, --dry-run: RAD_DRY_RUN=true). A flag wins over its variable. Lists (RAD_HOST, RAD_EXCLUDE, RAD_FILTER, RAD_SHARED) take one item a line. Secrets come as text: RAD_KEY (the private key itself), RAD_KNOWN_HOSTS (known_hosts lines), RAD_KEY_PASSPHRASE; RAD_KEY_FILE and RAD_KNOWN_HOSTS_FILE take paths. --to is RAD_ROLLBACK_TO.`;
-const SSH_NOTE = 'Without --key and --known-hosts it connects the way `ssh HOST` does for you: your ssh-agent, your ~/.ssh/config (Host aliases, User, Port, IdentityFile, ProxyJump) and your known_hosts. Host keys are always checked (StrictHostKeyChecking yes, whatever your config says), and nothing prompts (BatchMode): a key with a passphrase must be in your agent. With --key and --known-hosts (or RAD_KEY and RAD_KNOWN_HOSTS) it uses only those, as the GitHub Action does.';
-const EXITS = 'Exit codes: 0 done, 1 the command failed, 2 bad input, 3 could not connect (or log in), 130 interrupted.';
-function helpText(command) {
-    const sections = (cmd) => {
-        const fits = (o) => !o.hidden && (cmd === undefined ? o.scope === 'all' : o.scope === 'all' || o.scope.includes(cmd));
-        const pick = (section) => OPTIONS.filter((o) => o.section === section && fits(o)).map(optionHelp);
-        const out = ['Connection (every command):', ...pick('connection')];
-        const own = pick('command');
-        if (own.length)
-            out.push('', `For ${cmd}:`, ...own);
-        out.push('', 'Output:', ...pick('output'));
-        return out.join('\n');
-    };
-    if (command) {
-        const a = ABOUT[command];
-        return `Usage: ${cli_app_BIN} ${command} ${a.usage}
 
-${wrap(a.text, 100, '')}
+;// CONCATENATED MODULE: ./src/cli/run.ts
+/**
+ * The command line, step 3: Settings → the shared core (run-command.ts, as the action runs it),
+ * connecting through the person's own ssh setup where no key or known hosts were given.
+ */
 
-${sections(command)}
 
-Examples:
-${a.examples.map((e) => `  ${e}`).join('\n')}
 
-${wrap(SSH_NOTE, 100, '')}
-
-${wrap(ENV_RULE, 100, '')}
-
-${EXITS}
-`;
+async function runCli(settings, opts) {
+    // The log lines of list, rollback and prune say what their result on stdout says: --verbose only.
+    const quiet = ['list', 'rollback', 'prune'].includes(settings.command);
+    const reporter = new CliReporter(opts.stderr, opts.style, { verbose: opts.verbose, info: !quiet });
+    try {
+        return await runCommand(settings, {
+            reporter,
+            allowOwnSsh: true,
+            timeoutFlag: '--timeout',
+            words: CLI_WORDS,
+        });
     }
-    return `${cli_app_BIN} ${VERSION}: atomic, hard-linked, rollback-able deploys over SSH with rsync --link-dest.
-The same deploys as the GitHub Action (one shared history on the server), from a terminal or any CI system.
+    finally {
+        reporter.done();
+    }
+}
 
-Usage: ${cli_app_BIN} <command> [options]
+;// CONCATENATED MODULE: ./src/cli/main.ts
+/**
+ * The command line as one pipeline: parse → settings → run → render, and the one place where an
+ * error becomes a message on stderr and an exit code. No @actions/core here.
+ */
 
-Commands:
-${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
-  ${'init'.padEnd(10)} ${INIT_SUMMARY}
 
-Run \`${cli_app_BIN} <command> --help\` for the options of a command.
 
-${sections(undefined)}
 
-${wrap(SSH_NOTE, 100, '')}
 
-${wrap(ENV_RULE, 100, '')}
 
-${EXITS}
-`;
+
+
+
+/** Exit codes: scripts can tell bad input from an unreachable server from a failed deploy. */
+const EXIT = { ok: 0, failed: 1, badInput: 2, connection: 3, interrupted: 130 };
+/** DeployError codes of a connection that could not be made (hints.ts explainSshFailure). */
+const CONNECTION_CODES = new Set([
+    'key-format',
+    'passphrase',
+    'host-key-changed',
+    'host-key-unknown',
+    'auth',
+    'refused',
+    'dns',
+    'unreachable',
+    'closed',
+    'ssh',
+    'ssh-config',
+]);
+function exitCodeFor(failure, cancelled = false) {
+    if (!failure)
+        return EXIT.ok;
+    if (cancelled || failure.code === 'cancelled')
+        return EXIT.interrupted;
+    if (failure.code === 'bad-input')
+        return EXIT.badInput;
+    if (CONNECTION_CODES.has(failure.code))
+        return EXIT.connection;
+    return EXIT.failed;
+}
+/** A run that ended with an error, after its result was printed. */
+class RunFailed extends Error {
+    failure;
+    cancelled;
+    constructor(failure, cancelled) {
+        super(failure.message);
+        this.failure = failure;
+        this.cancelled = cancelled;
+    }
+}
+/** Every way the command line fails: its message, what to do, the exit code. */
+function failureOf(e) {
+    if (e instanceof RunFailed) {
+        return { message: e.failure.message, hint: e.failure.hint, code: exitCodeFor(e.failure, e.cancelled) };
+    }
+    if (e instanceof UsageError)
+        return { message: e.message, hint: e.hint, code: EXIT.badInput };
+    if (e instanceof InputError)
+        return { message: cliInputMessage(e), hint: e.hint, code: EXIT.badInput };
+    // Anything else was thrown while reading the inputs (nothing was contacted yet).
+    return { message: toDeployError(e).message, hint: '', code: EXIT.badInput };
+}
+function isCommand(c) {
+    return COMMANDS.includes(c);
 }
 /** The whole command line; resolves with the exit code. */
 async function main(argv, env, io = { stdout: process.stdout, stderr: process.stderr }) {
@@ -6341,120 +6611,55 @@ async function main(argv, env, io = { stdout: process.stdout, stderr: process.st
         return initMain(argv.slice(1), env, io, CLI_WORDS); // init.ts
     const noColor = argv.includes('--no-color');
     const es = style(colorWanted(io.stderr, env, noColor));
-    const error = (message, hint = '') => {
-        io.stderr.write(`${es.red('error:')} ${untrusted_safeMessage(message)}\n${hint ? `${untrusted_safeMessage(hint)}\n` : ''}`);
-    };
-    let cli;
     try {
-        cli = parseCli(argv);
+        await pipeline(argv, env, io, noColor);
+        return EXIT.ok;
     }
     catch (e) {
-        error(e instanceof Error ? e.message : String(e), `See: ${cli_app_BIN} --help`);
-        return EXIT.badInput;
+        const f = failureOf(e);
+        io.stderr.write(errorText(es, f.message, f.hint));
+        return f.code;
     }
+}
+async function pipeline(argv, env, io, noColor) {
+    const cli = parseCli(argv);
     if (cli.values.version) {
         io.stdout.write(`${VERSION}\n`);
-        return EXIT.ok;
+        return;
     }
-    const isCommand = (c) => COMMANDS.includes(c);
+    const useOne = `Use one of: ${COMMANDS.join(', ')}.`;
     if (cli.command === 'help' || cli.values.help) {
         const about = cli.command === 'help' ? cli.helpFor : cli.command;
-        if (about && !isCommand(about)) {
-            error(`'${about}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
-            return EXIT.badInput;
-        }
+        if (about && !isCommand(about))
+            throw new UsageError(`'${about}' is not a command`, useOne);
         io.stdout.write(helpText(about && isCommand(about) ? about : undefined));
-        return EXIT.ok;
+        return;
     }
     if (!cli.command) {
         io.stderr.write(helpText());
-        error('no command given', `Use one of: ${COMMANDS.join(', ')}.`);
-        return EXIT.badInput;
+        throw new UsageError('no command given', useOne);
     }
     if (!isCommand(cli.command)) {
-        error(`'${cli.command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}. See: ${cli_app_BIN} --help`);
-        return EXIT.badInput;
+        throw new UsageError(`'${cli.command}' is not a command`, `${useOne} See: ${parse_BIN} --help`);
     }
-    let settings;
-    try {
-        settings = await cliSettings(cli, env);
-    }
-    catch (e) {
-        if (e instanceof UsageError)
-            error(e.message, `See: ${cli_app_BIN} ${cli.command} --help`);
-        else if (e instanceof InputError)
-            error(cliInputMessage(e), e.hint);
-        else
-            error(toDeployError(e).message);
-        return EXIT.badInput;
-    }
-    const json = cli.values.json === true;
-    const verbose = cli.values.verbose === true;
-    // The log lines of list, rollback and prune say what their result on stdout says: --verbose only.
-    const quiet = ['list', 'rollback', 'prune'].includes(settings.command);
-    const reporter = new CliReporter(io.stderr, es, { verbose, info: !quiet });
-    const result = await runCommand(settings, {
-        reporter,
-        allowOwnSsh: true,
-        timeoutFlag: '--timeout',
-        words: CLI_WORDS,
+    const settings = await cliSettings(cli, env);
+    const es = style(colorWanted(io.stderr, env, noColor));
+    const { outcome, failure, cancelled } = await runCli(settings, {
+        stderr: io.stderr,
+        style: es,
+        verbose: cli.values.verbose === true,
     });
-    reporter.done();
-    const { outcome, failure } = result;
     if (outcome) {
-        if (json && settings.command === 'list') {
-            // `[]` would say "no releases": a list that could not read any host prints nothing.
-            if (outcome.hosts.some((h) => !h.error))
-                io.stdout.write(`${releasesJson(outcome)}\n`);
-        }
-        else if (json) {
-            io.stdout.write(`${hostsJson(outcome)}\n`);
-        }
-        else if (!failure || ['deploy', 'activate', 'rollback', 'doctor'].includes(settings.command)) {
-            // After a failure too: which release each host serves now is a result.
-            io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))));
-        }
+        io.stdout.write(resultText(settings, outcome, {
+            json: cli.values.json === true,
+            failed: failure !== undefined,
+            style: style(colorWanted(io.stdout, env, noColor)),
+        }));
     }
     if (failure)
-        error(failure.message, failure.hint);
-    return exitCodeFor(failure, result.cancelled);
+        throw new RunFailed(failure, cancelled);
 }
 
-
-/***/ }),
-
-/***/ 581:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _cli_app_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(281);
-// The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
-
-
-// stdout holds results only (`--json | jq`): what a library prints through console never goes
-// there. Its chatter (@actions/io's which() logs a line per unreadable PATH entry) is shown on
-// stderr with --verbose only; its warnings and errors always.
-const verbose = process.argv.slice(2).some((a) => a === '--verbose' || /^-[a-z]*v[a-z]*$/.test(a));
-for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace']) {
-    const chatter = name === 'log' || name === 'info' || name === 'debug';
-    console[name] = (...args) => {
-        if (!chatter || verbose)
-            process.stderr.write(`${(0,node_util__WEBPACK_IMPORTED_MODULE_0__.format)(...args)}\n`);
-    };
-}
-// A reader that stops early (`… | head -1`) closes the pipe: end quietly, no EPIPE stack trace.
-for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e) => {
-        if (e.code !== 'EPIPE')
-            throw e;
-    });
-}
-process.exitCode = await (0,_cli_app_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), process.env);
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
