@@ -1,4 +1,4 @@
-import type { CommandOutcome } from './commands.js'
+import type { CommandOutcome } from './outcome.js'
 
 /**
  * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import * as io from '@actions/io'
-import { type CommandOutcome, runList, runPrune, runRollback, runUnlock } from './commands.js'
-import { runDeploy, toDeployError } from './deploy.js'
+import { runList, runPrune, runRollback, runUnlock } from './commands.js'
+import { runDeploy } from './deploy.js'
 import { DeployError } from './errors.js'
+import { type CommandOutcome, toDeployError } from './outcome.js'
 import { findRsync, platformProblem } from './runner-platform.js'
-import type { Core } from './session.js'
+import type { RunContext } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { Ssh, type SshOptions } from './ssh.js'
 import type { Words } from './words.js'
@@ -15,7 +16,7 @@ import type { Words } from './words.js'
  */
 
 /** Runs one command with a ready connection setup. */
-export async function dispatch(c: Core): Promise<CommandOutcome> {
+export async function dispatch(c: RunContext): Promise<CommandOutcome> {
   switch (c.settings.command) {
     case 'deploy':
     case 'upload':

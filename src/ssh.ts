@@ -383,6 +383,28 @@ export class Ssh {
     })
   }
 
+  /**
+   * The post step's way in: runs a script on host `index` through the private directory `dir` a
+   * main step left, over a connection of its own (-S none: the master may be what hung).
+   */
+  static execInDir(
+    dir: string,
+    index: number,
+    script: string,
+    opts: { signal?: AbortSignal; sshPath?: string } = {},
+  ): Promise<RunResult> {
+    return run(
+      opts.sshPath ?? 'ssh',
+      ['-F', path.join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), 'sh -s'],
+      {
+        input: script,
+        // As in exec(): the script's watchdog stops it when this stdin ends.
+        keepStdinOpen: true,
+        signal: opts.signal,
+      },
+    )
+  }
+
   /** Closes every master (ssh -O exit). Never throws. */
   async closeAll(): Promise<void> {
     await Promise.all(

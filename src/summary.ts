@@ -1,6 +1,5 @@
 import * as core from '@actions/core'
-import type { CommandOutcome } from './commands.js'
-import type { HostResult } from './deploy.js'
+import type { CommandOutcome, HostResult } from './outcome.js'
 import { hostsJson, releasesJson, totals } from './outputs.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'

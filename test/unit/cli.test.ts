@@ -20,8 +20,8 @@ import {
   style,
   UsageError,
 } from '../../src/cli-app.js'
-import { blankResult, type HostResult, setLive } from '../../src/deploy.js'
 import { DeployError, InputError } from '../../src/errors.js'
+import { blankResult, type HostResult, setLive } from '../../src/outcome.js'
 import { generateKey, inputError, tempDir } from './helpers.js'
 
 const dir = tempDir('radunit-cli-')
