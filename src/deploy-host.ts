@@ -24,6 +24,8 @@ export interface DeployHost extends HostRun {
   sharedExisting: string[]
   /** prepare was started: the lock may be ours even without its reply (cut short). */
   touched: boolean
+  /** Our upload dir is there (prepare made it, dropUpload deleted it): a fleet that fails drops it. */
+  ownsUpload: boolean
   /** The log line sent with the switch, so recover can tell whether it was written. */
   logLine: string
   /** What this host serves could not be read back after a call was cut short. */
@@ -42,6 +44,7 @@ export function deployHosts(ctx: RunContext): DeployHost[] {
     leftovers: [],
     sharedExisting: [],
     touched: false,
+    ownsUpload: false,
     logLine: '',
     unconfirmed: false,
     published: false,
@@ -71,6 +74,7 @@ export async function dropUpload(run: DeployHost): Promise<void> {
       { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' },
       { signal: cleanupSignal() },
     )
+    run.ownsUpload = false
   } catch {
     // releaseLocks tries the lock again at the end.
   }

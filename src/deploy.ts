@@ -23,7 +23,8 @@ async function releaseLocks(ctx: RunContext, runs: DeployHost[], discardUploads:
   }
   await Promise.all(
     runs
-      .filter((r) => r.session.lock === 'held')
+      // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
+      .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
       .map(async (r) => {
         try {
           await r.session.call(

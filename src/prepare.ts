@@ -35,6 +35,7 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     { onOther: (l) => other.push(l) },
   )
   run.sharedExisting = all(reply, 'shared-exists')
+  run.ownsUpload = ctx.settings.command !== 'activate'
   run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`))
   run.leftovers = all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming)
   run.result.previousReleaseId = run.state.live

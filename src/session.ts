@@ -26,7 +26,10 @@ export interface RunContext {
   /** Random per run: marks our lock and our temporary names on the servers. */
   token: string
   rsyncPath: string
-  /** Told when a host's lock is taken (true) or released (false), so the post step can release it. */
+  /**
+   * Told when a host's lock may be ours (true: a script said `lock taken`, or a call that takes it
+   * started) or is not (false), so the post step can release it. Only HostSession calls it.
+   */
   onLock?: (hostIndex: number, held: boolean) => void
   /** How messages name inputs and commands (default: the action's words). */
   words?: Words
