@@ -28744,7 +28744,7 @@ function loginShellFailure(ctx) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4517);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8068);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8537);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6661);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
 
@@ -28865,7 +28865,7 @@ exit 0
 
 /***/ }),
 
-/***/ 8068:
+/***/ 8537:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28962,9 +28962,14 @@ function healthRequest(raw) {
     u.password = '';
     return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
 }
-/** Where a redirect may go: the same host name (any scheme and port of it), nowhere else. */
+/**
+ * Where a redirect may go: the same host name (any port of it), and never from https down to
+ * http (the Basic credentials would then cross the network in clear).
+ */
 function sameHost(from, to) {
-    return new URL(from).hostname === new URL(to).hostname;
+    const a = new URL(from);
+    const b = new URL(to);
+    return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:');
 }
 const MAX_REDIRECTS = 5;
 /** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
@@ -30227,6 +30232,73 @@ async function runDeploy(core) {
     return outcome;
 }
 
+;// CONCATENATED MODULE: ./src/doctor-render.ts
+
+const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
+/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
+function doctorText(report, paint = PLAIN) {
+    const out = [];
+    for (const h of report) {
+        out.push(paint.bold(`checks on ${(0,untrusted/* safeMessage */.N5)(h.host)}:`));
+        for (const c of h.checks) {
+            const mark = c.ok ? paint.green('✓') : paint.red('✗');
+            out.push(`  ${mark} ${c.name}: ${(0,untrusted/* safeMessage */.N5)(c.detail)}`);
+            if (!c.ok && c.fix)
+                out.push(`      fix: ${(0,untrusted/* safeMessage */.N5)(c.fix).replace(/\n/g, '\n           ')}`);
+        }
+    }
+    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
+    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
+    return `${out.join('\n')}\n`;
+}
+function escapeHtml(text) {
+    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
+        '&': '&amp;',
+        '<': '&lt;',
+        '>': '&gt;',
+        '"': '&quot;',
+        "'": '&#39;',
+        '[': '&#91;',
+        ']': '&#93;',
+        '`': '&#96;',
+        '|': '&#124;',
+        '*': '&#42;',
+        _: '&#95;',
+        '\\': '&#92;',
+    })[c] ?? c);
+}
+/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
+function doctorMarkdown(report) {
+    const cell = (s) => escapeHtml((0,untrusted/* safeMessage */.N5)(s));
+    const out = ['### rsync-atomic-deploy: doctor', ''];
+    for (const h of report) {
+        const failed = h.checks.filter((c) => !c.ok).length;
+        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
+        out.push('| | check | found | fix |', '|---|---|---|---|');
+        for (const c of h.checks) {
+            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
+        }
+        out.push('');
+    }
+    return `${out.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/doctor-action.ts
+
+
+/** command: doctor in the action: one log line per check, and the checks in the job summary. */
+async function reportDoctor(report) {
+    // doctorText has escaped every server text; a line of it is never read as a workflow command.
+    for (const line of doctorText(report).trimEnd().split('\n'))
+        core/* info */.pq(line);
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await core/* summary */.z
+        .addRaw(doctorMarkdown(report))
+        .write()
+        .catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
+}
+
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -30351,7 +30423,16 @@ function secretLines(key) {
 // EXTERNAL MODULE: ./src/knownhosts.ts
 var knownhosts = __nccwpck_require__(4041);
 ;// CONCATENATED MODULE: ./src/settings.ts
-const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'];
+const COMMANDS = [
+    'deploy',
+    'rollback',
+    'list',
+    'prune',
+    'unlock',
+    'upload',
+    'activate',
+    'doctor',
+];
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
@@ -31098,9 +31179,289 @@ async function rsyncVersionText(p) {
     return `${r.stdout}\n${r.stderr}`;
 }
 
+;// CONCATENATED MODULE: ./src/doctor.ts
+/**
+ * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
+ * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
+ * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
+ * them as data (CommandOutcome.doctor); the CLI and the action render them.
+ */
+
+
+
+
+
+
+
+
+
+/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
+const MIN_FREE_KB = 100 * 1024;
+const MIN_FREE_INODES = 1000;
+/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
+const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
+const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
+const ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
+const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
+/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
+function readParts(reply) {
+    const parts = new Map();
+    for (const v of (0,src_remote/* all */.Q7)(reply, 'part')) {
+        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
+        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
+        parts.set(name, { kind: k, owner, writable: w === '1', dev });
+    }
+    return parts;
+}
+function localRsyncCheck(local) {
+    if ('problem' in local)
+        return bad('rsync here', local.problem.message, local.problem.hint);
+    return ok('rsync here', `${local.version} (${local.path})`);
+}
+function serverRsyncCheck(reply) {
+    const name = 'rsync on the server';
+    if (reply.values.has('rsync-missing')) {
+        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', (0,hints/* remoteErrorHint */.yj)('rsync-missing', { target: '', linkName: '', user: '' }));
+    }
+    const line = (0,src_remote/* first */.$1)(reply, 'rsync-version');
+    const v = parseRsyncVersion(line);
+    if (v.kind === 'rsync' && v.version[0] >= 3)
+        return ok(name, line.replace(/\s+/g, ' ').trim());
+    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
+}
+function shellCheck(reply) {
+    const name = 'login shell';
+    const shell = (0,src_remote/* first */.$1)(reply, 'shell');
+    if (reply.other.length === 0)
+        return ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
+    return bad(name, `${shell || 'the login shell'} printed ${reply.other.length} line(s) before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, (0,hints/* startupFileHint */.r1)(shell, 'prints'));
+}
+function targetCheck(parts, reply, ctx, me) {
+    const name = 'target';
+    const t = parts.get('target');
+    const fix = (0,hints/* remoteErrorHint */.yj)('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
+    if (!t || t.kind === 'missing') {
+        const near = parts.get('nearest');
+        const where = (0,src_remote/* first */.$1)(reply, 'nearest-path') || '/';
+        if (near?.writable)
+            return ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
+        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
+    }
+    if (t.kind !== 'dir')
+        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
+    if (!t.writable)
+        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
+    const chown = `On the server, as root: chown -R ${me}:${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
+    for (const [p, label] of [
+        ['releases', 'releases/'],
+        ['deploy', '.deploy/'],
+        ['incoming', '.deploy/incoming/'],
+        ['lock', '.deploy/lock'],
+    ]) {
+        const part = parts.get(p);
+        if (!part || part.kind === 'missing')
+            continue;
+        if (part.kind === 'symlink') {
+            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, (0,hints/* remoteErrorHint */.yj)('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
+        }
+        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
+            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
+        }
+    }
+    return ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
+}
+function filesystemCheck(parts, ctx) {
+    const name = 'one filesystem';
+    const dev = (...names) => {
+        for (const n of names) {
+            const p = parts.get(n);
+            if (p && p.kind !== 'missing' && p.dev)
+                return p.dev;
+        }
+        return '';
+    };
+    const releases = dev('releases', 'target', 'nearest');
+    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
+    if (releases && incoming && releases !== incoming) {
+        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
+    }
+    return ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
+}
+function kib(n) {
+    if (n < 1024 ** 2)
+        return `${(n / 1024).toFixed(0)} MiB`;
+    return `${(n / 1024 ** 2).toFixed(1)} GiB`;
+}
+function spaceCheck(reply, ctx) {
+    const name = 'free space';
+    const [kb = '', total = '', free = ''] = (0,src_remote/* first */.$1)(reply, 'df').split(' ');
+    const freeKb = Number(kb);
+    if (kb === '' || !Number.isFinite(freeKb))
+        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
+    const noTable = Number(total) === 0;
+    const inodes = Number(free);
+    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
+    const fix = `Free space on the server: prune old releases (${(ctx.words ?? src_words/* ACTION_WORDS */.d).command('prune')}) or grow the disk.`;
+    if (freeKb < MIN_FREE_KB)
+        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
+    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
+        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
+    }
+    return ok(name, detail);
+}
+const RENAME_TOOLS = {
+    gnu: 'mv -T',
+    bsd: 'mv -h',
+    perl: 'perl rename()',
+    python: 'python3 os.rename()',
+};
+function renameCheck(reply) {
+    const name = 'atomic switch';
+    const tool = RENAME_TOOLS[(0,src_remote/* first */.$1)(reply, 'mv-kind')];
+    if (tool)
+        return ok(name, `renames the link with ${tool}`);
+    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${(0,hints/* remoteErrorHint */.yj)('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
+}
+function linkCheck(parts, reply, ctx) {
+    const name = ctx.linkName;
+    const link = parts.get('link');
+    const path = `${ctx.target}/${ctx.linkName}`;
+    if (!link || link.kind === 'missing')
+        return ok(name, `${path} does not exist yet: the first deploy creates it`);
+    if (link.kind === 'symlink') {
+        const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
+        return ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
+    }
+    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, (0,hints/* remoteErrorHint */.yj)('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
+}
+function lockCheck(reply, ctx) {
+    const name = 'lock';
+    const owner = (0,src_remote/* first */.$1)(reply, 'lock-owner').trim();
+    if (reply.values.has('lock-held')) {
+        return bad(name, `held by another run: ${owner}`, (0,hints/* remoteErrorHint */.yj)('locked', {
+            target: ctx.target,
+            linkName: ctx.linkName,
+            user: ctx.user,
+            words: ctx.words,
+        }));
+    }
+    if (reply.values.has('lock-stale')) {
+        return ok(name, `a stale lock (${(0,src_remote/* first */.$1)(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
+    }
+    return ok(name, 'free');
+}
+/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
+function doctorChecks(reply, ctx) {
+    const parts = readParts(reply);
+    const me = (0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
+    return [
+        shellCheck(reply),
+        localRsyncCheck(ctx.local),
+        serverRsyncCheck(reply),
+        targetCheck(parts, reply, ctx, me),
+        filesystemCheck(parts, ctx),
+        spaceCheck(reply, ctx),
+        renameCheck(reply),
+        linkCheck(parts, reply, ctx),
+        lockCheck(reply, ctx),
+    ];
+}
+/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
+function connectionChecks(err, trustedBy) {
+    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
+    if (HOST_KEY_CODES.has(err.code))
+        return [bad('host key', say(err), err.hint)];
+    const hostKey = ok('host key', `matches ${trustedBy}`);
+    if (LOGIN_CODES.has(err.code))
+        return [hostKey, bad('login', say(err), err.hint)];
+    if (err.code === 'login-shell')
+        return [hostKey, ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
+    return [bad('connection', say(err), err.hint)];
+}
+async function localRsync() {
+    try {
+        const p = await findRsync(await io/* which */.K7('rsync', false));
+        const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
+    }
+    catch (e) {
+        return { problem: toDeployError(e) };
+    }
+}
+/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
+function doctorFailure(report, connectionErrors) {
+    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
+    if (failed.length === 0)
+        return undefined;
+    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
+    const hint = 'Fix what each ✗ line says, then run doctor again.';
+    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
+    return new errors/* DeployError */.s(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
+}
+/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
+async function runDoctor(core) {
+    const s = core.settings;
+    const local = await localRsync();
+    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
+    const trustedBy = s.acceptUnknownHostKey
+        ? 'the key learned on first use (accept-unknown-host-key)'
+        : ownSetup
+            ? 'your known_hosts'
+            : (core.words ?? src_words/* ACTION_WORDS */.d).input('known-hosts');
+    const connectionErrors = [];
+    const results = await pool(s.hosts, s.maxParallel, async (spec, i) => {
+        const start = Date.now();
+        const session = new HostSession(core, i, spec);
+        const result = blankResult(spec.label, '');
+        let checks;
+        try {
+            await core.ssh.connect(i, spec.label, core.signal);
+            const reply = await session.call('doctor', { ID: '' });
+            checks = [
+                ok('host key', `matches ${trustedBy}`),
+                ok('login', `as ${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || spec.user}`),
+                ...doctorChecks(reply, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: spec.user,
+                    trustedBy,
+                    local,
+                    words: core.words,
+                }),
+            ];
+            const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
+            setLive(result, s.target, id);
+            result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            if (err.code === 'cancelled')
+                throw err;
+            if (err.code !== 'login-shell')
+                connectionErrors.push(err);
+            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
+            result.error = err.message;
+        }
+        result.durationMs = Date.now() - start;
+        return { result, checks: { host: spec.label, checks } };
+    });
+    const doctor = results.map((r) => r.checks);
+    return {
+        releaseId: results[0]?.result.releaseId ?? '',
+        hosts: results.map((r) => r.result),
+        rolledBack: false,
+        error: doctorFailure(doctor, connectionErrors),
+        releases: [],
+        doctor,
+    };
+}
+
 // EXTERNAL MODULE: ./src/ssh.ts + 2 modules
 var src_ssh = __nccwpck_require__(6073);
 ;// CONCATENATED MODULE: ./src/run-command.ts
+
 
 
 
@@ -31127,6 +31488,8 @@ async function dispatch(c) {
             return runPrune(c);
         case 'unlock':
             return runUnlock(c);
+        case 'doctor':
+            return runDoctor(c);
     }
 }
 /**
@@ -31270,12 +31633,12 @@ function liveNow(h) {
         return '(unknown: see the error)';
     return h.releaseId || '(nothing)';
 }
-function escapeHtml(text) {
+function summary_escapeHtml(text) {
     return text.replace(/[&<>"'[\]]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '[': '&#91;', ']': '&#93;' })[c] ?? c);
 }
 /** A table cell: the toolkit puts cell text into the HTML as it is, and ours holds server text. */
 function cell(text) {
-    return escapeHtml((0,untrusted/* safeMessage */.N5)(text));
+    return summary_escapeHtml((0,untrusted/* safeMessage */.N5)(text));
 }
 function bytes(n) {
     if (n < 1024)
@@ -31341,6 +31704,7 @@ async function writeSummary(settings, outcome) {
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
+
 
 
 
@@ -31425,7 +31789,10 @@ async function run() {
     });
     if (outcome) {
         setOutputs(settings, outcome);
-        await writeSummary(settings, outcome).catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
+        if (outcome.doctor)
+            await reportDoctor(outcome.doctor); // command: doctor (doctor-action.ts)
+        else
+            await writeSummary(settings, outcome).catch((e) => core/* warning */.$e(`Could not write the job summary: ${e}`));
     }
     if (failure)
         core/* setFailed */.C1((0,untrusted/* safeMessage */.N5)(failure.toString()));
@@ -32258,6 +32625,46 @@ fi
 say live "$(live_id)"
 say ok
 `;
+// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
+// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
+// knows T): a line carries only a fixed name and fields without spaces.
+const DOCTOR = sh `
+say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
+say shell "\${SHELL:-}"
+if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+say mv-kind "$MVKIND"
+# kind owner writable device of each part of the deploy root that exists
+part() {
+  if [ -L "$2" ]; then k=symlink
+  elif [ -d "$2" ]; then k=dir
+  elif [ -e "$2" ]; then k=file
+  else say part "$1" missing; return 0
+  fi
+  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
+  if [ -w "$2" ]; then w=1; else w=0; fi
+  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
+}
+# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
+part target "$T/."
+part releases "$T/releases"
+part deploy "$D"
+part incoming "$D/incoming"
+part lock "$D/lock"
+part link "$T/$LINK"
+[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
+# The deepest directory that exists: where the first deploy creates the target.
+p="$T"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
+part nearest "$p/."
+[ "$p" = "$T" ] || say nearest-path "$p"
+# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
+say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
+if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
+  say lock-owner "$(lock_owner | tr '\n' ' ')"
+  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
+fi
+say ok
+`;
 const SCRIPTS = {
     prepare: PREPARE,
     publishAndSwitch: PUBLISH_AND_SWITCH,
@@ -32268,6 +32675,7 @@ const SCRIPTS = {
     releaseLock: RELEASE_LOCK,
     prune: PRUNE,
     recover: RECOVER,
+    doctor: DOCTOR,
 };
 /**
  * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
@@ -32820,14 +33228,17 @@ function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
 /**
  * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
  * that an older path forgot to escape): our newlines stay, every other control character is
- * escaped, and a line that would start with `::` cannot be read as a workflow command.
+ * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
+ * command.
  */
 function safeMessage(message) {
-    return message
+    return (message
         .replace(CONTROL_BUT_NL_TAB, escapeChar)
         .split('\n')
         .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
-        .join('\n');
+        // The runner also reads the older form `##[command]` anywhere in a line.
+        .map((l) => l.replace(/##\[/g, '##\\['))
+        .join('\n'));
 }
 /**
  * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a

@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
+import { doctorText } from './doctor-render.js'
 import { type DeployError, InputError } from './errors.js'
 import type { ReleaseInfo } from './history.js'
+import { DOCTOR_ABOUT, INIT_SUMMARY, initMain } from './init-cli.js'
 import { parseSettings } from './inputs.js'
 import type { CommandOutcome } from './outcome.js'
 import { type HostResult, toDeployError } from './outcome.js'
@@ -876,6 +878,9 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
         )
       }
       break
+    case 'doctor':
+      out.push(doctorText(outcome.doctor ?? [], s).trimEnd())
+      break
     case 'unlock':
       out.push(
         `${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`,
@@ -950,6 +955,7 @@ const ABOUT: Record<Command, { summary: string; usage: string; text: string; exa
     text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
     examples: [`${BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
   },
+  doctor: DOCTOR_ABOUT,
 }
 
 function wrap(text: string, width: number, indent: string): string {
@@ -1018,6 +1024,7 @@ Usage: ${BIN} <command> [options]
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
+  ${'init'.padEnd(10)} ${INIT_SUMMARY}
 
 Run \`${BIN} <command> --help\` for the options of a command.
 
@@ -1044,6 +1051,7 @@ export async function main(
   env: NodeJS.ProcessEnv,
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  if (argv[0] === 'init') return initMain(argv.slice(1), env, io, CLI_WORDS) // init.ts
   const noColor = argv.includes('--no-color')
   const es = style(colorWanted(io.stderr, env, noColor))
   const error = (message: string, hint = '') => {
@@ -1107,7 +1115,7 @@ export async function main(
       if (outcome.hosts.some((h) => !h.error)) io.stdout.write(`${releasesJson(outcome)}\n`)
     } else if (json) {
       io.stdout.write(`${hostsJson(outcome)}\n`)
-    } else if (!failure || ['deploy', 'activate', 'rollback'].includes(settings.command)) {
+    } else if (!failure || ['deploy', 'activate', 'rollback', 'doctor'].includes(settings.command)) {
       // After a failure too: which release each host serves now is a result.
       io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))))
     }

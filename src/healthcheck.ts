@@ -34,9 +34,14 @@ export function healthRequest(raw: string): HealthRequest {
   return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` }
 }
 
-/** Where a redirect may go: the same host name (any scheme and port of it), nowhere else. */
+/**
+ * Where a redirect may go: the same host name (any port of it), and never from https down to
+ * http (the Basic credentials would then cross the network in clear).
+ */
 export function sameHost(from: string, to: string): boolean {
-  return new URL(from).hostname === new URL(to).hostname
+  const a = new URL(from)
+  const b = new URL(to)
+  return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:')
 }
 
 const MAX_REDIRECTS = 5

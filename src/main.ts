@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import { incomingName } from './deploy-host.js'
+import { reportDoctor } from './doctor-action.js'
 import { parseSettings } from './inputs.js'
 import { secretLines } from './key.js'
 import { toDeployError } from './outcome.js'
@@ -85,7 +86,12 @@ export async function run(): Promise<void> {
   })
   if (outcome) {
     setOutputs(settings, outcome)
-    await writeSummary(settings, outcome).catch((e) => core.warning(`Could not write the job summary: ${e}`))
+    if (outcome.doctor)
+      await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
+    else
+      await writeSummary(settings, outcome).catch((e) =>
+        core.warning(`Could not write the job summary: ${e}`),
+      )
   }
   if (failure) core.setFailed(safeMessage(failure.toString()))
 }

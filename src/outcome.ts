@@ -1,3 +1,4 @@
+import type { HostChecks } from './doctor.js'
 import { DeployError } from './errors.js'
 import type { ReleaseInfo } from './history.js'
 
@@ -50,6 +51,8 @@ export interface DeployOutcome {
 /** What every command returns; `releases` is filled by list (the releases of the first host read). */
 export interface CommandOutcome extends DeployOutcome {
   releases: ReleaseInfo[]
+  /** command: doctor: each host's checks (doctor.ts). */
+  doctor?: HostChecks[]
 }
 
 export function toDeployError(err: unknown): DeployError {

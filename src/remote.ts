@@ -208,6 +208,47 @@ say live "$(live_id)"
 say ok
 `
 
+// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
+// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
+// knows T): a line carries only a fixed name and fields without spaces.
+const DOCTOR = sh`
+say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
+say shell "\${SHELL:-}"
+if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+say mv-kind "$MVKIND"
+# kind owner writable device of each part of the deploy root that exists
+part() {
+  if [ -L "$2" ]; then k=symlink
+  elif [ -d "$2" ]; then k=dir
+  elif [ -e "$2" ]; then k=file
+  else say part "$1" missing; return 0
+  fi
+  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
+  if [ -w "$2" ]; then w=1; else w=0; fi
+  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
+}
+# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
+part target "$T/."
+part releases "$T/releases"
+part deploy "$D"
+part incoming "$D/incoming"
+part lock "$D/lock"
+part link "$T/$LINK"
+[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
+# The deepest directory that exists: where the first deploy creates the target.
+p="$T"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
+part nearest "$p/."
+[ "$p" = "$T" ] || say nearest-path "$p"
+# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
+say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
+if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
+  say lock-owner "$(lock_owner | tr '\n' ' ')"
+  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
+fi
+say ok
+`
+
 export type ScriptName =
   | 'prepare'
   | 'publishAndSwitch'
@@ -218,6 +259,7 @@ export type ScriptName =
   | 'releaseLock'
   | 'prune'
   | 'recover'
+  | 'doctor'
 
 /** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
 export type Flag = 0 | 1
@@ -247,6 +289,8 @@ export type ScriptVars = {
   prune: LockVars & { PRUNE: string }
   // Also run by the post step, which knows the target and the token only (recover takes no lock).
   recover: TargetVars & { ID: string; INCOMING: string; LOGLINE: string; KEEP_LOCK: Flag }
+  // Reads only: no lock, no fence.
+  doctor: LockVars & { ID: string }
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */
@@ -258,7 +302,8 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['inspect'] &
   ScriptVars['releaseLock'] &
   ScriptVars['prune'] &
-  ScriptVars['recover']
+  ScriptVars['recover'] &
+  ScriptVars['doctor']
 
 /** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
 export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
@@ -278,6 +323,7 @@ const SCRIPTS: Record<ScriptName, string> = {
   releaseLock: RELEASE_LOCK,
   prune: PRUNE,
   recover: RECOVER,
+  doctor: DOCTOR,
 }
 
 /**

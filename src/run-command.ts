@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import * as io from '@actions/io'
 import { runList, runPrune, runRollback, runUnlock } from './commands.js'
 import { runDeploy } from './deploy.js'
+import { runDoctor } from './doctor.js'
 import { DeployError } from './errors.js'
 import { type CommandOutcome, toDeployError } from './outcome.js'
 import { findRsync, platformProblem } from './runner-platform.js'
@@ -30,6 +31,8 @@ export async function dispatch(c: RunContext): Promise<CommandOutcome> {
       return runPrune(c)
     case 'unlock':
       return runUnlock(c)
+    case 'doctor':
+      return runDoctor(c)
   }
 }
 

@@ -1,7 +1,16 @@
 import type { HostSpec } from './hosts.js'
 import type { TrustedKeys } from './knownhosts.js'
 
-export const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'] as const
+export const COMMANDS = [
+  'deploy',
+  'rollback',
+  'list',
+  'prune',
+  'unlock',
+  'upload',
+  'activate',
+  'doctor',
+] as const
 export type Command = (typeof COMMANDS)[number]
 
 /** Who deployed what: written to the server's log and shown in summaries. */

@@ -46,14 +46,19 @@ export function untrustedLines(text: string, maxLines = 20, max = MAX_SHOWN): st
 /**
  * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
  * that an older path forgot to escape): our newlines stay, every other control character is
- * escaped, and a line that would start with `::` cannot be read as a workflow command.
+ * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
+ * command.
  */
 export function safeMessage(message: string): string {
-  return message
-    .replace(CONTROL_BUT_NL_TAB, escapeChar)
-    .split('\n')
-    .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
-    .join('\n')
+  return (
+    message
+      .replace(CONTROL_BUT_NL_TAB, escapeChar)
+      .split('\n')
+      .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
+      // The runner also reads the older form `##[command]` anywhere in a line.
+      .map((l) => l.replace(/##\[/g, '##\\['))
+      .join('\n')
+  )
 }
 
 /**

@@ -2,7 +2,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 855:
+/***/ 281:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -122,9 +122,14 @@ function healthRequest(raw) {
     u.password = '';
     return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
 }
-/** Where a redirect may go: the same host name (any scheme and port of it), nowhere else. */
+/**
+ * Where a redirect may go: the same host name (any port of it), and never from https down to
+ * http (the Basic credentials would then cross the network in clear).
+ */
 function sameHost(from, to) {
-    return new URL(from).hostname === new URL(to).hostname;
+    const a = new URL(from);
+    const b = new URL(to);
+    return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:');
 }
 const MAX_REDIRECTS = 5;
 /** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
@@ -667,14 +672,17 @@ function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
 /**
  * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
  * that an older path forgot to escape): our newlines stay, every other control character is
- * escaped, and a line that would start with `::` cannot be read as a workflow command.
+ * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
+ * command.
  */
-function safeMessage(message) {
-    return message
+function untrusted_safeMessage(message) {
+    return (message
         .replace(CONTROL_BUT_NL_TAB, escapeChar)
         .split('\n')
         .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
-        .join('\n');
+        // The runner also reads the older form `##[command]` anywhere in a line.
+        .map((l) => l.replace(/##\[/g, '##\\['))
+        .join('\n'));
 }
 /**
  * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a
@@ -1533,6 +1541,46 @@ fi
 say live "$(live_id)"
 say ok
 `;
+// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
+// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
+// knows T): a line carries only a fixed name and fields without spaces.
+const DOCTOR = sh `
+say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
+say shell "\${SHELL:-}"
+if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+say mv-kind "$MVKIND"
+# kind owner writable device of each part of the deploy root that exists
+part() {
+  if [ -L "$2" ]; then k=symlink
+  elif [ -d "$2" ]; then k=dir
+  elif [ -e "$2" ]; then k=file
+  else say part "$1" missing; return 0
+  fi
+  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
+  if [ -w "$2" ]; then w=1; else w=0; fi
+  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
+}
+# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
+part target "$T/."
+part releases "$T/releases"
+part deploy "$D"
+part incoming "$D/incoming"
+part lock "$D/lock"
+part link "$T/$LINK"
+[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
+# The deepest directory that exists: where the first deploy creates the target.
+p="$T"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
+part nearest "$p/."
+[ "$p" = "$T" ] || say nearest-path "$p"
+# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
+say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
+if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
+  say lock-owner "$(lock_owner | tr '\n' ' ')"
+  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
+fi
+say ok
+`;
 const SCRIPTS = {
     prepare: PREPARE,
     publishAndSwitch: PUBLISH_AND_SWITCH,
@@ -1543,6 +1591,7 @@ const SCRIPTS = {
     releaseLock: RELEASE_LOCK,
     prune: PRUNE,
     recover: RECOVER,
+    doctor: DOCTOR,
 };
 /**
  * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
@@ -2558,652 +2607,55 @@ async function runDeploy(core) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: ./src/hosts.ts
+;// CONCATENATED MODULE: ./src/doctor-render.ts
 
-const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
-function parsePort(input, value) {
-    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
-        throw new InputError(input, `'${value}' is not a port number`, 'Give a whole number from 1 to 65535, e.g. 22.');
-    }
-    return Number(value);
-}
-function parseUser(input, value) {
-    if (!USER_RE.test(value)) {
-        throw new InputError(input, `'${value}' is not a valid user name`, 'Use letters, digits, ".", "_" and "-" only, not starting with "-", e.g. deploy.');
-    }
-    return value;
-}
-function formatHost(user, host, port) {
-    const h = host.includes(':') ? `[${host}]` : host;
-    return `${user ? `${user}@` : ''}${h}${port === 22 ? '' : `:${port}`}`;
-}
-/** Parses one `[user@]host[:port]` (IPv6 in brackets: `[::1]:2222`). */
-function parseHost(input, raw, defaultUser, defaultPort) {
-    const value = raw.trim();
-    const example = 'Write [user@]host[:port], e.g. deploy@example.com:2222 or [2001:db8::1]:22.';
-    if (value === '')
-        throw new InputError(input, 'a host is empty', example);
-    if (value.startsWith('-'))
-        throw new InputError(input, `'${value}' starts with "-"`, example);
-    let rest = value;
-    let user = defaultUser;
-    const at = rest.lastIndexOf('@');
-    if (at >= 0) {
-        user = parseUser(input, rest.slice(0, at));
-        rest = rest.slice(at + 1);
-    }
-    let host;
-    let port = defaultPort;
-    if (rest.startsWith('[')) {
-        const close = rest.indexOf(']');
-        if (close < 0)
-            throw new InputError(input, `'${value}' has "[" without "]"`, example);
-        host = rest.slice(1, close);
-        const after = rest.slice(close + 1);
-        if (after !== '') {
-            if (!after.startsWith(':'))
-                throw new InputError(input, `'${value}' has text after "]"`, example);
-            port = parsePort(input, after.slice(1));
-        }
-        if (!IPV6_RE.test(host) || !host.includes(':')) {
-            throw new InputError(input, `'${host}' in brackets is not an IPv6 address`, example);
+const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
+/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
+function doctorText(report, paint = PLAIN) {
+    const out = [];
+    for (const h of report) {
+        out.push(paint.bold(`checks on ${untrusted_safeMessage(h.host)}:`));
+        for (const c of h.checks) {
+            const mark = c.ok ? paint.green('✓') : paint.red('✗');
+            out.push(`  ${mark} ${c.name}: ${untrusted_safeMessage(c.detail)}`);
+            if (!c.ok && c.fix)
+                out.push(`      fix: ${untrusted_safeMessage(c.fix).replace(/\n/g, '\n           ')}`);
         }
     }
-    else {
-        const colons = rest.split(':').length - 1;
-        if (colons > 1) {
-            throw new InputError(input, `'${value}' looks like an IPv6 address without brackets`, example);
+    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
+    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
+    return `${out.join('\n')}\n`;
+}
+function escapeHtml(text) {
+    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
+        '&': '&amp;',
+        '<': '&lt;',
+        '>': '&gt;',
+        '"': '&quot;',
+        "'": '&#39;',
+        '[': '&#91;',
+        ']': '&#93;',
+        '`': '&#96;',
+        '|': '&#124;',
+        '*': '&#42;',
+        _: '&#95;',
+        '\\': '&#92;',
+    })[c] ?? c);
+}
+/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
+function doctorMarkdown(report) {
+    const cell = (s) => escapeHtml(safeMessage(s));
+    const out = ['### rsync-atomic-deploy: doctor', ''];
+    for (const h of report) {
+        const failed = h.checks.filter((c) => !c.ok).length;
+        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
+        out.push('| | check | found | fix |', '|---|---|---|---|');
+        for (const c of h.checks) {
+            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
         }
-        if (colons === 1) {
-            const i = rest.indexOf(':');
-            port = parsePort(input, rest.slice(i + 1));
-            rest = rest.slice(0, i);
-        }
-        host = rest;
-        if (!HOSTNAME_RE.test(host))
-            throw new InputError(input, `'${host}' is not a valid host name or address`, example);
+        out.push('');
     }
-    return { user, host, port, label: formatHost(user, host, port) };
-}
-/** Splits a list input on newlines and commas, dropping blanks and `#` comments. */
-function splitList(value) {
-    return value
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter((s) => s !== '' && !s.startsWith('#'));
-}
-
-;// CONCATENATED MODULE: ./src/key.ts
-
-const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
-/**
- * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
- * "error in libcrypto", so we fix those; we explain what cannot be fixed.
- */
-function normalizeKey(value) {
-    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
-    const text = value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')
-        .trim();
-    if (text === '')
-        throw new InputError('key', 'is empty', FIX_PRIVATE);
-    if (/^PuTTY-User-Key-File-/m.test(text)) {
-        throw new InputError('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
-    }
-    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
-        throw new InputError('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
-    }
-    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
-        throw new InputError('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
-    }
-    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
-    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
-        throw new InputError('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
-    }
-    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
-    return `${text
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')}\n`;
-}
-/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
-function secretLines(key) {
-    return key
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
-}
-
-;// CONCATENATED MODULE: ./src/knownhosts.ts
-
-const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
-const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
-const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
-const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
-function parseKnownHosts(input, value) {
-    const out = { lines: [], fingerprints: [] };
-    value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .forEach((raw, i) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const where = `line ${i + 1}`;
-        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
-            throw new InputError(input, `${where} contains control characters`, HOW);
-        }
-        const fp = FINGERPRINT_RE.exec(line);
-        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
-            out.fingerprints.push(`SHA256:${fp[1]}`);
-            return;
-        }
-        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
-            throw new InputError(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
-        }
-        const fields = line.split(/\s+/);
-        let marker = '';
-        if (fields[0]?.startsWith('@')) {
-            marker = fields.shift() ?? '';
-            if (marker !== '@cert-authority' && marker !== '@revoked') {
-                throw new InputError(input, `${where} has an unknown marker ${marker}`, HOW);
-            }
-        }
-        let patterns;
-        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
-            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
-        }
-        else {
-            patterns = (fields.shift() ?? '').split(',');
-        }
-        const keyType = fields[0] ?? '';
-        const key = fields[1] ?? '';
-        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
-            throw new InputError(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
-        }
-        out.lines.push({ marker, patterns, keyType, key });
-    });
-    return out;
-}
-/**
- * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
- * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
- * written with every port this deploy uses, and either form matches.
- */
-function renderKnownHosts(trusted, ports) {
-    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
-    return trusted.lines
-        .map(({ marker, patterns, keyType, key }) => {
-        const all = new Set();
-        for (const p of patterns) {
-            all.add(p);
-            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
-                continue;
-            for (const port of extraPorts)
-                all.add(`[${p}]:${port}`);
-        }
-        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
-    })
-        .map((l) => `${l}\n`)
-        .join('');
-}
-/**
- * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
- * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
- * It must exit 0 even when it has nothing to say, or ssh drops the connection.
- */
-function fingerprintCheckScript(fingerprintFile) {
-    return `#!/bin/sh
-# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
-[ -n "$1" ] && [ -n "$3" ] || exit 0
-fp=$(printf '%s' "$1" | sed 's/=*$//')
-if grep -qxF -- "$fp" '${fingerprintFile}'; then
-  printf '%s %s %s\\n' "$4" "$2" "$3"
-fi
-exit 0
-`;
-}
-
-;// CONCATENATED MODULE: ./src/settings.ts
-const COMMANDS = ['deploy', 'rollback', 'list', 'prune', 'unlock', 'upload', 'activate'];
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-
-
-
-
-
-
-
-
-const inputs_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
-const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
-// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
-const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
-/** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
-const NEVER_A_KEY = [
-    'host',
-    'user',
-    'port',
-    'key-passphrase',
-    'known-hosts',
-    'accept-unknown-host-key',
-    'jump-host',
-    'source',
-    'target',
-    'link-name',
-    'release-id',
-    'command',
-    'rollback-to',
-    'keep-releases',
-    'exclude',
-    'filter',
-    'chmod',
-    'shared',
-    'healthcheck-url',
-    'rollback-on-failure',
-    'dry-run',
-    'allow-empty',
-    'max-parallel',
-    'timeout',
-];
-/** Owner may write; everyone may read (and enter directories / run what was executable). */
-const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
-function bool(get, name, dflt) {
-    const v = get(name).trim().toLowerCase();
-    if (v === '')
-        return dflt;
-    if (['true', 'yes', '1', 'on'].includes(v))
-        return true;
-    if (['false', 'no', '0', 'off'].includes(v))
-        return false;
-    throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.');
-}
-function wholeNumber(get, name, dflt, min, max) {
-    const v = get(name).trim();
-    if (v === '')
-        return dflt;
-    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
-        throw new InputError(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`);
-    }
-    return Number(v);
-}
-function noControl(name, value, what = 'value') {
-    if (CONTROL_RE.test(value)) {
-        throw new InputError(name, `the ${what} contains control characters (newline, tab, escape…)`, 'Remove them.');
-    }
-    return value;
-}
-// Every non-empty line counts, '#' ones too: `#*#` (editor autosaves) is a common exclude pattern,
-// and a line dropped as a "comment" would change what is uploaded without a word.
-function lines(get, name) {
-    return get(name)
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '')
-        .map((l) => noControl(name, l, 'line'));
-}
-// How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
-// pattern. rsync checks the rest itself (before it sends anything); this only keeps out what is
-// no rule at all — it accepts every rule rsync 3.x accepts.
-const FILTER_RULE_RE = /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s;
-function filterRule(rule) {
-    if (!FILTER_RULE_RE.test(rule)) {
-        throw new InputError('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync). Every line is a rule: there are no comment lines.');
-    }
-    return rule;
-}
-/** True at the first entry that is not a directory (a file, a symlink…): stops early on real builds. */
-function hasAnyFile(dir) {
-    let entries;
-    try {
-        entries = (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true });
-    }
-    catch {
-        return true; // unreadable: let rsync say why
-    }
-    for (const e of entries)
-        if (!e.isDirectory())
-            return true;
-    return entries.some((e) => hasAnyFile(external_node_path_default().join(dir, e.name)));
-}
-function parseTarget(name, value) {
-    const v = value.trim();
-    const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".';
-    if (v === '')
-        throw new InputError(name, 'is required', good);
-    noControl(name, v, 'path');
-    if (v.length > 1024)
-        throw new InputError(name, 'is longer than 1024 characters', good);
-    if (!v.startsWith('/'))
-        throw new InputError(name, `'${v}' is not an absolute path`, good);
-    const parts = v.slice(1).split('/');
-    if (v === '/') {
-        throw new InputError(name, "'/' is the root of the server's file system", `${good} ${OWN_DIR}`);
-    }
-    if (parts.some((p) => p === '' || p === '.' || p === '..')) {
-        throw new InputError(name, `'${v}' is not a normalised path`, good);
-    }
-    const system = systemDirectory(v);
-    if (system)
-        throw new InputError(name, `'${v}' is ${system}`, OWN_DIR);
-    return v;
-}
-const OWN_DIR = 'Deploy into a directory of its own, e.g. /var/www/example.com or /srv/example.com: the tool creates releases/, shared/, .deploy/ and the link in it.';
-// The system's own directories: a deploy root there would mix releases/, .deploy/ and the link
-// into what the OS owns (and a mistyped variable, e.g. target: /${{ vars.SITE }}, lands here).
-const SYSTEM_DIRS = new Set([
-    '/bin',
-    '/boot',
-    '/dev',
-    '/etc',
-    '/home',
-    '/lib',
-    '/lib32',
-    '/lib64',
-    '/libx32',
-    '/media',
-    '/mnt',
-    '/opt',
-    '/proc',
-    '/root',
-    '/run',
-    '/sbin',
-    '/srv',
-    '/sys',
-    '/tmp',
-    '/usr',
-    '/var',
-    '/usr/bin',
-    '/usr/include',
-    '/usr/lib',
-    '/usr/lib64',
-    '/usr/libexec',
-    '/usr/local',
-    '/usr/sbin',
-    '/usr/share',
-    '/usr/src',
-    '/var/backups',
-    '/var/cache',
-    '/var/lib',
-    '/var/local',
-    '/var/lock',
-    '/var/log',
-    '/var/mail',
-    '/var/opt',
-    '/var/run',
-    '/var/spool',
-    '/var/tmp',
-]);
-/** Trees that hold no files of anyone's: the kernel's and the boot loader's, and programs' own. */
-const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/run', '/boot', '/bin', '/sbin', '/lib', '/lib64', '/etc'];
-/** What a system directory is, in words, or '' for a path that may be a deploy root. */
-function systemDirectory(p) {
-    if (SYSTEM_DIRS.has(p))
-        return 'a system directory';
-    const tree = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
-    return tree ? `inside ${tree}, a system directory` : '';
-}
-function parseReleaseId(name, value) {
-    if (!inputs_RELEASE_ID_RE.test(value)) {
-        throw new InputError(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
-    }
-    return value;
-}
-function parseSharedPath(value) {
-    const good = 'Give paths relative to the release, e.g. storage or public/uploads.';
-    const p = value.replace(/\/+$/, '');
-    if (p.startsWith('/'))
-        throw new InputError('shared', `'${value}' is absolute`, good);
-    const parts = p.split('/');
-    if (parts.some((s) => s === '' || s === '.' || s === '..')) {
-        throw new InputError('shared', `'${value}' is not a normalised relative path`, good);
-    }
-    return p;
-}
-/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
-function sharedPaths(list) {
-    const unique = [...new Set(list)];
-    for (const p of unique) {
-        const outer = unique.find((o) => p.startsWith(`${o}/`));
-        if (outer) {
-            throw new InputError('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
-        }
-    }
-    return unique;
-}
-/** Where ssh.ts makes its private directory (the key, known_hosts): /tmp/rad-XXXXXX. */
-const PRIVATE_DIR_PARENT = '/tmp';
-/**
- * The private directory's parent when `dir` contains it ('/' and /tmp do), else ''. Compared
- * after resolving symlinks, so a link to /tmp (or macOS's /tmp → /private/tmp) counts too.
- */
-function holdsPrivateDir(dir, parent = PRIVATE_DIR_PARENT) {
-    let real = dir;
-    let tmp = parent;
-    try {
-        real = (0,external_node_fs_namespaceObject.realpathSync)(dir);
-        tmp = (0,external_node_fs_namespaceObject.realpathSync)(parent);
-    }
-    catch { }
-    const inside = (a, b) => a === b || b.startsWith(a === '/' ? '/' : `${a}/`);
-    return inside(real, tmp) || inside(dir, parent) ? parent : '';
-}
-/**
- * `YYYYMMDDTHHMMSSZ-<tag or short sha>-<6 hex>`: sorts by time and says what was deployed; the
- * random end keeps two runs started in the same second (a re-run, two tags pushed at once) apart.
- */
-function defaultReleaseId(now, env, unique = (0,external_node_crypto_namespaceObject.randomBytes)(3).toString('hex')) {
-    const stamp = now
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d+Z$/, 'Z');
-    const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
-    // 16 + 1 + 76 + 1 + 6: within the 100 characters of a release id.
-    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 76);
-    return [stamp, label, unique].filter((p) => p !== '').join('-');
-}
-function runMeta(env) {
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-    return {
-        sha: env.GITHUB_SHA ?? '',
-        ref: env.GITHUB_REF ?? '',
-        actor: env.GITHUB_ACTOR ?? env.USER ?? '',
-        runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-            : '',
-    };
-}
-function parseHosts(get) {
-    const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
-    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
-    const raw = splitList(get('host'));
-    if (raw.length === 0) {
-        throw new InputError('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
-    }
-    const hosts = raw.map((h) => parseHost('host', h, user, port));
-    const seen = new Set();
-    for (const h of hosts) {
-        if (seen.has(h.label))
-            throw new InputError('host', `${h.label} is listed twice`, 'List each host once.');
-        seen.add(h.label);
-    }
-    const jump = get('jump-host').trim();
-    return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
-}
-function parseTrust(get, accept) {
-    const trusted = parseKnownHosts('known-hosts', get('known-hosts'));
-    if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
-        throw new InputError('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
-    }
-    return trusted;
-}
-/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
-function parseSettings(get, env = process.env, now = new Date(), options = {}) {
-    // A private key pasted into another input would be echoed by that input's error (before it is
-    // masked) or even used (a shared path, an exclude pattern): refuse it, without repeating it.
-    for (const name of NEVER_A_KEY) {
-        if (/PRIVATE KEY-----/.test(get(name))) {
-            throw new InputError(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
-        }
-    }
-    const w = options.words ?? ACTION_WORDS;
-    const command = (get('command').trim() || 'deploy');
-    if (!COMMANDS.includes(command)) {
-        throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
-    }
-    const { hosts, jumpHost } = parseHosts(get);
-    const keyText = get('key');
-    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
-    if (key === '' && !options.allowOwnSsh) {
-        throw new InputError('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
-    }
-    const keyPassphrase = get('key-passphrase');
-    if (/[\r\n]/.test(keyPassphrase)) {
-        throw new InputError('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
-    }
-    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
-    const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
-    const target = parseTarget('target', get('target'));
-    const linkName = get('link-name').trim() || 'current';
-    if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
-        throw new InputError('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
-    }
-    const needsSource = command === 'deploy' || command === 'upload';
-    let source = '';
-    if (needsSource) {
-        const s = get('source').trim();
-        if (s === '')
-            throw new InputError('source', 'is required', `Give the build directory, e.g. ${w.input('source', 'public')}.`);
-        noControl('source', s, 'path');
-        source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
-        let isDir = false;
-        try {
-            isDir = (0,external_node_fs_namespaceObject.statSync)(source).isDirectory();
-        }
-        catch { }
-        if (!isDir) {
-            throw new InputError('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
-        }
-        const holds = holdsPrivateDir(source);
-        if (holds) {
-            throw new InputError('source', `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`, 'Give the build directory itself, e.g. dist or public, not a parent of /tmp.');
-        }
-    }
-    const allowEmpty = bool(get, 'allow-empty', false);
-    // An empty build going live is a broken build step far more often than a wish: refuse it here,
-    // before any connection (exclude/filter that leave nothing are caught after the upload).
-    if (needsSource && !allowEmpty && !hasAnyFile(source)) {
-        throw new InputError('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
-    }
-    const givenId = get('release-id').trim();
-    if ((command === 'activate' || command === 'upload') && givenId === '') {
-        throw new InputError('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === ACTION_WORDS ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
-    }
-    const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
-    const rollbackTo = get('rollback-to').trim();
-    if (rollbackTo !== '')
-        parseReleaseId('rollback-to', rollbackTo);
-    const chmod = get('chmod').trim() || DEFAULT_CHMOD;
-    if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
-        throw new InputError('chmod', `'${chmod}' is not an rsync --chmod spec`, `e.g. ${DEFAULT_CHMOD} or D755,F644.`);
-    }
-    const healthcheckUrl = get('healthcheck-url').trim();
-    if (healthcheckUrl !== '') {
-        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
-        noControl('healthcheck-url', healthcheckUrl, 'URL');
-        let ok = false;
-        try {
-            ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
-        }
-        catch { }
-        if (!ok) {
-            throw new InputError('healthcheck-url', `'${maskUrl(healthcheckUrl)}' is not an http(s) URL`, 'e.g. https://example.com/health.');
-        }
-    }
-    const hook = (name) => {
-        const v = get(name).replace(/\r\n?/g, '\n');
-        if (v.length > 65536)
-            throw new InputError(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.');
-        if (v.includes('\u0000'))
-            throw new InputError(name, 'contains a NUL byte', 'Remove it.');
-        return v.trim() === '' ? '' : v;
-    };
-    return {
-        command,
-        hosts,
-        jumpHost,
-        key,
-        keyPassphrase,
-        trusted,
-        acceptUnknownHostKey,
-        source,
-        target,
-        linkName,
-        releaseId,
-        releaseIdGiven: givenId !== '',
-        rollbackTo,
-        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
-        exclude: lines(get, 'exclude'),
-        filter: lines(get, 'filter').map(filterRule),
-        chmod,
-        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
-        beforeSwitch: hook('before-switch'),
-        afterSwitch: hook('after-switch'),
-        healthcheckUrl,
-        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
-        dryRun: bool(get, 'dry-run', false),
-        allowEmpty,
-        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
-        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
-        meta: runMeta(env),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/outputs.ts
-/**
- * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
- * action's `hosts` and `releases` outputs.
- */
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-function totals(outcome) {
-    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
-    return {
-        bytesSent: sum((h) => h.bytesSent),
-        filesTransferred: sum((h) => h.filesTransferred),
-        filesLinked: sum((h) => h.filesLinked),
-    };
-}
-function hostsJson(outcome) {
-    return JSON.stringify(outcome.hosts.map((h) => ({
-        host: h.host,
-        'release-id': h.releaseId,
-        // false: we could not learn what the link serves (release-id is then '').
-        'live-known': h.liveKnown,
-        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
-        'previous-release-id': h.previousReleaseId,
-        'bytes-sent': h.bytesSent,
-        'files-transferred': h.filesTransferred,
-        'files-linked': h.filesLinked,
-        'duration-ms': h.durationMs,
-        status: h.status,
-        ...(h.error ? { error: h.error } : {}),
-    })));
-}
-function releasesJson(outcome) {
-    return JSON.stringify(outcome.releases);
+    return `${out.join('\n')}\n`;
 }
 
 ;// CONCATENATED MODULE: external "assert"
@@ -3664,6 +3116,852 @@ function io_copyFile(srcFile, destFile, force) {
     });
 }
 //# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/init.ts
+/**
+ * `rsync-atomic-deploy init`: a fresh deploy key, the line that authorizes it on the server, the
+ * server's host keys with their fingerprints, the gh commands that store both in the repository and
+ * the workflow that uses them. The texts are pure functions (unit-tested); the few actions (ssh-keygen,
+ * ssh-keyscan, the one ssh call of --install) are small functions below them.
+ */
+
+
+
+
+
+
+
+/** A word as a person pastes it into a shell: plain when it can be, else quoted. */
+function init_shWord(s) {
+    return /^[A-Za-z0-9_./@:,=+-]+$/.test(s) ? s : shQuote(s);
+}
+/** `ssh-ed25519 AAAA… comment` → its key type and base64 blob, or undefined when it is not a key. */
+function publicKeyParts(pub) {
+    const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+|sk-\S+@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/.exec(pub.trim());
+    return m ? { type: m[1], blob: m[2] } : undefined;
+}
+/**
+ * The authorized_keys line: `restrict` turns off everything a deploy does not use (pty, port, agent
+ * and X11 forwarding, ~/.ssh/rc) and leaves what it does (running `sh -s`, rsync over the session).
+ */
+function authorizedKeysLine(pub, from = '') {
+    const p = publicKeyParts(pub);
+    if (!p)
+        throw new DeployError(`not an OpenSSH public key: ${untrusted(pub, 80)}`);
+    const comment = pub.trim().split(' ').slice(2).join(' ');
+    return `${from ? `from="${from}",` : ''}restrict ${p.type} ${p.blob}${comment ? ` ${comment}` : ''}`;
+}
+/** Only well-formed `host type key` lines of an ssh-keyscan reply (the server's text is untrusted). */
+function knownHostsLines(scan) {
+    const out = [];
+    for (const raw of scan.split('\n')) {
+        const line = raw.trim();
+        if (!line || line.startsWith('#'))
+            continue;
+        const [host = '', ...key] = line.split(/\s+/);
+        if (!/^[A-Za-z0-9.:[\]_-]+$/.test(host) || !publicKeyParts(key.join(' ')))
+            continue;
+        out.push(`${host} ${key.slice(0, 2).join(' ')}`);
+    }
+    return [...new Set(out)];
+}
+/** `ssh -G` output → the host, port, user and ProxyJump ssh would use (aliases of ~/.ssh/config resolved). */
+function resolvedHost(sshG) {
+    const get = (k) => new RegExp(`^${k} (.*)$`, 'm').exec(sshG)?.[1]?.trim() ?? '';
+    const pj = get('proxyjump');
+    return {
+        hostname: get('hostname'),
+        port: Number(get('port')) || 22,
+        user: get('user'),
+        proxyJump: pj === 'none' ? '' : pj,
+    };
+}
+/** A YAML scalar that holds any text: a JSON string is a YAML double-quoted string. */
+function yamlString(s) {
+    return JSON.stringify(s);
+}
+/** .github/workflows/deploy.yml for this server. */
+function workflowText(p) {
+    return `# .github/workflows/deploy.yml, made by rsync-atomic-deploy init
+name: deploy
+on:
+  push:
+    tags: ['v*']
+  workflow_dispatch:
+concurrency:
+  group: deploy-production # queue deploys of one target, never cancel one half-way
+  cancel-in-progress: false
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - run: npm ci && npm run build # your build; its output is in ./${p.source}
+      - uses: rsync-atomic-deploy/rsync-atomic-deploy@v1
+        with:
+          host: ${yamlString(p.host)}
+${p.jumpHost ? `          jump-host: ${yamlString(p.jumpHost)}\n` : ''}          key: \${{ secrets.DEPLOY_KEY }}
+          known-hosts: \${{ vars.DEPLOY_KNOWN_HOSTS }}
+          source: ${yamlString(p.source)}
+          target: ${yamlString(p.target)}
+`;
+}
+/** The gh commands that store the key (a secret) and the host keys (a variable) in the repository. */
+function ghCommands(keyFile, knownHostsFile) {
+    return [
+        `gh secret set DEPLOY_KEY < ${init_shWord(keyFile)}`,
+        `gh variable set DEPLOY_KNOWN_HOSTS < ${init_shWord(knownHostsFile)}`,
+    ];
+}
+/** A fresh ed25519 key with no passphrase (a CI secret cannot type one): private and public text. */
+async function generateKey(comment, keygen = 'ssh-keygen') {
+    const dir = await (0,promises_namespaceObject.mkdtemp)('/tmp/rad-init-');
+    try {
+        const file = external_node_path_default().join(dir, 'key');
+        const r = await run(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], {
+            signal: AbortSignal.timeout(20_000),
+        });
+        if (r.code !== 0)
+            throw new DeployError(`ssh-keygen failed: ${r.stderr.trim()}`, 'Install OpenSSH (ssh-keygen).');
+        return { privateKey: await (0,promises_namespaceObject.readFile)(file, 'utf8'), publicKey: await (0,promises_namespaceObject.readFile)(`${file}.pub`, 'utf8') };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    }
+}
+/** Writes a new file, never over an existing one (O_EXCL: no check-then-write race). */
+async function writeNew(file, text, mode) {
+    await (0,promises_namespaceObject.writeFile)(file, text, { mode, flag: 'wx' });
+}
+/** `ssh-keygen -lf -` of known_hosts lines: `256 SHA256:… host (ED25519)` each. */
+async function fingerprints(lines, keygen = 'ssh-keygen') {
+    const r = await run(keygen, ['-lf', '-'], {
+        input: `${lines.join('\n')}\n`,
+        signal: AbortSignal.timeout(10_000),
+    });
+    return r.stdout
+        .split('\n')
+        .map((l) => untrusted(l.trim(), 400))
+        .filter(Boolean);
+}
+/**
+ * The server's host keys. Directly: ssh-keyscan (every key type). Through a jump host: ssh itself
+ * (ssh-keyscan cannot use one), recording the key it is offered in a scratch file and offering no
+ * authentication at all; the jump host is checked by the person's own known_hosts.
+ */
+async function scanHostKeys(host, jump, sshPath) {
+    if (!jump) {
+        const r = await run(sshPath.replace(/ssh$/, 'ssh-keyscan'), ['-T', '10', '-p', String(host.port), host.hostname], {
+            signal: AbortSignal.timeout(30_000),
+        });
+        return knownHostsLines(r.stdout);
+    }
+    const dir = await (0,promises_namespaceObject.mkdtemp)('/tmp/rad-init-');
+    const file = external_node_path_default().join(dir, 'known_hosts');
+    try {
+        await run(sshPath, [
+            '-o',
+            `ProxyJump=${jump}`,
+            '-o',
+            'StrictHostKeyChecking=accept-new',
+            '-o',
+            `UserKnownHostsFile=${file}`,
+            '-o',
+            'GlobalKnownHostsFile=/dev/null',
+            '-o',
+            'HashKnownHosts=no',
+            '-o',
+            'KnownHostsCommand=none',
+            '-o',
+            'PreferredAuthentications=none',
+            '-o',
+            'PubkeyAuthentication=no',
+            '-o',
+            'BatchMode=yes',
+            '-o',
+            'ControlPath=none',
+            '-o',
+            'ConnectTimeout=10',
+            '-p',
+            String(host.port),
+            host.hostname,
+            'true',
+        ], { signal: AbortSignal.timeout(30_000) });
+        return knownHostsLines(await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => ''));
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * --install, on the server: appends LINE to the login user's ~/.ssh/authorized_keys unless a line
+ * with its key (BLOB) is there already; creates ~/.ssh (0700) and the file (0600) when missing.
+ * Constant text; the line arrives as a quoted assignment, never as part of a command.
+ */
+const INSTALL = `
+set -u
+umask 077
+say() { printf '@@rad %s\\n' "$*"; }
+fail() { printf '@@rad-error %s %s\\n' "$1" "$2"; exit 3; }
+rad_install() {
+  h=\${HOME:-}
+  [ -n "$h" ] && [ -d "$h" ] || fail no-home "the user $(id -un) has no home directory ($h)"
+  if [ ! -d "$h/.ssh" ]; then
+    mkdir -m 700 -- "$h/.ssh" || fail install-failed "cannot create $h/.ssh"
+    say created "$h/.ssh"
+  fi
+  f="$h/.ssh/authorized_keys"
+  if [ -f "$f" ] && grep -v '^[[:space:]]*#' "$f" | grep -qF -- " $BLOB"; then say already "$f"; return 0; fi
+  if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then printf '\\n' >> "$f" || fail install-failed "cannot write $f"; fi
+  printf '%s\\n' "$LINE" >> "$f" || fail install-failed "cannot write $f"
+  grep -qF -- " $BLOB" "$f" || fail install-failed "the line is not in $f after writing it"
+  say added "$f"
+}
+`;
+function installScript(line) {
+    const p = publicKeyParts(line.replace(/^(from="[^"]*",)?restrict /, ''));
+    if (!p)
+        throw new DeployError('not an authorized_keys line');
+    return `${shAssignments({ LINE: line, BLOB: p.blob })}\n${INSTALL}\nexec </dev/null; rad_install; exit $?\n`;
+}
+/** What --install did on the server, as it said; throws with its reason when it could not. */
+async function installKey(ssh, host, line) {
+    await ssh.connect(0, host.label);
+    const r = await ssh.exec(0, installScript(line), { signal: AbortSignal.timeout(60_000) });
+    const reply = parseReply(r.stdout);
+    if (reply.error)
+        throw new DeployError(`${host.label}: ${reply.error.message}`, '', reply.error.code);
+    if (reply.values.has('added'))
+        return 'added';
+    if (reply.values.has('already'))
+        return 'already';
+    throw new DeployError(`${host.label}: installing the key failed (exit code ${r.code}): ${untrusted(r.stderr.trim(), 300) || 'no message'}`, 'Check that your own `ssh HOST` logs in as the deploy user, or add the line by hand.', 'install-failed');
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/hosts.ts
+
+const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+function parsePort(input, value) {
+    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+        throw new InputError(input, `'${value}' is not a port number`, 'Give a whole number from 1 to 65535, e.g. 22.');
+    }
+    return Number(value);
+}
+function parseUser(input, value) {
+    if (!USER_RE.test(value)) {
+        throw new InputError(input, `'${value}' is not a valid user name`, 'Use letters, digits, ".", "_" and "-" only, not starting with "-", e.g. deploy.');
+    }
+    return value;
+}
+function formatHost(user, host, port) {
+    const h = host.includes(':') ? `[${host}]` : host;
+    return `${user ? `${user}@` : ''}${h}${port === 22 ? '' : `:${port}`}`;
+}
+/** Parses one `[user@]host[:port]` (IPv6 in brackets: `[::1]:2222`). */
+function parseHost(input, raw, defaultUser, defaultPort) {
+    const value = raw.trim();
+    const example = 'Write [user@]host[:port], e.g. deploy@example.com:2222 or [2001:db8::1]:22.';
+    if (value === '')
+        throw new InputError(input, 'a host is empty', example);
+    if (value.startsWith('-'))
+        throw new InputError(input, `'${value}' starts with "-"`, example);
+    let rest = value;
+    let user = defaultUser;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) {
+        user = parseUser(input, rest.slice(0, at));
+        rest = rest.slice(at + 1);
+    }
+    let host;
+    let port = defaultPort;
+    if (rest.startsWith('[')) {
+        const close = rest.indexOf(']');
+        if (close < 0)
+            throw new InputError(input, `'${value}' has "[" without "]"`, example);
+        host = rest.slice(1, close);
+        const after = rest.slice(close + 1);
+        if (after !== '') {
+            if (!after.startsWith(':'))
+                throw new InputError(input, `'${value}' has text after "]"`, example);
+            port = parsePort(input, after.slice(1));
+        }
+        if (!IPV6_RE.test(host) || !host.includes(':')) {
+            throw new InputError(input, `'${host}' in brackets is not an IPv6 address`, example);
+        }
+    }
+    else {
+        const colons = rest.split(':').length - 1;
+        if (colons > 1) {
+            throw new InputError(input, `'${value}' looks like an IPv6 address without brackets`, example);
+        }
+        if (colons === 1) {
+            const i = rest.indexOf(':');
+            port = parsePort(input, rest.slice(i + 1));
+            rest = rest.slice(0, i);
+        }
+        host = rest;
+        if (!HOSTNAME_RE.test(host))
+            throw new InputError(input, `'${host}' is not a valid host name or address`, example);
+    }
+    return { user, host, port, label: formatHost(user, host, port) };
+}
+/** Splits a list input on newlines and commas, dropping blanks and `#` comments. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !s.startsWith('#'));
+}
+
+;// CONCATENATED MODULE: ./src/key.ts
+
+const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
+/**
+ * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
+ * "error in libcrypto", so we fix those; we explain what cannot be fixed.
+ */
+function normalizeKey(value) {
+    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+    const text = value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')
+        .trim();
+    if (text === '')
+        throw new InputError('key', 'is empty', FIX_PRIVATE);
+    if (/^PuTTY-User-Key-File-/m.test(text)) {
+        throw new InputError('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
+    }
+    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
+        throw new InputError('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
+    }
+    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
+        throw new InputError('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
+    }
+    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
+    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
+        throw new InputError('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
+    }
+    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
+    return `${text
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')}\n`;
+}
+/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
+function secretLines(key) {
+    return key
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
+}
+
+;// CONCATENATED MODULE: ./src/knownhosts.ts
+
+const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
+const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
+function parseKnownHosts(input, value) {
+    const out = { lines: [], fingerprints: [] };
+    value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const where = `line ${i + 1}`;
+        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
+            throw new InputError(input, `${where} contains control characters`, HOW);
+        }
+        const fp = FINGERPRINT_RE.exec(line);
+        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
+            out.fingerprints.push(`SHA256:${fp[1]}`);
+            return;
+        }
+        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
+            throw new InputError(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
+        }
+        const fields = line.split(/\s+/);
+        let marker = '';
+        if (fields[0]?.startsWith('@')) {
+            marker = fields.shift() ?? '';
+            if (marker !== '@cert-authority' && marker !== '@revoked') {
+                throw new InputError(input, `${where} has an unknown marker ${marker}`, HOW);
+            }
+        }
+        let patterns;
+        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
+            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
+        }
+        else {
+            patterns = (fields.shift() ?? '').split(',');
+        }
+        const keyType = fields[0] ?? '';
+        const key = fields[1] ?? '';
+        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
+            throw new InputError(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
+        }
+        out.lines.push({ marker, patterns, keyType, key });
+    });
+    return out;
+}
+/**
+ * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
+ * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
+ * written with every port this deploy uses, and either form matches.
+ */
+function renderKnownHosts(trusted, ports) {
+    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
+    return trusted.lines
+        .map(({ marker, patterns, keyType, key }) => {
+        const all = new Set();
+        for (const p of patterns) {
+            all.add(p);
+            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
+                continue;
+            for (const port of extraPorts)
+                all.add(`[${p}]:${port}`);
+        }
+        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
+    })
+        .map((l) => `${l}\n`)
+        .join('');
+}
+/**
+ * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
+ * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
+ * It must exit 0 even when it has nothing to say, or ssh drops the connection.
+ */
+function fingerprintCheckScript(fingerprintFile) {
+    return `#!/bin/sh
+# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
+[ -n "$1" ] && [ -n "$3" ] || exit 0
+fp=$(printf '%s' "$1" | sed 's/=*$//')
+if grep -qxF -- "$fp" '${fingerprintFile}'; then
+  printf '%s %s %s\\n' "$4" "$2" "$3"
+fi
+exit 0
+`;
+}
+
+;// CONCATENATED MODULE: ./src/settings.ts
+const COMMANDS = [
+    'deploy',
+    'rollback',
+    'list',
+    'prune',
+    'unlock',
+    'upload',
+    'activate',
+    'doctor',
+];
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+
+
+
+
+const inputs_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
+// chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
+const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+/** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
+const NEVER_A_KEY = [
+    'host',
+    'user',
+    'port',
+    'key-passphrase',
+    'known-hosts',
+    'accept-unknown-host-key',
+    'jump-host',
+    'source',
+    'target',
+    'link-name',
+    'release-id',
+    'command',
+    'rollback-to',
+    'keep-releases',
+    'exclude',
+    'filter',
+    'chmod',
+    'shared',
+    'healthcheck-url',
+    'rollback-on-failure',
+    'dry-run',
+    'allow-empty',
+    'max-parallel',
+    'timeout',
+];
+/** Owner may write; everyone may read (and enter directories / run what was executable). */
+const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
+function bool(get, name, dflt) {
+    const v = get(name).trim().toLowerCase();
+    if (v === '')
+        return dflt;
+    if (['true', 'yes', '1', 'on'].includes(v))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(v))
+        return false;
+    throw new InputError(name, `'${v}' is not a boolean`, 'Use true or false.');
+}
+function wholeNumber(get, name, dflt, min, max) {
+    const v = get(name).trim();
+    if (v === '')
+        return dflt;
+    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+        throw new InputError(name, `'${v}' is not a whole number from ${min} to ${max}`, `e.g. ${dflt}.`);
+    }
+    return Number(v);
+}
+function noControl(name, value, what = 'value') {
+    if (CONTROL_RE.test(value)) {
+        throw new InputError(name, `the ${what} contains control characters (newline, tab, escape…)`, 'Remove them.');
+    }
+    return value;
+}
+// Every non-empty line counts, '#' ones too: `#*#` (editor autosaves) is a common exclude pattern,
+// and a line dropped as a "comment" would change what is uploaded without a word.
+function lines(get, name) {
+    return get(name)
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .map((l) => noControl(name, l, 'line'));
+}
+// How an rsync filter rule starts: a rule name, then its modifiers or the separator before the
+// pattern. rsync checks the rest itself (before it sends anything); this only keeps out what is
+// no rule at all — it accepts every rule rsync 3.x accepts.
+const FILTER_RULE_RE = /^(?:[-+.:HSPR!]|exclude|include|merge|dir-merge|hide|show|protect|risk|clear)(?:[,/!Csrpxenw+\- _].*)?$/s;
+function filterRule(rule) {
+    if (!FILTER_RULE_RE.test(rule)) {
+        throw new InputError('filter', `'${rule}' is not an rsync filter rule`, 'Start each line with a rule and a space, e.g. "- *.log", "+ /keep/***" or "P /uploads/" (FILTER RULES in man rsync). Every line is a rule: there are no comment lines.');
+    }
+    return rule;
+}
+/** True at the first entry that is not a directory (a file, a symlink…): stops early on real builds. */
+function hasAnyFile(dir) {
+    let entries;
+    try {
+        entries = (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true });
+    }
+    catch {
+        return true; // unreadable: let rsync say why
+    }
+    for (const e of entries)
+        if (!e.isDirectory())
+            return true;
+    return entries.some((e) => hasAnyFile(external_node_path_default().join(dir, e.name)));
+}
+function parseTarget(name, value) {
+    const v = value.trim();
+    const good = 'Give an absolute path like /var/www/example.com, without "." or ".." parts or a trailing "/".';
+    if (v === '')
+        throw new InputError(name, 'is required', good);
+    noControl(name, v, 'path');
+    if (v.length > 1024)
+        throw new InputError(name, 'is longer than 1024 characters', good);
+    if (!v.startsWith('/'))
+        throw new InputError(name, `'${v}' is not an absolute path`, good);
+    const parts = v.slice(1).split('/');
+    if (v === '/') {
+        throw new InputError(name, "'/' is the root of the server's file system", `${good} ${OWN_DIR}`);
+    }
+    if (parts.some((p) => p === '' || p === '.' || p === '..')) {
+        throw new InputError(name, `'${v}' is not a normalised path`, good);
+    }
+    const system = systemDirectory(v);
+    if (system)
+        throw new InputError(name, `'${v}' is ${system}`, OWN_DIR);
+    return v;
+}
+const OWN_DIR = 'Deploy into a directory of its own, e.g. /var/www/example.com or /srv/example.com: the tool creates releases/, shared/, .deploy/ and the link in it.';
+// The system's own directories: a deploy root there would mix releases/, .deploy/ and the link
+// into what the OS owns (and a mistyped variable, e.g. target: /${{ vars.SITE }}, lands here).
+const SYSTEM_DIRS = new Set([
+    '/bin',
+    '/boot',
+    '/dev',
+    '/etc',
+    '/home',
+    '/lib',
+    '/lib32',
+    '/lib64',
+    '/libx32',
+    '/media',
+    '/mnt',
+    '/opt',
+    '/proc',
+    '/root',
+    '/run',
+    '/sbin',
+    '/srv',
+    '/sys',
+    '/tmp',
+    '/usr',
+    '/var',
+    '/usr/bin',
+    '/usr/include',
+    '/usr/lib',
+    '/usr/lib64',
+    '/usr/libexec',
+    '/usr/local',
+    '/usr/sbin',
+    '/usr/share',
+    '/usr/src',
+    '/var/backups',
+    '/var/cache',
+    '/var/lib',
+    '/var/local',
+    '/var/lock',
+    '/var/log',
+    '/var/mail',
+    '/var/opt',
+    '/var/run',
+    '/var/spool',
+    '/var/tmp',
+]);
+/** Trees that hold no files of anyone's: the kernel's and the boot loader's, and programs' own. */
+const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/run', '/boot', '/bin', '/sbin', '/lib', '/lib64', '/etc'];
+/** What a system directory is, in words, or '' for a path that may be a deploy root. */
+function systemDirectory(p) {
+    if (SYSTEM_DIRS.has(p))
+        return 'a system directory';
+    const tree = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
+    return tree ? `inside ${tree}, a system directory` : '';
+}
+function parseReleaseId(name, value) {
+    if (!inputs_RELEASE_ID_RE.test(value)) {
+        throw new InputError(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
+    }
+    return value;
+}
+function parseSharedPath(value) {
+    const good = 'Give paths relative to the release, e.g. storage or public/uploads.';
+    const p = value.replace(/\/+$/, '');
+    if (p.startsWith('/'))
+        throw new InputError('shared', `'${value}' is absolute`, good);
+    const parts = p.split('/');
+    if (parts.some((s) => s === '' || s === '.' || s === '..')) {
+        throw new InputError('shared', `'${value}' is not a normalised relative path`, good);
+    }
+    return p;
+}
+/** `storage` with `storage/logs` would replace the inner one, through the outer one's link, by a link to itself. */
+function sharedPaths(list) {
+    const unique = [...new Set(list)];
+    for (const p of unique) {
+        const outer = unique.find((o) => p.startsWith(`${o}/`));
+        if (outer) {
+            throw new InputError('shared', `'${p}' is inside '${outer}'`, `List only ${outer}: what is inside it is shared with it.`);
+        }
+    }
+    return unique;
+}
+/** Where ssh.ts makes its private directory (the key, known_hosts): /tmp/rad-XXXXXX. */
+const PRIVATE_DIR_PARENT = '/tmp';
+/**
+ * The private directory's parent when `dir` contains it ('/' and /tmp do), else ''. Compared
+ * after resolving symlinks, so a link to /tmp (or macOS's /tmp → /private/tmp) counts too.
+ */
+function holdsPrivateDir(dir, parent = PRIVATE_DIR_PARENT) {
+    let real = dir;
+    let tmp = parent;
+    try {
+        real = (0,external_node_fs_namespaceObject.realpathSync)(dir);
+        tmp = (0,external_node_fs_namespaceObject.realpathSync)(parent);
+    }
+    catch { }
+    const inside = (a, b) => a === b || b.startsWith(a === '/' ? '/' : `${a}/`);
+    return inside(real, tmp) || inside(dir, parent) ? parent : '';
+}
+/**
+ * `YYYYMMDDTHHMMSSZ-<tag or short sha>-<6 hex>`: sorts by time and says what was deployed; the
+ * random end keeps two runs started in the same second (a re-run, two tags pushed at once) apart.
+ */
+function defaultReleaseId(now, env, unique = (0,external_node_crypto_namespaceObject.randomBytes)(3).toString('hex')) {
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const tag = env.GITHUB_REF_TYPE === 'tag' ? (env.GITHUB_REF_NAME ?? '') : '';
+    // 16 + 1 + 76 + 1 + 6: within the 100 characters of a release id.
+    const label = (tag || (env.GITHUB_SHA ?? '').slice(0, 7)).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 76);
+    return [stamp, label, unique].filter((p) => p !== '').join('-');
+}
+function runMeta(env) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return {
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? env.USER ?? '',
+        runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+            : '',
+    };
+}
+function parseHosts(get) {
+    const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
+    const port = get('port').trim() === '' ? 22 : parsePort('port', get('port').trim());
+    const raw = splitList(get('host'));
+    if (raw.length === 0) {
+        throw new InputError('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
+    }
+    const hosts = raw.map((h) => parseHost('host', h, user, port));
+    const seen = new Set();
+    for (const h of hosts) {
+        if (seen.has(h.label))
+            throw new InputError('host', `${h.label} is listed twice`, 'List each host once.');
+        seen.add(h.label);
+    }
+    const jump = get('jump-host').trim();
+    return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
+}
+function parseTrust(get, accept) {
+    const trusted = parseKnownHosts('known-hosts', get('known-hosts'));
+    if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
+        throw new InputError('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
+    }
+    return trusted;
+}
+/** Reads and validates every input. Pure apart from checking that `source` is a directory. */
+function parseSettings(get, env = process.env, now = new Date(), options = {}) {
+    // A private key pasted into another input would be echoed by that input's error (before it is
+    // masked) or even used (a shared path, an exclude pattern): refuse it, without repeating it.
+    for (const name of NEVER_A_KEY) {
+        if (/PRIVATE KEY-----/.test(get(name))) {
+            throw new InputError(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
+        }
+    }
+    const w = options.words ?? ACTION_WORDS;
+    const command = (get('command').trim() || 'deploy');
+    if (!COMMANDS.includes(command)) {
+        throw new InputError('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
+    }
+    const { hosts, jumpHost } = parseHosts(get);
+    const keyText = get('key');
+    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
+    if (key === '' && !options.allowOwnSsh) {
+        throw new InputError('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
+    }
+    const keyPassphrase = get('key-passphrase');
+    if (/[\r\n]/.test(keyPassphrase)) {
+        throw new InputError('key-passphrase', 'contains a newline', 'Store the passphrase alone, without a trailing newline.');
+    }
+    const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key', false);
+    const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
+    const target = parseTarget('target', get('target'));
+    const linkName = get('link-name').trim() || 'current';
+    if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
+        throw new InputError('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
+    }
+    const needsSource = command === 'deploy' || command === 'upload';
+    let source = '';
+    if (needsSource) {
+        const s = get('source').trim();
+        if (s === '')
+            throw new InputError('source', 'is required', `Give the build directory, e.g. ${w.input('source', 'public')}.`);
+        noControl('source', s, 'path');
+        source = external_node_path_default().resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s);
+        let isDir = false;
+        try {
+            isDir = (0,external_node_fs_namespaceObject.statSync)(source).isDirectory();
+        }
+        catch { }
+        if (!isDir) {
+            throw new InputError('source', `'${s}' is not a directory (looked at ${source})`, 'Build first, then give the output directory relative to the workspace, e.g. dist or public.');
+        }
+        const holds = holdsPrivateDir(source);
+        if (holds) {
+            throw new InputError('source', `'${s}' (${source}) contains ${holds}, where this tool keeps the deploy key while it runs: it would be uploaded`, 'Give the build directory itself, e.g. dist or public, not a parent of /tmp.');
+        }
+    }
+    const allowEmpty = bool(get, 'allow-empty', false);
+    // An empty build going live is a broken build step far more often than a wish: refuse it here,
+    // before any connection (exclude/filter that leave nothing are caught after the upload).
+    if (needsSource && !allowEmpty && !hasAnyFile(source)) {
+        throw new InputError('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
+    }
+    const givenId = get('release-id').trim();
+    if ((command === 'activate' || command === 'upload') && givenId === '') {
+        throw new InputError('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === ACTION_WORDS ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
+    }
+    const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
+    const rollbackTo = get('rollback-to').trim();
+    if (rollbackTo !== '')
+        parseReleaseId('rollback-to', rollbackTo);
+    const chmod = get('chmod').trim() || DEFAULT_CHMOD;
+    if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
+        throw new InputError('chmod', `'${chmod}' is not an rsync --chmod spec`, `e.g. ${DEFAULT_CHMOD} or D755,F644.`);
+    }
+    const healthcheckUrl = get('healthcheck-url').trim();
+    if (healthcheckUrl !== '') {
+        // new URL() silently drops newlines and tabs; the raw text is still logged, so refuse them
+        noControl('healthcheck-url', healthcheckUrl, 'URL');
+        let ok = false;
+        try {
+            ok = ['http:', 'https:'].includes(new URL(healthcheckUrl).protocol);
+        }
+        catch { }
+        if (!ok) {
+            throw new InputError('healthcheck-url', `'${maskUrl(healthcheckUrl)}' is not an http(s) URL`, 'e.g. https://example.com/health.');
+        }
+    }
+    const hook = (name) => {
+        const v = get(name).replace(/\r\n?/g, '\n');
+        if (v.length > 65536)
+            throw new InputError(name, 'is longer than 64 KiB', 'Put a long script in your release and call it.');
+        if (v.includes('\u0000'))
+            throw new InputError(name, 'contains a NUL byte', 'Remove it.');
+        return v.trim() === '' ? '' : v;
+    };
+    return {
+        command,
+        hosts,
+        jumpHost,
+        key,
+        keyPassphrase,
+        trusted,
+        acceptUnknownHostKey,
+        source,
+        target,
+        linkName,
+        releaseId,
+        releaseIdGiven: givenId !== '',
+        rollbackTo,
+        keepReleases: wholeNumber(get, 'keep-releases', 5, 0, 10000),
+        exclude: lines(get, 'exclude'),
+        filter: lines(get, 'filter').map(filterRule),
+        chmod,
+        shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
+        beforeSwitch: hook('before-switch'),
+        afterSwitch: hook('after-switch'),
+        healthcheckUrl,
+        rollbackOnFailure: bool(get, 'rollback-on-failure', true),
+        dryRun: bool(get, 'dry-run', false),
+        allowEmpty,
+        maxParallel: wholeNumber(get, 'max-parallel', 8, 1, 256),
+        timeoutSeconds: wholeNumber(get, 'timeout', 600, 10, 6 * 3600),
+        meta: runMeta(env),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/commands.ts
 
 
@@ -4009,8 +4307,285 @@ async function rsyncVersionText(p) {
     return `${r.stdout}\n${r.stderr}`;
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/doctor.ts
+/**
+ * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
+ * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
+ * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
+ * them as data (CommandOutcome.doctor); the CLI and the action render them.
+ */
+
+
+
+
+
+
+
+
+
+/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
+const MIN_FREE_KB = 100 * 1024;
+const MIN_FREE_INODES = 1000;
+/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
+const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
+const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
+const doctor_ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
+const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
+/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
+function readParts(reply) {
+    const parts = new Map();
+    for (const v of remote_all(reply, 'part')) {
+        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
+        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
+        parts.set(name, { kind: k, owner, writable: w === '1', dev });
+    }
+    return parts;
+}
+function localRsyncCheck(local) {
+    if ('problem' in local)
+        return bad('rsync here', local.problem.message, local.problem.hint);
+    return doctor_ok('rsync here', `${local.version} (${local.path})`);
+}
+function serverRsyncCheck(reply) {
+    const name = 'rsync on the server';
+    if (reply.values.has('rsync-missing')) {
+        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', remoteErrorHint('rsync-missing', { target: '', linkName: '', user: '' }));
+    }
+    const line = first(reply, 'rsync-version');
+    const v = parseRsyncVersion(line);
+    if (v.kind === 'rsync' && v.version[0] >= 3)
+        return doctor_ok(name, line.replace(/\s+/g, ' ').trim());
+    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
+}
+function shellCheck(reply) {
+    const name = 'login shell';
+    const shell = first(reply, 'shell');
+    if (reply.other.length === 0)
+        return doctor_ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
+    return bad(name, `${shell || 'the login shell'} printed ${reply.other.length} line(s) before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, startupFileHint(shell, 'prints'));
+}
+function targetCheck(parts, reply, ctx, me) {
+    const name = 'target';
+    const t = parts.get('target');
+    const fix = remoteErrorHint('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
+    if (!t || t.kind === 'missing') {
+        const near = parts.get('nearest');
+        const where = first(reply, 'nearest-path') || '/';
+        if (near?.writable)
+            return doctor_ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
+        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
+    }
+    if (t.kind !== 'dir')
+        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
+    if (!t.writable)
+        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
+    const chown = `On the server, as root: chown -R ${me}:${first(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
+    for (const [p, label] of [
+        ['releases', 'releases/'],
+        ['deploy', '.deploy/'],
+        ['incoming', '.deploy/incoming/'],
+        ['lock', '.deploy/lock'],
+    ]) {
+        const part = parts.get(p);
+        if (!part || part.kind === 'missing')
+            continue;
+        if (part.kind === 'symlink') {
+            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, remoteErrorHint('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
+        }
+        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
+            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
+        }
+    }
+    return doctor_ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
+}
+function filesystemCheck(parts, ctx) {
+    const name = 'one filesystem';
+    const dev = (...names) => {
+        for (const n of names) {
+            const p = parts.get(n);
+            if (p && p.kind !== 'missing' && p.dev)
+                return p.dev;
+        }
+        return '';
+    };
+    const releases = dev('releases', 'target', 'nearest');
+    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
+    if (releases && incoming && releases !== incoming) {
+        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
+    }
+    return doctor_ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
+}
+function kib(n) {
+    if (n < 1024 ** 2)
+        return `${(n / 1024).toFixed(0)} MiB`;
+    return `${(n / 1024 ** 2).toFixed(1)} GiB`;
+}
+function spaceCheck(reply, ctx) {
+    const name = 'free space';
+    const [kb = '', total = '', free = ''] = first(reply, 'df').split(' ');
+    const freeKb = Number(kb);
+    if (kb === '' || !Number.isFinite(freeKb))
+        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
+    const noTable = Number(total) === 0;
+    const inodes = Number(free);
+    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
+    const fix = `Free space on the server: prune old releases (${(ctx.words ?? ACTION_WORDS).command('prune')}) or grow the disk.`;
+    if (freeKb < MIN_FREE_KB)
+        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
+    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
+        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
+    }
+    return doctor_ok(name, detail);
+}
+const RENAME_TOOLS = {
+    gnu: 'mv -T',
+    bsd: 'mv -h',
+    perl: 'perl rename()',
+    python: 'python3 os.rename()',
+};
+function renameCheck(reply) {
+    const name = 'atomic switch';
+    const tool = RENAME_TOOLS[first(reply, 'mv-kind')];
+    if (tool)
+        return doctor_ok(name, `renames the link with ${tool}`);
+    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${remoteErrorHint('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
+}
+function linkCheck(parts, reply, ctx) {
+    const name = ctx.linkName;
+    const link = parts.get('link');
+    const path = `${ctx.target}/${ctx.linkName}`;
+    if (!link || link.kind === 'missing')
+        return doctor_ok(name, `${path} does not exist yet: the first deploy creates it`);
+    if (link.kind === 'symlink') {
+        const to = first(reply, 'link-to');
+        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
+        return doctor_ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
+    }
+    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, remoteErrorHint('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
+}
+function lockCheck(reply, ctx) {
+    const name = 'lock';
+    const owner = first(reply, 'lock-owner').trim();
+    if (reply.values.has('lock-held')) {
+        return bad(name, `held by another run: ${owner}`, remoteErrorHint('locked', {
+            target: ctx.target,
+            linkName: ctx.linkName,
+            user: ctx.user,
+            words: ctx.words,
+        }));
+    }
+    if (reply.values.has('lock-stale')) {
+        return doctor_ok(name, `a stale lock (${first(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
+    }
+    return doctor_ok(name, 'free');
+}
+/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
+function doctorChecks(reply, ctx) {
+    const parts = readParts(reply);
+    const me = first(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
+    return [
+        shellCheck(reply),
+        localRsyncCheck(ctx.local),
+        serverRsyncCheck(reply),
+        targetCheck(parts, reply, ctx, me),
+        filesystemCheck(parts, ctx),
+        spaceCheck(reply, ctx),
+        renameCheck(reply),
+        linkCheck(parts, reply, ctx),
+        lockCheck(reply, ctx),
+    ];
+}
+/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
+function connectionChecks(err, trustedBy) {
+    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
+    if (HOST_KEY_CODES.has(err.code))
+        return [bad('host key', say(err), err.hint)];
+    const hostKey = doctor_ok('host key', `matches ${trustedBy}`);
+    if (LOGIN_CODES.has(err.code))
+        return [hostKey, bad('login', say(err), err.hint)];
+    if (err.code === 'login-shell')
+        return [hostKey, doctor_ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
+    return [bad('connection', say(err), err.hint)];
+}
+async function localRsync() {
+    try {
+        const p = await findRsync(await which('rsync', false));
+        const r = await run(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
+    }
+    catch (e) {
+        return { problem: toDeployError(e) };
+    }
+}
+/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
+function doctorFailure(report, connectionErrors) {
+    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
+    if (failed.length === 0)
+        return undefined;
+    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
+    const hint = 'Fix what each ✗ line says, then run doctor again.';
+    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
+    return new DeployError(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
+}
+/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
+async function runDoctor(core) {
+    const s = core.settings;
+    const local = await localRsync();
+    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
+    const trustedBy = s.acceptUnknownHostKey
+        ? 'the key learned on first use (accept-unknown-host-key)'
+        : ownSetup
+            ? 'your known_hosts'
+            : (core.words ?? ACTION_WORDS).input('known-hosts');
+    const connectionErrors = [];
+    const results = await pool(s.hosts, s.maxParallel, async (spec, i) => {
+        const start = Date.now();
+        const session = new HostSession(core, i, spec);
+        const result = blankResult(spec.label, '');
+        let checks;
+        try {
+            await core.ssh.connect(i, spec.label, core.signal);
+            const reply = await session.call('doctor', { ID: '' });
+            checks = [
+                doctor_ok('host key', `matches ${trustedBy}`),
+                doctor_ok('login', `as ${first(reply, 'user').split(' ')[0] || spec.user}`),
+                ...doctorChecks(reply, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: spec.user,
+                    trustedBy,
+                    local,
+                    words: core.words,
+                }),
+            ];
+            const to = first(reply, 'link-to');
+            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
+            setLive(result, s.target, id);
+            result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            if (err.code === 'cancelled')
+                throw err;
+            if (err.code !== 'login-shell')
+                connectionErrors.push(err);
+            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
+            result.error = err.message;
+        }
+        result.durationMs = Date.now() - start;
+        return { result, checks: { host: spec.label, checks } };
+    });
+    const doctor = results.map((r) => r.checks);
+    return {
+        releaseId: results[0]?.result.releaseId ?? '',
+        hosts: results.map((r) => r.result),
+        rolledBack: false,
+        error: doctorFailure(doctor, connectionErrors),
+        releases: [],
+        doctor,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/ssh.ts
 
 
@@ -4413,6 +4988,7 @@ async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
 
 
 
+
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
  * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
@@ -4432,6 +5008,8 @@ async function dispatch(c) {
             return runPrune(c);
         case 'unlock':
             return runUnlock(c);
+        case 'doctor':
+            return runDoctor(c);
     }
 }
 /**
@@ -4514,6 +5092,282 @@ async function runCommand(settings, opts) {
     return { outcome, failure, timedOut, cancelled };
 }
 
+;// CONCATENATED MODULE: ./src/init-cli.ts
+/**
+ * The `init` subcommand of the CLI: its own flags (it makes files here; it deploys nothing), then
+ * init.ts. Host, target and the connection flags go through parseSettings, so they are validated with
+ * the same messages as every other command.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+const BIN = 'rsync-atomic-deploy';
+const INIT_SUMMARY = 'set up: a deploy key, the host keys, the gh commands and the workflow';
+const DOCTOR_ABOUT = {
+    summary: 'check everything a deploy needs on the server; change nothing',
+    usage: '--host HOST --target PATH',
+    text: 'Connects and checks the host key, the key, that the login shell prints nothing, rsync on both ends, that the target is writable, that releases/ and the upload area share a filesystem, free space and inodes, a tool for the atomic rename, that the link is a symlink, and the lock. One line per check, ✓ or ✗ with the fix; exit code 0 when all pass.',
+    examples: [
+        `${BIN} doctor --host deploy@www1 --target /var/www/site`,
+        `${BIN} doctor --host deploy@www1 --target /var/www/site --key deploy_key --known-hosts deploy_key.known_hosts`,
+    ],
+};
+const FLAGS = {
+    host: { type: 'string' },
+    user: { type: 'string' },
+    port: { type: 'string' },
+    'jump-host': { type: 'string' },
+    target: { type: 'string' },
+    source: { type: 'string' },
+    key: { type: 'string' },
+    'known-hosts': { type: 'string' },
+    'deploy-key': { type: 'string' },
+    install: { type: 'boolean' },
+    write: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    'no-color': { type: 'boolean' },
+};
+const INIT_HELP = `Usage: ${BIN} init --host [USER@]HOST[:PORT] --target PATH [options]
+
+Sets up deploys to one server: generates a new ed25519 deploy key (never over an existing file),
+prints the authorized_keys line for the server, scans the server's host keys and prints their
+fingerprints to compare, and prints the gh commands and the workflow file that use them.
+
+  --host [USER@]HOST[:PORT]  The server (a Host alias of your ~/.ssh/config works).
+  --target PATH              The deploy root on the server, e.g. /var/www/example.com.
+  --jump-host HOST           Reach the server through this host (its key is checked by your known_hosts).
+  --user USER, --port PORT   For a host that names none.
+  --source DIR               The build directory the workflow uploads (default: public).
+  --deploy-key FILE          Where the new key goes (default: ~/.ssh/deploy_HOST); FILE.pub and
+                             FILE.known_hosts go next to it. Existing files are never overwritten.
+  --install                  Add the key to the deploy user's ~/.ssh/authorized_keys over your own
+                             ssh access (your agent and ~/.ssh/config, or --key and --known-hosts).
+  --key FILE                 For --install: the key you log in with now (default: your ssh setup).
+  --known-hosts FILE         For --install: known_hosts lines (default: your ~/.ssh/known_hosts).
+  --write                    Write .github/workflows/deploy.yml (never over an existing one).
+`;
+/** Runs `init`; resolves with the exit code (0 done, 1 --install failed, 2 bad input, 3 no connection). */
+async function initMain(argv, env, out, words) {
+    const error = (message, hint = '') => {
+        out.stderr.write(`error: ${untrusted_safeMessage(message)}\n${hint ? `${untrusted_safeMessage(hint)}\n` : ''}`);
+    };
+    let values;
+    try {
+        values = (0,external_node_util_.parseArgs)({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+    }
+    catch (e) {
+        error((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '', `See: ${BIN} init --help`);
+        return 2;
+    }
+    if (values.help) {
+        out.stdout.write(INIT_HELP);
+        return 0;
+    }
+    const str = (k) => (typeof values[k] === 'string' ? values[k] : '');
+    let settings;
+    try {
+        const read = (flag) => {
+            const f = str(flag);
+            if (!f)
+                return '';
+            try {
+                return (0,external_node_fs_namespaceObject.readFileSync)(f, 'utf8');
+            }
+            catch (e) {
+                throw new InputError(flag, `cannot read ${f} (${e.code ?? e})`, `Give a readable file to --${flag}.`);
+            }
+        };
+        const inputs = {
+            command: 'doctor',
+            host: str('host'),
+            user: str('user'),
+            port: str('port'),
+            'jump-host': str('jump-host'),
+            target: str('target'),
+            key: read('key'),
+            'known-hosts': read('known-hosts'),
+        };
+        settings = parseSettings((n) => inputs[n] ?? '', env, new Date(), { allowOwnSsh: true, words });
+        if (settings.hosts.length !== 1)
+            throw new InputError('host', 'init sets up one server at a time', 'Give one --host; run init once per server.');
+        if (/\$\{\{/.test(`${str('host')}${settings.target}${str('source')}`)) {
+            throw new InputError('target', 'holds ${{, which GitHub would read as an expression', 'Give plain values.');
+        }
+    }
+    catch (e) {
+        if (e instanceof InputError)
+            error(e.message.replace(`Input '${e.input}'`, `--${e.input}`), e.hint);
+        else
+            error(toDeployError(e).message);
+        return 2;
+    }
+    const host = settings.hosts[0];
+    const source = str('source') || 'public';
+    const keyFile = external_node_path_default().resolve(str('deploy-key') || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.ssh', `deploy_${host.host.replace(/[^A-Za-z0-9.-]/g, '_')}`));
+    const files = { key: keyFile, pub: `${keyFile}.pub`, known: `${keyFile}.known_hosts` };
+    const workflowFile = external_node_path_default().resolve('.github/workflows/deploy.yml');
+    // Refused before anything is made: init never overwrites a key (nor the workflow).
+    for (const f of [...Object.values(files), ...(values.write ? [workflowFile] : [])]) {
+        if ((0,external_node_fs_namespaceObject.existsSync)(f)) {
+            error(`${f} exists: init never overwrites a key or a workflow.`, 'Give --deploy-key a new path (or move the old files away yourself).');
+            return 2;
+        }
+    }
+    let sshPath;
+    try {
+        sshPath = await which('ssh', true);
+    }
+    catch {
+        error('ssh is not installed on this machine.', 'Install OpenSSH (apt-get install openssh-client).');
+        return 2;
+    }
+    // What ssh makes of the host (an alias of ~/.ssh/config resolved): the name the workflow connects to.
+    const g = await run(sshPath, ['-G', ...ownHostArgs(host, settings.jumpHost)], {
+        signal: AbortSignal.timeout(10_000),
+    });
+    const r = resolvedHost(g.stdout);
+    const real = { hostname: r.hostname || host.host, port: r.port || host.port, user: host.user || r.user };
+    const jump = settings.jumpHost?.label ?? r.proxyJump;
+    const lines = await scanHostKeys(real, jump, sshPath).catch(() => []);
+    if (lines.length === 0) {
+        error(`Could not read the host keys of ${real.hostname} port ${real.port}${jump ? ` through ${jump}` : ''}.`, 'Check the host name and port, that sshd runs there, and that this machine may reach it. Nothing was created.');
+        return 3;
+    }
+    const prints = await fingerprints(lines);
+    const hostInput = `${real.user ? `${real.user}@` : ''}${real.hostname.includes(':') ? `[${real.hostname}]` : real.hostname}${real.port !== 22 ? `:${real.port}` : ''}`;
+    const comment = `${BIN}@${real.hostname}`.replace(/[^A-Za-z0-9._@-]/g, '_');
+    let line;
+    try {
+        const key = await generateKey(comment);
+        if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_default().dirname(keyFile)))
+            (0,external_node_fs_namespaceObject.mkdirSync)(external_node_path_default().dirname(keyFile), { recursive: true, mode: 0o700 });
+        await writeNew(files.key, key.privateKey, 0o600);
+        await writeNew(files.pub, key.publicKey, 0o644);
+        await writeNew(files.known, `${lines.join('\n')}\n`, 0o644);
+        line = authorizedKeysLine(key.publicKey);
+    }
+    catch (e) {
+        const why = e.code === 'EEXIST'
+            ? 'it exists now (made by something else meanwhile)'
+            : toDeployError(e).message;
+        error(`Could not write the new key to ${keyFile}: ${why}`);
+        return 2;
+    }
+    const p = (s = '') => out.stdout.write(`${s}\n`);
+    const user = real.user || 'the deploy user';
+    p(`New deploy key (ed25519, no passphrase; keep it secret): ${keyFile}`);
+    p(`  public key: ${files.pub}`);
+    p();
+    let code = 0;
+    let installed = '';
+    if (values.install) {
+        let ssh;
+        try {
+            ssh = await Ssh.create({ ...sshOptions(settings, true), words }, sshPath, () => { });
+            const did = await installKey(ssh, host, line);
+            installed =
+                did === 'added'
+                    ? `added to ~${real.user}/.ssh/authorized_keys on ${host.label}`
+                    : `already in ~${real.user}/.ssh/authorized_keys on ${host.label} (not added twice)`;
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            installed = '';
+            code = err.code === 'install-failed' || err.code === 'no-home' ? 1 : 3;
+            error(`--install: ${err.message}`, err.hint);
+        }
+        finally {
+            await ssh?.dispose();
+        }
+    }
+    p(`1. Authorize the key on the server${installed ? `: done, ${installed}.` : `: add this line to ~${real.user || 'USER'}/.ssh/authorized_keys of ${user} there:`}`);
+    p(`   ${line}`);
+    p('   `restrict` allows running commands (all a deploy needs) and no pty or forwarding. To accept it');
+    p('   only from fixed addresses (self-hosted runners), prefix it: from="203.0.113.7",restrict ssh-ed25519 ...');
+    p();
+    p(`2. The server's host keys, scanned just now from ${real.hostname} port ${real.port}${jump ? ` through ${jump}` : ''}:`);
+    for (const f of prints)
+        p(`   ${f}`);
+    p('   Compare them with what the server itself says before you trust them: run there');
+    p('   `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (and the same for each ssh_host_*_key.pub).');
+    p(`   The known_hosts lines are in ${files.known}.`);
+    p();
+    p('3. Store the key and the host keys in the GitHub repository (in its checkout, with the gh CLI):');
+    for (const c of ghCommands(files.key, files.known))
+        p(`   ${c}`);
+    p();
+    const workflow = workflowText({
+        host: hostInput,
+        jumpHost: settings.jumpHost?.label ?? '',
+        target: settings.target,
+        source,
+    });
+    if (values.write) {
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(external_node_path_default().dirname(workflowFile), { recursive: true });
+            await writeNew(workflowFile, workflow, 0o644);
+            p(`4. The workflow: written to ${workflowFile} (check the build step and commit it).`);
+        }
+        catch (e) {
+            error(`Could not write ${workflowFile}: ${e.code ?? e}`);
+            code = code || 1;
+        }
+    }
+    else {
+        p('4. The workflow, as .github/workflows/deploy.yml (or run init with --write):');
+        p();
+        out.stdout.write(workflow);
+    }
+    p();
+    p('Then check the server (it changes nothing there):');
+    p(`   ${BIN} doctor --host ${init_shWord(hostInput)} --target ${init_shWord(settings.target)} --key ${init_shWord(files.key)} --known-hosts ${init_shWord(files.known)}`);
+    return code;
+}
+
+;// CONCATENATED MODULE: ./src/outputs.ts
+/**
+ * The action's JSON outputs, free of @actions/core: the CLI's --json prints the same text as the
+ * action's `hosts` and `releases` outputs.
+ */
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+function totals(outcome) {
+    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
+    return {
+        bytesSent: sum((h) => h.bytesSent),
+        filesTransferred: sum((h) => h.filesTransferred),
+        filesLinked: sum((h) => h.filesLinked),
+    };
+}
+function hostsJson(outcome) {
+    return JSON.stringify(outcome.hosts.map((h) => ({
+        host: h.host,
+        'release-id': h.releaseId,
+        // false: we could not learn what the link serves (release-id is then '').
+        'live-known': h.liveKnown,
+        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
+        'previous-release-id': h.previousReleaseId,
+        'bytes-sent': h.bytesSent,
+        'files-transferred': h.filesTransferred,
+        'files-linked': h.filesLinked,
+        'duration-ms': h.durationMs,
+        status: h.status,
+        ...(h.error ? { error: h.error } : {}),
+    })));
+}
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
+}
+
 ;// CONCATENATED MODULE: ./src/cli-app.ts
 /**
  * The command line: the same deploys as the action, from a terminal or another CI system. Flags
@@ -4531,7 +5385,9 @@ async function runCommand(settings, opts) {
 
 
 
-const BIN = 'rsync-atomic-deploy';
+
+
+const cli_app_BIN = 'rsync-atomic-deploy';
 /** Kept equal to package.json's version (a test checks). */
 const VERSION = '0.1.0';
 /** Exit codes: scripts can tell bad input from an unreachable server from a failed deploy. */
@@ -4898,7 +5754,7 @@ const CLI_WORDS = {
         }
         return `--${o.flag} ${value}`;
     },
-    command: (name) => `\`${BIN} ${name}\``,
+    command: (name) => `\`${cli_app_BIN} ${name}\``,
 };
 /** An InputError as the CLI says it: the action's message, naming the flag and the variable too. */
 function cliInputMessage(e) {
@@ -5177,18 +6033,18 @@ class CliReporter {
     // Messages carry server text: safeMessage escapes any control character (colour comes only from us).
     info(message) {
         if (this.opts.info || this.opts.verbose)
-            this.line(safeMessage(message));
+            this.line(untrusted_safeMessage(message));
     }
     output(lines) {
         for (const l of lines)
             this.info(l);
     }
     warning(message) {
-        this.line(`${this.s.yellow('warning:')} ${safeMessage(message)}`);
+        this.line(`${this.s.yellow('warning:')} ${untrusted_safeMessage(message)}`);
     }
     debug(message) {
         if (this.opts.verbose)
-            this.line(this.s.dim(safeMessage(message)));
+            this.line(this.s.dim(untrusted_safeMessage(message)));
     }
     async group(name, fn) {
         if (this.opts.info || this.opts.verbose)
@@ -5307,7 +6163,7 @@ function humanResult(settings, outcome, s) {
             }
             const back = hosts[0]?.previousReleaseId;
             if (back)
-                out.push(s.dim(`To roll back: ${BIN} rollback --to ${back} (with the same --host and --target)`));
+                out.push(s.dim(`To roll back: ${cli_app_BIN} rollback --to ${back} (with the same --host and --target)`));
             break;
         }
         case 'upload':
@@ -5315,7 +6171,7 @@ function humanResult(settings, outcome, s) {
                 out.push('Dry run: nothing was changed.');
                 break;
             }
-            out.push(`Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${BIN} activate --release-id ${settings.releaseId}`);
+            out.push(`Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${cli_app_BIN} activate --release-id ${settings.releaseId}`);
             break;
         case 'rollback':
             for (const h of hosts) {
@@ -5331,6 +6187,9 @@ function humanResult(settings, outcome, s) {
                 out.push(`${s.green('✓')} ${h.host}: ${h.pruned.length ? `pruned ${h.pruned.join(', ')}` : 'nothing to prune'} (keeping ${settings.keepReleases || 'all'} good releases)`);
             }
             break;
+        case 'doctor':
+            out.push(doctorText(outcome.doctor ?? [], s).trimEnd());
+            break;
         case 'unlock':
             out.push(`${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`);
             break;
@@ -5341,7 +6200,7 @@ function humanResult(settings, outcome, s) {
 function safeResult(text) {
     return text
         .split(/(\u001b\[[0-9;]*m)/)
-        .map((part, i) => (i % 2 === 1 ? part : safeMessage(part)))
+        .map((part, i) => (i % 2 === 1 ? part : untrusted_safeMessage(part)))
         .join('');
 }
 // ---------------------------------------------------------------------------------------------
@@ -5352,8 +6211,8 @@ const ABOUT = {
         usage: '--host HOST --target PATH --source DIR [options]',
         text: 'Uploads DIR next to the live release (unchanged files become hard links to it, so a release costs only what changed), then makes it live by renaming one symlink. Nothing that is served changes before that rename.',
         examples: [
-            `${BIN} deploy --host www1 --target /var/www/site --source dist`,
-            `${BIN} deploy --host deploy@www1:2222,deploy@www2:2222 --target /var/www/site --source public --dry-run`,
+            `${cli_app_BIN} deploy --host www1 --target /var/www/site --source dist`,
+            `${cli_app_BIN} deploy --host deploy@www1:2222,deploy@www2:2222 --target /var/www/site --source public --dry-run`,
         ],
     },
     rollback: {
@@ -5361,8 +6220,8 @@ const ABOUT = {
         usage: '--host HOST --target PATH [--to ID]',
         text: 'Points the link back at the good release that was live before the current one (from the deploy log, whoever deployed it: the action or this command) and marks the current one bad, so a later rollback skips it. Nothing is deleted.',
         examples: [
-            `${BIN} rollback --host www1 --target /var/www/site`,
-            `${BIN} rollback --host www1 --target /var/www/site --to 20261121T235501Z-v1.2.3`,
+            `${cli_app_BIN} rollback --host www1 --target /var/www/site`,
+            `${cli_app_BIN} rollback --host www1 --target /var/www/site --to 20261121T235501Z-v1.2.3`,
         ],
     },
     list: {
@@ -5370,36 +6229,37 @@ const ABOUT = {
         usage: '--host HOST --target PATH [--json]',
         text: 'Lists the releases on disk, newest first by the deploy log: when and by whom each was deployed, which one is live and which are marked bad.',
         examples: [
-            `${BIN} list --host www1 --target /var/www/site`,
-            `${BIN} list --host www1 --target /var/www/site --json | jq -r '.[] | select(.current) | .id'`,
+            `${cli_app_BIN} list --host www1 --target /var/www/site`,
+            `${cli_app_BIN} list --host www1 --target /var/www/site --json | jq -r '.[] | select(.current) | .id'`,
         ],
     },
     prune: {
         summary: 'delete old releases, keeping --keep-releases good ones',
         usage: '--host HOST --target PATH [--keep-releases N]',
         text: 'Deletes releases beyond the newest N good ones. The live release and its rollback target are never deleted.',
-        examples: [`${BIN} prune --host www1 --target /var/www/site --keep-releases 3`],
+        examples: [`${cli_app_BIN} prune --host www1 --target /var/www/site --keep-releases 3`],
     },
     unlock: {
         summary: 'remove a deploy lock left behind by a run that died',
         usage: '--host HOST --target PATH',
         text: 'Removes TARGET/.deploy/lock whoever holds it, and says who that was. Only for a lock whose run is dead: a running deploy would lose it.',
-        examples: [`${BIN} unlock --host www1 --target /var/www/site`],
+        examples: [`${cli_app_BIN} unlock --host www1 --target /var/www/site`],
     },
     upload: {
         summary: 'fleets split in jobs, step 1: upload a release without switching',
         usage: '--host HOST --target PATH --source DIR --release-id ID [options]',
         text: 'Uploads the release and leaves it waiting on the server; run activate with the same --release-id (on every host at once) to make it live.',
         examples: [
-            `${BIN} upload --host www3 --target /var/www/site --source dist --release-id "$CI_PIPELINE_ID"`,
+            `${cli_app_BIN} upload --host www3 --target /var/www/site --source dist --release-id "$CI_PIPELINE_ID"`,
         ],
     },
     activate: {
         summary: 'fleets split in jobs, step 2: make an uploaded release live everywhere',
         usage: '--host HOST[,HOST…] --target PATH --release-id ID [options]',
         text: 'Publishes and switches the release that upload left on every host: all hosts go live on it, or none does.',
-        examples: [`${BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
+        examples: [`${cli_app_BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
     },
+    doctor: DOCTOR_ABOUT,
 };
 function wrap(text, width, indent) {
     const words = text.split(' ');
@@ -5439,7 +6299,7 @@ function helpText(command) {
     };
     if (command) {
         const a = ABOUT[command];
-        return `Usage: ${BIN} ${command} ${a.usage}
+        return `Usage: ${cli_app_BIN} ${command} ${a.usage}
 
 ${wrap(a.text, 100, '')}
 
@@ -5455,15 +6315,16 @@ ${wrap(ENV_RULE, 100, '')}
 ${EXITS}
 `;
     }
-    return `${BIN} ${VERSION}: atomic, hard-linked, rollback-able deploys over SSH with rsync --link-dest.
+    return `${cli_app_BIN} ${VERSION}: atomic, hard-linked, rollback-able deploys over SSH with rsync --link-dest.
 The same deploys as the GitHub Action (one shared history on the server), from a terminal or any CI system.
 
-Usage: ${BIN} <command> [options]
+Usage: ${cli_app_BIN} <command> [options]
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
+  ${'init'.padEnd(10)} ${INIT_SUMMARY}
 
-Run \`${BIN} <command> --help\` for the options of a command.
+Run \`${cli_app_BIN} <command> --help\` for the options of a command.
 
 ${sections(undefined)}
 
@@ -5476,17 +6337,19 @@ ${EXITS}
 }
 /** The whole command line; resolves with the exit code. */
 async function main(argv, env, io = { stdout: process.stdout, stderr: process.stderr }) {
+    if (argv[0] === 'init')
+        return initMain(argv.slice(1), env, io, CLI_WORDS); // init.ts
     const noColor = argv.includes('--no-color');
     const es = style(colorWanted(io.stderr, env, noColor));
     const error = (message, hint = '') => {
-        io.stderr.write(`${es.red('error:')} ${safeMessage(message)}\n${hint ? `${safeMessage(hint)}\n` : ''}`);
+        io.stderr.write(`${es.red('error:')} ${untrusted_safeMessage(message)}\n${hint ? `${untrusted_safeMessage(hint)}\n` : ''}`);
     };
     let cli;
     try {
         cli = parseCli(argv);
     }
     catch (e) {
-        error(e instanceof Error ? e.message : String(e), `See: ${BIN} --help`);
+        error(e instanceof Error ? e.message : String(e), `See: ${cli_app_BIN} --help`);
         return EXIT.badInput;
     }
     if (cli.values.version) {
@@ -5509,7 +6372,7 @@ async function main(argv, env, io = { stdout: process.stdout, stderr: process.st
         return EXIT.badInput;
     }
     if (!isCommand(cli.command)) {
-        error(`'${cli.command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}. See: ${BIN} --help`);
+        error(`'${cli.command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}. See: ${cli_app_BIN} --help`);
         return EXIT.badInput;
     }
     let settings;
@@ -5518,7 +6381,7 @@ async function main(argv, env, io = { stdout: process.stdout, stderr: process.st
     }
     catch (e) {
         if (e instanceof UsageError)
-            error(e.message, `See: ${BIN} ${cli.command} --help`);
+            error(e.message, `See: ${cli_app_BIN} ${cli.command} --help`);
         else if (e instanceof InputError)
             error(cliInputMessage(e), e.hint);
         else
@@ -5547,7 +6410,7 @@ async function main(argv, env, io = { stdout: process.stdout, stderr: process.st
         else if (json) {
             io.stdout.write(`${hostsJson(outcome)}\n`);
         }
-        else if (!failure || ['deploy', 'activate', 'rollback'].includes(settings.command)) {
+        else if (!failure || ['deploy', 'activate', 'rollback', 'doctor'].includes(settings.command)) {
             // After a failure too: which release each host serves now is a result.
             io.stdout.write(safeResult(humanResult(settings, outcome, style(colorWanted(io.stdout, env, noColor)))));
         }
@@ -5566,7 +6429,7 @@ async function main(argv, env, io = { stdout: process.stdout, stderr: process.st
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _cli_app_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(855);
+/* harmony import */ var _cli_app_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(281);
 // The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
 
 

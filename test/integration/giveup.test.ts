@@ -10,54 +10,45 @@
  *    blocked by the lock the dead run's persisting connection kept alive.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { describe, type ExpectStatic, it } from 'vitest'
+import { CLI, cliConnection, outputOf } from '../support/cli.js'
+import { expectOk } from '../support/expect.js'
 import {
-  baseInputs,
   errorText,
   linkTarget,
   listDir,
   makeTargetRoot,
   nodeBinaries,
-  ROOT,
+  processesWith,
   readTree,
-  runAction,
-  type Sshd,
   sshProcessesWith,
   startSshd,
-  TEST_USER,
-  writeSite,
 } from '../support/harness.js'
+import { type RunOptions, useSshd } from '../support/suite.js'
 import { startThrottle } from '../support/throttle.js'
 
-let sshd: Sshd
-const cleanup: string[] = []
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
+const suite = useSshd()
+const { sshd, tmp, removeAfter, newTarget, viaPort } = suite
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function site(id: string): string {
-  const dir = mkdtempSync('/tmp/radsrc-')
-  cleanup.push(dir)
-  writeSite(dir, { 'index.html': `<h1>${id}</h1>\n`, 'css/app.css': `/* ${id} */\n`.repeat(20) })
-  return dir
+  return suite.sourceDir({ 'index.html': `<h1>${id}</h1>\n`, 'css/app.css': `/* ${id} */\n`.repeat(20) })
+}
+
+/** The bundle deploying release `id` (a build of its own) to target. */
+function deploy(target: string, id: string, inputs: Record<string, string> = {}, opts: RunOptions = {}) {
+  return suite.deploy(target, site(id), { 'release-id': id, ...inputs }, opts)
 }
 
 /** A target with release v1 live, and a scratch dir beside it for the hooks' markers. */
 async function liveTarget(node?: string): Promise<{ target: string; marks: string }> {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  const target = `${root}/site`
-  const first = await runAction({ ...baseInputs(sshd, target, site('v1')), 'release-id': 'v1' }, { node })
+  const target = newTarget()
+  const first = await deploy(target, 'v1', {}, { node })
   if (first.code !== 0) throw new Error(`setup deploy failed:\n${first.stdout}`)
-  return { target, marks: root }
+  return { target, marks: path.dirname(target) }
 }
 
 /**
@@ -68,15 +59,17 @@ function slowHook(marks: string, seconds: number, tag: string): string {
   return `echo ${tag} >/dev/null; touch '${marks}/started'; sleep ${seconds}; touch '${marks}/hook-ended'`
 }
 
-/** Pids of processes whose command line holds `needle`. */
-function processesWith(needle: string): number[] {
-  const pids: number[] = []
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) pids.push(Number(pid))
-    } catch {}
-  }
-  return pids
+/** Release v1 live, then a deploy of v2 sent `signal` once its 6 s before-switch has started. */
+async function signalledDuringHook(node: string, signal: NodeJS.Signals, tag: string) {
+  const { target, marks } = await liveTarget(node)
+  const t0 = Date.now()
+  const run = await deploy(
+    target,
+    'v2',
+    { 'before-switch': slowHook(marks, 6, tag) },
+    { node, signal, killWhen: () => existsSync(`${marks}/started`) },
+  )
+  return { target, marks, t0, run }
 }
 
 function logReleases(target: string): string[] {
@@ -98,6 +91,33 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
   }
 }
 
+/** Waits until the slow hook would have ended (`ms` after t0), and checks that it never did. */
+async function expectHookNeverEnds(expect: ExpectStatic, marks: string, t0: number, ms: number) {
+  await sleep(Math.max(0, t0 + ms - Date.now()))
+  expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+}
+
+/** Nothing of the given-up v2 is on the server: v1 served and alone in the history, no lock left. */
+function expectOnlyV1(expect: ExpectStatic, target: string, opts: { releases?: boolean } = {}): void {
+  expect(linkTarget(`${target}/current`)).toBe('releases/v1')
+  expect(logReleases(target)).toEqual(['deploy:v1'])
+  expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
+  if (opts.releases !== false) expect(listDir(`${target}/releases`)).toEqual(['v1'])
+}
+
+/** Runs `fn` with a throttled link (proxy) to the sshd, and stops the link after it. */
+async function withLink<T>(
+  latencyMs: number,
+  fn: (link: Awaited<ReturnType<typeof startThrottle>>) => Promise<T>,
+): Promise<T> {
+  const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs })
+  try {
+    return await fn(link)
+  } finally {
+    await link.stop()
+  }
+}
+
 describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
   it.concurrent('timeout while before-switch sleeps: nothing switches when the hook ends; no process, no lock, no log entry left', async ({
     expect,
@@ -105,13 +125,10 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
     const { target, marks } = await liveTarget(node)
     const tag = `radgiveup-timeout-${process.pid}-${node.length}`
     const t0 = Date.now()
-    const run = await runAction(
-      {
-        ...baseInputs(sshd, target, site('v2')),
-        'release-id': 'v2',
-        timeout: '10',
-        'before-switch': slowHook(marks, 14, tag),
-      },
+    const run = await deploy(
+      target,
+      'v2',
+      { timeout: '10', 'before-switch': slowHook(marks, 14, tag) },
       { node },
     )
     console.log(`giveup: timeout 10 s during before-switch: the step ended after ${run.durationMs} ms`)
@@ -121,29 +138,16 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
     expect(run.durationMs).toBeLessThan(20_000)
     // Right away and after the hook would have ended: nothing of that run acts any more.
     expect(processesWith(tag)).toEqual([])
-    await sleep(Math.max(0, t0 + 17_000 - Date.now()))
-    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+    await expectHookNeverEnds(expect, marks, t0, 17_000)
     expect(processesWith(tag)).toEqual([])
-    expect(linkTarget(`${target}/current`)).toBe('releases/v1')
-    expect(logReleases(target)).toEqual(['deploy:v1'])
-    expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
-    expect(listDir(`${target}/releases`)).toEqual(['v1'])
+    expectOnlyV1(expect, target)
   })
 
   it.concurrent('SIGTERM during before-switch, then the post step: stopped, and a newer deploy that goes live meanwhile stays live', async ({
     expect,
   }) => {
-    const { target, marks } = await liveTarget(node)
     const tag = `radgiveup-term-${process.pid}-${node.length}`
-    const t0 = Date.now()
-    const run = await runAction(
-      {
-        ...baseInputs(sshd, target, site('v2')),
-        'release-id': 'v2',
-        'before-switch': slowHook(marks, 6, tag),
-      },
-      { node, signal: 'SIGTERM', killWhen: () => existsSync(`${marks}/started`) },
-    )
+    const { target, marks, t0, run } = await signalledDuringHook(node, 'SIGTERM', tag)
     expect(run.code).not.toBe(0)
     expect(errorText(run)).toMatch(/cancel/i)
     expect(run.post?.code).toBe(0)
@@ -151,12 +155,11 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
     expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
     // A newer deploy goes live before the cancelled hook would have ended …
     const v3 = site('v3')
-    const next = await runAction({ ...baseInputs(sshd, target, v3), 'release-id': 'v3' }, { node })
+    const next = await suite.deploy(target, v3, { 'release-id': 'v3' }, { node })
     expect(errorText(next)).toBe('')
     expect(linkTarget(`${target}/current`)).toBe('releases/v3')
     // … and stays live after it.
-    await sleep(Math.max(0, t0 + 8_000 - Date.now()))
-    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
+    await expectHookNeverEnds(expect, marks, t0, 8_000)
     expect(linkTarget(`${target}/current`)).toBe('releases/v3')
     expect(readTree(`${target}/current`)).toEqual(readTree(v3))
     expect(logReleases(target)).toEqual(['deploy:v1', 'deploy:v3'])
@@ -165,27 +168,15 @@ describe.each(nodeBinaries())('giving up, under $name', ({ path: node }) => {
   it.concurrent('SIGKILL during before-switch, then the post step as the runner runs it: the post step stops the run and frees the lock', async ({
     expect,
   }) => {
-    const { target, marks } = await liveTarget(node)
     const tag = `radgiveup-kill-${process.pid}-${node.length}`
-    const t0 = Date.now()
-    const run = await runAction(
-      {
-        ...baseInputs(sshd, target, site('v2')),
-        'release-id': 'v2',
-        'before-switch': slowHook(marks, 6, tag),
-      },
-      { node, signal: 'SIGKILL', killWhen: () => existsSync(`${marks}/started`) },
-    )
+    const { target, marks, t0, run } = await signalledDuringHook(node, 'SIGKILL', tag)
     expect(run.post?.code).toBe(0)
     expect(run.post?.stdout).toMatch(/serves releases\/v1/)
     expect(processesWith(tag)).toEqual([])
     expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
-    await sleep(Math.max(0, t0 + 8_000 - Date.now()))
-    expect(existsSync(`${marks}/hook-ended`)).toBe(false)
-    expect(linkTarget(`${target}/current`)).toBe('releases/v1')
-    expect(logReleases(target)).toEqual(['deploy:v1'])
+    await expectHookNeverEnds(expect, marks, t0, 8_000)
     // The release that never went live is back in incoming/ (a re-run resumes from it), not in releases/.
-    expect(listDir(`${target}/releases`)).toEqual(['v1'])
+    expectOnlyV1(expect, target)
   })
 })
 
@@ -195,14 +186,10 @@ describe('a dead link', () => {
   }) => {
     const { target, marks } = await liveTarget()
     // The latency keeps the script's reply on the link long enough for the cut to lose it.
-    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 150 })
     let cutAt = ''
-    try {
-      const running = runAction({
-        ...baseInputs(sshd, target, site('v2')),
-        host: `${TEST_USER}@127.0.0.1:${link.port}`,
-        'known-hosts': sshd.knownHostsPlain,
-        'release-id': 'v2',
+    await withLink(150, async (link) => {
+      const running = deploy(target, 'v2', {
+        ...viaPort(link.port),
         'after-switch': `touch '${marks}/after-ran'`,
       })
       await until(
@@ -220,8 +207,7 @@ describe('a dead link', () => {
       cutAt = new Date().toISOString()
       const run = await running
       expect(run.stdout).toMatch(/connection dropped during the switch/)
-      expect(errorText(run), run.stdout).toBe('')
-      expect(run.code).toBe(0)
+      expectOk(run)
       expect(linkTarget(`${target}/current`)).toBe('releases/v2')
       expect(existsSync(`${marks}/after-ran`)).toBe(true)
       expect(run.outputs['release-id']).toBe('v2')
@@ -230,9 +216,7 @@ describe('a dead link', () => {
       expect(logReleases(target)).toEqual(['deploy:v1', 'deploy:v2'])
       expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
       expect(cutAt).not.toBe('')
-    } finally {
-      await link.stop()
-    }
+    })
   })
 
   it.concurrent('the connection is cut during before-switch: nothing switches, ever, and the report says what is served', async ({
@@ -240,13 +224,9 @@ describe('a dead link', () => {
   }) => {
     const { target, marks } = await liveTarget()
     const tag = `radgiveup-cut-${process.pid}`
-    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 5 })
-    try {
-      const running = runAction({
-        ...baseInputs(sshd, target, site('v2')),
-        host: `${TEST_USER}@127.0.0.1:${link.port}`,
-        'known-hosts': sshd.knownHostsPlain,
-        'release-id': 'v2',
+    await withLink(5, async (link) => {
+      const running = deploy(target, 'v2', {
+        ...viaPort(link.port),
         'before-switch': slowHook(marks, 4, tag),
       })
       await until('before-switch', () => existsSync(`${marks}/started`), 60_000)
@@ -258,15 +238,9 @@ describe('a dead link', () => {
         /connection dropped before the switch; nothing was switched: .*serves releases\/v1/,
       )
       expect(processesWith(tag)).toEqual([])
-      await sleep(Math.max(0, t0 + 6_000 - Date.now()))
-      expect(existsSync(`${marks}/hook-ended`)).toBe(false)
-      expect(linkTarget(`${target}/current`)).toBe('releases/v1')
-      expect(logReleases(target)).toEqual(['deploy:v1'])
-      expect(listDir(`${target}/releases`)).toEqual(['v1'])
-      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
-    } finally {
-      await link.stop()
-    }
+      await expectHookNeverEnds(expect, marks, t0, 6_000)
+      expectOnlyV1(expect, target)
+    })
   })
 
   it.concurrent('the link stalls during before-switch with timeout 20: the step ends within 30 s and nothing switches later', async ({
@@ -275,18 +249,12 @@ describe('a dead link', () => {
     const { target, marks } = await liveTarget()
     const tag = `radgiveup-stall-${process.pid}`
     const trace: string[] = []
-    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 50_000_000, latencyMs: 5 })
-    try {
+    await withLink(5, async (link) => {
       const t0 = Date.now()
-      const running = runAction(
-        {
-          ...baseInputs(sshd, target, site('v2')),
-          host: `${TEST_USER}@127.0.0.1:${link.port}`,
-          'known-hosts': sshd.knownHostsPlain,
-          'release-id': 'v2',
-          timeout: '20',
-          'before-switch': slowHook(marks, 22, tag),
-        },
+      const running = deploy(
+        target,
+        'v2',
+        { ...viaPort(link.port), timeout: '20', 'before-switch': slowHook(marks, 22, tag) },
         {
           onStdout: (o) => {
             if (process.env.RAD_TRACE)
@@ -304,41 +272,24 @@ describe('a dead link', () => {
       expect(errorText(run)).toMatch(/Stopped after 20 s \(input timeout\).*Nothing was switched/s)
       expect(run.durationMs).toBeLessThan(30_000)
       expect(processesWith(tag)).toEqual([])
-      await sleep(Math.max(0, t0 + 25_000 - Date.now()))
-      expect(existsSync(`${marks}/hook-ended`)).toBe(false)
-      expect(linkTarget(`${target}/current`)).toBe('releases/v1')
-      expect(logReleases(target)).toEqual(['deploy:v1'])
-      expect(existsSync(`${target}/.deploy/lock`)).toBe(false)
-    } finally {
-      await link.stop()
-    }
+      await expectHookNeverEnds(expect, marks, t0, 25_000)
+      expectOnlyV1(expect, target, { releases: false })
+    })
   })
 })
 
 describe('a SIGKILLed CLI run', () => {
-  const CLI = path.join(ROOT, 'dist/cli/index.js')
-
   it('the next run removes its temp dir and master, and takes the lock at once', async ({ expect }) => {
     // An sshd of its own: its port tells this test's temp dirs from every other test's.
     const own = await startSshd()
-    const files = mkdtempSync('/tmp/radrun-kill-')
-    cleanup.push(files)
     try {
-      const key = path.join(files, 'key')
-      writeFileSync(key, own.client.privateKey, { mode: 0o600 })
-      const known = path.join(files, 'known_hosts')
-      writeFileSync(known, own.knownHosts)
+      const connect = cliConnection(own, tmp('radrun-kill-'))
       const root = makeTargetRoot(own)
-      cleanup.push(root)
+      removeAfter(root)
       const target = `${root}/site`
       const args = (id: string, extra: string[] = []) => [
         'deploy',
-        '--host',
-        `${TEST_USER}@127.0.0.1:${own.port}`,
-        '--key',
-        key,
-        '--known-hosts',
-        known,
+        ...connect,
         '--target',
         target,
         '--source',
@@ -364,19 +315,8 @@ describe('a SIGKILLed CLI run', () => {
           cwd: '/tmp',
           stdio: ['ignore', 'pipe', 'pipe'],
         })
-      const done = (child: ReturnType<typeof cli>) =>
-        new Promise<{ code: number; out: string }>((resolve) => {
-          let out = ''
-          child.stdout?.on('data', (d) => {
-            out += d
-          })
-          child.stderr?.on('data', (d) => {
-            out += d
-          })
-          child.on('close', (code) => resolve({ code: code ?? -1, out }))
-        })
       const first = cli(args('r1', ['--before-switch', `touch '${root}/started'; sleep 20`]))
-      const firstDone = done(first)
+      const firstDone = outputOf(first)
       await until('the first run to reach before-switch', () => existsSync(`${root}/started`), 60_000)
       const orphan = ourDirs()
       expect(orphan.length).toBe(1)
@@ -387,11 +327,11 @@ describe('a SIGKILLed CLI run', () => {
       expect(existsSync(`${target}/.deploy/lock`)).toBe(true)
 
       const t0 = Date.now()
-      const second = await done(cli(args('r2', ['--timeout', '15'])))
+      const second = await outputOf(cli(args('r2', ['--timeout', '15'])))
       const seconds = (Date.now() - t0) / 1000
       console.log(`giveup: the run after a SIGKILLed CLI run took ${seconds.toFixed(1)} s`)
-      expect(second.out).not.toMatch(/holds the lock/)
-      expect(second.code, second.out).toBe(0)
+      expect(second.text).not.toMatch(/holds the lock/)
+      expect(second.code, second.text).toBe(0)
       expect(linkTarget(`${target}/current`)).toBe('releases/r2')
       expect(existsSync(orphan[0] as string)).toBe(false)
       expect(sshProcessesWith(orphan[0] as string)).toEqual([])

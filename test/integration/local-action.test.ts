@@ -4,30 +4,13 @@
  * from a .env file, against the real sshd. local-action imports each entry and calls its `run`.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  linkTarget,
-  makeTargetRoot,
-  nodeBinaries,
-  ROOT,
-  type Sshd,
-  startSshd,
-  TEST_USER,
-  writeSite,
-} from '../support/harness.js'
+import { describe, expect, it } from 'vitest'
+import { linkTarget, nodeBinaries, ROOT, TEST_USER } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-let dir: string
-beforeAll(async () => {
-  sshd = await startSshd()
-  dir = mkdtempSync('/tmp/radrun-local-action-')
-})
-afterAll(async () => {
-  await sshd?.stop()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+const { sshd, tmp, newTarget, sourceDir } = useSshd()
 
 /** A dotenv value: double-quoted, newlines kept as \n (dotenv expands them inside double quotes). */
 const dq = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
@@ -37,9 +20,9 @@ describe('@github/local-action', () => {
     // local-action needs Node 22 or 24 (its own dependencies do); Node 24 is what the runner uses.
     const node = nodeBinaries().find((n) => n.name === 'node 24')
     expect(node, 'Node 24 (.cache/node24, installed by scripts/test.sh)').toBeDefined()
-    const src = path.join(dir, 'site')
-    writeSite(src, { 'index.html': 'local' })
-    const target = `${makeTargetRoot(sshd)}/site`
+    const dir = tmp('radrun-local-action-')
+    const src = sourceDir({ 'index.html': 'local' })
+    const target = newTarget()
     const env = path.join(dir, '.env')
     const inputs: Record<string, string> = {
       INPUT_HOST: `${TEST_USER}@127.0.0.1:${sshd.port}`,

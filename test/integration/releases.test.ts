@@ -15,15 +15,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import {
-  type ActionRun,
-  baseInputs,
-  errorText,
-  linkTarget,
-  listDir,
-  readTree,
-  runAction,
-} from '../support/harness.js'
+import { type ActionRun, errorText, linkTarget, listDir, readTree } from '../support/harness.js'
 import { useSshd } from '../support/suite.js'
 import { startThrottle } from '../support/throttle.js'
 
@@ -334,12 +326,10 @@ describe('resume', () => {
         .flatMap((d) => listDir(path.join(incoming, d)).filter((f) => !f.startsWith('.')))
     try {
       // Cancelled (SIGINT, as the runner cancels) once a third of the files are on the server.
-      const killed = await runAction(
-        {
-          ...baseInputs(sshd, target, src),
-          ...suite.viaPort(link.port),
-          'release-id': 'a1',
-        },
+      const killed = await suite.deploy(
+        target,
+        src,
+        { ...suite.viaPort(link.port), 'release-id': 'a1' },
         { killWhen: () => uploaded().length >= fileCount / 3, signal: 'SIGINT' },
       )
       expect(killed.code).not.toBe(0)
@@ -355,7 +345,7 @@ describe('resume', () => {
     expect(leftover.length).toBeGreaterThanOrEqual(fileCount / 3)
     expect(leftover.length).toBeLessThan(fileCount)
 
-    const rerun = await runAction({ ...baseInputs(sshd, target, src), 'release-id': 'a2' })
+    const rerun = await suite.deploy(target, src, { 'release-id': 'a2' })
     expect(errorText(rerun)).toBe('')
     expect(rerun.code).toBe(0)
     expect(live(target)).toBe('releases/a2')

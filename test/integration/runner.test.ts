@@ -3,22 +3,13 @@
  * /usr/bin/rsync, older systems an rsync before 3.1. The bundle is run as the runner runs it, with a
  * fake `rsync` first on PATH that prints what those print for --version.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { baseInputs, makeTargetRoot, runAction, type Sshd, startSshd, writeSite } from '../support/harness.js'
+import { describe, expect, it } from 'vitest'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-let dir: string
-beforeAll(async () => {
-  sshd = await startSshd()
-  dir = mkdtempSync('/tmp/radrun-platform-')
-  chmodSync(dir, 0o755)
-})
-afterAll(async () => {
-  await sshd?.stop()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+const { sshd, tmp, newTarget, sourceDir, deploy } = useSshd()
+const dir = tmp('radrun-platform-')
 
 /** A PATH whose first `rsync` prints `banner` for --version (and would "succeed" at anything else). */
 function pathWithFakeRsync(name: string, banner: string): string {
@@ -39,12 +30,13 @@ describe("the runner's rsync", () => {
   ]
   for (const c of cases) {
     it(`${c.name} on PATH: stops before connecting, says which rsync and why; nothing on the server`, async () => {
-      const src = mkdtempSync(path.join(dir, 'site-'))
-      writeSite(src, { 'index.html': 'v1' })
-      const target = `${makeTargetRoot(sshd)}/site`
+      const src = sourceDir({ 'index.html': 'v1' })
+      const target = newTarget()
       const c0 = sshd.connections()
-      const run = await runAction(
-        { ...baseInputs(sshd, target, src), 'release-id': 'r1' },
+      const run = await deploy(
+        target,
+        src,
+        { 'release-id': 'r1' },
         { env: { PATH: pathWithFakeRsync(c.name.replace(/\W/g, ''), c.banner) } },
       )
       expect(run.code).not.toBe(0)

@@ -6,68 +6,35 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  baseInputs,
-  errorText,
-  linkTarget,
-  listDir,
-  makeTargetRoot,
-  runAction,
-  type Sshd,
-  startSshd,
-  TEST_USER,
-  writeSite,
-} from '../support/harness.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { expectOk, printed } from '../support/expect.js'
+import { errorText, linkTarget, listDir, startSshd, TEST_USER } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 import { startThrottle } from '../support/throttle.js'
 
-let sshd: Sshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-})
+const suite = useSshd()
+const { sshd, tmp, newTarget, sourceDir, viaPort } = suite
 
-function site(version: string): string {
-  const dir = mkdtempSync('/tmp/radsrc-')
-  chmodSync(dir, 0o755)
-  writeSite(dir, { 'index.html': `<h1>${version}</h1>\n` })
-  return dir
-}
+const site = (version: string) => sourceDir({ 'index.html': `<h1>${version}</h1>\n` })
+
+/** The bundle deploying release `id` (a build of its own) to target. */
+const deploy = (target: string, id: string, inputs: Record<string, string> = {}) =>
+  suite.deploy(target, site(id), { 'release-id': id, ...inputs })
 
 /** Every file under dir, recursively, relative paths. */
 function allPaths(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
 }
 
-/** stdout without the runner's ::add-mask:: commands (which carry the secret on purpose). */
-function printed(run: { stdout: string; stderr: string }): string {
-  return `${run.stdout
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n')}\n${run.stderr}`
-}
-
 describe('child processes never see the key', () => {
   it('ssh and rsync (and the ssh rsync runs) get no INPUT_KEY, INPUT_KEY-PASSPHRASE or key text', async () => {
     // Wrappers first on PATH: each records its environment, then runs the real program.
-    const bin = mkdtempSync('/tmp/radwrap-')
-    const dumps = mkdtempSync('/tmp/radenv-')
+    const bin = tmp('radwrap-')
+    const dumps = tmp('radenv-')
     for (const prog of ['ssh', 'rsync']) {
       const real = path.join('/usr/bin', prog)
       writeFileSync(path.join(bin, prog), `#!/bin/sh\nenv > ${dumps}/${prog}.$$\nexec ${real} "$@"\n`, {
@@ -75,28 +42,25 @@ describe('child processes never see the key', () => {
       })
     }
     for (const prog of ['ssh-keygen', 'ssh-keyscan']) symlinkSync(`/usr/bin/${prog}`, path.join(bin, prog))
-    try {
-      const target = `${makeTargetRoot(sshd)}/site`
-      const run = await runAction(
-        { ...baseInputs(sshd, target, site('env')), 'release-id': 'e1', 'key-passphrase': 'pp-1234' },
-        { env: { PATH: `${bin}:${process.env.PATH}` } },
-      )
-      expect(errorText(run)).toBe('')
-      expect(run.code).toBe(0)
-      expect(linkTarget(`${target}/current`)).toBe('releases/e1')
-      const files = readdirSync(dumps)
-      // The master, the script calls, rsync, and the ssh that rsync started.
-      expect(files.filter((f) => f.startsWith('ssh.')).length).toBeGreaterThanOrEqual(3)
-      expect(files.filter((f) => f.startsWith('rsync.')).length).toBe(1)
-      for (const f of files) {
-        const env = readFileSync(path.join(dumps, f), 'utf8')
-        expect(env, f).not.toMatch(/^INPUT_/m)
-        expect(env, f).not.toContain('PRIVATE KEY')
-        expect(env, f).not.toContain(sshd.client.privateKey.split('\n')[1] ?? 'x')
-      }
-    } finally {
-      rmSync(bin, { recursive: true, force: true })
-      rmSync(dumps, { recursive: true, force: true })
+    const target = newTarget()
+    const run = await suite.deploy(
+      target,
+      site('env'),
+      { 'release-id': 'e1', 'key-passphrase': 'pp-1234' },
+      { env: { PATH: `${bin}:${process.env.PATH}` } },
+    )
+    expectOk(run)
+    expect(linkTarget(`${target}/current`)).toBe('releases/e1')
+    const files = readdirSync(dumps)
+    // The master, the script calls, rsync (its version check before connecting, then the
+    // transfer), and the ssh that rsync started.
+    expect(files.filter((f) => f.startsWith('ssh.')).length).toBeGreaterThanOrEqual(3)
+    expect(files.filter((f) => f.startsWith('rsync.')).length).toBe(2)
+    for (const f of files) {
+      const env = readFileSync(path.join(dumps, f), 'utf8')
+      expect(env, f).not.toMatch(/^INPUT_/m)
+      expect(env, f).not.toContain('PRIVATE KEY')
+      expect(env, f).not.toContain(sshd.client.privateKey.split('\n')[1] ?? 'x')
     }
   })
 })
@@ -131,26 +95,17 @@ describe('healthcheck-url with credentials and redirects', () => {
       res.writeHead(req.headers.authorization === good ? 200 : 401)
       res.end()
     })
-    const target = `${makeTargetRoot(sshd)}/site`
+    const target = newTarget()
     const url = (p: string) => `http://ops:Sup3rSecret@127.0.0.1:${port}${p}?token=T0kenValue`
 
-    const ok = await runAction({
-      ...baseInputs(sshd, target, site('h1')),
-      'release-id': 'h1',
-      'healthcheck-url': url('/health'),
-    })
-    expect(errorText(ok)).toBe('')
-    expect(ok.code).toBe(0)
+    const ok = await deploy(target, 'h1', { 'healthcheck-url': url('/health') })
+    expectOk(ok)
     expect(linkTarget(`${target}/current`)).toBe('releases/h1')
     expect(printed(ok)).not.toContain('Sup3rSecret')
     expect(printed(ok)).not.toContain('T0kenValue')
     expect(ok.stdout).toContain(`Health check http://***@127.0.0.1:${port}/health?token=***: 200`)
 
-    const away = await runAction({
-      ...baseInputs(sshd, target, site('h2')),
-      'release-id': 'h2',
-      'healthcheck-url': url('/away'),
-    })
+    const away = await deploy(target, 'h2', { 'healthcheck-url': url('/away') })
     expect(away.code).not.toBe(0)
     expect(elsewhere).toBe(0)
     expect(errorText(away)).toMatch(
@@ -165,9 +120,9 @@ describe('healthcheck-url with credentials and redirects', () => {
 
 describe('a source that holds the private temp dir', () => {
   it('source: /tmp is refused before anything connects (the key would be uploaded)', async () => {
-    const target = `${makeTargetRoot(sshd)}/site`
+    const target = newTarget()
     const c0 = sshd.connections()
-    const run = await runAction({ ...baseInputs(sshd, target, '/tmp') })
+    const run = await suite.deploy(target, '/tmp')
     expect(run.code).not.toBe(0)
     expect(errorText(run)).toMatch(
       /Input 'source': '\/tmp' \(\/tmp\) contains \/tmp, where this tool keeps the deploy key/,
@@ -183,10 +138,9 @@ describe('the host-key hint through a jump host', () => {
     const other = await startSshd()
     try {
       jump.authorize(sshd.client.publicKey)
-      const target = `${makeTargetRoot(sshd)}/site`
+      const target = newTarget()
       const before = jump.connections()
-      const run = await runAction({
-        ...baseInputs(sshd, target, site('j1')),
+      const run = await suite.deploy(target, site('j1'), {
         'jump-host': `${TEST_USER}@127.0.0.1:${jump.port}`,
         // The jump host's key is right; the server's is another server's.
         'known-hosts': `${jump.knownHosts}${other.knownHosts.replace(`:${other.port}]`, `:${sshd.port}]`)}`,
@@ -208,11 +162,9 @@ describe('the host-key hint through a jump host', () => {
 
 describe('resume', () => {
   it('a re-run after a cancelled upload of a big file sends only the part not yet on the server', async () => {
-    const target = `${makeTargetRoot(sshd)}/site`
-    const src = mkdtempSync('/tmp/radsrc-')
-    chmodSync(src, 0o755)
+    const target = newTarget()
     const size = 12_000_000
-    writeSite(src, { 'index.html': '<h1>big</h1>\n', 'media/big.bin': randomBytes(size) })
+    const src = sourceDir({ 'index.html': '<h1>big</h1>\n', 'media/big.bin': randomBytes(size) })
     const incoming = `${target}/.deploy/incoming`
     // rsync's temp file for big.bin in this attempt's upload dir (.big.bin.XXXXXX).
     const received = () => {
@@ -226,13 +178,10 @@ describe('resume', () => {
     }
     const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 3_000_000 })
     try {
-      const killed = await runAction(
-        {
-          ...baseInputs(sshd, target, src),
-          host: `${TEST_USER}@127.0.0.1:${link.port}`,
-          'known-hosts': sshd.knownHostsPlain,
-          'release-id': 'b1',
-        },
+      const killed = await suite.deploy(
+        target,
+        src,
+        { ...viaPort(link.port), 'release-id': 'b1' },
         { killWhen: () => received() >= size / 3, signal: 'SIGINT' },
       )
       expect(killed.code).not.toBe(0)
@@ -245,9 +194,8 @@ describe('resume', () => {
     const kept = statSync(partial).size
     expect(kept).toBeGreaterThanOrEqual(size / 4)
 
-    const rerun = await runAction({ ...baseInputs(sshd, target, src), 'release-id': 'b2' })
-    expect(errorText(rerun)).toBe('')
-    expect(rerun.code).toBe(0)
+    const rerun = await suite.deploy(target, src, { 'release-id': 'b2' })
+    expectOk(rerun)
     const sent = Number(rerun.outputs['bytes-sent'])
     console.log(`resume: ${kept} bytes kept from the cancelled upload; the re-run sent ${sent} of ${size}`)
     expect(sent).toBeLessThan(size - kept / 2)

@@ -17,47 +17,36 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectOk } from '../support/expect.js'
 import {
   type ActionRun,
   baseInputs,
   errorText,
   linkTarget,
   listDir,
-  makeTargetRoot,
   runAction,
   type Sshd,
   startSshd,
   writeSite,
 } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-let sshd: Sshd
-beforeAll(async () => {
-  sshd = await startSshd()
-})
-afterAll(async () => {
-  await sshd?.stop()
-})
+const { sshd, tmp, newTarget, sourceDir, command } = useSshd()
 
 function site(version: string, files = 20): string {
-  const dir = mkdtempSync('/tmp/radsrc-')
   const content: Record<string, string> = { 'index.html': `<h1>${version}</h1>\n` }
   for (let i = 0; i < files; i++) content[`assets/f${i}.txt`] = `same in every version ${i}\n`
-  writeSite(dir, content)
-  return dir
+  return sourceDir(content)
 }
 
-function newTarget(s = sshd): string {
-  return `${makeTargetRoot(s)}/site`
-}
-
+/** The bundle (main step only) deploying src to target on `s` (the file's sshd unless given). */
 function run(target: string, src: string, extra: Record<string, string> = {}, s = sshd): Promise<ActionRun> {
   return runAction({ ...baseInputs(s, target, src), ...extra }, { post: false })
 }
 
 async function deployOk(target: string, id: string, src = site(id), s = sshd): Promise<ActionRun> {
   const r = await run(target, src, { 'release-id': id }, s)
-  expect(errorText(r), id).toBe('')
-  expect(r.code).toBe(0)
+  expectOk(r)
   return r
 }
 
@@ -130,15 +119,10 @@ describe('outputs name the release current serves', () => {
     const target = newTarget()
     await deployOk(target, 'r1')
     await deployOk(target, 'r2')
-    const inputs = baseInputs(sshd, target, '')
-    delete inputs.source
-    const back = await runAction({ ...inputs, command: 'rollback' }, { post: false })
+    const back = await command(target, 'rollback', {}, { post: false })
     expect(back.code).toBe(0)
     expectOutputsNameLive(back, target, 'r1')
-    const refused = await runAction(
-      { ...inputs, command: 'rollback', 'rollback-to': 'nope' },
-      { post: false },
-    )
+    const refused = await command(target, 'rollback', { 'rollback-to': 'nope' }, { post: false })
     expect(refused.code).not.toBe(0)
     expectOutputsNameLive(refused, target, 'r1')
   })
@@ -165,8 +149,8 @@ describe('files-linked is counted on the server', () => {
     let target: string
     beforeAll(async () => {
       // The sshd (and every session) sees a tmpfs directory mounted on TARGET/releases.
-      const root = makeTargetRoot(sshd)
-      target = `${root}/site`
+      target = newTarget()
+      const root = path.dirname(target)
       mkdirSync(`${target}/releases`, { recursive: true })
       execFileSync('chown', ['-R', `${sshd.user.uid}:${sshd.user.gid}`, target])
       shm = mkdtempSync('/dev/shm/radsplit-')
@@ -231,7 +215,7 @@ describe('an empty release is refused unless allow-empty', () => {
   it('an empty build: refused before connecting, naming source; allowed with allow-empty', async () => {
     const target = newTarget()
     await deployOk(target, 'r1')
-    const empty = mkdtempSync('/tmp/radsrc-')
+    const empty = tmp('radsrc-')
     mkdirSync(`${empty}/dist/css`, { recursive: true })
     const c0 = sshd.connections()
     const r = await run(target, empty, { 'release-id': 'e1' })

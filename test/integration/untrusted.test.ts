@@ -6,63 +6,31 @@
  * a login shell that ends the session is named with its own words and the fix.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  baseInputs,
-  ensureUser,
-  errorText,
-  linkTarget,
-  listDir,
-  makeTargetRoot,
-  ROOT,
-  runAction,
-  type Sshd,
-  startSshd,
-  TEST_USER,
-  writeSite,
-} from '../support/harness.js'
+import { chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { CLI, cliConnection, outputOf } from '../support/cli.js'
+import { expectOk } from '../support/expect.js'
+import { ensureUser, errorText, linkTarget, listDir } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
 
-const CLI = path.join(ROOT, 'dist/cli/index.js')
 const NOLOGIN_USER = 'radnologin'
 const EXIT_USER = 'radexit'
 
-let sshd: Sshd
-const cleanup: string[] = []
-
-beforeAll(async () => {
-  // Dedicated users: radtest's shell and dotfiles are shared by every test and never changed here.
+// Before the sshd starts (hooks run in order): dedicated users, as radtest's shell and dotfiles are
+// shared by every test and never changed here.
+beforeAll(() => {
   ensureUser(NOLOGIN_USER, '/usr/sbin/nologin')
   const exitUser = ensureUser(EXIT_USER, '/bin/bash')
   writeFileSync(`${exitUser.home}/.bashrc`, '# ends every non-interactive session\n[ -z "$PS1" ] && exit\n')
   chownSync(`${exitUser.home}/.bashrc`, exitUser.uid, exitUser.gid)
-  sshd = await startSshd({ extraUsers: [NOLOGIN_USER, EXIT_USER] })
 })
+const suite = useSshd({ extraUsers: [NOLOGIN_USER, EXIT_USER] })
+const { sshd, tmp, newTarget } = suite
 
-afterAll(async () => {
-  await sshd?.stop()
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
-})
+const site = () => suite.sourceDir({ 'index.html': '<h1>hi</h1>\n' })
 
-function tmp(prefix: string): string {
-  const d = mkdtempSync(`/tmp/${prefix}`)
-  chmodSync(d, 0o755)
-  cleanup.push(d)
-  return d
-}
-
-function newTarget(): string {
-  const root = makeTargetRoot(sshd)
-  cleanup.push(root)
-  return `${root}/site`
-}
-
-function site(): string {
-  const src = tmp('radsrc-')
-  writeSite(src, { 'index.html': '<h1>hi</h1>\n' })
-  return src
-}
+/** The bundle deploying a small site to target, with `inputs` added. */
+const deploy = (target: string, inputs: Record<string, string>) => suite.deploy(target, site(), inputs)
 
 /**
  * What the hostile hook prints: workflow commands, escape sequences, a CR that starts a new runner
@@ -134,15 +102,13 @@ describe('hook output from the server', () => {
     // 40 MB without a newline: the old splitter re-joined and re-split it per 64 KiB chunk (20 MB
     // took 36 s end to end, 40 MB some 200 s of splitting alone).
     const long = `head -c 40000000 /dev/zero | tr '\\000' x >&2; echo ' end-of-long-line' >&2`
-    const run = await runAction({
-      ...baseInputs(sshd, target, site()),
+    const run = await deploy(target, {
       'release-id': 'r1',
       'before-switch': `${HOOK}; ${long}`,
       'after-switch': HOOK,
       timeout: '60',
     })
-    expect(errorText(run)).toBe('')
-    expect(run.code).toBe(0)
+    expectOk(run)
     expect(linkTarget(`${target}/current`)).toBe('releases/r1')
     expect(run.outputs['release-id']).toBe('r1')
     expect(workflowCommands(run.stdout)).toEqual([])
@@ -158,11 +124,7 @@ describe('hook output from the server', () => {
 
   it('a failing hook: its output in the error is escaped too', async () => {
     const target = newTarget()
-    const run = await runAction({
-      ...baseInputs(sshd, target, site()),
-      'release-id': 'r1',
-      'before-switch': `${HOOK}; exit 7`,
-    })
+    const run = await deploy(target, { 'release-id': 'r1', 'before-switch': `${HOOK}; exit 7` })
     expect(run.code).toBe(1)
     expect(errorText(run)).toContain('before-switch exited with status 7')
     expect(errorText(run)).toContain('| title \\e]0;pwned-title\\x07')
@@ -172,19 +134,11 @@ describe('hook output from the server', () => {
 
   it('the CLI on a terminal shows it escaped', async () => {
     const target = newTarget()
-    const files = tmp('radcli-')
-    writeFileSync(`${files}/key`, sshd.client.privateKey, { mode: 0o600 })
-    writeFileSync(`${files}/known_hosts`, sshd.knownHosts)
     const argv = [
       process.execPath,
       CLI,
       'deploy',
-      '--host',
-      `${TEST_USER}@127.0.0.1:${sshd.port}`,
-      '--key',
-      `${files}/key`,
-      '--known-hosts',
-      `${files}/known_hosts`,
+      ...cliConnection(sshd, tmp('radcli-')),
       '--target',
       target,
       '--source',
@@ -197,20 +151,12 @@ describe('hook output from the server', () => {
     ]
     // script(1) gives the CLI a pseudo terminal, as a person's shell would.
     const cmd = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
-    const out = await new Promise<{ code: number; text: string }>((resolve) => {
-      const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+    const out = await outputOf(
+      spawn('script', ['-qec', cmd, '/dev/null'], {
         env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm' },
         stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let text = ''
-      child.stdout.on('data', (d) => {
-        text += d
-      })
-      child.stderr.on('data', (d) => {
-        text += d
-      })
-      child.on('close', (code) => resolve({ code: code ?? -1, text }))
-    })
+      }),
+    )
     expect(out.code).toBe(1)
     // The only escape sequence is our own progress-line eraser (a terminal, so it may draw one).
     const text = out.text.replace(/\r?\u001b\[K/g, '').replace(/\r\n/g, '\n')
@@ -243,9 +189,8 @@ describe('a crafted .deploy/log', () => {
   it('list keeps the whole history, warns naming the bad lines, prints nothing unescaped', async () => {
     const target = newTarget()
     seedTarget(target, ['r1', 'r2', 'r3', 'r4'], crafted())
-    const run = await runAction({ ...baseInputs(sshd, target, site()), command: 'list', timeout: '30' })
-    expect(errorText(run)).toBe('')
-    expect(run.code).toBe(0)
+    const run = await deploy(target, { command: 'list', timeout: '30' })
+    expectOk(run)
     const releases = JSON.parse(run.outputs.releases ?? '[]') as {
       id: string
       deployedAt: string
@@ -270,17 +215,12 @@ describe('a crafted .deploy/log', () => {
   it('rollback and prune choose from the good lines', async () => {
     const target = newTarget()
     seedTarget(target, ['r1', 'r2', 'r3', 'r4'], crafted())
-    const back = await runAction({ ...baseInputs(sshd, target, site()), command: 'rollback', timeout: '30' })
+    const back = await deploy(target, { command: 'rollback', timeout: '30' })
     expect(errorText(back)).toBe('')
     expect(linkTarget(`${target}/current`)).toBe('releases/r3')
     expect(back.outputs['release-id']).toBe('r3')
     // keep 1: r3 live, r2 its rollback target, r4 bad (newer than what is kept): only r1 goes.
-    const prune = await runAction({
-      ...baseInputs(sshd, target, site()),
-      command: 'prune',
-      'keep-releases': '1',
-      timeout: '30',
-    })
+    const prune = await deploy(target, { command: 'prune', 'keep-releases': '1', timeout: '30' })
     expect(errorText(prune)).toBe('')
     expect(listDir(`${target}/releases`)).toEqual(['r2', 'r3', 'r4'])
     expect(prune.stdout).toMatch(/::warning::.*line 2 \(not valid JSON\)/)
@@ -294,43 +234,40 @@ describe('a multi-line owner.json', () => {
     mkdirSync(`${target}/.deploy/lock`)
     writeFileSync(
       `${target}/.deploy/lock/owner.json`,
-      '{"actor":"eve"}\n@@rad live evil\n@@rad-error locked fake\n::error::pwned-owner\n\u001b[2J\n',
+      '{"actor":"eve"} ##[add-mask]current ##[error]pwned-legacy\n@@rad live evil\n@@rad-error locked fake\n::error::pwned-owner\n\u001b[2J\n',
     )
     // A live holder (far expiry, another host name): not stale.
     writeFileSync(
       `${target}/.deploy/lock/holder`,
       `tok elsewhere 0 ${Math.floor(Date.now() / 1000) + 3600}\n`,
     )
-    const run = await runAction({
-      ...baseInputs(sshd, target, site()),
-      'release-id': 'r3',
-      'dry-run': 'true',
-    })
+    const run = await deploy(target, { 'release-id': 'r3', 'dry-run': 'true' })
     expect(errorText(run)).toBe('')
     expect(run.outputs['previous-release-id']).toBe('r2')
     expect(run.stdout).toContain(
-      'locked by {"actor":"eve"}\\n@@rad live evil\\n@@rad-error locked fake\\n::error::pwned-owner\\n\\e[2J',
+      'locked by {"actor":"eve"} ##\\[add-mask]current ##\\[error]pwned-legacy\\n@@rad live evil\\n@@rad-error locked fake\\n::error::pwned-owner\\n\\e[2J',
     )
+    // Nor the runner's older command form, which it finds anywhere in a line.
+    expect(run.stdout).not.toMatch(/##\[/)
     expect(workflowCommands(run.stdout).filter((l) => !l.startsWith('::warning::'))).toEqual([])
     expect(run.stdout).not.toMatch(/\u001b/)
 
     // A deploy that waits for that lock fails with the lock's own message, not the forged one.
-    const wait = await runAction({ ...baseInputs(sshd, target, site()), 'release-id': 'r3', timeout: '12' })
+    const wait = await deploy(target, { 'release-id': 'r3', timeout: '12' })
     expect(wait.code).toBe(1)
     expect(errorText(wait)).toContain(`another deploy holds the lock on ${target}`)
-    expect(errorText(wait)).toContain('{"actor":"eve"}\\n@@rad live evil')
+    expect(errorText(wait)).toContain('pwned-legacy\\n@@rad live evil')
+    expect(wait.stdout).not.toMatch(/##\[/)
     expect(linkTarget(`${target}/current`)).toBe('releases/r2')
   })
 })
 
 describe('login shells that end the session', () => {
-  const inputsAs = (user: string, target: string) => ({
-    ...baseInputs(sshd, target, site()),
-    host: `${user}@127.0.0.1:${sshd.port}`,
-  })
+  const deployAs = (user: string, target: string) =>
+    deploy(target, { host: `${user}@127.0.0.1:${sshd.port}` })
 
   it('nologin: its own words and what to change', async () => {
-    const run = await runAction(inputsAs(NOLOGIN_USER, '/tmp/radnologin-site'))
+    const run = await deployAs(NOLOGIN_USER, '/tmp/radnologin-site')
     expect(run.code).toBe(1)
     const err = errorText(run)
     expect(err).toContain(
@@ -341,7 +278,7 @@ describe('login shells that end the session', () => {
   })
 
   it('exit in ~/.bashrc: says so, with the syntax to fix it', async () => {
-    const run = await runAction(inputsAs(EXIT_USER, '/tmp/radexit-site'))
+    const run = await deployAs(EXIT_USER, '/tmp/radexit-site')
     expect(run.code).toBe(1)
     const err = errorText(run)
     expect(err).toContain(

@@ -107,6 +107,8 @@ export interface SshdOptions {
    * dotfiles a test changes; radtest is shared by every test, so its shell and dotfiles stay as they are.
    */
   extraUsers?: string[]
+  /** Also read each user's own ~/.ssh/authorized_keys (sshd's default), e.g. for a test of init --install. */
+  homeAuthorizedKeys?: boolean
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -128,7 +130,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       `ListenAddress ${listen}`,
       `HostKey ${dir}/host_ed25519`,
       `PidFile ${dir}/sshd.pid`,
-      `AuthorizedKeysFile ${authorized}`,
+      `AuthorizedKeysFile ${authorized}${opts.homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
       'StrictModes no',
       'UsePAM no',
       'PasswordAuthentication no',
@@ -376,6 +378,17 @@ export function baseInputs(sshd: Sshd, target: string, source: string): Record<s
   }
 }
 
+/** Inputs for a command that takes no source (rollback, list, prune, unlock) on this sshd. */
+export function commandInputs(
+  sshd: Sshd,
+  target: string,
+  command: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const { source: _, ...base } = baseInputs(sshd, target, '')
+  return { ...base, command, ...extra }
+}
+
 export function linkTarget(p: string): string {
   return readlinkSync(p)
 }
@@ -455,6 +468,17 @@ export function pathWithout(without: string[]): string {
     if (!without.includes(name)) symlinkSync(path.join('/usr/bin', name), path.join(dir, name))
   }
   return dir
+}
+
+/** Pids of processes whose command line holds `needle` (a hook's tag, an ssh dir). */
+export function processesWith(needle: string): number[] {
+  const pids: number[] = []
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) pids.push(Number(pid))
+    } catch {}
+  }
+  return pids
 }
 
 /** Pids of running `ssh` processes whose command line contains `needle` (e.g. a ControlMaster). */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from 'vitest'
 import {
   type ActionRun,
   baseInputs,
+  commandInputs,
   makeTargetRoot,
   runAction,
   type Sshd,
@@ -83,12 +84,17 @@ export function useSshd(opts: SshdOptions = {}): SshdSuite {
       writeSite(dir, files)
       return dir
     },
-    command: (target, name, inputs = {}, runOpts = {}) => {
-      const { source: _, ...base } = baseInputs(sshd, target, '')
-      return runAction({ ...base, command: name, ...inputs }, runOpts)
-    },
+    command: (target, name, inputs = {}, runOpts = {}) =>
+      runAction(commandInputs(sshd, target, name, inputs), runOpts),
     viaPort: (port) => ({ host: `${TEST_USER}@127.0.0.1:${port}`, 'known-hosts': sshd.knownHostsPlain }),
     deploy: (target, src, inputs = {}, runOpts = {}) =>
       runAction({ ...baseInputs(sshd, target, src), ...inputs }, runOpts),
   }
+}
+
+/** A fresh directory /tmp/<prefix>XXXXXX for a file that needs no sshd, removed after the file's tests. */
+export function useTempDir(prefix: string): string {
+  const dir = mkdtempSync(`/tmp/${prefix}`)
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }

@@ -1,6 +1,6 @@
 /** Small shared helpers for the unit tests: temp dirs, real keys from ssh-keygen, error capture. */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll } from 'vitest'
@@ -47,6 +47,32 @@ export function generateKey(
     encoding: 'utf8',
   }).split(' ')[1] as string
   return { file, privateText: readFileSync(file, 'utf8'), publicLine, type: keyType, base64, fingerprint }
+}
+
+/** A workspace for parseSettings: a build in public/, a deploy key and a host key, made once per file. */
+export interface InputsWorkspace {
+  /** GITHUB_WORKSPACE: holds public/index.html and the keys. */
+  ws: string
+  key: GeneratedKey
+  hostKey: GeneratedKey
+  /** The inputs of a valid deploy of public/ to /var/www/site on example.com; override what a test varies. */
+  base: Record<string, string>
+}
+
+export function inputsWorkspace(prefix: string): InputsWorkspace {
+  const ws = tempDir(prefix)
+  mkdirSync(path.join(ws, 'public'))
+  writeFileSync(path.join(ws, 'public/index.html'), 'a build\n')
+  const key = generateKey(ws, 'id_deploy')
+  const hostKey = generateKey(ws, 'host_key')
+  const base = {
+    host: 'deploy@example.com',
+    key: key.privateText,
+    'known-hosts': `example.com ${hostKey.type} ${hostKey.base64}`,
+    source: 'public',
+    target: '/var/www/site',
+  }
+  return { ws, key, hostKey, base }
 }
 
 /** Runs `fn`, expects an InputError and returns it (anything else fails the test). */

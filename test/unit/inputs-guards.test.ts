@@ -2,27 +2,14 @@
  * Two guards of parseSettings: a filter line must be shaped like an rsync filter rule, and no input
  * but key may hold a private key (it would be echoed by that input's error before being masked).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseSettings } from '../../src/inputs.js'
-import { generateKey, inputError, tempDir } from './helpers.js'
+import { inputError, inputsWorkspace } from './helpers.js'
 
-const ws = tempDir('radunit-guards-')
-mkdirSync(path.join(ws, 'public'))
-writeFileSync(path.join(path.join(ws, 'public'), 'index.html'), 'a build\n')
-const key = generateKey(ws, 'id_deploy')
-const hostKey = generateKey(ws, 'host_key')
+const { ws, key, base } = inputsWorkspace('radunit-guards-')
 
 function settings(extra: Record<string, string>) {
-  const inputs: Record<string, string> = {
-    host: 'deploy@example.com',
-    key: key.privateText,
-    'known-hosts': `example.com ${hostKey.type} ${hostKey.base64}`,
-    source: 'public',
-    target: '/srv/www',
-    ...extra,
-  }
+  const inputs: Record<string, string> = { ...base, target: '/srv/www', ...extra }
   return parseSettings((n) => inputs[n] ?? '', { GITHUB_WORKSPACE: ws })
 }
 

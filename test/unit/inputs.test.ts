@@ -13,15 +13,10 @@ import {
   runMeta,
 } from '../../src/inputs.js'
 import type { Settings } from '../../src/settings.js'
-import { generateKey, inputError, tempDir } from './helpers.js'
+import { inputError, inputsWorkspace, tempDir } from './helpers.js'
 
-const ws = tempDir('radunit-inputs-')
-mkdirSync(path.join(ws, 'public'))
-writeFileSync(path.join(path.join(ws, 'public'), 'index.html'), 'a build\n')
+const { ws, key, hostKey, base: BASE } = inputsWorkspace('radunit-inputs-')
 writeFileSync(path.join(ws, 'a-file'), 'not a dir\n')
-const key = generateKey(ws, 'id_deploy')
-const hostKey = generateKey(ws, 'host_key')
-const KNOWN = `example.com ${hostKey.type} ${hostKey.base64}`
 
 const NOW = new Date('2026-11-21T23:55:01.789Z')
 const ENV: Record<string, string> = {
@@ -53,14 +48,6 @@ const ACTION = (() => {
   }
   return inputs
 })()
-
-const BASE: Record<string, string> = {
-  host: 'deploy@example.com',
-  key: key.privateText,
-  'known-hosts': KNOWN,
-  source: 'public',
-  target: '/var/www/site',
-}
 
 /** A getter over plain values that also records which inputs were read. */
 function getter(values: Record<string, string>, read?: Set<string>): InputGetter {
@@ -528,7 +515,7 @@ const HINT = {
   link: /Use a plain name without "\/", other than releases, shared or \.deploy, e\.g\. current\./,
   release:
     /Use 1–100 letters, digits, "\.", "_" or "-", starting with a letter or digit, e\.g\. 20261121T235501Z-v1\.2\.3\./,
-  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate\.$/,
+  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate, doctor\.$/,
   bool: /^Use true or false\.$/,
   chmod: /^e\.g\. u\+rwX,go\+rX,go-w or D755,F644\.$/,
   url: /^e\.g\. https:\/\/example\.com\/health\.$/,

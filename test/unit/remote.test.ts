@@ -35,6 +35,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   releaseLock: true,
   prune: true,
   recover: true,
+  doctor: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 

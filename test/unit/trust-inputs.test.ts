@@ -4,7 +4,7 @@
  * request, the child environment, the CLI's empty secret sources and its words in messages.
  */
 import { once } from 'node:events'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -19,21 +19,9 @@ import { rsyncArgs } from '../../src/rsync.js'
 import type { Reporter } from '../../src/settings.js'
 import { jumpScanArgs } from '../../src/ssh-facts.js'
 import { ACTION_WORDS } from '../../src/words.js'
-import { generateKey, inputError, tempDir } from './helpers.js'
+import { inputError, inputsWorkspace } from './helpers.js'
 
-const ws = tempDir('radunit-trust-')
-mkdirSync(path.join(ws, 'public'))
-writeFileSync(path.join(ws, 'public/index.html'), 'hi\n')
-const key = generateKey(ws, 'id_deploy')
-const hostKey = generateKey(ws, 'host_key')
-const KNOWN = `example.com ${hostKey.type} ${hostKey.base64}`
-const BASE: Record<string, string> = {
-  host: 'deploy@example.com',
-  key: key.privateText,
-  'known-hosts': KNOWN,
-  source: 'public',
-  target: '/var/www/site',
-}
+const { ws, key, base: BASE } = inputsWorkspace('radunit-trust-')
 const parse = (over: Record<string, string>) =>
   parseSettings((n) => ({ ...BASE, ...over })[n] ?? '', { GITHUB_WORKSPACE: ws }, new Date())
 
@@ -122,10 +110,12 @@ describe('healthcheck-url: secrets are masked, userinfo becomes Basic auth, redi
     expect(healthRequest('http://example.com/h')).toEqual({ url: 'http://example.com/h', authorization: '' })
   })
 
-  it('sameHost: another scheme or port of the same name is the same host, another name is not', () => {
+  it('sameHost: another port or an upgrade to https of the same name is the same host; another name, or https to http, is not', () => {
     expect(sameHost('http://a.example/x', 'https://a.example:8443/y')).toBe(true)
     expect(sameHost('http://a.example/x', 'http://b.example/x')).toBe(false)
     expect(sameHost('http://127.0.0.1:1/x', 'http://localhost:1/x')).toBe(false)
+    // Never down from https to http: the credentials would travel in clear.
+    expect(sameHost('https://a.example/x', 'http://a.example/y')).toBe(false)
   })
 
   it('an invalid healthcheck-url is echoed masked', () => {

@@ -30,6 +30,12 @@ describe('safeMessage', () => {
       'one\n\\::add-mask::x\n\\  ::error::y\tz\\rw\\e[2J',
     )
   })
+
+  it("breaks the runner's older `##[command]` form wherever it stands in a line", () => {
+    expect(safeMessage('h: locked by ##[add-mask]secret ##[error]x')).toBe(
+      'h: locked by ##\\[add-mask]secret ##\\[error]x',
+    )
+  })
 })
 
 describe('LineSplitter', () => {
