@@ -98,7 +98,7 @@ function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
 export async function switchHost(ctx: RunContext, run: DeployHost): Promise<void> {
   let reply: ScriptReply
   try {
-    reply = await run.session.call('switchTo', { ...deployGoLive(ctx, run), TAKE: 0, KEEP_LOCK: 1 })
+    reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true })
   } catch (e) {
     await afterLostConnection(ctx, run, true, e)
     return
