@@ -1,78 +1,35 @@
-import {
-  blankResult,
-  cleanupSignal,
-  type DeployOutcome,
-  fleetFailure,
-  giveUpSignal,
-  type HostResult,
-  newEntry,
-  readServerState,
-  type ServerState,
-  setLive,
-  settleFailedSwitch,
-  toDeployError,
-} from './deploy.js'
-import type { HostChecks } from './doctor.js'
 import { DeployError } from './errors.js'
-import {
-  badReleases,
-  listReleases,
-  logLine,
-  type ReleaseInfo,
-  releasesToPrune,
-  rollbackTarget,
-} from './history.js'
+import { badReleases, listReleases, type ReleaseInfo, releasesToPrune, rollbackTarget } from './history.js'
+import { type HostRun, hostRuns, readServerState, type ServerState } from './host.js'
+import { type CommandOutcome, fleetFailure, setLive, settleFailedSwitch, toDeployError } from './outcome.js'
 import { all, first } from './remote.js'
-import { type Core, HostSession, pool } from './session.js'
+import { cleanupSignal, giveUpSignal, pool, type RunContext } from './session.js'
+import { goLiveVars, switchTo } from './switch.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
 /** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
-export interface CommandOutcome extends DeployOutcome {
-  releases: ReleaseInfo[]
-  /** command: doctor: each host's checks (doctor.ts). */
-  doctor?: HostChecks[]
-}
-
-interface HostCtx {
-  session: HostSession
-  start: number
-  state: ServerState | undefined
-  locked: boolean
-  result: HostResult
-}
-
-function setup(core: Core): HostCtx[] {
-  const s = core.settings
-  return s.hosts.map((spec, i) => ({
-    session: new HostSession(core, i, spec),
-    start: Date.now(),
-    state: undefined,
-    locked: false,
-    result: blankResult(spec.label, s.command === 'rollback' ? s.rollbackTo : ''),
-  }))
+function setup(ctx: RunContext): HostRun[] {
+  const s = ctx.settings
+  return hostRuns(ctx, s.command === 'rollback' ? s.rollbackTo : '')
 }
 
 /** Connects and reads each host's state (taking the lock when asked); collects failures. */
-async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Promise<DeployError[]> {
+async function inspectAll(ctx: RunContext, hosts: HostRun[], takeLock: boolean): Promise<DeployError[]> {
   const failures: DeployError[] = []
-  await pool(hosts, core.settings.maxParallel, async (h) => {
+  await pool(hosts, ctx.settings.maxParallel, async (h) => {
     try {
-      await core.ssh.connect(h.session.index, h.session.label, core.signal)
+      await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal)
       const reply = await h.session.call('inspect', {
         TAKE_LOCK: takeLock ? 1 : 0,
         // A rollback renames the link: the server must be able to, before the lock is taken.
-        NEED_SWAP: takeLock && core.settings.command === 'rollback' ? 1 : 0,
+        NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
         CHECK_DEPLOY: 0,
         ID: '',
       })
-      if (takeLock) {
-        h.locked = true
-        core.onLock?.(h.session.index, true)
-      }
-      h.state = readServerState(reply, (m) => core.reporter.warning(`${h.session.label}: ${m}`))
+      h.state = readServerState(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`))
       const lock = first(reply, 'locked-by')
-      if (lock) core.reporter.info(`${h.session.label}: locked by ${lock}`)
-      setLive(h.result, core.settings.target, h.state.live)
+      if (lock) ctx.reporter.info(`${h.session.label}: locked by ${lock}`)
+      setLive(h.result, ctx.settings.target, h.state.live)
       h.result.freeKb = h.state.freeKb
       h.result.status = 'not-switched'
     } catch (e) {
@@ -85,28 +42,26 @@ async function inspectAll(core: Core, hosts: HostCtx[], takeLock: boolean): Prom
   return failures
 }
 
-async function unlockAll(core: Core, hosts: HostCtx[]): Promise<void> {
+async function unlockAll(ctx: RunContext, hosts: HostRun[]): Promise<void> {
   await Promise.all(
     hosts
-      .filter((h) => h.locked)
+      .filter((h) => h.session.lock === 'held')
       .map(async (h) => {
         try {
           await h.session.call(
             'releaseLock',
             { FORCE: 0, DISCARD: '', UNPUBLISH: '' },
             // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
-            { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() },
+            { signal: ctx.signal.aborted ? giveUpSignal() : cleanupSignal() },
           )
-          h.locked = false
-          core.onLock?.(h.session.index, false)
         } catch (e) {
-          core.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`)
+          ctx.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`)
         }
       }),
   )
 }
 
-function outcome(hosts: HostCtx[], releases: ReleaseInfo[], error: DeployError | undefined): CommandOutcome {
+function outcome(hosts: HostRun[], releases: ReleaseInfo[], error: DeployError | undefined): CommandOutcome {
   const first = hosts[0]?.result
   return {
     releaseId: first?.releaseId ?? '',
@@ -118,10 +73,10 @@ function outcome(hosts: HostCtx[], releases: ReleaseInfo[], error: DeployError |
 }
 
 /** Hosts that serve different releases are worth a loud word. */
-function reportDisagreement(core: Core, hosts: HostCtx[]): void {
+function reportDisagreement(ctx: RunContext, hosts: HostRun[]): void {
   const lives = new Set(hosts.map((h) => h.state?.live ?? ''))
   if (hosts.length > 1 && lives.size > 1) {
-    core.reporter.warning(
+    ctx.reporter.warning(
       `The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`,
     )
   }
@@ -155,28 +110,28 @@ export function chooseRollback(
   return { target }
 }
 
-export async function runRollback(core: Core): Promise<CommandOutcome> {
-  const s = core.settings
-  const hosts = setup(core)
-  const failures = await inspectAll(core, hosts, true)
+export async function runRollback(ctx: RunContext): Promise<CommandOutcome> {
+  const s = ctx.settings
+  const hosts = setup(ctx)
+  const failures = await inspectAll(ctx, hosts, true)
   if (failures.length > 0) {
-    await unlockAll(core, hosts)
+    await unlockAll(ctx, hosts)
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'))
   }
-  reportDisagreement(core, hosts)
+  reportDisagreement(ctx, hosts)
   // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
   const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : []
   const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts
   for (const h of moving === hosts ? [] : already) {
-    core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`)
+    ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`)
   }
-  const choices = moving.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo, core.words))
+  const choices = moving.map((h) => chooseRollback(h.state as ServerState, s.rollbackTo, ctx.words))
   const problems = choices.flatMap((c, i) =>
     'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : [],
   )
   const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])))
   if (problems.length > 0 || targets.size > 1) {
-    await unlockAll(core, hosts)
+    await unlockAll(ctx, hosts)
     const first = choices.find((c) => 'problem' in c)
     const msg =
       problems.length > 0
@@ -193,21 +148,13 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
       const from = h.state?.live ?? ''
       h.result.attemptedReleaseId = target
       try {
-        const entry = newEntry(core, h.session.label, target, 'rollback', from)
-        await h.session.call('switchTo', {
-          ID: target,
-          LOGLINE: logLine(entry),
-          PRUNE: '',
-          PREV: '',
-          MEASURE: 0,
-          TAKE: 0,
-          KEEP_LOCK: 0,
+        await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
+          take: false,
+          keepLock: false,
         })
-        h.locked = false
-        core.onLock?.(h.session.index, false)
         setLive(h.result, s.target, target)
         Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' })
-        core.reporter.info(
+        ctx.reporter.info(
           `${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`,
         )
       } catch (e) {
@@ -219,14 +166,14 @@ export async function runRollback(core: Core): Promise<CommandOutcome> {
       h.result.durationMs = Date.now() - h.start
     }),
   )
-  await unlockAll(core, hosts)
+  await unlockAll(ctx, hosts)
   return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'))
 }
 
-export async function runList(core: Core): Promise<CommandOutcome> {
-  const hosts = setup(core)
-  const failures = await inspectAll(core, hosts, false)
-  reportDisagreement(core, hosts)
+export async function runList(ctx: RunContext): Promise<CommandOutcome> {
+  const hosts = setup(ctx)
+  const failures = await inspectAll(ctx, hosts, false)
+  reportDisagreement(ctx, hosts)
   const firstOk = hosts.find((h) => h.state)
   const releases = firstOk?.state
     ? listReleases(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
@@ -234,29 +181,27 @@ export async function runList(core: Core): Promise<CommandOutcome> {
   for (const h of hosts) {
     if (!h.state) continue
     h.result.status = 'not-switched'
-    const rows = listReleases(h.state.log, h.state.releases, h.state.live)
     // Progress only: each front end renders outcome.releases itself.
-    core.reporter.info(`${h.session.label}: ${rows.length} release(s)`)
+    const rows = listReleases(h.state.log, h.state.releases, h.state.live)
+    ctx.reporter.info(`${h.session.label}: ${rows.length} release(s)`)
   }
   return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'))
 }
 
-export async function runPrune(core: Core): Promise<CommandOutcome> {
-  const s = core.settings
-  const hosts = setup(core)
-  const failures = await inspectAll(core, hosts, true)
+export async function runPrune(ctx: RunContext): Promise<CommandOutcome> {
+  const s = ctx.settings
+  const hosts = setup(ctx)
+  const failures = await inspectAll(ctx, hosts, true)
   await Promise.all(
     hosts
-      .filter((h) => h.locked && h.state)
+      .filter((h) => h.session.lock === 'held' && h.state)
       .map(async (h) => {
         const st = h.state as ServerState
         const prune = releasesToPrune(st.log, st.releases, st.live, s.keepReleases)
         try {
           const reply = await h.session.call('prune', { PRUNE: prune.join(' ') })
-          h.locked = false
-          core.onLock?.(h.session.index, false)
           h.result.pruned = all(reply, 'pruned')
-          core.reporter.info(
+          ctx.reporter.info(
             `${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`,
           )
         } catch (e) {
@@ -266,20 +211,20 @@ export async function runPrune(core: Core): Promise<CommandOutcome> {
         }
       }),
   )
-  await unlockAll(core, hosts)
+  await unlockAll(ctx, hosts)
   return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'))
 }
 
-export async function runUnlock(core: Core): Promise<CommandOutcome> {
-  const hosts = setup(core)
+export async function runUnlock(ctx: RunContext): Promise<CommandOutcome> {
+  const hosts = setup(ctx)
   const failures: DeployError[] = []
-  await pool(hosts, core.settings.maxParallel, async (h) => {
+  await pool(hosts, ctx.settings.maxParallel, async (h) => {
     try {
-      await core.ssh.connect(h.session.index, h.session.label, core.signal)
+      await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal)
       const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' })
       const was = first(reply, 'unlocked')
       h.result.status = 'not-switched'
-      core.reporter.info(
+      ctx.reporter.info(
         was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`,
       )
     } catch (e) {

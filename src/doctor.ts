@@ -5,13 +5,13 @@
  * them as data (CommandOutcome.doctor); the CLI and the action render them.
  */
 import * as io from '@actions/io'
-import { blankResult, type HostResult, setLive, toDeployError } from './deploy.js'
 import { DeployError } from './errors.js'
 import { remoteErrorHint, startupFileHint } from './hints.js'
+import { blankResult, type HostResult, setLive, toDeployError } from './outcome.js'
 import { run } from './proc.js'
 import { all, first, type ScriptReply } from './remote.js'
 import { findRsync, parseRsyncVersion } from './runner-platform.js'
-import { type Core, HostSession, pool } from './session.js'
+import { HostSession, pool, type RunContext } from './session.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
 export interface DoctorCheck {
@@ -308,7 +308,7 @@ export function doctorFailure(
 }
 
 /** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
-export async function runDoctor(core: Core): Promise<{
+export async function runDoctor(core: RunContext): Promise<{
   releaseId: string
   hosts: HostResult[]
   rolledBack: boolean

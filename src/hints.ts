@@ -1,8 +1,5 @@
-import { readFileSync, rmSync } from 'node:fs'
-import path from 'node:path'
 import { DeployError } from './errors.js'
 import type { HostSpec } from './hosts.js'
-import { run } from './proc.js'
 import { shQuote } from './quote.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
@@ -38,158 +35,119 @@ function lastLines(text: string, n = 6): string {
   return text.trim().split('\n').slice(-n).join('\n')
 }
 
+/** What ssh said, by kind: the classifier below and the facts it needs agree on these. */
+const KEY_FORMAT = /error in libcrypto|invalid format|Load key .*: (invalid|error)/i
+const BAD_PASSPHRASE = /incorrect passphrase|bad passphrase/i
+const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED/
+const HOST_KEY_UNKNOWN = /Host key verification failed|No .* host key is known|host key .* not in list/i
+const DENIED = /Permission denied \(/
+
 /**
- * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
- * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
- * authentication at all, so nothing logs in to a server whose key is not trusted.
+ * What the caller learned on this machine for explainSshFailure (see ssh-facts.ts): the keys the
+ * server offers (a failed host key check), whether the key needs a passphrase and its fingerprint
+ * (a refused login).
  */
-export function jumpScanArgs(jump: { config: string; alias: string }, knownHostsFile: string): string[] {
-  return [
-    '-F',
-    jump.config,
-    '-S',
-    'none',
-    '-o',
-    'ControlMaster=no',
-    '-o',
-    'StrictHostKeyChecking=accept-new',
-    '-o',
-    `UserKnownHostsFile=${knownHostsFile}`,
-    '-o',
-    'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    'KnownHostsCommand=none',
-    '-o',
-    'PreferredAuthentications=none',
-    '-o',
-    'PubkeyAuthentication=no',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'ConnectTimeout=5',
-    jump.alias,
-    'true',
-  ]
+export interface SshFacts {
+  /** known_hosts lines the server offers and `ssh-keygen -lf` of them; undefined: the scan failed. */
+  offered?: { lines: string[]; fingerprints: string }
+  /** The key did not open without a passphrase (`ssh-keygen -y -P ''` said so). */
+  keyNeedsPassphrase?: boolean
+  /** `ssh-keygen -lf KEY`'s line (`256 SHA256:… comment (ED25519)`), '' if unknown. */
+  keyFingerprint?: string
 }
 
-async function scanThroughJump(jump: NonNullable<SshFailureContext['jump']>): Promise<string[]> {
-  const file = path.join(path.dirname(jump.config), `scan-${jump.alias}`)
-  try {
-    await run(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) })
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-  } finally {
-    rmSync(file, { force: true })
+/** Which facts explaining `stderr` needs: a key scan for a host key failure, key checks for a refused login. */
+export function sshFactsNeeded(
+  stderr: string,
+  ctx: SshFailureContext,
+): { offeredKeys: boolean; keyChecks: boolean } {
+  const early = KEY_FORMAT.test(stderr) || ctx.passphraseRejected || BAD_PASSPHRASE.test(stderr)
+  const hostKey = !early && (HOST_KEY_CHANGED.test(stderr) || HOST_KEY_UNKNOWN.test(stderr))
+  return {
+    offeredKeys: hostKey && !ctx.ownSetup && ctx.host !== undefined,
+    keyChecks: !early && !hostKey && DENIED.test(stderr) && ctx.hasKey,
   }
 }
 
 /** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
-async function offeredKeys(
-  host: HostSpec | undefined,
-  sshPath: string,
-  jump?: SshFailureContext['jump'],
-): Promise<string> {
-  if (!host) return ''
-  try {
-    let lines: string[]
-    if (jump) lines = await scanThroughJump(jump)
-    else {
-      const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan')
-      const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host])
-      lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'))
-    }
-    if (lines.length === 0) {
-      return jump
-        ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
-        : ''
-    }
-    const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
-      input: `${lines.join('\n')}\n`,
-    })
-    return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`
-  } catch {
-    return ''
+function offeredKeys(ctx: SshFailureContext, offered: SshFacts['offered']): string {
+  const host = ctx.host
+  if (!host || !offered) return ''
+  if (offered.lines.length === 0) {
+    return ctx.jump
+      ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
+      : ''
   }
+  return `\nThe server offers (check these fingerprints against the server before you trust them):\n${offered.fingerprints}\nknown_hosts lines to pin:\n${offered.lines.join('\n')}`
 }
 
 /** Turns ssh's stderr from a failed connection into a cause and a fix. */
-export async function explainSshFailure(stderr: string, ctx: SshFailureContext): Promise<DeployError> {
+export function explainSshFailure(stderr: string, ctx: SshFailureContext, facts: SshFacts = {}): DeployError {
   const s = stderr
   const who = `${ctx.label}`
   const w = ctx.words ?? ACTION_WORDS
-  if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
+  if (KEY_FORMAT.test(s)) {
     return new DeployError(
       `ssh could not read the private key for ${who}.`,
       'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.',
       'key-format',
     )
   }
-  if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
+  if (ctx.passphraseRejected || BAD_PASSPHRASE.test(s)) {
     return new DeployError(
       `The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`,
       'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.',
       'passphrase',
     )
   }
-  if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+  if (ctx.ownSetup && HOST_KEY_CHANGED.test(s)) {
     return new DeployError(
       `The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`,
       'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.',
       'host-key-changed',
     )
   }
-  if (
-    ctx.ownSetup &&
-    /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)
-  ) {
+  if (ctx.ownSetup && HOST_KEY_UNKNOWN.test(s)) {
     return new DeployError(
       `Host key verification failed for ${who}: its key is not in your known_hosts.`,
       ownHostKeyHint(ctx),
       'host-key-unknown',
     )
   }
-  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
+  if (HOST_KEY_CHANGED.test(s)) {
     return new DeployError(
       `The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`,
-      `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`,
+      `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${offeredKeys(ctx, facts.offered)}`,
       'host-key-changed',
     )
   }
-  if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
+  if (HOST_KEY_UNKNOWN.test(s)) {
     return new DeployError(
       `Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`,
-      `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`,
+      `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${offeredKeys(ctx, facts.offered)}`,
       'host-key-unknown',
     )
   }
-  if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
+  if (ctx.ownSetup && !ctx.hasKey && DENIED.test(s)) {
     return new DeployError(
       `${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`,
       'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.',
       'auth',
     )
   }
-  if (/Permission denied \(/.test(s)) {
-    if (ctx.hasKey && !ctx.passphraseGiven) {
-      // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
-      const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen')
-      const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined)
-      if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
-        return new DeployError(
-          `The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`,
-          `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`,
-          'passphrase',
-        )
-      }
+  if (DENIED.test(s)) {
+    // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+    if (ctx.hasKey && !ctx.passphraseGiven && facts.keyNeedsPassphrase) {
+      return new DeployError(
+        `The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`,
+        `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`,
+        'passphrase',
+      )
     }
     let fp = ''
     if (ctx.hasKey) {
-      const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(
-        () => undefined,
-      )
       // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
-      const f = r?.code === 0 ? r.stdout.trim().split(' ') : []
+      const f = facts.keyFingerprint ? facts.keyFingerprint.trim().split(' ') : []
       if (f[1]) fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`
     }
     const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`

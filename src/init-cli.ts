@@ -8,7 +8,6 @@ import { homedir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as io from '@actions/io'
-import { toDeployError } from './deploy.js'
 import { InputError } from './errors.js'
 import {
   authorizedKeysLine,
@@ -23,6 +22,7 @@ import {
   writeNew,
 } from './init.js'
 import { parseSettings } from './inputs.js'
+import { toDeployError } from './outcome.js'
 import { run } from './proc.js'
 import { sshOptions } from './run-command.js'
 import type { Settings } from './settings.js'

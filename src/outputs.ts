@@ -1,4 +1,4 @@
-import type { CommandOutcome } from './commands.js'
+import type { CommandOutcome } from './outcome.js'
 
 /**
  * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs'
-import path from 'node:path'
 import * as core from '@actions/core'
-import { run as spawnRun } from './proc.js'
 import { first, parseReply, renderScript } from './remote.js'
-import { removeSshDir } from './ssh.js'
+import { removeSshDir, Ssh } from './ssh.js'
 import { type LockState, State } from './state.js'
 
 /**
@@ -43,11 +41,7 @@ async function recoverHost(dir: string, l: LockState, i: number): Promise<void> 
     LOGLINE: '',
     KEEP_LOCK: 0,
   })
-  const r = await spawnRun('ssh', ['-F', path.join(dir, 'config'), '-S', 'none', '-T', `rad-${i}`, 'sh -s'], {
-    input: script,
-    keepStdinOpen: true,
-    signal: AbortSignal.timeout(10_000),
-  })
+  const r = await Ssh.execInDir(dir, i, script, { signal: AbortSignal.timeout(10_000) })
   const reply = parseReply(r.stdout)
   if (!reply.ok) {
     core.warning(

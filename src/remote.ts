@@ -1,4 +1,5 @@
 import { shAssignments } from './quote.js'
+import { LIB, sh } from './remote-lib.js'
 import { untrusted } from './untrusted.js'
 
 /**
@@ -11,420 +12,6 @@ export const MARK = '@@rad'
 
 /** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
 const REPLY_LINE_MAX = 20_000
-
-/**
- * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
- * which a template literal would otherwise take for its own interpolation.
- */
-function sh(strings: TemplateStringsArray): string {
-  return strings.raw.join('').replace(/\\\$\{/g, '${')
-}
-
-const LIB = sh`
-set -u
-umask 022
-D="$T/.deploy"
-LOCKED=0
-NL='
-'
-CR=$(printf '\r')
-# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
-# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
-# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
-reply() {
-  case "$2" in
-    *"$NL"* | *"$CR"*)
-      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
-    *) printf '%s%s\n' "$1" "$2" ;;
-  esac
-}
-say() { reply '@@rad ' "$*"; }
-warn() { reply '@@rad-warning ' "$*"; }
-fail() {
-  [ "$LOCKED" = 1 ] && lock_release
-  reply '@@rad-error ' "$1 $2"
-  exit 3
-}
-
-# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
-# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
-mv_kind() {
-  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
-  case "$(uname -s 2>/dev/null)" in
-    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
-  esac
-  if mv_t_works; then echo gnu
-  elif command -v perl >/dev/null 2>&1; then echo perl
-  elif command -v python3 >/dev/null 2>&1; then echo python
-  else echo none
-  fi
-}
-# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
-mv_t_works() {
-  p=$(mktemp -d 2>/dev/null) || return 1
-  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
-    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
-    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
-  r=$?
-  rm -rf -- "$p"
-  return "$r"
-}
-swap() {
-  case "$MVKIND" in
-    gnu) mv -fT -- "$1" "$2" ;;
-    bsd) mv -fh -- "$1" "$2" ;;
-    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
-    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
-    *) return 1 ;;
-  esac
-}
-MVKIND=$(mv_kind)
-need_swap() {
-  [ "$MVKIND" != none ] ||
-    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
-}
-
-# Our process group, for stopping this script with everything it started (hooks included). Only
-# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
-# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
-field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
-own_group() {
-  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
-  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
-  fi
-  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
-  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
-  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
-  fi
-  case "\${c##*/}" in sshd*) echo "$g" ;; esac
-}
-PG=$(own_group)
-# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
-if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
-kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
-# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
-# killed or loses the connection (sshd signals nothing to a session without a tty then). This
-# background reader then stops the whole group, so nothing of a run the client gave up on acts
-# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
-watch_client() {
-  [ -n "$PG" ] || return 0
-  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
-  WATCHDOG=$!
-  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
-}
-# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
-MARKED=0
-run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
-run_unmark() {
-  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
-  MARKED=0
-}
-# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
-# parent reaps it, and in a container nobody may).
-group_alive() {
-  if [ -r /proc/self/stat ]; then
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
-  else
-    kill_group 0 "$1" 2>/dev/null
-  fi
-}
-# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
-# TERM to its group, then KILL if it is still there after about 3 s.
-kill_run() {
-  p=$(cat "$D/lock/pg" 2>/dev/null)
-  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$p" = "$PG" ] && return 0
-  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
-  i=0
-  while group_alive "$p"; do
-    i=$((i + 1))
-    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
-    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
-  done
-  rm -f -- "$D/lock/pg"
-  say stopped "$p"
-}
-
-# The sshd process that carries our connection: when it is gone, so is the lock's holder.
-conn_pid() {
-  p=$PPID; i=0
-  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
-    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
-    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
-  done
-  echo 0
-}
-# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
-lock_owner() {
-  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
-  printf '%s\n' "\${o:-(no owner recorded)}"
-}
-# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
-# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
-pid_space() {
-  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
-  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
-  n=$(readlink /proc/self/ns/pid 2>/dev/null)
-  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
-}
-MY_SPACE=$(pid_space)
-# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
-# so a holder file is always whole; one that is empty or does not parse was never written by a
-# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
-lock_is_stale() {
-  if [ ! -e "$D/lock/holder" ]; then
-    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
-    STALE_WHY="it has no holder record and is over 2 minutes old"
-    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
-    return
-  fi
-  h_token='' h_host='' h_pid='' h_exp='' h_space=''
-  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
-  STALE_WHY="its holder record is empty or unreadable"
-  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
-  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
-  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
-  STALE_WHY="it expired"
-  [ "$(date +%s)" -gt "$h_exp" ] && return 0
-  # A pid says something only where it was taken: never judge another machine's (or container's).
-  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
-  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
-    STALE_WHY="its process $h_pid on $h_host is gone"
-    return 0
-  fi
-  return 1
-}
-# Quotes $1 for sh, for a command we tell a person to paste.
-shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
-free_space() {
-  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
-    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-}
-# mkdir failed and no lock exists: not another deploy, so waiting would not help.
-lock_cannot() {
-  me=$(id -un 2>/dev/null)
-  if [ -d "$D" ] && [ ! -w "$D" ]; then
-    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
-  fi
-  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
-}
-lock_take() {
-  waited=0 misses=0 moves=0
-  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
-    [ -d "$D" ] || fail target-unwritable "cannot create $D"
-    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
-      # Not "exists" (or its holder has just released it): try once more, then say why.
-      misses=$((misses + 1))
-      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
-      continue
-    fi
-    misses=0
-    if lock_is_stale; then
-      moves=$((moves + 1))
-      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
-      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
-      stale="$D/lock.stale.$TOKEN.$$"
-      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
-        rm -rf -- "$stale"
-      elif [ -e "$D/lock" ]; then
-        # Another run may have just moved it aside; if it is still there, we cannot.
-        [ -w "$D" ] || lock_cannot "$mverr"
-        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
-      fi
-      continue
-    fi
-    if [ "$waited" -ge "$LOCK_WAIT" ]; then
-      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
-    fi
-    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
-    sleep 2
-    waited=$((waited + 2))
-  done
-  LOCKED=1
-  # Whole or not at all: a lock we cannot describe would block every later run.
-  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
-    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
-    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
-    rm -rf -- "$D/lock"
-    LOCKED=0
-    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
-  fi
-  run_mark
-}
-lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
-lock_release() { [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
-lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
-# Every change to the target runs right after this check: a run whose lock was taken over or
-# revoked (the client gave up) changes nothing more.
-fence() {
-  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
-}
-
-# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
-switch_link() {
-  tmp="$D/$LINK.tmp.$TOKEN.$$"
-  fence
-  rm -f -- "$tmp"
-  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
-  lock_mine || { rm -f -- "$tmp"; fence; }
-  if ! swap "$tmp" "$T/$LINK"; then
-    rm -f -- "$tmp"
-    fail switch-failed "cannot rename the new link over $T/$LINK"
-  fi
-  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
-}
-live_id() {
-  [ -L "$T/$LINK" ] || return 0
-  l=$(readlink "$T/$LINK")
-  case "$l" in
-    releases/*) echo "\${l#releases/}" ;;
-    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
-    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
-  esac
-}
-report_state() {
-  say live "$(live_id)"
-  for d in "$T/releases"/*; do
-    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
-    elif [ -d "$d" ]; then say release "\${d##*/}"
-    fi
-  done
-  send_log
-  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-}
-# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
-# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
-# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
-# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
-LOG_MAX=16384
-send_log() {
-  [ -f "$D/log" ] || return 0
-  n=$(($(wc -l < "$D/log") + 0))
-  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
-  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
-      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
-      { print "@@rad log " (NR + first - 1) " " $0 }'
-}
-# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
-# for more than a day. A failure here is a warning: the deploy itself has succeeded.
-prune_releases() {
-  for old in $PRUNE; do
-    [ "$old" = "$(live_id)" ] && continue
-    lock_mine || return 0
-    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
-  done
-  lock_mine || return 0
-  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
-  return 0
-}
-# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
-# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
-run_hook() {
-  say hook "$1"
-  HOOK_RC=0
-  (
-    cd -- "$3" &&
-      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
-      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
-      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
-  ) || HOOK_RC=$?
-}
-# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
-# The first release that brings a path seeds it (a copy); later uploads exclude it.
-link_shared() {
-  [ -n "$SHARED" ] || return 0
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    [ -n "$p" ] || continue
-    rel="$T/releases/$ID/$p"
-    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
-    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
-      # A copy, not a rename: the build's files may be hard links into older releases, and the
-      # app will write here.
-      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
-      else mkdir -p -- "$T/shared/$p" || exit 1
-      fi
-    fi
-    rm -rf -- "$rel"
-    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
-    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
-  done
-}
-# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
-go_live() {
-  switch_link "releases/$ID"
-  fence
-  log_append "$LOGLINE"
-  say switched "$ID"
-  prune_releases
-  if [ "$MEASURE" = 1 ]; then
-    # du counts a hard-linked inode once, at its first path: listed after the previous release,
-    # the new one's figure is the disk it really added.
-    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
-    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
-  fi
-}
-log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
-# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
-# or a serve would land outside TARGET.
-contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
-  for p in "$@"; do
-    if [ -L "$p" ]; then
-      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
-    fi
-  done
-}
-# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
-release_dir_ok() {
-  if [ -L "$T/releases/$1" ]; then
-    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
-  fi
-}
-# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
-# or seeding through it would delete and create outside the release.
-shared_symlink() {
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    q='' rest="$p"
-    while [ -n "$rest" ]; do
-      c=\${rest%%/*}
-      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
-      q=\${q:+$q/}$c
-      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
-      [ -e "$T/releases/$ID/$q" ] || break
-    done
-  done
-}
-# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
-# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
-file_inodes() {
-  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
-  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
-  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
-  fi
-}
-# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
-# release). One pass over each tree, a hash in awk: linear in the number of files.
-count_linked() {
-  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
-  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
-    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
-}
-dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
-# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
-# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
-# on the upload area's (restored onto another mount): nothing can be linked to it.
-fs_split() {
-  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
-  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
-  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
-    fl=$(dev_of "$T/releases/$1")
-    [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
-  fi
-  return 0
-}
-`
 
 const PREPARE = sh`
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
@@ -610,8 +197,9 @@ if lock_mine; then
     fence
     swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
   fi
+  # lock_release says "lock released" itself.
   if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
-  else lock_release; say lock released
+  else lock_release
   fi
 else
   say lock not-ours "$(lock_owner)"
@@ -673,6 +261,58 @@ export type ScriptName =
   | 'recover'
   | 'doctor'
 
+/** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
+export type Flag = 0 | 1
+
+/** What every script needs: the deploy root, the link, our lock token. */
+export type TargetVars = { T: string; LINK: string; TOKEN: string }
+
+/** What a script that may take or check the lock needs besides (see lock_take). */
+export type LockVars = TargetVars & { LOCK_WAIT: number; LOCK_TTL: number; LOCK_OWNER: string }
+
+/** go_live: the release to serve, the one it replaces (measured against), its log line, what to prune. */
+export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: string; MEASURE: Flag }
+
+/**
+ * The variables each script reads, so a missing one is a compile error here, not a `set -u`
+ * failure on the server. Keep in step with the script text above.
+ */
+export type ScriptVars = {
+  prepare: LockVars & { ID: string; INCOMING: string; STAGED: string; SHARED: string }
+  publishAndSwitch: LockVars &
+    GoLiveVars & { INCOMING: string; SHARED: string; BEFORE_SWITCH: string; SWITCH: Flag; KEEP_LOCK: Flag }
+  afterSwitch: LockVars & { ID: string; PREV: string; AFTER_SWITCH: string }
+  stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string }
+  switchTo: LockVars & GoLiveVars & { TAKE: Flag; KEEP_LOCK: Flag }
+  inspect: LockVars & { TAKE_LOCK: Flag; NEED_SWAP?: Flag; CHECK_DEPLOY: Flag; ID: string }
+  releaseLock: LockVars & { FORCE: Flag; DISCARD: string; UNPUBLISH: string }
+  prune: LockVars & { PRUNE: string }
+  // Also run by the post step, which knows the target and the token only (recover takes no lock).
+  recover: TargetVars & { ID: string; INCOMING: string; LOGLINE: string; KEEP_LOCK: Flag }
+  // Reads only: no lock, no fence.
+  doctor: LockVars & { ID: string }
+}
+
+/** Every variable of every script (a test that runs them all with one set of values). */
+export type AnyScriptVars = ScriptVars['prepare'] &
+  ScriptVars['publishAndSwitch'] &
+  ScriptVars['afterSwitch'] &
+  ScriptVars['stage'] &
+  ScriptVars['switchTo'] &
+  ScriptVars['inspect'] &
+  ScriptVars['releaseLock'] &
+  ScriptVars['prune'] &
+  ScriptVars['recover'] &
+  ScriptVars['doctor']
+
+/** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
+export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
+  const v = vars as Partial<Record<string, string | number>>
+  return (
+    name === 'prepare' || (name === 'switchTo' && v.TAKE === 1) || (name === 'inspect' && v.TAKE_LOCK === 1)
+  )
+}
+
 const SCRIPTS: Record<ScriptName, string> = {
   prepare: PREPARE,
   publishAndSwitch: PUBLISH_AND_SWITCH,
@@ -691,7 +331,7 @@ const SCRIPTS: Record<ScriptName, string> = {
  * function, called on the last line. sh has read every byte of the script by then, so the
  * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
  */
-export function renderScript(name: ScriptName, vars: Record<string, string | number>): string {
+export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
   return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import * as io from '@actions/io'
-import { type CommandOutcome, runList, runPrune, runRollback, runUnlock } from './commands.js'
-import { runDeploy, toDeployError } from './deploy.js'
+import { runList, runPrune, runRollback, runUnlock } from './commands.js'
+import { runDeploy } from './deploy.js'
 import { runDoctor } from './doctor.js'
 import { DeployError } from './errors.js'
+import { type CommandOutcome, toDeployError } from './outcome.js'
 import { findRsync, platformProblem } from './runner-platform.js'
-import type { Core } from './session.js'
+import type { RunContext } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { Ssh, type SshOptions } from './ssh.js'
@@ -17,7 +18,7 @@ import type { Words } from './words.js'
  */
 
 /** Runs one command with a ready connection setup. */
-export async function dispatch(c: Core): Promise<CommandOutcome> {
+export async function dispatch(c: RunContext): Promise<CommandOutcome> {
   switch (c.settings.command) {
     case 'deploy':
     case 'upload':

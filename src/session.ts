@@ -1,14 +1,23 @@
 import { DeployError } from './errors.js'
 import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
-import { MARK, parseReply, renderScript, type ScriptName, type ScriptReply } from './remote.js'
+import {
+  type LockVars,
+  MARK,
+  mayTakeLock,
+  parseReply,
+  renderScript,
+  type ScriptName,
+  type ScriptReply,
+  type ScriptVars,
+} from './remote.js'
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
 import { LineSplitter, untrusted, untrustedLines } from './untrusted.js'
-import type { Words } from './words.js'
+import { ACTION_WORDS, type Words } from './words.js'
 
-/** What the deploy core needs from its caller (the action or the CLI). */
-export interface Core {
+/** What the deploy core needs from its caller (the action or the CLI) for one run of a command. */
+export interface RunContext {
   settings: Settings
   ssh: Ssh
   reporter: Reporter
@@ -17,10 +26,52 @@ export interface Core {
   /** Random per run: marks our lock and our temporary names on the servers. */
   token: string
   rsyncPath: string
-  /** Told when a host's lock is taken (true) or released (false), so the post step can release it. */
+  /**
+   * Told when a host's lock may be ours (true: a script said `lock taken`, or a call that takes it
+   * started) or is not (false), so the post step can release it. Only HostSession calls it.
+   */
   onLock?: (hostIndex: number, held: boolean) => void
   /** How messages name inputs and commands (default: the action's words). */
   words?: Words
+}
+
+/** How this run's messages name inputs and commands. */
+export function wordsOf(ctx: RunContext): Words {
+  return ctx.words ?? ACTION_WORDS
+}
+
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+export function cleanupSignal(): AbortSignal {
+  return AbortSignal.timeout(30_000)
+}
+
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+export function giveUpSignal(): AbortSignal {
+  return AbortSignal.timeout(6_000)
+}
+
+/**
+ * Whether this run holds a host's deploy lock: `maybe` while a call that may take it has not
+ * told us (cut short, it may have), `held` and `free` as the server said.
+ */
+export type LockHeld = 'free' | 'maybe' | 'held'
+
+/** The variables a session adds to every call (see baseVars). */
+type SessionVars = keyof LockVars
+
+/** What a caller gives a script: its own variables (ScriptVars without the session's). */
+export type CallVars<N extends ScriptName> = Omit<ScriptVars[N], SessionVars>
+
+/**
+ * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
+ * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
+ * lock that was only maybe ours was never taken.
+ */
+export function lockAfter(before: LockHeld, said: string[], complete: boolean): LockHeld {
+  const last = said.at(-1)?.split(' ')[0]
+  if (last === 'taken' || last === 'kept') return 'held'
+  if (last === 'released' || last === 'not-ours') return 'free'
+  return before === 'maybe' && complete ? 'free' : before
 }
 
 /** Seconds a deploy waits for another one's lock before it fails naming the holder. */
@@ -32,24 +83,37 @@ export function lockWaitSeconds(timeoutSeconds: number): number {
 export class HostSession {
   /** Set once the shared connection dropped: later calls each open a connection of their own. */
   fresh = false
+  /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
+  private lockState: LockHeld = 'free'
 
   constructor(
-    readonly core: Core,
+    readonly ctx: RunContext,
     readonly index: number,
     readonly spec: HostSpec,
   ) {}
+
+  /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
+  get lock(): LockHeld {
+    return this.lockState
+  }
+
+  private setLock(next: LockHeld): void {
+    const was = this.lockState !== 'free'
+    this.lockState = next
+    if (was !== (next !== 'free')) this.ctx.onLock?.(this.index, next !== 'free')
+  }
 
   get label(): string {
     return this.spec.label
   }
 
   /** Values every script gets: the target, the link, our lock token and who we are. */
-  private baseVars(): Record<string, string | number> {
-    const s = this.core.settings
+  private baseVars(): LockVars {
+    const s = this.ctx.settings
     return {
       T: s.target,
       LINK: s.linkName,
-      TOKEN: this.core.token,
+      TOKEN: this.ctx.token,
       LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
       LOCK_TTL: s.timeoutSeconds + 120,
       LOCK_OWNER: JSON.stringify({
@@ -65,36 +129,41 @@ export class HostSession {
   }
 
   /** Runs a remote script; a reported error becomes a DeployError with its hint. */
-  async call(
-    name: ScriptName,
-    vars: Record<string, string | number>,
+  async call<N extends ScriptName>(
+    name: N,
+    vars: CallVars<N>,
     opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
   ): Promise<ScriptReply> {
-    const script = renderScript(name, { ...this.baseVars(), ...vars })
+    const script = renderScript(name, { ...this.baseVars(), ...vars } as ScriptVars[N])
+    // Said before the call: if we are killed before its reply, the post step still looks.
+    if (this.lockState === 'free' && mayTakeLock(name, vars as Partial<ScriptVars[N]>)) this.setLock('maybe')
     // Said while it happens: a wait for another run's lock can last minutes.
     // Linear however long a line the server sends; only a bounded start of each line is kept.
     const lines = new LineSplitter((l) => {
       if (l.startsWith(`${MARK} waiting `)) {
-        this.core.reporter.info(
+        this.ctx.reporter.info(
           `${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`,
         )
       }
     })
     const onStdout = (chunk: string) => lines.push(chunk)
-    const result = await this.core.ssh.exec(this.index, script, {
-      signal: opts.signal ?? this.core.signal,
+    const result = await this.ctx.ssh.exec(this.index, script, {
+      signal: opts.signal ?? this.ctx.signal,
       onStdout,
       onStderr: opts.onStderr,
       // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
       // as the shared one may be what hung (a stalled link keeps it open and silent).
-      fresh: this.core.signal.aborted || this.fresh,
+      fresh: this.ctx.signal.aborted || this.fresh,
     })
     const reply = parseReply(result.stdout)
-    for (const w of reply.warnings) this.core.reporter.warning(`${this.label}: ${w}`)
+    // What the script said of the lock, even in a reply cut short (all of it that arrived).
+    const complete = !result.aborted && (reply.ok || reply.error !== undefined)
+    this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete))
+    for (const w of reply.warnings) this.ctx.reporter.warning(`${this.label}: ${w}`)
     for (const l of reply.other) opts.onOther?.(l)
     if (result.aborted) throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled')
     if (reply.error) {
-      const s = this.core.settings
+      const s = this.ctx.settings
       // A hook's own output (stderr) is what explains its failure: keep its end in the message.
       const output =
         reply.error.code === 'hook-failed'
@@ -108,7 +177,7 @@ export class HostSession {
           target: s.target,
           linkName: s.linkName,
           user: this.spec.user,
-          words: this.core.words,
+          words: this.ctx.words,
         }),
         reply.error.code,
       )

@@ -4,10 +4,11 @@ import { userInfo } from 'node:os'
 import path from 'node:path'
 import { childEnv } from './env.js'
 import { DeployError } from './errors.js'
-import { explainSshFailure } from './hints.js'
+import { explainSshFailure, type SshFailureContext } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import { fingerprintCheckScript, renderKnownHosts, type TrustedKeys } from './knownhosts.js'
 import { type RunResult, run } from './proc.js'
+import { gatherSshFacts } from './ssh-facts.js'
 import type { Words } from './words.js'
 
 /**
@@ -319,7 +320,7 @@ export class Ssh {
       try {
         askpassCalls = readFileSync(countFile, 'utf8').split('\n').filter(Boolean).length
       } catch {}
-      throw await explainSshFailure(stderr, {
+      const why: SshFailureContext = {
         label: failedAt,
         user: failedHost?.user ?? '',
         keyPath: this.paths.key,
@@ -331,7 +332,9 @@ export class Ssh {
         sshPath: this.sshPath,
         jump: through,
         words: this.opts.words,
-      })
+      }
+      // The facts (key scan, key fingerprint) gathered here; classifying is pure (hints.ts).
+      throw explainSshFailure(stderr, why, await gatherSshFacts(stderr, why))
     }
     this.masters.set(index, this.hostArgs(index))
   }
@@ -381,6 +384,28 @@ export class Ssh {
       keepStdinOpen: true,
       ...rest,
     })
+  }
+
+  /**
+   * The post step's way in: runs a script on host `index` through the private directory `dir` a
+   * main step left, over a connection of its own (-S none: the master may be what hung).
+   */
+  static execInDir(
+    dir: string,
+    index: number,
+    script: string,
+    opts: { signal?: AbortSignal; sshPath?: string } = {},
+  ): Promise<RunResult> {
+    return run(
+      opts.sshPath ?? 'ssh',
+      ['-F', path.join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), 'sh -s'],
+      {
+        input: script,
+        // As in exec(): the script's watchdog stops it when this stdin ends.
+        keepStdinOpen: true,
+        signal: opts.signal,
+      },
+    )
   }
 
   /** Closes every master (ssh -O exit). Never throws. */

@@ -1,8 +1,7 @@
 /** The action's job summary (the outputs are outputs.ts's). */
 import * as core from '@actions/core'
-import type { CommandOutcome } from './commands.js'
-import type { HostResult } from './deploy.js'
 import { bytes, seconds } from './format.js'
+import type { CommandOutcome, HostResult } from './outcome.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
 

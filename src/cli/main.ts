@@ -2,9 +2,10 @@
  * The command line as one pipeline: parse → settings → run → render, and the one place where an
  * error becomes a message on stderr and an exit code. No @actions/core here.
  */
-import { toDeployError } from '../deploy.js'
+
 import { type DeployError, InputError } from '../errors.js'
 import { initMain } from '../init-cli.js'
+import { toDeployError } from '../outcome.js'
 import { COMMANDS, type Command } from '../settings.js'
 import { helpText } from './help.js'
 import { BIN, parseCli, UsageError, VERSION } from './parse.js'

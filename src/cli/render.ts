@@ -3,11 +3,11 @@
  * stderr (CliReporter), the result on stdout (resultText). Colour only on a terminal, never with
  * NO_COLOR. Figures and tables come from src/format.ts, as the action's job summary's do.
  */
-import type { CommandOutcome } from '../commands.js'
-import type { HostResult } from '../deploy.js'
+
 import { doctorText } from '../doctor-render.js'
 import { bytes, seconds, textTable, when } from '../format.js'
 import type { ReleaseInfo } from '../history.js'
+import type { CommandOutcome, HostResult } from '../outcome.js'
 import { hostsJson, releasesJson, totals } from '../outputs.js'
 import type { Reporter, Settings } from '../settings.js'
 import { commandSpec } from '../spec.js'

@@ -13,8 +13,8 @@ import {
   style,
 } from '../../src/cli/render.js'
 import { cliInputMessage, cliInputs, cliSettings, flagsFor, runEnv } from '../../src/cli/settings.js'
-import { blankResult, type HostResult, setLive } from '../../src/deploy.js'
 import { DeployError, InputError } from '../../src/errors.js'
+import { blankResult, type HostResult, setLive } from '../../src/outcome.js'
 import { generateKey, inputError, tempDir } from './helpers.js'
 
 const dir = tempDir('radunit-cli-')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { chooseRollback } from '../../src/commands.js'
-import type { ServerState } from '../../src/deploy.js'
 import type { LogEntry } from '../../src/history.js'
+import type { ServerState } from '../../src/host.js'
 
 const dep = (release: string): LogEntry => ({ release, event: 'deploy', time: `t-${release}` })
 const rb = (release: string, from: string): LogEntry => ({ release, event: 'rollback', time: 't', from })

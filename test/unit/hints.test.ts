@@ -10,7 +10,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { explainRsyncExit, remoteErrorHint } from '../../src/hints.js'
+import { explainRsyncExit, explainSshFailure, remoteErrorHint, sshFactsNeeded } from '../../src/hints.js'
 import { tempDir } from './helpers.js'
 
 describe('explainRsyncExit', () => {
@@ -132,5 +132,60 @@ describe('remoteErrorHint', () => {
     expect(readFileSync(path.join(target, 'live/index.html'), 'utf8')).toBe('hello\n')
     expect(readdirSync(target).sort()).toEqual(['live', 'releases'])
     expect(existsSync(path.join(path.dirname(target), 'canary'))).toBe(false)
+  })
+})
+
+describe('explainSshFailure: pure, from the facts the caller gathered', () => {
+  const ctx = {
+    label: 'deploy@web1',
+    user: 'deploy',
+    keyPath: '/nonexistent/key',
+    hasKey: true,
+    passphraseGiven: false,
+    passphraseRejected: false,
+    host: { host: 'web1', port: 2222, user: 'deploy', label: 'deploy@web1' },
+    sshPath: '/usr/bin/ssh',
+  }
+  const unknown = 'Host key verification failed.'
+  const denied = 'deploy@web1: Permission denied (publickey).'
+
+  it('asks for a key scan on a host key failure and for key checks on a refused login, nothing else', () => {
+    expect(sshFactsNeeded(unknown, ctx)).toEqual({ offeredKeys: true, keyChecks: false })
+    expect(sshFactsNeeded('@@@ REMOTE HOST IDENTIFICATION HAS CHANGED! @@@', ctx).offeredKeys).toBe(true)
+    expect(sshFactsNeeded(denied, ctx)).toEqual({ offeredKeys: false, keyChecks: true })
+    expect(sshFactsNeeded(denied, { ...ctx, hasKey: false }).keyChecks).toBe(false)
+    // Own setup: ssh's own known_hosts decides, so nothing is scanned.
+    expect(sshFactsNeeded(unknown, { ...ctx, ownSetup: true }).offeredKeys).toBe(false)
+    expect(sshFactsNeeded('Connection refused', ctx)).toEqual({ offeredKeys: false, keyChecks: false })
+    expect(sshFactsNeeded(`Load key "k": invalid format\n${denied}`, ctx).keyChecks).toBe(false)
+  })
+
+  it('shows the offered keys it was given, or says the jump host hid them', () => {
+    const offered = {
+      lines: ['[web1]:2222 ssh-ed25519 AAAAC3Nz'],
+      fingerprints: '256 SHA256:abc [web1]:2222 (ED25519)',
+    }
+    const e = explainSshFailure(unknown, ctx, { offered })
+    expect(e.code).toBe('host-key-unknown')
+    expect(e.hint).toContain(
+      'The server offers (check these fingerprints against the server before you trust them):\n256 SHA256:abc',
+    )
+    expect(e.hint).toContain('known_hosts lines to pin:\n[web1]:2222 ssh-ed25519 AAAAC3Nz')
+    const jump = { sshPath: '/usr/bin/ssh', config: '/tmp/rad-x/config', alias: 'rad-0' }
+    const hidden = explainSshFailure(unknown, { ...ctx, jump }, { offered: { lines: [], fingerprints: '' } })
+    expect(hidden.hint).toContain(
+      'Its key could not be read through the jump host (run `ssh-keyscan -p 2222 web1` on the jump host).',
+    )
+    // A scan that failed adds nothing.
+    expect(explainSshFailure(unknown, ctx, {}).hint).not.toContain('The server offers')
+  })
+
+  it('a refused login: the passphrase the key needs, else the fingerprint of the key that was refused', () => {
+    expect(explainSshFailure(denied, ctx, { keyNeedsPassphrase: true }).code).toBe('passphrase')
+    const e = explainSshFailure(denied, ctx, { keyFingerprint: '256 SHA256:xyz me@laptop (ED25519)\n' })
+    expect(e.code).toBe('auth')
+    expect(e.message).toBe(
+      'deploy@web1 refused the login as user deploy with the key SHA256:xyz (ED25519): Permission denied (publickey).',
+    )
   })
 })

@@ -13,7 +13,15 @@ import {
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { shAssignments } from '../../src/quote.js'
-import { all, first, MARK, parseReply, renderScript, type ScriptName } from '../../src/remote.js'
+import {
+  type AnyScriptVars,
+  all,
+  first,
+  MARK,
+  parseReply,
+  renderScript,
+  type ScriptName,
+} from '../../src/remote.js'
 import { tempDir } from './helpers.js'
 
 // A Record keyed by ScriptName: tsc fails here when a script is added and not listed.
@@ -36,7 +44,7 @@ const canary = path.join(root, 'canary')
 const HOSTILE = `it's "odd" $(touch ${canary}) \`touch ${canary}\`; touch ${canary} \\ $HOME *`
 
 /** Every variable any script reads, with values a shell would love to misread. */
-function vars(over: Record<string, string | number> = {}): Record<string, string | number> {
+function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
   return {
     T: `${root}/${HOSTILE}`,
     LINK: 'current',
@@ -67,7 +75,7 @@ function vars(over: Record<string, string | number> = {}): Record<string, string
 }
 
 /** Runs a rendered script the way the server does (`sh -s`, script on stdin). */
-function runScript(name: ScriptName, v: Record<string, string | number>) {
+function runScript(name: ScriptName, v: AnyScriptVars) {
   const r = spawnSync('sh', ['-s'], { input: renderScript(name, v), encoding: 'utf8', cwd: root })
   return { code: r.status, reply: parseReply(r.stdout), stderr: r.stderr }
 }
@@ -100,7 +108,7 @@ describe('renderScript', () => {
   })
 
   it('refuses a variable name that is not a plain shell name', () => {
-    expect(() => renderScript('inspect', { 'T; touch x': '1' })).toThrow(/bad shell variable name/)
+    expect(() => renderScript('inspect', { 'T; touch x': '1' } as never)).toThrow(/bad shell variable name/)
   })
 
   it('sets every value byte for byte in a real sh', () => {
@@ -108,7 +116,7 @@ describe('renderScript', () => {
     const names = Object.keys(v)
     const script = `${shAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
     const out = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8', cwd: root }).stdout
-    expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n])))
+    expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n as keyof AnyScriptVars])))
   })
 })
 
@@ -187,13 +195,35 @@ describe('giving up: fenced changes and recover', () => {
   const base = tempDir('radunit-giveup-')
   let n = 0
   /** A fresh target where prepare has taken the lock (token tok123) and made the upload dir. */
-  function prepared(): { T: string; v: Record<string, string | number> } {
+  function prepared(): { T: string; v: AnyScriptVars } {
     const T = `${base}/t${n++}`
     const v = vars({ T })
     expect(runScript('prepare', v).reply.ok).toBe(true)
     writeFileSync(`${T}/.deploy/incoming/r1.tok123/index.html`, 'r1\n')
     return { T, v }
   }
+
+  it('says what becomes of the lock: taken, released, not-ours (the client tracks it from these lines)', () => {
+    const T = `${base}/t${n++}`
+    const v = vars({ T })
+    expect(all(runScript('prepare', v).reply, 'lock')).toEqual(['taken'])
+    expect(all(runScript('releaseLock', v).reply, 'lock')).toEqual(['released'])
+    expect(existsSync(`${T}/.deploy/lock`)).toBe(false)
+    expect(all(runScript('releaseLock', v).reply, 'lock')).toEqual(['not-ours'])
+    // A refusal after the lock was taken gives it back, and says so before the error.
+    mkdirSync(`${T}/releases/r1`)
+    const refused = runScript('prepare', v)
+    expect(refused.reply.error?.code).toBe('release-exists')
+    expect(all(refused.reply, 'lock')).toEqual(['taken', 'released'])
+    expect(existsSync(`${T}/.deploy/lock`)).toBe(false)
+    // A refusal before the lock: no lock line at all.
+    mkdirSync(`${T}/current`)
+    const early = runScript('prepare', v)
+    expect(early.reply.error?.code).toBe('link-not-symlink')
+    expect(all(early.reply, 'lock')).toEqual([])
+    expect(all(runScript('inspect', { ...v, TAKE_LOCK: 1 }).reply, 'lock')).toEqual(['taken'])
+    expect(existsSync(`${T}/.deploy/lock/holder`)).toBe(true)
+  })
 
   it('a lock taken over while before-switch runs: nothing is switched, logged or pruned', () => {
     const { T, v } = prepared()

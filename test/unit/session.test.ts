@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { lockWaitSeconds, pool } from '../../src/session.js'
+import { mayTakeLock } from '../../src/remote.js'
+import { lockAfter, lockWaitSeconds, pool } from '../../src/session.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -107,5 +108,35 @@ describe('lockWaitSeconds', () => {
 
   it('always leaves time after the wait', () => {
     for (let t = 12; t <= 21600; t += 97) expect(lockWaitSeconds(t)).toBeLessThan(t)
+  })
+})
+
+describe('the lock, as the scripts report it', () => {
+  it('follows the last lock line of a reply, whole or cut short', () => {
+    expect(lockAfter('maybe', ['taken'], true)).toBe('held')
+    expect(lockAfter('maybe', ['taken'], false)).toBe('held')
+    expect(lockAfter('maybe', ['taken', 'released'], true)).toBe('free')
+    expect(lockAfter('held', ['not-ours other-run'], true)).toBe('free')
+    expect(lockAfter('free', ['kept'], true)).toBe('held')
+  })
+
+  it('a maybe-taken lock is settled free only by a reply that ran to its end', () => {
+    // Refused before lock_take: the script ended, saying nothing of the lock.
+    expect(lockAfter('maybe', [], true)).toBe('free')
+    // Cut short (killed, the connection dropped): it may have been taken; the post step looks.
+    expect(lockAfter('maybe', [], false)).toBe('maybe')
+    // A call that says nothing leaves a held lock held (after-switch failing keeps it ours).
+    expect(lockAfter('held', [], true)).toBe('held')
+    expect(lockAfter('free', [], false)).toBe('free')
+  })
+
+  it('knows which calls may take the lock', () => {
+    expect(mayTakeLock('prepare', {})).toBe(true)
+    expect(mayTakeLock('switchTo', { TAKE: 1 })).toBe(true)
+    expect(mayTakeLock('switchTo', { TAKE: 0 })).toBe(false)
+    expect(mayTakeLock('inspect', { TAKE_LOCK: 1 })).toBe(true)
+    expect(mayTakeLock('inspect', { TAKE_LOCK: 0 })).toBe(false)
+    expect(mayTakeLock('releaseLock', {})).toBe(false)
+    expect(mayTakeLock('recover', {})).toBe(false)
   })
 })

@@ -14,10 +14,11 @@ import { CLI_WORDS, cliInputMessage, cliInputs, mustHold } from '../../src/cli/s
 import { chooseRollback } from '../../src/commands.js'
 import { childEnv } from '../../src/env.js'
 import { healthcheck, healthRequest, maskUrl, sameHost } from '../../src/healthcheck.js'
-import { explainSshFailure, jumpScanArgs, remoteErrorHint } from '../../src/hints.js'
+import { explainSshFailure, remoteErrorHint } from '../../src/hints.js'
 import { holdsPrivateDir, parseSettings, parseTarget, systemDirectory } from '../../src/inputs.js'
 import { rsyncArgs } from '../../src/rsync.js'
 import type { Reporter } from '../../src/settings.js'
+import { jumpScanArgs } from '../../src/ssh-facts.js'
 import { ACTION_WORDS } from '../../src/words.js'
 import { inputError, inputsWorkspace } from './helpers.js'
 

@@ -1,0 +1,81 @@
+import { type HostRun, hostRuns } from './host.js'
+import { first, type ScriptReply } from './remote.js'
+import { cleanupSignal, type RunContext } from './session.js'
+
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+export function incomingName(s: { command: string; releaseId: string }, token: string): string {
+  return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`
+}
+
+/** Where command: upload leaves a finished upload for command: activate. */
+export function stagedName(releaseId: string): string {
+  return `${releaseId}.staged`
+}
+
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+export const PARTIAL_DIR = '.rsync-partial'
+
+/** One host in a deploy, upload or activate: the shared record plus what the deploy needs. */
+export interface DeployHost extends HostRun {
+  /** Name of our upload in .deploy/incoming: unique per attempt. */
+  incoming: string
+  leftovers: string[]
+  /** Shared paths that already live in TARGET/shared (not uploaded again). */
+  sharedExisting: string[]
+  /** prepare was started: the lock may be ours even without its reply (cut short). */
+  touched: boolean
+  /** Our upload dir is there (prepare made it, dropUpload deleted it): a fleet that fails drops it. */
+  ownsUpload: boolean
+  /** The log line sent with the switch, so recover can tell whether it was written. */
+  logLine: string
+  /** What this host serves could not be read back after a call was cut short. */
+  unconfirmed: boolean
+  /** Our release was renamed into releases/ (not yet live, for a fleet waiting to switch). */
+  published: boolean
+  switched: boolean
+}
+
+/** A deploy's record for every host. */
+export function deployHosts(ctx: RunContext): DeployHost[] {
+  const s = ctx.settings
+  return hostRuns(ctx, s.releaseId).map((h) => ({
+    ...h,
+    incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
+    leftovers: [],
+    sharedExisting: [],
+    touched: false,
+    ownsUpload: false,
+    logLine: '',
+    unconfirmed: false,
+    published: false,
+    switched: false,
+  }))
+}
+
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+export function recordLinked(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
+  const counted = first(reply, 'linked')
+  if (counted === '') return
+  const linked = Number(counted) || 0
+  const unchanged = run.result.filesLinked
+  run.result.filesLinked = linked
+  if (linked < unchanged) {
+    ctx.reporter.warning(
+      `${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`,
+    )
+  }
+}
+
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+export async function dropUpload(run: DeployHost): Promise<void> {
+  try {
+    await run.session.call(
+      'releaseLock',
+      { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' },
+      { signal: cleanupSignal() },
+    )
+    run.ownsUpload = false
+  } catch {
+    // releaseLocks tries the lock again at the end.
+  }
+}
