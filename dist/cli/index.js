@@ -8,7 +8,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(934);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(817);
 // The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
 
 
@@ -37,7 +37,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 934:
+/***/ 817:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47,60 +47,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 });
 
 // UNUSED EXPORTS: EXIT, exitCodeFor
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: ./src/build-scan.ts
-
-
-const KEEP = 10;
-function kind(e) {
-    if (e.isFIFO())
-        return 'FIFO';
-    if (e.isSocket())
-        return 'socket';
-    if (e.isCharacterDevice())
-        return 'character device';
-    if (e.isBlockDevice())
-        return 'block device';
-    return '';
-}
-/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
-function specialFiles(source) {
-    const found = { count: 0, names: [] };
-    const stack = [''];
-    while (stack.length > 0) {
-        const rel = stack.pop();
-        let entries;
-        try {
-            entries = (0,external_node_fs_namespaceObject.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
-        }
-        catch {
-            continue; // rsync reports what it cannot read
-        }
-        for (const e of entries) {
-            const p = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isDirectory())
-                stack.push(p);
-            else if (kind(e)) {
-                found.count++;
-                if (found.names.length < KEEP)
-                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
-            }
-        }
-    }
-    return found;
-}
-/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
-function specialFilesWarning(found) {
-    if (found.count === 0)
-        return '';
-    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
-    return `The build holds ${found.count} special file(s) that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
-}
 
 ;// CONCATENATED MODULE: ./src/errors.ts
 /** A failure a user can act on: what went wrong and what to do about it. */
@@ -127,2517 +73,13 @@ class InputError extends DeployError {
     }
 }
 
-;// CONCATENATED MODULE: ./src/healthcheck.ts
-
-/**
- * The health check after the switch: GET a URL from the runner until it answers 2xx. The URL may
- * carry secrets (user:password@, ?token=…): they are sent (the userinfo as Basic auth, which fetch
- * would otherwise refuse) but never printed, and redirects are followed only on the URL's own host,
- * so neither the credentials nor the check itself wander off to another server.
- */
-/** The URL as it may be printed: userinfo and query values replaced by ***, parseable or not. */
-function maskUrl(text) {
-    return text
-        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')
-        .replace(/([?&;][^=&;#]*=)[^&;#]*/g, '$1***')
-        .replace(/#.+$/, '#***');
-}
-/** Splits `https://user:pass@host/…` into the URL fetch can take and a Basic auth header. */
-function healthRequest(raw) {
-    const u = new URL(raw);
-    if (!u.username && !u.password)
-        return { url: u.href, authorization: '' };
-    const user = decodeURIComponent(u.username);
-    const pass = decodeURIComponent(u.password);
-    u.username = '';
-    u.password = '';
-    return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
-}
-/**
- * Where a redirect may go: the same host name (any port of it), and never from https down to
- * http (the Basic credentials would then cross the network in clear).
- */
-function sameHost(from, to) {
-    const a = new URL(from);
-    const b = new URL(to);
-    return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:');
-}
-const MAX_REDIRECTS = 5;
-/** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
-class OffHostRedirect extends Error {
-}
-/** One GET, redirects followed by hand on the same host; resolves with the status or throws. */
-async function getOnce(req, signal) {
-    let url = req.url;
-    for (let hop = 0;; hop++) {
-        const res = await fetch(url, {
-            signal,
-            redirect: 'manual',
-            headers: {
-                'user-agent': 'rsync-atomic-deploy healthcheck',
-                ...(req.authorization ? { authorization: req.authorization } : {}),
-            },
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        const location = res.headers.get('location');
-        if (res.status < 300 || res.status >= 400 || !location)
-            return res.status;
-        const next = new URL(location, url).href;
-        if (!sameHost(req.url, next)) {
-            throw new OffHostRedirect(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`);
-        }
-        if (hop >= MAX_REDIRECTS)
-            throw new Error(`HTTP ${res.status}: more than ${MAX_REDIRECTS} redirects`);
-        url = next;
-    }
-}
-/**
- * A signal aborted by `outer` or after `ms`, and its clean-up. (AbortSignal.any needs Node 20.3;
- * package.json allows every Node 20.)
- */
-function withTimeout(outer, ms) {
-    const c = new AbortController();
-    const abort = () => c.abort();
-    const t = setTimeout(abort, ms);
-    if (outer.aborted)
-        c.abort();
-    else
-        outer.addEventListener('abort', abort, { once: true });
-    return {
-        signal: c.signal,
-        done: () => {
-            clearTimeout(t);
-            outer.removeEventListener('abort', abort);
-        },
-    };
-}
-/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
-async function healthcheck(rawUrl, opts) {
-    const shown = maskUrl(rawUrl);
-    const req = healthRequest(rawUrl);
-    const deadline = Date.now() + (opts.boundMs ?? 60_000);
-    let wait = 1000;
-    let last = '';
-    for (let attempt = 1;; attempt++) {
-        const t = withTimeout(opts.signal, 10_000);
-        try {
-            const status = await getOnce(req, t.signal);
-            if (status >= 200 && status < 300) {
-                opts.reporter.info(`Health check ${shown}: ${status} (attempt ${attempt})`);
-                return;
-            }
-            last = `HTTP ${status}`;
-        }
-        catch (e) {
-            if (e instanceof OffHostRedirect) {
-                throw new DeployError(`Health check failed: ${shown} answered ${e.message}.`, 'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.', 'healthcheck');
-            }
-            // Stopped by the step's timeout: keep the server's last answer, not the abort.
-            if (opts.signal.aborted && last)
-                break;
-            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-        }
-        finally {
-            t.done();
-        }
-        if (opts.signal.aborted || Date.now() + wait > deadline)
-            break;
-        opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${wait / 1000} s`);
-        // The wait ends early when the step times out or is cancelled.
-        await new Promise((r) => {
-            const t = setTimeout(r, wait);
-            opts.signal.addEventListener('abort', () => {
-                clearTimeout(t);
-                r();
-            }, { once: true });
-        });
-        wait = Math.min(wait * 2, 10_000);
-    }
-    throw new DeployError(`Health check failed: ${shown} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output. Redirects are followed only on the same host.', 'healthcheck');
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/env.ts
-/**
- * The environment child processes (ssh, rsync, ssh-keygen, git) get. The runner hands every
- * input to the action as INPUT_* (the key, its passphrase), and a CI job holds its secrets in
- * variables (RAD_KEY, tokens): a child, and whatever it runs (a ProxyCommand, a wrapper, a
- * debugger reading /proc/PID/environ), must not see them.
- */
-/** What ssh and rsync need when we generate their whole setup (the action; the CLI with --key). */
-const NEEDED = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
-/** Names that carry secrets or the runner's credentials, whatever else is passed. */
-const SECRET_NAME = /^(INPUT_.*|STATE_.*|RAD_KEY.*|RAD_KNOWN_HOSTS.*|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_.*|ACTIONS_CACHE_URL|ACTIONS_RESULTS_URL|GITHUB_TOKEN|GH_TOKEN|CI_JOB_TOKEN)$/i;
-/** `env` without the secrets (and, unless `own`, without anything a child does not need). */
-function childEnv(env, opts = {}) {
-    const secrets = (opts.secrets ?? []).filter((s) => s !== '');
-    const out = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (value === undefined || SECRET_NAME.test(name))
-            continue;
-        if (!opts.own && !NEEDED.test(name))
-            continue;
-        // A key under another name (--key-env NAME) or pasted into some variable.
-        if (/PRIVATE KEY-----/.test(value) || secrets.includes(value))
-            continue;
-        out[name] = value;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/proc.ts
-
-
-const KILL_GRACE_MS = 3000;
-function run(file, args, opts = {}) {
-    return new Promise((resolve, reject) => {
-        if (opts.signal?.aborted) {
-            resolve({ code: -1, signal: null, stdout: '', stderr: '', aborted: true });
-            return;
-        }
-        const child = (0,external_node_child_process_namespaceObject.spawn)(file, [...args], {
-            // Never the runner's INPUT_* (the key) or a CI job's secrets: see env.ts.
-            env: opts.env ?? childEnv(process.env, { own: true }),
-            cwd: opts.cwd,
-            stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
-            shell: false,
-        });
-        let stdout = '';
-        let stderr = '';
-        let aborted = false;
-        let killTimer;
-        const onAbort = () => {
-            aborted = true;
-            child.stdin?.end();
-            child.kill('SIGTERM');
-            killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-            killTimer.unref();
-        };
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        child.stdout?.setEncoding('utf8');
-        child.stdout?.on('data', (d) => {
-            stdout += d;
-            opts.onStdout?.(d);
-        });
-        child.stderr?.setEncoding('utf8');
-        child.stderr?.on('data', (d) => {
-            stderr += d;
-            opts.onStderr?.(d);
-        });
-        child.on('error', (err) => {
-            opts.signal?.removeEventListener('abort', onAbort);
-            reject(err);
-        });
-        let done = false;
-        const finish = (code, signal) => {
-            if (done)
-                return;
-            done = true;
-            opts.signal?.removeEventListener('abort', onAbort);
-            if (killTimer)
-                clearTimeout(killTimer);
-            resolve({ code: code ?? -1, signal, stdout, stderr, aborted });
-        };
-        child.on('close', finish);
-        // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
-        // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
-        child.on('exit', (code, signal) => {
-            child.stdin?.end();
-            if (!aborted)
-                return;
-            setTimeout(() => {
-                child.stdout?.destroy();
-                child.stderr?.destroy();
-                finish(code, signal);
-            }, 100);
-        });
-        // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
-        child.stdin?.on('error', () => { });
-        if (opts.keepStdinOpen)
-            child.stdin?.write(opts.input ?? '');
-        else
-            child.stdin?.end(opts.input ?? '');
-    });
-}
-
-;// CONCATENATED MODULE: ./src/quote.ts
-/** POSIX single-quoting: the only way a value reaches a remote shell script. */
-function shQuote(value) {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/** `NAME='value'` lines prepended to a constant remote script. Names are ours, values are quoted. */
-function shAssignments(vars) {
-    return Object.entries(vars)
-        .map(([name, value]) => {
-        if (!/^[A-Z_][A-Z0-9_]*$/.test(name))
-            throw new Error(`bad shell variable name ${name}`);
-        return `${name}=${shQuote(String(value))}`;
-    })
-        .join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/words.ts
-const ACTION_WORDS = {
-    input: (name, value) => (value === undefined ? name : `${name}: ${value}`),
-    command: (name) => `command: ${name}`,
-};
-
-;// CONCATENATED MODULE: ./src/hints.ts
-
-
-
-
-
-
-/** A path as it must be typed into a shell: plain when it can be, else quoted. */
-function shWord(s) {
-    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : shQuote(s);
-}
-/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
-function ownHostKeyHint(ctx) {
-    const name = ctx.host?.host ?? 'HOST';
-    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
-}
-function lastLines(text, n = 6) {
-    return text.trim().split('\n').slice(-n).join('\n');
-}
-/**
- * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
- * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
- * authentication at all, so nothing logs in to a server whose key is not trusted.
- */
-function jumpScanArgs(jump, knownHostsFile) {
-    return [
-        '-F',
-        jump.config,
-        '-S',
-        'none',
-        '-o',
-        'ControlMaster=no',
-        '-o',
-        'StrictHostKeyChecking=accept-new',
-        '-o',
-        `UserKnownHostsFile=${knownHostsFile}`,
-        '-o',
-        'GlobalKnownHostsFile=/dev/null',
-        '-o',
-        'KnownHostsCommand=none',
-        '-o',
-        'PreferredAuthentications=none',
-        '-o',
-        'PubkeyAuthentication=no',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'ConnectTimeout=5',
-        jump.alias,
-        'true',
-    ];
-}
-async function scanThroughJump(jump) {
-    const file = external_node_path_default().join(external_node_path_default().dirname(jump.config), `scan-${jump.alias}`);
-    try {
-        await run(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) });
-        return (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8')
-            .split('\n')
-            .filter((l) => l && !l.startsWith('#'));
-    }
-    finally {
-        (0,external_node_fs_namespaceObject.rmSync)(file, { force: true });
-    }
-}
-/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
-async function offeredKeys(host, sshPath, jump) {
-    if (!host)
-        return '';
-    try {
-        let lines;
-        if (jump)
-            lines = await scanThroughJump(jump);
-        else {
-            const keyscan = sshPath.replace(/ssh$/, 'ssh-keyscan');
-            const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
-            lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-        }
-        if (lines.length === 0) {
-            return jump
-                ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
-                : '';
-        }
-        const fp = await run(sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
-            input: `${lines.join('\n')}\n`,
-        });
-        return `\nThe server offers (check these fingerprints against the server before you trust them):\n${fp.stdout.trim()}\nknown_hosts lines to pin:\n${lines.join('\n')}`;
-    }
-    catch {
-        return '';
-    }
-}
-/** Turns ssh's stderr from a failed connection into a cause and a fix. */
-async function explainSshFailure(stderr, ctx) {
-    const s = stderr;
-    const who = `${ctx.label}`;
-    const w = ctx.words ?? ACTION_WORDS;
-    if (/error in libcrypto|invalid format|Load key .*: (invalid|error)/i.test(s)) {
-        return new DeployError(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
-    }
-    if (ctx.passphraseRejected || /incorrect passphrase|bad passphrase/i.test(s)) {
-        return new DeployError(`The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
-    }
-    if (ctx.ownSetup && /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
-        return new DeployError(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
-    }
-    if (ctx.ownSetup &&
-        /Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
-        return new DeployError(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
-    }
-    if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(s)) {
-        return new DeployError(`The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`, 'host-key-changed');
-    }
-    if (/Host key verification failed|No .* host key is known|host key .* not in list/i.test(s)) {
-        return new DeployError(`Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`, `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${await offeredKeys(ctx.host, ctx.sshPath, ctx.jump)}`, 'host-key-unknown');
-    }
-    if (ctx.ownSetup && !ctx.hasKey && /Permission denied \(/.test(s)) {
-        return new DeployError(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
-    }
-    if (/Permission denied \(/.test(s)) {
-        if (ctx.hasKey && !ctx.passphraseGiven) {
-            // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
-            const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
-            const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
-            if (y && y.code !== 0 && /passphrase/i.test(y.stderr)) {
-                return new DeployError(`The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`, `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`, 'passphrase');
-            }
-        }
-        let fp = '';
-        if (ctx.hasKey) {
-            const r = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', ctx.keyPath]).catch(() => undefined);
-            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
-            const f = r?.code === 0 ? r.stdout.trim().split(' ') : [];
-            if (f[1])
-                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
-        }
-        const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`;
-        return new DeployError(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`, 'auth');
-    }
-    if (/Connection refused/i.test(s)) {
-        return new DeployError(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`, 'refused');
-    }
-    if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
-        return new DeployError(`The host name of ${who} does not resolve.`, `Check the spelling of ${w.input('host')}.`, 'dns');
-    }
-    if (/timed out during banner exchange/i.test(s)) {
-        return new DeployError(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
-    }
-    if (/timed out|No route to host|Network is unreachable/i.test(s)) {
-        return new DeployError(`${who} is unreachable: ${lastLines(s, 1)}`, `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`, 'unreachable');
-    }
-    if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
-        return new DeployError(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
-    }
-    return new DeployError(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
-}
-/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
-function remoteErrorHint(code, ctx) {
-    const w = ctx.words ?? ACTION_WORDS;
-    switch (code) {
-        case 'rsync-missing':
-            return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
-        case 'target-unwritable':
-            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`;
-        case 'link-not-symlink':
-            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
-        case 'release-exists':
-            return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`;
-        case 'locked':
-            return `Wait for the other deploy, or if it is dead run ${w === ACTION_WORDS ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === ACTION_WORDS ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`;
-        case 'lock-lost':
-            return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
-        case 'lock-failed':
-            return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.';
-        case 'lock-stuck':
-            return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.';
-        case 'unlock-failed':
-            return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).';
-        case 'unsafe-path':
-            return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.';
-        case 'no-rename':
-            return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.';
-        case 'not-uploaded':
-            return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === ACTION_WORDS ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`;
-        case 'no-target':
-            return `Check ${w.input('target')}: it must be the directory you deploy to.`;
-        default:
-            return '';
-    }
-}
-/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
-function explainRsyncExit(code, stderr, words = ACTION_WORDS) {
-    const tail = lastLines(stderr, 4);
-    const plain = {
-        1: 'rsync refused its arguments (syntax or usage error)',
-        2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
-        3: 'rsync could not select input/output files or directories',
-        5: 'rsync could not start talking to the server',
-        10: 'a socket I/O error',
-        11: 'a file I/O error (is the server disk full?)',
-        12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
-        14: 'an IPC error',
-        20: 'rsync was interrupted',
-        23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
-        24: 'some source files vanished during the transfer (the build changed while uploading)',
-        25: 'the --max-delete limit stopped deletions',
-        30: 'the transfer stalled (timeout in data send/receive)',
-        35: 'timeout waiting for the daemon connection',
-        127: 'rsync is not installed on the server (or not in PATH)',
-        255: 'the SSH connection failed or dropped',
-    };
-    const why = plain[code] ?? 'rsync failed';
-    const disk = /No space left on device|disk quota exceeded/i.test(stderr)
-        ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
-        : '';
-    return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
-}
-/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
-const STARTUP_SYNTAX = {
-    bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
-    zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
-    sh: {
-        file: '~/.profile (and the $ENV file)',
-        quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
-    },
-    fish: {
-        file: '~/.config/fish/config.fish',
-        quiet: 'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
-    },
-    csh: {
-        file: '~/.cshrc (or ~/.tcshrc)',
-        quiet: 'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
-    },
-};
-/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
-function shellFamily(shell) {
-    const name = shell.split('/').pop() ?? '';
-    if (name === 'bash' || name === 'zsh' || name === 'fish')
-        return name;
-    if (name === 'csh' || name === 'tcsh')
-        return 'csh';
-    if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name))
-        return 'sh';
-    return '';
-}
-/**
- * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
- * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
- */
-function startupFileHint(shell, problem) {
-    const family = shellFamily(shell);
-    const what = problem === 'prints'
-        ? 'print nothing when the shell is not interactive'
-        : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells';
-    const one = (f) => {
-        const s = STARTUP_SYNTAX[f];
-        return `${s.file}: ${s.quiet}`;
-    };
-    if (family)
-        return `Make the login shell's startup file ${what}. ${one(family)}.`;
-    return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`;
-}
-/**
- * The session ended before our script said a word: the login shell did not run it (nologin,
- * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
- */
-function loginShellFailure(ctx) {
-    const who = ctx.user ? `user ${ctx.user}` : 'the deploy user';
-    const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing';
-    const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`;
-    const text = ctx.said.join('\n');
-    if (/currently not available|nologin|not allowed|account is|no login/i.test(text) ||
-        (ctx.code === 1 && text === '')) {
-        const u = ctx.user || 'USER';
-        return new DeployError(message, `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`, 'login-shell');
-    }
-    return new DeployError(message, startupFileHint('', 'exits'), 'login-shell');
-}
-
-;// CONCATENATED MODULE: ./src/untrusted.ts
-/**
- * Text from outside (what a server sends: replies, log fields, the lock's owner, hook output, a
- * login shell's words; names from a build) stays text. It never reaches a terminal as escape
- * sequences (colours, cursor moves, a window title, a hidden line) nor the runner as a workflow
- * command (`::add-mask::`, `::error::`, `::stop-commands::`): the runner reads a command from any
- * line that starts with `::` after white space, and it ends a line at `\n` or `\r`.
- */
-/** Longest piece of one untrusted value we show (a hook's 300 MB line is cut, with its length said). */
-const MAX_SHOWN = 4096;
-// C0 controls, DEL, C1 controls (U+009B is a one-byte CSI on some terminals), the Unicode line and
-// paragraph separators, and the bidi overrides that make a line read differently than it is.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-const CONTROL_BUT_NL_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
-function escapeChar(c) {
-    const named = NAMED[c];
-    if (named)
-        return named;
-    const code = c.charCodeAt(0);
-    return code < 0x100
-        ? `\\x${code.toString(16).padStart(2, '0')}`
-        : `\\u${code.toString(16).padStart(4, '0')}`;
-}
-/**
- * THE escaping function for one untrusted value: one line, every control character shown as an
- * escape (`\n`, `\r`, `\e`, `\x07`, `\u202e`), cut to `max` characters (saying how much was cut).
- * Linear in the input; only the first `max` characters are examined.
- */
-function untrusted(text, max = MAX_SHOWN) {
-    const cut = text.length > max ? text.slice(0, max) : text;
-    const shown = cut.replace(CONTROL, escapeChar);
-    return text.length > max ? `${shown}… (${text.length - max} more characters)` : shown;
-}
-/** Several untrusted lines (a hook's stderr, a shell's words): each escaped, none empty at the end. */
-function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
-    const lines = text.replace(/\n+$/, '').split('\n');
-    return lines.slice(-maxLines).map((l) => untrusted(l, max));
-}
-/**
- * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
- * that an older path forgot to escape): our newlines stay, every other control character is
- * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
- * command.
- */
-function untrusted_safeMessage(message) {
-    return (message
-        .replace(CONTROL_BUT_NL_TAB, escapeChar)
-        .split('\n')
-        .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
-        // The runner also reads the older form `##[command]` anywhere in a line.
-        .map((l) => l.replace(/##\[/g, '##\\['))
-        .join('\n'));
-}
-/**
- * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a
- * pending line is kept as pieces (never re-joined per chunk), and only its first `maxLine`
- * characters are kept (the rest is counted). `onLine` gets the kept text and how much was dropped.
- */
-class LineSplitter {
-    onLine;
-    maxLine;
-    parts = [];
-    kept = 0;
-    dropped = 0;
-    constructor(onLine, maxLine = MAX_SHOWN) {
-        this.onLine = onLine;
-        this.maxLine = maxLine;
-    }
-    push(chunk) {
-        let start = 0;
-        for (;;) {
-            const nl = chunk.indexOf('\n', start);
-            if (nl < 0) {
-                this.keep(chunk, start, chunk.length);
-                return;
-            }
-            this.keep(chunk, start, nl);
-            this.flush();
-            start = nl + 1;
-        }
-    }
-    /** The last line, when the stream ended without a newline. */
-    end() {
-        if (this.kept > 0 || this.dropped > 0)
-            this.flush();
-    }
-    keep(chunk, from, to) {
-        const room = this.maxLine - this.kept;
-        const take = Math.min(room, to - from);
-        if (take > 0) {
-            this.parts.push(chunk.slice(from, from + take));
-            this.kept += take;
-        }
-        this.dropped += to - from - take;
-    }
-    flush() {
-        const line = this.parts.join('');
-        const dropped = this.dropped;
-        this.parts = [];
-        this.kept = 0;
-        this.dropped = 0;
-        this.onLine(line, dropped);
-    }
-}
-/** A line from a LineSplitter as shown: escaped, with what was cut said. */
-function shownLine(line, dropped) {
-    return `${untrusted(line, Number.MAX_SAFE_INTEGER)}${dropped > 0 ? `… (${dropped} more characters)` : ''}`;
-}
-
-;// CONCATENATED MODULE: ./src/history.ts
-/**
- * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
- * what is bad and what may be pruned are decided here, from the log's order, never from release
- * names or mtimes (rsync copies mtimes, and names need not sort by time).
- */
-
-function parseLog(lines) {
-    const out = [];
-    for (const line of lines) {
-        try {
-            const o = JSON.parse(line);
-            if (typeof o.release === 'string' && typeof o.event === 'string')
-                out.push(o);
-        }
-        catch {
-            // a torn or foreign line: the log is advisory for what it cannot parse
-        }
-    }
-    return out;
-}
-/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
-const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-const EVENTS = ['deploy', 'rollback', 'revert'];
-const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host'];
-/**
- * One log line as an entry, or why it is not one. The log is the server's file: ids must be
- * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
- * (a JSON `\n` or `\u001b` is a real control character once parsed).
- */
-function checkLogLine(line) {
-    let o;
-    try {
-        o = JSON.parse(line);
-    }
-    catch {
-        return 'not valid JSON';
-    }
-    if (typeof o !== 'object' || o === null || Array.isArray(o))
-        return 'not a JSON object';
-    const r = o;
-    if (typeof r.release !== 'string' || !RELEASE_ID_RE.test(r.release))
-        return 'no valid release id';
-    if (typeof r.event !== 'string' || !EVENTS.includes(r.event))
-        return 'an unknown event';
-    if (r.from !== undefined && (typeof r.from !== 'string' || !RELEASE_ID_RE.test(r.from))) {
-        return 'an invalid "from" release id';
-    }
-    const entry = { release: r.release, event: r.event, time: '' };
-    if (typeof r.from === 'string')
-        entry.from = r.from;
-    for (const f of TEXT_FIELDS) {
-        const v = r[f];
-        if (v === undefined)
-            continue;
-        if (typeof v !== 'string')
-            return `a "${f}" that is not a string`;
-        entry[f] = untrusted(v, 1024);
-    }
-    return entry;
-}
-/**
- * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
- * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
- */
-function parseNumberedLog(lines, tooLong = []) {
-    const entries = [];
-    const problems = tooLong.map((n) => ({
-        line: Number(n) || 0,
-        why: 'longer than 16384 bytes',
-    }));
-    for (const l of lines) {
-        const sp = l.indexOf(' ');
-        const n = Number(sp < 0 ? l : l.slice(0, sp));
-        const text = sp < 0 ? '' : l.slice(sp + 1);
-        if (text.trim() === '')
-            continue;
-        const e = checkLogLine(text);
-        if (typeof e === 'string')
-            problems.push({ line: n, why: e });
-        else
-            entries.push(e);
-    }
-    problems.sort((a, b) => a.line - b.line);
-    return { entries, problems };
-}
-/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
-function logProblemsWarning(problems) {
-    if (problems.length === 0)
-        return '';
-    const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`);
-    const more = problems.length > 5 ? ` and ${problems.length - 5} more` : '';
-    return `skipped ${problems.length} bad line(s) of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`;
-}
-/** Fixed key order, one line, no newlines inside (JSON escapes them). */
-function logLine(entry) {
-    return JSON.stringify({
-        release: entry.release,
-        event: entry.event,
-        time: entry.time,
-        from: entry.from,
-        sha: entry.sha,
-        ref: entry.ref,
-        actor: entry.actor,
-        run: entry.run,
-        host: entry.host,
-    });
-}
-/**
- * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
- * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
- */
-function badReleases(log) {
-    const bad = new Set();
-    for (const e of log) {
-        if ((e.event === 'rollback' || e.event === 'revert') && e.from)
-            bad.add(e.from);
-        if (e.event === 'rollback' && e.release !== e.from)
-            bad.delete(e.release);
-    }
-    return bad;
-}
-/** The release each entry made live, oldest first. */
-function wentLive(log) {
-    return log.map((e) => e.release);
-}
-/**
- * Where a rollback goes: the newest release that went live before, other than the live one,
- * not bad, still on disk.
- */
-function rollbackTarget(log, live, existing) {
-    const bad = badReleases(log);
-    const seq = wentLive(log);
-    for (let i = seq.length - 1; i >= 0; i--) {
-        const id = seq[i];
-        if (id !== live && !bad.has(id) && existing.has(id))
-            return id;
-    }
-    return undefined;
-}
-/** Releases on disk, newest first by the log (ones the log does not know come last). */
-function listReleases(log, existing, live) {
-    const bad = badReleases(log);
-    const firstDeploy = new Map();
-    const deployIndex = new Map();
-    log.forEach((e, i) => {
-        if (e.event === 'deploy' && !firstDeploy.has(e.release))
-            firstDeploy.set(e.release, e);
-        if (e.event === 'deploy' && !deployIndex.has(e.release))
-            deployIndex.set(e.release, i);
-    });
-    return existing
-        .map((id) => {
-        const d = firstDeploy.get(id);
-        return {
-            id,
-            current: id === live,
-            bad: bad.has(id),
-            deployedAt: d?.time ?? '',
-            sha: d?.sha ?? '',
-            ref: d?.ref ?? '',
-            actor: d?.actor ?? '',
-            run: d?.run ?? '',
-        };
-    })
-        .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id));
-}
-/**
- * Which releases to delete so that `keep` good releases remain. Never the live one, never its
- * rollback target, never one the log does not know (we cannot tell how old it is).
- * Bad releases do not count; they go once they are older than the oldest good release kept.
- */
-function releasesToPrune(log, existing, live, keep) {
-    if (keep <= 0)
-        return [];
-    const protectedIds = new Set([live]);
-    const back = rollbackTarget(log, live, new Set(existing));
-    if (back)
-        protectedIds.add(back);
-    const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current);
-    const prune = [];
-    let good = 0;
-    for (const r of ordered) {
-        if (good >= keep && !protectedIds.has(r.id)) {
-            prune.push(r.id);
-            continue;
-        }
-        if (!r.bad)
-            good++;
-    }
-    return prune;
-}
-
-;// CONCATENATED MODULE: ./src/remote.ts
-
-
-/**
- * The server side. Every script here is constant text run by `sh -s` (the remote command never
- * changes, whatever the user's login shell); values arrive as quoted assignments in front of it.
- * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
- */
-const MARK = '@@rad';
-/** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
-const REPLY_LINE_MAX = 20_000;
-/**
- * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
- * which a template literal would otherwise take for its own interpolation.
- */
-function sh(strings) {
-    return strings.raw.join('').replace(/\\\$\{/g, '${');
-}
-const LIB = sh `
-set -u
-umask 022
-D="$T/.deploy"
-LOCKED=0
-NL='
-'
-CR=$(printf '\r')
-# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
-# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
-# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
-reply() {
-  case "$2" in
-    *"$NL"* | *"$CR"*)
-      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
-    *) printf '%s%s\n' "$1" "$2" ;;
-  esac
-}
-say() { reply '@@rad ' "$*"; }
-warn() { reply '@@rad-warning ' "$*"; }
-fail() {
-  [ "$LOCKED" = 1 ] && lock_release
-  reply '@@rad-error ' "$1 $2"
-  exit 3
-}
-
-# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
-# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
-mv_kind() {
-  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
-  case "$(uname -s 2>/dev/null)" in
-    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
-  esac
-  if mv_t_works; then echo gnu
-  elif command -v perl >/dev/null 2>&1; then echo perl
-  elif command -v python3 >/dev/null 2>&1; then echo python
-  else echo none
-  fi
-}
-# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
-mv_t_works() {
-  p=$(mktemp -d 2>/dev/null) || return 1
-  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
-    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
-    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
-  r=$?
-  rm -rf -- "$p"
-  return "$r"
-}
-swap() {
-  case "$MVKIND" in
-    gnu) mv -fT -- "$1" "$2" ;;
-    bsd) mv -fh -- "$1" "$2" ;;
-    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
-    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
-    *) return 1 ;;
-  esac
-}
-MVKIND=$(mv_kind)
-need_swap() {
-  [ "$MVKIND" != none ] ||
-    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
-}
-
-# Our process group, for stopping this script with everything it started (hooks included). Only
-# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
-# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
-field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
-own_group() {
-  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
-  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
-  fi
-  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
-  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
-  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
-  fi
-  case "\${c##*/}" in sshd*) echo "$g" ;; esac
-}
-PG=$(own_group)
-# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
-if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
-kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
-# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
-# killed or loses the connection (sshd signals nothing to a session without a tty then). This
-# background reader then stops the whole group, so nothing of a run the client gave up on acts
-# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
-watch_client() {
-  [ -n "$PG" ] || return 0
-  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
-  WATCHDOG=$!
-  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
-}
-# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
-MARKED=0
-run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
-run_unmark() {
-  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
-  MARKED=0
-}
-# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
-# parent reaps it, and in a container nobody may).
-group_alive() {
-  if [ -r /proc/self/stat ]; then
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
-  else
-    kill_group 0 "$1" 2>/dev/null
-  fi
-}
-# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
-# TERM to its group, then KILL if it is still there after about 3 s.
-kill_run() {
-  p=$(cat "$D/lock/pg" 2>/dev/null)
-  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$p" = "$PG" ] && return 0
-  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
-  i=0
-  while group_alive "$p"; do
-    i=$((i + 1))
-    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
-    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
-  done
-  rm -f -- "$D/lock/pg"
-  say stopped "$p"
-}
-
-# The sshd process that carries our connection: when it is gone, so is the lock's holder.
-conn_pid() {
-  p=$PPID; i=0
-  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
-    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
-    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
-  done
-  echo 0
-}
-# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
-lock_owner() {
-  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
-  printf '%s\n' "\${o:-(no owner recorded)}"
-}
-# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
-# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
-pid_space() {
-  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
-  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
-  n=$(readlink /proc/self/ns/pid 2>/dev/null)
-  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
-}
-MY_SPACE=$(pid_space)
-# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
-# so a holder file is always whole; one that is empty or does not parse was never written by a
-# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
-lock_is_stale() {
-  if [ ! -e "$D/lock/holder" ]; then
-    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
-    STALE_WHY="it has no holder record and is over 2 minutes old"
-    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
-    return
-  fi
-  h_token='' h_host='' h_pid='' h_exp='' h_space=''
-  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
-  STALE_WHY="its holder record is empty or unreadable"
-  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
-  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
-  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
-  STALE_WHY="it expired"
-  [ "$(date +%s)" -gt "$h_exp" ] && return 0
-  # A pid says something only where it was taken: never judge another machine's (or container's).
-  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
-  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
-    STALE_WHY="its process $h_pid on $h_host is gone"
-    return 0
-  fi
-  return 1
-}
-# Quotes $1 for sh, for a command we tell a person to paste.
-shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
-free_space() {
-  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
-    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-}
-# mkdir failed and no lock exists: not another deploy, so waiting would not help.
-lock_cannot() {
-  me=$(id -un 2>/dev/null)
-  if [ -d "$D" ] && [ ! -w "$D" ]; then
-    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
-  fi
-  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
-}
-lock_take() {
-  waited=0 misses=0 moves=0
-  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
-    [ -d "$D" ] || fail target-unwritable "cannot create $D"
-    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
-      # Not "exists" (or its holder has just released it): try once more, then say why.
-      misses=$((misses + 1))
-      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
-      continue
-    fi
-    misses=0
-    if lock_is_stale; then
-      moves=$((moves + 1))
-      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
-      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
-      stale="$D/lock.stale.$TOKEN.$$"
-      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
-        rm -rf -- "$stale"
-      elif [ -e "$D/lock" ]; then
-        # Another run may have just moved it aside; if it is still there, we cannot.
-        [ -w "$D" ] || lock_cannot "$mverr"
-        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
-      fi
-      continue
-    fi
-    if [ "$waited" -ge "$LOCK_WAIT" ]; then
-      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
-    fi
-    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
-    sleep 2
-    waited=$((waited + 2))
-  done
-  LOCKED=1
-  # Whole or not at all: a lock we cannot describe would block every later run.
-  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
-    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
-    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
-    rm -rf -- "$D/lock"
-    LOCKED=0
-    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
-  fi
-  run_mark
-}
-lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
-lock_release() { [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine && rm -rf -- "$D/lock"; LOCKED=0; }
-lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
-# Every change to the target runs right after this check: a run whose lock was taken over or
-# revoked (the client gave up) changes nothing more.
-fence() {
-  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
-}
-
-# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
-switch_link() {
-  tmp="$D/$LINK.tmp.$TOKEN.$$"
-  fence
-  rm -f -- "$tmp"
-  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
-  lock_mine || { rm -f -- "$tmp"; fence; }
-  if ! swap "$tmp" "$T/$LINK"; then
-    rm -f -- "$tmp"
-    fail switch-failed "cannot rename the new link over $T/$LINK"
-  fi
-  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
-}
-live_id() {
-  [ -L "$T/$LINK" ] || return 0
-  l=$(readlink "$T/$LINK")
-  case "$l" in
-    releases/*) echo "\${l#releases/}" ;;
-    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
-    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
-  esac
-}
-report_state() {
-  say live "$(live_id)"
-  for d in "$T/releases"/*; do
-    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
-    elif [ -d "$d" ]; then say release "\${d##*/}"
-    fi
-  done
-  send_log
-  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-}
-# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
-# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
-# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
-# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
-LOG_MAX=16384
-send_log() {
-  [ -f "$D/log" ] || return 0
-  n=$(($(wc -l < "$D/log") + 0))
-  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
-  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
-      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
-      { print "@@rad log " (NR + first - 1) " " $0 }'
-}
-# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
-# for more than a day. A failure here is a warning: the deploy itself has succeeded.
-prune_releases() {
-  for old in $PRUNE; do
-    [ "$old" = "$(live_id)" ] && continue
-    lock_mine || return 0
-    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
-  done
-  lock_mine || return 0
-  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
-  return 0
-}
-# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
-# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
-run_hook() {
-  say hook "$1"
-  HOOK_RC=0
-  (
-    cd -- "$3" &&
-      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
-      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
-      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
-  ) || HOOK_RC=$?
-}
-# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
-# The first release that brings a path seeds it (a copy); later uploads exclude it.
-link_shared() {
-  [ -n "$SHARED" ] || return 0
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    [ -n "$p" ] || continue
-    rel="$T/releases/$ID/$p"
-    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
-    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
-      # A copy, not a rename: the build's files may be hard links into older releases, and the
-      # app will write here.
-      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
-      else mkdir -p -- "$T/shared/$p" || exit 1
-      fi
-    fi
-    rm -rf -- "$rel"
-    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
-    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
-  done
-}
-# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
-go_live() {
-  switch_link "releases/$ID"
-  fence
-  log_append "$LOGLINE"
-  say switched "$ID"
-  prune_releases
-  if [ "$MEASURE" = 1 ]; then
-    # du counts a hard-linked inode once, at its first path: listed after the previous release,
-    # the new one's figure is the disk it really added.
-    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
-    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
-  fi
-}
-log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
-# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
-# or a serve would land outside TARGET.
-contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
-  for p in "$@"; do
-    if [ -L "$p" ]; then
-      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
-    fi
-  done
-}
-# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
-release_dir_ok() {
-  if [ -L "$T/releases/$1" ]; then
-    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
-  fi
-}
-# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
-# or seeding through it would delete and create outside the release.
-shared_symlink() {
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    q='' rest="$p"
-    while [ -n "$rest" ]; do
-      c=\${rest%%/*}
-      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
-      q=\${q:+$q/}$c
-      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
-      [ -e "$T/releases/$ID/$q" ] || break
-    done
-  done
-}
-# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
-# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
-file_inodes() {
-  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
-  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
-  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
-  fi
-}
-# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
-# release). One pass over each tree, a hash in awk: linear in the number of files.
-count_linked() {
-  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
-  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
-    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
-}
-dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
-# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
-# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
-# on the upload area's (restored onto another mount): nothing can be linked to it.
-fs_split() {
-  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
-  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
-  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
-    fl=$(dev_of "$T/releases/$1")
-    [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
-  fi
-  return 0
-}
-`;
-const PREPARE = sh `
-command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-need_swap
-if [ ! -d "$T" ]; then
-  mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
-fi
-[ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
-contained
-if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
-  fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
-fi
-mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
-lock_take
-[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-report_state
-fs_split "$(live_id)"
-ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
-if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
-  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
-fi
-if [ -n "$INCOMING" ]; then
-  fence
-  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
-fi
-say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
-# The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
-say shell "\${SHELL:-}"
-if [ -n "$SHARED" ]; then
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
-fi
-say ok
-`;
-const PUBLISH_AND_SWITCH = sh `
-lock_check
-contained
-[ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
-[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-# From here on the release is complete and visible in releases/, but not yet served.
-fence
-swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
-bad=$(shared_symlink)
-if [ -n "$bad" ]; then
-  unpublish
-  fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
-fi
-fence
-link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
-if [ -n "$BEFORE_SWITCH" ]; then
-  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
-  if [ "$HOOK_RC" != 0 ]; then
-    unpublish
-    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
-  fi
-fi
-# Counted now, while $PREV is surely there (a prune after the switch may delete it).
-count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
-if [ "$SWITCH" = 1 ]; then
-  go_live
-else
-  say published "$ID"
-fi
-[ "$KEEP_LOCK" = 1 ] || lock_release
-say ok
-`;
-// command: upload: the finished upload waits, complete, for command: activate.
-const STAGE = sh `
-lock_check
-contained
-[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
-fence
-swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
-count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
-lock_release
-say ok
-`;
-const AFTER_SWITCH = sh `
-lock_check
-run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
-# On failure the lock stays ours: the caller switches back (or releases it) next.
-[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
-say ok
-`;
-const PRUNE = sh `
-lock_check
-contained
-prune_releases
-lock_release
-say ok
-`;
-const SWITCH_TO = sh `
-if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
-release_dir_ok "$ID"
-[ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
-go_live
-[ "$KEEP_LOCK" = 1 ] || lock_release
-say ok
-`;
-const INSPECT = sh `
-if [ "$CHECK_DEPLOY" = 1 ]; then
-  # a dry run: every check a deploy makes, without writing anything
-  command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-  need_swap
-  p="$T"
-  while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
-  [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
-  if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
-    fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
-  fi
-  [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-  [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
-  [ -d "$T/releases" ] && fs_split "$(live_id)"
-else
-  [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
-fi
-[ -d "$T" ] && contained
-if [ "$TAKE_LOCK" = 1 ]; then
-  # A rollback switches: know that we can before taking the lock.
-  [ "\${NEED_SWAP:-0}" = 1 ] && need_swap
-  mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
-  lock_take
-fi
-report_state
-say ok
-`;
-const RELEASE_LOCK = sh `
-[ -d "$T" ] && contained "$D" "$D/lock" "$D/incoming"
-if [ "$FORCE" = 1 ]; then
-  if [ -d "$D/lock" ]; then
-    o=$(lock_owner)
-    rm -rf -- "$D/lock" 2>/dev/null
-    if [ -e "$D/lock" ]; then fail unlock-failed "cannot remove $D/lock (held by $o) as $(id -un)"; fi
-    say unlocked "$o"
-  else
-    say not-locked
-    # The truth about why deploys fail here, when it is not a lock.
-    if [ -d "$D" ] && [ ! -w "$D" ]; then
-      warn "$D belongs to $(ls -ld -- "$D" | awk '{ print $3 }') and $(id -un) cannot write there: deploys cannot take the lock. On the server, as root: chown -R $(id -un):$(id -gn) $(shq "$T")"
-    fi
-  fi
-else
-  # A process of ours still at work (a call the client gave up on) stops before anything goes.
-  lock_mine && kill_run
-  # Our own upload (its name holds our token): no other run uses it, lock or not.
-  # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
-  # they hold the space.
-  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
-  # A fleet whose other hosts failed before the switch: our published, never-live release goes.
-  if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-    rm -rf -- "$T/releases/$UNPUBLISH"
-  fi
-  lock_release
-fi
-say ok
-`;
-// After the client gave up on a call (timeout, cancel) or lost its connection in the middle of one:
-// stop what of this run still runs there, then say what the server serves. A release of ours that
-// went live has its log line (the history must say so); one published but never served goes back
-// to incoming/ (a re-run resumes from it). The lock is released unless our release is live and
-// the caller goes on (KEEP_LOCK: after-switch, the health check).
-const RECOVER = sh `
-if lock_mine; then
-  kill_run
-  live=$(live_id)
-  if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
-    say switched "$ID"
-    if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
-      fence
-      log_append "$LOGLINE"
-      say logged
-    fi
-  elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
-    # Ours: prepare refused an id that existed, and the lock has been ours since.
-    fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
-  fi
-  if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
-  else lock_release; say lock released
-  fi
-else
-  say lock not-ours "$(lock_owner)"
-fi
-say live "$(live_id)"
-say ok
-`;
-// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
-// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
-// knows T): a line carries only a fixed name and fields without spaces.
-const DOCTOR = sh `
-say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
-say shell "\${SHELL:-}"
-if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
-say mv-kind "$MVKIND"
-# kind owner writable device of each part of the deploy root that exists
-part() {
-  if [ -L "$2" ]; then k=symlink
-  elif [ -d "$2" ]; then k=dir
-  elif [ -e "$2" ]; then k=file
-  else say part "$1" missing; return 0
-  fi
-  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
-  if [ -w "$2" ]; then w=1; else w=0; fi
-  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
-}
-# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
-part target "$T/."
-part releases "$T/releases"
-part deploy "$D"
-part incoming "$D/incoming"
-part lock "$D/lock"
-part link "$T/$LINK"
-[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
-# The deepest directory that exists: where the first deploy creates the target.
-p="$T"
-while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
-part nearest "$p/."
-[ "$p" = "$T" ] || say nearest-path "$p"
-# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
-say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
-if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
-  say lock-owner "$(lock_owner | tr '\n' ' ')"
-  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
-fi
-say ok
-`;
-const SCRIPTS = {
-    prepare: PREPARE,
-    publishAndSwitch: PUBLISH_AND_SWITCH,
-    afterSwitch: AFTER_SWITCH,
-    stage: STAGE,
-    switchTo: SWITCH_TO,
-    inspect: INSPECT,
-    releaseLock: RELEASE_LOCK,
-    prune: PRUNE,
-    recover: RECOVER,
-    doctor: DOCTOR,
-};
-/**
- * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
- * function, called on the last line. sh has read every byte of the script by then, so the
- * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
- */
-function renderScript(name, vars) {
-    return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`;
-}
-const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?';
-/**
- * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
- * each is escaped here, once, for all later uses: no control character survives, no value is longer
- * than a bound. The scripts never put data at the start of a line (remote `reply` encodes newlines).
- */
-function parseReply(stdout) {
-    const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
-    for (const raw of stdout.split('\n')) {
-        const line = untrusted(raw, REPLY_LINE_MAX);
-        if (line.startsWith('@@rad-error ')) {
-            const rest = line.slice('@@rad-error '.length);
-            const sp = rest.indexOf(' ');
-            reply.error = { code: sp < 0 ? rest : rest.slice(0, sp), message: sp < 0 ? '' : rest.slice(sp + 1) };
-        }
-        else if (line.startsWith('@@rad-warning ')) {
-            reply.warnings.push(line.slice('@@rad-warning '.length));
-        }
-        else if (line.startsWith('@@rad ')) {
-            const rest = line.slice('@@rad '.length);
-            const sp = rest.indexOf(' ');
-            const key = sp < 0 ? rest : rest.slice(0, sp);
-            const value = sp < 0 ? '' : rest.slice(sp + 1);
-            if (key === 'ok')
-                reply.ok = true;
-            const list = reply.values.get(key) ?? [];
-            list.push(value);
-            reply.values.set(key, list);
-        }
-        else if (line !== '') {
-            reply.other.push(line);
-        }
-    }
-    return reply;
-}
-function first(reply, key) {
-    return reply.values.get(key)?.[0] ?? '';
-}
-function remote_all(reply, key) {
-    return reply.values.get(key) ?? [];
-}
-
-;// CONCATENATED MODULE: ./src/rsync.ts
-
-
-/**
- * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
- * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
- * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
- */
-function chmodSpec(userChmod) {
-    return `ug-s,${userChmod}`;
-}
-/**
- * The rsync argv, pure so a test can read it.
- * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
- *   new release only when every preserved attribute matches: preserving times would link nothing.
- * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
- * - never `--inplace` (it would write through those hard links into old releases).
- * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
- *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
- */
-function rsyncArgs(plan) {
-    const args = [
-        '--recursive',
-        '--links',
-        '--perms',
-        `--chmod=${chmodSpec(plan.chmod)}`,
-        '--checksum',
-        '--protect-args',
-        '--stats',
-        '--no-human-readable',
-        `--timeout=${plan.ioTimeout}`,
-        '-e',
-        plan.rsh,
-    ];
-    if (plan.progress)
-        args.push('--info=progress2', '--no-inc-recursive');
-    if (plan.dryRun)
-        args.push('--dry-run', '--itemize-changes');
-    if (plan.partialDir)
-        args.push(`--partial-dir=${plan.partialDir}`);
-    for (const d of plan.linkDest.slice(0, 20))
-        args.push(`--link-dest=${d}`);
-    for (const f of plan.filter)
-        args.push(`--filter=${f}`);
-    for (const e of plan.exclude)
-        args.push(`--exclude=${e}`);
-    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
-    return args;
-}
-function num(text, label) {
-    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
-    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
-}
-/** Parses `--stats --no-human-readable` output. */
-function parseStats(text) {
-    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
-    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
-    const filesTransferred = num(text, 'Number of regular files transferred');
-    return {
-        files,
-        filesTransferred,
-        filesLinked: Math.max(0, files - filesTransferred),
-        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
-        bytesSent: num(text, 'Total bytes sent'),
-        bytesReceived: num(text, 'Total bytes received'),
-        totalSize: num(text, 'Total file size'),
-        transferredSize: num(text, 'Total transferred file size'),
-    };
-}
-/** Lines of `--itemize-changes` output that name a file to send (dry run). */
-function itemizedFiles(text) {
-    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
-}
-/** The one place rsync runs. */
-function runRsync(rsyncPath, plan, opts) {
-    return run(rsyncPath, rsyncArgs(plan), opts);
-}
-
-;// CONCATENATED MODULE: ./src/session.ts
-
-
-
-
-/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
-function lockWaitSeconds(timeoutSeconds) {
-    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
-}
-/** One server, reached over its one multiplexed connection. */
-class HostSession {
-    core;
-    index;
-    spec;
-    /** Set once the shared connection dropped: later calls each open a connection of their own. */
-    fresh = false;
-    constructor(core, index, spec) {
-        this.core = core;
-        this.index = index;
-        this.spec = spec;
-    }
-    get label() {
-        return this.spec.label;
-    }
-    /** Values every script gets: the target, the link, our lock token and who we are. */
-    baseVars() {
-        const s = this.core.settings;
-        return {
-            T: s.target,
-            LINK: s.linkName,
-            TOKEN: this.core.token,
-            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
-            LOCK_TTL: s.timeoutSeconds + 120,
-            LOCK_OWNER: JSON.stringify({
-                run: s.meta.runUrl,
-                actor: s.meta.actor,
-                ref: s.meta.ref,
-                sha: s.meta.sha,
-                command: s.command,
-                release: s.releaseId,
-                since: new Date().toISOString(),
-            }),
-        };
-    }
-    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
-    async call(name, vars, opts = {}) {
-        const script = renderScript(name, { ...this.baseVars(), ...vars });
-        // Said while it happens: a wait for another run's lock can last minutes.
-        // Linear however long a line the server sends; only a bounded start of each line is kept.
-        const lines = new LineSplitter((l) => {
-            if (l.startsWith(`${MARK} waiting `)) {
-                this.core.reporter.info(`${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`);
-            }
-        });
-        const onStdout = (chunk) => lines.push(chunk);
-        const result = await this.core.ssh.exec(this.index, script, {
-            signal: opts.signal ?? this.core.signal,
-            onStdout,
-            onStderr: opts.onStderr,
-            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
-            // as the shared one may be what hung (a stalled link keeps it open and silent).
-            fresh: this.core.signal.aborted || this.fresh,
-        });
-        const reply = parseReply(result.stdout);
-        for (const w of reply.warnings)
-            this.core.reporter.warning(`${this.label}: ${w}`);
-        for (const l of reply.other)
-            opts.onOther?.(l);
-        if (result.aborted)
-            throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
-        if (reply.error) {
-            const s = this.core.settings;
-            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
-            const output = reply.error.code === 'hook-failed'
-                ? untrustedLines(result.stderr)
-                    .map((l) => `${this.label} | ${l}`)
-                    .join('\n')
-                : '';
-            throw new DeployError(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, remoteErrorHint(reply.error.code, {
-                target: s.target,
-                linkName: s.linkName,
-                user: this.spec.user,
-                words: this.core.words,
-            }), reply.error.code);
-        }
-        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
-        if (!reply.ok && saidNothing && result.code !== 255) {
-            // Not one line from our script: the login shell never ran it, or a startup file ended it.
-            throw loginShellFailure({
-                label: this.label,
-                user: this.spec.user,
-                code: result.code,
-                said: [...reply.other, ...(result.stderr.trim() ? untrustedLines(result.stderr, 5) : [])].slice(0, 5),
-            });
-        }
-        if (result.code !== 0 || !reply.ok) {
-            const stderr = result.stderr.trim() ? untrustedLines(result.stderr, 6).join('\n') : '';
-            const lost = result.code === 255;
-            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
-            throw new DeployError(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
-            // No complete reply over a dead connection: what the server did is unknown (see recover).
-            lost ? 'connection-lost' : 'remote');
-        }
-        return reply;
-    }
-}
-/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
-async function pool(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-
-
-
-
-
-
-
-/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
-function incomingName(s, token) {
-    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
-}
-/** Where command: upload leaves a finished upload for command: activate. */
-function stagedName(releaseId) {
-    return `${releaseId}.staged`;
-}
-const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-/** `warn` is told about log lines that were skipped (by line number). */
-function readServerState(reply, warn) {
-    const live = first(reply, 'live');
-    const log = parseNumberedLog(remote_all(reply, 'log'), remote_all(reply, 'log-long'));
-    const problems = logProblemsWarning(log.problems);
-    if (problems)
-        warn?.(problems);
-    return {
-        live: SAFE_NAME_RE.test(live) ? live : '',
-        releases: remote_all(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-        log: log.entries,
-        freeKb: Number(first(reply, 'free-kb')) || 0,
-    };
-}
-function words(core) {
-    return core.words ?? ACTION_WORDS;
-}
-function toDeployError(err) {
-    if (err instanceof DeployError)
-        return err;
-    return new DeployError(err instanceof Error ? err.message : String(err));
-}
-/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
-function cleanupSignal() {
-    return AbortSignal.timeout(30_000);
-}
-/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
-function giveUpSignal() {
-    return AbortSignal.timeout(6_000);
-}
-function newEntry(core, host, release, event, from) {
-    const m = core.settings.meta;
-    return {
-        release,
-        event,
-        time: new Date().toISOString(),
-        from: from || undefined,
-        sha: m.sha,
-        ref: m.ref,
-        actor: m.actor,
-        run: m.runUrl,
-        host,
-    };
-}
-/** A host before we heard from it: what it serves is not known yet. */
-function blankResult(host, attempted) {
-    return {
-        host,
-        releaseId: '',
-        releasePath: '',
-        liveKnown: false,
-        attemptedReleaseId: attempted,
-        previousReleaseId: '',
-        bytesSent: 0,
-        filesTransferred: 0,
-        filesLinked: 0,
-        durationMs: 0,
-        status: 'failed',
-        error: '',
-        freeKb: 0,
-        diskKb: 0,
-        pruned: [],
-    };
-}
-/** Records what the server said its link serves now ('' = nothing is live). */
-function setLive(result, target, id) {
-    result.releaseId = id;
-    result.releasePath = id ? `${target}/releases/${id}` : '';
-    result.liveKnown = true;
-}
-/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
-function liveUnknown(result) {
-    result.releaseId = '';
-    result.releasePath = '';
-    result.liveKnown = false;
-}
-/**
- * Error codes of remote steps that stop before the link is renamed: after one of them the link
- * still serves what it served before. Any other failure of a switching step (a dropped
- * connection, a cancel, a link that reads back wrong) leaves it unknown.
- */
-const REFUSED_BEFORE_SWITCH = new Set([
-    'lock-lost',
-    'upload-missing',
-    'release-exists',
-    'release-missing',
-    'publish-failed',
-    'shared-failed',
-    'hook-failed',
-    'locked',
-]);
-/** After a switching step failed: the old live release if the server said it stopped before the switch. */
-function settleFailedSwitch(result, target, before, err) {
-    if (REFUSED_BEFORE_SWITCH.has(err.code))
-        setLive(result, target, before);
-    else
-        liveUnknown(result);
-}
-async function connect(core, run) {
-    await core.ssh.connect(run.session.index, run.session.label, core.signal);
-    if (core.settings.acceptUnknownHostKey && core.settings.trusted.lines.length === 0) {
-        const learned = await core.ssh.learnedHostKeys();
-        if (learned.trim()) {
-            core.reporter.warning(`Trusted ${run.session.label} on first use (${words(core).input('accept-unknown-host-key')}). Pin its key: set ${words(core).input('known-hosts')} to\n${learned.trim()}`);
-        }
-    }
-}
-/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
-async function prepare(core, run) {
-    const other = [];
-    // Said before the call: if we are killed before its reply, the post step still looks.
-    run.touched = true;
-    core.onLock?.(run.session.index, true);
-    const reply = await run.session
-        .call('prepare', {
-        ID: core.settings.releaseId,
-        // activate uploads nothing: it checks that command: upload left the release waiting.
-        INCOMING: core.settings.command === 'activate' ? '' : run.incoming,
-        STAGED: core.settings.command === 'activate' ? stagedName(core.settings.releaseId) : '',
-        SHARED: core.settings.shared.join('\n'),
-    }, { onOther: (l) => other.push(l) })
-        .catch((e) => {
-        // A reply that says it failed: the script gave the lock back itself.
-        const code = toDeployError(e).code;
-        if (!core.signal.aborted && code !== 'connection-lost')
-            core.onLock?.(run.session.index, false);
-        throw e;
-    });
-    run.sharedExisting = remote_all(reply, 'shared-exists');
-    run.locked = true;
-    core.onLock?.(run.session.index, true);
-    run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`));
-    run.leftovers = remote_all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
-    run.result.previousReleaseId = run.state.live;
-    setLive(run.result, core.settings.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    if (other.length > 0) {
-        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
-        await dropUpload(core, run);
-        throw new DeployError(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, startupFileHint(first(reply, 'shell'), 'prints'), 'shell-not-clean');
-    }
-    core.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`);
-    warnFsSplit(core, run.session.label, remote_all(reply, 'fs-split'), run.state.live);
-}
-/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
-function fsSplitWarnings(target, split, live) {
-    const out = [];
-    if (split.includes('incoming')) {
-        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
-    }
-    if (split.includes('live')) {
-        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
-    }
-    return out;
-}
-function warnFsSplit(core, label, split, live) {
-    for (const w of fsSplitWarnings(core.settings.target, split, live))
-        core.reporter.warning(`${label}: ${w}`);
-}
-/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
-function recordLinked(core, run, reply) {
-    const counted = first(reply, 'linked');
-    if (counted === '')
-        return;
-    const linked = Number(counted) || 0;
-    const unchanged = run.result.filesLinked;
-    run.result.filesLinked = linked;
-    if (linked < unchanged) {
-        core.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
-    }
-}
-/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
-async function dropUpload(core, run) {
-    try {
-        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
-        run.locked = false;
-        core.onLock?.(run.session.index, false);
-    }
-    catch {
-        // releaseLocks tries the lock again at the end.
-    }
-}
-/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
-const PARTIAL_DIR = '.rsync-partial';
-/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
-async function upload(core, run) {
-    const s = core.settings;
-    const live = run.state?.live ?? '';
-    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
-    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
-    const linkDest = [];
-    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
-    if (live && !run.state?.releases.includes(live)) {
-        core.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
-    }
-    else if (live)
-        linkDest.push(`${s.target}/releases/${live}`);
-    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
-    for (const l of run.leftovers)
-        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
-    let lastProgress = 0;
-    const started = Date.now();
-    const remote = core.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
-    const result = await runRsync(core.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest,
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: false,
-        ioTimeout: 120,
-        progress: true,
-        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
-        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
-    }, {
-        signal: core.signal,
-        env: core.ssh.childEnv(),
-        onStdout: (chunk) => {
-            const line = chunk
-                .split(/[\r\n]/)
-                .filter((l) => /%/.test(l))
-                .pop();
-            // A live progress line where the caller can draw one (the CLI on a terminal).
-            if (line)
-                core.reporter.progress?.(run.session.label, line.trim());
-            const now = Date.now();
-            if (now - lastProgress < 10_000 || now - started < 10_000)
-                return;
-            if (line) {
-                lastProgress = now;
-                core.reporter.info(`${run.session.label}: ${line.trim()}`);
-            }
-        },
-    });
-    if (result.aborted)
-        throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled');
-    if (result.code !== 0) {
-        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
-        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
-        if (full)
-            await dropUpload(core, run);
-        throw new DeployError(`${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr, core.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
-    }
-    const stats = parseStats(result.stdout);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
-        await dropUpload(core, run);
-        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
-    }
-    Object.assign(run.result, {
-        bytesSent: stats.bytesSent,
-        filesTransferred: stats.filesTransferred,
-        filesLinked: stats.filesLinked,
-    });
-    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-    // the links at publish, and files-linked is that count.
-    core.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`);
-}
-/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
-function emptyReleaseError(s, label, sharedExcluded) {
-    const inputs = [
-        s.exclude.length > 0 ? 'exclude' : '',
-        s.filter.length > 0 ? 'filter' : '',
-        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
-    ].filter(Boolean);
-    return new DeployError(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
-}
-/** Dry run: the same checks without the lock or any write, and what would be sent. */
-async function dryRun(core, run) {
-    const s = core.settings;
-    const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId });
-    run.state = readServerState(reply, (m) => core.reporter.warning(`${run.session.label}: ${m}`));
-    run.result.previousReleaseId = run.state.live;
-    // A dry run changes nothing: what is live is what was live.
-    setLive(run.result, s.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    const lock = first(reply, 'locked-by');
-    if (lock)
-        core.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
-    const live = run.state.live;
-    // Compared by checksum against the live release: exactly what a deploy would send.
-    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${core.token}/`;
-    const remote = core.ssh.rsyncRemote(run.session.index, dest);
-    const result = await runRsync(core.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest: [],
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: true,
-        ioTimeout: 120,
-        progress: false,
-    }, { signal: core.signal, env: core.ssh.childEnv() });
-    if (result.code !== 0) {
-        throw new DeployError(`${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr, core.words)}`);
-    }
-    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
-    const stats = parseStats(result.stdout);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
-    }
-    run.result.filesTransferred = items.length;
-    const split = remote_all(reply, 'fs-split');
-    warnFsSplit(core, run.session.label, split, live);
-    // Unchanged files become links only where one filesystem holds them all.
-    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length);
-    run.result.status = 'dry-run';
-    core.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
-}
-/**
- * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
- * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
- * lines go out together, so the action can fence them from the runner's command parser.
- */
-function hookOutput(core, label) {
-    let batch = [];
-    const splitter = new LineSplitter((line, dropped) => batch.push(`${label} | ${shownLine(line, dropped)}`));
-    return (chunk) => {
-        splitter.push(chunk);
-        if (batch.length === 0)
-            return;
-        const lines = batch;
-        batch = [];
-        if (core.reporter.output)
-            core.reporter.output(lines);
-        else
-            for (const l of lines)
-                core.reporter.info(l);
-    };
-}
-/**
- * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
- * fresh link over the old one), log, prune; the lock is kept when more steps follow.
- */
-async function publishAndSwitch(core, run, keepLock, doSwitch) {
-    const s = core.settings;
-    let reply;
-    try {
-        reply = await run.session.call('publishAndSwitch', {
-            ...goLiveVars(core, run),
-            INCOMING: run.incoming,
-            SHARED: s.shared.join('\n'),
-            BEFORE_SWITCH: s.beforeSwitch,
-            SWITCH: doSwitch ? 1 : 0,
-            KEEP_LOCK: keepLock ? 1 : 0,
-        }, { onStderr: hookOutput(core, run.session.label) });
-    }
-    catch (e) {
-        await afterLostConnection(core, run, keepLock && doSwitch, e);
-        return;
-    }
-    run.published = true;
-    recordLinked(core, run, reply);
-    if (!keepLock) {
-        run.locked = false;
-        core.onLock?.(run.session.index, false);
-    }
-    if (doSwitch)
-        deploy_wentLive(core, run, reply);
-    else
-        core.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
-}
-/** The values go_live needs on the server: what to log, what to prune, what to measure against. */
-function goLiveVars(core, run) {
-    const s = core.settings;
-    const state = run.state;
-    const entry = newEntry(core, run.session.label, s.releaseId, 'deploy', '');
-    const prune = releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases);
-    run.logLine = logLine(entry);
-    return { ID: s.releaseId, PREV: state.live, LOGLINE: run.logLine, PRUNE: prune.join(' '), MEASURE: 1 };
-}
-/**
- * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
- * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
- */
-async function recover(core, run, keepLock) {
-    const s = core.settings;
-    run.session.fresh = true;
-    const reply = await run.session.call('recover', {
-        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
-        INCOMING: run.incoming,
-        LOGLINE: run.logLine,
-        KEEP_LOCK: keepLock ? 1 : 0,
-    }, { signal: giveUpSignal() });
-    const live = readServerState(reply).live;
-    // What the link serves, as the server says now: the outputs name it.
-    setLive(run.result, s.target, live);
-    const word = first(reply, 'lock').split(' ')[0];
-    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
-    run.locked = lock === 'kept';
-    core.onLock?.(run.session.index, run.locked);
-    const switched = s.releaseId !== '' && live === s.releaseId;
-    if (switched) {
-        run.published = true;
-        run.switched = true;
-    }
-    run.unconfirmed = false;
-    return { live, switched, lock };
-}
-/** A sentence on what the server serves after recover. */
-function serving(core, found) {
-    const s = core.settings;
-    const lock = found.lock === 'not-ours'
-        ? 'the deploy lock is no longer ours'
-        : found.lock === 'kept'
-            ? 'the lock is still ours'
-            : 'the lock was released';
-    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
-}
-/**
- * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
- * out over a new connection, then go on as if the reply had come (switched: after-switch and the
- * health check follow) or fail saying exactly what is served.
- */
-async function afterLostConnection(core, run, keepLock, e) {
-    const err = toDeployError(e);
-    const s = core.settings;
-    if (err.code !== 'connection-lost' || core.signal.aborted) {
-        settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err);
-        throw err;
-    }
-    const label = run.session.label;
-    core.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
-    let found;
-    try {
-        found = await recover(core, run, keepLock);
-    }
-    catch (e2) {
-        run.unconfirmed = true;
-        liveUnknown(run.result);
-        throw new DeployError(`${label}: the connection dropped during the switch and reconnecting failed (${toDeployError(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
-    }
-    core.reporter.info(`${label}: after reconnecting: ${serving(core, found)}`);
-    if (found.switched) {
-        run.result.status = 'deployed';
-        core.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
-        return;
-    }
-    throw new DeployError(`${label}: the connection dropped before the switch; nothing was switched: ${serving(core, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
-}
-function deploy_wentLive(core, run, reply) {
-    const s = core.settings;
-    run.switched = first(reply, 'switched') === s.releaseId;
-    if (run.switched)
-        setLive(run.result, s.target, s.releaseId);
-    else
-        liveUnknown(run.result);
-    run.result.pruned = remote_all(reply, 'pruned');
-    run.result.diskKb = Number(first(reply, 'disk-kb')) || 0;
-    run.result.status = 'deployed';
-    core.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
-}
-/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
-async function switchHost(core, run) {
-    let reply;
-    try {
-        reply = await run.session.call('switchTo', { ...goLiveVars(core, run), TAKE: 0, KEEP_LOCK: 1 });
-    }
-    catch (e) {
-        await afterLostConnection(core, run, true, e);
-        return;
-    }
-    deploy_wentLive(core, run, reply);
-}
-/** Step 4 on one host: the after-switch hook, in the live release. */
-async function afterSwitch(core, run) {
-    const s = core.settings;
-    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(core, run.session.label) });
-}
-/** Puts the link back on the release that was live before, marking ours bad. */
-async function revert(core, run, why) {
-    const s = core.settings;
-    const previous = run.state?.live ?? '';
-    if (!previous) {
-        core.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
-        return;
-    }
-    const entry = newEntry(core, run.session.label, previous, 'revert', s.releaseId);
-    const reply = await run.session.call('switchTo', 
-    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
-    {
-        ID: previous,
-        PREV: '',
-        LOGLINE: logLine(entry),
-        PRUNE: '',
-        MEASURE: 0,
-        TAKE: run.locked ? 0 : 1,
-        KEEP_LOCK: 0,
-    }, 
-    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
-    { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() });
-    run.locked = false;
-    core.onLock?.(run.session.index, false);
-    if (first(reply, 'switched') === previous)
-        setLive(run.result, s.target, previous);
-    else
-        liveUnknown(run.result);
-    run.result.status = 'reverted';
-    core.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
-}
-/** command: upload: leave the finished upload waiting under a name activate knows. */
-async function stage(core, run) {
-    const reply = await run.session.call('stage', {
-        ID: core.settings.releaseId,
-        INCOMING: run.incoming,
-        STAGED: stagedName(core.settings.releaseId),
-        PREV: run.state?.live ?? '',
-    });
-    recordLinked(core, run, reply);
-    run.locked = false;
-    core.onLock?.(run.session.index, false);
-    core.reporter.info(`${run.session.label}: release ${core.settings.releaseId} uploaded; run ${words(core).command('activate')} to make it live`);
-}
-function fleetFailure(failures, total, what) {
-    if (failures.length === 0)
-        return undefined;
-    if (total === 1)
-        return failures[0];
-    return new DeployError(`${what} failed on ${failures.length} of ${total} hosts.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
-}
-/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
-async function releaseLocks(core, runs, discardUploads) {
-    if (core.signal.aborted) {
-        await giveUp(core, runs);
-        return;
-    }
-    await Promise.all(runs
-        .filter((r) => r.locked)
-        .map(async (r) => {
-        try {
-            await r.session.call('releaseLock', {
-                FORCE: 0,
-                DISCARD: discardUploads ? r.incoming : '',
-                UNPUBLISH: discardUploads && r.published && !r.switched ? core.settings.releaseId : '',
-            }, { signal: cleanupSignal() });
-            r.locked = false;
-            core.onLock?.(r.session.index, false);
-        }
-        catch (e) {
-            core.reporter.warning(`${r.session.label}: could not release the deploy lock: ${toDeployError(e).message}`);
-        }
-    }));
-}
-/**
- * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
- * what is served and release the lock, within a short bound. What is reported is what was found.
- */
-async function giveUp(core, runs) {
-    const s = core.settings;
-    await Promise.all(runs
-        // prepare cut short may have taken the lock; after it, `locked` is known.
-        .filter((r) => r.locked || (r.touched && r.state === undefined))
-        .map(async (r) => {
-        const label = r.session.label;
-        try {
-            const found = await recover(core, r, false);
-            if (found.switched) {
-                r.result.status = 'deployed';
-                core.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(core, found)}`);
-            }
-            else {
-                if (r.result.status === 'deployed')
-                    r.result.status = 'failed';
-                r.switched = false;
-                core.reporter.info(`${label}: stopped on the server: ${serving(core, found)}`);
-            }
-        }
-        catch (e) {
-            r.unconfirmed = true;
-            core.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${toDeployError(e).message}); the post step (or command: unlock) tries again`);
-        }
-    }));
-}
-/**
- * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
- * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
- * the hosts already switched go back. All hosts end on the same release, or on the one they had.
- */
-async function runDeploy(core) {
-    const s = core.settings;
-    const runs = s.hosts.map((spec, i) => ({
-        session: new HostSession(core, i, spec),
-        start: Date.now(),
-        incoming: `${s.releaseId}.${core.token.slice(0, 8)}`,
-        state: undefined,
-        leftovers: [],
-        sharedExisting: [],
-        locked: false,
-        touched: false,
-        logLine: '',
-        unconfirmed: false,
-        published: false,
-        switched: false,
-        result: blankResult(spec.label, s.releaseId),
-    }));
-    const outcome = {
-        releaseId: s.releaseId,
-        hosts: runs.map((r) => r.result),
-        rolledBack: false,
-        error: undefined,
-        get unconfirmed() {
-            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
-        },
-    };
-    const failures = [];
-    const stamp = (r) => {
-        r.result.durationMs = Date.now() - r.start;
-    };
-    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
-    const group = (name, fn) => runs.length === 1 ? core.reporter.group(name, fn) : fn();
-    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
-    const step = async (r, name, fn) => {
-        let ok = true;
-        try {
-            await group(`${r.session.label}: ${name}`, fn);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            r.result.status = 'failed';
-            r.result.error = err.message;
-            failures.push(err);
-            ok = false;
-        }
-        stamp(r);
-        return ok;
-    };
-    const noHostSwitched = () => s.hosts.length === 1
-        ? failures[0]
-        : new DeployError(`${failures.length} of ${s.hosts.length} hosts failed before the switch; no host was switched.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
-    if (s.command === 'deploy' || s.command === 'upload') {
-        const warning = specialFilesWarning(specialFiles(s.source));
-        if (warning)
-            core.reporter.warning(warning);
-    }
-    await pool(runs, s.maxParallel, async (r) => {
-        r.start = Date.now();
-        if (!(await step(r, 'connect and check', () => connect(core, r))))
-            return;
-        if (s.dryRun) {
-            await step(r, 'dry run', () => dryRun(core, r));
-            return;
-        }
-        if (!(await step(r, 'prepare', () => prepare(core, r))))
-            return;
-        if (s.command === 'activate')
-            r.incoming = stagedName(s.releaseId);
-        else if (!(await step(r, 'upload', () => upload(core, r))))
-            return;
-        r.result.status = 'uploaded';
-    });
-    if (s.dryRun || failures.length > 0) {
-        await releaseLocks(core, runs, s.hosts.length > 1 && s.command === 'deploy');
-        for (const r of runs)
-            if (r.result.status === 'uploaded')
-                r.result.status = 'not-switched';
-        outcome.error = failures.length > 0 ? noHostSwitched() : undefined;
-        return outcome;
-    }
-    if (s.command === 'upload') {
-        await Promise.all(runs.map((r) => stage(core, r).catch((e) => failures.push(toDeployError(e)))));
-        await releaseLocks(core, runs, false);
-        outcome.error = fleetFailure(failures, s.hosts.length, 'Upload');
-        return outcome;
-    }
-    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
-    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
-    const fleet = runs.length > 1;
-    if (!fleet) {
-        const r = runs[0];
-        await step(r, 'publish and switch', () => publishAndSwitch(core, r, after, true));
-    }
-    else {
-        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
-        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(core, r, true, false))));
-        if (failures.length > 0) {
-            await releaseLocks(core, runs, s.command === 'deploy');
-            for (const r of runs)
-                if (r.result.status !== 'failed')
-                    r.result.status = 'not-switched';
-            outcome.error = noHostSwitched();
-            return outcome;
-        }
-        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(core, r))));
-    }
-    if (failures.length === 0 && after) {
-        await Promise.all(runs.map(async (r) => {
-            if (!s.afterSwitch)
-                return;
-            try {
-                await group(`${r.session.label}: after-switch`, () => afterSwitch(core, r));
-            }
-            catch (e) {
-                const err = toDeployError(e);
-                r.result.error = err.message;
-                failures.push(err);
-            }
-        }));
-        if (failures.length === 0 && s.healthcheckUrl) {
-            try {
-                await healthcheck(s.healthcheckUrl, { signal: core.signal, reporter: core.reporter });
-            }
-            catch (e) {
-                failures.push(toDeployError(e));
-            }
-        }
-        if (failures.length > 0 && !s.rollbackOnFailure) {
-            core.reporter.warning(`The new release stays live (${words(core).input('rollback-on-failure', 'false')}) although: ${failures[0]?.message}`);
-        }
-    }
-    const switchFailed = runs.some((r) => r.result.status === 'failed');
-    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
-        // All or nothing: hosts that did switch go back to what they served before.
-        for (const r of runs.filter((x) => x.switched)) {
-            try {
-                await revert(core, r, switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'));
-                outcome.rolledBack = true;
-            }
-            catch (e) {
-                // Refused before its switch, the revert left our release live; anything else: unknown.
-                settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e));
-                core.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
-            }
-        }
-    }
-    await releaseLocks(core, runs, false);
-    for (const r of runs)
-        stamp(r);
-    if (failures.length > 0) {
-        outcome.error = failures[0];
-        if (s.hosts.length > 1) {
-            outcome.error = new DeployError(`${switchFailed ? 'The switch' : 'A check after the switch'} failed on ${failures.length} of ${s.hosts.length} hosts${outcome.rolledBack ? '; the hosts were switched back' : ''}.\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
-        }
-        else if (outcome.rolledBack && outcome.error) {
-            outcome.error = new DeployError(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
-        }
-    }
-    return outcome;
-}
-
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(975);
 ;// CONCATENATED MODULE: external "assert"
@@ -3100,6 +542,971 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/env.ts
+/**
+ * The environment child processes (ssh, rsync, ssh-keygen, git) get. The runner hands every
+ * input to the action as INPUT_* (the key, its passphrase), and a CI job holds its secrets in
+ * variables (RAD_KEY, tokens): a child, and whatever it runs (a ProxyCommand, a wrapper, a
+ * debugger reading /proc/PID/environ), must not see them.
+ */
+/** What ssh and rsync need when we generate their whole setup (the action; the CLI with --key). */
+const NEEDED = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
+/** Names that carry secrets or the runner's credentials, whatever else is passed. */
+const SECRET_NAME = /^(INPUT_.*|STATE_.*|RAD_KEY.*|RAD_KNOWN_HOSTS.*|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_.*|ACTIONS_CACHE_URL|ACTIONS_RESULTS_URL|GITHUB_TOKEN|GH_TOKEN|CI_JOB_TOKEN)$/i;
+/** `env` without the secrets (and, unless `own`, without anything a child does not need). */
+function childEnv(env, opts = {}) {
+    const secrets = (opts.secrets ?? []).filter((s) => s !== '');
+    const out = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value === undefined || SECRET_NAME.test(name))
+            continue;
+        if (!opts.own && !NEEDED.test(name))
+            continue;
+        // A key under another name (--key-env NAME) or pasted into some variable.
+        if (/PRIVATE KEY-----/.test(value) || secrets.includes(value))
+            continue;
+        out[name] = value;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/proc.ts
+
+
+const KILL_GRACE_MS = 3000;
+function run(file, args, opts = {}) {
+    return new Promise((resolve, reject) => {
+        if (opts.signal?.aborted) {
+            resolve({ code: -1, signal: null, stdout: '', stderr: '', aborted: true });
+            return;
+        }
+        const child = (0,external_node_child_process_namespaceObject.spawn)(file, [...args], {
+            // Never the runner's INPUT_* (the key) or a CI job's secrets: see env.ts.
+            env: opts.env ?? childEnv(process.env, { own: true }),
+            cwd: opts.cwd,
+            stdio: ['pipe', 'pipe', opts.stderrFd ?? 'pipe'],
+            shell: false,
+        });
+        let stdout = '';
+        let stderr = '';
+        let aborted = false;
+        let killTimer;
+        const onAbort = () => {
+            aborted = true;
+            child.stdin?.end();
+            child.kill('SIGTERM');
+            killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+            killTimer.unref();
+        };
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        child.stdout?.setEncoding('utf8');
+        child.stdout?.on('data', (d) => {
+            stdout += d;
+            opts.onStdout?.(d);
+        });
+        child.stderr?.setEncoding('utf8');
+        child.stderr?.on('data', (d) => {
+            stderr += d;
+            opts.onStderr?.(d);
+        });
+        child.on('error', (err) => {
+            opts.signal?.removeEventListener('abort', onAbort);
+            reject(err);
+        });
+        let done = false;
+        const finish = (code, signal) => {
+            if (done)
+                return;
+            done = true;
+            opts.signal?.removeEventListener('abort', onAbort);
+            if (killTimer)
+                clearTimeout(killTimer);
+            resolve({ code: code ?? -1, signal, stdout, stderr, aborted });
+        };
+        child.on('close', finish);
+        // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
+        // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
+        child.on('exit', (code, signal) => {
+            child.stdin?.end();
+            if (!aborted)
+                return;
+            setTimeout(() => {
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                finish(code, signal);
+            }, 100);
+        });
+        // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
+        child.stdin?.on('error', () => { });
+        if (opts.keepStdinOpen)
+            child.stdin?.write(opts.input ?? '');
+        else
+            child.stdin?.end(opts.input ?? '');
+    });
+}
+
+;// CONCATENATED MODULE: ./src/quote.ts
+/** POSIX single-quoting: the only way a value reaches a remote shell script. */
+function shQuote(value) {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/** `NAME='value'` lines prepended to a constant remote script. Names are ours, values are quoted. */
+function shAssignments(vars) {
+    return Object.entries(vars)
+        .map(([name, value]) => {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(name))
+            throw new Error(`bad shell variable name ${name}`);
+        return `${name}=${shQuote(String(value))}`;
+    })
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/remote-lib.ts
+/**
+ * The shell library in front of every remote script (see remote.ts): constant POSIX sh text for
+ * dash, bash and busybox sh, GNU and busybox userlands.
+ */
+/**
+ * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
+ * which a template literal would otherwise take for its own interpolation.
+ */
+function sh(strings) {
+    return strings.raw.join('').replace(/\\\$\{/g, '${');
+}
+/** The shell functions every script uses: reply lines, the lock, the fence, the switch. */
+const LIB = sh `
+set -u
+umask 022
+D="$T/.deploy"
+LOCKED=0
+NL='
+'
+CR=$(printf '\r')
+# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
+# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
+# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
+reply() {
+  case "$2" in
+    *"$NL"* | *"$CR"*)
+      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
+    *) printf '%s%s\n' "$1" "$2" ;;
+  esac
+}
+say() { reply '@@rad ' "$*"; }
+warn() { reply '@@rad-warning ' "$*"; }
+fail() {
+  [ "$LOCKED" = 1 ] && lock_release
+  reply '@@rad-error ' "$1 $2"
+  exit 3
+}
+
+# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
+# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
+mv_kind() {
+  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
+  case "$(uname -s 2>/dev/null)" in
+    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
+  esac
+  if mv_t_works; then echo gnu
+  elif command -v perl >/dev/null 2>&1; then echo perl
+  elif command -v python3 >/dev/null 2>&1; then echo python
+  else echo none
+  fi
+}
+# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
+mv_t_works() {
+  p=$(mktemp -d 2>/dev/null) || return 1
+  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
+    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
+    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
+  r=$?
+  rm -rf -- "$p"
+  return "$r"
+}
+swap() {
+  case "$MVKIND" in
+    gnu) mv -fT -- "$1" "$2" ;;
+    bsd) mv -fh -- "$1" "$2" ;;
+    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
+    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
+    *) return 1 ;;
+  esac
+}
+MVKIND=$(mv_kind)
+need_swap() {
+  [ "$MVKIND" != none ] ||
+    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
+}
+
+# Our process group, for stopping this script with everything it started (hooks included). Only
+# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
+# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
+field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
+own_group() {
+  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
+  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
+  fi
+  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
+  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
+  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
+  fi
+  case "\${c##*/}" in sshd*) echo "$g" ;; esac
+}
+PG=$(own_group)
+# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
+if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
+kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
+# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
+# killed or loses the connection (sshd signals nothing to a session without a tty then). This
+# background reader then stops the whole group, so nothing of a run the client gave up on acts
+# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
+watch_client() {
+  [ -n "$PG" ] || return 0
+  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
+  WATCHDOG=$!
+  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
+}
+# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
+MARKED=0
+run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
+run_unmark() {
+  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
+  MARKED=0
+}
+# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
+# parent reaps it, and in a container nobody may).
+group_alive() {
+  if [ -r /proc/self/stat ]; then
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
+  else
+    kill_group 0 "$1" 2>/dev/null
+  fi
+}
+# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
+# TERM to its group, then KILL if it is still there after about 3 s.
+kill_run() {
+  p=$(cat "$D/lock/pg" 2>/dev/null)
+  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$p" = "$PG" ] && return 0
+  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
+  i=0
+  while group_alive "$p"; do
+    i=$((i + 1))
+    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
+    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
+  done
+  rm -f -- "$D/lock/pg"
+  say stopped "$p"
+}
+
+# The sshd process that carries our connection: when it is gone, so is the lock's holder.
+conn_pid() {
+  p=$PPID; i=0
+  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
+    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
+  done
+  echo 0
+}
+# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
+lock_owner() {
+  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
+  printf '%s\n' "\${o:-(no owner recorded)}"
+}
+# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
+# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
+pid_space() {
+  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
+  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+  n=$(readlink /proc/self/ns/pid 2>/dev/null)
+  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
+}
+MY_SPACE=$(pid_space)
+# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
+# so a holder file is always whole; one that is empty or does not parse was never written by a
+# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
+lock_is_stale() {
+  if [ ! -e "$D/lock/holder" ]; then
+    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
+    STALE_WHY="it has no holder record and is over 2 minutes old"
+    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
+    return
+  fi
+  h_token='' h_host='' h_pid='' h_exp='' h_space=''
+  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
+  STALE_WHY="its holder record is empty or unreadable"
+  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
+  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
+  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
+  STALE_WHY="it expired"
+  [ "$(date +%s)" -gt "$h_exp" ] && return 0
+  # A pid says something only where it was taken: never judge another machine's (or container's).
+  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
+  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
+    STALE_WHY="its process $h_pid on $h_host is gone"
+    return 0
+  fi
+  return 1
+}
+# Quotes $1 for sh, for a command we tell a person to paste.
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+free_space() {
+  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
+    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# mkdir failed and no lock exists: not another deploy, so waiting would not help.
+lock_cannot() {
+  me=$(id -un 2>/dev/null)
+  if [ -d "$D" ] && [ ! -w "$D" ]; then
+    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
+  fi
+  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
+}
+lock_take() {
+  waited=0 misses=0 moves=0
+  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
+    [ -d "$D" ] || fail target-unwritable "cannot create $D"
+    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
+      # Not "exists" (or its holder has just released it): try once more, then say why.
+      misses=$((misses + 1))
+      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
+      continue
+    fi
+    misses=0
+    if lock_is_stale; then
+      moves=$((moves + 1))
+      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
+      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
+      stale="$D/lock.stale.$TOKEN.$$"
+      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
+        rm -rf -- "$stale"
+      elif [ -e "$D/lock" ]; then
+        # Another run may have just moved it aside; if it is still there, we cannot.
+        [ -w "$D" ] || lock_cannot "$mverr"
+        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
+      fi
+      continue
+    fi
+    if [ "$waited" -ge "$LOCK_WAIT" ]; then
+      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
+    fi
+    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  LOCKED=1
+  # Whole or not at all: a lock we cannot describe would block every later run.
+  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
+    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
+    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
+    rm -rf -- "$D/lock"
+    LOCKED=0
+    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
+  fi
+  run_mark
+  # The client tracks the lock from these lines (lock taken / released / kept / not-ours).
+  say lock taken
+}
+lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
+# Says what became of the lock: released (ours, removed) or not-ours (nothing of ours to remove).
+lock_release() {
+  if [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine; then
+    rm -rf -- "$D/lock" && say lock released
+  elif ! lock_mine; then
+    say lock not-ours
+  fi
+  LOCKED=0
+}
+lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
+# Every change to the target runs right after this check: a run whose lock was taken over or
+# revoked (the client gave up) changes nothing more.
+fence() {
+  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+}
+
+# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
+switch_link() {
+  tmp="$D/$LINK.tmp.$TOKEN.$$"
+  fence
+  rm -f -- "$tmp"
+  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
+  lock_mine || { rm -f -- "$tmp"; fence; }
+  if ! swap "$tmp" "$T/$LINK"; then
+    rm -f -- "$tmp"
+    fail switch-failed "cannot rename the new link over $T/$LINK"
+  fi
+  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
+}
+live_id() {
+  [ -L "$T/$LINK" ] || return 0
+  l=$(readlink "$T/$LINK")
+  case "$l" in
+    releases/*) echo "\${l#releases/}" ;;
+    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
+    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
+  esac
+}
+report_state() {
+  say live "$(live_id)"
+  for d in "$T/releases"/*; do
+    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
+    elif [ -d "$d" ]; then say release "\${d##*/}"
+    fi
+  done
+  send_log
+  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+}
+# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
+# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
+# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
+# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
+LOG_MAX=16384
+send_log() {
+  [ -f "$D/log" ] || return 0
+  n=$(($(wc -l < "$D/log") + 0))
+  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
+  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
+    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
+      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
+      { print "@@rad log " (NR + first - 1) " " $0 }'
+}
+# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
+# for more than a day. A failure here is a warning: the deploy itself has succeeded.
+prune_releases() {
+  for old in $PRUNE; do
+    [ "$old" = "$(live_id)" ] && continue
+    lock_mine || return 0
+    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
+  done
+  lock_mine || return 0
+  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  return 0
+}
+# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
+# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
+run_hook() {
+  say hook "$1"
+  HOOK_RC=0
+  (
+    cd -- "$3" &&
+      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
+      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
+      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
+  ) || HOOK_RC=$?
+}
+# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
+# The first release that brings a path seeds it (a copy); later uploads exclude it.
+link_shared() {
+  [ -n "$SHARED" ] || return 0
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    rel="$T/releases/$ID/$p"
+    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
+    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
+      # A copy, not a rename: the build's files may be hard links into older releases, and the
+      # app will write here.
+      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
+      else mkdir -p -- "$T/shared/$p" || exit 1
+      fi
+    fi
+    rm -rf -- "$rel"
+    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
+    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
+  done
+}
+# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
+go_live() {
+  switch_link "releases/$ID"
+  fence
+  log_append "$LOGLINE"
+  say switched "$ID"
+  prune_releases
+  if [ "$MEASURE" = 1 ]; then
+    # du counts a hard-linked inode once, at its first path: listed after the previous release,
+    # the new one's figure is the disk it really added.
+    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
+  fi
+}
+log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
+# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
+# or a serve would land outside TARGET.
+contained() {
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
+  for p in "$@"; do
+    if [ -L "$p" ]; then
+      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
+    fi
+  done
+}
+# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
+release_dir_ok() {
+  if [ -L "$T/releases/$1" ]; then
+    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
+  fi
+}
+# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
+# or seeding through it would delete and create outside the release.
+shared_symlink() {
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do
+    q='' rest="$p"
+    while [ -n "$rest" ]; do
+      c=\${rest%%/*}
+      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
+      q=\${q:+$q/}$c
+      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
+      [ -e "$T/releases/$ID/$q" ] || break
+    done
+  done
+}
+# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
+# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
+file_inodes() {
+  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
+  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
+  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
+  fi
+}
+# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
+# release). One pass over each tree, a hash in awk: linear in the number of files.
+count_linked() {
+  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
+  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
+    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
+}
+dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
+# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
+# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
+# on the upload area's (restored onto another mount): nothing can be linked to it.
+fs_split() {
+  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
+  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
+  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
+    fl=$(dev_of "$T/releases/$1")
+    [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
+  fi
+  return 0
+}
+`;
+
+;// CONCATENATED MODULE: ./src/untrusted.ts
+/**
+ * Text from outside (what a server sends: replies, log fields, the lock's owner, hook output, a
+ * login shell's words; names from a build) stays text. It never reaches a terminal as escape
+ * sequences (colours, cursor moves, a window title, a hidden line) nor the runner as a workflow
+ * command (`::add-mask::`, `::error::`, `::stop-commands::`): the runner reads a command from any
+ * line that starts with `::` after white space, and it ends a line at `\n` or `\r`.
+ */
+/** Longest piece of one untrusted value we show (a hook's 300 MB line is cut, with its length said). */
+const MAX_SHOWN = 4096;
+// C0 controls, DEL, C1 controls (U+009B is a one-byte CSI on some terminals), the Unicode line and
+// paragraph separators, and the bidi overrides that make a line read differently than it is.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const CONTROL_BUT_NL_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
+function escapeChar(c) {
+    const named = NAMED[c];
+    if (named)
+        return named;
+    const code = c.charCodeAt(0);
+    return code < 0x100
+        ? `\\x${code.toString(16).padStart(2, '0')}`
+        : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * THE escaping function for one untrusted value: one line, every control character shown as an
+ * escape (`\n`, `\r`, `\e`, `\x07`, `\u202e`), cut to `max` characters (saying how much was cut).
+ * Linear in the input; only the first `max` characters are examined.
+ */
+function untrusted(text, max = MAX_SHOWN) {
+    const cut = text.length > max ? text.slice(0, max) : text;
+    const shown = cut.replace(CONTROL, escapeChar);
+    return text.length > max ? `${shown}… (${text.length - max} more characters)` : shown;
+}
+/** Several untrusted lines (a hook's stderr, a shell's words): each escaped, none empty at the end. */
+function untrustedLines(text, maxLines = 20, max = MAX_SHOWN) {
+    const lines = text.replace(/\n+$/, '').split('\n');
+    return lines.slice(-maxLines).map((l) => untrusted(l, max));
+}
+/**
+ * The last guard, at the front ends, for a whole message of ours (which may hold untrusted values
+ * that an older path forgot to escape): our newlines stay, every other control character is
+ * escaped, and neither a line that starts with `::` nor a `##[` anywhere can be read as a workflow
+ * command.
+ */
+function untrusted_safeMessage(message) {
+    return (message
+        .replace(CONTROL_BUT_NL_TAB, escapeChar)
+        .split('\n')
+        .map((l) => (/^\s*::/.test(l) ? `\\${l}` : l))
+        // The runner also reads the older form `##[command]` anywhere in a line.
+        .map((l) => l.replace(/##\[/g, '##\\['))
+        .join('\n'));
+}
+/**
+ * Splits a stream into lines in linear time however long a line gets: a chunk is scanned once, a
+ * pending line is kept as pieces (never re-joined per chunk), and only its first `maxLine`
+ * characters are kept (the rest is counted). `onLine` gets the kept text and how much was dropped.
+ */
+class LineSplitter {
+    onLine;
+    maxLine;
+    parts = [];
+    kept = 0;
+    dropped = 0;
+    constructor(onLine, maxLine = MAX_SHOWN) {
+        this.onLine = onLine;
+        this.maxLine = maxLine;
+    }
+    push(chunk) {
+        let start = 0;
+        for (;;) {
+            const nl = chunk.indexOf('\n', start);
+            if (nl < 0) {
+                this.keep(chunk, start, chunk.length);
+                return;
+            }
+            this.keep(chunk, start, nl);
+            this.flush();
+            start = nl + 1;
+        }
+    }
+    /** The last line, when the stream ended without a newline. */
+    end() {
+        if (this.kept > 0 || this.dropped > 0)
+            this.flush();
+    }
+    keep(chunk, from, to) {
+        const room = this.maxLine - this.kept;
+        const take = Math.min(room, to - from);
+        if (take > 0) {
+            this.parts.push(chunk.slice(from, from + take));
+            this.kept += take;
+        }
+        this.dropped += to - from - take;
+    }
+    flush() {
+        const line = this.parts.join('');
+        const dropped = this.dropped;
+        this.parts = [];
+        this.kept = 0;
+        this.dropped = 0;
+        this.onLine(line, dropped);
+    }
+}
+/** A line from a LineSplitter as shown: escaped, with what was cut said. */
+function shownLine(line, dropped) {
+    return `${untrusted(line, Number.MAX_SAFE_INTEGER)}${dropped > 0 ? `… (${dropped} more characters)` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/remote.ts
+
+
+
+/**
+ * The server side. Every script here is constant text run by `sh -s` (the remote command never
+ * changes, whatever the user's login shell); values arrive as quoted assignments in front of it.
+ * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
+ */
+const MARK = '@@rad';
+/** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
+const REPLY_LINE_MAX = 20_000;
+const PREPARE = sh `
+command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+need_swap
+if [ ! -d "$T" ]; then
+  mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
+fi
+[ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
+contained
+if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+  fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+fi
+mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
+lock_take
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+report_state
+fs_split "$(live_id)"
+ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
+  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
+fi
+if [ -n "$INCOMING" ]; then
+  fence
+  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+fi
+say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
+# The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
+say shell "\${SHELL:-}"
+if [ -n "$SHARED" ]; then
+  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
+fi
+say ok
+`;
+const PUBLISH_AND_SWITCH = sh `
+lock_check
+contained
+[ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
+[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# From here on the release is complete and visible in releases/, but not yet served.
+fence
+swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+bad=$(shared_symlink)
+if [ -n "$bad" ]; then
+  unpublish
+  fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
+fi
+fence
+link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
+if [ -n "$BEFORE_SWITCH" ]; then
+  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
+  if [ "$HOOK_RC" != 0 ]; then
+    unpublish
+    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
+  fi
+fi
+# Counted now, while $PREV is surely there (a prune after the switch may delete it).
+count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
+if [ "$SWITCH" = 1 ]; then
+  go_live
+else
+  say published "$ID"
+fi
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+// command: upload: the finished upload waits, complete, for command: activate.
+const STAGE = sh `
+lock_check
+contained
+[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+fence
+swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
+lock_release
+say ok
+`;
+const AFTER_SWITCH = sh `
+lock_check
+run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
+# On failure the lock stays ours: the caller switches back (or releases it) next.
+[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
+say ok
+`;
+const PRUNE = sh `
+lock_check
+contained
+prune_releases
+lock_release
+say ok
+`;
+const SWITCH_TO = sh `
+if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
+release_dir_ok "$ID"
+[ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
+go_live
+[ "$KEEP_LOCK" = 1 ] || lock_release
+say ok
+`;
+const INSPECT = sh `
+if [ "$CHECK_DEPLOY" = 1 ]; then
+  # a dry run: every check a deploy makes, without writing anything
+  command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+  need_swap
+  p="$T"
+  while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
+  [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
+  if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
+    fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
+  fi
+  [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+  [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
+  [ -d "$T/releases" ] && fs_split "$(live_id)"
+else
+  [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
+fi
+[ -d "$T" ] && contained
+if [ "$TAKE_LOCK" = 1 ]; then
+  # A rollback switches: know that we can before taking the lock.
+  [ "\${NEED_SWAP:-0}" = 1 ] && need_swap
+  mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
+  lock_take
+fi
+report_state
+say ok
+`;
+const RELEASE_LOCK = sh `
+[ -d "$T" ] && contained "$D" "$D/lock" "$D/incoming"
+if [ "$FORCE" = 1 ]; then
+  if [ -d "$D/lock" ]; then
+    o=$(lock_owner)
+    rm -rf -- "$D/lock" 2>/dev/null
+    if [ -e "$D/lock" ]; then fail unlock-failed "cannot remove $D/lock (held by $o) as $(id -un)"; fi
+    say unlocked "$o"
+  else
+    say not-locked
+    # The truth about why deploys fail here, when it is not a lock.
+    if [ -d "$D" ] && [ ! -w "$D" ]; then
+      warn "$D belongs to $(ls -ld -- "$D" | awk '{ print $3 }') and $(id -un) cannot write there: deploys cannot take the lock. On the server, as root: chown -R $(id -un):$(id -gn) $(shq "$T")"
+    fi
+  fi
+else
+  # A process of ours still at work (a call the client gave up on) stops before anything goes.
+  lock_mine && kill_run
+  # Our own upload (its name holds our token): no other run uses it, lock or not.
+  # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
+  # they hold the space.
+  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
+  # A fleet whose other hosts failed before the switch: our published, never-live release goes.
+  if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
+    rm -rf -- "$T/releases/$UNPUBLISH"
+  fi
+  lock_release
+fi
+say ok
+`;
+// After the client gave up on a call (timeout, cancel) or lost its connection in the middle of one:
+// stop what of this run still runs there, then say what the server serves. A release of ours that
+// went live has its log line (the history must say so); one published but never served goes back
+// to incoming/ (a re-run resumes from it). The lock is released unless our release is live and
+// the caller goes on (KEEP_LOCK: after-switch, the health check).
+const RECOVER = sh `
+if lock_mine; then
+  kill_run
+  live=$(live_id)
+  if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
+    say switched "$ID"
+    if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
+      fence
+      log_append "$LOGLINE"
+      say logged
+    fi
+  elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
+    # Ours: prepare refused an id that existed, and the lock has been ours since.
+    fence
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+  fi
+  # lock_release says "lock released" itself.
+  if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
+  else lock_release
+  fi
+else
+  say lock not-ours "$(lock_owner)"
+fi
+say live "$(live_id)"
+say ok
+`;
+// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
+// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
+// knows T): a line carries only a fixed name and fields without spaces.
+const DOCTOR = sh `
+say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
+say shell "\${SHELL:-}"
+if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+say mv-kind "$MVKIND"
+# kind owner writable device of each part of the deploy root that exists
+part() {
+  if [ -L "$2" ]; then k=symlink
+  elif [ -d "$2" ]; then k=dir
+  elif [ -e "$2" ]; then k=file
+  else say part "$1" missing; return 0
+  fi
+  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
+  if [ -w "$2" ]; then w=1; else w=0; fi
+  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
+}
+# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
+part target "$T/."
+part releases "$T/releases"
+part deploy "$D"
+part incoming "$D/incoming"
+part lock "$D/lock"
+part link "$T/$LINK"
+[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
+# The deepest directory that exists: where the first deploy creates the target.
+p="$T"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
+part nearest "$p/."
+[ "$p" = "$T" ] || say nearest-path "$p"
+# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
+say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
+if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
+  say lock-owner "$(lock_owner | tr '\n' ' ')"
+  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
+fi
+say ok
+`;
+/** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
+function mayTakeLock(name, vars) {
+    const v = vars;
+    return (name === 'prepare' || (name === 'switchTo' && v.TAKE === 1) || (name === 'inspect' && v.TAKE_LOCK === 1));
+}
+const SCRIPTS = {
+    prepare: PREPARE,
+    publishAndSwitch: PUBLISH_AND_SWITCH,
+    afterSwitch: AFTER_SWITCH,
+    stage: STAGE,
+    switchTo: SWITCH_TO,
+    inspect: INSPECT,
+    releaseLock: RELEASE_LOCK,
+    prune: PRUNE,
+    recover: RECOVER,
+    doctor: DOCTOR,
+};
+/**
+ * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
+ * function, called on the last line. sh has read every byte of the script by then, so the
+ * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
+ */
+function renderScript(name, vars) {
+    return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`;
+}
+const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?';
+/**
+ * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
+ * each is escaped here, once, for all later uses: no control character survives, no value is longer
+ * than a bound. The scripts never put data at the start of a line (remote `reply` encodes newlines).
+ */
+function parseReply(stdout) {
+    const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
+    for (const raw of stdout.split('\n')) {
+        const line = untrusted(raw, REPLY_LINE_MAX);
+        if (line.startsWith('@@rad-error ')) {
+            const rest = line.slice('@@rad-error '.length);
+            const sp = rest.indexOf(' ');
+            reply.error = { code: sp < 0 ? rest : rest.slice(0, sp), message: sp < 0 ? '' : rest.slice(sp + 1) };
+        }
+        else if (line.startsWith('@@rad-warning ')) {
+            reply.warnings.push(line.slice('@@rad-warning '.length));
+        }
+        else if (line.startsWith('@@rad ')) {
+            const rest = line.slice('@@rad '.length);
+            const sp = rest.indexOf(' ');
+            const key = sp < 0 ? rest : rest.slice(0, sp);
+            const value = sp < 0 ? '' : rest.slice(sp + 1);
+            if (key === 'ok')
+                reply.ok = true;
+            const list = reply.values.get(key) ?? [];
+            list.push(value);
+            reply.values.set(key, list);
+        }
+        else if (line !== '') {
+            reply.other.push(line);
+        }
+    }
+    return reply;
+}
+function first(reply, key) {
+    return reply.values.get(key)?.[0] ?? '';
+}
+function remote_all(reply, key) {
+    return reply.values.get(key) ?? [];
+}
+
 ;// CONCATENATED MODULE: ./src/init.ts
 /**
  * `rsync-atomic-deploy init`: a fresh deploy key, the line that authorizes it on the server, the
@@ -3115,7 +1522,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 
 
 /** A word as a person pastes it into a shell: plain when it can be, else quoted. */
-function init_shWord(s) {
+function shWord(s) {
     return /^[A-Za-z0-9_./@:,=+-]+$/.test(s) ? s : shQuote(s);
 }
 /** `ssh-ed25519 AAAA… comment` → its key type and base64 blob, or undefined when it is not a key. */
@@ -3192,8 +1599,8 @@ ${p.jumpHost ? `          jump-host: ${yamlString(p.jumpHost)}\n` : ''}         
 /** The gh commands that store the key (a secret) and the host keys (a variable) in the repository. */
 function ghCommands(keyFile, knownHostsFile) {
     return [
-        `gh secret set DEPLOY_KEY < ${init_shWord(keyFile)}`,
-        `gh variable set DEPLOY_KNOWN_HOSTS < ${init_shWord(knownHostsFile)}`,
+        `gh secret set DEPLOY_KEY < ${shWord(keyFile)}`,
+        `gh variable set DEPLOY_KNOWN_HOSTS < ${shWord(knownHostsFile)}`,
     ];
 }
 /** A fresh ed25519 key with no passphrase (a CI secret cannot type one): private and public text. */
@@ -3323,6 +1730,135 @@ async function installKey(ssh, host, line) {
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/healthcheck.ts
+
+/**
+ * The health check after the switch: GET a URL from the runner until it answers 2xx. The URL may
+ * carry secrets (user:password@, ?token=…): they are sent (the userinfo as Basic auth, which fetch
+ * would otherwise refuse) but never printed, and redirects are followed only on the URL's own host,
+ * so neither the credentials nor the check itself wander off to another server.
+ */
+/** The URL as it may be printed: userinfo and query values replaced by ***, parseable or not. */
+function maskUrl(text) {
+    return text
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')
+        .replace(/([?&;][^=&;#]*=)[^&;#]*/g, '$1***')
+        .replace(/#.+$/, '#***');
+}
+/** Splits `https://user:pass@host/…` into the URL fetch can take and a Basic auth header. */
+function healthRequest(raw) {
+    const u = new URL(raw);
+    if (!u.username && !u.password)
+        return { url: u.href, authorization: '' };
+    const user = decodeURIComponent(u.username);
+    const pass = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+}
+/**
+ * Where a redirect may go: the same host name (any port of it), and never from https down to
+ * http (the Basic credentials would then cross the network in clear).
+ */
+function sameHost(from, to) {
+    const a = new URL(from);
+    const b = new URL(to);
+    return a.hostname === b.hostname && !(a.protocol === 'https:' && b.protocol === 'http:');
+}
+const MAX_REDIRECTS = 5;
+/** A redirect off the URL's host: a setting to fix, not a server still starting; no retry. */
+class OffHostRedirect extends Error {
+}
+/** One GET, redirects followed by hand on the same host; resolves with the status or throws. */
+async function getOnce(req, signal) {
+    let url = req.url;
+    for (let hop = 0;; hop++) {
+        const res = await fetch(url, {
+            signal,
+            redirect: 'manual',
+            headers: {
+                'user-agent': 'rsync-atomic-deploy healthcheck',
+                ...(req.authorization ? { authorization: req.authorization } : {}),
+            },
+        });
+        await res.arrayBuffer().catch(() => undefined);
+        const location = res.headers.get('location');
+        if (res.status < 300 || res.status >= 400 || !location)
+            return res.status;
+        const next = new URL(location, url).href;
+        if (!sameHost(req.url, next)) {
+            throw new OffHostRedirect(`HTTP ${res.status}: redirected to another host (${maskUrl(next)}), not followed`);
+        }
+        if (hop >= MAX_REDIRECTS)
+            throw new Error(`HTTP ${res.status}: more than ${MAX_REDIRECTS} redirects`);
+        url = next;
+    }
+}
+/**
+ * A signal aborted by `outer` or after `ms`, and its clean-up. (AbortSignal.any needs Node 20.3;
+ * package.json allows every Node 20.)
+ */
+function withTimeout(outer, ms) {
+    const c = new AbortController();
+    const abort = () => c.abort();
+    const t = setTimeout(abort, ms);
+    if (outer.aborted)
+        c.abort();
+    else
+        outer.addEventListener('abort', abort, { once: true });
+    return {
+        signal: c.signal,
+        done: () => {
+            clearTimeout(t);
+            outer.removeEventListener('abort', abort);
+        },
+    };
+}
+/** GETs the URL from the runner until it answers 2xx, backing off, within a bound. */
+async function healthcheck(rawUrl, opts) {
+    const shown = maskUrl(rawUrl);
+    const req = healthRequest(rawUrl);
+    const deadline = Date.now() + (opts.boundMs ?? 60_000);
+    let wait = 1000;
+    let last = '';
+    for (let attempt = 1;; attempt++) {
+        const t = withTimeout(opts.signal, 10_000);
+        try {
+            const status = await getOnce(req, t.signal);
+            if (status >= 200 && status < 300) {
+                opts.reporter.info(`Health check ${shown}: ${status} (attempt ${attempt})`);
+                return;
+            }
+            last = `HTTP ${status}`;
+        }
+        catch (e) {
+            if (e instanceof OffHostRedirect) {
+                throw new DeployError(`Health check failed: ${shown} answered ${e.message}.`, 'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.', 'healthcheck');
+            }
+            // Stopped by the step's timeout: keep the server's last answer, not the abort.
+            if (opts.signal.aborted && last)
+                break;
+            last = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+        }
+        finally {
+            t.done();
+        }
+        if (opts.signal.aborted || Date.now() + wait > deadline)
+            break;
+        opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${wait / 1000} s`);
+        // The wait ends early when the step times out or is cancelled.
+        await new Promise((r) => {
+            const t = setTimeout(r, wait);
+            opts.signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                r();
+            }, { once: true });
+        });
+        wait = Math.min(wait * 2, 10_000);
+    }
+    throw new DeployError(`Health check failed: ${shown} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output. Redirects are followed only on the same host.', 'healthcheck');
+}
+
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -3879,6 +2415,12 @@ function defaultOf(name) {
 /** In the order the help and messages list them (spec.ts says what each one does). */
 const COMMANDS = Object.keys(COMMAND_SPECS);
 
+;// CONCATENATED MODULE: ./src/words.ts
+const ACTION_WORDS = {
+    input: (name, value) => (value === undefined ? name : `${name}: ${value}`),
+    command: (name) => `command: ${name}`,
+};
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -3891,7 +2433,7 @@ const COMMANDS = Object.keys(COMMAND_SPECS);
 
 
 
-const inputs_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
 const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
 // chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
@@ -4041,7 +2583,7 @@ function systemDirectory(p) {
     return tree ? `inside ${tree}, a system directory` : '';
 }
 function parseReleaseId(name, value) {
-    if (!inputs_RELEASE_ID_RE.test(value)) {
+    if (!RELEASE_ID_RE.test(value)) {
         throw new InputError(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
     }
     return value;
@@ -4256,6 +2798,738 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/outcome.ts
+
+function toDeployError(err) {
+    if (err instanceof DeployError)
+        return err;
+    return new DeployError(err instanceof Error ? err.message : String(err));
+}
+/** A host before we heard from it: what it serves is not known yet. */
+function blankResult(host, attempted) {
+    return {
+        host,
+        releaseId: '',
+        releasePath: '',
+        liveKnown: false,
+        attemptedReleaseId: attempted,
+        previousReleaseId: '',
+        bytesSent: 0,
+        filesTransferred: 0,
+        filesLinked: 0,
+        durationMs: 0,
+        status: 'failed',
+        error: '',
+        freeKb: 0,
+        diskKb: 0,
+        pruned: [],
+    };
+}
+/** Records what the server said its link serves now ('' = nothing is live). */
+function setLive(result, target, id) {
+    result.releaseId = id;
+    result.releasePath = id ? `${target}/releases/${id}` : '';
+    result.liveKnown = true;
+}
+/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
+function liveUnknown(result) {
+    result.releaseId = '';
+    result.releasePath = '';
+    result.liveKnown = false;
+}
+/**
+ * Error codes of remote steps that stop before the link is renamed: after one of them the link
+ * still serves what it served before. Any other failure of a switching step (a dropped
+ * connection, a cancel, a link that reads back wrong) leaves it unknown.
+ */
+const REFUSED_BEFORE_SWITCH = new Set([
+    'lock-lost',
+    'upload-missing',
+    'release-exists',
+    'release-missing',
+    'publish-failed',
+    'shared-failed',
+    'hook-failed',
+    'locked',
+]);
+/** After a switching step failed: the old live release if the server said it stopped before the switch. */
+function settleFailedSwitch(result, target, before, err) {
+    if (REFUSED_BEFORE_SWITCH.has(err.code))
+        setLive(result, target, before);
+    else
+        liveUnknown(result);
+}
+/**
+ * The one "N of M hosts failed" error: a single host's own error as it is, else one message that
+ * starts with `headline` (given the count and the total) and lists every host's error.
+ */
+function failedOn(failures, total, headline) {
+    if (failures.length === 0)
+        return undefined;
+    if (total === 1)
+        return failures[0];
+    return new DeployError(`${headline(failures.length, total)}\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
+}
+/** `What failed on N of M hosts.` */
+function fleetFailure(failures, total, what) {
+    return failedOn(failures, total, (n, m) => `${what} failed on ${n} of ${m} hosts.`);
+}
+/** A fleet stopped before any switch: `N of M hosts failed before the switch; no host was switched.` */
+function noHostSwitched(failures, total) {
+    return failedOn(failures, total, (n, m) => `${n} of ${m} hosts failed before the switch; no host was switched.`);
+}
+
+;// CONCATENATED MODULE: ./src/history.ts
+/**
+ * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
+ * what is bad and what may be pruned are decided here, from the log's order, never from release
+ * names or mtimes (rsync copies mtimes, and names need not sort by time).
+ */
+
+function parseLog(lines) {
+    const out = [];
+    for (const line of lines) {
+        try {
+            const o = JSON.parse(line);
+            if (typeof o.release === 'string' && typeof o.event === 'string')
+                out.push(o);
+        }
+        catch {
+            // a torn or foreign line: the log is advisory for what it cannot parse
+        }
+    }
+    return out;
+}
+/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
+const history_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const EVENTS = ['deploy', 'rollback', 'revert'];
+const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host'];
+/**
+ * One log line as an entry, or why it is not one. The log is the server's file: ids must be
+ * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
+ * (a JSON `\n` or `\u001b` is a real control character once parsed).
+ */
+function checkLogLine(line) {
+    let o;
+    try {
+        o = JSON.parse(line);
+    }
+    catch {
+        return 'not valid JSON';
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o))
+        return 'not a JSON object';
+    const r = o;
+    if (typeof r.release !== 'string' || !history_RELEASE_ID_RE.test(r.release))
+        return 'no valid release id';
+    if (typeof r.event !== 'string' || !EVENTS.includes(r.event))
+        return 'an unknown event';
+    if (r.from !== undefined && (typeof r.from !== 'string' || !history_RELEASE_ID_RE.test(r.from))) {
+        return 'an invalid "from" release id';
+    }
+    const entry = { release: r.release, event: r.event, time: '' };
+    if (typeof r.from === 'string')
+        entry.from = r.from;
+    for (const f of TEXT_FIELDS) {
+        const v = r[f];
+        if (v === undefined)
+            continue;
+        if (typeof v !== 'string')
+            return `a "${f}" that is not a string`;
+        entry[f] = untrusted(v, 1024);
+    }
+    return entry;
+}
+/**
+ * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
+ * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
+ */
+function parseNumberedLog(lines, tooLong = []) {
+    const entries = [];
+    const problems = tooLong.map((n) => ({
+        line: Number(n) || 0,
+        why: 'longer than 16384 bytes',
+    }));
+    for (const l of lines) {
+        const sp = l.indexOf(' ');
+        const n = Number(sp < 0 ? l : l.slice(0, sp));
+        const text = sp < 0 ? '' : l.slice(sp + 1);
+        if (text.trim() === '')
+            continue;
+        const e = checkLogLine(text);
+        if (typeof e === 'string')
+            problems.push({ line: n, why: e });
+        else
+            entries.push(e);
+    }
+    problems.sort((a, b) => a.line - b.line);
+    return { entries, problems };
+}
+/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
+function logProblemsWarning(problems) {
+    if (problems.length === 0)
+        return '';
+    const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`);
+    const more = problems.length > 5 ? ` and ${problems.length - 5} more` : '';
+    return `skipped ${problems.length} bad line(s) of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`;
+}
+/** Fixed key order, one line, no newlines inside (JSON escapes them). */
+function logLine(entry) {
+    return JSON.stringify({
+        release: entry.release,
+        event: entry.event,
+        time: entry.time,
+        from: entry.from,
+        sha: entry.sha,
+        ref: entry.ref,
+        actor: entry.actor,
+        run: entry.run,
+        host: entry.host,
+    });
+}
+/**
+ * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
+ * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
+ */
+function badReleases(log) {
+    const bad = new Set();
+    for (const e of log) {
+        if ((e.event === 'rollback' || e.event === 'revert') && e.from)
+            bad.add(e.from);
+        if (e.event === 'rollback' && e.release !== e.from)
+            bad.delete(e.release);
+    }
+    return bad;
+}
+/** The release each entry made live, oldest first. */
+function wentLive(log) {
+    return log.map((e) => e.release);
+}
+/**
+ * Where a rollback goes: the newest release that went live before, other than the live one,
+ * not bad, still on disk.
+ */
+function rollbackTarget(log, live, existing) {
+    const bad = badReleases(log);
+    const seq = wentLive(log);
+    for (let i = seq.length - 1; i >= 0; i--) {
+        const id = seq[i];
+        if (id !== live && !bad.has(id) && existing.has(id))
+            return id;
+    }
+    return undefined;
+}
+/** Releases on disk, newest first by the log (ones the log does not know come last). */
+function listReleases(log, existing, live) {
+    const bad = badReleases(log);
+    const firstDeploy = new Map();
+    const deployIndex = new Map();
+    log.forEach((e, i) => {
+        if (e.event === 'deploy' && !firstDeploy.has(e.release))
+            firstDeploy.set(e.release, e);
+        if (e.event === 'deploy' && !deployIndex.has(e.release))
+            deployIndex.set(e.release, i);
+    });
+    return existing
+        .map((id) => {
+        const d = firstDeploy.get(id);
+        return {
+            id,
+            current: id === live,
+            bad: bad.has(id),
+            deployedAt: d?.time ?? '',
+            sha: d?.sha ?? '',
+            ref: d?.ref ?? '',
+            actor: d?.actor ?? '',
+            run: d?.run ?? '',
+        };
+    })
+        .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id));
+}
+/**
+ * Which releases to delete so that `keep` good releases remain. Never the live one, never its
+ * rollback target, never one the log does not know (we cannot tell how old it is).
+ * Bad releases do not count; they go once they are older than the oldest good release kept.
+ */
+function releasesToPrune(log, existing, live, keep) {
+    if (keep <= 0)
+        return [];
+    const protectedIds = new Set([live]);
+    const back = rollbackTarget(log, live, new Set(existing));
+    if (back)
+        protectedIds.add(back);
+    const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current);
+    const prune = [];
+    let good = 0;
+    for (const r of ordered) {
+        if (good >= keep && !protectedIds.has(r.id)) {
+            prune.push(r.id);
+            continue;
+        }
+        if (!r.bad)
+            good++;
+    }
+    return prune;
+}
+
+;// CONCATENATED MODULE: ./src/hints.ts
+
+
+
+/** A path as it must be typed into a shell: plain when it can be, else quoted. */
+function hints_shWord(s) {
+    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : shQuote(s);
+}
+/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
+function ownHostKeyHint(ctx) {
+    const name = ctx.host?.host ?? 'HOST';
+    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
+}
+function lastLines(text, n = 6) {
+    return text.trim().split('\n').slice(-n).join('\n');
+}
+/** What ssh said, by kind: the classifier below and the facts it needs agree on these. */
+const KEY_FORMAT = /error in libcrypto|invalid format|Load key .*: (invalid|error)/i;
+const BAD_PASSPHRASE = /incorrect passphrase|bad passphrase/i;
+const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED/;
+const HOST_KEY_UNKNOWN = /Host key verification failed|No .* host key is known|host key .* not in list/i;
+const DENIED = /Permission denied \(/;
+/** Which facts explaining `stderr` needs: a key scan for a host key failure, key checks for a refused login. */
+function sshFactsNeeded(stderr, ctx) {
+    const early = KEY_FORMAT.test(stderr) || ctx.passphraseRejected || BAD_PASSPHRASE.test(stderr);
+    const hostKey = !early && (HOST_KEY_CHANGED.test(stderr) || HOST_KEY_UNKNOWN.test(stderr));
+    return {
+        offeredKeys: hostKey && !ctx.ownSetup && ctx.host !== undefined,
+        keyChecks: !early && !hostKey && DENIED.test(stderr) && ctx.hasKey,
+    };
+}
+/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
+function offeredKeys(ctx, offered) {
+    const host = ctx.host;
+    if (!host || !offered)
+        return '';
+    if (offered.lines.length === 0) {
+        return ctx.jump
+            ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
+            : '';
+    }
+    return `\nThe server offers (check these fingerprints against the server before you trust them):\n${offered.fingerprints}\nknown_hosts lines to pin:\n${offered.lines.join('\n')}`;
+}
+/** Turns ssh's stderr from a failed connection into a cause and a fix. */
+function explainSshFailure(stderr, ctx, facts = {}) {
+    const s = stderr;
+    const who = `${ctx.label}`;
+    const w = ctx.words ?? ACTION_WORDS;
+    if (KEY_FORMAT.test(s)) {
+        return new DeployError(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
+    }
+    if (ctx.passphraseRejected || BAD_PASSPHRASE.test(s)) {
+        return new DeployError(`The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
+    }
+    if (ctx.ownSetup && HOST_KEY_CHANGED.test(s)) {
+        return new DeployError(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
+    }
+    if (ctx.ownSetup && HOST_KEY_UNKNOWN.test(s)) {
+        return new DeployError(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
+    }
+    if (HOST_KEY_CHANGED.test(s)) {
+        return new DeployError(`The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${offeredKeys(ctx, facts.offered)}`, 'host-key-changed');
+    }
+    if (HOST_KEY_UNKNOWN.test(s)) {
+        return new DeployError(`Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`, `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${offeredKeys(ctx, facts.offered)}`, 'host-key-unknown');
+    }
+    if (ctx.ownSetup && !ctx.hasKey && DENIED.test(s)) {
+        return new DeployError(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
+    }
+    if (DENIED.test(s)) {
+        // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+        if (ctx.hasKey && !ctx.passphraseGiven && facts.keyNeedsPassphrase) {
+            return new DeployError(`The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`, `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`, 'passphrase');
+        }
+        let fp = '';
+        if (ctx.hasKey) {
+            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
+            const f = facts.keyFingerprint ? facts.keyFingerprint.trim().split(' ') : [];
+            if (f[1])
+                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
+        }
+        const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`;
+        return new DeployError(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`, 'auth');
+    }
+    if (/Connection refused/i.test(s)) {
+        return new DeployError(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`, 'refused');
+    }
+    if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
+        return new DeployError(`The host name of ${who} does not resolve.`, `Check the spelling of ${w.input('host')}.`, 'dns');
+    }
+    if (/timed out during banner exchange/i.test(s)) {
+        return new DeployError(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
+    }
+    if (/timed out|No route to host|Network is unreachable/i.test(s)) {
+        return new DeployError(`${who} is unreachable: ${lastLines(s, 1)}`, `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`, 'unreachable');
+    }
+    if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
+        return new DeployError(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
+    }
+    return new DeployError(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
+}
+/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
+function remoteErrorHint(code, ctx) {
+    const w = ctx.words ?? ACTION_WORDS;
+    switch (code) {
+        case 'rsync-missing':
+            return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
+        case 'target-unwritable':
+            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${hints_shWord(ctx.target)}\`.`;
+        case 'link-not-symlink':
+            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${hints_shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
+        case 'release-exists':
+            return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`;
+        case 'locked':
+            return `Wait for the other deploy, or if it is dead run ${w === ACTION_WORDS ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === ACTION_WORDS ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`;
+        case 'lock-lost':
+            return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
+        case 'lock-failed':
+            return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.';
+        case 'lock-stuck':
+            return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.';
+        case 'unlock-failed':
+            return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).';
+        case 'unsafe-path':
+            return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.';
+        case 'no-rename':
+            return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.';
+        case 'not-uploaded':
+            return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === ACTION_WORDS ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`;
+        case 'no-target':
+            return `Check ${w.input('target')}: it must be the directory you deploy to.`;
+        default:
+            return '';
+    }
+}
+/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
+function explainRsyncExit(code, stderr, words = ACTION_WORDS) {
+    const tail = lastLines(stderr, 4);
+    const plain = {
+        1: 'rsync refused its arguments (syntax or usage error)',
+        2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
+        3: 'rsync could not select input/output files or directories',
+        5: 'rsync could not start talking to the server',
+        10: 'a socket I/O error',
+        11: 'a file I/O error (is the server disk full?)',
+        12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
+        14: 'an IPC error',
+        20: 'rsync was interrupted',
+        23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
+        24: 'some source files vanished during the transfer (the build changed while uploading)',
+        25: 'the --max-delete limit stopped deletions',
+        30: 'the transfer stalled (timeout in data send/receive)',
+        35: 'timeout waiting for the daemon connection',
+        127: 'rsync is not installed on the server (or not in PATH)',
+        255: 'the SSH connection failed or dropped',
+    };
+    const why = plain[code] ?? 'rsync failed';
+    const disk = /No space left on device|disk quota exceeded/i.test(stderr)
+        ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
+        : '';
+    return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
+}
+/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
+const STARTUP_SYNTAX = {
+    bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
+    zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
+    sh: {
+        file: '~/.profile (and the $ENV file)',
+        quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
+    },
+    fish: {
+        file: '~/.config/fish/config.fish',
+        quiet: 'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
+    },
+    csh: {
+        file: '~/.cshrc (or ~/.tcshrc)',
+        quiet: 'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
+    },
+};
+/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
+function shellFamily(shell) {
+    const name = shell.split('/').pop() ?? '';
+    if (name === 'bash' || name === 'zsh' || name === 'fish')
+        return name;
+    if (name === 'csh' || name === 'tcsh')
+        return 'csh';
+    if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name))
+        return 'sh';
+    return '';
+}
+/**
+ * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
+ * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
+ */
+function startupFileHint(shell, problem) {
+    const family = shellFamily(shell);
+    const what = problem === 'prints'
+        ? 'print nothing when the shell is not interactive'
+        : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells';
+    const one = (f) => {
+        const s = STARTUP_SYNTAX[f];
+        return `${s.file}: ${s.quiet}`;
+    };
+    if (family)
+        return `Make the login shell's startup file ${what}. ${one(family)}.`;
+    return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`;
+}
+/**
+ * The session ended before our script said a word: the login shell did not run it (nologin,
+ * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
+ */
+function loginShellFailure(ctx) {
+    const who = ctx.user ? `user ${ctx.user}` : 'the deploy user';
+    const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing';
+    const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`;
+    const text = ctx.said.join('\n');
+    if (/currently not available|nologin|not allowed|account is|no login/i.test(text) ||
+        (ctx.code === 1 && text === '')) {
+        const u = ctx.user || 'USER';
+        return new DeployError(message, `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`, 'login-shell');
+    }
+    return new DeployError(message, startupFileHint('', 'exits'), 'login-shell');
+}
+
+;// CONCATENATED MODULE: ./src/session.ts
+
+
+
+
+
+/** How this run's messages name inputs and commands. */
+function wordsOf(ctx) {
+    return ctx.words ?? ACTION_WORDS;
+}
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+function cleanupSignal() {
+    return AbortSignal.timeout(30_000);
+}
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+function giveUpSignal() {
+    return AbortSignal.timeout(6_000);
+}
+/**
+ * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
+ * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
+ * lock that was only maybe ours was never taken.
+ */
+function lockAfter(before, said, complete) {
+    const last = said.at(-1)?.split(' ')[0];
+    if (last === 'taken' || last === 'kept')
+        return 'held';
+    if (last === 'released' || last === 'not-ours')
+        return 'free';
+    return before === 'maybe' && complete ? 'free' : before;
+}
+/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
+function lockWaitSeconds(timeoutSeconds) {
+    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
+}
+/** One server, reached over its one multiplexed connection. */
+class HostSession {
+    ctx;
+    index;
+    spec;
+    /** Set once the shared connection dropped: later calls each open a connection of their own. */
+    fresh = false;
+    /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
+    lockState = 'free';
+    constructor(ctx, index, spec) {
+        this.ctx = ctx;
+        this.index = index;
+        this.spec = spec;
+    }
+    /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
+    get lock() {
+        return this.lockState;
+    }
+    setLock(next) {
+        const was = this.lockState !== 'free';
+        this.lockState = next;
+        if (was !== (next !== 'free'))
+            this.ctx.onLock?.(this.index, next !== 'free');
+    }
+    get label() {
+        return this.spec.label;
+    }
+    /** Values every script gets: the target, the link, our lock token and who we are. */
+    baseVars() {
+        const s = this.ctx.settings;
+        return {
+            T: s.target,
+            LINK: s.linkName,
+            TOKEN: this.ctx.token,
+            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
+            LOCK_TTL: s.timeoutSeconds + 120,
+            LOCK_OWNER: JSON.stringify({
+                run: s.meta.runUrl,
+                actor: s.meta.actor,
+                ref: s.meta.ref,
+                sha: s.meta.sha,
+                command: s.command,
+                release: s.releaseId,
+                since: new Date().toISOString(),
+            }),
+        };
+    }
+    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
+    async call(name, vars, opts = {}) {
+        const script = renderScript(name, { ...this.baseVars(), ...vars });
+        // Said before the call: if we are killed before its reply, the post step still looks.
+        if (this.lockState === 'free' && mayTakeLock(name, vars))
+            this.setLock('maybe');
+        // Said while it happens: a wait for another run's lock can last minutes.
+        // Linear however long a line the server sends; only a bounded start of each line is kept.
+        const lines = new LineSplitter((l) => {
+            if (l.startsWith(`${MARK} waiting `)) {
+                this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`);
+            }
+        });
+        const onStdout = (chunk) => lines.push(chunk);
+        const result = await this.ctx.ssh.exec(this.index, script, {
+            signal: opts.signal ?? this.ctx.signal,
+            onStdout,
+            onStderr: opts.onStderr,
+            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+            // as the shared one may be what hung (a stalled link keeps it open and silent).
+            fresh: this.ctx.signal.aborted || this.fresh,
+        });
+        const reply = parseReply(result.stdout);
+        // What the script said of the lock, even in a reply cut short (all of it that arrived).
+        const complete = !result.aborted && (reply.ok || reply.error !== undefined);
+        this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete));
+        for (const w of reply.warnings)
+            this.ctx.reporter.warning(`${this.label}: ${w}`);
+        for (const l of reply.other)
+            opts.onOther?.(l);
+        if (result.aborted)
+            throw new DeployError(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
+        if (reply.error) {
+            const s = this.ctx.settings;
+            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+            const output = reply.error.code === 'hook-failed'
+                ? untrustedLines(result.stderr)
+                    .map((l) => `${this.label} | ${l}`)
+                    .join('\n')
+                : '';
+            throw new DeployError(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, remoteErrorHint(reply.error.code, {
+                target: s.target,
+                linkName: s.linkName,
+                user: this.spec.user,
+                words: this.ctx.words,
+            }), reply.error.code);
+        }
+        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
+        if (!reply.ok && saidNothing && result.code !== 255) {
+            // Not one line from our script: the login shell never ran it, or a startup file ended it.
+            throw loginShellFailure({
+                label: this.label,
+                user: this.spec.user,
+                code: result.code,
+                said: [...reply.other, ...(result.stderr.trim() ? untrustedLines(result.stderr, 5) : [])].slice(0, 5),
+            });
+        }
+        if (result.code !== 0 || !reply.ok) {
+            const stderr = result.stderr.trim() ? untrustedLines(result.stderr, 6).join('\n') : '';
+            const lost = result.code === 255;
+            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
+            throw new DeployError(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
+            // No complete reply over a dead connection: what the server did is unknown (see recover).
+            lost ? 'connection-lost' : 'remote');
+        }
+        return reply;
+    }
+}
+/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
+async function pool(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/host.ts
+
+
+
+
+/** A release or upload name from the server that may be used in a path: plain, bounded. */
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+/** `warn` is told about log lines that were skipped (by line number). */
+function readServerState(reply, warn) {
+    const live = first(reply, 'live');
+    const log = parseNumberedLog(remote_all(reply, 'log'), remote_all(reply, 'log-long'));
+    const problems = logProblemsWarning(log.problems);
+    if (problems)
+        warn?.(problems);
+    return {
+        live: SAFE_NAME_RE.test(live) ? live : '',
+        releases: remote_all(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+        log: log.entries,
+        freeKb: Number(first(reply, 'free-kb')) || 0,
+    };
+}
+/** A run for every host of the settings; `attempted` is the release the command tries to make live. */
+function hostRuns(ctx, attempted) {
+    return ctx.settings.hosts.map((spec, i) => ({
+        session: new HostSession(ctx, i, spec),
+        start: Date.now(),
+        state: undefined,
+        result: blankResult(spec.label, attempted),
+    }));
+}
+/** The deploy log line of an event on one host, with who and what caused it. */
+function newEntry(ctx, host, release, event, from) {
+    const m = ctx.settings.meta;
+    return {
+        release,
+        event,
+        time: new Date().toISOString(),
+        from: from || undefined,
+        sha: m.sha,
+        ref: m.ref,
+        actor: m.actor,
+        run: m.runUrl,
+        host,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/switch.ts
+
+
+/** go_live's variables for a plan, and the log line they carry (recover looks for it). */
+function goLiveVars(ctx, host, plan) {
+    const entry = newEntry(ctx, host.session.label, plan.id, plan.event, plan.from);
+    return {
+        ID: plan.id,
+        PREV: plan.prev ?? '',
+        LOGLINE: logLine(entry),
+        PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
+        MEASURE: plan.measure ? 1 : 0,
+    };
+}
+const switch_flag = (b) => (b ? 1 : 0);
+/**
+ * Switches one host's link (the switchTo script) to what `vars` say (see goLiveVars). `take`: take
+ * the lock first (we no longer hold it); `keepLock`: keep it past the switch (more steps follow).
+ * The session learns the lock's state from the reply.
+ */
+function switchTo(host, vars, lock, signal) {
+    return host.session.call('switchTo', { ...vars, TAKE: switch_flag(lock.take), KEEP_LOCK: switch_flag(lock.keepLock) }, { signal });
+}
+
 ;// CONCATENATED MODULE: ./src/commands.ts
 
 
@@ -4263,38 +3537,31 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
 
 
 
-function setup(core) {
-    const s = core.settings;
-    return s.hosts.map((spec, i) => ({
-        session: new HostSession(core, i, spec),
-        start: Date.now(),
-        state: undefined,
-        locked: false,
-        result: blankResult(spec.label, s.command === 'rollback' ? s.rollbackTo : ''),
-    }));
+
+
+/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
+function setup(ctx) {
+    const s = ctx.settings;
+    return hostRuns(ctx, s.command === 'rollback' ? s.rollbackTo : '');
 }
 /** Connects and reads each host's state (taking the lock when asked); collects failures. */
-async function inspectAll(core, hosts, takeLock) {
+async function inspectAll(ctx, hosts, takeLock) {
     const failures = [];
-    await pool(hosts, core.settings.maxParallel, async (h) => {
+    await pool(hosts, ctx.settings.maxParallel, async (h) => {
         try {
-            await core.ssh.connect(h.session.index, h.session.label, core.signal);
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
             const reply = await h.session.call('inspect', {
                 TAKE_LOCK: takeLock ? 1 : 0,
                 // A rollback renames the link: the server must be able to, before the lock is taken.
-                NEED_SWAP: takeLock && core.settings.command === 'rollback' ? 1 : 0,
+                NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
                 CHECK_DEPLOY: 0,
                 ID: '',
             });
-            if (takeLock) {
-                h.locked = true;
-                core.onLock?.(h.session.index, true);
-            }
-            h.state = readServerState(reply, (m) => core.reporter.warning(`${h.session.label}: ${m}`));
+            h.state = readServerState(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`));
             const lock = first(reply, 'locked-by');
             if (lock)
-                core.reporter.info(`${h.session.label}: locked by ${lock}`);
-            setLive(h.result, core.settings.target, h.state.live);
+                ctx.reporter.info(`${h.session.label}: locked by ${lock}`);
+            setLive(h.result, ctx.settings.target, h.state.live);
             h.result.freeKb = h.state.freeKb;
             h.result.status = 'not-switched';
         }
@@ -4307,19 +3574,17 @@ async function inspectAll(core, hosts, takeLock) {
     });
     return failures;
 }
-async function unlockAll(core, hosts) {
+async function unlockAll(ctx, hosts) {
     await Promise.all(hosts
-        .filter((h) => h.locked)
+        .filter((h) => h.session.lock === 'held')
         .map(async (h) => {
         try {
             await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
             // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
-            { signal: core.signal.aborted ? giveUpSignal() : cleanupSignal() });
-            h.locked = false;
-            core.onLock?.(h.session.index, false);
+            { signal: ctx.signal.aborted ? giveUpSignal() : cleanupSignal() });
         }
         catch (e) {
-            core.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`);
+            ctx.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`);
         }
     }));
 }
@@ -4334,10 +3599,10 @@ function outcome(hosts, releases, error) {
     };
 }
 /** Hosts that serve different releases are worth a loud word. */
-function reportDisagreement(core, hosts) {
+function reportDisagreement(ctx, hosts) {
     const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
     if (hosts.length > 1 && lives.size > 1) {
-        core.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
+        ctx.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
     }
 }
 /** Which release a host rolls back to, or why it cannot. */
@@ -4365,26 +3630,26 @@ function chooseRollback(state, rollbackTo, words = ACTION_WORDS) {
     }
     return { target };
 }
-async function runRollback(core) {
-    const s = core.settings;
-    const hosts = setup(core);
-    const failures = await inspectAll(core, hosts, true);
+async function runRollback(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
     if (failures.length > 0) {
-        await unlockAll(core, hosts);
+        await unlockAll(ctx, hosts);
         return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'));
     }
-    reportDisagreement(core, hosts);
+    reportDisagreement(ctx, hosts);
     // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
     const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
     const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
     for (const h of moving === hosts ? [] : already) {
-        core.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
+        ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
     }
-    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, core.words));
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, ctx.words));
     const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
     const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
     if (problems.length > 0 || targets.size > 1) {
-        await unlockAll(core, hosts);
+        await unlockAll(ctx, hosts);
         const first = choices.find((c) => 'problem' in c);
         const msg = problems.length > 0
             ? `Rollback refused: ${problems.join('; ')}`
@@ -4398,21 +3663,13 @@ async function runRollback(core) {
         const from = h.state?.live ?? '';
         h.result.attemptedReleaseId = target;
         try {
-            const entry = newEntry(core, h.session.label, target, 'rollback', from);
-            await h.session.call('switchTo', {
-                ID: target,
-                LOGLINE: logLine(entry),
-                PRUNE: '',
-                PREV: '',
-                MEASURE: 0,
-                TAKE: 0,
-                KEEP_LOCK: 0,
+            await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
+                take: false,
+                keepLock: false,
             });
-            h.locked = false;
-            core.onLock?.(h.session.index, false);
             setLive(h.result, s.target, target);
             Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
-            core.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
+            ctx.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
         }
         catch (e) {
             const err = toDeployError(e);
@@ -4422,13 +3679,13 @@ async function runRollback(core) {
         }
         h.result.durationMs = Date.now() - h.start;
     }));
-    await unlockAll(core, hosts);
+    await unlockAll(ctx, hosts);
     return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'));
 }
-async function runList(core) {
-    const hosts = setup(core);
-    const failures = await inspectAll(core, hosts, false);
-    reportDisagreement(core, hosts);
+async function runList(ctx) {
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, false);
+    reportDisagreement(ctx, hosts);
     const firstOk = hosts.find((h) => h.state);
     const releases = firstOk?.state
         ? listReleases(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
@@ -4437,27 +3694,25 @@ async function runList(core) {
         if (!h.state)
             continue;
         h.result.status = 'not-switched';
-        const rows = listReleases(h.state.log, h.state.releases, h.state.live);
         // Progress only: each front end renders outcome.releases itself.
-        core.reporter.info(`${h.session.label}: ${rows.length} release(s)`);
+        const rows = listReleases(h.state.log, h.state.releases, h.state.live);
+        ctx.reporter.info(`${h.session.label}: ${rows.length} release(s)`);
     }
     return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
 }
-async function runPrune(core) {
-    const s = core.settings;
-    const hosts = setup(core);
-    const failures = await inspectAll(core, hosts, true);
+async function runPrune(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
     await Promise.all(hosts
-        .filter((h) => h.locked && h.state)
+        .filter((h) => h.session.lock === 'held' && h.state)
         .map(async (h) => {
         const st = h.state;
         const prune = releasesToPrune(st.log, st.releases, st.live, s.keepReleases);
         try {
             const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
-            h.locked = false;
-            core.onLock?.(h.session.index, false);
             h.result.pruned = remote_all(reply, 'pruned');
-            core.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`);
+            ctx.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`);
         }
         catch (e) {
             const err = toDeployError(e);
@@ -4465,19 +3720,19 @@ async function runPrune(core) {
             failures.push(err);
         }
     }));
-    await unlockAll(core, hosts);
+    await unlockAll(ctx, hosts);
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'));
 }
-async function runUnlock(core) {
-    const hosts = setup(core);
+async function runUnlock(ctx) {
+    const hosts = setup(ctx);
     const failures = [];
-    await pool(hosts, core.settings.maxParallel, async (h) => {
+    await pool(hosts, ctx.settings.maxParallel, async (h) => {
         try {
-            await core.ssh.connect(h.session.index, h.session.label, core.signal);
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
             const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
             const was = first(reply, 'unlocked');
             h.result.status = 'not-switched';
-            core.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
+            ctx.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
         }
         catch (e) {
             const err = toDeployError(e);
@@ -4486,6 +3741,799 @@ async function runUnlock(core) {
         }
     });
     return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
+}
+
+;// CONCATENATED MODULE: ./src/build-scan.ts
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,external_node_fs_namespaceObject.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else if (kind(e)) {
+                found.count++;
+                if (found.names.length < KEEP)
+                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
+            }
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${found.count} special file(s) that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
+;// CONCATENATED MODULE: ./src/deploy-host.ts
+
+
+
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+function incomingName(s, token) {
+    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
+}
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
+}
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+const PARTIAL_DIR = '.rsync-partial';
+/** A deploy's record for every host. */
+function deployHosts(ctx) {
+    const s = ctx.settings;
+    return hostRuns(ctx, s.releaseId).map((h) => ({
+        ...h,
+        incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
+        leftovers: [],
+        sharedExisting: [],
+        touched: false,
+        ownsUpload: false,
+        logLine: '',
+        unconfirmed: false,
+        published: false,
+        switched: false,
+    }));
+}
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(ctx, run, reply) {
+    const counted = first(reply, 'linked');
+    if (counted === '')
+        return;
+    const linked = Number(counted) || 0;
+    const unchanged = run.result.filesLinked;
+    run.result.filesLinked = linked;
+    if (linked < unchanged) {
+        ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
+    }
+}
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(run) {
+    try {
+        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
+        run.ownsUpload = false;
+    }
+    catch {
+        // releaseLocks tries the lock again at the end.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/go-live.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
+ * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
+ * lines go out together, so the action can fence them from the runner's command parser.
+ */
+function hookOutput(ctx, label) {
+    let batch = [];
+    const splitter = new LineSplitter((line, dropped) => batch.push(`${label} | ${shownLine(line, dropped)}`));
+    return (chunk) => {
+        splitter.push(chunk);
+        if (batch.length === 0)
+            return;
+        const lines = batch;
+        batch = [];
+        if (ctx.reporter.output)
+            ctx.reporter.output(lines);
+        else
+            for (const l of lines)
+                ctx.reporter.info(l);
+    };
+}
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
+    const s = ctx.settings;
+    let reply;
+    try {
+        reply = await run.session.call('publishAndSwitch', {
+            ...deployGoLive(ctx, run),
+            INCOMING: run.incoming,
+            SHARED: s.shared.join('\n'),
+            BEFORE_SWITCH: s.beforeSwitch,
+            SWITCH: doSwitch ? 1 : 0,
+            KEEP_LOCK: keepLock ? 1 : 0,
+        }, { onStderr: hookOutput(ctx, run.session.label) });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, keepLock && doSwitch, e);
+        return;
+    }
+    run.published = true;
+    recordLinked(ctx, run, reply);
+    if (doSwitch)
+        go_live_wentLive(ctx, run, reply);
+    else
+        ctx.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
+}
+/** go_live's values for this deploy: our release, logged as deployed, pruning what retention drops. */
+function deployGoLive(ctx, run) {
+    const s = ctx.settings;
+    const state = run.state;
+    const vars = goLiveVars(ctx, run, {
+        id: s.releaseId,
+        event: 'deploy',
+        from: '',
+        prev: state.live,
+        prune: (entry) => releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
+        measure: true,
+    });
+    run.logLine = vars.LOGLINE;
+    return vars;
+}
+function go_live_wentLive(ctx, run, reply) {
+    const s = ctx.settings;
+    run.switched = first(reply, 'switched') === s.releaseId;
+    if (run.switched)
+        setLive(run.result, s.target, s.releaseId);
+    else
+        liveUnknown(run.result);
+    run.result.pruned = remote_all(reply, 'pruned');
+    run.result.diskKb = Number(first(reply, 'disk-kb')) || 0;
+    run.result.status = 'deployed';
+    ctx.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(ctx, run) {
+    let reply;
+    try {
+        reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, true, e);
+        return;
+    }
+    go_live_wentLive(ctx, run, reply);
+}
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(ctx, run) {
+    const s = ctx.settings;
+    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(ctx, run.session.label) });
+}
+/** Puts the link back on the release that was live before, marking ours bad. */
+async function revert(ctx, run, why) {
+    const s = ctx.settings;
+    const previous = run.state?.live ?? '';
+    if (!previous) {
+        ctx.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
+        return;
+    }
+    const reply = await switchTo(run, goLiveVars(ctx, run, { id: previous, event: 'revert', from: s.releaseId }), 
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    { take: run.session.lock !== 'held', keepLock: false }, 
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    ctx.signal.aborted ? giveUpSignal() : cleanupSignal());
+    if (first(reply, 'switched') === previous)
+        setLive(run.result, s.target, previous);
+    else
+        liveUnknown(run.result);
+    run.result.status = 'reverted';
+    ctx.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
+}
+/**
+ * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
+ * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ */
+async function recover(ctx, run, keepLock) {
+    const s = ctx.settings;
+    run.session.fresh = true;
+    const reply = await run.session.call('recover', {
+        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
+        INCOMING: run.incoming,
+        LOGLINE: run.logLine,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { signal: giveUpSignal() });
+    const live = readServerState(reply).live;
+    // What the link serves, as the server says now: the outputs name it.
+    setLive(run.result, s.target, live);
+    const word = first(reply, 'lock').split(' ')[0];
+    // The session has taken the lock's state from the same line.
+    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
+    const switched = s.releaseId !== '' && live === s.releaseId;
+    if (switched) {
+        run.published = true;
+        run.switched = true;
+    }
+    run.unconfirmed = false;
+    return { live, switched, lock };
+}
+/** A sentence on what the server serves after recover. */
+function serving(ctx, found) {
+    const s = ctx.settings;
+    const lock = found.lock === 'not-ours'
+        ? 'the deploy lock is no longer ours'
+        : found.lock === 'kept'
+            ? 'the lock is still ours'
+            : 'the lock was released';
+    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
+}
+/**
+ * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
+ * out over a new connection, then go on as if the reply had come (switched: after-switch and the
+ * health check follow) or fail saying exactly what is served.
+ */
+async function afterLostConnection(ctx, run, keepLock, e) {
+    const err = toDeployError(e);
+    const s = ctx.settings;
+    if (err.code !== 'connection-lost' || ctx.signal.aborted) {
+        settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err);
+        throw err;
+    }
+    const label = run.session.label;
+    ctx.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
+    let found;
+    try {
+        found = await recover(ctx, run, keepLock);
+    }
+    catch (e2) {
+        run.unconfirmed = true;
+        liveUnknown(run.result);
+        throw new DeployError(`${label}: the connection dropped during the switch and reconnecting failed (${toDeployError(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
+    }
+    ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`);
+    if (found.switched) {
+        run.result.status = 'deployed';
+        ctx.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
+        return;
+    }
+    throw new DeployError(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
+}
+
+;// CONCATENATED MODULE: ./src/prepare.ts
+
+
+
+
+
+
+
+async function connect(ctx, run) {
+    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
+    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
+        const learned = await ctx.ssh.learnedHostKeys();
+        if (learned.trim()) {
+            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${wordsOf(ctx).input('accept-unknown-host-key')}). Pin its key: set ${wordsOf(ctx).input('known-hosts')} to\n${learned.trim()}`);
+        }
+    }
+}
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(ctx, run) {
+    const other = [];
+    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
+    run.touched = true;
+    const reply = await run.session.call('prepare', {
+        ID: ctx.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: ctx.settings.command === 'activate' ? '' : run.incoming,
+        STAGED: ctx.settings.command === 'activate' ? stagedName(ctx.settings.releaseId) : '',
+        SHARED: ctx.settings.shared.join('\n'),
+    }, { onOther: (l) => other.push(l) });
+    run.sharedExisting = remote_all(reply, 'shared-exists');
+    run.ownsUpload = ctx.settings.command !== 'activate';
+    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.leftovers = remote_all(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
+    run.result.previousReleaseId = run.state.live;
+    setLive(run.result, ctx.settings.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    if (other.length > 0) {
+        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await dropUpload(run);
+        throw new DeployError(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, startupFileHint(first(reply, 'shell'), 'prints'), 'shell-not-clean');
+    }
+    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`);
+    warnFsSplit(ctx, run.session.label, remote_all(reply, 'fs-split'), run.state.live);
+}
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+function fsSplitWarnings(target, split, live) {
+    const out = [];
+    if (split.includes('incoming')) {
+        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
+    }
+    if (split.includes('live')) {
+        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
+    }
+    return out;
+}
+function warnFsSplit(ctx, label, split, live) {
+    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
+        ctx.reporter.warning(`${label}: ${w}`);
+}
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(ctx, run) {
+    const reply = await run.session.call('stage', {
+        ID: ctx.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: stagedName(ctx.settings.releaseId),
+        PREV: run.state?.live ?? '',
+    });
+    recordLinked(ctx, run, reply);
+    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${wordsOf(ctx).command('activate')} to make it live`);
+}
+
+;// CONCATENATED MODULE: ./src/rsync.ts
+
+
+/**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+function chmodSpec(userChmod) {
+    return `ug-s,${userChmod}`;
+}
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
+ */
+function rsyncArgs(plan) {
+    const args = [
+        '--recursive',
+        '--links',
+        '--perms',
+        `--chmod=${chmodSpec(plan.chmod)}`,
+        '--checksum',
+        '--protect-args',
+        '--stats',
+        '--no-human-readable',
+        `--timeout=${plan.ioTimeout}`,
+        '-e',
+        plan.rsh,
+    ];
+    if (plan.progress)
+        args.push('--info=progress2', '--no-inc-recursive');
+    if (plan.dryRun)
+        args.push('--dry-run', '--itemize-changes');
+    if (plan.partialDir)
+        args.push(`--partial-dir=${plan.partialDir}`);
+    for (const d of plan.linkDest.slice(0, 20))
+        args.push(`--link-dest=${d}`);
+    for (const f of plan.filter)
+        args.push(`--filter=${f}`);
+    for (const e of plan.exclude)
+        args.push(`--exclude=${e}`);
+    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
+    return args;
+}
+function num(text, label) {
+    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+}
+/** Parses `--stats --no-human-readable` output. */
+function parseStats(text) {
+    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
+    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
+    const filesTransferred = num(text, 'Number of regular files transferred');
+    return {
+        files,
+        filesTransferred,
+        filesLinked: Math.max(0, files - filesTransferred),
+        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
+        bytesSent: num(text, 'Total bytes sent'),
+        bytesReceived: num(text, 'Total bytes received'),
+        totalSize: num(text, 'Total file size'),
+        transferredSize: num(text, 'Total transferred file size'),
+    };
+}
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+function itemizedFiles(text) {
+    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
+}
+/** The one place rsync runs. */
+function runRsync(rsyncPath, plan, opts) {
+    return run(rsyncPath, rsyncArgs(plan), opts);
+}
+
+;// CONCATENATED MODULE: ./src/upload.ts
+
+
+
+
+
+
+
+
+/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
+async function upload(ctx, run) {
+    const s = ctx.settings;
+    const live = run.state?.live ?? '';
+    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
+    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
+    const linkDest = [];
+    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
+    if (live && !run.state?.releases.includes(live)) {
+        ctx.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
+    }
+    else if (live)
+        linkDest.push(`${s.target}/releases/${live}`);
+    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
+    for (const l of run.leftovers)
+        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
+    let lastProgress = 0;
+    const started = Date.now();
+    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest,
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: false,
+        ioTimeout: 120,
+        progress: true,
+        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
+    }, {
+        signal: ctx.signal,
+        env: ctx.ssh.childEnv(),
+        onStdout: (chunk) => {
+            const line = chunk
+                .split(/[\r\n]/)
+                .filter((l) => /%/.test(l))
+                .pop();
+            // A live progress line where the caller can draw one (the CLI on a terminal).
+            if (line)
+                ctx.reporter.progress?.(run.session.label, line.trim());
+            const now = Date.now();
+            if (now - lastProgress < 10_000 || now - started < 10_000)
+                return;
+            if (line) {
+                lastProgress = now;
+                ctx.reporter.info(`${run.session.label}: ${line.trim()}`);
+            }
+        },
+    });
+    if (result.aborted)
+        throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled');
+    if (result.code !== 0) {
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await dropUpload(run);
+        throw new DeployError(`${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+    }
+    const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+        await dropUpload(run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
+    Object.assign(run.result, {
+        bytesSent: stats.bytesSent,
+        filesTransferred: stats.filesTransferred,
+        filesLinked: stats.filesLinked,
+    });
+    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+    // the links at publish, and files-linked is that count.
+    ctx.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`);
+}
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+function emptyReleaseError(s, label, sharedExcluded) {
+    const inputs = [
+        s.exclude.length > 0 ? 'exclude' : '',
+        s.filter.length > 0 ? 'filter' : '',
+        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+    ].filter(Boolean);
+    return new DeployError(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
+}
+/** Dry run: the same checks without the lock or any write, and what would be sent. */
+async function dryRun(ctx, run) {
+    const s = ctx.settings;
+    const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId });
+    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.result.previousReleaseId = run.state.live;
+    // A dry run changes nothing: what is live is what was live.
+    setLive(run.result, s.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    const lock = first(reply, 'locked-by');
+    if (lock)
+        ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
+    const live = run.state.live;
+    // Compared by checksum against the live release: exactly what a deploy would send.
+    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`;
+    const remote = ctx.ssh.rsyncRemote(run.session.index, dest);
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest: [],
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: true,
+        ioTimeout: 120,
+        progress: false,
+    }, { signal: ctx.signal, env: ctx.ssh.childEnv() });
+    if (result.code !== 0) {
+        throw new DeployError(`${run.session.label}: dry run failed. ${explainRsyncExit(result.code, result.stderr, ctx.words)}`);
+    }
+    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
+    const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
+    }
+    run.result.filesTransferred = items.length;
+    const split = remote_all(reply, 'fs-split');
+    warnFsSplit(ctx, run.session.label, split, live);
+    // Unchanged files become links only where one filesystem holds them all.
+    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length);
+    run.result.status = 'dry-run';
+    ctx.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
+async function releaseLocks(ctx, runs, discardUploads) {
+    if (ctx.signal.aborted) {
+        await giveUp(ctx, runs);
+        return;
+    }
+    await Promise.all(runs
+        // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
+        .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
+        .map(async (r) => {
+        try {
+            await r.session.call('releaseLock', {
+                FORCE: 0,
+                DISCARD: discardUploads ? r.incoming : '',
+                UNPUBLISH: discardUploads && r.published && !r.switched ? ctx.settings.releaseId : '',
+            }, { signal: cleanupSignal() });
+        }
+        catch (e) {
+            ctx.reporter.warning(`${r.session.label}: could not release the deploy lock: ${toDeployError(e).message}`);
+        }
+    }));
+}
+/**
+ * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
+ * what is served and release the lock, within a short bound. What is reported is what was found.
+ */
+async function giveUp(ctx, runs) {
+    const s = ctx.settings;
+    await Promise.all(runs
+        // Held, or maybe ours (a call that takes it was cut short); a prepare that never finished too.
+        .filter((r) => r.session.lock !== 'free' || (r.touched && r.state === undefined))
+        .map(async (r) => {
+        const label = r.session.label;
+        try {
+            const found = await recover(ctx, r, false);
+            if (found.switched) {
+                r.result.status = 'deployed';
+                ctx.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(ctx, found)}`);
+            }
+            else {
+                if (r.result.status === 'deployed')
+                    r.result.status = 'failed';
+                r.switched = false;
+                ctx.reporter.info(`${label}: stopped on the server: ${serving(ctx, found)}`);
+            }
+        }
+        catch (e) {
+            r.unconfirmed = true;
+            ctx.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${toDeployError(e).message}); the post step (or command: unlock) tries again`);
+        }
+    }));
+}
+/**
+ * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
+ * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
+ * the hosts already switched go back. All hosts end on the same release, or on the one they had.
+ */
+async function runDeploy(ctx) {
+    const s = ctx.settings;
+    const runs = deployHosts(ctx);
+    const outcome = {
+        releaseId: s.releaseId,
+        hosts: runs.map((r) => r.result),
+        rolledBack: false,
+        error: undefined,
+        get unconfirmed() {
+            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
+        },
+    };
+    const failures = [];
+    const stamp = (r) => {
+        r.result.durationMs = Date.now() - r.start;
+    };
+    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+    const group = (name, fn) => runs.length === 1 ? ctx.reporter.group(name, fn) : fn();
+    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
+    const step = async (r, name, fn) => {
+        let ok = true;
+        try {
+            await group(`${r.session.label}: ${name}`, fn);
+        }
+        catch (e) {
+            const err = toDeployError(e);
+            r.result.status = 'failed';
+            r.result.error = err.message;
+            failures.push(err);
+            ok = false;
+        }
+        stamp(r);
+        return ok;
+    };
+    if (s.command === 'deploy' || s.command === 'upload') {
+        const warning = specialFilesWarning(specialFiles(s.source));
+        if (warning)
+            ctx.reporter.warning(warning);
+    }
+    await pool(runs, s.maxParallel, async (r) => {
+        r.start = Date.now();
+        if (!(await step(r, 'connect and check', () => connect(ctx, r))))
+            return;
+        if (s.dryRun) {
+            await step(r, 'dry run', () => dryRun(ctx, r));
+            return;
+        }
+        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
+            return;
+        if (s.command === 'activate')
+            r.incoming = stagedName(s.releaseId);
+        else if (!(await step(r, 'upload', () => upload(ctx, r))))
+            return;
+        r.result.status = 'uploaded';
+    });
+    if (s.dryRun || failures.length > 0) {
+        await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');
+        for (const r of runs)
+            if (r.result.status === 'uploaded')
+                r.result.status = 'not-switched';
+        outcome.error = noHostSwitched(failures, s.hosts.length);
+        return outcome;
+    }
+    if (s.command === 'upload') {
+        await Promise.all(runs.map((r) => stage(ctx, r).catch((e) => failures.push(toDeployError(e)))));
+        await releaseLocks(ctx, runs, false);
+        outcome.error = fleetFailure(failures, s.hosts.length, 'Upload');
+        return outcome;
+    }
+    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
+    const fleet = runs.length > 1;
+    if (!fleet) {
+        const r = runs[0];
+        await step(r, 'publish and switch', () => publishAndSwitch(ctx, r, after, true));
+    }
+    else {
+        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(ctx, r, true, false))));
+        if (failures.length > 0) {
+            await releaseLocks(ctx, runs, s.command === 'deploy');
+            for (const r of runs)
+                if (r.result.status !== 'failed')
+                    r.result.status = 'not-switched';
+            outcome.error = noHostSwitched(failures, s.hosts.length);
+            return outcome;
+        }
+        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(ctx, r))));
+    }
+    if (failures.length === 0 && after) {
+        await Promise.all(runs.map(async (r) => {
+            if (!s.afterSwitch)
+                return;
+            try {
+                await group(`${r.session.label}: after-switch`, () => afterSwitch(ctx, r));
+            }
+            catch (e) {
+                const err = toDeployError(e);
+                r.result.error = err.message;
+                failures.push(err);
+            }
+        }));
+        if (failures.length === 0 && s.healthcheckUrl) {
+            try {
+                await healthcheck(s.healthcheckUrl, { signal: ctx.signal, reporter: ctx.reporter });
+            }
+            catch (e) {
+                failures.push(toDeployError(e));
+            }
+        }
+        if (failures.length > 0 && !s.rollbackOnFailure) {
+            ctx.reporter.warning(`The new release stays live (${wordsOf(ctx).input('rollback-on-failure', 'false')}) although: ${failures[0]?.message}`);
+        }
+    }
+    const switchFailed = runs.some((r) => r.result.status === 'failed');
+    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
+        // All or nothing: hosts that did switch go back to what they served before.
+        for (const r of runs.filter((x) => x.switched)) {
+            try {
+                await revert(ctx, r, switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'));
+                outcome.rolledBack = true;
+            }
+            catch (e) {
+                // Refused before its switch, the revert left our release live; anything else: unknown.
+                settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e));
+                ctx.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
+            }
+        }
+    }
+    await releaseLocks(ctx, runs, false);
+    for (const r of runs)
+        stamp(r);
+    if (failures.length > 0) {
+        const what = switchFailed ? 'The switch' : 'A check after the switch';
+        const back = outcome.rolledBack ? '; the hosts were switched back' : '';
+        outcome.error = failedOn(failures, s.hosts.length, (n, m) => `${what} failed on ${n} of ${m} hosts${back}.`);
+        if (s.hosts.length === 1 && outcome.rolledBack && outcome.error) {
+            outcome.error = new DeployError(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
+        }
+    }
+    return outcome;
 }
 
 ;// CONCATENATED MODULE: ./src/runner-platform.ts
@@ -4879,7 +4927,106 @@ async function runDoctor(core) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/ssh-facts.ts
+
+
+
+
+/**
+ * The facts explainSshFailure (hints.ts, pure) needs about a failed connection, gathered on this
+ * machine with ssh-keyscan / ssh-keygen: only those the error calls for.
+ */
+async function gatherSshFacts(stderr, ctx) {
+    const need = sshFactsNeeded(stderr, ctx);
+    const facts = {};
+    if (need.offeredKeys)
+        facts.offered = await ssh_facts_offeredKeys(ctx);
+    if (need.keyChecks) {
+        const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
+        if (!ctx.passphraseGiven) {
+            const y = await run(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            facts.keyNeedsPassphrase = y !== undefined && y.code !== 0 && /passphrase/i.test(y.stderr);
+        }
+        if (!facts.keyNeedsPassphrase) {
+            const r = await run(keygen, ['-lf', ctx.keyPath]).catch(() => undefined);
+            facts.keyFingerprint = r?.code === 0 ? r.stdout : '';
+        }
+    }
+    return facts;
+}
+/**
+ * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
+ * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
+ * authentication at all, so nothing logs in to a server whose key is not trusted.
+ */
+function jumpScanArgs(jump, knownHostsFile) {
+    return [
+        '-F',
+        jump.config,
+        '-S',
+        'none',
+        '-o',
+        'ControlMaster=no',
+        '-o',
+        'StrictHostKeyChecking=accept-new',
+        '-o',
+        `UserKnownHostsFile=${knownHostsFile}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'KnownHostsCommand=none',
+        '-o',
+        'PreferredAuthentications=none',
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=5',
+        jump.alias,
+        'true',
+    ];
+}
+async function scanThroughJump(jump) {
+    const file = external_node_path_default().join(external_node_path_default().dirname(jump.config), `scan-${jump.alias}`);
+    try {
+        await run(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) });
+        return (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8')
+            .split('\n')
+            .filter((l) => l && !l.startsWith('#'));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.rmSync)(file, { force: true });
+    }
+}
+/** What the server offers, as known_hosts lines and their fingerprints; undefined when the scan failed. */
+async function ssh_facts_offeredKeys(ctx) {
+    const host = ctx.host;
+    if (!host)
+        return undefined;
+    try {
+        let lines;
+        if (ctx.jump)
+            lines = await scanThroughJump(ctx.jump);
+        else {
+            const keyscan = ctx.sshPath.replace(/ssh$/, 'ssh-keyscan');
+            const scan = await run(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
+            lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+        }
+        if (lines.length === 0)
+            return { lines, fingerprints: '' };
+        const fp = await run(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+            input: `${lines.join('\n')}\n`,
+        });
+        return { lines, fingerprints: fp.stdout.trim() };
+    }
+    catch {
+        return undefined;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/ssh.ts
+
 
 
 
@@ -5134,7 +5281,7 @@ class Ssh {
                 askpassCalls = (0,external_node_fs_namespaceObject.readFileSync)(countFile, 'utf8').split('\n').filter(Boolean).length;
             }
             catch { }
-            throw await explainSshFailure(stderr, {
+            const why = {
                 label: failedAt,
                 user: failedHost?.user ?? '',
                 keyPath: this.paths.key,
@@ -5146,7 +5293,9 @@ class Ssh {
                 sshPath: this.sshPath,
                 jump: through,
                 words: this.opts.words,
-            });
+            };
+            // The facts (key scan, key fingerprint) gathered here; classifying is pure (hints.ts).
+            throw explainSshFailure(stderr, why, await gatherSshFacts(stderr, why));
         }
         this.masters.set(index, this.hostArgs(index));
     }
@@ -5185,6 +5334,18 @@ class Ssh {
             // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
             keepStdinOpen: true,
             ...rest,
+        });
+    }
+    /**
+     * The post step's way in: runs a script on host `index` through the private directory `dir` a
+     * main step left, over a connection of its own (-S none: the master may be what hung).
+     */
+    static execInDir(dir, index, script, opts = {}) {
+        return run(opts.sshPath ?? 'ssh', ['-F', external_node_path_default().join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), 'sh -s'], {
+            input: script,
+            // As in exec(): the script's watchdog stops it when this stdin ends.
+            keepStdinOpen: true,
+            signal: opts.signal,
         });
     }
     /** Closes every master (ssh -O exit). Never throws. */
@@ -5274,6 +5435,7 @@ async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
 }
 
 ;// CONCATENATED MODULE: ./src/run-command.ts
+
 
 
 
@@ -5624,7 +5786,7 @@ async function initMain(argv, env, out, words) {
     }
     p();
     p('Then check the server (it changes nothing there):');
-    p(`   ${BIN} doctor --host ${init_shWord(hostInput)} --target ${init_shWord(settings.target)} --key ${init_shWord(files.key)} --known-hosts ${init_shWord(files.known)}`);
+    p(`   ${BIN} doctor --host ${shWord(hostInput)} --target ${shWord(settings.target)} --key ${shWord(files.key)} --known-hosts ${shWord(files.known)}`);
     return code;
 }
 
@@ -6284,6 +6446,11 @@ function actionOutputs(outcome) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/render.ts
+/**
+ * The command line, the last step: what a person reads. Log lines and a live progress line on
+ * stderr (CliReporter), the result on stdout (resultText). Colour only on a terminal, never with
+ * NO_COLOR. Figures and tables come from src/format.ts, as the action's job summary's do.
+ */
 
 
 
