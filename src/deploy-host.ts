@@ -33,6 +33,8 @@ export interface DeployHost extends HostRun {
   /** Our release was renamed into releases/ (not yet live, for a fleet waiting to switch). */
   published: boolean
   switched: boolean
+  /** Files rsync did not send (unchanged): what the server's count of hard links is checked against. */
+  unchanged: number
 }
 
 /** A deploy's record for every host. */
@@ -49,6 +51,7 @@ export function deployHosts(ctx: RunContext): DeployHost[] {
     unconfirmed: false,
     published: false,
     switched: false,
+    unchanged: 0,
   }))
 }
 
@@ -57,7 +60,7 @@ export function recordLinked(ctx: RunContext, run: DeployHost, reply: ScriptRepl
   const counted = first(reply, 'linked')
   if (counted === '') return
   const linked = Number(counted) || 0
-  const unchanged = run.result.filesLinked
+  const unchanged = run.unchanged
   run.result.filesLinked = linked
   if (linked < unchanged) {
     ctx.reporter.warning(

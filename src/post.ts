@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import { first, parseReply, renderScript } from './remote.js'
 import { removeSshDir, Ssh } from './ssh.js'
 import { type LockState, State } from './state.js'
+import { untrustedLines } from './untrusted.js'
 
 /**
  * The post step: runs even when the main step failed or was cancelled. Where the main step could
@@ -45,7 +46,7 @@ async function recoverHost(dir: string, l: LockState, i: number): Promise<void> 
   const reply = parseReply(r.stdout)
   if (!reply.ok) {
     core.warning(
-      `Could not release the deploy lock on host ${i + 1}: ${r.aborted ? 'no answer within 10 s' : r.stderr.trim()}`,
+      `Could not release the deploy lock on host ${i + 1}: ${r.aborted ? 'no answer within 10 s' : untrustedLines(r.stderr, 5).join(' | ')}`,
     )
     return
   }

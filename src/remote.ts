@@ -166,7 +166,9 @@ else
   # Our own upload (its name holds our token): no other run uses it, lock or not.
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
-  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
+  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+  # The partial dir is shared by every run's resume: only the lock's holder may empty it.
+  [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
     rm -rf -- "$T/releases/$UNPUBLISH"

@@ -79,13 +79,11 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
     await dropUpload(run)
     throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
   }
-  Object.assign(run.result, {
-    bytesSent: stats.bytesSent,
-    filesTransferred: stats.filesTransferred,
-    filesLinked: stats.filesLinked,
-  })
+  Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred })
   // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-  // the links at publish, and files-linked is that count.
+  // the links at publish, and files-linked is that count, 0 until then (a failed publish links
+  // nothing that is served).
+  run.unchanged = stats.filesLinked
   ctx.reporter.info(
     `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`,
   )

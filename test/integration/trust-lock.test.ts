@@ -399,6 +399,20 @@ describe('symlinks never lead outside TARGET', () => {
     expect(linkTarget(`${target}/current`)).toBe('releases/r1')
   })
 
+  it('shared/ replaced by a symlink: refused, nothing created outside, current unchanged', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1', { shared: 'uploads' }))
+    const c = canary()
+    rmSync(`${target}/shared`, { recursive: true })
+    symlinkSync(c.dir, `${target}/shared`)
+    const before = c.tree()
+    const run = await deploy(target, 'r2', { shared: 'uploads' })
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toContain(`${target}/shared is a symlink (to ${c.dir})`)
+    expect(c.tree()).toEqual(before)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+  })
+
   it('a release directory that is a symlink elsewhere is never served, and never listed as a release', async () => {
     const target = newTarget()
     for (const id of ['r1', 'r2']) expectOk(await deploy(target, id))
