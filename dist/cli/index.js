@@ -1035,7 +1035,7 @@ log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/lo
 # TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
 # or a serve would land outside TARGET.
 contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases"
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared"
   for p in "$@"; do
     if [ -L "$p" ]; then
       fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
@@ -1360,7 +1360,9 @@ else
   # Our own upload (its name holds our token): no other run uses it, lock or not.
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
-  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD" "$D/incoming/.rsync-partial"
+  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+  # The partial dir is shared by every run's resume: only the lock's holder may empty it.
+  [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
     rm -rf -- "$T/releases/$UNPUBLISH"
@@ -3820,6 +3822,7 @@ function deployHosts(ctx) {
         unconfirmed: false,
         published: false,
         switched: false,
+        unchanged: 0,
     }));
 }
 /** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
@@ -3828,7 +3831,7 @@ function recordLinked(ctx, run, reply) {
     if (counted === '')
         return;
     const linked = Number(counted) || 0;
-    const unchanged = run.result.filesLinked;
+    const unchanged = run.unchanged;
     run.result.filesLinked = linked;
     if (linked < unchanged) {
         ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
@@ -4263,13 +4266,11 @@ async function upload(ctx, run) {
         await dropUpload(run);
         throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
     }
-    Object.assign(run.result, {
-        bytesSent: stats.bytesSent,
-        filesTransferred: stats.filesTransferred,
-        filesLinked: stats.filesLinked,
-    });
+    Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred });
     // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-    // the links at publish, and files-linked is that count.
+    // the links at publish, and files-linked is that count, 0 until then (a failed publish links
+    // nothing that is served).
+    run.unchanged = stats.filesLinked;
     ctx.reporter.info(`${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`);
 }
 /** The build has files, but what the inputs leave of it is nothing: name those inputs. */
