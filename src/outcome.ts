@@ -109,6 +109,8 @@ const REFUSED_BEFORE_SWITCH = new Set([
   'shared-failed',
   'hook-failed',
   'locked',
+  // The fence refused the change: the run's time was up.
+  'gave-up',
 ])
 
 /** After a switching step failed: the old live release if the server said it stopped before the switch. */

@@ -37,6 +37,8 @@ async function recoverHost(dir: string, l: LockState, i: number): Promise<void> 
     T: l.target,
     LINK: l.linkName,
     TOKEN: l.token,
+    // The post step's own bound (the ssh call below gives up after 10 s).
+    LEFT: 10,
     ID: l.releaseId ?? '',
     INCOMING: l.incoming ?? '',
     LOGLINE: '',

@@ -17,6 +17,9 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
+# The run's end, from now: past it the client has given up and said so, even if it can no longer
+# reach us to stop this script (a network partition), so fence lets no change through.
+DL=$(( $(date +%s) + \${LEFT:-86400} ))
 NL='
 '
 CR=$(printf '\r')
@@ -261,6 +264,7 @@ lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over
 # revoked (the client gave up) changes nothing more.
 fence() {
   lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+  [ "$(date +%s)" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
 }
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.

@@ -267,7 +267,8 @@ export type ScriptName =
 export type Flag = 0 | 1
 
 /** What every script needs: the deploy root, the link, our lock token. */
-export type TargetVars = { T: string; LINK: string; TOKEN: string }
+/** LEFT: seconds until the run's end (its timeout and clean-up); past it no fence lets a change by. */
+export type TargetVars = { T: string; LINK: string; TOKEN: string; LEFT: number }
 
 /** What a script that may take or check the lock needs besides (see lock_take). */
 export type LockVars = TargetVars & { LOCK_WAIT: number; LOCK_TTL: number; LOCK_OWNER: string }

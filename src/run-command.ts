@@ -82,6 +82,9 @@ export interface CommandRun {
   cancelled: boolean
 }
 
+/** After the timeout, the clean-up's share of the 10 s the step may still take. */
+export const GIVE_UP_GRACE_MS = 8_000
+
 /** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
 export async function runCommand(settings: Settings, opts: RunCommandOptions): Promise<CommandRun> {
   const controller = new AbortController()
@@ -91,6 +94,8 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     timedOut = true
     controller.abort()
   }, settings.timeoutSeconds * 1000)
+  // The step ends within timeout + 10 s: what the servers may still change ends before that.
+  const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS
   const onSignal = () => {
     cancelled = true
     controller.abort()
@@ -120,6 +125,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
       ssh,
       reporter: opts.reporter,
       signal: controller.signal,
+      deadline,
       token,
       rsyncPath,
       onLock: opts.onLock,

@@ -23,6 +23,11 @@ export interface RunContext {
   reporter: Reporter
   /** Aborted on timeout or cancellation. */
   signal: AbortSignal
+  /**
+   * When the run ends, clean-up included (epoch ms): every script is told how long it has, and
+   * changes nothing on the server after that, whether or not the client can still reach it.
+   */
+  deadline: number
   /** Random per run: marks our lock and our temporary names on the servers. */
   token: string
   rsyncPath: string
@@ -114,6 +119,7 @@ export class HostSession {
       T: s.target,
       LINK: s.linkName,
       TOKEN: this.ctx.token,
+      LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
       LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
       LOCK_TTL: s.timeoutSeconds + 120,
       LOCK_OWNER: JSON.stringify({

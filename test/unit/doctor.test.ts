@@ -254,6 +254,7 @@ describe('the scripts under a real sh', () => {
     const script = renderScript('doctor', {
       T: `${root}/srv/site`,
       LINK: 'current',
+      LEFT: 600,
       TOKEN: 't',
       LOCK_WAIT: 4,
       LOCK_TTL: 9,

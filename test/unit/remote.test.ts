@@ -48,6 +48,7 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
   return {
     T: `${root}/${HOSTILE}`,
     LINK: 'current',
+    LEFT: 600,
     TOKEN: 'tok123',
     LOCK_WAIT: 4,
     LOCK_TTL: 720,
@@ -223,6 +224,18 @@ describe('giving up: fenced changes and recover', () => {
     expect(all(early.reply, 'lock')).toEqual([])
     expect(all(runScript('inspect', { ...v, TAKE_LOCK: 1 }).reply, 'lock')).toEqual(['taken'])
     expect(existsSync(`${T}/.deploy/lock/holder`)).toBe(true)
+  })
+
+  it("past the run's end (LEFT), even with the lock still ours, nothing is switched or logged", () => {
+    const { T, v } = prepared()
+    // The client is gone without a word (a partition): only the deadline can stop the switch.
+    // The publish (at once) is within the time; the switch (after the 3 s hook) is not.
+    const { reply } = runScript('publishAndSwitch', { ...v, LEFT: 2, BEFORE_SWITCH: 'sleep 3' })
+    expect(reply.error?.code).toBe('gave-up')
+    expect(existsSync(`${T}/current`)).toBe(false)
+    expect(existsSync(`${T}/.deploy/log`)).toBe(false)
+    // Published in time, and complete; moving it back would itself be a change past the end.
+    expect(readFileSync(`${T}/releases/r1/index.html`, 'utf8')).toBe('r1\n')
   })
 
   it('a lock taken over while before-switch runs: nothing is switched, logged or pruned', () => {

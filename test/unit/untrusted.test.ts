@@ -158,6 +158,7 @@ describe('the reply channel cannot be forged from data, on dash, bash and busybo
     writeFileSync(`${T}/.deploy/log`, log) // no newline at the end: the last line counts too
     const script = renderScript('inspect', {
       T,
+      LEFT: 600,
       LINK: 'current',
       TOKEN: 't',
       LOCK_WAIT: 0,
