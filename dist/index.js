@@ -29070,6 +29070,8 @@ const REFUSED_BEFORE_SWITCH = new Set([
     'shared-failed',
     'hook-failed',
     'locked',
+    // The fence refused the change: the run's time was up.
+    'gave-up',
 ]);
 /** After a switching step failed: the old live release if the server said it stopped before the switch. */
 function settleFailedSwitch(result, target, before, err) {
@@ -29173,6 +29175,7 @@ class HostSession {
             T: s.target,
             LINK: s.linkName,
             TOKEN: this.ctx.token,
+            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
             LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
             LOCK_TTL: s.timeoutSeconds + 120,
             LOCK_OWNER: JSON.stringify({
@@ -31941,6 +31944,8 @@ function sshOptions(settings, allowOwnSsh = false, ownerPid) {
         useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
     };
 }
+/** After the timeout, the clean-up's share of the 10 s the step may still take. */
+const GIVE_UP_GRACE_MS = 8_000;
 /** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
 async function runCommand(settings, opts) {
     const controller = new AbortController();
@@ -31950,6 +31955,8 @@ async function runCommand(settings, opts) {
         timedOut = true;
         controller.abort();
     }, settings.timeoutSeconds * 1000);
+    // The step ends within timeout + 10 s: what the servers may still change ends before that.
+    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
     const onSignal = () => {
         cancelled = true;
         controller.abort();
@@ -31975,6 +31982,7 @@ async function runCommand(settings, opts) {
             ssh,
             reporter: opts.reporter,
             signal: controller.signal,
+            deadline,
             token,
             rsyncPath,
             onLock: opts.onLock,
@@ -32234,6 +32242,8 @@ async function recoverHost(dir, l, i) {
         T: l.target,
         LINK: l.linkName,
         TOKEN: l.token,
+        // The post step's own bound (the ssh call below gives up after 10 s).
+        LEFT: 10,
         ID: l.releaseId ?? '',
         INCOMING: l.incoming ?? '',
         LOGLINE: '',
@@ -32413,6 +32423,9 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
+# The run's end, from now: past it the client has given up and said so, even if it can no longer
+# reach us to stop this script (a network partition), so fence lets no change through.
+DL=$(( $(date +%s) + \${LEFT:-86400} ))
 NL='
 '
 CR=$(printf '\r')
@@ -32657,6 +32670,7 @@ lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over
 # revoked (the client gave up) changes nothing more.
 fence() {
   lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+  [ "$(date +%s)" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
 }
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.

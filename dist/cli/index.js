@@ -681,6 +681,9 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
+# The run's end, from now: past it the client has given up and said so, even if it can no longer
+# reach us to stop this script (a network partition), so fence lets no change through.
+DL=$(( $(date +%s) + \${LEFT:-86400} ))
 NL='
 '
 CR=$(printf '\r')
@@ -925,6 +928,7 @@ lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over
 # revoked (the client gave up) changes nothing more.
 fence() {
   lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
+  [ "$(date +%s)" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
 }
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
@@ -2853,6 +2857,8 @@ const REFUSED_BEFORE_SWITCH = new Set([
     'shared-failed',
     'hook-failed',
     'locked',
+    // The fence refused the change: the run's time was up.
+    'gave-up',
 ]);
 /** After a switching step failed: the old live release if the server said it stopped before the switch. */
 function settleFailedSwitch(result, target, before, err) {
@@ -3367,6 +3373,7 @@ class HostSession {
             T: s.target,
             LINK: s.linkName,
             TOKEN: this.ctx.token,
+            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
             LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
             LOCK_TTL: s.timeoutSeconds + 120,
             LOCK_OWNER: JSON.stringify({
@@ -5488,6 +5495,8 @@ function sshOptions(settings, allowOwnSsh = false, ownerPid) {
         useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
     };
 }
+/** After the timeout, the clean-up's share of the 10 s the step may still take. */
+const GIVE_UP_GRACE_MS = 8_000;
 /** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
 async function runCommand(settings, opts) {
     const controller = new AbortController();
@@ -5497,6 +5506,8 @@ async function runCommand(settings, opts) {
         timedOut = true;
         controller.abort();
     }, settings.timeoutSeconds * 1000);
+    // The step ends within timeout + 10 s: what the servers may still change ends before that.
+    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
     const onSignal = () => {
         cancelled = true;
         controller.abort();
@@ -5522,6 +5533,7 @@ async function runCommand(settings, opts) {
             ssh,
             reporter: opts.reporter,
             signal: controller.signal,
+            deadline,
             token,
             rsyncPath,
             onLock: opts.onLock,
