@@ -12,6 +12,7 @@ import { run } from './proc.js'
 import { shAssignments, shQuote } from './quote.js'
 import { parseReply } from './remote.js'
 import type { Ssh } from './ssh.js'
+import { scanOnlyOptions } from './ssh-facts.js'
 import { untrusted } from './untrusted.js'
 
 /** A word as a person pastes it into a shell: plain when it can be, else quoted. */
@@ -181,22 +182,9 @@ export async function scanHostKeys(
       [
         '-o',
         `ProxyJump=${jump}`,
-        '-o',
-        'StrictHostKeyChecking=accept-new',
-        '-o',
-        `UserKnownHostsFile=${file}`,
-        '-o',
-        'GlobalKnownHostsFile=/dev/null',
+        ...scanOnlyOptions(file),
         '-o',
         'HashKnownHosts=no',
-        '-o',
-        'KnownHostsCommand=none',
-        '-o',
-        'PreferredAuthentications=none',
-        '-o',
-        'PubkeyAuthentication=no',
-        '-o',
-        'BatchMode=yes',
         '-o',
         'ControlPath=none',
         '-o',

@@ -39,6 +39,20 @@ export function jumpScanArgs(jump: { config: string; alias: string }, knownHosts
     'none',
     '-o',
     'ControlMaster=no',
+    ...scanOnlyOptions(knownHostsFile),
+    '-o',
+    'ConnectTimeout=5',
+    jump.alias,
+    'true',
+  ]
+}
+
+/**
+ * ssh options that make a connection only learn the server's key (into `knownHostsFile`) and then
+ * offer no authentication at all: a key scan that can go through a jump host.
+ */
+export function scanOnlyOptions(knownHostsFile: string): string[] {
+  return [
     '-o',
     'StrictHostKeyChecking=accept-new',
     '-o',
@@ -53,10 +67,6 @@ export function jumpScanArgs(jump: { config: string; alias: string }, knownHosts
     'PubkeyAuthentication=no',
     '-o',
     'BatchMode=yes',
-    '-o',
-    'ConnectTimeout=5',
-    jump.alias,
-    'true',
   ]
 }
 
