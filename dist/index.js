@@ -33221,6 +33221,19 @@ function jumpScanArgs(jump, knownHostsFile) {
         'none',
         '-o',
         'ControlMaster=no',
+        ...scanOnlyOptions(knownHostsFile),
+        '-o',
+        'ConnectTimeout=5',
+        jump.alias,
+        'true',
+    ];
+}
+/**
+ * ssh options that make a connection only learn the server's key (into `knownHostsFile`) and then
+ * offer no authentication at all: a key scan that can go through a jump host.
+ */
+function scanOnlyOptions(knownHostsFile) {
+    return [
         '-o',
         'StrictHostKeyChecking=accept-new',
         '-o',
@@ -33235,10 +33248,6 @@ function jumpScanArgs(jump, knownHostsFile) {
         'PubkeyAuthentication=no',
         '-o',
         'BatchMode=yes',
-        '-o',
-        'ConnectTimeout=5',
-        jump.alias,
-        'true',
     ];
 }
 async function scanThroughJump(jump) {
