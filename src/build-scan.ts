@@ -1,5 +1,6 @@
 import { type Dirent, readdirSync } from 'node:fs'
 import path from 'node:path'
+import { plural } from './format.js'
 
 /**
  * The local build, looked at before the upload. rsync (without --specials/--devices) skips FIFOs,
@@ -51,5 +52,5 @@ export function specialFiles(source: string): SpecialFiles {
 export function specialFilesWarning(found: SpecialFiles): string {
   if (found.count === 0) return ''
   const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : ''
-  return `The build holds ${found.count} special file(s) that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`
+  return `The build holds ${plural(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`
 }

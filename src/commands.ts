@@ -1,4 +1,5 @@
 import { DeployError } from './errors.js'
+import { plural } from './format.js'
 import { badReleases, listReleases, type ReleaseInfo, releasesToPrune, rollbackTarget } from './history.js'
 import { type HostRun, hostRuns, readServerState, type ServerState } from './host.js'
 import { type CommandOutcome, fleetFailure, setLive, settleFailedSwitch, toDeployError } from './outcome.js'
@@ -183,7 +184,7 @@ export async function runList(ctx: RunContext): Promise<CommandOutcome> {
     h.result.status = 'not-switched'
     // Progress only: each front end renders outcome.releases itself.
     const rows = listReleases(h.state.log, h.state.releases, h.state.live)
-    ctx.reporter.info(`${h.session.label}: ${rows.length} release(s)`)
+    ctx.reporter.info(`${h.session.label}: ${plural(rows.length, 'release')}`)
   }
   return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'))
 }

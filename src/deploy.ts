@@ -189,7 +189,7 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
     }
     if (failures.length > 0 && !s.rollbackOnFailure) {
       ctx.reporter.warning(
-        `The new release stays live (${wordsOf(ctx).input('rollback-on-failure', 'false')}) although: ${failures[0]?.message}`,
+        `The new release stays live (${wordsOf(ctx).input('rollback-on-failure', 'false')}) although a check after the switch failed (the error says which).`,
       )
     }
   }
@@ -201,7 +201,8 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
         await revert(
           ctx,
           r,
-          switchFailed ? 'another host failed to switch' : (failures[0]?.message ?? 'a check failed'),
+          // The reason is the run's error, said once (the annotation), not again in this warning.
+          switchFailed ? 'another host failed to switch' : 'a check after the switch failed',
         )
         outcome.rolledBack = true
       } catch (e) {

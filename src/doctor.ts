@@ -6,6 +6,7 @@
  */
 import * as io from '@actions/io'
 import { DeployError } from './errors.js'
+import { bytes, plural } from './format.js'
 import { remoteErrorHint, startupFileHint } from './hints.js'
 import { blankResult, type HostResult, setLive, toDeployError } from './outcome.js'
 import { run } from './proc.js'
@@ -101,7 +102,7 @@ function shellCheck(reply: ScriptReply): DoctorCheck {
   if (reply.other.length === 0) return ok(name, `${shell || '(unknown)'} prints nothing before our reply`)
   return bad(
     name,
-    `${shell || 'the login shell'} printed ${reply.other.length} line(s) before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`,
+    `${shell || 'the login shell'} printed ${plural(reply.other.length, 'line')} before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`,
     startupFileHint(shell, 'prints'),
   )
 }
@@ -174,9 +175,9 @@ function filesystemCheck(parts: Map<string, Part>, ctx: DoctorContext): DoctorCh
   return ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem')
 }
 
+/** Free space (KiB, as df -k says it) in format.ts's units. */
 function kib(n: number): string {
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(0)} MiB`
-  return `${(n / 1024 ** 2).toFixed(1)} GiB`
+  return bytes(n * 1024)
 }
 
 function spaceCheck(reply: ScriptReply, ctx: DoctorContext): DoctorCheck {

@@ -1,4 +1,5 @@
 import type { ReleaseInfo } from './history.js'
+import type { HostResult } from './outcome.js'
 
 /**
  * How both front ends write figures and tables: the action's log and job summary, the CLI's
@@ -6,11 +7,20 @@ import type { ReleaseInfo } from './history.js'
  * Pure text: no colour (the CLI paints cells itself), no escaping (each sink escapes its own way).
  */
 
+/**
+ * A size as every front end says it: decimal units, as rsync and `df -H` do (`812 B`, `4.1 kB`,
+ * `1.2 MB`, `3.40 GB`). One style everywhere: the CLI, the summary, the log and the progress line.
+ */
 export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+  if (n < 1000) return `${n} B`
+  if (n < 1000 ** 2) return `${(n / 1000).toFixed(1)} kB`
+  if (n < 1000 ** 3) return `${(n / 1000 ** 2).toFixed(1)} MB`
+  return `${(n / 1000 ** 3).toFixed(2)} GB`
+}
+
+/** `1 file`, `2 files`, `0 files` (`many` for words that do not just take an s). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
 }
 
 /** A duration as the results say it: `2.3 s`. */
@@ -18,9 +28,56 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`
 }
 
-/** A deploy log time for people: `2026-11-21 10:00:00 UTC`. */
+// An ISO 8601 UTC time as the tool writes it (`new Date().toISOString()`), or with an offset.
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:\d\d)$/
+
+/**
+ * A deploy log time for people: `2026-11-21 10:00 UTC`. The log is the server's file: a time that
+ * is not an ISO time is shown as the log has it (the caller escapes it), never guessed at.
+ */
 export function when(iso: string): string {
-  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '(not in the log)'
+  if (!iso) return '(not in the log)'
+  const t = ISO_TIME.test(iso) ? new Date(iso) : undefined
+  if (!t || Number.isNaN(t.getTime())) return iso
+  return `${t.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
+
+/** A git ref as people name it: `v1.2.3` for refs/tags/v1.2.3, `main` for refs/heads/main. */
+export function shortRef(ref: string): string {
+  return ref.replace(/^refs\/(?:tags|heads)\/(?=.)/, '')
+}
+
+// https, a host name, an optional port, a path of plain characters; no user info, query or
+// fragment: nothing a crafted log line could turn into another link, a script or markup.
+const RUN_URL =
+  /^https:\/\/[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?(?:\/[A-Za-z0-9._~-]+)*\/?$/
+
+/** The run URL of a log line when it is safe to render as a link (https, a sane shape), else ''. */
+export function runLink(url: string): string {
+  return url.length <= 512 && RUN_URL.test(url) ? url : ''
+}
+
+/** A link's text: `run 1234` for a GitHub run or a GitLab job, `run` for any other URL. */
+export function runLabel(url: string): string {
+  const id = /\/(?:runs|jobs)\/(\d{1,20})(?:\/|$)/.exec(url)?.[1]
+  return id ? `run ${id}` : 'run'
+}
+
+/**
+ * What this run tried, when it is not what is live now: said next to what is live, so nobody reads
+ * the attempted release as the served one.
+ */
+export function attemptNote(h: HostResult): string {
+  const tried = h.attemptedReleaseId && h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : ''
+  if (!tried) return ''
+  const what: Partial<Record<HostResult['status'], string>> = {
+    'dry-run': `would switch to ${tried}`,
+    reverted: `switched back from ${tried}`,
+    failed: `${tried} is not live`,
+    'not-switched': `${tried} is not live`,
+    uploaded: `${tried} was uploaded, not made live`,
+  }
+  return what[h.status] ?? ''
 }
 
 export interface TextRow {
@@ -58,8 +115,16 @@ export function markdownTable(header: string[], rows: string[][]): string {
 
 /** The releases as the action's log shows them, a line each: newest first, the live one marked `*`. */
 export function releaseLines(releases: ReleaseInfo[]): string[] {
-  return releases.map(
-    (r) =>
-      `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''}  ${r.deployedAt} ${r.ref} ${r.sha.slice(0, 7)}`,
+  return releases.map((r) =>
+    [
+      `${r.current ? '*' : ' '} ${r.id}${r.bad ? '  (bad)' : ''} `,
+      when(r.deployedAt),
+      r.actor ? `by ${r.actor}` : '',
+      shortRef(r.ref),
+      r.sha.slice(0, 7),
+      runLink(r.run),
+    ]
+      .filter(Boolean)
+      .join(' '),
   )
 }

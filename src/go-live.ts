@@ -1,5 +1,6 @@
 import { type DeployHost, recordLinked } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import { bytes, plural } from './format.js'
 import { releasesToPrune } from './history.js'
 import { readServerState, type ServerState } from './host.js'
 import { liveUnknown, setLive, settleFailedSwitch, toDeployError } from './outcome.js'
@@ -90,7 +91,7 @@ function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   ctx.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${plural(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${bytes(run.result.diskKb * 1024)} on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
 }
 

@@ -4,6 +4,7 @@
  * names or mtimes (rsync copies mtimes, and names need not sort by time).
  */
 
+import { plural } from './format.js'
 import { untrusted } from './untrusted.js'
 
 export type LogEvent = 'deploy' | 'rollback' | 'revert'
@@ -107,7 +108,7 @@ export function logProblemsWarning(problems: LogProblem[]): string {
   if (problems.length === 0) return ''
   const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`)
   const more = problems.length > 5 ? ` and ${problems.length - 5} more` : ''
-  return `skipped ${problems.length} bad line(s) of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`
+  return `skipped ${plural(problems.length, 'bad line')} of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`
 }
 
 /** Fixed key order, one line, no newlines inside (JSON escapes them). */

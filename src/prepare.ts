@@ -1,5 +1,6 @@
 import { type DeployHost, dropUpload, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import { bytes, plural } from './format.js'
 import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
@@ -51,7 +52,7 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     )
   }
   ctx.reporter.info(
-    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
+    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free`,
   )
   warnFsSplit(ctx, run.session.label, all(reply, 'fs-split'), run.state.live)
 }

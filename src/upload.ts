@@ -1,5 +1,6 @@
 import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import { bytes, plural } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { setLive } from './outcome.js'
@@ -85,7 +86,7 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
   // nothing that is served).
   run.unchanged = stats.filesLinked
   ctx.reporter.info(
-    `${run.session.label}: uploaded ${stats.files} files: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${stats.bytesSent} bytes on the wire`,
+    `${run.session.label}: uploaded ${plural(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${bytes(stats.bytesSent)} on the wire`,
   )
 }
 
@@ -152,6 +153,6 @@ export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
   run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length)
   run.result.status = 'dry-run'
   ctx.reporter.info(
-    `${run.session.label}: dry run: would send ${items.length} of ${stats.files} files, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+    `${run.session.label}: dry run: would send ${items.length} of ${plural(stats.files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
   )
 }

@@ -8,6 +8,7 @@ import { initMain } from '../init-cli.js'
 import { toDeployError } from '../outcome.js'
 import { COMMANDS, type Command } from '../settings.js'
 import { helpText } from './help.js'
+import { invocation } from './invocation.js'
 import { BIN, parseCli, UsageError, VERSION } from './parse.js'
 import { colorWanted, errorText, resultText, type Stream, style } from './render.js'
 import { runCli } from './run.js'
@@ -121,6 +122,7 @@ async function pipeline(argv: string[], env: NodeJS.ProcessEnv, io: CliIo, noCol
         json: cli.values.json === true,
         failed: failure !== undefined,
         style: style(colorWanted(io.stdout, env, noColor)),
+        bin: invocation(env, process.argv[1]),
       }),
     )
   }

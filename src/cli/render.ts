@@ -5,7 +5,7 @@
  */
 
 import { doctorText } from '../doctor-render.js'
-import { bytes, seconds, textTable, when } from '../format.js'
+import { attemptNote, bytes, plural, runLink, seconds, shortRef, textTable, when } from '../format.js'
 import type { ReleaseInfo } from '../history.js'
 import type { CommandOutcome, HostResult } from '../outcome.js'
 import { hostsJson, releasesJson, totals } from '../outputs.js'
@@ -47,14 +47,30 @@ export function colorWanted(
   return stream.isTTY === true && env.TERM !== 'dumb'
 }
 
-/** rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`. */
+// rsync's rate units (progress.c): powers of 1024, whatever the label says.
+const RATE_UNIT: Record<string, number> = {
+  B: 1,
+  kB: 1024,
+  KB: 1024,
+  MB: 1024 ** 2,
+  GB: 1024 ** 3,
+  TB: 1024 ** 4,
+}
+
+/**
+ * rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`.
+ * Files are counted by `xfr#`, the regular files sent so far: the figure the result line's
+ * "N files sent" gives at the end. (`to-chk` counts directories and links too.) Sizes and rates in
+ * format.ts's units, as every other figure.
+ */
 export function progressText(line: string): string {
-  const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:.*to-chk=(\d+)\/(\d+))?/.exec(line)
+  const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:.*?xfr#(\d+))?/.exec(line)
   if (!m) return line.trim()
-  const [, done = '0', pct, rate, time, left, total] = m
-  const files =
-    left !== undefined && total !== undefined ? ` · ${Number(total) - Number(left)}/${total} files` : ''
-  return `uploading ${pct}% · ${bytes(Number(done.replace(/[,.]/g, '')))} · ${rate} · ${time}${files}`
+  const [, done = '0', pct, rate = '', time, sent] = m
+  const r = /^([\d.]+)([kKMGT]?B)\/s$/.exec(rate)
+  const speed = r ? `${bytes(Math.round(Number(r[1]) * (RATE_UNIT[r[2] as string] ?? 1)))}/s` : rate
+  const files = sent !== undefined ? ` · ${plural(Number(sent), 'file')} sent` : ''
+  return `uploading ${pct}% · ${bytes(Number(done.replace(/[,.]/g, '')))} · ${speed} · ${time}${files}`
 }
 
 export interface Stream {
@@ -122,22 +138,28 @@ export class CliReporter implements Reporter {
   }
 }
 
-/** The `list` table: newest first, the live release marked, bad ones flagged. */
+/** The `list` table: newest first, the live release marked, bad ones flagged, the run's link last. */
 export function releasesTable(releases: ReleaseInfo[], s: Style): string {
-  const rows = releases.map((r) => ({
+  const runs = releases.map((r) => runLink(r.run))
+  const withRuns = runs.some(Boolean)
+  const rows = releases.map((r, n) => ({
     cells: [
       `${r.current ? '*' : ' '} ${r.id}`,
       when(r.deployedAt),
       r.actor,
-      r.ref.replace(/^refs\/(heads|tags)\//, ''),
+      shortRef(r.ref),
       r.sha.slice(0, 7),
       [r.current ? 'live' : '', r.bad ? 'bad (rolled back from)' : ''].filter(Boolean).join(', '),
+      ...(withRuns ? [runs[n] ?? ''] : []),
     ],
     paint: (i: number, c: string) =>
       r.current && (i === 0 || i === 5) ? s.green(c) : r.bad && (i === 0 || i === 5) ? s.red(c) : c,
   }))
   return textTable([
-    { cells: ['  RELEASE', 'DEPLOYED', 'BY', 'REF', 'COMMIT', ''], paint: (_i, c) => s.bold(c) },
+    {
+      cells: ['  RELEASE', 'DEPLOYED', 'BY', 'REF', 'COMMIT', '', ...(withRuns ? ['RUN'] : [])],
+      paint: (_i, c) => s.bold(c),
+    },
     ...rows,
   ])
 }
@@ -149,20 +171,17 @@ export function liveLine(settings: Settings, h: HostResult, s: Style): string {
     : h.releaseId
       ? `${settings.linkName} -> ${s.bold(h.releaseId)}`
       : `nothing is live (${settings.linkName} does not exist)`
-  const tried = h.attemptedReleaseId && h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : ''
-  const what: Partial<Record<HostResult['status'], string>> = {
-    'dry-run': `would switch to ${tried}`,
-    reverted: `switched back from ${tried}`,
-    failed: `${tried} is not live`,
-    'not-switched': `${tried} is not live`,
-    uploaded: `${tried} was uploaded, not made live`,
-  }
-  const note = tried ? what[h.status] : ''
+  const note = attemptNote(h)
   return `${live}${note ? ` (${note})` : ''}`
 }
 
+/** `N files sent, M hard-linked, 1.2 MB on the wire` (`in all` for a fleet's sum). */
+function sentText(files: number, linked: number, sent: number, where: string): string {
+  return `${plural(files, 'file')} sent, ${linked} hard-linked, ${bytes(sent)} ${where}`
+}
+
 /** What a person reads on stdout after a command (the log lines went to stderr). */
-export function humanResult(settings: Settings, outcome: CommandOutcome, s: Style): string {
+export function humanResult(settings: Settings, outcome: CommandOutcome, s: Style, bin = BIN): string {
   const hosts = outcome.hosts
   const out: string[] = []
   const t = totals(outcome)
@@ -184,7 +203,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'deploy':
     case 'activate': {
       if (settings.dryRun) {
-        out.push(`Dry run: nothing was changed (${hosts.length} host${hosts.length > 1 ? 's' : ''}).`)
+        out.push(`Dry run: nothing was changed (${plural(hosts.length, 'host')}).`)
         for (const h of hosts) out.push(`  ${h.host}: ${liveLine(settings, h, s)}`)
         break
       }
@@ -194,18 +213,16 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
           continue
         }
         out.push(
-          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${seconds(h.durationMs)}`,
+          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${sentText(h.filesTransferred, h.filesLinked, h.bytesSent, 'on the wire')}` : ''}; ${seconds(h.durationMs)}`,
         )
       }
       if (outcome.error) break
       if (hosts.length > 1 && commandSpec(settings.command).uploads) {
-        out.push(
-          `${t.filesTransferred} files sent, ${t.filesLinked} hard-linked, ${bytes(t.bytesSent)} in all.`,
-        )
+        out.push(`${sentText(t.filesTransferred, t.filesLinked, t.bytesSent, 'in all')}.`)
       }
       const back = hosts[0]?.previousReleaseId
       if (back)
-        out.push(s.dim(`To roll back: ${BIN} rollback --to ${back} (with the same --host and --target)`))
+        out.push(s.dim(`To roll back: ${bin} rollback --to ${back} (with the same --host and --target)`))
       break
     }
     case 'upload':
@@ -214,7 +231,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
         break
       }
       out.push(
-        `Uploaded ${settings.releaseId} to ${hosts.length} host${hosts.length > 1 ? 's' : ''}; make it live with: ${BIN} activate --release-id ${settings.releaseId}`,
+        `Uploaded ${settings.releaseId} to ${plural(hosts.length, 'host')}; make it live with: ${bin} activate --release-id ${settings.releaseId}`,
       )
       break
     case 'rollback':
@@ -269,7 +286,7 @@ export function resultText(settings: Settings, outcome: CommandOutcome, opts: Re
   const c = commandSpec(settings.command)
   // doctor: the checks that failed are its result.
   if (opts.failed && !c.switches && !c.picksRelease && settings.command !== 'doctor') return ''
-  return safeResult(humanResult(settings, outcome, opts.style))
+  return safeResult(humanResult(settings, outcome, opts.style, opts.bin))
 }
 
 export interface ResultOptions {
@@ -277,6 +294,8 @@ export interface ResultOptions {
   /** The run failed (its error is printed after the result). */
   failed: boolean
   style: Style
+  /** How the hints name this command line (invocation.ts); default: the bare binary name. */
+  bin?: string
 }
 
 /** An error on stderr: what went wrong, then what to do. */

@@ -205,7 +205,7 @@ describe('a crafted .deploy/log', () => {
     )
     expect(run.outputs['release-id']).toBe('r4')
     expect(run.stdout).toMatch(
-      /::warning::.*skipped 5 bad line\(s\) of \.deploy\/log: line 2 \(not valid JSON\), line 4 \(longer than 16384 bytes\), line 5 \(not valid JSON\), line 6 \(no valid release id\), line 7 \(no valid release id\)/,
+      /::warning::.*skipped 5 bad lines of \.deploy\/log: line 2 \(not valid JSON\), line 4 \(longer than 16384 bytes\), line 5 \(not valid JSON\), line 6 \(no valid release id\), line 7 \(no valid release id\)/,
     )
     expect(workflowCommands(run.stdout).filter((l) => !l.startsWith('::warning::'))).toEqual([])
     expect(run.stdout).not.toMatch(/[\u001b\u0007\r]/)

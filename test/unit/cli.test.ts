@@ -210,8 +210,13 @@ describe('output', () => {
   })
 
   it('turns rsync’s progress2 line into a short one', () => {
+    // Files counted by xfr# (regular files sent, as "N files sent" at the end), not to-chk (which
+    // counts directories too); rsync's 1024-based rate in format.ts's units.
     expect(progressText('      5242880  45%   12.34MB/s    0:00:03 (xfr#3, to-chk=10/20)')).toBe(
-      'uploading 45% · 5.0 MiB · 12.34MB/s · 0:00:03 · 10/20 files',
+      'uploading 45% · 5.2 MB · 12.9 MB/s · 0:00:03 · 3 files sent',
+    )
+    expect(progressText('  2000  5%  1.00kB/s  0:00:01 (xfr#1, to-chk=7/9)')).toBe(
+      'uploading 5% · 2.0 kB · 1.0 kB/s · 0:00:01 · 1 file sent',
     )
     expect(progressText('something else')).toBe('something else')
   })
@@ -222,7 +227,7 @@ describe('output', () => {
     const r = new CliReporter(tty, style(false), { verbose: false, info: true })
     r.progress('h', '  100  5%  1.00MB/s  0:00:01')
     r.info('done')
-    expect(out).toEqual(['\r\u001b[Kh: uploading 5% · 100 B · 1.00MB/s · 0:00:01', '\r\u001b[K', 'done\n'])
+    expect(out).toEqual(['\r\u001b[Kh: uploading 5% · 100 B · 1.0 MB/s · 0:00:01', '\r\u001b[K', 'done\n'])
     const piped: string[] = []
     const p = new CliReporter({ write: (s: string) => piped.push(s) }, style(false), {
       verbose: false,
@@ -243,11 +248,41 @@ describe('output', () => {
       style(false),
     )
     expect(text.split('\n')).toEqual([
-      '  RELEASE  DEPLOYED                 BY  REF  COMMIT',
-      '  r3       2026-11-21 10:00:00 UTC  me  v1   0123456  bad (rolled back from)',
-      '* r2       2026-11-20 10:00:00 UTC  me  v1   0123456  live',
+      '  RELEASE  DEPLOYED              BY  REF  COMMIT',
+      '  r3       2026-11-21 10:00 UTC  me  v1   0123456  bad (rolled back from)',
+      '* r2       2026-11-20 10:00 UTC  me  v1   0123456  live',
       '  old      (not in the log)',
     ])
+  })
+
+  it('the list table links the run only when the log holds a plain https URL', () => {
+    const row = (id: string, run: string) => ({
+      id,
+      current: false,
+      bad: false,
+      deployedAt: '2026-12-01T18:57:09.123Z',
+      sha: 'abcdef0123',
+      ref: 'refs/heads/main',
+      actor: 'octocat',
+      run,
+    })
+    const text = releasesTable(
+      [
+        row('r3', 'https://github.com/o/r/actions/runs/77'),
+        row('r2', 'javascript:alert(1)'),
+        row('r1', 'http://example.com/run'),
+      ],
+      style(false),
+    )
+    const lines = text.split('\n')
+    expect(lines[0]).toMatch(/COMMIT +RUN$/)
+    expect(lines[1]).toMatch(
+      /^ {2}r3 +2026-12-01 18:57 UTC +octocat +main +abcdef0 +https:\/\/github.com\/o\/r\/actions\/runs\/77$/,
+    )
+    expect(lines[2]).toMatch(/abcdef0$/)
+    expect(lines[3]).toMatch(/abcdef0$/)
+    expect(text).not.toContain('javascript')
+    expect(text).not.toContain('http://')
   })
 
   it('help: every command, and per command only its own flags', () => {

@@ -126,7 +126,7 @@ describe('the log as the server sends it', () => {
       { line: 6, why: 'no valid release id' },
     ])
     expect(logProblemsWarning(problems)).toBe(
-      'skipped 3 bad line(s) of .deploy/log: line 2 (not valid JSON), line 5 (longer than 16384 bytes), line 6 (no valid release id). The history is read without them.',
+      'skipped 3 bad lines of .deploy/log: line 2 (not valid JSON), line 5 (longer than 16384 bytes), line 6 (no valid release id). The history is read without them.',
     )
     expect(logProblemsWarning([])).toBe('')
   })
