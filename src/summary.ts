@@ -54,6 +54,8 @@ export function htmlTable(header: string[], rows: string[][]): string {
 
 /** A host's result in words, with ✓/✗ (its error, if any, is said once, under the tables). */
 export function resultWord(command: Command, h: HostResult): string {
+  // A reverted host has an error too (the check that failed): its result is the switch back.
+  if (h.status === 'reverted') return '✗ switched back'
   if (h.error || h.status === 'failed') return '✗ failed'
   switch (h.status) {
     case 'deployed':
@@ -64,8 +66,6 @@ export function resultWord(command: Command, h: HostResult): string {
       return '✓ dry run'
     case 'rolled-back':
       return '✓ rolled back'
-    case 'reverted':
-      return '✗ switched back'
     default:
       // not-switched: a command that reads or changes no link (list, prune, unlock), a rollback
       // already there, or a deploy stopped because another host failed.

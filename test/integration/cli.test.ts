@@ -227,7 +227,9 @@ describe.each(nodeBinaries())('the CLI bundle under $name', ({ path: node }) => 
     writeFileSync(path.join(src, 'index.html'), '<h1>two</h1>\n')
     const second = await runCli(['deploy', ...ci(target), '--source', src, '--release-id', 'r2'], { node })
     expect(second.code).toBe(0)
-    expect(second.stdout).toMatch(/current -> r2 \(was r1\); 1 files sent, 1 hard-linked/)
+    expect(second.stdout).toMatch(
+      /current -> r2 \(was r1\); 1 file sent, 1 hard-linked, \d+(\.\d)? k?B on the wire; \d+\.\d s$/m,
+    )
     expect(second.stdout).toContain('rollback --to r1')
     expect(inode(`${target}/releases/r2/css/site.css`)).toBe(inode(`${target}/releases/r1/css/site.css`))
 
@@ -236,7 +238,7 @@ describe.each(nodeBinaries())('the CLI bundle under $name', ({ path: node }) => 
     const lines = table.stdout.split('\n')
     expect(lines[0]).toBe(`Releases in ${target} on ${TEST_USER}@127.0.0.1:${sshd.port}, newest first:`)
     expect(lines[2]).toMatch(/^ {2}RELEASE +DEPLOYED +BY +REF +COMMIT$/)
-    expect(lines[3]).toMatch(/^\* r2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +root +\S* +live$/)
+    expect(lines[3]).toMatch(/^\* r2 +\d{4}-\d\d-\d\d \d\d:\d\d UTC +root +\S* +live$/)
     expect(lines[4]).toMatch(/^ {2}r1 +\d{4}-/)
 
     const back = await runCli(['rollback', ...ci(target)], { node })
@@ -492,12 +494,27 @@ describe('one history with the action', () => {
     const fromCli = await runCli(['list', ...ci(target), '--json'])
     expect(fromCli.stdout.trim()).toBe(fromAction.outputs.releases)
     // The action's log shows them too, newest first (the core returns them; main.ts renders them).
+    // Times as people read them, the tag's name, who deployed and the run (the harness's GITHUB_*).
     const logged = fromAction.stdout.split('\n')
+    const run = 'https://github.com/example/site/actions/runs/1234'
     const a2At = logged.findIndex((l) =>
-      /^ {2}a2 {2}\(bad\) {2}\S+Z refs\/tags\/v1\.0\.0 [0-9a-f]{7}$/.test(l),
+      new RegExp(
+        `^ {2}a2 {2}\\(bad\\) {2}\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC by tester v1\\.0\\.0 [0-9a-f]{7} ${run}$`,
+      ).test(l),
     )
     expect(a2At, fromAction.stdout).toBeGreaterThan(0)
-    expect(logged[a2At + 1]).toMatch(/^\* a1 {2}\S+Z refs\/tags\/v1\.0\.0 [0-9a-f]{7}$/)
+    expect(logged[a2At + 1]).toMatch(
+      /^\* a1 {2}\d{4}-\d\d-\d\d \d\d:\d\d UTC by tester v1\.0\.0 [0-9a-f]{7} https:/,
+    )
+    // The CLI's table says the same: who, when, v1.0.0, and the run of the action's deploy.
+    const table = (await runCli(['list', ...ci(target)])).stdout.split('\n')
+    expect(table[2]).toMatch(/^ {2}RELEASE +DEPLOYED +BY +REF +COMMIT +RUN$/)
+    expect(table[3]).toMatch(
+      new RegExp(
+        `^ {2}a2 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC +tester +v1\\.0\\.0 +[0-9a-f]{7} +bad \\(rolled back from\\) +${run}$`,
+      ),
+    )
+    expect(table[4]).toMatch(new RegExp(`^\\* a1 .* tester +v1\\.0\\.0 .* live +${run}$`))
     expect(JSON.parse(fromCli.stdout).find((r: { current: boolean }) => r.current).id).toBe('a1')
 
     // And the action rolls forward again to what the CLI marked bad only when asked by name.

@@ -17,6 +17,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { bytes } from '../../src/format.js'
 import { expectFailed, expectOk } from '../support/expect.js'
 import {
   type ActionRun,
@@ -278,7 +279,7 @@ describe('dry run', () => {
 })
 
 describe('job summary', () => {
-  it('a table with the host, the release now live and the one before, counts, bytes, disk, time, and how to roll back', async () => {
+  it('a short table (host, result, live now, files), the per-host figures in <details>, and how to roll back', async () => {
     const target = newTarget()
     const files = { 'index.html': '<h1>v1</h1>\n', 'a.txt': 'a\n'.repeat(3000), 'b.txt': 'b\n'.repeat(3000) }
     expectOk(await deploy(target, source(files), { 'release-id': 'r1' }))
@@ -287,21 +288,32 @@ describe('job summary', () => {
     })
     expectOk(run)
     const s = run.summary
-    const headers = [...s.matchAll(/<th>(.*?)<\/th>/g)].map((m) => m[1])
-    const cells = [...s.matchAll(/<td>(.*?)<\/td>/g)].map((m) => m[1])
-    const row = Object.fromEntries(headers.map((h, i) => [h, cells[i]]))
-    expect(row).toMatchObject({
+    const [top, details = ''] = s.split('<details>')
+    const headers = [...(top as string).matchAll(/<th>(.*?)<\/th>/g)].map((m) => m[1])
+    const cells = [...(top as string).matchAll(/<td>(.*?)<\/td>/g)].map((m) => m[1])
+    // Fits a 1000 px page: a few short columns.
+    expect(headers).toEqual(['host', 'result', 'live now', 'files'])
+    expect(Object.fromEntries(headers.map((h, i) => [h, cells[i]]))).toEqual({
       host: `radtest@127.0.0.1:${sshd.port}`,
-      status: 'deployed',
+      result: '✓ deployed',
       'live now': 'r2',
-      before: 'r1',
+      files: '1 file sent, 2 hard-linked',
+    })
+    const row = Object.fromEntries(
+      [...details.matchAll(/<tr><td>(.*?)<\/td><td>(.*?)<\/td><\/tr>/g)].map((m) => [m[1], m[2]]),
+    )
+    expect(row).toMatchObject({
+      'live now': 'r2',
+      'live before': 'r1',
       'files sent': '1',
-      'files linked': '2',
+      'files hard-linked': '2',
     })
     expect(row['files sent']).toBe(run.outputs['files-transferred'])
-    expect(row['bytes sent']).toBe(`${run.outputs['bytes-sent']} B`)
-    expect(row['disk added']).toMatch(/^\d+(\.\d)? KiB$/)
+    expect(row['bytes sent']).toMatch(/^\d+(\.\d)? k?B$/)
+    expect(row['bytes sent']).toBe(bytes(Number(run.outputs['bytes-sent'])))
+    expect(row['disk added']).toMatch(/^\d+(\.\d)? kB$/)
     expect(row.time).toMatch(/^\d+\.\d s$/)
+    expect(details).toMatch(/<\/details>/)
     expect(s).toContain('command: rollback')
     expect(s).toContain('rollback-to: r1')
   })

@@ -213,12 +213,20 @@ describe('list', () => {
     expect(run.summary).toMatch(/<table>/)
     const tableRows = run.summary.match(/<tr>.*?<\/tr>/gs) ?? []
     const row = (id: string) =>
-      tableRows.find((tr) => new RegExp(`<td>${id}( \\(bad\\))?</td>`).test(tr)) ?? ''
+      tableRows.find((tr) => new RegExp(`<td>${id}( \\((live|bad)\\))?</td>`).test(tr)) ?? ''
     expect(row('r1')).not.toBe('')
-    expect(row('r2')).toMatch(/<td>yes<\/td>/)
-    expect(row('r3')).toMatch(/r3 \(bad\)/)
-    expect(row('r3')).not.toMatch(/<td>yes<\/td>/)
-    expect(row('r2')).toContain(times.r2)
+    expect(row('r2')).toMatch(/<td>r2 \(live\)<\/td>/)
+    expect(row('r3')).toMatch(/<td>r3 \(bad\)<\/td>/)
+    expect(row('r3')).not.toMatch(/live/)
+    // When, as a person reads it (the log's time to the minute), who, the tag, the run linked.
+    const minute = `${(times.r2 as string).slice(0, 16).replace('T', ' ')} UTC`
+    expect(row('r2')).toContain(`<td>${minute}</td>`)
+    expect(row('r2')).toContain('<td>tester</td>')
+    expect(row('r2')).toContain('<td>v1.0.0 @ 0123456</td>')
+    expect(row('r2')).toContain('<a href="https://github.com/example/site/actions/runs/1234">run 1234</a>')
+    expect(run.summary).not.toMatch(/refs\/tags|\d\dT\d\d:|\d\.\d{3}Z/)
+    // list sends nothing: no transfer figures.
+    expect(run.summary).not.toMatch(/files sent|hard-linked|bytes sent|disk added/)
     // list changes nothing and takes no lock.
     expect(live(target)).toBe('releases/r2')
     expectUnlocked(target)

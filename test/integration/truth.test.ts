@@ -62,8 +62,11 @@ function expectOutputsNameLive(r: ActionRun, target: string, live: string): void
   expect(statSync(r.outputs['release-path'] as string).isDirectory()).toBe(true)
   expect(statSync(r.outputs['release-path'] as string).ino).toBe(statSync(`${target}/current`).ino)
   expect(hosts(r)[0]).toMatchObject({ 'release-id': live, 'live-known': true })
-  // The summary's "live now" column (third cell of the host row).
-  expect(r.summary).toMatch(new RegExp(`<tr><td>radtest@[^<]*</td><td>[^<]*</td><td>${live}</td>`))
+  // The summary's "live now" column (third cell of the host row), with what was attempted after it.
+  expect(r.summary).toMatch(
+    new RegExp(`<tr><td>radtest@[^<]*</td><td>[^<]*</td><td>${live}( \\([^<]*\\))?</td>`),
+  )
+  expect(r.summary).toMatch(new RegExp(`<tr><td>live now</td><td>${live}</td></tr>`))
 }
 
 /** Regular files under `dir` (relative path → dev:ino), symlinks not followed. */
@@ -92,7 +95,8 @@ describe('outputs name the release current serves', () => {
     expect(r.code).not.toBe(0)
     expectOutputsNameLive(r, target, 'r1')
     expect(hosts(r)[0]).toMatchObject({ attempted: 'r2', status: 'failed' })
-    expect(r.summary).toMatch(/<td>r1<\/td><td>r2<\/td>/) // live now, attempted
+    expect(r.summary).toMatch(/<td>r1 \(r2 is not live\)<\/td>/) // live now, attempted
+    expect(r.summary).toMatch(/<tr><td>attempted<\/td><td>r2<\/td><\/tr>/)
     expect(existsSync(`${target}/releases/r2`)).toBe(false)
   })
 
