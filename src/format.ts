@@ -80,6 +80,32 @@ export function attemptNote(h: HostResult): string {
   return what[h.status] ?? ''
 }
 
+// rsync's rate units (progress.c): powers of 1024, whatever the label says.
+const RATE_UNIT: Record<string, number> = {
+  B: 1,
+  kB: 1024,
+  KB: 1024,
+  MB: 1024 ** 2,
+  GB: 1024 ** 3,
+  TB: 1024 ** 4,
+}
+
+/**
+ * rsync --info=progress2 (--no-human-readable): `1234567  45%  12.34MB/s  0:00:03 (xfr#3, to-chk=10/20)`.
+ * Files are counted by `xfr#`, the regular files sent so far: the figure the result line's
+ * "N files sent" gives at the end. (`to-chk` counts directories and links too.) Sizes and rates in
+ * format.ts's units, as every other figure.
+ */
+export function progressText(line: string): string {
+  const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:.*?xfr#(\d+))?/.exec(line)
+  if (!m) return line.trim()
+  const [, done = '0', pct, rate = '', time, sent] = m
+  const r = /^([\d.]+)([kKMGT]?B)\/s$/.exec(rate)
+  const speed = r ? `${bytes(Math.round(Number(r[1]) * (RATE_UNIT[r[2] as string] ?? 1)))}/s` : rate
+  const files = sent !== undefined ? ` · ${plural(Number(sent), 'file')} sent` : ''
+  return `uploading ${pct}% · ${bytes(Number(done.replace(/[,.]/g, '')))} · ${speed} · ${time}${files}`
+}
+
 export interface TextRow {
   cells: string[]
   /** Colours a cell after padding (widths are measured without colour). */

@@ -1,6 +1,6 @@
 import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
-import { bytes, plural } from './format.js'
+import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { setLive } from './outcome.js'
@@ -58,7 +58,7 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
         if (now - lastProgress < 10_000 || now - started < 10_000) return
         if (line) {
           lastProgress = now
-          ctx.reporter.info(`${run.session.label}: ${line.trim()}`)
+          ctx.reporter.info(`${run.session.label}: ${progressText(line)}`)
         }
       },
     },
