@@ -11,7 +11,7 @@ import { runCommand } from './run-command.js'
 import type { Reporter, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { type LockState, State } from './state.js'
-import { writeSummary } from './summary.js'
+import { actionRollbackText, wayBack, writeSummary } from './summary.js'
 import { safeMessage } from './untrusted.js'
 
 // Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
@@ -89,6 +89,8 @@ export async function run(): Promise<void> {
     if (settings.command === 'list' && outcome.releases.length > 0) {
       reporter.info(releaseLines(outcome.releases).join('\n'))
     }
+    const back = wayBack(settings, outcome)
+    if (back) reporter.info(actionRollbackText(back))
     for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
     if (outcome.doctor)
       await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)

@@ -175,9 +175,25 @@ export function releasesHtml(releases: ReleaseInfo[]): string {
   )
 }
 
-/** The way back, for a person reading the page: the rollback workflow, run by hand (workflow_dispatch). */
+/** After a deploy that went live: the release to roll back to ('' when there is none to offer). */
+export function wayBack(settings: Settings, outcome: CommandOutcome): string {
+  const back = outcome.hosts[0]?.previousReleaseId ?? ''
+  // Only a release id (a plain name) goes into the code block as it is.
+  const offer = settings.command === 'deploy' && !settings.dryRun && !outcome.error
+  return offer && RELEASE_ID_RE.test(back) ? back : ''
+}
+
+/**
+ * The way back after a deploy, as the action says it: there is no command to type on a runner, so
+ * it names the manual run (workflow_dispatch) of a rollback and the inputs to give it.
+ */
+export function actionRollbackText(back: string): string {
+  return `To roll back to ${back}, the release that was live before: run your rollback workflow by hand (workflow_dispatch; the README's "Roll back from a manual run") with command: rollback and rollback-to: ${back}`
+}
+
+/** actionRollbackText for the page, with the inputs as a block to copy. */
 export function actionRollbackHint(back: string): string {
-  return `<p>To roll back to ${cell(back)}, the release that was live before: run your rollback workflow (Actions → Run workflow; on: workflow_dispatch) with the release id ${cell(back)}, that is a step of this action with:</p>\n\n\`\`\`yaml\ncommand: rollback\nrollback-to: ${back}\n\`\`\`\n`
+  return `<p>${cell(actionRollbackText(back))}</p>\n\n\`\`\`yaml\ncommand: rollback\nrollback-to: ${back}\n\`\`\`\n`
 }
 
 /** The whole summary, as it goes into GITHUB_STEP_SUMMARY. */
@@ -186,11 +202,8 @@ export function summaryHtml(settings: Settings, outcome: CommandOutcome): string
   const out = [`<h3>${cell(title)}</h3>`]
   if (settings.command === 'list' && outcome.releases.length > 0) out.push(releasesHtml(outcome.releases))
   out.push(hostTable(settings, outcome), detailsSection(settings, outcome))
-  const back = outcome.hosts[0]?.previousReleaseId ?? ''
-  // Only a release id (a plain name) goes into the code block as it is.
-  if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && RELEASE_ID_RE.test(back)) {
-    out.push(actionRollbackHint(back))
-  }
+  const back = wayBack(settings, outcome)
+  if (back) out.push(actionRollbackHint(back))
   // The one place the page says why the run failed (the host rows say only ✗).
   if (outcome.error) out.push(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`)
   return `${out.join('\n')}\n`

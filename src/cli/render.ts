@@ -234,7 +234,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'prune':
       for (const h of hosts) {
         out.push(
-          `${s.green('✓')} ${h.host}: ${h.pruned.length ? `pruned ${h.pruned.join(', ')}` : 'nothing to prune'} (keeping ${settings.keepReleases || 'all'} good releases)`,
+          `${s.green('✓')} ${h.host}: ${h.pruned.length ? `pruned ${h.pruned.join(', ')}` : 'nothing to prune'} (keeping ${settings.keepReleases ? plural(settings.keepReleases, 'good release') : 'all good releases'})`,
         )
       }
       break

@@ -316,6 +316,10 @@ describe('job summary', () => {
     expect(details).toMatch(/<\/details>/)
     expect(s).toContain('command: rollback')
     expect(s).toContain('rollback-to: r1')
+    // The log says it too, the way an action is run again: by hand, with the rollback inputs.
+    expect(run.stdout).toMatch(
+      /^To roll back to r1, .*workflow_dispatch.*command: rollback and rollback-to: r1$/m,
+    )
   })
 })
 
@@ -350,7 +354,7 @@ describe('error hints', () => {
     expect(msg).toContain('Welcome!')
     expect(msg).toMatch(/\.bashrc/)
     expect(msg).toContain('[ -z "$PS1" ] && return')
-    expect(run.stdout).not.toMatch(/uploaded \d+ files/)
+    expect(run.stdout).not.toMatch(/uploaded \d+ files?:/)
     expect(Number(run.outputs['bytes-sent'] ?? 0)).toBe(0)
     expect(linkTarget(`${target}/current`)).toBe('releases/r1')
     expect(listDir(`${target}/releases`)).toEqual(['r1'])

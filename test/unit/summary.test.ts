@@ -5,13 +5,21 @@
 import { describe, expect, it } from 'vitest'
 import { invocation } from '../../src/cli/invocation.js'
 import { parseCli, VERSION } from '../../src/cli/parse.js'
+import { humanResult, style } from '../../src/cli/render.js'
 import { cliSettings } from '../../src/cli/settings.js'
 import { DeployError } from '../../src/errors.js'
 import { bytes, plural, releaseLines, runLabel, runLink, seconds, shortRef, when } from '../../src/format.js'
 import type { ReleaseInfo } from '../../src/history.js'
 import { blankResult, type CommandOutcome, type HostResult, setLive } from '../../src/outcome.js'
 import type { Settings } from '../../src/settings.js'
-import { type DetailRow, HOST_DETAILS, hostDetails, summaryHtml } from '../../src/summary.js'
+import {
+  actionRollbackText,
+  type DetailRow,
+  HOST_DETAILS,
+  hostDetails,
+  summaryHtml,
+  wayBack,
+} from '../../src/summary.js'
 
 const ENV = { RAD_HOST: 'deploy@web1', RAD_TARGET: '/srv/site' }
 
@@ -95,7 +103,7 @@ describe('the summary fits a 1000 px page', () => {
     })
     // The way back, the workflow_dispatch way.
     expect(html).toContain('rollback-to: r1')
-    expect(html).toMatch(/workflow_dispatch/)
+    expect(html).toMatch(/workflow(_|&#95;)dispatch/)
   })
 
   it('a fleet: one short row per host, one details table per host', async () => {
@@ -303,6 +311,32 @@ describe('format.ts: one style for figures', () => {
 })
 
 describe('the rollback hint names the command the way it was started', () => {
+  it('the action: the manual run of a rollback (workflow_dispatch), only after a deploy that went live', async () => {
+    const deploy = await settingsFor(['deploy', '--source', '.'])
+    const h = host('deploy@web1', 'deployed', 'r2', 'r2')
+    h.previousReleaseId = 'r1'
+    expect(wayBack(deploy, outcomeOf([h]))).toBe('r1')
+    expect(actionRollbackText('r1')).toMatch(/workflow_dispatch.*command: rollback and rollback-to: r1$/)
+    expect(wayBack(deploy, outcomeOf([h], { error: new DeployError('x') }))).toBe('')
+    expect(wayBack(await settingsFor(['deploy', '--source', '.', '--dry-run']), outcomeOf([h]))).toBe('')
+    expect(wayBack(await settingsFor(['rollback']), outcomeOf([h]))).toBe('')
+    h.previousReleaseId = 'r1\n```'
+    expect(wayBack(deploy, outcomeOf([h]))).toBe('')
+  })
+
+  it('the CLI prints the invocation it is given, and plurals', async () => {
+    const s = await settingsFor(['deploy', '--source', '.'])
+    const h = host('deploy@web1', 'deployed', 'r2', 'r2')
+    Object.assign(h, { previousReleaseId: 'r1', filesTransferred: 1, filesLinked: 1, bytesSent: 1500 })
+    const text = humanResult(s, outcomeOf([h]), style(false), 'npx rsync-atomic-deploy')
+    expect(text).toContain('current -> r2 (was r1); 1 file sent, 1 hard-linked, 1.5 kB on the wire; 1.2 s')
+    expect(text).toContain('To roll back: npx rsync-atomic-deploy rollback --to r1')
+    const prune = await cliSettings(parseCli(['prune', '--keep-releases', '1']), ENV)
+    expect(
+      humanResult(prune, outcomeOf([host('deploy@web1', 'not-switched', 'r2')]), style(false)),
+    ).toContain('nothing to prune (keeping 1 good release)')
+  })
+
   it.each<[string, NodeJS.ProcessEnv, string, string]>([
     ['a global install on PATH', {}, '/usr/local/bin/rsync-atomic-deploy', 'rsync-atomic-deploy'],
     [
