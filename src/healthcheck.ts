@@ -1,4 +1,5 @@
 import { DeployError } from './errors.js'
+import { seconds } from './format.js'
 import type { Reporter } from './settings.js'
 
 /**
@@ -128,7 +129,7 @@ export async function healthcheck(
       t.done()
     }
     if (opts.signal.aborted || Date.now() + wait > deadline) break
-    opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${wait / 1000} s`)
+    opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${seconds(wait)}`)
     // The wait ends early when the step times out or is cancelled.
     await new Promise<void>((r) => {
       const t = setTimeout(r, wait)
