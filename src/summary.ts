@@ -200,7 +200,13 @@ export function actionRollbackHint(back: string): string {
 export function summaryHtml(settings: Settings, outcome: CommandOutcome): string {
   const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`
   const out = [`<h3>${cell(title)}</h3>`]
-  if (settings.command === 'list' && outcome.releases.length > 0) out.push(releasesHtml(outcome.releases))
+  // The releases are those of the first host read (as the CLI says): name it, a fleet's hosts may differ.
+  const from = outcome.hosts.find((h) => !h.error)
+  if (settings.command === 'list' && from && outcome.releases.length > 0) {
+    const of = outcome.hosts.length > 1 ? ` (1 of ${outcome.hosts.length} hosts)` : ''
+    out.push(`<p>${cell(`Releases in ${settings.target} on ${from.host}${of}, newest first:`)}</p>`)
+    out.push(releasesHtml(outcome.releases))
+  }
   out.push(hostTable(settings, outcome), detailsSection(settings, outcome))
   const back = wayBack(settings, outcome)
   if (back) out.push(actionRollbackHint(back))

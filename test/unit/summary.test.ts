@@ -205,6 +205,7 @@ describe('list: who, when, which ref, the run', () => {
       '<a href="https://github.com/example/site/actions/runs/1234">run 1234</a>',
     ])
     expect(list?.rows[1]?.[0]).toBe('r2 (live)')
+    expect(html).toContain('<p>Releases in /srv/site on deploy@web1, newest first:</p>')
     expect(html).not.toMatch(/refs\/tags|T18:57|\.042Z/)
   })
 
@@ -359,6 +360,18 @@ describe('the rollback hint names the command the way it was started', () => {
     ],
     ['./node_modules/.bin', {}, '/p/node_modules/.bin/rsync-atomic-deploy', 'npx rsync-atomic-deploy'],
     ['node and the file', {}, '/src/rad/dist/cli/index.js', 'node /src/rad/dist/cli/index.js'],
+    [
+      'a global install, the link resolved',
+      {},
+      '/usr/local/lib/node_modules/rsync-atomic-deploy/dist/cli/index.js',
+      'rsync-atomic-deploy',
+    ],
+    [
+      "a project's install, the link resolved",
+      {},
+      '/p/node_modules/rsync-atomic-deploy/dist/cli/index.js',
+      'npx rsync-atomic-deploy',
+    ],
     ['node and a file with a space', {}, '/my dir/cli/index.js', "node '/my dir/cli/index.js'"],
     ['no script path', {}, '', 'rsync-atomic-deploy'],
   ])('%s', (_name, env, script, want) => {
