@@ -2,6 +2,7 @@ import { type DeployHost, recordLinked } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { releasesToPrune } from './history.js'
 import { readServerState, type ServerState } from './host.js'
+import { keepPathsValue, keepSources, keptCount } from './keep-assets.js'
 import { liveUnknown, setLive, settleFailedSwitch, toDeployError } from './outcome.js'
 import { all, first, type GoLiveVars, type ScriptReply } from './remote.js'
 import { cleanupSignal, giveUpSignal, type RunContext } from './session.js'
@@ -48,6 +49,7 @@ export async function publishAndSwitch(
         BEFORE_SWITCH: s.beforeSwitch,
         SWITCH: doSwitch ? 1 : 0,
         KEEP_LOCK: keepLock ? 1 : 0,
+        KEEP_PATHS: keepPathsValue(s.keepAssets),
       },
       { onStderr: hookOutput(ctx, run.session.label) },
     )
@@ -57,6 +59,7 @@ export async function publishAndSwitch(
   }
   run.published = true
   recordLinked(ctx, run, reply)
+  run.result.assetsKept = keptCount(all(reply, 'kept')[0])
   if (doSwitch) wentLive(ctx, run, reply)
   else
     ctx.reporter.info(
@@ -76,9 +79,23 @@ function deployGoLive(ctx: RunContext, run: DeployHost): GoLiveVars {
     prune: (entry) =>
       releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
     measure: true,
+    keepFrom: deployKeepSources(ctx, state),
   })
   run.logLine = vars.LOGLINE
   return vars
+}
+
+/** The releases keep-assets links old files from on this host ('' when it is off). */
+function deployKeepSources(ctx: RunContext, state: ServerState): string[] {
+  const s = ctx.settings
+  if (s.keepAssets.length === 0) return []
+  return keepSources(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases)
+}
+
+/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
+function keptWords(ctx: RunContext, run: DeployHost): string {
+  if (ctx.settings.keepAssets.length === 0) return ''
+  return `; kept ${run.result.assetsKept} old assets (keep-assets, hard links from the last releases: nothing sent)`
 }
 
 function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
@@ -90,7 +107,7 @@ function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   ctx.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${run.result.filesLinked} files hard-linked to the previous release (counted on the server); the new release added ${run.result.diskKb} KiB on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
 }
 

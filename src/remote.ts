@@ -71,6 +71,8 @@ if [ -n "$BEFORE_SWITCH" ]; then
 fi
 # Counted now, while $PREV is surely there (a prune after the switch may delete it).
 count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
+# After the count: kept old assets are neither sent nor linked by the upload.
+keep_assets "$T/releases/$ID"
 if [ "$SWITCH" = 1 ]; then
   go_live
 else
@@ -171,7 +173,7 @@ else
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-    rm -rf -- "$T/releases/$UNPUBLISH"
+    rm -rf -- "$T/releases/$UNPUBLISH" && kept_forget "$UNPUBLISH"
   fi
   lock_release
 fi
@@ -197,7 +199,7 @@ if lock_mine; then
   elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
     # Ours: prepare refused an id that existed, and the lock has been ours since.
     fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && kept_forget "$ID"
   fi
   # lock_release says "lock released" itself.
   if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
@@ -273,8 +275,18 @@ export type TargetVars = { T: string; LINK: string; TOKEN: string; LEFT: number 
 /** What a script that may take or check the lock needs besides (see lock_take). */
 export type LockVars = TargetVars & { LOCK_WAIT: number; LOCK_TTL: number; LOCK_OWNER: string }
 
-/** go_live: the release to serve, the one it replaces (measured against), its log line, what to prune. */
-export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: string; MEASURE: Flag }
+/**
+ * go_live: the release to serve, the one it replaces (measured against), its log line, what to
+ * prune; KEEP_FROM: the releases keep-assets linked from (measured against too).
+ */
+export type GoLiveVars = {
+  ID: string
+  PREV: string
+  LOGLINE: string
+  PRUNE: string
+  MEASURE: Flag
+  KEEP_FROM: string
+}
 
 /**
  * The variables each script reads, so a missing one is a compile error here, not a `set -u`
@@ -283,7 +295,15 @@ export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: str
 export type ScriptVars = {
   prepare: LockVars & { ID: string; INCOMING: string; STAGED: string; SHARED: string }
   publishAndSwitch: LockVars &
-    GoLiveVars & { INCOMING: string; SHARED: string; BEFORE_SWITCH: string; SWITCH: Flag; KEEP_LOCK: Flag }
+    GoLiveVars & {
+      INCOMING: string
+      SHARED: string
+      BEFORE_SWITCH: string
+      SWITCH: Flag
+      KEEP_LOCK: Flag
+      /** keep-assets: find -path patterns, one a line ('' = off); see keep-assets.ts. */
+      KEEP_PATHS: string
+    }
   afterSwitch: LockVars & { ID: string; PREV: string; AFTER_SWITCH: string }
   stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string }
   switchTo: LockVars & GoLiveVars & { TAKE: Flag; KEEP_LOCK: Flag }

@@ -1,6 +1,7 @@
 /** The action's job summary (the outputs are outputs.ts's). */
 import * as core from '@actions/core'
 import { bytes, seconds } from './format.js'
+import { keptNote } from './keep-assets.js'
 import type { CommandOutcome, HostResult } from './outcome.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
@@ -75,6 +76,11 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       ].map(cell),
     ),
   ])
+  // keep-assets: per host, what the server linked (a dry run: what it would link).
+  if (settings.keepAssets.length > 0 && (settings.command === 'deploy' || settings.command === 'activate')) {
+    for (const h of outcome.hosts)
+      s.addRaw(`<p>${cell(`${h.host}${keptNote(settings, h.assetsKept).replace(/^;/, ':')}`)}</p>`, true)
+  }
   const back = outcome.hosts[0]?.previousReleaseId
   if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
     s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true)

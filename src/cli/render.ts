@@ -7,6 +7,7 @@
 import { doctorText } from '../doctor-render.js'
 import { bytes, seconds, textTable, when } from '../format.js'
 import type { ReleaseInfo } from '../history.js'
+import { keptNote } from '../keep-assets.js'
 import type { CommandOutcome, HostResult } from '../outcome.js'
 import { hostsJson, releasesJson, totals } from '../outputs.js'
 import type { Reporter, Settings } from '../settings.js'
@@ -185,7 +186,8 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'activate': {
       if (settings.dryRun) {
         out.push(`Dry run: nothing was changed (${hosts.length} host${hosts.length > 1 ? 's' : ''}).`)
-        for (const h of hosts) out.push(`  ${h.host}: ${liveLine(settings, h, s)}`)
+        for (const h of hosts)
+          out.push(`  ${h.host}: ${liveLine(settings, h, s)}${keptNote(settings, h.assetsKept)}`)
         break
       }
       for (const h of hosts) {
@@ -194,7 +196,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
           continue
         }
         out.push(
-          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${seconds(h.durationMs)}`,
+          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}${keptNote(settings, h.assetsKept)}; ${seconds(h.durationMs)}`,
         )
       }
       if (outcome.error) break

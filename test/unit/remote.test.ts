@@ -61,6 +61,8 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
     PRUNE: '',
     PREV: '',
     MEASURE: 0,
+    KEEP_PATHS: './assets/*\n./*.js',
+    KEEP_FROM: '',
     TAKE: 0,
     KEEP_LOCK: 0,
     SWITCH: 1,

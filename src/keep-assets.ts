@@ -1,0 +1,106 @@
+/**
+ * keep-assets: files of the last releases that match the patterns and that the new build lacks are
+ * hard-linked into the new release before it goes live, so a page loaded just before a switch still
+ * finds its hashed scripts (no ChunkLoadError). The pure parts live here: the patterns' validation
+ * and translation, and which releases are the sources. The server side is keep_assets in
+ * remote-lib.ts.
+ */
+import { InputError } from './errors.js'
+import { type LogEntry, listReleases } from './history.js'
+
+/** A pattern's characters: plain file-name characters and the globs * and ?; nothing a shell or find reads otherwise. */
+const SEGMENT_RE = /^[A-Za-z0-9._~@+*?-]+$/
+
+const FIX =
+  'Give patterns relative to the release, e.g. assets/**, _next/static/** or *.js (letters, digits, . _ - ~ @ + and the globs * and ?).'
+
+/** At most this many patterns, each this long: a list is a handful of asset directories. */
+export const MAX_PATTERNS = 100
+const MAX_LENGTH = 200
+
+/**
+ * The keep-assets input as patterns: newline or comma separated, each relative (no leading /, no
+ * `.` or `..` part), of a safe charset. `name` is the input named in errors.
+ */
+export function parseKeepAssets(value: string, name = 'keep-assets'): string[] {
+  const items = value
+    .replace(/\r\n?/g, '\n')
+    .split(/[\n,]/)
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+  if (items.length > MAX_PATTERNS) {
+    throw new InputError(
+      name,
+      `has ${items.length} patterns, more than ${MAX_PATTERNS}`,
+      'List the asset directories, e.g. assets/**.',
+    )
+  }
+  for (const p of items) checkPattern(name, p)
+  return [...new Set(items)]
+}
+
+function checkPattern(name: string, p: string): void {
+  const shown = JSON.stringify(p)
+  if (p.length > MAX_LENGTH)
+    throw new InputError(
+      name,
+      `the pattern ${shown.slice(0, 60)}… is longer than ${MAX_LENGTH} characters`,
+      FIX,
+    )
+  if (p.startsWith('/')) throw new InputError(name, `the pattern ${shown} is absolute`, FIX)
+  const parts = p.replace(/\/$/, '').split('/')
+  if (parts.some((s) => s === '.' || s === '..')) {
+    throw new InputError(name, `the pattern ${shown} has a . or .. part`, FIX)
+  }
+  if (parts.some((s) => s === ''))
+    throw new InputError(name, `the pattern ${shown} has an empty part (//)`, FIX)
+  const bad = parts.find((s) => !SEGMENT_RE.test(s))
+  if (bad !== undefined) {
+    throw new InputError(name, `the pattern ${shown} has a character that is not allowed`, FIX)
+  }
+}
+
+/**
+ * A pattern as a `find -path` pattern below the release (find prints `./path`). find's `*` matches
+ * `/` too, so `**` becomes `*` and a `*` of the pattern matches across directories as well:
+ * `assets/**` and `assets/*` are every file under assets/, `*.js` every .js file at any depth. A
+ * pattern ending in `/` means everything under that directory.
+ */
+export function findPathPattern(pattern: string): string {
+  let p = pattern.replace(/\*{2,}/g, '*')
+  if (p.endsWith('/')) p += '*'
+  return `./${p}`
+}
+
+/** The find -path patterns, one a line, as the keep_assets script reads them (KEEP_PATHS). */
+export function keepPathsValue(patterns: string[]): string {
+  return patterns.map(findPathPattern).join('\n')
+}
+
+/**
+ * The releases old assets are kept from, newest first: the live one, then the others in the log's
+ * order (list's order), at most `n`, never the new release itself. Only releases on disk.
+ */
+export function keepSources(
+  log: LogEntry[],
+  existing: string[],
+  live: string,
+  newId: string,
+  n: number,
+): string[] {
+  if (n <= 0) return []
+  const ordered = listReleases(log, existing, live).map((r) => r.id)
+  const list = existing.includes(live) ? [live, ...ordered.filter((id) => id !== live)] : ordered
+  return list.filter((id) => id !== newId).slice(0, n)
+}
+
+/** The server's count of kept files (a `kept` reply): a whole number, else 0. */
+export function keptCount(value: string | undefined): number {
+  return value !== undefined && /^[0-9]{1,9}$/.test(value) ? Number(value) : 0
+}
+
+/** "; kept N old assets" for a host's line (the CLI's, the summary's), when keep-assets is on. */
+export function keptNote(settings: { keepAssets: string[]; dryRun: boolean }, kept: number): string {
+  if (settings.keepAssets.length === 0) return ''
+  return settings.dryRun ? `; would keep ${kept} old assets` : `; kept ${kept} old assets`
+}

@@ -1,0 +1,177 @@
+/**
+ * keep-assets against a real sshd, the bundle run as the runner runs it: old files that match the
+ * patterns and that the new build lacks are hard-linked into the new release (the same inode),
+ * counted on the server; the new build's own files win; nothing is carried forward forever;
+ * symlinks are never followed; rollback, the dry run and bad input.
+ */
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { expectOk } from '../support/expect.js'
+import { type ActionRun, errorText, inode, linkTarget, listDir, readTree } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
+
+const suite = useSshd()
+const { newTarget } = suite
+
+const KEEP = { 'keep-assets': 'assets/**' }
+
+async function deploy(
+  target: string,
+  id: string,
+  files: Record<string, string>,
+  extra: Record<string, string> = KEEP,
+): Promise<ActionRun> {
+  const run = await suite.deploy(target, suite.sourceDir(files), { 'release-id': id, ...extra }, { post: false })
+  expectOk(run)
+  expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
+  return run
+}
+
+/** A release of a site with a hashed bundle and a shared, changing asset. */
+function site(id: string, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    'index.html': `<script src="/assets/app.${id}.js"></script>\n`,
+    [`assets/app.${id}.js`]: `console.log("${id}")\n`,
+    'assets/logo.svg': '<svg/>\n',
+    'assets/theme.css': `/* ${id} */\n`,
+    ...more,
+  }
+}
+
+const rel = (target: string, id: string, p: string) => `${target}/releases/${id}/${p}`
+
+describe('keep-assets', () => {
+  it('hard-links the old assets the new build lacks (same inode), counts them apart, and the new build wins', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n', 'other/old.txt': 'old\n' }))
+    const run = await deploy(target, 'r2', site('r2'))
+    // Kept, as hard links to release 1's own files (no copy, no transfer).
+    for (const p of ['assets/app.r1.js', 'assets/chunks/lazy.r1.js']) {
+      expect(inode(rel(target, 'r2', p)), p).toBe(inode(rel(target, 'r1', p)))
+    }
+    // A file the new build has is the new build's: content and inode.
+    expect(readFileSync(rel(target, 'r2', 'assets/theme.css'), 'utf8')).toBe('/* r2 */\n')
+    expect(inode(rel(target, 'r2', 'assets/theme.css'))).not.toBe(inode(rel(target, 'r1', 'assets/theme.css')))
+    // Outside the patterns: not kept.
+    expect(existsSync(rel(target, 'r2', 'other/old.txt'))).toBe(false)
+    // Counted on the server, and never as sent or linked: logo.svg is the one unchanged file.
+    expect(run.outputs['assets-kept']).toBe('2')
+    expect(run.outputs['files-linked']).toBe('1')
+    expect(run.outputs['files-transferred']).toBe('3')
+    expect(JSON.parse(run.outputs.hosts as string)[0]['assets-kept']).toBe(2)
+    expect(run.stdout).toContain('kept 2 old assets')
+    expect(run.summary).toContain('kept 2 old assets')
+    // What was kept is recorded with the release.
+    expect(readFileSync(`${target}/.deploy/kept/r2`, 'utf8').split('\n').sort()).toEqual([
+      '',
+      './assets/app.r1.js',
+      './assets/chunks/lazy.r1.js',
+    ])
+    // Release 1 is as it was built.
+    expect(Object.keys(readTree(`${target}/releases/r1`)).sort()).toEqual(
+      Object.keys(site('r1', { 'assets/chunks/lazy.r1.js': '', 'other/old.txt': '' })).sort(),
+    )
+  })
+
+  it('keeps an asset only for keep-assets-releases releases after the build that had it; prune takes the record along', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    for (const id of ['r2', 'r3']) {
+      await deploy(target, id, site(id))
+      expect(inode(rel(target, id, 'assets/app.r1.js')), id).toBe(inode(rel(target, 'r1', 'assets/app.r1.js')))
+    }
+    // r4's sources are r3 and r2, which only kept app.r1.js: it is gone. Theirs are kept.
+    const run = await deploy(target, 'r4', site('r4'), { ...KEEP, 'keep-releases': '2' })
+    expect(existsSync(rel(target, 'r4', 'assets/app.r1.js'))).toBe(false)
+    expect(listDir(`${target}/releases/r4/assets`)).toEqual([
+      'app.r2.js',
+      'app.r3.js',
+      'app.r4.js',
+      'logo.svg',
+      'theme.css',
+    ])
+    expect(run.outputs['assets-kept']).toBe('2')
+    // keep-releases 2: r1 and r2 were pruned, and their records with them.
+    expect(listDir(`${target}/releases`)).toEqual(['r3', 'r4'])
+    expect(listDir(`${target}/.deploy/kept`)).toEqual(['r3', 'r4'])
+  })
+
+  it('keep-assets-releases 1 keeps from the live release only; patterns that match nothing keep nothing', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    await deploy(target, 'r2', site('r2'))
+    const run = await deploy(target, 'r3', site('r3'), { ...KEEP, 'keep-assets-releases': '1' })
+    expect(listDir(`${target}/releases/r3/assets`)).toEqual(['app.r2.js', 'app.r3.js', 'logo.svg', 'theme.css'])
+    expect(run.outputs['assets-kept']).toBe('1')
+    const none = await deploy(target, 'r4', site('r4'), { 'keep-assets': '_next/static/**, *.map' })
+    expect(listDir(`${target}/releases/r4/assets`)).toEqual(['app.r4.js', 'logo.svg', 'theme.css'])
+    expect(none.outputs['assets-kept']).toBe('0')
+    // Off (the default): nothing is kept and nothing is said.
+    const off = await deploy(target, 'r5', site('r5'), {})
+    expect(listDir(`${target}/releases/r5/assets`)).toEqual(['app.r5.js', 'logo.svg', 'theme.css'])
+    expect(off.outputs['assets-kept']).toBe('0')
+    expect(off.stdout).not.toContain('old assets')
+  })
+
+  it('never follows a symlink: not one of an old release, not one of the new build', async () => {
+    const target = newTarget()
+    const outside = suite.tmp('radkeep-outside-')
+    writeFileSync(`${outside}/secret.js`, 'secret\n')
+    const r1 = suite.sourceDir(site('r1', { 'assets/sub/chunk.r1.js': 'chunk\n' }))
+    // Release 1 links out: to a file and to a directory outside the target.
+    symlinkSync(`${outside}/secret.js`, `${r1}/assets/evil.js`)
+    symlinkSync(outside, `${r1}/assets/away`)
+    expectOk(await suite.deploy(target, r1, { 'release-id': 'r1', ...KEEP }, { post: false }))
+    // Release 2 has a symlink where release 1 had the directory assets/sub.
+    const r2 = suite.sourceDir(site('r2'))
+    symlinkSync(outside, `${r2}/assets/sub`)
+    const run = await suite.deploy(target, r2, { 'release-id': 'r2', ...KEEP }, { post: false })
+    expectOk(run)
+    // app.r1.js only: evil.js is a symlink, away/ is one, and assets/sub/ of the new build leads out.
+    expect(run.outputs['assets-kept']).toBe('1')
+    expect(listDir(outside)).toEqual(['secret.js'])
+    expect(listDir(`${target}/releases/r2/assets`)).toEqual(['app.r1.js', 'app.r2.js', 'logo.svg', 'sub', 'theme.css'])
+    expect(linkTarget(`${target}/releases/r2/assets/sub`)).toBe(outside)
+  })
+
+  it('a rollback serves the release as it was: it keeps what it had, and gets nothing new', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    await deploy(target, 'r2', site('r2'))
+    const before = readTree(`${target}/releases/r1`)
+    const back = await suite.command(target, 'rollback', KEEP, { post: false })
+    expectOk(back)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(readTree(`${target}/releases/r1`)).toEqual(before)
+    expect(existsSync(rel(target, 'r1', 'assets/app.r2.js'))).toBe(false)
+    // r2 still has what it kept.
+    expect(existsSync(rel(target, 'r2', 'assets/app.r1.js'))).toBe(true)
+  })
+
+  it('a dry run says what it would keep and links nothing', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n' }))
+    const run = await suite.deploy(target, suite.sourceDir(site('r2')), { 'release-id': 'r2', ...KEEP, 'dry-run': 'true' }, { post: false })
+    expectOk(run)
+    expect(run.outputs['assets-kept']).toBe('2')
+    expect(run.stdout).toContain('would keep 2 old assets')
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expect(existsSync(`${target}/.deploy/kept`)).toBe(false)
+  })
+
+  it.each([
+    ['../etc/**', /has a \. or \.\. part/],
+    ['/var/www/**', /is absolute/],
+    ['assets/$(touch x)', /not allowed/],
+    ['assets//x', /empty part/],
+  ])('refuses keep-assets %s before connecting, naming the input; nothing changes', async (pattern, why) => {
+    const target = newTarget()
+    mkdirSync(target)
+    const run = await suite.deploy(target, suite.sourceDir(site('r1')), { 'keep-assets': pattern }, { post: false })
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toMatch(/Input 'keep-assets'/)
+    expect(errorText(run)).toMatch(why)
+    expect(errorText(run)).toContain('e.g. assets/**')
+    expect(listDir(target)).toEqual([])
+  })
+})
