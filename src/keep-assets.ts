@@ -5,8 +5,13 @@
  * and translation, and which releases are the sources. The server side is keep_assets in
  * remote-lib.ts.
  */
+import { lstatSync, type Stats } from 'node:fs'
+import path from 'node:path'
 import { InputError } from './errors.js'
 import { type LogEntry, listReleases } from './history.js'
+import type { HostRun } from './host.js'
+import { all } from './remote.js'
+import type { RunContext } from './session.js'
 
 /** A pattern's characters: plain file-name characters and the globs * and ?; nothing a shell or find reads otherwise. */
 const SEGMENT_RE = /^[A-Za-z0-9._~@+*?-]+$/
@@ -103,4 +108,54 @@ export function keptCount(value: string | undefined): number {
 export function keptNote(settings: { keepAssets: string[]; dryRun: boolean }, kept: number): string {
   if (settings.keepAssets.length === 0) return ''
   return settings.dryRun ? `; would keep ${kept} old assets` : `; kept ${kept} old assets`
+}
+
+/**
+ * How many of the server's candidates (`./path`, from keepPlan) the build lacks: the ones a deploy
+ * would keep. A path the build has, or one under a file or a symlink of the build, is not kept.
+ * (The build as it lies here: exclude and filter rules are not applied.)
+ */
+export function countMissing(source: string, candidates: string[]): number {
+  let n = 0
+  for (const c of candidates) {
+    const rel = c.startsWith('./') ? c.slice(2) : ''
+    const parts = rel.split('/')
+    if (rel === '' || parts.some((p) => p === '' || p === '.' || p === '..')) continue
+    if (placeFree(source, parts)) n++
+  }
+  return n
+}
+
+/** Nothing at the path in `root`, and every part above it that exists is a real directory. */
+function placeFree(root: string, parts: string[]): boolean {
+  let p = root
+  for (let i = 0; i < parts.length; i++) {
+    p = path.join(p, parts[i] as string)
+    let st: Stats
+    try {
+      st = lstatSync(p)
+    } catch {
+      return true
+    }
+    if (i === parts.length - 1 || !st.isDirectory()) return false
+  }
+  return false
+}
+
+/** A dry run: what keep-assets would link on this host, from the server's plan and the local build. */
+export async function dryRunKept(ctx: RunContext, run: HostRun): Promise<number> {
+  const s = ctx.settings
+  if (s.keepAssets.length === 0 || !run.state) return 0
+  const reply = await run.session.call('keepPlan', {
+    ID: s.releaseId,
+    KEEP_PATHS: keepPathsValue(s.keepAssets),
+    KEEP_FROM: keepSources(
+      run.state.log,
+      run.state.releases,
+      run.state.live,
+      s.releaseId,
+      s.keepAssetsReleases,
+    ).join(' '),
+  })
+  return countMissing(s.source, all(reply, 'keep-candidate'))
 }

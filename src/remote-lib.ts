@@ -472,10 +472,11 @@ keep_assets() {
   [ "$missed" -gt 0 ] && warn "keep-assets: $missed old file(s) could not be hard-linked into $ID (another filesystem, or no room)"
   say kept "$KEPT"
 }
-# The plan: "RELEASE ./path" for each file to keep, from the newest source that has it.
+# The plan: "RELEASE ./path" for each file to keep into the release $1, from the newest source
+# that has it ($1 empty: a dry run's, before there is a new release).
 keep_plan() {
   {
-    (cd -- "$1" && find . ! -path "*$NL*" -type d | sed 's/^/d /' &&
+    [ -z "$1" ] || (cd -- "$1" && find . ! -path "*$NL*" -type d | sed 's/^/d /' &&
       find . ! -path "*$NL*" ! -type d | sed 's/^/x /')
     for r in $KEEP_FROM; do
       case "$r" in '' | *[!A-Za-z0-9._-]* | .*) continue ;; esac

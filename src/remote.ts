@@ -94,6 +94,16 @@ lock_release
 say ok
 `
 
+// A dry run's keep-assets: what keep_assets would link, read only (no lock, no fence, no write),
+// one "keep-candidate ./path" a file; the client leaves out what its build has.
+const KEEP_PLAN = sh`
+if [ -d "$T/releases" ] && [ -n "$KEEP_PATHS" ] && [ -n "$KEEP_FROM" ]; then
+  contained "$T/releases" "$D/kept"
+  keep_plan '' | while IFS= read -r line; do say keep-candidate "\${line#* }"; done
+fi
+say ok
+`
+
 const AFTER_SWITCH = sh`
 lock_check
 run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
@@ -264,6 +274,7 @@ export type ScriptName =
   | 'prune'
   | 'recover'
   | 'doctor'
+  | 'keepPlan'
 
 /** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
 export type Flag = 0 | 1
@@ -314,6 +325,8 @@ export type ScriptVars = {
   recover: TargetVars & { ID: string; INCOMING: string; LOGLINE: string; KEEP_LOCK: Flag }
   // Reads only: no lock, no fence.
   doctor: LockVars & { ID: string }
+  // Reads only (a dry run of keep-assets).
+  keepPlan: LockVars & { ID: string; KEEP_PATHS: string; KEEP_FROM: string }
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */
@@ -326,7 +339,8 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['releaseLock'] &
   ScriptVars['prune'] &
   ScriptVars['recover'] &
-  ScriptVars['doctor']
+  ScriptVars['doctor'] &
+  ScriptVars['keepPlan']
 
 /** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
 export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
@@ -347,6 +361,7 @@ const SCRIPTS: Record<ScriptName, string> = {
   prune: PRUNE,
   recover: RECOVER,
   doctor: DOCTOR,
+  keepPlan: KEEP_PLAN,
 }
 
 /**

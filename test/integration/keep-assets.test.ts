@@ -2,12 +2,14 @@
  * keep-assets against a real sshd, the bundle run as the runner runs it: old files that match the
  * patterns and that the new build lacks are hard-linked into the new release (the same inode),
  * counted on the server; the new build's own files win; nothing is carried forward forever;
- * symlinks are never followed; rollback, the dry run and bad input.
+ * symlinks are never followed; rollback, the dry run and bad input. Then visitors under load: a
+ * real nginx serves two sites while each gets 10 deploys, one with keep-assets, one without.
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { expectOk } from '../support/expect.js'
 import { type ActionRun, errorText, inode, linkTarget, listDir, readTree } from '../support/harness.js'
+import { startNginx } from '../support/nginx.js'
 import { useSshd } from '../support/suite.js'
 
 const suite = useSshd()
@@ -21,7 +23,12 @@ async function deploy(
   files: Record<string, string>,
   extra: Record<string, string> = KEEP,
 ): Promise<ActionRun> {
-  const run = await suite.deploy(target, suite.sourceDir(files), { 'release-id': id, ...extra }, { post: false })
+  const run = await suite.deploy(
+    target,
+    suite.sourceDir(files),
+    { 'release-id': id, ...extra },
+    { post: false },
+  )
   expectOk(run)
   expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
   return run
@@ -43,7 +50,11 @@ const rel = (target: string, id: string, p: string) => `${target}/releases/${id}
 describe('keep-assets', () => {
   it('hard-links the old assets the new build lacks (same inode), counts them apart, and the new build wins', async () => {
     const target = newTarget()
-    await deploy(target, 'r1', site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n', 'other/old.txt': 'old\n' }))
+    await deploy(
+      target,
+      'r1',
+      site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n', 'other/old.txt': 'old\n' }),
+    )
     const run = await deploy(target, 'r2', site('r2'))
     // Kept, as hard links to release 1's own files (no copy, no transfer).
     for (const p of ['assets/app.r1.js', 'assets/chunks/lazy.r1.js']) {
@@ -51,7 +62,9 @@ describe('keep-assets', () => {
     }
     // A file the new build has is the new build's: content and inode.
     expect(readFileSync(rel(target, 'r2', 'assets/theme.css'), 'utf8')).toBe('/* r2 */\n')
-    expect(inode(rel(target, 'r2', 'assets/theme.css'))).not.toBe(inode(rel(target, 'r1', 'assets/theme.css')))
+    expect(inode(rel(target, 'r2', 'assets/theme.css'))).not.toBe(
+      inode(rel(target, 'r1', 'assets/theme.css')),
+    )
     // Outside the patterns: not kept.
     expect(existsSync(rel(target, 'r2', 'other/old.txt'))).toBe(false)
     // Counted on the server, and never as sent or linked: logo.svg is the one unchanged file.
@@ -78,7 +91,9 @@ describe('keep-assets', () => {
     await deploy(target, 'r1', site('r1'))
     for (const id of ['r2', 'r3']) {
       await deploy(target, id, site(id))
-      expect(inode(rel(target, id, 'assets/app.r1.js')), id).toBe(inode(rel(target, 'r1', 'assets/app.r1.js')))
+      expect(inode(rel(target, id, 'assets/app.r1.js')), id).toBe(
+        inode(rel(target, 'r1', 'assets/app.r1.js')),
+      )
     }
     // r4's sources are r3 and r2, which only kept app.r1.js: it is gone. Theirs are kept.
     const run = await deploy(target, 'r4', site('r4'), { ...KEEP, 'keep-releases': '2' })
@@ -101,7 +116,12 @@ describe('keep-assets', () => {
     await deploy(target, 'r1', site('r1'))
     await deploy(target, 'r2', site('r2'))
     const run = await deploy(target, 'r3', site('r3'), { ...KEEP, 'keep-assets-releases': '1' })
-    expect(listDir(`${target}/releases/r3/assets`)).toEqual(['app.r2.js', 'app.r3.js', 'logo.svg', 'theme.css'])
+    expect(listDir(`${target}/releases/r3/assets`)).toEqual([
+      'app.r2.js',
+      'app.r3.js',
+      'logo.svg',
+      'theme.css',
+    ])
     expect(run.outputs['assets-kept']).toBe('1')
     const none = await deploy(target, 'r4', site('r4'), { 'keep-assets': '_next/static/**, *.map' })
     expect(listDir(`${target}/releases/r4/assets`)).toEqual(['app.r4.js', 'logo.svg', 'theme.css'])
@@ -130,7 +150,13 @@ describe('keep-assets', () => {
     // app.r1.js only: evil.js is a symlink, away/ is one, and assets/sub/ of the new build leads out.
     expect(run.outputs['assets-kept']).toBe('1')
     expect(listDir(outside)).toEqual(['secret.js'])
-    expect(listDir(`${target}/releases/r2/assets`)).toEqual(['app.r1.js', 'app.r2.js', 'logo.svg', 'sub', 'theme.css'])
+    expect(listDir(`${target}/releases/r2/assets`)).toEqual([
+      'app.r1.js',
+      'app.r2.js',
+      'logo.svg',
+      'sub',
+      'theme.css',
+    ])
     expect(linkTarget(`${target}/releases/r2/assets/sub`)).toBe(outside)
   })
 
@@ -151,7 +177,12 @@ describe('keep-assets', () => {
   it('a dry run says what it would keep and links nothing', async () => {
     const target = newTarget()
     await deploy(target, 'r1', site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n' }))
-    const run = await suite.deploy(target, suite.sourceDir(site('r2')), { 'release-id': 'r2', ...KEEP, 'dry-run': 'true' }, { post: false })
+    const run = await suite.deploy(
+      target,
+      suite.sourceDir(site('r2')),
+      { 'release-id': 'r2', ...KEEP, 'dry-run': 'true' },
+      { post: false },
+    )
     expectOk(run)
     expect(run.outputs['assets-kept']).toBe('2')
     expect(run.stdout).toContain('would keep 2 old assets')
@@ -167,11 +198,96 @@ describe('keep-assets', () => {
   ])('refuses keep-assets %s before connecting, naming the input; nothing changes', async (pattern, why) => {
     const target = newTarget()
     mkdirSync(target)
-    const run = await suite.deploy(target, suite.sourceDir(site('r1')), { 'keep-assets': pattern }, { post: false })
+    const run = await suite.deploy(
+      target,
+      suite.sourceDir(site('r1')),
+      { 'keep-assets': pattern },
+      { post: false },
+    )
     expect(run.code).not.toBe(0)
     expect(errorText(run)).toMatch(/Input 'keep-assets'/)
     expect(errorText(run)).toMatch(why)
     expect(errorText(run)).toContain('e.g. assets/**')
     expect(listDir(target)).toEqual([])
   })
+})
+
+/** Visitors, as a browser does it: GET /, then (after it parsed the page) the script the page names. */
+interface Tally {
+  visits: number
+  missing: number
+  errors: number
+}
+
+const GAP_MS = 40
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function visitor(port: number, stop: { done: boolean }, tally: Tally): Promise<void> {
+  while (!stop.done) {
+    try {
+      const page = await (await fetch(`http://127.0.0.1:${port}/`)).text()
+      const src = /src="(\/assets\/app\.[a-z0-9]+\.js)"/.exec(page)?.[1]
+      if (!src) {
+        tally.errors++
+        continue
+      }
+      await sleep(GAP_MS)
+      const script = await fetch(`http://127.0.0.1:${port}${src}`)
+      await script.arrayBuffer()
+      tally.visits++
+      if (script.status === 404) tally.missing++
+      else if (script.status !== 200) tally.errors++
+    } catch {
+      tally.errors++
+    }
+  }
+}
+
+describe('keep-assets under load', () => {
+  it('visitors who loaded a page before a switch find its script after it: 0 missing with keep-assets, some without', async () => {
+    const withKeep = newTarget('keep')
+    const without = newTarget('plain')
+    const ids = Array.from({ length: 11 }, (_, i) => `v${String(i + 1).padStart(2, '0')}`)
+    await Promise.all([
+      deploy(withKeep, ids[0] as string, site(ids[0] as string)),
+      deploy(without, ids[0] as string, site(ids[0] as string), {}),
+    ])
+    const nginx = await startNginx([
+      { target: withKeep, openFileCache: false },
+      { target: without, openFileCache: false },
+    ])
+    const stop = { done: false }
+    const times: number[] = []
+    const tallies: [Tally, Tally] = [
+      { visits: 0, missing: 0, errors: 0 },
+      { visits: 0, missing: 0, errors: 0 },
+    ]
+    const visitors = [0, 1].flatMap((i) =>
+      Array.from({ length: 3 }, () => visitor(nginx.ports[i] as number, stop, tallies[i] as Tally)),
+    )
+    try {
+      await sleep(200)
+      // 10 switches on each site, at the same moments.
+      for (const id of ids.slice(1)) {
+        const t = Date.now()
+        await Promise.all([deploy(withKeep, id, site(id)), deploy(without, id, site(id), {})])
+        times.push(Date.now() - t)
+        await sleep(100)
+      }
+      await sleep(200)
+    } finally {
+      stop.done = true
+      await Promise.all(visitors)
+      await nginx.stop()
+    }
+    const [keep, plain] = tallies
+    console.log(
+      `keep-assets under load (10 switches, 3 visitors a site, ${GAP_MS} ms between page and script): with keep-assets ${keep.missing} missing scripts of ${keep.visits} visits, without ${plain.missing} of ${plain.visits}; the deploys took ${times.map((t) => (t / 1000).toFixed(1)).join(' ')} s`,
+    )
+    expect(keep.errors + plain.errors).toBe(0)
+    expect(keep.visits).toBeGreaterThan(100)
+    expect(keep.missing).toBe(0)
+    expect(plain.missing).toBeGreaterThan(0)
+    // 20 deploys: about 15 s on an idle machine, minutes on a crowded one.
+  }, 300_000)
 })
