@@ -379,7 +379,7 @@ log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/lo
 # TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
 # or a serve would land outside TARGET.
 contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared"
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared" "$D/kept"
   for p in "$@"; do
     if [ -L "$p" ]; then
       fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"

@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { cliConnection, runCli } from '../support/cli.js'
 import { expectOk } from '../support/expect.js'
 import { type ActionRun, errorText, inode, linkTarget, listDir, readTree } from '../support/harness.js'
 import { startNginx } from '../support/nginx.js'
@@ -80,6 +81,8 @@ describe('keep-assets', () => {
       './assets/app.r1.js',
       './assets/chunks/lazy.r1.js',
     ])
+    // The disk the release added: its own new files only (the kept ones are release 1's inodes).
+    expect(run.stdout).toMatch(/the new release added [0-9]+ KiB on disk/)
     // Release 1 is as it was built.
     expect(Object.keys(readTree(`${target}/releases/r1`)).sort()).toEqual(
       Object.keys(site('r1', { 'assets/chunks/lazy.r1.js': '', 'other/old.txt': '' })).sort(),
@@ -88,16 +91,20 @@ describe('keep-assets', () => {
 
   it('keeps an asset only for keep-assets-releases releases after the build that had it; prune takes the record along', async () => {
     const target = newTarget()
-    await deploy(target, 'r1', site('r1'))
+    await deploy(target, 'r1', site('r1', { 'assets/big.r1.bin': 'x'.repeat(512 * 1024) }))
     for (const id of ['r2', 'r3']) {
-      await deploy(target, id, site(id))
-      expect(inode(rel(target, id, 'assets/app.r1.js')), id).toBe(
-        inode(rel(target, 'r1', 'assets/app.r1.js')),
-      )
+      const run = await deploy(target, id, site(id))
+      for (const p of ['assets/app.r1.js', 'assets/big.r1.bin']) {
+        expect(inode(rel(target, id, p)), `${id} ${p}`).toBe(inode(rel(target, 'r1', p)))
+      }
+      // What is kept costs no disk, also when it comes from a release older than the live one.
+      const added = Number(/the new release added ([0-9]+) KiB on disk/.exec(run.stdout)?.[1])
+      expect(added, id).toBeLessThan(100)
     }
     // r4's sources are r3 and r2, which only kept app.r1.js: it is gone. Theirs are kept.
     const run = await deploy(target, 'r4', site('r4'), { ...KEEP, 'keep-releases': '2' })
     expect(existsSync(rel(target, 'r4', 'assets/app.r1.js'))).toBe(false)
+    expect(existsSync(rel(target, 'r4', 'assets/big.r1.bin'))).toBe(false)
     expect(listDir(`${target}/releases/r4/assets`)).toEqual([
       'app.r2.js',
       'app.r3.js',
@@ -133,6 +140,24 @@ describe('keep-assets', () => {
     expect(off.stdout).not.toContain('old assets')
   })
 
+  it('refuses a .deploy/kept that is a symlink before anything changes', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    const outside = suite.tmp('radkeep-away-')
+    symlinkSync(outside, `${target}/.deploy/kept`)
+    const run = await suite.deploy(
+      target,
+      suite.sourceDir(site('r2')),
+      { 'release-id': 'r2', ...KEEP },
+      { post: false },
+    )
+    expect(run.code).not.toBe(0)
+    expect(errorText(run)).toMatch(/\.deploy\/kept is a symlink/)
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(listDir(outside)).toEqual([])
+  })
+
   it('never follows a symlink: not one of an old release, not one of the new build', async () => {
     const target = newTarget()
     const outside = suite.tmp('radkeep-outside-')
@@ -150,6 +175,7 @@ describe('keep-assets', () => {
     // app.r1.js only: evil.js is a symlink, away/ is one, and assets/sub/ of the new build leads out.
     expect(run.outputs['assets-kept']).toBe('1')
     expect(listDir(outside)).toEqual(['secret.js'])
+    expect(run.outputs['files-linked']).toBe('1')
     expect(listDir(`${target}/releases/r2/assets`)).toEqual([
       'app.r1.js',
       'app.r2.js',
@@ -163,7 +189,7 @@ describe('keep-assets', () => {
   it('a rollback serves the release as it was: it keeps what it had, and gets nothing new', async () => {
     const target = newTarget()
     await deploy(target, 'r1', site('r1'))
-    await deploy(target, 'r2', site('r2'))
+    await deploy(target, 'r2', site('r2', { 'assets/big.r2.bin': 'y'.repeat(512 * 1024) }))
     const before = readTree(`${target}/releases/r1`)
     const back = await suite.command(target, 'rollback', KEEP, { post: false })
     expectOk(back)
@@ -172,6 +198,46 @@ describe('keep-assets', () => {
     expect(existsSync(rel(target, 'r1', 'assets/app.r2.js'))).toBe(false)
     // r2 still has what it kept.
     expect(existsSync(rel(target, 'r2', 'assets/app.r1.js'))).toBe(true)
+    // The next deploy keeps from the live r1 first, then r2: r2's files are not in the live release
+    // the disk figure is measured against, and still cost nothing.
+    const next = await deploy(target, 'r3', site('r3'))
+    expect(next.outputs['assets-kept']).toBe('3')
+    expect(inode(rel(target, 'r3', 'assets/big.r2.bin'))).toBe(inode(rel(target, 'r2', 'assets/big.r2.bin')))
+    const added = Number(/the new release added ([0-9]+) KiB on disk/.exec(next.stdout)?.[1])
+    expect(added).toBeLessThan(100)
+  })
+
+  it('the CLI takes --keep-assets and --keep-assets-releases, and says what it kept', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    await deploy(target, 'r2', site('r2'))
+    const conn = cliConnection(suite.sshd, suite.tmp('radkeep-cli-'))
+    const src = suite.sourceDir(site('r3'))
+    const args = ['deploy', ...conn, '--target', target, '--source', src, '--release-id', 'r3']
+    const run = await runCli([
+      ...args,
+      '--keep-assets',
+      'assets/**',
+      '--keep-assets',
+      '*.map',
+      '--keep-assets-releases',
+      '2',
+    ])
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(run.stdout).toMatch(
+      /current -> r3 \(was r2\); 3 files sent, 1 hard-linked, .* on the wire; kept 2 old assets;/,
+    )
+    expect(listDir(`${target}/releases/r3/assets`)).toEqual([
+      'app.r1.js',
+      'app.r2.js',
+      'app.r3.js',
+      'logo.svg',
+      'theme.css',
+    ])
+    const bad = await runCli([...args.slice(0, -1), 'r4', '--keep-assets', '../x'])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/--keep-assets.*\. or \.\. part/)
+    expect(listDir(`${target}/releases`)).toEqual(['r1', 'r2', 'r3'])
   })
 
   it('a dry run says what it would keep and links nothing', async () => {
