@@ -160,6 +160,8 @@ export interface Recovered {
   live: string
   switched: boolean
   lock: 'kept' | 'released' | 'not-ours'
+  /** keep-assets: the old files our release holds, counted on the server. */
+  assetsKept: number
 }
 
 /**
@@ -191,7 +193,7 @@ export async function recover(ctx: RunContext, run: DeployHost, keepLock: boolea
     run.switched = true
   }
   run.unconfirmed = false
-  return { live, switched, lock }
+  return { live, switched, lock, assetsKept: keptCount(first(reply, 'kept')) }
 }
 
 /** A sentence on what the server serves after recover. */
@@ -242,6 +244,7 @@ export async function afterLostConnection(
   ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`)
   if (found.switched) {
     run.result.status = 'deployed'
+    run.result.assetsKept = found.assetsKept
     ctx.reporter.info(
       `${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`,
     )

@@ -147,7 +147,6 @@ export async function dryRunKept(ctx: RunContext, run: HostRun): Promise<number>
   const s = ctx.settings
   if (s.keepAssets.length === 0 || !run.state) return 0
   const reply = await run.session.call('keepPlan', {
-    ID: s.releaseId,
     KEEP_PATHS: keepPathsValue(s.keepAssets),
     KEEP_FROM: keepSources(
       run.state.log,

@@ -522,6 +522,16 @@ KEEP_EOF
   [ "$#" -gt 0 ] || return 0
   (cd -- "$kf_dir" && find . -type f ! -path "*$NL*" \( "$@" \) -print)
 }
+# How many of the files recorded as kept in release $1 are there: a file is recorded just before
+# it is linked, into a place that was free, so one that is there was kept (recover's count).
+kept_recorded() {
+  { [ -f "$D/kept/$1" ] && [ ! -L "$D/kept/$1" ]; } || return 0
+  n=0
+  while IFS= read -r p; do
+    case "$p" in ./*) [ -f "$T/releases/$1/\${p#./}" ] && n=$((n + 1)) ;; esac
+  done < "$D/kept/$1"
+  say kept "$n"
+}
 # The record of what release $1 kept goes with the release.
 kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
 `

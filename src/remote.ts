@@ -201,6 +201,7 @@ if lock_mine; then
   live=$(live_id)
   if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
     say switched "$ID"
+    kept_recorded "$ID"
     if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
       fence
       log_append "$LOGLINE"
@@ -326,7 +327,7 @@ export type ScriptVars = {
   // Reads only: no lock, no fence.
   doctor: LockVars & { ID: string }
   // Reads only (a dry run of keep-assets).
-  keepPlan: LockVars & { ID: string; KEEP_PATHS: string; KEEP_FROM: string }
+  keepPlan: LockVars & { KEEP_PATHS: string; KEEP_FROM: string }
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */

@@ -477,6 +477,20 @@ describe('keep_assets: old assets hard-linked by the server, on dash, bash and b
     },
   )
 
+  it('recover counts what our live release kept, from its record and what is there', () => {
+    const T = tempDir('radunit-keeprec-')
+    mkdirSync(`${T}/releases/r2/assets`, { recursive: true })
+    writeFileSync(`${T}/releases/r2/assets/a.js`, 'a\n')
+    symlinkSync('releases/r2', `${T}/current`)
+    mkdirSync(`${T}/.deploy/kept`, { recursive: true })
+    // b.js was recorded, but its link failed: it is not counted.
+    writeFileSync(`${T}/.deploy/kept/r2`, './assets/a.js\n./assets/b.js\n')
+    holdLock(T)
+    const r = runScript('recover', vars({ T, ID: 'r2', INCOMING: 'r2.tok', LOGLINE: '' }))
+    expect(r.reply.error, r.stderr).toBeUndefined()
+    expect(all(r.reply, 'kept')).toEqual(['1'])
+  })
+
   it('links nothing once the lock is no longer ours (the fence)', () => {
     const T = tempDir('radunit-keepfence-')
     mkdirSync(`${T}/releases/r1/assets`, { recursive: true })
