@@ -240,6 +240,24 @@ describe('keep-assets', () => {
     expect(listDir(`${target}/releases`)).toEqual(['r1', 'r2', 'r3'])
   })
 
+  it('upload then activate: activate keeps, in the call that switches', async () => {
+    const target = newTarget()
+    await deploy(target, 'r1', site('r1'))
+    const up = await suite.deploy(
+      target,
+      suite.sourceDir(site('r2')),
+      { command: 'upload', 'release-id': 'r2' },
+      { post: false },
+    )
+    expectOk(up)
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    const act = await suite.command(target, 'activate', { 'release-id': 'r2', ...KEEP }, { post: false })
+    expectOk(act)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+    expect(act.outputs['assets-kept']).toBe('1')
+    expect(inode(rel(target, 'r2', 'assets/app.r1.js'))).toBe(inode(rel(target, 'r1', 'assets/app.r1.js')))
+  })
+
   it('a dry run says what it would keep and links nothing', async () => {
     const target = newTarget()
     await deploy(target, 'r1', site('r1', { 'assets/chunks/lazy.r1.js': 'lazy r1\n' }))
