@@ -3,6 +3,7 @@ import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
 import { releasesToPrune } from './history.js'
 import { readServerState, type ServerState } from './host.js'
+import { keepPathsValue, keepSources, keptCount } from './keep-assets.js'
 import { liveUnknown, setLive, settleFailedSwitch, toDeployError } from './outcome.js'
 import { all, first, type GoLiveVars, type ScriptReply } from './remote.js'
 import { cleanupSignal, giveUpSignal, type RunContext } from './session.js'
@@ -49,6 +50,7 @@ export async function publishAndSwitch(
         BEFORE_SWITCH: s.beforeSwitch,
         SWITCH: doSwitch ? 1 : 0,
         KEEP_LOCK: keepLock ? 1 : 0,
+        KEEP_PATHS: keepPathsValue(s.keepAssets),
       },
       { onStderr: hookOutput(ctx, run.session.label) },
     )
@@ -58,6 +60,7 @@ export async function publishAndSwitch(
   }
   run.published = true
   recordLinked(ctx, run, reply)
+  run.result.assetsKept = keptCount(all(reply, 'kept')[0])
   if (doSwitch) wentLive(ctx, run, reply)
   else
     ctx.reporter.info(
@@ -77,9 +80,23 @@ function deployGoLive(ctx: RunContext, run: DeployHost): GoLiveVars {
     prune: (entry) =>
       releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
     measure: true,
+    keepFrom: deployKeepSources(ctx, state),
   })
   run.logLine = vars.LOGLINE
   return vars
+}
+
+/** The releases keep-assets links old files from on this host ('' when it is off). */
+function deployKeepSources(ctx: RunContext, state: ServerState): string[] {
+  const s = ctx.settings
+  if (s.keepAssets.length === 0) return []
+  return keepSources(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases)
+}
+
+/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
+function keptWords(ctx: RunContext, run: DeployHost): string {
+  if (ctx.settings.keepAssets.length === 0) return ''
+  return `; kept ${plural(run.result.assetsKept, 'old asset')} (keep-assets, hard links from the last releases: nothing sent)`
 }
 
 function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
@@ -91,7 +108,7 @@ function wentLive(ctx: RunContext, run: DeployHost, reply: ScriptReply): void {
   run.result.diskKb = Number(first(reply, 'disk-kb')) || 0
   run.result.status = 'deployed'
   ctx.reporter.info(
-    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${plural(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${bytes(run.result.diskKb * 1024)} on disk${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
+    `${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${plural(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${bytes(run.result.diskKb * 1024)} on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`,
   )
 }
 
@@ -144,6 +161,8 @@ export interface Recovered {
   live: string
   switched: boolean
   lock: 'kept' | 'released' | 'not-ours'
+  /** keep-assets: the old files our release holds, counted on the server. */
+  assetsKept: number
 }
 
 /**
@@ -175,7 +194,7 @@ export async function recover(ctx: RunContext, run: DeployHost, keepLock: boolea
     run.switched = true
   }
   run.unconfirmed = false
-  return { live, switched, lock }
+  return { live, switched, lock, assetsKept: keptCount(first(reply, 'kept')) }
 }
 
 /** A sentence on what the server serves after recover. */
@@ -226,6 +245,7 @@ export async function afterLostConnection(
   ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`)
   if (found.switched) {
     run.result.status = 'deployed'
+    run.result.assetsKept = found.assetsKept
     ctx.reporter.info(
       `${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`,
     )

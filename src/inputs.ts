@@ -4,6 +4,7 @@ import path from 'node:path'
 import { InputError } from './errors.js'
 import { maskUrl } from './healthcheck.js'
 import { type HostSpec, parseHost, parsePort, parseUser, splitList } from './hosts.js'
+import { parseKeepAssets } from './keep-assets.js'
 import { normalizeKey } from './key.js'
 import { parseKnownHosts, type TrustedKeys } from './knownhosts.js'
 import { COMMANDS, type Command, type RunMeta, type Settings } from './settings.js'
@@ -459,6 +460,8 @@ export function parseSettings(
     filter: lines(get, 'filter').map(filterRule),
     chmod,
     shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
+    keepAssets: parseKeepAssets(get('keep-assets')),
+    keepAssetsReleases: wholeNumber(get, 'keep-assets-releases', 1, 100),
     beforeSwitch: hook('before-switch'),
     afterSwitch: hook('after-switch'),
     healthcheckUrl,

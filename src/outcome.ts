@@ -36,6 +36,8 @@ export interface HostResult {
   freeKb: number
   /** Disk the new release added (hard links to the previous one cost nothing), in KiB. */
   diskKb: number
+  /** keep-assets: old files hard-linked into the new release, counted on the server. */
+  assetsKept: number
   pruned: string[]
 }
 
@@ -77,6 +79,7 @@ export function blankResult(host: string, attempted: string): HostResult {
     error: '',
     freeKb: 0,
     diskKb: 0,
+    assetsKept: 0,
     pruned: [],
   }
 }

@@ -13,6 +13,7 @@ export function totals(outcome: CommandOutcome) {
     bytesSent: sum((h) => h.bytesSent),
     filesTransferred: sum((h) => h.filesTransferred),
     filesLinked: sum((h) => h.filesLinked),
+    assetsKept: sum((h) => h.assetsKept),
   }
 }
 
@@ -28,6 +29,7 @@ export function hostsJson(outcome: CommandOutcome): string {
       'bytes-sent': h.bytesSent,
       'files-transferred': h.filesTransferred,
       'files-linked': h.filesLinked,
+      'assets-kept': h.assetsKept,
       'duration-ms': h.durationMs,
       status: h.status,
       ...(h.error ? { error: h.error } : {}),
@@ -51,6 +53,7 @@ export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
     'bytes-sent': String(t.bytesSent),
     'files-transferred': String(t.filesTransferred),
     'files-linked': String(t.filesLinked),
+    'assets-kept': String(t.assetsKept),
     releases: releasesJson(outcome),
     hosts: hostsJson(outcome),
     'rolled-back': String(outcome.rolledBack),

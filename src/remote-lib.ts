@@ -319,7 +319,7 @@ prune_releases() {
   for old in $PRUNE; do
     [ "$old" = "$(live_id)" ] && continue
     lock_mine || return 0
-    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; else warn "could not delete old release $old"; fi
+    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; else warn "could not delete old release $old"; fi
   done
   lock_mine || return 0
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
@@ -368,6 +368,10 @@ go_live() {
     # du counts a hard-linked inode once, at its first path: listed after the previous release,
     # the new one's figure is the disk it really added.
     if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
+    # Old assets kept from other releases (keep-assets) cost no disk either: list those first too.
+    for r in \${KEEP_FROM:-}; do
+      [ "$r" != "$PREV" ] && [ "$r" != "$ID" ] && [ -d "$T/releases/$r" ] && set -- "$T/releases/$r" "$@"
+    done
     say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
   fi
 }
@@ -375,7 +379,7 @@ log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/lo
 # TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
 # or a serve would land outside TARGET.
 contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared"
+  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared" "$D/kept"
   for p in "$@"; do
     if [ -L "$p" ]; then
       fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
@@ -430,4 +434,104 @@ fs_split() {
   fi
   return 0
 }
+# keep-assets. Files of the releases in $KEEP_FROM (newest first, the live one first) that match a
+# pattern of $KEEP_PATHS (find -path patterns, one a line, each ./…) and that the new release $1
+# lacks are hard-linked into it, so a page served just before the switch still finds its hashed
+# scripts after it. Only a release's own files are sources, never what it kept itself (listed in
+# .deploy/kept/<id>), so an asset lives at most N releases past the build that had it. Regular files
+# only, found without following a symlink; a file whose place in the new release lies under a
+# symlink or a file is left out (a link there would land outside the release). Every link is
+# fenced; the count is what was linked. Says "kept N".
+keep_assets() {
+  KEPT=0
+  if [ -z "\${KEEP_PATHS:-}" ] || [ -z "\${KEEP_FROM:-}" ]; then say kept 0; return 0; fi
+  contained "$D/kept"
+  fence
+  mkdir -p -- "$D/kept" 2>/dev/null || { warn "cannot create $D/kept: no old assets were kept"; say kept 0; return 0; }
+  rec="$D/kept/$ID" plan="$D/kept/.plan.$TOKEN.$$"
+  # A record left by an earlier attempt at this id names files of another tree: start afresh.
+  rm -f -- "$rec" "$plan"
+  keep_plan "$1" > "$plan" 2>/dev/null
+  missed=0
+  while IFS= read -r line; do
+    r=\${line%% *} p=\${line#* }
+    case "$p" in ./*) ;; *) continue ;; esac
+    case "$p/" in */../*) continue ;; esac
+    src="$T/releases/$r/\${p#./}" dst="$1/\${p#./}"
+    { [ -f "$src" ] && [ ! -L "$src" ]; } || continue
+    # The new build (or a hook) has something there: it wins.
+    { [ -e "$dst" ] || [ -L "$dst" ]; } && continue
+    fence
+    [ -d "\${dst%/*}" ] || mkdir -p -- "\${dst%/*}" 2>/dev/null || { missed=$((missed + 1)); continue; }
+    # Recorded before it is linked: a record naming a file that is not there only keeps it from
+    # being a source, never makes a kept file look like the build's own.
+    printf '%s\n' "$p" >> "$rec" || { missed=$((missed + 1)); break; }
+    if ln -- "$src" "$dst" 2>/dev/null; then KEPT=$((KEPT + 1)); else missed=$((missed + 1)); fi
+  done < "$plan"
+  rm -f -- "$plan"
+  [ "$missed" -gt 0 ] && warn "keep-assets: $missed old file(s) could not be hard-linked into $ID (another filesystem, or no room)"
+  say kept "$KEPT"
+}
+# The plan: "RELEASE ./path" for each file to keep into the release $1, from the newest source
+# that has it ($1 empty: a dry run's, before there is a new release).
+keep_plan() {
+  {
+    [ -z "$1" ] || (cd -- "$1" && find . ! -path "*$NL*" -type d | sed 's/^/d /' &&
+      find . ! -path "*$NL*" ! -type d | sed 's/^/x /')
+    for r in $KEEP_FROM; do
+      case "$r" in '' | *[!A-Za-z0-9._-]* | .*) continue ;; esac
+      { [ -d "$T/releases/$r" ] && [ ! -L "$T/releases/$r" ]; } || continue
+      echo "s $r"
+      [ -f "$D/kept/$r" ] && [ ! -L "$D/kept/$r" ] && sed 's/^/k /' "$D/kept/$r"
+      keep_find "$T/releases/$r" | sed 's/^/f /'
+    done
+  } | awk '
+    # Every existing part of the path is a real directory of the new release (or none exists).
+    function under_dirs(p,   n, parts, i, q) {
+      n = split(p, parts, "/"); q = parts[1]
+      for (i = 2; i < n; i++) {
+        q = q "/" parts[i]
+        if (q in other) return 0
+        if (!(q in dir)) return 1
+      }
+      return 1
+    }
+    { t = substr($0, 1, 1); v = substr($0, 3) }
+    t == "d" { dir[v] = 1; next }
+    t == "x" { other[v] = 1; next }
+    t == "s" { src = v; next }
+    t == "k" { own[src, v] = 1; next }
+    t == "f" {
+      if ((v in dir) || (v in other) || (v in taken) || ((src, v) in own)) next
+      if (!under_dirs(v)) next
+      taken[v] = 1
+      print src " " v
+    }'
+}
+# The regular files under $1 that match a pattern of $KEEP_PATHS, as ./paths (none with a newline).
+keep_find() {
+  kf_dir=$1
+  set --
+  while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    [ "$#" -gt 0 ] && set -- "$@" -o
+    set -- "$@" -path "$p"
+  done <<KEEP_EOF
+$KEEP_PATHS
+KEEP_EOF
+  [ "$#" -gt 0 ] || return 0
+  (cd -- "$kf_dir" && find . -type f ! -path "*$NL*" \( "$@" \) -print)
+}
+# How many of the files recorded as kept in release $1 are there: a file is recorded just before
+# it is linked, into a place that was free, so one that is there was kept (recover's count).
+kept_recorded() {
+  { [ -f "$D/kept/$1" ] && [ ! -L "$D/kept/$1" ]; } || return 0
+  n=0
+  while IFS= read -r p; do
+    case "$p" in ./*) [ -f "$T/releases/$1/\${p#./}" ] && n=$((n + 1)) ;; esac
+  done < "$D/kept/$1"
+  say kept "$n"
+}
+# The record of what release $1 kept goes with the release.
+kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
 `

@@ -71,6 +71,8 @@ if [ -n "$BEFORE_SWITCH" ]; then
 fi
 # Counted now, while $PREV is surely there (a prune after the switch may delete it).
 count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
+# After the count: kept old assets are neither sent nor linked by the upload.
+keep_assets "$T/releases/$ID"
 if [ "$SWITCH" = 1 ]; then
   go_live
 else
@@ -89,6 +91,16 @@ fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
+say ok
+`
+
+// A dry run's keep-assets: what keep_assets would link, read only (no lock, no fence, no write),
+// one "keep-candidate ./path" a file; the client leaves out what its build has.
+const KEEP_PLAN = sh`
+if [ -d "$T/releases" ] && [ -n "$KEEP_PATHS" ] && [ -n "$KEEP_FROM" ]; then
+  contained "$T/releases" "$D/kept"
+  keep_plan '' | while IFS= read -r line; do say keep-candidate "\${line#* }"; done
+fi
 say ok
 `
 
@@ -171,7 +183,7 @@ else
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-    rm -rf -- "$T/releases/$UNPUBLISH"
+    rm -rf -- "$T/releases/$UNPUBLISH" && kept_forget "$UNPUBLISH"
   fi
   lock_release
 fi
@@ -189,6 +201,7 @@ if lock_mine; then
   live=$(live_id)
   if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
     say switched "$ID"
+    kept_recorded "$ID"
     if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
       fence
       log_append "$LOGLINE"
@@ -197,7 +210,7 @@ if lock_mine; then
   elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
     # Ours: prepare refused an id that existed, and the lock has been ours since.
     fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && kept_forget "$ID"
   fi
   # lock_release says "lock released" itself.
   if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
@@ -262,6 +275,7 @@ export type ScriptName =
   | 'prune'
   | 'recover'
   | 'doctor'
+  | 'keepPlan'
 
 /** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
 export type Flag = 0 | 1
@@ -273,8 +287,18 @@ export type TargetVars = { T: string; LINK: string; TOKEN: string; LEFT: number 
 /** What a script that may take or check the lock needs besides (see lock_take). */
 export type LockVars = TargetVars & { LOCK_WAIT: number; LOCK_TTL: number; LOCK_OWNER: string }
 
-/** go_live: the release to serve, the one it replaces (measured against), its log line, what to prune. */
-export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: string; MEASURE: Flag }
+/**
+ * go_live: the release to serve, the one it replaces (measured against), its log line, what to
+ * prune; KEEP_FROM: the releases keep-assets linked from (measured against too).
+ */
+export type GoLiveVars = {
+  ID: string
+  PREV: string
+  LOGLINE: string
+  PRUNE: string
+  MEASURE: Flag
+  KEEP_FROM: string
+}
 
 /**
  * The variables each script reads, so a missing one is a compile error here, not a `set -u`
@@ -283,7 +307,15 @@ export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: str
 export type ScriptVars = {
   prepare: LockVars & { ID: string; INCOMING: string; STAGED: string; SHARED: string }
   publishAndSwitch: LockVars &
-    GoLiveVars & { INCOMING: string; SHARED: string; BEFORE_SWITCH: string; SWITCH: Flag; KEEP_LOCK: Flag }
+    GoLiveVars & {
+      INCOMING: string
+      SHARED: string
+      BEFORE_SWITCH: string
+      SWITCH: Flag
+      KEEP_LOCK: Flag
+      /** keep-assets: find -path patterns, one a line ('' = off); see keep-assets.ts. */
+      KEEP_PATHS: string
+    }
   afterSwitch: LockVars & { ID: string; PREV: string; AFTER_SWITCH: string }
   stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string }
   switchTo: LockVars & GoLiveVars & { TAKE: Flag; KEEP_LOCK: Flag }
@@ -294,6 +326,8 @@ export type ScriptVars = {
   recover: TargetVars & { ID: string; INCOMING: string; LOGLINE: string; KEEP_LOCK: Flag }
   // Reads only: no lock, no fence.
   doctor: LockVars & { ID: string }
+  // Reads only (a dry run of keep-assets).
+  keepPlan: LockVars & { KEEP_PATHS: string; KEEP_FROM: string }
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */
@@ -306,7 +340,8 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['releaseLock'] &
   ScriptVars['prune'] &
   ScriptVars['recover'] &
-  ScriptVars['doctor']
+  ScriptVars['doctor'] &
+  ScriptVars['keepPlan']
 
 /** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
 export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
@@ -327,6 +362,7 @@ const SCRIPTS: Record<ScriptName, string> = {
   prune: PRUNE,
   recover: RECOVER,
   doctor: DOCTOR,
+  keepPlan: KEEP_PLAN,
 }
 
 /**

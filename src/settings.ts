@@ -38,6 +38,9 @@ export interface Settings {
   filter: string[]
   chmod: string
   shared: string[]
+  /** keep-assets patterns as given (keep-assets.ts translates them for the server). */
+  keepAssets: string[]
+  keepAssetsReleases: number
   beforeSwitch: string
   afterSwitch: string
   healthcheckUrl: string

@@ -365,6 +365,40 @@ const TABLE = [
     ],
   },
   {
+    name: 'keep-assets',
+    kind: 'list',
+    description:
+      'Patterns (newlines or commas, relative to the release, e.g. assets/** or _next/static/**) of files that stay reachable after a switch: those of the last keep-assets-releases releases that the new build lacks are hard-linked into it.',
+    docDefault: '',
+    meaning:
+      'patterns (newlines or commas, relative to the release: `assets/**`, `_next/static/**`, `*.js`) of old files kept reachable: those of the last `keep-assets-releases` releases that the new build lacks are hard-linked into it before it goes live (see [Old assets stay reachable](#old-assets-stay-reachable-keep-assets))',
+    scope: 'switches',
+    flags: [
+      flag(
+        'keep-assets',
+        'PATTERN',
+        'Keep old files matching PATTERN (e.g. assets/**) reachable: hard-linked from the last releases when the new build lacks them (repeatable).',
+      ),
+    ],
+  },
+  {
+    name: 'keep-assets-releases',
+    kind: 'number',
+    default: '2',
+    description: 'How many of the last releases keep-assets keeps files from (the live one first).',
+    docDefault: '`2`',
+    meaning:
+      'how many of the last releases `keep-assets` keeps files from (the live one first); a file lives at most that many releases past the build that had it',
+    scope: 'switches',
+    flags: [
+      flag(
+        'keep-assets-releases',
+        'N',
+        'How many of the last releases --keep-assets keeps files from (default: 2).',
+      ),
+    ],
+  },
+  {
     name: 'before-switch',
     kind: 'script',
     description:

@@ -7,6 +7,7 @@
 import * as core from '@actions/core'
 import { attemptNote, bytes, plural, runLabel, runLink, seconds, shortRef, when } from './format.js'
 import { RELEASE_ID_RE, type ReleaseInfo } from './history.js'
+import { keptNote } from './keep-assets.js'
 import type { CommandOutcome, HostResult } from './outcome.js'
 import type { Command, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
@@ -88,13 +89,17 @@ function figure(settings: Settings): { header: string; value: (h: HostResult) =>
     return {
       header: 'files',
       value: (h) =>
-        measured(h) ? `${plural(h.filesTransferred, 'file')} to send, ${h.filesLinked} to link` : '',
+        measured(h)
+          ? `${plural(h.filesTransferred, 'file')} to send, ${h.filesLinked} to link${keptNote(settings, h.assetsKept)}`
+          : '',
     }
   }
   return {
     header: 'files',
     value: (h) =>
-      measured(h) ? `${plural(h.filesTransferred, 'file')} sent, ${h.filesLinked} hard-linked` : '',
+      measured(h)
+        ? `${plural(h.filesTransferred, 'file')} sent, ${h.filesLinked} hard-linked${keptNote(settings, h.assetsKept)}`
+        : '',
   }
 }
 
@@ -116,6 +121,11 @@ export const HOST_DETAILS: DetailRow[] = [
   { label: 'files hard-linked', only: transfers, value: (h) => String(h.filesLinked) },
   { label: 'bytes sent', only: transfers, value: (h) => bytes(h.bytesSent) },
   { label: 'disk added', only: transfers, value: (h) => (h.diskKb ? bytes(h.diskKb * 1024) : '') },
+  {
+    label: 'old assets kept',
+    only: (s) => transfers(s) && s.keepAssets.length > 0,
+    value: (h) => String(h.assetsKept),
+  },
   { label: 'pruned', value: (h) => h.pruned.join(', ') },
   { label: 'time', value: (h) => seconds(h.durationMs) },
 ]

@@ -18,6 +18,8 @@ export interface SwitchPlan {
   /** What to prune once it is live, chosen with the new log entry in the log. */
   prune?: (entry: LogEntry) => string[]
   measure?: boolean
+  /** The releases keep-assets links old files from (a deploy's go-live). */
+  keepFrom?: string[]
 }
 
 /** go_live's variables for a plan, and the log line they carry (recover looks for it). */
@@ -29,6 +31,7 @@ export function goLiveVars(ctx: RunContext, host: HostRun, plan: SwitchPlan): Go
     LOGLINE: logLine(entry),
     PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
     MEASURE: plan.measure ? 1 : 0,
+    KEEP_FROM: (plan.keepFrom ?? []).join(' '),
   }
 }
 

@@ -3,6 +3,7 @@ import { DeployError } from './errors.js'
 import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
+import { dryRunKept, keptNote } from './keep-assets.js'
 import { setLive } from './outcome.js'
 import { warnFsSplit } from './prepare.js'
 import { all, first } from './remote.js'
@@ -152,7 +153,8 @@ export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
   // Unchanged files become links only where one filesystem holds them all.
   run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length)
   run.result.status = 'dry-run'
+  run.result.assetsKept = await dryRunKept(ctx, run)
   ctx.reporter.info(
-    `${run.session.label}: dry run: would send ${items.length} of ${plural(stats.files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+    `${run.session.label}: dry run: would send ${items.length} of ${plural(stats.files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${keptNote(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
   )
 }

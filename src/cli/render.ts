@@ -17,6 +17,7 @@ import {
   when,
 } from '../format.js'
 import type { ReleaseInfo } from '../history.js'
+import { keptNote } from '../keep-assets.js'
 import type { CommandOutcome, HostResult } from '../outcome.js'
 import { hostsJson, releasesJson, totals } from '../outputs.js'
 import type { Reporter, Settings } from '../settings.js'
@@ -190,7 +191,8 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'activate': {
       if (settings.dryRun) {
         out.push(`Dry run: nothing was changed (${plural(hosts.length, 'host')}).`)
-        for (const h of hosts) out.push(`  ${h.host}: ${liveLine(settings, h, s)}`)
+        for (const h of hosts)
+          out.push(`  ${h.host}: ${liveLine(settings, h, s)}${keptNote(settings, h.assetsKept)}`)
         break
       }
       for (const h of hosts) {
@@ -199,7 +201,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
           continue
         }
         out.push(
-          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${sentText(h.filesTransferred, h.filesLinked, h.bytesSent, 'on the wire')}` : ''}; ${seconds(h.durationMs)}`,
+          `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${sentText(h.filesTransferred, h.filesLinked, h.bytesSent, 'on the wire')}` : ''}${keptNote(settings, h.assetsKept)}; ${seconds(h.durationMs)}`,
         )
       }
       if (outcome.error) break

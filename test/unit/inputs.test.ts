@@ -90,6 +90,8 @@ describe('parseSettings defaults', () => {
       filter: [],
       chmod: 'u+rwX,go+rX,go-w',
       shared: [],
+      keepAssets: [],
+      keepAssetsReleases: 2,
       beforeSwitch: '',
       afterSwitch: '',
       healthcheckUrl: '',

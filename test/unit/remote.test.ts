@@ -36,6 +36,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   prune: true,
   recover: true,
   doctor: true,
+  keepPlan: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 
@@ -61,6 +62,8 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
     PRUNE: '',
     PREV: '',
     MEASURE: 0,
+    KEEP_PATHS: './assets/*\n./*.js',
+    KEEP_FROM: '',
     TAKE: 0,
     KEEP_LOCK: 0,
     SWITCH: 1,
@@ -400,5 +403,105 @@ describe('count_linked: files-linked measured by the server, on GNU and busybox 
     const script = renderScript('publishAndSwitch', vars({ T, INCOMING: 'r1.tok', SWITCH: 0, KEEP_LOCK: 1 }))
     const r = spawnSync('sh', ['-s'], { input: script.replace('lock_check\n', ''), encoding: 'utf8' })
     expect(first(parseReply(r.stdout), 'linked')).toBe('0')
+  })
+})
+
+describe('keep_assets: old assets hard-linked by the server, on dash, bash and busybox userlands', () => {
+  const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
+  const bbDir = tempDir('radunit-bbkeep-')
+  if (busybox) {
+    for (const c of ['find', 'awk', 'sed', 'ln', 'mkdir', 'rm', 'cat', 'date'])
+      symlinkSync(busybox, path.join(bbDir, c))
+  }
+  const cases: [string, string, string][] = [
+    ['dash, GNU userland', 'dash', ''],
+    ['bash, GNU userland', 'bash', ''],
+    ...(busybox ? ([['busybox sh and applets', busybox, bbDir]] as [string, string, string][]) : []),
+  ]
+  it.each(cases)(
+    '%s: links what the new release lacks from its own sources, under a hostile target path',
+    (_n, shell, pathFirst) => {
+      const T = path.join(tempDir('radunit-keep-'), HOSTILE)
+      const up = `${T}/.deploy/incoming/r3.tok`
+      const file = (p: string, text = `${p}\n`) => {
+        mkdirSync(path.dirname(p), { recursive: true })
+        writeFileSync(p, text)
+      }
+      // r2 (live) built app.r2.js and kept app.r1.js; r1 built app.r1.js and a chunk with a space.
+      file(`${T}/releases/r2/assets/app.r2.js`)
+      file(`${T}/releases/r2/assets/app.r1.js`)
+      file(`${T}/releases/r2/assets/both.css`, 'r2\n')
+      file(`${T}/releases/r1/assets/app.r1.js`)
+      file(`${T}/releases/r1/assets/deep dir/chunk $x*.js`)
+      file(`${T}/releases/r1/other.txt`)
+      file(`${T}/.deploy/kept/r2`, './assets/app.r1.js\n')
+      symlinkSync('/etc/passwd', `${T}/releases/r1/assets/evil.js`)
+      // The new build: both.css of its own, and a symlink where r2 has nothing.
+      file(`${up}/assets/both.css`, 'r3\n')
+      file(`${up}/index.html`)
+      holdLock(T)
+      const r = spawnSync(shell, shell.endsWith('busybox') ? ['sh', '-s'] : ['-s'], {
+        input: renderScript(
+          'publishAndSwitch',
+          vars({
+            T,
+            ID: 'r3',
+            INCOMING: 'r3.tok',
+            PREV: 'r2',
+            SWITCH: 0,
+            KEEP_LOCK: 1,
+            KEEP_PATHS: './assets/*',
+            KEEP_FROM: 'r2 r1',
+          }),
+        ).replace('lock_check\n', ''),
+        encoding: 'utf8',
+        env: { ...process.env, PATH: pathFirst ? `${pathFirst}:${process.env.PATH}` : process.env.PATH },
+      })
+      const reply = parseReply(r.stdout)
+      expect(reply.error, r.stderr).toBeUndefined()
+      // app.r2.js (r2's own), app.r1.js from r1 (r2 only kept it), the chunk; not both.css, evil.js, other.txt.
+      expect(first(reply, 'kept')).toBe('3')
+      const ino = (p: string) => lstatSync(p).ino
+      const r3 = `${T}/releases/r3`
+      expect(ino(`${r3}/assets/app.r2.js`)).toBe(ino(`${T}/releases/r2/assets/app.r2.js`))
+      expect(ino(`${r3}/assets/app.r1.js`)).toBe(ino(`${T}/releases/r1/assets/app.r1.js`))
+      expect(ino(`${r3}/assets/deep dir/chunk $x*.js`)).toBe(
+        ino(`${T}/releases/r1/assets/deep dir/chunk $x*.js`),
+      )
+      expect(readFileSync(`${r3}/assets/both.css`, 'utf8')).toBe('r3\n')
+      expect(existsSync(`${r3}/other.txt`) || existsSync(`${r3}/assets/evil.js`)).toBe(false)
+      expect(readFileSync(`${T}/.deploy/kept/r3`, 'utf8').split('\n').sort()).toEqual(
+        ['', './assets/app.r1.js', './assets/app.r2.js', './assets/deep dir/chunk $x*.js'].sort(),
+      )
+      expect(existsSync(canary)).toBe(false)
+    },
+  )
+
+  it('recover counts what our live release kept, from its record and what is there', () => {
+    const T = tempDir('radunit-keeprec-')
+    mkdirSync(`${T}/releases/r2/assets`, { recursive: true })
+    writeFileSync(`${T}/releases/r2/assets/a.js`, 'a\n')
+    symlinkSync('releases/r2', `${T}/current`)
+    mkdirSync(`${T}/.deploy/kept`, { recursive: true })
+    // b.js was recorded, but its link failed: it is not counted.
+    writeFileSync(`${T}/.deploy/kept/r2`, './assets/a.js\n./assets/b.js\n')
+    holdLock(T)
+    const r = runScript('recover', vars({ T, ID: 'r2', INCOMING: 'r2.tok', LOGLINE: '' }))
+    expect(r.reply.error, r.stderr).toBeUndefined()
+    expect(all(r.reply, 'kept')).toEqual(['1'])
+  })
+
+  it('links nothing once the lock is no longer ours (the fence)', () => {
+    const T = tempDir('radunit-keepfence-')
+    mkdirSync(`${T}/releases/r1/assets`, { recursive: true })
+    writeFileSync(`${T}/releases/r1/assets/a.js`, 'a\n')
+    mkdirSync(`${T}/releases/r2`, { recursive: true })
+    mkdirSync(`${T}/.deploy/lock`, { recursive: true })
+    writeFileSync(`${T}/.deploy/lock/holder`, 'someone-else h 0 9999999999\n')
+    // keep_assets alone, as publish-and-switch calls it, with the lock taken over.
+    const script = `${shAssignments(vars({ T, ID: 'r2', KEEP_PATHS: './assets/*', KEEP_FROM: 'r1' }))}\n${renderScript('prune', vars({ T })).split('rad_main() {')[0]?.split('\n').slice(Object.keys(vars()).length).join('\n')}\nkeep_assets "$T/releases/r2"\n`
+    const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' })
+    expect(parseReply(r.stdout).error?.code).toBe('lock-lost')
+    expect(readdirSync(`${T}/releases/r2`)).toEqual([])
   })
 })
