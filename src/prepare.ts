@@ -1,5 +1,6 @@
 import { type DeployHost, dropUpload, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
@@ -50,8 +51,19 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
       'shell-not-clean',
     )
   }
+  const gate = run.session.gate
+  if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
+    // The gate would refuse them at the switch: say so before anything is uploaded.
+    await dropUpload(run)
+    const w = wordsOf(ctx)
+    throw new DeployError(
+      `${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`,
+      gateHint('hook-refused'),
+      'hook-refused',
+    )
+  }
   ctx.reporter.info(
-    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free`,
+    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${run.state.releases.length} release(s) on disk; ${Math.round(run.state.freeKb / 1024)} MiB free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`,
   )
   warnFsSplit(ctx, run.session.label, all(reply, 'fs-split'), run.state.live)
 }

@@ -12,7 +12,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { shAssignments } from '../../src/quote.js'
+import { wireAssignments } from '../../src/quote.js'
 import {
   type AnyScriptVars,
   all,
@@ -90,20 +90,21 @@ describe('renderScript', () => {
     expect(spawnSync('bash', ['--posix', '-n'], { input: script }).status).toBe(0)
   })
 
-  it.each(NAMES)('%s starts with the quoted assignments, one line each', (name) => {
+  it.each(NAMES)('%s starts with the values in the wire form, one line each', (name) => {
     const v = vars()
     const script = renderScript(name, v)
-    expect(script.startsWith(`${shAssignments(v)}\n`)).toBe(true)
-    expect(script).toContain(`T='${root}/it'\\''s "odd" $(touch ${canary})`)
+    expect(script.startsWith(`${wireAssignments(v)}\n`)).toBe(true)
+    // A value with a quote goes as printf octal escapes: no quote of its own reaches the line.
+    expect(script).toContain(`T=$(printf '${root}/it\\047s "odd" $(touch ${canary})`)
   })
 
   it.each(NAMES)('%s is constant text: the values appear only in the assignments', (name) => {
     const a = renderScript(name, vars({ T: '/srv/aaa' }))
       .split('\n')
-      .slice(Object.keys(vars()).length)
+      .slice(Object.keys(vars()).length + 1)
     const b = renderScript(name, vars({ T: '/srv/bbb' }))
       .split('\n')
-      .slice(Object.keys(vars()).length)
+      .slice(Object.keys(vars()).length + 1)
     expect(a).toEqual(b)
     expect(a.join('\n')).not.toContain('/srv/aaa')
   })
@@ -115,7 +116,7 @@ describe('renderScript', () => {
   it('sets every value byte for byte in a real sh', () => {
     const v = vars()
     const names = Object.keys(v)
-    const script = `${shAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
+    const script = `${wireAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
     const out = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8', cwd: root }).stdout
     expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n as keyof AnyScriptVars])))
   })
