@@ -30,7 +30,7 @@ export function parseGateLine(value: string): GateInfo | undefined {
 }
 
 /** Said when the gate cannot serve this client: which side is older, and what to update. */
-export function gateProtocolError(label: string, gate: GateInfo | undefined): DeployError {
+export function gateProtocolError(label: string, gate: GateInfo | undefined, why = ''): DeployError {
   const ours = `this rsync-atomic-deploy (${VERSION}) speaks protocol ${GATE_PROTOCOL}`
   if (!gate) {
     return new DeployError(
@@ -40,6 +40,14 @@ export function gateProtocolError(label: string, gate: GateInfo | undefined): De
     )
   }
   const theirs = `protocol ${gate.min === gate.max ? gate.min : `${gate.min} to ${gate.max}`}`
+  if (gate.min <= GATE_PROTOCOL && GATE_PROTOCOL <= gate.max) {
+    // The same protocol, but a script or value this gate does not know: it is an older build.
+    return new DeployError(
+      `${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) does not know a script or value that this rsync-atomic-deploy (${VERSION}) sends${why ? `: ${why}` : ''}.`,
+      'Update the gate on the server to this version: `rsync-atomic-deploy gate > /usr/local/bin/rsync-atomic-deploy-gate` (as root).',
+      'gate-protocol',
+    )
+  }
   const older = gate.max < GATE_PROTOCOL
   return new DeployError(
     `${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) is ${older ? 'older' : 'newer'} than this client: it speaks ${theirs}, ${ours}.`,
@@ -283,7 +291,7 @@ gate_script() {
   if [ "$4" -lt "$GATE_PROTO_MIN" ] || [ "$4" -gt "$GATE_PROTO_MAX" ]; then
     gate_refuse gate-protocol "this gate ($GATE_VERSION) speaks protocol $GATE_PROTO_MIN to $GATE_PROTO_MAX, the client $4"
   fi
-  gate_known "$5" || gate_refuse gate-refused "$5 is not a script of rsync-atomic-deploy $GATE_VERSION"
+  gate_known "$5" || gate_refuse gate-protocol "this gate ($GATE_VERSION) has no script $5: update the gate"
   gname=$5
   gate_defaults
   gcount=0 gend=0
@@ -367,7 +375,8 @@ export function renderGate(): string {
     body(GATE_HEAD),
     ...Object.entries(RULES).map(([rule, text]) => `gate_rule_${rule}() {\n  ${text}\n}`),
     `gate_defaults() {\n${vars.map(([n, r]) => `  ${n}=${r === 'uint' ? 0 : "''"}`).join('\n')}\n}`,
-    `gate_set() {\n  case $1 in\n${vars.map(([n, r]) => `    ${n}) gate_rule_${r} "$1" "$2"; ${n}=$2 ;;`).join('\n')}\n    *) gate_refuse gate-refused "this gate ($GATE_VERSION) does not know the value $1: update the gate" ;;\n  esac\n}`,
+    // An unknown name: a newer client's (or a thief's); either way refused, saying to update the gate.
+    `gate_set() {\n  case $1 in\n${vars.map(([n, r]) => `    ${n}) gate_rule_${r} "$1" "$2"; ${n}=$2 ;;`).join('\n')}\n    *) gate_refuse gate-protocol "this gate ($GATE_VERSION) does not know the value $1: update the gate" ;;\n  esac\n}`,
     `gate_known() {\n  case $1 in ${names.join(' | ')}) return 0 ;; esac\n  return 1\n}`,
     `rad_lib() {\n${body(LIB)}\n}`,
     ...names.map((n) => `rad_s_${n}() {\n${body(SCRIPTS[n])}\n}`),

@@ -232,7 +232,10 @@ export async function initMain(
     let ssh: Ssh | undefined
     try {
       ssh = await Ssh.create({ ...sshOptions(settings, true), words }, sshPath, () => {})
-      const did = await installKey(ssh, host, line, values.gate ? renderGate() : '')
+      const did = await installKey(ssh, host, line, values.gate ? renderGate() : '', (g) => {
+        line = line.replace(GATE_PATH_MARK, g)
+        p(`The gate: installed as ${g} on ${host.label}.`)
+      })
       installed =
         did === 'added'
           ? `added to ~${real.user}/.ssh/authorized_keys on ${host.label}`

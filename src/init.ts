@@ -269,11 +269,15 @@ export async function installKey(
   host: HostSpec,
   line: string,
   gate = '',
+  onGate: (path: string) => void = () => {},
 ): Promise<'added' | 'already'> {
   await ssh.connect(0, host.label)
   const r = await ssh.exec(0, installScript(line, gate), { signal: AbortSignal.timeout(60_000) })
   const reply = parseReply(r.stdout)
   if (reply.error) throw new DeployError(`${host.label}: ${reply.error.message}`, '', reply.error.code)
+  // Where the gate went (the server's text: only a plain absolute path is shown).
+  const gatePath = reply.values.get('gate')?.[0] ?? ''
+  if (/^\/[A-Za-z0-9._/@+-]+$/.test(gatePath)) onGate(gatePath)
   if (reply.values.has('added')) return 'added'
   if (reply.values.has('already')) return 'already'
   throw new DeployError(

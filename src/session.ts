@@ -174,7 +174,7 @@ export class HostSession {
     // Every reply through a gate starts by naming it: no round trip of its own.
     const gate = parseGateLine(first(reply, 'gate'))
     if (gate) this.gate = gate
-    if (reply.error?.code === 'gate-protocol') throw gateProtocolError(this.label, gate)
+    if (reply.error?.code === 'gate-protocol') throw gateProtocolError(this.label, gate, reply.error.message)
     // What the script said of the lock, even in a reply cut short (all of it that arrived).
     const complete = !result.aborted && (reply.ok || reply.error !== undefined)
     this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete))
