@@ -7,6 +7,7 @@
 import * as io from '@actions/io'
 import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
+import type { GateInfo } from './gate.js'
 import { remoteErrorHint, startupFileHint } from './hints.js'
 import { blankResult, type HostResult, setLive, toDeployError } from './outcome.js'
 import { run } from './proc.js'
@@ -308,6 +309,19 @@ export function doctorFailure(
   return new DeployError(message, hint, connectionErrors[0]?.code ?? 'doctor-failed')
 }
 
+/**
+ * Whether the key is gated (a forced command, gate.ts): a fact, not a fault, so ✓ either way; the
+ * detail says what a stolen key could do.
+ */
+export function accessCheck(gate: GateInfo | undefined, target: string): DoctorCheck {
+  return gate
+    ? ok('access', `key is gated: rsync-atomic-deploy-gate ${gate.version} lets it only deploy to ${target}`)
+    : ok(
+        'access',
+        'key is not gated: it can run any command as the deploy user (README "Least privilege": init --gate)',
+      )
+}
+
 /** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
 export async function runDoctor(core: RunContext): Promise<{
   releaseId: string
@@ -337,6 +351,7 @@ export async function runDoctor(core: RunContext): Promise<{
       checks = [
         ok('host key', `matches ${trustedBy}`),
         ok('login', `as ${first(reply, 'user').split(' ')[0] || spec.user}`),
+        accessCheck(session.gate, s.target),
         ...doctorChecks(reply, {
           target: s.target,
           linkName: s.linkName,

@@ -9,9 +9,13 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as io from '@actions/io'
 import { InputError } from './errors.js'
+import { renderGate } from './gate.js'
 import {
   authorizedKeysLine,
   fingerprints,
+  GATE_PATH,
+  GATE_PATH_MARK,
+  gatedKeysLine,
   generateKey,
   ghCommands,
   installKey,
@@ -55,6 +59,7 @@ const FLAGS = {
   'known-hosts': { type: 'string' },
   'deploy-key': { type: 'string' },
   install: { type: 'boolean' },
+  gate: { type: 'boolean' },
   write: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   'no-color': { type: 'boolean' },
@@ -75,6 +80,9 @@ fingerprints to compare, and prints the gh commands and the workflow file that u
                              FILE.known_hosts go next to it. Existing files are never overwritten.
   --install                  Add the key to the deploy user's ~/.ssh/authorized_keys over your own
                              ssh access (your agent and ~/.ssh/config, or --key and --known-hosts).
+  --gate                     A key that can only deploy to --target: its authorized_keys line runs
+                             the gate (rsync-atomic-deploy gate prints it) as a forced command.
+                             With --install, the gate goes to ~/.local/bin/ of the deploy user.
   --key FILE                 For --install: the key you log in with now (default: your ssh setup).
   --known-hosts FILE         For --install: known_hosts lines (default: your ~/.ssh/known_hosts).
   --write                    Write .github/workflows/deploy.yml (never over an existing one).
@@ -201,7 +209,9 @@ export async function initMain(
     await writeNew(files.key, key.privateKey, 0o600)
     await writeNew(files.pub, key.publicKey, 0o644)
     await writeNew(files.known, `${lines.join('\n')}\n`, 0o644)
-    line = authorizedKeysLine(key.publicKey)
+    line = values.gate
+      ? gatedKeysLine(key.publicKey, settings.target, values.install ? GATE_PATH_MARK : GATE_PATH)
+      : authorizedKeysLine(key.publicKey)
   } catch (e) {
     const why =
       (e as NodeJS.ErrnoException).code === 'EEXIST'
@@ -222,7 +232,10 @@ export async function initMain(
     let ssh: Ssh | undefined
     try {
       ssh = await Ssh.create({ ...sshOptions(settings, true), words }, sshPath, () => {})
-      const did = await installKey(ssh, host, line)
+      const did = await installKey(ssh, host, line, values.gate ? renderGate() : '', (g) => {
+        line = line.replace(GATE_PATH_MARK, g)
+        p(`The gate: installed as ${g} on ${host.label}.`)
+      })
       installed =
         did === 'added'
           ? `added to ~${real.user}/.ssh/authorized_keys on ${host.label}`
@@ -239,7 +252,12 @@ export async function initMain(
   p(
     `1. Authorize the key on the server${installed ? `: done, ${installed}.` : `: add this line to ~${real.user || 'USER'}/.ssh/authorized_keys of ${user} there:`}`,
   )
-  p(`   ${line}`)
+  p(`   ${line.replace(GATE_PATH_MARK, '~/.local/bin/rsync-atomic-deploy-gate')}`)
+  if (values.gate && !values.install) {
+    p('   The key is gated: it can only deploy to the target. Install the gate on the server first, as root:')
+    p(`     ${BIN} gate | ssh root@${shWord(real.hostname)} 'install -m 755 /dev/stdin ${GATE_PATH}'`)
+    p('   (or copy dist/gate.sh of this package there). Hooks: see README "Least privilege".')
+  }
   p('   `restrict` allows running commands (all a deploy needs) and no pty or forwarding. To accept it')
   p(
     '   only from fixed addresses (self-hosted runners), prefix it: from="203.0.113.7",restrict ssh-ed25519 ...',

@@ -40,6 +40,25 @@ export function authorizedKeysLine(pub: string, from = ''): string {
   return `${from ? `from="${from}",` : ''}restrict ${p.type} ${p.blob}${comment ? ` ${comment}` : ''}`
 }
 
+/** Where the README and `init --gate` put the gate (as root); `init --install --gate` uses ~/.local/bin. */
+export const GATE_PATH = '/usr/local/bin/rsync-atomic-deploy-gate'
+/** Stands for the gate's path in a line that --install completes on the server (the home is known there). */
+export const GATE_PATH_MARK = '@GATE_PATH@'
+
+/**
+ * The authorized_keys line of a gated key: its forced command is the gate with the target (gate.ts),
+ * so whoever holds the key can deploy there and do nothing else.
+ */
+export function gatedKeysLine(pub: string, target: string, gatePath = GATE_PATH, from = ''): string {
+  if (!/^\/[A-Za-z0-9._/@+-]+$/.test(target)) {
+    throw new DeployError(
+      `--gate: the target ${untrusted(target, 200)} holds characters the gate does not allow`,
+      'A gated target may hold only letters, digits and . _ / @ + - (no spaces or quotes).',
+    )
+  }
+  return `command="${gatePath} ${target}",${authorizedKeysLine(pub, from)}`
+}
+
 /** Only well-formed `host type key` lines of an ssh-keyscan reply (the server's text is untrusted). */
 export function knownHostsLines(scan: string): string[] {
   const out: string[] = []
@@ -219,6 +238,15 @@ rad_install() {
     mkdir -m 700 -- "$h/.ssh" || fail install-failed "cannot create $h/.ssh"
     say created "$h/.ssh"
   fi
+  if [ -n "$GATE" ]; then
+    # The gate in the user's own bin: outside every target, so the gated key cannot change it.
+    gp="$h/.local/bin/rsync-atomic-deploy-gate"
+    case $gp in *[!A-Za-z0-9._/@+-]*) fail install-failed "the home directory $h holds characters the gate's path cannot" ;; esac
+    mkdir -p -- "$h/.local/bin" && printf '%s' "$GATE" > "$gp.tmp" && chmod 755 "$gp.tmp" && mv -f -- "$gp.tmp" "$gp" ||
+      fail install-failed "cannot write $gp"
+    say gate "$gp"
+    LINE=$(printf '%s\n' "$LINE" | sed "s|@GATE_PATH@|$gp|")
+  fi
   f="$h/.ssh/authorized_keys"
   if [ -f "$f" ] && grep -v '^[[:space:]]*#' "$f" | grep -qF -- " $BLOB"; then say already "$f"; return 0; fi
   if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then printf '\\n' >> "$f" || fail install-failed "cannot write $f"; fi
@@ -228,18 +256,28 @@ rad_install() {
 }
 `
 
-export function installScript(line: string): string {
-  const p = publicKeyParts(line.replace(/^(from="[^"]*",)?restrict /, ''))
+/** The --install script; with `gate` (its text) it installs the gate too, and LINE names it (GATE_PATH_MARK). */
+export function installScript(line: string, gate = ''): string {
+  const p = publicKeyParts(line.replace(/^(command="[^"]*",)?(from="[^"]*",)?restrict /, ''))
   if (!p) throw new DeployError('not an authorized_keys line')
-  return `${shAssignments({ LINE: line, BLOB: p.blob })}\n${INSTALL}\nexec </dev/null; rad_install; exit $?\n`
+  return `${shAssignments({ LINE: line, BLOB: p.blob, GATE: gate })}\n${INSTALL}\nexec </dev/null; rad_install; exit $?\n`
 }
 
 /** What --install did on the server, as it said; throws with its reason when it could not. */
-export async function installKey(ssh: Ssh, host: HostSpec, line: string): Promise<'added' | 'already'> {
+export async function installKey(
+  ssh: Ssh,
+  host: HostSpec,
+  line: string,
+  gate = '',
+  onGate: (path: string) => void = () => {},
+): Promise<'added' | 'already'> {
   await ssh.connect(0, host.label)
-  const r = await ssh.exec(0, installScript(line), { signal: AbortSignal.timeout(60_000) })
+  const r = await ssh.exec(0, installScript(line, gate), { signal: AbortSignal.timeout(60_000) })
   const reply = parseReply(r.stdout)
   if (reply.error) throw new DeployError(`${host.label}: ${reply.error.message}`, '', reply.error.code)
+  // Where the gate went (the server's text: only a plain absolute path is shown).
+  const gatePath = reply.values.get('gate')?.[0] ?? ''
+  if (/^\/[A-Za-z0-9._/@+-]+$/.test(gatePath)) onGate(gatePath)
   if (reply.values.has('added')) return 'added'
   if (reply.values.has('already')) return 'already'
   throw new DeployError(

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import * as core from '@actions/core'
-import { first, parseReply, renderScript } from './remote.js'
+import { first, parseReply, remoteCommand, renderScript } from './remote.js'
 import { removeSshDir, Ssh } from './ssh.js'
 import { type LockState, State } from './state.js'
 import { untrustedLines } from './untrusted.js'
@@ -44,7 +44,10 @@ async function recoverHost(dir: string, l: LockState, i: number): Promise<void> 
     LOGLINE: '',
     KEEP_LOCK: 0,
   })
-  const r = await Ssh.execInDir(dir, i, script, { signal: AbortSignal.timeout(10_000) })
+  const r = await Ssh.execInDir(dir, i, script, {
+    signal: AbortSignal.timeout(10_000),
+    command: remoteCommand('recover'),
+  })
   const reply = parseReply(r.stdout)
   if (!reply.ok) {
     core.warning(

@@ -1,6 +1,7 @@
 import { type DeployHost, dropUpload, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
+import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
@@ -51,8 +52,19 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
       'shell-not-clean',
     )
   }
+  const gate = run.session.gate
+  if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
+    // The gate would refuse them at the switch: say so before anything is uploaded.
+    await dropUpload(run)
+    const w = wordsOf(ctx)
+    throw new DeployError(
+      `${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`,
+      gateHint('hook-refused'),
+      'hook-refused',
+    )
+  }
   ctx.reporter.info(
-    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free`,
+    `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`,
   )
   warnFsSplit(ctx, run.session.label, all(reply, 'fs-split'), run.state.live)
 }

@@ -374,7 +374,10 @@ go_live() {
     done
     say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
   fi
+  after_live
 }
+# Run after every switch. Nothing here; the gate (gate.ts) puts the owner's after-switch hook in.
+after_live() { :; }
 log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
 # TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
 # or a serve would land outside TARGET.

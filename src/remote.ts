@@ -1,4 +1,4 @@
-import { shAssignments } from './quote.js'
+import { wireAssignments } from './quote.js'
 import { LIB, sh } from './remote-lib.js'
 import { untrusted } from './untrusted.js'
 
@@ -330,6 +330,65 @@ export type ScriptVars = {
   keepPlan: LockVars & { KEEP_PATHS: string; KEEP_FROM: string }
 }
 
+/**
+ * What the gate (gate.ts, the server-side forced command) lets through for each variable: every
+ * value a client sends is checked there against its rule before any script sees it, so a
+ * hand-written client that skips the action's own input checks gets no further. A new variable
+ * needs its rule here (tsc says so); the rules are sh functions `gate_rule_<rule>` in gate.ts.
+ * - target: the gate's own TARGET, nothing else; link: a plain name (the link input's rule);
+ * - token: letters and digits; uint: a whole number; flag: 0, 1 or empty;
+ * - name: a release id or a name in .deploy/incoming (letters, digits . _ -, starting with a
+ *   letter or digit) or empty; names: such names separated by spaces;
+ * - shared: lines of normalised relative paths; text: one line without control characters;
+ * - patterns: keep-assets' find -path patterns, one a line, each `./…` of the input's charset;
+ * - json: one line that is a JSON object; hook: must be empty (the client's own hook commands
+ *   are refused through the gate: the owner installs hooks on the server).
+ */
+export type VarRule =
+  | 'target'
+  | 'link'
+  | 'token'
+  | 'uint'
+  | 'flag'
+  | 'name'
+  | 'names'
+  | 'shared'
+  | 'text'
+  | 'json'
+  | 'hook'
+  | 'patterns'
+
+export const VAR_RULES: { [K in keyof AnyScriptVars]-?: VarRule } = {
+  T: 'target',
+  LINK: 'link',
+  TOKEN: 'token',
+  LEFT: 'uint',
+  LOCK_WAIT: 'uint',
+  LOCK_TTL: 'uint',
+  LOCK_OWNER: 'json',
+  ID: 'name',
+  PREV: 'name',
+  INCOMING: 'name',
+  STAGED: 'name',
+  DISCARD: 'name',
+  UNPUBLISH: 'name',
+  PRUNE: 'names',
+  SHARED: 'shared',
+  LOGLINE: 'text',
+  MEASURE: 'flag',
+  SWITCH: 'flag',
+  KEEP_LOCK: 'flag',
+  TAKE: 'flag',
+  TAKE_LOCK: 'flag',
+  NEED_SWAP: 'flag',
+  CHECK_DEPLOY: 'flag',
+  FORCE: 'flag',
+  BEFORE_SWITCH: 'hook',
+  AFTER_SWITCH: 'hook',
+  KEEP_PATHS: 'patterns',
+  KEEP_FROM: 'names',
+}
+
 /** Every variable of every script (a test that runs them all with one set of values). */
 export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['publishAndSwitch'] &
@@ -351,7 +410,7 @@ export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptV
   )
 }
 
-const SCRIPTS: Record<ScriptName, string> = {
+export const SCRIPTS: Record<ScriptName, string> = {
   prepare: PREPARE,
   publishAndSwitch: PUBLISH_AND_SWITCH,
   afterSwitch: AFTER_SWITCH,
@@ -366,15 +425,29 @@ const SCRIPTS: Record<ScriptName, string> = {
 }
 
 /**
- * The exact text sent to `sh -s`: quoted values, the shared library, the constant script as a
- * function, called on the last line. sh has read every byte of the script by then, so the
- * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
+ * The exact text sent to `sh -s`: the values (quote.ts wireAssignments), the shared library, the
+ * constant script as a function, called on the last line. sh has read every byte of the script by
+ * then, so the watchdog may take over stdin (fd 9); everything else, hooks included, reads
+ * /dev/null. A gated key's forced command (gate.ts) reads the values, checks each, skips the rest
+ * up to the RUN line and runs its own copy of the same script.
  */
 export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
-  return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
+  return `${wireAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
 
-const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?'
+/** The last line of every script: the gate skips what the client sent up to this exact line. */
+export const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?'
+
+/** The version of what a client sends (the remote command, the values' form) that a gate checks. */
+export const GATE_PROTOCOL = 1
+
+/**
+ * The remote command of a script: `sh -s` with harmless positional arguments that tell a gate
+ * which script this is and in which protocol (plain sh ignores them).
+ */
+export function remoteCommand(name: ScriptName): string {
+  return `sh -s rad ${GATE_PROTOCOL} ${name}`
+}
 
 export interface ScriptReply {
   /** key → values, in order (a key such as `release` repeats). */

@@ -23,6 +23,11 @@ export interface UploadPlan {
    * Outside the upload directory, so it can never become part of a release. '' for none.
    */
   partialDir?: string
+  /**
+   * --protect-args (default): paths go over the protocol. Off through a gate (gate.ts), which must
+   * read the whole command line to check it; the paths it allows hold no character to protect.
+   */
+  protectArgs?: boolean
 }
 
 /**
@@ -50,7 +55,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
     '--perms',
     `--chmod=${chmodSpec(plan.chmod)}`,
     '--checksum',
-    '--protect-args',
+    ...(plan.protectArgs === false ? [] : ['--protect-args']),
     '--stats',
     '--no-human-readable',
     `--timeout=${plan.ioTimeout}`,

@@ -1,11 +1,14 @@
 import { DeployError } from './errors.js'
+import { type GateInfo, gateHint, gateProtocolError, parseGateLine } from './gate.js'
 import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import {
+  first,
   type LockVars,
   MARK,
   mayTakeLock,
   parseReply,
+  remoteCommand,
   renderScript,
   type ScriptName,
   type ScriptReply,
@@ -88,6 +91,11 @@ export function lockWaitSeconds(timeoutSeconds: number): number {
 export class HostSession {
   /** Set once the shared connection dropped: later calls each open a connection of their own. */
   fresh = false
+  /**
+   * The gate this host's key is forced through (gate.ts), as its first reply said; undefined for
+   * a key with a shell. rsync then goes without --protect-args (the gate checks its command line).
+   */
+  gate: GateInfo | undefined
   /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
   private lockState: LockHeld = 'free'
 
@@ -154,6 +162,7 @@ export class HostSession {
     })
     const onStdout = (chunk: string) => lines.push(chunk)
     const result = await this.ctx.ssh.exec(this.index, script, {
+      command: remoteCommand(name),
       signal: opts.signal ?? this.ctx.signal,
       onStdout,
       onStderr: opts.onStderr,
@@ -162,6 +171,10 @@ export class HostSession {
       fresh: this.ctx.signal.aborted || this.fresh,
     })
     const reply = parseReply(result.stdout)
+    // Every reply through a gate starts by naming it: no round trip of its own.
+    const gate = parseGateLine(first(reply, 'gate'))
+    if (gate) this.gate = gate
+    if (reply.error?.code === 'gate-protocol') throw gateProtocolError(this.label, gate, reply.error.message)
     // What the script said of the lock, even in a reply cut short (all of it that arrived).
     const complete = !result.aborted && (reply.ok || reply.error !== undefined)
     this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete))
@@ -179,12 +192,13 @@ export class HostSession {
           : ''
       throw new DeployError(
         `${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`,
-        remoteErrorHint(reply.error.code, {
-          target: s.target,
-          linkName: s.linkName,
-          user: this.spec.user,
-          words: this.ctx.words,
-        }),
+        gateHint(reply.error.code) ||
+          remoteErrorHint(reply.error.code, {
+            target: s.target,
+            linkName: s.linkName,
+            user: this.spec.user,
+            words: this.ctx.words,
+          }),
         reply.error.code,
       )
     }

@@ -360,9 +360,11 @@ export class Ssh {
       onStdout?: (s: string) => void
       onStderr?: (s: string) => void
       fresh?: boolean
+      /** The remote command (remote.ts remoteCommand: `sh -s` and what tells a gate the script). */
+      command?: string
     } = {},
   ): Promise<RunResult> {
-    const { fresh, ...rest } = opts
+    const { fresh, command = 'sh -s', ...rest } = opts
     const env = this.baseEnv()
     const own: string[] = []
     if (fresh) {
@@ -377,7 +379,7 @@ export class Ssh {
         env.DISPLAY = env.DISPLAY ?? ':0'
       }
     }
-    return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), 'sh -s'], {
+    return run(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), command], {
       env,
       input: script,
       // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
@@ -394,11 +396,11 @@ export class Ssh {
     dir: string,
     index: number,
     script: string,
-    opts: { signal?: AbortSignal; sshPath?: string } = {},
+    opts: { signal?: AbortSignal; sshPath?: string; command?: string } = {},
   ): Promise<RunResult> {
     return run(
       opts.sshPath ?? 'ssh',
-      ['-F', path.join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), 'sh -s'],
+      ['-F', path.join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), opts.command ?? 'sh -s'],
       {
         input: script,
         // As in exec(): the script's watchdog stops it when this stdin ends.

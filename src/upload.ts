@@ -44,6 +44,7 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
       progress: true,
       // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
       partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
+      protectArgs: run.session.gate === undefined,
     },
     {
       signal: ctx.signal,
@@ -134,6 +135,7 @@ export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
       dryRun: true,
       ioTimeout: 120,
       progress: false,
+      protectArgs: run.session.gate === undefined,
     },
     { signal: ctx.signal, env: ctx.ssh.childEnv() },
   )

@@ -143,6 +143,7 @@ Usage: ${BIN} <command> [options]
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(10)} ${ABOUT[c].summary}`).join('\n')}
   ${'init'.padEnd(10)} ${INIT_SUMMARY}
+  ${'gate'.padEnd(10)} print the server-side gate: a key that can only deploy (README "Least privilege")
 
 Run \`${BIN} <command> --help\` for the options of a command.
 

@@ -4,6 +4,7 @@
  */
 
 import { type DeployError, InputError } from '../errors.js'
+import { renderGate } from '../gate.js'
 import { initMain } from '../init-cli.js'
 import { toDeployError } from '../outcome.js'
 import { COMMANDS, type Command } from '../settings.js'
@@ -77,6 +78,11 @@ export async function main(
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   if (argv[0] === 'init') return initMain(argv.slice(1), env, io, CLI_WORDS) // init.ts
+  // The server-side forced command of a gated key (gate.ts), generated from this very version.
+  if (argv[0] === 'gate' && argv.length === 1) {
+    io.stdout.write(renderGate())
+    return EXIT.ok
+  }
   const noColor = argv.includes('--no-color')
   const es = style(colorWanted(io.stderr, env, noColor))
   try {

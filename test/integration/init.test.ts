@@ -5,11 +5,13 @@
  * existing access; --write writes a workflow GitHub's parser accepts; an existing key is never
  * overwritten.
  */
+import { spawnSync } from 'node:child_process'
 import { chownSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { cliConnection, runCli } from '../support/cli.js'
-import { ensureUser, linkTarget, sh, TEST_USER } from '../support/harness.js'
+import { ensureUser, linkTarget, ROOT, sh, TEST_USER } from '../support/harness.js'
 import { useSshd } from '../support/suite.js'
 
 /** A dedicated user whose ~/.ssh/authorized_keys --install writes (radtest's home stays as it is). */
@@ -21,7 +23,20 @@ beforeAll(() => {
   rmSync(`${initUser.home}/.ssh`, { recursive: true, force: true })
 })
 
-const { sshd, tmp, newTarget, sourceDir } = useSshd({ extraUsers: [INIT_USER], homeAuthorizedKeys: true })
+/** Another one for --install --gate (its own home: the gate goes to ~/.local/bin). */
+const GATE_USER = 'radinitgate'
+let gateUser: { uid: number; gid: number; home: string }
+
+beforeAll(() => {
+  gateUser = ensureUser(GATE_USER, '/bin/sh')
+  rmSync(`${gateUser.home}/.ssh`, { recursive: true, force: true })
+  rmSync(`${gateUser.home}/.local`, { recursive: true, force: true })
+})
+
+const { sshd, tmp, newTarget, sourceDir } = useSshd({
+  extraUsers: [INIT_USER, GATE_USER],
+  homeAuthorizedKeys: true,
+})
 
 const host = (user = TEST_USER) => `${user}@127.0.0.1:${sshd.port}`
 
@@ -160,5 +175,56 @@ describe('init', () => {
     expect(d.stderr).not.toMatch(/error/)
     expect(d.code).toBe(0)
     expect(linkTarget(`${target}/current`)).toBe('releases/first')
+  })
+
+  it('--install --gate installs the gate and a gated line: the new key deploys, and runs nothing else', async () => {
+    const dir = tmp('radinitg-')
+    const existing = cliConnection(sshd, dir, GATE_USER)
+    const key = `${dir}/deploy_key`
+    const root = tmp('radinitg-srv-')
+    chownSync(root, gateUser.uid, gateUser.gid)
+    const target = `${root}/site`
+    const r = await runCli([
+      'init',
+      ...existing,
+      '--target',
+      target,
+      '--deploy-key',
+      key,
+      '--install',
+      '--gate',
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const gate = `${gateUser.home}/.local/bin/rsync-atomic-deploy-gate`
+    expect(r.stdout).toContain(`The gate: installed as ${gate}`)
+    expect(readFileSync(gate, 'utf8')).toBe(readFileSync(path.join(ROOT, 'dist/gate.sh'), 'utf8'))
+    expect(statSync(gate).mode & 0o777).toBe(0o755)
+    const ak = readFileSync(`${gateUser.home}/.ssh/authorized_keys`, 'utf8')
+    expect(ak).toMatch(new RegExp(`^command="${gate} ${target}",restrict ssh-ed25519 \\S+ \\S+\n$`))
+    expect(r.stdout).toContain(ak.trim())
+    const d = await deployWith(GATE_USER, key, `${key}.known_hosts`, target)
+    expect(d.code, d.stderr).toBe(0)
+    expect(d.stderr).toContain('the key is gated')
+    expect(linkTarget(`${target}/current`)).toBe('releases/first')
+    const shell = spawnSync(
+      'ssh',
+      [
+        '-i',
+        key,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        `UserKnownHostsFile=${key}.known_hosts`,
+        '-p',
+        String(sshd.port),
+        `${GATE_USER}@127.0.0.1`,
+        'id',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    )
+    expect(shell.status).not.toBe(0)
+    expect(shell.stdout).not.toContain('uid=')
+    expect(shell.stderr).toContain('rsync-atomic-deploy-gate: refused')
   })
 })

@@ -13,8 +13,8 @@ export const SERVER_CHECKS = [
   'lock',
 ]
 
-/** Every check of a run that connected: the connection's two, then the server's. */
-export const ALL_CHECKS = ['host key', 'login', ...SERVER_CHECKS]
+/** Every check of a run that connected: the connection's three, then the server's. */
+export const ALL_CHECKS = ['host key', 'login', 'access', ...SERVER_CHECKS]
 
 /** The ✓/✗ lines of a doctor run: { check name: mark }. */
 export function marks(text: string): Record<string, string> {

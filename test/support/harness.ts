@@ -91,6 +91,8 @@ export interface Sshd {
   connections(): number
   log(): string
   authorize(publicKey: string, options?: string): void
+  /** With perUserKeys: sets the only authorized_keys line of `user`. */
+  authorizeUser(user: string, publicKey: string, options?: string): void
   stop(): Promise<void>
 }
 
@@ -109,6 +111,11 @@ export interface SshdOptions {
   extraUsers?: string[]
   /** Also read each user's own ~/.ssh/authorized_keys (sshd's default), e.g. for a test of init --install. */
   homeAuthorizedKeys?: boolean
+  /**
+   * One authorized_keys file per user (keys/USER), so an extra user's key can carry its own
+   * options (a forced command) without touching radtest's line: see authorizeUser.
+   */
+  perUserKeys?: boolean
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -120,7 +127,10 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const client = makeKey(dir, 'client')
   const port = await freePort()
   const listen = opts.listen ?? '127.0.0.1'
-  const authorized = path.join(dir, 'authorized_keys')
+  const keysDir = path.join(dir, 'keys')
+  mkdirSync(keysDir, { mode: 0o755 })
+  const authorized = opts.perUserKeys ? path.join(keysDir, TEST_USER) : path.join(dir, 'authorized_keys')
+  const keysFile = opts.perUserKeys ? `${keysDir}/%u` : authorized
   writeFileSync(authorized, client.publicKey, { mode: 0o644 })
   const config = path.join(dir, 'sshd_config')
   writeFileSync(
@@ -130,7 +140,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       `ListenAddress ${listen}`,
       `HostKey ${dir}/host_ed25519`,
       `PidFile ${dir}/sshd.pid`,
-      `AuthorizedKeysFile ${authorized}${opts.homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
+      `AuthorizedKeysFile ${keysFile}${opts.homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
       'StrictModes no',
       'UsePAM no',
       'PasswordAuthentication no',
@@ -203,6 +213,10 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     log: () => readFileSync(logFile, 'utf8'),
     authorize: (publicKey: string, options = '') =>
       writeFileSync(authorized, `${options ? `${options} ` : ''}${publicKey.trim()}\n`, { mode: 0o644 }),
+    authorizeUser: (name: string, publicKey: string, options = '') =>
+      writeFileSync(path.join(keysDir, name), `${options ? `${options} ` : ''}${publicKey.trim()}\n`, {
+        mode: 0o644,
+      }),
     stop: async () => {
       child.kill('SIGTERM')
       await new Promise((r) => child.once('exit', r))

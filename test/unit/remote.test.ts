@@ -12,7 +12,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { shAssignments } from '../../src/quote.js'
+import { wireAssignments } from '../../src/quote.js'
 import {
   type AnyScriptVars,
   all,
@@ -22,6 +22,7 @@ import {
   renderScript,
   type ScriptName,
 } from '../../src/remote.js'
+import { LIB } from '../../src/remote-lib.js'
 import { tempDir } from './helpers.js'
 
 // A Record keyed by ScriptName: tsc fails here when a script is added and not listed.
@@ -93,20 +94,21 @@ describe('renderScript', () => {
     expect(spawnSync('bash', ['--posix', '-n'], { input: script }).status).toBe(0)
   })
 
-  it.each(NAMES)('%s starts with the quoted assignments, one line each', (name) => {
+  it.each(NAMES)('%s starts with the values in the wire form, one line each', (name) => {
     const v = vars()
     const script = renderScript(name, v)
-    expect(script.startsWith(`${shAssignments(v)}\n`)).toBe(true)
-    expect(script).toContain(`T='${root}/it'\\''s "odd" $(touch ${canary})`)
+    expect(script.startsWith(`${wireAssignments(v)}\n`)).toBe(true)
+    // A value with a quote goes as printf octal escapes: no quote of its own reaches the line.
+    expect(script).toContain(`T=$(printf '${root}/it\\047s "odd" $(touch ${canary})`)
   })
 
   it.each(NAMES)('%s is constant text: the values appear only in the assignments', (name) => {
     const a = renderScript(name, vars({ T: '/srv/aaa' }))
       .split('\n')
-      .slice(Object.keys(vars()).length)
+      .slice(Object.keys(vars()).length + 1)
     const b = renderScript(name, vars({ T: '/srv/bbb' }))
       .split('\n')
-      .slice(Object.keys(vars()).length)
+      .slice(Object.keys(vars()).length + 1)
     expect(a).toEqual(b)
     expect(a.join('\n')).not.toContain('/srv/aaa')
   })
@@ -118,7 +120,7 @@ describe('renderScript', () => {
   it('sets every value byte for byte in a real sh', () => {
     const v = vars()
     const names = Object.keys(v)
-    const script = `${shAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
+    const script = `${wireAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
     const out = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8', cwd: root }).stdout
     expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n as keyof AnyScriptVars])))
   })
@@ -499,7 +501,7 @@ describe('keep_assets: old assets hard-linked by the server, on dash, bash and b
     mkdirSync(`${T}/.deploy/lock`, { recursive: true })
     writeFileSync(`${T}/.deploy/lock/holder`, 'someone-else h 0 9999999999\n')
     // keep_assets alone, as publish-and-switch calls it, with the lock taken over.
-    const script = `${shAssignments(vars({ T, ID: 'r2', KEEP_PATHS: './assets/*', KEEP_FROM: 'r1' }))}\n${renderScript('prune', vars({ T })).split('rad_main() {')[0]?.split('\n').slice(Object.keys(vars()).length).join('\n')}\nkeep_assets "$T/releases/r2"\n`
+    const script = `${wireAssignments(vars({ T, ID: 'r2', KEEP_PATHS: './assets/*', KEEP_FROM: 'r1' }))}\n${LIB}\nkeep_assets "$T/releases/r2"\n`
     const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' })
     expect(parseReply(r.stdout).error?.code).toBe('lock-lost')
     expect(readdirSync(`${T}/releases/r2`)).toEqual([])
