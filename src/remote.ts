@@ -251,6 +251,73 @@ fi
 say ok
 `
 
+// command: verify. Reads, never writes: no lock, no fence, no mkdir (nothing to fence). Sends the
+// release's recorded manifest, its kept-assets record, its tree (type, mode, size, path, link
+// target) and the sha256 of each regular file, each as hex (od) under its own key: names may hold
+// any byte but NUL, so the data travels as bytes, never as text a reply line could misread.
+const VERIFY = sh`
+[ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
+contained "$D" "$D/log" "$T/releases" "$D/manifests" "$D/kept"
+command -v od >/dev/null 2>&1 || fail verify-tools "the server has no od (POSIX; GNU coreutils or busybox): cannot send what it reads"
+if command -v sha256sum >/dev/null 2>&1; then H=sha256sum
+elif command -v shasum >/dev/null 2>&1; then H='shasum -a 256'
+else fail verify-tools "the server has neither sha256sum (GNU coreutils, busybox) nor shasum (perl): cannot hash the release"
+fi
+report_state
+R=$ID
+[ -n "$R" ] || R=$(live_id)
+[ -n "$R" ] || fail nothing-live "nothing is live in $T ($T/$LINK is not a link into releases/), and no release was named"
+release_dir_ok "$R"
+[ -d "$T/releases/$R" ] || fail release-missing "release $R is not in $T/releases"
+say verifying "$R"
+# "KEY HEX…" reply lines of 2048 bytes each, for the bytes on stdin.
+hexout() {
+  od -An -v -tx1 | awk -v k="$1" '
+    { gsub(/[^0-9a-f]/, ""); b = b $0; n++ }
+    n == 128 { print "@@rad " k " " b; b = ""; n = 0 }
+    END { if (b != "") print "@@rad " k " " b; print "@@rad " k "-end" }'
+}
+# A record at most VERIFY_MAX bytes, a real file (a link there could read outside TARGET).
+record() {
+  if [ -f "$2" ] && [ ! -L "$2" ]; then
+    n=$(($(wc -c < "$2") + 0))
+    [ "$n" -le "$VERIFY_MAX" ] || fail verify-too-large "$2 is $n bytes, more than $VERIFY_MAX"
+    hexout "$1" < "$2"
+  else
+    say "no-$1"
+  fi
+}
+record manifest "$D/manifests/$R"
+record kept "$D/kept/$R"
+cd -- "$T/releases/$R" || fail release-missing "cannot enter $T/releases/$R as $(id -un)"
+n=$(find . | wc -l)
+[ "$n" -le "$VERIFY_MAX_ENTRIES" ] || fail verify-too-large "release $R has $n entries, more than $VERIFY_MAX_ENTRIES"
+# Each entry as two NUL-terminated fields: "<how><mode> <size> <path>" and the link target (empty
+# for others). GNU find -printf (g: type letter, octal permissions), else one stat per entry:
+# busybox/GNU stat -c (x: raw mode in hex), BSD stat -f (o: raw mode in octal).
+if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+  find . -mindepth 1 -printf 'g%y %m %s %P\0%l\0' | hexout tree
+else
+  if stat -c %f . >/dev/null 2>&1; then sf=-c sfmt='x%f %s'; else sf=-f sfmt='o%p %z'; fi
+  find . -mindepth 1 -exec sh -c '
+    sf=$1 fmt=$2; shift 2
+    for f; do
+      m=$(stat "$sf" "$fmt" "$f") || continue
+      printf "%s %s\0" "$m" "\${f#./}"
+      if [ -L "$f" ]; then t=$(readlink "$f"; printf x); t=\${t%x}; printf "%s\0" "\${t%?}"; else printf "\0"; fi
+    done' sh "$sf" "$sfmt" {} + | hexout tree
+fi
+# "<sha256>  ./<path>" of each regular file, NUL-terminated. Names without a newline, CR or
+# backslash in one batch (no hasher escapes or splits those); the others one by one from stdin.
+{
+  find . -type f ! -path "*$NL*" ! -path "*$CR*" ! -path '*\\*' -exec $H {} + | tr '\n' '\000'
+  find . -type f \( -path "*$NL*" -o -path "*$CR*" -o -path '*\\*' \) -exec sh -c '
+    h=$1; shift
+    for f; do s=$($h < "$f") && printf "%s  %s\0" "\${s%% *}" "$f"; done' sh "$H" {} +
+} | hexout sums
+say ok
+`
+
 export type ScriptName =
   | 'prepare'
   | 'publishAndSwitch'
@@ -262,6 +329,7 @@ export type ScriptName =
   | 'prune'
   | 'recover'
   | 'doctor'
+  | 'verify'
 
 /** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
 export type Flag = 0 | 1
@@ -294,6 +362,8 @@ export type ScriptVars = {
   recover: TargetVars & { ID: string; INCOMING: string; LOGLINE: string; KEEP_LOCK: Flag }
   // Reads only: no lock, no fence.
   doctor: LockVars & { ID: string }
+  // Reads only: no lock, no fence. ID: the release to verify ('' = the live one).
+  verify: LockVars & { ID: string; VERIFY_MAX: number; VERIFY_MAX_ENTRIES: number }
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */
@@ -306,7 +376,8 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['releaseLock'] &
   ScriptVars['prune'] &
   ScriptVars['recover'] &
-  ScriptVars['doctor']
+  ScriptVars['doctor'] &
+  ScriptVars['verify']
 
 /** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
 export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
@@ -327,6 +398,7 @@ const SCRIPTS: Record<ScriptName, string> = {
   prune: PRUNE,
   recover: RECOVER,
   doctor: DOCTOR,
+  verify: VERIFY,
 }
 
 /**
