@@ -17,6 +17,7 @@ export function totals(outcome: CommandOutcome) {
 }
 
 export function hostsJson(outcome: CommandOutcome): string {
+  const verified = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]))
   return JSON.stringify(
     outcome.hosts.map((h) => ({
       host: h.host,
@@ -30,6 +31,13 @@ export function hostsJson(outcome: CommandOutcome): string {
       'files-linked': h.filesLinked,
       'duration-ms': h.durationMs,
       status: h.status,
+      // command: verify: whether this host's release was proven to be its record, and that record's digest.
+      ...(verified.has(h.host)
+        ? {
+            verified: verified.get(h.host)?.verified,
+            'release-digest': verified.get(h.host)?.recordedDigest,
+          }
+        : {}),
       ...(h.error ? { error: h.error } : {}),
     })),
   )
@@ -54,5 +62,7 @@ export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
     releases: releasesJson(outcome),
     hosts: hostsJson(outcome),
     'rolled-back': String(outcome.rolledBack),
+    // command: verify: the recorded digest of the release verified on the first host.
+    'release-digest': outcome.verify?.[0]?.report.recordedDigest ?? '',
   }
 }

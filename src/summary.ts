@@ -4,6 +4,7 @@ import { bytes, seconds } from './format.js'
 import type { CommandOutcome, HostResult } from './outcome.js'
 import type { Settings } from './settings.js'
 import { safeMessage } from './untrusted.js'
+import { verifyText } from './verify-render.js'
 
 /** The "live now" cell: the release the link serves, or why we cannot say. */
 export function liveNow(h: HostResult): string {
@@ -75,6 +76,8 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
       ].map(cell),
     ),
   ])
+  // command: verify: per host what was found (text in a code block: paths are the server's).
+  if (outcome.verify) s.addCodeBlock(verifyText(outcome))
   const back = outcome.hosts[0]?.previousReleaseId
   if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
     s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true)

@@ -12,6 +12,7 @@ import { hostsJson, releasesJson, totals } from '../outputs.js'
 import type { Reporter, Settings } from '../settings.js'
 import { commandSpec } from '../spec.js'
 import { safeMessage } from '../untrusted.js'
+import { verifyText } from '../verify-render.js'
 import { BIN } from './parse.js'
 
 export interface Style {
@@ -238,6 +239,9 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'doctor':
       out.push(doctorText(outcome.doctor ?? [], s).trimEnd())
       break
+    case 'verify':
+      out.push(verifyText(outcome, s).trimEnd())
+      break
     case 'unlock':
       out.push(
         `${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`,
@@ -268,7 +272,8 @@ export function resultText(settings: Settings, outcome: CommandOutcome, opts: Re
   if (opts.json) return `${hostsJson(outcome)}\n`
   const c = commandSpec(settings.command)
   // doctor: the checks that failed are its result.
-  if (opts.failed && !c.switches && !c.picksRelease && settings.command !== 'doctor') return ''
+  // verify: what differs is its result.
+  if (opts.failed && !c.switches && !c.picksRelease && !c.verifies && settings.command !== 'doctor') return ''
   return safeResult(humanResult(settings, outcome, opts.style))
 }
 

@@ -98,6 +98,7 @@ describe('parseSettings defaults', () => {
       allowEmpty: false,
       maxParallel: 8,
       timeoutSeconds: 600,
+      expectedDigest: '',
       meta: {
         sha: '0123456789abcdef0123456789abcdef01234567',
         ref: 'refs/tags/v1.2.3',

@@ -36,6 +36,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   prune: true,
   recover: true,
   doctor: true,
+  verify: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 
@@ -71,6 +72,8 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
     UNPUBLISH: '',
     BEFORE_SWITCH: '',
     AFTER_SWITCH: '',
+    VERIFY_MAX: 1_000_000,
+    VERIFY_MAX_ENTRIES: 100_000,
     ...over,
   }
 }
