@@ -432,7 +432,7 @@ export function compareRelease(input: VerifyInput): VerifyReport {
     const against = rec || report.actualDigest
     if (against !== exp) {
       report.digestProblems.push(
-        `${rec ? 'its recorded digest' : 'the digest of its files'} is ${against}, not ${input.expectedName} ${exp}`,
+        `${rec ? 'its recorded digest' : 'the digest of its files'} is ${against}, not the expected ${exp} (${input.expectedName})`,
       )
     }
   }
