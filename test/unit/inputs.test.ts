@@ -519,7 +519,12 @@ describe('parseSettings: values refused', () => {
     ['user', 'a'.repeat(65), /not a valid user name/, H.user],
     // expected-digest (verify)
     ['expected-digest', 'sha256:abc', /is not a release digest/, /sha256: followed by 64 hex digits/],
-    ['expected-digest', `md5:${'0'.repeat(32)}`, /is not a release digest/, /sha256: followed by 64 hex digits/],
+    [
+      'expected-digest',
+      `md5:${'0'.repeat(32)}`,
+      /is not a release digest/,
+      /sha256: followed by 64 hex digits/,
+    ],
     ['expected-digest', `sha256:${'0'.repeat(64)}\nx`, /control characters/, H.control],
     ['port', '0', /not a port number/, H.port],
     ['port', '65536', /not a port number/, H.port],

@@ -189,7 +189,9 @@ describe('compareRelease', () => {
     const other = `sha256:${'0'.repeat(64)}`
     const bad = compareRelease(input({ expectedDigest: other, expectedName: '--expected-digest' }))
     expect(bad.verified).toBe(false)
-    expect(verdictLine(bad)).toContain(`its recorded digest is ${DIGEST}, not the expected ${other} (--expected-digest)`)
+    expect(verdictLine(bad)).toContain(
+      `its recorded digest is ${DIGEST}, not the expected ${other} (--expected-digest)`,
+    )
     expect(compareRelease(input({ expectedDigest: DIGEST })).verified).toBe(true)
   })
 
