@@ -252,8 +252,8 @@ say ok
 `
 
 // command: verify. Reads, never writes: no lock, no fence, no mkdir (nothing to fence). Sends the
-// release's recorded manifest, its kept-assets record, its tree (type, mode, size, path, link
-// target) and the sha256 of each regular file, each as hex (od) under its own key: names may hold
+// release's recorded manifest, its kept-assets record, its tree (type, mode, size, path), its
+// symlinks' targets and the sha256 of each regular file, each as hex (od) under its own key: names may hold
 // any byte but NUL, so the data travels as bytes, never as text a reply line could misread.
 const VERIFY = sh`
 [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
@@ -292,20 +292,23 @@ record kept "$D/kept/$R"
 cd -- "$T/releases/$R" || fail release-missing "cannot enter $T/releases/$R as $(id -un)"
 n=$(find . | wc -l)
 [ "$n" -le "$VERIFY_MAX_ENTRIES" ] || fail verify-too-large "release $R has $n entries, more than $VERIFY_MAX_ENTRIES"
-# Each entry as two NUL-terminated fields: "<how><mode> <size> <path>" and the link target (empty
-# for others). GNU find -printf (g: type letter, octal permissions), else one stat per entry:
-# busybox/GNU stat -c (x: raw mode in hex), BSD stat -f (o: raw mode in octal).
+# Each entry as one NUL-terminated record "<how><mode> <size> ./<path>": GNU find -printf (g: type
+# letter, octal permissions), else stat in batches: busybox/GNU stat -c (x: raw mode in hex), BSD
+# stat -f (o: raw mode in octal); a name with a newline (stat ends its lines there) one at a time.
+# Then each symlink as two: its path and its target.
 if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
-  find . -mindepth 1 -printf 'g%y %m %s %P\0%l\0' | hexout tree
+  find . -mindepth 1 -printf 'g%y %m %s %p\0' | hexout tree
+  find . -type l -printf '%p\0%l\0' | hexout links
 else
-  if stat -c %f . >/dev/null 2>&1; then sf=-c sfmt='x%f %s'; else sf=-f sfmt='o%p %z'; fi
-  find . -mindepth 1 -exec sh -c '
-    sf=$1 fmt=$2; shift 2
-    for f; do
-      m=$(stat "$sf" "$fmt" "$f") || continue
-      printf "%s %s\0" "$m" "\${f#./}"
-      if [ -L "$f" ]; then t=$(readlink "$f"; printf x); t=\${t%x}; printf "%s\0" "\${t%?}"; else printf "\0"; fi
-    done' sh "$sf" "$sfmt" {} + | hexout tree
+  if stat -c %f . >/dev/null 2>&1; then sf=-c sfmt='x%f %s'; sn='%n'; else sf=-f sfmt='o%p %z'; sn='%N'; fi
+  {
+    find . -mindepth 1 ! -path "*$NL*" -exec stat "$sf" "$sfmt $sn" {} + | tr '\n' '\000'
+    find . -mindepth 1 -path "*$NL*" -exec sh -c '
+      sf=$1 fmt=$2; shift 2
+      for f; do m=$(stat "$sf" "$fmt" "$f") && printf "%s %s\0" "$m" "$f"; done' sh "$sf" "$sfmt" {} +
+  } | hexout tree
+  find . -type l -exec sh -c '
+    for f; do t=$(readlink "$f"; printf x); t=\${t%x}; printf "%s\0%s\0" "$f" "\${t%?}"; done' sh {} + | hexout links
 fi
 # "<sha256>  ./<path>" of each regular file, NUL-terminated. Names without a newline, CR or
 # backslash in one batch (no hasher escapes or splits those); the others one by one from stdin.

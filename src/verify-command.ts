@@ -57,6 +57,7 @@ export async function runVerify(ctx: RunContext): Promise<CommandOutcome> {
         manifest: hexSection(reply, 'manifest'),
         kept: hexSection(reply, 'kept'),
         tree: hexSection(reply, 'tree') ?? Buffer.alloc(0),
+        links: hexSection(reply, 'links') ?? Buffer.alloc(0),
         sums: hexSection(reply, 'sums') ?? Buffer.alloc(0),
         logLines: all(reply, 'log'),
         expectedDigest: s.expectedDigest,

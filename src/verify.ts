@@ -13,7 +13,6 @@ import {
   ManifestError,
   manifestDigest,
   parseManifest,
-  sortEntries,
 } from './manifest.js'
 import { all, type ScriptReply } from './remote.js'
 import { untrusted } from './untrusted.js'
@@ -97,19 +96,41 @@ function treeRecord(text: string): { type: TreeEntry['type']; perm: number; rest
   return { type: typeOfMode(raw), perm: raw & 0o7777, rest: r[2] as string }
 }
 
+/** A path as the server's find gives it: `./a/b`; its bytes after `./` (latin1), or undefined. */
+function relativePath(p: string): string | undefined {
+  if (!p.startsWith('./')) return undefined
+  const raw = p.slice(2)
+  return raw === '' || raw.split('/').some((c) => c === '' || c === '.' || c === '..') ? undefined : raw
+}
+
 /**
- * The tree section: pairs of fields, `<how><mode> <size> <path>` and the link target. `how` is g
- * (GNU find: type letter, space, octal permissions), x (stat -c %f: raw mode in hex) or o (BSD
- * stat -f %p: raw mode in octal).
+ * The links section: pairs of fields, a symlink's `./path` and its target's bytes.
  */
-export function parseTree(buf: Buffer): TreeEntry[] {
+export function parseLinks(buf: Buffer): Map<string, Buffer> {
+  const fields = nulFields(buf, 'links')
+  if (fields.length % 2 !== 0) throw new VerifyReplyError('the links section has an odd number of fields')
+  const out = new Map<string, Buffer>()
+  for (let i = 0; i < fields.length; i += 2) {
+    const p = (fields[i] as Buffer).toString('latin1')
+    const raw = relativePath(p)
+    if (raw === undefined) throw new VerifyReplyError(`bad link record ${JSON.stringify(untrusted(p, 200))}`)
+    out.set(raw, fields[i + 1] as Buffer)
+  }
+  return out
+}
+
+/**
+ * The tree section: one record a field, `<how><mode> <size> ./<path>`. `how` is g (GNU find: type
+ * letter, space, octal permissions), x (stat -c %f: raw mode in hex) or o (BSD stat -f %p: raw
+ * mode in octal). `links` gives each symlink's target (parseLinks).
+ */
+export function parseTree(buf: Buffer, links: Map<string, Buffer> = new Map()): TreeEntry[] {
   const fields = nulFields(buf, 'tree')
-  if (fields.length % 2 !== 0) throw new VerifyReplyError('the tree section has an odd number of fields')
-  if (fields.length / 2 > VERIFY_MAX_ENTRIES) throw new VerifyReplyError('the tree has too many entries')
+  if (fields.length > VERIFY_MAX_ENTRIES) throw new VerifyReplyError('the tree has too many entries')
   const out: TreeEntry[] = []
   const seen = new Set<string>()
-  for (let i = 0; i < fields.length; i += 2) {
-    const text = (fields[i] as Buffer).toString('latin1')
+  for (const field of fields) {
+    const text = field.toString('latin1')
     const bad = () => new VerifyReplyError(`bad tree record ${JSON.stringify(untrusted(text, 200))}`)
     const rec = treeRecord(text)
     if (!rec) throw bad()
@@ -117,17 +138,13 @@ export function parseTree(buf: Buffer): TreeEntry[] {
     const sp = rest.indexOf(' ')
     if (sp < 0) throw bad()
     const size = rest.slice(0, sp)
-    const raw = rest.slice(sp + 1)
-    if (
-      !SIZE_RE.test(size) ||
-      raw === '' ||
-      raw.startsWith('/') ||
-      raw.split('/').some((p) => p === '' || p === '.' || p === '..')
-    )
-      throw bad()
+    const raw = relativePath(rest.slice(sp + 1))
+    if (!SIZE_RE.test(size) || raw === undefined) throw bad()
     if (seen.has(raw)) throw new VerifyReplyError('the tree lists a path twice')
     seen.add(raw)
-    out.push({ type, perm, size: Number(size), raw, target: fields[i + 1] as Buffer })
+    const target = links.get(raw)
+    if (type === 'l' && target === undefined) throw new VerifyReplyError('a symlink without its target')
+    out.push({ type, perm, size: Number(size), raw, target: target ?? Buffer.alloc(0) })
   }
   return out
 }
@@ -312,7 +329,8 @@ export function actualTree(
       ;(holdsShared.has(d.path) ? out.shared : out.kept).push(d.path)
     } else for (const a of ancestors(d.path)) holdsOwn.add(a)
   }
-  out.entries = sortEntries([...own.values()])
+  // Unsorted: digestOf sorts, diffManifests needs no order.
+  out.entries = [...own.values()]
   out.shared.sort()
   out.kept.sort()
   return out
@@ -364,6 +382,7 @@ export interface VerifyInput {
   manifest: Buffer | undefined
   kept: Buffer | undefined
   tree: Buffer
+  links: Buffer
   sums: Buffer
   logLines: string[]
   expectedDigest: string
@@ -373,7 +392,7 @@ export interface VerifyInput {
 
 /** Compares a release as the server has it with its record, the log and expected-digest. */
 export function compareRelease(input: VerifyInput): VerifyReport {
-  const tree = parseTree(input.tree)
+  const tree = parseTree(input.tree, parseLinks(input.links))
   const sums = parseSums(input.sums)
   const kept = input.kept ? parseKept(input.kept) : new Set<string>()
   const report: VerifyReport = {

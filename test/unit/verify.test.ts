@@ -17,6 +17,7 @@ import {
   differenceLines,
   hexSection,
   parseKept,
+  parseLinks,
   parseSums,
   parseTree,
   sharedLinkTarget,
@@ -29,9 +30,21 @@ import { tempDir } from './helpers.js'
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex')
 const nul = (...fields: string[]) => Buffer.from(fields.map((f) => `${f}\0`).join(''), 'latin1')
 
+type Row = [string, string, number, string, string?]
+
 /** A tree section as GNU find -printf sends it. */
-function gnuTree(rows: [string, string, number, string, string?][]): Buffer {
-  return nul(...rows.flatMap(([y, mode, size, p, target]) => [`g${y} ${mode} ${size} ${p}`, target ?? '']))
+function gnuTree(rows: Row[]): Buffer {
+  return nul(...rows.map(([y, mode, size, p]) => `g${y} ${mode} ${size} ./${p}`))
+}
+
+/** The links section of the same rows: each symlink's path and target. */
+function linksOf(rows: Row[]): Buffer {
+  return nul(...rows.flatMap(([y, , , p, target]) => (y === 'l' ? [`./${p}`, target ?? ''] : [])))
+}
+
+/** tree and links of the rows. */
+function listing(rows: Row[]): { tree: Buffer; links: Buffer } {
+  return { tree: gnuTree(rows), links: linksOf(rows) }
 }
 
 function sums(files: Record<string, string>): Buffer {
@@ -53,7 +66,7 @@ function input(over: Partial<VerifyInput> = {}): VerifyInput {
     release: 'r1',
     manifest: Buffer.from(MANIFEST),
     kept: undefined,
-    tree: gnuTree([
+    ...listing([
       ['d', '755', 4096, 'assets'],
       ['f', '644', 15, 'assets/app.js'],
       ['f', '644', 12, 'index.html'],
@@ -72,8 +85,9 @@ describe('parseTree, parseSums, parseKept: the server records, strictly', () => 
     const t = parseTree(
       Buffer.concat([
         gnuTree([['f', '4755', 3, 'a b']]),
-        nul('x81a4 5 -x', '', 'xa1ff 3 l', 'abc', 'o40755 64 d', '', 'o10644 0 fifo', ''),
+        nul('x81a4 5 ./-x', 'xa1ff 3 ./l', 'o40755 64 ./d', 'o10644 0 ./fifo'),
       ]),
+      parseLinks(nul('./l', 'abc')),
     )
     expect(t.map((e) => [e.type, e.perm.toString(8), e.size, e.raw, e.target.toString()])).toEqual([
       ['f', '4755', 3, 'a b', ''],
@@ -85,11 +99,12 @@ describe('parseTree, parseSums, parseKept: the server records, strictly', () => 
   })
 
   it.each([
-    ['no final NUL', Buffer.from('gf 644 1 a\0')],
-    ['a record of another shape', nul('zf 644 1 a', '')],
-    ['an absolute path', nul('gf 644 1 /etc/passwd', '')],
-    ['a .. component', nul('gf 644 1 a/../../b', '')],
-    ['a path twice', nul('gf 644 1 a', '', 'gf 644 1 a', '')],
+    ['no final NUL', Buffer.from('gf 644 1 ./a\0gf 644 1 ./b')],
+    ['a record of another shape', nul('zf 644 1 ./a')],
+    ['an absolute path', nul('gf 644 1 /etc/passwd')],
+    ['a .. component', nul('gf 644 1 ./a/../../b')],
+    ['a path twice', nul('gf 644 1 ./a', 'gf 644 1 ./a')],
+    ['a symlink whose target was not sent', nul('gl 777 1 ./a')],
   ])('refuses %s', (_what, buf) => {
     expect(() => parseTree(buf)).toThrow(/malformed/)
   })
@@ -141,7 +156,7 @@ describe('compareRelease', () => {
   it('names changed content (same size), added, removed, mode and type changes', () => {
     const r = compareRelease(
       input({
-        tree: gnuTree([
+        ...listing([
           ['d', '755', 4096, 'assets'],
           ['f', '600', 15, 'assets/app.js'],
           ['f', '644', 12, 'home.html'],
@@ -163,7 +178,7 @@ describe('compareRelease', () => {
       { path: 'index.html', kind: 'content', detail: 'same size' },
       { path: 'new.txt', kind: 'added', detail: 'file' },
     ])
-    const gone = compareRelease(input({ tree: gnuTree([['d', '755', 1, 'assets']]), sums: Buffer.alloc(0) }))
+    const gone = compareRelease(input({ ...listing([['d', '755', 1, 'assets']]), sums: Buffer.alloc(0) }))
     expect(gone.differences.map((d) => `${d.kind} ${d.path}`)).toEqual([
       'removed assets/app.js',
       'removed home.html',
@@ -216,17 +231,16 @@ describe('actualTree: shared paths and kept assets are not the build', () => {
   it('skips links into shared/ (and directories made only for them); reports kept files apart', () => {
     expect(sharedLinkTarget('storage')).toBe('../../shared/storage')
     expect(sharedLinkTarget('public/uploads')).toBe('../../../shared/public/uploads')
-    const tree = parseTree(
-      gnuTree([
-        ['f', '644', 1, 'a'],
-        ['l', '777', 20, 'storage', '../../shared/storage'],
-        ['d', '755', 1, 'public'],
-        ['l', '777', 30, 'public/uploads', '../../../shared/public/uploads'],
-        ['l', '777', 5, 'evil', '../../shared/other'],
-        ['d', '755', 1, 'assets'],
-        ['f', '644', 1, 'assets/old.js'],
-      ]),
-    )
+    const rows: Row[] = [
+      ['f', '644', 1, 'a'],
+      ['l', '777', 20, 'storage', '../../shared/storage'],
+      ['d', '755', 1, 'public'],
+      ['l', '777', 30, 'public/uploads', '../../../shared/public/uploads'],
+      ['l', '777', 5, 'evil', '../../shared/other'],
+      ['d', '755', 1, 'assets'],
+      ['f', '644', 1, 'assets/old.js'],
+    ]
+    const tree = parseTree(gnuTree(rows), parseLinks(linksOf(rows)))
     const t = actualTree(
       tree,
       parseSums(sums({ a: 'a', 'assets/old.js': 'o' })),
@@ -295,6 +309,7 @@ describe('the verify script on the server userlands, read-only', () => {
       manifest: hexSection(reply, 'manifest'),
       kept: hexSection(reply, 'kept'),
       tree: hexSection(reply, 'tree') ?? Buffer.alloc(0),
+      links: hexSection(reply, 'links') ?? Buffer.alloc(0),
       sums: hexSection(reply, 'sums') ?? Buffer.alloc(0),
       logLines: reply.values.get('log') ?? [],
       expectedDigest: expected,
