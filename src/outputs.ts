@@ -54,5 +54,6 @@ export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
     releases: releasesJson(outcome),
     hosts: hostsJson(outcome),
     'rolled-back': String(outcome.rolledBack),
+    'release-digest': outcome.releaseDigest ?? '',
   }
 }
