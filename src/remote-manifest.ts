@@ -82,6 +82,8 @@ fast_start() {
     LC_ALL=C awk -v rmlist="$w.rm" -v root="$ROOT_MODE" '
       function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
       function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
+      # Modes as text without leading zeros: busybox awk reads "0644" as octal, others as decimal.
+      function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
       function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
       BEGIN { A = ARGV[1]; B = ARGV[2]; C = ARGV[3] }
       FILENAME == A {
@@ -100,9 +102,9 @@ fast_start() {
       FNR == 1 { if ($0 != "rad-manifest 1") bad = 1; next }
       {
         i = FNR - 2; p = rest($0, 4)
-        same = (p in L) && L[p] == $1 " " $2 " " $3 " " $4 && (p in N) && Y[p] == $1 && ($1 == "l" || M[p] + 0 == $2 + 0)
+        same = (p in L) && L[p] == $1 " " $2 " " $3 " " $4 && (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2))
         if ($1 == "d") { if (same) keep[p] = 1; else send[++s] = i; want[p] = 1; next }
-        if (same && (p in R) && R[p] == N[p]) { keep[p] = 1; linked++ } else send[++s] = i
+        if (same && (p in R) && R[p] == N[p]) { keep[p] = 1; if ($1 == "f") linked++ } else send[++s] = i
       }
       END {
         if (bad || !("." in N)) exit 1
@@ -114,7 +116,7 @@ fast_start() {
         line = ""
         for (j = 1; j <= s; j++) { line = line " " send[j]; if (j % 200 == 0) { print "@@rad send" line; line = "" } }
         if (line != "") print "@@rad send" line
-        if (M["."] + 0 != root + 0) print "@@rad send-root"
+        if (oct(M["."]) != oct(root)) print "@@rad send-root"
         printf "@@rad fast-linked %d\n", linked
       }' "$m/$1" "$m/$1.stat" "$w.now" "$m/.in.$INCOMING" > "$w.out"; } 2>/dev/null; then
     rm -f -- "$w.now" "$w.rm" "$w.out"
