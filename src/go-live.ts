@@ -76,6 +76,7 @@ function deployGoLive(ctx: RunContext, run: DeployHost): GoLiveVars {
     prune: (entry) =>
       releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
     measure: true,
+    digest: run.digest,
   })
   run.logLine = vars.LOGLINE
   return vars

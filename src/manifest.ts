@@ -5,8 +5,7 @@
  * that reads a build tree is at the end.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 
 export type EntryType = 'f' | 'l' | 'd'
@@ -32,7 +31,7 @@ export class ManifestError extends Error {
   }
 }
 
-/** `\` → `\\`, newline → `\n`: the only two escapes (as GNU sha256sum). */
+/** Backslash → `\\`, newline → `\n`: the only two escapes (as GNU sha256sum). */
 export function escapePath(p: string): string {
   return p.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
 }
@@ -274,8 +273,6 @@ export interface BuildOptions {
   /** The --chmod the upload applies (chmodSpec() of src/rsync.ts). */
   chmod: string
   umask?: number
-  /** Files hashed at once. */
-  concurrency?: number
   /**
    * Keep only these paths (what rsync would send with the exclude/filter rules, e.g. from a local
    * dry run); every path is taken when absent.
@@ -290,12 +287,8 @@ export function currentUmask(): number {
   return old
 }
 
-async function hashFile(file: string, size: number): Promise<{ hash: string; size: number }> {
+async function hashBigFile(file: string): Promise<{ hash: string; size: number }> {
   const h = createHash('sha256')
-  if (size < 1 << 20) {
-    const data = await readFile(file)
-    return { hash: h.update(data).digest('hex'), size: data.length }
-  }
   let n = 0
   for await (const chunk of createReadStream(file)) {
     h.update(chunk as Buffer)
@@ -304,63 +297,66 @@ async function hashFile(file: string, size: number): Promise<{ hash: string; siz
   return { hash: h.digest('hex'), size: n }
 }
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
-}
+const BIG = 1 << 20
+/** Files hashed between two turns of the event loop (a cancel or a timeout is heard in between). */
+const BATCH = 64
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
  * The manifest of the tree under `root` as rsync -r -l -p --chmod would create it: lstat (a
  * symlink is a link, never followed), devices, fifos and sockets skipped as rsync skips them
  * without -D. A name that is not UTF-8 throws (the manifest is text): the caller falls back.
+ * Synchronous reads in small batches: on a busy 2-core runner they took a fifth of the time of
+ * the same reads through libuv's thread pool, for 10,000 small files.
  */
 export async function buildManifest(root: string, opts: BuildOptions): Promise<Entry[]> {
   const clauses = parseChmod(opts.chmod, opts.umask ?? currentUmask())
   if (!clauses) throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`)
   const entries: Entry[] = []
   const files: Entry[] = []
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    const names = await readdir(dir, { encoding: 'buffer' })
-    await Promise.all(
-      names.map(async (raw) => {
-        const name = raw.toString('utf8')
-        if (!Buffer.from(name, 'utf8').equals(raw))
-          throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`)
-        const p = rel ? `${rel}/${name}` : name
-        const full = path.join(dir, name)
-        const st = await lstat(full)
-        if (st.isDirectory()) {
-          if (opts.keep && !opts.keep(p, true)) return
-          entries.push({ type: 'd', mode: applyChmod(st.mode, true, clauses), size: -1, hash: '', path: p })
-          await walk(full, p)
-        } else if (st.isFile()) {
-          if (opts.keep && !opts.keep(p, false)) return
-          const e: Entry = {
-            type: 'f',
-            mode: applyChmod(st.mode, false, clauses),
-            size: st.size,
-            hash: '',
-            path: p,
-          }
-          entries.push(e)
-          files.push(e)
-        } else if (st.isSymbolicLink()) {
-          if (opts.keep && !opts.keep(p, false)) return
-          const target = await readlink(full, { encoding: 'buffer' })
-          const hash = createHash('sha256').update(target).digest('hex')
-          entries.push({ type: 'l', mode: -1, size: -1, hash, path: p })
+  const walk = (dir: string, rel: string): void => {
+    for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+      const name = raw.toString('utf8')
+      if (!Buffer.from(name, 'utf8').equals(raw))
+        throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`)
+      const p = rel ? `${rel}/${name}` : name
+      const full = path.join(dir, name)
+      const st = lstatSync(full)
+      if (st.isDirectory()) {
+        if (opts.keep && !opts.keep(p, true)) continue
+        entries.push({ type: 'd', mode: applyChmod(st.mode, true, clauses), size: -1, hash: '', path: p })
+        walk(full, p)
+      } else if (st.isFile()) {
+        if (opts.keep && !opts.keep(p, false)) continue
+        const e: Entry = {
+          type: 'f',
+          mode: applyChmod(st.mode, false, clauses),
+          size: st.size,
+          hash: '',
+          path: p,
         }
-      }),
-    )
+        entries.push(e)
+        files.push(e)
+      } else if (st.isSymbolicLink()) {
+        if (opts.keep && !opts.keep(p, false)) continue
+        const hash = createHash('sha256')
+          .update(readlinkSync(full, { encoding: 'buffer' }))
+          .digest('hex')
+        entries.push({ type: 'l', mode: -1, size: -1, hash, path: p })
+      }
+    }
   }
-  await walk(root, '')
-  await pool(files, opts.concurrency ?? 16, async (e) => {
-    const r = await hashFile(path.join(root, e.path), e.size)
-    e.hash = r.hash
-    e.size = r.size
-  })
+  walk(root, '')
+  for (let i = 0; i < files.length; i++) {
+    const e = files[i] as Entry
+    const full = path.join(root, e.path)
+    if (e.size >= BIG) Object.assign(e, await hashBigFile(full))
+    else {
+      const data = readFileSync(full)
+      e.hash = createHash('sha256').update(data).digest('hex')
+      e.size = data.length
+    }
+    if (i % BATCH === BATCH - 1) await yieldToLoop()
+  }
   return sortEntries(entries)
 }

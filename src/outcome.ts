@@ -47,6 +47,8 @@ export interface DeployOutcome {
   error: DeployError | undefined
   /** Hosts whose state could not be read back after a call was cut short: what they serve is unknown. */
   unconfirmed?: string[]
+  /** release-digest of the release this run made live (on the first host), '' otherwise. */
+  releaseDigest?: string
 }
 
 /** What every command returns; `releases` is filled by list (the releases of the first host read). */

@@ -62,7 +62,7 @@ export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
     releases: releasesJson(outcome),
     hosts: hostsJson(outcome),
     'rolled-back': String(outcome.rolledBack),
-    // command: verify: the recorded digest of the release verified on the first host.
-    'release-digest': outcome.verify?.[0]?.report.recordedDigest ?? '',
+    // command: verify sets it to the digest recorded for the release it checked (first host).
+    'release-digest': outcome.releaseDigest ?? '',
   }
 }

@@ -1,5 +1,6 @@
 import { shAssignments } from './quote.js'
 import { LIB, sh } from './remote-lib.js'
+import { MANIFEST_LIB } from './remote-manifest.js'
 import { untrusted } from './untrusted.js'
 
 /**
@@ -35,7 +36,20 @@ if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
 fi
 if [ -n "$INCOMING" ]; then
   fence
-  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+  # The client's manifest of this upload (kept as the release's at publish), then the fast path.
+  if [ -n "$MANIFEST" ]; then
+    contained "$D/manifests"
+    { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$INCOMING"; } 2>/dev/null ||
+      fail target-unwritable "cannot write $D/manifests/.in.$INCOMING ($(free_space "$D"))"
+  fi
+  # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
+  # only the checksum path uploads it.
+  if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
+    FAST=0
+  fi
+  if [ "$FAST" != 1 ] || [ -z "$MANIFEST" ] || ! fast_start "$(live_id)"; then
+    mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+  fi
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
 # The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
@@ -54,7 +68,9 @@ contained
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat"; }
+# Before shared paths and the hook: the record is of the release as uploaded.
+manifest_publish "$INCOMING" "$ID"
 bad=$(shared_symlink)
 if [ -n "$bad" ]; then
   unpublish
@@ -87,6 +103,7 @@ contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
 fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+manifest_rename ".in.$INCOMING" ".in.$STAGED"
 count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok
@@ -167,11 +184,13 @@ else
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
   [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+  [ -n "$DISCARD" ] && manifest_drop ".in.$DISCARD"
   # The partial dir is shared by every run's resume: only the lock's holder may empty it.
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
     rm -rf -- "$T/releases/$UNPUBLISH"
+    manifest_drop "$UNPUBLISH"
   fi
   lock_release
 fi
@@ -197,7 +216,7 @@ if lock_mine; then
   elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
     # Ours: prepare refused an id that existed, and the lock has been ours since.
     fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID"
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && manifest_rename "$ID" ".in.$INCOMING" && manifest_drop "$ID"
   fi
   # lock_release says "lock released" itself.
   if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
@@ -352,7 +371,17 @@ export type GoLiveVars = { ID: string; PREV: string; LOGLINE: string; PRUNE: str
  * failure on the server. Keep in step with the script text above.
  */
 export type ScriptVars = {
-  prepare: LockVars & { ID: string; INCOMING: string; STAGED: string; SHARED: string }
+  prepare: LockVars & {
+    ID: string
+    INCOMING: string
+    STAGED: string
+    SHARED: string
+    /** The manifest text of the build ('' for none: activate, or it could not be made). */
+    MANIFEST: string
+    /** Try the fast path (needs MANIFEST); ROOT_MODE: the release root's mode, 4 octal digits. */
+    FAST: Flag
+    ROOT_MODE: string
+  }
   publishAndSwitch: LockVars &
     GoLiveVars & { INCOMING: string; SHARED: string; BEFORE_SWITCH: string; SWITCH: Flag; KEEP_LOCK: Flag }
   afterSwitch: LockVars & { ID: string; PREV: string; AFTER_SWITCH: string }
@@ -410,7 +439,7 @@ const SCRIPTS: Record<ScriptName, string> = {
  * watchdog may take over stdin (fd 9); everything else, hooks included, reads /dev/null.
  */
 export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
-  return `${shAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
+  return `${shAssignments(vars)}\n${LIB}\n${MANIFEST_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
 
 const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?'

@@ -23,6 +23,11 @@ export interface UploadPlan {
    * Outside the upload directory, so it can never become part of a release. '' for none.
    */
   partialDir?: string
+  /**
+   * The fast path: a local file of NUL-separated paths (relative to source) to send, and only
+   * those: no --recursive (a listed directory is created with its mode, not walked).
+   */
+  filesFrom?: string
 }
 
 /**
@@ -45,7 +50,7 @@ export function chmodSpec(userChmod: string): string {
  */
 export function rsyncArgs(plan: UploadPlan): string[] {
   const args = [
-    '--recursive',
+    ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
     '--links',
     '--perms',
     `--chmod=${chmodSpec(plan.chmod)}`,

@@ -78,6 +78,8 @@ export async function writeSummary(settings: Settings, outcome: CommandOutcome):
   ])
   // command: verify: per host what was found (text in a code block: paths are the server's).
   if (outcome.verify) s.addCodeBlock(verifyText(outcome))
+  if (outcome.releaseDigest)
+    s.addRaw(`<p>Release digest: <code>${cell(outcome.releaseDigest)}</code></p>`, true)
   const back = outcome.hosts[0]?.previousReleaseId
   if (settings.command === 'deploy' && !settings.dryRun && !outcome.error && back) {
     s.addRaw('<p>To roll back to the release that was live before, run this action with:</p>', true)

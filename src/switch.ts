@@ -18,11 +18,14 @@ export interface SwitchPlan {
   /** What to prune once it is live, chosen with the new log entry in the log. */
   prune?: (entry: LogEntry) => string[]
   measure?: boolean
+  /** release-digest of the release, for its log entry (a deploy's). */
+  digest?: string
 }
 
 /** go_live's variables for a plan, and the log line they carry (recover looks for it). */
 export function goLiveVars(ctx: RunContext, host: HostRun, plan: SwitchPlan): GoLiveVars {
   const entry = newEntry(ctx, host.session.label, plan.id, plan.event, plan.from)
+  if (plan.digest) entry.digest = plan.digest
   return {
     ID: plan.id,
     PREV: plan.prev ?? '',

@@ -108,6 +108,8 @@ export async function runVerify(ctx: RunContext): Promise<CommandOutcome> {
     rolledBack: false,
     error: fleetFailure(failures, hosts.length, 'Verify'),
     releases: [],
+    // The digest recorded for the release checked on the first host ('' when it has none).
+    releaseDigest: reports.find((v) => v.host === hosts[0]?.session.label)?.report.recordedDigest ?? '',
     verify: reports,
   }
 }

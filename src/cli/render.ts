@@ -198,6 +198,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
           `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${h.filesTransferred} files sent, ${h.filesLinked} hard-linked, ${bytes(h.bytesSent)} on the wire` : ''}; ${seconds(h.durationMs)}`,
         )
       }
+      if (outcome.releaseDigest) out.push(`Release digest: ${outcome.releaseDigest}`)
       if (outcome.error) break
       if (hosts.length > 1 && commandSpec(settings.command).uploads) {
         out.push(
