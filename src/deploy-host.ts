@@ -1,4 +1,5 @@
 import { type HostRun, hostRuns } from './host.js'
+import type { BuildManifest } from './release-manifest.js'
 import { first, type ScriptReply } from './remote.js'
 import { cleanupSignal, type RunContext } from './session.js'
 
@@ -35,6 +36,20 @@ export interface DeployHost extends HostRun {
   switched: boolean
   /** Files rsync did not send (unchanged): what the server's count of hard links is checked against. */
   unchanged: number
+  /** The build's manifest, made while the connection opens (an Error: none, the checksum path). */
+  manifest?: Promise<BuildManifest | Error>
+  /** prepare took the fast path: what is still to send (indices into the manifest's entries). */
+  fast?: FastPlan
+  /** release-digest of the build (set by prepare; '' without a manifest). */
+  digest?: string
+}
+
+export interface FastPlan {
+  send: number[]
+  /** The release root's mode differs from the live one's: send "." too. */
+  root: boolean
+  /** Files the server hard-linked from the live release in prepare. */
+  linked: number
 }
 
 /** A deploy's record for every host. */

@@ -12,6 +12,7 @@ import {
   toDeployError,
 } from './outcome.js'
 import { connect, prepare, stage } from './prepare.js'
+import { buildReleaseManifest } from './release-manifest.js'
 import { cleanupSignal, pool, type RunContext, wordsOf } from './session.js'
 import { dryRun, upload } from './upload.js'
 
@@ -95,6 +96,11 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
     get unconfirmed() {
       return runs.filter((r) => r.unconfirmed).map((r) => r.session.label)
     },
+    // Only beside release-id when that is ours: the digest of what the link serves, never of an attempt.
+    get releaseDigest() {
+      const h = runs[0]
+      return h?.result.liveKnown && h.result.releaseId === s.releaseId ? (h.digest ?? '') : ''
+    },
   }
   const failures: DeployError[] = []
   const stamp = (r: DeployHost) => {
@@ -122,6 +128,11 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
   if (s.command === 'deploy' || s.command === 'upload') {
     const warning = specialFilesWarning(specialFiles(s.source))
     if (warning) ctx.reporter.warning(warning)
+    // Read and hashed while the connections open; every host's prepare waits for it.
+    const manifest = buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e: unknown) =>
+      e instanceof Error ? e : new Error(String(e)),
+    )
+    for (const r of runs) r.manifest = manifest
   }
   await pool(runs, s.maxParallel, async (r) => {
     r.start = Date.now()

@@ -105,6 +105,10 @@ const RULES: Record<VarRule, string> = {
   done
   IFS=$gs_ifs; set +f
   [ "\${#2}" -le 30000 ] || gate_bad "$1" "at most 30000 characters"`,
+  // The build's manifest (manifest.ts): the fast path only compares its lines with the live
+  // release's; every path it removes or links comes from the server's own find, never from it.
+  manifest: sh`case $2 in '' | 'rad-manifest 1' | "rad-manifest 1$NL"*) ;; *) gate_bad "$1" "a release manifest" ;; esac`,
+  mode: sh`case $2 in '' | [0-7][0-7][0-7][0-7]) ;; *) gate_bad "$1" "4 octal digits" ;; esac`,
   hook: sh`[ -z "$2" ] || gate_refuse hook-refused "the client sent a $1 command, and through this key only hooks the server's owner installed run (executable files in $gate_target/.deploy/hooks/ that the deploy user cannot change); nothing was changed"`,
 }
 

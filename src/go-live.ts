@@ -81,6 +81,7 @@ function deployGoLive(ctx: RunContext, run: DeployHost): GoLiveVars {
       releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
     measure: true,
     keepFrom: deployKeepSources(ctx, state),
+    digest: run.digest,
   })
   run.logLine = vars.LOGLINE
   return vars

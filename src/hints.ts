@@ -228,6 +228,14 @@ export function remoteErrorHint(
       return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === ACTION_WORDS ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`
     case 'no-target':
       return `Check ${w.input('target')}: it must be the directory you deploy to.`
+    case 'nothing-live':
+      return `Name the release to check with ${w.input('release-id')} (${w.command('list')} shows them).`
+    case 'release-missing':
+      return `${w.command('list')} shows the releases on the server.`
+    case 'verify-tools':
+      return 'Install GNU coreutils or busybox on the server (Debian/Ubuntu: apt-get install coreutils; Alpine: apk add coreutils).'
+    case 'verify-too-large':
+      return 'verify reads the whole release into memory on the runner: this one is beyond its bound.'
     default:
       return ''
   }

@@ -20,6 +20,8 @@ export interface LogEntry {
   actor?: string
   run?: string
   host?: string
+  /** release-digest of a deployed release (absent in lines written before it existed). */
+  digest?: string
 }
 
 export function parseLog(lines: string[]): LogEntry[] {
@@ -39,7 +41,7 @@ export function parseLog(lines: string[]): LogEntry[] {
 export const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
 
 const EVENTS: readonly string[] = ['deploy', 'rollback', 'revert']
-const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host'] as const
+const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host', 'digest'] as const
 
 /**
  * One log line as an entry, or why it is not one. The log is the server's file: ids must be
@@ -123,6 +125,7 @@ export function logLine(entry: LogEntry): string {
     actor: entry.actor,
     run: entry.run,
     host: entry.host,
+    digest: entry.digest,
   })
 }
 

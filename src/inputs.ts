@@ -410,6 +410,7 @@ export function parseSettings(
   const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId)
   const rollbackTo = get('rollback-to').trim()
   if (rollbackTo !== '') parseReleaseId('rollback-to', rollbackTo)
+  const expectedDigest = parseExpectedDigest(get('expected-digest'))
   const chmod = get('chmod').trim() || DEFAULT_CHMOD
   if (!chmod.split(',').every((c) => CHMOD_CLAUSE_RE.test(c))) {
     throw new InputError(
@@ -470,6 +471,19 @@ export function parseSettings(
     allowEmpty,
     maxParallel: wholeNumber(get, 'max-parallel', 1, 256),
     timeoutSeconds: wholeNumber(get, 'timeout', 10, 6 * 3600),
+    expectedDigest,
     meta: runMeta(env),
   }
+}
+
+/** expected-digest: '' or a release-digest as the tool prints it (`sha256:` + 64 lowercase hex). */
+export function parseExpectedDigest(value: string): string {
+  const v = value.trim()
+  if (v === '') return ''
+  if (/^sha256:[0-9a-fA-F]{64}$/.test(v)) return v.toLowerCase()
+  throw new InputError(
+    'expected-digest',
+    `'${noControl('expected-digest', v.length > 80 ? `${v.slice(0, 80)}…` : v)}' is not a release digest`,
+    'Give the release-digest the deploy of that build output: sha256: followed by 64 hex digits, e.g. sha256:3f2a…(64 digits).',
+  )
 }

@@ -13,6 +13,7 @@ import { commandSpec } from './spec.js'
 import { type LockState, State } from './state.js'
 import { actionRollbackText, wayBack, writeSummary } from './summary.js'
 import { safeMessage } from './untrusted.js'
+import { verifyText } from './verify-render.js'
 
 // Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
 // only %, CR and LF, not escape sequences. Streamed server output is also fenced with
@@ -89,6 +90,7 @@ export async function run(): Promise<void> {
     if (settings.command === 'list' && outcome.releases.length > 0) {
       reporter.info(releaseLines(outcome.releases).join('\n'))
     }
+    if (outcome.verify) reporter.info(verifyText(outcome).trimEnd())
     const back = wayBack(settings, outcome)
     if (back) reporter.info(actionRollbackText(back))
     for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)

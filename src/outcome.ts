@@ -1,6 +1,7 @@
 import type { HostChecks } from './doctor.js'
 import { DeployError } from './errors.js'
 import type { ReleaseInfo } from './history.js'
+import type { VerifyReport } from './verify.js'
 
 /**
  * The result model every command shares: what each host ended on (as the server said), the run's
@@ -48,6 +49,8 @@ export interface DeployOutcome {
   error: DeployError | undefined
   /** Hosts whose state could not be read back after a call was cut short: what they serve is unknown. */
   unconfirmed?: string[]
+  /** release-digest of the release this run made live (on the first host), '' otherwise. */
+  releaseDigest?: string
 }
 
 /** What every command returns; `releases` is filled by list (the releases of the first host read). */
@@ -55,6 +58,8 @@ export interface CommandOutcome extends DeployOutcome {
   releases: ReleaseInfo[]
   /** command: doctor: each host's checks (doctor.ts). */
   doctor?: HostChecks[]
+  /** command: verify: each host's release as found against its record (verify.ts), hosts' order. */
+  verify?: { host: string; report: VerifyReport }[]
 }
 
 export function toDeployError(err: unknown): DeployError {

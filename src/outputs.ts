@@ -18,6 +18,7 @@ export function totals(outcome: CommandOutcome) {
 }
 
 export function hostsJson(outcome: CommandOutcome): string {
+  const verified = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]))
   return JSON.stringify(
     outcome.hosts.map((h) => ({
       host: h.host,
@@ -32,6 +33,13 @@ export function hostsJson(outcome: CommandOutcome): string {
       'assets-kept': h.assetsKept,
       'duration-ms': h.durationMs,
       status: h.status,
+      // command: verify: whether this host's release was proven to be its record, and that record's digest.
+      ...(verified.has(h.host)
+        ? {
+            verified: verified.get(h.host)?.verified,
+            'release-digest': verified.get(h.host)?.recordedDigest,
+          }
+        : {}),
       ...(h.error ? { error: h.error } : {}),
     })),
   )
@@ -57,5 +65,7 @@ export function actionOutputs(outcome: CommandOutcome): Record<string, string> {
     releases: releasesJson(outcome),
     hosts: hostsJson(outcome),
     'rolled-back': String(outcome.rolledBack),
+    // command: verify sets it to the digest recorded for the release it checked (first host).
+    'release-digest': outcome.releaseDigest ?? '',
   }
 }

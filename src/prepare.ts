@@ -1,12 +1,54 @@
-import { type DeployHost, dropUpload, recordLinked, stagedName } from './deploy-host.js'
+import { type DeployHost, dropUpload, type FastPlan, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
 import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
-import { all, first } from './remote.js'
+import type { BuildManifest } from './release-manifest.js'
+import { all, first, type ScriptReply } from './remote.js'
 import { type RunContext, wordsOf } from './session.js'
+
+/**
+ * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
+ * escape hatch should the fast path ever misjudge a server).
+ */
+export function fastPathAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.RAD_FAST_PATH !== '0'
+}
+
+/** The build's manifest for this host's prepare, or undefined (said once, as information). */
+async function buildManifestOf(ctx: RunContext, run: DeployHost): Promise<BuildManifest | undefined> {
+  const m = await run.manifest
+  if (m instanceof Error) {
+    if (run.session.index === 0)
+      ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`)
+    return undefined
+  }
+  return m
+}
+
+/** prepare's fast-path reply: the entries still to send, by index (names never pass as text). */
+export function fastPlan(reply: ScriptReply): FastPlan {
+  const send: number[] = []
+  for (const line of all(reply, 'send'))
+    for (const w of line.split(' ')) if (/^[0-9]+$/.test(w)) send.push(Number(w))
+  return { send, root: all(reply, 'send-root').length > 0, linked: Number(first(reply, 'fast-linked')) || 0 }
+}
+
+/** Why prepare did not take the fast path (its `fast` reply). */
+export function fastWhy(code: string): string {
+  const why: Record<string, string> = {
+    'no-live': 'nothing is live yet',
+    'no-manifest':
+      'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
+    untrusted: 'the live release could not be read or does not match its manifest',
+    'no-link':
+      'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
+    'no-remove': 'changed files could not be removed from the linked copy',
+  }
+  return why[code] ?? 'the server did not say why'
+}
 
 export async function connect(ctx: RunContext, run: DeployHost): Promise<void> {
   await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal)
@@ -25,6 +67,8 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   const other: string[] = []
   // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
   run.touched = true
+  const manifest = await buildManifestOf(ctx, run)
+  run.digest = manifest?.digest ?? ''
   const reply = await run.session.call(
     'prepare',
     {
@@ -33,9 +77,15 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
       INCOMING: ctx.settings.command === 'activate' ? '' : run.incoming,
       STAGED: ctx.settings.command === 'activate' ? stagedName(ctx.settings.releaseId) : '',
       SHARED: ctx.settings.shared.join('\n'),
+      MANIFEST: manifest?.text ?? '',
+      FAST: manifest && fastPathAllowed() ? 1 : 0,
+      ROOT_MODE: manifest?.rootMode ?? '',
     },
     { onOther: (l) => other.push(l) },
   )
+  const fast = first(reply, 'fast')
+  run.fast = fast === 'ok' ? fastPlan(reply) : undefined
+  if (fast && fast !== 'ok') ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`)
   run.sharedExisting = all(reply, 'shared-exists')
   run.ownsUpload = ctx.settings.command !== 'activate'
   run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`))

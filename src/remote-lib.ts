@@ -319,10 +319,11 @@ prune_releases() {
   for old in $PRUNE; do
     [ "$old" = "$(live_id)" ] && continue
     lock_mine || return 0
-    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; else warn "could not delete old release $old"; fi
+    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; manifest_drop "$old"; else warn "could not delete old release $old"; fi
   done
   lock_mine || return 0
   find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
   return 0
 }
 # Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it

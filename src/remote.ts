@@ -1,5 +1,6 @@
 import { wireAssignments } from './quote.js'
 import { LIB, sh } from './remote-lib.js'
+import { MANIFEST_LIB } from './remote-manifest.js'
 import { untrusted } from './untrusted.js'
 
 /**
@@ -35,7 +36,20 @@ if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
 fi
 if [ -n "$INCOMING" ]; then
   fence
-  mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+  # The client's manifest of this upload (kept as the release's at publish), then the fast path.
+  if [ -n "$MANIFEST" ]; then
+    contained "$D/manifests"
+    { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$INCOMING"; } 2>/dev/null ||
+      fail target-unwritable "cannot write $D/manifests/.in.$INCOMING ($(free_space "$D"))"
+  fi
+  # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
+  # only the checksum path uploads it.
+  if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
+    FAST=0
+  fi
+  if [ "$FAST" != 1 ] || [ -z "$MANIFEST" ] || ! fast_start "$(live_id)"; then
+    mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
+  fi
 fi
 say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
 # The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
@@ -54,7 +68,9 @@ contained
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat"; }
+# Before shared paths and the hook: the record is of the release as uploaded.
+manifest_publish "$INCOMING" "$ID"
 bad=$(shared_symlink)
 if [ -n "$bad" ]; then
   unpublish
@@ -89,6 +105,7 @@ contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
 fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
+manifest_rename ".in.$INCOMING" ".in.$STAGED"
 count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok
@@ -179,11 +196,13 @@ else
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
   [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
+  [ -n "$DISCARD" ] && manifest_drop ".in.$DISCARD"
   # The partial dir is shared by every run's resume: only the lock's holder may empty it.
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
   if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
     rm -rf -- "$T/releases/$UNPUBLISH" && kept_forget "$UNPUBLISH"
+    manifest_drop "$UNPUBLISH"
   fi
   lock_release
 fi
@@ -210,7 +229,7 @@ if lock_mine; then
   elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
     # Ours: prepare refused an id that existed, and the lock has been ours since.
     fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && kept_forget "$ID"
+    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && kept_forget "$ID" && manifest_rename "$ID" ".in.$INCOMING" && manifest_drop "$ID"
   fi
   # lock_release says "lock released" itself.
   if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
@@ -264,6 +283,76 @@ fi
 say ok
 `
 
+// command: verify. Reads, never writes: no lock, no fence, no mkdir (nothing to fence). Sends the
+// release's recorded manifest, its kept-assets record, its tree (type, mode, size, path), its
+// symlinks' targets and the sha256 of each regular file, each as hex (od) under its own key: names may hold
+// any byte but NUL, so the data travels as bytes, never as text a reply line could misread.
+const VERIFY = sh`
+[ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
+contained "$D" "$D/log" "$T/releases" "$D/manifests" "$D/kept"
+command -v od >/dev/null 2>&1 || fail verify-tools "the server has no od (POSIX; GNU coreutils or busybox): cannot send what it reads"
+if command -v sha256sum >/dev/null 2>&1; then H=sha256sum
+elif command -v shasum >/dev/null 2>&1; then H='shasum -a 256'
+else fail verify-tools "the server has neither sha256sum (GNU coreutils, busybox) nor shasum (perl): cannot hash the release"
+fi
+report_state
+R=$ID
+[ -n "$R" ] || R=$(live_id)
+[ -n "$R" ] || fail nothing-live "nothing is live in $T ($T/$LINK is not a link into releases/), and no release was named"
+release_dir_ok "$R"
+[ -d "$T/releases/$R" ] || fail release-missing "release $R is not in $T/releases"
+say verifying "$R"
+# "KEY HEX…" reply lines of 2048 bytes each, for the bytes on stdin.
+hexout() {
+  od -An -v -tx1 | awk -v k="$1" '
+    { gsub(/[^0-9a-f]/, ""); b = b $0; n++ }
+    n == 128 { print "@@rad " k " " b; b = ""; n = 0 }
+    END { if (b != "") print "@@rad " k " " b; print "@@rad " k "-end" }'
+}
+# A record at most VERIFY_MAX bytes, a real file (a link there could read outside TARGET).
+record() {
+  if [ -f "$2" ] && [ ! -L "$2" ]; then
+    n=$(($(wc -c < "$2") + 0))
+    [ "$n" -le "$VERIFY_MAX" ] || fail verify-too-large "$2 is $n bytes, more than $VERIFY_MAX"
+    hexout "$1" < "$2"
+  else
+    say "no-$1"
+  fi
+}
+record manifest "$D/manifests/$R"
+record kept "$D/kept/$R"
+cd -- "$T/releases/$R" || fail release-missing "cannot enter $T/releases/$R as $(id -un)"
+n=$(find . | wc -l)
+[ "$n" -le "$VERIFY_MAX_ENTRIES" ] || fail verify-too-large "release $R has $n entries, more than $VERIFY_MAX_ENTRIES"
+# Each entry as one NUL-terminated record "<how><mode> <size> ./<path>": GNU find -printf (g: type
+# letter, octal permissions), else stat in batches: busybox/GNU stat -c (x: raw mode in hex), BSD
+# stat -f (o: raw mode in octal); a name with a newline (stat ends its lines there) one at a time.
+# Then each symlink as two: its path and its target.
+if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+  find . -mindepth 1 -printf 'g%y %m %s %p\0' | hexout tree
+  find . -type l -printf '%p\0%l\0' | hexout links
+else
+  if stat -c %f . >/dev/null 2>&1; then sf=-c sfmt='x%f %s'; sn='%n'; else sf=-f sfmt='o%p %z'; sn='%N'; fi
+  {
+    find . -mindepth 1 ! -path "*$NL*" -exec stat "$sf" "$sfmt $sn" {} + | tr '\n' '\000'
+    find . -mindepth 1 -path "*$NL*" -exec sh -c '
+      sf=$1 fmt=$2; shift 2
+      for f; do m=$(stat "$sf" "$fmt" "$f") && printf "%s %s\0" "$m" "$f"; done' sh "$sf" "$sfmt" {} +
+  } | hexout tree
+  find . -type l -exec sh -c '
+    for f; do t=$(readlink "$f"; printf x); t=\${t%x}; printf "%s\0%s\0" "$f" "\${t%?}"; done' sh {} + | hexout links
+fi
+# "<sha256>  ./<path>" of each regular file, NUL-terminated. Names without a newline, CR or
+# backslash in one batch (no hasher escapes or splits those); the others one by one from stdin.
+{
+  find . -type f ! -path "*$NL*" ! -path "*$CR*" ! -path '*\\*' -exec $H {} + | tr '\n' '\000'
+  find . -type f \( -path "*$NL*" -o -path "*$CR*" -o -path '*\\*' \) -exec sh -c '
+    h=$1; shift
+    for f; do s=$($h < "$f") && printf "%s  %s\0" "\${s%% *}" "$f"; done' sh "$H" {} +
+} | hexout sums
+say ok
+`
+
 export type ScriptName =
   | 'prepare'
   | 'publishAndSwitch'
@@ -276,6 +365,7 @@ export type ScriptName =
   | 'recover'
   | 'doctor'
   | 'keepPlan'
+  | 'verify'
 
 /** A yes/no value as the scripts test it (`[ "$X" = 1 ]`). */
 export type Flag = 0 | 1
@@ -305,7 +395,17 @@ export type GoLiveVars = {
  * failure on the server. Keep in step with the script text above.
  */
 export type ScriptVars = {
-  prepare: LockVars & { ID: string; INCOMING: string; STAGED: string; SHARED: string }
+  prepare: LockVars & {
+    ID: string
+    INCOMING: string
+    STAGED: string
+    SHARED: string
+    /** The manifest text of the build ('' for none: activate, or it could not be made). */
+    MANIFEST: string
+    /** Try the fast path (needs MANIFEST); ROOT_MODE: the release root's mode, 4 octal digits. */
+    FAST: Flag
+    ROOT_MODE: string
+  }
   publishAndSwitch: LockVars &
     GoLiveVars & {
       INCOMING: string
@@ -328,6 +428,8 @@ export type ScriptVars = {
   doctor: LockVars & { ID: string }
   // Reads only (a dry run of keep-assets).
   keepPlan: LockVars & { KEEP_PATHS: string; KEEP_FROM: string }
+  // Reads only: no lock, no fence. ID: the release to verify ('' = the live one).
+  verify: LockVars & { ID: string; VERIFY_MAX: number; VERIFY_MAX_ENTRIES: number }
 }
 
 /**
@@ -341,6 +443,8 @@ export type ScriptVars = {
  *   letter or digit) or empty; names: such names separated by spaces;
  * - shared: lines of normalised relative paths; text: one line without control characters;
  * - patterns: keep-assets' find -path patterns, one a line, each `./…` of the input's charset;
+ * - manifest: a release manifest (manifest.ts: header, entry lines, safe relative paths);
+ * - mode: 4 octal digits;
  * - json: one line that is a JSON object; hook: must be empty (the client's own hook commands
  *   are refused through the gate: the owner installs hooks on the server).
  */
@@ -357,6 +461,8 @@ export type VarRule =
   | 'json'
   | 'hook'
   | 'patterns'
+  | 'manifest'
+  | 'mode'
 
 export const VAR_RULES: { [K in keyof AnyScriptVars]-?: VarRule } = {
   T: 'target',
@@ -387,6 +493,11 @@ export const VAR_RULES: { [K in keyof AnyScriptVars]-?: VarRule } = {
   AFTER_SWITCH: 'hook',
   KEEP_PATHS: 'patterns',
   KEEP_FROM: 'names',
+  MANIFEST: 'manifest',
+  FAST: 'flag',
+  ROOT_MODE: 'mode',
+  VERIFY_MAX: 'uint',
+  VERIFY_MAX_ENTRIES: 'uint',
 }
 
 /** Every variable of every script (a test that runs them all with one set of values). */
@@ -400,7 +511,8 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['prune'] &
   ScriptVars['recover'] &
   ScriptVars['doctor'] &
-  ScriptVars['keepPlan']
+  ScriptVars['keepPlan'] &
+  ScriptVars['verify']
 
 /** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
 export function mayTakeLock<N extends ScriptName>(name: N, vars: Partial<ScriptVars[N]>): boolean {
@@ -422,6 +534,7 @@ export const SCRIPTS: Record<ScriptName, string> = {
   recover: RECOVER,
   doctor: DOCTOR,
   keepPlan: KEEP_PLAN,
+  verify: VERIFY,
 }
 
 /**
@@ -432,7 +545,7 @@ export const SCRIPTS: Record<ScriptName, string> = {
  * up to the RUN line and runs its own copy of the same script.
  */
 export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
-  return `${wireAssignments(vars)}\n${LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
+  return `${wireAssignments(vars)}\n${LIB}\n${MANIFEST_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
 
 /** The last line of every script: the gate skips what the client sent up to this exact line. */

@@ -28,6 +28,11 @@ export interface UploadPlan {
    * read the whole command line to check it; the paths it allows hold no character to protect.
    */
   protectArgs?: boolean
+  /**
+   * The fast path: a local file of NUL-separated paths (relative to source) to send, and only
+   * those: no --recursive (a listed directory is created with its mode, not walked).
+   */
+  filesFrom?: string
 }
 
 /**
@@ -50,7 +55,7 @@ export function chmodSpec(userChmod: string): string {
  */
 export function rsyncArgs(plan: UploadPlan): string[] {
   const args = [
-    '--recursive',
+    ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
     '--links',
     '--perms',
     `--chmod=${chmodSpec(plan.chmod)}`,

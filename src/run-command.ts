@@ -10,6 +10,7 @@ import type { RunContext } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { Ssh, type SshOptions } from './ssh.js'
+import { runVerify } from './verify-command.js'
 import type { Words } from './words.js'
 
 /**
@@ -34,6 +35,8 @@ export async function dispatch(c: RunContext): Promise<CommandOutcome> {
       return runUnlock(c)
     case 'doctor':
       return runDoctor(c)
+    case 'verify':
+      return runVerify(c)
   }
 }
 

@@ -50,6 +50,8 @@ export interface Settings {
   allowEmpty: boolean
   maxParallel: number
   timeoutSeconds: number
+  /** For verify: the digest the release must have ('' = none given). */
+  expectedDigest: string
   meta: RunMeta
 }
 

@@ -19,6 +19,8 @@ export interface CommandSpec {
   readonly prunes?: true
   /** Goes back to a release of the history (rollback-to). */
   readonly picksRelease?: true
+  /** Re-hashes a release on the server and compares it with its manifest (release-id, expected-digest). */
+  readonly verifies?: true
 }
 
 /** In the order the help and messages list them. */
@@ -33,6 +35,8 @@ export const COMMAND_SPECS = {
   activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
   // checks the server read-only (doctor.ts): no lock, no change
   doctor: {},
+  // reads only (verify-command.ts): no lock, no change
+  verify: { verifies: true },
 } as const satisfies Record<string, CommandSpec>
 
 export type Command = keyof typeof COMMAND_SPECS
@@ -48,7 +52,11 @@ export function commandSpec(command: Command): CommandSpec {
  */
 export type Scope = 'all' | Exclude<keyof CommandSpec, 'locks'>
 
-export function inScope(scope: Scope, command: Command): boolean {
+/** One scope, or several (an input of each of their commands). */
+export type Scopes = Scope | readonly Scope[]
+
+export function inScope(scope: Scopes, command: Command): boolean {
+  if (typeof scope !== 'string') return scope.some((one) => inScope(one, command))
   return scope === 'all' || commandSpec(command)[scope] !== undefined
 }
 
@@ -90,7 +98,7 @@ export interface InputSpec {
   /** A hook may write a key on the server on purpose; every other input refuses a private key. */
   readonly mayHoldKey?: true
   /** The commands it applies to on the command line (absent: not a flag). */
-  readonly scope?: Scope
+  readonly scope?: Scopes
   /** Its flags; the first that is not hidden names it in messages. */
   readonly flags?: readonly FlagSpec[]
 }
@@ -260,17 +268,18 @@ const TABLE = [
     name: 'release-id',
     kind: 'text',
     description:
-      'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c.',
+      'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c. For verify: the release to check (default: the live one).',
     docDefault: 'generated',
     meaning:
-      '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`',
-    scope: 'releaseId',
+      '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`; for `verify`: the release to check (default: the live one)',
+    scope: ['releaseId', 'verifies'],
     flags: [
       flag(
         'release-id',
         'ID',
-        'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate.',
+        'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate. For verify: the release to check (default: the live one).',
       ),
+      flag('release', 'ID', 'Same as --release-id.', { hidden: true }),
     ],
   },
   {
@@ -278,10 +287,10 @@ const TABLE = [
     kind: 'command',
     default: 'deploy',
     description:
-      'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing); for fleets split across jobs, upload (per host) then activate (all hosts).',
+      'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing; verify proves what a release holds); for fleets split across jobs, upload (per host) then activate (all hosts).',
     docDefault: '`deploy`',
     meaning:
-      '`deploy`, `rollback`, `list`, `prune`, `unlock`; for fleets split across jobs: `upload`, `activate`',
+      '`deploy`, `rollback`, `list`, `prune`, `unlock`, `doctor`, `verify`; for fleets split across jobs: `upload`, `activate`',
   },
   {
     name: 'rollback-to',
@@ -507,6 +516,23 @@ const TABLE = [
     meaning: 'seconds for the whole step before it gives up cleanly',
     scope: 'all',
     flags: [flag('timeout', 'SECONDS', 'For the whole command, then it stops cleanly (default: 600).')],
+  },
+  {
+    name: 'expected-digest',
+    kind: 'text',
+    description:
+      'For verify: the release-digest the release must have (sha256: and 64 hex digits, as the deploy that built it output).',
+    docDefault: '',
+    meaning:
+      'for `verify`: the `release-digest` the release must have (`sha256:` + 64 hex digits, as the deploy of that build output it)',
+    scope: 'verifies',
+    flags: [
+      flag(
+        'expected-digest',
+        'DIGEST',
+        'The release-digest the release must have (sha256:…, as the deploy of that build printed it).',
+      ),
+    ],
   },
 ] as const satisfies readonly InputSpec[]
 

@@ -12,6 +12,7 @@ import type { CommandOutcome, HostResult } from './outcome.js'
 import type { Command, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { safeMessage } from './untrusted.js'
+import { verifyText } from './verify-render.js'
 
 /** The "live now" cell: the release the link serves, or why we cannot say. */
 export function liveNow(h: HostResult): string {
@@ -218,6 +219,10 @@ export function summaryHtml(settings: Settings, outcome: CommandOutcome): string
     out.push(releasesHtml(outcome.releases))
   }
   out.push(hostTable(settings, outcome), detailsSection(settings, outcome))
+  // The content digest of the build (manifest.ts): what a user compares with `verify` later.
+  if (outcome.releaseDigest) out.push(`<p>Release digest: <code>${cell(outcome.releaseDigest)}</code></p>`)
+  // command: verify: per host what was found (the paths are the server's: escaped, preformatted).
+  if (outcome.verify) out.push(`<pre>${escapeHtml(verifyText(outcome).trimEnd())}</pre>`)
   const back = wayBack(settings, outcome)
   if (back) out.push(actionRollbackHint(back))
   // The one place the page says why the run failed (the host rows say only ✗).

@@ -20,11 +20,14 @@ export interface SwitchPlan {
   measure?: boolean
   /** The releases keep-assets links old files from (a deploy's go-live). */
   keepFrom?: string[]
+  /** release-digest of the release, for its log entry (a deploy's). */
+  digest?: string
 }
 
 /** go_live's variables for a plan, and the log line they carry (recover looks for it). */
 export function goLiveVars(ctx: RunContext, host: HostRun, plan: SwitchPlan): GoLiveVars {
   const entry = newEntry(ctx, host.session.label, plan.id, plan.event, plan.from)
+  if (plan.digest) entry.digest = plan.digest
   return {
     ID: plan.id,
     PREV: plan.prev ?? '',

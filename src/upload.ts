@@ -1,18 +1,27 @@
-import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { type DeployHost, dropUpload, type FastPlan, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { dryRunKept, keptNote } from './keep-assets.js'
+import type { Entry } from './manifest.js'
 import { setLive } from './outcome.js'
 import { warnFsSplit } from './prepare.js'
+import type { BuildManifest } from './release-manifest.js'
 import { all, first } from './remote.js'
-import { itemizedFiles, parseStats, runRsync } from './rsync.js'
+import { itemizedFiles, parseStats, type RsyncStats, runRsync } from './rsync.js'
 import type { RunContext } from './session.js'
 import type { Settings } from './settings.js'
 
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
+  if (run.fast) {
+    await fastUpload(ctx, run, run.fast)
+    return
+  }
   const s = ctx.settings
   const live = run.state?.live ?? ''
   // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
@@ -26,6 +35,30 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
   } else if (live) linkDest.push(`${s.target}/releases/${live}`)
   // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
   for (const l of run.leftovers) linkDest.push(`${s.target}/.deploy/incoming/${l}`)
+  const stats = await uploadRsync(ctx, run, linkDest, undefined)
+  if (stats.files + stats.links === 0 && !s.allowEmpty) {
+    // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+    await dropUpload(run)
+    throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
+  }
+  Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred })
+  // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+  // the links at publish, and files-linked is that count, 0 until then (a failed publish links
+  // nothing that is served).
+  run.unchanged = stats.filesLinked
+  ctx.reporter.info(
+    `${run.session.label}: uploaded ${plural(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${bytes(stats.bytesSent)} on the wire`,
+  )
+}
+
+/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
+async function uploadRsync(
+  ctx: RunContext,
+  run: DeployHost,
+  linkDest: string[],
+  filesFrom: string | undefined,
+): Promise<RsyncStats> {
+  const s = ctx.settings
   let lastProgress = 0
   const started = Date.now()
   const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`)
@@ -45,6 +78,7 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
       // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
       partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
       protectArgs: run.session.gate === undefined,
+      filesFrom,
     },
     {
       signal: ctx.signal,
@@ -76,19 +110,56 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
       'rsync',
     )
   }
-  const stats = parseStats(result.stdout)
-  if (stats.files + stats.links === 0 && !s.allowEmpty) {
-    // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+  return parseStats(result.stdout)
+}
+
+/** The paths the fast path still sends, NUL-separated ("." first when the root's mode changed). */
+export function fastList(entries: Entry[], plan: FastPlan, label: string): Buffer {
+  const paths: string[] = plan.root ? ['.'] : []
+  for (const i of plan.send) {
+    const e = entries[i]
+    // The reply is the server's: an index it made up is a broken reply, never a path of ours.
+    if (!e)
+      throw new DeployError(
+        `${label}: the server's fast-path reply names entry ${i}, which the manifest does not have.`,
+      )
+    paths.push(e.path)
+  }
+  return Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8')
+}
+
+/**
+ * Step 2, fast path: prepare has already hard-linked every entry the live release has unchanged;
+ * rsync sends the rest (checksummed against the live release and the leftovers, so an entry the
+ * server could not trust is still linked when its content is the same), or does not run at all.
+ */
+async function fastUpload(ctx: RunContext, run: DeployHost, plan: FastPlan): Promise<void> {
+  const s = ctx.settings
+  const m = (await run.manifest) as BuildManifest
+  const files = m.entries.filter((e) => e.type === 'f').length
+  if (m.entries.every((e) => e.type === 'd') && !s.allowEmpty) {
     await dropUpload(run)
     throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
   }
-  Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred })
-  // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-  // the links at publish, and files-linked is that count, 0 until then (a failed publish links
-  // nothing that is served).
-  run.unchanged = stats.filesLinked
+  const list = fastList(m.entries, plan, run.session.label)
+  let stats: RsyncStats | undefined
+  if (list.length > 0) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rad-send-'))
+    try {
+      const file = path.join(dir, 'list')
+      await writeFile(file, list)
+      const linkDest = [`${s.target}/releases/${run.state?.live}`]
+      for (const l of run.leftovers) linkDest.push(`${s.target}/.deploy/incoming/${l}`)
+      stats = await uploadRsync(ctx, run, linkDest, file)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  const sent = stats?.filesTransferred ?? 0
+  Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent })
+  run.unchanged = files - sent
   ctx.reporter.info(
-    `${run.session.label}: uploaded ${plural(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${bytes(stats.bytesSent)} on the wire`,
+    `${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.linked} linked on the server from the manifest); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`,
   )
 }
 

@@ -63,6 +63,15 @@ const ABOUT: Record<Command, { summary: string; usage: string; text: string; exa
     examples: [`${BIN} activate --host www1,www2,www3 --target /var/www/site --release-id "$CI_PIPELINE_ID"`],
   },
   doctor: DOCTOR_ABOUT,
+  verify: {
+    summary: 'prove a release (default: the live one) is byte for byte what was deployed',
+    usage: '--host HOST --target PATH [--release ID] [--expected-digest sha256:…]',
+    text: "Re-hashes the release on the server (reading only: no lock, no change) and compares every file, directory and link, with its mode, against the manifest recorded when it was published, that manifest's digest against the deploy log, and with --expected-digest against the release-digest your CI printed. Exits 1 naming what differs: changed content, added, removed, a mode or a type changed.",
+    examples: [
+      `${BIN} verify --host www1,www2 --target /var/www/site`,
+      `${BIN} verify --host www1 --target /var/www/site --release 20261121T235501Z-v1.2.3 --expected-digest sha256:…`,
+    ],
+  },
 }
 
 function wrap(text: string, width: number, indent: string): string {

@@ -3,7 +3,7 @@
  * that feed inputs come from src/spec.ts; the CLI's own (--json, --verbose…) are listed here.
  */
 import { parseArgs } from 'node:util'
-import { INPUTS, type InputSpec, type Scope } from '../spec.js'
+import { INPUTS, type InputSpec, type Scopes } from '../spec.js'
 
 export const BIN = 'rsync-atomic-deploy'
 /** Kept equal to package.json's version (a test checks). */
@@ -32,7 +32,7 @@ export interface OptSpec {
   /** A boolean flag that sets its input to this value (`--no-rollback-on-failure`). */
   sets?: string
   help: string
-  scope: Scope
+  scope: Scopes
   section: 'connection' | 'command' | 'output'
   /** Accepted, not listed in the help (aliases). */
   hidden?: boolean

@@ -23,6 +23,7 @@ import { hostsJson, releasesJson, totals } from '../outputs.js'
 import type { Reporter, Settings } from '../settings.js'
 import { commandSpec } from '../spec.js'
 import { safeMessage } from '../untrusted.js'
+import { verifyText } from '../verify-render.js'
 import { BIN } from './parse.js'
 
 export interface Style {
@@ -204,6 +205,7 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
           `${s.green('✓')} ${h.host}: ${settings.linkName} -> ${s.bold(h.releaseId)}${h.previousReleaseId ? ` (was ${h.previousReleaseId})` : ''}${commandSpec(settings.command).uploads ? `; ${sentText(h.filesTransferred, h.filesLinked, h.bytesSent, 'on the wire')}` : ''}${keptNote(settings, h.assetsKept)}; ${seconds(h.durationMs)}`,
         )
       }
+      if (outcome.releaseDigest) out.push(`Release digest: ${outcome.releaseDigest}`)
       if (outcome.error) break
       if (hosts.length > 1 && commandSpec(settings.command).uploads) {
         out.push(`${sentText(t.filesTransferred, t.filesLinked, t.bytesSent, 'in all')}.`)
@@ -243,6 +245,9 @@ export function humanResult(settings: Settings, outcome: CommandOutcome, s: Styl
     case 'doctor':
       out.push(doctorText(outcome.doctor ?? [], s).trimEnd())
       break
+    case 'verify':
+      out.push(verifyText(outcome, s).trimEnd())
+      break
     case 'unlock':
       out.push(
         `${s.green('✓')} No deploy lock is held in ${settings.target} now (${hosts.map((h) => h.host).join(', ')}).`,
@@ -273,7 +278,8 @@ export function resultText(settings: Settings, outcome: CommandOutcome, opts: Re
   if (opts.json) return `${hostsJson(outcome)}\n`
   const c = commandSpec(settings.command)
   // doctor: the checks that failed are its result.
-  if (opts.failed && !c.switches && !c.picksRelease && settings.command !== 'doctor') return ''
+  // verify: what differs is its result.
+  if (opts.failed && !c.switches && !c.picksRelease && !c.verifies && settings.command !== 'doctor') return ''
   return safeResult(humanResult(settings, outcome, opts.style, opts.bin))
 }
 

@@ -114,6 +114,10 @@ describe('the gate, run as sshd would run it', () => {
     INCOMING: 'r1.abcdef01',
     STAGED: '',
     SHARED: 'storage\npublic/up loads',
+    MANIFEST:
+      'rad-manifest 1\nf 0644 2 0000000000000000000000000000000000000000000000000000000000000000 a b\n',
+    FAST: 0 as const,
+    ROOT_MODE: '0755',
   }
 
   it.each(SHELLS)(

@@ -100,6 +100,7 @@ describe('parseSettings defaults', () => {
       allowEmpty: false,
       maxParallel: 8,
       timeoutSeconds: 600,
+      expectedDigest: '',
       meta: {
         sha: '0123456789abcdef0123456789abcdef01234567',
         ref: 'refs/tags/v1.2.3',
@@ -476,7 +477,7 @@ const HINT = {
   link: /Use a plain name without "\/", other than releases, shared or \.deploy, e\.g\. current\./,
   release:
     /Use 1–100 letters, digits, "\.", "_" or "-", starting with a letter or digit, e\.g\. 20261121T235501Z-v1\.2\.3\./,
-  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate, doctor\.$/,
+  command: /^Use one of: deploy, rollback, list, prune, unlock, upload, activate, doctor, verify\.$/,
   bool: /^Use true or false\.$/,
   chmod: /^e\.g\. u\+rwX,go\+rX,go-w or D755,F644\.$/,
   url: /^e\.g\. https:\/\/example\.com\/health\.$/,
@@ -518,6 +519,15 @@ describe('parseSettings: values refused', () => {
     ['user', "o'neil", /not a valid user name/, H.user],
     ['user', 'a\nb', /not a valid user name/, H.user],
     ['user', 'a'.repeat(65), /not a valid user name/, H.user],
+    // expected-digest (verify)
+    ['expected-digest', 'sha256:abc', /is not a release digest/, /sha256: followed by 64 hex digits/],
+    [
+      'expected-digest',
+      `md5:${'0'.repeat(32)}`,
+      /is not a release digest/,
+      /sha256: followed by 64 hex digits/,
+    ],
+    ['expected-digest', `sha256:${'0'.repeat(64)}\nx`, /control characters/, H.control],
     ['port', '0', /not a port number/, H.port],
     ['port', '65536', /not a port number/, H.port],
     ['port', '-22', /not a port number/, H.port],
@@ -725,6 +735,11 @@ describe('parseSettings: values refused', () => {
     expect(err.input).toBe('release-id')
     expect(err.message).toBe(`Input 'release-id': is required for command ${command}`)
     expect(err.hint).toMatch(/same release id to upload and activate/)
+  })
+
+  it('expected-digest: a digest as the deploy printed it, in any case, is taken as lowercase', () => {
+    const d = `sha256:${'Ab'.repeat(32)}`
+    expect(parse({ command: 'verify', 'expected-digest': ` ${d} ` }).expectedDigest).toBe(d.toLowerCase())
   })
 
   it('never repeats a private key in an error', () => {

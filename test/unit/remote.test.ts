@@ -38,6 +38,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   recover: true,
   doctor: true,
   keepPlan: true,
+  verify: true,
 }
 const NAMES = Object.keys(SCRIPT_NAMES) as ScriptName[]
 
@@ -59,6 +60,9 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
     INCOMING: 'r1.tok123',
     STAGED: '',
     SHARED: '',
+    MANIFEST: '',
+    FAST: 0,
+    ROOT_MODE: '',
     LOGLINE: JSON.stringify({ release: 'r1', event: 'deploy', time: 't', actor: HOSTILE }),
     PRUNE: '',
     PREV: '',
@@ -75,6 +79,8 @@ function vars(over: Partial<AnyScriptVars> = {}): AnyScriptVars {
     UNPUBLISH: '',
     BEFORE_SWITCH: '',
     AFTER_SWITCH: '',
+    VERIFY_MAX: 1_000_000,
+    VERIFY_MAX_ENTRIES: 100_000,
     ...over,
   }
 }

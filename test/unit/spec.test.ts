@@ -93,12 +93,21 @@ describe('what is derived from the spec', () => {
       'upload',
       'activate',
       'doctor',
+      'verify',
     ])
     expect(commandsOf('uploads')).toEqual(['deploy', 'upload'])
     expect(commandsOf('switches')).toEqual(['deploy', 'activate'])
     expect(commandsOf('releaseId')).toEqual(['deploy', 'upload', 'activate'])
     expect(commandsOf('prunes')).toEqual(['deploy', 'prune', 'activate'])
     expect(commandsOf('picksRelease')).toEqual(['rollback'])
+    expect(commandsOf('verifies')).toEqual(['verify'])
+    // release-id names the new release, and for verify the one to check
+    expect(COMMANDS.filter((c) => inScope(['releaseId', 'verifies'], c))).toEqual([
+      'deploy',
+      'upload',
+      'activate',
+      'verify',
+    ])
     expect(COMMANDS.filter((c) => commandSpec(c).releaseId === 'required')).toEqual(['upload', 'activate'])
     expect(COMMANDS.filter((c) => 'locks' in COMMAND_SPECS[c])).toEqual([
       'deploy',
