@@ -11,8 +11,16 @@
 import { VERSION } from './cli/parse.js'
 import { DeployError } from './errors.js'
 import { WIRE_END } from './quote.js'
-import { GATE_PROTOCOL, RUN, SCRIPTS, type ScriptName, VAR_RULES, type VarRule } from './remote.js'
-import { LIB, sh } from './remote-lib.js'
+import {
+  GATE_PROTOCOL,
+  RUN,
+  SCRIPTS,
+  type ScriptName,
+  SERVER_LIB,
+  VAR_RULES,
+  type VarRule,
+} from './remote.js'
+import { sh } from './remote-lib.js'
 
 /** What a gate announces first on every script call: `@@rad gate VERSION MIN MAX`. */
 export interface GateInfo {
@@ -390,7 +398,7 @@ export function renderGate(): string {
     // An unknown name: a newer client's (or a thief's); either way refused, saying to update the gate.
     `gate_set() {\n  case $1 in\n${vars.map(([n, r]) => `    ${n}) gate_rule_${r} "$1" "$2"; ${n}=$2 ;;`).join('\n')}\n    *) gate_refuse gate-protocol "this gate ($GATE_VERSION) does not know the value $1: update the gate" ;;\n  esac\n}`,
     `gate_known() {\n  case $1 in ${names.join(' | ')}) return 0 ;; esac\n  return 1\n}`,
-    `rad_lib() {\n${body(LIB)}\n}`,
+    `rad_lib() {\n${body(SERVER_LIB)}\n}`,
     ...names.map((n) => `rad_s_${n}() {\n${body(SCRIPTS[n])}\n}`),
     body(GATE_SCRIPT),
     '',

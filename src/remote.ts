@@ -9,6 +9,9 @@ import { untrusted } from './untrusted.js'
  * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
  */
 
+/** Every script's library: the shared functions and the manifest's (the gate carries the same). */
+export const SERVER_LIB = `${LIB}\n${MANIFEST_LIB}`
+
 export const MARK = '@@rad'
 
 /** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
@@ -545,7 +548,7 @@ export const SCRIPTS: Record<ScriptName, string> = {
  * up to the RUN line and runs its own copy of the same script.
  */
 export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
-  return `${wireAssignments(vars)}\n${LIB}\n${MANIFEST_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
+  return `${wireAssignments(vars)}\n${SERVER_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
 }
 
 /** The last line of every script: the gate skips what the client sent up to this exact line. */
