@@ -109,6 +109,8 @@ export interface SshdOptions {
   extraUsers?: string[]
   /** Also read each user's own ~/.ssh/authorized_keys (sshd's default), e.g. for a test of init --install. */
   homeAuthorizedKeys?: boolean
+  /** sshd's ForceCommand: every session runs this instead (the original in $SSH_ORIGINAL_COMMAND). */
+  forceCommand?: string
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -142,6 +144,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'MaxStartups 200:30:400',
       'MaxSessions 200',
       `AllowUsers ${[TEST_USER, ...(opts.extraUsers ?? [])].join(' ')}`,
+      ...(opts.forceCommand ? [`ForceCommand ${opts.forceCommand}`] : []),
       '',
     ].join('\n'),
   )
