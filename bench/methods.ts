@@ -120,21 +120,15 @@ export interface Method {
 /** a, b, c and d, in this order. */
 export type Methods = [ours: Method, floor: Method, full: Method, recipe: Method]
 
-/** The SSH handshake alone: a master opened as the action opens it (ssh -M -N -f), then closed. */
+/** Opens a master connection to `via` as the action does (ssh -M -N -f); it persists `persistS` seconds. */
+export function openMaster(server: Server, via: 'wanmux' | 'lanmux', persistS: number): Promise<Timed> {
+  const args = ['-M', '-N', '-f', '-o', 'ControlMaster=yes', '-o', `ControlPersist=${persistS}`, via]
+  return must('ssh', ['-F', server.sshConfig, ...args], { quiet: true })
+}
+
+/** The SSH handshake alone: a master opened, then closed. */
 export async function handshakeMs(server: Server, via: 'wanmux' | 'lanmux'): Promise<number> {
-  const args = [
-    '-F',
-    server.sshConfig,
-    '-M',
-    '-N',
-    '-f',
-    '-o',
-    'ControlMaster=yes',
-    '-o',
-    'ControlPersist=60',
-    via,
-  ]
-  const r = await must('ssh', args, { quiet: true })
+  const r = await openMaster(server, via, 60)
   await exec('ssh', ['-F', server.sshConfig, '-O', 'exit', via], { quiet: true })
   return r.ms
 }

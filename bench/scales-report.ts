@@ -78,22 +78,16 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
       return xs.length === 0 && skip ? `not run (${skip.why})` : `${cell(stat(xs.map((s) => s.ms)))}${bad}`
     }),
   ])
-  const ratioRow = [
-    'a / b (medians)',
+  const ratioTo = (other: Method['key'], label: string) => [
+    label,
     ...cols.map((c) => {
       const a = ms(c.sc.name, c.scn, 'ours')
-      const b = ms(c.sc.name, c.scn, 'floor')
-      return a && b ? (a.median / b.median).toFixed(2) : '—'
+      const o = ms(c.sc.name, c.scn, other)
+      return a && o ? (a.median / o.median).toFixed(2) : '—'
     }),
   ]
-  const ratioInplace = [
-    'a / e (medians)',
-    ...cols.map((c) => {
-      const a = ms(c.sc.name, c.scn, 'ours')
-      const e = ms(c.sc.name, c.scn, 'inplace')
-      return a && e ? (a.median / e.median).toFixed(2) : '—'
-    }),
-  ]
+  const ratioRow = ratioTo('floor', 'a / b (medians)')
+  const ratioInplace = ratioTo('inplace', 'a / e (medians)')
 
   // 2. Per scale: what each deploy moved and what the server read; the result checks.
   const detailHead = [
@@ -207,54 +201,32 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   const fmtRatio = (a: Stat, b: Stat) =>
     `${sec(a.median)} s / ${sec(b.median)} s = ${(a.median / b.median).toFixed(2)}×`
   const oursRight = (scale: string, scn: Scenario) => wrong(of(scale, scn, 'ours')).length === 0
-  const g10 = smallScales.find((s) => s.files === 10_000)
-  {
-    const a = g10 && ms(g10.name, 'change', 'ours')
-    const b = g10 && ms(g10.name, 'change', 'floor')
-    const e = g10 && ms(g10.name, 'change', 'inplace')
-    goals.push(
-      a && b
-        ? {
-            goal: 'rebuild, 10,000 files, 1% changed: a ≤ 0.6 × b (floor)',
-            measured: fmtRatio(a, b),
-            met: a.median <= 0.6 * b.median && oursRight(g10.name, 'change'),
-          }
-        : {
-            goal: 'rebuild, 10,000 files, 1% changed: a ≤ 0.6 × b (floor)',
-            measured: 'not measured (10000 not in BENCH_SCALES)',
-            met: undefined,
-          },
-      a && e
-        ? {
-            goal: 'rebuild, 10,000 files, 1% changed: a ≤ e (in-place rsync -zc)',
-            measured: fmtRatio(a, e),
-            met: a.median <= e.median && oursRight(g10.name, 'change'),
-          }
-        : {
-            goal: 'rebuild, 10,000 files, 1% changed: a ≤ e (in-place rsync -zc)',
-            measured: 'not measured (10000 not in BENCH_SCALES)',
-            met: undefined,
-          },
-    )
+  /** a ≤ factor × other, at `files` files and that rebuild; not measured when the scale did not run. */
+  const ratioGoal = (
+    files: number,
+    scn: Scenario,
+    other: Method['key'],
+    factor: number,
+    goal: string,
+  ): Goal => {
+    const sc = smallScales.find((x) => x.files === files)
+    const a = sc && ms(sc.name, scn, 'ours')
+    const o = sc && ms(sc.name, scn, other)
+    if (!sc || !a || !o)
+      return { goal, measured: `not measured (${files} not in BENCH_SCALES)`, met: undefined }
+    return { goal, measured: fmtRatio(a, o), met: a.median <= factor * o.median && oursRight(sc.name, scn) }
   }
-  const g50 = smallScales.find((s) => s.files === 50_000)
-  {
-    const a = g50 && ms(g50.name, 'nochange', 'ours')
-    const b = g50 && ms(g50.name, 'nochange', 'floor')
-    goals.push(
-      a && b
-        ? {
-            goal: 'no-change rebuild, 50,000 files: a ≤ 0.5 × b (floor)',
-            measured: fmtRatio(a, b),
-            met: a.median <= 0.5 * b.median && oursRight(g50.name, 'nochange'),
-          }
-        : {
-            goal: 'no-change rebuild, 50,000 files: a ≤ 0.5 × b (floor)',
-            measured: 'not measured (50000 not in BENCH_SCALES)',
-            met: undefined,
-          },
-    )
-  }
+  goals.push(
+    ratioGoal(10_000, 'change', 'floor', 0.6, 'rebuild, 10,000 files, 1% changed: a ≤ 0.6 × b (floor)'),
+    ratioGoal(
+      10_000,
+      'change',
+      'inplace',
+      1,
+      'rebuild, 10,000 files, 1% changed: a ≤ e (in-place rsync -zc)',
+    ),
+    ratioGoal(50_000, 'nochange', 'floor', 0.5, 'no-change rebuild, 50,000 files: a ≤ 0.5 × b (floor)'),
+  )
   {
     const goal = `${big ? big.name : '1 GB'} site, no-change rebuild: a does not read the live release again on the server (reads from disk ≤ 5% of the site, cache emptied first)`
     const xs = big ? of(big.name, 'nochange', 'ours') : []
