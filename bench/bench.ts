@@ -112,6 +112,8 @@ async function main(): Promise<void> {
     log(`scales: ${sec(run.ms)} s`)
     scales = scalesFigures(run)
     process.stdout.write(scales.text)
+    // Written now too: a run stopped during the classic part still leaves the scales' report.
+    if (CFG.parts.has('classic')) writeReport(undefined, { started, loadStart, actionNodeVersion }, scales.md)
   }
 
   let classic: { f: Figures; measured: Measured } | undefined
