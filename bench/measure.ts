@@ -1,9 +1,9 @@
 /** Measurements on the "server" (the same machine: its directories are local to us, we are root). */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Throttle } from '../test/support/throttle.js'
 import { log } from './config.js'
-import { firstLine, must } from './proc.js'
+import { exec, firstLine, must } from './proc.js'
 
 /** KiB of disk the last dir adds when the others are counted first (du counts an inode once). */
 export async function duKb(...dirs: string[]): Promise<{ kb: number; ms: number }> {
@@ -196,4 +196,131 @@ export function phasesOf(marks: { t: number; line: string }[], t0: number, end: 
     switch: swEnd - sw,
     finish: end - swEnd,
   }
+}
+
+/** What the server's sessions read: rchar (every read(2), page cache and pipes included), read_bytes (from the disk). */
+export interface ServerIo {
+  rchar: number
+  readBytes: number
+}
+
+/**
+ * The I/O counters of every session an sshd runs, for a server started with `ioLog.forceCommand`:
+ * each session's command runs under a small sh that, once the command has ended (and been reaped:
+ * Linux then adds its counters to the sh's), appends the sh's /proc/PID/io figures to a log. The
+ * sshd's own counters do not do: its session processes are not summed into the listener's.
+ */
+export class IoLog {
+  readonly forceCommand: string
+  constructor(readonly file: string) {
+    writeFileSync(file, '', { mode: 0o666 })
+    chmodSync(file, 0o666)
+    const script = `${file}.sh`
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        "# bench/measure.ts IoLog: the session's command, then its I/O counters (rchar read_bytes).",
+        'sh -c "$SSH_ORIGINAL_COMMAND"',
+        's=$?',
+        `awk '/^rchar:/ { r = $2 } /^read_bytes:/ { b = $2 } END { print r, b }' /proc/$$/io >> ${file}`,
+        'exit $s',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    )
+    this.forceCommand = script
+  }
+
+  /** Where the log ends now. */
+  mark(): number {
+    return readFileSync(this.file, 'utf8').length
+  }
+
+  /** Sum of the sessions logged since the mark. */
+  since(mark: number): ServerIo & { sessions: number } {
+    const lines = readFileSync(this.file, 'utf8').slice(mark).split('\n').filter(Boolean)
+    const io = { rchar: 0, readBytes: 0, sessions: lines.length }
+    for (const l of lines) {
+      const [r, b] = l.split(' ').map(Number)
+      io.rchar += r ?? 0
+      io.readBytes += b ?? 0
+    }
+    return io
+  }
+}
+
+/** Waits (at most `ms`) until the sshd has reaped every session: its counters are then complete. */
+export async function sessionsEnded(sshdPid: number, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    let children = ''
+    try {
+      children = readFileSync(`/proc/${sshdPid}/task/${sshdPid}/children`, 'utf8').trim()
+    } catch {}
+    if (children === '') return true
+    if (Date.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** How the page cache was emptied of a release before a cold measurement. */
+export type Eviction = 'fadvise' | 'drop_caches' | 'none'
+
+const FADVISE = `
+import os, sys
+n = 0
+for top in sys.argv[1:]:
+    for d, _, files in os.walk(top):
+        for f in files:
+            p = os.path.join(d, f)
+            if os.path.islink(p): continue
+            fd = os.open(p, os.O_RDONLY)
+            try: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); n += 1
+            finally: os.close(fd)
+print(n)
+`
+
+/**
+ * Drops the pages of these directories' files from the page cache, so the next read comes from the
+ * disk: posix_fadvise(DONTNEED) per file (python3), which leaves the rest of the shared machine's
+ * cache alone; else the whole cache (echo 3 > /proc/sys/vm/drop_caches). sync first: dirty pages stay.
+ */
+export async function evict(dirs: string[]): Promise<Eviction> {
+  await must('sync', [])
+  const py = await exec('python3', ['-c', FADVISE, ...dirs])
+  if (py.code === 0) return 'fadvise'
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n')
+    return 'drop_caches'
+  } catch {
+    return 'none'
+  }
+}
+
+/** One log group of the action and the time from its start to the next one's (or its end). */
+export interface NamedPhase {
+  name: string
+  ms: number
+}
+
+/**
+ * Every phase of one run of the action, in order: `start` (process start to the first group), each
+ * log group by its name (without the host prefix), then `finish` (the last group's end to exit).
+ * Generic, so a new group (e.g. a manifest step) shows up by itself.
+ */
+export function groupPhases(marks: { t: number; line: string }[], t0: number, end: number): NamedPhase[] {
+  const groups = marks
+    .map((m, i) => ({ m, i }))
+    .filter(({ m }) => m.line.startsWith('::group::'))
+    .map(({ m, i }) => ({ t: m.t, i, name: m.line.slice('::group::'.length).replace(/^.*: /, '') }))
+  if (groups.length === 0) return []
+  const out: NamedPhase[] = [{ name: 'start', ms: (groups[0]?.t ?? t0) - t0 }]
+  groups.forEach((g, j) => {
+    const next = groups[j + 1]
+    const close = marks.find((m, i) => i > g.i && m.line === '::endgroup::')?.t ?? end
+    out.push({ name: g.name, ms: (next ? next.t : close) - g.t })
+    if (!next) out.push({ name: 'finish', ms: end - close })
+  })
+  return out
 }

@@ -2,20 +2,22 @@
  * One server behind one WAN link, and the four ways of deploying to it that the benchmark compares:
  * this action end to end, the floor (one rsync --link-dest), a full copy, and the by-hand recipe.
  */
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_CHMOD } from '../src/inputs.js'
 import { shQuote as q } from '../src/quote.js'
 import { parseStats, rsyncArgs } from '../src/rsync.js'
-import { runAction, type Sshd, startSshd, TEST_USER } from '../test/support/harness.js'
+import { runAction, type Sshd, type SshdOptions, startSshd, TEST_USER } from '../test/support/harness.js'
 import { startThrottle, type Throttle } from '../test/support/throttle.js'
 import { BYTES_PER_SECOND, CFG } from './config.js'
-import { type Phases, phasesOf } from './measure.js'
+import { groupPhases, type NamedPhase, type Phases, phasesOf } from './measure.js'
 import { cleanups, exec, must, stopSshd, type Timed } from './proc.js'
 
 /** The sshd, the WAN link in front of it, and the raw tools' ssh setup. */
 export interface Server {
   sshd: Sshd
+  /** The pid of the sshd listener: its I/O counters sum up its ended sessions. */
+  sshdPid: number
   link: Throttle
   /** The ssh config the raw tools use: hosts `wan`, `lan` and `wanmux` (over a master). */
   sshConfig: string
@@ -28,8 +30,12 @@ export interface Server {
   serverDir(name: string): string
 }
 
-export async function startServer(base: string): Promise<Server> {
-  const sshd = await startSshd()
+/** `name` keeps a second server's files apart; `sshd` its options (e.g. a ForceCommand). */
+export async function startServer(
+  base: string,
+  opts: { name?: string; sshd?: SshdOptions } = {},
+): Promise<Server> {
+  const sshd = await startSshd(opts.sshd)
   cleanups.push(() => stopSshd(sshd))
   const link = await startThrottle({
     targetPort: sshd.port,
@@ -41,7 +47,7 @@ export async function startServer(base: string): Promise<Server> {
   const khFor = (port: number, s: Sshd) => `[127.0.0.1]:${port} ${hostPub(s)}\n`
 
   // The raw tools' ssh setup: the same kind of config the action writes (key, pinned host key, batch).
-  const sshDir = path.join(base, 'ssh')
+  const sshDir = path.join(base, `${opts.name ?? ''}ssh`)
   mkdirSync(sshDir, { mode: 0o700 })
   writeFileSync(path.join(sshDir, 'key'), sshd.client.privateKey, { mode: 0o600 })
   writeFileSync(path.join(sshDir, 'known_hosts'), khFor(link.port, sshd) + khFor(sshd.port, sshd))
@@ -60,6 +66,11 @@ export async function startServer(base: string): Promise<Server> {
       '  HostName 127.0.0.1',
       `  Port ${link.port}`,
       `  ControlPath ${sshDir}/cm`,
+      // Loopback through a master, to time the handshake alone without the WAN.
+      'Host lanmux',
+      '  HostName 127.0.0.1',
+      `  Port ${sshd.port}`,
+      `  ControlPath ${sshDir}/cml`,
       'Host *',
       `  User ${TEST_USER}`,
       `  IdentityFile ${sshDir}/key`,
@@ -80,6 +91,7 @@ export async function startServer(base: string): Promise<Server> {
   // The master the floor is taken apart over daemonises (-f): close it should a run stop half-way.
   cleanups.push(async () => {
     await exec('ssh', ['-F', sshConfig, '-O', 'exit', 'wanmux'], { quiet: true })
+    await exec('ssh', ['-F', sshConfig, '-O', 'exit', 'lanmux'], { quiet: true })
   })
   const ssh = (via: string, command: string) => must('ssh', ['-F', sshConfig, via, command])
 
@@ -89,11 +101,12 @@ export async function startServer(base: string): Promise<Server> {
     chownSync(d, sshd.user.uid, sshd.user.gid)
     return d
   }
-  return { sshd, link, sshConfig, rsh, khFor, ssh, serverDir }
+  const sshdPid = Number(readFileSync(path.join(sshd.dir, 'sshd.pid'), 'utf8'))
+  return { sshd, sshdPid, link, sshConfig, rsh, khFor, ssh, serverDir }
 }
 
 export interface Method {
-  key: 'ours' | 'floor' | 'full' | 'recipe'
+  key: 'ours' | 'floor' | 'inplace' | 'full' | 'recipe' | 'mtime'
   label: string
   root: string
   release(k: number): string
@@ -101,11 +114,24 @@ export interface Method {
     k: number,
     via: 'wan' | 'lan',
     src: string,
-  ): Promise<{ ms: number; filesSent: number; phases?: Phases }>
+  ): Promise<{ ms: number; filesSent: number; phases?: Phases; named?: NamedPhase[] }>
 }
 
 /** a, b, c and d, in this order. */
 export type Methods = [ours: Method, floor: Method, full: Method, recipe: Method]
+
+/** Opens a master connection to `via` as the action does (ssh -M -N -f); it persists `persistS` seconds. */
+export function openMaster(server: Server, via: 'wanmux' | 'lanmux', persistS: number): Promise<Timed> {
+  const args = ['-M', '-N', '-f', '-o', 'ControlMaster=yes', '-o', `ControlPersist=${persistS}`, via]
+  return must('ssh', ['-F', server.sshConfig, ...args], { quiet: true })
+}
+
+/** The SSH handshake alone: a master opened, then closed. */
+export async function handshakeMs(server: Server, via: 'wanmux' | 'lanmux'): Promise<number> {
+  const r = await openMaster(server, via, 60)
+  await exec('ssh', ['-F', server.sshConfig, '-O', 'exit', via], { quiet: true })
+  return r.ms
+}
 
 /** The floor's rsync: the action's own flags (rsyncArgs) and --link-dest, into dest. */
 export function floorArgs(
@@ -131,9 +157,10 @@ export function floorArgs(
   })
 }
 
-/** a, b, c and d, each with its own deploy root on the server. */
-export function makeMethods(server: Server, actionNode: string): Methods {
-  const { sshd, link, khFor, ssh, serverDir, rsh } = server
+/** a, b, c and d, each with its own deploy root on the server (`<prefix>srv-<method>`). */
+export function makeMethods(server: Server, actionNode: string, prefix = ''): Methods {
+  const { sshd, link, khFor, ssh, rsh } = server
+  const serverDir = (name: string) => server.serverDir(`${prefix}${name}`)
   const ours: Method = {
     key: 'ours',
     label: 'a. this action (end to end)',
@@ -175,6 +202,7 @@ export function makeMethods(server: Server, actionNode: string): Methods {
         ms: run.durationMs,
         filesSent: Number(run.outputs['files-transferred']),
         phases: phasesOf(marks, t0, t0 + run.durationMs),
+        named: groupPhases(marks, t0, t0 + run.durationMs),
       }
     },
   }
@@ -244,4 +272,63 @@ export function makeMethods(server: Server, actionNode: string): Methods {
     },
   }
   return [ours, floor, full, recipe]
+}
+
+/**
+ * e. the popular non-atomic way: one `rsync -rlpzc --delete build/ host:/live/` straight into the
+ * live directory (no releases, no switch: visitors see a half-updated site while it runs).
+ */
+export function makeInplace(server: Server, prefix: string): Method {
+  return {
+    key: 'inplace',
+    label: 'e. in place: rsync -rlpzc --delete into live',
+    root: server.serverDir(`${prefix}srv-inplace`),
+    release() {
+      return path.join(this.root, 'live')
+    },
+    async deploy(_k, via, src) {
+      const r = await must('rsync', [
+        '-rlpzc',
+        '--delete',
+        `--chmod=${DEFAULT_CHMOD}`,
+        '--stats',
+        '--no-human-readable',
+        '-e',
+        server.rsh,
+        `${src}/`,
+        `${via}:${this.release(1)}/`,
+      ])
+      return { ms: r.ms, filesSent: parseStats(r.stdout).filesTransferred }
+    },
+  }
+}
+
+/**
+ * f. an mtime-based rsync (`-rlpt --link-dest`, no -c: the quick check on size and mtime), for the
+ * big site's question of what not re-reading the live release costs. Deployed with the build's
+ * mtimes as they were at its last deploy, so its quick check can succeed (its best case).
+ */
+export function makeMtime(server: Server, prefix: string): Method {
+  return {
+    key: 'mtime',
+    label: 'f. mtime rsync -rlpt --link-dest (build mtimes kept)',
+    root: server.serverDir(`${prefix}srv-mtime`),
+    release(k) {
+      return path.join(this.root, `r${k}`)
+    },
+    async deploy(k, via, src) {
+      const r = await must('rsync', [
+        '-rlpt',
+        `--chmod=${DEFAULT_CHMOD}`,
+        '--stats',
+        '--no-human-readable',
+        ...(k > 1 ? [`--link-dest=../r${k - 1}`] : []),
+        '-e',
+        server.rsh,
+        `${src}/`,
+        `${via}:${this.release(k)}/`,
+      ])
+      return { ms: r.ms, filesSent: parseStats(r.stdout).filesTransferred }
+    },
+  }
 }

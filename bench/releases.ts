@@ -7,7 +7,7 @@ import path from 'node:path'
 import { CFG, log } from './config.js'
 import { mb, mbKb, sec } from './format.js'
 import { duKb, type Sample, settle, wire, wireSince } from './measure.js'
-import { floorArgs, type Method, type Methods, type Server } from './methods.js'
+import { floorArgs, type Method, type Methods, openMaster, type Server } from './methods.js'
 import { exec, must } from './proc.js'
 import type { Builds } from './site.js'
 
@@ -112,22 +112,7 @@ async function takeFloorApart(
   parts: Parts,
 ): Promise<void> {
   await settle()
-  const master = await must(
-    'ssh',
-    [
-      '-F',
-      server.sshConfig,
-      '-M',
-      '-N',
-      '-f',
-      '-o',
-      'ControlMaster=yes',
-      '-o',
-      'ControlPersist=120',
-      'wanmux',
-    ],
-    { quiet: true },
-  )
+  const master = await openMaster(server, 'wanmux', 120)
   parts.handshake.push(master.ms)
   try {
     parts.call.push((await server.ssh('wanmux', 'true')).ms)

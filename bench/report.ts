@@ -73,11 +73,72 @@ export interface RunInfo {
   actionNodeVersion: string
 }
 
-/** bench/report.md (CFG.report): the figures with the machine, the method and what they mean. */
-export function writeReport(f: Figures, measured: Measured, info: RunInfo): void {
+/** The machine the run was on, for the report. */
+function machineText(info: RunInfo): string {
+  const { loadStart, actionNodeVersion } = info
+  const cpus = os.cpus()
+  const osName = (() => {
+    try {
+      return /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type()
+    } catch {
+      return os.type()
+    }
+  })()
+  const fsType = firstLine('findmnt', ['-n', '-o', 'FSTYPE', '--target', '/tmp']) || 'unknown'
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ')
+  const machine = [
+    `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}; memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- ${osName}, Linux ${os.release()}; /tmp (client and servers) on ${fsType}`,
+    `- ${firstLine('rsync', ['--version']).replace(/\s+/g, ' ')}`,
+    `- ${firstLine('ssh', ['-V'])}, client and server`,
+    `- the action: dist/index.js of commit ${firstLine('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'unknown'}${firstLine('git', ['-C', ROOT, 'status', '--porcelain', '--', 'dist/index.js']) ? ' (modified since)' : ''}, run with Node ${actionNodeVersion.replace(/^v/, '')} as the runner runs it; the benchmark itself with Node ${process.versions.node}`,
+    `- load average ${load(loadStart)} at the start, ${load(os.loadavg())} at the end: the machine was shared with other work, which shows as noise (the median of several rebuilds is given)`,
+  ].join('\n')
+  return machine
+}
+
+/**
+ * bench/report.md (CFG.report): the figures with the machine, the method and what they mean: the
+ * scales (issue 12) and the classic part (one site release after release, the disk, the fleet),
+ * each when it ran.
+ */
+export function writeReport(
+  classic: { f: Figures; measured: Measured } | undefined,
+  info: RunInfo,
+  scales: string | undefined,
+): void {
+  const seconds = Math.round((Date.now() - info.started) / 1000)
+  const parts = [
+    `# Benchmark: this action against the alternatives
+
+An example run of \`npm run bench\` (bench/bench.ts), committed so the figures can be read without running it.
+It took ${seconds} s on the machine below.
+
+## The machine
+
+${machineText(info)}
+`,
+  ]
+  if (scales) parts.push(`## Scales: cost against the change (issue 12)\n\n${scales}`)
+  if (classic) parts.push(classicSections(classic.f, classic.measured))
+  parts.push(`## Running it
+
+\`\`\`sh
+sudo npm run bench        # about ${Math.ceil((seconds + 30) / 60)} minutes here, cleaning up included; needs rsync, openssh-server, util-linux (unshare), python3 (to empty the page cache of one release)
+sudo env BENCH_PARTS=scales BENCH_SCALES=1000 BENCH_SAMPLES=2 BENCH_BIG_MB=0 npm run bench   # smaller and faster
+\`\`\`
+
+Knobs: \`BENCH_PARTS\` (${[...CFG.parts].join(',')}: \`scales\` and/or \`classic\`), \`BENCH_SCALES\` (${CFG.scales.join(',')}), \`BENCH_LARGE_SAMPLES\` (${CFG.largeSamples}: rounds above 10,000 files and of the big site), \`BENCH_BIG_MB\` (${CFG.bigMb}; 0 skips the big site), \`BENCH_BIG_FILES\` (${CFG.bigFiles}), \`BENCH_FULL_MAX_FILES\` (${CFG.fullMaxFiles}), \`BENCH_CONTEXT_SAMPLES\` (${CFG.contextSamples}), \`BENCH_FILES\` (${CFG.files}), \`BENCH_MBIT\` (${CFG.mbit}), \`BENCH_RTT_MS\` (${CFG.rttMs}), \`BENCH_HOSTS\` (${CFG.hosts}), \`BENCH_RELEASES\` (${CFG.releases}), \`BENCH_SAMPLES\` (${CFG.samples}), \`BENCH_FLEET_SAMPLES\` (${CFG.fleetSamples}), \`BENCH_CHANGED\` (${CFG.changed}), \`BENCH_REPORT\`, \`BENCH_SVG\`. It measures dist/index.js: run \`npm run build\` first after changing src/.
+`)
+  mkdirSync(path.dirname(CFG.report), { recursive: true })
+  writeFileSync(CFG.report, parts.join('\n'))
+  log(`wrote ${path.relative(process.cwd(), CFG.report)} (${seconds} s)`)
+}
+
+/** The classic part's sections: one site, release after release; where the time goes; the fleet; the disk. */
+function classicSections(f: Figures, measured: Measured): string {
   const { site } = measured
   const { direct, overWan } = measured.releases
-  const { started, loadStart, actionNodeVersion } = info
   const {
     cpu1,
     cpuN,
@@ -118,25 +179,7 @@ export function writeReport(f: Figures, measured: Measured, info: RunInfo): void
     sshdAgrees,
     wanLine,
   } = f
-  const osName = (() => {
-    try {
-      return /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type()
-    } catch {
-      return os.type()
-    }
-  })()
-  const fsType = firstLine('findmnt', ['-n', '-o', 'FSTYPE', '--target', '/tmp']) || 'unknown'
-  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ')
-  const machine = [
-    `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}; memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `- ${osName}, Linux ${os.release()}; /tmp (client and servers) on ${fsType}`,
-    `- ${firstLine('rsync', ['--version']).replace(/\s+/g, ' ')}`,
-    `- ${firstLine('ssh', ['-V'])}, client and server`,
-    `- the action: dist/index.js of commit ${firstLine('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'unknown'}${firstLine('git', ['-C', ROOT, 'status', '--porcelain', '--', 'dist/index.js']) ? ' (modified since)' : ''}, run with Node ${actionNodeVersion.replace(/^v/, '')} as the runner runs it; the benchmark itself with Node ${process.versions.node}`,
-    `- load average ${load(loadStart)} at the start, ${load(os.loadavg())} at the end: the machine was shared with other work, which shows as noise (the median of several rebuilds is given)`,
-  ].join('\n')
   const relSvg = path.relative(path.dirname(CFG.report), CFG.svg)
-  const seconds = Math.round((Date.now() - started) / 1000)
   const pct = (x: number) => `${(CFG.changed * 100 * x).toFixed(x === 1 ? 1 : 0)}%`
 
   const phaseText = ph.length
@@ -185,16 +228,9 @@ export function writeReport(f: Figures, measured: Measured, info: RunInfo): void
 
 With each server on its own machine, only the runner's extra CPU work (one rsync sender and one ssh per host: ${sec(Math.max(0, cpuN.runner - cpu1.runner))} s more for ${CFG.hosts} hosts than for 1, over ${cpus.length} cores) would add to the one-host time: about **${sec(fleetEstimate)} s, ${(fleetEstimate / fleetRebuild(1)).toFixed(2)}×** (an estimate from the measured CPU times, not a measurement). The first deploy is limited by each host's own link and comes out at ${fleetRatioFirst.toFixed(2)}× even on this machine; on one shared uplink it would move ${CFG.hosts}× the bytes through it.`
 
-  const report = `# Benchmark: this action against the alternatives
+  return `## Classic: one site, release after release
 
-An example run of \`npm run bench\` (bench/bench.ts), committed so the figures can be read without running it.
-It took ${seconds} s on the machine below.
-
-## The machine
-
-${machine}
-
-## What was measured
+### What was measured
 
 - **The site**: ${CFG.files} files, ${mb(site.totalBytes)} MB in ${site.dirs.length} directories: ${site.files.filter((f) => f.kind === 'text').length} text files (HTML, JS, CSS, JSON, XML; median about 2 KB), ${site.files.filter((f) => f.kind === 'thumb').length} small images (3–20 KB) and ${site.files.filter((f) => f.kind === 'image').length} photos (20–200 KB). Deployed once (**first deploy**), then **rebuilt** as CI does, every file written again with a new mtime and ${site.changedPerRebuild} files (${pct(1)}) with entirely new content, and deployed again.
 - **The link**: a WAN simulator on loopback (test/support/throttle.ts), a TCP proxy in front of a real sshd on 127.0.0.1: ${CFG.mbit} Mbit/s each way, ${CFG.rttMs} ms round trip. Bytes and SSH connections are counted at the proxy${sshdAgrees ? ' (sshd’s own log counted the same connections)' : ''}.
@@ -205,7 +241,7 @@ ${machine}
 - **new release disk**: \`du -sk previous new\` on the server, the second figure: du counts a hard-linked file once, at its first path, so this is what the new release really added (directories included: they cannot be hard-linked).
 - Rebuild times: the median of releases 2–${1 + CFG.samples} for a and b, release 2 for c and d; wire, connections, files and disk: release 2. Later releases${CFG.samples + 2 <= CFG.releases ? '' : ' of c and d'} only feed the disk chart and went straight to the sshd, without the WAN.
 
-## Results
+### Results
 
 ${wanLine}.
 
@@ -216,7 +252,7 @@ ${mdTable(head, rows)}
 - The rebuild sends ${rebuild2('ours').filesSent} files and hard-links the other ${CFG.files - rebuild2('ours').filesSent}: the new release costs ${mbKb(rebuild2('ours').diskKb)} MB of disk (${site.dirs.length} directories, which cannot be hard-linked, take about ${mb(site.dirs.length * 4096)} MB of it), a full copy ${mbKb(rebuild2('full').diskKb)} MB, and the \`cp -al\` recipe ${mbKb(rebuild2('recipe').diskKb)} MB: \`rsync -a\` sees a new mtime on every file, writes each one to a temporary file and renames it over the hard link, so every link is broken and every file is stored again, although only deltas cross the wire.
 - One SSH connection per deploy for this action (its master), ${rebuild2('recipe').wire.connections} for the recipe.
 
-## Where the time goes
+### Where the time goes
 
 ${phaseText}
 
@@ -224,7 +260,7 @@ What could be improved:
 
 ${improvements}
 
-## 1 host against ${CFG.hosts}
+### 1 host against ${CFG.hosts}
 
 Each host an sshd in its own mount namespace (its own disk at the same target path) behind its own link of ${CFG.mbit} Mbit/s and ${CFG.rttMs} ms; the action's default \`max-parallel\` (8). CPU seconds are per rebuild (mean over the rebuilds).
 
@@ -232,7 +268,7 @@ ${mdTable(fleetHead, fleetRows)}
 
 ${fleetText}
 
-## Disk over ${CFG.releases} releases
+### Disk over ${CFG.releases} releases
 
 ![Disk used on the server over ${CFG.releases} releases](${relSvg})
 
@@ -240,18 +276,5 @@ All releases kept (\`keep-releases: 0\`). Cumulative \`du -sk\` of the deploy ro
 
 ${mdTable(diskHead, diskRows)}
 
-## Running it
-
-\`\`\`sh
-sudo npm run bench        # about ${Math.ceil((seconds + 30) / 60)} minutes here, cleaning up included; needs rsync, openssh-server, util-linux (unshare)
-sudo env BENCH_FILES=2000 BENCH_RELEASES=4 npm run bench   # smaller and faster
-\`\`\`
-
-Knobs: \`BENCH_FILES\` (${CFG.files}), \`BENCH_MBIT\` (${CFG.mbit}), \`BENCH_RTT_MS\` (${CFG.rttMs}), \`BENCH_HOSTS\` (${CFG.hosts}), \`BENCH_RELEASES\` (${CFG.releases}), \`BENCH_SAMPLES\` (${CFG.samples}), \`BENCH_FLEET_SAMPLES\` (${CFG.fleetSamples}), \`BENCH_CHANGED\` (${CFG.changed}), \`BENCH_REPORT\`, \`BENCH_SVG\`. It measures dist/index.js: run \`npm run build\` first after changing src/.
 `
-  mkdirSync(path.dirname(CFG.report), { recursive: true })
-  writeFileSync(CFG.report, report)
-  log(
-    `wrote ${path.relative(process.cwd(), CFG.report)} and ${path.relative(process.cwd(), CFG.svg)} (${seconds} s)`,
-  )
 }

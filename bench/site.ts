@@ -3,12 +3,12 @@
  * CFG.changed of them new content.
  */
 import { createCipheriv, createHash } from 'node:crypto'
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CFG } from './config.js'
 import { housekeeping } from './measure.js'
 
-export type Kind = 'text' | 'thumb' | 'image'
+export type Kind = 'text' | 'thumb' | 'image' | 'big'
 export interface SiteFile {
   rel: string
   kind: Kind
@@ -57,7 +57,10 @@ export class Site {
   readonly totalBytes: number
   readonly changedPerRebuild: number
 
-  constructor(n: number, releases: number, changed: number) {
+  private readonly hashes = new Map<string, string>()
+
+  /** n files of the usual mix; with `big`, also `big.count` files of `big.bytes` in all (media, archives). */
+  constructor(n: number, releases: number, changed: number, big?: { count: number; bytes: number }) {
     const r = prng(1)
     const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
     const logUniform = (lo: number, hi: number) =>
@@ -95,10 +98,17 @@ export class Site {
         this.files.push({ rel, kind: 'text', size })
       }
     }
+    for (let b = 0; big && b < big.count; b++) {
+      this.files.push({
+        rel: `media/v${b % 2}/video-${pad(b, 3)}.bin`,
+        kind: 'big',
+        size: Math.floor(big.bytes / big.count),
+      })
+    }
     this.dirs = [...new Set(this.files.map((f) => path.dirname(f.rel)))].sort()
     this.totalBytes = this.files.reduce((a, f) => a + f.size, 0)
     this.changedPerRebuild = Math.round(n * changed)
-    let v = new Uint16Array(n)
+    let v = new Uint16Array(this.files.length)
     this.versions.push(v)
     for (let k = 2; k <= releases + 1; k++) {
       v = v.slice()
@@ -116,7 +126,25 @@ export class Site {
     }
   }
 
-  private content(i: number, version: number): Buffer {
+  /** The content's sha1 (hex), to check a release against. */
+  hash(i: number, version: number): string {
+    const key = `${i}:${version}`
+    let h = this.hashes.get(key)
+    if (h === undefined) {
+      h = createHash('sha1').update(this.content(i, version)).digest('hex')
+      this.hashes.set(key, h)
+    }
+    return h
+  }
+
+  /** Content versions of release k's files. */
+  version(k: number): Uint16Array {
+    const v = this.versions[k - 1]
+    if (!v) throw new Error(`no release ${k}`)
+    return v
+  }
+
+  content(i: number, version: number): Buffer {
     const key = `${i}:${version}`
     const hit = this.cache.get(key)
     if (hit) return hit
@@ -133,7 +161,8 @@ export class Site {
       const c = createCipheriv('aes-128-ctr', seed.subarray(0, 16), Buffer.alloc(16))
       buf = c.update(Buffer.alloc(f.size))
     }
-    this.cache.set(key, buf)
+    // Big files are made again when needed (they would fill memory); hashes are kept.
+    if (f.kind !== 'big') this.cache.set(key, buf)
     return buf
   }
 
@@ -178,5 +207,36 @@ export class Builds {
       housekeeping.build += performance.now() - t
     }
     return dir
+  }
+}
+
+/**
+ * One build directory rebuilt in place, for the scales: only files whose content changes are
+ * written again; every file then gets the new build's mtime (utimes), as a fresh CI build has.
+ */
+export class MutableBuild {
+  private written: Uint16Array | undefined
+
+  constructor(
+    readonly site: Site,
+    readonly dir: string,
+  ) {}
+
+  /** Makes the directory release k's build, every file with the given mtime. */
+  apply(k: number, mtime: Date): void {
+    const t = performance.now()
+    const v = this.site.version(k)
+    if (!this.written) for (const d of this.site.dirs) mkdirSync(path.join(this.dir, d), { recursive: true })
+    this.site.files.forEach((f, i) => {
+      const p = path.join(this.dir, f.rel)
+      if (this.written?.[i] !== v[i]) writeFileSync(p, this.site.content(i, v[i] as number))
+      utimesSync(p, new Date(), mtime)
+    })
+    this.written = v.slice()
+    housekeeping.build += performance.now() - t
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true })
   }
 }

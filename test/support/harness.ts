@@ -116,6 +116,8 @@ export interface SshdOptions {
    * options (a forced command) without touching radtest's line: see authorizeUser.
    */
   perUserKeys?: boolean
+  /** sshd's ForceCommand: every session runs this instead (the original in $SSH_ORIGINAL_COMMAND). */
+  forceCommand?: string
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -152,6 +154,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'MaxStartups 200:30:400',
       'MaxSessions 200',
       `AllowUsers ${[TEST_USER, ...(opts.extraUsers ?? [])].join(' ')}`,
+      ...(opts.forceCommand ? [`ForceCommand ${opts.forceCommand}`] : []),
       '',
     ].join('\n'),
   )

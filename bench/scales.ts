@@ -1,0 +1,279 @@
+/**
+ * The scales (issue 12): each site size rebuilt with 1% of its files changed and with nothing
+ * changed (every mtime new either way), by every method, round after round, methods taking turns
+ * at going first. The first release of each method is seeded straight to the sshd (no WAN: a
+ * 50,000-file site would take minutes per method over the link); only the rebuilds go through the
+ * WAN simulator. The big site (a few big files and 10,000 small ones) asks one question: does a
+ * no-change rebuild read the live release again on the server? Its live release is evicted from
+ * the page cache before each deploy, and the server's reads are measured (the sshd's counters).
+ * At the smallest scale, ours and the floor are also run on loopback without the WAN: the fixed
+ * overhead. Every result is checked (verify.ts).
+ */
+import { rmSync } from 'node:fs'
+import path from 'node:path'
+import { CFG, log } from './config.js'
+import { mb, sec } from './format.js'
+import {
+  type Eviction,
+  evict,
+  IoLog,
+  type NamedPhase,
+  type ServerIo,
+  sessionsEnded,
+  settle,
+  type Wire,
+  wire,
+  wireSince,
+} from './measure.js'
+import {
+  handshakeMs,
+  type Method,
+  makeInplace,
+  makeMethods,
+  makeMtime,
+  type Server,
+  startServer,
+} from './methods.js'
+import { exec } from './proc.js'
+import { MutableBuild, Site } from './site.js'
+import { type Check, checkRelease, currentTarget, type Known } from './verify.js'
+
+export type Scenario = 'change' | 'nochange' | 'loopback'
+
+export interface Scale {
+  name: string
+  /** Small files (the big site: its 10,000 small ones). */
+  files: number
+  big: boolean
+  samples: number
+  scenarios: Scenario[]
+  site: Site
+  methods: Method[]
+  /** Methods not run at this scale, and why. */
+  skipped: { key: Method['key']; why: string }[]
+  seedMs: Map<Method['key'], number>
+  /** The server it deploys to; the big site's logs its sessions' I/O. */
+  server: Server
+  io?: IoLog
+}
+
+export interface ScaleSample {
+  scale: string
+  scenario: Scenario
+  method: Method['key']
+  round: number
+  ms: number
+  wire: Wire
+  sshdConnections: number
+  /** The server's reads during the deploy (the big site only); complete: every session had ended. */
+  io?: ServerIo & { sessions: number }
+  ioComplete: boolean
+  eviction?: Eviction
+  filesSent: number
+  check: Check
+  named?: NamedPhase[]
+}
+
+export interface ScalesRun {
+  scales: Scale[]
+  samples: ScaleSample[]
+  /** The SSH handshake alone on loopback (ssh -M -N -f), once per loopback round. */
+  handshakes: number[]
+  ms: number
+}
+
+/** Methods that claim unchanged files are hard links to the previous release. */
+const CLAIMS_LINKS: Method['key'][] = ['ours', 'floor', 'mtime']
+
+function roundsOf(scale: Scale, m: Method): number {
+  if (m.key === 'full' || m.key === 'recipe') {
+    return scale.files > 1000 ? Math.min(CFG.contextSamples, scale.samples) : scale.samples
+  }
+  return scale.samples
+}
+
+function plan(server: Server, actionNode: string, bigServer?: { server: Server; io: IoLog }): Scale[] {
+  const scales: Scale[] = []
+  const smallest = Math.min(...CFG.scales)
+  for (const files of CFG.scales) {
+    const samples = files > 10_000 ? Math.min(CFG.largeSamples, CFG.samples) : CFG.samples
+    const prefix = `s${files}-`
+    const [ours, floor, full, recipe] = makeMethods(server, actionNode, prefix)
+    const methods: Method[] = [ours, floor, makeInplace(server, prefix), recipe]
+    const skipped: Scale['skipped'] = []
+    if (files <= CFG.fullMaxFiles) methods.splice(3, 0, full)
+    else skipped.push({ key: 'full', why: `above BENCH_FULL_MAX_FILES=${CFG.fullMaxFiles}` })
+    scales.push({
+      name: `${files / 1000}k`,
+      files,
+      big: false,
+      samples,
+      scenarios: files === smallest ? ['change', 'nochange', 'loopback'] : ['change', 'nochange'],
+      site: new Site(files, samples + 1, CFG.changed),
+      methods,
+      skipped,
+      seedMs: new Map(),
+      server,
+    })
+  }
+  if (bigServer) {
+    const server = bigServer.server
+    const files = 10_000
+    const prefix = 'big-'
+    const [ours, floor] = makeMethods(server, actionNode, prefix)
+    const site = new Site(files, 2, CFG.changed, { count: CFG.bigFiles, bytes: 0 })
+    // The big files fill the site up to BENCH_BIG_MB in all.
+    const small = site.totalBytes
+    const bigSite = new Site(files, 2, CFG.changed, {
+      count: CFG.bigFiles,
+      bytes: Math.max(CFG.bigFiles, CFG.bigMb * 1e6 - small),
+    })
+    scales.push({
+      name: `${mb(bigSite.totalBytes)} MB`,
+      files,
+      big: true,
+      samples: Math.min(CFG.largeSamples, CFG.samples),
+      scenarios: ['nochange'],
+      site: bigSite,
+      methods: [ours, floor, makeMtime(server, prefix)],
+      skipped: [],
+      seedMs: new Map(),
+      server,
+      io: bigServer.io,
+    })
+  }
+  return scales
+}
+
+export async function measureScales(server: Server, base: string, actionNode: string): Promise<ScalesRun> {
+  const t0 = performance.now()
+  // The big site's server runs every session under IoLog's wrapper, to count what it reads.
+  let bigServer: { server: Server; io: IoLog } | undefined
+  if (CFG.bigMb > 0) {
+    const io = new IoLog(path.join(base, 'session-io.log'))
+    bigServer = {
+      server: await startServer(base, { name: 'big-', sshd: { forceCommand: io.forceCommand } }),
+      io,
+    }
+  }
+  const scales = plan(server, actionNode, bigServer)
+  const samples: ScaleSample[] = []
+  const handshakes: number[] = []
+  for (const scale of scales) samples.push(...(await measureScale(base, scale, handshakes)))
+  return { scales, samples, handshakes, ms: performance.now() - t0 }
+}
+
+async function measureScale(base: string, scale: Scale, handshakes: number[]): Promise<ScaleSample[]> {
+  const { site, server } = scale
+  const sshdPid = server.sshdPid
+  const build = new MutableBuild(site, path.join(base, `build-${scale.name.replace(/\W+/g, '')}`))
+  const out: ScaleSample[] = []
+  let clock = Date.now() - 86_400_000
+  const nextMtime = () => {
+    clock += 60_000
+    return new Date(clock)
+  }
+  log(
+    `scale ${scale.name}: ${site.files.length} files, ${mb(site.totalBytes)} MB; ${scale.samples} round(s) of ${scale.scenarios.join(', ')}`,
+  )
+  const seedMtime = nextMtime()
+  build.apply(1, seedMtime)
+  /** Per method: its live release number, the site version it holds, what is known right. */
+  const state = new Map<Method['key'], { k: number; v: number; known: Known }>()
+  for (const m of scale.methods) {
+    await settle()
+    const r = await m.deploy(1, 'lan', build.dir)
+    const known: Known = new Map()
+    const check = checkRelease({
+      site,
+      version: site.version(1),
+      dir: m.release(1),
+      claimsLinks: false,
+      known,
+    })
+    if (check.problems.length > 0) {
+      throw new Error(`${m.label}, first deploy of ${scale.name}: ${check.problems.slice(0, 5).join('; ')}`)
+    }
+    scale.seedMs.set(m.key, r.ms)
+    state.set(m.key, { k: 1, v: 1, known })
+    log(`  seed ${m.label}: ${sec(r.ms)} s (straight to the sshd)`)
+  }
+
+  for (let round = 1; round <= scale.samples; round++) {
+    for (const scenario of scale.scenarios) {
+      const v = scenario === 'change' ? round + 1 : scale.scenarios.includes('change') ? round + 1 : 1
+      const mtime = nextMtime()
+      build.apply(v, mtime)
+      const methods =
+        scenario === 'loopback'
+          ? scale.methods.filter((m) => m.key === 'ours' || m.key === 'floor')
+          : scale.methods
+      if (scenario === 'loopback') {
+        await settle()
+        handshakes.push(await handshakeMs(server, 'lanmux'))
+      }
+      const order = methods.map((_, i) => methods[(i + round) % methods.length] as Method)
+      for (const m of order) {
+        if (round > roundsOf(scale, m)) continue
+        const st = state.get(m.key)
+        if (!st) continue
+        // The quick check's best case: the build with the mtimes this method deployed it with.
+        if (m.key === 'mtime') build.apply(v, seedMtime)
+        const eviction = scale.big ? await evict([m.release(st.k)]) : undefined
+        await settle()
+        const via = scenario === 'loopback' ? 'lan' : 'wan'
+        const before = wire([server.link])
+        const sshdBefore = server.sshd.connections()
+        const io0 = scale.io?.mark() ?? 0
+        const r = await m.deploy(st.k + 1, via, build.dir)
+        const ioComplete = await sessionsEnded(sshdPid)
+        const io = scale.io?.since(io0)
+        const w = wireSince([server.link], before)
+        if (m.key === 'mtime') build.apply(v, mtime)
+        const k = st.k + 1
+        const check = checkRelease({
+          site,
+          version: site.version(v),
+          previous: m.key === 'inplace' ? undefined : { dir: m.release(st.k), version: site.version(st.v) },
+          dir: m.release(k),
+          claimsLinks: CLAIMS_LINKS.includes(m.key),
+          known: st.known,
+        })
+        if (m.key === 'ours' || m.key === 'recipe') {
+          const cur = currentTarget(m.root)
+          if (cur !== m.release(k)) check.problems.push(`current → ${cur}, not ${m.release(k)}`)
+        }
+        const sample: ScaleSample = {
+          scale: scale.name,
+          scenario,
+          method: m.key,
+          round,
+          ms: r.ms,
+          wire: w,
+          sshdConnections: server.sshd.connections() - sshdBefore,
+          io,
+          ioComplete,
+          eviction,
+          filesSent: r.filesSent,
+          check,
+          named: r.named,
+        }
+        out.push(sample)
+        const old = st.k - 1
+        st.k = k
+        st.v = v
+        // Copies of old releases only fill the disk: keep the live one and the one before.
+        if (old >= 1 && m.key !== 'ours' && m.key !== 'inplace') {
+          rmSync(m.release(old), { recursive: true, force: true })
+        }
+        log(
+          `  ${scale.name} ${scenario} round ${round}, ${m.label}: ${sec(r.ms)} s, ${r.filesSent} sent, ${mb(w.up + w.down)} MB wire, ${w.connections} conn, ${io ? `server read ${mb(io.rchar)} MB (${mb(io.readBytes)} MB from disk, ${io.sessions} session(s)${eviction ? `, evicted by ${eviction}` : ''}), ` : ''}links ${check.linked}/${check.unchanged}${check.problems.length ? `; WRONG: ${check.problems.slice(0, 3).join('; ')}` : ''}`,
+        )
+      }
+    }
+  }
+  // Free the disk for the next scale.
+  build.remove()
+  for (const m of scale.methods) await exec('rm', ['-rf', '--one-file-system', m.root])
+  return out
+}
