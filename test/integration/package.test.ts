@@ -23,7 +23,7 @@ function npm(args: string[]): string {
 }
 
 describe('the npm package', () => {
-  it('holds only what a user runs: the two bundles, action.yml, README, LICENSE, CHANGELOG, SECURITY', () => {
+  it('holds only what a user runs: the two bundles, the gate, action.yml, README, LICENSE, CHANGELOG, SECURITY', () => {
     const [report] = JSON.parse(npm(['pack', '--dry-run', '--json']))
     const files: string[] = report.files.map((f: { path: string }) => f.path).sort()
     for (const must of [
@@ -31,6 +31,8 @@ describe('the npm package', () => {
       'dist/package.json',
       'dist/cli/index.js',
       'dist/cli/package.json',
+      // the server-side forced command of a deploy-only key (README: Least privilege)
+      'dist/gate.sh',
       'action.yml',
       'LICENSE',
       'README.md',
@@ -43,7 +45,7 @@ describe('the npm package', () => {
     for (const f of files)
       expect(f).not.toMatch(/^(test|bench|src|scripts|docs|\.github|\.ci|\.cache|node_modules)\//)
     expect(files.every((f) => f.startsWith('dist/') || !f.includes('/'))).toBe(true)
-    expect(report.files.length).toBeLessThanOrEqual(12)
+    expect(report.files.length).toBeLessThanOrEqual(13)
     expect(report.name).toBe('rsync-atomic-deploy')
   })
 
