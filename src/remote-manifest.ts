@@ -77,6 +77,9 @@ fast_start() {
   new="$D/incoming/$INCOMING"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
   [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
+  # cp -al into a directory that exists would nest the live release inside it: never a release.
+  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
+  [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
   fence
   if ! { tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null && : > "$w.rm" &&
     LC_ALL=C awk -v rmlist="$w.rm" -v root="$ROOT_MODE" '
