@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as core from './actions-core.js'
 import type { HostChecks } from './doctor.js'
 import { doctorMarkdown, doctorText } from './doctor-render.js'
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import * as core from '@actions/core'
+import * as core from './actions-core.js'
 import { incomingName } from './deploy-host.js'
 import { reportDoctor } from './doctor-action.js'
 import { releaseLines } from './format.js'

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import * as core from '@actions/core'
+import * as core from './actions-core.js'
 import { first, parseReply, remoteCommand, renderScript } from './remote.js'
 import { removeSshDir, Ssh } from './ssh.js'
 import { type LockState, State } from './state.js'

@@ -4,7 +4,7 @@
  * facts folded into a <details> section, and for `list` the releases with who deployed them.
  * summaryHtml is pure (a unit test reads its text); writeSummary only hands it to the runner.
  */
-import * as core from '@actions/core'
+import * as core from './actions-core.js'
 import { attemptNote, bytes, plural, runLabel, runLink, seconds, shortRef, when } from './format.js'
 import { RELEASE_ID_RE, type ReleaseInfo } from './history.js'
 import { keptNote } from './keep-assets.js'

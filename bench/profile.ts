@@ -1,0 +1,73 @@
+/**
+ * A quick look at where one deploy's time goes, for whoever makes it faster: one sshd behind the
+ * WAN model, a site seeded once, then rebuilds (1% changed, every mtime new) deployed by
+ * dist/index.js with every line it prints timed. Not a benchmark (no alternatives, few rounds).
+ *
+ *   sudo env PROFILE_FILES=10000 PROFILE_ROUNDS=3 PROFILE_VIA=wan npm run bench:profile
+ */
+import { chmodSync, mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { runAction, TEST_USER } from '../test/support/harness.js'
+import { CFG, log } from './config.js'
+import { startServer } from './methods.js'
+import { cleanup } from './proc.js'
+import { MutableBuild, Site } from './site.js'
+
+const files = Number(process.env.PROFILE_FILES || 10_000)
+const rounds = Number(process.env.PROFILE_ROUNDS || 3)
+const via = process.env.PROFILE_VIA === 'lan' ? 'lan' : 'wan'
+const node = process.env.PROFILE_NODE || process.execPath
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'rad-prof-'))
+  chmodSync(base, 0o755)
+  const server = await startServer(base)
+  const site = new Site(files, rounds + 1, CFG.changed)
+  const build = new MutableBuild(site, path.join(base, 'build'))
+  const root = server.serverDir('srv')
+  let clock = Date.now() - 86_400_000
+  const deploy = async (k: number, port: number, show: boolean) => {
+    clock += 60_000
+    build.apply(k, new Date(clock))
+    const t0 = Date.now()
+    const lines: string[] = []
+    let partial = ''
+    const r = await runAction(
+      {
+        host: `${TEST_USER}@127.0.0.1:${port}`,
+        key: server.sshd.client.privateKey,
+        'known-hosts': server.khFor(port, server.sshd),
+        source: build.dir,
+        target: root,
+        'release-id': `r${k}`,
+        'keep-releases': '0',
+      },
+      {
+        node,
+        env: { RUNNER_DEBUG: process.env.PROFILE_DEBUG ? '1' : '' },
+        onStdout: (chunk) => {
+          const t = Date.now() - t0
+          const ls = (partial + chunk).split('\n')
+          partial = ls.pop() ?? ''
+          for (const l of ls) lines.push(`${String(t).padStart(6)} ms  ${l.slice(0, 150)}`)
+        },
+      },
+    )
+    if (r.code !== 0) throw new Error(`deploy r${k} failed:\n${r.stdout}\n${r.stderr}`)
+    if (show) process.stdout.write(`${lines.join('\n')}\n`)
+    log(
+      `r${k}: ${r.durationMs} ms (sent ${r.outputs['files-transferred']}, linked ${r.outputs['files-linked']})`,
+    )
+  }
+  await deploy(1, server.sshd.port, false)
+  const port = via === 'wan' ? server.link.port : server.sshd.port
+  for (let k = 2; k <= rounds + 1; k++) await deploy(k, port, k === rounds + 1)
+}
+
+main()
+  .catch((e) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exitCode = 1
+  })
+  .finally(() => cleanup())
