@@ -865,7 +865,7 @@ function loginShellFailure(ctx) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(951);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(216);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(969);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(661);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(462);
 
@@ -986,7 +986,7 @@ exit 0
 
 /***/ }),
 
-/***/ 216:
+/***/ 969:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1989,10 +1989,13 @@ const RULES = {
   done
   IFS=$gs_ifs; set +f
   [ "\${#2}" -le 30000 ] || gate_bad "$1" "at most 30000 characters"`,
-    // The build's manifest (manifest.ts): the fast path only compares its lines with the live
-    // release's; every path it removes or links comes from the server's own find, never from it.
+    // The build's manifest (manifest.ts), or the fast path's delta (fast-path.ts): its lines are
+    // only written to the manifest area and compared with the server's own find; every path removed
+    // or linked comes from that find, never from it.
     manifest: (0,remote_lib.sh) `case $2 in '' | 'rad-manifest 1' | "rad-manifest 1$NL"*) ;; *) gate_bad "$1" "a release manifest" ;; esac`,
     mode: (0,remote_lib.sh) `case $2 in '' | [0-7][0-7][0-7][0-7]) ;; *) gate_bad "$1" "4 octal digits" ;; esac`,
+    digest: (0,remote_lib.sh) `case $2 in '' | sha256:????????????????????????????????????????????????????????????????) ;; *) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac
+  case \${2#sha256:} in *[!0-9a-f]*) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac`,
     hook: (0,remote_lib.sh) `[ -z "$2" ] || gate_refuse hook-refused "the client sent a $1 command, and through this key only hooks the server's owner installed run (executable files in $gate_target/.deploy/hooks/ that the deploy user cannot change); nothing was changed"`,
 };
 /** The gate's own functions, before the generated tables and the library. */
@@ -2140,7 +2143,7 @@ gate_rsync() {
     fi
     if [ "$gdot" = 1 ]; then gargs=$((gargs + 1)); gdest=$ga; continue; fi
     case $ga in
-      --server | --stats | --from0 | --files-from=-) ;;
+      --server | --stats | --from0 | --files-from=- | --force) ;;
       .) gdot=1 ;;
       --sender) gate_refuse gate-refused "reading from the server (rsync --sender) is not allowed through this key" ;;
       --timeout=* | --max-delete=* | --bwlimit=*)
@@ -2559,6 +2562,14 @@ async function dropUpload(run) {
     catch {
         // releaseLocks tries the lock again at the end.
     }
+}
+/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
+async function manifestVars(run) {
+    const m = await run.manifest;
+    const built = m instanceof Error ? undefined : m;
+    if (run.fast)
+        return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' };
+    return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' };
 }
 
 ;// CONCATENATED MODULE: ./src/doctor-render.ts
@@ -4281,6 +4292,7 @@ async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
             SWITCH: doSwitch ? 1 : 0,
             KEEP_LOCK: keepLock ? 1 : 0,
             KEEP_PATHS: keepPathsValue(s.keepAssets),
+            ...(await manifestVars(run)),
         }, { onStderr: hookOutput(ctx, run.session.label) });
     }
     catch (e) {
@@ -4444,137 +4456,8 @@ async function afterLostConnection(ctx, run, keepLock, e) {
     throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
 }
 
-;// CONCATENATED MODULE: ./src/prepare.ts
-
-
-
-
-
-
-
-
-
-/**
- * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
- * escape hatch should the fast path ever misjudge a server).
- */
-function fastPathAllowed(env = process.env) {
-    return env.RAD_FAST_PATH !== '0';
-}
-/** The build's manifest for this host's prepare, or undefined (said once, as information). */
-async function buildManifestOf(ctx, run) {
-    const m = await run.manifest;
-    if (m instanceof Error) {
-        if (run.session.index === 0)
-            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
-        return undefined;
-    }
-    return m;
-}
-/** prepare's fast-path reply: the entries still to send, by index (names never pass as text). */
-function fastPlan(reply) {
-    const send = [];
-    for (const line of (0,src_remote/* all */.Q7)(reply, 'send'))
-        for (const w of line.split(' '))
-            if (/^[0-9]+$/.test(w))
-                send.push(Number(w));
-    return { send, root: (0,src_remote/* all */.Q7)(reply, 'send-root').length > 0, linked: Number((0,src_remote/* first */.$1)(reply, 'fast-linked')) || 0 };
-}
-/** Why prepare did not take the fast path (its `fast` reply). */
-function fastWhy(code) {
-    const why = {
-        'no-live': 'nothing is live yet',
-        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
-        untrusted: 'the live release could not be read or does not match its manifest',
-        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
-        'no-remove': 'changed files could not be removed from the linked copy',
-    };
-    return why[code] ?? 'the server did not say why';
-}
-async function connect(ctx, run) {
-    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
-    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
-        const learned = await ctx.ssh.learnedHostKeys();
-        if (learned.trim()) {
-            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${wordsOf(ctx).input('accept-unknown-host-key')}). Pin its key: set ${wordsOf(ctx).input('known-hosts')} to\n${learned.trim()}`);
-        }
-    }
-}
-/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
-async function prepare(ctx, run) {
-    const other = [];
-    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
-    run.touched = true;
-    const manifest = await buildManifestOf(ctx, run);
-    run.digest = manifest?.digest ?? '';
-    const reply = await run.session.call('prepare', {
-        ID: ctx.settings.releaseId,
-        // activate uploads nothing: it checks that command: upload left the release waiting.
-        INCOMING: ctx.settings.command === 'activate' ? '' : run.incoming,
-        STAGED: ctx.settings.command === 'activate' ? stagedName(ctx.settings.releaseId) : '',
-        SHARED: ctx.settings.shared.join('\n'),
-        MANIFEST: manifest?.text ?? '',
-        FAST: manifest && fastPathAllowed() ? 1 : 0,
-        ROOT_MODE: manifest?.rootMode ?? '',
-    }, { onOther: (l) => other.push(l) });
-    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
-    run.fast = fast === 'ok' ? fastPlan(reply) : undefined;
-    if (fast && fast !== 'ok')
-        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
-    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
-    run.ownsUpload = ctx.settings.command !== 'activate';
-    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
-    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
-    run.result.previousReleaseId = run.state.live;
-    setLive(run.result, ctx.settings.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    if (other.length > 0) {
-        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
-        await dropUpload(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
-    }
-    const gate = run.session.gate;
-    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
-        // The gate would refuse them at the switch: say so before anything is uploaded.
-        await dropUpload(run);
-        const w = wordsOf(ctx);
-        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, gateHint('hook-refused'), 'hook-refused');
-    }
-    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
-    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
-}
-/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
-function fsSplitWarnings(target, split, live) {
-    const out = [];
-    if (split.includes('incoming')) {
-        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
-    }
-    if (split.includes('live')) {
-        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
-    }
-    return out;
-}
-function warnFsSplit(ctx, label, split, live) {
-    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
-        ctx.reporter.warning(`${label}: ${w}`);
-}
-/** command: upload: leave the finished upload waiting under a name activate knows. */
-async function stage(ctx, run) {
-    const reply = await run.session.call('stage', {
-        ID: ctx.settings.releaseId,
-        INCOMING: run.incoming,
-        STAGED: stagedName(ctx.settings.releaseId),
-        PREV: run.state?.live ?? '',
-    });
-    recordLinked(ctx, run, reply);
-    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${wordsOf(ctx).command('activate')} to make it live`);
-}
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(455);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 ;// CONCATENATED MODULE: ./src/manifest.ts
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
@@ -4908,6 +4791,265 @@ async function buildManifest(root, opts) {
     return sortEntries(entries);
 }
 
+;// CONCATENATED MODULE: ./src/fast-path.ts
+/**
+ * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
+ * remote-manifest.ts): every entry of its manifest that the server still has as recorded, with its
+ * type, mode, size and hash (cut to 16 hex digits where the server can check the digest at
+ * publish). The plan compares the build's manifest with it: an entry the same in both is kept (the
+ * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
+ * new manifest in terms of the live one (the delta), so only the changed lines travel.
+ */
+
+
+
+/** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
+const MAX_OFFER_BYTES = 256 * 1024 * 1024;
+const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
+function parseOfferLine(line, n) {
+    if (line === 'u')
+        return undefined;
+    const m = OFFER_LINE.exec(line);
+    const fail = () => new ManifestError(`the server's fast-path offer, line ${n}: not an entry`);
+    if (!m)
+        throw fail();
+    const [, type, mode, size, hash, raw] = m;
+    if ((type === 'l') !== (mode === '-') ||
+        (type === 'f') === (size === '-') ||
+        (type === 'd') !== (hash === '-'))
+        throw fail();
+    return {
+        type,
+        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
+        size: type === 'f' ? Number(size) : -1,
+        hash: type === 'd' ? '' : hash,
+        path: unescapePath(raw),
+    };
+}
+/** prepare's offer, from its `fz` (gzip, base64) or `fp` (plain) lines. Throws when unreadable. */
+function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
+    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
+    let text;
+    if (z.length > 0) {
+        const packed = Buffer.from(z.join(''), 'base64');
+        try {
+            text = (0,external_node_zlib_namespaceObject.gunzipSync)(packed, { maxOutputLength: maxBytes }).toString('utf8');
+        }
+        catch (e) {
+            throw new ManifestError(`the server's fast-path offer does not decompress: ${e.message}`);
+        }
+        if (text.endsWith('\n'))
+            text = text.slice(0, -1);
+    }
+    else
+        text = (0,src_remote/* all */.Q7)(reply, 'fp').join('\n');
+    const lines = text === '' ? [] : text.split('\n');
+    const rootMode = (0,src_remote/* first */.$1)(reply, 'fast-root');
+    if (!/^[0-7]{1,4}$/.test(rootMode))
+        throw new ManifestError(`the server's fast-path offer has no root mode`);
+    return { entries: lines.map((l, i) => parseOfferLine(l, i + 1)), rootMode };
+}
+function same(e, o) {
+    if (!o || o.type !== e.type || o.mode !== e.mode || o.size !== e.size)
+        return false;
+    return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
+}
+/**
+ * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
+ * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
+ * changed (rsync makes it or sets its mode; what it holds is decided entry by entry).
+ */
+function planFast(build, offer) {
+    // The server reads its trees with find, a line a name: such a name would break its check.
+    const nl = build.entries.find((e) => e.path.includes('\n'));
+    if (nl)
+        throw new ManifestError(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
+    const live = new Map();
+    offer.entries.forEach((o, i) => {
+        if (o)
+            live.set(o.path, i);
+    });
+    const lines = [HEADER];
+    const send = [];
+    if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
+        send.push('.');
+    let keptFiles = 0;
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = () => {
+        if (runStart < 0)
+            return;
+        lines.push(runStart === runEnd ? `=${runStart + 1}` : `=${runStart + 1}-${runEnd + 1}`);
+        runStart = -1;
+    };
+    for (const e of build.entries) {
+        const i = live.get(e.path);
+        if (i !== undefined && same(e, offer.entries[i])) {
+            if (runStart >= 0 && i === runEnd + 1)
+                runEnd = i;
+            else {
+                flush();
+                runStart = i;
+                runEnd = i;
+            }
+            if (e.type === 'f')
+                keptFiles++;
+            continue;
+        }
+        flush();
+        lines.push(formatLine(e));
+        send.push(e.path);
+    }
+    flush();
+    return { send, delta: `${lines.join('\n')}\n`, keptFiles };
+}
+
+;// CONCATENATED MODULE: ./src/prepare.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
+ * escape hatch should the fast path ever misjudge a server).
+ */
+function fastPathAllowed(env = process.env) {
+    return env.RAD_FAST_PATH !== '0';
+}
+/** The build's manifest for this host's prepare, or undefined (said once, as information). */
+async function buildManifestOf(ctx, run) {
+    const m = await run.manifest;
+    if (m instanceof Error) {
+        if (run.session.index === 0)
+            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
+        return undefined;
+    }
+    return m;
+}
+/** Why prepare did not take the fast path (its `fast` reply). */
+function fastWhy(code) {
+    const why = {
+        'no-live': 'nothing is live yet',
+        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
+        untrusted: 'the live release could not be read or does not match its manifest',
+        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
+        'no-remove': 'what the server could not trust could not be removed from the linked copy',
+    };
+    return why[code] ?? 'the server did not say why';
+}
+async function connect(ctx, run) {
+    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
+    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
+        const learned = await ctx.ssh.learnedHostKeys();
+        if (learned.trim()) {
+            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${wordsOf(ctx).input('accept-unknown-host-key')}). Pin its key: set ${wordsOf(ctx).input('known-hosts')} to\n${learned.trim()}`);
+        }
+    }
+}
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(ctx, run) {
+    const other = [];
+    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
+    run.touched = true;
+    const activate = ctx.settings.command === 'activate';
+    const reply = await run.session.call('prepare', {
+        ID: ctx.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: activate ? '' : run.incoming,
+        STAGED: activate ? stagedName(ctx.settings.releaseId) : '',
+        SHARED: ctx.settings.shared.join('\n'),
+        // The server copies the live release while the build is still being hashed here.
+        FAST: !activate && fastPathAllowed() ? 1 : 0,
+    }, { onOther: (l) => other.push(l) });
+    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
+    if (fast && fast !== 'ok')
+        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
+    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
+    run.ownsUpload = ctx.settings.command !== 'activate';
+    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
+    run.result.previousReleaseId = run.state.live;
+    setLive(run.result, ctx.settings.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    if (other.length > 0) {
+        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await dropUpload(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
+    }
+    const gate = run.session.gate;
+    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
+        // The gate would refuse them at the switch: say so before anything is uploaded.
+        await dropUpload(run);
+        const w = wordsOf(ctx);
+        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, gateHint('hook-refused'), 'hook-refused');
+    }
+    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
+    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
+    if (activate)
+        return;
+    const manifest = await buildManifestOf(ctx, run);
+    run.digest = manifest?.digest ?? '';
+    if (fast === 'ok')
+        await planUpload(ctx, run, reply, manifest);
+}
+/**
+ * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
+ * with an offer that cannot be read, the server's copy of the live release goes and an empty
+ * upload dir takes its place: the checksum path (rsync compares with the live release itself).
+ */
+async function planUpload(ctx, run, reply, manifest) {
+    let why = 'the build has no manifest';
+    if (manifest) {
+        try {
+            run.fast = planFast(manifest, readOffer(reply));
+            return;
+        }
+        catch (e) {
+            why = e.message;
+        }
+    }
+    ctx.reporter.info(`${run.session.label}: checksum path: ${why}`);
+    await run.session.call('resetUpload', { INCOMING: run.incoming });
+}
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+function fsSplitWarnings(target, split, live) {
+    const out = [];
+    if (split.includes('incoming')) {
+        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
+    }
+    if (split.includes('live')) {
+        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
+    }
+    return out;
+}
+function warnFsSplit(ctx, label, split, live) {
+    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
+        ctx.reporter.warning(`${label}: ${w}`);
+}
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(ctx, run) {
+    const reply = await run.session.call('stage', {
+        ID: ctx.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: stagedName(ctx.settings.releaseId),
+        PREV: run.state?.live ?? '',
+        ...(await manifestVars(run)),
+    });
+    recordLinked(ctx, run, reply);
+    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${wordsOf(ctx).command('activate')} to make it live`);
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __nccwpck_require__(684);
 ;// CONCATENATED MODULE: ./src/rsync.ts
@@ -4936,7 +5078,7 @@ function rsyncArgs(plan) {
         '--links',
         '--perms',
         `--chmod=${chmodSpec(plan.chmod)}`,
-        '--checksum',
+        ...(plan.filesFrom ? ['--ignore-times', '--force'] : ['--checksum']),
         ...(plan.protectArgs === false ? [] : ['--protect-args']),
         '--stats',
         '--no-human-readable',
@@ -5156,22 +5298,14 @@ async function uploadRsync(ctx, run, linkDest, filesFrom) {
     }
     return parseStats(result.stdout);
 }
-/** The paths the fast path still sends, NUL-separated ("." first when the root's mode changed). */
-function fastList(entries, plan, label) {
-    const paths = plan.root ? ['.'] : [];
-    for (const i of plan.send) {
-        const e = entries[i];
-        // The reply is the server's: an index it made up is a broken reply, never a path of ours.
-        if (!e)
-            throw new errors/* DeployError */.s(`${label}: the server's fast-path reply names entry ${i}, which the manifest does not have.`);
-        paths.push(e.path);
-    }
-    return Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8');
+/** The fast path's list for rsync --files-from --from0. */
+function fastList(plan) {
+    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
 }
 /**
- * Step 2, fast path: prepare has already hard-linked every entry the live release has unchanged;
- * rsync sends the rest (checksummed against the live release and the leftovers, so an entry the
- * server could not trust is still linked when its content is the same), or does not run at all.
+ * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
+ * less what it could not trust; rsync sends what the plan lists into it (each listed file written
+ * anew, never through a link: --ignore-times), or does not run at all.
  */
 async function fastUpload(ctx, run, plan) {
     const s = ctx.settings;
@@ -5181,17 +5315,13 @@ async function fastUpload(ctx, run, plan) {
         await dropUpload(run);
         throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
     }
-    const list = fastList(m.entries, plan, run.session.label);
     let stats;
-    if (list.length > 0) {
+    if (plan.send.length > 0) {
         const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
         try {
             const file = external_node_path_default().join(dir, 'list');
-            await (0,promises_.writeFile)(file, list);
-            const linkDest = [`${s.target}/releases/${run.state?.live}`];
-            for (const l of run.leftovers)
-                linkDest.push(`${s.target}/.deploy/incoming/${l}`);
-            stats = await uploadRsync(ctx, run, linkDest, file);
+            await (0,promises_.writeFile)(file, fastList(plan));
+            stats = await uploadRsync(ctx, run, [], file);
         }
         finally {
             await (0,promises_.rm)(dir, { recursive: true, force: true });
@@ -5200,7 +5330,7 @@ async function fastUpload(ctx, run, plan) {
     const sent = stats?.filesTransferred ?? 0;
     Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent });
     run.unchanged = files - sent;
-    ctx.reporter.info(`${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.linked} linked on the server from the manifest); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
+    ctx.reporter.info(`${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
 }
 /** The build has files, but what the inputs leave of it is nothing: name those inputs. */
 function emptyReleaseError(s, label, sharedExcluded) {
@@ -5366,11 +5496,14 @@ async function runDeploy(ctx) {
         return ok;
     };
     if (s.command === 'deploy' || s.command === 'upload') {
-        const warning = specialFilesWarning(specialFiles(s.source));
-        if (warning)
-            ctx.reporter.warning(warning);
-        // Read and hashed while the connections open; every host's prepare waits for it.
-        const manifest = buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
+        // Read and hashed while the connections open and the servers prepare (each host's plan waits
+        // for it); started after this turn, so the first ssh is spawned before the build is walked.
+        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
+            const warning = specialFilesWarning(specialFiles(s.source));
+            if (warning)
+                ctx.reporter.warning(warning);
+            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
+        });
         for (const r of runs)
             r.manifest = manifest;
     }
@@ -7700,6 +7833,16 @@ var remote_lib = __nccwpck_require__(95);
  * - `.w.<upload>.*`: the fast path's work files, removed before prepare replies.
  */
 const MANIFEST_LIB = (0,remote_lib.sh) `
+# awk functions of the fast path: manifest escapes (\\ and \n), modes without leading zeros
+# (busybox awk reads "0644" as octal, others as decimal), the rest of a line after n fields, and a
+# tree_stat path ("./a" or ".") in the manifest's form ("a" or ".").
+AWK_FNS='
+function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
+function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
+function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
+function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
+function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
+'
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
 # GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
 tree_stat() {
@@ -7711,6 +7854,19 @@ tree_stat() {
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %n" {} + || exit 1; done
     else
       for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %N" {} + || exit 1; done
+    fi
+  )
+}
+# tree_stat with the blocks each entry holds (512-byte units) before the path: what publish needs.
+tree_stat_blocks() {
+  (
+    cd -- "$1" || exit 1
+    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+      find . -printf '%y %i %s %T@ %m %b %p\n'
+    elif stat -c %i . >/dev/null 2>&1; then
+      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %b %n" {} + || exit 1; done
+    else
+      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %b %N" {} + || exit 1; done
     fi
   )
 }
@@ -7729,8 +7885,11 @@ manifest_publish() {
   [ -f "$m/.in.$1" ] || return 0
   contained "$m"
   fence
-  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; return 0; }
-  if tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
+  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; rm -f -- "$m/.fstat.$1"; return 0; }
+  # The fast path walked the upload at its finish (fast_finish): that walk is the record.
+  if [ -f "$m/.fstat.$1" ]; then
+    mv -f -- "$m/.fstat.$1" "$m/$2.stat" || rm -f -- "$m/.fstat.$1" "$m/$2.stat"
+  elif tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
     mv -f -- "$m/.stat.$TOKEN" "$m/$2.stat"
   else
     rm -f -- "$m/.stat.$TOKEN"
@@ -7748,89 +7907,220 @@ manifest_drop() {
   [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
   rm -f -- "$D/manifests/$1" "$D/manifests/$1.stat"
 }
+# Deletes what the manifest area holds for upload $1: its manifest, the fast path's work files.
+manifest_discard() {
+  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
+  rm -f -- "$D/manifests/.in.$1" "$D/manifests/.fstat.$1" "$D/manifests/.w.$1".*
+}
+# The client's manifest of a checksum-path upload $1, kept as the release's at publish.
+manifest_receive() {
+  [ -n "$MANIFEST" ] || return 0
+  contained "$D/manifests"
+  { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$1"; } 2>/dev/null ||
+    fail target-unwritable "cannot write $D/manifests/.in.$1 ($(free_space "$D"))"
+}
 
-# The fast path, in prepare (the lock is ours): the new upload dir starts as hard links of the
-# live release $1 (cp -al), minus every entry the new manifest ($D/manifests/.in.$INCOMING) does
-# not have as it is there: same path, type, mode, size and hash in the live manifest, and a live
-# file that still matches its trust record. Replies "send N N …" (indices of the new manifest's
-# entries still to upload), "send-root" when the release root's mode ($ROOT_MODE) differs, and
-# "fast-linked N". Returns 1 (after cleaning up, nothing created) when it cannot: the caller
-# makes an empty upload dir, and the client uses the checksum path.
-fast_start() {
+# sha256 of file $1 as bare hex (GNU/busybox sha256sum, BSD sha256, or openssl), or fails.
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum < "$1" | awk '{ print $1 }'
+  elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 < "$1" | awk '{ print $NF }'
+  else return 1
+  fi
+}
+# Whether sha256_of works here (the hash of nothing, checked).
+have_sha256() {
+  : > "$1" && [ "$(sha256_of "$1" 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
+}
+
+# The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
+# (cp -al) of the live release $1, made while the live release is checked against its trust record
+# and described to the client: one "@@rad fz" line (gzip, base64) or "@@rad fp" line (plain) per
+# entry of its manifest, in order: "t type mode size hash path" for an entry the server still has
+# as recorded, "u" for one it does not. Hashes are cut to 16 hex digits when the server can
+# sha256 (publish then checks the digest of the manifest it rebuilds, which catches a cut hash
+# that matched by chance). The copy then loses every entry that is not trusted or not in the
+# manifest (a directory of the manifest stays). Says "fast-root MODE", then "fast ok". Returns 1
+# (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
+# Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
+fast_offer() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
-  [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
+  [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
   # cp -al into a directory that exists would nest the live release inside it: never a release.
   # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+  cut=64
+  have_sha256 "$w.sha" && cut=16
+  rm -f -- "$w.sha"
   fence
-  if ! { tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null && : > "$w.rm" &&
-    LC_ALL=C awk -v rmlist="$w.rm" -v root="$ROOT_MODE" '
-      function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
-      function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
-      # Modes as text without leading zeros: busybox awk reads "0644" as octal, others as decimal.
-      function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
-      function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
-      BEGIN { A = ARGV[1]; B = ARGV[2]; C = ARGV[3] }
+  # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
+  # release against this listing (inode, size, mtime), so a file replaced in between is caught.
+  cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
+  cpid=$!
+  if tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null &&
+    LC_ALL=C awk -v cut="$cut" -v out="$w.offer" -v rmlist="$w.rm" "$AWK_FNS"'
+      BEGIN { A = ARGV[1]; B = ARGV[2] }
       FILENAME == A {
         if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
-        L[rest($0, 4)] = $1 " " $2 " " $3 " " $4; next
+        L[++nl] = $0; LT[rest($0, 4)] = $1; next
       }
-      FILENAME == B || FILENAME == C {
+      {
         if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
         if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/) { bad = 1; next }
-        p = rest($0, 5); p = (p == ".") ? "." : esc(substr(p, 3))
+        p = treepath($0, 5)
         k = $1 " " $2 " " $3 " " $4 " " $5
-        if (FILENAME == B) { if (p in R) bad = 1; R[p] = k }
-        else { if (p in N) bad = 1; N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p }
-        next
-      }
-      FNR == 1 { if ($0 != "rad-manifest 1") bad = 1; next }
-      {
-        i = FNR - 2; p = rest($0, 4)
-        same = (p in L) && L[p] == $1 " " $2 " " $3 " " $4 && (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2))
-        if ($1 == "d") { if (same) keep[p] = 1; else send[++s] = i; want[p] = 1; next }
-        if (same && (p in R) && R[p] == N[p]) { keep[p] = 1; if ($1 == "f") linked++ } else send[++s] = i
+        if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
+        if (p in N) bad = 1
+        N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p
       }
       END {
         if (bad || !("." in N)) exit 1
+        for (i = 1; i <= nl; i++) {
+          $0 = L[i]; p = rest($0, 4)
+          ok = (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2)) && ($1 == "d" || ((p in R) && R[p] == N[p]))
+          if (ok) { trusted[p] = 1; print "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p > out }
+          else print "u" > out
+        }
+        close(out)
+        printf "" > rmlist
         for (j = 1; j <= n; j++) {
           p = order[j]
-          if (p == "." || (p in keep) || (Y[p] == "d" && (p in want))) continue
+          if (p == "." || (p in trusted) || (Y[p] == "d" && LT[p] == "d")) continue
           print unesc(p) > rmlist
         }
-        line = ""
-        for (j = 1; j <= s; j++) { line = line " " send[j]; if (j % 200 == 0) { print "@@rad send" line; line = "" } }
-        if (line != "") print "@@rad send" line
-        if (oct(M["."]) != oct(root)) print "@@rad send-root"
-        printf "@@rad fast-linked %d\n", linked
-      }' "$m/$1" "$m/$1.stat" "$w.now" "$m/.in.$INCOMING" > "$w.out"; } 2>/dev/null; then
-    rm -f -- "$w.now" "$w.rm" "$w.out"
-    say fast untrusted
+        printf "@@rad fast-root %s\n", M["."]
+      }' "$m/$1" "$m/$1.stat" "$w.now" 2>/dev/null; then
+    offer=1
+    send_offer "$w.offer"
+  else
+    offer=0
+  fi
+  wait "$cpid"
+  cprc=$?
+  rm -f -- "$w.offer"
+  if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
+    rm -rf -- "$new"
+    rm -f -- "$w.now" "$w.rm"
+    [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
   fence
-  # Every link in one process; then what differs goes, in batches (xargs), never a fork a file.
-  if ! cp -al -- "$T/releases/$1" "$new" 2>/dev/null ||
-    ! { [ ! -s "$w.rm" ] || (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); }; then
-    rm -rf -- "$new" "$w.now" "$w.rm" "$w.out"
-    say fast no-link
+  # What the client cannot rely on goes before the upload (so rsync meets only trusted entries).
+  if [ -s "$w.rm" ] && ! (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
+    rm -rf -- "$new"
+    rm -f -- "$w.now" "$w.rm"
+    say fast no-remove
     return 1
   fi
-  # Whatever went wrong with a removal, a stale entry would be a wrong release: check each one.
-  while IFS= read -r p; do
-    if [ -e "$new/$p" ] || [ -L "$new/$p" ]; then
-      rm -rf -- "$new" "$w.now" "$w.rm" "$w.out"
-      say fast no-remove
-      return 1
-    fi
-  done < "$w.rm"
-  cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.out"
   say fast ok
   return 0
+}
+# The offer's lines: gzip and base64 where the server has both (a third of the bytes), else plain.
+send_offer() {
+  if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
+    gzip -c < "$1" | base64 | fold -w 76 | sed 's/^/@@rad fz /'
+  else
+    sed 's/^/@@rad fp /' < "$1"
+  fi
+}
+
+# At publish or stage (under the fence) of a fast-path upload $1 copied from the live release $2:
+# rebuilds the release's manifest from $MANIFEST (the client's: "=A-B" takes lines A to B of the
+# live manifest, any other line is the client's own) and checks its digest against $DIGEST when
+# the server can sha256; deletes what the copy holds that the new manifest does not; then walks the
+# release once and checks it against the manifest: every path there with its type, mode and size,
+# nothing else, "." with $ROOT_MODE, each kept file the inode the live release had when prepare
+# checked it, each sent file a new one. That walk is the trust record ($m/.fstat.$1, taken by
+# manifest_publish). Says "linked N" (files sharing an inode with the live release) and "disk-kb K"
+# (what the release adds on disk). Fails, with nothing published, on any difference.
+fast_finish() {
+  m="$D/manifests"
+  w="$m/.w.$1"
+  up="$D/incoming/$1"
+  contained "$m"
+  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] ||
+    fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
+  fence
+  if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
+      BEGIN {
+        while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
+        nl = n - 1; printf "" > kept
+      }
+      NR == 1 { if ($0 != "rad-manifest 1") exit 1; print; next }
+      /^=/ {
+        s = substr($0, 2); a = s; b = s
+        if ((k = index(s, "-")) > 0) { a = substr(s, 1, k - 1); b = substr(s, k + 1) }
+        if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || a + 0 < 1 || b + 0 > nl || a + 0 > b + 0) exit 1
+        for (i = a + 0; i <= b + 0; i++) { print L[i]; print rest(L[i], 4) > kept }
+        next
+      }
+      { print }' > "$m/.in.$1" 2>/dev/null; then
+    fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
+  fi
+  if have_sha256 "$w.sha"; then
+    [ "sha256:$(sha256_of "$m/.in.$1")" = "$DIGEST" ] ||
+      fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  fi
+  rm -f -- "$w.sha"
+  # What the copy kept from the live release that the new release does not have.
+  LC_ALL=C awk -v rm0="$w.rm" "$AWK_FNS"'
+    BEGIN { while ((getline l < rm0) > 0) gone[esc(l)] = 1 }
+    FNR == 1 && FILENAME == ARGV[1] { next }
+    FILENAME == ARGV[1] { want[rest($0, 4)] = 1; next }
+    FNR == 1 { next }
+    { p = treepath($0, 5); if (p != "." && !(p in gone) && !(p in want)) print unesc(p) }
+  ' "$m/.in.$1" "$w.now" > "$w.del" 2>/dev/null || fail fast-mismatch "cannot compare the upload with its manifest"
+  if [ -s "$w.del" ]; then
+    fence
+    (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
+      fail fast-mismatch "cannot delete what the new release does not have from $up"
+  fi
+  tree_stat_blocks "$up" > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
+  if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" "$AWK_FNS"'
+      BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec }
+      FILENAME == ARGV[1] {
+        if (FNR == 1) next
+        p = rest($0, 4); MT[p] = $1; MM[p] = $2; MS[p] = $3; next
+      }
+      FILENAME == ARGV[2] {
+        if (FNR == 1) next
+        p = treepath($0, 5); WK[p] = $2 " " $3 " " $4; WS[p] = $3; if ($1 == "f") live[$2] = 1; next
+      }
+      {
+        if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.](\/|$)/) { why = "unreadable line"; exit 1 }
+        p = treepath($0, 6)
+        line = $1 " " $2 " " $3 " " $4 " " $5 " " rest($0, 6)
+        print line > rec
+        if (p == ".") { if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 } seen["."] = 1; kb += $6; next }
+        if (!(p in MT)) { why = "not in the manifest: " p; exit 1 }
+        seen[p] = 1
+        if (MT[p] != $1) { why = "another type: " p; exit 1 }
+        if ($1 != "l" && oct(MM[p]) != oct($5)) { why = "another mode: " p; exit 1 }
+        if ($1 == "f" && MS[p] != $3) { why = "another size: " p; exit 1 }
+        if ($1 == "d") { kb += $6; next }
+        if (p in K) {
+          # A copied symlink may be a new inode (busybox cp): its size (the length of the target) then.
+          if (!(p in WK) || ($1 == "f" ? WK[p] != $2 " " $3 " " $4 : WS[p] != $3)) { why = "changed on the server while this deploy ran: " p; exit 1 }
+          if ($1 == "f") linked++
+          next
+        }
+        if ($1 == "f" && ($2 in live)) { why = "not sent again: " p; exit 1 }
+        kb += $6
+      }
+      END {
+        if (why != "") { print "@@rad fast-why " why; exit 1 }
+        for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 }
+        printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
+      }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
+    why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)
+    rm -f -- "$m/.fstat.$1" "$w.out"
+    fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  fi
+  cat -- "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out"
 }
 `;
 
@@ -7873,18 +8163,12 @@ if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
 fi
 if [ -n "$INCOMING" ]; then
   fence
-  # The client's manifest of this upload (kept as the release's at publish), then the fast path.
-  if [ -n "$MANIFEST" ]; then
-    contained "$D/manifests"
-    { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$INCOMING"; } 2>/dev/null ||
-      fail target-unwritable "cannot write $D/manifests/.in.$INCOMING ($(free_space "$D"))"
-  fi
   # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
   # only the checksum path uploads it.
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
     FAST=0
   fi
-  if [ "$FAST" != 1 ] || [ -z "$MANIFEST" ] || ! fast_start "$(live_id)"; then
+  if [ "$FAST" != 1 ] || ! fast_offer "$(live_id)"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi
@@ -7901,6 +8185,9 @@ lock_check
 contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# The fast path's upload is checked against its manifest (and gives its counts); the checksum
+# path's manifest comes now.
+if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
@@ -7921,8 +8208,9 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
-# Counted now, while $PREV is surely there (a prune after the switch may delete it).
-count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
+# Counted now, while $PREV is surely there (a prune after the switch may delete it); the fast
+# path counted at its finish.
+[ "$FAST" = 1 ] || count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
 # After the count: kept old assets are neither sent nor linked by the upload.
 keep_assets "$T/releases/$ID"
 if [ "$SWITCH" = 1 ]; then
@@ -7938,11 +8226,25 @@ const STAGE = (0,remote_lib.sh) `
 lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
 fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 manifest_rename ".in.$INCOMING" ".in.$STAGED"
-count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
+# activate walks the release for its trust record when it publishes it.
+rm -f -- "$D/manifests/.fstat.$INCOMING"
+[ "$FAST" = 1 ] || count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
+say ok
+`;
+// The fast path's copy of the live release cannot be used after all (the build has no manifest):
+// an empty upload dir instead, for the checksum path.
+const RESET_UPLOAD = (0,remote_lib.sh) `
+lock_check
+contained
+fence
+rm -rf -- "$D/incoming/$INCOMING"
+manifest_discard "$INCOMING"
+mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 say ok
 `;
 // A dry run's keep-assets: what keep_assets would link, read only (no lock, no fence, no write),
@@ -8025,7 +8327,7 @@ else
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
   [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
-  [ -n "$DISCARD" ] && manifest_drop ".in.$DISCARD"
+  [ -n "$DISCARD" ] && manifest_discard "$DISCARD"
   # The partial dir is shared by every run's resume: only the lock's holder may empty it.
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
@@ -8208,6 +8510,7 @@ const VAR_RULES = {
     KEEP_PATHS: 'patterns',
     KEEP_FROM: 'names',
     MANIFEST: 'manifest',
+    DIGEST: 'digest',
     FAST: 'flag',
     ROOT_MODE: 'mode',
     VERIFY_MAX: 'uint',
@@ -8223,6 +8526,7 @@ const SCRIPTS = {
     publishAndSwitch: PUBLISH_AND_SWITCH,
     afterSwitch: AFTER_SWITCH,
     stage: STAGE,
+    resetUpload: RESET_UPLOAD,
     switchTo: SWITCH_TO,
     inspect: INSPECT,
     releaseLock: RELEASE_LOCK,

@@ -1,6 +1,7 @@
+import type { FastPlan } from './fast-path.js'
 import { type HostRun, hostRuns } from './host.js'
 import type { BuildManifest } from './release-manifest.js'
-import { first, type ScriptReply } from './remote.js'
+import { first, type ManifestVars, type ScriptReply } from './remote.js'
 import { cleanupSignal, type RunContext } from './session.js'
 
 /** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
@@ -38,18 +39,10 @@ export interface DeployHost extends HostRun {
   unchanged: number
   /** The build's manifest, made while the connection opens (an Error: none, the checksum path). */
   manifest?: Promise<BuildManifest | Error>
-  /** prepare took the fast path: what is still to send (indices into the manifest's entries). */
+  /** prepare took the fast path: the server's copy of the live release, and what is still to send. */
   fast?: FastPlan
   /** release-digest of the build (set by prepare; '' without a manifest). */
   digest?: string
-}
-
-export interface FastPlan {
-  send: number[]
-  /** The release root's mode differs from the live one's: send "." too. */
-  root: boolean
-  /** Files the server hard-linked from the live release in prepare. */
-  linked: number
 }
 
 /** A deploy's record for every host. */
@@ -96,4 +89,13 @@ export async function dropUpload(run: DeployHost): Promise<void> {
   } catch {
     // releaseLocks tries the lock again at the end.
   }
+}
+
+/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
+export async function manifestVars(run: DeployHost): Promise<ManifestVars> {
+  const m = await run.manifest
+  const built = m instanceof Error ? undefined : m
+  if (run.fast)
+    return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' }
+  return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' }
 }

@@ -126,12 +126,15 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
     return ok
   }
   if (s.command === 'deploy' || s.command === 'upload') {
-    const warning = specialFilesWarning(specialFiles(s.source))
-    if (warning) ctx.reporter.warning(warning)
-    // Read and hashed while the connections open; every host's prepare waits for it.
-    const manifest = buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e: unknown) =>
-      e instanceof Error ? e : new Error(String(e)),
-    )
+    // Read and hashed while the connections open and the servers prepare (each host's plan waits
+    // for it); started after this turn, so the first ssh is spawned before the build is walked.
+    const manifest = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const warning = specialFilesWarning(specialFiles(s.source))
+      if (warning) ctx.reporter.warning(warning)
+      return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e: unknown) =>
+        e instanceof Error ? e : new Error(String(e)),
+      )
+    })
     for (const r of runs) r.manifest = manifest
   }
   await pool(runs, s.maxParallel, async (r) => {

@@ -113,10 +113,13 @@ const RULES: Record<VarRule, string> = {
   done
   IFS=$gs_ifs; set +f
   [ "\${#2}" -le 30000 ] || gate_bad "$1" "at most 30000 characters"`,
-  // The build's manifest (manifest.ts): the fast path only compares its lines with the live
-  // release's; every path it removes or links comes from the server's own find, never from it.
+  // The build's manifest (manifest.ts), or the fast path's delta (fast-path.ts): its lines are
+  // only written to the manifest area and compared with the server's own find; every path removed
+  // or linked comes from that find, never from it.
   manifest: sh`case $2 in '' | 'rad-manifest 1' | "rad-manifest 1$NL"*) ;; *) gate_bad "$1" "a release manifest" ;; esac`,
   mode: sh`case $2 in '' | [0-7][0-7][0-7][0-7]) ;; *) gate_bad "$1" "4 octal digits" ;; esac`,
+  digest: sh`case $2 in '' | sha256:????????????????????????????????????????????????????????????????) ;; *) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac
+  case \${2#sha256:} in *[!0-9a-f]*) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac`,
   hook: sh`[ -z "$2" ] || gate_refuse hook-refused "the client sent a $1 command, and through this key only hooks the server's owner installed run (executable files in $gate_target/.deploy/hooks/ that the deploy user cannot change); nothing was changed"`,
 }
 
@@ -265,7 +268,7 @@ gate_rsync() {
     fi
     if [ "$gdot" = 1 ]; then gargs=$((gargs + 1)); gdest=$ga; continue; fi
     case $ga in
-      --server | --stats | --from0 | --files-from=-) ;;
+      --server | --stats | --from0 | --files-from=- | --force) ;;
       .) gdot=1 ;;
       --sender) gate_refuse gate-refused "reading from the server (rsync --sender) is not allowed through this key" ;;
       --timeout=* | --max-delete=* | --bwlimit=*)

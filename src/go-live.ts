@@ -1,4 +1,4 @@
-import { type DeployHost, recordLinked } from './deploy-host.js'
+import { type DeployHost, manifestVars, recordLinked } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
 import { releasesToPrune } from './history.js'
@@ -51,6 +51,7 @@ export async function publishAndSwitch(
         SWITCH: doSwitch ? 1 : 0,
         KEEP_LOCK: keepLock ? 1 : 0,
         KEEP_PATHS: keepPathsValue(s.keepAssets),
+        ...(await manifestVars(run)),
       },
       { onStderr: hookOutput(ctx, run.session.label) },
     )

@@ -1,5 +1,6 @@
-import { type DeployHost, dropUpload, type FastPlan, recordLinked, stagedName } from './deploy-host.js'
+import { type DeployHost, dropUpload, manifestVars, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import { planFast, readOffer } from './fast-path.js'
 import { bytes, plural } from './format.js'
 import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
@@ -28,14 +29,6 @@ async function buildManifestOf(ctx: RunContext, run: DeployHost): Promise<BuildM
   return m
 }
 
-/** prepare's fast-path reply: the entries still to send, by index (names never pass as text). */
-export function fastPlan(reply: ScriptReply): FastPlan {
-  const send: number[] = []
-  for (const line of all(reply, 'send'))
-    for (const w of line.split(' ')) if (/^[0-9]+$/.test(w)) send.push(Number(w))
-  return { send, root: all(reply, 'send-root').length > 0, linked: Number(first(reply, 'fast-linked')) || 0 }
-}
-
 /** Why prepare did not take the fast path (its `fast` reply). */
 export function fastWhy(code: string): string {
   const why: Record<string, string> = {
@@ -45,7 +38,7 @@ export function fastWhy(code: string): string {
     untrusted: 'the live release could not be read or does not match its manifest',
     'no-link':
       'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
-    'no-remove': 'changed files could not be removed from the linked copy',
+    'no-remove': 'what the server could not trust could not be removed from the linked copy',
   }
   return why[code] ?? 'the server did not say why'
 }
@@ -67,24 +60,21 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   const other: string[] = []
   // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
   run.touched = true
-  const manifest = await buildManifestOf(ctx, run)
-  run.digest = manifest?.digest ?? ''
+  const activate = ctx.settings.command === 'activate'
   const reply = await run.session.call(
     'prepare',
     {
       ID: ctx.settings.releaseId,
       // activate uploads nothing: it checks that command: upload left the release waiting.
-      INCOMING: ctx.settings.command === 'activate' ? '' : run.incoming,
-      STAGED: ctx.settings.command === 'activate' ? stagedName(ctx.settings.releaseId) : '',
+      INCOMING: activate ? '' : run.incoming,
+      STAGED: activate ? stagedName(ctx.settings.releaseId) : '',
       SHARED: ctx.settings.shared.join('\n'),
-      MANIFEST: manifest?.text ?? '',
-      FAST: manifest && fastPathAllowed() ? 1 : 0,
-      ROOT_MODE: manifest?.rootMode ?? '',
+      // The server copies the live release while the build is still being hashed here.
+      FAST: !activate && fastPathAllowed() ? 1 : 0,
     },
     { onOther: (l) => other.push(l) },
   )
   const fast = first(reply, 'fast')
-  run.fast = fast === 'ok' ? fastPlan(reply) : undefined
   if (fast && fast !== 'ok') ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`)
   run.sharedExisting = all(reply, 'shared-exists')
   run.ownsUpload = ctx.settings.command !== 'activate'
@@ -117,6 +107,34 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     `${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`,
   )
   warnFsSplit(ctx, run.session.label, all(reply, 'fs-split'), run.state.live)
+  if (activate) return
+  const manifest = await buildManifestOf(ctx, run)
+  run.digest = manifest?.digest ?? ''
+  if (fast === 'ok') await planUpload(ctx, run, reply, manifest)
+}
+
+/**
+ * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
+ * with an offer that cannot be read, the server's copy of the live release goes and an empty
+ * upload dir takes its place: the checksum path (rsync compares with the live release itself).
+ */
+async function planUpload(
+  ctx: RunContext,
+  run: DeployHost,
+  reply: ScriptReply,
+  manifest: BuildManifest | undefined,
+): Promise<void> {
+  let why = 'the build has no manifest'
+  if (manifest) {
+    try {
+      run.fast = planFast(manifest, readOffer(reply))
+      return
+    } catch (e) {
+      why = (e as Error).message
+    }
+  }
+  ctx.reporter.info(`${run.session.label}: checksum path: ${why}`)
+  await run.session.call('resetUpload', { INCOMING: run.incoming })
 }
 
 /** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
@@ -146,6 +164,7 @@ export async function stage(ctx: RunContext, run: DeployHost): Promise<void> {
     INCOMING: run.incoming,
     STAGED: stagedName(ctx.settings.releaseId),
     PREV: run.state?.live ?? '',
+    ...(await manifestVars(run)),
   })
   recordLinked(ctx, run, reply)
   ctx.reporter.info(

@@ -15,6 +15,16 @@ import { sh } from './remote-lib.js'
  * - `.w.<upload>.*`: the fast path's work files, removed before prepare replies.
  */
 export const MANIFEST_LIB = sh`
+# awk functions of the fast path: manifest escapes (\\ and \n), modes without leading zeros
+# (busybox awk reads "0644" as octal, others as decimal), the rest of a line after n fields, and a
+# tree_stat path ("./a" or ".") in the manifest's form ("a" or ".").
+AWK_FNS='
+function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
+function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
+function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
+function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
+function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
+'
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
 # GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
 tree_stat() {
@@ -26,6 +36,19 @@ tree_stat() {
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %n" {} + || exit 1; done
     else
       for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %N" {} + || exit 1; done
+    fi
+  )
+}
+# tree_stat with the blocks each entry holds (512-byte units) before the path: what publish needs.
+tree_stat_blocks() {
+  (
+    cd -- "$1" || exit 1
+    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+      find . -printf '%y %i %s %T@ %m %b %p\n'
+    elif stat -c %i . >/dev/null 2>&1; then
+      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %b %n" {} + || exit 1; done
+    else
+      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %b %N" {} + || exit 1; done
     fi
   )
 }
@@ -44,8 +67,11 @@ manifest_publish() {
   [ -f "$m/.in.$1" ] || return 0
   contained "$m"
   fence
-  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; return 0; }
-  if tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
+  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; rm -f -- "$m/.fstat.$1"; return 0; }
+  # The fast path walked the upload at its finish (fast_finish): that walk is the record.
+  if [ -f "$m/.fstat.$1" ]; then
+    mv -f -- "$m/.fstat.$1" "$m/$2.stat" || rm -f -- "$m/.fstat.$1" "$m/$2.stat"
+  elif tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
     mv -f -- "$m/.stat.$TOKEN" "$m/$2.stat"
   else
     rm -f -- "$m/.stat.$TOKEN"
@@ -63,88 +89,219 @@ manifest_drop() {
   [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
   rm -f -- "$D/manifests/$1" "$D/manifests/$1.stat"
 }
+# Deletes what the manifest area holds for upload $1: its manifest, the fast path's work files.
+manifest_discard() {
+  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
+  rm -f -- "$D/manifests/.in.$1" "$D/manifests/.fstat.$1" "$D/manifests/.w.$1".*
+}
+# The client's manifest of a checksum-path upload $1, kept as the release's at publish.
+manifest_receive() {
+  [ -n "$MANIFEST" ] || return 0
+  contained "$D/manifests"
+  { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$1"; } 2>/dev/null ||
+    fail target-unwritable "cannot write $D/manifests/.in.$1 ($(free_space "$D"))"
+}
 
-# The fast path, in prepare (the lock is ours): the new upload dir starts as hard links of the
-# live release $1 (cp -al), minus every entry the new manifest ($D/manifests/.in.$INCOMING) does
-# not have as it is there: same path, type, mode, size and hash in the live manifest, and a live
-# file that still matches its trust record. Replies "send N N …" (indices of the new manifest's
-# entries still to upload), "send-root" when the release root's mode ($ROOT_MODE) differs, and
-# "fast-linked N". Returns 1 (after cleaning up, nothing created) when it cannot: the caller
-# makes an empty upload dir, and the client uses the checksum path.
-fast_start() {
+# sha256 of file $1 as bare hex (GNU/busybox sha256sum, BSD sha256, or openssl), or fails.
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum < "$1" | awk '{ print $1 }'
+  elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 < "$1" | awk '{ print $NF }'
+  else return 1
+  fi
+}
+# Whether sha256_of works here (the hash of nothing, checked).
+have_sha256() {
+  : > "$1" && [ "$(sha256_of "$1" 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
+}
+
+# The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
+# (cp -al) of the live release $1, made while the live release is checked against its trust record
+# and described to the client: one "@@rad fz" line (gzip, base64) or "@@rad fp" line (plain) per
+# entry of its manifest, in order: "t type mode size hash path" for an entry the server still has
+# as recorded, "u" for one it does not. Hashes are cut to 16 hex digits when the server can
+# sha256 (publish then checks the digest of the manifest it rebuilds, which catches a cut hash
+# that matched by chance). The copy then loses every entry that is not trusted or not in the
+# manifest (a directory of the manifest stays). Says "fast-root MODE", then "fast ok". Returns 1
+# (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
+# Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
+fast_offer() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
-  [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
+  [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
   # cp -al into a directory that exists would nest the live release inside it: never a release.
   # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+  cut=64
+  have_sha256 "$w.sha" && cut=16
+  rm -f -- "$w.sha"
   fence
-  if ! { tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null && : > "$w.rm" &&
-    LC_ALL=C awk -v rmlist="$w.rm" -v root="$ROOT_MODE" '
-      function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
-      function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
-      # Modes as text without leading zeros: busybox awk reads "0644" as octal, others as decimal.
-      function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
-      function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
-      BEGIN { A = ARGV[1]; B = ARGV[2]; C = ARGV[3] }
+  # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
+  # release against this listing (inode, size, mtime), so a file replaced in between is caught.
+  cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
+  cpid=$!
+  if tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null &&
+    LC_ALL=C awk -v cut="$cut" -v out="$w.offer" -v rmlist="$w.rm" "$AWK_FNS"'
+      BEGIN { A = ARGV[1]; B = ARGV[2] }
       FILENAME == A {
         if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
-        L[rest($0, 4)] = $1 " " $2 " " $3 " " $4; next
+        L[++nl] = $0; LT[rest($0, 4)] = $1; next
       }
-      FILENAME == B || FILENAME == C {
+      {
         if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
         if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/) { bad = 1; next }
-        p = rest($0, 5); p = (p == ".") ? "." : esc(substr(p, 3))
+        p = treepath($0, 5)
         k = $1 " " $2 " " $3 " " $4 " " $5
-        if (FILENAME == B) { if (p in R) bad = 1; R[p] = k }
-        else { if (p in N) bad = 1; N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p }
-        next
-      }
-      FNR == 1 { if ($0 != "rad-manifest 1") bad = 1; next }
-      {
-        i = FNR - 2; p = rest($0, 4)
-        same = (p in L) && L[p] == $1 " " $2 " " $3 " " $4 && (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2))
-        if ($1 == "d") { if (same) keep[p] = 1; else send[++s] = i; want[p] = 1; next }
-        if (same && (p in R) && R[p] == N[p]) { keep[p] = 1; if ($1 == "f") linked++ } else send[++s] = i
+        if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
+        if (p in N) bad = 1
+        N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p
       }
       END {
         if (bad || !("." in N)) exit 1
+        for (i = 1; i <= nl; i++) {
+          $0 = L[i]; p = rest($0, 4)
+          ok = (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2)) && ($1 == "d" || ((p in R) && R[p] == N[p]))
+          if (ok) { trusted[p] = 1; print "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p > out }
+          else print "u" > out
+        }
+        close(out)
+        printf "" > rmlist
         for (j = 1; j <= n; j++) {
           p = order[j]
-          if (p == "." || (p in keep) || (Y[p] == "d" && (p in want))) continue
+          if (p == "." || (p in trusted) || (Y[p] == "d" && LT[p] == "d")) continue
           print unesc(p) > rmlist
         }
-        line = ""
-        for (j = 1; j <= s; j++) { line = line " " send[j]; if (j % 200 == 0) { print "@@rad send" line; line = "" } }
-        if (line != "") print "@@rad send" line
-        if (oct(M["."]) != oct(root)) print "@@rad send-root"
-        printf "@@rad fast-linked %d\n", linked
-      }' "$m/$1" "$m/$1.stat" "$w.now" "$m/.in.$INCOMING" > "$w.out"; } 2>/dev/null; then
-    rm -f -- "$w.now" "$w.rm" "$w.out"
-    say fast untrusted
+        printf "@@rad fast-root %s\n", M["."]
+      }' "$m/$1" "$m/$1.stat" "$w.now" 2>/dev/null; then
+    offer=1
+    send_offer "$w.offer"
+  else
+    offer=0
+  fi
+  wait "$cpid"
+  cprc=$?
+  rm -f -- "$w.offer"
+  if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
+    rm -rf -- "$new"
+    rm -f -- "$w.now" "$w.rm"
+    [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
   fence
-  # Every link in one process; then what differs goes, in batches (xargs), never a fork a file.
-  if ! cp -al -- "$T/releases/$1" "$new" 2>/dev/null ||
-    ! { [ ! -s "$w.rm" ] || (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); }; then
-    rm -rf -- "$new" "$w.now" "$w.rm" "$w.out"
-    say fast no-link
+  # What the client cannot rely on goes before the upload (so rsync meets only trusted entries).
+  if [ -s "$w.rm" ] && ! (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
+    rm -rf -- "$new"
+    rm -f -- "$w.now" "$w.rm"
+    say fast no-remove
     return 1
   fi
-  # Whatever went wrong with a removal, a stale entry would be a wrong release: check each one.
-  while IFS= read -r p; do
-    if [ -e "$new/$p" ] || [ -L "$new/$p" ]; then
-      rm -rf -- "$new" "$w.now" "$w.rm" "$w.out"
-      say fast no-remove
-      return 1
-    fi
-  done < "$w.rm"
-  cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.out"
   say fast ok
   return 0
+}
+# The offer's lines: gzip and base64 where the server has both (a third of the bytes), else plain.
+send_offer() {
+  if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
+    gzip -c < "$1" | base64 | fold -w 76 | sed 's/^/@@rad fz /'
+  else
+    sed 's/^/@@rad fp /' < "$1"
+  fi
+}
+
+# At publish or stage (under the fence) of a fast-path upload $1 copied from the live release $2:
+# rebuilds the release's manifest from $MANIFEST (the client's: "=A-B" takes lines A to B of the
+# live manifest, any other line is the client's own) and checks its digest against $DIGEST when
+# the server can sha256; deletes what the copy holds that the new manifest does not; then walks the
+# release once and checks it against the manifest: every path there with its type, mode and size,
+# nothing else, "." with $ROOT_MODE, each kept file the inode the live release had when prepare
+# checked it, each sent file a new one. That walk is the trust record ($m/.fstat.$1, taken by
+# manifest_publish). Says "linked N" (files sharing an inode with the live release) and "disk-kb K"
+# (what the release adds on disk). Fails, with nothing published, on any difference.
+fast_finish() {
+  m="$D/manifests"
+  w="$m/.w.$1"
+  up="$D/incoming/$1"
+  contained "$m"
+  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] ||
+    fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
+  fence
+  if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
+      BEGIN {
+        while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
+        nl = n - 1; printf "" > kept
+      }
+      NR == 1 { if ($0 != "rad-manifest 1") exit 1; print; next }
+      /^=/ {
+        s = substr($0, 2); a = s; b = s
+        if ((k = index(s, "-")) > 0) { a = substr(s, 1, k - 1); b = substr(s, k + 1) }
+        if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || a + 0 < 1 || b + 0 > nl || a + 0 > b + 0) exit 1
+        for (i = a + 0; i <= b + 0; i++) { print L[i]; print rest(L[i], 4) > kept }
+        next
+      }
+      { print }' > "$m/.in.$1" 2>/dev/null; then
+    fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
+  fi
+  if have_sha256 "$w.sha"; then
+    [ "sha256:$(sha256_of "$m/.in.$1")" = "$DIGEST" ] ||
+      fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  fi
+  rm -f -- "$w.sha"
+  # What the copy kept from the live release that the new release does not have.
+  LC_ALL=C awk -v rm0="$w.rm" "$AWK_FNS"'
+    BEGIN { while ((getline l < rm0) > 0) gone[esc(l)] = 1 }
+    FNR == 1 && FILENAME == ARGV[1] { next }
+    FILENAME == ARGV[1] { want[rest($0, 4)] = 1; next }
+    FNR == 1 { next }
+    { p = treepath($0, 5); if (p != "." && !(p in gone) && !(p in want)) print unesc(p) }
+  ' "$m/.in.$1" "$w.now" > "$w.del" 2>/dev/null || fail fast-mismatch "cannot compare the upload with its manifest"
+  if [ -s "$w.del" ]; then
+    fence
+    (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
+      fail fast-mismatch "cannot delete what the new release does not have from $up"
+  fi
+  tree_stat_blocks "$up" > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
+  if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" "$AWK_FNS"'
+      BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec }
+      FILENAME == ARGV[1] {
+        if (FNR == 1) next
+        p = rest($0, 4); MT[p] = $1; MM[p] = $2; MS[p] = $3; next
+      }
+      FILENAME == ARGV[2] {
+        if (FNR == 1) next
+        p = treepath($0, 5); WK[p] = $2 " " $3 " " $4; WS[p] = $3; if ($1 == "f") live[$2] = 1; next
+      }
+      {
+        if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.](\/|$)/) { why = "unreadable line"; exit 1 }
+        p = treepath($0, 6)
+        line = $1 " " $2 " " $3 " " $4 " " $5 " " rest($0, 6)
+        print line > rec
+        if (p == ".") { if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 } seen["."] = 1; kb += $6; next }
+        if (!(p in MT)) { why = "not in the manifest: " p; exit 1 }
+        seen[p] = 1
+        if (MT[p] != $1) { why = "another type: " p; exit 1 }
+        if ($1 != "l" && oct(MM[p]) != oct($5)) { why = "another mode: " p; exit 1 }
+        if ($1 == "f" && MS[p] != $3) { why = "another size: " p; exit 1 }
+        if ($1 == "d") { kb += $6; next }
+        if (p in K) {
+          # A copied symlink may be a new inode (busybox cp): its size (the length of the target) then.
+          if (!(p in WK) || ($1 == "f" ? WK[p] != $2 " " $3 " " $4 : WS[p] != $3)) { why = "changed on the server while this deploy ran: " p; exit 1 }
+          if ($1 == "f") linked++
+          next
+        }
+        if ($1 == "f" && ($2 in live)) { why = "not sent again: " p; exit 1 }
+        kb += $6
+      }
+      END {
+        if (why != "") { print "@@rad fast-why " why; exit 1 }
+        for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 }
+        printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
+      }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
+    why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)
+    rm -f -- "$m/.fstat.$1" "$w.out"
+    fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  fi
+  cat -- "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out"
 }
 `

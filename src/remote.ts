@@ -39,18 +39,12 @@ if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
 fi
 if [ -n "$INCOMING" ]; then
   fence
-  # The client's manifest of this upload (kept as the release's at publish), then the fast path.
-  if [ -n "$MANIFEST" ]; then
-    contained "$D/manifests"
-    { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$INCOMING"; } 2>/dev/null ||
-      fail target-unwritable "cannot write $D/manifests/.in.$INCOMING ($(free_space "$D"))"
-  fi
   # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
   # only the checksum path uploads it.
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
     FAST=0
   fi
-  if [ "$FAST" != 1 ] || [ -z "$MANIFEST" ] || ! fast_start "$(live_id)"; then
+  if [ "$FAST" != 1 ] || ! fast_offer "$(live_id)"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi
@@ -68,6 +62,9 @@ lock_check
 contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+# The fast path's upload is checked against its manifest (and gives its counts); the checksum
+# path's manifest comes now.
+if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
@@ -88,8 +85,9 @@ if [ -n "$BEFORE_SWITCH" ]; then
     fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
   fi
 fi
-# Counted now, while $PREV is surely there (a prune after the switch may delete it).
-count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
+# Counted now, while $PREV is surely there (a prune after the switch may delete it); the fast
+# path counted at its finish.
+[ "$FAST" = 1 ] || count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
 # After the count: kept old assets are neither sent nor linked by the upload.
 keep_assets "$T/releases/$ID"
 if [ "$SWITCH" = 1 ]; then
@@ -106,11 +104,26 @@ const STAGE = sh`
 lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
+if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
 fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 manifest_rename ".in.$INCOMING" ".in.$STAGED"
-count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
+# activate walks the release for its trust record when it publishes it.
+rm -f -- "$D/manifests/.fstat.$INCOMING"
+[ "$FAST" = 1 ] || count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
+say ok
+`
+
+// The fast path's copy of the live release cannot be used after all (the build has no manifest):
+// an empty upload dir instead, for the checksum path.
+const RESET_UPLOAD = sh`
+lock_check
+contained
+fence
+rm -rf -- "$D/incoming/$INCOMING"
+manifest_discard "$INCOMING"
+mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
 say ok
 `
 
@@ -199,7 +212,7 @@ else
   # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
   # they hold the space.
   [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
-  [ -n "$DISCARD" ] && manifest_drop ".in.$DISCARD"
+  [ -n "$DISCARD" ] && manifest_discard "$DISCARD"
   # The partial dir is shared by every run's resume: only the lock's holder may empty it.
   [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
   # A fleet whose other hosts failed before the switch: our published, never-live release goes.
@@ -361,6 +374,7 @@ export type ScriptName =
   | 'publishAndSwitch'
   | 'afterSwitch'
   | 'stage'
+  | 'resetUpload'
   | 'switchTo'
   | 'inspect'
   | 'releaseLock'
@@ -394,6 +408,14 @@ export type GoLiveVars = {
 }
 
 /**
+ * The build's manifest at publish (or stage). FAST=1: the upload is prepare's fast-path copy of
+ * release PREV, and MANIFEST says the new manifest in terms of the live one (fast-path.ts
+ * manifestDelta); DIGEST its release-digest, checked on the server; ROOT_MODE the release root's
+ * mode (4 octal digits). FAST=0: MANIFEST is the whole manifest ('' for none).
+ */
+export type ManifestVars = { FAST: Flag; MANIFEST: string; DIGEST: string; ROOT_MODE: string }
+
+/**
  * The variables each script reads, so a missing one is a compile error here, not a `set -u`
  * failure on the server. Keep in step with the script text above.
  */
@@ -403,11 +425,8 @@ export type ScriptVars = {
     INCOMING: string
     STAGED: string
     SHARED: string
-    /** The manifest text of the build ('' for none: activate, or it could not be made). */
-    MANIFEST: string
-    /** Try the fast path (needs MANIFEST); ROOT_MODE: the release root's mode, 4 octal digits. */
+    /** Offer the fast path (fast_offer: a hard-linked copy of the live release, described). */
     FAST: Flag
-    ROOT_MODE: string
   }
   publishAndSwitch: LockVars &
     GoLiveVars & {
@@ -418,9 +437,10 @@ export type ScriptVars = {
       KEEP_LOCK: Flag
       /** keep-assets: find -path patterns, one a line ('' = off); see keep-assets.ts. */
       KEEP_PATHS: string
-    }
+    } & ManifestVars
   afterSwitch: LockVars & { ID: string; PREV: string; AFTER_SWITCH: string }
-  stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string }
+  stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string } & ManifestVars
+  resetUpload: LockVars & { INCOMING: string }
   switchTo: LockVars & GoLiveVars & { TAKE: Flag; KEEP_LOCK: Flag }
   inspect: LockVars & { TAKE_LOCK: Flag; NEED_SWAP?: Flag; CHECK_DEPLOY: Flag; ID: string }
   releaseLock: LockVars & { FORCE: Flag; DISCARD: string; UNPUBLISH: string }
@@ -447,7 +467,7 @@ export type ScriptVars = {
  * - shared: lines of normalised relative paths; text: one line without control characters;
  * - patterns: keep-assets' find -path patterns, one a line, each `./…` of the input's charset;
  * - manifest: a release manifest (manifest.ts: header, entry lines, safe relative paths);
- * - mode: 4 octal digits;
+ * - mode: 4 octal digits; digest: `sha256:` and 64 hex digits, or empty;
  * - json: one line that is a JSON object; hook: must be empty (the client's own hook commands
  *   are refused through the gate: the owner installs hooks on the server).
  */
@@ -466,6 +486,7 @@ export type VarRule =
   | 'patterns'
   | 'manifest'
   | 'mode'
+  | 'digest'
 
 export const VAR_RULES: { [K in keyof AnyScriptVars]-?: VarRule } = {
   T: 'target',
@@ -497,6 +518,7 @@ export const VAR_RULES: { [K in keyof AnyScriptVars]-?: VarRule } = {
   KEEP_PATHS: 'patterns',
   KEEP_FROM: 'names',
   MANIFEST: 'manifest',
+  DIGEST: 'digest',
   FAST: 'flag',
   ROOT_MODE: 'mode',
   VERIFY_MAX: 'uint',
@@ -508,6 +530,7 @@ export type AnyScriptVars = ScriptVars['prepare'] &
   ScriptVars['publishAndSwitch'] &
   ScriptVars['afterSwitch'] &
   ScriptVars['stage'] &
+  ScriptVars['resetUpload'] &
   ScriptVars['switchTo'] &
   ScriptVars['inspect'] &
   ScriptVars['releaseLock'] &
@@ -530,6 +553,7 @@ export const SCRIPTS: Record<ScriptName, string> = {
   publishAndSwitch: PUBLISH_AND_SWITCH,
   afterSwitch: AFTER_SWITCH,
   stage: STAGE,
+  resetUpload: RESET_UPLOAD,
   switchTo: SWITCH_TO,
   inspect: INSPECT,
   releaseLock: RELEASE_LOCK,

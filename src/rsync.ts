@@ -30,7 +30,10 @@ export interface UploadPlan {
   protectArgs?: boolean
   /**
    * The fast path: a local file of NUL-separated paths (relative to source) to send, and only
-   * those: no --recursive (a listed directory is created with its mode, not walked).
+   * those: no --recursive (a listed directory is created with its mode, not walked), into the
+   * server's hard-linked copy of the live release. So no --checksum but --ignore-times: every
+   * listed file is written anew (a temporary file renamed over the link, never through it), and
+   * --force lets a file take the place of a directory that is still there.
    */
   filesFrom?: string
 }
@@ -59,7 +62,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
     '--links',
     '--perms',
     `--chmod=${chmodSpec(plan.chmod)}`,
-    '--checksum',
+    ...(plan.filesFrom ? ['--ignore-times', '--force'] : ['--checksum']),
     ...(plan.protectArgs === false ? [] : ['--protect-args']),
     '--stats',
     '--no-human-readable',

@@ -1,13 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type DeployHost, dropUpload, type FastPlan, PARTIAL_DIR } from './deploy-host.js'
+import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
+import type { FastPlan } from './fast-path.js'
 import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { dryRunKept, keptNote } from './keep-assets.js'
-import type { Entry } from './manifest.js'
 import { setLive } from './outcome.js'
 import { warnFsSplit } from './prepare.js'
 import type { BuildManifest } from './release-manifest.js'
@@ -113,25 +113,15 @@ async function uploadRsync(
   return parseStats(result.stdout)
 }
 
-/** The paths the fast path still sends, NUL-separated ("." first when the root's mode changed). */
-export function fastList(entries: Entry[], plan: FastPlan, label: string): Buffer {
-  const paths: string[] = plan.root ? ['.'] : []
-  for (const i of plan.send) {
-    const e = entries[i]
-    // The reply is the server's: an index it made up is a broken reply, never a path of ours.
-    if (!e)
-      throw new DeployError(
-        `${label}: the server's fast-path reply names entry ${i}, which the manifest does not have.`,
-      )
-    paths.push(e.path)
-  }
-  return Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8')
+/** The fast path's list for rsync --files-from --from0. */
+export function fastList(plan: FastPlan): Buffer {
+  return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8')
 }
 
 /**
- * Step 2, fast path: prepare has already hard-linked every entry the live release has unchanged;
- * rsync sends the rest (checksummed against the live release and the leftovers, so an entry the
- * server could not trust is still linked when its content is the same), or does not run at all.
+ * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
+ * less what it could not trust; rsync sends what the plan lists into it (each listed file written
+ * anew, never through a link: --ignore-times), or does not run at all.
  */
 async function fastUpload(ctx: RunContext, run: DeployHost, plan: FastPlan): Promise<void> {
   const s = ctx.settings
@@ -141,16 +131,13 @@ async function fastUpload(ctx: RunContext, run: DeployHost, plan: FastPlan): Pro
     await dropUpload(run)
     throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
   }
-  const list = fastList(m.entries, plan, run.session.label)
   let stats: RsyncStats | undefined
-  if (list.length > 0) {
+  if (plan.send.length > 0) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rad-send-'))
     try {
       const file = path.join(dir, 'list')
-      await writeFile(file, list)
-      const linkDest = [`${s.target}/releases/${run.state?.live}`]
-      for (const l of run.leftovers) linkDest.push(`${s.target}/.deploy/incoming/${l}`)
-      stats = await uploadRsync(ctx, run, linkDest, file)
+      await writeFile(file, fastList(plan))
+      stats = await uploadRsync(ctx, run, [], file)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -159,7 +146,7 @@ async function fastUpload(ctx: RunContext, run: DeployHost, plan: FastPlan): Pro
   Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent })
   run.unchanged = files - sent
   ctx.reporter.info(
-    `${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.linked} linked on the server from the manifest); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`,
+    `${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`,
   )
 }
 

@@ -1,28 +1,124 @@
+import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { planFast, readOffer } from '../../src/fast-path.js'
 import { checkLogLine, logLine } from '../../src/history.js'
-import type { Entry } from '../../src/manifest.js'
-import { fastPlan, fastWhy } from '../../src/prepare.js'
+import { type Entry, formatLine, formatManifest, manifestDigest, sortEntries } from '../../src/manifest.js'
+import { fastWhy } from '../../src/prepare.js'
+import type { BuildManifest } from '../../src/release-manifest.js'
 import { unescapeRsyncName, uploadExcludes } from '../../src/release-manifest.js'
 import { parseReply } from '../../src/remote.js'
 import { rsyncArgs } from '../../src/rsync.js'
 import { fastList } from '../../src/upload.js'
 
-const e = (p: string): Entry => ({ type: 'f', mode: 0o644, size: 1, hash: 'a'.repeat(64), path: p })
+/** A build manifest of these entries (sorted as the builder sorts them). */
+function built(entries: Entry[], rootMode = '0755'): BuildManifest {
+  const text = formatManifest(entries)
+  return { entries: sortEntries(entries), text, digest: manifestDigest(text), rootMode }
+}
 
-describe('fastPlan', () => {
-  it('reads the indices to send, the root and the count, ignoring anything that is not a number', () => {
-    const reply = parseReply(
-      [
-        '@@rad send 0 2 5',
-        '@@rad send 7 x -1 ../etc',
-        '@@rad send-root',
-        '@@rad fast-linked 12',
-        '@@rad fast ok',
-      ].join('\n'),
-    )
-    expect(fastPlan(reply)).toEqual({ send: [0, 2, 5, 7], root: true, linked: 12 })
-    expect(fastPlan(parseReply('@@rad fast ok\n'))).toEqual({ send: [], root: false, linked: 0 })
+/** prepare's reply offering `entries` (undefined: not trusted), cut to `cut` hex digits. */
+function offerReply(
+  entries: (Entry | undefined)[],
+  opts: { cut?: number; zip?: boolean; root?: string } = {},
+) {
+  const lines = entries.map((x) =>
+    x ? `t ${formatLine({ ...x, hash: x.hash.slice(0, opts.cut ?? 16) })}` : 'u',
+  )
+  const body =
+    opts.zip === false
+      ? lines.map((l) => `@@rad fp ${l}`)
+      : (
+          gzipSync(`${lines.join('\n')}\n`)
+            .toString('base64')
+            .match(/.{1,76}/g) ?? []
+        ).map((l) => `@@rad fz ${l}`)
+  return parseReply([...body, `@@rad fast-root ${opts.root ?? '755'}`, '@@rad fast ok', ''].join('\n'))
+}
+
+/** The delta applied to the live manifest's lines, as fast_finish does on the server. */
+function applyDelta(delta: string, live: Entry[]): string {
+  const lines = sortEntries(live).map(formatLine)
+  const out: string[] = []
+  for (const l of delta.slice(0, -1).split('\n')) {
+    const m = /^=(\d+)(?:-(\d+))?$/.exec(l)
+    if (!m) out.push(l)
+    else for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i++) out.push(lines[i - 1] as string)
+  }
+  return `${out.join('\n')}\n`
+}
+
+const h = (c: string) => c.repeat(64)
+const f = (p: string, hash = h('a'), size = 1, mode = 0o644): Entry => ({
+  type: 'f',
+  mode,
+  size,
+  hash,
+  path: p,
+})
+const d = (p: string, mode = 0o755): Entry => ({ type: 'd', mode, size: -1, hash: '', path: p })
+
+describe('the fast-path plan', () => {
+  const live = [
+    d('a'),
+    f('a/1'),
+    f('a/2'),
+    f('a/3', h('b')),
+    f('gone'),
+    { type: 'l', mode: -1, size: -1, hash: h('c'), path: 'l' } as Entry,
+  ]
+
+  it('keeps what is the same, sends the rest, and says the new manifest as runs of live lines', () => {
+    const next = [d('a'), f('a/1'), f('a/2'), f('a/3', h('9')), f('a/new'), live[5] as Entry]
+    for (const zip of [true, false]) {
+      const plan = planFast(built(next), readOffer(offerReply(live, { zip })))
+      expect(plan.send).toEqual(['a/3', 'a/new'])
+      expect(plan.keptFiles).toBe(2)
+      expect(plan.delta.split('\n')[1]).toBe('=1-3')
+      // The server rebuilds exactly the build's manifest from it (what its digest is checked against).
+      expect(applyDelta(plan.delta, live)).toBe(built(next).text)
+    }
   })
+
+  it('sends an entry the server does not trust, a changed mode or size, a new type, and the root when its mode changed', () => {
+    const next = [
+      d('a', 0o700),
+      f('a/1', h('a'), 2),
+      f('a/2', h('a'), 1, 0o600),
+      f('a/3', h('b')),
+      d('gone'),
+      live[5] as Entry,
+    ]
+    const plan = planFast(
+      built(next, '0711'),
+      readOffer(offerReply([live[0], live[1], live[2], undefined, live[4], live[5]])),
+    )
+    expect(plan.send).toEqual(['.', 'a', 'a/1', 'a/2', 'a/3', 'gone'])
+    expect(plan.keptFiles).toBe(0)
+    expect(applyDelta(plan.delta, live)).toBe(built(next, '0711').text)
+  })
+
+  it('matches on the whole hash when the server sends it whole, and never on a short one', () => {
+    const offer = readOffer(offerReply(live, { cut: 64 }))
+    expect(planFast(built(live), offer).send).toEqual([])
+    const short = parseReply(`@@rad fp t f 0644 1 aaaa a/1\n@@rad fast-root 755\n`)
+    expect(() => readOffer(short)).toThrow(/line 1/)
+  })
+
+  it('refuses an offer it cannot read: bad lines, a broken stream, too much once inflated, no root mode', () => {
+    expect(() => readOffer(parseReply('@@rad fp t f 0644 - abc x\n@@rad fast-root 755\n'))).toThrow()
+    expect(() => readOffer(parseReply('@@rad fp t d 0755 - - a\\q\n@@rad fast-root 755\n'))).toThrow(/escape/)
+    expect(() => readOffer(parseReply('@@rad fz H4sIAAAA\n@@rad fast-root 755\n'))).toThrow(/decompress/)
+    expect(() => readOffer(parseReply('@@rad fp u\n'))).toThrow(/root mode/)
+    const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x75)).toString('base64')
+    expect(() => readOffer(parseReply(`@@rad fz ${bomb}\n@@rad fast-root 755\n`), 1024 * 1024)).toThrow(
+      /decompress/,
+    )
+  })
+
+  it('steps aside for a build with a newline in a name (the server lists its trees a line a name)', () => {
+    expect(() => planFast(built([f('a\nb')]), readOffer(offerReply(live)))).toThrow(/newline/)
+  })
+
   it('names every reason for the checksum path, and an unknown one as such', () => {
     for (const c of ['no-live', 'no-manifest', 'untrusted', 'no-link', 'no-remove'])
       expect(fastWhy(c)).not.toMatch(/did not say/)
@@ -31,15 +127,11 @@ describe('fastPlan', () => {
 })
 
 describe('fastList', () => {
-  it('lists the named entries NUL-separated, "." first when the root changed; hostile names as they are', () => {
-    const entries = [e('a'), e('new\nline'), e('-rf'), e('dir/b')]
-    expect(fastList(entries, { send: [1, 2], root: true, linked: 0 }, 'h').toString()).toBe(
+  it('lists the paths NUL-separated, hostile names as they are', () => {
+    expect(fastList({ send: ['.', 'new\nline', '-rf'], delta: '', keptFiles: 0 }).toString()).toBe(
       '.\0new\nline\0-rf\0',
     )
-    expect(fastList(entries, { send: [], root: false, linked: 4 }, 'h').length).toBe(0)
-  })
-  it('refuses an index the manifest does not have (the reply is the server’s)', () => {
-    expect(() => fastList([e('a')], { send: [1], root: false, linked: 0 }, 'web1')).toThrow(/web1: .*entry 1/)
+    expect(fastList({ send: [], delta: '', keptFiles: 4 }).length).toBe(0)
   })
 })
 
@@ -60,7 +152,9 @@ describe('the fast path rsync', () => {
     })
     expect(args.slice(0, 3)).toEqual(['--files-from=/tmp/list', '--from0', '--links'])
     expect(args).not.toContain('--recursive')
-    expect(args).toContain('--checksum')
+    // Every listed file is written anew (never through the link to the live release).
+    expect(args).toContain('--ignore-times')
+    expect(args).not.toContain('--checksum')
     expect(args).toContain('--protect-args')
   })
 })

@@ -5,18 +5,22 @@
  */
 import { spawnSync } from 'node:child_process'
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildManifest, formatManifest } from '../../src/manifest.js'
+import { planFast, readOffer } from '../../src/fast-path.js'
+import { buildManifest, formatManifest, manifestDigest } from '../../src/manifest.js'
 import { shAssignments } from '../../src/quote.js'
+import type { BuildManifest } from '../../src/release-manifest.js'
 import { parseReply } from '../../src/remote.js'
 import { LIB } from '../../src/remote-lib.js'
 import { MANIFEST_LIB } from '../../src/remote-manifest.js'
@@ -67,9 +71,10 @@ async function target(userland: 'system' | 'busybox') {
   return { T, r1 }
 }
 
-/** The next build: b changed, n new, the rest as in r1; returns its entries' paths by index. */
-async function nextBuild(T: string, name: string): Promise<string[]> {
+/** The next build: b changed, n new, the rest as in r1: its manifest as the client makes it. */
+async function nextBuild(): Promise<{ src: string; m: BuildManifest }> {
   const src = tempDir('radnext-')
+  chmodSync(src, 0o755)
   mkdirSync(`${src}/d`)
   for (const [p, c] of Object.entries({
     a: 'aaa\n',
@@ -81,20 +86,29 @@ async function nextBuild(T: string, name: string): Promise<string[]> {
     writeFileSync(`${src}/${p}`, c)
   symlinkSync('a', `${src}/l`)
   const entries = await buildManifest(src, { chmod: '' })
-  writeFileSync(`${T}/.deploy/manifests/.in.${name}`, formatManifest(entries))
-  return entries.map((e) => e.path)
+  const text = formatManifest(entries)
+  const rootMode = (lstatSync(src).mode & 0o7777).toString(8).padStart(4, '0')
+  return { src, m: { entries, text, digest: manifestDigest(text), rootMode } }
 }
 
-const sent = (reply: ReturnType<typeof parseReply>, paths: string[]) =>
-  (reply.values.get('send') ?? [])
-    .join(' ')
-    .split(' ')
+/** What rsync does with the plan: each listed file written anew (a new inode) into the copy. */
+function sendInto(up: string, src: string, send: string[]): void {
+  for (const p of send) {
+    if (p === '.') continue
+    rmSync(`${up}/${p}`, { force: true, recursive: true })
+    writeFileSync(`${up}/${p}`, readFileSync(`${src}/${p}`))
+  }
+}
+
+const workFiles = (T: string) =>
+  spawnSync('ls', ['-A', `${T}/.deploy/manifests`], { encoding: 'utf8' })
+    .stdout.split('\n')
     .filter(Boolean)
-    .map((i) => paths[Number(i)])
     .sort()
 
 describe.each(['system', 'busybox'] as const)('fast path on the server (%s userland)', (userland) => {
-  it.skipIf(userland === 'busybox' && !hasBusybox)('records every entry at publish', async () => {
+  const skip = userland === 'busybox' && !hasBusybox
+  it.skipIf(skip)('records every entry at publish', async () => {
     const { T } = await target(userland)
     const rec = readFileSync(`${T}/.deploy/manifests/r1.stat`, 'utf8').split('\n')
     expect(rec[0]).toBe('rad-stat 1')
@@ -107,51 +121,110 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     expect(existsSync(`${T}/.deploy/manifests/.in.r1.tok`)).toBe(false)
   })
 
-  it.skipIf(userland === 'busybox' && !hasBusybox)(
-    'links what is unchanged and trusted, sends the rest, removes what changed',
+  it.skipIf(skip)(
+    'offers what it can trust, copies the live release, then finishes what the client sent',
     async () => {
       const { T, r1 } = await target(userland)
-      const paths = await nextBuild(T, 'r2.tok')
-      const root = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
-      const r = run(userland, T, 'fast_start r1', { INCOMING: 'r2.tok', ROOT_MODE: root })
-      expect(r.stderr).toBe('')
-      expect(r.reply.values.get('fast')).toEqual(['ok'])
-      expect(sent(r.reply, paths)).toEqual(['b', 'n'])
-      expect(r.reply.values.get('fast-linked')).toEqual(['3'])
-      expect(r.reply.values.get('send-root')).toBeUndefined()
-      const r2 = `${T}/.deploy/incoming/r2.tok`
-      for (const p of ['a', 'd/c', '-rf x\\y', 'l'])
-        expect(lstatSync(`${r2}/${p}`).ino).toBe(lstatSync(`${r1}/${p}`).ino)
-      expect(existsSync(`${r2}/b`)).toBe(false)
-      expect(readFileSync(`${r1}/b`, 'utf8')).toBe('bbb\n')
-      // No work file is left behind.
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+      expect(offer.stderr).toBe('')
+      expect(offer.reply.values.get('fast')).toEqual(['ok'])
+      const up = `${T}/.deploy/incoming/r2.tok`
+      for (const p of ['a', 'b', 'd/c', '-rf x\\y'])
+        expect(lstatSync(`${up}/${p}`).ino).toBe(lstatSync(`${r1}/${p}`).ino)
+      const { src, m } = await nextBuild()
+      const plan = planFast(m, readOffer(offer.reply))
+      expect(plan.send).toEqual(['b', 'n'])
+      sendInto(up, src, plan.send)
+      const fin = run(userland, T, 'fast_finish r2.tok r1', {
+        MANIFEST: plan.delta,
+        DIGEST: m.digest,
+        ROOT_MODE: m.rootMode,
+      })
+      expect(fin.stderr).toBe('')
+      expect(fin.reply.error).toBeUndefined()
+      // Files sharing the live inode, counted on the server from its walk.
+      expect(fin.reply.values.get('linked')).toEqual(['3'])
+      expect(Number(fin.reply.values.get('disk-kb')?.[0])).toBeGreaterThan(0)
+      // The manifest rebuilt on the server is the build's, byte for byte; the walk is its record.
+      expect(readFileSync(`${T}/.deploy/manifests/.in.r2.tok`, 'utf8')).toBe(m.text)
+      const rec = readFileSync(`${T}/.deploy/manifests/.fstat.r2.tok`, 'utf8').split('\n')
+      expect(rec[0]).toBe('rad-stat 1')
       expect(
-        spawnSync('ls', ['-A', `${T}/.deploy/manifests`], { encoding: 'utf8' })
-          .stdout.split('\n')
+        rec
+          .slice(1, -1)
+          .map((l) => l.split(' ').slice(5).join(' '))
           .sort(),
-      ).toEqual(['', '.in.r2.tok', 'r1', 'r1.stat'])
+      ).toEqual(['.', './-rf x\\y', './a', './b', './d', './d/c', './l', './n'])
+      expect(readFileSync(`${r1}/b`, 'utf8')).toBe('bbb\n')
+      expect(workFiles(T)).toEqual(['.fstat.r2.tok', '.in.r2.tok', 'r1', 'r1.stat'])
     },
   )
 
-  it.skipIf(userland === 'busybox' && !hasBusybox)(
-    'sends a live file whose mtime changed since publish',
+  it.skipIf(skip)(
+    'does not offer a live file whose mtime changed since publish, and leaves it out of the copy',
     async () => {
       const { T, r1 } = await target(userland)
-      const paths = await nextBuild(T, 'r3.tok')
       writeFileSync(`${r1}/a`, 'AAA\n')
       utimesSync(`${r1}/a`, new Date(), new Date(Date.now() + 5000))
-      const r = run(userland, T, 'fast_start r1', { INCOMING: 'r3.tok', ROOT_MODE: '0000' })
-      expect(sent(r.reply, paths)).toEqual(['a', 'b', 'n'])
-      expect(r.reply.values.get('send-root')).toEqual([''])
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r3.tok' })
+      expect(offer.reply.values.get('fast')).toEqual(['ok'])
+      const { m } = await nextBuild()
+      expect(planFast(m, readOffer(offer.reply)).send).toEqual(['a', 'b', 'n'])
       expect(existsSync(`${T}/.deploy/incoming/r3.tok/a`)).toBe(false)
     },
   )
 
-  it.skipIf(userland === 'busybox' && !hasBusybox)('steps aside without a trust record', async () => {
+  it.skipIf(skip)(
+    'refuses to finish a copy that is not what the manifest says, and publishes nothing',
+    async () => {
+      const { T, r1 } = await target(userland)
+      const { src, m } = await nextBuild()
+      const cases: [string, (up: string) => void, Partial<Record<string, string>>, RegExp][] = [
+        [
+          'a kept file replaced',
+          (up) => {
+            rmSync(`${up}/a`)
+            writeFileSync(`${up}/a`, 'aaa\n')
+          },
+          {},
+          /changed on the server while this deploy ran: a/,
+        ],
+        ['a sent file left as the old one', (up) => rmSync(`${up}/n`), {}, /missing: n/],
+        ['an extra file', (up) => writeFileSync(`${up}/extra`, 'x'), {}, /not in the manifest: extra/],
+        ['another digest', () => {}, { DIGEST: `sha256:${'0'.repeat(64)}` }, /digest differs/],
+        [
+          'a delta naming a line the live manifest lacks',
+          () => {},
+          { MANIFEST: 'rad-manifest 1\n=1-99\n' },
+          /could not be rebuilt/,
+        ],
+      ]
+      for (const [i, [, spoil, over, why]] of cases.entries()) {
+        const inc = `r${10 + i}.tok`
+        const offer = run(userland, T, 'fast_offer r1', { INCOMING: inc })
+        const plan = planFast(m, readOffer(offer.reply))
+        const up = `${T}/.deploy/incoming/${inc}`
+        sendInto(up, src, plan.send)
+        spoil(up)
+        const fin = run(userland, T, `fast_finish ${inc} r1`, {
+          MANIFEST: plan.delta,
+          DIGEST: m.digest,
+          ROOT_MODE: m.rootMode,
+          ...over,
+        })
+        expect(fin.reply.error?.code).toBe('fast-mismatch')
+        expect(fin.reply.error?.message).toMatch(why)
+        expect(existsSync(`${T}/.deploy/manifests/.fstat.${inc}`)).toBe(false)
+        // The live release is as it was.
+        expect(readFileSync(`${r1}/a`, 'utf8')).toBe('aaa\n')
+      }
+    },
+  )
+
+  it.skipIf(skip)('steps aside without a trust record', async () => {
     const { T } = await target(userland)
-    await nextBuild(T, 'r4.tok')
     run(userland, T, 'rm -f "$D/manifests/r1.stat"')
-    const r = run(userland, T, 'fast_start r1 || say fell-back', { INCOMING: 'r4.tok', ROOT_MODE: '0755' })
+    const r = run(userland, T, 'fast_offer r1 || say fell-back', { INCOMING: 'r4.tok' })
     expect(r.reply.values.get('fast')).toEqual(['no-manifest'])
     expect(r.reply.values.has('fell-back')).toBe(true)
     expect(existsSync(`${T}/.deploy/incoming/r4.tok`)).toBe(false)
