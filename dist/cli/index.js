@@ -1394,22 +1394,12 @@ fast_finish() {
       fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
   rm -f -- "$w.sha"
-  # What the copy kept from the live release that the new release does not have.
-  LC_ALL=C awk -v rm0="$w.rm" "$AWK_FNS"'
-    BEGIN { while ((getline l < rm0) > 0) gone[esc(l)] = 1 }
-    FNR == 1 && FILENAME == ARGV[1] { next }
-    FILENAME == ARGV[1] { want[rest($0, 4)] = 1; next }
-    FNR == 1 { next }
-    { p = treepath($0, 5); if (p != "." && !(p in gone) && !(p in want)) print unesc(p) }
-  ' "$m/.in.$1" "$w.now" > "$w.del" 2>/dev/null || fail fast-mismatch "cannot compare the upload with its manifest"
-  if [ -s "$w.del" ]; then
-    fence
-    (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
-      fail fast-mismatch "cannot delete what the new release does not have from $up"
-  fi
+  # One walk of the upload (find never descends through a symlink): what is not in the new
+  # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
   tree_stat_blocks "$up" > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
-  if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" "$AWK_FNS"'
-      BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec }
+  if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
+      function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
+      BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
       FILENAME == ARGV[1] {
         if (FNR == 1) next
         p = rest($0, 4); MT[p] = $1; MM[p] = $2; MS[p] = $3; next
@@ -1421,10 +1411,13 @@ fast_finish() {
       {
         if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.](\/|$)/) { why = "unreadable line"; exit 1 }
         p = treepath($0, 6)
-        line = $1 " " $2 " " $3 " " $4 " " $5 " " rest($0, 6)
-        print line > rec
-        if (p == ".") { if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 } seen["."] = 1; kb += $6; next }
-        if (!(p in MT)) { why = "not in the manifest: " p; exit 1 }
+        if (p == ".") {
+          if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 }
+          print $1 " " $2 " " $3 " " $4 " " $5 " ." > rec; seen["."] = 1; kb += $6; next
+        }
+        if (parent(p) in gone) { gone[p] = 1; next }
+        if (!(p in MT)) { gone[p] = 1; print unesc(p) > del; next }
+        print $1 " " $2 " " $3 " " $4 " " $5 " " rest($0, 6) > rec
         seen[p] = 1
         if (MT[p] != $1) { why = "another type: " p; exit 1 }
         if ($1 != "l" && oct(MM[p]) != oct($5)) { why = "another mode: " p; exit 1 }
@@ -1445,8 +1438,14 @@ fast_finish() {
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
       }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
     why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)
-    rm -f -- "$m/.fstat.$1" "$w.out"
+    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del"
     fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  fi
+  # What the copy kept from the live release that the new release does not have.
+  if [ -s "$w.del" ]; then
+    fence
+    (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
+      fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
   cat -- "$w.out"
   rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out"

@@ -135,6 +135,12 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       const plan = planFast(m, readOffer(offer.reply))
       expect(plan.send).toEqual(['b', 'n'])
       sendInto(up, src, plan.send)
+      // What the new release does not have goes, and never through a symlink the upload holds.
+      const outside = tempDir('radout-')
+      writeFileSync(`${outside}/keep`, 'keep\n')
+      mkdirSync(`${up}/extra/sub`, { recursive: true })
+      writeFileSync(`${up}/extra/sub/f`, 'x')
+      symlinkSync(outside, `${up}/away`)
       const fin = run(userland, T, 'fast_finish r2.tok r1', {
         MANIFEST: plan.delta,
         DIGEST: m.digest,
@@ -156,6 +162,8 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
           .sort(),
       ).toEqual(['.', './-rf x\\y', './a', './b', './d', './d/c', './l', './n'])
       expect(readFileSync(`${r1}/b`, 'utf8')).toBe('bbb\n')
+      expect(existsSync(`${up}/extra`) || existsSync(`${up}/away`)).toBe(false)
+      expect(readFileSync(`${outside}/keep`, 'utf8')).toBe('keep\n')
       expect(workFiles(T)).toEqual(['.fstat.r2.tok', '.in.r2.tok', 'r1', 'r1.stat'])
     },
   )
@@ -190,7 +198,15 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
           /changed on the server while this deploy ran: a/,
         ],
         ['a sent file left as the old one', (up) => rmSync(`${up}/n`), {}, /missing: n/],
-        ['an extra file', (up) => writeFileSync(`${up}/extra`, 'x'), {}, /not in the manifest: extra/],
+        [
+          'a file in place of a directory',
+          (up) => {
+            rmSync(`${up}/d`, { recursive: true })
+            writeFileSync(`${up}/d`, 'x')
+          },
+          {},
+          /another type: d/,
+        ],
         ['another digest', () => {}, { DIGEST: `sha256:${'0'.repeat(64)}` }, /digest differs/],
         [
           'a delta naming a line the live manifest lacks',
