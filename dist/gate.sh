@@ -861,6 +861,43 @@ function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
 function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
 function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
 '
+# The offer (fast_offer, fast_peek): reads the live manifest, its trust record and the live tree
+# now (tree_stat); prints "r MODE" (the root's mode now), then a line per manifest entry: "t type
+# mode size hash path" (hash cut to $cut digits) when the tree still has it as recorded, else "u".
+# Writes to $rmlist what a copy of the tree must lose: every path that is not a trusted entry (a
+# directory of the manifest stays).
+AWK_DESCRIBE='
+BEGIN { A = ARGV[1]; B = ARGV[2] }
+FILENAME == A {
+  if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
+  L[++nl] = $0; LT[rest($0, 4)] = $1; next
+}
+{
+  if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
+  if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/) { bad = 1; next }
+  p = treepath($0, 5)
+  k = $1 " " $2 " " $3 " " $4 " " $5
+  if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
+  if (p in N) bad = 1
+  N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p
+}
+END {
+  if (bad || !("." in N)) exit 1
+  print "r " M["."]
+  for (i = 1; i <= nl; i++) {
+    $0 = L[i]; p = rest($0, 4)
+    ok = (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2)) && ($1 == "d" || ((p in R) && R[p] == N[p]))
+    if (ok) { trusted[p] = 1; print "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p }
+    else print "u"
+  }
+  printf "" > rmlist
+  for (j = 1; j <= n; j++) {
+    p = order[j]
+    if (p == "." || (p in trusted) || (Y[p] == "d" && LT[p] == "d")) continue
+    print unesc(p) > rmlist
+  }
+}
+'
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
 # GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
 tree_stat() {
@@ -953,12 +990,12 @@ have_sha256() {
 
 # The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
 # (cp -al) of the live release $1, made while the live release is checked against its trust record
-# and described to the client: one "@@rad fz" line (gzip, base64) or "@@rad fp" line (plain) per
-# entry of its manifest, in order: "t type mode size hash path" for an entry the server still has
-# as recorded, "u" for one it does not. Hashes are cut to 16 hex digits when the server can
+# and described to the client (AWK_DESCRIBE, as "@@rad fz" lines of gzip and base64, or "@@rad fp"
+# lines of plain text): every entry of its manifest, in order, that the server still has as
+# recorded, with its hash. Hashes are cut to 16 hex digits when the server can
 # sha256 (publish then checks the digest of the manifest it rebuilds, which catches a cut hash
 # that matched by chance). The copy then loses every entry that is not trusted or not in the
-# manifest (a directory of the manifest stays). Says "fast-root MODE", then "fast ok". Returns 1
+# manifest (a directory of the manifest stays). Says "fast ok". Returns 1
 # (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
 # Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
 fast_offer() {
@@ -979,40 +1016,9 @@ fast_offer() {
   cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
   cpid=$!
   if tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null &&
-    LC_ALL=C awk -v cut="$cut" -v out="$w.offer" -v rmlist="$w.rm" "$AWK_FNS"'
-      BEGIN { A = ARGV[1]; B = ARGV[2] }
-      FILENAME == A {
-        if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
-        L[++nl] = $0; LT[rest($0, 4)] = $1; next
-      }
-      {
-        if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
-        if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/) { bad = 1; next }
-        p = treepath($0, 5)
-        k = $1 " " $2 " " $3 " " $4 " " $5
-        if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
-        if (p in N) bad = 1
-        N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p
-      }
-      END {
-        if (bad || !("." in N)) exit 1
-        for (i = 1; i <= nl; i++) {
-          $0 = L[i]; p = rest($0, 4)
-          ok = (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2)) && ($1 == "d" || ((p in R) && R[p] == N[p]))
-          if (ok) { trusted[p] = 1; print "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p > out }
-          else print "u" > out
-        }
-        close(out)
-        printf "" > rmlist
-        for (j = 1; j <= n; j++) {
-          p = order[j]
-          if (p == "." || (p in trusted) || (Y[p] == "d" && LT[p] == "d")) continue
-          print unesc(p) > rmlist
-        }
-        printf "@@rad fast-root %s\n", M["."]
-      }' "$m/$1" "$m/$1.stat" "$w.now" 2>/dev/null; then
+    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" "$w.now" > "$w.offer" 2>/dev/null; then
     offer=1
-    send_offer "$w.offer"
+    send_offer < "$w.offer"
   else
     offer=0
   fi
@@ -1036,13 +1042,26 @@ fast_offer() {
   say fast ok
   return 0
 }
-# The offer's lines: gzip and base64 where the server has both (a third of the bytes), else plain.
+# The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
+# bytes), else plain.
 send_offer() {
   if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
-    gzip -c < "$1" | base64 | fold -w 76 | sed 's/^/@@rad fz /'
+    gzip -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
   else
-    sed 's/^/@@rad fp /' < "$1"
+    sed 's/^/@@rad fp /'
   fi
+}
+# A dry run's offer of the live release $1: what fast_offer describes, read only (no lock, no
+# copy, no file written). Whole hashes (nothing is published to check a cut one against). Says
+# nothing when there is nothing to offer.
+fast_peek() {
+  m="$D/manifests"
+  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
+  [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || return 0
+  if pk=$(tree_stat "$T/releases/$1" 2>/dev/null | LC_ALL=C awk -v cut=64 -v rmlist=/dev/null "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
+    printf '%s\n' "$pk" | send_offer
+  fi
+  return 0
 }
 
 # At publish or stage (under the fence) of a fast-path upload $1 copied from the live release $2:
@@ -1272,6 +1291,7 @@ if [ "$CHECK_DEPLOY" = 1 ]; then
   [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
   [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
   [ -d "$T/releases" ] && fs_split "$(live_id)"
+  [ "${FAST:-0}" = 1 ] && [ -d "$T/releases" ] && [ ! -L "$T/releases" ] && fast_peek "$(live_id)"
 else
   [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
 fi

@@ -9,7 +9,7 @@
 import { gunzipSync } from 'node:zlib'
 import { type Entry, type EntryType, formatLine, HEADER, ManifestError, unescapePath } from './manifest.js'
 import type { BuildManifest } from './release-manifest.js'
-import { all, first, type ScriptReply } from './remote.js'
+import { all, type ScriptReply } from './remote.js'
 
 /** An entry of the live manifest the server trusts (hash: a prefix of 16 hex digits, or whole). */
 export interface OfferEntry {
@@ -62,7 +62,10 @@ function parseOfferLine(line: string, n: number): OfferEntry | undefined {
   }
 }
 
-/** prepare's offer, from its `fz` (gzip, base64) or `fp` (plain) lines. Throws when unreadable. */
+/**
+ * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
+ * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
+ */
 export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer {
   const z = all(reply, 'fz')
   let text: string
@@ -76,9 +79,9 @@ export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer
     if (text.endsWith('\n')) text = text.slice(0, -1)
   } else text = all(reply, 'fp').join('\n')
   const lines = text === '' ? [] : text.split('\n')
-  const rootMode = first(reply, 'fast-root')
-  if (!/^[0-7]{1,4}$/.test(rootMode)) throw new ManifestError(`the server's fast-path offer has no root mode`)
-  return { entries: lines.map((l, i) => parseOfferLine(l, i + 1)), rootMode }
+  const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '')
+  if (!root) throw new ManifestError(`the server's fast-path offer has no root mode`)
+  return { entries: lines.slice(1).map((l, i) => parseOfferLine(l, i + 1)), rootMode: root[1] as string }
 }
 
 function same(e: Entry, o: OfferEntry | undefined): boolean {

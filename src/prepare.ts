@@ -111,6 +111,9 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   const manifest = await buildManifestOf(ctx, run)
   run.digest = manifest?.digest ?? ''
   if (fast === 'ok') await planUpload(ctx, run, reply, manifest)
+  ctx.reporter.debug(
+    `${run.session.label}: ${run.fast ? `fast path: ${plural(run.fast.send.length, 'entry', 'entries')} to send, ${plural(run.fast.keptFiles, 'file')} kept` : 'checksum path'}`,
+  )
 }
 
 /**

@@ -176,6 +176,7 @@ if [ "$CHECK_DEPLOY" = 1 ]; then
   [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
   [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
   [ -d "$T/releases" ] && fs_split "$(live_id)"
+  [ "\${FAST:-0}" = 1 ] && [ -d "$T/releases" ] && [ ! -L "$T/releases" ] && fast_peek "$(live_id)"
 else
   [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
 fi
@@ -442,7 +443,8 @@ export type ScriptVars = {
   stage: LockVars & { ID: string; INCOMING: string; STAGED: string; PREV: string } & ManifestVars
   resetUpload: LockVars & { INCOMING: string }
   switchTo: LockVars & GoLiveVars & { TAKE: Flag; KEEP_LOCK: Flag }
-  inspect: LockVars & { TAKE_LOCK: Flag; NEED_SWAP?: Flag; CHECK_DEPLOY: Flag; ID: string }
+  // FAST (a dry run): offer the live release as prepare would (fast_peek), read only.
+  inspect: LockVars & { TAKE_LOCK: Flag; NEED_SWAP?: Flag; CHECK_DEPLOY: Flag; ID: string; FAST?: Flag }
   releaseLock: LockVars & { FORCE: Flag; DISCARD: string; UNPUBLISH: string }
   prune: LockVars & { PRUNE: string }
   // Also run by the post step, which knows the target and the token only (recover takes no lock).

@@ -3,15 +3,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
-import type { FastPlan } from './fast-path.js'
+import { type FastPlan, planFast, readOffer } from './fast-path.js'
 import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { dryRunKept, keptNote } from './keep-assets.js'
 import { setLive } from './outcome.js'
-import { warnFsSplit } from './prepare.js'
+import { fastPathAllowed, warnFsSplit } from './prepare.js'
 import type { BuildManifest } from './release-manifest.js'
-import { all, first } from './remote.js'
+import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, type RsyncStats, runRsync } from './rsync.js'
 import type { RunContext } from './session.js'
 import type { Settings } from './settings.js'
@@ -167,7 +167,12 @@ export function emptyReleaseError(s: Settings, label: string, sharedExcluded: bo
 /** Dry run: the same checks without the lock or any write, and what would be sent. */
 export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
   const s = ctx.settings
-  const reply = await run.session.call('inspect', { TAKE_LOCK: 0, CHECK_DEPLOY: 1, ID: s.releaseId })
+  const reply = await run.session.call('inspect', {
+    TAKE_LOCK: 0,
+    CHECK_DEPLOY: 1,
+    ID: s.releaseId,
+    FAST: s.command === 'deploy' && fastPathAllowed() ? 1 : 0,
+  })
   run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`))
   run.result.previousReleaseId = run.state.live
   // A dry run changes nothing: what is live is what was live.
@@ -177,6 +182,7 @@ export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
   if (lock)
     ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`)
   const live = run.state.live
+  if (await fastDryRun(ctx, run, reply)) return
   // Compared by checksum against the live release: exactly what a deploy would send.
   const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`
   const remote = ctx.ssh.rsyncRemote(run.session.index, dest)
@@ -207,14 +213,53 @@ export async function dryRun(ctx: RunContext, run: DeployHost): Promise<void> {
   if (stats.files + stats.links === 0 && !s.allowEmpty) {
     throw emptyReleaseError(s, run.session.label, s.shared.length > 0)
   }
+  await dryRunResult(ctx, run, reply, items, stats.files)
+}
+
+/** A dry run's counts and words, whichever way it found what a deploy would send. */
+async function dryRunResult(
+  ctx: RunContext,
+  run: DeployHost,
+  reply: ScriptReply,
+  items: string[],
+  files: number,
+): Promise<void> {
+  const s = ctx.settings
+  const live = run.state?.live ?? ''
   run.result.filesTransferred = items.length
   const split = all(reply, 'fs-split')
   warnFsSplit(ctx, run.session.label, split, live)
   // Unchanged files become links only where one filesystem holds them all.
-  run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, stats.files - items.length)
+  run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, files - items.length)
   run.result.status = 'dry-run'
   run.result.assetsKept = await dryRunKept(ctx, run)
   ctx.reporter.info(
-    `${run.session.label}: dry run: would send ${items.length} of ${plural(stats.files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${keptNote(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
+    `${run.session.label}: dry run: would send ${items.length} of ${plural(files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${keptNote(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`,
   )
+}
+
+/**
+ * A dry run on the fast path: the server offered the live release (read only), and the plan says
+ * what a deploy would send, without rsync walking both trees. False (the rsync way) without an
+ * offer or a manifest.
+ */
+async function fastDryRun(ctx: RunContext, run: DeployHost, reply: ScriptReply): Promise<boolean> {
+  if (all(reply, 'fz').length + all(reply, 'fp').length === 0) return false
+  const m = await run.manifest
+  if (!m || m instanceof Error) return false
+  let plan: FastPlan
+  try {
+    plan = planFast(m, readOffer(reply))
+  } catch (e) {
+    ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${(e as Error).message}`)
+    return false
+  }
+  const types = new Map(m.entries.map((e) => [e.path, e.type]))
+  const sent = plan.send.filter((p) => types.get(p) === 'f')
+  const files = m.entries.filter((e) => e.type === 'f').length
+  if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
+    throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0)
+  }
+  await dryRunResult(ctx, run, reply, sent, files)
+  return true
 }

@@ -21,9 +21,10 @@ function offerReply(
   entries: (Entry | undefined)[],
   opts: { cut?: number; zip?: boolean; root?: string } = {},
 ) {
-  const lines = entries.map((x) =>
-    x ? `t ${formatLine({ ...x, hash: x.hash.slice(0, opts.cut ?? 16) })}` : 'u',
-  )
+  const lines = [
+    `r ${opts.root ?? '755'}`,
+    ...entries.map((x) => (x ? `t ${formatLine({ ...x, hash: x.hash.slice(0, opts.cut ?? 16) })}` : 'u')),
+  ]
   const body =
     opts.zip === false
       ? lines.map((l) => `@@rad fp ${l}`)
@@ -32,7 +33,7 @@ function offerReply(
             .toString('base64')
             .match(/.{1,76}/g) ?? []
         ).map((l) => `@@rad fz ${l}`)
-  return parseReply([...body, `@@rad fast-root ${opts.root ?? '755'}`, '@@rad fast ok', ''].join('\n'))
+  return parseReply([...body, '@@rad fast ok', ''].join('\n'))
 }
 
 /** The delta applied to the live manifest's lines, as fast_finish does on the server. */
@@ -100,19 +101,17 @@ describe('the fast-path plan', () => {
   it('matches on the whole hash when the server sends it whole, and never on a short one', () => {
     const offer = readOffer(offerReply(live, { cut: 64 }))
     expect(planFast(built(live), offer).send).toEqual([])
-    const short = parseReply(`@@rad fp t f 0644 1 aaaa a/1\n@@rad fast-root 755\n`)
+    const short = parseReply(`@@rad fp r 755\n@@rad fp t f 0644 1 aaaa a/1\n`)
     expect(() => readOffer(short)).toThrow(/line 1/)
   })
 
   it('refuses an offer it cannot read: bad lines, a broken stream, too much once inflated, no root mode', () => {
-    expect(() => readOffer(parseReply('@@rad fp t f 0644 - abc x\n@@rad fast-root 755\n'))).toThrow()
-    expect(() => readOffer(parseReply('@@rad fp t d 0755 - - a\\q\n@@rad fast-root 755\n'))).toThrow(/escape/)
-    expect(() => readOffer(parseReply('@@rad fz H4sIAAAA\n@@rad fast-root 755\n'))).toThrow(/decompress/)
+    expect(() => readOffer(parseReply('@@rad fp r 755\n@@rad fp t f 0644 - abc x\n'))).toThrow(/line 1/)
+    expect(() => readOffer(parseReply('@@rad fp r 755\n@@rad fp t d 0755 - - a\\q\n'))).toThrow(/escape/)
+    expect(() => readOffer(parseReply('@@rad fz H4sIAAAA\n'))).toThrow(/decompress/)
     expect(() => readOffer(parseReply('@@rad fp u\n'))).toThrow(/root mode/)
     const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x75)).toString('base64')
-    expect(() => readOffer(parseReply(`@@rad fz ${bomb}\n@@rad fast-root 755\n`), 1024 * 1024)).toThrow(
-      /decompress/,
-    )
+    expect(() => readOffer(parseReply(`@@rad fz ${bomb}\n`), 1024 * 1024)).toThrow(/decompress/)
   })
 
   it('steps aside for a build with a newline in a name (the server lists its trees a line a name)', () => {
