@@ -266,6 +266,7 @@ const DOCTOR = sh`
 say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
 say shell "\${SHELL:-}"
 if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+mv_known
 say mv-kind "$MVKIND"
 # kind owner writable device of each part of the deploy root that exists
 part() {

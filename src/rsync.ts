@@ -32,8 +32,9 @@ export interface UploadPlan {
    * The fast path: a local file of NUL-separated paths (relative to source) to send, and only
    * those: no --recursive (a listed directory is created with its mode, not walked), into the
    * server's hard-linked copy of the live release. So no --checksum but --ignore-times: every
-   * listed file is written anew (a temporary file renamed over the link, never through it), and
-   * --force lets a file take the place of a directory that is still there.
+   * listed file is written anew (a temporary file renamed over the link, never through it),
+   * --force lets a file take the place of a directory that is still there, and --compress: only
+   * what changed travels, so its text is worth the CPU (rsync skips media by suffix).
    */
   filesFrom?: string
 }
@@ -62,7 +63,7 @@ export function rsyncArgs(plan: UploadPlan): string[] {
     '--links',
     '--perms',
     `--chmod=${chmodSpec(plan.chmod)}`,
-    ...(plan.filesFrom ? ['--ignore-times', '--force'] : ['--checksum']),
+    ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
     ...(plan.protectArgs === false ? [] : ['--protect-args']),
     '--stats',
     '--no-human-readable',
