@@ -43,8 +43,13 @@ export const CFG = {
   changed: envNumber('BENCH_CHANGED', 0.01, 0),
   /** Site sizes (files) of the scales part: each rebuilt with 1% changed and with nothing changed. */
   scales: envList('BENCH_SCALES', [1000, 10_000, 50_000]),
-  /** Rounds of the scales above 10,000 files and of the big site (fewer: they take longer). */
+  /**
+   * Rounds of the rebuilds that are context, not goals, and cost seconds each: 1% changed above
+   * 10,000 files, loopback at 10,000 files, f on the big site (fewer: the goal rebuilds get BENCH_SAMPLES).
+   */
   largeSamples: Math.round(envNumber('BENCH_LARGE_SAMPLES', 3, 1)),
+  /** The tiny site deployed on loopback, for the fixed overhead (what does not grow with the site). */
+  tinyFiles: Math.round(envNumber('BENCH_TINY_FILES', 10, 1)),
   /** The big site: MB in all (a few big files and 10,000 small ones); 0 skips it. */
   bigMb: envNumber('BENCH_BIG_MB', 1000, 0),
   bigFiles: Math.round(envNumber('BENCH_BIG_FILES', 8, 1)),
