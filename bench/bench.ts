@@ -51,6 +51,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { DIST, ROOT } from '../test/support/harness.js'
 import { CFG, log } from './config.js'
+import { estimate, estimateText } from './estimate.js'
 import { type Figures, figures, type Measured } from './figures.js'
 import { measureFleet } from './fleet.js'
 import { mb, sec } from './format.js'
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
 
   const started = Date.now()
   const loadStart = os.loadavg()
+  // The defaults take many minutes: say how many before starting (a model: bench/estimate.ts).
+  log(`expected duration on a 2-core machine: ${estimateText(estimate(CFG))}`)
   const base = mkdtempSync('/tmp/radbench-')
   // rm(1): much faster than fs.rmSync on the hundreds of thousands of links a run leaves.
   cleanups.push(async () => {
@@ -130,8 +133,12 @@ async function main(): Promise<void> {
     const builds = new Builds(site, base)
     // The four methods, release after release; then the fleets.
     const methods = makeMethods(server, actionNode)
+    const t = performance.now()
     const releases = await measureReleases(server, methods, builds)
+    log(`classic: releases ${sec(performance.now() - t)} s`)
+    const tf = performance.now()
     const fleetRuns = await measureFleet(server, base, builds, actionNode)
+    log(`classic: fleet ${sec(performance.now() - tf)} s`)
     const measured: Measured = { site, methods, releases, fleetRuns }
     const f = figures(measured)
     printTables(f)

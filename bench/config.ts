@@ -55,6 +55,11 @@ export const CFG = {
   bigFiles: Math.round(envNumber('BENCH_BIG_FILES', 8, 1)),
   /** The full copy above this many files takes minutes over the link (its bytes / the bandwidth): not run. */
   fullMaxFiles: Math.round(envNumber('BENCH_FULL_MAX_FILES', 10_000, 0)),
+  /**
+   * The recipe above this many files is not run: context, not a goal, and at 50,000 files each of
+   * its rebuilds writes every file again (about a minute with its check and clean-up).
+   */
+  recipeMaxFiles: Math.round(envNumber('BENCH_RECIPE_MAX_FILES', 10_000, 0)),
   /** Rounds of the full copy and the recipe (context, not goals) above 1,000 files. */
   contextSamples: Math.round(envNumber('BENCH_CONTEXT_SAMPLES', 1, 1)),
   /** Which parts run: scales (issue 12's matrix), classic (one site release after release, the disk chart, the floor taken apart, the fleet). */

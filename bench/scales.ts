@@ -150,10 +150,12 @@ function plan(server: Server, actionNode: string, bigServer?: { server: Server; 
     const samples = CFG.samples
     const prefix = `s${files}-`
     const [ours, floor, full, recipe] = makeMethods(server, actionNode, prefix)
-    const methods: Method[] = [ours, floor, makeInplace(server, prefix), recipe]
+    const methods: Method[] = [ours, floor, makeInplace(server, prefix)]
     const skipped: Scale['skipped'] = []
-    if (files <= CFG.fullMaxFiles) methods.splice(3, 0, full)
+    if (files <= CFG.fullMaxFiles) methods.push(full)
     else skipped.push({ key: 'full', why: `above BENCH_FULL_MAX_FILES=${CFG.fullMaxFiles}` })
+    if (files <= CFG.recipeMaxFiles) methods.push(recipe)
+    else skipped.push({ key: 'recipe', why: `above BENCH_RECIPE_MAX_FILES=${CFG.recipeMaxFiles}` })
     scales.push({
       name: `${files / 1000}k`,
       files,
@@ -215,6 +217,7 @@ export async function measureScales(server: Server, base: string, actionNode: st
 }
 
 async function measureScale(base: string, scale: Scale, handshakes: number[]): Promise<ScaleSample[]> {
+  const started = performance.now()
   const { site, server } = scale
   const sshdPid = server.sshdPid
   const build = new MutableBuild(site, path.join(base, `build-${scale.name.replace(/\W+/g, '')}`))
@@ -228,13 +231,16 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
     `scale ${scale.name}: ${site.files.length} files, ${mb(site.totalBytes)} MB; ${scale.samples} round(s) of ${scale.scenarios.join(', ')}`,
   )
   const seedMtime = nextMtime()
+  const tb = performance.now()
   build.apply(1, seedMtime)
+  log(`  build written: ${sec(performance.now() - tb)} s`)
   /** Per method: its live release number, the site version it holds, what is known right. */
   const state = new Map<Method['key'], { k: number; v: number; known: Known }>()
   for (const m of scale.methods) {
     await settle()
     const r = await m.deploy(1, 'lan', build.dir)
     const known: Known = new Map()
+    const tc = performance.now()
     const check = checkRelease({
       site,
       version: site.version(1),
@@ -247,7 +253,9 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
     }
     scale.seedMs.set(m.key, r.ms)
     state.set(m.key, { k: 1, v: 1, known })
-    log(`  seed ${m.label}: ${sec(r.ms)} s (straight to the sshd)`)
+    log(
+      `  seed ${m.label}: ${sec(r.ms)} s (straight to the sshd), checked in ${sec(performance.now() - tc)} s`,
+    )
   }
 
   // The site version the build holds: a new one each round that something runs 1% changed; the
@@ -291,6 +299,7 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
         const w = wireSince([server.link], before)
         if (m.key === 'mtime') build.apply(v, mtime)
         const k = st.k + 1
+        const tc = performance.now()
         const check = checkRelease({
           site,
           version: site.version(v),
@@ -327,13 +336,17 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
           rmSync(m.release(old), { recursive: true, force: true })
         }
         log(
-          `  ${scale.name} ${scenario} round ${round}, ${m.label}: ${sec(r.ms)} s, ${r.filesSent} sent, ${mb(w.up + w.down)} MB wire, ${w.connections} conn, ${io ? `server read ${mb(io.rchar)} MB (${mb(io.readBytes)} MB from disk, ${io.sessions} session(s)${eviction ? `, evicted by ${eviction}` : ''}), ` : ''}links ${check.linked}/${check.unchanged}${check.problems.length ? `; WRONG: ${check.problems.slice(0, 3).join('; ')}` : ''}`,
+          `  ${scale.name} ${scenario} round ${round}, ${m.label}: ${sec(r.ms)} s, ${r.filesSent} sent, ${mb(w.up + w.down)} MB wire, ${w.connections} conn, ${io ? `server read ${mb(io.rchar)} MB (${mb(io.readBytes)} MB from disk, ${io.sessions} session(s)${eviction ? `, evicted by ${eviction}` : ''}), ` : ''}links ${check.linked}/${check.unchanged}, checked in ${sec(performance.now() - tc)} s${check.problems.length ? `; WRONG: ${check.problems.slice(0, 3).join('; ')}` : ''}`,
         )
       }
     }
   }
-  // Free the disk for the next scale.
-  build.remove()
+  // Free the disk for the next scale (timed: at 50,000 files it takes minutes on a busy disk).
+  const t = performance.now()
+  await exec('rm', ['-rf', '--one-file-system', build.dir])
   for (const m of scale.methods) await exec('rm', ['-rf', '--one-file-system', m.root])
+  log(
+    `  ${scale.name}: clean-up ${sec(performance.now() - t)} s; ${sec(performance.now() - started)} s in all`,
+  )
   return out
 }
