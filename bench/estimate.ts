@@ -70,49 +70,75 @@ export interface Estimate {
   total: number
 }
 
+/** One scale: writing its build and seeding its methods, its rounds, its clean-up (s). */
+interface ScaleCost {
+  name: string
+  setup: number
+  rounds: number
+  cleanup: number
+}
+
+function scaleCosts(k: EstimateKnobs): ScaleCost[] {
+  const out: ScaleCost[] = []
+  // The tiny site: a and b on loopback, with a handshake each round.
+  const tinyRounds = roundsOf({ files: k.tinyFiles, big: false, tiny: true }, 'loopback', 'ours', k)
+  out.push({
+    name: 'tiny',
+    setup: 2,
+    rounds: tinyRounds * (deployS('ours', 0, 'lan', k.mbit) + deployS('floor', 0, 'lan', k.mbit) + 1),
+    cleanup: 0,
+  })
+  const onLoopback = loopbackScale(k.scales)
+  for (const files of k.scales) {
+    const keys = methodsAt(files, k)
+    const scale = { files, big: false }
+    const scenarios: Scenario[] =
+      files === onLoopback ? ['change', 'nochange', 'loopback'] : ['change', 'nochange']
+    let rounds = 0
+    let removed = files * (1 + keys.length)
+    for (const scn of scenarios) {
+      for (const key of scn === 'loopback' ? (['ours', 'floor'] as const) : keys) {
+        const n = roundsOf(scale, scn, key, k)
+        const copied = key === 'full' || key === 'recipe'
+        rounds += n * (deployS(key, files, scn === 'loopback' ? 'lan' : 'wan', k.mbit) + 0.5)
+        rounds += n * files * (copied ? AROUND_COPIED : AROUND_LINKED)
+        // The action keeps every release; the others only the live one and the one before.
+        if (key === 'ours') removed += n * files
+      }
+    }
+    out.push({
+      name: `${files / 1000}k`,
+      setup: files * BUILD + keys.length * files * SEED,
+      rounds,
+      cleanup: removed * REMOVE,
+    })
+  }
+  if (k.bigMb > 0) {
+    const big = { files: 10_000, big: true }
+    const round = (key: 'ours' | 'floor' | 'mtime') =>
+      roundsOf(big, 'nochange', key, k) * (4 + BIG[key] * k.bigMb)
+    out.push({
+      name: `${k.bigMb} MB`,
+      setup: k.bigMb * (BIG.build + 3 * BIG.seed),
+      rounds: round('ours') + round('floor') + round('mtime'),
+      cleanup: k.bigMb * BIG.cleanup,
+    })
+  }
+  return out
+}
+
 export function estimate(k: EstimateKnobs): Estimate {
   const parts: Estimate['parts'] = []
   if (k.parts.has('scales')) {
-    // The tiny site: a and b on loopback, with a handshake each round.
-    const tinyRounds = roundsOf({ files: k.tinyFiles, big: false, tiny: true }, 'loopback', 'ours', k)
-    parts.push({
-      name: 'tiny',
-      s: 2 + tinyRounds * (deployS('ours', 0, 'lan', k.mbit) + deployS('floor', 0, 'lan', k.mbit) + 1),
+    // A scale's clean-up runs during the next one's setup (scales.ts): the longer of the two
+    // counts, and half the shorter (they share the disk).
+    const costs = scaleCosts(k)
+    costs.forEach((c, i) => {
+      const before = costs[i - 1]?.cleanup ?? 0
+      const overlap = Math.max(before, c.setup) + 0.5 * Math.min(before, c.setup)
+      const last = i === costs.length - 1 ? c.cleanup : 0
+      parts.push({ name: c.name, s: overlap + c.rounds + last })
     })
-    const onLoopback = loopbackScale(k.scales)
-    for (const files of k.scales) {
-      const keys = methodsAt(files, k)
-      const scale = { files, big: false }
-      const scenarios: Scenario[] =
-        files === onLoopback ? ['change', 'nochange', 'loopback'] : ['change', 'nochange']
-      let s = files * BUILD + keys.length * files * SEED
-      let removed = files * (1 + keys.length)
-      for (const scn of scenarios) {
-        for (const key of scn === 'loopback' ? (['ours', 'floor'] as const) : keys) {
-          const n = roundsOf(scale, scn, key, k)
-          const copied = key === 'full' || key === 'recipe'
-          s += n * (deployS(key, files, scn === 'loopback' ? 'lan' : 'wan', k.mbit) + 0.5)
-          s += n * files * (copied ? AROUND_COPIED : AROUND_LINKED)
-          // The action keeps every release; the others only the live one and the one before.
-          if (key === 'ours') removed += n * files
-        }
-      }
-      s += removed * REMOVE
-      parts.push({ name: `${files / 1000}k`, s })
-    }
-    if (k.bigMb > 0) {
-      const big = { files: 10_000, big: true }
-      const round = (key: 'ours' | 'floor' | 'mtime') =>
-        roundsOf(big, 'nochange', key, k) * (4 + BIG[key] * k.bigMb)
-      parts.push({
-        name: `${k.bigMb} MB`,
-        s:
-          k.bigMb * (BIG.build + 3 * BIG.seed + BIG.cleanup) +
-          round('ours') +
-          round('floor') +
-          round('mtime'),
-      })
-    }
   }
   if (k.parts.has('classic')) {
     parts.push({

@@ -53,6 +53,8 @@ export interface Overhead {
   withHandshake: Stat
   /** total − upload − handshake, per round: the overhead. */
   fixed: Stat
+  /** Rounds whose log had no `upload` group (renamed?): their figure includes the transfer. */
+  noUpload: number
 }
 
 /**
@@ -74,7 +76,8 @@ export function overheadAt(
   const withHandshake = stat(loop.map((s) => s.ms - phaseMs(s, 'upload')))
   const fixed = stat(loop.map((s) => s.ms - phaseMs(s, 'upload') - handshake))
   if (!total || !upload || !withHandshake || !fixed || Number.isNaN(handshake)) return undefined
-  return { scale, total, upload, handshake, handshakes: handshakes.length, withHandshake, fixed }
+  const noUpload = loop.filter((s) => !(s.named ?? []).some((p) => p.name === 'upload')).length
+  return { scale, total, upload, handshake, handshakes: handshakes.length, withHandshake, fixed, noUpload }
 }
 
 /**
@@ -316,7 +319,8 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
       ? {
           goal: `fixed overhead on loopback ≤ 0.25 s: a's end-to-end time on a ${tiny?.files}-file site (no change) minus its rsync step (upload) minus the SSH handshake`,
           measured: `${sec(fixed.fixed.median)} s (${sec(fixed.fixed.min)}–${sec(fixed.fixed.max)}, ${fixed.fixed.n} rounds; with the handshake ${sec(fixed.withHandshake.median)} s)${perFile ? `; at ${perFileScale?.name} files, per-file work included: ${sec(perFile.fixed.median)} s` : ''}`,
-          met: fixed.fixed.median <= 250,
+          // Without the upload group the transfer is in the figure: not a measurement of the goal.
+          met: fixed.noUpload > 0 ? undefined : fixed.fixed.median <= 250,
         }
       : { goal: 'fixed overhead on loopback ≤ 0.25 s', measured: 'not measured', met: undefined },
   )
@@ -343,7 +347,7 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   const goalRows = goals.map((g) => [g.goal, g.measured, verdict(g)])
 
   const overheadLine = (o: Overhead, files: number | undefined, what: string) =>
-    `On loopback (${o.scale}${files !== undefined ? `, ${files} files of ${mb(scales.find((x) => x.name === o.scale)?.site.totalBytes ?? Number.NaN)} MB` : ''}, no-change rebuild, every mtime new, ${o.total.n} rounds) a took ${sec(o.total.median)} s (${sec(o.total.min)}–${sec(o.total.max)}) and b ${sec(floorLoop(o.scale)?.median ?? Number.NaN)} s. Without a's rsync step (the upload group: ${sec(o.upload.median)} s) that is ${sec(o.withHandshake.median)} s, of which the SSH handshake alone (ssh -M -N -f on loopback, median of ${o.handshakes}) takes ${sec(o.handshake)} s: **${what} ${sec(o.fixed.median)} s** (${sec(o.fixed.min)}–${sec(o.fixed.max)}; per round a − upload − the handshake's median).`
+    `On loopback (${o.scale}${files !== undefined ? `, ${files} files of ${mb(scales.find((x) => x.name === o.scale)?.site.totalBytes ?? Number.NaN)} MB` : ''}, no-change rebuild, every mtime new, ${o.total.n} rounds) a took ${sec(o.total.median)} s (${sec(o.total.min)}–${sec(o.total.max)}) and b ${sec(floorLoop(o.scale)?.median ?? Number.NaN)} s. Without a's rsync step (the upload group: ${sec(o.upload.median)} s) that is ${sec(o.withHandshake.median)} s, of which the SSH handshake alone (ssh -M -N -f on loopback, median of ${o.handshakes}) takes ${sec(o.handshake)} s: **${what} ${sec(o.fixed.median)} s** (${sec(o.fixed.min)}–${sec(o.fixed.max)}; per round a − upload − the handshake's median).${o.noUpload ? ` **${o.noUpload} of ${o.total.n} rounds had no log group named "upload"**, so for them nothing was taken off for the transfer.` : ''}`
   const fixedText = [
     fixed
       ? `${overheadLine(fixed, tiny?.files, 'fixed overhead')} This is the goal's figure: Node's start, reading the inputs, the connection's checks, the prepare and the switch calls, the outputs and closing the master, on a site too small for any per-file work to count.`

@@ -212,11 +212,24 @@ export async function measureScales(server: Server, base: string, actionNode: st
   const scales = plan(server, actionNode, bigServer)
   const samples: ScaleSample[] = []
   const handshakes: number[] = []
-  for (const scale of scales) samples.push(...(await measureScale(base, scale, handshakes)))
+  // Each scale's clean-up runs while the next one writes its build and seeds its methods (neither
+  // is measured), and must have ended before that scale's first measured rebuild.
+  let previous: Promise<void> = Promise.resolve()
+  for (const scale of scales) {
+    const r = await measureScale(base, scale, handshakes, previous)
+    samples.push(...r.samples)
+    previous = r.cleanup
+  }
+  await previous
   return { scales, samples, handshakes, ms: performance.now() - t0 }
 }
 
-async function measureScale(base: string, scale: Scale, handshakes: number[]): Promise<ScaleSample[]> {
+async function measureScale(
+  base: string,
+  scale: Scale,
+  handshakes: number[],
+  previous: Promise<void>,
+): Promise<{ samples: ScaleSample[]; cleanup: Promise<void> }> {
   const started = performance.now()
   const { site, server } = scale
   const sshdPid = server.sshdPid
@@ -260,6 +273,9 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
 
   // The site version the build holds: a new one each round that something runs 1% changed; the
   // other rebuilds deploy it again (no change), so every method must hold it already (checked below).
+  const tw = performance.now()
+  await previous
+  log(`  waited ${sec(performance.now() - tw)} s for the previous scale's clean-up`)
   let v = 1
   for (let round = 1; round <= scale.samples; round++) {
     for (const scenario of scale.scenarios) {
@@ -342,11 +358,17 @@ async function measureScale(base: string, scale: Scale, handshakes: number[]): P
     }
   }
   // Free the disk for the next scale (timed: at 50,000 files it takes minutes on a busy disk).
-  const t = performance.now()
-  await exec('rm', ['-rf', '--one-file-system', build.dir])
-  for (const m of scale.methods) await exec('rm', ['-rf', '--one-file-system', m.root])
-  log(
-    `  ${scale.name}: clean-up ${sec(performance.now() - t)} s; ${sec(performance.now() - started)} s in all`,
-  )
-  return out
+  log(`  ${scale.name}: ${sec(performance.now() - started)} s, clean-up under way`)
+  const cleanup = (async () => {
+    const t = performance.now()
+    try {
+      await exec('rm', ['-rf', '--one-file-system', build.dir])
+      for (const m of scale.methods) await exec('rm', ['-rf', '--one-file-system', m.root])
+      log(`  ${scale.name}: clean-up took ${sec(performance.now() - t)} s`)
+    } catch (e) {
+      // Not awaited at once: never an unhandled rejection. The run's own clean-up removes it all.
+      log(`  ${scale.name}: clean-up failed: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  })()
+  return { samples: out, cleanup }
 }

@@ -219,6 +219,23 @@ describe('the fixed overhead', () => {
     expect(f.goals.find((x) => x.goal.startsWith('fixed overhead'))?.met).toBe(false)
   })
 
+  it('is not measured when the log has no upload group to take off (a renamed group)', () => {
+    const s = sample('tiny', 'loopback', 'ours', 400, {
+      named: [
+        { name: 'start', ms: 100 },
+        { name: 'send', ms: 300 },
+      ],
+    })
+    const f = scalesFigures({
+      scales: [scale('tiny', 10, { tiny: true })],
+      samples: [s],
+      handshakes: [200],
+      ms: 0,
+    })
+    expect(f.goals.find((x) => x.goal.startsWith('fixed overhead'))?.met).toBeUndefined()
+    expect(f.md).toContain('1 of 1 rounds had no log group named "upload"')
+  })
+
   it('is not measured without the tiny site', () => {
     const f = scalesFigures({
       scales: [scale('10k', 10_000)],
