@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const started = Date.now()
   const loadStart = os.loadavg()
   // The defaults take many minutes: say how many before starting (a model: bench/estimate.ts).
-  log(`expected duration on a 2-core machine: ${estimateText(estimate(CFG))}`)
+  log(`expected duration: ${estimateText(estimate(CFG))}; a model of this 2-core machine (bench/estimate.ts)`)
   const base = mkdtempSync('/tmp/radbench-')
   // rm(1): much faster than fs.rmSync on the hundreds of thousands of links a run leaves.
   cleanups.push(async () => {

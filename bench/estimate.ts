@@ -1,11 +1,12 @@
 /**
  * How long a run takes with the given knobs, printed before it starts (a run with the defaults
- * takes many minutes, and a lead runs it at the end of a session). A model, not a measurement: the
- * costs below were measured on the 2-core machine of bench/report.md while it was shared with
- * other work (a quiet machine is faster, a disk busy with others' writes slower), per deploy of
- * each method and per file, with what the benchmark does around every deploy (rebuilding the
- * build, sync, checking the release, removing old ones) and the clean-up of each scale. Each run
- * logs its parts' real times next to these, so the model can be corrected.
+ * takes many minutes). A model, not a measurement: the costs below were measured on the 2-core
+ * machine of bench/report.md while it was shared with other work (load 3–9): per deploy of each
+ * method and per file, what the benchmark does around every deploy (the build's new mtimes, sync,
+ * checking the release, removing old ones), each scale's setup and clean-up. A run of 50k files
+ * and 1 GB took 762 s against 13 min modelled; the classic part under load 7–9 took 893 s against
+ * 7 min; bench/report.md's run on a quiet machine took 0.3× the model (QUIET). Each run logs its
+ * parts' real times (build, seeds, checks, clean-ups, each scale and part), to correct the model.
  */
 import type { Method } from './methods.js'
 import { loopbackScale, type Rounds, roundsOf, type Scenario } from './scales.js'
@@ -153,8 +154,14 @@ export function estimate(k: EstimateKnobs): Estimate {
   return { parts, total: parts.reduce((a, p) => a + p.s, 0) }
 }
 
-/** `about 18 min (tiny 12 s, 1k 40 s, …)`. */
+/**
+ * A quiet machine against the model: bench/report.md's run (10k files, 3 rounds, 200 MB, the
+ * classic part) took 178 s on it, the model says 11 min.
+ */
+export const QUIET = 0.3
+
+/** `about 9 min on a quiet machine, 30 min as busy as … (tiny 11 s, 1k 81 s, …)`. */
 export function estimateText(e: Estimate): string {
   const t = (s: number) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`)
-  return `about ${t(e.total)} (${e.parts.map((p) => `${p.name} ${t(p.s)}`).join(', ')})`
+  return `about ${t(e.total * QUIET)} on a quiet machine, ${t(e.total)} on one as busy as when it was modelled (${e.parts.map((p) => `${p.name} ${t(p.s)}`).join(', ')})`
 }
