@@ -307,11 +307,13 @@ export interface NamedPhase {
 }
 
 /**
- * A log group's name without the host it runs on (`user@host:port: prepare` → `prepare`): the
- * first `: ` after a `user@host` label, so a name with a colon of its own keeps it.
+ * A log group's name without the host it runs on (`user@host:port: prepare` → `prepare`): up to
+ * the first `: ` when what is before it looks like a host label (no space; a `@`, `:` or `.` in
+ * it), so a name with a colon of its own keeps it.
  */
 export function groupName(title: string): string {
-  return title.replace(/^\S+@\S+?: /, '')
+  const m = /^(\S+?): /.exec(title)
+  return m && /[@:.]/.test(m[1] as string) ? title.slice(m[0].length) : title
 }
 
 /**

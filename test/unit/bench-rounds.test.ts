@@ -55,6 +55,9 @@ describe("the action's log groups", () => {
   it('drops the host label only, so a name with a colon of its own keeps it', () => {
     expect(groupName('radtest@127.0.0.1:2222: prepare')).toBe('prepare')
     expect(groupName('deploy@[2001:db8::1]:22: manifest: diff')).toBe('manifest: diff')
+    expect(groupName('127.0.0.1:2222: prepare')).toBe('prepare')
+    expect(groupName('web1.example.com: upload')).toBe('upload')
+    expect(groupName('manifest: diff')).toBe('manifest: diff')
     expect(groupName('publish and switch')).toBe('publish and switch')
   })
 
