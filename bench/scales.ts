@@ -271,11 +271,11 @@ async function measureScale(
     )
   }
 
-  // The site version the build holds: a new one each round that something runs 1% changed; the
-  // other rebuilds deploy it again (no change), so every method must hold it already (checked below).
   const tw = performance.now()
   await previous
   log(`  waited ${sec(performance.now() - tw)} s for the previous scale's clean-up`)
+  // The site version the build holds: a new one each round that something runs 1% changed; the
+  // other rebuilds deploy it again (no change), so every method must hold it already (checked below).
   let v = 1
   for (let round = 1; round <= scale.samples; round++) {
     for (const scenario of scale.scenarios) {
