@@ -25,9 +25,13 @@
  * Each method's first release goes straight to the sshd; the rebuilds go through the WAN simulator
  * (test/support/throttle.ts: BENCH_MBIT each way, BENCH_RTT_MS round trip). The big site has its
  * own sshd whose sessions log their I/O, and each of its live releases leaves the page cache before
- * a deploy: does a no-change rebuild read it again? At the smallest scale a and b also run on
- * loopback: the fixed overhead. Every release is checked against its build (verify.ts). The goals
- * of issue 12 are computed and printed with met / not met.
+ * a deploy: does a no-change rebuild read it again? A tiny site (BENCH_TINY_FILES files, a few
+ * KB) is deployed by a and b on loopback, no change, round after round: the fixed overhead (a's
+ * time minus its rsync step minus the SSH handshake); at 10,000 files (or the smallest scale) a
+ * and b run on loopback too, for the same figure with the per-file work in it. The goals'
+ * rebuilds (10k 1% changed, 10k and 50k no change, the big site, the tiny site) get BENCH_SAMPLES
+ * rounds; the context fewer (scales.ts roundsOf). Every release is checked against its build
+ * (verify.ts). The goals of issue 12 are computed and printed with met / not met.
  *
  * Part `classic`: a site of BENCH_FILES files deployed (release 1), then rebuilt and deployed again,
  * BENCH_RELEASES times in all, by a–d. Release 1 and the rebuilds measured (2 for c and d; 2 to
@@ -39,9 +43,11 @@
  * side and the runner's side measured apart (cgroups), since here they share one machine.
  *
  * Knobs (environment): BENCH_PARTS=scales,classic BENCH_SCALES=1000,10000,50000 BENCH_BIG_MB=1000
- * (0 skips the big site) BENCH_BIG_FILES=8 BENCH_LARGE_SAMPLES=3 (rounds above 10k files and of
- * the big site) BENCH_FULL_MAX_FILES=10000 BENCH_CONTEXT_SAMPLES=1 (rounds of c and d above 1k)
- * BENCH_FILES=10000 BENCH_MBIT=50 BENCH_RTT_MS=20 BENCH_HOSTS=8 BENCH_RELEASES=10 BENCH_SAMPLES=5
+ * (0 skips the big site) BENCH_BIG_FILES=8 BENCH_TINY_FILES=10 BENCH_SAMPLES=5 (rounds of the
+ * goals' rebuilds, and of a and b in the classic part) BENCH_LARGE_SAMPLES=3 (rounds of 1% changed
+ * above 10k files, of loopback at 10k and of f) BENCH_FULL_MAX_FILES=10000
+ * BENCH_RECIPE_MAX_FILES=10000 (c and d run up to these sizes) BENCH_CONTEXT_SAMPLES=1 (rounds of c
+ * and d above 1k) BENCH_FILES=10000 BENCH_MBIT=50 BENCH_RTT_MS=20 BENCH_HOSTS=8 BENCH_RELEASES=10 BENCH_SAMPLES=5
  * BENCH_FLEET_SAMPLES=3 BENCH_CHANGED=0.01 BENCH_REPORT=bench/report.md BENCH_SVG=docs/disk-over-releases.svg
  */
 
@@ -51,6 +57,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { DIST, ROOT } from '../test/support/harness.js'
 import { CFG, log } from './config.js'
+import { estimate, estimateText } from './estimate.js'
 import { type Figures, figures, type Measured } from './figures.js'
 import { measureFleet } from './fleet.js'
 import { mb, sec } from './format.js'
@@ -97,6 +104,8 @@ async function main(): Promise<void> {
 
   const started = Date.now()
   const loadStart = os.loadavg()
+  // The defaults take many minutes: say how many before starting (a model: bench/estimate.ts).
+  log(`expected duration: ${estimateText(estimate(CFG))}; a model of this 2-core machine (bench/estimate.ts)`)
   const base = mkdtempSync('/tmp/radbench-')
   // rm(1): much faster than fs.rmSync on the hundreds of thousands of links a run leaves.
   cleanups.push(async () => {
@@ -130,8 +139,12 @@ async function main(): Promise<void> {
     const builds = new Builds(site, base)
     // The four methods, release after release; then the fleets.
     const methods = makeMethods(server, actionNode)
+    const t = performance.now()
     const releases = await measureReleases(server, methods, builds)
+    log(`classic: releases ${sec(performance.now() - t)} s`)
+    const tf = performance.now()
     const fleetRuns = await measureFleet(server, base, builds, actionNode)
+    log(`classic: fleet ${sec(performance.now() - tf)} s`)
     const measured: Measured = { site, methods, releases, fleetRuns }
     const f = figures(measured)
     printTables(f)

@@ -43,13 +43,23 @@ export const CFG = {
   changed: envNumber('BENCH_CHANGED', 0.01, 0),
   /** Site sizes (files) of the scales part: each rebuilt with 1% changed and with nothing changed. */
   scales: envList('BENCH_SCALES', [1000, 10_000, 50_000]),
-  /** Rounds of the scales above 10,000 files and of the big site (fewer: they take longer). */
+  /**
+   * Rounds of the rebuilds that are context, not goals, and cost seconds each: 1% changed above
+   * 10,000 files, loopback at 10,000 files, f on the big site (fewer: the goal rebuilds get BENCH_SAMPLES).
+   */
   largeSamples: Math.round(envNumber('BENCH_LARGE_SAMPLES', 3, 1)),
+  /** The tiny site deployed on loopback, for the fixed overhead (what does not grow with the site). */
+  tinyFiles: Math.round(envNumber('BENCH_TINY_FILES', 10, 1)),
   /** The big site: MB in all (a few big files and 10,000 small ones); 0 skips it. */
   bigMb: envNumber('BENCH_BIG_MB', 1000, 0),
   bigFiles: Math.round(envNumber('BENCH_BIG_FILES', 8, 1)),
   /** The full copy above this many files takes minutes over the link (its bytes / the bandwidth): not run. */
   fullMaxFiles: Math.round(envNumber('BENCH_FULL_MAX_FILES', 10_000, 0)),
+  /**
+   * The recipe above this many files is not run: context, not a goal, and at 50,000 files each of
+   * its rebuilds writes every file again (about a minute with its check and clean-up).
+   */
+  recipeMaxFiles: Math.round(envNumber('BENCH_RECIPE_MAX_FILES', 10_000, 0)),
   /** Rounds of the full copy and the recipe (context, not goals) above 1,000 files. */
   contextSamples: Math.round(envNumber('BENCH_CONTEXT_SAMPLES', 1, 1)),
   /** Which parts run: scales (issue 12's matrix), classic (one site release after release, the disk chart, the floor taken apart, the fleet). */

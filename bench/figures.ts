@@ -105,7 +105,11 @@ export function figures(measured: Measured) {
           sec(phase('connect')),
           `${sec(handshake)} (ssh -M -N -f)`,
         ],
-        ['prepare: one remote call', sec(phase('prepare')), `— (an empty call: ${sec(emptyCall)})`],
+        [
+          'prepare: one remote call (and any log group not named here)',
+          sec(phase('prepare')),
+          `— (an empty call: ${sec(emptyCall)})`,
+        ],
         [
           'upload: rsync over the master',
           sec(phase('upload')),

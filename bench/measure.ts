@@ -176,25 +176,27 @@ export interface Phases {
   finish: number
 }
 
-/** Phase times of one host's run of the action, from the times its ::group:: lines arrived. */
+/**
+ * Phase times of one host's run of the action, from the times its ::group:: lines arrived, in the
+ * classic part's six columns. From groupPhases, so a log group added or renamed is not lost: every
+ * group that is not connect, upload or (publish and) switch counts in `prepare`.
+ */
 export function phasesOf(marks: { t: number; line: string }[], t0: number, end: number): Phases | undefined {
-  const index = (re: RegExp) => marks.findIndex((m) => re.test(m.line))
-  const at = (i: number) => (i < 0 ? undefined : marks[i]?.t)
-  const swIndex = index(/^::group::.*: publish and switch$/)
-  const connect = at(index(/^::group::.*: connect and check$/))
-  const prepare = at(index(/^::group::.*: prepare$/))
-  const upload = at(index(/^::group::.*: upload$/))
-  const sw = at(swIndex)
-  if (connect === undefined || prepare === undefined || upload === undefined || sw === undefined)
-    return undefined
-  const swEnd = marks.find((m, i) => i > swIndex && m.line === '::endgroup::')?.t ?? end
+  const named = groupPhases(marks, t0, end)
+  if (named.length === 0) return undefined
+  const sum = (test: (name: string) => boolean) =>
+    named.filter((p) => test(p.name)).reduce((a, p) => a + p.ms, 0)
+  const isConnect = (n: string) => n.startsWith('connect')
+  const isSwitch = (n: string) => n.endsWith('switch')
+  const fixed = (n: string) =>
+    n === 'start' || n === 'finish' || n === 'upload' || isConnect(n) || isSwitch(n)
   return {
-    start: connect - t0,
-    connect: prepare - connect,
-    prepare: upload - prepare,
-    upload: sw - upload,
-    switch: swEnd - sw,
-    finish: end - swEnd,
+    start: sum((n) => n === 'start'),
+    connect: sum(isConnect),
+    prepare: sum((n) => !fixed(n)),
+    upload: sum((n) => n === 'upload'),
+    switch: sum(isSwitch),
+    finish: sum((n) => n === 'finish'),
   }
 }
 
@@ -305,6 +307,16 @@ export interface NamedPhase {
 }
 
 /**
+ * A log group's name without the host it runs on (`user@host:port: prepare` → `prepare`): up to
+ * the first `: ` when what is before it looks like a host label (no space; a `@`, `:` or `.` in
+ * it), so a name with a colon of its own keeps it.
+ */
+export function groupName(title: string): string {
+  const m = /^(\S+?): /.exec(title)
+  return m && /[@:.]/.test(m[1] as string) ? title.slice(m[0].length) : title
+}
+
+/**
  * Every phase of one run of the action, in order: `start` (process start to the first group), each
  * log group by its name (without the host prefix), then `finish` (the last group's end to exit).
  * Generic, so a new group (e.g. a manifest step) shows up by itself.
@@ -313,7 +325,7 @@ export function groupPhases(marks: { t: number; line: string }[], t0: number, en
   const groups = marks
     .map((m, i) => ({ m, i }))
     .filter(({ m }) => m.line.startsWith('::group::'))
-    .map(({ m, i }) => ({ t: m.t, i, name: m.line.slice('::group::'.length).replace(/^.*: /, '') }))
+    .map(({ m, i }) => ({ t: m.t, i, name: groupName(m.line.slice('::group::'.length)) }))
   if (groups.length === 0) return []
   const out: NamedPhase[] = [{ name: 'start', ms: (groups[0]?.t ?? t0) - t0 }]
   groups.forEach((g, j) => {
@@ -323,4 +335,26 @@ export function groupPhases(marks: { t: number; line: string }[], t0: number, en
     if (!next) out.push({ name: 'finish', ms: end - close })
   })
   return out
+}
+
+/**
+ * The phase names of many runs in one order that keeps each run's: a group only some runs have
+ * (a fast path's step, a renamed one) goes right after the group it follows in those runs, not at
+ * the end. `start` first and `finish` last whenever they appear.
+ */
+export function phaseOrder(runs: string[][]): string[] {
+  const out: string[] = []
+  for (const names of runs) {
+    names.forEach((name, i) => {
+      if (name === 'start' || name === 'finish' || out.includes(name)) return
+      // After the nearest earlier name of this run already placed; first if none is.
+      const before = names
+        .slice(0, i)
+        .reverse()
+        .find((n) => out.includes(n))
+      out.splice(before === undefined ? 0 : out.indexOf(before) + 1, 0, name)
+    })
+  }
+  const seen = new Set(runs.flat())
+  return [...(seen.has('start') ? ['start'] : []), ...out, ...(seen.has('finish') ? ['finish'] : [])]
 }

@@ -124,11 +124,11 @@ ${machineText(info)}
   parts.push(`## Running it
 
 \`\`\`sh
-sudo npm run bench        # about ${Math.ceil((seconds + 30) / 60)} minutes here, cleaning up included; needs rsync, openssh-server, util-linux (unshare), python3 (to empty the page cache of one release)
+sudo npm run bench        # about ${Math.ceil((seconds + 30) / 60)} minutes here with these knobs, cleaning up included (it prints its expected duration first); needs rsync, openssh-server, util-linux (unshare), python3 (to empty the page cache of one release)
 sudo env BENCH_PARTS=scales BENCH_SCALES=1000 BENCH_SAMPLES=2 BENCH_BIG_MB=0 npm run bench   # smaller and faster
 \`\`\`
 
-Knobs: \`BENCH_PARTS\` (${[...CFG.parts].join(',')}: \`scales\` and/or \`classic\`), \`BENCH_SCALES\` (${CFG.scales.join(',')}), \`BENCH_LARGE_SAMPLES\` (${CFG.largeSamples}: rounds above 10,000 files and of the big site), \`BENCH_BIG_MB\` (${CFG.bigMb}; 0 skips the big site), \`BENCH_BIG_FILES\` (${CFG.bigFiles}), \`BENCH_FULL_MAX_FILES\` (${CFG.fullMaxFiles}), \`BENCH_CONTEXT_SAMPLES\` (${CFG.contextSamples}), \`BENCH_FILES\` (${CFG.files}), \`BENCH_MBIT\` (${CFG.mbit}), \`BENCH_RTT_MS\` (${CFG.rttMs}), \`BENCH_HOSTS\` (${CFG.hosts}), \`BENCH_RELEASES\` (${CFG.releases}), \`BENCH_SAMPLES\` (${CFG.samples}), \`BENCH_FLEET_SAMPLES\` (${CFG.fleetSamples}), \`BENCH_CHANGED\` (${CFG.changed}), \`BENCH_REPORT\`, \`BENCH_SVG\`. It measures dist/index.js: run \`npm run build\` first after changing src/.
+Knobs: \`BENCH_PARTS\` (${[...CFG.parts].join(',')}: \`scales\` and/or \`classic\`), \`BENCH_SCALES\` (${CFG.scales.join(',')}), \`BENCH_SAMPLES\` (${CFG.samples}: rounds of the goals' rebuilds, and of a and b in the classic part), \`BENCH_LARGE_SAMPLES\` (${CFG.largeSamples}: rounds of 1% changed above 10,000 files, of loopback at 10,000 and of f), \`BENCH_BIG_MB\` (${CFG.bigMb}; 0 skips the big site), \`BENCH_BIG_FILES\` (${CFG.bigFiles}), \`BENCH_TINY_FILES\` (${CFG.tinyFiles}: the site of the fixed overhead), \`BENCH_FULL_MAX_FILES\` (${CFG.fullMaxFiles}), \`BENCH_RECIPE_MAX_FILES\` (${CFG.recipeMaxFiles}), \`BENCH_CONTEXT_SAMPLES\` (${CFG.contextSamples}: rounds of c and d above 1,000 files), \`BENCH_FILES\` (${CFG.files}), \`BENCH_MBIT\` (${CFG.mbit}), \`BENCH_RTT_MS\` (${CFG.rttMs}), \`BENCH_HOSTS\` (${CFG.hosts}), \`BENCH_RELEASES\` (${CFG.releases}), \`BENCH_FLEET_SAMPLES\` (${CFG.fleetSamples}), \`BENCH_CHANGED\` (${CFG.changed}), \`BENCH_REPORT\`, \`BENCH_SVG\`. It measures dist/index.js: run \`npm run build\` first after changing src/.
 `)
   mkdirSync(path.dirname(CFG.report), { recursive: true })
   writeFileSync(CFG.report, parts.join('\n'))

@@ -5,6 +5,7 @@
  */
 import { CFG } from './config.js'
 import { mb, mdTable, median, sec, textTable } from './format.js'
+import { phaseOrder } from './measure.js'
 import type { Method } from './methods.js'
 import type { Scale, ScaleSample, ScalesRun, Scenario } from './scales.js'
 
@@ -35,6 +36,76 @@ function stat(xs: number[]): Stat | undefined {
   return { n: xs.length, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }
 }
 
+/** The time of ours' log group(s) of that name in one deploy (0 when it has none). */
+const phaseMs = (s: ScaleSample, name: string) =>
+  (s.named ?? []).filter((p) => p.name === name).reduce((a, p) => a + p.ms, 0)
+
+export interface Overhead {
+  scale: string
+  /** a end to end on loopback, no change. */
+  total: Stat
+  /** Its rsync step (the `upload` log group). */
+  upload: Stat
+  /** The SSH handshake alone on loopback (ssh -M -N -f), the median of `handshakes` samples. */
+  handshake: number
+  handshakes: number
+  /** total − upload, per round. */
+  withHandshake: Stat
+  /** total − upload − handshake, per round: the overhead. */
+  fixed: Stat
+  /** Rounds whose log had no `upload` group (renamed?): their figure includes the transfer. */
+  noUpload: number
+}
+
+/**
+ * The overhead of ours at one scale on loopback (no-change rebuild): per round, its end-to-end
+ * time minus its rsync step (the transfer) minus the SSH handshake every method pays (measured
+ * alone, its median). What is left is Node's start, the connection's checks, the prepare and the
+ * switch calls and the finish; on the tiny site that is the fixed part, at 10,000 files it also
+ * holds the per-file work outside rsync (hashing the build, the server's links and checks).
+ */
+export function overheadAt(
+  samples: ScaleSample[],
+  scale: string,
+  handshakes: number[],
+): Overhead | undefined {
+  const loop = samples.filter((s) => s.scale === scale && s.scenario === 'loopback' && s.method === 'ours')
+  const handshake = handshakes.length ? median(handshakes) : Number.NaN
+  const total = stat(loop.map((s) => s.ms))
+  const upload = stat(loop.map((s) => phaseMs(s, 'upload')))
+  const withHandshake = stat(loop.map((s) => s.ms - phaseMs(s, 'upload')))
+  const fixed = stat(loop.map((s) => s.ms - phaseMs(s, 'upload') - handshake))
+  if (!total || !upload || !withHandshake || !fixed || Number.isNaN(handshake)) return undefined
+  const noUpload = loop.filter((s) => !(s.named ?? []).some((p) => p.name === 'upload')).length
+  return { scale, total, upload, handshake, handshakes: handshakes.length, withHandshake, fixed, noUpload }
+}
+
+/**
+ * The rounds each rebuild got, from the samples: `10k 1% changed: 5 (c, d: 1)`, the methods with
+ * fewer rounds than the most named in brackets.
+ */
+export function roundsText(scales: Pick<Scale, 'name' | 'scenarios'>[], samples: ScaleSample[]): string {
+  const parts: string[] = []
+  for (const sc of scales) {
+    for (const scn of sc.scenarios) {
+      const counts = new Map<Method['key'], number>()
+      for (const s of samples) {
+        if (s.scale === sc.name && s.scenario === scn) counts.set(s.method, (counts.get(s.method) ?? 0) + 1)
+      }
+      if (counts.size === 0) continue
+      const most = Math.max(...counts.values())
+      const fewer = new Map<number, string[]>()
+      for (const k of ORDER) {
+        const n = counts.get(k)
+        if (n !== undefined && n < most) fewer.set(n, [...(fewer.get(n) ?? []), SHORT[k].slice(0, 1)])
+      }
+      const rest = [...fewer].map(([n, ks]) => `${ks.join(', ')}: ${n}`).join('; ')
+      parts.push(`${sc.name} ${SCENARIO[scn]}: ${most}${rest ? ` (${rest})` : ''}`)
+    }
+  }
+  return parts.join(', ')
+}
+
 /** `1.23 (1.10–1.40)`: median and spread (min–max) of the rounds; `—` when not run. */
 const cell = (s: Stat | undefined, f = sec) =>
   s ? (s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : `${f(s.median)} (1 round)`) : '—'
@@ -59,7 +130,8 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   const ms = (scale: string, scenario: Scenario, method: Method['key']) =>
     stat(of(scale, scenario, method).map((s) => s.ms))
   const wrong = (xs: ScaleSample[]) => xs.filter((s) => s.check.problems.length > 0)
-  const smallScales = scales.filter((s) => !s.big)
+  // The real sites; the tiny one only measures the fixed overhead on loopback.
+  const smallScales = scales.filter((s) => !s.big && !s.tiny)
   const big = scales.find((s) => s.big)
 
   // 1. Side by side: rows the methods, columns each scale's scenarios (seconds over the WAN).
@@ -158,15 +230,11 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   ]
 
   // 4. Where our time goes: ours' phases (medians), per scale and rebuild.
-  const phaseNames: string[] = []
-  for (const s of samples) {
-    if (s.method !== 'ours') continue
-    for (const p of s.named ?? []) if (!phaseNames.includes(p.name)) phaseNames.push(p.name)
-  }
-  // start and finish at the ends, the log groups in between in the order they ran.
-  const named = ['start', ...phaseNames.filter((n) => n !== 'start' && n !== 'finish'), 'finish']
-  const phaseOf = (xs: ScaleSample[], name: string) =>
-    stat(xs.map((s) => (s.named ?? []).filter((p) => p.name === name).reduce((a, p) => a + p.ms, 0)))
+  // Whatever log groups the action printed, in the order they ran; start and finish at the ends.
+  const named = phaseOrder(
+    samples.filter((s) => s.method === 'ours').map((s) => (s.named ?? []).map((p) => p.name)),
+  )
+  const phaseOf = (xs: ScaleSample[], name: string) => stat(xs.map((s) => phaseMs(s, name)))
   const whereHead = ['scale', 'rebuild', ...named, 'total a', 'total b']
   const whereRows: string[][] = []
   for (const sc of scales) {
@@ -183,23 +251,23 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
     }
   }
 
-  // 5. The fixed overhead: on loopback, everything of ours that is not the transfer (its rsync
-  // step, 'upload') nor the SSH handshake every method pays (measured alone: ssh -M -N -f).
-  const loop = samples.filter((s) => s.scenario === 'loopback' && s.method === 'ours')
-  const handshake = run.handshakes.length ? median(run.handshakes) : Number.NaN
-  const upload = (s: ScaleSample) =>
-    (s.named ?? []).filter((p) => p.name === 'upload').reduce((a, p) => a + p.ms, 0)
-  const fixedAll = stat(loop.map((s) => s.ms - upload(s)))
-  const fixed = stat(loop.map((s) => s.ms - upload(s) - handshake))
-  const loopScale = loop[0]?.scale ?? '—'
-  const floorLoop = stat(
-    samples.filter((s) => s.scenario === 'loopback' && s.method === 'floor').map((s) => s.ms),
-  )
+  // 5. The overhead on loopback: the tiny site's is the fixed part (the goal); at a real scale it
+  // also holds the per-file work, shown beside it so nothing is hidden.
+  const tiny = scales.find((s) => s.tiny)
+  const fixed = tiny && overheadAt(samples, tiny.name, run.handshakes)
+  const perFileScale = smallScales.find((sc) => sc.scenarios.includes('loopback'))
+  const perFile = perFileScale && overheadAt(samples, perFileScale.name, run.handshakes)
+  const floorLoop = (scale: string) =>
+    stat(
+      samples
+        .filter((s) => s.scale === scale && s.scenario === 'loopback' && s.method === 'floor')
+        .map((s) => s.ms),
+    )
 
   // 6. The goals, computed.
   const goals: Goal[] = []
   const fmtRatio = (a: Stat, b: Stat) =>
-    `${sec(a.median)} s / ${sec(b.median)} s = ${(a.median / b.median).toFixed(2)}×`
+    `${sec(a.median)} s / ${sec(b.median)} s = ${(a.median / b.median).toFixed(2)}× (medians of ${a.n} and ${b.n}; a ${sec(a.min)}–${sec(a.max)}, other ${sec(b.min)}–${sec(b.max)})`
   const oursRight = (scale: string, scn: Scenario) => wrong(of(scale, scn, 'ours')).length === 0
   /** a ≤ factor × other, at `files` files and that rebuild; not measured when the scale did not run. */
   const ratioGoal = (
@@ -249,9 +317,10 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   goals.push(
     fixed
       ? {
-          goal: 'fixed overhead on loopback (a without its rsync step and the SSH handshake) ≤ 0.25 s',
-          measured: `${sec(fixed.median)} s (${sec(fixed.min)}–${sec(fixed.max)}; with the handshake ${sec(fixedAll?.median ?? Number.NaN)} s)`,
-          met: fixed.median <= 0.25,
+          goal: `fixed overhead on loopback ≤ 0.25 s: a's end-to-end time on a ${tiny?.files}-file site (no change) minus its rsync step (upload) minus the SSH handshake`,
+          measured: `${sec(fixed.fixed.median)} s (${sec(fixed.fixed.min)}–${sec(fixed.fixed.max)}, ${fixed.fixed.n} rounds; with the handshake ${sec(fixed.withHandshake.median)} s)${perFile ? `; at ${perFileScale?.name} files, per-file work included: ${sec(perFile.fixed.median)} s` : ''}`,
+          // Without the upload group the transfer is in the figure: not a measurement of the goal.
+          met: fixed.noUpload > 0 ? undefined : fixed.fixed.median <= 250,
         }
       : { goal: 'fixed overhead on loopback ≤ 0.25 s', measured: 'not measured', met: undefined },
   )
@@ -277,11 +346,21 @@ export function scalesFigures(run: ScalesRun): ScalesFigures {
   const goalHead = ['goal', 'measured', '']
   const goalRows = goals.map((g) => [g.goal, g.measured, verdict(g)])
 
-  const fixedText = fixed
-    ? `On loopback (${loopScale}, no-change rebuild, ${loop.length} rounds) a took ${sec(stat(loop.map((s) => s.ms))?.median ?? Number.NaN)} s and b ${sec(floorLoop?.median ?? Number.NaN)} s. Without a's rsync step (upload: ${sec(stat(loop.map(upload))?.median ?? Number.NaN)} s) that is ${sec(fixedAll?.median ?? Number.NaN)} s, of which the SSH handshake alone (ssh -M -N -f on loopback, median of ${run.handshakes.length}) takes ${sec(handshake)} s: **fixed overhead ${sec(fixed.median)} s** (${sec(fixed.min)}–${sec(fixed.max)}).`
-    : 'The fixed overhead was not measured (no loopback rounds).'
+  const overheadLine = (o: Overhead, files: number | undefined, what: string) =>
+    `On loopback (${o.scale}${files !== undefined ? `, ${files} files of ${mb(scales.find((x) => x.name === o.scale)?.site.totalBytes ?? Number.NaN)} MB` : ''}, no-change rebuild, every mtime new, ${o.total.n} rounds) a took ${sec(o.total.median)} s (${sec(o.total.min)}–${sec(o.total.max)}) and b ${sec(floorLoop(o.scale)?.median ?? Number.NaN)} s. Without a's rsync step (the upload group: ${sec(o.upload.median)} s) that is ${sec(o.withHandshake.median)} s, of which the SSH handshake alone (ssh -M -N -f on loopback, median of ${o.handshakes}) takes ${sec(o.handshake)} s: **${what} ${sec(o.fixed.median)} s** (${sec(o.fixed.min)}–${sec(o.fixed.max)}; per round a − upload − the handshake's median).${o.noUpload ? ` **${o.noUpload} of ${o.total.n} rounds had no log group named "upload"**, so for them nothing was taken off for the transfer.` : ''}`
+  const fixedText = [
+    fixed
+      ? `${overheadLine(fixed, tiny?.files, 'fixed overhead')} This is the goal's figure: Node's start, reading the inputs, the connection's checks, the prepare and the switch calls, the outputs and closing the master, on a site too small for any per-file work to count.`
+      : 'The fixed overhead was not measured (no loopback rounds of the tiny site).',
+    ...(perFile
+      ? [
+          '',
+          `${overheadLine(perFile, perFileScale?.files, `overhead at ${perFileScale?.name} files`)} Computed the same way, but not fixed: it also holds the work that grows with the site outside rsync (hashing the build, the server's checks and links of every file).`,
+        ]
+      : []),
+  ].join('\n')
 
-  const setup = `Every site is rebuilt as CI does (every file gets a new mtime) with ${(CFG.changed * 100).toFixed(1)}% of its small files changed ("1% changed") or none ("no change"), over the WAN simulator (${CFG.mbit} Mbit/s each way, ${CFG.rttMs} ms RTT). Each method's first release was seeded straight to the sshd, without the WAN; only the rebuilds went through it. Rounds: ${scales.map((s) => `${s.name}: ${s.samples}`).join(', ')}${CFG.contextSamples < CFG.samples ? `; c and d (context, not goals): ${CFG.contextSamples} round(s) above 1,000 files` : ''}; the methods took turns at going first. Times: median (min–max) of the rounds.`
+  const setup = `Every site is rebuilt as CI does (every file gets a new mtime) with ${(CFG.changed * 100).toFixed(1)}% of its small files changed ("1% changed") or none ("no change"), over the WAN simulator (${CFG.mbit} Mbit/s each way, ${CFG.rttMs} ms RTT). Each method's first release was seeded straight to the sshd, without the WAN; only the rebuilds went through it. Rounds: ${roundsText(scales, samples)} (the goals' rebuilds ${CFG.samples}; context fewer: c and d above 1,000 files, 1% changed above 10,000 files, loopback at a real scale, f); the methods took turns at going first. Times: median (min–max) of the rounds.`
 
   const md = [
     setup,
