@@ -153,6 +153,7 @@ describe('the fast path rsync', () => {
     expect(args).not.toContain('--recursive')
     // Every listed file is written anew (never through the link to the live release).
     expect(args).toContain('--ignore-times')
+    expect(args).toContain('--compress')
     expect(args).not.toContain('--checksum')
     expect(args).toContain('--protect-args')
   })
