@@ -375,7 +375,11 @@ mv_t_works() {
   rm -rf -- "$p"
   return "$r"
 }
+# Found out on first use (each probe is a process or two, and most scripts never rename a link).
+MVKIND=
+mv_known() { [ -n "$MVKIND" ] || MVKIND=$(mv_kind); }
 swap() {
+  mv_known
   case "$MVKIND" in
     gnu) mv -fT -- "$1" "$2" ;;
     bsd) mv -fh -- "$1" "$2" ;;
@@ -384,8 +388,8 @@ swap() {
     *) return 1 ;;
   esac
 }
-MVKIND=$(mv_kind)
 need_swap() {
+  mv_known
   [ "$MVKIND" != none ] ||
     fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
 }
@@ -393,19 +397,29 @@ need_swap() {
 # Our process group, for stopping this script with everything it started (hooks included). Only
 # under sshd, which starts each session as a group and session of its own (setsid); elsewhere
 # (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
-field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
+# Sets SF_PPID, SF_PGRP, SF_SID of process $1 from /proc (read, no process started: this runs at
+# the start of every script); the command name, in parentheses, may hold spaces and ')'.
+stat_fields() {
+  SF_PPID='' SF_PGRP='' SF_SID=''
+  IFS= read -r sf_line 2>/dev/null < "/proc/$1/stat" || return 1
+  # shellcheck disable=SC2086
+  set -- ${sf_line##*) }
+  SF_PPID=${2:-} SF_PGRP=${3:-} SF_SID=${4:-}
+}
 own_group() {
-  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
+  PG=''
+  if [ -r "/proc/$$/stat" ]; then stat_fields $$; g=$SF_PGRP s=$SF_SID
   else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
   fi
   case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
   [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
-  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
+  c=''
+  if [ -r "/proc/$g/stat" ]; then stat_fields "$g"; pp=$SF_PPID; IFS= read -r c 2>/dev/null < "/proc/$pp/comm" || c=''
   else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
   fi
-  case "${c##*/}" in sshd*) echo "$g" ;; esac
+  case "${c##*/}" in sshd*) PG=$g ;; esac
 }
-PG=$(own_group)
+own_group
 # kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
 if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
 kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
@@ -469,12 +483,15 @@ lock_owner() {
 # Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
 # containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
 pid_space() {
-  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
-  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+  m='' b=''
+  IFS= read -r m 2>/dev/null < /etc/machine-id || IFS= read -r m 2>/dev/null < /var/lib/dbus/machine-id || :
+  IFS= read -r b 2>/dev/null < /proc/sys/kernel/random/boot_id || :
   n=$(readlink /proc/self/ns/pid 2>/dev/null)
   printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
 }
-MY_SPACE=$(pid_space)
+# Found out when the lock is taken or judged (only the scripts that take it need it).
+MY_SPACE=
+space_known() { [ -n "$MY_SPACE" ] || MY_SPACE=$(pid_space); }
 # The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
 # so a holder file is always whole; one that is empty or does not parse was never written by a
 # live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
@@ -494,6 +511,7 @@ lock_is_stale() {
   STALE_WHY="it expired"
   [ "$(date +%s)" -gt "$h_exp" ] && return 0
   # A pid says something only where it was taken: never judge another machine's (or container's).
+  space_known
   case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
   if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
     STALE_WHY="its process $h_pid on $h_host is gone"
@@ -548,6 +566,7 @@ lock_take() {
     waited=$((waited + 2))
   done
   LOCKED=1
+  space_known
   # Whole or not at all: a lock we cannot describe would block every later run.
   if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
     printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
@@ -1377,6 +1396,7 @@ rad_s_doctor() {
 say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
 say shell "${SHELL:-}"
 if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+mv_known
 say mv-kind "$MVKIND"
 # kind owner writable device of each part of the deploy root that exists
 part() {

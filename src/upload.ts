@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
 import { DeployError } from './errors.js'
-import { type FastPlan, planFast, readOffer } from './fast-path.js'
+import { type FastPlan, type Offer, planFast, readOffer } from './fast-path.js'
 import { bytes, plural, progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
@@ -248,14 +248,20 @@ async function fastDryRun(ctx: RunContext, run: DeployHost, reply: ScriptReply):
   const m = await run.manifest
   if (!m || m instanceof Error) return false
   let plan: FastPlan
+  let offer: Offer
   try {
-    plan = planFast(m, readOffer(reply))
+    offer = readOffer(reply)
+    plan = planFast(m, offer)
   } catch (e) {
     ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${(e as Error).message}`)
     return false
   }
   const types = new Map(m.entries.map((e) => [e.path, e.type]))
-  const sent = plan.send.filter((p) => types.get(p) === 'f')
+  const offered = new Set(offer.entries.map((o) => o?.path))
+  // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
+  const sent = plan.send
+    .filter((p) => types.get(p) === 'f')
+    .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`)
   const files = m.entries.filter((e) => e.type === 'f').length
   if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
     throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0)

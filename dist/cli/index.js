@@ -669,7 +669,11 @@ mv_t_works() {
   rm -rf -- "$p"
   return "$r"
 }
+# Found out on first use (each probe is a process or two, and most scripts never rename a link).
+MVKIND=
+mv_known() { [ -n "$MVKIND" ] || MVKIND=$(mv_kind); }
 swap() {
+  mv_known
   case "$MVKIND" in
     gnu) mv -fT -- "$1" "$2" ;;
     bsd) mv -fh -- "$1" "$2" ;;
@@ -678,8 +682,8 @@ swap() {
     *) return 1 ;;
   esac
 }
-MVKIND=$(mv_kind)
 need_swap() {
+  mv_known
   [ "$MVKIND" != none ] ||
     fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
 }
@@ -687,19 +691,29 @@ need_swap() {
 # Our process group, for stopping this script with everything it started (hooks included). Only
 # under sshd, which starts each session as a group and session of its own (setsid); elsewhere
 # (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
-field() { sed 's/^.*) [A-Za-z] \(.*\)$/\1/' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f "$2"; }
+# Sets SF_PPID, SF_PGRP, SF_SID of process $1 from /proc (read, no process started: this runs at
+# the start of every script); the command name, in parentheses, may hold spaces and ')'.
+stat_fields() {
+  SF_PPID='' SF_PGRP='' SF_SID=''
+  IFS= read -r sf_line 2>/dev/null < "/proc/$1/stat" || return 1
+  # shellcheck disable=SC2086
+  set -- \${sf_line##*) }
+  SF_PPID=\${2:-} SF_PGRP=\${3:-} SF_SID=\${4:-}
+}
 own_group() {
-  if [ -r "/proc/$$/stat" ]; then g=$(field $$ 2) s=$(field $$ 3)
+  PG=''
+  if [ -r "/proc/$$/stat" ]; then stat_fields $$; g=$SF_PGRP s=$SF_SID
   else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
   fi
   case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
   [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
-  if [ -r "/proc/$g/stat" ]; then pp=$(field "$g" 1); c=$(cat "/proc/$pp/comm" 2>/dev/null)
+  c=''
+  if [ -r "/proc/$g/stat" ]; then stat_fields "$g"; pp=$SF_PPID; IFS= read -r c 2>/dev/null < "/proc/$pp/comm" || c=''
   else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
   fi
-  case "\${c##*/}" in sshd*) echo "$g" ;; esac
+  case "\${c##*/}" in sshd*) PG=$g ;; esac
 }
-PG=$(own_group)
+own_group
 # kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
 if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
 kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
@@ -763,12 +777,15 @@ lock_owner() {
 # Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
 # containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
 pid_space() {
-  m=$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)
-  b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+  m='' b=''
+  IFS= read -r m 2>/dev/null < /etc/machine-id || IFS= read -r m 2>/dev/null < /var/lib/dbus/machine-id || :
+  IFS= read -r b 2>/dev/null < /proc/sys/kernel/random/boot_id || :
   n=$(readlink /proc/self/ns/pid 2>/dev/null)
   printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
 }
-MY_SPACE=$(pid_space)
+# Found out when the lock is taken or judged (only the scripts that take it need it).
+MY_SPACE=
+space_known() { [ -n "$MY_SPACE" ] || MY_SPACE=$(pid_space); }
 # The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
 # so a holder file is always whole; one that is empty or does not parse was never written by a
 # live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
@@ -788,6 +805,7 @@ lock_is_stale() {
   STALE_WHY="it expired"
   [ "$(date +%s)" -gt "$h_exp" ] && return 0
   # A pid says something only where it was taken: never judge another machine's (or container's).
+  space_known
   case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
   if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
     STALE_WHY="its process $h_pid on $h_host is gone"
@@ -842,6 +860,7 @@ lock_take() {
     waited=$((waited + 2))
   done
   LOCKED=1
+  space_known
   # Whole or not at all: a lock we cannot describe would block every later run.
   if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
     printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
@@ -1834,6 +1853,7 @@ const DOCTOR = sh `
 say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
 say shell "\${SHELL:-}"
 if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
+mv_known
 say mv-kind "$MVKIND"
 # kind owner writable device of each part of the deploy root that exists
 part() {
@@ -6287,7 +6307,7 @@ function rsyncArgs(plan) {
         '--links',
         '--perms',
         `--chmod=${chmodSpec(plan.chmod)}`,
-        ...(plan.filesFrom ? ['--ignore-times', '--force'] : ['--checksum']),
+        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
         ...(plan.protectArgs === false ? [] : ['--protect-args']),
         '--stats',
         '--no-human-readable',
@@ -6622,15 +6642,21 @@ async function fastDryRun(ctx, run, reply) {
     if (!m || m instanceof Error)
         return false;
     let plan;
+    let offer;
     try {
-        plan = planFast(m, readOffer(reply));
+        offer = readOffer(reply);
+        plan = planFast(m, offer);
     }
     catch (e) {
         ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${e.message}`);
         return false;
     }
     const types = new Map(m.entries.map((e) => [e.path, e.type]));
-    const sent = plan.send.filter((p) => types.get(p) === 'f');
+    const offered = new Set(offer.entries.map((o) => o?.path));
+    // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
+    const sent = plan.send
+        .filter((p) => types.get(p) === 'f')
+        .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`);
     const files = m.entries.filter((e) => e.type === 'f').length;
     if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
         throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0);
