@@ -1,480 +1,30 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 951:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+/***/ 938:
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Yz: () => (/* binding */ debug),
-  V4: () => (/* binding */ getInput),
-  Gu: () => (/* binding */ getState),
-  Os: () => (/* binding */ group),
-  pq: () => (/* binding */ info),
-  LZ: () => (/* binding */ saveState),
-  C1: () => (/* binding */ setFailed),
-  uH: () => (/* binding */ setOutput),
-  Pq: () => (/* binding */ setSecret),
-  z: () => (/* reexport */ summary),
-  $e: () => (/* binding */ warning)
-});
-
-// UNUSED EXPORTS: error
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(161);
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
-}
-function issue(name, message = '') {
-    issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-;// CONCATENATED MODULE: external "crypto"
-const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_.appendFileSync(filePath, `${toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
-    const convertedValue = toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = _summary;
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./src/actions-core.ts
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $e: () => (/* binding */ warning),
+/* harmony export */   C1: () => (/* binding */ setFailed),
+/* harmony export */   Gu: () => (/* binding */ getState),
+/* harmony export */   LZ: () => (/* binding */ saveState),
+/* harmony export */   Os: () => (/* binding */ group),
+/* harmony export */   Pq: () => (/* binding */ setSecret),
+/* harmony export */   V4: () => (/* binding */ getInput),
+/* harmony export */   Yz: () => (/* binding */ debug),
+/* harmony export */   pq: () => (/* binding */ info),
+/* harmony export */   uH: () => (/* binding */ setOutput),
+/* harmony export */   z: () => (/* binding */ summary)
+/* harmony export */ });
+/* unused harmony export error */
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(635);
+/* harmony import */ var _node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(63);
+/* harmony import */ var _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(170);
+/* harmony import */ var _node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(679);
 /**
  * The parts of @actions/core this action uses, built on @actions/core's own modules (the workflow
  * command and file command encoders, the job summary). Its index module also loads an HTTP client
@@ -488,54 +38,274 @@ const summary = _summary;
 
 
 
+/**
+ * Run from the source (tsx under @github/local-action, which stubs @actions/core's index to
+ * capture outputs and state, or a test), every call goes to the real @actions/core instead. The
+ * bundle never loads it: webpackIgnore leaves the import to run time, and it never runs there.
+ */
+const real = new URL(import.meta.url).pathname.endsWith('.ts')
+    ? await import(/* webpackIgnore: true */ '@actions/core')
+    : undefined;
+const summary = real?.summary ?? _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__/* .summary */ .z;
 function getInput(name) {
+    if (real)
+        return real.getInput(name);
     return (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '').trim();
 }
 function setOutput(name, value) {
-    if (process.env.GITHUB_OUTPUT) {
-        issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
+    if (real) {
+        real.setOutput(name, value);
         return;
     }
-    process.stdout.write(external_node_os_.EOL);
-    issueCommand('set-output', { name }, toCommandValue(value));
+    if (process.env.GITHUB_OUTPUT) {
+        (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .issueFileCommand */ .n)('OUTPUT', (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .prepareKeyValueMessage */ .v)(name, value));
+        return;
+    }
+    process.stdout.write(node_os__WEBPACK_IMPORTED_MODULE_0__.EOL);
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('set-output', { name }, (0,_node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__/* .toCommandValue */ .E)(value));
 }
 function saveState(name, value) {
-    if (process.env.GITHUB_STATE) {
-        issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    if (real) {
+        real.saveState(name, value);
         return;
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    if (process.env.GITHUB_STATE) {
+        (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .issueFileCommand */ .n)('STATE', (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .prepareKeyValueMessage */ .v)(name, value));
+        return;
+    }
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('save-state', { name }, (0,_node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__/* .toCommandValue */ .E)(value));
 }
 function getState(name) {
+    if (real)
+        return real.getState(name);
     return process.env[`STATE_${name}`] || '';
 }
 function setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    if (real) {
+        real.setSecret(secret);
+        return;
+    }
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('add-mask', {}, secret);
 }
 function debug(message) {
-    issueCommand('debug', {}, message);
+    if (real) {
+        real.debug(message);
+        return;
+    }
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('debug', {}, message);
 }
 function info(message) {
-    process.stdout.write(message + external_node_os_.EOL);
+    if (real) {
+        real.info(message);
+        return;
+    }
+    process.stdout.write(message + node_os__WEBPACK_IMPORTED_MODULE_0__.EOL);
 }
 function warning(message) {
-    issueCommand('warning', toCommandProperties({}), message);
+    if (real) {
+        real.warning(message);
+        return;
+    }
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('warning', (0,_node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__/* .toCommandProperties */ .k)({}), message);
 }
 function error(message) {
-    issueCommand('error', toCommandProperties({}), message);
+    if (real) {
+        real.error(message);
+        return;
+    }
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('error', (0,_node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__/* .toCommandProperties */ .k)({}), message);
 }
 function setFailed(message) {
+    if (real) {
+        real.setFailed(message);
+        return;
+    }
     process.exitCode = 1;
     error(message);
 }
 async function group(name, fn) {
-    issue('group', name);
+    if (real)
+        return real.group(name, fn);
+    (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issue */ .s)('group', name);
     try {
         return await fn();
     }
     finally {
-        issue('endgroup');
+        (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issue */ .s)('endgroup');
     }
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 399:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   CL: () => (/* binding */ PARTIAL_DIR),
+/* harmony export */   E0: () => (/* binding */ incomingName),
+/* harmony export */   M4: () => (/* binding */ manifestVars),
+/* harmony export */   Ve: () => (/* binding */ dropUpload),
+/* harmony export */   d: () => (/* binding */ deployHosts),
+/* harmony export */   rX: () => (/* binding */ recordLinked),
+/* harmony export */   wp: () => (/* binding */ stagedName)
+/* harmony export */ });
+/* harmony import */ var _host_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(237);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(769);
+/* harmony import */ var _session_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(927);
+
+
+
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+function incomingName(s, token) {
+    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
+}
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
+}
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+const PARTIAL_DIR = '.rsync-partial';
+/** A deploy's record for every host. */
+function deployHosts(ctx) {
+    const s = ctx.settings;
+    return (0,_host_js__WEBPACK_IMPORTED_MODULE_0__/* .hostRuns */ .hA)(ctx, s.releaseId).map((h) => ({
+        ...h,
+        incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
+        leftovers: [],
+        sharedExisting: [],
+        touched: false,
+        ownsUpload: false,
+        logLine: '',
+        unconfirmed: false,
+        published: false,
+        switched: false,
+        unchanged: 0,
+    }));
+}
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(ctx, run, reply) {
+    const counted = (0,_remote_js__WEBPACK_IMPORTED_MODULE_1__/* .first */ .$1)(reply, 'linked');
+    if (counted === '')
+        return;
+    const linked = Number(counted) || 0;
+    const unchanged = run.unchanged;
+    run.result.filesLinked = linked;
+    if (linked < unchanged) {
+        ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
+    }
+}
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(run) {
+    try {
+        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: (0,_session_js__WEBPACK_IMPORTED_MODULE_2__/* .cleanupSignal */ .Z5)() });
+        run.ownsUpload = false;
+    }
+    catch {
+        // releaseLocks tries the lock again at the end.
+    }
+}
+/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
+async function manifestVars(run) {
+    const m = await run.manifest;
+    const built = m instanceof Error ? undefined : m;
+    if (run.fast)
+        return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' };
+    return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' };
+}
+
+
+/***/ }),
+
+/***/ 291:
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   u: () => (/* binding */ reportDoctor)
+/* harmony export */ });
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
+/* harmony import */ var _doctor_render_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(849);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
+_actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
+
+
+/** command: doctor in the action: one log line per check, and the checks in the job summary. */
+async function reportDoctor(report) {
+    // doctorText has escaped every server text; a line of it is never read as a workflow command.
+    for (const line of (0,_doctor_render_js__WEBPACK_IMPORTED_MODULE_1__/* .doctorText */ .l)(report).trimEnd().split('\n'))
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line);
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z
+        .addRaw((0,_doctor_render_js__WEBPACK_IMPORTED_MODULE_1__/* .doctorMarkdown */ .t)(report))
+        .write()
+        .catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not write the job summary: ${e}`));
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } });
+
+/***/ }),
+
+/***/ 849:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   l: () => (/* binding */ doctorText),
+/* harmony export */   t: () => (/* binding */ doctorMarkdown)
+/* harmony export */ });
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
+
+const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
+/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
+function doctorText(report, paint = PLAIN) {
+    const out = [];
+    for (const h of report) {
+        out.push(paint.bold(`checks on ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(h.host)}:`));
+        for (const c of h.checks) {
+            const mark = c.ok ? paint.green('✓') : paint.red('✗');
+            out.push(`  ${mark} ${c.name}: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(c.detail)}`);
+            if (!c.ok && c.fix)
+                out.push(`      fix: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(c.fix).replace(/\n/g, '\n           ')}`);
+        }
+    }
+    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
+    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
+    return `${out.join('\n')}\n`;
+}
+function escapeHtml(text) {
+    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
+        '&': '&amp;',
+        '<': '&lt;',
+        '>': '&gt;',
+        '"': '&quot;',
+        "'": '&#39;',
+        '[': '&#91;',
+        ']': '&#93;',
+        '`': '&#96;',
+        '|': '&#124;',
+        '*': '&#42;',
+        _: '&#95;',
+        '\\': '&#92;',
+    })[c] ?? c);
+}
+/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
+function doctorMarkdown(report) {
+    const cell = (s) => escapeHtml((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(s));
+    const out = ['### rsync-atomic-deploy: doctor', ''];
+    for (const h of report) {
+        const failed = h.checks.filter((c) => !c.ok).length;
+        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
+        out.push('| | check | found | fix |', '|---|---|---|---|');
+        for (const c of h.checks) {
+            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
+        }
+        out.push('');
+    }
+    return `${out.join('\n')}\n`;
 }
 
 
@@ -611,395 +381,22 @@ class InputError extends DeployError {
 
 /***/ }),
 
-/***/ 957:
+/***/ 264:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Iu: () => (/* binding */ loginShellFailure),
-/* harmony export */   Z4: () => (/* binding */ explainRsyncExit),
-/* harmony export */   cB: () => (/* binding */ explainSshFailure),
-/* harmony export */   lI: () => (/* binding */ sshFactsNeeded),
-/* harmony export */   r1: () => (/* binding */ startupFileHint),
-/* harmony export */   yj: () => (/* binding */ remoteErrorHint)
+/* harmony export */   Az: () => (/* binding */ runLabel),
+/* harmony export */   LS: () => (/* binding */ plural),
+/* harmony export */   Qg: () => (/* binding */ attemptNote),
+/* harmony export */   YA: () => (/* binding */ seconds),
+/* harmony export */   ee: () => (/* binding */ bytes),
+/* harmony export */   l_: () => (/* binding */ progressText),
+/* harmony export */   m3: () => (/* binding */ shortRef),
+/* harmony export */   ut: () => (/* binding */ runLink),
+/* harmony export */   xe: () => (/* binding */ releaseLines),
+/* harmony export */   z7: () => (/* binding */ when)
 /* harmony export */ });
-/* unused harmony export shellFamily */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
-/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(519);
-/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(846);
-
-
-
-/** A path as it must be typed into a shell: plain when it can be, else quoted. */
-function shWord(s) {
-    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_1__/* .shQuote */ .US)(s);
-}
-/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
-function ownHostKeyHint(ctx) {
-    const name = ctx.host?.host ?? 'HOST';
-    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
-}
-function lastLines(text, n = 6) {
-    return text.trim().split('\n').slice(-n).join('\n');
-}
-/** What ssh said, by kind: the classifier below and the facts it needs agree on these. */
-const KEY_FORMAT = /error in libcrypto|invalid format|Load key .*: (invalid|error)/i;
-const BAD_PASSPHRASE = /incorrect passphrase|bad passphrase/i;
-const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED/;
-const HOST_KEY_UNKNOWN = /Host key verification failed|No .* host key is known|host key .* not in list/i;
-const DENIED = /Permission denied \(/;
-/** Which facts explaining `stderr` needs: a key scan for a host key failure, key checks for a refused login. */
-function sshFactsNeeded(stderr, ctx) {
-    const early = KEY_FORMAT.test(stderr) || ctx.passphraseRejected || BAD_PASSPHRASE.test(stderr);
-    const hostKey = !early && (HOST_KEY_CHANGED.test(stderr) || HOST_KEY_UNKNOWN.test(stderr));
-    return {
-        offeredKeys: hostKey && !ctx.ownSetup && ctx.host !== undefined,
-        keyChecks: !early && !hostKey && DENIED.test(stderr) && ctx.hasKey,
-    };
-}
-/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
-function offeredKeys(ctx, offered) {
-    const host = ctx.host;
-    if (!host || !offered)
-        return '';
-    if (offered.lines.length === 0) {
-        return ctx.jump
-            ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
-            : '';
-    }
-    return `\nThe server offers (check these fingerprints against the server before you trust them):\n${offered.fingerprints}\nknown_hosts lines to pin:\n${offered.lines.join('\n')}`;
-}
-/** Turns ssh's stderr from a failed connection into a cause and a fix. */
-function explainSshFailure(stderr, ctx, facts = {}) {
-    const s = stderr;
-    const who = `${ctx.label}`;
-    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d;
-    if (KEY_FORMAT.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
-    }
-    if (ctx.passphraseRejected || BAD_PASSPHRASE.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
-    }
-    if (ctx.ownSetup && HOST_KEY_CHANGED.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
-    }
-    if (ctx.ownSetup && HOST_KEY_UNKNOWN.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
-    }
-    if (HOST_KEY_CHANGED.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${offeredKeys(ctx, facts.offered)}`, 'host-key-changed');
-    }
-    if (HOST_KEY_UNKNOWN.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`, `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${offeredKeys(ctx, facts.offered)}`, 'host-key-unknown');
-    }
-    if (ctx.ownSetup && !ctx.hasKey && DENIED.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
-    }
-    if (DENIED.test(s)) {
-        // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
-        if (ctx.hasKey && !ctx.passphraseGiven && facts.keyNeedsPassphrase) {
-            return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`, `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`, 'passphrase');
-        }
-        let fp = '';
-        if (ctx.hasKey) {
-            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
-            const f = facts.keyFingerprint ? facts.keyFingerprint.trim().split(' ') : [];
-            if (f[1])
-                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
-        }
-        const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`;
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`, 'auth');
-    }
-    if (/Connection refused/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`, 'refused');
-    }
-    if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host name of ${who} does not resolve.`, `Check the spelling of ${w.input('host')}.`, 'dns');
-    }
-    if (/timed out during banner exchange/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
-    }
-    if (/timed out|No route to host|Network is unreachable/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: ${lastLines(s, 1)}`, `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`, 'unreachable');
-    }
-    if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
-    }
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
-}
-/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
-function remoteErrorHint(code, ctx) {
-    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d;
-    switch (code) {
-        case 'rsync-missing':
-            return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
-        case 'target-unwritable':
-            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`;
-        case 'link-not-symlink':
-            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
-        case 'release-exists':
-            return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`;
-        case 'locked':
-            return `Wait for the other deploy, or if it is dead run ${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`;
-        case 'lock-lost':
-            return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
-        case 'lock-failed':
-            return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.';
-        case 'lock-stuck':
-            return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.';
-        case 'unlock-failed':
-            return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).';
-        case 'unsafe-path':
-            return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.';
-        case 'no-rename':
-            return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.';
-        case 'not-uploaded':
-            return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`;
-        case 'no-target':
-            return `Check ${w.input('target')}: it must be the directory you deploy to.`;
-        case 'nothing-live':
-            return `Name the release to check with ${w.input('release-id')} (${w.command('list')} shows them).`;
-        case 'release-missing':
-            return `${w.command('list')} shows the releases on the server.`;
-        case 'verify-tools':
-            return 'Install GNU coreutils or busybox on the server (Debian/Ubuntu: apt-get install coreutils; Alpine: apk add coreutils).';
-        case 'verify-too-large':
-            return 'verify reads the whole release into memory on the runner: this one is beyond its bound.';
-        default:
-            return '';
-    }
-}
-/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
-function explainRsyncExit(code, stderr, words = _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d) {
-    const tail = lastLines(stderr, 4);
-    const plain = {
-        1: 'rsync refused its arguments (syntax or usage error)',
-        2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
-        3: 'rsync could not select input/output files or directories',
-        5: 'rsync could not start talking to the server',
-        10: 'a socket I/O error',
-        11: 'a file I/O error (is the server disk full?)',
-        12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
-        14: 'an IPC error',
-        20: 'rsync was interrupted',
-        23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
-        24: 'some source files vanished during the transfer (the build changed while uploading)',
-        25: 'the --max-delete limit stopped deletions',
-        30: 'the transfer stalled (timeout in data send/receive)',
-        35: 'timeout waiting for the daemon connection',
-        127: 'rsync is not installed on the server (or not in PATH)',
-        255: 'the SSH connection failed or dropped',
-    };
-    const why = plain[code] ?? 'rsync failed';
-    const disk = /No space left on device|disk quota exceeded/i.test(stderr)
-        ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
-        : '';
-    return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
-}
-/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
-const STARTUP_SYNTAX = {
-    bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
-    zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
-    sh: {
-        file: '~/.profile (and the $ENV file)',
-        quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
-    },
-    fish: {
-        file: '~/.config/fish/config.fish',
-        quiet: 'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
-    },
-    csh: {
-        file: '~/.cshrc (or ~/.tcshrc)',
-        quiet: 'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
-    },
-};
-/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
-function shellFamily(shell) {
-    const name = shell.split('/').pop() ?? '';
-    if (name === 'bash' || name === 'zsh' || name === 'fish')
-        return name;
-    if (name === 'csh' || name === 'tcsh')
-        return 'csh';
-    if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name))
-        return 'sh';
-    return '';
-}
-/**
- * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
- * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
- */
-function startupFileHint(shell, problem) {
-    const family = shellFamily(shell);
-    const what = problem === 'prints'
-        ? 'print nothing when the shell is not interactive'
-        : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells';
-    const one = (f) => {
-        const s = STARTUP_SYNTAX[f];
-        return `${s.file}: ${s.quiet}`;
-    };
-    if (family)
-        return `Make the login shell's startup file ${what}. ${one(family)}.`;
-    return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`;
-}
-/**
- * The session ended before our script said a word: the login shell did not run it (nologin,
- * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
- */
-function loginShellFailure(ctx) {
-    const who = ctx.user ? `user ${ctx.user}` : 'the deploy user';
-    const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing';
-    const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`;
-    const text = ctx.said.join('\n');
-    if (/currently not available|nologin|not allowed|account is|no login/i.test(text) ||
-        (ctx.code === 1 && text === '')) {
-        const u = ctx.user || 'USER';
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(message, `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`, 'login-shell');
-    }
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(message, startupFileHint('', 'exits'), 'login-shell');
-}
-
-
-/***/ }),
-
-/***/ 407:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(951);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(969);
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(661);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(462);
-
-
-
-
-// One bundle for both steps (action.yml: main and post): the main step saves IsPost.
-if (_actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .State */ .U.IsPost) === 'true') {
-    await (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)();
-}
-else {
-    await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
-}
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 41:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   _d: () => (/* binding */ fingerprintCheckScript),
-/* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
-/* harmony export */   vS: () => (/* binding */ renderKnownHosts)
-/* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
-
-const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
-const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
-const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
-const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
-function parseKnownHosts(input, value) {
-    const out = { lines: [], fingerprints: [] };
-    value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .forEach((raw, i) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const where = `line ${i + 1}`;
-        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} contains control characters`, HOW);
-        }
-        const fp = FINGERPRINT_RE.exec(line);
-        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
-            out.fingerprints.push(`SHA256:${fp[1]}`);
-            return;
-        }
-        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
-        }
-        const fields = line.split(/\s+/);
-        let marker = '';
-        if (fields[0]?.startsWith('@')) {
-            marker = fields.shift() ?? '';
-            if (marker !== '@cert-authority' && marker !== '@revoked') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} has an unknown marker ${marker}`, HOW);
-            }
-        }
-        let patterns;
-        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
-            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
-        }
-        else {
-            patterns = (fields.shift() ?? '').split(',');
-        }
-        const keyType = fields[0] ?? '';
-        const key = fields[1] ?? '';
-        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
-        }
-        out.lines.push({ marker, patterns, keyType, key });
-    });
-    return out;
-}
-/**
- * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
- * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
- * written with every port this deploy uses, and either form matches.
- */
-function renderKnownHosts(trusted, ports) {
-    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
-    return trusted.lines
-        .map(({ marker, patterns, keyType, key }) => {
-        const all = new Set();
-        for (const p of patterns) {
-            all.add(p);
-            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
-                continue;
-            for (const port of extraPorts)
-                all.add(`[${p}]:${port}`);
-        }
-        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
-    })
-        .map((l) => `${l}\n`)
-        .join('');
-}
-/**
- * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
- * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
- * It must exit 0 even when it has nothing to say, or ssh drops the connection.
- */
-function fingerprintCheckScript(fingerprintFile) {
-    return `#!/bin/sh
-# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
-[ -n "$1" ] && [ -n "$3" ] || exit 0
-fp=$(printf '%s' "$1" | sed 's/=*$//')
-if grep -qxF -- "$fp" '${fingerprintFile}'; then
-  printf '%s %s %s\\n' "$4" "$2" "$3"
-fi
-exit 0
-`;
-}
-
-
-/***/ }),
-
-/***/ 969:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  e: () => (/* binding */ run)
-});
-
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-// EXTERNAL MODULE: ./src/actions-core.ts + 6 modules
-var actions_core = __nccwpck_require__(951);
-;// CONCATENATED MODULE: ./src/format.ts
+/* unused harmony exports textTable, markdownTable */
 /**
  * How both front ends write figures and tables: the action's log and job summary, the CLI's
  * result lines and its `list` table, and the README's inputs table (scripts/gen-readme.ts).
@@ -1135,672 +532,26 @@ function releaseLines(releases) {
         .join(' '));
 }
 
-// EXTERNAL MODULE: ./src/untrusted.ts
-var untrusted = __nccwpck_require__(873);
-;// CONCATENATED MODULE: ./src/history.ts
-/**
- * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
- * what is bad and what may be pruned are decided here, from the log's order, never from release
- * names or mtimes (rsync copies mtimes, and names need not sort by time).
- */
+
+/***/ }),
+
+/***/ 899:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
-function parseLog(lines) {
-    const out = [];
-    for (const line of lines) {
-        try {
-            const o = JSON.parse(line);
-            if (typeof o.release === 'string' && typeof o.event === 'string')
-                out.push(o);
-        }
-        catch {
-            // a torn or foreign line: the log is advisory for what it cannot parse
-        }
-    }
-    return out;
-}
-/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
-const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-const EVENTS = ['deploy', 'rollback', 'revert'];
-const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host', 'digest'];
-/**
- * One log line as an entry, or why it is not one. The log is the server's file: ids must be
- * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
- * (a JSON `\n` or `\u001b` is a real control character once parsed).
- */
-function checkLogLine(line) {
-    let o;
-    try {
-        o = JSON.parse(line);
-    }
-    catch {
-        return 'not valid JSON';
-    }
-    if (typeof o !== 'object' || o === null || Array.isArray(o))
-        return 'not a JSON object';
-    const r = o;
-    if (typeof r.release !== 'string' || !RELEASE_ID_RE.test(r.release))
-        return 'no valid release id';
-    if (typeof r.event !== 'string' || !EVENTS.includes(r.event))
-        return 'an unknown event';
-    if (r.from !== undefined && (typeof r.from !== 'string' || !RELEASE_ID_RE.test(r.from))) {
-        return 'an invalid "from" release id';
-    }
-    const entry = { release: r.release, event: r.event, time: '' };
-    if (typeof r.from === 'string')
-        entry.from = r.from;
-    for (const f of TEXT_FIELDS) {
-        const v = r[f];
-        if (v === undefined)
-            continue;
-        if (typeof v !== 'string')
-            return `a "${f}" that is not a string`;
-        entry[f] = (0,untrusted/* untrusted */.bp)(v, 1024);
-    }
-    return entry;
-}
-/**
- * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
- * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
- */
-function parseNumberedLog(lines, tooLong = []) {
-    const entries = [];
-    const problems = tooLong.map((n) => ({
-        line: Number(n) || 0,
-        why: 'longer than 16384 bytes',
-    }));
-    for (const l of lines) {
-        const sp = l.indexOf(' ');
-        const n = Number(sp < 0 ? l : l.slice(0, sp));
-        const text = sp < 0 ? '' : l.slice(sp + 1);
-        if (text.trim() === '')
-            continue;
-        const e = checkLogLine(text);
-        if (typeof e === 'string')
-            problems.push({ line: n, why: e });
-        else
-            entries.push(e);
-    }
-    problems.sort((a, b) => a.line - b.line);
-    return { entries, problems };
-}
-/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
-function logProblemsWarning(problems) {
-    if (problems.length === 0)
-        return '';
-    const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`);
-    const more = problems.length > 5 ? ` and ${problems.length - 5} more` : '';
-    return `skipped ${plural(problems.length, 'bad line')} of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`;
-}
-/** Fixed key order, one line, no newlines inside (JSON escapes them). */
-function logLine(entry) {
-    return JSON.stringify({
-        release: entry.release,
-        event: entry.event,
-        time: entry.time,
-        from: entry.from,
-        sha: entry.sha,
-        ref: entry.ref,
-        actor: entry.actor,
-        run: entry.run,
-        host: entry.host,
-        digest: entry.digest,
-    });
-}
-/**
- * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
- * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
- */
-function badReleases(log) {
-    const bad = new Set();
-    for (const e of log) {
-        if ((e.event === 'rollback' || e.event === 'revert') && e.from)
-            bad.add(e.from);
-        if (e.event === 'rollback' && e.release !== e.from)
-            bad.delete(e.release);
-    }
-    return bad;
-}
-/** The release each entry made live, oldest first. */
-function wentLive(log) {
-    return log.map((e) => e.release);
-}
-/**
- * Where a rollback goes: the newest release that went live before, other than the live one,
- * not bad, still on disk.
- */
-function rollbackTarget(log, live, existing) {
-    const bad = badReleases(log);
-    const seq = wentLive(log);
-    for (let i = seq.length - 1; i >= 0; i--) {
-        const id = seq[i];
-        if (id !== live && !bad.has(id) && existing.has(id))
-            return id;
-    }
-    return undefined;
-}
-/** Releases on disk, newest first by the log (ones the log does not know come last). */
-function listReleases(log, existing, live) {
-    const bad = badReleases(log);
-    const firstDeploy = new Map();
-    const deployIndex = new Map();
-    log.forEach((e, i) => {
-        if (e.event === 'deploy' && !firstDeploy.has(e.release))
-            firstDeploy.set(e.release, e);
-        if (e.event === 'deploy' && !deployIndex.has(e.release))
-            deployIndex.set(e.release, i);
-    });
-    return existing
-        .map((id) => {
-        const d = firstDeploy.get(id);
-        return {
-            id,
-            current: id === live,
-            bad: bad.has(id),
-            deployedAt: d?.time ?? '',
-            sha: d?.sha ?? '',
-            ref: d?.ref ?? '',
-            actor: d?.actor ?? '',
-            run: d?.run ?? '',
-        };
-    })
-        .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id));
-}
-/**
- * Which releases to delete so that `keep` good releases remain. Never the live one, never its
- * rollback target, never one the log does not know (we cannot tell how old it is).
- * Bad releases do not count; they go once they are older than the oldest good release kept.
- */
-function releasesToPrune(log, existing, live, keep) {
-    if (keep <= 0)
-        return [];
-    const protectedIds = new Set([live]);
-    const back = rollbackTarget(log, live, new Set(existing));
-    if (back)
-        protectedIds.add(back);
-    const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current);
-    const prune = [];
-    let good = 0;
-    for (const r of ordered) {
-        if (good >= keep && !protectedIds.has(r.id)) {
-            prune.push(r.id);
-            continue;
-        }
-        if (!r.bad)
-            good++;
-    }
-    return prune;
-}
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  jo: () => (/* binding */ gateHint),
+  iM: () => (/* binding */ gateProtocolError),
+  Tr: () => (/* binding */ parseGateLine)
+});
 
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(916);
-;// CONCATENATED MODULE: ./src/outcome.ts
+// UNUSED EXPORTS: renderGate
 
-function toDeployError(err) {
-    if (err instanceof errors/* DeployError */.s)
-        return err;
-    return new errors/* DeployError */.s(err instanceof Error ? err.message : String(err));
-}
-/** A host before we heard from it: what it serves is not known yet. */
-function blankResult(host, attempted) {
-    return {
-        host,
-        releaseId: '',
-        releasePath: '',
-        liveKnown: false,
-        attemptedReleaseId: attempted,
-        previousReleaseId: '',
-        bytesSent: 0,
-        filesTransferred: 0,
-        filesLinked: 0,
-        durationMs: 0,
-        status: 'failed',
-        error: '',
-        freeKb: 0,
-        diskKb: 0,
-        assetsKept: 0,
-        pruned: [],
-    };
-}
-/** Records what the server said its link serves now ('' = nothing is live). */
-function setLive(result, target, id) {
-    result.releaseId = id;
-    result.releasePath = id ? `${target}/releases/${id}` : '';
-    result.liveKnown = true;
-}
-/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
-function liveUnknown(result) {
-    result.releaseId = '';
-    result.releasePath = '';
-    result.liveKnown = false;
-}
-/**
- * Error codes of remote steps that stop before the link is renamed: after one of them the link
- * still serves what it served before. Any other failure of a switching step (a dropped
- * connection, a cancel, a link that reads back wrong) leaves it unknown.
- */
-const REFUSED_BEFORE_SWITCH = new Set([
-    'lock-lost',
-    'upload-missing',
-    'release-exists',
-    'release-missing',
-    'publish-failed',
-    'shared-failed',
-    'hook-failed',
-    'locked',
-    // The fence refused the change: the run's time was up.
-    'gave-up',
-]);
-/** After a switching step failed: the old live release if the server said it stopped before the switch. */
-function settleFailedSwitch(result, target, before, err) {
-    if (REFUSED_BEFORE_SWITCH.has(err.code))
-        setLive(result, target, before);
-    else
-        liveUnknown(result);
-}
-/**
- * The one "N of M hosts failed" error: a single host's own error as it is, else one message that
- * starts with `headline` (given the count and the total) and lists every host's error.
- */
-function failedOn(failures, total, headline) {
-    if (failures.length === 0)
-        return undefined;
-    if (total === 1)
-        return failures[0];
-    return new errors/* DeployError */.s(`${headline(failures.length, total)}\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
-}
-/** `What failed on N of M hosts.` */
-function fleetFailure(failures, total, what) {
-    return failedOn(failures, total, (n, m) => `${what} failed on ${n} of ${m} hosts.`);
-}
-/** A fleet stopped before any switch: `N of M hosts failed before the switch; no host was switched.` */
-function noHostSwitched(failures, total) {
-    return failedOn(failures, total, (n, m) => `${n} of ${m} hosts failed before the switch; no host was switched.`);
-}
-
-// EXTERNAL MODULE: ./src/remote.ts + 1 modules
-var src_remote = __nccwpck_require__(769);
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-;// CONCATENATED MODULE: ./src/spec.ts
-/**
- * Every input, written down once. The action's parser (inputs.ts: names and defaults), the CLI's
- * flags, scope checks and help (cli/), the inputs that may never hold a key and the README's inputs
- * table (`npm run docs`) are read from here; unit tests fail when action.yml or the README
- * disagree. No imports: both bundles and the docs script read it as plain data.
- */
-/** In the order the help and messages list them. */
-const COMMAND_SPECS = {
-    deploy: { uploads: true, switches: true, releaseId: 'made', locks: true, prunes: true },
-    rollback: { locks: true, picksRelease: true },
-    list: {},
-    prune: { locks: true, prunes: true },
-    // removes the lock whoever holds it, without taking it
-    unlock: {},
-    upload: { uploads: true, releaseId: 'required', locks: true },
-    activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
-    // checks the server read-only (doctor.ts): no lock, no change
-    doctor: {},
-    // reads only (verify-command.ts): no lock, no change
-    verify: { verifies: true },
-};
-function commandSpec(command) {
-    return COMMAND_SPECS[command];
-}
-function inScope(scope, command) {
-    if (typeof scope !== 'string')
-        return scope.some((one) => inScope(one, command));
-    return scope === 'all' || commandSpec(command)[scope] !== undefined;
-}
-function flag(name, value, help, more = {}) {
-    return { flag: name, value, help, ...more };
-}
-const TABLE = [
-    {
-        name: 'host',
-        kind: 'list',
-        required: true,
-        description: 'One or more [user@]host[:port], separated by newlines or commas. IPv6 in brackets, e.g. [2001:db8::1]:2222.',
-        docDefault: 'required',
-        meaning: 'one or more `[user@]host[:port]`, separated by newlines or commas; IPv6 in brackets `[2001:db8::1]:2222`',
-        scope: 'all',
-        flags: [
-            flag('host', '[USER@]HOST[:PORT]', 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.'),
-        ],
-    },
-    {
-        name: 'user',
-        kind: 'text',
-        description: 'SSH user for hosts that name none.',
-        docDefault: '',
-        meaning: 'SSH user for hosts that name none',
-        scope: 'all',
-        flags: [flag('user', 'USER', 'SSH user for hosts that name none (default: what ssh chooses).')],
-    },
-    {
-        name: 'port',
-        kind: 'number',
-        default: '22',
-        description: 'SSH port for hosts that name none.',
-        docDefault: '`22`',
-        meaning: 'SSH port for hosts that name none',
-        scope: 'all',
-        flags: [flag('port', 'PORT', 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).')],
-    },
-    {
-        name: 'key',
-        kind: 'secret',
-        required: true,
-        description: 'Private key text (OpenSSH or PEM). Pass it from a secret. CRLF and a missing final newline are tolerated.',
-        docDefault: 'required',
-        meaning: 'private key text (OpenSSH or PEM), from a secret; CRLF and a missing final newline are tolerated',
-        mayHoldKey: true,
-        scope: 'all',
-        flags: [
-            flag('key', 'FILE', 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.'),
-            flag('key-env', 'NAME', 'Read the private key text from the environment variable NAME (a CI secret).'),
-        ],
-    },
-    {
-        name: 'key-passphrase',
-        kind: 'secret',
-        description: 'Passphrase of key. Given to ssh through SSH_ASKPASS, never on a command line.',
-        docDefault: '',
-        meaning: 'passphrase of `key`, given to ssh through `SSH_ASKPASS`, never on a command line',
-        scope: 'all',
-        flags: [
-            flag('key-passphrase-env', 'NAME', "Read the key's passphrase from the environment variable NAME (never from the command line)."),
-        ],
-    },
-    {
-        name: 'known-hosts',
-        kind: 'secret',
-        description: 'known_hosts lines (as ssh-keyscan prints them) and/or SHA256 fingerprints, one per line. Required unless accept-unknown-host-key is true.',
-        docDefault: 'required*',
-        meaning: '`known_hosts` lines (as `ssh-keyscan` prints them; plain `host key` lines work for any port) and/or `SHA256:` fingerprints, one per line',
-        scope: 'all',
-        flags: [
-            flag('known-hosts', 'FILE', 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.'),
-        ],
-    },
-    {
-        name: 'accept-unknown-host-key',
-        kind: 'boolean',
-        default: 'false',
-        description: 'Trust the host key on first use instead of known-hosts (prints the key to pin). Not recommended.',
-        docDefault: '`false`',
-        meaning: '*instead of `known-hosts`: trust on first use, with a warning that prints the key to pin',
-        scope: 'all',
-        flags: [
-            flag('accept-unknown-host-key', '', "Trust a server's key on first use and print it to pin (not recommended)."),
-        ],
-    },
-    {
-        name: 'jump-host',
-        kind: 'text',
-        description: '[user@]host[:port] to connect through (ssh ProxyJump); its key is checked against known-hosts too.',
-        docDefault: '',
-        meaning: '`[user@]host[:port]` to connect through; its key is checked against `known-hosts` too',
-        scope: 'all',
-        flags: [
-            flag('jump-host', '[USER@]HOST[:PORT]', 'Go through this host (ssh ProxyJump); its key is checked too.'),
-        ],
-    },
-    {
-        name: 'source',
-        kind: 'text',
-        description: 'Local directory to upload (relative to the workspace). Required for deploy.',
-        docDefault: 'required for deploy/upload',
-        meaning: "local directory to upload, relative to the workspace (not `/` or `/tmp`, which hold this tool's private directory with the key)",
-        scope: 'uploads',
-        flags: [
-            flag('source', 'DIR', 'Local directory to upload, relative to the current directory (required).'),
-        ],
-    },
-    {
-        name: 'target',
-        kind: 'text',
-        required: true,
-        description: 'Absolute path of the deploy root on the server (releases/, the link and .deploy/ live inside).',
-        docDefault: 'required',
-        meaning: 'absolute path of the deploy root on the server; a directory of its own, not a system one (`/`, `/etc`, `/usr`, `/var`, `/home`, `/proc/…` are refused)',
-        scope: 'all',
-        flags: [
-            flag('target', 'PATH', 'Absolute deploy root on the server, e.g. /var/www/example.com (required).'),
-        ],
-    },
-    {
-        name: 'link-name',
-        kind: 'text',
-        default: 'current',
-        description: 'Name of the symlink inside target that the web server serves from.',
-        docDefault: '`current`',
-        meaning: 'name of the symlink inside `target` that the web server serves',
-        scope: 'all',
-        flags: [
-            flag('link-name', 'NAME', 'The symlink in the target the web server serves from (default: current).'),
-        ],
-    },
-    {
-        name: 'release-id',
-        kind: 'text',
-        description: 'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c. For verify: the release to check (default: the live one).',
-        docDefault: 'generated',
-        meaning: '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`; for `verify`: the release to check (default: the live one)',
-        scope: ['releaseId', 'verifies'],
-        flags: [
-            flag('release-id', 'ID', 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate. For verify: the release to check (default: the live one).'),
-            flag('release', 'ID', 'Same as --release-id.', { hidden: true }),
-        ],
-    },
-    {
-        name: 'command',
-        kind: 'command',
-        default: 'deploy',
-        description: 'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing; verify proves what a release holds); for fleets split across jobs, upload (per host) then activate (all hosts).',
-        docDefault: '`deploy`',
-        meaning: '`deploy`, `rollback`, `list`, `prune`, `unlock`, `doctor`, `verify`; for fleets split across jobs: `upload`, `activate`',
-    },
-    {
-        name: 'rollback-to',
-        kind: 'text',
-        description: 'Release id to roll back to. Empty means the release that was live before the current one.',
-        docDefault: 'previous',
-        meaning: 'release id to roll back to; empty means the release that was live before the current one',
-        scope: 'picksRelease',
-        flags: [
-            flag('to', 'ID', 'Release to roll back to (default: the good one that was live before). Also --rollback-to.'),
-            flag('rollback-to', 'ID', 'Same as --to.', { hidden: true }),
-        ],
-    },
-    {
-        name: 'keep-releases',
-        kind: 'number',
-        default: '5',
-        description: 'Good releases kept after each deploy (0 keeps all). The live one and its rollback target are never deleted.',
-        docDefault: '`5`',
-        meaning: 'good releases kept after each deploy (`0` keeps all); the live one and its rollback target are never deleted',
-        scope: 'prunes',
-        flags: [
-            flag('keep-releases', 'N', 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.'),
-        ],
-    },
-    {
-        name: 'exclude',
-        kind: 'lines',
-        description: 'rsync exclude patterns, one per line.',
-        docDefault: '',
-        meaning: 'rsync exclude patterns, one per line; every line counts, `#` ones too (`#*#` is a pattern, there are no comment lines)',
-        scope: 'uploads',
-        flags: [flag('exclude', 'PATTERN', 'rsync exclude pattern (repeatable).')],
-    },
-    {
-        name: 'filter',
-        kind: 'lines',
-        description: 'rsync filter rules, one per line.',
-        docDefault: '',
-        meaning: 'rsync filter rules, one per line (no comment lines)',
-        scope: 'uploads',
-        flags: [flag('filter', 'RULE', 'rsync filter rule (repeatable).')],
-    },
-    {
-        name: 'chmod',
-        kind: 'text',
-        description: 'rsync --chmod spec applied during the transfer. Default u+rwX,go+rX,go-w (readable by all, writable by owner only).',
-        docDefault: '`u+rwX,go+rX,go-w`',
-        meaning: 'rsync `--chmod` applied during the transfer (readable by all, writable by the owner only)',
-        scope: 'uploads',
-        flags: [
-            flag('chmod', 'SPEC', 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).'),
-        ],
-    },
-    {
-        name: 'shared',
-        kind: 'lines',
-        description: 'Paths (one per line, relative to the release) kept in target/shared and symlinked into every release, e.g. storage or public/uploads.',
-        docDefault: '',
-        meaning: 'paths (one per line) kept in `target/shared/` and symlinked into every release, e.g. `storage`',
-        scope: 'releaseId',
-        flags: [
-            flag('shared', 'PATH', 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).'),
-        ],
-    },
-    {
-        name: 'keep-assets',
-        kind: 'list',
-        description: 'Patterns (newlines or commas, relative to the release, e.g. assets/** or _next/static/**) of files that stay reachable after a switch: those of the last keep-assets-releases releases that the new build lacks are hard-linked into it.',
-        docDefault: '',
-        meaning: 'patterns (newlines or commas, relative to the release: `assets/**`, `_next/static/**`, `*.js`) of old files kept reachable: those of the last `keep-assets-releases` releases that the new build lacks are hard-linked into it before it goes live (see [Old assets stay reachable](#old-assets-stay-reachable-keep-assets))',
-        scope: 'switches',
-        flags: [
-            flag('keep-assets', 'PATTERN', 'Keep old files matching PATTERN (e.g. assets/**) reachable: hard-linked from the last releases when the new build lacks them (repeatable).'),
-        ],
-    },
-    {
-        name: 'keep-assets-releases',
-        kind: 'number',
-        default: '2',
-        description: 'How many of the last releases keep-assets keeps files from (the live one first).',
-        docDefault: '`2`',
-        meaning: 'how many of the last releases `keep-assets` keeps files from (the live one first); a file lives at most that many releases past the build that had it',
-        scope: 'switches',
-        flags: [
-            flag('keep-assets-releases', 'N', 'How many of the last releases --keep-assets keeps files from (default: 2).'),
-        ],
-    },
-    {
-        name: 'before-switch',
-        kind: 'script',
-        description: 'Shell script run on the server (sh, in the new release) before it goes live. If it fails nothing switches.',
-        docDefault: '',
-        meaning: 'shell script run on the server (`sh`, in the new release) before it goes live; failure = nothing switches',
-        mayHoldKey: true,
-        scope: 'switches',
-        flags: [
-            flag('before-switch', 'SCRIPT', 'Shell script run on the server in the new release before it goes live; failure = no switch.'),
-        ],
-    },
-    {
-        name: 'after-switch',
-        kind: 'script',
-        description: 'Shell script run on the server after the switch, e.g. reload a service or reset PHP opcache.',
-        docDefault: '',
-        meaning: 'shell script run on the server after the switch, e.g. reload a service',
-        mayHoldKey: true,
-        scope: 'switches',
-        flags: [
-            flag('after-switch', 'SCRIPT', 'Shell script run on the server after the switch (reload a service).'),
-        ],
-    },
-    {
-        name: 'healthcheck-url',
-        kind: 'text',
-        description: 'URL that must answer 2xx after the switch (retried with backoff for up to a minute), else the switch is reverted.',
-        docDefault: '',
-        meaning: "URL that must answer 2xx after the switch (retried for up to a minute), else the switch is reverted. `user:password@` is sent as Basic auth; the userinfo and query values are masked in every message; redirects are followed only on the URL's own host",
-        scope: 'switches',
-        flags: [
-            flag('healthcheck-url', 'URL', 'URL that must answer 2xx after the switch, else the switch is reverted.'),
-        ],
-    },
-    {
-        name: 'rollback-on-failure',
-        kind: 'boolean',
-        default: 'true',
-        description: 'Switch back when after-switch or the health check fails.',
-        docDefault: '`true`',
-        meaning: 'revert the switch when `after-switch` or the health check fails',
-        scope: 'switches',
-        flags: [
-            flag('rollback-on-failure', '', 'Revert the switch when after-switch or the health check fails (the default).'),
-            flag('no-rollback-on-failure', '', 'Keep the new release live even then.', { sets: 'false' }),
-        ],
-    },
-    {
-        name: 'dry-run',
-        kind: 'boolean',
-        default: 'false',
-        description: 'Connect and check everything, show what would be sent and what would switch; change nothing.',
-        docDefault: '`false`',
-        meaning: 'connect and check everything, list what would be sent and what would switch; change nothing',
-        scope: 'uploads',
-        flags: [flag('dry-run', '', 'Show what would be sent and what would switch; change nothing.')],
-    },
-    {
-        name: 'allow-empty',
-        kind: 'boolean',
-        default: 'false',
-        description: 'Deploy a release with no files (an empty source, or exclude/filter that leave nothing) on purpose; without it such a release is refused.',
-        docDefault: '`false`',
-        meaning: 'deploy a release with no files on purpose; without it an empty `source`, or `exclude`/`filter` that leave nothing, is refused and nothing changes',
-        scope: 'uploads',
-        flags: [
-            flag('allow-empty', '', 'Deploy a release with no files on purpose (else an empty one is refused).'),
-        ],
-    },
-    {
-        name: 'max-parallel',
-        kind: 'number',
-        default: '8',
-        description: 'Hosts worked on at once.',
-        docDefault: '`8`',
-        meaning: 'hosts worked on at once',
-        scope: 'all',
-        flags: [flag('max-parallel', 'N', 'Hosts worked on at once (default: 8).')],
-    },
-    {
-        name: 'timeout',
-        kind: 'number',
-        default: '600',
-        description: 'Seconds for the whole step before it gives up cleanly (the live release stays as it was).',
-        docDefault: '`600`',
-        meaning: 'seconds for the whole step before it gives up cleanly',
-        scope: 'all',
-        flags: [flag('timeout', 'SECONDS', 'For the whole command, then it stops cleanly (default: 600).')],
-    },
-    {
-        name: 'expected-digest',
-        kind: 'text',
-        description: 'For verify: the release-digest the release must have (sha256: and 64 hex digits, as the deploy that built it output).',
-        docDefault: '',
-        meaning: 'for `verify`: the `release-digest` the release must have (`sha256:` + 64 hex digits, as the deploy of that build output it)',
-        scope: 'verifies',
-        flags: [
-            flag('expected-digest', 'DIGEST', 'The release-digest the release must have (sha256:…, as the deploy of that build printed it).'),
-        ],
-    },
-];
-/** Every input, in action.yml's order (the help's order too). */
-const INPUTS = TABLE;
-const BY_NAME = new Map(INPUTS.map((i) => [i.name, i]));
-function inputSpec(name) {
-    return BY_NAME.get(name);
-}
-/** The default action.yml passes for an input ('' = none). */
-function defaultOf(name) {
-    return inputSpec(name).default ?? '';
-}
-
+// EXTERNAL MODULE: ./src/spec.ts
+var spec = __nccwpck_require__(188);
 ;// CONCATENATED MODULE: ./src/cli/parse.ts
 /**
  * The command line, step 1: argv → a command and flag values (node:util parseArgs). The flags
@@ -1834,7 +585,7 @@ const OUTPUT_FLAGS = [
 ].map((o) => ({ ...o, type: 'boolean', value: '', scope: 'all', section: 'output' }));
 /** Every flag: the spec's inputs in their order (the help's order), then the output flags. */
 const OPTIONS = [
-    ...INPUTS.flatMap((input) => (input.flags ?? []).map((f) => ({
+    ...spec/* INPUTS */.mc.flatMap((input) => (input.flags ?? []).map((f) => ({
         ...f,
         type: input.kind === 'boolean' ? 'boolean' : 'string',
         multiple: input.kind === 'list' || input.kind === 'lines' ? true : undefined,
@@ -1846,7 +597,7 @@ const OPTIONS = [
     ...OUTPUT_FLAGS,
 ];
 /** Inputs that take true/false (their flags also take `=value`). */
-const BOOLEAN_INPUTS = new Set(INPUTS.filter((i) => i.kind === 'boolean').map((i) => i.name));
+const BOOLEAN_INPUTS = new Set(spec/* INPUTS */.mc.filter((i) => i.kind === 'boolean').map((i) => i.name));
 /** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
 function envName(input) {
     return `RAD_${input.toUpperCase().replace(/-/g, '_')}`;
@@ -1900,8 +651,12 @@ function parseCli(argv) {
     };
 }
 
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(916);
 // EXTERNAL MODULE: ./src/quote.ts
 var quote = __nccwpck_require__(519);
+// EXTERNAL MODULE: ./src/remote.ts + 1 modules
+var remote = __nccwpck_require__(769);
 // EXTERNAL MODULE: ./src/remote-lib.ts
 var remote_lib = __nccwpck_require__(95);
 ;// CONCATENATED MODULE: ./src/gate.ts
@@ -1929,16 +684,16 @@ function parseGateLine(value) {
 }
 /** Said when the gate cannot serve this client: which side is older, and what to update. */
 function gateProtocolError(label, gate, why = '') {
-    const ours = `this rsync-atomic-deploy (${parse_VERSION}) speaks protocol ${src_remote/* GATE_PROTOCOL */.nc}`;
+    const ours = `this rsync-atomic-deploy (${parse_VERSION}) speaks protocol ${remote/* GATE_PROTOCOL */.nc}`;
     if (!gate) {
         return new errors/* DeployError */.s(`${label}: the key is gated and the gate does not speak ${ours}.`, 'Install the gate of this version on the server: rsync-atomic-deploy gate > rsync-atomic-deploy-gate.', 'gate-protocol');
     }
     const theirs = `protocol ${gate.min === gate.max ? gate.min : `${gate.min} to ${gate.max}`}`;
-    if (gate.min <= src_remote/* GATE_PROTOCOL */.nc && src_remote/* GATE_PROTOCOL */.nc <= gate.max) {
+    if (gate.min <= remote/* GATE_PROTOCOL */.nc && remote/* GATE_PROTOCOL */.nc <= gate.max) {
         // The same protocol, but a script or value this gate does not know: it is an older build.
         return new errors/* DeployError */.s(`${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) does not know a script or value that this rsync-atomic-deploy (${parse_VERSION}) sends${why ? `: ${why}` : ''}.`, 'Update the gate on the server to this version: `rsync-atomic-deploy gate > /usr/local/bin/rsync-atomic-deploy-gate` (as root).', 'gate-protocol');
     }
-    const older = gate.max < src_remote/* GATE_PROTOCOL */.nc;
+    const older = gate.max < remote/* GATE_PROTOCOL */.nc;
     return new errors/* DeployError */.s(`${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) is ${older ? 'older' : 'newer'} than this client: it speaks ${theirs}, ${ours}.`, older
         ? 'Update the gate on the server: `rsync-atomic-deploy gate > /usr/local/bin/rsync-atomic-deploy-gate` (as root), with this version of the tool.'
         : `Update rsync-atomic-deploy here (the action's version, or the CLI) to ${gate.version} or later.`, 'gate-protocol');
@@ -2281,370 +1036,19 @@ function renderGate() {
     return out.join('\n');
 }
 
-// EXTERNAL MODULE: ./src/hints.ts
-var hints = __nccwpck_require__(957);
-// EXTERNAL MODULE: ./src/words.ts
-var src_words = __nccwpck_require__(846);
-;// CONCATENATED MODULE: ./src/session.ts
 
+/***/ }),
 
+/***/ 689:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-
-
-/** How this run's messages name inputs and commands. */
-function wordsOf(ctx) {
-    return ctx.words ?? src_words/* ACTION_WORDS */.d;
-}
-/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
-function cleanupSignal() {
-    return AbortSignal.timeout(30_000);
-}
-/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
-function giveUpSignal() {
-    return AbortSignal.timeout(6_000);
-}
-/**
- * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
- * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
- * lock that was only maybe ours was never taken.
- */
-function lockAfter(before, said, complete) {
-    const last = said.at(-1)?.split(' ')[0];
-    if (last === 'taken' || last === 'kept')
-        return 'held';
-    if (last === 'released' || last === 'not-ours')
-        return 'free';
-    return before === 'maybe' && complete ? 'free' : before;
-}
-/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
-function lockWaitSeconds(timeoutSeconds) {
-    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
-}
-/** One server, reached over its one multiplexed connection. */
-class HostSession {
-    ctx;
-    index;
-    spec;
-    /** Set once the shared connection dropped: later calls each open a connection of their own. */
-    fresh = false;
-    /**
-     * The gate this host's key is forced through (gate.ts), as its first reply said; undefined for
-     * a key with a shell. rsync then goes without --protect-args (the gate checks its command line).
-     */
-    gate;
-    /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
-    lockState = 'free';
-    constructor(ctx, index, spec) {
-        this.ctx = ctx;
-        this.index = index;
-        this.spec = spec;
-    }
-    /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
-    get lock() {
-        return this.lockState;
-    }
-    setLock(next) {
-        const was = this.lockState !== 'free';
-        this.lockState = next;
-        if (was !== (next !== 'free'))
-            this.ctx.onLock?.(this.index, next !== 'free');
-    }
-    get label() {
-        return this.spec.label;
-    }
-    /** Values every script gets: the target, the link, our lock token and who we are. */
-    baseVars() {
-        const s = this.ctx.settings;
-        return {
-            T: s.target,
-            LINK: s.linkName,
-            TOKEN: this.ctx.token,
-            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
-            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
-            LOCK_TTL: s.timeoutSeconds + 120,
-            LOCK_OWNER: JSON.stringify({
-                run: s.meta.runUrl,
-                actor: s.meta.actor,
-                ref: s.meta.ref,
-                sha: s.meta.sha,
-                command: s.command,
-                release: s.releaseId,
-                since: new Date().toISOString(),
-            }),
-        };
-    }
-    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
-    async call(name, vars, opts = {}) {
-        const script = (0,src_remote/* renderScript */.y9)(name, { ...this.baseVars(), ...vars });
-        // Said before the call: if we are killed before its reply, the post step still looks.
-        if (this.lockState === 'free' && (0,src_remote/* mayTakeLock */.UO)(name, vars))
-            this.setLock('maybe');
-        // Said while it happens: a wait for another run's lock can last minutes.
-        // Linear however long a line the server sends; only a bounded start of each line is kept.
-        const lines = new untrusted/* LineSplitter */.g3((l) => {
-            if (l.startsWith(`${src_remote/* MARK */.M$} waiting `)) {
-                this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,untrusted/* untrusted */.bp)(l.slice(src_remote/* MARK */.M$.length + 9))}`);
-            }
-        });
-        const onStdout = (chunk) => lines.push(chunk);
-        const result = await this.ctx.ssh.exec(this.index, script, {
-            command: (0,src_remote/* remoteCommand */.S2)(name),
-            signal: opts.signal ?? this.ctx.signal,
-            onStdout,
-            onStderr: opts.onStderr,
-            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
-            // as the shared one may be what hung (a stalled link keeps it open and silent).
-            fresh: this.ctx.signal.aborted || this.fresh,
-        });
-        const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
-        // Every reply through a gate starts by naming it: no round trip of its own.
-        const gate = parseGateLine((0,src_remote/* first */.$1)(reply, 'gate'));
-        if (gate)
-            this.gate = gate;
-        if (reply.error?.code === 'gate-protocol')
-            throw gateProtocolError(this.label, gate, reply.error.message);
-        // What the script said of the lock, even in a reply cut short (all of it that arrived).
-        const complete = !result.aborted && (reply.ok || reply.error !== undefined);
-        this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete));
-        for (const w of reply.warnings)
-            this.ctx.reporter.warning(`${this.label}: ${w}`);
-        for (const l of reply.other)
-            opts.onOther?.(l);
-        if (result.aborted)
-            throw new errors/* DeployError */.s(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
-        if (reply.error) {
-            const s = this.ctx.settings;
-            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
-            const output = reply.error.code === 'hook-failed'
-                ? (0,untrusted/* untrustedLines */.mU)(result.stderr)
-                    .map((l) => `${this.label} | ${l}`)
-                    .join('\n')
-                : '';
-            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, gateHint(reply.error.code) ||
-                (0,hints/* remoteErrorHint */.yj)(reply.error.code, {
-                    target: s.target,
-                    linkName: s.linkName,
-                    user: this.spec.user,
-                    words: this.ctx.words,
-                }), reply.error.code);
-        }
-        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
-        if (!reply.ok && saidNothing && result.code !== 255) {
-            // Not one line from our script: the login shell never ran it, or a startup file ended it.
-            throw (0,hints/* loginShellFailure */.Iu)({
-                label: this.label,
-                user: this.spec.user,
-                code: result.code,
-                said: [...reply.other, ...(result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 5) : [])].slice(0, 5),
-            });
-        }
-        if (result.code !== 0 || !reply.ok) {
-            const stderr = result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 6).join('\n') : '';
-            const lost = result.code === 255;
-            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
-            throw new errors/* DeployError */.s(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
-            // No complete reply over a dead connection: what the server did is unknown (see recover).
-            lost ? 'connection-lost' : 'remote');
-        }
-        return reply;
-    }
-}
-/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
-async function pool(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/host.ts
-
-
-
-
-/** A release or upload name from the server that may be used in a path: plain, bounded. */
-const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-/** `warn` is told about log lines that were skipped (by line number). */
-function readServerState(reply, warn) {
-    const live = (0,src_remote/* first */.$1)(reply, 'live');
-    const log = parseNumberedLog((0,src_remote/* all */.Q7)(reply, 'log'), (0,src_remote/* all */.Q7)(reply, 'log-long'));
-    const problems = logProblemsWarning(log.problems);
-    if (problems)
-        warn?.(problems);
-    return {
-        live: SAFE_NAME_RE.test(live) ? live : '',
-        releases: (0,src_remote/* all */.Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-        log: log.entries,
-        freeKb: Number((0,src_remote/* first */.$1)(reply, 'free-kb')) || 0,
-    };
-}
-/** A run for every host of the settings; `attempted` is the release the command tries to make live. */
-function hostRuns(ctx, attempted) {
-    return ctx.settings.hosts.map((spec, i) => ({
-        session: new HostSession(ctx, i, spec),
-        start: Date.now(),
-        state: undefined,
-        result: blankResult(spec.label, attempted),
-    }));
-}
-/** The deploy log line of an event on one host, with who and what caused it. */
-function newEntry(ctx, host, release, event, from) {
-    const m = ctx.settings.meta;
-    return {
-        release,
-        event,
-        time: new Date().toISOString(),
-        from: from || undefined,
-        sha: m.sha,
-        ref: m.ref,
-        actor: m.actor,
-        run: m.runUrl,
-        host,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/deploy-host.ts
-
-
-
-/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
-function incomingName(s, token) {
-    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
-}
-/** Where command: upload leaves a finished upload for command: activate. */
-function stagedName(releaseId) {
-    return `${releaseId}.staged`;
-}
-/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
-const PARTIAL_DIR = '.rsync-partial';
-/** A deploy's record for every host. */
-function deployHosts(ctx) {
-    const s = ctx.settings;
-    return hostRuns(ctx, s.releaseId).map((h) => ({
-        ...h,
-        incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
-        leftovers: [],
-        sharedExisting: [],
-        touched: false,
-        ownsUpload: false,
-        logLine: '',
-        unconfirmed: false,
-        published: false,
-        switched: false,
-        unchanged: 0,
-    }));
-}
-/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
-function recordLinked(ctx, run, reply) {
-    const counted = (0,src_remote/* first */.$1)(reply, 'linked');
-    if (counted === '')
-        return;
-    const linked = Number(counted) || 0;
-    const unchanged = run.unchanged;
-    run.result.filesLinked = linked;
-    if (linked < unchanged) {
-        ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
-    }
-}
-/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
-async function dropUpload(run) {
-    try {
-        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
-        run.ownsUpload = false;
-    }
-    catch {
-        // releaseLocks tries the lock again at the end.
-    }
-}
-/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
-async function manifestVars(run) {
-    const m = await run.manifest;
-    const built = m instanceof Error ? undefined : m;
-    if (run.fast)
-        return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' };
-    return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' };
-}
-
-;// CONCATENATED MODULE: ./src/doctor-render.ts
-
-const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
-/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
-function doctorText(report, paint = PLAIN) {
-    const out = [];
-    for (const h of report) {
-        out.push(paint.bold(`checks on ${(0,untrusted/* safeMessage */.N5)(h.host)}:`));
-        for (const c of h.checks) {
-            const mark = c.ok ? paint.green('✓') : paint.red('✗');
-            out.push(`  ${mark} ${c.name}: ${(0,untrusted/* safeMessage */.N5)(c.detail)}`);
-            if (!c.ok && c.fix)
-                out.push(`      fix: ${(0,untrusted/* safeMessage */.N5)(c.fix).replace(/\n/g, '\n           ')}`);
-        }
-    }
-    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
-    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
-    return `${out.join('\n')}\n`;
-}
-function escapeHtml(text) {
-    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
-        '&': '&amp;',
-        '<': '&lt;',
-        '>': '&gt;',
-        '"': '&quot;',
-        "'": '&#39;',
-        '[': '&#91;',
-        ']': '&#93;',
-        '`': '&#96;',
-        '|': '&#124;',
-        '*': '&#42;',
-        _: '&#95;',
-        '\\': '&#92;',
-    })[c] ?? c);
-}
-/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
-function doctorMarkdown(report) {
-    const cell = (s) => escapeHtml((0,untrusted/* safeMessage */.N5)(s));
-    const out = ['### rsync-atomic-deploy: doctor', ''];
-    for (const h of report) {
-        const failed = h.checks.filter((c) => !c.ok).length;
-        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
-        out.push('| | check | found | fix |', '|---|---|---|---|');
-        for (const c of h.checks) {
-            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
-        }
-        out.push('');
-    }
-    return `${out.join('\n')}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/doctor-action.ts
-
-
-/** command: doctor in the action: one log line per check, and the checks in the job summary. */
-async function reportDoctor(report) {
-    // doctorText has escaped every server text; a line of it is never read as a workflow command.
-    for (const line of doctorText(report).trimEnd().split('\n'))
-        actions_core/* info */.pq(line);
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await actions_core/* summary */.z
-        .addRaw(doctorMarkdown(report))
-        .write()
-        .catch((e) => actions_core/* warning */.$e(`Could not write the job summary: ${e}`));
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(24);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: ./src/healthcheck.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   j3: () => (/* binding */ healthcheck),
+/* harmony export */   yP: () => (/* binding */ maskUrl)
+/* harmony export */ });
+/* unused harmony exports healthRequest, sameHost */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(264);
 
 
 /**
@@ -2748,7 +1152,7 @@ async function healthcheck(rawUrl, opts) {
         }
         catch (e) {
             if (e instanceof OffHostRedirect) {
-                throw new errors/* DeployError */.s(`Health check failed: ${shown} answered ${e.message}.`, 'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.', 'healthcheck');
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Health check failed: ${shown} answered ${e.message}.`, 'Give the URL the check should end at as healthcheck-url: redirects are followed only on its own host, so credentials and the check never go elsewhere.', 'healthcheck');
             }
             // Stopped by the step's timeout: keep the server's last answer, not the abort.
             if (opts.signal.aborted && last)
@@ -2760,7 +1164,7 @@ async function healthcheck(rawUrl, opts) {
         }
         if (opts.signal.aborted || Date.now() + wait > deadline)
             break;
-        opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${seconds(wait)}`);
+        opts.reporter.info(`Health check ${shown}: ${last}; trying again in ${(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .seconds */ .YA)(wait)}`);
         // The wait ends early when the step times out or is cancelled.
         await new Promise((r) => {
             const t = setTimeout(r, wait);
@@ -2771,9 +1175,584 @@ async function healthcheck(rawUrl, opts) {
         });
         wait = Math.min(wait * 2, 10_000);
     }
-    throw new errors/* DeployError */.s(`Health check failed: ${shown} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output. Redirects are followed only on the same host.', 'healthcheck');
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Health check failed: ${shown} did not answer 2xx (last answer: ${last}).`, 'Check the URL and what the new release serves; the job log above shows the after-switch output. Redirects are followed only on the same host.', 'healthcheck');
 }
 
+
+/***/ }),
+
+/***/ 957:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Iu: () => (/* binding */ loginShellFailure),
+/* harmony export */   Z4: () => (/* binding */ explainRsyncExit),
+/* harmony export */   cB: () => (/* binding */ explainSshFailure),
+/* harmony export */   lI: () => (/* binding */ sshFactsNeeded),
+/* harmony export */   r1: () => (/* binding */ startupFileHint),
+/* harmony export */   yj: () => (/* binding */ remoteErrorHint)
+/* harmony export */ });
+/* unused harmony export shellFamily */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(519);
+/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(846);
+
+
+
+/** A path as it must be typed into a shell: plain when it can be, else quoted. */
+function shWord(s) {
+    return /^[A-Za-z0-9_./-]+$/.test(s) ? s : (0,_quote_js__WEBPACK_IMPORTED_MODULE_1__/* .shQuote */ .US)(s);
+}
+/** Own setup: what to do about a host key ssh does not know, the way ssh users do it. */
+function ownHostKeyHint(ctx) {
+    const name = ctx.host?.host ?? 'HOST';
+    return `Host keys are always checked, whatever your ~/.ssh/config says. Connect once with \`ssh ${ctx.host?.port && ctx.host.port !== 22 ? `-p ${ctx.host.port} ` : ''}${name}\`, check the fingerprint it shows against the server (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` there) and answer yes, so it is in your known_hosts; or pass --known-hosts FILE.`;
+}
+function lastLines(text, n = 6) {
+    return text.trim().split('\n').slice(-n).join('\n');
+}
+/** What ssh said, by kind: the classifier below and the facts it needs agree on these. */
+const KEY_FORMAT = /error in libcrypto|invalid format|Load key .*: (invalid|error)/i;
+const BAD_PASSPHRASE = /incorrect passphrase|bad passphrase/i;
+const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED/;
+const HOST_KEY_UNKNOWN = /Host key verification failed|No .* host key is known|host key .* not in list/i;
+const DENIED = /Permission denied \(/;
+/** Which facts explaining `stderr` needs: a key scan for a host key failure, key checks for a refused login. */
+function sshFactsNeeded(stderr, ctx) {
+    const early = KEY_FORMAT.test(stderr) || ctx.passphraseRejected || BAD_PASSPHRASE.test(stderr);
+    const hostKey = !early && (HOST_KEY_CHANGED.test(stderr) || HOST_KEY_UNKNOWN.test(stderr));
+    return {
+        offeredKeys: hostKey && !ctx.ownSetup && ctx.host !== undefined,
+        keyChecks: !early && !hostKey && DENIED.test(stderr) && ctx.hasKey,
+    };
+}
+/** What the server offers, as known_hosts lines with fingerprints: shown when verification fails. */
+function offeredKeys(ctx, offered) {
+    const host = ctx.host;
+    if (!host || !offered)
+        return '';
+    if (offered.lines.length === 0) {
+        return ctx.jump
+            ? `\nIts key could not be read through the jump host (run \`ssh-keyscan -p ${host.port} ${host.host}\` on the jump host).`
+            : '';
+    }
+    return `\nThe server offers (check these fingerprints against the server before you trust them):\n${offered.fingerprints}\nknown_hosts lines to pin:\n${offered.lines.join('\n')}`;
+}
+/** Turns ssh's stderr from a failed connection into a cause and a fix. */
+function explainSshFailure(stderr, ctx, facts = {}) {
+    const s = stderr;
+    const who = `${ctx.label}`;
+    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d;
+    if (KEY_FORMAT.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh could not read the private key for ${who}.`, 'The key text is damaged or not an OpenSSH/PEM private key. Paste the whole file (BEGIN to END lines) into the secret again.', 'key-format');
+    }
+    if (ctx.passphraseRejected || BAD_PASSPHRASE.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key passphrase (${w.input('key-passphrase')}) does not decrypt the key (connecting to ${who}).`, 'Check the passphrase secret, or remove the passphrase: `ssh-keygen -p -f KEY`.', 'passphrase');
+    }
+    if (ctx.ownSetup && HOST_KEY_CHANGED.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in your known_hosts: it CHANGED. This may be an attack, or the server was reinstalled.`, 'Do not deploy until you know why. If the change is expected, remove the old key (`ssh-keygen -R HOST`, the line ssh named) and connect once with ssh to check and record the new one.', 'host-key-changed');
+    }
+    if (ctx.ownSetup && HOST_KEY_UNKNOWN.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: its key is not in your known_hosts.`, ownHostKeyHint(ctx), 'host-key-unknown');
+    }
+    if (HOST_KEY_CHANGED.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host key of ${who} is not the one in ${w.input('known-hosts')}: it CHANGED. This may be an attack, or the server was reinstalled.`, `Do not deploy until you know why. If the change is expected, replace ${w.input('known-hosts')} with the new key.${offeredKeys(ctx, facts.offered)}`, 'host-key-changed');
+    }
+    if (HOST_KEY_UNKNOWN.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`Host key verification failed for ${who}: none of the keys in ${w.input('known-hosts')} matches the key the server offered.`, `Pin the server's key in ${w.input('known-hosts')} (run \`ssh-keyscan -p ${ctx.host?.port ?? 22} ${ctx.host?.host ?? 'HOST'}\`${ctx.jump ? ' on the jump host' : ''} and compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server).${offeredKeys(ctx, facts.offered)}`, 'host-key-unknown');
+    }
+    if (ctx.ownSetup && !ctx.hasKey && DENIED.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login${ctx.user ? ` as user ${ctx.user}` : ''}: Permission denied (publickey).`, 'No key your ssh offered was accepted (your agent and the IdentityFile of your ~/.ssh/config). A key with a passphrase must be in your agent (`ssh-add KEY`): nothing here asks for it. Check that `ssh HOST true` works, the user name, or pass --key FILE.', 'auth');
+    }
+    if (DENIED.test(s)) {
+        // BatchMode skips an encrypted key silently and the login fails as if the key were not authorized.
+        if (ctx.hasKey && !ctx.passphraseGiven && facts.keyNeedsPassphrase) {
+            return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The key is protected by a passphrase and ${w.input('key-passphrase')} is not set, so ssh could not use it (connecting to ${who}).`, `Pass the passphrase from a secret as ${w.input('key-passphrase', '${{ secrets.DEPLOY_KEY_PASSPHRASE }}')}, or remove it from the key: \`ssh-keygen -p -f KEY\`.`, 'passphrase');
+        }
+        let fp = '';
+        if (ctx.hasKey) {
+            // `256 SHA256:… comment (ED25519)` → `SHA256:… (ED25519)`
+            const f = facts.keyFingerprint ? facts.keyFingerprint.trim().split(' ') : [];
+            if (f[1])
+                fp = ` with the key ${f[1]}${/^\(.*\)$/.test(f.at(-1) ?? '') ? ` ${f.at(-1)}` : ''}`;
+        }
+        const user = ctx.user || `(the runner’s user name; set ${w.input('user')})`;
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the login as user ${user}${fp}: Permission denied (publickey).`, `Add the public key to ~${ctx.user || 'USER'}/.ssh/authorized_keys on the server (\`ssh-keygen -y -f KEY\` prints it), check the user name, and that the key is not restricted there (from=, command=).${ctx.passphraseGiven ? '' : ` If the key has a passphrase, give ${w.input('key-passphrase')}.`}`, 'auth');
+    }
+    if (/Connection refused/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} refused the connection: nothing listens for SSH on port ${ctx.host?.port ?? 22}.`, `Check the port (${w.input('port')} or host:port) and that sshd runs and the firewall lets the runner in.`, 'refused');
+    }
+    if (/Could not resolve hostname|Name or service not known|nodename nor servname/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`The host name of ${who} does not resolve.`, `Check the spelling of ${w.input('host')}.`, 'dns');
+    }
+    if (/timed out during banner exchange/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: the TCP connection was accepted, but no SSH greeting came back before ssh timed out (${lastLines(s, 1)}).`, `Check that port ${ctx.host?.port ?? 22} is this server's SSH port (not another service or a proxy), that sshd is not overloaded (MaxStartups), and that no firewall swallows the connection after accepting it.`, 'unreachable');
+    }
+    if (/timed out|No route to host|Network is unreachable/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} is unreachable: ${lastLines(s, 1)}`, `Check the address, that the server is up, and that its firewall lets GitHub runners in (or use a self-hosted runner / ${w.input('jump-host')}).`, 'unreachable');
+    }
+    if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(s)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${who} closed the connection before login: ${lastLines(s, 1)}`, 'The server may limit connections (MaxStartups, fail2ban) or not be an SSH server on that port.', 'closed');
+    }
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`ssh to ${who} failed: ${lastLines(s) || '(no message)'}`, '', 'ssh');
+}
+/** Hints for codes our remote scripts report with `@@rad-error CODE message`. */
+function remoteErrorHint(code, ctx) {
+    const w = ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d;
+    switch (code) {
+        case 'rsync-missing':
+            return 'Install rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).';
+        case 'target-unwritable':
+            return `Create the target and give it to the deploy user, e.g. \`sudo install -d -o ${ctx.user || 'deploy'} ${shWord(ctx.target)}\`.`;
+        case 'link-not-symlink':
+            return `To migrate: move the directory into a release and point a symlink at it, e.g. \`cd ${shWord(ctx.target)} && mkdir -p releases && mv ${ctx.linkName} releases/initial && ln -s releases/initial ${ctx.linkName}\`. Serving continues from the same files.`;
+        case 'release-exists':
+            return `Release ids are never reused: give a new ${w.input('release-id')}, or leave it empty to generate one.`;
+        case 'locked':
+            return `Wait for the other deploy, or if it is dead run ${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? 'this action with ' : ''}${w.command('unlock')} (or \`rm -r TARGET/.deploy/lock\` on the server).${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? ' Use a `concurrency:` group in the workflow to queue deploys.' : ''}`;
+        case 'lock-lost':
+            return 'Another run took the lock over (it judged ours stale). Re-run this deploy.';
+        case 'lock-failed':
+            return 'This is not another deploy: the server refused to create the lock. Fix what the message names, then re-run.';
+        case 'lock-stuck':
+            return 'Remove the stale lock on the server (`rm -r TARGET/.deploy/lock`, as a user who may), then re-run.';
+        case 'unlock-failed':
+            return 'Remove it on the server as a user who may (`rm -r TARGET/.deploy/lock`).';
+        case 'unsafe-path':
+            return 'Nothing was changed. The deploy root must hold real directories releases/ and .deploy/ (and real release directories) of its own.';
+        case 'no-rename':
+            return 'A switch must rename one link over another in one step; without such a tool there is no atomic switch.';
+        case 'not-uploaded':
+            return `Run ${w.command('upload')} with the same ${w.input('release-id')} on every host first${w === _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d ? ' (a matrix job)' : ''}, then ${w.command('activate')}.`;
+        case 'no-target':
+            return `Check ${w.input('target')}: it must be the directory you deploy to.`;
+        case 'nothing-live':
+            return `Name the release to check with ${w.input('release-id')} (${w.command('list')} shows them).`;
+        case 'release-missing':
+            return `${w.command('list')} shows the releases on the server.`;
+        case 'verify-tools':
+            return 'Install GNU coreutils or busybox on the server (Debian/Ubuntu: apt-get install coreutils; Alpine: apk add coreutils).';
+        case 'verify-too-large':
+            return 'verify reads the whole release into memory on the runner: this one is beyond its bound.';
+        default:
+            return '';
+    }
+}
+/** rsync's exit codes in words (rsync(1) EXIT VALUES), with the usual cause. */
+function explainRsyncExit(code, stderr, words = _words_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_WORDS */ .d) {
+    const tail = lastLines(stderr, 4);
+    const plain = {
+        1: 'rsync refused its arguments (syntax or usage error)',
+        2: 'the two rsyncs could not agree on a protocol (the server rsync is too old or is openrsync)',
+        3: 'rsync could not select input/output files or directories',
+        5: 'rsync could not start talking to the server',
+        10: 'a socket I/O error',
+        11: 'a file I/O error (is the server disk full?)',
+        12: 'the data stream broke: often a shell startup file on the server (.bashrc, .profile) prints text; make it print nothing for non-interactive shells',
+        14: 'an IPC error',
+        20: 'rsync was interrupted',
+        23: 'some files could not be transferred (permissions, unreadable files, or a full disk)',
+        24: 'some source files vanished during the transfer (the build changed while uploading)',
+        25: 'the --max-delete limit stopped deletions',
+        30: 'the transfer stalled (timeout in data send/receive)',
+        35: 'timeout waiting for the daemon connection',
+        127: 'rsync is not installed on the server (or not in PATH)',
+        255: 'the SSH connection failed or dropped',
+    };
+    const why = plain[code] ?? 'rsync failed';
+    const disk = /No space left on device|disk quota exceeded/i.test(stderr)
+        ? ` The server disk is full: free space (prune old releases, ${words.input('keep-releases')}) and re-run.`
+        : '';
+    return `rsync exited with code ${code}: ${why}.${disk}${tail ? `\n${tail}` : ''}`;
+}
+/** What a login shell's startup file must do to stay quiet, or to stop reading without ending the shell. */
+const STARTUP_SYNTAX = {
+    bash: { file: '~/.bashrc', quiet: 'start it with: [ -z "$PS1" ] && return' },
+    zsh: { file: '~/.zshenv (and ~/.zshrc)', quiet: 'start it with: [[ -o interactive ]] || return' },
+    sh: {
+        file: '~/.profile (and the $ENV file)',
+        quiet: 'start it with: case $- in *i*) ;; *) return ;; esac',
+    },
+    fish: {
+        file: '~/.config/fish/config.fish',
+        quiet: 'start it with: status is-interactive; or return (or put the rest inside: if status is-interactive … end)',
+    },
+    csh: {
+        file: '~/.cshrc (or ~/.tcshrc)',
+        quiet: 'put what is meant for a terminal inside: if ($?prompt) then … endif (csh has no return; exit there ends the session)',
+    },
+};
+/** The family of a login shell path: /usr/bin/fish → fish, tcsh → csh, dash/ksh → sh; '' if unknown. */
+function shellFamily(shell) {
+    const name = shell.split('/').pop() ?? '';
+    if (name === 'bash' || name === 'zsh' || name === 'fish')
+        return name;
+    if (name === 'csh' || name === 'tcsh')
+        return 'csh';
+    if (['sh', 'dash', 'ksh', 'mksh', 'ash', 'busybox'].includes(name))
+        return 'sh';
+    return '';
+}
+/**
+ * The fix for a startup file that prints text (`prints`) or ends the session (`exits`) when the
+ * shell is not interactive, in the syntax of the user's login shell (every common one when unknown).
+ */
+function startupFileHint(shell, problem) {
+    const family = shellFamily(shell);
+    const what = problem === 'prints'
+        ? 'print nothing when the shell is not interactive'
+        : 'stop reading (not end the shell) when the shell is not interactive: no `exit` for non-interactive shells';
+    const one = (f) => {
+        const s = STARTUP_SYNTAX[f];
+        return `${s.file}: ${s.quiet}`;
+    };
+    if (family)
+        return `Make the login shell's startup file ${what}. ${one(family)}.`;
+    return `Make the login shell's startup file ${what}. ${['bash', 'zsh', 'fish', 'csh'].map(one).join('; ')}.`;
+}
+/**
+ * The session ended before our script said a word: the login shell did not run it (nologin,
+ * /bin/false) or a startup file ended the shell first. Relays what the shell printed.
+ */
+function loginShellFailure(ctx) {
+    const who = ctx.user ? `user ${ctx.user}` : 'the deploy user';
+    const said = ctx.said.length > 0 ? `; it printed: ${ctx.said.join(' | ')}` : '; it printed nothing';
+    const message = `${ctx.label}: the login shell of ${who} ended the session before the deploy script ran (exit code ${ctx.code})${said}.`;
+    const text = ctx.said.join('\n');
+    if (/currently not available|nologin|not allowed|account is|no login/i.test(text) ||
+        (ctx.code === 1 && text === '')) {
+        const u = ctx.user || 'USER';
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(message, `${ctx.user ? ctx.user : 'The deploy user'}'s login shell does not run commands${text ? '' : ' (nologin or /bin/false?)'}. Give the account a real shell on the server, e.g. \`sudo usermod -s /bin/sh ${u}\` (or \`chsh -s /bin/bash ${u}\`), or deploy as a user that has one.${text ? '' : ` ${startupFileHint('', 'exits')}`}`, 'login-shell');
+    }
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(message, startupFileHint('', 'exits'), 'login-shell');
+}
+
+
+/***/ }),
+
+/***/ 155:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BP: () => (/* binding */ logLine),
+/* harmony export */   Gj: () => (/* binding */ badReleases),
+/* harmony export */   W3: () => (/* binding */ releasesToPrune),
+/* harmony export */   _9: () => (/* binding */ parseNumberedLog),
+/* harmony export */   _J: () => (/* binding */ RELEASE_ID_RE),
+/* harmony export */   dD: () => (/* binding */ logProblemsWarning),
+/* harmony export */   es: () => (/* binding */ rollbackTarget),
+/* harmony export */   tH: () => (/* binding */ listReleases)
+/* harmony export */ });
+/* unused harmony exports parseLog, checkLogLine */
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(264);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(873);
+/**
+ * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
+ * what is bad and what may be pruned are decided here, from the log's order, never from release
+ * names or mtimes (rsync copies mtimes, and names need not sort by time).
+ */
+
+
+function parseLog(lines) {
+    const out = [];
+    for (const line of lines) {
+        try {
+            const o = JSON.parse(line);
+            if (typeof o.release === 'string' && typeof o.event === 'string')
+                out.push(o);
+        }
+        catch {
+            // a torn or foreign line: the log is advisory for what it cannot parse
+        }
+    }
+    return out;
+}
+/** A release id as the tool makes and accepts them: a plain name, never a path or shell syntax. */
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const EVENTS = ['deploy', 'rollback', 'revert'];
+const TEXT_FIELDS = ['time', 'sha', 'ref', 'actor', 'run', 'host', 'digest'];
+/**
+ * One log line as an entry, or why it is not one. The log is the server's file: ids must be
+ * release names (no `../`, no shell syntax), every field a string; text fields come back escaped
+ * (a JSON `\n` or `\u001b` is a real control character once parsed).
+ */
+function checkLogLine(line) {
+    let o;
+    try {
+        o = JSON.parse(line);
+    }
+    catch {
+        return 'not valid JSON';
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o))
+        return 'not a JSON object';
+    const r = o;
+    if (typeof r.release !== 'string' || !RELEASE_ID_RE.test(r.release))
+        return 'no valid release id';
+    if (typeof r.event !== 'string' || !EVENTS.includes(r.event))
+        return 'an unknown event';
+    if (r.from !== undefined && (typeof r.from !== 'string' || !RELEASE_ID_RE.test(r.from))) {
+        return 'an invalid "from" release id';
+    }
+    const entry = { release: r.release, event: r.event, time: '' };
+    if (typeof r.from === 'string')
+        entry.from = r.from;
+    for (const f of TEXT_FIELDS) {
+        const v = r[f];
+        if (v === undefined)
+            continue;
+        if (typeof v !== 'string')
+            return `a "${f}" that is not a string`;
+        entry[f] = (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_1__/* .untrusted */ .bp)(v, 1024);
+    }
+    return entry;
+}
+/**
+ * The log as the server sends it (remote.ts send_log): `N LINE` for each line, and the numbers of
+ * lines too long to send. Bad lines are skipped and named; blank ones are skipped in silence.
+ */
+function parseNumberedLog(lines, tooLong = []) {
+    const entries = [];
+    const problems = tooLong.map((n) => ({
+        line: Number(n) || 0,
+        why: 'longer than 16384 bytes',
+    }));
+    for (const l of lines) {
+        const sp = l.indexOf(' ');
+        const n = Number(sp < 0 ? l : l.slice(0, sp));
+        const text = sp < 0 ? '' : l.slice(sp + 1);
+        if (text.trim() === '')
+            continue;
+        const e = checkLogLine(text);
+        if (typeof e === 'string')
+            problems.push({ line: n, why: e });
+        else
+            entries.push(e);
+    }
+    problems.sort((a, b) => a.line - b.line);
+    return { entries, problems };
+}
+/** One warning for all skipped lines (a crafted log may have thousands): the first few named. */
+function logProblemsWarning(problems) {
+    if (problems.length === 0)
+        return '';
+    const named = problems.slice(0, 5).map((p) => `line ${p.line} (${p.why})`);
+    const more = problems.length > 5 ? ` and ${problems.length - 5} more` : '';
+    return `skipped ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .plural */ .LS)(problems.length, 'bad line')} of .deploy/log: ${named.join(', ')}${more}. The history is read without them.`;
+}
+/** Fixed key order, one line, no newlines inside (JSON escapes them). */
+function logLine(entry) {
+    return JSON.stringify({
+        release: entry.release,
+        event: entry.event,
+        time: entry.time,
+        from: entry.from,
+        sha: entry.sha,
+        ref: entry.ref,
+        actor: entry.actor,
+        run: entry.run,
+        host: entry.host,
+        digest: entry.digest,
+    });
+}
+/**
+ * Releases that were rolled back from or reverted: later rollbacks skip them. One a rollback made
+ * live again (rollback-to names it on purpose) is good again, or the next rollback would skip it.
+ */
+function badReleases(log) {
+    const bad = new Set();
+    for (const e of log) {
+        if ((e.event === 'rollback' || e.event === 'revert') && e.from)
+            bad.add(e.from);
+        if (e.event === 'rollback' && e.release !== e.from)
+            bad.delete(e.release);
+    }
+    return bad;
+}
+/** The release each entry made live, oldest first. */
+function wentLive(log) {
+    return log.map((e) => e.release);
+}
+/**
+ * Where a rollback goes: the newest release that went live before, other than the live one,
+ * not bad, still on disk.
+ */
+function rollbackTarget(log, live, existing) {
+    const bad = badReleases(log);
+    const seq = wentLive(log);
+    for (let i = seq.length - 1; i >= 0; i--) {
+        const id = seq[i];
+        if (id !== live && !bad.has(id) && existing.has(id))
+            return id;
+    }
+    return undefined;
+}
+/** Releases on disk, newest first by the log (ones the log does not know come last). */
+function listReleases(log, existing, live) {
+    const bad = badReleases(log);
+    const firstDeploy = new Map();
+    const deployIndex = new Map();
+    log.forEach((e, i) => {
+        if (e.event === 'deploy' && !firstDeploy.has(e.release))
+            firstDeploy.set(e.release, e);
+        if (e.event === 'deploy' && !deployIndex.has(e.release))
+            deployIndex.set(e.release, i);
+    });
+    return existing
+        .map((id) => {
+        const d = firstDeploy.get(id);
+        return {
+            id,
+            current: id === live,
+            bad: bad.has(id),
+            deployedAt: d?.time ?? '',
+            sha: d?.sha ?? '',
+            ref: d?.ref ?? '',
+            actor: d?.actor ?? '',
+            run: d?.run ?? '',
+        };
+    })
+        .sort((a, b) => (deployIndex.get(b.id) ?? -1) - (deployIndex.get(a.id) ?? -1) || a.id.localeCompare(b.id));
+}
+/**
+ * Which releases to delete so that `keep` good releases remain. Never the live one, never its
+ * rollback target, never one the log does not know (we cannot tell how old it is).
+ * Bad releases do not count; they go once they are older than the oldest good release kept.
+ */
+function releasesToPrune(log, existing, live, keep) {
+    if (keep <= 0)
+        return [];
+    const protectedIds = new Set([live]);
+    const back = rollbackTarget(log, live, new Set(existing));
+    if (back)
+        protectedIds.add(back);
+    const ordered = listReleases(log, existing, live).filter((r) => r.deployedAt !== '' || r.current);
+    const prune = [];
+    let good = 0;
+    for (const r of ordered) {
+        if (good >= keep && !protectedIds.has(r.id)) {
+            prune.push(r.id);
+            continue;
+        }
+        if (!r.bad)
+            good++;
+    }
+    return prune;
+}
+
+
+/***/ }),
+
+/***/ 237:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   bk: () => (/* binding */ newEntry),
+/* harmony export */   dd: () => (/* binding */ readServerState),
+/* harmony export */   hA: () => (/* binding */ hostRuns),
+/* harmony export */   kM: () => (/* binding */ SAFE_NAME_RE)
+/* harmony export */ });
+/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(155);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(671);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
+/* harmony import */ var _session_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(927);
+
+
+
+
+/** A release or upload name from the server that may be used in a path: plain, bounded. */
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+/** `warn` is told about log lines that were skipped (by line number). */
+function readServerState(reply, warn) {
+    const live = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'live');
+    const log = (0,_history_js__WEBPACK_IMPORTED_MODULE_0__/* .parseNumberedLog */ ._9)((0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'log'), (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'log-long'));
+    const problems = (0,_history_js__WEBPACK_IMPORTED_MODULE_0__/* .logProblemsWarning */ .dD)(log.problems);
+    if (problems)
+        warn?.(problems);
+    return {
+        live: SAFE_NAME_RE.test(live) ? live : '',
+        releases: (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+        log: log.entries,
+        freeKb: Number((0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'free-kb')) || 0,
+    };
+}
+/** A run for every host of the settings; `attempted` is the release the command tries to make live. */
+function hostRuns(ctx, attempted) {
+    return ctx.settings.hosts.map((spec, i) => ({
+        session: new _session_js__WEBPACK_IMPORTED_MODULE_3__/* .HostSession */ .HV(ctx, i, spec),
+        start: Date.now(),
+        state: undefined,
+        result: (0,_outcome_js__WEBPACK_IMPORTED_MODULE_1__/* .blankResult */ .mE)(spec.label, attempted),
+    }));
+}
+/** The deploy log line of an event on one host, with who and what caused it. */
+function newEntry(ctx, host, release, event, from) {
+    const m = ctx.settings.meta;
+    return {
+        release,
+        event,
+        time: new Date().toISOString(),
+        from: from || undefined,
+        sha: m.sha,
+        ref: m.ref,
+        actor: m.actor,
+        run: m.runUrl,
+        host,
+    };
+}
+
+
+/***/ }),
+
+/***/ 407:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(730);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(661);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(462);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__, _post_js__WEBPACK_IMPORTED_MODULE_2__]);
+([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__, _post_js__WEBPACK_IMPORTED_MODULE_2__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
+
+
+
+
+// One bundle for both steps (action.yml: main and post): the main step saves IsPost.
+if (_actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .State */ .U.IsPost) === 'true') {
+    await (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)();
+}
+else {
+    await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 396:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  P$: () => (/* binding */ parseSettings)
+});
+
+// UNUSED EXPORTS: DEFAULT_CHMOD, PRIVATE_DIR_PARENT, RELEASE_ID_RE, defaultReleaseId, hasAnyFile, holdsPrivateDir, parseExpectedDigest, parseReleaseId, parseTarget, runMeta, systemDirectory
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(24);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(916);
+// EXTERNAL MODULE: ./src/healthcheck.ts
+var healthcheck = __nccwpck_require__(689);
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -2851,194 +1830,21 @@ function splitList(value) {
         .filter((s) => s !== '' && !s.startsWith('#'));
 }
 
-;// CONCATENATED MODULE: ./src/keep-assets.ts
-/**
- * keep-assets: files of the last releases that match the patterns and that the new build lacks are
- * hard-linked into the new release before it goes live, so a page loaded just before a switch still
- * finds its hashed scripts (no ChunkLoadError). The pure parts live here: the patterns' validation
- * and translation, and which releases are the sources. The server side is keep_assets in
- * remote-lib.ts.
- */
-
-
-
-
-
-
-/** A pattern's characters: plain file-name characters and the globs * and ?; nothing a shell or find reads otherwise. */
-const SEGMENT_RE = /^[A-Za-z0-9._~@+*?-]+$/;
-const FIX = 'Give patterns relative to the release, e.g. assets/**, _next/static/** or *.js (letters, digits, . _ - ~ @ + and the globs * and ?).';
-/** At most this many patterns, each this long: a list is a handful of asset directories. */
-const MAX_PATTERNS = 100;
-const MAX_LENGTH = 200;
-/**
- * The keep-assets input as patterns: newline or comma separated, each relative (no leading /, no
- * `.` or `..` part), of a safe charset. `name` is the input named in errors.
- */
-function parseKeepAssets(value, name = 'keep-assets') {
-    const items = value
-        .replace(/\r\n?/g, '\n')
-        .split(/[\n,]/)
-        .map((p) => p.trim())
-        .filter((p) => p !== '');
-    if (items.length > MAX_PATTERNS) {
-        throw new errors/* InputError */.d(name, `has ${items.length} patterns, more than ${MAX_PATTERNS}`, 'List the asset directories, e.g. assets/**.');
-    }
-    for (const p of items)
-        checkPattern(name, p);
-    return [...new Set(items)];
-}
-function checkPattern(name, p) {
-    const shown = JSON.stringify(p);
-    if (p.length > MAX_LENGTH)
-        throw new errors/* InputError */.d(name, `the pattern ${shown.slice(0, 60)}… is longer than ${MAX_LENGTH} characters`, FIX);
-    if (p.startsWith('/'))
-        throw new errors/* InputError */.d(name, `the pattern ${shown} is absolute`, FIX);
-    const parts = p.replace(/\/$/, '').split('/');
-    if (parts.some((s) => s === '.' || s === '..')) {
-        throw new errors/* InputError */.d(name, `the pattern ${shown} has a . or .. part`, FIX);
-    }
-    if (parts.some((s) => s === ''))
-        throw new errors/* InputError */.d(name, `the pattern ${shown} has an empty part (//)`, FIX);
-    const bad = parts.find((s) => !SEGMENT_RE.test(s));
-    if (bad !== undefined) {
-        throw new errors/* InputError */.d(name, `the pattern ${shown} has a character that is not allowed`, FIX);
-    }
-}
-/**
- * A pattern as a `find -path` pattern below the release (find prints `./path`). find's `*` matches
- * `/` too, so `**` becomes `*` and a `*` of the pattern matches across directories as well:
- * `assets/**` and `assets/*` are every file under assets/, `*.js` every .js file at any depth. A
- * pattern ending in `/` means everything under that directory.
- */
-function findPathPattern(pattern) {
-    let p = pattern.replace(/\*{2,}/g, '*');
-    if (p.endsWith('/'))
-        p += '*';
-    return `./${p}`;
-}
-/** The find -path patterns, one a line, as the keep_assets script reads them (KEEP_PATHS). */
-function keepPathsValue(patterns) {
-    return patterns.map(findPathPattern).join('\n');
-}
-/**
- * The releases old assets are kept from, newest first: the live one, then the others in the log's
- * order (list's order), at most `n`, never the new release itself. Only releases on disk.
- */
-function keepSources(log, existing, live, newId, n) {
-    if (n <= 0)
-        return [];
-    const ordered = listReleases(log, existing, live).map((r) => r.id);
-    const list = existing.includes(live) ? [live, ...ordered.filter((id) => id !== live)] : ordered;
-    return list.filter((id) => id !== newId).slice(0, n);
-}
-/** The server's count of kept files (a `kept` reply): a whole number, else 0. */
-function keptCount(value) {
-    return value !== undefined && /^[0-9]{1,9}$/.test(value) ? Number(value) : 0;
-}
-/** "; kept N old assets" for a host's line (the CLI's, the summary's), when keep-assets is on. */
-function keptNote(settings, kept) {
-    if (settings.keepAssets.length === 0)
-        return '';
-    return settings.dryRun ? `; would keep ${plural(kept, 'old asset')}` : `; kept ${plural(kept, 'old asset')}`;
-}
-/**
- * How many of the server's candidates (`./path`, from keepPlan) the build lacks: the ones a deploy
- * would keep. A path the build has, or one under a file or a symlink of the build, is not kept.
- * (The build as it lies here: exclude and filter rules are not applied.)
- */
-function countMissing(source, candidates) {
-    let n = 0;
-    for (const c of candidates) {
-        const rel = c.startsWith('./') ? c.slice(2) : '';
-        const parts = rel.split('/');
-        if (rel === '' || parts.some((p) => p === '' || p === '.' || p === '..'))
-            continue;
-        if (placeFree(source, parts))
-            n++;
-    }
-    return n;
-}
-/** Nothing at the path in `root`, and every part above it that exists is a real directory. */
-function placeFree(root, parts) {
-    let p = root;
-    for (let i = 0; i < parts.length; i++) {
-        p = external_node_path_default().join(p, parts[i]);
-        let st;
-        try {
-            st = (0,external_node_fs_.lstatSync)(p);
-        }
-        catch {
-            return true;
-        }
-        if (i === parts.length - 1 || !st.isDirectory())
-            return false;
-    }
-    return false;
-}
-/** A dry run: what keep-assets would link on this host, from the server's plan and the local build. */
-async function dryRunKept(ctx, run) {
-    const s = ctx.settings;
-    if (s.keepAssets.length === 0 || !run.state)
-        return 0;
-    const reply = await run.session.call('keepPlan', {
-        KEEP_PATHS: keepPathsValue(s.keepAssets),
-        KEEP_FROM: keepSources(run.state.log, run.state.releases, run.state.live, s.releaseId, s.keepAssetsReleases).join(' '),
-    });
-    return countMissing(s.source, (0,src_remote/* all */.Q7)(reply, 'keep-candidate'));
-}
-
-;// CONCATENATED MODULE: ./src/key.ts
-
-const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
-/**
- * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
- * "error in libcrypto", so we fix those; we explain what cannot be fixed.
- */
-function normalizeKey(value) {
-    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
-    const text = value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')
-        .trim();
-    if (text === '')
-        throw new errors/* InputError */.d('key', 'is empty', FIX_PRIVATE);
-    if (/^PuTTY-User-Key-File-/m.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
-    }
-    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
-    }
-    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
-        throw new errors/* InputError */.d('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
-    }
-    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
-    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
-        throw new errors/* InputError */.d('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
-    }
-    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
-    return `${text
-        .split('\n')
-        .map((l) => l.trim())
-        .join('\n')}\n`;
-}
-/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
-function secretLines(key) {
-    return key
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
-}
-
+// EXTERNAL MODULE: ./src/keep-assets.ts
+var keep_assets = __nccwpck_require__(602);
+// EXTERNAL MODULE: ./src/key.ts
+var src_key = __nccwpck_require__(232);
 // EXTERNAL MODULE: ./src/knownhosts.ts
 var knownhosts = __nccwpck_require__(41);
+// EXTERNAL MODULE: ./src/spec.ts
+var spec = __nccwpck_require__(188);
 ;// CONCATENATED MODULE: ./src/settings.ts
 
 /** In the order the help and messages list them (spec.ts says what each one does). */
-const COMMANDS = Object.keys(COMMAND_SPECS);
+const COMMANDS = Object.keys(spec/* COMMAND_SPECS */.fH);
 
+// EXTERNAL MODULE: ./src/words.ts
+var words = __nccwpck_require__(846);
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -3052,19 +1858,19 @@ const COMMANDS = Object.keys(COMMAND_SPECS);
 
 
 
-const inputs_RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const LINK_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
 const RESERVED_NAMES = new Set(['releases', 'shared', '.deploy']);
 // chmod(1) symbolic clauses with rsync's D/F prefixes, or D/F + octal: "D755,F644", "u+rwX,go+rX,go-w".
 const CHMOD_CLAUSE_RE = /^([DF]?[ugoa]*[-+=][rwxXst]*|[DF]?[0-7]{3,4})$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 /** Inputs that can never hold a private key (hooks might write one on the server, on purpose). */
-const NEVER_A_KEY = INPUTS.filter((i) => !i.mayHoldKey).map((i) => i.name);
+const NEVER_A_KEY = spec/* INPUTS */.mc.filter((i) => !i.mayHoldKey).map((i) => i.name);
 /** Owner may write; everyone may read (and enter directories / run what was executable). */
 const DEFAULT_CHMOD = 'u+rwX,go+rX,go-w';
 // Empty means the default action.yml gives (spec.ts): the CLI passes '' for what it was not given.
 function bool(get, name) {
-    const dflt = defaultOf(name) === 'true';
+    const dflt = (0,spec/* defaultOf */.HA)(name) === 'true';
     const v = get(name).trim().toLowerCase();
     if (v === '')
         return dflt;
@@ -3075,7 +1881,7 @@ function bool(get, name) {
     throw new errors/* InputError */.d(name, `'${v}' is not a boolean`, 'Use true or false.');
 }
 function wholeNumber(get, name, min, max) {
-    const dflt = Number(defaultOf(name));
+    const dflt = Number((0,spec/* defaultOf */.HA)(name));
     const v = get(name).trim();
     if (v === '')
         return dflt;
@@ -3202,7 +2008,7 @@ function systemDirectory(p) {
     return tree ? `inside ${tree}, a system directory` : '';
 }
 function parseReleaseId(name, value) {
-    if (!inputs_RELEASE_ID_RE.test(value)) {
+    if (!RELEASE_ID_RE.test(value)) {
         throw new errors/* InputError */.d(name, `'${value}' is not a valid release id`, 'Use 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. 20261121T235501Z-v1.2.3.');
     }
     return value;
@@ -3250,7 +2056,7 @@ function holdsPrivateDir(dir, parent = PRIVATE_DIR_PARENT) {
  * `YYYYMMDDTHHMMSSZ-<tag or short sha>-<6 hex>`: sorts by time and says what was deployed; the
  * random end keeps two runs started in the same second (a re-run, two tags pushed at once) apart.
  */
-function defaultReleaseId(now, env, unique = (0,external_node_crypto_namespaceObject.randomBytes)(3).toString('hex')) {
+function defaultReleaseId(now, env, unique = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
     const stamp = now
         .toISOString()
         .replace(/[-:]/g, '')
@@ -3273,7 +2079,7 @@ function runMeta(env) {
 }
 function parseHosts(get) {
     const user = get('user').trim() === '' ? '' : parseUser('user', get('user').trim());
-    const port = parsePort('port', get('port').trim() || defaultOf('port'));
+    const port = parsePort('port', get('port').trim() || (0,spec/* defaultOf */.HA)('port'));
     const raw = splitList(get('host'));
     if (raw.length === 0) {
         throw new errors/* InputError */.d('host', 'is required', 'Give the server as [user@]host[:port], e.g. deploy@example.com.');
@@ -3304,14 +2110,14 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
             throw new errors/* InputError */.d(name, 'holds a private key', 'Only key takes the private key. Check which secret this input is given.');
         }
     }
-    const w = options.words ?? src_words/* ACTION_WORDS */.d;
-    const command = (get('command').trim() || defaultOf('command'));
+    const w = options.words ?? words/* ACTION_WORDS */.d;
+    const command = (get('command').trim() || (0,spec/* defaultOf */.HA)('command'));
     if (!COMMANDS.includes(command)) {
         throw new errors/* InputError */.d('command', `'${command}' is not a command`, `Use one of: ${COMMANDS.join(', ')}.`);
     }
     const { hosts, jumpHost } = parseHosts(get);
     const keyText = get('key');
-    const key = keyText.trim() === '' ? '' : normalizeKey(keyText);
+    const key = keyText.trim() === '' ? '' : (0,src_key/* normalizeKey */.l)(keyText);
     if (key === '' && !options.allowOwnSsh) {
         throw new errors/* InputError */.d('key', 'is required', 'Pass the private deploy key from a secret: key: ${{ secrets.DEPLOY_KEY }}.');
     }
@@ -3322,11 +2128,11 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
     const acceptUnknownHostKey = bool(get, 'accept-unknown-host-key');
     const trusted = parseTrust(get, acceptUnknownHostKey || options.allowOwnSsh === true);
     const target = parseTarget('target', get('target'));
-    const linkName = get('link-name').trim() || defaultOf('link-name');
+    const linkName = get('link-name').trim() || (0,spec/* defaultOf */.HA)('link-name');
     if (!LINK_NAME_RE.test(linkName) || RESERVED_NAMES.has(linkName)) {
         throw new errors/* InputError */.d('link-name', `'${linkName}' is not a usable link name`, 'Use a plain name without "/", other than releases, shared or .deploy, e.g. current.');
     }
-    const needsSource = commandSpec(command).uploads === true;
+    const needsSource = (0,spec/* commandSpec */.Lx)(command).uploads === true;
     let source = '';
     if (needsSource) {
         const s = get('source').trim();
@@ -3354,8 +2160,8 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         throw new errors/* InputError */.d('source', `'${get('source').trim()}' holds no files (looked at ${source})`, 'Check that the build ran and wrote there. To deploy an empty release on purpose, set allow-empty: true.');
     }
     const givenId = get('release-id').trim();
-    if (commandSpec(command).releaseId === 'required' && givenId === '') {
-        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === src_words/* ACTION_WORDS */.d ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
+    if ((0,spec/* commandSpec */.Lx)(command).releaseId === 'required' && givenId === '') {
+        throw new errors/* InputError */.d('release-id', `is required for command ${command}`, `Give the same release id to upload and activate, e.g. ${w.input('release-id', w === words/* ACTION_WORDS */.d ? '${{ github.run_id }}' : '"$CI_PIPELINE_ID"')}.`);
     }
     const releaseId = givenId === '' ? defaultReleaseId(now, env) : parseReleaseId('release-id', givenId);
     const rollbackTo = get('rollback-to').trim();
@@ -3376,7 +2182,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         }
         catch { }
         if (!ok) {
-            throw new errors/* InputError */.d('healthcheck-url', `'${maskUrl(healthcheckUrl)}' is not an http(s) URL`, 'e.g. https://example.com/health.');
+            throw new errors/* InputError */.d('healthcheck-url', `'${(0,healthcheck/* maskUrl */.yP)(healthcheckUrl)}' is not an http(s) URL`, 'e.g. https://example.com/health.');
         }
     }
     const hook = (name) => {
@@ -3406,7 +2212,7 @@ function parseSettings(get, env = process.env, now = new Date(), options = {}) {
         filter: lines(get, 'filter').map(filterRule),
         chmod,
         shared: sharedPaths(lines(get, 'shared').map(parseSharedPath)),
-        keepAssets: parseKeepAssets(get('keep-assets')),
+        keepAssets: (0,keep_assets/* parseKeepAssets */.UR)(get('keep-assets')),
         keepAssetsReleases: wholeNumber(get, 'keep-assets-releases', 1, 100),
         beforeSwitch: hook('before-switch'),
         afterSwitch: hook('after-switch'),
@@ -3430,1035 +2236,485 @@ function parseExpectedDigest(value) {
     throw new errors/* InputError */.d('expected-digest', `'${noControl('expected-digest', v.length > 80 ? `${v.slice(0, 80)}…` : v)}' is not a release digest`, 'Give the release-digest the deploy of that build output: sha256: followed by 64 hex digits, e.g. sha256:3f2a…(64 digits).');
 }
 
-;// CONCATENATED MODULE: ./src/outputs.ts
-/**
- * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
- * the same text as the `hosts` and `releases` outputs.
- */
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-function totals(outcome) {
-    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
-    return {
-        bytesSent: sum((h) => h.bytesSent),
-        filesTransferred: sum((h) => h.filesTransferred),
-        filesLinked: sum((h) => h.filesLinked),
-        assetsKept: sum((h) => h.assetsKept),
-    };
-}
-function hostsJson(outcome) {
-    const verified = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
-    return JSON.stringify(outcome.hosts.map((h) => ({
-        host: h.host,
-        'release-id': h.releaseId,
-        // false: we could not learn what the link serves (release-id is then '').
-        'live-known': h.liveKnown,
-        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
-        'previous-release-id': h.previousReleaseId,
-        'bytes-sent': h.bytesSent,
-        'files-transferred': h.filesTransferred,
-        'files-linked': h.filesLinked,
-        'assets-kept': h.assetsKept,
-        'duration-ms': h.durationMs,
-        status: h.status,
-        // command: verify: whether this host's release was proven to be its record, and that record's digest.
-        ...(verified.has(h.host)
-            ? {
-                verified: verified.get(h.host)?.verified,
-                'release-digest': verified.get(h.host)?.recordedDigest,
-            }
-            : {}),
-        ...(h.error ? { error: h.error } : {}),
-    })));
-}
-function releasesJson(outcome) {
-    return JSON.stringify(outcome.releases);
-}
-/** Every output action.yml declares, by name, as the step sets it. */
-function actionOutputs(outcome) {
-    const t = totals(outcome);
-    const firstHost = outcome.hosts[0];
-    return {
-        // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
-        'release-id': firstHost?.releaseId ?? '',
-        'release-path': firstHost?.releasePath ?? '',
-        'previous-release-id': firstHost?.previousReleaseId ?? '',
-        'bytes-sent': String(t.bytesSent),
-        'files-transferred': String(t.filesTransferred),
-        'files-linked': String(t.filesLinked),
-        'assets-kept': String(t.assetsKept),
-        releases: releasesJson(outcome),
-        hosts: hostsJson(outcome),
-        'rolled-back': String(outcome.rolledBack),
-        // command: verify sets it to the digest recorded for the release it checked (first host).
-        'release-digest': outcome.releaseDigest ?? '',
-    };
-}
 
-;// CONCATENATED MODULE: external "assert"
-const external_assert_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(896);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
+/***/ }),
+
+/***/ 602:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $Z: () => (/* binding */ keepPathsValue),
+/* harmony export */   Hl: () => (/* binding */ keptNote),
+/* harmony export */   O8: () => (/* binding */ keptCount),
+/* harmony export */   UR: () => (/* binding */ parseKeepAssets),
+/* harmony export */   bU: () => (/* binding */ dryRunKept),
+/* harmony export */   qT: () => (/* binding */ keepSources)
+/* harmony export */ });
+/* unused harmony exports MAX_PATTERNS, findPathPattern, countMissing */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(916);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(264);
+/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(155);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(769);
+/**
+ * keep-assets: files of the last releases that match the patterns and that the new build lacks are
+ * hard-linked into the new release before it goes live, so a page loaded just before a switch still
+ * finds its hashed scripts (no ChunkLoadError). The pure parts live here: the patterns' validation
+ * and translation, and which releases are the sources. The server side is keep_assets in
+ * remote-lib.ts.
+ */
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
+
+
+
+
+/** A pattern's characters: plain file-name characters and the globs * and ?; nothing a shell or find reads otherwise. */
+const SEGMENT_RE = /^[A-Za-z0-9._~@+*?-]+$/;
+const FIX = 'Give patterns relative to the release, e.g. assets/**, _next/static/** or *.js (letters, digits, . _ - ~ @ + and the globs * and ?).';
+/** At most this many patterns, each this long: a list is a handful of asset directories. */
+const MAX_PATTERNS = 100;
+const MAX_LENGTH = 200;
 /**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
+ * The keep-assets input as patterns: newline or comma separated, each relative (no leading /, no
+ * `.` or `..` part), of a safe charset. `name` is the input named in errors.
  */
-function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
-function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
+function parseKeepAssets(value, name = 'keep-assets') {
+    const items = value
+        .replace(/\r\n?/g, '\n')
+        .split(/[\n,]/)
+        .map((p) => p.trim())
+        .filter((p) => p !== '');
+    if (items.length > MAX_PATTERNS) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `has ${items.length} patterns, more than ${MAX_PATTERNS}`, 'List the asset directories, e.g. assets/**.');
     }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
+    for (const p of items)
+        checkPattern(name, p);
+    return [...new Set(items)];
+}
+function checkPattern(name, p) {
+    const shown = JSON.stringify(p);
+    if (p.length > MAX_LENGTH)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `the pattern ${shown.slice(0, 60)}… is longer than ${MAX_LENGTH} characters`, FIX);
+    if (p.startsWith('/'))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `the pattern ${shown} is absolute`, FIX);
+    const parts = p.replace(/\/$/, '').split('/');
+    if (parts.some((s) => s === '.' || s === '..')) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `the pattern ${shown} has a . or .. part`, FIX);
     }
-    return p.startsWith('/');
+    if (parts.some((s) => s === ''))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `the pattern ${shown} has an empty part (//)`, FIX);
+    const bad = parts.find((s) => !SEGMENT_RE.test(s));
+    if (bad !== undefined) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(name, `the pattern ${shown} has a character that is not allowed`, FIX);
+    }
 }
 /**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
+ * A pattern as a `find -path` pattern below the release (find prints `./path`). find's `*` matches
+ * `/` too, so `**` becomes `*` and a `*` of the pattern matches across directories as well:
+ * `assets/**` and `assets/*` are every file under assets/, `*.js` every .js file at any depth. A
+ * pattern ending in `/` means everything under that directory.
  */
-function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
+function findPathPattern(pattern) {
+    let p = pattern.replace(/\*{2,}/g, '*');
+    if (p.endsWith('/'))
+        p += '*';
+    return `./${p}`;
+}
+/** The find -path patterns, one a line, as the keep_assets script reads them (KEEP_PATHS). */
+function keepPathsValue(patterns) {
+    return patterns.map(findPathPattern).join('\n');
+}
+/**
+ * The releases old assets are kept from, newest first: the live one, then the others in the log's
+ * order (list's order), at most `n`, never the new release itself. Only releases on disk.
+ */
+function keepSources(log, existing, live, newId, n) {
+    if (n <= 0)
+        return [];
+    const ordered = (0,_history_js__WEBPACK_IMPORTED_MODULE_4__/* .listReleases */ .tH)(log, existing, live).map((r) => r.id);
+    const list = existing.includes(live) ? [live, ...ordered.filter((id) => id !== live)] : ordered;
+    return list.filter((id) => id !== newId).slice(0, n);
+}
+/** The server's count of kept files (a `kept` reply): a whole number, else 0. */
+function keptCount(value) {
+    return value !== undefined && /^[0-9]{1,9}$/.test(value) ? Number(value) : 0;
+}
+/** "; kept N old assets" for a host's line (the CLI's, the summary's), when keep-assets is on. */
+function keptNote(settings, kept) {
+    if (settings.keepAssets.length === 0)
         return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
+    return settings.dryRun ? `; would keep ${(0,_format_js__WEBPACK_IMPORTED_MODULE_3__/* .plural */ .LS)(kept, 'old asset')}` : `; kept ${(0,_format_js__WEBPACK_IMPORTED_MODULE_3__/* .plural */ .LS)(kept, 'old asset')}`;
 }
 /**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
+ * How many of the server's candidates (`./path`, from keepPlan) the build lacks: the ones a deploy
+ * would keep. A path the build has, or one under a file or a symlink of the build, is not kept.
+ * (The build as it lies here: exclude and filter rules are not applied.)
  */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: ./src/switch.ts
-
-
-/** go_live's variables for a plan, and the log line they carry (recover looks for it). */
-function goLiveVars(ctx, host, plan) {
-    const entry = newEntry(ctx, host.session.label, plan.id, plan.event, plan.from);
-    if (plan.digest)
-        entry.digest = plan.digest;
-    return {
-        ID: plan.id,
-        PREV: plan.prev ?? '',
-        LOGLINE: logLine(entry),
-        PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
-        MEASURE: plan.measure ? 1 : 0,
-        KEEP_FROM: (plan.keepFrom ?? []).join(' '),
-    };
-}
-const switch_flag = (b) => (b ? 1 : 0);
-/**
- * Switches one host's link (the switchTo script) to what `vars` say (see goLiveVars). `take`: take
- * the lock first (we no longer hold it); `keepLock`: keep it past the switch (more steps follow).
- * The session learns the lock's state from the reply.
- */
-function switchTo(host, vars, lock, signal) {
-    return host.session.call('switchTo', { ...vars, TAKE: switch_flag(lock.take), KEEP_LOCK: switch_flag(lock.keepLock) }, { signal });
-}
-
-;// CONCATENATED MODULE: ./src/commands.ts
-
-
-
-
-
-
-
-
-
-/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
-function setup(ctx) {
-    const s = ctx.settings;
-    return hostRuns(ctx, s.command === 'rollback' ? s.rollbackTo : '');
-}
-/** Connects and reads each host's state (taking the lock when asked); collects failures. */
-async function inspectAll(ctx, hosts, takeLock) {
-    const failures = [];
-    await pool(hosts, ctx.settings.maxParallel, async (h) => {
-        try {
-            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
-            const reply = await h.session.call('inspect', {
-                TAKE_LOCK: takeLock ? 1 : 0,
-                // A rollback renames the link: the server must be able to, before the lock is taken.
-                NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
-                CHECK_DEPLOY: 0,
-                ID: '',
-            });
-            h.state = readServerState(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`));
-            const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
-            if (lock)
-                ctx.reporter.info(`${h.session.label}: locked by ${lock}`);
-            setLive(h.result, ctx.settings.target, h.state.live);
-            h.result.freeKb = h.state.freeKb;
-            h.result.status = 'not-switched';
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    });
-    return failures;
-}
-async function unlockAll(ctx, hosts) {
-    await Promise.all(hosts
-        .filter((h) => h.session.lock === 'held')
-        .map(async (h) => {
-        try {
-            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
-            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
-            { signal: ctx.signal.aborted ? giveUpSignal() : cleanupSignal() });
-        }
-        catch (e) {
-            ctx.reporter.warning(`${h.session.label}: could not release the lock: ${toDeployError(e).message}`);
-        }
-    }));
-}
-function outcome(hosts, releases, error) {
-    const first = hosts[0]?.result;
-    return {
-        releaseId: first?.releaseId ?? '',
-        hosts: hosts.map((h) => h.result),
-        rolledBack: false,
-        error,
-        releases,
-    };
-}
-/** Hosts that serve different releases are worth a loud word. */
-function reportDisagreement(ctx, hosts) {
-    const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
-    if (hosts.length > 1 && lives.size > 1) {
-        ctx.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
-    }
-}
-/** Which release a host rolls back to, or why it cannot. */
-function chooseRollback(state, rollbackTo, words = src_words/* ACTION_WORDS */.d) {
-    const existing = new Set(state.releases);
-    if (rollbackTo) {
-        if (!existing.has(rollbackTo)) {
-            return {
-                problem: `release ${rollbackTo} is not on the server`,
-                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
-            };
-        }
-        if (rollbackTo === state.live)
-            return { problem: `release ${rollbackTo} is already live`, hint: '' };
-        return { target: rollbackTo };
-    }
-    if (!state.live)
-        return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' };
-    const target = rollbackTarget(state.log, state.live, existing);
-    if (!target) {
-        return {
-            problem: `the deploy log knows no good release that was live before ${state.live}`,
-            hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
-        };
-    }
-    return { target };
-}
-async function runRollback(ctx) {
-    const s = ctx.settings;
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, true);
-    if (failures.length > 0) {
-        await unlockAll(ctx, hosts);
-        return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Rollback'));
-    }
-    reportDisagreement(ctx, hosts);
-    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
-    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
-    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
-    for (const h of moving === hosts ? [] : already) {
-        ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
-    }
-    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, ctx.words));
-    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
-    const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
-    if (problems.length > 0 || targets.size > 1) {
-        await unlockAll(ctx, hosts);
-        const first = choices.find((c) => 'problem' in c);
-        const msg = problems.length > 0
-            ? `Rollback refused: ${problems.join('; ')}`
-            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
-        const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
-        return outcome(hosts, [], new errors/* DeployError */.s(msg, hint, 'rollback-refused'));
-    }
-    const target = [...targets][0];
-    const switchFailures = [];
-    await Promise.all(moving.map(async (h) => {
-        const from = h.state?.live ?? '';
-        h.result.attemptedReleaseId = target;
-        try {
-            await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
-                take: false,
-                keepLock: false,
-            });
-            setLive(h.result, s.target, target);
-            Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
-            ctx.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            settleFailedSwitch(h.result, s.target, from, err);
-            h.result.error = err.message;
-            switchFailures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    }));
-    await unlockAll(ctx, hosts);
-    return outcome(hosts, [], fleetFailure(switchFailures, hosts.length, 'Rollback'));
-}
-async function runList(ctx) {
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, false);
-    reportDisagreement(ctx, hosts);
-    const firstOk = hosts.find((h) => h.state);
-    const releases = firstOk?.state
-        ? listReleases(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
-        : [];
-    for (const h of hosts) {
-        if (!h.state)
+function countMissing(source, candidates) {
+    let n = 0;
+    for (const c of candidates) {
+        const rel = c.startsWith('./') ? c.slice(2) : '';
+        const parts = rel.split('/');
+        if (rel === '' || parts.some((p) => p === '' || p === '.' || p === '..'))
             continue;
-        h.result.status = 'not-switched';
-        // Progress only: each front end renders outcome.releases itself.
-        const rows = listReleases(h.state.log, h.state.releases, h.state.live);
-        ctx.reporter.info(`${h.session.label}: ${plural(rows.length, 'release')}`);
+        if (placeFree(source, parts))
+            n++;
     }
-    return outcome(hosts, releases, fleetFailure(failures, hosts.length, 'List'));
+    return n;
 }
-async function runPrune(ctx) {
-    const s = ctx.settings;
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, true);
-    await Promise.all(hosts
-        .filter((h) => h.session.lock === 'held' && h.state)
-        .map(async (h) => {
-        const st = h.state;
-        const prune = releasesToPrune(st.log, st.releases, st.live, s.keepReleases);
+/** Nothing at the path in `root`, and every part above it that exists is a real directory. */
+function placeFree(root, parts) {
+    let p = root;
+    for (let i = 0; i < parts.length; i++) {
+        p = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(p, parts[i]);
+        let st;
         try {
-            const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
-            h.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
-            ctx.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${badReleases(st.log).size} marked bad)`);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-    }));
-    await unlockAll(ctx, hosts);
-    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Prune'));
-}
-async function runUnlock(ctx) {
-    const hosts = setup(ctx);
-    const failures = [];
-    await pool(hosts, ctx.settings.maxParallel, async (h) => {
-        try {
-            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
-            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
-            const was = (0,src_remote/* first */.$1)(reply, 'unlocked');
-            h.result.status = 'not-switched';
-            ctx.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-    });
-    return outcome(hosts, [], fleetFailure(failures, hosts.length, 'Unlock'));
-}
-
-;// CONCATENATED MODULE: ./src/build-scan.ts
-
-
-
-const KEEP = 10;
-function kind(e) {
-    if (e.isFIFO())
-        return 'FIFO';
-    if (e.isSocket())
-        return 'socket';
-    if (e.isCharacterDevice())
-        return 'character device';
-    if (e.isBlockDevice())
-        return 'block device';
-    return '';
-}
-/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
-function specialFiles(source) {
-    const found = { count: 0, names: [] };
-    const stack = [''];
-    while (stack.length > 0) {
-        const rel = stack.pop();
-        let entries;
-        try {
-            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
+            st = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.lstatSync)(p);
         }
         catch {
-            continue; // rsync reports what it cannot read
+            return true;
         }
-        for (const e of entries) {
-            const p = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isDirectory())
-                stack.push(p);
-            else if (kind(e)) {
-                found.count++;
-                if (found.names.length < KEEP)
-                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
+        if (i === parts.length - 1 || !st.isDirectory())
+            return false;
+    }
+    return false;
+}
+/** A dry run: what keep-assets would link on this host, from the server's plan and the local build. */
+async function dryRunKept(ctx, run) {
+    const s = ctx.settings;
+    if (s.keepAssets.length === 0 || !run.state)
+        return 0;
+    const reply = await run.session.call('keepPlan', {
+        KEEP_PATHS: keepPathsValue(s.keepAssets),
+        KEEP_FROM: keepSources(run.state.log, run.state.releases, run.state.live, s.releaseId, s.keepAssetsReleases).join(' '),
+    });
+    return countMissing(s.source, (0,_remote_js__WEBPACK_IMPORTED_MODULE_5__/* .all */ .Q7)(reply, 'keep-candidate'));
+}
+
+
+/***/ }),
+
+/***/ 232:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   _: () => (/* binding */ secretLines),
+/* harmony export */   l: () => (/* binding */ normalizeKey)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+
+const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
+/**
+ * Normalises pasted key text: CRLF and a missing final newline make ssh fail with
+ * "error in libcrypto", so we fix those; we explain what cannot be fixed.
+ */
+function normalizeKey(value) {
+    // Trim every line first: an indented "-----BEGIN" line must still count as the marker.
+    const text = value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')
+        .trim();
+    if (text === '')
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d('key', 'is empty', FIX_PRIVATE);
+    if (/^PuTTY-User-Key-File-/m.test(text)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d('key', 'is a PuTTY key (.ppk), which OpenSSH cannot read', 'Convert it: `puttygen key.ppk -O private-openssh -o id_deploy` (or PuTTYgen → Conversions → Export OpenSSH key), and store that file instead.');
+    }
+    if (/^(ssh-|ecdsa-|sk-)\S+ AAAA/.test(text)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d('key', 'is a public key (it starts with "ssh-…  AAAA"), not the private key', FIX_PRIVATE);
+    }
+    if (/^---- BEGIN SSH2 PUBLIC KEY ----/.test(text)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d('key', 'is a public key in SSH2 format, not the private key', FIX_PRIVATE);
+    }
+    const begin = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----$/m.exec(text);
+    if (!begin || !/^-----END ([A-Z0-9 ]*)PRIVATE KEY-----$/m.test(text)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d('key', 'does not look like a private key (no "-----BEGIN … PRIVATE KEY-----" block)', FIX_PRIVATE);
+    }
+    // Lines pasted with stray indentation break the base64 body; the markers themselves must stay whole.
+    return `${text
+        .split('\n')
+        .map((l) => l.trim())
+        .join('\n')}\n`;
+}
+/** Every line of the key, for core.setSecret (a multi-line secret is masked line by line). */
+function secretLines(key) {
+    return key
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith('-----'));
+}
+
+
+/***/ }),
+
+/***/ 41:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   _d: () => (/* binding */ fingerprintCheckScript),
+/* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
+/* harmony export */   vS: () => (/* binding */ renderKnownHosts)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+
+const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
+const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
+function parseKnownHosts(input, value) {
+    const out = { lines: [], fingerprints: [] };
+    value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const where = `line ${i + 1}`;
+        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} contains control characters`, HOW);
+        }
+        const fp = FINGERPRINT_RE.exec(line);
+        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
+            out.fingerprints.push(`SHA256:${fp[1]}`);
+            return;
+        }
+        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
+        }
+        const fields = line.split(/\s+/);
+        let marker = '';
+        if (fields[0]?.startsWith('@')) {
+            marker = fields.shift() ?? '';
+            if (marker !== '@cert-authority' && marker !== '@revoked') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} has an unknown marker ${marker}`, HOW);
             }
         }
-    }
-    return found;
-}
-/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
-function specialFilesWarning(found) {
-    if (found.count === 0)
-        return '';
-    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
-    return `The build holds ${plural(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
-}
-
-;// CONCATENATED MODULE: ./src/go-live.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
- * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
- * lines go out together, so the action can fence them from the runner's command parser.
- */
-function hookOutput(ctx, label) {
-    let batch = [];
-    const splitter = new untrusted/* LineSplitter */.g3((line, dropped) => batch.push(`${label} | ${(0,untrusted/* shownLine */.QN)(line, dropped)}`));
-    return (chunk) => {
-        splitter.push(chunk);
-        if (batch.length === 0)
-            return;
-        const lines = batch;
-        batch = [];
-        if (ctx.reporter.output)
-            ctx.reporter.output(lines);
-        else
-            for (const l of lines)
-                ctx.reporter.info(l);
-    };
-}
-/**
- * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
- * fresh link over the old one), log, prune; the lock is kept when more steps follow.
- */
-async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
-    const s = ctx.settings;
-    let reply;
-    try {
-        reply = await run.session.call('publishAndSwitch', {
-            ...deployGoLive(ctx, run),
-            INCOMING: run.incoming,
-            SHARED: s.shared.join('\n'),
-            BEFORE_SWITCH: s.beforeSwitch,
-            SWITCH: doSwitch ? 1 : 0,
-            KEEP_LOCK: keepLock ? 1 : 0,
-            KEEP_PATHS: keepPathsValue(s.keepAssets),
-            ...(await manifestVars(run)),
-        }, { onStderr: hookOutput(ctx, run.session.label) });
-    }
-    catch (e) {
-        await afterLostConnection(ctx, run, keepLock && doSwitch, e);
-        return;
-    }
-    run.published = true;
-    recordLinked(ctx, run, reply);
-    run.result.assetsKept = keptCount((0,src_remote/* all */.Q7)(reply, 'kept')[0]);
-    if (doSwitch)
-        go_live_wentLive(ctx, run, reply);
-    else
-        ctx.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
-}
-/** go_live's values for this deploy: our release, logged as deployed, pruning what retention drops. */
-function deployGoLive(ctx, run) {
-    const s = ctx.settings;
-    const state = run.state;
-    const vars = goLiveVars(ctx, run, {
-        id: s.releaseId,
-        event: 'deploy',
-        from: '',
-        prev: state.live,
-        prune: (entry) => releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
-        measure: true,
-        keepFrom: deployKeepSources(ctx, state),
-        digest: run.digest,
+        let patterns;
+        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
+            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
+        }
+        else {
+            patterns = (fields.shift() ?? '').split(',');
+        }
+        const keyType = fields[0] ?? '';
+        const key = fields[1] ?? '';
+        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
+        }
+        out.lines.push({ marker, patterns, keyType, key });
     });
-    run.logLine = vars.LOGLINE;
-    return vars;
-}
-/** The releases keep-assets links old files from on this host ('' when it is off). */
-function deployKeepSources(ctx, state) {
-    const s = ctx.settings;
-    if (s.keepAssets.length === 0)
-        return [];
-    return keepSources(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases);
-}
-/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
-function keptWords(ctx, run) {
-    if (ctx.settings.keepAssets.length === 0)
-        return '';
-    return `; kept ${plural(run.result.assetsKept, 'old asset')} (keep-assets, hard links from the last releases: nothing sent)`;
-}
-function go_live_wentLive(ctx, run, reply) {
-    const s = ctx.settings;
-    run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
-    if (run.switched)
-        setLive(run.result, s.target, s.releaseId);
-    else
-        liveUnknown(run.result);
-    run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
-    run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
-    run.result.status = 'deployed';
-    ctx.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${plural(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${bytes(run.result.diskKb * 1024)} on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
-}
-/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
-async function switchHost(ctx, run) {
-    let reply;
-    try {
-        reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true });
-    }
-    catch (e) {
-        await afterLostConnection(ctx, run, true, e);
-        return;
-    }
-    go_live_wentLive(ctx, run, reply);
-}
-/** Step 4 on one host: the after-switch hook, in the live release. */
-async function afterSwitch(ctx, run) {
-    const s = ctx.settings;
-    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(ctx, run.session.label) });
-}
-/** Puts the link back on the release that was live before, marking ours bad. */
-async function revert(ctx, run, why) {
-    const s = ctx.settings;
-    const previous = run.state?.live ?? '';
-    if (!previous) {
-        ctx.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
-        return;
-    }
-    const reply = await switchTo(run, goLiveVars(ctx, run, { id: previous, event: 'revert', from: s.releaseId }), 
-    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
-    { take: run.session.lock !== 'held', keepLock: false }, 
-    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
-    ctx.signal.aborted ? giveUpSignal() : cleanupSignal());
-    if ((0,src_remote/* first */.$1)(reply, 'switched') === previous)
-        setLive(run.result, s.target, previous);
-    else
-        liveUnknown(run.result);
-    run.result.status = 'reverted';
-    ctx.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
+    return out;
 }
 /**
- * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
- * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
+ * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
+ * written with every port this deploy uses, and either form matches.
  */
-async function recover(ctx, run, keepLock) {
-    const s = ctx.settings;
-    run.session.fresh = true;
-    const reply = await run.session.call('recover', {
-        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
-        INCOMING: run.incoming,
-        LOGLINE: run.logLine,
-        KEEP_LOCK: keepLock ? 1 : 0,
-    }, { signal: giveUpSignal() });
-    const live = readServerState(reply).live;
-    // What the link serves, as the server says now: the outputs name it.
-    setLive(run.result, s.target, live);
-    const word = (0,src_remote/* first */.$1)(reply, 'lock').split(' ')[0];
-    // The session has taken the lock's state from the same line.
-    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
-    const switched = s.releaseId !== '' && live === s.releaseId;
-    if (switched) {
-        run.published = true;
-        run.switched = true;
-    }
-    run.unconfirmed = false;
-    return { live, switched, lock, assetsKept: keptCount((0,src_remote/* first */.$1)(reply, 'kept')) };
-}
-/** A sentence on what the server serves after recover. */
-function serving(ctx, found) {
-    const s = ctx.settings;
-    const lock = found.lock === 'not-ours'
-        ? 'the deploy lock is no longer ours'
-        : found.lock === 'kept'
-            ? 'the lock is still ours'
-            : 'the lock was released';
-    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
+function renderKnownHosts(trusted, ports) {
+    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
+    return trusted.lines
+        .map(({ marker, patterns, keyType, key }) => {
+        const all = new Set();
+        for (const p of patterns) {
+            all.add(p);
+            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
+                continue;
+            for (const port of extraPorts)
+                all.add(`[${p}]:${port}`);
+        }
+        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
+    })
+        .map((l) => `${l}\n`)
+        .join('');
 }
 /**
- * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
- * out over a new connection, then go on as if the reply had come (switched: after-switch and the
- * health check follow) or fail saying exactly what is served.
+ * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
+ * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
+ * It must exit 0 even when it has nothing to say, or ssh drops the connection.
  */
-async function afterLostConnection(ctx, run, keepLock, e) {
-    const err = toDeployError(e);
-    const s = ctx.settings;
-    if (err.code !== 'connection-lost' || ctx.signal.aborted) {
-        settleFailedSwitch(run.result, s.target, run.state?.live ?? '', err);
-        throw err;
-    }
-    const label = run.session.label;
-    ctx.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
-    let found;
-    try {
-        found = await recover(ctx, run, keepLock);
-    }
-    catch (e2) {
-        run.unconfirmed = true;
-        liveUnknown(run.result);
-        throw new errors/* DeployError */.s(`${label}: the connection dropped during the switch and reconnecting failed (${toDeployError(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
-    }
-    ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`);
-    if (found.switched) {
-        run.result.status = 'deployed';
-        run.result.assetsKept = found.assetsKept;
-        ctx.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
-        return;
-    }
-    throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
+function fingerprintCheckScript(fingerprintFile) {
+    return `#!/bin/sh
+# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
+[ -n "$1" ] && [ -n "$3" ] || exit 0
+fp=$(printf '%s' "$1" | sed 's/=*$//')
+if grep -qxF -- "$fp" '${fingerprintFile}'; then
+  printf '%s %s %s\\n' "$4" "$2" "$3"
+fi
+exit 0
+`;
 }
 
-;// CONCATENATED MODULE: external "node:zlib"
-const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-;// CONCATENATED MODULE: ./src/manifest.ts
+
+/***/ }),
+
+/***/ 730:
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   e: () => (/* binding */ run)
+/* harmony export */ });
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(938);
+/* harmony import */ var _deploy_host_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(399);
+/* harmony import */ var _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(291);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(264);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(396);
+/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(232);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(671);
+/* harmony import */ var _outputs_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(729);
+/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(783);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(188);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(462);
+/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(855);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(873);
+/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(463);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__, _summary_js__WEBPACK_IMPORTED_MODULE_11__]);
+([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__, _summary_js__WEBPACK_IMPORTED_MODULE_11__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+// Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
+// only %, CR and LF, not escape sequences. Streamed server output is also fenced with
+// ::stop-commands:: and a fresh random token, so the runner reads no command inside it.
+const reporter = {
+    info: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
+    warning: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
+    debug: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .debug */ .Yz((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
+    group: (name, fn) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .group */ .Os((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(name), fn),
+    output: (lines) => {
+        const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(16).toString('hex');
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::stop-commands::${token}`);
+        for (const l of lines)
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(l));
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::${token}::`);
+    },
+};
+/**
+ * The action's inputs (INPUT_* variables), read through @actions/core. Here rather than in
+ * inputs.ts, so the CLI bundle (which shares inputs.ts) does not carry @actions/core.
+ */
+function readSettings() {
+    return (0,_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSettings */ .P$)((name) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getInput */ .V4(name));
+}
+function maskSecrets(settings) {
+    for (const line of (0,_key_js__WEBPACK_IMPORTED_MODULE_6__/* .secretLines */ ._)(settings.key))
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(line);
+    if (settings.keyPassphrase)
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(settings.keyPassphrase);
+    // healthcheck.ts never prints the URL's password, but the runner may echo the input itself.
+    try {
+        const password = new URL(settings.healthcheckUrl).password;
+        if (password) {
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(password);
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(decodeURIComponent(password));
+        }
+    }
+    catch { }
+}
+/** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
+async function run() {
+    _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.IsPost, 'true');
+    let settings;
+    try {
+        settings = readSettings();
+    }
+    catch (e) {
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)((0,_outcome_js__WEBPACK_IMPORTED_MODULE_7__/* .toDeployError */ .pH)(e).toString()));
+        return;
+    }
+    maskSecrets(settings);
+    const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(8).toString('hex');
+    const makesRelease = (0,_spec_js__WEBPACK_IMPORTED_MODULE_9__/* .commandSpec */ .Lx)(settings.command).switches === true;
+    const locks = {
+        target: settings.target,
+        linkName: settings.linkName,
+        token,
+        hosts: [],
+        releaseId: makesRelease ? settings.releaseId : '',
+        incoming: makesRelease ? (0,_deploy_host_js__WEBPACK_IMPORTED_MODULE_2__/* .incomingName */ .E0)(settings, token) : '',
+    };
+    const { outcome, failure } = await (0,_run_command_js__WEBPACK_IMPORTED_MODULE_8__/* .runCommand */ .d1)(settings, {
+        reporter,
+        token,
+        // The runner's worker: it outlives this step until the post step has run.
+        ownerPid: process.ppid,
+        onSshDir: (dir) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.SshDir, dir),
+        onLock: (i, held) => {
+            locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.Locks, JSON.stringify(locks));
+        },
+    });
+    if (outcome) {
+        // The core returns the releases; the log shows them as a table too (the CLI prints its own).
+        if (settings.command === 'list' && outcome.releases.length > 0) {
+            reporter.info((0,_format_js__WEBPACK_IMPORTED_MODULE_4__/* .releaseLines */ .xe)(outcome.releases).join('\n'));
+        }
+        if (outcome.verify)
+            reporter.info((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_13__/* .verifyText */ .B)(outcome).trimEnd());
+        const back = (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .wayBack */ .lZ)(settings, outcome);
+        if (back)
+            reporter.info((0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .actionRollbackText */ .AN)(back));
+        for (const [name, value] of Object.entries((0,_outputs_js__WEBPACK_IMPORTED_MODULE_14__/* .actionOutputs */ .dr)(outcome)))
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setOutput */ .uH(name, value);
+        if (outcome.doctor)
+            await (0,_doctor_action_js__WEBPACK_IMPORTED_MODULE_3__/* .reportDoctor */ .u)(outcome.doctor); // command: doctor (doctor-action.ts)
+        else
+            await (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .writeSummary */ .Sy)(settings, outcome).catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not write the job summary: ${e}`));
+    }
+    if (failure)
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(failure.toString()));
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } });
+
+/***/ }),
+
+/***/ 546:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   El: () => (/* binding */ HEADER),
+/* harmony export */   IL: () => (/* binding */ formatLine),
+/* harmony export */   It: () => (/* binding */ manifestDigest),
+/* harmony export */   L_: () => (/* binding */ formatManifest),
+/* harmony export */   Ng: () => (/* binding */ parseManifest),
+/* harmony export */   Sh: () => (/* binding */ ManifestError),
+/* harmony export */   VS: () => (/* binding */ parseChmod),
+/* harmony export */   a3: () => (/* binding */ unescapePath),
+/* harmony export */   ew: () => (/* binding */ diffManifests),
+/* harmony export */   ol: () => (/* binding */ digestOf),
+/* harmony export */   qI: () => (/* binding */ applyChmod),
+/* harmony export */   u1: () => (/* binding */ buildManifest),
+/* harmony export */   zF: () => (/* binding */ currentUmask)
+/* harmony export */ });
+/* unused harmony exports escapePath, comparePaths, sortEntries, pathProblem, sameEntry */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
  * release, with the modes the server will have, and its digest (`release-digest`).
@@ -4521,7 +2777,7 @@ function formatManifest(entries) {
 }
 /** `sha256:<hex>` of the manifest text: the release-digest. */
 function manifestDigest(text) {
-    return `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(text, 'utf8').digest('hex')}`;
+    return `sha256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(text, 'utf8').digest('hex')}`;
 }
 function digestOf(entries) {
     return manifestDigest(formatManifest(entries));
@@ -4712,9 +2968,9 @@ function currentUmask() {
     return old;
 }
 async function hashBigFile(file) {
-    const h = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+    const h = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256');
     let n = 0;
-    for await (const chunk of (0,external_node_fs_.createReadStream)(file)) {
+    for await (const chunk of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.createReadStream)(file)) {
         h.update(chunk);
         n += chunk.length;
     }
@@ -4738,13 +2994,13 @@ async function buildManifest(root, opts) {
     const entries = [];
     const files = [];
     const walk = (dir, rel) => {
-        for (const raw of (0,external_node_fs_.readdirSync)(dir, { encoding: 'buffer' })) {
+        for (const raw of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer' })) {
             const name = raw.toString('utf8');
             if (!Buffer.from(name, 'utf8').equals(raw))
                 throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
             const p = rel ? `${rel}/${name}` : name;
-            const full = external_node_path_default().join(dir, name);
-            const st = (0,external_node_fs_.lstatSync)(full);
+            const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, name);
+            const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
             if (st.isDirectory()) {
                 if (opts.keep && !opts.keep(p, true))
                     continue;
@@ -4767,8 +3023,8 @@ async function buildManifest(root, opts) {
             else if (st.isSymbolicLink()) {
                 if (opts.keep && !opts.keep(p, false))
                     continue;
-                const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256')
-                    .update((0,external_node_fs_.readlinkSync)(full, { encoding: 'buffer' }))
+                const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
+                    .update((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readlinkSync)(full, { encoding: 'buffer' }))
                     .digest('hex');
                 entries.push({ type: 'l', mode: -1, size: -1, hash, path: p });
             }
@@ -4777,12 +3033,12 @@ async function buildManifest(root, opts) {
     walk(root, '');
     for (let i = 0; i < files.length; i++) {
         const e = files[i];
-        const full = external_node_path_default().join(root, e.path);
+        const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, e.path);
         if (e.size >= BIG)
             Object.assign(e, await hashBigFile(full));
         else {
-            const data = (0,external_node_fs_.readFileSync)(full);
-            e.hash = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(data).digest('hex');
+            const data = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync)(full);
+            e.hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(data).digest('hex');
             e.size = data.length;
         }
         if (i % BATCH === BATCH - 1)
@@ -4791,2289 +3047,198 @@ async function buildManifest(root, opts) {
     return sortEntries(entries);
 }
 
-;// CONCATENATED MODULE: ./src/fast-path.ts
-/**
- * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
- * remote-manifest.ts): every entry of its manifest that the server still has as recorded, with its
- * type, mode, size and hash (cut to 16 hex digits where the server can check the digest at
- * publish). The plan compares the build's manifest with it: an entry the same in both is kept (the
- * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
- * new manifest in terms of the live one (the delta), so only the changed lines travel.
- */
 
+/***/ }),
 
+/***/ 671:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
-const MAX_OFFER_BYTES = 256 * 1024 * 1024;
-const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
-function parseOfferLine(line, n) {
-    if (line === 'u')
-        return undefined;
-    const m = OFFER_LINE.exec(line);
-    const fail = () => new ManifestError(`the server's fast-path offer, line ${n}: not an entry`);
-    if (!m)
-        throw fail();
-    const [, type, mode, size, hash, raw] = m;
-    if ((type === 'l') !== (mode === '-') ||
-        (type === 'f') === (size === '-') ||
-        (type === 'd') !== (hash === '-'))
-        throw fail();
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $A: () => (/* binding */ settleFailedSwitch),
+/* harmony export */   BV: () => (/* binding */ fleetFailure),
+/* harmony export */   L7: () => (/* binding */ failedOn),
+/* harmony export */   Nn: () => (/* binding */ liveUnknown),
+/* harmony export */   VM: () => (/* binding */ noHostSwitched),
+/* harmony export */   jN: () => (/* binding */ setLive),
+/* harmony export */   mE: () => (/* binding */ blankResult),
+/* harmony export */   pH: () => (/* binding */ toDeployError)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+
+function toDeployError(err) {
+    if (err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s)
+        return err;
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(err instanceof Error ? err.message : String(err));
+}
+/** A host before we heard from it: what it serves is not known yet. */
+function blankResult(host, attempted) {
     return {
-        type,
-        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
-        size: type === 'f' ? Number(size) : -1,
-        hash: type === 'd' ? '' : hash,
-        path: unescapePath(raw),
+        host,
+        releaseId: '',
+        releasePath: '',
+        liveKnown: false,
+        attemptedReleaseId: attempted,
+        previousReleaseId: '',
+        bytesSent: 0,
+        filesTransferred: 0,
+        filesLinked: 0,
+        durationMs: 0,
+        status: 'failed',
+        error: '',
+        freeKb: 0,
+        diskKb: 0,
+        assetsKept: 0,
+        pruned: [],
     };
 }
+/** Records what the server said its link serves now ('' = nothing is live). */
+function setLive(result, target, id) {
+    result.releaseId = id;
+    result.releasePath = id ? `${target}/releases/${id}` : '';
+    result.liveKnown = true;
+}
+/** We cannot tell what the link serves (a switch was cut off): say so, never guess. */
+function liveUnknown(result) {
+    result.releaseId = '';
+    result.releasePath = '';
+    result.liveKnown = false;
+}
 /**
- * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
- * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
+ * Error codes of remote steps that stop before the link is renamed: after one of them the link
+ * still serves what it served before. Any other failure of a switching step (a dropped
+ * connection, a cancel, a link that reads back wrong) leaves it unknown.
  */
-function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
-    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
-    let text;
-    if (z.length > 0) {
-        const packed = Buffer.from(z.join(''), 'base64');
-        try {
-            text = (0,external_node_zlib_namespaceObject.gunzipSync)(packed, { maxOutputLength: maxBytes }).toString('utf8');
-        }
-        catch (e) {
-            throw new ManifestError(`the server's fast-path offer does not decompress: ${e.message}`);
-        }
-        if (text.endsWith('\n'))
-            text = text.slice(0, -1);
-    }
+const REFUSED_BEFORE_SWITCH = new Set([
+    'lock-lost',
+    'upload-missing',
+    'release-exists',
+    'release-missing',
+    'publish-failed',
+    'shared-failed',
+    'hook-failed',
+    'locked',
+    // The fence refused the change: the run's time was up.
+    'gave-up',
+]);
+/** After a switching step failed: the old live release if the server said it stopped before the switch. */
+function settleFailedSwitch(result, target, before, err) {
+    if (REFUSED_BEFORE_SWITCH.has(err.code))
+        setLive(result, target, before);
     else
-        text = (0,src_remote/* all */.Q7)(reply, 'fp').join('\n');
-    const lines = text === '' ? [] : text.split('\n');
-    const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '');
-    if (!root)
-        throw new ManifestError(`the server's fast-path offer has no root mode`);
-    return { entries: lines.slice(1).map((l, i) => parseOfferLine(l, i + 1)), rootMode: root[1] };
-}
-function same(e, o) {
-    if (!o || o.type !== e.type || o.mode !== e.mode || o.size !== e.size)
-        return false;
-    return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
+        liveUnknown(result);
 }
 /**
- * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
- * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
- * changed (rsync makes it or sets its mode; what it holds is decided entry by entry).
+ * The one "N of M hosts failed" error: a single host's own error as it is, else one message that
+ * starts with `headline` (given the count and the total) and lists every host's error.
  */
-function planFast(build, offer) {
-    // The server reads its trees with find, a line a name: such a name would break its check.
-    const nl = build.entries.find((e) => e.path.includes('\n'));
-    if (nl)
-        throw new ManifestError(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
-    const live = new Map();
-    offer.entries.forEach((o, i) => {
-        if (o)
-            live.set(o.path, i);
-    });
-    const lines = [HEADER];
-    const send = [];
-    if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
-        send.push('.');
-    let keptFiles = 0;
-    let runStart = -1;
-    let runEnd = -1;
-    const flush = () => {
-        if (runStart < 0)
-            return;
-        lines.push(runStart === runEnd ? `=${runStart + 1}` : `=${runStart + 1}-${runEnd + 1}`);
-        runStart = -1;
-    };
-    for (const e of build.entries) {
-        const i = live.get(e.path);
-        if (i !== undefined && same(e, offer.entries[i])) {
-            if (runStart >= 0 && i === runEnd + 1)
-                runEnd = i;
-            else {
-                flush();
-                runStart = i;
-                runEnd = i;
-            }
-            if (e.type === 'f')
-                keptFiles++;
-            continue;
-        }
-        flush();
-        lines.push(formatLine(e));
-        send.push(e.path);
-    }
-    flush();
-    return { send, delta: `${lines.join('\n')}\n`, keptFiles };
-}
-
-;// CONCATENATED MODULE: ./src/prepare.ts
-
-
-
-
-
-
-
-
-
-
-/**
- * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
- * escape hatch should the fast path ever misjudge a server).
- */
-function fastPathAllowed(env = process.env) {
-    return env.RAD_FAST_PATH !== '0';
-}
-/** The build's manifest for this host's prepare, or undefined (said once, as information). */
-async function buildManifestOf(ctx, run) {
-    const m = await run.manifest;
-    if (m instanceof Error) {
-        if (run.session.index === 0)
-            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
+function failedOn(failures, total, headline) {
+    if (failures.length === 0)
         return undefined;
-    }
-    return m;
+    if (total === 1)
+        return failures[0];
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${headline(failures.length, total)}\n${failures.map((f) => f.message).join('\n')}`, failures[0]?.hint ?? '', failures[0]?.code ?? 'failed');
 }
-/** Why prepare did not take the fast path (its `fast` reply). */
-function fastWhy(code) {
-    const why = {
-        'no-live': 'nothing is live yet',
-        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
-        untrusted: 'the live release could not be read or does not match its manifest',
-        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
-        'no-remove': 'what the server could not trust could not be removed from the linked copy',
-    };
-    return why[code] ?? 'the server did not say why';
+/** `What failed on N of M hosts.` */
+function fleetFailure(failures, total, what) {
+    return failedOn(failures, total, (n, m) => `${what} failed on ${n} of ${m} hosts.`);
 }
-async function connect(ctx, run) {
-    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
-    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
-        const learned = await ctx.ssh.learnedHostKeys();
-        if (learned.trim()) {
-            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${wordsOf(ctx).input('accept-unknown-host-key')}). Pin its key: set ${wordsOf(ctx).input('known-hosts')} to\n${learned.trim()}`);
-        }
-    }
-}
-/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
-async function prepare(ctx, run) {
-    const other = [];
-    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
-    run.touched = true;
-    const activate = ctx.settings.command === 'activate';
-    const reply = await run.session.call('prepare', {
-        ID: ctx.settings.releaseId,
-        // activate uploads nothing: it checks that command: upload left the release waiting.
-        INCOMING: activate ? '' : run.incoming,
-        STAGED: activate ? stagedName(ctx.settings.releaseId) : '',
-        SHARED: ctx.settings.shared.join('\n'),
-        // The server copies the live release while the build is still being hashed here.
-        FAST: !activate && fastPathAllowed() ? 1 : 0,
-    }, { onOther: (l) => other.push(l) });
-    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
-    if (fast && fast !== 'ok')
-        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
-    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
-    run.ownsUpload = ctx.settings.command !== 'activate';
-    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
-    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
-    run.result.previousReleaseId = run.state.live;
-    setLive(run.result, ctx.settings.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    if (other.length > 0) {
-        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
-        await dropUpload(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
-    }
-    const gate = run.session.gate;
-    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
-        // The gate would refuse them at the switch: say so before anything is uploaded.
-        await dropUpload(run);
-        const w = wordsOf(ctx);
-        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, gateHint('hook-refused'), 'hook-refused');
-    }
-    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${plural(run.state.releases.length, 'release')} on disk; ${bytes(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
-    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
-    if (activate)
-        return;
-    const manifest = await buildManifestOf(ctx, run);
-    run.digest = manifest?.digest ?? '';
-    if (fast === 'ok')
-        await planUpload(ctx, run, reply, manifest);
-    ctx.reporter.debug(`${run.session.label}: ${run.fast ? `fast path: ${plural(run.fast.send.length, 'entry', 'entries')} to send, ${plural(run.fast.keptFiles, 'file')} kept` : 'checksum path'}`);
-}
-/**
- * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
- * with an offer that cannot be read, the server's copy of the live release goes and an empty
- * upload dir takes its place: the checksum path (rsync compares with the live release itself).
- */
-async function planUpload(ctx, run, reply, manifest) {
-    let why = 'the build has no manifest';
-    if (manifest) {
-        try {
-            run.fast = planFast(manifest, readOffer(reply));
-            return;
-        }
-        catch (e) {
-            why = e.message;
-        }
-    }
-    ctx.reporter.info(`${run.session.label}: checksum path: ${why}`);
-    await run.session.call('resetUpload', { INCOMING: run.incoming });
-}
-/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
-function fsSplitWarnings(target, split, live) {
-    const out = [];
-    if (split.includes('incoming')) {
-        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
-    }
-    if (split.includes('live')) {
-        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
-    }
-    return out;
-}
-function warnFsSplit(ctx, label, split, live) {
-    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
-        ctx.reporter.warning(`${label}: ${w}`);
-}
-/** command: upload: leave the finished upload waiting under a name activate knows. */
-async function stage(ctx, run) {
-    const reply = await run.session.call('stage', {
-        ID: ctx.settings.releaseId,
-        INCOMING: run.incoming,
-        STAGED: stagedName(ctx.settings.releaseId),
-        PREV: run.state?.live ?? '',
-        ...(await manifestVars(run)),
-    });
-    recordLinked(ctx, run, reply);
-    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${wordsOf(ctx).command('activate')} to make it live`);
+/** A fleet stopped before any switch: `N of M hosts failed before the switch; no host was switched.` */
+function noHostSwitched(failures, total) {
+    return failedOn(failures, total, (n, m) => `${n} of ${m} hosts failed before the switch; no host was switched.`);
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(455);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: ./src/proc.ts + 1 modules
-var proc = __nccwpck_require__(684);
-;// CONCATENATED MODULE: ./src/rsync.ts
 
+/***/ }),
 
+/***/ 729:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   dr: () => (/* binding */ actionOutputs)
+/* harmony export */ });
+/* unused harmony exports totals, hostsJson, releasesJson */
 /**
- * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
- * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
- * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
+ * the same text as the `hosts` and `releases` outputs.
  */
-function chmodSpec(userChmod) {
-    return `ug-s,${userChmod}`;
-}
-/**
- * The rsync argv, pure so a test can read it.
- * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
- *   new release only when every preserved attribute matches: preserving times would link nothing.
- * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
- * - never `--inplace` (it would write through those hard links into old releases).
- * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
- *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
- */
-function rsyncArgs(plan) {
-    const args = [
-        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
-        '--links',
-        '--perms',
-        `--chmod=${chmodSpec(plan.chmod)}`,
-        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
-        ...(plan.protectArgs === false ? [] : ['--protect-args']),
-        '--stats',
-        '--no-human-readable',
-        `--timeout=${plan.ioTimeout}`,
-        '-e',
-        plan.rsh,
-    ];
-    if (plan.progress)
-        args.push('--info=progress2', '--no-inc-recursive');
-    if (plan.dryRun)
-        args.push('--dry-run', '--itemize-changes');
-    if (plan.partialDir)
-        args.push(`--partial-dir=${plan.partialDir}`);
-    for (const d of plan.linkDest.slice(0, 20))
-        args.push(`--link-dest=${d}`);
-    for (const f of plan.filter)
-        args.push(`--filter=${f}`);
-    for (const e of plan.exclude)
-        args.push(`--exclude=${e}`);
-    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
-    return args;
-}
-function num(text, label) {
-    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
-    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
-}
-/** Parses `--stats --no-human-readable` output. */
-function parseStats(text) {
-    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
-    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
-    const filesTransferred = num(text, 'Number of regular files transferred');
+/** Sums over hosts for the scalar outputs (one host: its own figures). */
+function totals(outcome) {
+    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
     return {
-        files,
-        filesTransferred,
-        filesLinked: Math.max(0, files - filesTransferred),
-        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
-        bytesSent: num(text, 'Total bytes sent'),
-        bytesReceived: num(text, 'Total bytes received'),
-        totalSize: num(text, 'Total file size'),
-        transferredSize: num(text, 'Total transferred file size'),
+        bytesSent: sum((h) => h.bytesSent),
+        filesTransferred: sum((h) => h.filesTransferred),
+        filesLinked: sum((h) => h.filesLinked),
+        assetsKept: sum((h) => h.assetsKept),
     };
 }
-/** Lines of `--itemize-changes` output that name a file to send (dry run). */
-function itemizedFiles(text) {
-    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
-}
-/** The one place rsync runs. */
-function runRsync(rsyncPath, plan, opts) {
-    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
-}
-
-;// CONCATENATED MODULE: ./src/release-manifest.ts
-
-
-
-
-
-
-/** rsync's `\#ooo` escapes of --out-format names, back to the bytes (a `\` alone stays). */
-function unescapeRsyncName(line) {
-    if (!line.includes('\\#'))
-        return line;
-    const parts = [];
-    let last = 0;
-    for (const m of line.matchAll(/\\#([0-7]{3})/g)) {
-        parts.push(Buffer.from(line.slice(last, m.index), 'utf8'), Buffer.from([Number.parseInt(m[1], 8)]));
-        last = m.index + m[0].length;
-    }
-    parts.push(Buffer.from(line.slice(last), 'utf8'));
-    return Buffer.concat(parts).toString('utf8');
-}
-/** The excludes of the upload as rsync gets them: the user's, and the shared paths. */
-function uploadExcludes(s) {
-    return [...s.exclude, ...s.shared.map((p) => `/${p}`)];
-}
-/**
- * The set of paths rsync sends under the exclude/filter rules, from a local dry run with the same
- * rules: the rules are rsync's own (anchoring, `**`, merge files, per-directory rules), so only
- * rsync applies them exactly. Directories end in '/' in its listing.
- */
-async function rsyncSelection(s, rsyncPath, signal) {
-    const empty = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-list-'));
-    try {
-        const args = ['--recursive', '--links', '--dry-run', '--out-format=%n'];
-        for (const f of s.filter)
-            args.push(`--filter=${f}`);
-        for (const e of uploadExcludes(s))
-            args.push(`--exclude=${e}`);
-        args.push(`${external_node_path_default().resolve(s.source).replace(/\/+$/, '')}/`, `${empty}/`);
-        const r = await (0,proc/* run */.e)(rsyncPath, args, { signal });
-        if (r.code !== 0)
-            throw new ManifestError(`rsync could not list the build (exit ${r.code}): ${r.stderr.trim()}`);
-        const out = new Set();
-        for (const l of r.stdout.split('\n'))
-            if (l)
-                out.add(unescapeRsyncName(l).replace(/\/$/, ''));
-        return out;
-    }
-    finally {
-        await (0,promises_.rm)(empty, { recursive: true, force: true });
-    }
-}
-/** The manifest of the build; the error says why there is none (the deploy goes on without). */
-async function buildReleaseManifest(s, rsyncPath, signal) {
-    const chmod = chmodSpec(s.chmod);
-    const umask = currentUmask();
-    const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
-    const selected = rules ? await rsyncSelection(s, rsyncPath, signal) : undefined;
-    const entries = await buildManifest(s.source, {
-        chmod,
-        umask,
-        keep: selected ? (p) => selected.has(p) : undefined,
-    });
-    const clauses = parseChmod(chmod, umask) ?? [];
-    const root = applyChmod((await (0,promises_.stat)(s.source)).mode, true, clauses);
-    const text = formatManifest(entries);
-    return { entries, text, digest: manifestDigest(text), rootMode: root.toString(8).padStart(4, '0') };
-}
-
-;// CONCATENATED MODULE: ./src/upload.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
-async function upload(ctx, run) {
-    if (run.fast) {
-        await fastUpload(ctx, run, run.fast);
-        return;
-    }
-    const s = ctx.settings;
-    const live = run.state?.live ?? '';
-    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
-    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
-    const linkDest = [];
-    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
-    if (live && !run.state?.releases.includes(live)) {
-        ctx.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
-    }
-    else if (live)
-        linkDest.push(`${s.target}/releases/${live}`);
-    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
-    for (const l of run.leftovers)
-        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
-    const stats = await uploadRsync(ctx, run, linkDest, undefined);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
-        await dropUpload(run);
-        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
-    }
-    Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred });
-    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-    // the links at publish, and files-linked is that count, 0 until then (a failed publish links
-    // nothing that is served).
-    run.unchanged = stats.filesLinked;
-    ctx.reporter.info(`${run.session.label}: uploaded ${plural(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${bytes(stats.bytesSent)} on the wire`);
-}
-/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
-async function uploadRsync(ctx, run, linkDest, filesFrom) {
-    const s = ctx.settings;
-    let lastProgress = 0;
-    const started = Date.now();
-    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
-    const result = await runRsync(ctx.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest,
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: false,
-        ioTimeout: 120,
-        progress: true,
-        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
-        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
-        protectArgs: run.session.gate === undefined,
-        filesFrom,
-    }, {
-        signal: ctx.signal,
-        env: ctx.ssh.childEnv(),
-        onStdout: (chunk) => {
-            const line = chunk
-                .split(/[\r\n]/)
-                .filter((l) => /%/.test(l))
-                .pop();
-            // A live progress line where the caller can draw one (the CLI on a terminal).
-            if (line)
-                ctx.reporter.progress?.(run.session.label, line.trim());
-            const now = Date.now();
-            if (now - lastProgress < 10_000 || now - started < 10_000)
-                return;
-            if (line) {
-                lastProgress = now;
-                ctx.reporter.info(`${run.session.label}: ${progressText(line)}`);
+function hostsJson(outcome) {
+    const verified = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
+    return JSON.stringify(outcome.hosts.map((h) => ({
+        host: h.host,
+        'release-id': h.releaseId,
+        // false: we could not learn what the link serves (release-id is then '').
+        'live-known': h.liveKnown,
+        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
+        'previous-release-id': h.previousReleaseId,
+        'bytes-sent': h.bytesSent,
+        'files-transferred': h.filesTransferred,
+        'files-linked': h.filesLinked,
+        'assets-kept': h.assetsKept,
+        'duration-ms': h.durationMs,
+        status: h.status,
+        // command: verify: whether this host's release was proven to be its record, and that record's digest.
+        ...(verified.has(h.host)
+            ? {
+                verified: verified.get(h.host)?.verified,
+                'release-digest': verified.get(h.host)?.recordedDigest,
             }
-        },
-    });
-    if (result.aborted)
-        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
-    if (result.code !== 0) {
-        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
-        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
-        if (full)
-            await dropUpload(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
-    }
-    return parseStats(result.stdout);
+            : {}),
+        ...(h.error ? { error: h.error } : {}),
+    })));
 }
-/** The fast path's list for rsync --files-from --from0. */
-function fastList(plan) {
-    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
+function releasesJson(outcome) {
+    return JSON.stringify(outcome.releases);
 }
-/**
- * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
- * less what it could not trust; rsync sends what the plan lists into it (each listed file written
- * anew, never through a link: --ignore-times), or does not run at all.
- */
-async function fastUpload(ctx, run, plan) {
-    const s = ctx.settings;
-    const m = (await run.manifest);
-    const files = m.entries.filter((e) => e.type === 'f').length;
-    if (m.entries.every((e) => e.type === 'd') && !s.allowEmpty) {
-        await dropUpload(run);
-        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
-    }
-    let stats;
-    if (plan.send.length > 0) {
-        const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
-        try {
-            const file = external_node_path_default().join(dir, 'list');
-            await (0,promises_.writeFile)(file, fastList(plan));
-            stats = await uploadRsync(ctx, run, [], file);
-        }
-        finally {
-            await (0,promises_.rm)(dir, { recursive: true, force: true });
-        }
-    }
-    const sent = stats?.filesTransferred ?? 0;
-    Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent });
-    run.unchanged = files - sent;
-    ctx.reporter.info(`${run.session.label}: uploaded ${plural(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${bytes(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
-}
-/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
-function emptyReleaseError(s, label, sharedExcluded) {
-    const inputs = [
-        s.exclude.length > 0 ? 'exclude' : '',
-        s.filter.length > 0 ? 'filter' : '',
-        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
-    ].filter(Boolean);
-    return new errors/* DeployError */.s(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
-}
-/** Dry run: the same checks without the lock or any write, and what would be sent. */
-async function dryRun(ctx, run) {
-    const s = ctx.settings;
-    const reply = await run.session.call('inspect', {
-        TAKE_LOCK: 0,
-        CHECK_DEPLOY: 1,
-        ID: s.releaseId,
-        FAST: s.command === 'deploy' && fastPathAllowed() ? 1 : 0,
-    });
-    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
-    run.result.previousReleaseId = run.state.live;
-    // A dry run changes nothing: what is live is what was live.
-    setLive(run.result, s.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
-    if (lock)
-        ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
-    const live = run.state.live;
-    if (await fastDryRun(ctx, run, reply))
-        return;
-    // Compared by checksum against the live release: exactly what a deploy would send.
-    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`;
-    const remote = ctx.ssh.rsyncRemote(run.session.index, dest);
-    const result = await runRsync(ctx.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest: [],
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: true,
-        ioTimeout: 120,
-        progress: false,
-        protectArgs: run.session.gate === undefined,
-    }, { signal: ctx.signal, env: ctx.ssh.childEnv() });
-    if (result.code !== 0) {
-        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}`);
-    }
-    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
-    const stats = parseStats(result.stdout);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
-    }
-    await dryRunResult(ctx, run, reply, items, stats.files);
-}
-/** A dry run's counts and words, whichever way it found what a deploy would send. */
-async function dryRunResult(ctx, run, reply, items, files) {
-    const s = ctx.settings;
-    const live = run.state?.live ?? '';
-    run.result.filesTransferred = items.length;
-    const split = (0,src_remote/* all */.Q7)(reply, 'fs-split');
-    warnFsSplit(ctx, run.session.label, split, live);
-    // Unchanged files become links only where one filesystem holds them all.
-    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, files - items.length);
-    run.result.status = 'dry-run';
-    run.result.assetsKept = await dryRunKept(ctx, run);
-    ctx.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${plural(files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${keptNote(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
-}
-/**
- * A dry run on the fast path: the server offered the live release (read only), and the plan says
- * what a deploy would send, without rsync walking both trees. False (the rsync way) without an
- * offer or a manifest.
- */
-async function fastDryRun(ctx, run, reply) {
-    if ((0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length === 0)
-        return false;
-    const m = await run.manifest;
-    if (!m || m instanceof Error)
-        return false;
-    let plan;
-    let offer;
-    try {
-        offer = readOffer(reply);
-        plan = planFast(m, offer);
-    }
-    catch (e) {
-        ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${e.message}`);
-        return false;
-    }
-    const types = new Map(m.entries.map((e) => [e.path, e.type]));
-    const offered = new Set(offer.entries.map((o) => o?.path));
-    // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
-    const sent = plan.send
-        .filter((p) => types.get(p) === 'f')
-        .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`);
-    const files = m.entries.filter((e) => e.type === 'f').length;
-    if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
-        throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0);
-    }
-    await dryRunResult(ctx, run, reply, sent, files);
-    return true;
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-
-
-
-
-
-
-
-/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
-async function releaseLocks(ctx, runs, discardUploads) {
-    if (ctx.signal.aborted) {
-        await giveUp(ctx, runs);
-        return;
-    }
-    await Promise.all(runs
-        // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
-        .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
-        .map(async (r) => {
-        try {
-            await r.session.call('releaseLock', {
-                FORCE: 0,
-                DISCARD: discardUploads ? r.incoming : '',
-                UNPUBLISH: discardUploads && r.published && !r.switched ? ctx.settings.releaseId : '',
-            }, { signal: cleanupSignal() });
-        }
-        catch (e) {
-            ctx.reporter.warning(`${r.session.label}: could not release the deploy lock: ${toDeployError(e).message}`);
-        }
-    }));
-}
-/**
- * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
- * what is served and release the lock, within a short bound. What is reported is what was found.
- */
-async function giveUp(ctx, runs) {
-    const s = ctx.settings;
-    await Promise.all(runs
-        // Held, or maybe ours (a call that takes it was cut short); a prepare that never finished too.
-        .filter((r) => r.session.lock !== 'free' || (r.touched && r.state === undefined))
-        .map(async (r) => {
-        const label = r.session.label;
-        try {
-            const found = await recover(ctx, r, false);
-            if (found.switched) {
-                r.result.status = 'deployed';
-                ctx.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(ctx, found)}`);
-            }
-            else {
-                if (r.result.status === 'deployed')
-                    r.result.status = 'failed';
-                r.switched = false;
-                ctx.reporter.info(`${label}: stopped on the server: ${serving(ctx, found)}`);
-            }
-        }
-        catch (e) {
-            r.unconfirmed = true;
-            ctx.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${toDeployError(e).message}); the post step (or command: unlock) tries again`);
-        }
-    }));
-}
-/**
- * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
- * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
- * the hosts already switched go back. All hosts end on the same release, or on the one they had.
- */
-async function runDeploy(ctx) {
-    const s = ctx.settings;
-    const runs = deployHosts(ctx);
-    const outcome = {
-        releaseId: s.releaseId,
-        hosts: runs.map((r) => r.result),
-        rolledBack: false,
-        error: undefined,
-        get unconfirmed() {
-            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
-        },
-        // Only beside release-id when that is ours: the digest of what the link serves, never of an attempt.
-        get releaseDigest() {
-            const h = runs[0];
-            return h?.result.liveKnown && h.result.releaseId === s.releaseId ? (h.digest ?? '') : '';
-        },
-    };
-    const failures = [];
-    const stamp = (r) => {
-        r.result.durationMs = Date.now() - r.start;
-    };
-    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
-    const group = (name, fn) => runs.length === 1 ? ctx.reporter.group(name, fn) : fn();
-    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
-    const step = async (r, name, fn) => {
-        let ok = true;
-        try {
-            await group(`${r.session.label}: ${name}`, fn);
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            r.result.status = 'failed';
-            r.result.error = err.message;
-            failures.push(err);
-            ok = false;
-        }
-        stamp(r);
-        return ok;
-    };
-    if (s.command === 'deploy' || s.command === 'upload') {
-        // Read and hashed while the connections open and the servers prepare (each host's plan waits
-        // for it); started after this turn, so the first ssh is spawned before the build is walked.
-        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
-            const warning = specialFilesWarning(specialFiles(s.source));
-            if (warning)
-                ctx.reporter.warning(warning);
-            const t0 = Date.now();
-            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).then((m) => {
-                ctx.reporter.debug(`the build's manifest: ${m.entries.length} entries, made in ${Date.now() - t0} ms`);
-                return m;
-            }, (e) => (e instanceof Error ? e : new Error(String(e))));
-        });
-        for (const r of runs)
-            r.manifest = manifest;
-    }
-    await pool(runs, s.maxParallel, async (r) => {
-        r.start = Date.now();
-        if (!(await step(r, 'connect and check', () => connect(ctx, r))))
-            return;
-        if (s.dryRun) {
-            await step(r, 'dry run', () => dryRun(ctx, r));
-            return;
-        }
-        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
-            return;
-        if (s.command === 'activate')
-            r.incoming = stagedName(s.releaseId);
-        else if (!(await step(r, 'upload', () => upload(ctx, r))))
-            return;
-        r.result.status = 'uploaded';
-    });
-    if (s.dryRun || failures.length > 0) {
-        await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');
-        for (const r of runs)
-            if (r.result.status === 'uploaded')
-                r.result.status = 'not-switched';
-        outcome.error = noHostSwitched(failures, s.hosts.length);
-        return outcome;
-    }
-    if (s.command === 'upload') {
-        await Promise.all(runs.map((r) => stage(ctx, r).catch((e) => failures.push(toDeployError(e)))));
-        await releaseLocks(ctx, runs, false);
-        outcome.error = fleetFailure(failures, s.hosts.length, 'Upload');
-        return outcome;
-    }
-    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
-    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
-    const fleet = runs.length > 1;
-    if (!fleet) {
-        const r = runs[0];
-        await step(r, 'publish and switch', () => publishAndSwitch(ctx, r, after, true));
-    }
-    else {
-        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
-        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(ctx, r, true, false))));
-        if (failures.length > 0) {
-            await releaseLocks(ctx, runs, s.command === 'deploy');
-            for (const r of runs)
-                if (r.result.status !== 'failed')
-                    r.result.status = 'not-switched';
-            outcome.error = noHostSwitched(failures, s.hosts.length);
-            return outcome;
-        }
-        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(ctx, r))));
-    }
-    if (failures.length === 0 && after) {
-        await Promise.all(runs.map(async (r) => {
-            if (!s.afterSwitch)
-                return;
-            try {
-                await group(`${r.session.label}: after-switch`, () => afterSwitch(ctx, r));
-            }
-            catch (e) {
-                const err = toDeployError(e);
-                r.result.error = err.message;
-                failures.push(err);
-            }
-        }));
-        if (failures.length === 0 && s.healthcheckUrl) {
-            try {
-                await healthcheck(s.healthcheckUrl, { signal: ctx.signal, reporter: ctx.reporter });
-            }
-            catch (e) {
-                failures.push(toDeployError(e));
-            }
-        }
-        if (failures.length > 0 && !s.rollbackOnFailure) {
-            ctx.reporter.warning(`The new release stays live (${wordsOf(ctx).input('rollback-on-failure', 'false')}) although a check after the switch failed (the error says which).`);
-        }
-    }
-    const switchFailed = runs.some((r) => r.result.status === 'failed');
-    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
-        // All or nothing: hosts that did switch go back to what they served before.
-        for (const r of runs.filter((x) => x.switched)) {
-            try {
-                await revert(ctx, r, 
-                // The reason is the run's error, said once (the annotation), not again in this warning.
-                switchFailed ? 'another host failed to switch' : 'a check after the switch failed');
-                outcome.rolledBack = true;
-            }
-            catch (e) {
-                // Refused before its switch, the revert left our release live; anything else: unknown.
-                settleFailedSwitch(r.result, s.target, s.releaseId, toDeployError(e));
-                ctx.reporter.warning(`${r.session.label}: could not switch back: ${toDeployError(e).message}`);
-            }
-        }
-    }
-    await releaseLocks(ctx, runs, false);
-    for (const r of runs)
-        stamp(r);
-    if (failures.length > 0) {
-        const what = switchFailed ? 'The switch' : 'A check after the switch';
-        const back = outcome.rolledBack ? '; the hosts were switched back' : '';
-        outcome.error = failedOn(failures, s.hosts.length, (n, m) => `${what} failed on ${n} of ${m} hosts${back}.`);
-        if (s.hosts.length === 1 && outcome.rolledBack && outcome.error) {
-            outcome.error = new errors/* DeployError */.s(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
-        }
-    }
-    return outcome;
-}
-
-;// CONCATENATED MODULE: ./src/runner-platform.ts
-
-
-
-/**
- * What the machine running the deploy (the runner, or a laptop) must have, checked before anything
- * connects: not Windows, and a real rsync of at least MIN_RSYNC.
- *
- * Why 3.1.0: the transfer statistics are parsed from `--stats` as rsync 3.1 prints them
- * ("Number of files: N (reg: …)", "Number of regular files transferred"), and the terminal progress
- * line uses `--info=progress2`; both are 3.1.0. `--protect-args`, `--chmod`, `--link-dest` and
- * `--no-inc-recursive` are older. openrsync (macOS 15.4 and later ship it as /usr/bin/rsync) speaks
- * protocol 29 and lacks `--info`, `--protect-args` and `--no-inc-recursive`; the rsync 2.6.9 of
- * older macOS is too old as well.
- */
-const MIN_RSYNC = [3, 1, 0];
-/** Where a real rsync lives on macOS when the one on PATH is not: Homebrew (Apple silicon, Intel). */
-const MAC_RSYNC_CANDIDATES = ['/opt/homebrew/bin/rsync', '/usr/local/bin/rsync'];
-/**
- * Reads `rsync --version` output. Samba rsync: "rsync  version 3.2.7  protocol version 31".
- * openrsync: "openrsync: protocol version 29"; macOS adds a line "rsync version 2.6.9 compatible",
- * which must not be taken for a real rsync 2.6.9 (nor any other "compatible" claim).
- */
-function parseRsyncVersion(text) {
-    const open = /^openrsync:?\s.*?protocol version (\d+)/im.exec(text);
-    if (open)
-        return { kind: 'openrsync', protocol: Number(open[1]) };
-    const m = /^rsync\s+version\s+v?(\d+)\.(\d+)(?:\.(\d+))?\S*\s+protocol version (\d+)/im.exec(text);
-    if (!m)
-        return { kind: 'unknown' };
+/** Every output action.yml declares, by name, as the step sets it. */
+function actionOutputs(outcome) {
+    const t = totals(outcome);
+    const firstHost = outcome.hosts[0];
     return {
-        kind: 'rsync',
-        version: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)],
-        protocol: Number(m[4]),
+        // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
+        'release-id': firstHost?.releaseId ?? '',
+        'release-path': firstHost?.releasePath ?? '',
+        'previous-release-id': firstHost?.previousReleaseId ?? '',
+        'bytes-sent': String(t.bytesSent),
+        'files-transferred': String(t.filesTransferred),
+        'files-linked': String(t.filesLinked),
+        'assets-kept': String(t.assetsKept),
+        releases: releasesJson(outcome),
+        hosts: hostsJson(outcome),
+        'rolled-back': String(outcome.rolledBack),
+        // command: verify sets it to the digest recorded for the release it checked (first host).
+        'release-digest': outcome.releaseDigest ?? '',
     };
-}
-function atLeast(v, min) {
-    for (let i = 0; i < min.length; i++) {
-        const a = v[i] ?? 0;
-        const b = min[i] ?? 0;
-        if (a !== b)
-            return a > b;
-    }
-    return true;
-}
-/** Why this rsync cannot be used, or '' when it can. */
-function rsyncProblem(info) {
-    const min = MIN_RSYNC.join('.');
-    switch (info.kind) {
-        case 'openrsync':
-            return `it is openrsync (protocol ${info.protocol}), not rsync: it lacks options this tool needs (--info, --protect-args)`;
-        case 'unknown':
-            return `its --version output is not rsync's`;
-        case 'rsync':
-            return atLeast(info.version, MIN_RSYNC)
-                ? ''
-                : `it is rsync ${info.version.join('.')}; ${min} or later is needed`;
-    }
-}
-/** The Windows check, pure so a test can give any platform. */
-function platformProblem(platform) {
-    if (platform !== 'win32')
-        return undefined;
-    return new errors/* DeployError */.s('rsync-atomic-deploy does not run on Windows runners: it needs rsync, which Windows does not ship, ' +
-        "and OpenSSH's connection sharing (ControlMaster, one SSH connection per deploy), which Windows' ssh lacks.", 'Run the deploy job on Linux (runs-on: ubuntu-latest) or macOS (with `brew install rsync`). A build made ' +
-        'on Windows can reach it through actions/upload-artifact and actions/download-artifact.', 'runner');
-}
-/** The message when no usable rsync was found; `tried` is path → why not. */
-function noRsyncError(tried, platform) {
-    const why = tried.length ? tried.map(([p, w]) => `${p}: ${w}`).join('; ') : 'no rsync on PATH';
-    const fix = platform === 'darwin'
-        ? 'Install a real rsync: `brew install rsync` (it goes to /opt/homebrew/bin or /usr/local/bin, which are used before /usr/bin/rsync).'
-        : `Install rsync ${MIN_RSYNC.join('.')} or later on this machine (e.g. \`apt-get install rsync\`) and make sure it is on PATH.`;
-    return new errors/* DeployError */.s(`No usable rsync on this machine (${why}). Nothing was contacted.`, fix, 'runner');
-}
-/** Candidates in order: the rsync on PATH first, then (macOS) Homebrew's. Duplicates dropped. */
-function rsyncCandidates(onPath, platform) {
-    const list = onPath ? [onPath] : [];
-    if (platform === 'darwin')
-        list.push(...MAC_RSYNC_CANDIDATES);
-    return [...new Set(list)];
-}
-/**
- * The rsync to run: the first candidate whose `--version` is a real rsync ≥ MIN_RSYNC. Run once per
- * command that uploads, before connecting.
- */
-async function findRsync(onPath, platform = process.platform, exists = external_node_fs_.existsSync, versionOf = rsyncVersionText) {
-    const tried = [];
-    for (const p of rsyncCandidates(onPath, platform)) {
-        if (p !== onPath && !exists(p))
-            continue;
-        let text;
-        try {
-            text = await versionOf(p);
-        }
-        catch (e) {
-            tried.push([p, `could not run it (${e instanceof Error ? e.message : String(e)})`]);
-            continue;
-        }
-        const problem = rsyncProblem(parseRsyncVersion(text));
-        if (!problem)
-            return p;
-        tried.push([p, problem]);
-    }
-    throw noRsyncError(tried, platform);
-}
-async function rsyncVersionText(p) {
-    const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
-    // openrsync may print its banner to stderr, and exit non-zero for --version.
-    return `${r.stdout}\n${r.stderr}`;
-}
-
-;// CONCATENATED MODULE: ./src/doctor.ts
-/**
- * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
- * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
- * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
- * them as data (CommandOutcome.doctor); the CLI and the action render them.
- */
-
-
-
-
-
-
-
-
-
-
-/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
-const MIN_FREE_KB = 100 * 1024;
-const MIN_FREE_INODES = 1000;
-/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
-const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
-const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
-const doctor_ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
-const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
-/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
-function readParts(reply) {
-    const parts = new Map();
-    for (const v of (0,src_remote/* all */.Q7)(reply, 'part')) {
-        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
-        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
-        parts.set(name, { kind: k, owner, writable: w === '1', dev });
-    }
-    return parts;
-}
-function localRsyncCheck(local) {
-    if ('problem' in local)
-        return bad('rsync here', local.problem.message, local.problem.hint);
-    return doctor_ok('rsync here', `${local.version} (${local.path})`);
-}
-function serverRsyncCheck(reply) {
-    const name = 'rsync on the server';
-    if (reply.values.has('rsync-missing')) {
-        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', (0,hints/* remoteErrorHint */.yj)('rsync-missing', { target: '', linkName: '', user: '' }));
-    }
-    const line = (0,src_remote/* first */.$1)(reply, 'rsync-version');
-    const v = parseRsyncVersion(line);
-    if (v.kind === 'rsync' && v.version[0] >= 3)
-        return doctor_ok(name, line.replace(/\s+/g, ' ').trim());
-    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
-}
-function shellCheck(reply) {
-    const name = 'login shell';
-    const shell = (0,src_remote/* first */.$1)(reply, 'shell');
-    if (reply.other.length === 0)
-        return doctor_ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
-    return bad(name, `${shell || 'the login shell'} printed ${plural(reply.other.length, 'line')} before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, (0,hints/* startupFileHint */.r1)(shell, 'prints'));
-}
-function targetCheck(parts, reply, ctx, me) {
-    const name = 'target';
-    const t = parts.get('target');
-    const fix = (0,hints/* remoteErrorHint */.yj)('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
-    if (!t || t.kind === 'missing') {
-        const near = parts.get('nearest');
-        const where = (0,src_remote/* first */.$1)(reply, 'nearest-path') || '/';
-        if (near?.writable)
-            return doctor_ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
-        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
-    }
-    if (t.kind !== 'dir')
-        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
-    if (!t.writable)
-        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
-    const chown = `On the server, as root: chown -R ${me}:${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
-    for (const [p, label] of [
-        ['releases', 'releases/'],
-        ['deploy', '.deploy/'],
-        ['incoming', '.deploy/incoming/'],
-        ['lock', '.deploy/lock'],
-    ]) {
-        const part = parts.get(p);
-        if (!part || part.kind === 'missing')
-            continue;
-        if (part.kind === 'symlink') {
-            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, (0,hints/* remoteErrorHint */.yj)('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
-        }
-        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
-            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
-        }
-    }
-    return doctor_ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
-}
-function filesystemCheck(parts, ctx) {
-    const name = 'one filesystem';
-    const dev = (...names) => {
-        for (const n of names) {
-            const p = parts.get(n);
-            if (p && p.kind !== 'missing' && p.dev)
-                return p.dev;
-        }
-        return '';
-    };
-    const releases = dev('releases', 'target', 'nearest');
-    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
-    if (releases && incoming && releases !== incoming) {
-        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
-    }
-    return doctor_ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
-}
-/** Free space (KiB, as df -k says it) in format.ts's units. */
-function kib(n) {
-    return bytes(n * 1024);
-}
-function spaceCheck(reply, ctx) {
-    const name = 'free space';
-    const [kb = '', total = '', free = ''] = (0,src_remote/* first */.$1)(reply, 'df').split(' ');
-    const freeKb = Number(kb);
-    if (kb === '' || !Number.isFinite(freeKb))
-        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
-    const noTable = Number(total) === 0;
-    const inodes = Number(free);
-    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
-    const fix = `Free space on the server: prune old releases (${(ctx.words ?? src_words/* ACTION_WORDS */.d).command('prune')}) or grow the disk.`;
-    if (freeKb < MIN_FREE_KB)
-        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
-    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
-        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
-    }
-    return doctor_ok(name, detail);
-}
-const RENAME_TOOLS = {
-    gnu: 'mv -T',
-    bsd: 'mv -h',
-    perl: 'perl rename()',
-    python: 'python3 os.rename()',
-};
-function renameCheck(reply) {
-    const name = 'atomic switch';
-    const tool = RENAME_TOOLS[(0,src_remote/* first */.$1)(reply, 'mv-kind')];
-    if (tool)
-        return doctor_ok(name, `renames the link with ${tool}`);
-    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${(0,hints/* remoteErrorHint */.yj)('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
-}
-function linkCheck(parts, reply, ctx) {
-    const name = ctx.linkName;
-    const link = parts.get('link');
-    const path = `${ctx.target}/${ctx.linkName}`;
-    if (!link || link.kind === 'missing')
-        return doctor_ok(name, `${path} does not exist yet: the first deploy creates it`);
-    if (link.kind === 'symlink') {
-        const to = (0,src_remote/* first */.$1)(reply, 'link-to');
-        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
-        return doctor_ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
-    }
-    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, (0,hints/* remoteErrorHint */.yj)('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
-}
-function lockCheck(reply, ctx) {
-    const name = 'lock';
-    const owner = (0,src_remote/* first */.$1)(reply, 'lock-owner').trim();
-    if (reply.values.has('lock-held')) {
-        return bad(name, `held by another run: ${owner}`, (0,hints/* remoteErrorHint */.yj)('locked', {
-            target: ctx.target,
-            linkName: ctx.linkName,
-            user: ctx.user,
-            words: ctx.words,
-        }));
-    }
-    if (reply.values.has('lock-stale')) {
-        return doctor_ok(name, `a stale lock (${(0,src_remote/* first */.$1)(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
-    }
-    return doctor_ok(name, 'free');
-}
-/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
-function doctorChecks(reply, ctx) {
-    const parts = readParts(reply);
-    const me = (0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
-    return [
-        shellCheck(reply),
-        localRsyncCheck(ctx.local),
-        serverRsyncCheck(reply),
-        targetCheck(parts, reply, ctx, me),
-        filesystemCheck(parts, ctx),
-        spaceCheck(reply, ctx),
-        renameCheck(reply),
-        linkCheck(parts, reply, ctx),
-        lockCheck(reply, ctx),
-    ];
-}
-/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
-function connectionChecks(err, trustedBy) {
-    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
-    if (HOST_KEY_CODES.has(err.code))
-        return [bad('host key', say(err), err.hint)];
-    const hostKey = doctor_ok('host key', `matches ${trustedBy}`);
-    if (LOGIN_CODES.has(err.code))
-        return [hostKey, bad('login', say(err), err.hint)];
-    if (err.code === 'login-shell')
-        return [hostKey, doctor_ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
-    return [bad('connection', say(err), err.hint)];
-}
-async function localRsync() {
-    try {
-        const p = await findRsync(await which('rsync', false));
-        const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
-        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
-    }
-    catch (e) {
-        return { problem: toDeployError(e) };
-    }
-}
-/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
-function doctorFailure(report, connectionErrors) {
-    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
-    if (failed.length === 0)
-        return undefined;
-    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
-    const hint = 'Fix what each ✗ line says, then run doctor again.';
-    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
-    return new errors/* DeployError */.s(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
-}
-/**
- * Whether the key is gated (a forced command, gate.ts): a fact, not a fault, so ✓ either way; the
- * detail says what a stolen key could do.
- */
-function accessCheck(gate, target) {
-    return gate
-        ? doctor_ok('access', `key is gated: rsync-atomic-deploy-gate ${gate.version} lets it only deploy to ${target}`)
-        : doctor_ok('access', 'key is not gated: it can run any command as the deploy user (README "Least privilege": init --gate)');
-}
-/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
-async function runDoctor(core) {
-    const s = core.settings;
-    const local = await localRsync();
-    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
-    const trustedBy = s.acceptUnknownHostKey
-        ? 'the key learned on first use (accept-unknown-host-key)'
-        : ownSetup
-            ? 'your known_hosts'
-            : (core.words ?? src_words/* ACTION_WORDS */.d).input('known-hosts');
-    const connectionErrors = [];
-    const results = await pool(s.hosts, s.maxParallel, async (spec, i) => {
-        const start = Date.now();
-        const session = new HostSession(core, i, spec);
-        const result = blankResult(spec.label, '');
-        let checks;
-        try {
-            await core.ssh.connect(i, spec.label, core.signal);
-            const reply = await session.call('doctor', { ID: '' });
-            checks = [
-                doctor_ok('host key', `matches ${trustedBy}`),
-                doctor_ok('login', `as ${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || spec.user}`),
-                accessCheck(session.gate, s.target),
-                ...doctorChecks(reply, {
-                    target: s.target,
-                    linkName: s.linkName,
-                    user: spec.user,
-                    trustedBy,
-                    local,
-                    words: core.words,
-                }),
-            ];
-            const to = (0,src_remote/* first */.$1)(reply, 'link-to');
-            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
-            setLive(result, s.target, id);
-            result.status = 'not-switched';
-        }
-        catch (e) {
-            const err = toDeployError(e);
-            if (err.code === 'cancelled')
-                throw err;
-            if (err.code !== 'login-shell')
-                connectionErrors.push(err);
-            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
-            result.error = err.message;
-        }
-        result.durationMs = Date.now() - start;
-        return { result, checks: { host: spec.label, checks } };
-    });
-    const doctor = results.map((r) => r.checks);
-    return {
-        releaseId: results[0]?.result.releaseId ?? '',
-        hosts: results.map((r) => r.result),
-        rolledBack: false,
-        error: doctorFailure(doctor, connectionErrors),
-        releases: [],
-        doctor,
-    };
-}
-
-// EXTERNAL MODULE: ./src/ssh.ts + 1 modules
-var src_ssh = __nccwpck_require__(825);
-;// CONCATENATED MODULE: ./src/verify.ts
-/**
- * command: verify, the pure part: what the server sent (remote.ts VERIFY: the release's tree, the
- * sha256 of its files, its recorded manifest and kept-assets record, each as hex) read strictly,
- * turned into manifest entries (src/manifest.ts, the one format), and compared with the recorded
- * manifest, the digest in the deploy log and expected-digest. Everything here is untrusted input
- * from the server: a malformed record is an error, never a guess.
- */
-
-
-
-
-/** `sha256:` and 64 lowercase hex digits: a release digest as the tool writes it. */
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** Bounds the server is told (and the client holds it to): the manifest's bytes, the tree's entries. */
-const VERIFY_MAX_BYTES = 256 * 1024 * 1024;
-const VERIFY_MAX_ENTRIES = 2_000_000;
-class VerifyReplyError extends Error {
-    constructor(message) {
-        super(`the server's verify reply is malformed: ${message}`);
-        this.name = 'VerifyReplyError';
-    }
-}
-/**
- * The bytes sent under `key` (`@@rad KEY HEX` lines, then `@@rad KEY-end`), or undefined when the
- * server said `no-KEY` (no such record). A reply cut short (no end line) or not hex is an error.
- */
-function hexSection(reply, key) {
-    if (reply.values.has(`no-${key}`))
-        return undefined;
-    if (!reply.values.has(`${key}-end`))
-        throw new VerifyReplyError(`the ${key} section is incomplete`);
-    const chunks = (0,src_remote/* all */.Q7)(reply, key);
-    let total = 0;
-    for (const c of chunks) {
-        if (c.length % 2 !== 0 || !/^[0-9a-f]*$/.test(c))
-            throw new VerifyReplyError(`the ${key} section is not hex`);
-        total += c.length / 2;
-        if (total > VERIFY_MAX_BYTES * 2)
-            throw new VerifyReplyError(`the ${key} section is too large`);
-    }
-    return Buffer.from(chunks.join(''), 'hex');
-}
-/** Splits NUL-terminated fields; the last one must be terminated too. */
-function nulFields(buf, what) {
-    const out = [];
-    let start = 0;
-    for (;;) {
-        const z = buf.indexOf(0, start);
-        if (z < 0)
-            break;
-        out.push(buf.subarray(start, z));
-        start = z + 1;
-    }
-    if (start !== buf.length)
-        throw new VerifyReplyError(`the ${what} section does not end with a NUL`);
-    return out;
-}
-const IFMT = 0o170000;
-function typeOfMode(raw) {
-    const t = raw & IFMT;
-    return t === 0o100000 ? 'f' : t === 0o040000 ? 'd' : t === 0o120000 ? 'l' : 'o';
-}
-const SIZE_RE = /^(0|[1-9][0-9]{0,15})$/;
-/** The type, permissions and `<size> <path>` of one record, by its kind (g, x, o). */
-function treeRecord(text) {
-    const g = /^g([a-zA-Z]) ([0-7]{1,5}) (.+)$/s.exec(text);
-    if (g) {
-        const y = g[1];
-        const type = y === 'f' || y === 'd' || y === 'l' ? y : 'o';
-        return { type, perm: Number.parseInt(g[2], 8) & 0o7777, rest: g[3] };
-    }
-    const r = /^x([0-9a-f]{1,8}) (.+)$/s.exec(text) ?? /^o([0-7]{1,11}) (.+)$/s.exec(text);
-    if (!r)
-        return undefined;
-    const raw = Number.parseInt(r[1], text.startsWith('x') ? 16 : 8);
-    return { type: typeOfMode(raw), perm: raw & 0o7777, rest: r[2] };
-}
-/** A path as the server's find gives it: `./a/b`; its bytes after `./` (latin1), or undefined. */
-function relativePath(p) {
-    if (!p.startsWith('./'))
-        return undefined;
-    const raw = p.slice(2);
-    return raw === '' || raw.split('/').some((c) => c === '' || c === '.' || c === '..') ? undefined : raw;
-}
-/**
- * The links section: pairs of fields, a symlink's `./path` and its target's bytes.
- */
-function parseLinks(buf) {
-    const fields = nulFields(buf, 'links');
-    if (fields.length % 2 !== 0)
-        throw new VerifyReplyError('the links section has an odd number of fields');
-    const out = new Map();
-    for (let i = 0; i < fields.length; i += 2) {
-        const p = fields[i].toString('latin1');
-        const raw = relativePath(p);
-        if (raw === undefined)
-            throw new VerifyReplyError(`bad link record ${JSON.stringify((0,untrusted/* untrusted */.bp)(p, 200))}`);
-        out.set(raw, fields[i + 1]);
-    }
-    return out;
-}
-/**
- * The tree section: one record a field, `<how><mode> <size> ./<path>`. `how` is g (GNU find: type
- * letter, space, octal permissions), x (stat -c %f: raw mode in hex) or o (BSD stat -f %p: raw
- * mode in octal). `links` gives each symlink's target (parseLinks).
- */
-function parseTree(buf, links = new Map()) {
-    const fields = nulFields(buf, 'tree');
-    if (fields.length > VERIFY_MAX_ENTRIES)
-        throw new VerifyReplyError('the tree has too many entries');
-    const out = [];
-    const seen = new Set();
-    for (const field of fields) {
-        const text = field.toString('latin1');
-        const bad = () => new VerifyReplyError(`bad tree record ${JSON.stringify((0,untrusted/* untrusted */.bp)(text, 200))}`);
-        const rec = treeRecord(text);
-        if (!rec)
-            throw bad();
-        const { type, perm, rest } = rec;
-        const sp = rest.indexOf(' ');
-        if (sp < 0)
-            throw bad();
-        const size = rest.slice(0, sp);
-        const raw = relativePath(rest.slice(sp + 1));
-        if (!SIZE_RE.test(size) || raw === undefined)
-            throw bad();
-        if (seen.has(raw))
-            throw new VerifyReplyError('the tree lists a path twice');
-        seen.add(raw);
-        const target = links.get(raw);
-        if (type === 'l' && target === undefined)
-            throw new VerifyReplyError('a symlink without its target');
-        out.push({ type, perm, size: Number(size), raw, target: target ?? Buffer.alloc(0) });
-    }
-    return out;
-}
-/** GNU sha256sum's and shasum's escapes (a line that starts with `\`): `\\`, `\n`, `\r`. */
-function unescapeSum(s) {
-    let out = '';
-    for (let i = 0; i < s.length; i++) {
-        const c = s[i];
-        if (c !== '\\') {
-            out += c;
-            continue;
-        }
-        const n = s[++i];
-        if (n === '\\')
-            out += '\\';
-        else if (n === 'n')
-            out += '\n';
-        else if (n === 'r')
-            out += '\r';
-        else
-            return undefined;
-    }
-    return out;
-}
-/**
- * The sums section: `<sha256>  ./<path>` (or ` *./` in binary mode) a record, NUL-terminated;
- * a record that starts with `\` has GNU's escapes in its path (busybox has none). Returns path
- * bytes (latin1) → hash.
- */
-function parseSums(buf) {
-    const out = new Map();
-    for (const f of nulFields(buf, 'sums')) {
-        let text = f.toString('latin1');
-        const escaped = text.startsWith('\\');
-        if (escaped)
-            text = text.slice(1);
-        const m = /^([0-9a-f]{64}) [ *]\.\/(.+)$/s.exec(text);
-        const p = m && (escaped ? unescapeSum(m[2]) : m[2]);
-        if (!m || p === undefined || p === null) {
-            throw new VerifyReplyError(`bad checksum record ${JSON.stringify((0,untrusted/* untrusted */.bp)(text, 200))}`);
-        }
-        out.set(p, m[1]);
-    }
-    return out;
-}
-/** The kept-assets record (.deploy/kept/<id>, keep-assets): `./path` a line. Path bytes (latin1). */
-function parseKept(buf) {
-    const out = new Set();
-    for (const line of buf.toString('latin1').split('\n')) {
-        if (line.startsWith('./') && line.length > 2)
-            out.add(line.slice(2));
-    }
-    return out;
-}
-/** A path's bytes as the manifest's text, or undefined when they are not UTF-8 (no manifest has it). */
-function utf8Path(raw) {
-    const bytes = Buffer.from(raw, 'latin1');
-    const s = bytes.toString('utf8');
-    return Buffer.from(s, 'utf8').equals(bytes) ? s : undefined;
-}
-/** How a path is shown: UTF-8 when it is, else its bytes escaped. */
-function shownPath(raw) {
-    return (0,untrusted/* untrusted */.bp)(utf8Path(raw) ?? raw, 300);
-}
-/** Where link_shared (remote-lib.ts) points a shared path p: `../../` + one `../` per `/` + `shared/p`. */
-function sharedLinkTarget(p) {
-    return `../../${'../'.repeat(p.split('/').length - 1)}shared/${p}`;
-}
-const TYPE_WORD = { f: 'file', d: 'directory', l: 'symlink', o: 'special file' };
-function modeWord(m) {
-    return m.toString(8).padStart(4, '0');
-}
-/** What differs between the recorded entry and the one on the server (same path). */
-function differenceOf(recorded, actual) {
-    const path = actual.path;
-    if (recorded.type !== actual.type) {
-        return { path, kind: 'type', detail: `${TYPE_WORD[recorded.type]} -> ${TYPE_WORD[actual.type]}` };
-    }
-    if (actual.type === 'f' && actual.hash === '')
-        return { path, kind: 'unreadable', detail: '' };
-    const mode = recorded.mode !== actual.mode ? `mode ${modeWord(recorded.mode)} -> ${modeWord(actual.mode)}` : '';
-    if (recorded.hash !== actual.hash || recorded.size !== actual.size) {
-        const size = recorded.size !== actual.size ? `size ${recorded.size} -> ${actual.size}` : 'same size';
-        return { path, kind: 'content', detail: [size, mode].filter(Boolean).join(', ') };
-    }
-    return { path, kind: 'mode', detail: mode.replace(/^mode /, '') };
-}
-/**
- * Builds the release's entries from the tree and the checksums. Shared links and kept files are
- * set apart; a directory not in the manifest that holds nothing but those (made by mkdir -p for
- * them) goes with them. `recorded`: the manifest's paths, when there is one.
- */
-function actualTree(tree, sums, kept, recorded) {
-    const out = { entries: [], unreadable: new Set(), shared: [], kept: [], foreign: [] };
-    const own = new Map();
-    const covered = new Set();
-    for (const t of tree) {
-        const p = utf8Path(t.raw);
-        if (p === undefined || t.type === 'o') {
-            out.foreign.push({
-                path: shownPath(t.raw),
-                kind: 'added',
-                detail: p === undefined ? 'name is not UTF-8' : 'not a file, directory or symlink',
-            });
-            continue;
-        }
-        const inManifest = recorded?.has(p) ?? false;
-        if (!inManifest && t.type === 'l' && t.target.toString('latin1') === sharedLinkTarget(t.raw)) {
-            out.shared.push(p);
-            covered.add(p);
-            continue;
-        }
-        if (!inManifest && t.type === 'f' && kept.has(t.raw)) {
-            out.kept.push(p);
-            covered.add(p);
-            continue;
-        }
-        const hash = t.type === 'f'
-            ? (sums.get(t.raw) ?? '')
-            : t.type === 'l'
-                ? (0,external_node_crypto_namespaceObject.createHash)('sha256').update(t.target).digest('hex')
-                : '';
-        if (t.type === 'f' && hash === '')
-            out.unreadable.add(p);
-        own.set(p, {
-            type: t.type,
-            mode: t.type === 'l' ? -1 : t.perm,
-            size: t.type === 'f' ? t.size : -1,
-            hash,
-            path: p,
-        });
-    }
-    // Directories deepest first: one that holds only covered entries (and is not the build's) is covered.
-    const ancestors = (p) => {
-        const parts = p.split('/');
-        return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
-    };
-    const holdsOwn = new Set();
-    const holdsCovered = new Set();
-    const holdsShared = new Set();
-    for (const p of covered)
-        for (const a of ancestors(p))
-            holdsCovered.add(a);
-    for (const p of out.shared)
-        for (const a of ancestors(p))
-            holdsShared.add(a);
-    for (const e of own.values())
-        if (e.type !== 'd')
-            for (const a of ancestors(e.path))
-                holdsOwn.add(a);
-    const dirs = [...own.values()]
-        .filter((e) => e.type === 'd')
-        .sort((a, b) => b.path.split('/').length - a.path.split('/').length);
-    for (const d of dirs) {
-        if (!(recorded?.has(d.path) ?? false) && !holdsOwn.has(d.path) && holdsCovered.has(d.path)) {
-            own.delete(d.path);
-            (holdsShared.has(d.path) ? out.shared : out.kept).push(d.path);
-        }
-        else
-            for (const a of ancestors(d.path))
-                holdsOwn.add(a);
-    }
-    // Unsorted: digestOf sorts, diffManifests needs no order.
-    out.entries = [...own.values()];
-    out.shared.sort();
-    out.kept.sort();
-    return out;
-}
-/** The digest in the deploy log for this release: of its last line that has one. */
-function loggedDigest(logLines, release) {
-    let found = '';
-    for (const l of logLines) {
-        const sp = l.indexOf(' ');
-        try {
-            const o = JSON.parse(l.slice(sp + 1));
-            if (o && o.release === release && typeof o.digest === 'string' && DIGEST_RE.test(o.digest)) {
-                found = o.digest;
-            }
-        }
-        catch {
-            // not JSON: the log's other readers name such lines
-        }
-    }
-    return found;
-}
-/** Compares a release as the server has it with its record, the log and expected-digest. */
-function compareRelease(input) {
-    const tree = parseTree(input.tree, parseLinks(input.links));
-    const sums = parseSums(input.sums);
-    const kept = input.kept ? parseKept(input.kept) : new Set();
-    const report = {
-        release: input.release,
-        manifest: 'missing',
-        manifestProblem: '',
-        recordedDigest: '',
-        actualDigest: '',
-        loggedDigest: loggedDigest(input.logLines, input.release),
-        expectedDigest: input.expectedDigest,
-        entries: 0,
-        differences: [],
-        digestProblems: [],
-        shared: [],
-        kept: [],
-        verified: false,
-    };
-    let recorded;
-    if (input.manifest) {
-        const text = input.manifest.toString('utf8');
-        try {
-            if (!Buffer.from(text, 'utf8').equals(input.manifest))
-                throw new ManifestError('it is not UTF-8 text');
-            recorded = parseManifest(text);
-            report.manifest = 'ok';
-            report.recordedDigest = manifestDigest(text);
-        }
-        catch (e) {
-            report.manifest = 'corrupt';
-            report.manifestProblem = (0,untrusted/* untrusted */.bp)(e instanceof Error ? e.message : String(e), 500);
-        }
-    }
-    const actual = actualTree(tree, sums, kept, recorded ? new Set(recorded.map((e) => e.path)) : undefined);
-    report.actualDigest = digestOf(actual.entries);
-    report.shared = actual.shared;
-    report.kept = actual.kept;
-    report.entries = actual.entries.length;
-    if (recorded) {
-        const byPath = new Map(recorded.map((e) => [e.path, e]));
-        const d = diffManifests(recorded, actual.entries);
-        report.differences = [
-            ...d.changed.map((e) => differenceOf(byPath.get(e.path), e)),
-            ...d.added.map((e) => ({ path: e.path, kind: 'added', detail: TYPE_WORD[e.type] ?? '' })),
-            ...d.removed.map((e) => ({ path: e.path, kind: 'removed', detail: TYPE_WORD[e.type] ?? '' })),
-        ];
-        report.entries = recorded.length;
-    }
-    report.differences.push(...actual.foreign);
-    report.differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const { recordedDigest: rec, loggedDigest: logged, expectedDigest: exp } = report;
-    if (rec && logged && rec !== logged) {
-        report.digestProblems.push(`the recorded manifest's digest is ${rec}, not the ${logged} the deploy log says it was published with: the manifest itself was changed`);
-    }
-    if (exp) {
-        // The digest of what was built: the recorded one, else (no manifest) the tree's own.
-        const against = rec || report.actualDigest;
-        if (against !== exp) {
-            report.digestProblems.push(`${rec ? 'its recorded digest' : 'the digest of its files'} is ${against}, not the expected ${exp} (${input.expectedName})`);
-        }
-    }
-    report.verified =
-        report.digestProblems.length === 0 &&
-            report.differences.length === 0 &&
-            (report.manifest === 'ok' || (report.manifest === 'missing' && exp !== ''));
-    return report;
-}
-/** How many differing paths a message names before it says "and N more". */
-const SHOWN_DIFFERENCES = 20;
-function differenceLine(d) {
-    const what = {
-        content: 'content changed',
-        mode: 'mode changed',
-        type: 'type changed',
-        added: 'added',
-        removed: 'removed',
-        unreadable: 'cannot be read on the server',
-    };
-    return `${what[d.kind]}: ${(0,untrusted/* untrusted */.bp)(d.path, 300)}${d.detail ? ` (${d.detail})` : ''}`;
-}
-/** The differences as lines, at most `max`, then how many more. */
-function differenceLines(ds, max = SHOWN_DIFFERENCES) {
-    const lines = ds.slice(0, max).map(differenceLine);
-    if (ds.length > max)
-        lines.push(`… and ${ds.length - max} more`);
-    return lines;
-}
-/** One line for a host's result: verified, or what stops it being so. */
-function verdictLine(r) {
-    if (r.verified) {
-        return r.manifest === 'ok'
-            ? `verified: ${r.entries} files match ${r.recordedDigest}`
-            : `verified: ${r.entries} files match the expected ${r.expectedDigest} (no manifest was recorded for this release)`;
-    }
-    const parts = [];
-    if (r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0) {
-        return `not verified: release ${r.release} has no manifest (deployed by a version before manifests); its files' digest is ${r.actualDigest}`;
-    }
-    if (r.manifest === 'corrupt')
-        parts.push(`its manifest cannot be read (${r.manifestProblem})`);
-    if (r.differences.length)
-        parts.push(`${r.differences.length} path(s) differ from its manifest`);
-    parts.push(...r.digestProblems);
-    return `NOT verified: ${parts.join('; ')}`;
-}
-
-;// CONCATENATED MODULE: ./src/verify-command.ts
-
-
-
-
-
-
-/** A release that cannot be verified without a manifest and no expected-digest is said, not failed. */
-function unverifiable(r) {
-    return r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0;
-}
-/**
- * command: verify. One read-only call per host (no lock: it changes nothing): the server re-hashes
- * the release (default: the live one) and sends its tree; the comparison runs here.
- */
-async function runVerify(ctx) {
-    const s = ctx.settings;
-    const w = wordsOf(ctx);
-    const wanted = s.releaseIdGiven ? s.releaseId : '';
-    const hosts = hostRuns(ctx, '');
-    const failures = [];
-    const reports = [];
-    await pool(hosts, s.maxParallel, async (h) => {
-        const label = h.session.label;
-        try {
-            await ctx.ssh.connect(h.session.index, label, ctx.signal);
-            const reply = await h.session.call('verify', {
-                ID: wanted,
-                VERIFY_MAX: VERIFY_MAX_BYTES,
-                VERIFY_MAX_ENTRIES: VERIFY_MAX_ENTRIES,
-            });
-            h.state = readServerState(reply, (m) => ctx.reporter.warning(`${label}: ${m}`));
-            setLive(h.result, s.target, h.state.live);
-            h.result.status = 'not-switched';
-            const release = (0,src_remote/* first */.$1)(reply, 'verifying');
-            if (!SAFE_NAME_RE.test(release) || (wanted && release !== wanted)) {
-                throw new VerifyReplyError(`it names the release ${JSON.stringify(release)}`);
-            }
-            const report = compareRelease({
-                release,
-                manifest: hexSection(reply, 'manifest'),
-                kept: hexSection(reply, 'kept'),
-                tree: hexSection(reply, 'tree') ?? Buffer.alloc(0),
-                links: hexSection(reply, 'links') ?? Buffer.alloc(0),
-                sums: hexSection(reply, 'sums') ?? Buffer.alloc(0),
-                logLines: (0,src_remote/* all */.Q7)(reply, 'log'),
-                expectedDigest: s.expectedDigest,
-                expectedName: w.input('expected-digest'),
-            });
-            reports.push({ host: label, report });
-            const verdict = verdictLine(report);
-            if (report.verified)
-                ctx.reporter.info(`${label}: ${release}: ${verdict}`);
-            else if (unverifiable(report)) {
-                ctx.reporter.warning(`${label}: ${release}: ${verdict}. Give ${w.input('expected-digest')} (the release-digest its deploy printed) to check it against that.`);
-            }
-            else {
-                const lines = differenceLines(report.differences);
-                const err = new errors/* DeployError */.s(`${label}: release ${release} is ${verdict}${lines.length ? `\n${lines.map((l) => `  ${l}`).join('\n')}` : ''}`, report.differences.length
-                    ? `A release is never changed after it is published: something else wrote to ${s.target}/releases/${release}. Deploy the build again (a new release), or roll back, and find out what changed it.`
-                    : report.manifest === 'missing'
-                        ? `Release ${release} has no manifest (deployed before manifests were written), so which files differ cannot be said.`
-                        : '', 'verify-failed');
-                h.result.error = err.message;
-                h.result.status = 'failed';
-                failures.push(err);
-            }
-            if (report.kept.length)
-                ctx.reporter.info(`${label}: ${report.kept.length} asset(s) kept from older releases (keep-assets), not part of this build`);
-        }
-        catch (e) {
-            const err = e instanceof VerifyReplyError
-                ? new errors/* DeployError */.s(`${label}: ${e.message}`, '', 'remote')
-                : toDeployError(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    });
-    // In the hosts' order, whatever order they answered in.
-    const order = new Map(hosts.map((h, i) => [h.session.label, i]));
-    reports.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-    return {
-        releaseId: hosts[0]?.result.releaseId ?? '',
-        hosts: hosts.map((h) => h.result),
-        rolledBack: false,
-        error: fleetFailure(failures, hosts.length, 'Verify'),
-        releases: [],
-        // The digest recorded for the release checked on the first host ('' when it has none).
-        releaseDigest: reports.find((v) => v.host === hosts[0]?.session.label)?.report.recordedDigest ?? '',
-        verify: reports,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/run-command.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
- * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
- */
-/** Runs one command with a ready connection setup. */
-async function dispatch(c) {
-    switch (c.settings.command) {
-        case 'deploy':
-        case 'upload':
-        case 'activate':
-            return { ...(await runDeploy(c)), releases: [] };
-        case 'rollback':
-            return runRollback(c);
-        case 'list':
-            return runList(c);
-        case 'prune':
-            return runPrune(c);
-        case 'unlock':
-            return runUnlock(c);
-        case 'doctor':
-            return runDoctor(c);
-        case 'verify':
-            return runVerify(c);
-    }
-}
-/**
- * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
- * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
- */
-function sshOptions(settings, allowOwnSsh = false, ownerPid) {
-    const t = settings.trusted;
-    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
-    return {
-        hosts: settings.hosts,
-        jumpHost: settings.jumpHost,
-        key: settings.key,
-        keyPassphrase: settings.keyPassphrase,
-        trusted: settings.trusted,
-        acceptUnknownHostKey: settings.acceptUnknownHostKey,
-        persistSeconds: 300,
-        ownerPid,
-        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
-    };
-}
-/** After the timeout, the clean-up's share of the 10 s the step may still take. */
-const GIVE_UP_GRACE_MS = 8_000;
-/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
-async function runCommand(settings, opts) {
-    const controller = new AbortController();
-    let timedOut = false;
-    let cancelled = false;
-    const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-    }, settings.timeoutSeconds * 1000);
-    // The step ends within timeout + 10 s: what the servers may still change ends before that.
-    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
-    const onSignal = () => {
-        cancelled = true;
-        controller.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const token = opts.token ?? (0,external_node_crypto_namespaceObject.randomBytes)(8).toString('hex');
-    let outcome;
-    let failure;
-    let ssh;
-    try {
-        // Windows, openrsync or an old rsync: stop here, before anything connects.
-        const unsupported = platformProblem(process.platform);
-        if (unsupported)
-            throw unsupported;
-        const sshPath = await which('ssh', true);
-        const rsyncPath = commandSpec(settings.command).uploads
-            ? await findRsync(await which('rsync', false))
-            : '';
-        ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
-        outcome = await dispatch({
-            settings,
-            ssh,
-            reporter: opts.reporter,
-            signal: controller.signal,
-            deadline,
-            token,
-            rsyncPath,
-            onLock: opts.onLock,
-            words: opts.words,
-        });
-        failure = outcome.error;
-    }
-    catch (e) {
-        failure = toDeployError(e);
-    }
-    finally {
-        clearTimeout(timer);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await ssh?.dispose();
-    }
-    if (timedOut) {
-        const flag = opts.timeoutFlag;
-        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.unconfirmed?.length
-            ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
-            : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
-                ? 'The switch had completed before the timeout (see above).'
-                : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
-    }
-    return { outcome, failure, timedOut, cancelled };
-}
-
-// EXTERNAL MODULE: ./src/state.ts
-var state = __nccwpck_require__(462);
-;// CONCATENATED MODULE: ./src/verify-render.ts
-
-
-const verify_render_PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
-/**
- * command: verify, for people: per host the release checked and the verdict ("verified: N files
- * match sha256:…", or what differs, capped), shared paths and kept assets said apart. Server text
- * (paths) was escaped by verify.ts; safeMessage once more for the whole.
- */
-function verifyText(outcome, paint = verify_render_PLAIN) {
-    const out = [];
-    const reports = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
-    for (const h of outcome.hosts) {
-        const r = reports.get(h.host);
-        if (!r) {
-            out.push(`${paint.red('✗')} ${h.host}: could not verify (see the error)`);
-            continue;
-        }
-        const mark = r.verified ? paint.green('✓') : paint.red('✗');
-        out.push(`${mark} ${h.host}: ${paint.bold(r.release)}${r.release === h.releaseId ? ' (live)' : ''}: ${verdictLine(r)}`);
-        for (const l of differenceLines(r.differences))
-            out.push(`    ${l}`);
-        if (r.shared.length)
-            out.push(`    ${r.shared.length} shared path(s) not compared (links into shared/)`);
-        if (r.kept.length)
-            out.push(`    ${r.kept.length} asset(s) kept from older releases (keep-assets), not compared`);
-    }
-    return `${(0,untrusted/* safeMessage */.N5)(out.join('\n'))}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-/**
- * The action's job summary (the outputs are outputs.ts's). It must read on a 1000 px wide page:
- * a short table per host (what happened, what is live now, one figure), the rest of each host's
- * facts folded into a <details> section, and for `list` the releases with who deployed them.
- * summaryHtml is pure (a unit test reads its text); writeSummary only hands it to the runner.
- */
-
-
-
-
-
-
-
-/** The "live now" cell: the release the link serves, or why we cannot say. */
-function liveNow(h) {
-    if (!h.liveKnown)
-        return '(unknown: see the error)';
-    return h.releaseId || '(nothing)';
-}
-// HTML (the toolkit writes cell text into the HTML as it is, and ours holds server text) and the
-// characters markdown acts on, so no value becomes a link, markup or a table cell boundary.
-const ENTITIES = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '"': '&quot;',
-    "'": '&#39;',
-    '[': '&#91;',
-    ']': '&#93;',
-    '\\': '&#92;',
-    '`': '&#96;',
-    '*': '&#42;',
-    _: '&#95;',
-    '|': '&#124;',
-    '~': '&#126;',
-};
-function summary_escapeHtml(text) {
-    return text.replace(/[&<>"'[\]\\`*_|~]/g, (c) => ENTITIES[c] ?? c);
-}
-/** Text for the page: control characters escaped, HTML and markdown inert, lines kept as <br>. */
-function cell(text) {
-    return summary_escapeHtml((0,untrusted/* safeMessage */.N5)(text)).split('\n').join('<br>');
-}
-/** A table of cells that are HTML already (escaped by `cell`). One line: no blank line ends the HTML block. */
-function htmlTable(header, rows) {
-    const tr = (tag, cells) => `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
-    return `<table>${tr('th', header)}${rows.map((r) => tr('td', r)).join('')}</table>`;
-}
-/** A host's result in words, with ✓/✗ (its error, if any, is said once, under the tables). */
-function resultWord(command, h) {
-    // A reverted host has an error too (the check that failed): its result is the switch back.
-    if (h.status === 'reverted')
-        return '✗ switched back';
-    if (h.error || h.status === 'failed')
-        return '✗ failed';
-    switch (h.status) {
-        case 'deployed':
-            return '✓ deployed';
-        case 'uploaded':
-            return '✓ uploaded';
-        case 'dry-run':
-            return '✓ dry run';
-        case 'rolled-back':
-            return '✓ rolled back';
-        default:
-            // not-switched: a command that reads or changes no link (list, prune, unlock), a rollback
-            // already there, or a deploy stopped because another host failed.
-            if (commandSpec(command).switches)
-                return '✗ not switched';
-            return command === 'rollback' ? '✓ already live' : '✓ done';
-    }
-}
-/** Commands whose hosts sent files: only they show transfer figures (a rollback sends nothing). */
-function transfers(settings) {
-    return commandSpec(settings.command).uploads === true;
-}
-/** The top table's one figure: files sent and linked where files were sent, else the time taken. */
-function figure(settings) {
-    if (!transfers(settings))
-        return { header: 'time', value: (h) => seconds(h.durationMs) };
-    // A host that failed before its upload finished measured nothing: an empty cell, not "0 files".
-    const measured = (h) => !(h.status === 'failed' && h.bytesSent === 0);
-    if (settings.dryRun) {
-        return {
-            header: 'files',
-            value: (h) => measured(h)
-                ? `${plural(h.filesTransferred, 'file')} to send, ${h.filesLinked} to link${keptNote(settings, h.assetsKept)}`
-                : '',
-        };
-    }
-    return {
-        header: 'files',
-        value: (h) => measured(h)
-            ? `${plural(h.filesTransferred, 'file')} sent, ${h.filesLinked} hard-linked${keptNote(settings, h.assetsKept)}`
-            : '',
-    };
-}
-const HOST_DETAILS = [
-    { label: 'live now', value: (h) => liveNow(h) },
-    { label: 'attempted', value: (h) => (h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : '') },
-    { label: 'live before', value: (h) => h.previousReleaseId },
-    { label: 'files sent', only: transfers, value: (h) => String(h.filesTransferred) },
-    { label: 'files hard-linked', only: transfers, value: (h) => String(h.filesLinked) },
-    { label: 'bytes sent', only: transfers, value: (h) => bytes(h.bytesSent) },
-    { label: 'disk added', only: transfers, value: (h) => (h.diskKb ? bytes(h.diskKb * 1024) : '') },
-    {
-        label: 'old assets kept',
-        only: (s) => transfers(s) && s.keepAssets.length > 0,
-        value: (h) => String(h.assetsKept),
-    },
-    { label: 'pruned', value: (h) => h.pruned.join(', ') },
-    { label: 'time', value: (h) => seconds(h.durationMs) },
-];
-/** The rows of one host's details (label, value), as the page shows them. */
-function hostDetails(settings, h, rows = HOST_DETAILS) {
-    return rows
-        .filter((r) => !r.only || r.only(settings))
-        .map((r) => [r.label, r.value(h, settings)])
-        .filter(([, v]) => v !== '');
-}
-/** The short table: host, result, live now (with what was attempted when that differs), one figure. */
-function hostTable(settings, outcome) {
-    const fig = figure(settings);
-    return htmlTable(['host', 'result', 'live now', fig.header], outcome.hosts.map((h) => {
-        const note = attemptNote(h);
-        return [
-            cell(h.host),
-            cell(resultWord(settings.command, h)),
-            cell(`${liveNow(h)}${note ? ` (${note})` : ''}`),
-            cell(fig.value(h)),
-        ];
-    }));
-}
-function detailsSection(settings, outcome) {
-    const tables = outcome.hosts.map((h) => htmlTable([cell(h.host), ''], hostDetails(settings, h).map(([k, v]) => [cell(k), cell(v)])));
-    return `<details><summary>Details per host</summary>${tables.join('')}</details>`;
-}
-/** A release's run as a link, only when the log's URL is a plain https URL ('' otherwise). */
-function runCell(r) {
-    const url = runLink(r.run);
-    return url ? `<a href="${summary_escapeHtml(url)}">${cell(runLabel(url))}</a>` : '';
-}
-/** `list`: five columns, newest first; times and refs as people read them, the run linked. */
-function releasesHtml(releases) {
-    return htmlTable(['release', 'deployed', 'by', 'ref', 'run'], releases.map((r) => [
-        cell(`${r.id}${r.current ? ' (live)' : ''}${r.bad ? ' (bad)' : ''}`),
-        cell(when(r.deployedAt)),
-        cell(r.actor),
-        cell([shortRef(r.ref), r.sha.slice(0, 7)].filter(Boolean).join(' @ ')),
-        runCell(r),
-    ]));
-}
-/** After a deploy that went live: the release to roll back to ('' when there is none to offer). */
-function wayBack(settings, outcome) {
-    const back = outcome.hosts[0]?.previousReleaseId ?? '';
-    // Only a release id (a plain name) goes into the code block as it is.
-    const offer = settings.command === 'deploy' && !settings.dryRun && !outcome.error;
-    return offer && RELEASE_ID_RE.test(back) ? back : '';
-}
-/**
- * The way back after a deploy, as the action says it: there is no command to type on a runner, so
- * it names the manual run (workflow_dispatch) of a rollback and the inputs to give it.
- */
-function actionRollbackText(back) {
-    return `To roll back to ${back}, the release that was live before: run your rollback workflow by hand (workflow_dispatch; the README's "Roll back from a manual run") with command: rollback and rollback-to: ${back}`;
-}
-/** actionRollbackText for the page, with the inputs as a block to copy. */
-function actionRollbackHint(back) {
-    return `<p>${cell(actionRollbackText(back))}</p>\n\n\`\`\`yaml\ncommand: rollback\nrollback-to: ${back}\n\`\`\`\n`;
-}
-/** The whole summary, as it goes into GITHUB_STEP_SUMMARY. */
-function summaryHtml(settings, outcome) {
-    const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`;
-    const out = [`<h3>${cell(title)}</h3>`];
-    // The releases are those of the first host read (as the CLI says): name it, a fleet's hosts may differ.
-    const from = outcome.hosts.find((h) => !h.error);
-    if (settings.command === 'list' && from && outcome.releases.length > 0) {
-        const of = outcome.hosts.length > 1 ? ` (1 of ${outcome.hosts.length} hosts)` : '';
-        out.push(`<p>${cell(`Releases in ${settings.target} on ${from.host}${of}, newest first:`)}</p>`);
-        out.push(releasesHtml(outcome.releases));
-    }
-    out.push(hostTable(settings, outcome), detailsSection(settings, outcome));
-    // The content digest of the build (manifest.ts): what a user compares with `verify` later.
-    if (outcome.releaseDigest)
-        out.push(`<p>Release digest: <code>${cell(outcome.releaseDigest)}</code></p>`);
-    // command: verify: per host what was found (the paths are the server's: escaped, preformatted).
-    if (outcome.verify)
-        out.push(`<pre>${summary_escapeHtml(verifyText(outcome).trimEnd())}</pre>`);
-    const back = wayBack(settings, outcome);
-    if (back)
-        out.push(actionRollbackHint(back));
-    // The one place the page says why the run failed (the host rows say only ✗).
-    if (outcome.error)
-        out.push(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`);
-    return `${out.join('\n')}\n`;
-}
-async function writeSummary(settings, outcome) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await actions_core/* summary */.z.addRaw(summaryHtml(settings, outcome)).write();
-}
-
-;// CONCATENATED MODULE: ./src/main.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-// Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
-// only %, CR and LF, not escape sequences. Streamed server output is also fenced with
-// ::stop-commands:: and a fresh random token, so the runner reads no command inside it.
-const reporter = {
-    info: (m) => actions_core/* info */.pq((0,untrusted/* safeMessage */.N5)(m)),
-    warning: (m) => actions_core/* warning */.$e((0,untrusted/* safeMessage */.N5)(m)),
-    debug: (m) => actions_core/* debug */.Yz((0,untrusted/* safeMessage */.N5)(m)),
-    group: (name, fn) => actions_core/* group */.Os((0,untrusted/* safeMessage */.N5)(name), fn),
-    output: (lines) => {
-        const token = (0,external_node_crypto_namespaceObject.randomBytes)(16).toString('hex');
-        actions_core/* info */.pq(`::stop-commands::${token}`);
-        for (const l of lines)
-            actions_core/* info */.pq((0,untrusted/* safeMessage */.N5)(l));
-        actions_core/* info */.pq(`::${token}::`);
-    },
-};
-/**
- * The action's inputs (INPUT_* variables), read through @actions/core. Here rather than in
- * inputs.ts, so the CLI bundle (which shares inputs.ts) does not carry @actions/core.
- */
-function readSettings() {
-    return parseSettings((name) => actions_core/* getInput */.V4(name));
-}
-function maskSecrets(settings) {
-    for (const line of secretLines(settings.key))
-        actions_core/* setSecret */.Pq(line);
-    if (settings.keyPassphrase)
-        actions_core/* setSecret */.Pq(settings.keyPassphrase);
-    // healthcheck.ts never prints the URL's password, but the runner may echo the input itself.
-    try {
-        const password = new URL(settings.healthcheckUrl).password;
-        if (password) {
-            actions_core/* setSecret */.Pq(password);
-            actions_core/* setSecret */.Pq(decodeURIComponent(password));
-        }
-    }
-    catch { }
-}
-/** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
-async function run() {
-    actions_core/* saveState */.LZ(state/* State */.U.IsPost, 'true');
-    let settings;
-    try {
-        settings = readSettings();
-    }
-    catch (e) {
-        actions_core/* setFailed */.C1((0,untrusted/* safeMessage */.N5)(toDeployError(e).toString()));
-        return;
-    }
-    maskSecrets(settings);
-    const token = (0,external_node_crypto_namespaceObject.randomBytes)(8).toString('hex');
-    const makesRelease = commandSpec(settings.command).switches === true;
-    const locks = {
-        target: settings.target,
-        linkName: settings.linkName,
-        token,
-        hosts: [],
-        releaseId: makesRelease ? settings.releaseId : '',
-        incoming: makesRelease ? incomingName(settings, token) : '',
-    };
-    const { outcome, failure } = await runCommand(settings, {
-        reporter,
-        token,
-        // The runner's worker: it outlives this step until the post step has run.
-        ownerPid: process.ppid,
-        onSshDir: (dir) => actions_core/* saveState */.LZ(state/* State */.U.SshDir, dir),
-        onLock: (i, held) => {
-            locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
-            actions_core/* saveState */.LZ(state/* State */.U.Locks, JSON.stringify(locks));
-        },
-    });
-    if (outcome) {
-        // The core returns the releases; the log shows them as a table too (the CLI prints its own).
-        if (settings.command === 'list' && outcome.releases.length > 0) {
-            reporter.info(releaseLines(outcome.releases).join('\n'));
-        }
-        if (outcome.verify)
-            reporter.info(verifyText(outcome).trimEnd());
-        const back = wayBack(settings, outcome);
-        if (back)
-            reporter.info(actionRollbackText(back));
-        for (const [name, value] of Object.entries(actionOutputs(outcome)))
-            actions_core/* setOutput */.uH(name, value);
-        if (outcome.doctor)
-            await reportDoctor(outcome.doctor); // command: doctor (doctor-action.ts)
-        else
-            await writeSummary(settings, outcome).catch((e) => actions_core/* warning */.$e(`Could not write the job summary: ${e}`));
-    }
-    if (failure)
-        actions_core/* setFailed */.C1((0,untrusted/* safeMessage */.N5)(failure.toString()));
 }
 
 
 /***/ }),
 
 /***/ 661:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   b: () => (/* binding */ post)
 /* harmony export */ });
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(951);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(938);
 /* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
 /* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(825);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(462);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(873);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__]);
+_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
 
 
 
@@ -7145,6 +3310,8 @@ async function recoverHost(dir, l, i) {
     }
 }
 
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } });
 
 /***/ }),
 
@@ -8696,6 +4863,3111 @@ function remote_all(reply, key) {
 
 /***/ }),
 
+/***/ 783:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  d1: () => (/* binding */ runCommand)
+});
+
+// UNUSED EXPORTS: GIVE_UP_GRACE_MS, dispatch, sshOptions
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(598);
+;// CONCATENATED MODULE: external "assert"
+const external_assert_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(896);
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_.constants.O_RDONLY;
+function exists(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return __awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_namespaceObject.dirname(filePath);
+                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_namespaceObject.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(916);
+// EXTERNAL MODULE: ./src/format.ts
+var format = __nccwpck_require__(264);
+// EXTERNAL MODULE: ./src/history.ts
+var src_history = __nccwpck_require__(155);
+// EXTERNAL MODULE: ./src/host.ts
+var src_host = __nccwpck_require__(237);
+// EXTERNAL MODULE: ./src/outcome.ts
+var src_outcome = __nccwpck_require__(671);
+// EXTERNAL MODULE: ./src/remote.ts + 1 modules
+var src_remote = __nccwpck_require__(769);
+// EXTERNAL MODULE: ./src/session.ts
+var src_session = __nccwpck_require__(927);
+;// CONCATENATED MODULE: ./src/switch.ts
+
+
+/** go_live's variables for a plan, and the log line they carry (recover looks for it). */
+function goLiveVars(ctx, host, plan) {
+    const entry = (0,src_host/* newEntry */.bk)(ctx, host.session.label, plan.id, plan.event, plan.from);
+    if (plan.digest)
+        entry.digest = plan.digest;
+    return {
+        ID: plan.id,
+        PREV: plan.prev ?? '',
+        LOGLINE: (0,src_history/* logLine */.BP)(entry),
+        PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
+        MEASURE: plan.measure ? 1 : 0,
+        KEEP_FROM: (plan.keepFrom ?? []).join(' '),
+    };
+}
+const flag = (b) => (b ? 1 : 0);
+/**
+ * Switches one host's link (the switchTo script) to what `vars` say (see goLiveVars). `take`: take
+ * the lock first (we no longer hold it); `keepLock`: keep it past the switch (more steps follow).
+ * The session learns the lock's state from the reply.
+ */
+function switchTo(host, vars, lock, signal) {
+    return host.session.call('switchTo', { ...vars, TAKE: flag(lock.take), KEEP_LOCK: flag(lock.keepLock) }, { signal });
+}
+
+// EXTERNAL MODULE: ./src/words.ts
+var src_words = __nccwpck_require__(846);
+;// CONCATENATED MODULE: ./src/commands.ts
+
+
+
+
+
+
+
+
+
+/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
+function setup(ctx) {
+    const s = ctx.settings;
+    return (0,src_host/* hostRuns */.hA)(ctx, s.command === 'rollback' ? s.rollbackTo : '');
+}
+/** Connects and reads each host's state (taking the lock when asked); collects failures. */
+async function inspectAll(ctx, hosts, takeLock) {
+    const failures = [];
+    await (0,src_session/* pool */.dz)(hosts, ctx.settings.maxParallel, async (h) => {
+        try {
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
+            const reply = await h.session.call('inspect', {
+                TAKE_LOCK: takeLock ? 1 : 0,
+                // A rollback renames the link: the server must be able to, before the lock is taken.
+                NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
+                CHECK_DEPLOY: 0,
+                ID: '',
+            });
+            h.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`));
+            const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
+            if (lock)
+                ctx.reporter.info(`${h.session.label}: locked by ${lock}`);
+            (0,src_outcome/* setLive */.jN)(h.result, ctx.settings.target, h.state.live);
+            h.result.freeKb = h.state.freeKb;
+            h.result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    });
+    return failures;
+}
+async function unlockAll(ctx, hosts) {
+    await Promise.all(hosts
+        .filter((h) => h.session.lock === 'held')
+        .map(async (h) => {
+        try {
+            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
+            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
+            { signal: ctx.signal.aborted ? (0,src_session/* giveUpSignal */.Ny)() : (0,src_session/* cleanupSignal */.Z5)() });
+        }
+        catch (e) {
+            ctx.reporter.warning(`${h.session.label}: could not release the lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+        }
+    }));
+}
+function outcome(hosts, releases, error) {
+    const first = hosts[0]?.result;
+    return {
+        releaseId: first?.releaseId ?? '',
+        hosts: hosts.map((h) => h.result),
+        rolledBack: false,
+        error,
+        releases,
+    };
+}
+/** Hosts that serve different releases are worth a loud word. */
+function reportDisagreement(ctx, hosts) {
+    const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
+    if (hosts.length > 1 && lives.size > 1) {
+        ctx.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
+    }
+}
+/** Which release a host rolls back to, or why it cannot. */
+function chooseRollback(state, rollbackTo, words = src_words/* ACTION_WORDS */.d) {
+    const existing = new Set(state.releases);
+    if (rollbackTo) {
+        if (!existing.has(rollbackTo)) {
+            return {
+                problem: `release ${rollbackTo} is not on the server`,
+                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
+            };
+        }
+        if (rollbackTo === state.live)
+            return { problem: `release ${rollbackTo} is already live`, hint: '' };
+        return { target: rollbackTo };
+    }
+    if (!state.live)
+        return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' };
+    const target = (0,src_history/* rollbackTarget */.es)(state.log, state.live, existing);
+    if (!target) {
+        return {
+            problem: `the deploy log knows no good release that was live before ${state.live}`,
+            hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
+        };
+    }
+    return { target };
+}
+async function runRollback(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
+    if (failures.length > 0) {
+        await unlockAll(ctx, hosts);
+        return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Rollback'));
+    }
+    reportDisagreement(ctx, hosts);
+    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
+    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
+    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
+    for (const h of moving === hosts ? [] : already) {
+        ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
+    }
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, ctx.words));
+    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
+    const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
+    if (problems.length > 0 || targets.size > 1) {
+        await unlockAll(ctx, hosts);
+        const first = choices.find((c) => 'problem' in c);
+        const msg = problems.length > 0
+            ? `Rollback refused: ${problems.join('; ')}`
+            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
+        const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
+        return outcome(hosts, [], new errors/* DeployError */.s(msg, hint, 'rollback-refused'));
+    }
+    const target = [...targets][0];
+    const switchFailures = [];
+    await Promise.all(moving.map(async (h) => {
+        const from = h.state?.live ?? '';
+        h.result.attemptedReleaseId = target;
+        try {
+            await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
+                take: false,
+                keepLock: false,
+            });
+            (0,src_outcome/* setLive */.jN)(h.result, s.target, target);
+            Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
+            ctx.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            (0,src_outcome/* settleFailedSwitch */.$A)(h.result, s.target, from, err);
+            h.result.error = err.message;
+            switchFailures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    }));
+    await unlockAll(ctx, hosts);
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(switchFailures, hosts.length, 'Rollback'));
+}
+async function runList(ctx) {
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, false);
+    reportDisagreement(ctx, hosts);
+    const firstOk = hosts.find((h) => h.state);
+    const releases = firstOk?.state
+        ? (0,src_history/* listReleases */.tH)(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
+        : [];
+    for (const h of hosts) {
+        if (!h.state)
+            continue;
+        h.result.status = 'not-switched';
+        // Progress only: each front end renders outcome.releases itself.
+        const rows = (0,src_history/* listReleases */.tH)(h.state.log, h.state.releases, h.state.live);
+        ctx.reporter.info(`${h.session.label}: ${(0,format/* plural */.LS)(rows.length, 'release')}`);
+    }
+    return outcome(hosts, releases, (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'List'));
+}
+async function runPrune(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
+    await Promise.all(hosts
+        .filter((h) => h.session.lock === 'held' && h.state)
+        .map(async (h) => {
+        const st = h.state;
+        const prune = (0,src_history/* releasesToPrune */.W3)(st.log, st.releases, st.live, s.keepReleases);
+        try {
+            const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
+            h.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
+            ctx.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${(0,src_history/* badReleases */.Gj)(st.log).size} marked bad)`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    }));
+    await unlockAll(ctx, hosts);
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Prune'));
+}
+async function runUnlock(ctx) {
+    const hosts = setup(ctx);
+    const failures = [];
+    await (0,src_session/* pool */.dz)(hosts, ctx.settings.maxParallel, async (h) => {
+        try {
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
+            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
+            const was = (0,src_remote/* first */.$1)(reply, 'unlocked');
+            h.result.status = 'not-switched';
+            ctx.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    });
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Unlock'));
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(24);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/build-scan.ts
+
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else if (kind(e)) {
+                found.count++;
+                if (found.names.length < KEEP)
+                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
+            }
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${(0,format/* plural */.LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
+// EXTERNAL MODULE: ./src/deploy-host.ts
+var deploy_host = __nccwpck_require__(399);
+// EXTERNAL MODULE: ./src/keep-assets.ts
+var keep_assets = __nccwpck_require__(602);
+// EXTERNAL MODULE: ./src/untrusted.ts
+var untrusted = __nccwpck_require__(873);
+;// CONCATENATED MODULE: ./src/go-live.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
+ * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
+ * lines go out together, so the action can fence them from the runner's command parser.
+ */
+function hookOutput(ctx, label) {
+    let batch = [];
+    const splitter = new untrusted/* LineSplitter */.g3((line, dropped) => batch.push(`${label} | ${(0,untrusted/* shownLine */.QN)(line, dropped)}`));
+    return (chunk) => {
+        splitter.push(chunk);
+        if (batch.length === 0)
+            return;
+        const lines = batch;
+        batch = [];
+        if (ctx.reporter.output)
+            ctx.reporter.output(lines);
+        else
+            for (const l of lines)
+                ctx.reporter.info(l);
+    };
+}
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
+    const s = ctx.settings;
+    let reply;
+    try {
+        reply = await run.session.call('publishAndSwitch', {
+            ...deployGoLive(ctx, run),
+            INCOMING: run.incoming,
+            SHARED: s.shared.join('\n'),
+            BEFORE_SWITCH: s.beforeSwitch,
+            SWITCH: doSwitch ? 1 : 0,
+            KEEP_LOCK: keepLock ? 1 : 0,
+            KEEP_PATHS: (0,keep_assets/* keepPathsValue */.$Z)(s.keepAssets),
+            ...(await (0,deploy_host/* manifestVars */.M4)(run)),
+        }, { onStderr: hookOutput(ctx, run.session.label) });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, keepLock && doSwitch, e);
+        return;
+    }
+    run.published = true;
+    (0,deploy_host/* recordLinked */.rX)(ctx, run, reply);
+    run.result.assetsKept = (0,keep_assets/* keptCount */.O8)((0,src_remote/* all */.Q7)(reply, 'kept')[0]);
+    if (doSwitch)
+        wentLive(ctx, run, reply);
+    else
+        ctx.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
+}
+/** go_live's values for this deploy: our release, logged as deployed, pruning what retention drops. */
+function deployGoLive(ctx, run) {
+    const s = ctx.settings;
+    const state = run.state;
+    const vars = goLiveVars(ctx, run, {
+        id: s.releaseId,
+        event: 'deploy',
+        from: '',
+        prev: state.live,
+        prune: (entry) => (0,src_history/* releasesToPrune */.W3)([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
+        measure: true,
+        keepFrom: deployKeepSources(ctx, state),
+        digest: run.digest,
+    });
+    run.logLine = vars.LOGLINE;
+    return vars;
+}
+/** The releases keep-assets links old files from on this host ('' when it is off). */
+function deployKeepSources(ctx, state) {
+    const s = ctx.settings;
+    if (s.keepAssets.length === 0)
+        return [];
+    return (0,keep_assets/* keepSources */.qT)(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases);
+}
+/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
+function keptWords(ctx, run) {
+    if (ctx.settings.keepAssets.length === 0)
+        return '';
+    return `; kept ${(0,format/* plural */.LS)(run.result.assetsKept, 'old asset')} (keep-assets, hard links from the last releases: nothing sent)`;
+}
+function wentLive(ctx, run, reply) {
+    const s = ctx.settings;
+    run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
+    if (run.switched)
+        (0,src_outcome/* setLive */.jN)(run.result, s.target, s.releaseId);
+    else
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+    run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
+    run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
+    run.result.status = 'deployed';
+    ctx.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${(0,format/* plural */.LS)(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${(0,format/* bytes */.ee)(run.result.diskKb * 1024)} on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(ctx, run) {
+    let reply;
+    try {
+        reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, true, e);
+        return;
+    }
+    wentLive(ctx, run, reply);
+}
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(ctx, run) {
+    const s = ctx.settings;
+    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(ctx, run.session.label) });
+}
+/** Puts the link back on the release that was live before, marking ours bad. */
+async function revert(ctx, run, why) {
+    const s = ctx.settings;
+    const previous = run.state?.live ?? '';
+    if (!previous) {
+        ctx.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
+        return;
+    }
+    const reply = await switchTo(run, goLiveVars(ctx, run, { id: previous, event: 'revert', from: s.releaseId }), 
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    { take: run.session.lock !== 'held', keepLock: false }, 
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    ctx.signal.aborted ? (0,src_session/* giveUpSignal */.Ny)() : (0,src_session/* cleanupSignal */.Z5)());
+    if ((0,src_remote/* first */.$1)(reply, 'switched') === previous)
+        (0,src_outcome/* setLive */.jN)(run.result, s.target, previous);
+    else
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+    run.result.status = 'reverted';
+    ctx.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
+}
+/**
+ * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
+ * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ */
+async function recover(ctx, run, keepLock) {
+    const s = ctx.settings;
+    run.session.fresh = true;
+    const reply = await run.session.call('recover', {
+        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
+        INCOMING: run.incoming,
+        LOGLINE: run.logLine,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { signal: (0,src_session/* giveUpSignal */.Ny)() });
+    const live = (0,src_host/* readServerState */.dd)(reply).live;
+    // What the link serves, as the server says now: the outputs name it.
+    (0,src_outcome/* setLive */.jN)(run.result, s.target, live);
+    const word = (0,src_remote/* first */.$1)(reply, 'lock').split(' ')[0];
+    // The session has taken the lock's state from the same line.
+    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
+    const switched = s.releaseId !== '' && live === s.releaseId;
+    if (switched) {
+        run.published = true;
+        run.switched = true;
+    }
+    run.unconfirmed = false;
+    return { live, switched, lock, assetsKept: (0,keep_assets/* keptCount */.O8)((0,src_remote/* first */.$1)(reply, 'kept')) };
+}
+/** A sentence on what the server serves after recover. */
+function serving(ctx, found) {
+    const s = ctx.settings;
+    const lock = found.lock === 'not-ours'
+        ? 'the deploy lock is no longer ours'
+        : found.lock === 'kept'
+            ? 'the lock is still ours'
+            : 'the lock was released';
+    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
+}
+/**
+ * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
+ * out over a new connection, then go on as if the reply had come (switched: after-switch and the
+ * health check follow) or fail saying exactly what is served.
+ */
+async function afterLostConnection(ctx, run, keepLock, e) {
+    const err = (0,src_outcome/* toDeployError */.pH)(e);
+    const s = ctx.settings;
+    if (err.code !== 'connection-lost' || ctx.signal.aborted) {
+        (0,src_outcome/* settleFailedSwitch */.$A)(run.result, s.target, run.state?.live ?? '', err);
+        throw err;
+    }
+    const label = run.session.label;
+    ctx.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
+    let found;
+    try {
+        found = await recover(ctx, run, keepLock);
+    }
+    catch (e2) {
+        run.unconfirmed = true;
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+        throw new errors/* DeployError */.s(`${label}: the connection dropped during the switch and reconnecting failed (${(0,src_outcome/* toDeployError */.pH)(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
+    }
+    ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`);
+    if (found.switched) {
+        run.result.status = 'deployed';
+        run.result.assetsKept = found.assetsKept;
+        ctx.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
+        return;
+    }
+    throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
+}
+
+// EXTERNAL MODULE: ./src/healthcheck.ts
+var healthcheck = __nccwpck_require__(689);
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+// EXTERNAL MODULE: ./src/manifest.ts
+var manifest = __nccwpck_require__(546);
+;// CONCATENATED MODULE: ./src/fast-path.ts
+/**
+ * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
+ * remote-manifest.ts): every entry of its manifest that the server still has as recorded, with its
+ * type, mode, size and hash (cut to 16 hex digits where the server can check the digest at
+ * publish). The plan compares the build's manifest with it: an entry the same in both is kept (the
+ * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
+ * new manifest in terms of the live one (the delta), so only the changed lines travel.
+ */
+
+
+
+/** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
+const MAX_OFFER_BYTES = 256 * 1024 * 1024;
+const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
+function parseOfferLine(line, n) {
+    if (line === 'u')
+        return undefined;
+    const m = OFFER_LINE.exec(line);
+    const fail = () => new manifest/* ManifestError */.Sh(`the server's fast-path offer, line ${n}: not an entry`);
+    if (!m)
+        throw fail();
+    const [, type, mode, size, hash, raw] = m;
+    if ((type === 'l') !== (mode === '-') ||
+        (type === 'f') === (size === '-') ||
+        (type === 'd') !== (hash === '-'))
+        throw fail();
+    return {
+        type,
+        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
+        size: type === 'f' ? Number(size) : -1,
+        hash: type === 'd' ? '' : hash,
+        path: (0,manifest/* unescapePath */.a3)(raw),
+    };
+}
+/**
+ * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
+ * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
+ */
+function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
+    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
+    let text;
+    if (z.length > 0) {
+        const packed = Buffer.from(z.join(''), 'base64');
+        try {
+            text = (0,external_node_zlib_namespaceObject.gunzipSync)(packed, { maxOutputLength: maxBytes }).toString('utf8');
+        }
+        catch (e) {
+            throw new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: ${e.message}`);
+        }
+        if (text.endsWith('\n'))
+            text = text.slice(0, -1);
+    }
+    else
+        text = (0,src_remote/* all */.Q7)(reply, 'fp').join('\n');
+    const lines = text === '' ? [] : text.split('\n');
+    const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '');
+    if (!root)
+        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer has no root mode`);
+    return { entries: lines.slice(1).map((l, i) => parseOfferLine(l, i + 1)), rootMode: root[1] };
+}
+function same(e, o) {
+    if (!o || o.type !== e.type || o.mode !== e.mode || o.size !== e.size)
+        return false;
+    return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
+}
+/**
+ * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
+ * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
+ * changed (rsync makes it or sets its mode; what it holds is decided entry by entry).
+ */
+function planFast(build, offer) {
+    // The server reads its trees with find, a line a name: such a name would break its check.
+    const nl = build.entries.find((e) => e.path.includes('\n'));
+    if (nl)
+        throw new manifest/* ManifestError */.Sh(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
+    const live = new Map();
+    offer.entries.forEach((o, i) => {
+        if (o)
+            live.set(o.path, i);
+    });
+    const lines = [manifest/* HEADER */.El];
+    const send = [];
+    if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
+        send.push('.');
+    let keptFiles = 0;
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = () => {
+        if (runStart < 0)
+            return;
+        lines.push(runStart === runEnd ? `=${runStart + 1}` : `=${runStart + 1}-${runEnd + 1}`);
+        runStart = -1;
+    };
+    for (const e of build.entries) {
+        const i = live.get(e.path);
+        if (i !== undefined && same(e, offer.entries[i])) {
+            if (runStart >= 0 && i === runEnd + 1)
+                runEnd = i;
+            else {
+                flush();
+                runStart = i;
+                runEnd = i;
+            }
+            if (e.type === 'f')
+                keptFiles++;
+            continue;
+        }
+        flush();
+        lines.push((0,manifest/* formatLine */.IL)(e));
+        send.push(e.path);
+    }
+    flush();
+    return { send, delta: `${lines.join('\n')}\n`, keptFiles };
+}
+
+// EXTERNAL MODULE: ./src/gate.ts + 2 modules
+var src_gate = __nccwpck_require__(899);
+// EXTERNAL MODULE: ./src/hints.ts
+var hints = __nccwpck_require__(957);
+;// CONCATENATED MODULE: ./src/prepare.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
+ * escape hatch should the fast path ever misjudge a server).
+ */
+function fastPathAllowed(env = process.env) {
+    return env.RAD_FAST_PATH !== '0';
+}
+/** The build's manifest for this host's prepare, or undefined (said once, as information). */
+async function buildManifestOf(ctx, run) {
+    const m = await run.manifest;
+    if (m instanceof Error) {
+        if (run.session.index === 0)
+            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
+        return undefined;
+    }
+    return m;
+}
+/** Why prepare did not take the fast path (its `fast` reply). */
+function fastWhy(code) {
+    const why = {
+        'no-live': 'nothing is live yet',
+        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
+        untrusted: 'the live release could not be read or does not match its manifest',
+        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
+        'no-remove': 'what the server could not trust could not be removed from the linked copy',
+    };
+    return why[code] ?? 'the server did not say why';
+}
+async function connect(ctx, run) {
+    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
+    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
+        const learned = await ctx.ssh.learnedHostKeys();
+        if (learned.trim()) {
+            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${(0,src_session/* wordsOf */.Z9)(ctx).input('accept-unknown-host-key')}). Pin its key: set ${(0,src_session/* wordsOf */.Z9)(ctx).input('known-hosts')} to\n${learned.trim()}`);
+        }
+    }
+}
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(ctx, run) {
+    const other = [];
+    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
+    run.touched = true;
+    const activate = ctx.settings.command === 'activate';
+    const reply = await run.session.call('prepare', {
+        ID: ctx.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: activate ? '' : run.incoming,
+        STAGED: activate ? (0,deploy_host/* stagedName */.wp)(ctx.settings.releaseId) : '',
+        SHARED: ctx.settings.shared.join('\n'),
+        // The server copies the live release while the build is still being hashed here.
+        FAST: !activate && fastPathAllowed() ? 1 : 0,
+    }, { onOther: (l) => other.push(l) });
+    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
+    if (fast && fast !== 'ok')
+        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
+    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
+    run.ownsUpload = ctx.settings.command !== 'activate';
+    run.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => src_host/* SAFE_NAME_RE */.kM.test(l) && l !== run.incoming);
+    run.result.previousReleaseId = run.state.live;
+    (0,src_outcome/* setLive */.jN)(run.result, ctx.settings.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    if (other.length > 0) {
+        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await (0,deploy_host/* dropUpload */.Ve)(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
+    }
+    const gate = run.session.gate;
+    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
+        // The gate would refuse them at the switch: say so before anything is uploaded.
+        await (0,deploy_host/* dropUpload */.Ve)(run);
+        const w = (0,src_session/* wordsOf */.Z9)(ctx);
+        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, (0,src_gate/* gateHint */.jo)('hook-refused'), 'hook-refused');
+    }
+    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${(0,format/* plural */.LS)(run.state.releases.length, 'release')} on disk; ${(0,format/* bytes */.ee)(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
+    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
+    if (activate)
+        return;
+    const manifest = await buildManifestOf(ctx, run);
+    run.digest = manifest?.digest ?? '';
+    if (fast === 'ok')
+        await planUpload(ctx, run, reply, manifest);
+    ctx.reporter.debug(`${run.session.label}: ${run.fast ? `fast path: ${(0,format/* plural */.LS)(run.fast.send.length, 'entry', 'entries')} to send, ${(0,format/* plural */.LS)(run.fast.keptFiles, 'file')} kept` : 'checksum path'}`);
+}
+/**
+ * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
+ * with an offer that cannot be read, the server's copy of the live release goes and an empty
+ * upload dir takes its place: the checksum path (rsync compares with the live release itself).
+ */
+async function planUpload(ctx, run, reply, manifest) {
+    let why = 'the build has no manifest';
+    if (manifest) {
+        try {
+            run.fast = planFast(manifest, readOffer(reply));
+            return;
+        }
+        catch (e) {
+            why = e.message;
+        }
+    }
+    ctx.reporter.info(`${run.session.label}: checksum path: ${why}`);
+    await run.session.call('resetUpload', { INCOMING: run.incoming });
+}
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+function fsSplitWarnings(target, split, live) {
+    const out = [];
+    if (split.includes('incoming')) {
+        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
+    }
+    if (split.includes('live')) {
+        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
+    }
+    return out;
+}
+function warnFsSplit(ctx, label, split, live) {
+    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
+        ctx.reporter.warning(`${label}: ${w}`);
+}
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(ctx, run) {
+    const reply = await run.session.call('stage', {
+        ID: ctx.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: (0,deploy_host/* stagedName */.wp)(ctx.settings.releaseId),
+        PREV: run.state?.live ?? '',
+        ...(await (0,deploy_host/* manifestVars */.M4)(run)),
+    });
+    (0,deploy_host/* recordLinked */.rX)(ctx, run, reply);
+    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${(0,src_session/* wordsOf */.Z9)(ctx).command('activate')} to make it live`);
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: ./src/proc.ts + 1 modules
+var proc = __nccwpck_require__(684);
+;// CONCATENATED MODULE: ./src/rsync.ts
+
+
+/**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+function chmodSpec(userChmod) {
+    return `ug-s,${userChmod}`;
+}
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
+ */
+function rsyncArgs(plan) {
+    const args = [
+        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
+        '--links',
+        '--perms',
+        `--chmod=${chmodSpec(plan.chmod)}`,
+        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
+        ...(plan.protectArgs === false ? [] : ['--protect-args']),
+        '--stats',
+        '--no-human-readable',
+        `--timeout=${plan.ioTimeout}`,
+        '-e',
+        plan.rsh,
+    ];
+    if (plan.progress)
+        args.push('--info=progress2', '--no-inc-recursive');
+    if (plan.dryRun)
+        args.push('--dry-run', '--itemize-changes');
+    if (plan.partialDir)
+        args.push(`--partial-dir=${plan.partialDir}`);
+    for (const d of plan.linkDest.slice(0, 20))
+        args.push(`--link-dest=${d}`);
+    for (const f of plan.filter)
+        args.push(`--filter=${f}`);
+    for (const e of plan.exclude)
+        args.push(`--exclude=${e}`);
+    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
+    return args;
+}
+function num(text, label) {
+    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+}
+/** Parses `--stats --no-human-readable` output. */
+function parseStats(text) {
+    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
+    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
+    const filesTransferred = num(text, 'Number of regular files transferred');
+    return {
+        files,
+        filesTransferred,
+        filesLinked: Math.max(0, files - filesTransferred),
+        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
+        bytesSent: num(text, 'Total bytes sent'),
+        bytesReceived: num(text, 'Total bytes received'),
+        totalSize: num(text, 'Total file size'),
+        transferredSize: num(text, 'Total transferred file size'),
+    };
+}
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+function itemizedFiles(text) {
+    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
+}
+/** The one place rsync runs. */
+function runRsync(rsyncPath, plan, opts) {
+    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
+}
+
+;// CONCATENATED MODULE: ./src/release-manifest.ts
+
+
+
+
+
+
+/** rsync's `\#ooo` escapes of --out-format names, back to the bytes (a `\` alone stays). */
+function unescapeRsyncName(line) {
+    if (!line.includes('\\#'))
+        return line;
+    const parts = [];
+    let last = 0;
+    for (const m of line.matchAll(/\\#([0-7]{3})/g)) {
+        parts.push(Buffer.from(line.slice(last, m.index), 'utf8'), Buffer.from([Number.parseInt(m[1], 8)]));
+        last = m.index + m[0].length;
+    }
+    parts.push(Buffer.from(line.slice(last), 'utf8'));
+    return Buffer.concat(parts).toString('utf8');
+}
+/** The excludes of the upload as rsync gets them: the user's, and the shared paths. */
+function uploadExcludes(s) {
+    return [...s.exclude, ...s.shared.map((p) => `/${p}`)];
+}
+/**
+ * The set of paths rsync sends under the exclude/filter rules, from a local dry run with the same
+ * rules: the rules are rsync's own (anchoring, `**`, merge files, per-directory rules), so only
+ * rsync applies them exactly. Directories end in '/' in its listing.
+ */
+async function rsyncSelection(s, rsyncPath, signal) {
+    const empty = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-list-'));
+    try {
+        const args = ['--recursive', '--links', '--dry-run', '--out-format=%n'];
+        for (const f of s.filter)
+            args.push(`--filter=${f}`);
+        for (const e of uploadExcludes(s))
+            args.push(`--exclude=${e}`);
+        args.push(`${external_node_path_default().resolve(s.source).replace(/\/+$/, '')}/`, `${empty}/`);
+        const r = await (0,proc/* run */.e)(rsyncPath, args, { signal });
+        if (r.code !== 0)
+            throw new manifest/* ManifestError */.Sh(`rsync could not list the build (exit ${r.code}): ${r.stderr.trim()}`);
+        const out = new Set();
+        for (const l of r.stdout.split('\n'))
+            if (l)
+                out.add(unescapeRsyncName(l).replace(/\/$/, ''));
+        return out;
+    }
+    finally {
+        await (0,promises_.rm)(empty, { recursive: true, force: true });
+    }
+}
+/** The manifest of the build; the error says why there is none (the deploy goes on without). */
+async function buildReleaseManifest(s, rsyncPath, signal) {
+    const chmod = chmodSpec(s.chmod);
+    const umask = (0,manifest/* currentUmask */.zF)();
+    const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
+    const selected = rules ? await rsyncSelection(s, rsyncPath, signal) : undefined;
+    const entries = await (0,manifest/* buildManifest */.u1)(s.source, {
+        chmod,
+        umask,
+        keep: selected ? (p) => selected.has(p) : undefined,
+    });
+    const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
+    const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
+    const text = (0,manifest/* formatManifest */.L_)(entries);
+    return { entries, text, digest: (0,manifest/* manifestDigest */.It)(text), rootMode: root.toString(8).padStart(4, '0') };
+}
+
+;// CONCATENATED MODULE: ./src/upload.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
+async function upload(ctx, run) {
+    if (run.fast) {
+        await fastUpload(ctx, run, run.fast);
+        return;
+    }
+    const s = ctx.settings;
+    const live = run.state?.live ?? '';
+    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
+    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
+    const linkDest = [];
+    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
+    if (live && !run.state?.releases.includes(live)) {
+        ctx.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
+    }
+    else if (live)
+        linkDest.push(`${s.target}/releases/${live}`);
+    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
+    for (const l of run.leftovers)
+        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
+    const stats = await uploadRsync(ctx, run, linkDest, undefined);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+        await (0,deploy_host/* dropUpload */.Ve)(run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
+    Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred });
+    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+    // the links at publish, and files-linked is that count, 0 until then (a failed publish links
+    // nothing that is served).
+    run.unchanged = stats.filesLinked;
+    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${(0,format/* bytes */.ee)(stats.bytesSent)} on the wire`);
+}
+/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
+async function uploadRsync(ctx, run, linkDest, filesFrom) {
+    const s = ctx.settings;
+    let lastProgress = 0;
+    const started = Date.now();
+    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest,
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: false,
+        ioTimeout: 120,
+        progress: true,
+        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+        partialDir: `${s.target}/.deploy/incoming/${deploy_host/* PARTIAL_DIR */.CL}`,
+        protectArgs: run.session.gate === undefined,
+        filesFrom,
+    }, {
+        signal: ctx.signal,
+        env: ctx.ssh.childEnv(),
+        onStdout: (chunk) => {
+            const line = chunk
+                .split(/[\r\n]/)
+                .filter((l) => /%/.test(l))
+                .pop();
+            // A live progress line where the caller can draw one (the CLI on a terminal).
+            if (line)
+                ctx.reporter.progress?.(run.session.label, line.trim());
+            const now = Date.now();
+            if (now - lastProgress < 10_000 || now - started < 10_000)
+                return;
+            if (line) {
+                lastProgress = now;
+                ctx.reporter.info(`${run.session.label}: ${(0,format/* progressText */.l_)(line)}`);
+            }
+        },
+    });
+    if (result.aborted)
+        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
+    if (result.code !== 0) {
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await (0,deploy_host/* dropUpload */.Ve)(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+    }
+    return parseStats(result.stdout);
+}
+/** The fast path's list for rsync --files-from --from0. */
+function fastList(plan) {
+    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
+}
+/**
+ * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
+ * less what it could not trust; rsync sends what the plan lists into it (each listed file written
+ * anew, never through a link: --ignore-times), or does not run at all.
+ */
+async function fastUpload(ctx, run, plan) {
+    const s = ctx.settings;
+    const m = (await run.manifest);
+    const files = m.entries.filter((e) => e.type === 'f').length;
+    if (m.entries.every((e) => e.type === 'd') && !s.allowEmpty) {
+        await (0,deploy_host/* dropUpload */.Ve)(run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
+    let stats;
+    if (plan.send.length > 0) {
+        const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
+        try {
+            const file = external_node_path_default().join(dir, 'list');
+            await (0,promises_.writeFile)(file, fastList(plan));
+            stats = await uploadRsync(ctx, run, [], file);
+        }
+        finally {
+            await (0,promises_.rm)(dir, { recursive: true, force: true });
+        }
+    }
+    const sent = stats?.filesTransferred ?? 0;
+    Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent });
+    run.unchanged = files - sent;
+    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${(0,format/* bytes */.ee)(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
+}
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+function emptyReleaseError(s, label, sharedExcluded) {
+    const inputs = [
+        s.exclude.length > 0 ? 'exclude' : '',
+        s.filter.length > 0 ? 'filter' : '',
+        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+    ].filter(Boolean);
+    return new errors/* DeployError */.s(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
+}
+/** Dry run: the same checks without the lock or any write, and what would be sent. */
+async function dryRun(ctx, run) {
+    const s = ctx.settings;
+    const reply = await run.session.call('inspect', {
+        TAKE_LOCK: 0,
+        CHECK_DEPLOY: 1,
+        ID: s.releaseId,
+        FAST: s.command === 'deploy' && fastPathAllowed() ? 1 : 0,
+    });
+    run.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.result.previousReleaseId = run.state.live;
+    // A dry run changes nothing: what is live is what was live.
+    (0,src_outcome/* setLive */.jN)(run.result, s.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
+    if (lock)
+        ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
+    const live = run.state.live;
+    if (await fastDryRun(ctx, run, reply))
+        return;
+    // Compared by checksum against the live release: exactly what a deploy would send.
+    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`;
+    const remote = ctx.ssh.rsyncRemote(run.session.index, dest);
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest: [],
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: true,
+        ioTimeout: 120,
+        progress: false,
+        protectArgs: run.session.gate === undefined,
+    }, { signal: ctx.signal, env: ctx.ssh.childEnv() });
+    if (result.code !== 0) {
+        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}`);
+    }
+    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
+    const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
+    }
+    await dryRunResult(ctx, run, reply, items, stats.files);
+}
+/** A dry run's counts and words, whichever way it found what a deploy would send. */
+async function dryRunResult(ctx, run, reply, items, files) {
+    const s = ctx.settings;
+    const live = run.state?.live ?? '';
+    run.result.filesTransferred = items.length;
+    const split = (0,src_remote/* all */.Q7)(reply, 'fs-split');
+    warnFsSplit(ctx, run.session.label, split, live);
+    // Unchanged files become links only where one filesystem holds them all.
+    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, files - items.length);
+    run.result.status = 'dry-run';
+    run.result.assetsKept = await (0,keep_assets/* dryRunKept */.bU)(ctx, run);
+    ctx.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${(0,format/* plural */.LS)(files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${(0,keep_assets/* keptNote */.Hl)(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
+}
+/**
+ * A dry run on the fast path: the server offered the live release (read only), and the plan says
+ * what a deploy would send, without rsync walking both trees. False (the rsync way) without an
+ * offer or a manifest.
+ */
+async function fastDryRun(ctx, run, reply) {
+    if ((0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length === 0)
+        return false;
+    const m = await run.manifest;
+    if (!m || m instanceof Error)
+        return false;
+    let plan;
+    let offer;
+    try {
+        offer = readOffer(reply);
+        plan = planFast(m, offer);
+    }
+    catch (e) {
+        ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${e.message}`);
+        return false;
+    }
+    const types = new Map(m.entries.map((e) => [e.path, e.type]));
+    const offered = new Set(offer.entries.map((o) => o?.path));
+    // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
+    const sent = plan.send
+        .filter((p) => types.get(p) === 'f')
+        .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`);
+    const files = m.entries.filter((e) => e.type === 'f').length;
+    if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
+        throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0);
+    }
+    await dryRunResult(ctx, run, reply, sent, files);
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+
+/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
+async function releaseLocks(ctx, runs, discardUploads) {
+    if (ctx.signal.aborted) {
+        await giveUp(ctx, runs);
+        return;
+    }
+    await Promise.all(runs
+        // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
+        .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
+        .map(async (r) => {
+        try {
+            await r.session.call('releaseLock', {
+                FORCE: 0,
+                DISCARD: discardUploads ? r.incoming : '',
+                UNPUBLISH: discardUploads && r.published && !r.switched ? ctx.settings.releaseId : '',
+            }, { signal: (0,src_session/* cleanupSignal */.Z5)() });
+        }
+        catch (e) {
+            ctx.reporter.warning(`${r.session.label}: could not release the deploy lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+        }
+    }));
+}
+/**
+ * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
+ * what is served and release the lock, within a short bound. What is reported is what was found.
+ */
+async function giveUp(ctx, runs) {
+    const s = ctx.settings;
+    await Promise.all(runs
+        // Held, or maybe ours (a call that takes it was cut short); a prepare that never finished too.
+        .filter((r) => r.session.lock !== 'free' || (r.touched && r.state === undefined))
+        .map(async (r) => {
+        const label = r.session.label;
+        try {
+            const found = await recover(ctx, r, false);
+            if (found.switched) {
+                r.result.status = 'deployed';
+                ctx.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(ctx, found)}`);
+            }
+            else {
+                if (r.result.status === 'deployed')
+                    r.result.status = 'failed';
+                r.switched = false;
+                ctx.reporter.info(`${label}: stopped on the server: ${serving(ctx, found)}`);
+            }
+        }
+        catch (e) {
+            r.unconfirmed = true;
+            ctx.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${(0,src_outcome/* toDeployError */.pH)(e).message}); the post step (or command: unlock) tries again`);
+        }
+    }));
+}
+/**
+ * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
+ * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
+ * the hosts already switched go back. All hosts end on the same release, or on the one they had.
+ */
+async function runDeploy(ctx) {
+    const s = ctx.settings;
+    const runs = (0,deploy_host/* deployHosts */.d)(ctx);
+    const outcome = {
+        releaseId: s.releaseId,
+        hosts: runs.map((r) => r.result),
+        rolledBack: false,
+        error: undefined,
+        get unconfirmed() {
+            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
+        },
+        // Only beside release-id when that is ours: the digest of what the link serves, never of an attempt.
+        get releaseDigest() {
+            const h = runs[0];
+            return h?.result.liveKnown && h.result.releaseId === s.releaseId ? (h.digest ?? '') : '';
+        },
+    };
+    const failures = [];
+    const stamp = (r) => {
+        r.result.durationMs = Date.now() - r.start;
+    };
+    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+    const group = (name, fn) => runs.length === 1 ? ctx.reporter.group(name, fn) : fn();
+    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
+    const step = async (r, name, fn) => {
+        let ok = true;
+        try {
+            await group(`${r.session.label}: ${name}`, fn);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            r.result.status = 'failed';
+            r.result.error = err.message;
+            failures.push(err);
+            ok = false;
+        }
+        stamp(r);
+        return ok;
+    };
+    if (s.command === 'deploy' || s.command === 'upload') {
+        // Read and hashed while the connections open and the servers prepare (each host's plan waits
+        // for it); started after this turn, so the first ssh is spawned before the build is walked.
+        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
+            const warning = specialFilesWarning(specialFiles(s.source));
+            if (warning)
+                ctx.reporter.warning(warning);
+            const t0 = Date.now();
+            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).then((m) => {
+                ctx.reporter.debug(`the build's manifest: ${m.entries.length} entries, made in ${Date.now() - t0} ms`);
+                return m;
+            }, (e) => (e instanceof Error ? e : new Error(String(e))));
+        });
+        for (const r of runs)
+            r.manifest = manifest;
+    }
+    await (0,src_session/* pool */.dz)(runs, s.maxParallel, async (r) => {
+        r.start = Date.now();
+        if (!(await step(r, 'connect and check', () => connect(ctx, r))))
+            return;
+        if (s.dryRun) {
+            await step(r, 'dry run', () => dryRun(ctx, r));
+            return;
+        }
+        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
+            return;
+        if (s.command === 'activate')
+            r.incoming = (0,deploy_host/* stagedName */.wp)(s.releaseId);
+        else if (!(await step(r, 'upload', () => upload(ctx, r))))
+            return;
+        r.result.status = 'uploaded';
+    });
+    if (s.dryRun || failures.length > 0) {
+        await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');
+        for (const r of runs)
+            if (r.result.status === 'uploaded')
+                r.result.status = 'not-switched';
+        outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
+        return outcome;
+    }
+    if (s.command === 'upload') {
+        await Promise.all(runs.map((r) => stage(ctx, r).catch((e) => failures.push((0,src_outcome/* toDeployError */.pH)(e)))));
+        await releaseLocks(ctx, runs, false);
+        outcome.error = (0,src_outcome/* fleetFailure */.BV)(failures, s.hosts.length, 'Upload');
+        return outcome;
+    }
+    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
+    const fleet = runs.length > 1;
+    if (!fleet) {
+        const r = runs[0];
+        await step(r, 'publish and switch', () => publishAndSwitch(ctx, r, after, true));
+    }
+    else {
+        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(ctx, r, true, false))));
+        if (failures.length > 0) {
+            await releaseLocks(ctx, runs, s.command === 'deploy');
+            for (const r of runs)
+                if (r.result.status !== 'failed')
+                    r.result.status = 'not-switched';
+            outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
+            return outcome;
+        }
+        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(ctx, r))));
+    }
+    if (failures.length === 0 && after) {
+        await Promise.all(runs.map(async (r) => {
+            if (!s.afterSwitch)
+                return;
+            try {
+                await group(`${r.session.label}: after-switch`, () => afterSwitch(ctx, r));
+            }
+            catch (e) {
+                const err = (0,src_outcome/* toDeployError */.pH)(e);
+                r.result.error = err.message;
+                failures.push(err);
+            }
+        }));
+        if (failures.length === 0 && s.healthcheckUrl) {
+            try {
+                await (0,healthcheck/* healthcheck */.j3)(s.healthcheckUrl, { signal: ctx.signal, reporter: ctx.reporter });
+            }
+            catch (e) {
+                failures.push((0,src_outcome/* toDeployError */.pH)(e));
+            }
+        }
+        if (failures.length > 0 && !s.rollbackOnFailure) {
+            ctx.reporter.warning(`The new release stays live (${(0,src_session/* wordsOf */.Z9)(ctx).input('rollback-on-failure', 'false')}) although a check after the switch failed (the error says which).`);
+        }
+    }
+    const switchFailed = runs.some((r) => r.result.status === 'failed');
+    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
+        // All or nothing: hosts that did switch go back to what they served before.
+        for (const r of runs.filter((x) => x.switched)) {
+            try {
+                await revert(ctx, r, 
+                // The reason is the run's error, said once (the annotation), not again in this warning.
+                switchFailed ? 'another host failed to switch' : 'a check after the switch failed');
+                outcome.rolledBack = true;
+            }
+            catch (e) {
+                // Refused before its switch, the revert left our release live; anything else: unknown.
+                (0,src_outcome/* settleFailedSwitch */.$A)(r.result, s.target, s.releaseId, (0,src_outcome/* toDeployError */.pH)(e));
+                ctx.reporter.warning(`${r.session.label}: could not switch back: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+            }
+        }
+    }
+    await releaseLocks(ctx, runs, false);
+    for (const r of runs)
+        stamp(r);
+    if (failures.length > 0) {
+        const what = switchFailed ? 'The switch' : 'A check after the switch';
+        const back = outcome.rolledBack ? '; the hosts were switched back' : '';
+        outcome.error = (0,src_outcome/* failedOn */.L7)(failures, s.hosts.length, (n, m) => `${what} failed on ${n} of ${m} hosts${back}.`);
+        if (s.hosts.length === 1 && outcome.rolledBack && outcome.error) {
+            outcome.error = new errors/* DeployError */.s(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
+        }
+    }
+    return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/runner-platform.ts
+
+
+
+/**
+ * What the machine running the deploy (the runner, or a laptop) must have, checked before anything
+ * connects: not Windows, and a real rsync of at least MIN_RSYNC.
+ *
+ * Why 3.1.0: the transfer statistics are parsed from `--stats` as rsync 3.1 prints them
+ * ("Number of files: N (reg: …)", "Number of regular files transferred"), and the terminal progress
+ * line uses `--info=progress2`; both are 3.1.0. `--protect-args`, `--chmod`, `--link-dest` and
+ * `--no-inc-recursive` are older. openrsync (macOS 15.4 and later ship it as /usr/bin/rsync) speaks
+ * protocol 29 and lacks `--info`, `--protect-args` and `--no-inc-recursive`; the rsync 2.6.9 of
+ * older macOS is too old as well.
+ */
+const MIN_RSYNC = [3, 1, 0];
+/** Where a real rsync lives on macOS when the one on PATH is not: Homebrew (Apple silicon, Intel). */
+const MAC_RSYNC_CANDIDATES = ['/opt/homebrew/bin/rsync', '/usr/local/bin/rsync'];
+/**
+ * Reads `rsync --version` output. Samba rsync: "rsync  version 3.2.7  protocol version 31".
+ * openrsync: "openrsync: protocol version 29"; macOS adds a line "rsync version 2.6.9 compatible",
+ * which must not be taken for a real rsync 2.6.9 (nor any other "compatible" claim).
+ */
+function parseRsyncVersion(text) {
+    const open = /^openrsync:?\s.*?protocol version (\d+)/im.exec(text);
+    if (open)
+        return { kind: 'openrsync', protocol: Number(open[1]) };
+    const m = /^rsync\s+version\s+v?(\d+)\.(\d+)(?:\.(\d+))?\S*\s+protocol version (\d+)/im.exec(text);
+    if (!m)
+        return { kind: 'unknown' };
+    return {
+        kind: 'rsync',
+        version: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)],
+        protocol: Number(m[4]),
+    };
+}
+function atLeast(v, min) {
+    for (let i = 0; i < min.length; i++) {
+        const a = v[i] ?? 0;
+        const b = min[i] ?? 0;
+        if (a !== b)
+            return a > b;
+    }
+    return true;
+}
+/** Why this rsync cannot be used, or '' when it can. */
+function rsyncProblem(info) {
+    const min = MIN_RSYNC.join('.');
+    switch (info.kind) {
+        case 'openrsync':
+            return `it is openrsync (protocol ${info.protocol}), not rsync: it lacks options this tool needs (--info, --protect-args)`;
+        case 'unknown':
+            return `its --version output is not rsync's`;
+        case 'rsync':
+            return atLeast(info.version, MIN_RSYNC)
+                ? ''
+                : `it is rsync ${info.version.join('.')}; ${min} or later is needed`;
+    }
+}
+/** The Windows check, pure so a test can give any platform. */
+function platformProblem(platform) {
+    if (platform !== 'win32')
+        return undefined;
+    return new errors/* DeployError */.s('rsync-atomic-deploy does not run on Windows runners: it needs rsync, which Windows does not ship, ' +
+        "and OpenSSH's connection sharing (ControlMaster, one SSH connection per deploy), which Windows' ssh lacks.", 'Run the deploy job on Linux (runs-on: ubuntu-latest) or macOS (with `brew install rsync`). A build made ' +
+        'on Windows can reach it through actions/upload-artifact and actions/download-artifact.', 'runner');
+}
+/** The message when no usable rsync was found; `tried` is path → why not. */
+function noRsyncError(tried, platform) {
+    const why = tried.length ? tried.map(([p, w]) => `${p}: ${w}`).join('; ') : 'no rsync on PATH';
+    const fix = platform === 'darwin'
+        ? 'Install a real rsync: `brew install rsync` (it goes to /opt/homebrew/bin or /usr/local/bin, which are used before /usr/bin/rsync).'
+        : `Install rsync ${MIN_RSYNC.join('.')} or later on this machine (e.g. \`apt-get install rsync\`) and make sure it is on PATH.`;
+    return new errors/* DeployError */.s(`No usable rsync on this machine (${why}). Nothing was contacted.`, fix, 'runner');
+}
+/** Candidates in order: the rsync on PATH first, then (macOS) Homebrew's. Duplicates dropped. */
+function rsyncCandidates(onPath, platform) {
+    const list = onPath ? [onPath] : [];
+    if (platform === 'darwin')
+        list.push(...MAC_RSYNC_CANDIDATES);
+    return [...new Set(list)];
+}
+/**
+ * The rsync to run: the first candidate whose `--version` is a real rsync ≥ MIN_RSYNC. Run once per
+ * command that uploads, before connecting.
+ */
+async function findRsync(onPath, platform = process.platform, exists = external_node_fs_.existsSync, versionOf = rsyncVersionText) {
+    const tried = [];
+    for (const p of rsyncCandidates(onPath, platform)) {
+        if (p !== onPath && !exists(p))
+            continue;
+        let text;
+        try {
+            text = await versionOf(p);
+        }
+        catch (e) {
+            tried.push([p, `could not run it (${e instanceof Error ? e.message : String(e)})`]);
+            continue;
+        }
+        const problem = rsyncProblem(parseRsyncVersion(text));
+        if (!problem)
+            return p;
+        tried.push([p, problem]);
+    }
+    throw noRsyncError(tried, platform);
+}
+async function rsyncVersionText(p) {
+    const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+    // openrsync may print its banner to stderr, and exit non-zero for --version.
+    return `${r.stdout}\n${r.stderr}`;
+}
+
+;// CONCATENATED MODULE: ./src/doctor.ts
+/**
+ * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
+ * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
+ * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
+ * them as data (CommandOutcome.doctor); the CLI and the action render them.
+ */
+
+
+
+
+
+
+
+
+
+
+/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
+const MIN_FREE_KB = 100 * 1024;
+const MIN_FREE_INODES = 1000;
+/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
+const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
+const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
+const doctor_ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
+const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
+/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
+function readParts(reply) {
+    const parts = new Map();
+    for (const v of (0,src_remote/* all */.Q7)(reply, 'part')) {
+        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
+        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
+        parts.set(name, { kind: k, owner, writable: w === '1', dev });
+    }
+    return parts;
+}
+function localRsyncCheck(local) {
+    if ('problem' in local)
+        return bad('rsync here', local.problem.message, local.problem.hint);
+    return doctor_ok('rsync here', `${local.version} (${local.path})`);
+}
+function serverRsyncCheck(reply) {
+    const name = 'rsync on the server';
+    if (reply.values.has('rsync-missing')) {
+        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', (0,hints/* remoteErrorHint */.yj)('rsync-missing', { target: '', linkName: '', user: '' }));
+    }
+    const line = (0,src_remote/* first */.$1)(reply, 'rsync-version');
+    const v = parseRsyncVersion(line);
+    if (v.kind === 'rsync' && v.version[0] >= 3)
+        return doctor_ok(name, line.replace(/\s+/g, ' ').trim());
+    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
+}
+function shellCheck(reply) {
+    const name = 'login shell';
+    const shell = (0,src_remote/* first */.$1)(reply, 'shell');
+    if (reply.other.length === 0)
+        return doctor_ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
+    return bad(name, `${shell || 'the login shell'} printed ${(0,format/* plural */.LS)(reply.other.length, 'line')} before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, (0,hints/* startupFileHint */.r1)(shell, 'prints'));
+}
+function targetCheck(parts, reply, ctx, me) {
+    const name = 'target';
+    const t = parts.get('target');
+    const fix = (0,hints/* remoteErrorHint */.yj)('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
+    if (!t || t.kind === 'missing') {
+        const near = parts.get('nearest');
+        const where = (0,src_remote/* first */.$1)(reply, 'nearest-path') || '/';
+        if (near?.writable)
+            return doctor_ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
+        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
+    }
+    if (t.kind !== 'dir')
+        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
+    if (!t.writable)
+        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
+    const chown = `On the server, as root: chown -R ${me}:${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
+    for (const [p, label] of [
+        ['releases', 'releases/'],
+        ['deploy', '.deploy/'],
+        ['incoming', '.deploy/incoming/'],
+        ['lock', '.deploy/lock'],
+    ]) {
+        const part = parts.get(p);
+        if (!part || part.kind === 'missing')
+            continue;
+        if (part.kind === 'symlink') {
+            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, (0,hints/* remoteErrorHint */.yj)('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
+        }
+        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
+            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
+        }
+    }
+    return doctor_ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
+}
+function filesystemCheck(parts, ctx) {
+    const name = 'one filesystem';
+    const dev = (...names) => {
+        for (const n of names) {
+            const p = parts.get(n);
+            if (p && p.kind !== 'missing' && p.dev)
+                return p.dev;
+        }
+        return '';
+    };
+    const releases = dev('releases', 'target', 'nearest');
+    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
+    if (releases && incoming && releases !== incoming) {
+        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
+    }
+    return doctor_ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
+}
+/** Free space (KiB, as df -k says it) in format.ts's units. */
+function kib(n) {
+    return (0,format/* bytes */.ee)(n * 1024);
+}
+function spaceCheck(reply, ctx) {
+    const name = 'free space';
+    const [kb = '', total = '', free = ''] = (0,src_remote/* first */.$1)(reply, 'df').split(' ');
+    const freeKb = Number(kb);
+    if (kb === '' || !Number.isFinite(freeKb))
+        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
+    const noTable = Number(total) === 0;
+    const inodes = Number(free);
+    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
+    const fix = `Free space on the server: prune old releases (${(ctx.words ?? src_words/* ACTION_WORDS */.d).command('prune')}) or grow the disk.`;
+    if (freeKb < MIN_FREE_KB)
+        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
+    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
+        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
+    }
+    return doctor_ok(name, detail);
+}
+const RENAME_TOOLS = {
+    gnu: 'mv -T',
+    bsd: 'mv -h',
+    perl: 'perl rename()',
+    python: 'python3 os.rename()',
+};
+function renameCheck(reply) {
+    const name = 'atomic switch';
+    const tool = RENAME_TOOLS[(0,src_remote/* first */.$1)(reply, 'mv-kind')];
+    if (tool)
+        return doctor_ok(name, `renames the link with ${tool}`);
+    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${(0,hints/* remoteErrorHint */.yj)('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
+}
+function linkCheck(parts, reply, ctx) {
+    const name = ctx.linkName;
+    const link = parts.get('link');
+    const path = `${ctx.target}/${ctx.linkName}`;
+    if (!link || link.kind === 'missing')
+        return doctor_ok(name, `${path} does not exist yet: the first deploy creates it`);
+    if (link.kind === 'symlink') {
+        const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
+        return doctor_ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
+    }
+    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, (0,hints/* remoteErrorHint */.yj)('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
+}
+function lockCheck(reply, ctx) {
+    const name = 'lock';
+    const owner = (0,src_remote/* first */.$1)(reply, 'lock-owner').trim();
+    if (reply.values.has('lock-held')) {
+        return bad(name, `held by another run: ${owner}`, (0,hints/* remoteErrorHint */.yj)('locked', {
+            target: ctx.target,
+            linkName: ctx.linkName,
+            user: ctx.user,
+            words: ctx.words,
+        }));
+    }
+    if (reply.values.has('lock-stale')) {
+        return doctor_ok(name, `a stale lock (${(0,src_remote/* first */.$1)(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
+    }
+    return doctor_ok(name, 'free');
+}
+/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
+function doctorChecks(reply, ctx) {
+    const parts = readParts(reply);
+    const me = (0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
+    return [
+        shellCheck(reply),
+        localRsyncCheck(ctx.local),
+        serverRsyncCheck(reply),
+        targetCheck(parts, reply, ctx, me),
+        filesystemCheck(parts, ctx),
+        spaceCheck(reply, ctx),
+        renameCheck(reply),
+        linkCheck(parts, reply, ctx),
+        lockCheck(reply, ctx),
+    ];
+}
+/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
+function connectionChecks(err, trustedBy) {
+    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
+    if (HOST_KEY_CODES.has(err.code))
+        return [bad('host key', say(err), err.hint)];
+    const hostKey = doctor_ok('host key', `matches ${trustedBy}`);
+    if (LOGIN_CODES.has(err.code))
+        return [hostKey, bad('login', say(err), err.hint)];
+    if (err.code === 'login-shell')
+        return [hostKey, doctor_ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
+    return [bad('connection', say(err), err.hint)];
+}
+async function localRsync() {
+    try {
+        const p = await findRsync(await which('rsync', false));
+        const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
+    }
+    catch (e) {
+        return { problem: (0,src_outcome/* toDeployError */.pH)(e) };
+    }
+}
+/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
+function doctorFailure(report, connectionErrors) {
+    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
+    if (failed.length === 0)
+        return undefined;
+    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
+    const hint = 'Fix what each ✗ line says, then run doctor again.';
+    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
+    return new errors/* DeployError */.s(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
+}
+/**
+ * Whether the key is gated (a forced command, gate.ts): a fact, not a fault, so ✓ either way; the
+ * detail says what a stolen key could do.
+ */
+function accessCheck(gate, target) {
+    return gate
+        ? doctor_ok('access', `key is gated: rsync-atomic-deploy-gate ${gate.version} lets it only deploy to ${target}`)
+        : doctor_ok('access', 'key is not gated: it can run any command as the deploy user (README "Least privilege": init --gate)');
+}
+/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
+async function runDoctor(core) {
+    const s = core.settings;
+    const local = await localRsync();
+    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
+    const trustedBy = s.acceptUnknownHostKey
+        ? 'the key learned on first use (accept-unknown-host-key)'
+        : ownSetup
+            ? 'your known_hosts'
+            : (core.words ?? src_words/* ACTION_WORDS */.d).input('known-hosts');
+    const connectionErrors = [];
+    const results = await (0,src_session/* pool */.dz)(s.hosts, s.maxParallel, async (spec, i) => {
+        const start = Date.now();
+        const session = new src_session/* HostSession */.HV(core, i, spec);
+        const result = (0,src_outcome/* blankResult */.mE)(spec.label, '');
+        let checks;
+        try {
+            await core.ssh.connect(i, spec.label, core.signal);
+            const reply = await session.call('doctor', { ID: '' });
+            checks = [
+                doctor_ok('host key', `matches ${trustedBy}`),
+                doctor_ok('login', `as ${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || spec.user}`),
+                accessCheck(session.gate, s.target),
+                ...doctorChecks(reply, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: spec.user,
+                    trustedBy,
+                    local,
+                    words: core.words,
+                }),
+            ];
+            const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
+            (0,src_outcome/* setLive */.jN)(result, s.target, id);
+            result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            if (err.code === 'cancelled')
+                throw err;
+            if (err.code !== 'login-shell')
+                connectionErrors.push(err);
+            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
+            result.error = err.message;
+        }
+        result.durationMs = Date.now() - start;
+        return { result, checks: { host: spec.label, checks } };
+    });
+    const doctor = results.map((r) => r.checks);
+    return {
+        releaseId: results[0]?.result.releaseId ?? '',
+        hosts: results.map((r) => r.result),
+        rolledBack: false,
+        error: doctorFailure(doctor, connectionErrors),
+        releases: [],
+        doctor,
+    };
+}
+
+// EXTERNAL MODULE: ./src/spec.ts
+var spec = __nccwpck_require__(188);
+// EXTERNAL MODULE: ./src/ssh.ts + 1 modules
+var src_ssh = __nccwpck_require__(825);
+// EXTERNAL MODULE: ./src/verify.ts
+var verify = __nccwpck_require__(538);
+;// CONCATENATED MODULE: ./src/verify-command.ts
+
+
+
+
+
+
+/** A release that cannot be verified without a manifest and no expected-digest is said, not failed. */
+function unverifiable(r) {
+    return r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0;
+}
+/**
+ * command: verify. One read-only call per host (no lock: it changes nothing): the server re-hashes
+ * the release (default: the live one) and sends its tree; the comparison runs here.
+ */
+async function runVerify(ctx) {
+    const s = ctx.settings;
+    const w = (0,src_session/* wordsOf */.Z9)(ctx);
+    const wanted = s.releaseIdGiven ? s.releaseId : '';
+    const hosts = (0,src_host/* hostRuns */.hA)(ctx, '');
+    const failures = [];
+    const reports = [];
+    await (0,src_session/* pool */.dz)(hosts, s.maxParallel, async (h) => {
+        const label = h.session.label;
+        try {
+            await ctx.ssh.connect(h.session.index, label, ctx.signal);
+            const reply = await h.session.call('verify', {
+                ID: wanted,
+                VERIFY_MAX: verify/* VERIFY_MAX_BYTES */.jH,
+                VERIFY_MAX_ENTRIES: verify/* VERIFY_MAX_ENTRIES */.UQ,
+            });
+            h.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${label}: ${m}`));
+            (0,src_outcome/* setLive */.jN)(h.result, s.target, h.state.live);
+            h.result.status = 'not-switched';
+            const release = (0,src_remote/* first */.$1)(reply, 'verifying');
+            if (!src_host/* SAFE_NAME_RE */.kM.test(release) || (wanted && release !== wanted)) {
+                throw new verify/* VerifyReplyError */.yF(`it names the release ${JSON.stringify(release)}`);
+            }
+            const report = (0,verify/* compareRelease */.DT)({
+                release,
+                manifest: (0,verify/* hexSection */.j5)(reply, 'manifest'),
+                kept: (0,verify/* hexSection */.j5)(reply, 'kept'),
+                tree: (0,verify/* hexSection */.j5)(reply, 'tree') ?? Buffer.alloc(0),
+                links: (0,verify/* hexSection */.j5)(reply, 'links') ?? Buffer.alloc(0),
+                sums: (0,verify/* hexSection */.j5)(reply, 'sums') ?? Buffer.alloc(0),
+                logLines: (0,src_remote/* all */.Q7)(reply, 'log'),
+                expectedDigest: s.expectedDigest,
+                expectedName: w.input('expected-digest'),
+            });
+            reports.push({ host: label, report });
+            const verdict = (0,verify/* verdictLine */.MT)(report);
+            if (report.verified)
+                ctx.reporter.info(`${label}: ${release}: ${verdict}`);
+            else if (unverifiable(report)) {
+                ctx.reporter.warning(`${label}: ${release}: ${verdict}. Give ${w.input('expected-digest')} (the release-digest its deploy printed) to check it against that.`);
+            }
+            else {
+                const lines = (0,verify/* differenceLines */.Ze)(report.differences);
+                const err = new errors/* DeployError */.s(`${label}: release ${release} is ${verdict}${lines.length ? `\n${lines.map((l) => `  ${l}`).join('\n')}` : ''}`, report.differences.length
+                    ? `A release is never changed after it is published: something else wrote to ${s.target}/releases/${release}. Deploy the build again (a new release), or roll back, and find out what changed it.`
+                    : report.manifest === 'missing'
+                        ? `Release ${release} has no manifest (deployed before manifests were written), so which files differ cannot be said.`
+                        : '', 'verify-failed');
+                h.result.error = err.message;
+                h.result.status = 'failed';
+                failures.push(err);
+            }
+            if (report.kept.length)
+                ctx.reporter.info(`${label}: ${report.kept.length} asset(s) kept from older releases (keep-assets), not part of this build`);
+        }
+        catch (e) {
+            const err = e instanceof verify/* VerifyReplyError */.yF
+                ? new errors/* DeployError */.s(`${label}: ${e.message}`, '', 'remote')
+                : (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    });
+    // In the hosts' order, whatever order they answered in.
+    const order = new Map(hosts.map((h, i) => [h.session.label, i]));
+    reports.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
+    return {
+        releaseId: hosts[0]?.result.releaseId ?? '',
+        hosts: hosts.map((h) => h.result),
+        rolledBack: false,
+        error: (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Verify'),
+        releases: [],
+        // The digest recorded for the release checked on the first host ('' when it has none).
+        releaseDigest: reports.find((v) => v.host === hosts[0]?.session.label)?.report.recordedDigest ?? '',
+        verify: reports,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/run-command.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
+ * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
+ */
+/** Runs one command with a ready connection setup. */
+async function dispatch(c) {
+    switch (c.settings.command) {
+        case 'deploy':
+        case 'upload':
+        case 'activate':
+            return { ...(await runDeploy(c)), releases: [] };
+        case 'rollback':
+            return runRollback(c);
+        case 'list':
+            return runList(c);
+        case 'prune':
+            return runPrune(c);
+        case 'unlock':
+            return runUnlock(c);
+        case 'doctor':
+            return runDoctor(c);
+        case 'verify':
+            return runVerify(c);
+    }
+}
+/**
+ * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
+ * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
+ */
+function sshOptions(settings, allowOwnSsh = false, ownerPid) {
+    const t = settings.trusted;
+    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
+    return {
+        hosts: settings.hosts,
+        jumpHost: settings.jumpHost,
+        key: settings.key,
+        keyPassphrase: settings.keyPassphrase,
+        trusted: settings.trusted,
+        acceptUnknownHostKey: settings.acceptUnknownHostKey,
+        persistSeconds: 300,
+        ownerPid,
+        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
+    };
+}
+/** After the timeout, the clean-up's share of the 10 s the step may still take. */
+const GIVE_UP_GRACE_MS = 8_000;
+/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
+async function runCommand(settings, opts) {
+    const controller = new AbortController();
+    let timedOut = false;
+    let cancelled = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, settings.timeoutSeconds * 1000);
+    // The step ends within timeout + 10 s: what the servers may still change ends before that.
+    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
+    const onSignal = () => {
+        cancelled = true;
+        controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const token = opts.token ?? (0,external_node_crypto_.randomBytes)(8).toString('hex');
+    let outcome;
+    let failure;
+    let ssh;
+    try {
+        // Windows, openrsync or an old rsync: stop here, before anything connects.
+        const unsupported = platformProblem(process.platform);
+        if (unsupported)
+            throw unsupported;
+        const sshPath = await which('ssh', true);
+        const rsyncPath = (0,spec/* commandSpec */.Lx)(settings.command).uploads
+            ? await findRsync(await which('rsync', false))
+            : '';
+        ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
+        outcome = await dispatch({
+            settings,
+            ssh,
+            reporter: opts.reporter,
+            signal: controller.signal,
+            deadline,
+            token,
+            rsyncPath,
+            onLock: opts.onLock,
+            words: opts.words,
+        });
+        failure = outcome.error;
+    }
+    catch (e) {
+        failure = (0,src_outcome/* toDeployError */.pH)(e);
+    }
+    finally {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await ssh?.dispose();
+    }
+    if (timedOut) {
+        const flag = opts.timeoutFlag;
+        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.unconfirmed?.length
+            ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
+            : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+                ? 'The switch had completed before the timeout (see above).'
+                : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
+    }
+    return { outcome, failure, timedOut, cancelled };
+}
+
+
+/***/ }),
+
+/***/ 927:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HV: () => (/* binding */ HostSession),
+/* harmony export */   Ny: () => (/* binding */ giveUpSignal),
+/* harmony export */   Z5: () => (/* binding */ cleanupSignal),
+/* harmony export */   Z9: () => (/* binding */ wordsOf),
+/* harmony export */   dz: () => (/* binding */ pool)
+/* harmony export */ });
+/* unused harmony exports lockAfter, lockWaitSeconds */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(899);
+/* harmony import */ var _hints_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(957);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(769);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(873);
+/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(846);
+
+
+
+
+
+
+/** How this run's messages name inputs and commands. */
+function wordsOf(ctx) {
+    return ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_5__/* .ACTION_WORDS */ .d;
+}
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+function cleanupSignal() {
+    return AbortSignal.timeout(30_000);
+}
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+function giveUpSignal() {
+    return AbortSignal.timeout(6_000);
+}
+/**
+ * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
+ * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
+ * lock that was only maybe ours was never taken.
+ */
+function lockAfter(before, said, complete) {
+    const last = said.at(-1)?.split(' ')[0];
+    if (last === 'taken' || last === 'kept')
+        return 'held';
+    if (last === 'released' || last === 'not-ours')
+        return 'free';
+    return before === 'maybe' && complete ? 'free' : before;
+}
+/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
+function lockWaitSeconds(timeoutSeconds) {
+    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
+}
+/** One server, reached over its one multiplexed connection. */
+class HostSession {
+    ctx;
+    index;
+    spec;
+    /** Set once the shared connection dropped: later calls each open a connection of their own. */
+    fresh = false;
+    /**
+     * The gate this host's key is forced through (gate.ts), as its first reply said; undefined for
+     * a key with a shell. rsync then goes without --protect-args (the gate checks its command line).
+     */
+    gate;
+    /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
+    lockState = 'free';
+    constructor(ctx, index, spec) {
+        this.ctx = ctx;
+        this.index = index;
+        this.spec = spec;
+    }
+    /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
+    get lock() {
+        return this.lockState;
+    }
+    setLock(next) {
+        const was = this.lockState !== 'free';
+        this.lockState = next;
+        if (was !== (next !== 'free'))
+            this.ctx.onLock?.(this.index, next !== 'free');
+    }
+    get label() {
+        return this.spec.label;
+    }
+    /** Values every script gets: the target, the link, our lock token and who we are. */
+    baseVars() {
+        const s = this.ctx.settings;
+        return {
+            T: s.target,
+            LINK: s.linkName,
+            TOKEN: this.ctx.token,
+            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
+            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
+            LOCK_TTL: s.timeoutSeconds + 120,
+            LOCK_OWNER: JSON.stringify({
+                run: s.meta.runUrl,
+                actor: s.meta.actor,
+                ref: s.meta.ref,
+                sha: s.meta.sha,
+                command: s.command,
+                release: s.releaseId,
+                since: new Date().toISOString(),
+            }),
+        };
+    }
+    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
+    async call(name, vars, opts = {}) {
+        const script = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, { ...this.baseVars(), ...vars });
+        // Said before the call: if we are killed before its reply, the post step still looks.
+        if (this.lockState === 'free' && (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .mayTakeLock */ .UO)(name, vars))
+            this.setLock('maybe');
+        // Said while it happens: a wait for another run's lock can last minutes.
+        // Linear however long a line the server sends; only a bounded start of each line is kept.
+        const lines = new _untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .LineSplitter */ .g3((l) => {
+            if (l.startsWith(`${_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$} waiting `)) {
+                this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrusted */ .bp)(l.slice(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$.length + 9))}`);
+            }
+        });
+        const onStdout = (chunk) => lines.push(chunk);
+        const result = await this.ctx.ssh.exec(this.index, script, {
+            command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
+            signal: opts.signal ?? this.ctx.signal,
+            onStdout,
+            onStderr: opts.onStderr,
+            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+            // as the shared one may be what hung (a stalled link keeps it open and silent).
+            fresh: this.ctx.signal.aborted || this.fresh,
+        });
+        const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReply */ .UV)(result.stdout);
+        // Every reply through a gate starts by naming it: no round trip of its own.
+        const gate = (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .parseGateLine */ .Tr)((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .first */ .$1)(reply, 'gate'));
+        if (gate)
+            this.gate = gate;
+        if (reply.error?.code === 'gate-protocol')
+            throw (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .gateProtocolError */ .iM)(this.label, gate, reply.error.message);
+        // What the script said of the lock, even in a reply cut short (all of it that arrived).
+        const complete = !result.aborted && (reply.ok || reply.error !== undefined);
+        this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete));
+        for (const w of reply.warnings)
+            this.ctx.reporter.warning(`${this.label}: ${w}`);
+        for (const l of reply.other)
+            opts.onOther?.(l);
+        if (result.aborted)
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
+        if (reply.error) {
+            const s = this.ctx.settings;
+            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+            const output = reply.error.code === 'hook-failed'
+                ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr)
+                    .map((l) => `${this.label} | ${l}`)
+                    .join('\n')
+                : '';
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .gateHint */ .jo)(reply.error.code) ||
+                (0,_hints_js__WEBPACK_IMPORTED_MODULE_2__/* .remoteErrorHint */ .yj)(reply.error.code, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: this.spec.user,
+                    words: this.ctx.words,
+                }), reply.error.code);
+        }
+        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
+        if (!reply.ok && saidNothing && result.code !== 255) {
+            // Not one line from our script: the login shell never ran it, or a startup file ended it.
+            throw (0,_hints_js__WEBPACK_IMPORTED_MODULE_2__/* .loginShellFailure */ .Iu)({
+                label: this.label,
+                user: this.spec.user,
+                code: result.code,
+                said: [...reply.other, ...(result.stderr.trim() ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr, 5) : [])].slice(0, 5),
+            });
+        }
+        if (result.code !== 0 || !reply.ok) {
+            const stderr = result.stderr.trim() ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr, 6).join('\n') : '';
+            const lost = result.code === 255;
+            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
+            // No complete reply over a dead connection: what the server did is unknown (see recover).
+            lost ? 'connection-lost' : 'remote');
+        }
+        return reply;
+    }
+}
+/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
+async function pool(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+
+/***/ }),
+
+/***/ 188:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HA: () => (/* binding */ defaultOf),
+/* harmony export */   Lx: () => (/* binding */ commandSpec),
+/* harmony export */   fH: () => (/* binding */ COMMAND_SPECS),
+/* harmony export */   mc: () => (/* binding */ INPUTS)
+/* harmony export */ });
+/* unused harmony exports inScope, inputSpec */
+/**
+ * Every input, written down once. The action's parser (inputs.ts: names and defaults), the CLI's
+ * flags, scope checks and help (cli/), the inputs that may never hold a key and the README's inputs
+ * table (`npm run docs`) are read from here; unit tests fail when action.yml or the README
+ * disagree. No imports: both bundles and the docs script read it as plain data.
+ */
+/** In the order the help and messages list them. */
+const COMMAND_SPECS = {
+    deploy: { uploads: true, switches: true, releaseId: 'made', locks: true, prunes: true },
+    rollback: { locks: true, picksRelease: true },
+    list: {},
+    prune: { locks: true, prunes: true },
+    // removes the lock whoever holds it, without taking it
+    unlock: {},
+    upload: { uploads: true, releaseId: 'required', locks: true },
+    activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
+    // checks the server read-only (doctor.ts): no lock, no change
+    doctor: {},
+    // reads only (verify-command.ts): no lock, no change
+    verify: { verifies: true },
+};
+function commandSpec(command) {
+    return COMMAND_SPECS[command];
+}
+function inScope(scope, command) {
+    if (typeof scope !== 'string')
+        return scope.some((one) => inScope(one, command));
+    return scope === 'all' || commandSpec(command)[scope] !== undefined;
+}
+function flag(name, value, help, more = {}) {
+    return { flag: name, value, help, ...more };
+}
+const TABLE = [
+    {
+        name: 'host',
+        kind: 'list',
+        required: true,
+        description: 'One or more [user@]host[:port], separated by newlines or commas. IPv6 in brackets, e.g. [2001:db8::1]:2222.',
+        docDefault: 'required',
+        meaning: 'one or more `[user@]host[:port]`, separated by newlines or commas; IPv6 in brackets `[2001:db8::1]:2222`',
+        scope: 'all',
+        flags: [
+            flag('host', '[USER@]HOST[:PORT]', 'Server to work on; repeat it or give a comma list for a fleet. Without --key, a Host alias of your ~/.ssh/config works.'),
+        ],
+    },
+    {
+        name: 'user',
+        kind: 'text',
+        description: 'SSH user for hosts that name none.',
+        docDefault: '',
+        meaning: 'SSH user for hosts that name none',
+        scope: 'all',
+        flags: [flag('user', 'USER', 'SSH user for hosts that name none (default: what ssh chooses).')],
+    },
+    {
+        name: 'port',
+        kind: 'number',
+        default: '22',
+        description: 'SSH port for hosts that name none.',
+        docDefault: '`22`',
+        meaning: 'SSH port for hosts that name none',
+        scope: 'all',
+        flags: [flag('port', 'PORT', 'SSH port for hosts that name none (default: 22, or your ~/.ssh/config).')],
+    },
+    {
+        name: 'key',
+        kind: 'secret',
+        required: true,
+        description: 'Private key text (OpenSSH or PEM). Pass it from a secret. CRLF and a missing final newline are tolerated.',
+        docDefault: 'required',
+        meaning: 'private key text (OpenSSH or PEM), from a secret; CRLF and a missing final newline are tolerated',
+        mayHoldKey: true,
+        scope: 'all',
+        flags: [
+            flag('key', 'FILE', 'Private key file. Without it: your ssh-agent and the IdentityFile of your ~/.ssh/config.'),
+            flag('key-env', 'NAME', 'Read the private key text from the environment variable NAME (a CI secret).'),
+        ],
+    },
+    {
+        name: 'key-passphrase',
+        kind: 'secret',
+        description: 'Passphrase of key. Given to ssh through SSH_ASKPASS, never on a command line.',
+        docDefault: '',
+        meaning: 'passphrase of `key`, given to ssh through `SSH_ASKPASS`, never on a command line',
+        scope: 'all',
+        flags: [
+            flag('key-passphrase-env', 'NAME', "Read the key's passphrase from the environment variable NAME (never from the command line)."),
+        ],
+    },
+    {
+        name: 'known-hosts',
+        kind: 'secret',
+        description: 'known_hosts lines (as ssh-keyscan prints them) and/or SHA256 fingerprints, one per line. Required unless accept-unknown-host-key is true.',
+        docDefault: 'required*',
+        meaning: '`known_hosts` lines (as `ssh-keyscan` prints them; plain `host key` lines work for any port) and/or `SHA256:` fingerprints, one per line',
+        scope: 'all',
+        flags: [
+            flag('known-hosts', 'FILE', 'known_hosts lines and/or SHA256: fingerprints to trust. Without it: your own known_hosts. Host keys are checked either way.'),
+        ],
+    },
+    {
+        name: 'accept-unknown-host-key',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Trust the host key on first use instead of known-hosts (prints the key to pin). Not recommended.',
+        docDefault: '`false`',
+        meaning: '*instead of `known-hosts`: trust on first use, with a warning that prints the key to pin',
+        scope: 'all',
+        flags: [
+            flag('accept-unknown-host-key', '', "Trust a server's key on first use and print it to pin (not recommended)."),
+        ],
+    },
+    {
+        name: 'jump-host',
+        kind: 'text',
+        description: '[user@]host[:port] to connect through (ssh ProxyJump); its key is checked against known-hosts too.',
+        docDefault: '',
+        meaning: '`[user@]host[:port]` to connect through; its key is checked against `known-hosts` too',
+        scope: 'all',
+        flags: [
+            flag('jump-host', '[USER@]HOST[:PORT]', 'Go through this host (ssh ProxyJump); its key is checked too.'),
+        ],
+    },
+    {
+        name: 'source',
+        kind: 'text',
+        description: 'Local directory to upload (relative to the workspace). Required for deploy.',
+        docDefault: 'required for deploy/upload',
+        meaning: "local directory to upload, relative to the workspace (not `/` or `/tmp`, which hold this tool's private directory with the key)",
+        scope: 'uploads',
+        flags: [
+            flag('source', 'DIR', 'Local directory to upload, relative to the current directory (required).'),
+        ],
+    },
+    {
+        name: 'target',
+        kind: 'text',
+        required: true,
+        description: 'Absolute path of the deploy root on the server (releases/, the link and .deploy/ live inside).',
+        docDefault: 'required',
+        meaning: 'absolute path of the deploy root on the server; a directory of its own, not a system one (`/`, `/etc`, `/usr`, `/var`, `/home`, `/proc/…` are refused)',
+        scope: 'all',
+        flags: [
+            flag('target', 'PATH', 'Absolute deploy root on the server, e.g. /var/www/example.com (required).'),
+        ],
+    },
+    {
+        name: 'link-name',
+        kind: 'text',
+        default: 'current',
+        description: 'Name of the symlink inside target that the web server serves from.',
+        docDefault: '`current`',
+        meaning: 'name of the symlink inside `target` that the web server serves',
+        scope: 'all',
+        flags: [
+            flag('link-name', 'NAME', 'The symlink in the target the web server serves from (default: current).'),
+        ],
+    },
+    {
+        name: 'release-id',
+        kind: 'text',
+        description: 'Release directory name. Default UTC time + tag or short sha + a random part, e.g. 20261121T235501Z-v1.2.3-3f9a1c. For verify: the release to check (default: the live one).',
+        docDefault: 'generated',
+        meaning: '`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`; default UTC time + tag or short sha + 6 random hex digits (two runs in the same second never collide), e.g. `20261121T235501Z-v1.2.3-3f9a1c`; for `verify`: the release to check (default: the live one)',
+        scope: ['releaseId', 'verifies'],
+        flags: [
+            flag('release-id', 'ID', 'Name of the new release (default: UTC time + tag or short commit). Required for upload and activate. For verify: the release to check (default: the live one).'),
+            flag('release', 'ID', 'Same as --release-id.', { hidden: true }),
+        ],
+    },
+    {
+        name: 'command',
+        kind: 'command',
+        default: 'deploy',
+        description: 'deploy, rollback, list, prune or unlock (doctor checks the server and changes nothing; verify proves what a release holds); for fleets split across jobs, upload (per host) then activate (all hosts).',
+        docDefault: '`deploy`',
+        meaning: '`deploy`, `rollback`, `list`, `prune`, `unlock`, `doctor`, `verify`; for fleets split across jobs: `upload`, `activate`',
+    },
+    {
+        name: 'rollback-to',
+        kind: 'text',
+        description: 'Release id to roll back to. Empty means the release that was live before the current one.',
+        docDefault: 'previous',
+        meaning: 'release id to roll back to; empty means the release that was live before the current one',
+        scope: 'picksRelease',
+        flags: [
+            flag('to', 'ID', 'Release to roll back to (default: the good one that was live before). Also --rollback-to.'),
+            flag('rollback-to', 'ID', 'Same as --to.', { hidden: true }),
+        ],
+    },
+    {
+        name: 'keep-releases',
+        kind: 'number',
+        default: '5',
+        description: 'Good releases kept after each deploy (0 keeps all). The live one and its rollback target are never deleted.',
+        docDefault: '`5`',
+        meaning: 'good releases kept after each deploy (`0` keeps all); the live one and its rollback target are never deleted',
+        scope: 'prunes',
+        flags: [
+            flag('keep-releases', 'N', 'Good releases kept (default: 5; 0 keeps all). The live one and its rollback target always stay.'),
+        ],
+    },
+    {
+        name: 'exclude',
+        kind: 'lines',
+        description: 'rsync exclude patterns, one per line.',
+        docDefault: '',
+        meaning: 'rsync exclude patterns, one per line; every line counts, `#` ones too (`#*#` is a pattern, there are no comment lines)',
+        scope: 'uploads',
+        flags: [flag('exclude', 'PATTERN', 'rsync exclude pattern (repeatable).')],
+    },
+    {
+        name: 'filter',
+        kind: 'lines',
+        description: 'rsync filter rules, one per line.',
+        docDefault: '',
+        meaning: 'rsync filter rules, one per line (no comment lines)',
+        scope: 'uploads',
+        flags: [flag('filter', 'RULE', 'rsync filter rule (repeatable).')],
+    },
+    {
+        name: 'chmod',
+        kind: 'text',
+        description: 'rsync --chmod spec applied during the transfer. Default u+rwX,go+rX,go-w (readable by all, writable by owner only).',
+        docDefault: '`u+rwX,go+rX,go-w`',
+        meaning: 'rsync `--chmod` applied during the transfer (readable by all, writable by the owner only)',
+        scope: 'uploads',
+        flags: [
+            flag('chmod', 'SPEC', 'rsync --chmod spec applied during the transfer (default: u+rwX,go+rX,go-w).'),
+        ],
+    },
+    {
+        name: 'shared',
+        kind: 'lines',
+        description: 'Paths (one per line, relative to the release) kept in target/shared and symlinked into every release, e.g. storage or public/uploads.',
+        docDefault: '',
+        meaning: 'paths (one per line) kept in `target/shared/` and symlinked into every release, e.g. `storage`',
+        scope: 'releaseId',
+        flags: [
+            flag('shared', 'PATH', 'Path kept in TARGET/shared and linked into every release, e.g. storage (repeatable).'),
+        ],
+    },
+    {
+        name: 'keep-assets',
+        kind: 'list',
+        description: 'Patterns (newlines or commas, relative to the release, e.g. assets/** or _next/static/**) of files that stay reachable after a switch: those of the last keep-assets-releases releases that the new build lacks are hard-linked into it.',
+        docDefault: '',
+        meaning: 'patterns (newlines or commas, relative to the release: `assets/**`, `_next/static/**`, `*.js`) of old files kept reachable: those of the last `keep-assets-releases` releases that the new build lacks are hard-linked into it before it goes live (see [Old assets stay reachable](#old-assets-stay-reachable-keep-assets))',
+        scope: 'switches',
+        flags: [
+            flag('keep-assets', 'PATTERN', 'Keep old files matching PATTERN (e.g. assets/**) reachable: hard-linked from the last releases when the new build lacks them (repeatable).'),
+        ],
+    },
+    {
+        name: 'keep-assets-releases',
+        kind: 'number',
+        default: '2',
+        description: 'How many of the last releases keep-assets keeps files from (the live one first).',
+        docDefault: '`2`',
+        meaning: 'how many of the last releases `keep-assets` keeps files from (the live one first); a file lives at most that many releases past the build that had it',
+        scope: 'switches',
+        flags: [
+            flag('keep-assets-releases', 'N', 'How many of the last releases --keep-assets keeps files from (default: 2).'),
+        ],
+    },
+    {
+        name: 'before-switch',
+        kind: 'script',
+        description: 'Shell script run on the server (sh, in the new release) before it goes live. If it fails nothing switches.',
+        docDefault: '',
+        meaning: 'shell script run on the server (`sh`, in the new release) before it goes live; failure = nothing switches',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('before-switch', 'SCRIPT', 'Shell script run on the server in the new release before it goes live; failure = no switch.'),
+        ],
+    },
+    {
+        name: 'after-switch',
+        kind: 'script',
+        description: 'Shell script run on the server after the switch, e.g. reload a service or reset PHP opcache.',
+        docDefault: '',
+        meaning: 'shell script run on the server after the switch, e.g. reload a service',
+        mayHoldKey: true,
+        scope: 'switches',
+        flags: [
+            flag('after-switch', 'SCRIPT', 'Shell script run on the server after the switch (reload a service).'),
+        ],
+    },
+    {
+        name: 'healthcheck-url',
+        kind: 'text',
+        description: 'URL that must answer 2xx after the switch (retried with backoff for up to a minute), else the switch is reverted.',
+        docDefault: '',
+        meaning: "URL that must answer 2xx after the switch (retried for up to a minute), else the switch is reverted. `user:password@` is sent as Basic auth; the userinfo and query values are masked in every message; redirects are followed only on the URL's own host",
+        scope: 'switches',
+        flags: [
+            flag('healthcheck-url', 'URL', 'URL that must answer 2xx after the switch, else the switch is reverted.'),
+        ],
+    },
+    {
+        name: 'rollback-on-failure',
+        kind: 'boolean',
+        default: 'true',
+        description: 'Switch back when after-switch or the health check fails.',
+        docDefault: '`true`',
+        meaning: 'revert the switch when `after-switch` or the health check fails',
+        scope: 'switches',
+        flags: [
+            flag('rollback-on-failure', '', 'Revert the switch when after-switch or the health check fails (the default).'),
+            flag('no-rollback-on-failure', '', 'Keep the new release live even then.', { sets: 'false' }),
+        ],
+    },
+    {
+        name: 'dry-run',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Connect and check everything, show what would be sent and what would switch; change nothing.',
+        docDefault: '`false`',
+        meaning: 'connect and check everything, list what would be sent and what would switch; change nothing',
+        scope: 'uploads',
+        flags: [flag('dry-run', '', 'Show what would be sent and what would switch; change nothing.')],
+    },
+    {
+        name: 'allow-empty',
+        kind: 'boolean',
+        default: 'false',
+        description: 'Deploy a release with no files (an empty source, or exclude/filter that leave nothing) on purpose; without it such a release is refused.',
+        docDefault: '`false`',
+        meaning: 'deploy a release with no files on purpose; without it an empty `source`, or `exclude`/`filter` that leave nothing, is refused and nothing changes',
+        scope: 'uploads',
+        flags: [
+            flag('allow-empty', '', 'Deploy a release with no files on purpose (else an empty one is refused).'),
+        ],
+    },
+    {
+        name: 'max-parallel',
+        kind: 'number',
+        default: '8',
+        description: 'Hosts worked on at once.',
+        docDefault: '`8`',
+        meaning: 'hosts worked on at once',
+        scope: 'all',
+        flags: [flag('max-parallel', 'N', 'Hosts worked on at once (default: 8).')],
+    },
+    {
+        name: 'timeout',
+        kind: 'number',
+        default: '600',
+        description: 'Seconds for the whole step before it gives up cleanly (the live release stays as it was).',
+        docDefault: '`600`',
+        meaning: 'seconds for the whole step before it gives up cleanly',
+        scope: 'all',
+        flags: [flag('timeout', 'SECONDS', 'For the whole command, then it stops cleanly (default: 600).')],
+    },
+    {
+        name: 'expected-digest',
+        kind: 'text',
+        description: 'For verify: the release-digest the release must have (sha256: and 64 hex digits, as the deploy that built it output).',
+        docDefault: '',
+        meaning: 'for `verify`: the `release-digest` the release must have (`sha256:` + 64 hex digits, as the deploy of that build output it)',
+        scope: 'verifies',
+        flags: [
+            flag('expected-digest', 'DIGEST', 'The release-digest the release must have (sha256:…, as the deploy of that build printed it).'),
+        ],
+    },
+];
+/** Every input, in action.yml's order (the help's order too). */
+const INPUTS = TABLE;
+const BY_NAME = new Map(INPUTS.map((i) => [i.name, i]));
+function inputSpec(name) {
+    return BY_NAME.get(name);
+}
+/** The default action.yml passes for an input ('' = none). */
+function defaultOf(name) {
+    return inputSpec(name).default ?? '';
+}
+
+
+/***/ }),
+
 /***/ 825:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -9264,6 +8536,232 @@ const State = {
 
 /***/ }),
 
+/***/ 855:
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AN: () => (/* binding */ actionRollbackText),
+/* harmony export */   Sy: () => (/* binding */ writeSummary),
+/* harmony export */   lZ: () => (/* binding */ wayBack)
+/* harmony export */ });
+/* unused harmony exports liveNow, cell, htmlTable, resultWord, HOST_DETAILS, hostDetails, releasesHtml, actionRollbackHint, summaryHtml */
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(264);
+/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(155);
+/* harmony import */ var _keep_assets_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(602);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(188);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(873);
+/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(463);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
+_actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
+/**
+ * The action's job summary (the outputs are outputs.ts's). It must read on a 1000 px wide page:
+ * a short table per host (what happened, what is live now, one figure), the rest of each host's
+ * facts folded into a <details> section, and for `list` the releases with who deployed them.
+ * summaryHtml is pure (a unit test reads its text); writeSummary only hands it to the runner.
+ */
+
+
+
+
+
+
+
+/** The "live now" cell: the release the link serves, or why we cannot say. */
+function liveNow(h) {
+    if (!h.liveKnown)
+        return '(unknown: see the error)';
+    return h.releaseId || '(nothing)';
+}
+// HTML (the toolkit writes cell text into the HTML as it is, and ours holds server text) and the
+// characters markdown acts on, so no value becomes a link, markup or a table cell boundary.
+const ENTITIES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&#39;',
+    '[': '&#91;',
+    ']': '&#93;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '|': '&#124;',
+    '~': '&#126;',
+};
+function escapeHtml(text) {
+    return text.replace(/[&<>"'[\]\\`*_|~]/g, (c) => ENTITIES[c] ?? c);
+}
+/** Text for the page: control characters escaped, HTML and markdown inert, lines kept as <br>. */
+function cell(text) {
+    return escapeHtml((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_5__/* .safeMessage */ .N5)(text)).split('\n').join('<br>');
+}
+/** A table of cells that are HTML already (escaped by `cell`). One line: no blank line ends the HTML block. */
+function htmlTable(header, rows) {
+    const tr = (tag, cells) => `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+    return `<table>${tr('th', header)}${rows.map((r) => tr('td', r)).join('')}</table>`;
+}
+/** A host's result in words, with ✓/✗ (its error, if any, is said once, under the tables). */
+function resultWord(command, h) {
+    // A reverted host has an error too (the check that failed): its result is the switch back.
+    if (h.status === 'reverted')
+        return '✗ switched back';
+    if (h.error || h.status === 'failed')
+        return '✗ failed';
+    switch (h.status) {
+        case 'deployed':
+            return '✓ deployed';
+        case 'uploaded':
+            return '✓ uploaded';
+        case 'dry-run':
+            return '✓ dry run';
+        case 'rolled-back':
+            return '✓ rolled back';
+        default:
+            // not-switched: a command that reads or changes no link (list, prune, unlock), a rollback
+            // already there, or a deploy stopped because another host failed.
+            if ((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(command).switches)
+                return '✗ not switched';
+            return command === 'rollback' ? '✓ already live' : '✓ done';
+    }
+}
+/** Commands whose hosts sent files: only they show transfer figures (a rollback sends nothing). */
+function transfers(settings) {
+    return (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(settings.command).uploads === true;
+}
+/** The top table's one figure: files sent and linked where files were sent, else the time taken. */
+function figure(settings) {
+    if (!transfers(settings))
+        return { header: 'time', value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .seconds */ .YA)(h.durationMs) };
+    // A host that failed before its upload finished measured nothing: an empty cell, not "0 files".
+    const measured = (h) => !(h.status === 'failed' && h.bytesSent === 0);
+    if (settings.dryRun) {
+        return {
+            header: 'files',
+            value: (h) => measured(h)
+                ? `${(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .plural */ .LS)(h.filesTransferred, 'file')} to send, ${h.filesLinked} to link${(0,_keep_assets_js__WEBPACK_IMPORTED_MODULE_3__/* .keptNote */ .Hl)(settings, h.assetsKept)}`
+                : '',
+        };
+    }
+    return {
+        header: 'files',
+        value: (h) => measured(h)
+            ? `${(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .plural */ .LS)(h.filesTransferred, 'file')} sent, ${h.filesLinked} hard-linked${(0,_keep_assets_js__WEBPACK_IMPORTED_MODULE_3__/* .keptNote */ .Hl)(settings, h.assetsKept)}`
+            : '',
+    };
+}
+const HOST_DETAILS = [
+    { label: 'live now', value: (h) => liveNow(h) },
+    { label: 'attempted', value: (h) => (h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : '') },
+    { label: 'live before', value: (h) => h.previousReleaseId },
+    { label: 'files sent', only: transfers, value: (h) => String(h.filesTransferred) },
+    { label: 'files hard-linked', only: transfers, value: (h) => String(h.filesLinked) },
+    { label: 'bytes sent', only: transfers, value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .bytes */ .ee)(h.bytesSent) },
+    { label: 'disk added', only: transfers, value: (h) => (h.diskKb ? (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .bytes */ .ee)(h.diskKb * 1024) : '') },
+    {
+        label: 'old assets kept',
+        only: (s) => transfers(s) && s.keepAssets.length > 0,
+        value: (h) => String(h.assetsKept),
+    },
+    { label: 'pruned', value: (h) => h.pruned.join(', ') },
+    { label: 'time', value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .seconds */ .YA)(h.durationMs) },
+];
+/** The rows of one host's details (label, value), as the page shows them. */
+function hostDetails(settings, h, rows = HOST_DETAILS) {
+    return rows
+        .filter((r) => !r.only || r.only(settings))
+        .map((r) => [r.label, r.value(h, settings)])
+        .filter(([, v]) => v !== '');
+}
+/** The short table: host, result, live now (with what was attempted when that differs), one figure. */
+function hostTable(settings, outcome) {
+    const fig = figure(settings);
+    return htmlTable(['host', 'result', 'live now', fig.header], outcome.hosts.map((h) => {
+        const note = (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .attemptNote */ .Qg)(h);
+        return [
+            cell(h.host),
+            cell(resultWord(settings.command, h)),
+            cell(`${liveNow(h)}${note ? ` (${note})` : ''}`),
+            cell(fig.value(h)),
+        ];
+    }));
+}
+function detailsSection(settings, outcome) {
+    const tables = outcome.hosts.map((h) => htmlTable([cell(h.host), ''], hostDetails(settings, h).map(([k, v]) => [cell(k), cell(v)])));
+    return `<details><summary>Details per host</summary>${tables.join('')}</details>`;
+}
+/** A release's run as a link, only when the log's URL is a plain https URL ('' otherwise). */
+function runCell(r) {
+    const url = (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .runLink */ .ut)(r.run);
+    return url ? `<a href="${escapeHtml(url)}">${cell((0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .runLabel */ .Az)(url))}</a>` : '';
+}
+/** `list`: five columns, newest first; times and refs as people read them, the run linked. */
+function releasesHtml(releases) {
+    return htmlTable(['release', 'deployed', 'by', 'ref', 'run'], releases.map((r) => [
+        cell(`${r.id}${r.current ? ' (live)' : ''}${r.bad ? ' (bad)' : ''}`),
+        cell((0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .when */ .z7)(r.deployedAt)),
+        cell(r.actor),
+        cell([(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .shortRef */ .m3)(r.ref), r.sha.slice(0, 7)].filter(Boolean).join(' @ ')),
+        runCell(r),
+    ]));
+}
+/** After a deploy that went live: the release to roll back to ('' when there is none to offer). */
+function wayBack(settings, outcome) {
+    const back = outcome.hosts[0]?.previousReleaseId ?? '';
+    // Only a release id (a plain name) goes into the code block as it is.
+    const offer = settings.command === 'deploy' && !settings.dryRun && !outcome.error;
+    return offer && _history_js__WEBPACK_IMPORTED_MODULE_2__/* .RELEASE_ID_RE */ ._J.test(back) ? back : '';
+}
+/**
+ * The way back after a deploy, as the action says it: there is no command to type on a runner, so
+ * it names the manual run (workflow_dispatch) of a rollback and the inputs to give it.
+ */
+function actionRollbackText(back) {
+    return `To roll back to ${back}, the release that was live before: run your rollback workflow by hand (workflow_dispatch; the README's "Roll back from a manual run") with command: rollback and rollback-to: ${back}`;
+}
+/** actionRollbackText for the page, with the inputs as a block to copy. */
+function actionRollbackHint(back) {
+    return `<p>${cell(actionRollbackText(back))}</p>\n\n\`\`\`yaml\ncommand: rollback\nrollback-to: ${back}\n\`\`\`\n`;
+}
+/** The whole summary, as it goes into GITHUB_STEP_SUMMARY. */
+function summaryHtml(settings, outcome) {
+    const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`;
+    const out = [`<h3>${cell(title)}</h3>`];
+    // The releases are those of the first host read (as the CLI says): name it, a fleet's hosts may differ.
+    const from = outcome.hosts.find((h) => !h.error);
+    if (settings.command === 'list' && from && outcome.releases.length > 0) {
+        const of = outcome.hosts.length > 1 ? ` (1 of ${outcome.hosts.length} hosts)` : '';
+        out.push(`<p>${cell(`Releases in ${settings.target} on ${from.host}${of}, newest first:`)}</p>`);
+        out.push(releasesHtml(outcome.releases));
+    }
+    out.push(hostTable(settings, outcome), detailsSection(settings, outcome));
+    // The content digest of the build (manifest.ts): what a user compares with `verify` later.
+    if (outcome.releaseDigest)
+        out.push(`<p>Release digest: <code>${cell(outcome.releaseDigest)}</code></p>`);
+    // command: verify: per host what was found (the paths are the server's: escaped, preformatted).
+    if (outcome.verify)
+        out.push(`<pre>${escapeHtml((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_6__/* .verifyText */ .B)(outcome).trimEnd())}</pre>`);
+    const back = wayBack(settings, outcome);
+    if (back)
+        out.push(actionRollbackHint(back));
+    // The one place the page says why the run failed (the host rows say only ✗).
+    if (outcome.error)
+        out.push(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`);
+    return `${out.join('\n')}\n`;
+}
+async function writeSummary(settings, outcome) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z.addRaw(summaryHtml(settings, outcome)).write();
+}
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } });
+
+/***/ }),
+
 /***/ 873:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -9387,6 +8885,493 @@ function shownLine(line, dropped) {
 
 /***/ }),
 
+/***/ 463:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   B: () => (/* binding */ verifyText)
+/* harmony export */ });
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
+/* harmony import */ var _verify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(538);
+
+
+const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
+/**
+ * command: verify, for people: per host the release checked and the verdict ("verified: N files
+ * match sha256:…", or what differs, capped), shared paths and kept assets said apart. Server text
+ * (paths) was escaped by verify.ts; safeMessage once more for the whole.
+ */
+function verifyText(outcome, paint = PLAIN) {
+    const out = [];
+    const reports = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
+    for (const h of outcome.hosts) {
+        const r = reports.get(h.host);
+        if (!r) {
+            out.push(`${paint.red('✗')} ${h.host}: could not verify (see the error)`);
+            continue;
+        }
+        const mark = r.verified ? paint.green('✓') : paint.red('✗');
+        out.push(`${mark} ${h.host}: ${paint.bold(r.release)}${r.release === h.releaseId ? ' (live)' : ''}: ${(0,_verify_js__WEBPACK_IMPORTED_MODULE_1__/* .verdictLine */ .MT)(r)}`);
+        for (const l of (0,_verify_js__WEBPACK_IMPORTED_MODULE_1__/* .differenceLines */ .Ze)(r.differences))
+            out.push(`    ${l}`);
+        if (r.shared.length)
+            out.push(`    ${r.shared.length} shared path(s) not compared (links into shared/)`);
+        if (r.kept.length)
+            out.push(`    ${r.kept.length} asset(s) kept from older releases (keep-assets), not compared`);
+    }
+    return `${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(out.join('\n'))}\n`;
+}
+
+
+/***/ }),
+
+/***/ 538:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   DT: () => (/* binding */ compareRelease),
+/* harmony export */   MT: () => (/* binding */ verdictLine),
+/* harmony export */   UQ: () => (/* binding */ VERIFY_MAX_ENTRIES),
+/* harmony export */   Ze: () => (/* binding */ differenceLines),
+/* harmony export */   j5: () => (/* binding */ hexSection),
+/* harmony export */   jH: () => (/* binding */ VERIFY_MAX_BYTES),
+/* harmony export */   yF: () => (/* binding */ VerifyReplyError)
+/* harmony export */ });
+/* unused harmony exports DIGEST_RE, parseLinks, parseTree, parseSums, parseKept, shownPath, sharedLinkTarget, differenceOf, actualTree, loggedDigest, SHOWN_DIFFERENCES, differenceLine */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(546);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(873);
+/**
+ * command: verify, the pure part: what the server sent (remote.ts VERIFY: the release's tree, the
+ * sha256 of its files, its recorded manifest and kept-assets record, each as hex) read strictly,
+ * turned into manifest entries (src/manifest.ts, the one format), and compared with the recorded
+ * manifest, the digest in the deploy log and expected-digest. Everything here is untrusted input
+ * from the server: a malformed record is an error, never a guess.
+ */
+
+
+
+
+/** `sha256:` and 64 lowercase hex digits: a release digest as the tool writes it. */
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** Bounds the server is told (and the client holds it to): the manifest's bytes, the tree's entries. */
+const VERIFY_MAX_BYTES = 256 * 1024 * 1024;
+const VERIFY_MAX_ENTRIES = 2_000_000;
+class VerifyReplyError extends Error {
+    constructor(message) {
+        super(`the server's verify reply is malformed: ${message}`);
+        this.name = 'VerifyReplyError';
+    }
+}
+/**
+ * The bytes sent under `key` (`@@rad KEY HEX` lines, then `@@rad KEY-end`), or undefined when the
+ * server said `no-KEY` (no such record). A reply cut short (no end line) or not hex is an error.
+ */
+function hexSection(reply, key) {
+    if (reply.values.has(`no-${key}`))
+        return undefined;
+    if (!reply.values.has(`${key}-end`))
+        throw new VerifyReplyError(`the ${key} section is incomplete`);
+    const chunks = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, key);
+    let total = 0;
+    for (const c of chunks) {
+        if (c.length % 2 !== 0 || !/^[0-9a-f]*$/.test(c))
+            throw new VerifyReplyError(`the ${key} section is not hex`);
+        total += c.length / 2;
+        if (total > VERIFY_MAX_BYTES * 2)
+            throw new VerifyReplyError(`the ${key} section is too large`);
+    }
+    return Buffer.from(chunks.join(''), 'hex');
+}
+/** Splits NUL-terminated fields; the last one must be terminated too. */
+function nulFields(buf, what) {
+    const out = [];
+    let start = 0;
+    for (;;) {
+        const z = buf.indexOf(0, start);
+        if (z < 0)
+            break;
+        out.push(buf.subarray(start, z));
+        start = z + 1;
+    }
+    if (start !== buf.length)
+        throw new VerifyReplyError(`the ${what} section does not end with a NUL`);
+    return out;
+}
+const IFMT = 0o170000;
+function typeOfMode(raw) {
+    const t = raw & IFMT;
+    return t === 0o100000 ? 'f' : t === 0o040000 ? 'd' : t === 0o120000 ? 'l' : 'o';
+}
+const SIZE_RE = /^(0|[1-9][0-9]{0,15})$/;
+/** The type, permissions and `<size> <path>` of one record, by its kind (g, x, o). */
+function treeRecord(text) {
+    const g = /^g([a-zA-Z]) ([0-7]{1,5}) (.+)$/s.exec(text);
+    if (g) {
+        const y = g[1];
+        const type = y === 'f' || y === 'd' || y === 'l' ? y : 'o';
+        return { type, perm: Number.parseInt(g[2], 8) & 0o7777, rest: g[3] };
+    }
+    const r = /^x([0-9a-f]{1,8}) (.+)$/s.exec(text) ?? /^o([0-7]{1,11}) (.+)$/s.exec(text);
+    if (!r)
+        return undefined;
+    const raw = Number.parseInt(r[1], text.startsWith('x') ? 16 : 8);
+    return { type: typeOfMode(raw), perm: raw & 0o7777, rest: r[2] };
+}
+/** A path as the server's find gives it: `./a/b`; its bytes after `./` (latin1), or undefined. */
+function relativePath(p) {
+    if (!p.startsWith('./'))
+        return undefined;
+    const raw = p.slice(2);
+    return raw === '' || raw.split('/').some((c) => c === '' || c === '.' || c === '..') ? undefined : raw;
+}
+/**
+ * The links section: pairs of fields, a symlink's `./path` and its target's bytes.
+ */
+function parseLinks(buf) {
+    const fields = nulFields(buf, 'links');
+    if (fields.length % 2 !== 0)
+        throw new VerifyReplyError('the links section has an odd number of fields');
+    const out = new Map();
+    for (let i = 0; i < fields.length; i += 2) {
+        const p = fields[i].toString('latin1');
+        const raw = relativePath(p);
+        if (raw === undefined)
+            throw new VerifyReplyError(`bad link record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(p, 200))}`);
+        out.set(raw, fields[i + 1]);
+    }
+    return out;
+}
+/**
+ * The tree section: one record a field, `<how><mode> <size> ./<path>`. `how` is g (GNU find: type
+ * letter, space, octal permissions), x (stat -c %f: raw mode in hex) or o (BSD stat -f %p: raw
+ * mode in octal). `links` gives each symlink's target (parseLinks).
+ */
+function parseTree(buf, links = new Map()) {
+    const fields = nulFields(buf, 'tree');
+    if (fields.length > VERIFY_MAX_ENTRIES)
+        throw new VerifyReplyError('the tree has too many entries');
+    const out = [];
+    const seen = new Set();
+    for (const field of fields) {
+        const text = field.toString('latin1');
+        const bad = () => new VerifyReplyError(`bad tree record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(text, 200))}`);
+        const rec = treeRecord(text);
+        if (!rec)
+            throw bad();
+        const { type, perm, rest } = rec;
+        const sp = rest.indexOf(' ');
+        if (sp < 0)
+            throw bad();
+        const size = rest.slice(0, sp);
+        const raw = relativePath(rest.slice(sp + 1));
+        if (!SIZE_RE.test(size) || raw === undefined)
+            throw bad();
+        if (seen.has(raw))
+            throw new VerifyReplyError('the tree lists a path twice');
+        seen.add(raw);
+        const target = links.get(raw);
+        if (type === 'l' && target === undefined)
+            throw new VerifyReplyError('a symlink without its target');
+        out.push({ type, perm, size: Number(size), raw, target: target ?? Buffer.alloc(0) });
+    }
+    return out;
+}
+/** GNU sha256sum's and shasum's escapes (a line that starts with `\`): `\\`, `\n`, `\r`. */
+function unescapeSum(s) {
+    let out = '';
+    for (let i = 0; i < s.length; i++) {
+        const c = s[i];
+        if (c !== '\\') {
+            out += c;
+            continue;
+        }
+        const n = s[++i];
+        if (n === '\\')
+            out += '\\';
+        else if (n === 'n')
+            out += '\n';
+        else if (n === 'r')
+            out += '\r';
+        else
+            return undefined;
+    }
+    return out;
+}
+/**
+ * The sums section: `<sha256>  ./<path>` (or ` *./` in binary mode) a record, NUL-terminated;
+ * a record that starts with `\` has GNU's escapes in its path (busybox has none). Returns path
+ * bytes (latin1) → hash.
+ */
+function parseSums(buf) {
+    const out = new Map();
+    for (const f of nulFields(buf, 'sums')) {
+        let text = f.toString('latin1');
+        const escaped = text.startsWith('\\');
+        if (escaped)
+            text = text.slice(1);
+        const m = /^([0-9a-f]{64}) [ *]\.\/(.+)$/s.exec(text);
+        const p = m && (escaped ? unescapeSum(m[2]) : m[2]);
+        if (!m || p === undefined || p === null) {
+            throw new VerifyReplyError(`bad checksum record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(text, 200))}`);
+        }
+        out.set(p, m[1]);
+    }
+    return out;
+}
+/** The kept-assets record (.deploy/kept/<id>, keep-assets): `./path` a line. Path bytes (latin1). */
+function parseKept(buf) {
+    const out = new Set();
+    for (const line of buf.toString('latin1').split('\n')) {
+        if (line.startsWith('./') && line.length > 2)
+            out.add(line.slice(2));
+    }
+    return out;
+}
+/** A path's bytes as the manifest's text, or undefined when they are not UTF-8 (no manifest has it). */
+function utf8Path(raw) {
+    const bytes = Buffer.from(raw, 'latin1');
+    const s = bytes.toString('utf8');
+    return Buffer.from(s, 'utf8').equals(bytes) ? s : undefined;
+}
+/** How a path is shown: UTF-8 when it is, else its bytes escaped. */
+function shownPath(raw) {
+    return (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(utf8Path(raw) ?? raw, 300);
+}
+/** Where link_shared (remote-lib.ts) points a shared path p: `../../` + one `../` per `/` + `shared/p`. */
+function sharedLinkTarget(p) {
+    return `../../${'../'.repeat(p.split('/').length - 1)}shared/${p}`;
+}
+const TYPE_WORD = { f: 'file', d: 'directory', l: 'symlink', o: 'special file' };
+function modeWord(m) {
+    return m.toString(8).padStart(4, '0');
+}
+/** What differs between the recorded entry and the one on the server (same path). */
+function differenceOf(recorded, actual) {
+    const path = actual.path;
+    if (recorded.type !== actual.type) {
+        return { path, kind: 'type', detail: `${TYPE_WORD[recorded.type]} -> ${TYPE_WORD[actual.type]}` };
+    }
+    if (actual.type === 'f' && actual.hash === '')
+        return { path, kind: 'unreadable', detail: '' };
+    const mode = recorded.mode !== actual.mode ? `mode ${modeWord(recorded.mode)} -> ${modeWord(actual.mode)}` : '';
+    if (recorded.hash !== actual.hash || recorded.size !== actual.size) {
+        const size = recorded.size !== actual.size ? `size ${recorded.size} -> ${actual.size}` : 'same size';
+        return { path, kind: 'content', detail: [size, mode].filter(Boolean).join(', ') };
+    }
+    return { path, kind: 'mode', detail: mode.replace(/^mode /, '') };
+}
+/**
+ * Builds the release's entries from the tree and the checksums. Shared links and kept files are
+ * set apart; a directory not in the manifest that holds nothing but those (made by mkdir -p for
+ * them) goes with them. `recorded`: the manifest's paths, when there is one.
+ */
+function actualTree(tree, sums, kept, recorded) {
+    const out = { entries: [], unreadable: new Set(), shared: [], kept: [], foreign: [] };
+    const own = new Map();
+    const covered = new Set();
+    for (const t of tree) {
+        const p = utf8Path(t.raw);
+        if (p === undefined || t.type === 'o') {
+            out.foreign.push({
+                path: shownPath(t.raw),
+                kind: 'added',
+                detail: p === undefined ? 'name is not UTF-8' : 'not a file, directory or symlink',
+            });
+            continue;
+        }
+        const inManifest = recorded?.has(p) ?? false;
+        if (!inManifest && t.type === 'l' && t.target.toString('latin1') === sharedLinkTarget(t.raw)) {
+            out.shared.push(p);
+            covered.add(p);
+            continue;
+        }
+        if (!inManifest && t.type === 'f' && kept.has(t.raw)) {
+            out.kept.push(p);
+            covered.add(p);
+            continue;
+        }
+        const hash = t.type === 'f'
+            ? (sums.get(t.raw) ?? '')
+            : t.type === 'l'
+                ? (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(t.target).digest('hex')
+                : '';
+        if (t.type === 'f' && hash === '')
+            out.unreadable.add(p);
+        own.set(p, {
+            type: t.type,
+            mode: t.type === 'l' ? -1 : t.perm,
+            size: t.type === 'f' ? t.size : -1,
+            hash,
+            path: p,
+        });
+    }
+    // Directories deepest first: one that holds only covered entries (and is not the build's) is covered.
+    const ancestors = (p) => {
+        const parts = p.split('/');
+        return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
+    };
+    const holdsOwn = new Set();
+    const holdsCovered = new Set();
+    const holdsShared = new Set();
+    for (const p of covered)
+        for (const a of ancestors(p))
+            holdsCovered.add(a);
+    for (const p of out.shared)
+        for (const a of ancestors(p))
+            holdsShared.add(a);
+    for (const e of own.values())
+        if (e.type !== 'd')
+            for (const a of ancestors(e.path))
+                holdsOwn.add(a);
+    const dirs = [...own.values()]
+        .filter((e) => e.type === 'd')
+        .sort((a, b) => b.path.split('/').length - a.path.split('/').length);
+    for (const d of dirs) {
+        if (!(recorded?.has(d.path) ?? false) && !holdsOwn.has(d.path) && holdsCovered.has(d.path)) {
+            own.delete(d.path);
+            (holdsShared.has(d.path) ? out.shared : out.kept).push(d.path);
+        }
+        else
+            for (const a of ancestors(d.path))
+                holdsOwn.add(a);
+    }
+    // Unsorted: digestOf sorts, diffManifests needs no order.
+    out.entries = [...own.values()];
+    out.shared.sort();
+    out.kept.sort();
+    return out;
+}
+/** The digest in the deploy log for this release: of its last line that has one. */
+function loggedDigest(logLines, release) {
+    let found = '';
+    for (const l of logLines) {
+        const sp = l.indexOf(' ');
+        try {
+            const o = JSON.parse(l.slice(sp + 1));
+            if (o && o.release === release && typeof o.digest === 'string' && DIGEST_RE.test(o.digest)) {
+                found = o.digest;
+            }
+        }
+        catch {
+            // not JSON: the log's other readers name such lines
+        }
+    }
+    return found;
+}
+/** Compares a release as the server has it with its record, the log and expected-digest. */
+function compareRelease(input) {
+    const tree = parseTree(input.tree, parseLinks(input.links));
+    const sums = parseSums(input.sums);
+    const kept = input.kept ? parseKept(input.kept) : new Set();
+    const report = {
+        release: input.release,
+        manifest: 'missing',
+        manifestProblem: '',
+        recordedDigest: '',
+        actualDigest: '',
+        loggedDigest: loggedDigest(input.logLines, input.release),
+        expectedDigest: input.expectedDigest,
+        entries: 0,
+        differences: [],
+        digestProblems: [],
+        shared: [],
+        kept: [],
+        verified: false,
+    };
+    let recorded;
+    if (input.manifest) {
+        const text = input.manifest.toString('utf8');
+        try {
+            if (!Buffer.from(text, 'utf8').equals(input.manifest))
+                throw new _manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .ManifestError */ .Sh('it is not UTF-8 text');
+            recorded = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .parseManifest */ .Ng)(text);
+            report.manifest = 'ok';
+            report.recordedDigest = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .manifestDigest */ .It)(text);
+        }
+        catch (e) {
+            report.manifest = 'corrupt';
+            report.manifestProblem = (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(e instanceof Error ? e.message : String(e), 500);
+        }
+    }
+    const actual = actualTree(tree, sums, kept, recorded ? new Set(recorded.map((e) => e.path)) : undefined);
+    report.actualDigest = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .digestOf */ .ol)(actual.entries);
+    report.shared = actual.shared;
+    report.kept = actual.kept;
+    report.entries = actual.entries.length;
+    if (recorded) {
+        const byPath = new Map(recorded.map((e) => [e.path, e]));
+        const d = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .diffManifests */ .ew)(recorded, actual.entries);
+        report.differences = [
+            ...d.changed.map((e) => differenceOf(byPath.get(e.path), e)),
+            ...d.added.map((e) => ({ path: e.path, kind: 'added', detail: TYPE_WORD[e.type] ?? '' })),
+            ...d.removed.map((e) => ({ path: e.path, kind: 'removed', detail: TYPE_WORD[e.type] ?? '' })),
+        ];
+        report.entries = recorded.length;
+    }
+    report.differences.push(...actual.foreign);
+    report.differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const { recordedDigest: rec, loggedDigest: logged, expectedDigest: exp } = report;
+    if (rec && logged && rec !== logged) {
+        report.digestProblems.push(`the recorded manifest's digest is ${rec}, not the ${logged} the deploy log says it was published with: the manifest itself was changed`);
+    }
+    if (exp) {
+        // The digest of what was built: the recorded one, else (no manifest) the tree's own.
+        const against = rec || report.actualDigest;
+        if (against !== exp) {
+            report.digestProblems.push(`${rec ? 'its recorded digest' : 'the digest of its files'} is ${against}, not the expected ${exp} (${input.expectedName})`);
+        }
+    }
+    report.verified =
+        report.digestProblems.length === 0 &&
+            report.differences.length === 0 &&
+            (report.manifest === 'ok' || (report.manifest === 'missing' && exp !== ''));
+    return report;
+}
+/** How many differing paths a message names before it says "and N more". */
+const SHOWN_DIFFERENCES = 20;
+function differenceLine(d) {
+    const what = {
+        content: 'content changed',
+        mode: 'mode changed',
+        type: 'type changed',
+        added: 'added',
+        removed: 'removed',
+        unreadable: 'cannot be read on the server',
+    };
+    return `${what[d.kind]}: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(d.path, 300)}${d.detail ? ` (${d.detail})` : ''}`;
+}
+/** The differences as lines, at most `max`, then how many more. */
+function differenceLines(ds, max = SHOWN_DIFFERENCES) {
+    const lines = ds.slice(0, max).map(differenceLine);
+    if (ds.length > max)
+        lines.push(`… and ${ds.length - max} more`);
+    return lines;
+}
+/** One line for a host's result: verified, or what stops it being so. */
+function verdictLine(r) {
+    if (r.verified) {
+        return r.manifest === 'ok'
+            ? `verified: ${r.entries} files match ${r.recordedDigest}`
+            : `verified: ${r.entries} files match the expected ${r.expectedDigest} (no manifest was recorded for this release)`;
+    }
+    const parts = [];
+    if (r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0) {
+        return `not verified: release ${r.release} has no manifest (deployed by a version before manifests); its files' digest is ${r.actualDigest}`;
+    }
+    if (r.manifest === 'corrupt')
+        parts.push(`its manifest cannot be read (${r.manifestProblem})`);
+    if (r.differences.length)
+        parts.push(`${r.differences.length} path(s) differ from its manifest`);
+    parts.push(...r.digestProblems);
+    return `NOT verified: ${parts.join('; ')}`;
+}
+
+
+/***/ }),
+
 /***/ 846:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -9405,6 +9390,13 @@ const ACTION_WORDS = {
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 
 /***/ }),
 
@@ -9433,6 +9425,509 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 635:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ issueCommand),
+/* harmony export */   s: () => (/* binding */ issue)
+/* harmony export */ });
+/* harmony import */ var os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(857);
+/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(679);
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + os__WEBPACK_IMPORTED_MODULE_0__.EOL);
+}
+function issue(name, message = '') {
+    issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return (0,_utils_js__WEBPACK_IMPORTED_MODULE_1__/* .toCommandValue */ .E)(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return (0,_utils_js__WEBPACK_IMPORTED_MODULE_1__/* .toCommandValue */ .E)(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+
+/***/ }),
+
+/***/ 63:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  n: () => (/* binding */ issueFileCommand),
+  v: () => (/* binding */ prepareKeyValueMessage)
+});
+
+;// CONCATENATED MODULE: external "crypto"
+const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(896);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/utils.js
+var utils = __nccwpck_require__(679);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${(0,utils/* toCommandValue */.E)(message)}${external_os_.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
+    const convertedValue = (0,utils/* toCommandValue */.E)(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+
+/***/ }),
+
+/***/ 170:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   z: () => (/* binding */ summary)
+/* harmony export */ });
+/* unused harmony exports SUMMARY_ENV_VAR, SUMMARY_DOCS_URL, markdownSummary */
+/* harmony import */ var os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(857);
+/* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(896);
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = fs__WEBPACK_IMPORTED_MODULE_1__.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, fs__WEBPACK_IMPORTED_MODULE_1__.constants.R_OK | fs__WEBPACK_IMPORTED_MODULE_1__.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(os__WEBPACK_IMPORTED_MODULE_0__.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
+//# sourceMappingURL=summary.js.map
+
+/***/ }),
+
+/***/ 679:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E: () => (/* binding */ toCommandValue),
+/* harmony export */   k: () => (/* binding */ toCommandProperties)
+/* harmony export */ });
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
 
 /***/ })
 
