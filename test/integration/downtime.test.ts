@@ -29,11 +29,12 @@ import { useSshd } from '../support/suite.js'
 import { startThrottle, type Throttle } from '../support/throttle.js'
 
 /**
- * Releases r01 … r06: r01 is live when the load starts; then r02 … r06 are each deployed and
- * rolled back (to r01, the release live before each of them): 10 switches. The baseline syncs the
- * same releases in the same order: 10 in-place updates.
+ * Releases r01 … r04: r01 is live when the load starts; then r02 … r04 are each deployed and
+ * rolled back (to r01, the release live before each of them): 6 switches. The baseline syncs the
+ * same releases in the same order: 6 in-place updates. (Each in-place update failed about 10
+ * visits when measured; 6 switches give each served site hundreds of visits.)
  */
-const TAGS = Array.from({ length: 6 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
+const TAGS = Array.from({ length: 4 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
 const SWITCHES = 2 * (TAGS.length - 1)
 /** The slow link every deploy (and the baseline's rsync) goes through. */
 const LINK = { bytesPerSecond: 8_000_000, latencyMs: 10 }

@@ -172,7 +172,7 @@ describe('deploy lock', () => {
     expectOk(await deploy(target, 'r1'))
     // Held by a process alive on this host (this test) until an hour from now.
     const owner = plantLock(target, { pid: process.pid })
-    const blocked = await deploy(target, 'r2', undefined, { timeout: '30' })
+    const blocked = await deploy(target, 'r2', undefined, { timeout: '15' })
     expect(blocked.code).not.toBe(0)
     const err = errorText(blocked)
     expect(err).toMatch(/another deploy holds the lock/)
@@ -180,9 +180,9 @@ describe('deploy lock', () => {
     expect(err).toContain('https://github.com/example/site/actions/runs/777')
     expect(err).toMatch(/command: unlock/)
     expect(blocked.stdout).toMatch(/waiting for the deploy lock, held by .*alice/)
-    // timeout 30 s → a third of it spent waiting.
-    expect(blocked.durationMs).toBeGreaterThan(9_000)
-    expect(blocked.durationMs).toBeLessThan(25_000)
+    // timeout 15 s → a third of it spent waiting, and the lock (not the timeout) ends the step.
+    expect(blocked.durationMs).toBeGreaterThan(4_500)
+    expect(blocked.durationMs).toBeLessThan(15_000)
     // Nothing changed, and the other run's lock is still its own.
     expect(linkTarget(`${target}/current`)).toBe('releases/r1')
     expect(listDir(`${target}/releases`)).toEqual(['r1'])

@@ -71,13 +71,73 @@ interface ReleaseRow {
   ref: string
 }
 
-describe('rollback', () => {
-  it('goes back by the log, marks the release it left bad, skips bad ones, and takes explicit ids', async () => {
+/**
+ * r1, r2 and r3 deployed, then one rollback: r2 live, r3 bad. The list test reads it, then the
+ * rollback test goes on from it; made once (list changes nothing, as its test checks).
+ */
+let rolledBackOnce: Promise<{ target: string; back: ActionRun }> | undefined
+function threeThenRollback(): Promise<{ target: string; back: ActionRun }> {
+  rolledBackOnce ??= (async () => {
     const target = newTarget()
     for (const id of ['r1', 'r2', 'r3']) await deploy(target, id)
     expect(live(target)).toBe('releases/r3')
+    return { target, back: await command(target, 'rollback') }
+  })()
+  return rolledBackOnce
+}
 
-    const back = await command(target, 'rollback')
+describe('list', () => {
+  it('outputs the releases newest first as JSON and writes them to the job summary', async () => {
+    const { target } = await threeThenRollback()
+    const times = Object.fromEntries(
+      log(target)
+        .filter((e) => e.event === 'deploy')
+        .map((e) => [e.release, e.time]),
+    )
+
+    const run = await command(target, 'list')
+    expect(errorText(run)).toBe('')
+    expect(run.code).toBe(0)
+    const rows = JSON.parse(run.outputs.releases as string) as ReleaseRow[]
+    expect(rows.map((r) => r.id)).toEqual(['r3', 'r2', 'r1'])
+    expect(rows.map((r) => [r.id, r.current, r.bad])).toEqual([
+      ['r3', false, true],
+      ['r2', true, false],
+      ['r1', false, false],
+    ])
+    for (const r of rows) {
+      expect(r.deployedAt).toBe(times[r.id])
+      expect(Number.isNaN(Date.parse(r.deployedAt))).toBe(false)
+      expect(r.sha).toBe('0123456789abcdef0123456789abcdef01234567')
+      expect(r.ref).toBe('refs/tags/v1.0.0')
+    }
+    // The job summary: a table with a row per release, the live one and the bad one marked.
+    expect(run.summary).toMatch(/<table>/)
+    const tableRows = run.summary.match(/<tr>.*?<\/tr>/gs) ?? []
+    const row = (id: string) =>
+      tableRows.find((tr) => new RegExp(`<td>${id}( \\((live|bad)\\))?</td>`).test(tr)) ?? ''
+    expect(row('r1')).not.toBe('')
+    expect(row('r2')).toMatch(/<td>r2 \(live\)<\/td>/)
+    expect(row('r3')).toMatch(/<td>r3 \(bad\)<\/td>/)
+    expect(row('r3')).not.toMatch(/live/)
+    // When, as a person reads it (the log's time to the minute), who, the tag, the run linked.
+    const minute = `${(times.r2 as string).slice(0, 16).replace('T', ' ')} UTC`
+    expect(row('r2')).toContain(`<td>${minute}</td>`)
+    expect(row('r2')).toContain('<td>tester</td>')
+    expect(row('r2')).toContain('<td>v1.0.0 @ 0123456</td>')
+    expect(row('r2')).toContain('<a href="https://github.com/example/site/actions/runs/1234">run 1234</a>')
+    expect(run.summary).not.toMatch(/refs\/tags|\d\dT\d\d:|\d\.\d{3}Z/)
+    // list sends nothing: no transfer figures.
+    expect(run.summary).not.toMatch(/files sent|hard-linked|bytes sent|disk added/)
+    // list changes nothing and takes no lock.
+    expect(live(target)).toBe('releases/r2')
+    expectUnlocked(target)
+  })
+})
+
+describe('rollback', () => {
+  it('goes back by the log, marks the release it left bad, skips bad ones, and takes explicit ids', async () => {
+    const { target, back } = await threeThenRollback()
     expect(errorText(back)).toBe('')
     expect(back.code).toBe(0)
     expect(live(target)).toBe('releases/r2')
@@ -179,57 +239,6 @@ describe('rollback', () => {
     expect(gone.code).not.toBe(0)
     expect(errorText(gone)).toMatch(/does not exist: nothing was deployed there yet/)
     expect(existsSync(absent)).toBe(false)
-  })
-})
-
-describe('list', () => {
-  it('outputs the releases newest first as JSON and writes them to the job summary', async () => {
-    const target = newTarget()
-    for (const id of ['r1', 'r2', 'r3']) await deploy(target, id)
-    await command(target, 'rollback')
-    const times = Object.fromEntries(
-      log(target)
-        .filter((e) => e.event === 'deploy')
-        .map((e) => [e.release, e.time]),
-    )
-
-    const run = await command(target, 'list')
-    expect(errorText(run)).toBe('')
-    expect(run.code).toBe(0)
-    const rows = JSON.parse(run.outputs.releases as string) as ReleaseRow[]
-    expect(rows.map((r) => r.id)).toEqual(['r3', 'r2', 'r1'])
-    expect(rows.map((r) => [r.id, r.current, r.bad])).toEqual([
-      ['r3', false, true],
-      ['r2', true, false],
-      ['r1', false, false],
-    ])
-    for (const r of rows) {
-      expect(r.deployedAt).toBe(times[r.id])
-      expect(Number.isNaN(Date.parse(r.deployedAt))).toBe(false)
-      expect(r.sha).toBe('0123456789abcdef0123456789abcdef01234567')
-      expect(r.ref).toBe('refs/tags/v1.0.0')
-    }
-    // The job summary: a table with a row per release, the live one and the bad one marked.
-    expect(run.summary).toMatch(/<table>/)
-    const tableRows = run.summary.match(/<tr>.*?<\/tr>/gs) ?? []
-    const row = (id: string) =>
-      tableRows.find((tr) => new RegExp(`<td>${id}( \\((live|bad)\\))?</td>`).test(tr)) ?? ''
-    expect(row('r1')).not.toBe('')
-    expect(row('r2')).toMatch(/<td>r2 \(live\)<\/td>/)
-    expect(row('r3')).toMatch(/<td>r3 \(bad\)<\/td>/)
-    expect(row('r3')).not.toMatch(/live/)
-    // When, as a person reads it (the log's time to the minute), who, the tag, the run linked.
-    const minute = `${(times.r2 as string).slice(0, 16).replace('T', ' ')} UTC`
-    expect(row('r2')).toContain(`<td>${minute}</td>`)
-    expect(row('r2')).toContain('<td>tester</td>')
-    expect(row('r2')).toContain('<td>v1.0.0 @ 0123456</td>')
-    expect(row('r2')).toContain('<a href="https://github.com/example/site/actions/runs/1234">run 1234</a>')
-    expect(run.summary).not.toMatch(/refs\/tags|\d\dT\d\d:|\d\.\d{3}Z/)
-    // list sends nothing: no transfer figures.
-    expect(run.summary).not.toMatch(/files sent|hard-linked|bytes sent|disk added/)
-    // list changes nothing and takes no lock.
-    expect(live(target)).toBe('releases/r2')
-    expectUnlocked(target)
   })
 })
 
