@@ -4094,30 +4094,32 @@ AWK_DESCRIBE='
 BEGIN { A = ARGV[1]; B = ARGV[2] }
 FILENAME == A {
   if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
-  L[++nl] = $0; LT[rest($0, 4)] = $1; next
+  match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1)
+  nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
 }
 {
   if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
-  if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/) { bad = 1; next }
-  p = treepath($0, 5)
-  k = $1 " " $2 " " $3 " " $4 " " $5
+  if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
+  k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
+  if (p == ".") ;
+  else if (substr(p, 1, 2) != "./") { bad = 1; next }
+  else { p = substr(p, 3); if (index(p, "\\")) p = esc(p) }
   if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
   if (p in N) bad = 1
-  N[p] = k; Y[p] = $1; M[p] = $5; order[++n] = p
+  N[p] = k; NT[p] = $1 " " ($1 == "l" ? "-" : oct($5)); order[++n] = p
 }
 END {
   if (bad || !("." in N)) exit 1
-  print "r " M["."]
+  split(NT["."], rt, " "); print "r " rt[2]
   for (i = 1; i <= nl; i++) {
-    $0 = L[i]; p = rest($0, 4)
-    ok = (p in N) && Y[p] == $1 && ($1 == "l" || oct(M[p]) == oct($2)) && ($1 == "d" || ((p in R) && R[p] == N[p]))
-    if (ok) { trusted[p] = 1; print "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p }
+    p = LP[i]
+    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; print "t " LX[i] " " p }
     else print "u"
   }
   printf "" > rmlist
   for (j = 1; j <= n; j++) {
     p = order[j]
-    if (p == "." || (p in trusted) || (Y[p] == "d" && LT[p] == "d")) continue
+    if (p == "." || (p in trusted) || ((p in LD) && substr(NT[p], 1, 1) == "d")) continue
     print unesc(p) > rmlist
   }
 }
@@ -4201,9 +4203,9 @@ manifest_receive() {
 
 # sha256 of file $1 as bare hex (GNU/busybox sha256sum, BSD sha256, or openssl), or fails.
 sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then sha256sum < "$1" | awk '{ print $1 }'
+  if command -v sha256sum >/dev/null 2>&1; then sh_h=$(sha256sum < "$1") && echo "\${sh_h%% *}"
   elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"
-  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 < "$1" | awk '{ print $NF }'
+  elif command -v openssl >/dev/null 2>&1; then sh_h=$(openssl dgst -sha256 < "$1") && echo "\${sh_h##* }"
   else return 1
   fi
 }
@@ -4321,11 +4323,11 @@ fast_finish() {
       { print }' > "$m/.in.$1" 2>/dev/null; then
     fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi
-  if have_sha256 "$w.sha"; then
-    [ "sha256:$(sha256_of "$m/.in.$1")" = "$DIGEST" ] ||
+  # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
+  if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
+    [ "sha256:$sh_d" = "$DIGEST" ] ||
       fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
-  rm -f -- "$w.sha"
   # One walk of the upload (find never descends through a symlink): what is not in the new
   # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
   tree_stat_blocks "$up" > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
@@ -4334,39 +4336,42 @@ fast_finish() {
       BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
       FILENAME == ARGV[1] {
         if (FNR == 1) next
-        p = rest($0, 4); MT[p] = $1; MM[p] = $2; MS[p] = $3; next
+        match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1); MT[p] = $1 " " oct($2) " " $3; nm++; next
       }
       FILENAME == ARGV[2] {
         if (FNR == 1) next
-        p = treepath($0, 5); WK[p] = $2 " " $3 " " $4; WS[p] = $3; if ($1 == "f") live[$2] = 1; next
+        match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
+        WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
       {
-        if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.](\/|$)/) { why = "unreadable line"; exit 1 }
-        p = treepath($0, 6)
-        if (p == ".") {
+        if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /)) { why = "unreadable line"; exit 1 }
+        h = substr($0, 1, RLENGTH); r = substr($0, RLENGTH + 1); sp = index(r, " ")
+        raw = substr(r, sp + 1)
+        if (raw == ".") {
           if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 }
-          print $1 " " $2 " " $3 " " $4 " " $5 " ." > rec; seen["."] = 1; kb += $6; next
+          print h "." > rec; kb += $6; next
         }
-        if (parent(p) in gone) { gone[p] = 1; next }
-        if (!(p in MT)) { gone[p] = 1; print unesc(p) > del; next }
-        print $1 " " $2 " " $3 " " $4 " " $5 " " rest($0, 6) > rec
-        seen[p] = 1
-        if (MT[p] != $1) { why = "another type: " p; exit 1 }
-        if ($1 != "l" && oct(MM[p]) != oct($5)) { why = "another mode: " p; exit 1 }
-        if ($1 == "f" && MS[p] != $3) { why = "another size: " p; exit 1 }
-        if ($1 == "d") { kb += $6; next }
+        if (substr(raw, 1, 2) != "./") { why = "unreadable line"; exit 1 }
+        p = substr(raw, 3); if (index(p, "\\")) p = esc(p)
+        if (!(p in MT)) { if (!(parent(p) in gone)) print unesc(p) > del; gone[p] = 1; next }
+        print h raw > rec
+        matched++; seen[p] = 1
+        want = MT[p]; t = $1
+        if (t == "l") { if (substr(want, 1, 1) != "l") { why = "another type: " p; exit 1 } }
+        else if (want != t " " oct($5) " " (t == "f" ? $3 : "-")) { why = "another type, mode or size: " p; exit 1 }
+        if (t == "d") { kb += $6; next }
         if (p in K) {
           # A copied symlink may be a new inode (busybox cp): its size (the length of the target) then.
-          if (!(p in WK) || ($1 == "f" ? WK[p] != $2 " " $3 " " $4 : WS[p] != $3)) { why = "changed on the server while this deploy ran: " p; exit 1 }
-          if ($1 == "f") linked++
+          if (!(p in WK) || WK[p] != (t == "f" ? $2 " " $3 " " $4 : $3)) { why = "changed on the server while this deploy ran: " p; exit 1 }
+          if (t == "f") linked++
           next
         }
-        if ($1 == "f" && ($2 in live)) { why = "not sent again: " p; exit 1 }
+        if (t == "f" && ($2 in live)) { why = "not sent again: " p; exit 1 }
         kb += $6
       }
       END {
         if (why != "") { print "@@rad fast-why " why; exit 1 }
-        for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 }
+        if (matched != nm) { for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 } }
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
       }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
     why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)

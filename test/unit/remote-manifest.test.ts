@@ -205,7 +205,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
             writeFileSync(`${up}/d`, 'x')
           },
           {},
-          /another type: d/,
+          /another type, mode or size: d/,
         ],
         ['another digest', () => {}, { DIGEST: `sha256:${'0'.repeat(64)}` }, /digest differs/],
         [
