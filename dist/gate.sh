@@ -330,7 +330,13 @@ D="$T/.deploy"
 LOCKED=0
 # The run's end, from now: past it the client has given up and said so, even if it can no longer
 # reach us to stop this script (a network partition), so fence lets no change through.
-DL=$(( $(date +%s) + ${LEFT:-86400} ))
+# The clock: seconds since boot from /proc/uptime (read, no process: fence asks it before every
+# change), else date +%s. Only ever compared with DL, taken from the same clock.
+clock() {
+  if IFS=' ' read -r CLK _ 2>/dev/null < /proc/uptime; then CLK=${CLK%%.*}; else CLK=$(date +%s); fi
+}
+clock
+DL=$(( CLK + ${LEFT:-86400} ))
 NL='
 '
 CR=$(printf '\r')
@@ -437,7 +443,8 @@ watch_client() {
 MARKED=0
 run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
 run_unmark() {
-  [ "$MARKED" = 1 ] && [ "$(cat "$D/lock/pg" 2>/dev/null)" = "$PG" ] && rm -f -- "$D/lock/pg"
+  um=''
+  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && rm -f -- "$D/lock/pg"
   MARKED=0
 }
 # Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
@@ -452,7 +459,8 @@ group_alive() {
 # Stops the script of this run that holds the lock (another call, maybe over a stalled link):
 # TERM to its group, then KILL if it is still there after about 3 s.
 kill_run() {
-  p=$(cat "$D/lock/pg" 2>/dev/null)
+  p=''
+  IFS= read -r p 2>/dev/null < "$D/lock/pg" || :
   case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
   [ "$p" = "$PG" ] && return 0
   kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
@@ -470,10 +478,19 @@ kill_run() {
 conn_pid() {
   p=$PPID; i=0
   while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
-    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd*) echo "$p"; return ;; esac
-    p=$(sed 's/^.*) [A-Za-z] \([0-9]*\).*/\1/' "/proc/$p/stat"); i=$((i + 1))
+    c=''
+    IFS= read -r c 2>/dev/null < "/proc/$p/comm" || c=''
+    case "$c" in sshd*) echo "$p"; return ;; esac
+    stat_fields "$p" || break
+    p=$SF_PPID; i=$((i + 1))
   done
   echo 0
+}
+host_name() {
+  h=''
+  IFS= read -r h 2>/dev/null < /proc/sys/kernel/hostname || h=''
+  [ -n "$h" ] || h=$(hostname 2>/dev/null || uname -n)
+  printf '%s\n' "$h"
 }
 # Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
 lock_owner() {
@@ -569,7 +586,7 @@ lock_take() {
   space_known
   # Whole or not at all: a lock we cannot describe would block every later run.
   if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
-    printf '%s %s %s %s %s\n' "$TOKEN" "$(hostname 2>/dev/null || uname -n)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
+    printf '%s %s %s %s %s\n' "$TOKEN" "$(host_name)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
     mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
     rm -rf -- "$D/lock"
     LOCKED=0
@@ -594,7 +611,8 @@ lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over
 # revoked (the client gave up) changes nothing more.
 fence() {
   lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
-  [ "$(date +%s)" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
+  clock
+  [ "$CLK" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
 }
 
 # Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
@@ -760,12 +778,17 @@ dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
 # filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
 # on the upload area's (restored onto another mount): nothing can be linked to it.
 fs_split() {
-  fr=$(dev_of "$T/releases"); fin=$(dev_of "$D/incoming")
-  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
-  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then
-    fl=$(dev_of "$T/releases/$1")
-    [ -n "$fl" ] && [ "$fl" != "${fin:-$fr}" ] && say fs-split live
+  fr='' fin='' fl=''
+  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then set -- "$T/releases" "$D/incoming" "$T/releases/$1"
+  else set -- "$T/releases" "$D/incoming"
   fi
+  # One stat for all (GNU/busybox -c, BSD -f); a part it cannot stat stays '' (never a split).
+  devs=$(stat -c %d "$@" 2>/dev/null) || devs=$(stat -f %d "$@" 2>/dev/null) || devs=''
+  { read -r fr; read -r fin; read -r fl; } <<FS_EOF
+$devs
+FS_EOF
+  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
+  [ -n "$fl" ] && [ "$fl" != "${fin:-$fr}" ] && say fs-split live
   return 0
 }
 # keep-assets. Files of the releases in $KEEP_FROM (newest first, the live one first) that match a
@@ -921,10 +944,17 @@ END {
 '
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
 # GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
+# Whether find has -printf (GNU), asked once a script.
+FIND_PRINTF=
+find_printf() {
+  [ -n "$FIND_PRINTF" ] || { if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
+  [ "$FIND_PRINTF" = 1 ]
+}
 tree_stat() {
+  find_printf
   (
     cd -- "$1" || exit 1
-    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if find_printf; then
       find . -printf '%y %i %s %T@ %m %p\n'
     elif stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %n" {} + || exit 1; done
@@ -935,9 +965,10 @@ tree_stat() {
 }
 # tree_stat with the blocks each entry holds (512-byte units) before the path: what publish needs.
 tree_stat_blocks() {
+  find_printf
   (
     cd -- "$1" || exit 1
-    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if find_printf; then
       find . -printf '%y %i %s %T@ %m %b %p\n'
     elif stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %b %n" {} + || exit 1; done
@@ -1198,7 +1229,8 @@ mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "c
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
-fs_split "$(live_id)"
+live=$(live_id)
+fs_split "$live"
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
@@ -1210,11 +1242,10 @@ if [ -n "$INCOMING" ]; then
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
     FAST=0
   fi
-  if [ "$FAST" != 1 ] || ! fast_offer "$(live_id)"; then
+  if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi
-say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
 # The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
 say shell "${SHELL:-}"
 if [ -n "$SHARED" ]; then

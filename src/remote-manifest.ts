@@ -66,10 +66,17 @@ END {
 '
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
 # GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
+# Whether find has -printf (GNU), asked once a script.
+FIND_PRINTF=
+find_printf() {
+  [ -n "$FIND_PRINTF" ] || { if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
+  [ "$FIND_PRINTF" = 1 ]
+}
 tree_stat() {
+  find_printf
   (
     cd -- "$1" || exit 1
-    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if find_printf; then
       find . -printf '%y %i %s %T@ %m %p\n'
     elif stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %n" {} + || exit 1; done
@@ -80,9 +87,10 @@ tree_stat() {
 }
 # tree_stat with the blocks each entry holds (512-byte units) before the path: what publish needs.
 tree_stat_blocks() {
+  find_printf
   (
     cd -- "$1" || exit 1
-    if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if find_printf; then
       find . -printf '%y %i %s %T@ %m %b %p\n'
     elif stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %b %n" {} + || exit 1; done

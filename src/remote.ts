@@ -32,7 +32,8 @@ mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "c
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
-fs_split "$(live_id)"
+live=$(live_id)
+fs_split "$live"
 ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
@@ -44,11 +45,10 @@ if [ -n "$INCOMING" ]; then
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
     FAST=0
   fi
-  if [ "$FAST" != 1 ] || ! fast_offer "$(live_id)"; then
+  if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi
-say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"
 # The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
 say shell "\${SHELL:-}"
 if [ -n "$SHARED" ]; then
