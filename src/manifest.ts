@@ -4,9 +4,13 @@
  * The pure part (escape, format, parse, digest, diff, rsync's --chmod) comes first; the builder
  * that reads a build tree is at the end.
  */
+
+import * as nodeCrypto from 'node:crypto'
 import { createHash } from 'node:crypto'
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import * as nodeFs from 'node:fs'
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 export type EntryType = 'f' | 'l' | 'd'
 
@@ -287,76 +291,150 @@ export function currentUmask(): number {
   return old
 }
 
-async function hashBigFile(file: string): Promise<{ hash: string; size: number }> {
-  const h = createHash('sha256')
-  let n = 0
-  for await (const chunk of createReadStream(file)) {
-    h.update(chunk as Buffer)
-    n += (chunk as Buffer).length
-  }
-  return { hash: h.digest('hex'), size: n }
-}
-
-const BIG = 1 << 20
 /** Files hashed between two turns of the event loop (a cancel or a timeout is heard in between). */
 const BATCH = 64
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+/** Read at most this much at once (a bigger file is hashed in pieces). */
+const CHUNK = 1 << 20
+
+type Hashed = { mode: number; size: number; hash: string }
+type FsCalls = Pick<typeof nodeFs, 'openSync' | 'fstatSync' | 'readSync' | 'closeSync' | 'constants'>
+type CryptoCalls = Pick<typeof nodeCrypto, 'createHash'>
+
+/** From this many files on, two threads hash the build. */
+const PARALLEL_FROM = 2000
 
 /**
- * The manifest of the tree under `root` as rsync -r -l -p --chmod would create it: lstat (a
- * symlink is a link, never followed), devices, fifos and sockets skipped as rsync skips them
- * without -D. A name that is not UTF-8 throws (the manifest is text): the caller falls back.
- * Synchronous reads in small batches: on a busy 2-core runner they took a fifth of the time of
- * the same reads through libuv's thread pool, for 10,000 small files.
+ * hashFile in a worker thread, for `paths` under `root` (the same code, as text: the bundle needs
+ * no second file). Resolves with one result a path, in order.
+ */
+function hashInWorker(root: string, paths: string[]): Promise<(Hashed | undefined)[]> {
+  const code = `
+const { parentPort, workerData } = require('node:worker_threads')
+const fs = require('node:fs')
+const crypto = require('node:crypto')
+const path = require('node:path')
+const hashFile = ${hashFile.toString()}
+const buf = Buffer.allocUnsafe(${CHUNK})
+parentPort.postMessage(workerData.paths.map((p) => hashFile(path.join(workerData.root, p), buf, fs, crypto) ?? null))
+`
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: { root, paths } })
+    w.once('message', (r: (Hashed | null)[]) => resolve(r.map((x) => x ?? undefined)))
+    w.once('error', reject)
+    w.once('exit', (c) => {
+      if (c !== 0) reject(new ManifestError(`the hashing thread stopped (exit ${c})`))
+    })
+  })
+}
+
+/**
+ * Hashes the regular file `full` through one descriptor (O_NOFOLLOW: a name that became a symlink
+ * since the directory was read is not followed): its mode and size from that descriptor, its
+ * bytes read into `buf`, reused from file to file. Undefined when it is not a regular file now.
+ */
+function hashFile(full: string, buf: Buffer, fs: FsCalls, crypto: CryptoCalls): Hashed | undefined {
+  // Only its parameters: the worker thread runs this function's own text (hashInWorker).
+  let fd: number
+  try {
+    fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') return undefined
+    throw e
+  }
+  try {
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) return undefined
+    const h = crypto.createHash('sha256')
+    let size = 0
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null)
+      if (n === 0) break
+      h.update(buf.subarray(0, n))
+      size += n
+    }
+    return { mode: st.mode, size, hash: h.digest('hex') }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * The manifest of the tree under `root` as rsync -r -l -p --chmod would create it: a symlink is a
+ * link, never followed; devices, fifos and sockets are skipped as rsync skips them without -D. A
+ * name that is not UTF-8 throws (the manifest is text): the caller falls back. Synchronous reads
+ * in small batches: on a busy 2-core runner they took a fifth of the time of the same reads
+ * through libuv's thread pool, for 10,000 small files; one descriptor a file and one buffer for
+ * all took 10,000 files from 0.27 to 0.17 s here.
  */
 export async function buildManifest(root: string, opts: BuildOptions): Promise<Entry[]> {
   const clauses = parseChmod(opts.chmod, opts.umask ?? currentUmask())
   if (!clauses) throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`)
   const entries: Entry[] = []
   const files: Entry[] = []
+  const link = (full: string, p: string) => {
+    const hash = createHash('sha256')
+      .update(readlinkSync(full, { encoding: 'buffer' }))
+      .digest('hex')
+    entries.push({ type: 'l', mode: -1, size: -1, hash, path: p })
+  }
   const walk = (dir: string, rel: string): void => {
-    for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+    // The entry types from the directory itself (d_type): no lstat of each file; its mode and
+    // size come from the descriptor it is hashed through.
+    for (const d of readdirSync(dir, { encoding: 'buffer', withFileTypes: true })) {
+      const raw = d.name as unknown as Buffer
       const name = raw.toString('utf8')
       if (!Buffer.from(name, 'utf8').equals(raw))
         throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`)
       const p = rel ? `${rel}/${name}` : name
       const full = path.join(dir, name)
-      const st = lstatSync(full)
-      if (st.isDirectory()) {
+      const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : lstatSync(full)
+      if (kind.isDirectory()) {
         if (opts.keep && !opts.keep(p, true)) continue
+        const st = lstatSync(full)
         entries.push({ type: 'd', mode: applyChmod(st.mode, true, clauses), size: -1, hash: '', path: p })
         walk(full, p)
-      } else if (st.isFile()) {
+      } else if (kind.isFile()) {
         if (opts.keep && !opts.keep(p, false)) continue
-        const e: Entry = {
-          type: 'f',
-          mode: applyChmod(st.mode, false, clauses),
-          size: st.size,
-          hash: '',
-          path: p,
-        }
+        const e: Entry = { type: 'f', mode: 0, size: 0, hash: '', path: p }
         entries.push(e)
         files.push(e)
-      } else if (st.isSymbolicLink()) {
+      } else if (kind.isSymbolicLink()) {
         if (opts.keep && !opts.keep(p, false)) continue
-        const hash = createHash('sha256')
-          .update(readlinkSync(full, { encoding: 'buffer' }))
-          .digest('hex')
-        entries.push({ type: 'l', mode: -1, size: -1, hash, path: p })
+        link(full, p)
       }
     }
   }
   walk(root, '')
+  // Many files: a second thread hashes the second half (reading is mostly system calls, which two
+  // cores do side by side); few: not worth a thread's start.
+  const half = files.length >= PARALLEL_FROM ? Math.ceil(files.length / 2) : files.length
+  const other =
+    half < files.length
+      ? hashInWorker(
+          root,
+          files.slice(half).map((e) => e.path),
+        )
+      : undefined
+  const results: (Hashed | undefined)[] = []
+  const buf = Buffer.allocUnsafe(CHUNK)
+  for (let i = 0; i < half; i++) {
+    results.push(hashFile(path.join(root, (files[i] as Entry).path), buf, nodeFs, nodeCrypto))
+    if (i % BATCH === BATCH - 1) await yieldToLoop()
+  }
+  if (other) results.push(...(await other))
   for (let i = 0; i < files.length; i++) {
     const e = files[i] as Entry
     const full = path.join(root, e.path)
-    if (e.size >= BIG) Object.assign(e, await hashBigFile(full))
+    const got = results[i]
+    if (got) Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash })
     else {
-      const data = readFileSync(full)
-      e.hash = createHash('sha256').update(data).digest('hex')
-      e.size = data.length
+      // Not a regular file any more (replaced while we read): what it is now, as rsync will see it.
+      const at = entries.indexOf(e)
+      entries.splice(at, 1)
+      const st = lstatSync(full, { throwIfNoEntry: false })
+      if (st?.isSymbolicLink()) link(full, e.path)
     }
-    if (i % BATCH === BATCH - 1) await yieldToLoop()
   }
   return sortEntries(entries)
 }

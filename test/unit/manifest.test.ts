@@ -197,3 +197,28 @@ describe('buildManifest', () => {
     expect(got.map((e) => e.path)).toEqual(['keep'])
   })
 })
+
+describe('buildManifest on a big build (two threads hash it)', () => {
+  it('hashes every file of both halves, with its size and mode, as sha256sum does', async () => {
+    const dir = tempDir('radbig-')
+    const want = new Map<string, string>()
+    for (let i = 0; i < 2100; i++) {
+      const p = `d${i % 7}/f${i}.txt`
+      mkdirSync(path.join(dir, `d${i % 7}`), { recursive: true })
+      writeFileSync(path.join(dir, p), `file ${i}\n`.repeat(i % 50))
+      want.set(p, '')
+    }
+    chmodSync(path.join(dir, 'd6/f2099.txt'), 0o755)
+    const sums = execFileSync('sh', ['-c', 'cd "$1" && find . -type f -exec sha256sum {} +', 'sh', dir], {
+      encoding: 'utf8',
+    })
+    for (const line of sums.trim().split('\n')) want.set(line.slice(68), line.slice(0, 64))
+    const entries = await buildManifest(dir, { chmod: '' })
+    const files = entries.filter((e) => e.type === 'f')
+    expect(files).toHaveLength(2100)
+    for (const e of files) expect(e.hash, e.path).toBe(want.get(e.path))
+    expect(files.find((e) => e.path === 'd6/f2099.txt')?.mode).toBe(0o755)
+    expect(files.find((e) => e.path === 'd6/f1000.txt')?.size).toBe(Buffer.byteLength('file 1000\n') * 0)
+    expect(files.find((e) => e.path === 'd4/f1999.txt')?.size).toBe(Buffer.byteLength('file 1999\n') * 49)
+  })
+})
