@@ -942,38 +942,26 @@ END {
   }
 }
 '
-# type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…".
-# GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
 # Whether find has -printf (GNU), asked once a script.
 FIND_PRINTF=
 find_printf() {
   [ -n "$FIND_PRINTF" ] || { if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
   [ "$FIND_PRINTF" = 1 ]
 }
+# type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…";
+# with $2 = blocks also the blocks each entry holds (512-byte units) before the path (publish).
+# GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
 tree_stat() {
   find_printf
+  if [ "${2:-}" = blocks ]; then ts_b=' %b'; else ts_b=''; fi
   (
     cd -- "$1" || exit 1
     if find_printf; then
-      find . -printf '%y %i %s %T@ %m %p\n'
+      find . -printf "%y %i %s %T@ %m$ts_b %p\n"
     elif stat -c %i . >/dev/null 2>&1; then
-      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %n" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
     else
-      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %N" {} + || exit 1; done
-    fi
-  )
-}
-# tree_stat with the blocks each entry holds (512-byte units) before the path: what publish needs.
-tree_stat_blocks() {
-  find_printf
-  (
-    cd -- "$1" || exit 1
-    if find_printf; then
-      find . -printf '%y %i %s %T@ %m %b %p\n'
-    elif stat -c %i . >/dev/null 2>&1; then
-      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a %b %n" {} + || exit 1; done
-    else
-      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp %b %N" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
     fi
   )
 }
@@ -1156,7 +1144,7 @@ fast_finish() {
   fi
   # One walk of the upload (find never descends through a symlink): what is not in the new
   # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
-  tree_stat_blocks "$up" > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
+  tree_stat "$up" blocks > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
   if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
       function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
       BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
