@@ -2999,15 +2999,16 @@ const hashFile = ${hashFile.toString()}
 const buf = Buffer.allocUnsafe(${CHUNK})
 parentPort.postMessage(workerData.paths.map((p) => hashFile(path.join(workerData.root, p), buf, fs, crypto) ?? null))
 `;
-    return new Promise((resolve, reject) => {
-        const w = new external_node_worker_threads_namespaceObject.Worker(code, { eval: true, workerData: { root, paths } });
-        w.once('message', (r) => resolve(r.map((x) => x ?? undefined)));
-        w.once('error', reject);
-        w.once('exit', (c) => {
+    const worker = new external_node_worker_threads_namespaceObject.Worker(code, { eval: true, workerData: { root, paths } });
+    const promise = new Promise((resolve, reject) => {
+        worker.once('message', (r) => resolve(r.map((x) => x ?? undefined)));
+        worker.once('error', reject);
+        worker.once('exit', (c) => {
             if (c !== 0)
                 reject(new ManifestError(`the hashing thread stopped (exit ${c})`));
         });
     });
+    return { worker, promise };
 }
 /**
  * Hashes the regular file `full` through one descriptor (O_NOFOLLOW: a name that became a symlink
@@ -3103,15 +3104,25 @@ async function buildManifest(root, opts) {
     const other = half < files.length
         ? hashInWorker(root, files.slice(half).map((e) => e.path))
         : undefined;
+    // Its failure is heard when it is awaited (below), never as an unhandled rejection before.
+    other?.promise.catch(() => { });
     const results = [];
     const buf = Buffer.allocUnsafe(CHUNK);
-    for (let i = 0; i < half; i++) {
-        results.push(hashFile(external_node_path_default().join(root, files[i].path), buf, external_node_fs_, external_node_crypto_));
-        if (i % BATCH === BATCH - 1)
-            await yieldToLoop();
+    try {
+        for (let i = 0; i < half; i++) {
+            results.push(hashFile(external_node_path_default().join(root, files[i].path), buf, external_node_fs_, external_node_crypto_));
+            if (i % BATCH === BATCH - 1)
+                await yieldToLoop();
+            if (opts.signal?.aborted)
+                throw new ManifestError('cancelled');
+        }
+        if (other)
+            results.push(...(await other.promise));
     }
-    if (other)
-        results.push(...(await other));
+    finally {
+        // A failure or a cancel here stops the thread too (terminate: a no-op once it has ended).
+        void other?.worker.terminate();
+    }
     for (let i = 0; i < files.length; i++) {
         const e = files[i];
         const full = external_node_path_default().join(root, e.path);
@@ -4178,7 +4189,8 @@ var remote_lib = __nccwpck_require__(95);
  *   while all of these are unchanged. What it cannot see: a hand edit that keeps the size, keeps
  *   the inode (written in place) and puts the mtime back (touch -d); ctime would see that, but
  *   every hard link and every prune changes ctime, so it would distrust every file after a prune.
- * - `.w.<upload>.*`: the fast path's work files, removed before prepare replies.
+ * - `.w.<upload>.*`: the fast path's work files, from prepare to publish (a run that fails in
+ *   between leaves them to prune_releases, which deletes those older than a day).
  */
 const MANIFEST_LIB = (0,remote_lib.sh) `
 # awk functions of the fast path: manifest escapes (\\ and \n), modes without leading zeros
@@ -4233,7 +4245,7 @@ END {
 # Whether find has -printf (GNU), asked once a script.
 FIND_PRINTF=
 find_printf() {
-  [ -n "$FIND_PRINTF" ] || { if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
+  [ -n "$FIND_PRINTF" ] || { if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
   [ "$FIND_PRINTF" = 1 ]
 }
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…";
@@ -4335,10 +4347,13 @@ fast_offer() {
   # cp -al into a directory that exists would nest the live release inside it: never a release.
   # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+  fence
   cut=64
   have_sha256 "$w.sha" && cut=16
   rm -f -- "$w.sha"
-  fence
+  # For publish: which release was copied, and whether the offer cut its hashes (then the digest
+  # must be checked there).
+  printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
   # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
   # release against this listing (inode, size, mtime), so a file replaced in between is caught.
   cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
@@ -4349,21 +4364,32 @@ fast_offer() {
     send_offer < "$w.offer"
   else
     offer=0
+    kill "$cpid" 2>/dev/null
   fi
   wait "$cpid"
   cprc=$?
   rm -f -- "$w.offer"
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm"
+    rm -f -- "$w.now" "$w.rm" "$w.src"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
   fence
   # What the client cannot rely on goes before the upload (so rsync meets only trusted entries).
-  if [ -s "$w.rm" ] && ! (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
+  # The list is of the live tree as it was checked; a part of a path that is a symlink in the copy
+  # now (changed in between) is never gone through: such a path is left, and publish's walk finds it.
+  if [ -s "$w.rm" ] && ! (cd -- "$new" && while IFS= read -r p; do
+      q=. r=$p
+      while :; do
+        case $r in */*) ;; *) break ;; esac
+        q=$q/\${r%%/*} r=\${r#*/}
+        [ -L "$q" ] && continue 2
+      done
+      printf '%s\000' "$p"
+    done < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm"
+    rm -f -- "$w.now" "$w.rm" "$w.src"
     say fast no-remove
     return 1
   fi
@@ -4406,7 +4432,9 @@ fast_finish() {
   w="$m/.w.$1"
   up="$D/incoming/$1"
   contained "$m"
-  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] ||
+  src='' cut=''
+  { read -r src cut < "$w.src"; } 2>/dev/null || :
+  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
@@ -4429,6 +4457,8 @@ fast_finish() {
   if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
     [ "sha256:$sh_d" = "$DIGEST" ] ||
       fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  elif [ "$cut" != 64 ]; then
+    fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
   # One walk of the upload (find never descends through a symlink): what is not in the new
   # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
@@ -4441,7 +4471,6 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1); MT[p] = $1 " " oct($2) " " $3; nm++; next
       }
       FILENAME == ARGV[2] {
-        if (FNR == 1) next
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
@@ -4487,7 +4516,7 @@ fast_finish() {
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
   cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src"
 }
 `;
 
@@ -4534,6 +4563,13 @@ if [ -n "$INCOMING" ]; then
   # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
   # only the checksum path uploads it.
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
+    FAST=0
+  fi
+  # An upload that failed since the live release went live: the checksum path reuses its files
+  # (a second --link-dest), which the fast path cannot.
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] &&
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    say fast resume
     FAST=0
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
@@ -5833,7 +5869,8 @@ function deployGoLive(ctx, run) {
         from: '',
         prev: state.live,
         prune: (entry) => (0,src_history/* releasesToPrune */.W3)([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
-        measure: true,
+        // The fast path's publish measured the disk from its own walk (fast_finish).
+        measure: !run.fast,
         keepFrom: deployKeepSources(ctx, state),
         digest: run.digest,
     });
@@ -6019,6 +6056,13 @@ function parseOfferLine(line, n) {
  */
 function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
     const z = (0,src_remote/* all */.Q7)(reply, 'fz');
+    const plain = (0,src_remote/* all */.Q7)(reply, 'fp');
+    // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
+    let given = 0;
+    for (const l of z.length > 0 ? z : plain)
+        given += l.length + 1;
+    if (given > maxBytes)
+        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer is over ${maxBytes} bytes`);
     let text;
     if (z.length > 0) {
         const packed = Buffer.from(z.join(''), 'base64');
@@ -6032,7 +6076,7 @@ function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
             text = text.slice(0, -1);
     }
     else
-        text = (0,src_remote/* all */.Q7)(reply, 'fp').join('\n');
+        text = plain.join('\n');
     const lines = text === '' ? [] : text.split('\n');
     const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '');
     if (!root)
@@ -6134,6 +6178,7 @@ function fastWhy(code) {
         untrusted: 'the live release could not be read or does not match its manifest',
         'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
         'no-remove': 'what the server could not trust could not be removed from the linked copy',
+        resume: 'an upload that failed since the live release went live holds files this one reuses',
     };
     return why[code] ?? 'the server did not say why';
 }
@@ -6191,7 +6236,6 @@ async function prepare(ctx, run) {
     run.digest = manifest?.digest ?? '';
     if (fast === 'ok')
         await planUpload(ctx, run, reply, manifest);
-    ctx.reporter.debug(`${run.session.label}: ${run.fast ? `fast path: ${(0,format/* plural */.LS)(run.fast.send.length, 'entry', 'entries')} to send, ${(0,format/* plural */.LS)(run.fast.keptFiles, 'file')} kept` : 'checksum path'}`);
 }
 /**
  * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
@@ -6387,6 +6431,7 @@ async function buildReleaseManifest(s, rsyncPath, signal) {
         chmod,
         umask,
         keep: selected ? (p) => selected.has(p) : undefined,
+        signal,
     });
     const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
     const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
@@ -6745,11 +6790,7 @@ async function runDeploy(ctx) {
             const warning = specialFilesWarning(specialFiles(s.source));
             if (warning)
                 ctx.reporter.warning(warning);
-            const t0 = Date.now();
-            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).then((m) => {
-                ctx.reporter.debug(`the build's manifest: ${m.entries.length} entries, made in ${Date.now() - t0} ms`);
-                return m;
-            }, (e) => (e instanceof Error ? e : new Error(String(e))));
+            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
         });
         for (const r of runs)
             r.manifest = manifest;

@@ -131,15 +131,8 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
     const manifest = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       const warning = specialFilesWarning(specialFiles(s.source))
       if (warning) ctx.reporter.warning(warning)
-      const t0 = Date.now()
-      return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).then(
-        (m) => {
-          ctx.reporter.debug(
-            `the build's manifest: ${m.entries.length} entries, made in ${Date.now() - t0} ms`,
-          )
-          return m
-        },
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e: unknown) =>
+        e instanceof Error ? e : new Error(String(e)),
       )
     })
     for (const r of runs) r.manifest = manifest

@@ -68,6 +68,11 @@ function parseOfferLine(line: string, n: number): OfferEntry | undefined {
  */
 export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer {
   const z = all(reply, 'fz')
+  const plain = all(reply, 'fp')
+  // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
+  let given = 0
+  for (const l of z.length > 0 ? z : plain) given += l.length + 1
+  if (given > maxBytes) throw new ManifestError(`the server's fast-path offer is over ${maxBytes} bytes`)
   let text: string
   if (z.length > 0) {
     const packed = Buffer.from(z.join(''), 'base64')
@@ -77,7 +82,7 @@ export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer
       throw new ManifestError(`the server's fast-path offer does not decompress: ${(e as Error).message}`)
     }
     if (text.endsWith('\n')) text = text.slice(0, -1)
-  } else text = all(reply, 'fp').join('\n')
+  } else text = plain.join('\n')
   const lines = text === '' ? [] : text.split('\n')
   const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '')
   if (!root) throw new ManifestError(`the server's fast-path offer has no root mode`)

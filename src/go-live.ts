@@ -80,7 +80,8 @@ function deployGoLive(ctx: RunContext, run: DeployHost): GoLiveVars {
     prev: state.live,
     prune: (entry) =>
       releasesToPrune([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
-    measure: true,
+    // The fast path's publish measured the disk from its own walk (fast_finish).
+    measure: !run.fast,
     keepFrom: deployKeepSources(ctx, state),
     digest: run.digest,
   })

@@ -282,6 +282,8 @@ export interface BuildOptions {
    * dry run); every path is taken when absent.
    */
   keep?: (relPath: string, isDir: boolean) => boolean
+  /** Stops the hashing (a cancel or the step's timeout). */
+  signal?: AbortSignal
 }
 
 /** The umask of this process, which rsync (started by it) inherits. */
@@ -308,7 +310,10 @@ const PARALLEL_FROM = 2000
  * hashFile in a worker thread, for `paths` under `root` (the same code, as text: the bundle needs
  * no second file). Resolves with one result a path, in order.
  */
-function hashInWorker(root: string, paths: string[]): Promise<(Hashed | undefined)[]> {
+function hashInWorker(
+  root: string,
+  paths: string[],
+): { worker: Worker; promise: Promise<(Hashed | undefined)[]> } {
   const code = `
 const { parentPort, workerData } = require('node:worker_threads')
 const fs = require('node:fs')
@@ -318,14 +323,15 @@ const hashFile = ${hashFile.toString()}
 const buf = Buffer.allocUnsafe(${CHUNK})
 parentPort.postMessage(workerData.paths.map((p) => hashFile(path.join(workerData.root, p), buf, fs, crypto) ?? null))
 `
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { root, paths } })
-    w.once('message', (r: (Hashed | null)[]) => resolve(r.map((x) => x ?? undefined)))
-    w.once('error', reject)
-    w.once('exit', (c) => {
+  const worker = new Worker(code, { eval: true, workerData: { root, paths } })
+  const promise = new Promise<(Hashed | undefined)[]>((resolve, reject) => {
+    worker.once('message', (r: (Hashed | null)[]) => resolve(r.map((x) => x ?? undefined)))
+    worker.once('error', reject)
+    worker.once('exit', (c) => {
       if (c !== 0) reject(new ManifestError(`the hashing thread stopped (exit ${c})`))
     })
   })
+  return { worker, promise }
 }
 
 /**
@@ -416,13 +422,21 @@ export async function buildManifest(root: string, opts: BuildOptions): Promise<E
           files.slice(half).map((e) => e.path),
         )
       : undefined
+  // Its failure is heard when it is awaited (below), never as an unhandled rejection before.
+  other?.promise.catch(() => {})
   const results: (Hashed | undefined)[] = []
   const buf = Buffer.allocUnsafe(CHUNK)
-  for (let i = 0; i < half; i++) {
-    results.push(hashFile(path.join(root, (files[i] as Entry).path), buf, nodeFs, nodeCrypto))
-    if (i % BATCH === BATCH - 1) await yieldToLoop()
+  try {
+    for (let i = 0; i < half; i++) {
+      results.push(hashFile(path.join(root, (files[i] as Entry).path), buf, nodeFs, nodeCrypto))
+      if (i % BATCH === BATCH - 1) await yieldToLoop()
+      if (opts.signal?.aborted) throw new ManifestError('cancelled')
+    }
+    if (other) results.push(...(await other.promise))
+  } finally {
+    // A failure or a cancel here stops the thread too (terminate: a no-op once it has ended).
+    void other?.worker.terminate()
   }
-  if (other) results.push(...(await other))
   for (let i = 0; i < files.length; i++) {
     const e = files[i] as Entry
     const full = path.join(root, e.path)

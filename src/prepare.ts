@@ -39,6 +39,7 @@ export function fastWhy(code: string): string {
     'no-link':
       'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
     'no-remove': 'what the server could not trust could not be removed from the linked copy',
+    resume: 'an upload that failed since the live release went live holds files this one reuses',
   }
   return why[code] ?? 'the server did not say why'
 }
@@ -111,9 +112,6 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   const manifest = await buildManifestOf(ctx, run)
   run.digest = manifest?.digest ?? ''
   if (fast === 'ok') await planUpload(ctx, run, reply, manifest)
-  ctx.reporter.debug(
-    `${run.session.label}: ${run.fast ? `fast path: ${plural(run.fast.send.length, 'entry', 'entries')} to send, ${plural(run.fast.keptFiles, 'file')} kept` : 'checksum path'}`,
-  )
 }
 
 /**

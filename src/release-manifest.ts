@@ -83,6 +83,7 @@ export async function buildReleaseManifest(
     chmod,
     umask,
     keep: selected ? (p) => selected.has(p) : undefined,
+    signal,
   })
   const clauses = parseChmod(chmod, umask) ?? []
   const root = applyChmod((await stat(s.source)).mode, true, clauses)

@@ -12,7 +12,8 @@ import { sh } from './remote-lib.js'
  *   while all of these are unchanged. What it cannot see: a hand edit that keeps the size, keeps
  *   the inode (written in place) and puts the mtime back (touch -d); ctime would see that, but
  *   every hard link and every prune changes ctime, so it would distrust every file after a prune.
- * - `.w.<upload>.*`: the fast path's work files, removed before prepare replies.
+ * - `.w.<upload>.*`: the fast path's work files, from prepare to publish (a run that fails in
+ *   between leaves them to prune_releases, which deletes those older than a day).
  */
 export const MANIFEST_LIB = sh`
 # awk functions of the fast path: manifest escapes (\\ and \n), modes without leading zeros
@@ -67,7 +68,7 @@ END {
 # Whether find has -printf (GNU), asked once a script.
 FIND_PRINTF=
 find_printf() {
-  [ -n "$FIND_PRINTF" ] || { if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
+  [ -n "$FIND_PRINTF" ] || { if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
   [ "$FIND_PRINTF" = 1 ]
 }
 # type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…";
@@ -169,10 +170,13 @@ fast_offer() {
   # cp -al into a directory that exists would nest the live release inside it: never a release.
   # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+  fence
   cut=64
   have_sha256 "$w.sha" && cut=16
   rm -f -- "$w.sha"
-  fence
+  # For publish: which release was copied, and whether the offer cut its hashes (then the digest
+  # must be checked there).
+  printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
   # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
   # release against this listing (inode, size, mtime), so a file replaced in between is caught.
   cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
@@ -183,21 +187,32 @@ fast_offer() {
     send_offer < "$w.offer"
   else
     offer=0
+    kill "$cpid" 2>/dev/null
   fi
   wait "$cpid"
   cprc=$?
   rm -f -- "$w.offer"
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm"
+    rm -f -- "$w.now" "$w.rm" "$w.src"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
   fence
   # What the client cannot rely on goes before the upload (so rsync meets only trusted entries).
-  if [ -s "$w.rm" ] && ! (cd -- "$new" && tr '\n' '\000' < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
+  # The list is of the live tree as it was checked; a part of a path that is a symlink in the copy
+  # now (changed in between) is never gone through: such a path is left, and publish's walk finds it.
+  if [ -s "$w.rm" ] && ! (cd -- "$new" && while IFS= read -r p; do
+      q=. r=$p
+      while :; do
+        case $r in */*) ;; *) break ;; esac
+        q=$q/\${r%%/*} r=\${r#*/}
+        [ -L "$q" ] && continue 2
+      done
+      printf '%s\000' "$p"
+    done < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm"
+    rm -f -- "$w.now" "$w.rm" "$w.src"
     say fast no-remove
     return 1
   fi
@@ -240,7 +255,9 @@ fast_finish() {
   w="$m/.w.$1"
   up="$D/incoming/$1"
   contained "$m"
-  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] ||
+  src='' cut=''
+  { read -r src cut < "$w.src"; } 2>/dev/null || :
+  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
@@ -263,6 +280,8 @@ fast_finish() {
   if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
     [ "sha256:$sh_d" = "$DIGEST" ] ||
       fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+  elif [ "$cut" != 64 ]; then
+    fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
   # One walk of the upload (find never descends through a symlink): what is not in the new
   # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
@@ -275,7 +294,6 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1); MT[p] = $1 " " oct($2) " " $3; nm++; next
       }
       FILENAME == ARGV[2] {
-        if (FNR == 1) next
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
@@ -321,6 +339,6 @@ fast_finish() {
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
   cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src"
 }
 `

@@ -45,6 +45,13 @@ if [ -n "$INCOMING" ]; then
   if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
     FAST=0
   fi
+  # An upload that failed since the live release went live: the checksum path reuses its files
+  # (a second --link-dest), which the fast path cannot.
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] &&
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    say fast resume
+    FAST=0
+  fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi

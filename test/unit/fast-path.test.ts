@@ -119,7 +119,7 @@ describe('the fast-path plan', () => {
   })
 
   it('names every reason for the checksum path, and an unknown one as such', () => {
-    for (const c of ['no-live', 'no-manifest', 'untrusted', 'no-link', 'no-remove'])
+    for (const c of ['no-live', 'no-manifest', 'untrusted', 'no-link', 'no-remove', 'resume'])
       expect(fastWhy(c)).not.toMatch(/did not say/)
     expect(fastWhy('$(evil)')).toBe('the server did not say why')
   })
