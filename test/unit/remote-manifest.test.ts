@@ -169,6 +169,26 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   )
 
   it.skipIf(skip)(
+    'finishes a build that changed nothing: every file kept, whichever the listing names first',
+    async () => {
+      const { T, r1 } = await target(userland)
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r5.tok' })
+      const entries = await buildManifest(r1, { chmod: '' })
+      const text = formatManifest(entries)
+      const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+      const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+      expect(plan.send).toEqual([])
+      const fin = run(userland, T, 'fast_finish r5.tok r1', {
+        MANIFEST: plan.delta,
+        DIGEST: manifestDigest(text),
+        ROOT_MODE: rootMode,
+      })
+      expect(fin.reply.error).toBeUndefined()
+      expect(fin.reply.values.get('linked')).toEqual(['4'])
+    },
+  )
+
+  it.skipIf(skip)(
     'does not offer a live file whose mtime changed since publish, and leaves it out of the copy',
     async () => {
       const { T, r1 } = await target(userland)
