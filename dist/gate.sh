@@ -381,11 +381,11 @@ mv_t_works() {
   rm -rf -- "$p"
   return "$r"
 }
-# Found out on first use (each probe is a process or two, and most scripts never rename a link).
+# Found out on first use (each probe is a process or two, and most scripts never rename a link),
+# or read from $D/caps (caps_load).
 MVKIND=
 mv_known() { [ -n "$MVKIND" ] || MVKIND=$(mv_kind); }
-swap() {
-  mv_known
+swap_as() {
   case "$MVKIND" in
     gnu) mv -fT -- "$1" "$2" ;;
     bsd) mv -fh -- "$1" "$2" ;;
@@ -393,6 +393,34 @@ swap() {
     python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
     *) return 1 ;;
   esac
+}
+swap() {
+  mv_known
+  swap_as "$@" && return 0
+  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more.
+  [ -n "$CAPS_KEPT" ] || return 1
+  CAPS_KEPT='' MVKIND=$(mv_kind)
+  swap_as "$@"
+}
+# What this server's mv and find can do costs processes to find out in every script: a script
+# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND FIND_PRINTF") for the next ones.
+# Server data: read only when every field is a value we know. A kept fact that fails is found out
+# afresh where it is used (swap, tree_stat); doctor always finds out afresh.
+CAPS_KEPT=
+caps_load() {
+  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] || return 0
+  c_tag='' c_v='' c_mv='' c_find=''
+  { read -r c_tag c_v c_mv c_find || :; } < "$D/caps" 2>/dev/null
+  [ "$c_tag $c_v" = "rad-caps 1" ] || return 0
+  case "$c_mv" in gnu|bsd|perl|python) ;; *) return 0 ;; esac
+  case "$c_find" in 0|1) ;; *) return 0 ;; esac
+  MVKIND=$c_mv FIND_PRINTF=$c_find CAPS_KEPT="$c_mv $c_find"
+}
+caps_save() {
+  [ "$LOCKED" = 1 ] && [ -n "$MVKIND" ] && [ "$MVKIND" != none ] && [ -n "${FIND_PRINTF:-}" ] || return 0
+  [ "$CAPS_KEPT" != "$MVKIND $FIND_PRINTF" ] && [ ! -L "$D/caps" ] || return 0
+  printf 'rad-caps 1 %s %s\n' "$MVKIND" "$FIND_PRINTF" > "$D/caps" 2>/dev/null && CAPS_KEPT="$MVKIND $FIND_PRINTF"
+  return 0
 }
 need_swap() {
   mv_known
@@ -444,7 +472,9 @@ MARKED=0
 run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
 run_unmark() {
   um=''
-  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && rm -f -- "$D/lock/pg"
+  # Emptied, not removed (no process: this runs at the end of every script); an empty mark names
+  # no run, and goes with the lock. (true, not ':': a failed redirection ends sh after a special builtin.)
+  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && true 2>/dev/null > "$D/lock/pg"
   MARKED=0
 }
 # Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
@@ -504,7 +534,13 @@ pid_space() {
   IFS= read -r m 2>/dev/null < /etc/machine-id || IFS= read -r m 2>/dev/null < /var/lib/dbus/machine-id || :
   IFS= read -r b 2>/dev/null < /proc/sys/kernel/random/boot_id || :
   n=$(readlink /proc/self/ns/pid 2>/dev/null)
-  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
+  # Only these characters (as tr -cd would leave them), without a process in the usual case.
+  case "$n" in 'pid:['*']') n=${n#pid:\[} n=pid${n%]} ;; esac
+  ps_s="m=$m,b=$b,n=$n"
+  case "$ps_s" in
+    *[!A-Za-z0-9=,-]*) printf '%s' "$ps_s" | tr -cd 'A-Za-z0-9=,-' ;;
+    *) printf '%s' "$ps_s" ;;
+  esac
 }
 # Found out when the lock is taken or judged (only the scripts that take it need it).
 MY_SPACE=
@@ -619,7 +655,7 @@ fence() {
 switch_link() {
   tmp="$D/$LINK.tmp.$TOKEN.$$"
   fence
-  rm -f -- "$tmp"
+  { [ ! -e "$tmp" ] && [ ! -L "$tmp" ]; } || rm -f -- "$tmp"
   ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
   lock_mine || { rm -f -- "$tmp"; fence; }
   if ! swap "$tmp" "$T/$LINK"; then
@@ -637,29 +673,45 @@ live_id() {
     *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
   esac
 }
+# Sets LIVE too (the caller's next question, without another readlink).
 report_state() {
-  say live "$(live_id)"
+  LIVE=$(live_id)
+  say live "$LIVE"
   for d in "$T/releases"/*; do
     if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
     elif [ -d "$d" ]; then say release "${d##*/}"
     fi
   done
   send_log
-  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+  say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
 # The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
 # name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
 # JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
 # than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
 LOG_MAX=16384
+# Fewer than 5000 lines: tail sent them all, so they are numbered from 1 (no count of the whole
+# file, which is two more processes); 5000: the file's own count says where they start.
 send_log() {
   [ -f "$D/log" ] || return 0
-  n=$(($(wc -l < "$D/log") + 0))
-  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
   tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
-      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
-      { print "@@rad log " (NR + first - 1) " " $0 }'
+    RAD_LOG="$D/log" LC_ALL=C awk -v max="$LOG_MAX" '
+      length($0) > max { L[NR] = ""; X[NR] = 1; next }
+      { L[NR] = $0 }
+      END {
+        first = 1
+        if (NR >= 5000) {
+          n = 0; c = ""
+          cmd = "wc -l < \"$RAD_LOG\""; cmd | getline n; close(cmd)
+          cmd = "tail -c 1 \"$RAD_LOG\" | tr \"\\000\" x"; cmd | getline c; close(cmd)
+          n += (c != "")
+          if (n > NR) first = n - NR + 1
+        }
+        for (i = 1; i <= NR; i++) {
+          if (i in X) print "@@rad log-long " (i + first - 1)
+          else print "@@rad log " (i + first - 1) " " L[i]
+        }
+      }'
 }
 # Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
 # for more than a day. A failure here is a warning: the deploy itself has succeeded.
@@ -670,9 +722,22 @@ prune_releases() {
     if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; manifest_drop "$old"; else warn "could not delete old release $old"; fi
   done
   lock_mine || return 0
-  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
-  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
+  # Each find only when there is something to look at (after a deploy, usually nothing).
+  any_in "$D/incoming" '*' '.[!.]*' '..?*' && find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && any_in "$D/manifests" '.[!.]*' '..?*' &&
+    find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
   return 0
+}
+# Whether directory $1 holds a name matching one of the patterns after it (a glob, no process).
+any_in() {
+  ai_d=$1
+  shift
+  for ai_p in "$@"; do
+    for ai_e in "$ai_d"/$ai_p; do
+      { [ -e "$ai_e" ] || [ -L "$ai_e" ]; } && return 0
+    done
+  done
+  return 1
 }
 # Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
 # prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
@@ -904,8 +969,11 @@ function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s
 function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
 '
 # The offer (fast_offer, fast_peek): reads the live manifest, its trust record and the live tree
-# now (tree_stat); prints "r MODE" (the root's mode now), then a line per manifest entry: "t type
+# now (tree_stat on stdin, which ends with "@@end" when it read the whole tree; copied to $now
+# when set); the offer is "r MODE" (the root's mode now), then a line per manifest entry: "t type
 # mode size hash path" (hash cut to $cut digits) when the tree still has it as recorded, else "u".
+# Printed as it is without $zfile; with it, printed as "@@rad fp" reply lines when it is at most
+# $plain bytes of printable ASCII (no gzip, base64, fold and sed to start), else written to $zfile.
 # Writes to $rmlist what a copy of the tree must lose: every path that is not a trusted entry (a
 # directory of the manifest stays).
 AWK_DESCRIBE='
@@ -916,6 +984,7 @@ FILENAME == A {
   nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
 }
 {
+  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } if (now != "") print > now }
   if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
   if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
   k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
@@ -927,13 +996,18 @@ FILENAME == A {
   N[p] = k; NT[p] = $1 " " ($1 == "l" ? "-" : oct($5)); order[++n] = p
 }
 END {
-  if (bad || !("." in N)) exit 1
-  split(NT["."], rt, " "); print "r " rt[2]
+  if (bad || !ended || !("." in N)) exit 1
+  split(NT["."], rt, " "); O[1] = "r " rt[2]; no = 1; big = 0; size = 0
   for (i = 1; i <= nl; i++) {
     p = LP[i]
-    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; print "t " LX[i] " " p }
-    else print "u"
+    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; o = "t " LX[i] " " p }
+    else o = "u"
+    O[++no] = o
+    if (!big) { size += length(o) + 10; if (size > plain || o !~ /^[ -~]*$/) big = 1 }
   }
+  if (zfile == "") for (i = 1; i <= no; i++) print O[i]
+  else if (big) { for (i = 1; i <= no; i++) print O[i] > zfile; close(zfile) }
+  else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
   printf "" > rmlist
   for (j = 1; j <= n; j++) {
     p = order[j]
@@ -957,8 +1031,14 @@ tree_stat() {
   (
     cd -- "$1" || exit 1
     if find_printf; then
-      find . -printf "%y %i %s %T@ %m$ts_b %p\n"
-    elif stat -c %i . >/dev/null 2>&1; then
+      find . -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
+      # -printf as $D/caps kept it, refused (find replaced since): found out afresh. A find that
+      # has -printf failed for another reason, after writing some lines: that is a failure.
+      [ -n "$CAPS_KEPT" ] || exit 1
+      FIND_PRINTF=
+      ! find_printf || exit 1
+    fi
+    if stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
     else
       for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
@@ -1025,7 +1105,7 @@ sha256_of() {
 }
 # Whether sha256_of works here (the hash of nothing, checked).
 have_sha256() {
-  : > "$1" && [ "$(sha256_of "$1" 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
+  [ "$(sha256_of /dev/null 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
 }
 
 # The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
@@ -1049,8 +1129,7 @@ fast_offer() {
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
   fence
   cut=64
-  have_sha256 "$w.sha" && cut=16
-  rm -f -- "$w.sha"
+  have_sha256 && cut=16
   # For publish: which release was copied, and whether the offer cut its hashes (then the digest
   # must be checked there).
   printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
@@ -1058,20 +1137,23 @@ fast_offer() {
   # release against this listing (inode, size, mtime), so a file replaced in between is caught.
   cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
   cpid=$!
-  if tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null &&
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" "$w.now" > "$w.offer" 2>/dev/null; then
+  # The walk goes straight into awk (which keeps it as $w.now): no wait for one before the other.
+  # (find_printf first, here: what it learns in the pipeline's subshell would be lost to caps_save.)
+  find_printf
+  if { tree_stat "$T/releases/$1" && echo @@end; } 2>/dev/null |
+    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now="$w.now" -v zfile="$w.offer" -v plain=32768 \
+      "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null; then
     offer=1
-    send_offer < "$w.offer"
+    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
   else
     offer=0
     kill "$cpid" 2>/dev/null
   fi
   wait "$cpid"
   cprc=$?
-  rm -f -- "$w.offer"
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
@@ -1097,10 +1179,10 @@ fast_offer() {
   return 0
 }
 # The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
-# bytes), else plain.
+# bytes), else plain. gzip -1: half the time of its default for a tenth more bytes (hex and names).
 send_offer() {
   if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
-    gzip -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
+    gzip -1 -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
   else
     sed 's/^/@@rad fp /'
   fi
@@ -1112,7 +1194,8 @@ fast_peek() {
   m="$D/manifests"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || return 0
-  if pk=$(tree_stat "$T/releases/$1" 2>/dev/null | LC_ALL=C awk -v cut=64 -v rmlist=/dev/null "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
+  if pk=$({ tree_stat "$T/releases/$1" && echo @@end; } 2>/dev/null |
+    LC_ALL=C awk -v cut=64 -v rmlist=/dev/null -v now= -v zfile= "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
     printf '%s\n' "$pk" | send_offer
   fi
   return 0
@@ -1137,6 +1220,13 @@ fast_finish() {
   [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
+  # One walk of the upload (find never descends through a symlink), read only, on another core
+  # while the manifest is rebuilt and checked; "@@end" after it says it read the whole tree. A
+  # failure before its end stops it first (ff_fail): nothing of this call writes after it said so.
+  find_printf
+  { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
+  walk=$!
+  ff_fail() { kill "$walk" 2>/dev/null; wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
@@ -1151,18 +1241,18 @@ fast_finish() {
         next
       }
       { print }' > "$m/.in.$1" 2>/dev/null; then
-    fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
+    ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi
   # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
   if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
     [ "sha256:$sh_d" = "$DIGEST" ] ||
-      fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+      ff_fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   elif [ "$cut" != 64 ]; then
-    fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
+    ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
-  # One walk of the upload (find never descends through a symlink): what is not in the new
-  # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
-  tree_stat "$up" blocks > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
+  wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
+  # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
+  # rest is checked against it and recorded.
   if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
       function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
       BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
@@ -1174,6 +1264,7 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
+      $0 == "@@end" { ended = 1; next }
       {
         if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /)) { why = "unreadable line"; exit 1 }
         h = substr($0, 1, RLENGTH); r = substr($0, RLENGTH + 1); sp = index(r, " ")
@@ -1201,12 +1292,15 @@ fast_finish() {
         kb += $6
       }
       END {
+        if (why == "" && !ended) why = "cannot read the upload back"
         if (why != "") { print "@@rad fast-why " why; exit 1 }
         if (matched != nm) { for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 } }
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
       }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
-    why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)
-    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del"
+    why=''
+    { IFS= read -r why || :; } < "$w.out" 2>/dev/null
+    case "$why" in '@@rad fast-why '*) why=${why#@@rad fast-why } ;; *) why='' ;; esac
+    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
     fail fast-mismatch "the upload does not match its manifest (${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
   # What the copy kept from the live release that the new release does not have.
@@ -1215,12 +1309,14 @@ fast_finish() {
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
-  cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src"
+  # Two lines (linked, disk-kb): read back by sh, no cat.
+  while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer"
 }
 }
 rad_s_prepare() {
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+caps_load
 need_swap
 if [ ! -d "$T" ]; then
   mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
@@ -1230,13 +1326,18 @@ contained
 if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
   fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
 fi
-mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
+{ [ -d "$T/releases" ] && [ -d "$D/incoming" ]; } || mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null ||
+  fail target-unwritable "cannot create $T/releases and $D"
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
-live=$(live_id)
+live=$LIVE
 fs_split "$live"
-ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+# Uploads left in incoming/ (the newest three), when there is any: usually none.
+set -- "$D/incoming"/*
+if [ -e "$1" ] || [ -L "$1" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
+fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
@@ -1249,10 +1350,15 @@ if [ -n "$INCOMING" ]; then
   fi
   # An upload that failed since the live release went live: the checksum path reuses its files
   # (a second --link-dest), which the fast path cannot.
-  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] &&
-    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
-    say fast resume
-    FAST=0
+  # (The same uploads as the leftovers above; -nt compares mtimes, as find -newer would.)
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ]; then
+    for l in "$D/incoming"/*; do
+      if [ -d "$l" ] && [ ! -L "$l" ] && [ "$l" -nt "$T/releases/$live" ]; then
+        say fast resume
+        FAST=0
+        break
+      fi
+    done
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
@@ -1263,9 +1369,11 @@ say shell "${SHELL:-}"
 if [ -n "$SHARED" ]; then
   printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
 fi
+caps_save
 say ok
 }
 rad_s_publishAndSwitch() {
+caps_load
 lock_check
 contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
@@ -1303,6 +1411,7 @@ if [ "$SWITCH" = 1 ]; then
 else
   say published "$ID"
 fi
+caps_save
 [ "$KEEP_LOCK" = 1 ] || lock_release
 say ok
 }
@@ -1314,6 +1423,7 @@ run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
 say ok
 }
 rad_s_stage() {
+caps_load
 lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
@@ -1337,6 +1447,7 @@ mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/inc
 say ok
 }
 rad_s_switchTo() {
+caps_load
 if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
 release_dir_ok "$ID"
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
@@ -1444,7 +1555,8 @@ rad_s_doctor() {
 say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
 say shell "${SHELL:-}"
 if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
-mv_known
+# Found out now, never read from $D/caps: doctor says what the server can do today.
+MVKIND=$(mv_kind)
 say mv-kind "$MVKIND"
 # kind owner writable device of each part of the deploy root that exists
 part() {

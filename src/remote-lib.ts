@@ -70,11 +70,11 @@ mv_t_works() {
   rm -rf -- "$p"
   return "$r"
 }
-# Found out on first use (each probe is a process or two, and most scripts never rename a link).
+# Found out on first use (each probe is a process or two, and most scripts never rename a link),
+# or read from $D/caps (caps_load).
 MVKIND=
 mv_known() { [ -n "$MVKIND" ] || MVKIND=$(mv_kind); }
-swap() {
-  mv_known
+swap_as() {
   case "$MVKIND" in
     gnu) mv -fT -- "$1" "$2" ;;
     bsd) mv -fh -- "$1" "$2" ;;
@@ -82,6 +82,34 @@ swap() {
     python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
     *) return 1 ;;
   esac
+}
+swap() {
+  mv_known
+  swap_as "$@" && return 0
+  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more.
+  [ -n "$CAPS_KEPT" ] || return 1
+  CAPS_KEPT='' MVKIND=$(mv_kind)
+  swap_as "$@"
+}
+# What this server's mv and find can do costs processes to find out in every script: a script
+# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND FIND_PRINTF") for the next ones.
+# Server data: read only when every field is a value we know. A kept fact that fails is found out
+# afresh where it is used (swap, tree_stat); doctor always finds out afresh.
+CAPS_KEPT=
+caps_load() {
+  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] || return 0
+  c_tag='' c_v='' c_mv='' c_find=''
+  { read -r c_tag c_v c_mv c_find || :; } < "$D/caps" 2>/dev/null
+  [ "$c_tag $c_v" = "rad-caps 1" ] || return 0
+  case "$c_mv" in gnu|bsd|perl|python) ;; *) return 0 ;; esac
+  case "$c_find" in 0|1) ;; *) return 0 ;; esac
+  MVKIND=$c_mv FIND_PRINTF=$c_find CAPS_KEPT="$c_mv $c_find"
+}
+caps_save() {
+  [ "$LOCKED" = 1 ] && [ -n "$MVKIND" ] && [ "$MVKIND" != none ] && [ -n "\${FIND_PRINTF:-}" ] || return 0
+  [ "$CAPS_KEPT" != "$MVKIND $FIND_PRINTF" ] && [ ! -L "$D/caps" ] || return 0
+  printf 'rad-caps 1 %s %s\n' "$MVKIND" "$FIND_PRINTF" > "$D/caps" 2>/dev/null && CAPS_KEPT="$MVKIND $FIND_PRINTF"
+  return 0
 }
 need_swap() {
   mv_known
@@ -133,7 +161,9 @@ MARKED=0
 run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
 run_unmark() {
   um=''
-  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && rm -f -- "$D/lock/pg"
+  # Emptied, not removed (no process: this runs at the end of every script); an empty mark names
+  # no run, and goes with the lock. (true, not ':': a failed redirection ends sh after a special builtin.)
+  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && true 2>/dev/null > "$D/lock/pg"
   MARKED=0
 }
 # Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
@@ -193,7 +223,13 @@ pid_space() {
   IFS= read -r m 2>/dev/null < /etc/machine-id || IFS= read -r m 2>/dev/null < /var/lib/dbus/machine-id || :
   IFS= read -r b 2>/dev/null < /proc/sys/kernel/random/boot_id || :
   n=$(readlink /proc/self/ns/pid 2>/dev/null)
-  printf 'm=%s,b=%s,n=%s' "$m" "$b" "$n" | tr -cd 'A-Za-z0-9=,-'
+  # Only these characters (as tr -cd would leave them), without a process in the usual case.
+  case "$n" in 'pid:['*']') n=\${n#pid:\[} n=pid\${n%]} ;; esac
+  ps_s="m=$m,b=$b,n=$n"
+  case "$ps_s" in
+    *[!A-Za-z0-9=,-]*) printf '%s' "$ps_s" | tr -cd 'A-Za-z0-9=,-' ;;
+    *) printf '%s' "$ps_s" ;;
+  esac
 }
 # Found out when the lock is taken or judged (only the scripts that take it need it).
 MY_SPACE=
@@ -308,7 +344,7 @@ fence() {
 switch_link() {
   tmp="$D/$LINK.tmp.$TOKEN.$$"
   fence
-  rm -f -- "$tmp"
+  { [ ! -e "$tmp" ] && [ ! -L "$tmp" ]; } || rm -f -- "$tmp"
   ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
   lock_mine || { rm -f -- "$tmp"; fence; }
   if ! swap "$tmp" "$T/$LINK"; then
@@ -326,29 +362,45 @@ live_id() {
     *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
   esac
 }
+# Sets LIVE too (the caller's next question, without another readlink).
 report_state() {
-  say live "$(live_id)"
+  LIVE=$(live_id)
+  say live "$LIVE"
   for d in "$T/releases"/*; do
     if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
     elif [ -d "$d" ]; then say release "\${d##*/}"
     fi
   done
   send_log
-  say free-kb "$(df -Pk "$T" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+  say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
 # The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
 # name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
 # JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
 # than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
 LOG_MAX=16384
+# Fewer than 5000 lines: tail sent them all, so they are numbered from 1 (no count of the whole
+# file, which is two more processes); 5000: the file's own count says where they start.
 send_log() {
   [ -f "$D/log" ] || return 0
-  n=$(($(wc -l < "$D/log") + 0))
-  [ -n "$(tail -c 1 "$D/log" | tr '\000' x)" ] && n=$((n + 1))
   tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    LC_ALL=C awk -v first=$((n > 5000 ? n - 4999 : 1)) -v max="$LOG_MAX" '
-      length($0) > max { print "@@rad log-long " (NR + first - 1); next }
-      { print "@@rad log " (NR + first - 1) " " $0 }'
+    RAD_LOG="$D/log" LC_ALL=C awk -v max="$LOG_MAX" '
+      length($0) > max { L[NR] = ""; X[NR] = 1; next }
+      { L[NR] = $0 }
+      END {
+        first = 1
+        if (NR >= 5000) {
+          n = 0; c = ""
+          cmd = "wc -l < \"$RAD_LOG\""; cmd | getline n; close(cmd)
+          cmd = "tail -c 1 \"$RAD_LOG\" | tr \"\\000\" x"; cmd | getline c; close(cmd)
+          n += (c != "")
+          if (n > NR) first = n - NR + 1
+        }
+        for (i = 1; i <= NR; i++) {
+          if (i in X) print "@@rad log-long " (i + first - 1)
+          else print "@@rad log " (i + first - 1) " " L[i]
+        }
+      }'
 }
 # Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
 # for more than a day. A failure here is a warning: the deploy itself has succeeded.
@@ -359,9 +411,22 @@ prune_releases() {
     if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; manifest_drop "$old"; else warn "could not delete old release $old"; fi
   done
   lock_mine || return 0
-  find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
-  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
+  # Each find only when there is something to look at (after a deploy, usually nothing).
+  any_in "$D/incoming" '*' '.[!.]*' '..?*' && find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
+  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && any_in "$D/manifests" '.[!.]*' '..?*' &&
+    find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
   return 0
+}
+# Whether directory $1 holds a name matching one of the patterns after it (a glob, no process).
+any_in() {
+  ai_d=$1
+  shift
+  for ai_p in "$@"; do
+    for ai_e in "$ai_d"/$ai_p; do
+      { [ -e "$ai_e" ] || [ -L "$ai_e" ]; } && return 0
+    done
+  done
+  return 1
 }
 # Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
 # prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.

@@ -27,8 +27,11 @@ function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s
 function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
 '
 # The offer (fast_offer, fast_peek): reads the live manifest, its trust record and the live tree
-# now (tree_stat); prints "r MODE" (the root's mode now), then a line per manifest entry: "t type
+# now (tree_stat on stdin, which ends with "@@end" when it read the whole tree; copied to $now
+# when set); the offer is "r MODE" (the root's mode now), then a line per manifest entry: "t type
 # mode size hash path" (hash cut to $cut digits) when the tree still has it as recorded, else "u".
+# Printed as it is without $zfile; with it, printed as "@@rad fp" reply lines when it is at most
+# $plain bytes of printable ASCII (no gzip, base64, fold and sed to start), else written to $zfile.
 # Writes to $rmlist what a copy of the tree must lose: every path that is not a trusted entry (a
 # directory of the manifest stays).
 AWK_DESCRIBE='
@@ -39,6 +42,7 @@ FILENAME == A {
   nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
 }
 {
+  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } if (now != "") print > now }
   if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
   if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
   k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
@@ -50,13 +54,18 @@ FILENAME == A {
   N[p] = k; NT[p] = $1 " " ($1 == "l" ? "-" : oct($5)); order[++n] = p
 }
 END {
-  if (bad || !("." in N)) exit 1
-  split(NT["."], rt, " "); print "r " rt[2]
+  if (bad || !ended || !("." in N)) exit 1
+  split(NT["."], rt, " "); O[1] = "r " rt[2]; no = 1; big = 0; size = 0
   for (i = 1; i <= nl; i++) {
     p = LP[i]
-    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; print "t " LX[i] " " p }
-    else print "u"
+    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; o = "t " LX[i] " " p }
+    else o = "u"
+    O[++no] = o
+    if (!big) { size += length(o) + 10; if (size > plain || o !~ /^[ -~]*$/) big = 1 }
   }
+  if (zfile == "") for (i = 1; i <= no; i++) print O[i]
+  else if (big) { for (i = 1; i <= no; i++) print O[i] > zfile; close(zfile) }
+  else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
   printf "" > rmlist
   for (j = 1; j <= n; j++) {
     p = order[j]
@@ -80,8 +89,14 @@ tree_stat() {
   (
     cd -- "$1" || exit 1
     if find_printf; then
-      find . -printf "%y %i %s %T@ %m$ts_b %p\n"
-    elif stat -c %i . >/dev/null 2>&1; then
+      find . -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
+      # -printf as $D/caps kept it, refused (find replaced since): found out afresh. A find that
+      # has -printf failed for another reason, after writing some lines: that is a failure.
+      [ -n "$CAPS_KEPT" ] || exit 1
+      FIND_PRINTF=
+      ! find_printf || exit 1
+    fi
+    if stat -c %i . >/dev/null 2>&1; then
       for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
     else
       for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
@@ -148,7 +163,7 @@ sha256_of() {
 }
 # Whether sha256_of works here (the hash of nothing, checked).
 have_sha256() {
-  : > "$1" && [ "$(sha256_of "$1" 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
+  [ "$(sha256_of /dev/null 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
 }
 
 # The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
@@ -172,8 +187,7 @@ fast_offer() {
   [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
   fence
   cut=64
-  have_sha256 "$w.sha" && cut=16
-  rm -f -- "$w.sha"
+  have_sha256 && cut=16
   # For publish: which release was copied, and whether the offer cut its hashes (then the digest
   # must be checked there).
   printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
@@ -181,20 +195,23 @@ fast_offer() {
   # release against this listing (inode, size, mtime), so a file replaced in between is caught.
   cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
   cpid=$!
-  if tree_stat "$T/releases/$1" > "$w.now" 2>/dev/null &&
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" "$w.now" > "$w.offer" 2>/dev/null; then
+  # The walk goes straight into awk (which keeps it as $w.now): no wait for one before the other.
+  # (find_printf first, here: what it learns in the pipeline's subshell would be lost to caps_save.)
+  find_printf
+  if { tree_stat "$T/releases/$1" && echo @@end; } 2>/dev/null |
+    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now="$w.now" -v zfile="$w.offer" -v plain=32768 \
+      "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null; then
     offer=1
-    send_offer < "$w.offer"
+    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
   else
     offer=0
     kill "$cpid" 2>/dev/null
   fi
   wait "$cpid"
   cprc=$?
-  rm -f -- "$w.offer"
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
@@ -220,10 +237,10 @@ fast_offer() {
   return 0
 }
 # The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
-# bytes), else plain.
+# bytes), else plain. gzip -1: half the time of its default for a tenth more bytes (hex and names).
 send_offer() {
   if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
-    gzip -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
+    gzip -1 -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
   else
     sed 's/^/@@rad fp /'
   fi
@@ -235,7 +252,8 @@ fast_peek() {
   m="$D/manifests"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || return 0
-  if pk=$(tree_stat "$T/releases/$1" 2>/dev/null | LC_ALL=C awk -v cut=64 -v rmlist=/dev/null "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
+  if pk=$({ tree_stat "$T/releases/$1" && echo @@end; } 2>/dev/null |
+    LC_ALL=C awk -v cut=64 -v rmlist=/dev/null -v now= -v zfile= "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
     printf '%s\n' "$pk" | send_offer
   fi
   return 0
@@ -260,6 +278,13 @@ fast_finish() {
   [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
+  # One walk of the upload (find never descends through a symlink), read only, on another core
+  # while the manifest is rebuilt and checked; "@@end" after it says it read the whole tree. A
+  # failure before its end stops it first (ff_fail): nothing of this call writes after it said so.
+  find_printf
+  { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
+  walk=$!
+  ff_fail() { kill "$walk" 2>/dev/null; wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
@@ -274,18 +299,18 @@ fast_finish() {
         next
       }
       { print }' > "$m/.in.$1" 2>/dev/null; then
-    fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
+    ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi
   # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
   if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
     [ "sha256:$sh_d" = "$DIGEST" ] ||
-      fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+      ff_fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   elif [ "$cut" != 64 ]; then
-    fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
+    ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
-  # One walk of the upload (find never descends through a symlink): what is not in the new
-  # manifest goes (the topmost such path, whole), the rest is checked against it and recorded.
-  tree_stat "$up" blocks > "$w.pub" 2>/dev/null || fail fast-mismatch "cannot read the upload $up back"
+  wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
+  # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
+  # rest is checked against it and recorded.
   if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
       function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
       BEGIN { while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
@@ -297,6 +322,7 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
+      $0 == "@@end" { ended = 1; next }
       {
         if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /)) { why = "unreadable line"; exit 1 }
         h = substr($0, 1, RLENGTH); r = substr($0, RLENGTH + 1); sp = index(r, " ")
@@ -324,12 +350,15 @@ fast_finish() {
         kb += $6
       }
       END {
+        if (why == "" && !ended) why = "cannot read the upload back"
         if (why != "") { print "@@rad fast-why " why; exit 1 }
         if (matched != nm) { for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 } }
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
       }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
-    why=$(sed -n 's/^@@rad fast-why //p' "$w.out" | head -n 1)
-    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del"
+    why=''
+    { IFS= read -r why || :; } < "$w.out" 2>/dev/null
+    case "$why" in '@@rad fast-why '*) why=\${why#@@rad fast-why } ;; *) why='' ;; esac
+    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
     fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
   # What the copy kept from the live release that the new release does not have.
@@ -338,7 +367,8 @@ fast_finish() {
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
-  cat -- "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src"
+  # Two lines (linked, disk-kb): read back by sh, no cat.
+  while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer"
 }
 `

@@ -19,6 +19,7 @@ const REPLY_LINE_MAX = 20_000
 
 const PREPARE = sh`
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
+caps_load
 need_swap
 if [ ! -d "$T" ]; then
   mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
@@ -28,13 +29,18 @@ contained
 if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
   fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
 fi
-mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null || fail target-unwritable "cannot create $T/releases and $D"
+{ [ -d "$T/releases" ] && [ -d "$D/incoming" ]; } || mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null ||
+  fail target-unwritable "cannot create $T/releases and $D"
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 report_state
-live=$(live_id)
+live=$LIVE
 fs_split "$live"
-ls -1t "$D/incoming" 2>/dev/null | head -n 3 | while IFS= read -r l; do say leftover "$l"; done
+# Uploads left in incoming/ (the newest three), when there is any: usually none.
+set -- "$D/incoming"/*
+if [ -e "$1" ] || [ -L "$1" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
+fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
@@ -47,10 +53,15 @@ if [ -n "$INCOMING" ]; then
   fi
   # An upload that failed since the live release went live: the checksum path reuses its files
   # (a second --link-dest), which the fast path cannot.
-  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] &&
-    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
-    say fast resume
-    FAST=0
+  # (The same uploads as the leftovers above; -nt compares mtimes, as find -newer would.)
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ]; then
+    for l in "$D/incoming"/*; do
+      if [ -d "$l" ] && [ ! -L "$l" ] && [ "$l" -nt "$T/releases/$live" ]; then
+        say fast resume
+        FAST=0
+        break
+      fi
+    done
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
@@ -61,10 +72,12 @@ say shell "\${SHELL:-}"
 if [ -n "$SHARED" ]; then
   printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
 fi
+caps_save
 say ok
 `
 
 const PUBLISH_AND_SWITCH = sh`
+caps_load
 lock_check
 contained
 [ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
@@ -102,12 +115,14 @@ if [ "$SWITCH" = 1 ]; then
 else
   say published "$ID"
 fi
+caps_save
 [ "$KEEP_LOCK" = 1 ] || lock_release
 say ok
 `
 
 // command: upload: the finished upload waits, complete, for command: activate.
 const STAGE = sh`
+caps_load
 lock_check
 contained
 [ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
@@ -161,6 +176,7 @@ say ok
 `
 
 const SWITCH_TO = sh`
+caps_load
 if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
 release_dir_ok "$ID"
 [ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
@@ -273,7 +289,8 @@ const DOCTOR = sh`
 say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
 say shell "\${SHELL:-}"
 if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
-mv_known
+# Found out now, never read from $D/caps: doctor says what the server can do today.
+MVKIND=$(mv_kind)
 say mv-kind "$MVKIND"
 # kind owner writable device of each part of the deploy root that exists
 part() {

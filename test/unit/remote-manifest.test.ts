@@ -53,7 +53,7 @@ function run(userland: 'system' | 'busybox', T: string, body: string, vars: Reco
 }
 
 /** A target with release r1 live, published with its manifest and trust record. */
-async function target(userland: 'system' | 'busybox') {
+async function target(userland: 'system' | 'busybox', more: Record<string, string> = {}) {
   const T = tempDir('radfast-')
   const r1 = `${T}/releases/r1`
   mkdirSync(`${r1}/d`, { recursive: true })
@@ -61,7 +61,13 @@ async function target(userland: 'system' | 'busybox') {
   mkdirSync(`${T}/.deploy/incoming`, { recursive: true })
   mkdirSync(`${T}/.deploy/lock`)
   writeFileSync(`${T}/.deploy/lock/holder`, 'tok host 0 99999999999 x\n')
-  for (const [p, c] of Object.entries({ a: 'aaa\n', b: 'bbb\n', 'd/c': 'ccc\n', '-rf x\\y': 'odd\n' }))
+  for (const [p, c] of Object.entries({
+    a: 'aaa\n',
+    b: 'bbb\n',
+    'd/c': 'ccc\n',
+    '-rf x\\y': 'odd\n',
+    ...more,
+  }))
     writeFileSync(`${r1}/${p}`, c)
   symlinkSync('a', `${r1}/l`)
   symlinkSync('releases/r1', `${T}/current`)
@@ -185,6 +191,35 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       })
       expect(fin.reply.error).toBeUndefined()
       expect(fin.reply.values.get('linked')).toEqual(['4'])
+    },
+  )
+
+  it.skipIf(skip)(
+    'sends a small offer as plain reply lines; a big one, or one with a name beyond printable ASCII, zipped: the same offer',
+    async () => {
+      const plainOf = async (more: Record<string, string>, inc: string) => {
+        const { T } = await target(userland, more)
+        const r = run(userland, T, 'fast_offer r1', { INCOMING: inc })
+        expect(r.reply.values.get('fast')).toEqual(['ok'])
+        const offer = readOffer(r.reply)
+        // Every entry of the live manifest, each trusted, whichever way it came.
+        expect(offer.entries.length).toBe(
+          readFileSync(`${T}/.deploy/manifests/r1`, 'utf8').split('\n').length - 2,
+        )
+        expect(offer.entries.every((e) => e !== undefined)).toBe(true)
+        expect(workFiles(T).filter((f) => f.endsWith('.offer'))).toEqual([])
+        return { fp: r.reply.values.get('fp')?.length ?? 0, fz: r.reply.values.get('fz')?.length ?? 0 }
+      }
+      const small = await plainOf({}, 'r7.tok')
+      expect(small.fp).toBeGreaterThan(0)
+      expect(small.fz).toBe(0)
+      const many = Object.fromEntries(
+        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+      )
+      const big = await plainOf(many, 'r8.tok')
+      expect([big.fp, big.fz > 0]).toEqual([0, true])
+      const odd = await plainOf({ 'caf\u00e9.html': 'x\n' }, 'r9.tok')
+      expect([odd.fp, odd.fz > 0]).toEqual([0, true])
     },
   )
 

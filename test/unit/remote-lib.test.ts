@@ -1,0 +1,187 @@
+/**
+ * The server library's ways of doing without a process (src/remote-lib.ts), run by a real sh on
+ * local directories: each must say exactly what the longer way said. Under the system's userland
+ * and, where busybox is installed, under busybox only.
+ */
+import { spawnSync } from 'node:child_process'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { shAssignments } from '../../src/quote.js'
+import { parseReply, renderScript, SERVER_LIB } from '../../src/remote.js'
+import { tempDir } from './helpers.js'
+
+const BUSYBOX = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
+
+/** A PATH of busybox applets only. */
+function busyboxPath(): string {
+  const dir = tempDir('radbb-')
+  const list = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+  for (const a of list) symlinkSync(BUSYBOX, path.join(dir, a))
+  return dir
+}
+
+type Userland = 'system' | 'busybox'
+const USERLANDS: Userland[] = BUSYBOX ? ['system', 'busybox'] : ['system']
+
+function run(userland: Userland, T: string, body: string, vars: Record<string, string | number> = {}) {
+  const script = `${shAssignments({ T, LINK: 'current', TOKEN: 'tok', LEFT: 600, ...vars })}\n${SERVER_LIB}\n${body}\n`
+  const bb = userland === 'busybox'
+  const r = spawnSync(bb ? BUSYBOX : 'sh', bb ? ['sh', '-s'] : ['-s'], {
+    input: script,
+    encoding: 'utf8',
+    env: { PATH: bb ? busyboxPath() : (process.env.PATH ?? '') },
+  })
+  return { ...r, reply: parseReply(r.stdout) }
+}
+
+describe.each(USERLANDS)('the server library without its processes (%s userland)', (userland) => {
+  it('numbers the log from 1 when tail sent all of it, and from the file’s own count at 5,000 lines', () => {
+    const T = tempDir('radlog-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    const long = 'x'.repeat(16_385)
+    writeFileSync(`${T}/.deploy/log`, `{"a":1}\n${long}\nnul\0here\n{"b":2}`)
+    const few = run(userland, T, 'send_log')
+    expect(few.stderr).toBe('')
+    expect(few.reply.values.get('log')).toEqual(['1 {"a":1}', '3 nul\\x01here', '4 {"b":2}'])
+    expect(few.reply.values.get('log-long')).toEqual(['2'])
+    // 5,003 lines, the last without its newline: the last 5,000 are sent, numbered 4 to 5,003.
+    const lines = Array.from({ length: 5003 }, (_, i) => `{"n":${i + 1}}`)
+    writeFileSync(`${T}/.deploy/log`, lines.join('\n'))
+    const many = run(userland, T, 'send_log').reply.values.get('log') ?? []
+    expect(many.length).toBe(5000)
+    expect(many[0]).toBe('4 {"n":4}')
+    expect(many.at(-1)).toBe('5003 {"n":5003}')
+    // Exactly 5,000 lines: all of them, from 1.
+    writeFileSync(`${T}/.deploy/log`, `${lines.slice(0, 5000).join('\n')}\n`)
+    const all = run(userland, T, 'send_log').reply.values.get('log') ?? []
+    expect([all.length, all[0], all.at(-1)]).toEqual([5000, '1 {"n":1}', '5000 {"n":5000}'])
+  })
+
+  it('names its pid namespace as tr -cd did (a holder written by an older version still matches)', () => {
+    const T = tempDir('radspace-')
+    const r = run(
+      userland,
+      T,
+      `new=$(pid_space)
+old=$(printf 'm=%s,b=%s,n=%s' "$(cat /etc/machine-id 2>/dev/null)" "$(cat /proc/sys/kernel/random/boot_id)" "$(readlink /proc/self/ns/pid)" | tr -cd 'A-Za-z0-9=,-')
+say space "$new"; say old "$old"`,
+    )
+    const space = r.reply.values.get('space')?.[0] ?? ''
+    expect(space).toMatch(/^m=[0-9a-f]*,b=[0-9a-f-]+,n=pid[0-9]+$/)
+    expect(space).toBe(r.reply.values.get('old')?.[0])
+  })
+
+  it('keeps what mv and find can do in .deploy/caps, under the lock only, and trusts only a file it can read', () => {
+    const T = tempDir('radcaps-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    const kind = run(userland, T, 'MVKIND=$(mv_kind); say kind "$MVKIND"').reply.values.get('kind')?.[0]
+    expect(['gnu', 'perl', 'python']).toContain(kind)
+    const save = 'caps_load; mv_known; find_printf; caps_save; say kind "$MVKIND" "$FIND_PRINTF"'
+    // Not holding the lock: nothing written.
+    run(userland, T, save)
+    expect(existsSync(`${T}/.deploy/caps`)).toBe(false)
+    const saved = run(userland, T, `LOCKED=1; ${save}`)
+    const printf = userland === 'system' ? '1' : '0'
+    expect(saved.reply.values.get('kind')).toEqual([`${kind} ${printf}`])
+    expect(readFileSync(`${T}/.deploy/caps`, 'utf8')).toBe(`rad-caps 1 ${kind} ${printf}\n`)
+    // Read back without a probe; anything else in the file is ignored.
+    const load = 'caps_load; say kind "$MVKIND" "$FIND_PRINTF" "$CAPS_KEPT"'
+    writeFileSync(`${T}/.deploy/caps`, 'rad-caps 1 python 1\n')
+    expect(run(userland, T, load).reply.values.get('kind')).toEqual(['python 1 python 1'])
+    for (const bad of [
+      'rad-caps 2 gnu 1\n',
+      'rad-caps 1 $(touch x) 1\n',
+      'rad-caps 1 gnu yes\n',
+      'rad-caps 1 none 1\n',
+      '',
+    ]) {
+      writeFileSync(`${T}/.deploy/caps`, bad)
+      expect(run(userland, T, load).reply.values.get('kind')).toEqual(['  '])
+    }
+    // A symlink in its place is neither read nor written through.
+    const outside = tempDir('radcapsout-')
+    writeFileSync(`${outside}/f`, 'rad-caps 1 python 1\n')
+    rmSync(`${T}/.deploy/caps`)
+    symlinkSync(`${outside}/f`, `${T}/.deploy/caps`)
+    expect(run(userland, T, load).reply.values.get('kind')).toEqual(['  '])
+    run(userland, T, `LOCKED=1; ${save}`)
+    expect(readFileSync(`${outside}/f`, 'utf8')).toBe('rad-caps 1 python 1\n')
+  })
+
+  it('a kept mv kind that fails is found out afresh, and the link still renamed over', () => {
+    const T = tempDir('radcapsmv-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    mkdirSync(`${T}/a`)
+    mkdirSync(`${T}/b`)
+    symlinkSync('a', `${T}/cur`)
+    symlinkSync('b', `${T}/new`)
+    // BSD's mv -h is no option of GNU or busybox mv: the rename fails, then works as probed.
+    writeFileSync(`${T}/.deploy/caps`, 'rad-caps 1 bsd 1\n')
+    const r = run(userland, T, 'caps_load; swap "$T/new" "$T/cur" && say kind "$MVKIND"')
+    expect(r.reply.values.get('kind')?.[0]).not.toBe('bsd')
+    expect(readlinkSync(`${T}/cur`)).toBe('b')
+    expect(existsSync(`${T}/a/new`) || existsSync(`${T}/new`)).toBe(false)
+  })
+
+  it('a kept find -printf that find refuses: the walk falls back to stat, whole', () => {
+    const T = tempDir('radcapsfind-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    mkdirSync(`${T}/tree/d`, { recursive: true })
+    writeFileSync(`${T}/tree/d/f`, 'f\n')
+    writeFileSync(`${T}/.deploy/caps`, 'rad-caps 1 gnu 1\n')
+    const r = run(
+      userland,
+      T,
+      'caps_load; tree_stat "$T/tree" | while IFS= read -r l; do say line "$l"; done',
+    )
+    const paths = (r.reply.values.get('line') ?? []).map((l) => l.split(' ').slice(5).join(' ')).sort()
+    expect(paths).toEqual(['.', './d', './d/f'])
+  })
+
+  it('prune looks in incoming/ and manifests/ only when they hold something, and then removes what is over a day old', () => {
+    const T = tempDir('radprune-')
+    for (const d of ['incoming/old.tok/x', 'incoming/new.tok', 'manifests'])
+      mkdirSync(`${T}/.deploy/${d}`, { recursive: true })
+    mkdirSync(`${T}/.deploy/lock`)
+    writeFileSync(`${T}/.deploy/lock/holder`, 'tok h 0 9999999999\n')
+    writeFileSync(`${T}/.deploy/manifests/.w.old.tok.now`, '')
+    writeFileSync(`${T}/.deploy/manifests/.w.new.tok.now`, '')
+    writeFileSync(`${T}/.deploy/manifests/r1`, '')
+    const old = new Date(Date.now() - 2 * 86_400_000)
+    for (const p of ['incoming/old.tok', 'manifests/.w.old.tok.now', 'manifests/r1'])
+      utimesSync(`${T}/.deploy/${p}`, old, old)
+    const r = run(userland, T, 'prune_releases; say done', { PRUNE: '' })
+    expect(r.reply.values.get('done')).toEqual([''])
+    expect(existsSync(`${T}/.deploy/incoming/old.tok`)).toBe(false)
+    expect(existsSync(`${T}/.deploy/incoming/new.tok`)).toBe(true)
+    expect(existsSync(`${T}/.deploy/manifests/.w.old.tok.now`)).toBe(false)
+    expect(existsSync(`${T}/.deploy/manifests/.w.new.tok.now`)).toBe(true)
+    // A release's manifest is the release's, whatever its age.
+    expect(existsSync(`${T}/.deploy/manifests/r1`)).toBe(true)
+  })
+})
+
+describe('doctor finds out what mv can do today', () => {
+  it('whatever .deploy/caps says', () => {
+    const T = tempDir('raddoc-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    writeFileSync(`${T}/.deploy/caps`, 'rad-caps 1 python 1\n')
+    const vars = { T, LINK: 'current', TOKEN: 'tok', LEFT: 600 }
+    const r = spawnSync('sh', ['-s'], { input: renderScript('doctor', vars as never), encoding: 'utf8' })
+    const kind = parseReply(r.stdout).values.get('mv-kind')?.[0]
+    // (GNU coreutils here, as on the machines the suite runs on.)
+    expect(kind).toBe('gnu')
+    expect(lstatSync(`${T}/.deploy/caps`).isFile()).toBe(true)
+  })
+})
