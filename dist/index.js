@@ -3654,29 +3654,42 @@ swap_as() {
 swap() {
   mv_known
   swap_as "$@" && return 0
-  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more.
-  [ -n "$CAPS_KEPT" ] || return 1
+  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more
+  # (still ours: the probe takes a few processes).
+  [ -n "$CAPS_KEPT" ] && lock_mine || return 1
   CAPS_KEPT='' MVKIND=$(mv_kind)
+  caps_forget
   swap_as "$@"
 }
 # What this server's mv and find can do costs processes to find out in every script: a script
-# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND FIND_PRINTF") for the next ones.
-# Server data: read only when every field is a value we know. A kept fact that fails is found out
-# afresh where it is used (swap, tree_stat); doctor always finds out afresh.
+# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND 1") for the next ones. Only what
+# works is kept (mv -T or -h, find -printf), and each is checked by its use: a kept fact that
+# fails is found out afresh where it is used (swap, tree_stat) and the file goes; what does not
+# work is found out again every time (so a tool installed later is seen). Server data: read only
+# when every field is a value we know. Doctor always finds out afresh.
 CAPS_KEPT=
 caps_load() {
   [ -f "$D/caps" ] && [ ! -L "$D/caps" ] || return 0
   c_tag='' c_v='' c_mv='' c_find=''
   { read -r c_tag c_v c_mv c_find || :; } < "$D/caps" 2>/dev/null
-  [ "$c_tag $c_v" = "rad-caps 1" ] || return 0
-  case "$c_mv" in gnu|bsd|perl|python) ;; *) return 0 ;; esac
-  case "$c_find" in 0|1) ;; *) return 0 ;; esac
-  MVKIND=$c_mv FIND_PRINTF=$c_find CAPS_KEPT="$c_mv $c_find"
+  [ "$c_tag $c_v" = "rad-caps 1" ] && [ "$c_find" = 1 ] || return 0
+  case "$c_mv" in gnu|bsd) ;; *) return 0 ;; esac
+  MVKIND=$c_mv FIND_PRINTF=1 CAPS_KEPT="$c_mv 1"
 }
+# Written whole to a name of this run, then renamed over whatever is there (never written through
+# a link, a fifo or a hard link someone put in its place); only while the lock is ours.
 caps_save() {
-  [ "$LOCKED" = 1 ] && [ -n "$MVKIND" ] && [ "$MVKIND" != none ] && [ -n "\${FIND_PRINTF:-}" ] || return 0
-  [ "$CAPS_KEPT" != "$MVKIND $FIND_PRINTF" ] && [ ! -L "$D/caps" ] || return 0
-  printf 'rad-caps 1 %s %s\n' "$MVKIND" "$FIND_PRINTF" > "$D/caps" 2>/dev/null && CAPS_KEPT="$MVKIND $FIND_PRINTF"
+  case "$MVKIND" in gnu|bsd) ;; *) return 0 ;; esac
+  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && [ "$LOCKED" = 1 ] && lock_mine || return 0
+  c_tmp="$D/caps.$TOKEN.$$"
+  { printf 'rad-caps 1 %s 1\n' "$MVKIND" > "$c_tmp"; } 2>/dev/null && mv -f -- "$c_tmp" "$D/caps" 2>/dev/null &&
+    CAPS_KEPT="$MVKIND 1"
+  [ ! -e "$c_tmp" ] || rm -f -- "$c_tmp" 2>/dev/null
+  return 0
+}
+# A kept fact failed: the file goes (under the lock only: read-only scripts change nothing).
+caps_forget() {
+  [ "$LOCKED" = 1 ] && [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && lock_mine && rm -f -- "$D/caps" 2>/dev/null
   return 0
 }
 need_swap() {
@@ -4284,7 +4297,7 @@ FILENAME == A {
   nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
 }
 {
-  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } if (now != "") print > now }
+  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } ended = 0; if (now != "") print > now }
   if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
   if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
   k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
@@ -4297,6 +4310,9 @@ FILENAME == A {
 }
 END {
   if (bad || !ended || !("." in N)) exit 1
+  # Its own end mark: busybox awk does not fail on a write error (a full disk), so publish checks
+  # that the listing it compares with is whole.
+  if (now != "") { print "@@end" > now; close(now) }
   split(NT["."], rt, " "); O[1] = "r " rt[2]; no = 1; big = 0; size = 0
   for (i = 1; i <= nl; i++) {
     p = LP[i]
@@ -4330,19 +4346,23 @@ tree_stat() {
   if [ "\${2:-}" = blocks ]; then ts_b=' %b'; else ts_b=''; fi
   (
     cd -- "$1" || exit 1
+    # A path with a newline would be read as two lines (the second one anything the name says):
+    # it is one line "! newline", which no reader takes for an entry.
     if find_printf; then
-      find . -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
+      find . -path "*$NL*" -printf '! newline\n' -o -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
       # -printf as $D/caps kept it, refused (find replaced since): found out afresh. A find that
       # has -printf failed for another reason, after writing some lines: that is a failure.
       [ -n "$CAPS_KEPT" ] || exit 1
       FIND_PRINTF=
       ! find_printf || exit 1
+      caps_forget
     fi
     if stat -c %i . >/dev/null 2>&1; then
-      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" ! -path "*$NL*" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
     else
-      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" ! -path "*$NL*" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
     fi
+    find . -path "*$NL*" -exec printf '%s\n' '! newline' \; -prune
   )
 }
 # Reads tree_stat output; prints it with a header when every line parses and no path repeats
@@ -4522,11 +4542,11 @@ fast_finish() {
   fence
   # One walk of the upload (find never descends through a symlink), read only, on another core
   # while the manifest is rebuilt and checked; "@@end" after it says it read the whole tree. A
-  # failure before its end stops it first (ff_fail): nothing of this call writes after it said so.
+  # failure before its end waits for it first (ff_fail): nothing of this call writes after it said so.
   find_printf
   { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
   walk=$!
-  ff_fail() { kill "$walk" 2>/dev/null; wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
+  ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
@@ -4561,10 +4581,12 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1); MT[p] = $1 " " oct($2) " " $3; nm++; next
       }
       FILENAME == ARGV[2] {
+        if ($0 == "@@end") { nowend = 1; next }
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
       $0 == "@@end" { ended = 1; next }
+      { ended = 0; if (!nowend) { why = "the listing of the live release that prepare made is not whole"; exit 1 } }
       {
         if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /)) { why = "unreadable line"; exit 1 }
         h = substr($0, 1, RLENGTH); r = substr($0, RLENGTH + 1); sp = index(r, " ")
@@ -4593,6 +4615,7 @@ fast_finish() {
       }
       END {
         if (why == "" && !ended) why = "cannot read the upload back"
+        if (why == "" && !nowend) why = "the listing of the live release that prepare made is not whole"
         if (why != "") { print "@@rad fast-why " why; exit 1 }
         if (matched != nm) { for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 } }
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
@@ -4653,7 +4676,9 @@ live=$LIVE
 fs_split "$live"
 # Uploads left in incoming/ (the newest three), when there is any: usually none.
 set -- "$D/incoming"/*
+left=''
 if [ -e "$1" ] || [ -L "$1" ]; then
+  left=1
   ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
@@ -4668,15 +4693,11 @@ if [ -n "$INCOMING" ]; then
   fi
   # An upload that failed since the live release went live: the checksum path reuses its files
   # (a second --link-dest), which the fast path cannot.
-  # (The same uploads as the leftovers above; -nt compares mtimes, as find -newer would.)
-  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ]; then
-    for l in "$D/incoming"/*; do
-      if [ -d "$l" ] && [ ! -L "$l" ] && [ "$l" -nt "$T/releases/$live" ]; then
-        say fast resume
-        FAST=0
-        break
-      fi
-    done
+  # (Only when incoming/ holds an upload, as above: find, whose -newer sees sub-second mtimes.)
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] && [ -n "$left" ] &&
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    say fast resume
+    FAST=0
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"

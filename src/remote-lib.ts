@@ -86,29 +86,42 @@ swap_as() {
 swap() {
   mv_known
   swap_as "$@" && return 0
-  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more.
-  [ -n "$CAPS_KEPT" ] || return 1
+  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more
+  # (still ours: the probe takes a few processes).
+  [ -n "$CAPS_KEPT" ] && lock_mine || return 1
   CAPS_KEPT='' MVKIND=$(mv_kind)
+  caps_forget
   swap_as "$@"
 }
 # What this server's mv and find can do costs processes to find out in every script: a script
-# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND FIND_PRINTF") for the next ones.
-# Server data: read only when every field is a value we know. A kept fact that fails is found out
-# afresh where it is used (swap, tree_stat); doctor always finds out afresh.
+# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND 1") for the next ones. Only what
+# works is kept (mv -T or -h, find -printf), and each is checked by its use: a kept fact that
+# fails is found out afresh where it is used (swap, tree_stat) and the file goes; what does not
+# work is found out again every time (so a tool installed later is seen). Server data: read only
+# when every field is a value we know. Doctor always finds out afresh.
 CAPS_KEPT=
 caps_load() {
   [ -f "$D/caps" ] && [ ! -L "$D/caps" ] || return 0
   c_tag='' c_v='' c_mv='' c_find=''
   { read -r c_tag c_v c_mv c_find || :; } < "$D/caps" 2>/dev/null
-  [ "$c_tag $c_v" = "rad-caps 1" ] || return 0
-  case "$c_mv" in gnu|bsd|perl|python) ;; *) return 0 ;; esac
-  case "$c_find" in 0|1) ;; *) return 0 ;; esac
-  MVKIND=$c_mv FIND_PRINTF=$c_find CAPS_KEPT="$c_mv $c_find"
+  [ "$c_tag $c_v" = "rad-caps 1" ] && [ "$c_find" = 1 ] || return 0
+  case "$c_mv" in gnu|bsd) ;; *) return 0 ;; esac
+  MVKIND=$c_mv FIND_PRINTF=1 CAPS_KEPT="$c_mv 1"
 }
+# Written whole to a name of this run, then renamed over whatever is there (never written through
+# a link, a fifo or a hard link someone put in its place); only while the lock is ours.
 caps_save() {
-  [ "$LOCKED" = 1 ] && [ -n "$MVKIND" ] && [ "$MVKIND" != none ] && [ -n "\${FIND_PRINTF:-}" ] || return 0
-  [ "$CAPS_KEPT" != "$MVKIND $FIND_PRINTF" ] && [ ! -L "$D/caps" ] || return 0
-  printf 'rad-caps 1 %s %s\n' "$MVKIND" "$FIND_PRINTF" > "$D/caps" 2>/dev/null && CAPS_KEPT="$MVKIND $FIND_PRINTF"
+  case "$MVKIND" in gnu|bsd) ;; *) return 0 ;; esac
+  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && [ "$LOCKED" = 1 ] && lock_mine || return 0
+  c_tmp="$D/caps.$TOKEN.$$"
+  { printf 'rad-caps 1 %s 1\n' "$MVKIND" > "$c_tmp"; } 2>/dev/null && mv -f -- "$c_tmp" "$D/caps" 2>/dev/null &&
+    CAPS_KEPT="$MVKIND 1"
+  [ ! -e "$c_tmp" ] || rm -f -- "$c_tmp" 2>/dev/null
+  return 0
+}
+# A kept fact failed: the file goes (under the lock only: read-only scripts change nothing).
+caps_forget() {
+  [ "$LOCKED" = 1 ] && [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && lock_mine && rm -f -- "$D/caps" 2>/dev/null
   return 0
 }
 need_swap() {

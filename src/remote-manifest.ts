@@ -42,7 +42,7 @@ FILENAME == A {
   nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
 }
 {
-  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } if (now != "") print > now }
+  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } ended = 0; if (now != "") print > now }
   if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
   if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
   k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
@@ -55,6 +55,9 @@ FILENAME == A {
 }
 END {
   if (bad || !ended || !("." in N)) exit 1
+  # Its own end mark: busybox awk does not fail on a write error (a full disk), so publish checks
+  # that the listing it compares with is whole.
+  if (now != "") { print "@@end" > now; close(now) }
   split(NT["."], rt, " "); O[1] = "r " rt[2]; no = 1; big = 0; size = 0
   for (i = 1; i <= nl; i++) {
     p = LP[i]
@@ -88,19 +91,23 @@ tree_stat() {
   if [ "\${2:-}" = blocks ]; then ts_b=' %b'; else ts_b=''; fi
   (
     cd -- "$1" || exit 1
+    # A path with a newline would be read as two lines (the second one anything the name says):
+    # it is one line "! newline", which no reader takes for an entry.
     if find_printf; then
-      find . -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
+      find . -path "*$NL*" -printf '! newline\n' -o -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
       # -printf as $D/caps kept it, refused (find replaced since): found out afresh. A find that
       # has -printf failed for another reason, after writing some lines: that is a failure.
       [ -n "$CAPS_KEPT" ] || exit 1
       FIND_PRINTF=
       ! find_printf || exit 1
+      caps_forget
     fi
     if stat -c %i . >/dev/null 2>&1; then
-      for t in f l d; do find . -type "$t" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" ! -path "*$NL*" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
     else
-      for t in f l d; do find . -type "$t" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
+      for t in f l d; do find . -type "$t" ! -path "*$NL*" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
     fi
+    find . -path "*$NL*" -exec printf '%s\n' '! newline' \; -prune
   )
 }
 # Reads tree_stat output; prints it with a header when every line parses and no path repeats
@@ -280,11 +287,11 @@ fast_finish() {
   fence
   # One walk of the upload (find never descends through a symlink), read only, on another core
   # while the manifest is rebuilt and checked; "@@end" after it says it read the whole tree. A
-  # failure before its end stops it first (ff_fail): nothing of this call writes after it said so.
+  # failure before its end waits for it first (ff_fail): nothing of this call writes after it said so.
   find_printf
   { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
   walk=$!
-  ff_fail() { kill "$walk" 2>/dev/null; wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
+  ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
@@ -319,10 +326,12 @@ fast_finish() {
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1); MT[p] = $1 " " oct($2) " " $3; nm++; next
       }
       FILENAME == ARGV[2] {
+        if ($0 == "@@end") { nowend = 1; next }
         match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 3); if (index(p, "\\")) p = esc(p)
         WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; if ($1 == "f") live[$2] = 1; next
       }
       $0 == "@@end" { ended = 1; next }
+      { ended = 0; if (!nowend) { why = "the listing of the live release that prepare made is not whole"; exit 1 } }
       {
         if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /)) { why = "unreadable line"; exit 1 }
         h = substr($0, 1, RLENGTH); r = substr($0, RLENGTH + 1); sp = index(r, " ")
@@ -351,6 +360,7 @@ fast_finish() {
       }
       END {
         if (why == "" && !ended) why = "cannot read the upload back"
+        if (why == "" && !nowend) why = "the listing of the live release that prepare made is not whole"
         if (why != "") { print "@@rad fast-why " why; exit 1 }
         if (matched != nm) { for (p in MT) if (!(p in seen)) { print "@@rad fast-why missing: " p; exit 1 } }
         printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)

@@ -38,7 +38,9 @@ live=$LIVE
 fs_split "$live"
 # Uploads left in incoming/ (the newest three), when there is any: usually none.
 set -- "$D/incoming"/*
+left=''
 if [ -e "$1" ] || [ -L "$1" ]; then
+  left=1
   ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
@@ -53,15 +55,11 @@ if [ -n "$INCOMING" ]; then
   fi
   # An upload that failed since the live release went live: the checksum path reuses its files
   # (a second --link-dest), which the fast path cannot.
-  # (The same uploads as the leftovers above; -nt compares mtimes, as find -newer would.)
-  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ]; then
-    for l in "$D/incoming"/*; do
-      if [ -d "$l" ] && [ ! -L "$l" ] && [ "$l" -nt "$T/releases/$live" ]; then
-        say fast resume
-        FAST=0
-        break
-      fi
-    done
+  # (Only when incoming/ holds an upload, as above: find, whose -newer sees sub-second mtimes.)
+  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] && [ -n "$left" ] &&
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    say fast resume
+    FAST=0
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"

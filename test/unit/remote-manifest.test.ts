@@ -264,6 +264,23 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         ],
         ['another digest', () => {}, { DIGEST: `sha256:${'0'.repeat(64)}` }, /digest differs/],
         [
+          "prepare's listing of the live release cut short (busybox awk writes on when the disk is full)",
+          (up) => {
+            const now = `${up.replace('/incoming/', '/manifests/.w.')}.now`
+            const lines = readFileSync(now, 'utf8').split('\n')
+            expect(lines.at(-2)).toBe('@@end')
+            writeFileSync(now, `${lines.slice(0, -3).join('\n')}\n`)
+          },
+          {},
+          /not whole/,
+        ],
+        [
+          'a name with a newline put in the upload, whose second line would read as an entry',
+          (up) => writeFileSync(`${up}/x\nf 1 2 3 644 8 .`, 'x'),
+          {},
+          /unreadable line/,
+        ],
+        [
           'a delta naming a line the live manifest lacks',
           () => {},
           { MANIFEST: 'rad-manifest 1\n=1-99\n' },
