@@ -3490,10 +3490,19 @@ function run(file, args, opts = {}) {
         });
         // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
         child.stdin?.on('error', () => { });
-        if (opts.keepStdinOpen)
-            child.stdin?.write(opts.input ?? '');
+        const write = (text) => {
+            if (text === null)
+                child.stdin?.end();
+            else if (opts.keepStdinOpen)
+                child.stdin?.write(text);
+            else
+                child.stdin?.end(text);
+        };
+        const input = opts.input;
+        if (typeof input === 'object')
+            input.then(write, () => write(null));
         else
-            child.stdin?.end(opts.input ?? '');
+            write(input ?? '');
     });
 }
 
@@ -6878,8 +6887,18 @@ async function giveUp(ctx, runs) {
  * the hosts already switched go back. All hosts end on the same release, or on the one they had.
  */
 async function runDeploy(ctx) {
-    const s = ctx.settings;
     const runs = (0,deploy_host/* deployHosts */.d)(ctx);
+    try {
+        return await deployRuns(ctx, runs);
+    }
+    finally {
+        // A session opened ahead that no call took gets no script: it ends having run nothing.
+        for (const r of runs)
+            r.session.dropAhead();
+    }
+}
+async function deployRuns(ctx, runs) {
+    const s = ctx.settings;
     const outcome = {
         releaseId: s.releaseId,
         hosts: runs.map((r) => r.result),
@@ -6938,6 +6957,9 @@ async function runDeploy(ctx) {
         }
         if (!(await step(r, 'prepare', () => prepare(ctx, r))))
             return;
+        // Publish's session opens while rsync uploads (see openAhead): its round trips are not waited for.
+        if (s.command === 'deploy')
+            r.session.openAhead('publishAndSwitch');
         if (s.command === 'activate')
             r.incoming = (0,deploy_host/* stagedName */.wp)(s.releaseId);
         else if (!(await step(r, 'upload', () => upload(ctx, r))))
@@ -7726,6 +7748,8 @@ class HostSession {
     gate;
     /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
     lockState = 'free';
+    /** A session opened ahead of its call (openAhead), waiting for its script. */
+    ahead;
     constructor(ctx, index, spec) {
         this.ctx = ctx;
         this.index = index;
@@ -7765,6 +7789,39 @@ class HostSession {
             }),
         };
     }
+    /**
+     * Opens the session of a call that comes later (publish, while rsync uploads): its channel, the
+     * login shell and `sh -s` are ready when the call comes, which saves their round trips. sh reads
+     * its script from stdin, so nothing runs until the call gives it; a session never called gets
+     * none (dropAhead ends its stdin: sh reads an empty script and exits). Not through a gate (which
+     * would log the empty call as refused), nor once the connection is in doubt.
+     */
+    openAhead(name) {
+        if (this.ahead || this.fresh || this.gate || this.ctx.signal.aborted)
+            return;
+        let give = () => { };
+        const input = new Promise((resolve) => {
+            give = resolve;
+        });
+        const hooks = {};
+        const result = this.ctx.ssh.exec(this.index, input, {
+            command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
+            signal: this.ctx.signal,
+            onStdout: (c) => hooks.onStdout?.(c),
+            onStderr: (c) => hooks.onStderr?.(c),
+        });
+        const ahead = { name, give, settled: false, result, hooks };
+        const settle = () => {
+            ahead.settled = true;
+        };
+        result.then(settle, settle);
+        this.ahead = ahead;
+    }
+    /** Ends a session opened ahead that no call took (the run failed or went another way). */
+    dropAhead() {
+        this.ahead?.give(null);
+        this.ahead = undefined;
+    }
     /** Runs a remote script; a reported error becomes a DeployError with its hint. */
     async call(name, vars, opts = {}) {
         const script = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, { ...this.baseVars(), ...vars });
@@ -7779,15 +7836,32 @@ class HostSession {
             }
         });
         const onStdout = (chunk) => lines.push(chunk);
-        const result = await this.ctx.ssh.exec(this.index, script, {
-            command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
-            signal: opts.signal ?? this.ctx.signal,
-            onStdout,
-            onStderr: opts.onStderr,
-            // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
-            // as the shared one may be what hung (a stalled link keeps it open and silent).
-            fresh: this.ctx.signal.aborted || this.fresh,
-        });
+        // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+        // as the shared one may be what hung (a stalled link keeps it open and silent).
+        const fresh = this.ctx.signal.aborted || this.fresh;
+        // The session opened ahead for this script, if it is still there and nothing else is asked.
+        const ahead = this.ahead;
+        const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
+        if (ahead && (useAhead || fresh))
+            this.ahead = undefined;
+        if (ahead && fresh)
+            ahead.give(null);
+        let result;
+        if (ahead && useAhead) {
+            ahead.hooks.onStdout = onStdout;
+            ahead.hooks.onStderr = opts.onStderr;
+            ahead.give(script);
+            result = await ahead.result;
+        }
+        else {
+            result = await this.ctx.ssh.exec(this.index, script, {
+                command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
+                signal: opts.signal ?? this.ctx.signal,
+                onStdout,
+                onStderr: opts.onStderr,
+                fresh,
+            });
+        }
         const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReply */ .UV)(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.
         const gate = (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .parseGateLine */ .Tr)((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .first */ .$1)(reply, 'gate'));

@@ -86,8 +86,17 @@ async function giveUp(ctx: RunContext, runs: DeployHost[]): Promise<void> {
  * the hosts already switched go back. All hosts end on the same release, or on the one they had.
  */
 export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
-  const s = ctx.settings
   const runs = deployHosts(ctx)
+  try {
+    return await deployRuns(ctx, runs)
+  } finally {
+    // A session opened ahead that no call took gets no script: it ends having run nothing.
+    for (const r of runs) r.session.dropAhead()
+  }
+}
+
+async function deployRuns(ctx: RunContext, runs: DeployHost[]): Promise<DeployOutcome> {
+  const s = ctx.settings
   const outcome: DeployOutcome = {
     releaseId: s.releaseId,
     hosts: runs.map((r) => r.result),
@@ -145,6 +154,8 @@ export async function runDeploy(ctx: RunContext): Promise<DeployOutcome> {
       return
     }
     if (!(await step(r, 'prepare', () => prepare(ctx, r)))) return
+    // Publish's session opens while rsync uploads (see openAhead): its round trips are not waited for.
+    if (s.command === 'deploy') r.session.openAhead('publishAndSwitch')
     if (s.command === 'activate') r.incoming = stagedName(s.releaseId)
     else if (!(await step(r, 'upload', () => upload(ctx, r)))) return
     r.result.status = 'uploaded'

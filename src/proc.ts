@@ -6,7 +6,11 @@ import { childEnv } from './env.js'
  * cancellation through an AbortSignal (SIGTERM, then SIGKILL after a grace period).
  */
 export interface RunOptions {
-  input?: string
+  /**
+   * What goes to stdin; a promise: written when it resolves (the process is already running,
+   * reading nothing until then), and null ends stdin with nothing written.
+   */
+  input?: string | Promise<string | null>
   env?: NodeJS.ProcessEnv
   cwd?: string
   signal?: AbortSignal
@@ -93,7 +97,13 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     })
     // A closed stdin (EPIPE) is reported through the exit code; do not crash on it.
     child.stdin?.on('error', () => {})
-    if (opts.keepStdinOpen) child.stdin?.write(opts.input ?? '')
-    else child.stdin?.end(opts.input ?? '')
+    const write = (text: string | null) => {
+      if (text === null) child.stdin?.end()
+      else if (opts.keepStdinOpen) child.stdin?.write(text)
+      else child.stdin?.end(text)
+    }
+    const input = opts.input
+    if (typeof input === 'object') input.then(write, () => write(null))
+    else write(input ?? '')
   })
 }

@@ -2,6 +2,7 @@ import { DeployError } from './errors.js'
 import { type GateInfo, gateHint, gateProtocolError, parseGateLine } from './gate.js'
 import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
+import type { RunResult } from './proc.js'
 import {
   first,
   type LockVars,
@@ -98,6 +99,8 @@ export class HostSession {
   gate: GateInfo | undefined
   /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
   private lockState: LockHeld = 'free'
+  /** A session opened ahead of its call (openAhead), waiting for its script. */
+  private ahead: Ahead | undefined
 
   constructor(
     readonly ctx: RunContext,
@@ -142,6 +145,40 @@ export class HostSession {
     }
   }
 
+  /**
+   * Opens the session of a call that comes later (publish, while rsync uploads): its channel, the
+   * login shell and `sh -s` are ready when the call comes, which saves their round trips. sh reads
+   * its script from stdin, so nothing runs until the call gives it; a session never called gets
+   * none (dropAhead ends its stdin: sh reads an empty script and exits). Not through a gate (which
+   * would log the empty call as refused), nor once the connection is in doubt.
+   */
+  openAhead(name: ScriptName): void {
+    if (this.ahead || this.fresh || this.gate || this.ctx.signal.aborted) return
+    let give: (script: string | null) => void = () => {}
+    const input = new Promise<string | null>((resolve) => {
+      give = resolve
+    })
+    const hooks: Ahead['hooks'] = {}
+    const result = this.ctx.ssh.exec(this.index, input, {
+      command: remoteCommand(name),
+      signal: this.ctx.signal,
+      onStdout: (c) => hooks.onStdout?.(c),
+      onStderr: (c) => hooks.onStderr?.(c),
+    })
+    const ahead: Ahead = { name, give, settled: false, result, hooks }
+    const settle = () => {
+      ahead.settled = true
+    }
+    result.then(settle, settle)
+    this.ahead = ahead
+  }
+
+  /** Ends a session opened ahead that no call took (the run failed or went another way). */
+  dropAhead(): void {
+    this.ahead?.give(null)
+    this.ahead = undefined
+  }
+
   /** Runs a remote script; a reported error becomes a DeployError with its hint. */
   async call<N extends ScriptName>(
     name: N,
@@ -161,15 +198,29 @@ export class HostSession {
       }
     })
     const onStdout = (chunk: string) => lines.push(chunk)
-    const result = await this.ctx.ssh.exec(this.index, script, {
-      command: remoteCommand(name),
-      signal: opts.signal ?? this.ctx.signal,
-      onStdout,
-      onStderr: opts.onStderr,
-      // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
-      // as the shared one may be what hung (a stalled link keeps it open and silent).
-      fresh: this.ctx.signal.aborted || this.fresh,
-    })
+    // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+    // as the shared one may be what hung (a stalled link keeps it open and silent).
+    const fresh = this.ctx.signal.aborted || this.fresh
+    // The session opened ahead for this script, if it is still there and nothing else is asked.
+    const ahead = this.ahead
+    const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined
+    if (ahead && (useAhead || fresh)) this.ahead = undefined
+    if (ahead && fresh) ahead.give(null)
+    let result: RunResult
+    if (ahead && useAhead) {
+      ahead.hooks.onStdout = onStdout
+      ahead.hooks.onStderr = opts.onStderr
+      ahead.give(script)
+      result = await ahead.result
+    } else {
+      result = await this.ctx.ssh.exec(this.index, script, {
+        command: remoteCommand(name),
+        signal: opts.signal ?? this.ctx.signal,
+        onStdout,
+        onStderr: opts.onStderr,
+        fresh,
+      })
+    }
     const reply = parseReply(result.stdout)
     // Every reply through a gate starts by naming it: no round trip of its own.
     const gate = parseGateLine(first(reply, 'gate'))
@@ -225,6 +276,18 @@ export class HostSession {
     }
     return reply
   }
+}
+
+/** A session opened ahead of its call (HostSession.openAhead). */
+interface Ahead {
+  name: ScriptName
+  /** The script to run (the call), or null: stdin ends with nothing written. */
+  give: (script: string | null) => void
+  /** The session ended before its call (the connection dropped): the call opens its own. */
+  settled: boolean
+  result: Promise<RunResult>
+  /** Where its output goes once the call has taken it. */
+  hooks: { onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void }
 }
 
 /** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */

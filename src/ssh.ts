@@ -354,7 +354,7 @@ export class Ssh {
    */
   exec(
     index: number,
-    script: string,
+    script: string | Promise<string | null>,
     opts: {
       signal?: AbortSignal
       onStdout?: (s: string) => void

@@ -1,0 +1,115 @@
+/**
+ * Publish's session is opened while rsync uploads (HostSession.openAhead), against a real sshd
+ * through a slow link: it is there during the upload, waiting for its script, and runs it when the
+ * upload is done; a run cancelled during the upload leaves it running nothing, and nothing of
+ * that run is published or switched. The sessions are told apart by this file's own sshd: only
+ * processes under it count.
+ */
+import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { describe, it } from 'vitest'
+import { errorText, linkTarget, listDir, readTree } from '../support/harness.js'
+import { useSshd } from '../support/suite.js'
+import { startThrottle } from '../support/throttle.js'
+
+const { sshd, newTarget, sourceDir, viaPort, deploy } = useSshd()
+
+/** Command lines of every process under this file's sshd (its sessions and what they run). */
+function underSshd(): string[] {
+  const root = Number(readFileSync(`${sshd.dir}/sshd.pid`, 'utf8').trim())
+  const parent = new Map<number, number>()
+  const cmd = new Map<number, string>()
+  for (const d of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+      cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim())
+    } catch {}
+  }
+  const out: string[] = []
+  for (const [pid, line] of cmd) {
+    let p = parent.get(pid)
+    for (let i = 0; i < 20 && p !== undefined && p > 1; i++, p = parent.get(p)) {
+      if (p === root) {
+        out.push(line)
+        break
+      }
+    }
+  }
+  return out
+}
+
+const waitingPublish = () => underSshd().filter((l) => /^sh -s rad \d+ publishAndSwitch$/.test(l))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function build(id: string, mb: number): string {
+  const files: Record<string, string | Buffer> = { 'index.html': `<h1>${id}</h1>\n` }
+  for (let i = 0; i < mb * 4; i++) files[`media/part-${i}.bin`] = randomBytes(250_000)
+  return sourceDir(files)
+}
+
+describe("publish's session, opened during the upload", () => {
+  it('waits during the upload, then publishes; cancelled, it runs nothing', async ({ expect }) => {
+    const target = newTarget()
+    const base = build('base', 0.25)
+    const first = await deploy(target, base, { 'release-id': 'base' })
+    expect(errorText(first)).toBe('')
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 4_000_000, latencyMs: 5 })
+    try {
+      // A deploy whose upload takes about a second: the publish session is seen waiting meanwhile.
+      const src = build('r2', 4)
+      let uploading = false
+      let seen = 0
+      const watch = setInterval(() => {
+        if (uploading) seen = Math.max(seen, waitingPublish().length)
+      }, 50)
+      const run = await deploy(
+        target,
+        src,
+        { 'release-id': 'r2', ...viaPort(link.port) },
+        {
+          onStdout: (s) => {
+            uploading ||= /::group::.*: upload/.test(s)
+            if (/::group::.*: publish/.test(s)) uploading = false
+          },
+        },
+      )
+      clearInterval(watch)
+      expect(errorText(run), run.stdout).toBe('')
+      expect(seen).toBe(1)
+      expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+      expect(readTree(`${target}/current`)).toEqual(readTree(src))
+      expect(waitingPublish()).toEqual([])
+
+      // Cancelled half-way through the upload: the waiting session gets no script.
+      const src3 = build('r3', 4)
+      let up = false
+      let upAt = -1
+      const cancelled = await deploy(
+        target,
+        src3,
+        { 'release-id': 'r3', ...viaPort(link.port) },
+        {
+          signal: 'SIGINT',
+          onStdout: (s) => {
+            up ||= /::group::.*: upload/.test(s)
+          },
+          killWhen: () => {
+            if (!up || waitingPublish().length === 0) return false
+            if (upAt < 0) upAt = link.bytes().up
+            return link.bytes().up - upAt > 1_500_000
+          },
+        },
+      )
+      expect(cancelled.code).not.toBe(0)
+      expect(errorText(cancelled)).toMatch(/cancel/i)
+      for (let i = 0; i < 50 && underSshd().some((l) => l.startsWith('sh -s')); i++) await sleep(100)
+      expect(underSshd().filter((l) => l.startsWith('sh -s') || l.startsWith('rsync'))).toEqual([])
+      expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+      expect(listDir(`${target}/releases`)).toEqual(['base', 'r2'])
+      expect(readFileSync(`${target}/.deploy/log`, 'utf8')).not.toContain('"r3"')
+    } finally {
+      await link.stop()
+    }
+  }, 60_000)
+})
