@@ -3479,6 +3479,7 @@ function run(file, args, opts = {}) {
         // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
         // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
         child.on('exit', (code, signal) => {
+            opts.onExit?.();
             child.stdin?.end();
             if (!aborted)
                 return;
@@ -6654,6 +6655,10 @@ async function uploadRsync(ctx, run, linkDest, filesFrom) {
         signal: ctx.signal,
         env: ctx.ssh.childEnv(),
         onStdout: (chunk) => {
+            // rsync has its session now: publish's opens beside it, its round trips not waited for
+            // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
+            if (s.command === 'deploy')
+                run.session.openAhead('publishAndSwitch');
             const line = chunk
                 .split(/[\r\n]/)
                 .filter((l) => /%/.test(l))
@@ -6957,9 +6962,6 @@ async function deployRuns(ctx, runs) {
         }
         if (!(await step(r, 'prepare', () => prepare(ctx, r))))
             return;
-        // Publish's session opens while rsync uploads (see openAhead): its round trips are not waited for.
-        if (s.command === 'deploy')
-            r.session.openAhead('publishAndSwitch');
         if (s.command === 'activate')
             r.incoming = (0,deploy_host/* stagedName */.wp)(s.releaseId);
         else if (!(await step(r, 'upload', () => upload(ctx, r))))
@@ -7804,17 +7806,28 @@ class HostSession {
             give = resolve;
         });
         const hooks = {};
+        const state = { settled: false };
+        const settle = () => {
+            state.settled = true;
+        };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
             signal: this.ctx.signal,
             onStdout: (c) => hooks.onStdout?.(c),
             onStderr: (c) => hooks.onStderr?.(c),
+            // Known at its exit, not after its output is drained: a call never gives it its script then.
+            onExit: settle,
         });
-        const ahead = { name, give, settled: false, result, hooks };
-        const settle = () => {
-            ahead.settled = true;
-        };
         result.then(settle, settle);
+        const ahead = {
+            name,
+            give,
+            get settled() {
+                return state.settled;
+            },
+            result,
+            hooks,
+        };
         this.ahead = ahead;
     }
     /** Ends a session opened ahead that no call took (the run failed or went another way). */
@@ -7842,10 +7855,16 @@ class HostSession {
         // The session opened ahead for this script, if it is still there and nothing else is asked.
         const ahead = this.ahead;
         const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
-        if (ahead && (useAhead || fresh))
+        if (ahead && !useAhead) {
+            // Any other call first ends it, and waits (briefly) for its channel to close: a server
+            // that allows one session per connection (MaxSessions 1) has no room for both.
             this.ahead = undefined;
-        if (ahead && fresh)
             ahead.give(null);
+            if (!ahead.settled)
+                await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
+        }
+        else if (ahead)
+            this.ahead = undefined;
         let result;
         if (ahead && useAhead) {
             ahead.hooks.onStdout = onStdout;
@@ -7915,6 +7934,7 @@ class HostSession {
         return reply;
     }
 }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 /** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
 async function pool(items, limit, fn) {
     const results = new Array(items.length);

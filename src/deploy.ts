@@ -154,8 +154,6 @@ async function deployRuns(ctx: RunContext, runs: DeployHost[]): Promise<DeployOu
       return
     }
     if (!(await step(r, 'prepare', () => prepare(ctx, r)))) return
-    // Publish's session opens while rsync uploads (see openAhead): its round trips are not waited for.
-    if (s.command === 'deploy') r.session.openAhead('publishAndSwitch')
     if (s.command === 'activate') r.incoming = stagedName(s.releaseId)
     else if (!(await step(r, 'upload', () => upload(ctx, r)))) return
     r.result.status = 'uploaded'

@@ -24,6 +24,8 @@ export interface RunOptions {
    * script's watchdog stops its work when stdin ends, i.e. when we give up or the connection dies.
    */
   keepStdinOpen?: boolean
+  /** Told as soon as the process has exited (before its output is drained). */
+  onExit?: () => void
 }
 
 export interface RunResult {
@@ -87,6 +89,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     // Once aborted, the child's own exit is enough: a grandchild that inherited our pipes (rsync's
     // ssh, stuck on a stalled link) would otherwise hold 'close' back for as long as it lives.
     child.on('exit', (code, signal) => {
+      opts.onExit?.()
       child.stdin?.end()
       if (!aborted) return
       setTimeout(() => {

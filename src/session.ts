@@ -159,17 +159,28 @@ export class HostSession {
       give = resolve
     })
     const hooks: Ahead['hooks'] = {}
+    const state = { settled: false }
+    const settle = () => {
+      state.settled = true
+    }
     const result = this.ctx.ssh.exec(this.index, input, {
       command: remoteCommand(name),
       signal: this.ctx.signal,
       onStdout: (c) => hooks.onStdout?.(c),
       onStderr: (c) => hooks.onStderr?.(c),
+      // Known at its exit, not after its output is drained: a call never gives it its script then.
+      onExit: settle,
     })
-    const ahead: Ahead = { name, give, settled: false, result, hooks }
-    const settle = () => {
-      ahead.settled = true
-    }
     result.then(settle, settle)
+    const ahead: Ahead = {
+      name,
+      give,
+      get settled() {
+        return state.settled
+      },
+      result,
+      hooks,
+    }
     this.ahead = ahead
   }
 
@@ -204,8 +215,13 @@ export class HostSession {
     // The session opened ahead for this script, if it is still there and nothing else is asked.
     const ahead = this.ahead
     const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined
-    if (ahead && (useAhead || fresh)) this.ahead = undefined
-    if (ahead && fresh) ahead.give(null)
+    if (ahead && !useAhead) {
+      // Any other call first ends it, and waits (briefly) for its channel to close: a server
+      // that allows one session per connection (MaxSessions 1) has no room for both.
+      this.ahead = undefined
+      ahead.give(null)
+      if (!ahead.settled) await Promise.race([ahead.result.catch(() => {}), sleep(3000)])
+    } else if (ahead) this.ahead = undefined
     let result: RunResult
     if (ahead && useAhead) {
       ahead.hooks.onStdout = onStdout
@@ -278,13 +294,15 @@ export class HostSession {
   }
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
+
 /** A session opened ahead of its call (HostSession.openAhead). */
 interface Ahead {
   name: ScriptName
   /** The script to run (the call), or null: stdin ends with nothing written. */
   give: (script: string | null) => void
-  /** The session ended before its call (the connection dropped): the call opens its own. */
-  settled: boolean
+  /** The session ended before its call (refused, or the connection dropped): the call opens its own. */
+  readonly settled: boolean
   result: Promise<RunResult>
   /** Where its output goes once the call has taken it. */
   hooks: { onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void }

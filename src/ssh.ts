@@ -362,6 +362,7 @@ export class Ssh {
       fresh?: boolean
       /** The remote command (remote.ts remoteCommand: `sh -s` and what tells a gate the script). */
       command?: string
+      onExit?: () => void
     } = {},
   ): Promise<RunResult> {
     const { fresh, command = 'sh -s', ...rest } = opts

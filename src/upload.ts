@@ -84,6 +84,9 @@ async function uploadRsync(
       signal: ctx.signal,
       env: ctx.ssh.childEnv(),
       onStdout: (chunk) => {
+        // rsync has its session now: publish's opens beside it, its round trips not waited for
+        // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
+        if (s.command === 'deploy') run.session.openAhead('publishAndSwitch')
         const line = chunk
           .split(/[\r\n]/)
           .filter((l) => /%/.test(l))

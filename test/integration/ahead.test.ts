@@ -13,9 +13,11 @@ import { useSshd } from '../support/suite.js'
 import { startThrottle } from '../support/throttle.js'
 
 const { sshd, newTarget, sourceDir, viaPort, deploy } = useSshd()
+// A server that allows one session at a time over a connection.
+const one = useSshd({ maxSessions: 1 })
 
-/** Command lines of every process under this file's sshd (its sessions and what they run). */
-function underSshd(): string[] {
+/** Every process under this file's first sshd (its sessions and what they run): pid → [ppid, command line]. */
+function processesUnderSshd(): Map<number, [number, string]> {
   const root = Number(readFileSync(`${sshd.dir}/sshd.pid`, 'utf8').trim())
   const parent = new Map<number, number>()
   const cmd = new Map<number, string>()
@@ -26,20 +28,29 @@ function underSshd(): string[] {
       cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim())
     } catch {}
   }
-  const out: string[] = []
+  const out = new Map<number, [number, string]>()
   for (const [pid, line] of cmd) {
     let p = parent.get(pid)
     for (let i = 0; i < 20 && p !== undefined && p > 1; i++, p = parent.get(p)) {
       if (p === root) {
-        out.push(line)
+        out.set(pid, [parent.get(pid) ?? 0, line])
         break
       }
     }
   }
   return out
 }
+const underSshd = () => [...processesUnderSshd().values()].map(([, l]) => l)
 
-const waitingPublish = () => underSshd().filter((l) => /^sh -s rad \d+ publishAndSwitch$/.test(l))
+const PUBLISH = /^sh -s rad \d+ publishAndSwitch$/
+/** The publish scripts' own shells (not the subshells they fork, which carry the same command line). */
+function publishPids(): number[] {
+  const all = processesUnderSshd()
+  return [...all]
+    .filter(([, [ppid, l]]) => PUBLISH.test(l) && !PUBLISH.test(all.get(ppid)?.[1] ?? ''))
+    .map(([p]) => p)
+}
+const waitingPublish = () => publishPids()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function build(id: string, mb: number): string {
@@ -58,31 +69,37 @@ describe("publish's session, opened during the upload", () => {
     try {
       // A deploy whose upload takes about a second: the publish session is seen waiting meanwhile.
       const src = build('r2', 4)
-      let uploading = false
+      let phase: 'before' | 'upload' | 'publish' = 'before'
       let seen = 0
+      const during = { upload: new Set<number>(), publish: new Set<number>() }
       const watch = setInterval(() => {
-        if (uploading) seen = Math.max(seen, waitingPublish().length)
-      }, 50)
+        if (phase === 'before') return
+        const pids = publishPids()
+        for (const p of pids) during[phase].add(p)
+        if (phase === 'upload') seen = Math.max(seen, pids.length)
+      }, 20)
       const run = await deploy(
         target,
         src,
         { 'release-id': 'r2', ...viaPort(link.port) },
         {
           onStdout: (s) => {
-            uploading ||= /::group::.*: upload/.test(s)
-            if (/::group::.*: publish/.test(s)) uploading = false
+            if (/::group::.*: upload/.test(s)) phase = 'upload'
+            if (/::group::.*: publish/.test(s)) phase = 'publish'
           },
         },
       )
       clearInterval(watch)
       expect(errorText(run), run.stdout).toBe('')
       expect(seen).toBe(1)
+      // Publish ran in that session: no other one was opened for it.
+      for (const p of during.publish) expect(during.upload.has(p)).toBe(true)
       expect(linkTarget(`${target}/current`)).toBe('releases/r2')
       expect(readTree(`${target}/current`)).toEqual(readTree(src))
       expect(waitingPublish()).toEqual([])
 
       // Cancelled half-way through the upload: the waiting session gets no script.
-      const src3 = build('r3', 4)
+      const src3 = build('r3', 8)
       let up = false
       let upAt = -1
       const cancelled = await deploy(
@@ -97,19 +114,33 @@ describe("publish's session, opened during the upload", () => {
           killWhen: () => {
             if (!up || waitingPublish().length === 0) return false
             if (upAt < 0) upAt = link.bytes().up
-            return link.bytes().up - upAt > 1_500_000
+            return link.bytes().up - upAt > 300_000
           },
         },
       )
       expect(cancelled.code).not.toBe(0)
       expect(errorText(cancelled)).toMatch(/cancel/i)
-      for (let i = 0; i < 50 && underSshd().some((l) => l.startsWith('sh -s')); i++) await sleep(100)
+      const ours = () => underSshd().filter((l) => l.startsWith('sh -s') || l.startsWith('rsync'))
+      for (let i = 0; i < 50 && ours().length > 0; i++) await sleep(100)
       expect(underSshd().filter((l) => l.startsWith('sh -s') || l.startsWith('rsync'))).toEqual([])
       expect(linkTarget(`${target}/current`)).toBe('releases/r2')
       expect(listDir(`${target}/releases`)).toEqual(['base', 'r2'])
       expect(readFileSync(`${target}/.deploy/log`, 'utf8')).not.toContain('"r3"')
     } finally {
       await link.stop()
+    }
+  }, 60_000)
+
+  it('a server that allows one session per connection: refused beside rsync, publish opens its own', async ({
+    expect,
+  }) => {
+    const target = one.newTarget()
+    for (const id of ['r1', 'r2']) {
+      const src = one.sourceDir({ 'index.html': `<h1>${id}</h1>\n`, 'media/a.bin': randomBytes(500_000) })
+      const run = await one.deploy(target, src, { 'release-id': id })
+      expect(errorText(run), run.stdout).toBe('')
+      expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
+      expect(readTree(`${target}/current`)).toEqual(readTree(src))
     }
   }, 60_000)
 })

@@ -118,6 +118,8 @@ export interface SshdOptions {
   perUserKeys?: boolean
   /** sshd's ForceCommand: every session runs this instead (the original in $SSH_ORIGINAL_COMMAND). */
   forceCommand?: string
+  /** sshd's MaxSessions (sessions at once over one connection; 200 unless given). */
+  maxSessions?: number
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -152,7 +154,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'PermitUserEnvironment yes',
       'LogLevel VERBOSE',
       'MaxStartups 200:30:400',
-      'MaxSessions 200',
+      `MaxSessions ${opts.maxSessions ?? 200}`,
       `AllowUsers ${[TEST_USER, ...(opts.extraUsers ?? [])].join(' ')}`,
       ...(opts.forceCommand ? [`ForceCommand ${opts.forceCommand}`] : []),
       '',
