@@ -1,6 +1,6 @@
 /** Small shared helpers for the unit tests: temp dirs, real keys from ssh-keygen, error capture. */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll } from 'vitest'
@@ -84,4 +84,15 @@ export function inputError(fn: () => unknown): InputError {
     throw e
   }
   throw new Error('expected an InputError, but nothing was thrown')
+}
+
+/** busybox's path, or '' where it is not installed. */
+export const BUSYBOX = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
+
+/** A PATH of busybox applets only: no GNU tool can stand in for a missing busybox feature. */
+export function busyboxPath(): string {
+  const dir = tempDir('radbb-')
+  const list = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+  for (const a of list) symlinkSync(BUSYBOX, path.join(dir, a))
+  return dir
 }

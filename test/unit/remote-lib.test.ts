@@ -17,21 +17,10 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs'
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { shAssignments } from '../../src/quote.js'
 import { parseReply, renderScript, SERVER_LIB } from '../../src/remote.js'
-import { tempDir } from './helpers.js'
-
-const BUSYBOX = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
-
-/** A PATH of busybox applets only. */
-function busyboxPath(): string {
-  const dir = tempDir('radbb-')
-  const list = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
-  for (const a of list) symlinkSync(BUSYBOX, path.join(dir, a))
-  return dir
-}
+import { BUSYBOX, busyboxPath, tempDir } from './helpers.js'
 
 type Userland = 'system' | 'busybox'
 const USERLANDS: Userland[] = BUSYBOX ? ['system', 'busybox'] : ['system']

@@ -15,7 +15,6 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs'
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { planFast, readOffer } from '../../src/fast-path.js'
 import { buildManifest, formatManifest, manifestDigest } from '../../src/manifest.js'
@@ -24,18 +23,9 @@ import type { BuildManifest } from '../../src/release-manifest.js'
 import { parseReply } from '../../src/remote.js'
 import { LIB } from '../../src/remote-lib.js'
 import { MANIFEST_LIB } from '../../src/remote-manifest.js'
-import { tempDir } from './helpers.js'
+import { BUSYBOX, busyboxPath, tempDir } from './helpers.js'
 
-const BUSYBOX = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim()
 const hasBusybox = BUSYBOX !== ''
-
-/** A PATH of busybox applets only: no GNU tool can stand in for a missing busybox feature. */
-function busyboxPath(): string {
-  const dir = tempDir('radbb-')
-  const list = spawnSync('busybox', ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
-  for (const a of list) symlinkSync(BUSYBOX, path.join(dir, a))
-  return dir
-}
 
 function run(userland: 'system' | 'busybox', T: string, body: string, vars: Record<string, string> = {}) {
   const script = `${shAssignments({ T, LINK: 'current', TOKEN: 'tok', LEFT: 600, ...vars })}\n${LIB}\n${MANIFEST_LIB}\n${body}\n`
