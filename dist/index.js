@@ -3690,7 +3690,7 @@ caps_load() {
 # a link, a fifo or a hard link someone put in its place); only while the lock is ours.
 caps_save() {
   case "$MVKIND" in gnu|bsd) ;; *) return 0 ;; esac
-  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && [ "$LOCKED" = 1 ] && lock_mine || return 0
+  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && caps_may_write || return 0
   c_tmp="$D/caps.$TOKEN.$$"
   { printf 'rad-caps 1 %s 1\n' "$MVKIND" > "$c_tmp"; } 2>/dev/null && mv -f -- "$c_tmp" "$D/caps" 2>/dev/null &&
     CAPS_KEPT="$MVKIND 1"
@@ -3699,8 +3699,14 @@ caps_save() {
 }
 # A kept fact failed: the file goes (under the lock only: read-only scripts change nothing).
 caps_forget() {
-  [ "$LOCKED" = 1 ] && [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && lock_mine && rm -f -- "$D/caps" 2>/dev/null
+  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && caps_may_write && rm -f -- "$D/caps" 2>/dev/null
   return 0
+}
+# As fence, without failing (the file is a cache): the lock is still ours and the run's time not up.
+caps_may_write() {
+  [ "$LOCKED" = 1 ] && lock_mine || return 1
+  clock
+  [ "$CLK" -lt "$DL" ]
 }
 need_swap() {
   mv_known
@@ -7854,17 +7860,15 @@ class HostSession {
         const fresh = this.ctx.signal.aborted || this.fresh;
         // The session opened ahead for this script, if it is still there and nothing else is asked.
         const ahead = this.ahead;
+        this.ahead = undefined;
         const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
         if (ahead && !useAhead) {
             // Any other call first ends it, and waits (briefly) for its channel to close: a server
             // that allows one session per connection (MaxSessions 1) has no room for both.
-            this.ahead = undefined;
             ahead.give(null);
             if (!ahead.settled)
                 await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
         }
-        else if (ahead)
-            this.ahead = undefined;
         let result;
         if (ahead && useAhead) {
             ahead.hooks.onStdout = onStdout;

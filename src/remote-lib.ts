@@ -112,7 +112,7 @@ caps_load() {
 # a link, a fifo or a hard link someone put in its place); only while the lock is ours.
 caps_save() {
   case "$MVKIND" in gnu|bsd) ;; *) return 0 ;; esac
-  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && [ "$LOCKED" = 1 ] && lock_mine || return 0
+  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && caps_may_write || return 0
   c_tmp="$D/caps.$TOKEN.$$"
   { printf 'rad-caps 1 %s 1\n' "$MVKIND" > "$c_tmp"; } 2>/dev/null && mv -f -- "$c_tmp" "$D/caps" 2>/dev/null &&
     CAPS_KEPT="$MVKIND 1"
@@ -121,8 +121,14 @@ caps_save() {
 }
 # A kept fact failed: the file goes (under the lock only: read-only scripts change nothing).
 caps_forget() {
-  [ "$LOCKED" = 1 ] && [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && lock_mine && rm -f -- "$D/caps" 2>/dev/null
+  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && caps_may_write && rm -f -- "$D/caps" 2>/dev/null
   return 0
+}
+# As fence, without failing (the file is a cache): the lock is still ours and the run's time not up.
+caps_may_write() {
+  [ "$LOCKED" = 1 ] && lock_mine || return 1
+  clock
+  [ "$CLK" -lt "$DL" ]
 }
 need_swap() {
   mv_known

@@ -214,14 +214,14 @@ export class HostSession {
     const fresh = this.ctx.signal.aborted || this.fresh
     // The session opened ahead for this script, if it is still there and nothing else is asked.
     const ahead = this.ahead
+    this.ahead = undefined
     const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined
     if (ahead && !useAhead) {
       // Any other call first ends it, and waits (briefly) for its channel to close: a server
       // that allows one session per connection (MaxSessions 1) has no room for both.
-      this.ahead = undefined
       ahead.give(null)
       if (!ahead.settled) await Promise.race([ahead.result.catch(() => {}), sleep(3000)])
-    } else if (ahead) this.ahead = undefined
+    }
     let result: RunResult
     if (ahead && useAhead) {
       ahead.hooks.onStdout = onStdout

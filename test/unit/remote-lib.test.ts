@@ -85,6 +85,9 @@ say space "$new"; say old "$old"`,
     // Not holding the lock: nothing written.
     run(userland, T, save)
     expect(existsSync(`${T}/.deploy/caps`)).toBe(false)
+    // Past the run's time (what fence refuses): nothing written either.
+    run(userland, T, `LOCKED=1; DL=0; ${save}`)
+    expect(existsSync(`${T}/.deploy/caps`)).toBe(false)
     const saved = run(userland, T, `LOCKED=1; ${save}`)
     expect(saved.stderr).toBe('')
     if (userland === 'system') {
