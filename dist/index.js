@@ -2690,46 +2690,37 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 316:
+/***/ 546:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  El: () => (/* binding */ HEADER),
-  Sh: () => (/* binding */ ManifestError),
-  qI: () => (/* binding */ applyChmod),
-  u1: () => (/* binding */ buildManifest),
-  zF: () => (/* binding */ currentUmask),
-  ew: () => (/* binding */ diffManifests),
-  ol: () => (/* binding */ digestOf),
-  IL: () => (/* binding */ formatLine),
-  L_: () => (/* binding */ formatManifest),
-  It: () => (/* binding */ manifestDigest),
-  VS: () => (/* binding */ parseChmod),
-  Ng: () => (/* binding */ parseManifest),
-  a3: () => (/* binding */ unescapePath)
-});
-
-// UNUSED EXPORTS: comparePaths, escapePath, pathProblem, sameEntry, sortEntries
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(24);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-;// CONCATENATED MODULE: ./src/manifest.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   El: () => (/* binding */ HEADER),
+/* harmony export */   IL: () => (/* binding */ formatLine),
+/* harmony export */   It: () => (/* binding */ manifestDigest),
+/* harmony export */   L_: () => (/* binding */ formatManifest),
+/* harmony export */   Ng: () => (/* binding */ parseManifest),
+/* harmony export */   Sh: () => (/* binding */ ManifestError),
+/* harmony export */   VS: () => (/* binding */ parseChmod),
+/* harmony export */   a3: () => (/* binding */ unescapePath),
+/* harmony export */   ew: () => (/* binding */ diffManifests),
+/* harmony export */   ol: () => (/* binding */ digestOf),
+/* harmony export */   qI: () => (/* binding */ applyChmod),
+/* harmony export */   u1: () => (/* binding */ buildManifest),
+/* harmony export */   zF: () => (/* binding */ currentUmask)
+/* harmony export */ });
+/* unused harmony exports escapePath, comparePaths, sortEntries, pathProblem, sameEntry */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
  * release, with the modes the server will have, and its digest (`release-digest`).
  * The pure part (escape, format, parse, digest, diff, rsync's --chmod) comes first; the builder
  * that reads a build tree is at the end.
  */
-
 
 
 
@@ -2788,7 +2779,7 @@ function formatManifest(entries) {
 }
 /** `sha256:<hex>` of the manifest text: the release-digest. */
 function manifestDigest(text) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(text, 'utf8').digest('hex')}`;
+    return `sha256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(text, 'utf8').digest('hex')}`;
 }
 function digestOf(entries) {
     return manifestDigest(formatManifest(entries));
@@ -2983,40 +2974,12 @@ const BATCH = 64;
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 /** Read at most this much at once (a bigger file is hashed in pieces). */
 const CHUNK = 1 << 20;
-/** From this many files on, two threads hash the build. */
-const PARALLEL_FROM = 2000;
-/**
- * hashFile in a worker thread, for `paths` under `root` (the same code, as text: the bundle needs
- * no second file). Resolves with one result a path, in order.
- */
-function hashInWorker(root, paths) {
-    const code = `
-const { parentPort, workerData } = require('node:worker_threads')
-const fs = require('node:fs')
-const crypto = require('node:crypto')
-const path = require('node:path')
-const hashFile = ${hashFile.toString()}
-const buf = Buffer.allocUnsafe(${CHUNK})
-parentPort.postMessage(workerData.paths.map((p) => hashFile(path.join(workerData.root, p), buf, fs, crypto) ?? null))
-`;
-    const worker = new external_node_worker_threads_namespaceObject.Worker(code, { eval: true, workerData: { root, paths } });
-    const promise = new Promise((resolve, reject) => {
-        worker.once('message', (r) => resolve(r.map((x) => x ?? undefined)));
-        worker.once('error', reject);
-        worker.once('exit', (c) => {
-            if (c !== 0)
-                reject(new ManifestError(`the hashing thread stopped (exit ${c})`));
-        });
-    });
-    return { worker, promise };
-}
 /**
  * Hashes the regular file `full` through one descriptor (O_NOFOLLOW: a name that became a symlink
  * since the directory was read is not followed): its mode and size from that descriptor, its
  * bytes read into `buf`, reused from file to file. Undefined when it is not a regular file now.
  */
 function hashFile(full, buf, fs, crypto) {
-    // Only its parameters: the worker thread runs this function's own text (hashInWorker).
     let fd;
     try {
         fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -3060,26 +3023,26 @@ async function buildManifest(root, opts) {
     const entries = [];
     const files = [];
     const link = (full, p) => {
-        const hash = (0,external_node_crypto_.createHash)('sha256')
-            .update((0,external_node_fs_.readlinkSync)(full, { encoding: 'buffer' }))
+        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
+            .update((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readlinkSync)(full, { encoding: 'buffer' }))
             .digest('hex');
         entries.push({ type: 'l', mode: -1, size: -1, hash, path: p });
     };
     const walk = (dir, rel) => {
         // The entry types from the directory itself (d_type): no lstat of each file; its mode and
         // size come from the descriptor it is hashed through.
-        for (const d of (0,external_node_fs_.readdirSync)(dir, { encoding: 'buffer', withFileTypes: true })) {
+        for (const d of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer', withFileTypes: true })) {
             const raw = d.name;
             const name = raw.toString('utf8');
             if (!Buffer.from(name, 'utf8').equals(raw))
                 throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
             const p = rel ? `${rel}/${name}` : name;
-            const full = external_node_path_default().join(dir, name);
-            const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : (0,external_node_fs_.lstatSync)(full);
+            const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, name);
+            const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
             if (kind.isDirectory()) {
                 if (opts.keep && !opts.keep(p, true))
                     continue;
-                const st = (0,external_node_fs_.lstatSync)(full);
+                const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
                 entries.push({ type: 'd', mode: applyChmod(st.mode, true, clauses), size: -1, hash: '', path: p });
                 walk(full, p);
             }
@@ -3098,34 +3061,20 @@ async function buildManifest(root, opts) {
         }
     };
     walk(root, '');
-    // Many files: a second thread hashes the second half (reading is mostly system calls, which two
-    // cores do side by side); few: not worth a thread's start.
-    const half = files.length >= PARALLEL_FROM ? Math.ceil(files.length / 2) : files.length;
-    const other = half < files.length
-        ? hashInWorker(root, files.slice(half).map((e) => e.path))
-        : undefined;
-    // Its failure is heard when it is awaited (below), never as an unhandled rejection before.
-    other?.promise.catch(() => { });
+    // One thread: a second one (tried up to this version) took as long here on 2 cores, for 10,000
+    // and 50,000 files, and half as much CPU again, which the server's side of the deploy then lacks.
     const results = [];
     const buf = Buffer.allocUnsafe(CHUNK);
-    try {
-        for (let i = 0; i < half; i++) {
-            results.push(hashFile(external_node_path_default().join(root, files[i].path), buf, external_node_fs_, external_node_crypto_));
-            if (i % BATCH === BATCH - 1)
-                await yieldToLoop();
-            if (opts.signal?.aborted)
-                throw new ManifestError('cancelled');
-        }
-        if (other)
-            results.push(...(await other.promise));
-    }
-    finally {
-        // A failure or a cancel here stops the thread too (terminate: a no-op once it has ended).
-        void other?.worker.terminate();
+    for (let i = 0; i < files.length; i++) {
+        results.push(hashFile(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, files[i].path), buf, node_fs__WEBPACK_IMPORTED_MODULE_1__, node_crypto__WEBPACK_IMPORTED_MODULE_0__));
+        if (i % BATCH === BATCH - 1)
+            await yieldToLoop();
+        if (opts.signal?.aborted)
+            throw new ManifestError('cancelled');
     }
     for (let i = 0; i < files.length; i++) {
         const e = files[i];
-        const full = external_node_path_default().join(root, e.path);
+        const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, e.path);
         const got = results[i];
         if (got)
             Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash });
@@ -3133,7 +3082,7 @@ async function buildManifest(root, opts) {
             // Not a regular file any more (replaced while we read): what it is now, as rsync will see it.
             const at = entries.indexOf(e);
             entries.splice(at, 1);
-            const st = (0,external_node_fs_.lstatSync)(full, { throwIfNoEntry: false });
+            const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full, { throwIfNoEntry: false });
             if (st?.isSymbolicLink())
                 link(full, e.path);
         }
@@ -6162,8 +6111,8 @@ async function afterLostConnection(ctx, run, keepLock, e) {
 var healthcheck = __nccwpck_require__(689);
 ;// CONCATENATED MODULE: external "node:zlib"
 const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-// EXTERNAL MODULE: ./src/manifest.ts + 1 modules
-var manifest = __nccwpck_require__(316);
+// EXTERNAL MODULE: ./src/manifest.ts
+var manifest = __nccwpck_require__(546);
 ;// CONCATENATED MODULE: ./src/fast-path.ts
 /**
  * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
@@ -9319,7 +9268,7 @@ function verifyText(outcome, paint = PLAIN) {
 /* unused harmony exports DIGEST_RE, parseLinks, parseTree, parseSums, parseKept, shownPath, sharedLinkTarget, differenceOf, actualTree, loggedDigest, SHOWN_DIFFERENCES, differenceLine */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(316);
+/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(546);
 /* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(873);
 /**
