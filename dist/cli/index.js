@@ -5967,8 +5967,6 @@ const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 
 
 
-
-
 const HEADER = 'rad-manifest 1';
 class ManifestError extends Error {
     constructor(message) {
@@ -6222,10 +6220,10 @@ const CHUNK = 1 << 20;
  * since the directory was read is not followed): its mode and size from that descriptor, its
  * bytes read into `buf`, reused from file to file. Undefined when it is not a regular file now.
  */
-function hashFile(full, buf, fs, crypto) {
+function hashFile(full, buf) {
     let fd;
     try {
-        fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        fd = (0,external_node_fs_namespaceObject.openSync)(full, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW);
     }
     catch (e) {
         if (e.code === 'ELOOP')
@@ -6233,13 +6231,13 @@ function hashFile(full, buf, fs, crypto) {
         throw e;
     }
     try {
-        const st = fs.fstatSync(fd);
+        const st = (0,external_node_fs_namespaceObject.fstatSync)(fd);
         if (!st.isFile())
             return undefined;
-        const h = crypto.createHash('sha256');
+        const h = (0,external_node_crypto_namespaceObject.createHash)('sha256');
         let size = 0;
         for (;;) {
-            const n = fs.readSync(fd, buf, 0, buf.length, null);
+            const n = (0,external_node_fs_namespaceObject.readSync)(fd, buf, 0, buf.length, null);
             if (n === 0)
                 break;
             h.update(buf.subarray(0, n));
@@ -6248,7 +6246,7 @@ function hashFile(full, buf, fs, crypto) {
         return { mode: st.mode, size, hash: h.digest('hex') };
     }
     finally {
-        fs.closeSync(fd);
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
     }
 }
 /**
@@ -6304,12 +6302,12 @@ async function buildManifest(root, opts) {
         }
     };
     walk(root, '');
-    // One thread: a second one (tried up to this version) took as long here on 2 cores, for 10,000
-    // and 50,000 files, and half as much CPU again, which the server's side of the deploy then lacks.
+    // One thread: a second one took as long on 2 cores (10,000 and 50,000 files) and half as much
+    // CPU again, which the server's side of a deploy to the same machine then lacks.
     const results = [];
     const buf = Buffer.allocUnsafe(CHUNK);
     for (let i = 0; i < files.length; i++) {
-        results.push(hashFile(external_node_path_default().join(root, files[i].path), buf, external_node_fs_namespaceObject, external_node_crypto_namespaceObject));
+        results.push(hashFile(external_node_path_default().join(root, files[i].path), buf));
         if (i % BATCH === BATCH - 1)
             await yieldToLoop();
         if (opts.signal?.aborted)
