@@ -27,9 +27,17 @@ import { BUSYBOX, busyboxPath, tempDir } from './helpers.js'
 
 const hasBusybox = BUSYBOX !== ''
 
-function run(userland: 'system' | 'busybox', T: string, body: string, vars: Record<string, string> = {}) {
+function run(
+  userland: 'system' | 'busybox',
+  T: string,
+  body: string,
+  vars: Record<string, string> = {},
+  /** A directory put first on PATH (programs that stand in for the system's). */
+  first = '',
+) {
   const script = `${shAssignments({ T, LINK: 'current', TOKEN: 'tok', LEFT: 600, ...vars })}\n${LIB}\n${MANIFEST_LIB}\n${body}\n`
-  const env = userland === 'busybox' ? { PATH: busyboxPath() } : { PATH: process.env.PATH }
+  const base = userland === 'busybox' ? busyboxPath() : process.env.PATH
+  const env = { PATH: first ? `${first}:${base}` : base }
   const r = spawnSync(
     userland === 'busybox' ? BUSYBOX : 'sh',
     userland === 'busybox' ? ['sh', '-s'] : ['-s'],
@@ -298,6 +306,93 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       }
     },
   )
+
+  it.skipIf(skip)(
+    'offers the same whether the live release walks as recorded (the short way) or is checked entry by entry',
+    async () => {
+      // A cmp that always says "differ" sends fast_offer the long way (AWK_DESCRIBE).
+      const differ = tempDir('radcmp-')
+      writeFileSync(`${differ}/cmp`, '#!/bin/sh\nexit 1\n')
+      chmodSync(`${differ}/cmp`, 0o755)
+      const many = Object.fromEntries(
+        Array.from({ length: 400 }, (_, i) => [`p-${'q'.repeat(60)}-${i}`, `${i}\n`]),
+      )
+      // Each case edits the live manifest (the record still matches the tree): entries the join
+      // must leave untrusted, drop from the copy, or keep.
+      const cases: [string, Record<string, string>, (lines: string[]) => string[]][] = [
+        ['the manifest as published', {}, (l) => l],
+        ['a zipped offer', many, (l) => l],
+        ['an entry the manifest lacks', {}, (l) => l.filter((x) => !x.endsWith(' b'))],
+        [
+          'a file of another mode',
+          {},
+          (l) => l.map((x) => (x.endsWith(' a') ? x.replace(/^f \S+/, 'f 600') : x)),
+        ],
+        ['a path the tree lacks', {}, (l) => [...l, `f 644 4 ${'0'.repeat(64)} zz`]],
+        [
+          'a directory of another mode',
+          {},
+          (l) => l.map((x) => (x.endsWith(' d') ? x.replace(/^d \S+/, 'd 700') : x)),
+        ],
+        [
+          'a file where the tree has a directory',
+          {},
+          (l) => l.map((x) => (x.endsWith(' d') ? x.replace(/^d \S+ \S+/, 'f 644 3') : x)),
+        ],
+      ]
+      for (const [name, more, edit] of cases) {
+        const got = []
+        for (const [k, first] of [
+          [0, ''],
+          [1, differ],
+        ] as const) {
+          const { T } = await target(userland, more)
+          const mf = `${T}/.deploy/manifests/r1`
+          const lines = readFileSync(mf, 'utf8').split('\n').slice(0, -1)
+          writeFileSync(mf, `${[lines[0], ...edit(lines.slice(1))].join('\n')}\n`)
+          const inc = `r${20 + k}.tok`
+          const r = run(userland, T, 'fast_offer r1', { INCOMING: inc }, first)
+          expect(r.stderr, name).toBe('')
+          expect(r.reply.values.get('fast'), name).toEqual(['ok'])
+          const w = `${T}/.deploy/manifests/.w.${inc}`
+          if (k === 0) {
+            // The short way was open: the walk prepare kept is the trust record, line for line.
+            const rec = readFileSync(`${T}/.deploy/manifests/r1.stat`, 'utf8').split('\n').slice(1)
+            expect(readFileSync(`${w}.now`, 'utf8'), name).toBe(`${rec.join('\n')}@@end\n`)
+          }
+          const copy = spawnSync('find', ['.'], { cwd: `${T}/.deploy/incoming/${inc}`, encoding: 'utf8' })
+          got.push({
+            fp: r.reply.values.get('fp') ?? [],
+            offer: readOffer(r.reply),
+            rm: readFileSync(`${w}.rm`, 'utf8').split('\n').sort(),
+            copy: copy.stdout.split('\n').sort(),
+          })
+        }
+        expect(got[0], name).toEqual(got[1])
+      }
+    },
+  )
+
+  it.skipIf(skip)('still takes the short way after a deploy that deleted files', async () => {
+    const { T, r1 } = await target(userland)
+    const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+    const entries = (await buildManifest(r1, { chmod: '' })).filter((e) => e.path !== 'd/c')
+    const text = formatManifest(entries)
+    const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+    const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+    const fin = run(userland, T, 'fast_finish r2.tok r1 && manifest_publish r2.tok r2', {
+      MANIFEST: plan.delta,
+      DIGEST: manifestDigest(text),
+      ROOT_MODE: rootMode,
+    })
+    expect(fin.reply.error).toBeUndefined()
+    run(userland, T, 'mv -- "$D/incoming/r2.tok" "$T/releases/r2"')
+    expect(existsSync(`${T}/releases/r2/d/c`)).toBe(false)
+    // d lost a file after its record was taken: its mtime changed, and the next walk still matches.
+    run(userland, T, 'fast_offer r2', { INCOMING: 'r3.tok' })
+    const rec = readFileSync(`${T}/.deploy/manifests/r2.stat`, 'utf8').split('\n').slice(1)
+    expect(readFileSync(`${T}/.deploy/manifests/.w.r3.tok.now`, 'utf8')).toBe(`${rec.join('\n')}@@end\n`)
+  })
 
   it.skipIf(skip)('steps aside without a trust record', async () => {
     const { T } = await target(userland)
