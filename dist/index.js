@@ -2702,13 +2702,14 @@ __webpack_async_result__();
 /* harmony export */   Sh: () => (/* binding */ ManifestError),
 /* harmony export */   VS: () => (/* binding */ parseChmod),
 /* harmony export */   a3: () => (/* binding */ unescapePath),
+/* harmony export */   cD: () => (/* binding */ comparePaths),
 /* harmony export */   ew: () => (/* binding */ diffManifests),
 /* harmony export */   ol: () => (/* binding */ digestOf),
 /* harmony export */   qI: () => (/* binding */ applyChmod),
 /* harmony export */   u1: () => (/* binding */ buildManifest),
 /* harmony export */   zF: () => (/* binding */ currentUmask)
 /* harmony export */ });
-/* unused harmony exports escapePath, comparePaths, sortEntries, pathProblem, sameEntry */
+/* unused harmony exports escapePath, sortEntries, pathProblem, sameEntry */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24);
@@ -2737,6 +2738,9 @@ function escapePath(p) {
 }
 /** The inverse of escapePath; any other backslash sequence is an error (untrusted text). */
 function unescapePath(s) {
+    // Most names have no backslash: the text itself (not a copy built a character at a time).
+    if (!s.includes('\\'))
+        return s;
     let out = '';
     for (let i = 0; i < s.length; i++) {
         const c = s[i];
@@ -2757,7 +2761,22 @@ function unescapePath(s) {
 }
 /** The byte order of the spec (Buffer.compare of the UTF-8 bytes), not JS's UTF-16 order. */
 function comparePaths(a, b) {
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    // UTF-16 code units order as code points (so as UTF-8 bytes), except that a surrogate (half of
+    // a code point above U+FFFF) sorts below U+E000-U+FFFF: lifted above them where two differ. No
+    // Buffer per call: a tenth of the time, and a plan of 50,000 entries compares a path or two each.
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+        let x = a.charCodeAt(i);
+        let y = b.charCodeAt(i);
+        if (x === y)
+            continue;
+        if (x >= 0xd800 && y >= 0xd800) {
+            x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+            y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+        }
+        return x - y;
+    }
+    return a.length - b.length;
 }
 function sortEntries(entries) {
     return [...entries].sort((a, b) => comparePaths(a.path, b.path));
@@ -6250,6 +6269,47 @@ function same(e, o) {
         return false;
     return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
 }
+/** Whether the defined entries' paths strictly ascend (the manifests' order: path bytes). */
+function ascending(list) {
+    let prev;
+    for (const e of list) {
+        if (!e)
+            continue;
+        if (prev !== undefined && (0,manifest/* comparePaths */.cD)(prev, e.path) >= 0)
+            return false;
+        prev = e.path;
+    }
+    return true;
+}
+/**
+ * The offer's index of each build path, asked in the build's order: one pass over both when both
+ * are in path order (every manifest is: a fifth of the time of a Map of 50,000 paths), else a Map
+ * (an offer from a server that reordered it is still read right).
+ */
+function matcher(build, offer) {
+    if (!ascending(build) || !ascending(offer)) {
+        const live = new Map();
+        offer.forEach((o, i) => {
+            if (o)
+                live.set(o.path, i);
+        });
+        return (p) => live.get(p);
+    }
+    let j = 0;
+    return (p) => {
+        for (; j < offer.length; j++) {
+            const o = offer[j];
+            if (!o)
+                continue;
+            const c = (0,manifest/* comparePaths */.cD)(o.path, p);
+            if (c === 0)
+                return j++;
+            if (c > 0)
+                return undefined;
+        }
+        return undefined;
+    };
+}
 /**
  * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
  * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
@@ -6260,11 +6320,7 @@ function planFast(build, offer) {
     const nl = build.entries.find((e) => e.path.includes('\n'));
     if (nl)
         throw new manifest/* ManifestError */.Sh(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
-    const live = new Map();
-    offer.entries.forEach((o, i) => {
-        if (o)
-            live.set(o.path, i);
-    });
+    const liveLine = matcher(build.entries, offer.entries);
     const lines = [manifest/* HEADER */.El];
     const send = [];
     if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
@@ -6279,7 +6335,7 @@ function planFast(build, offer) {
         runStart = -1;
     };
     for (const e of build.entries) {
-        const i = live.get(e.path);
+        const i = liveLine(e.path);
         if (i !== undefined && same(e, offer.entries[i])) {
             if (runStart >= 0 && i === runEnd + 1)
                 runEnd = i;

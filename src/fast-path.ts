@@ -7,7 +7,15 @@
  * new manifest in terms of the live one (the delta), so only the changed lines travel.
  */
 import { gunzipSync } from 'node:zlib'
-import { type Entry, type EntryType, formatLine, HEADER, ManifestError, unescapePath } from './manifest.js'
+import {
+  comparePaths,
+  type Entry,
+  type EntryType,
+  formatLine,
+  HEADER,
+  ManifestError,
+  unescapePath,
+} from './manifest.js'
 import type { BuildManifest } from './release-manifest.js'
 import { all, type ScriptReply } from './remote.js'
 
@@ -94,6 +102,46 @@ function same(e: Entry, o: OfferEntry | undefined): boolean {
   return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash))
 }
 
+/** Whether the defined entries' paths strictly ascend (the manifests' order: path bytes). */
+function ascending(list: readonly ({ path: string } | undefined)[]): boolean {
+  let prev: string | undefined
+  for (const e of list) {
+    if (!e) continue
+    if (prev !== undefined && comparePaths(prev, e.path) >= 0) return false
+    prev = e.path
+  }
+  return true
+}
+
+/**
+ * The offer's index of each build path, asked in the build's order: one pass over both when both
+ * are in path order (every manifest is: a fifth of the time of a Map of 50,000 paths), else a Map
+ * (an offer from a server that reordered it is still read right).
+ */
+function matcher(
+  build: readonly Entry[],
+  offer: readonly (OfferEntry | undefined)[],
+): (p: string) => number | undefined {
+  if (!ascending(build) || !ascending(offer)) {
+    const live = new Map<string, number>()
+    offer.forEach((o, i) => {
+      if (o) live.set(o.path, i)
+    })
+    return (p) => live.get(p)
+  }
+  let j = 0
+  return (p) => {
+    for (; j < offer.length; j++) {
+      const o = offer[j]
+      if (!o) continue
+      const c = comparePaths(o.path, p)
+      if (c === 0) return j++
+      if (c > 0) return undefined
+    }
+    return undefined
+  }
+}
+
 /**
  * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
  * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
@@ -103,10 +151,7 @@ export function planFast(build: BuildManifest, offer: Offer): FastPlan {
   // The server reads its trees with find, a line a name: such a name would break its check.
   const nl = build.entries.find((e) => e.path.includes('\n'))
   if (nl) throw new ManifestError(`a name in the build has a newline (${JSON.stringify(nl.path)})`)
-  const live = new Map<string, number>()
-  offer.entries.forEach((o, i) => {
-    if (o) live.set(o.path, i)
-  })
+  const liveLine = matcher(build.entries, offer.entries)
   const lines = [HEADER]
   const send: string[] = []
   if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8)) send.push('.')
@@ -119,7 +164,7 @@ export function planFast(build: BuildManifest, offer: Offer): FastPlan {
     runStart = -1
   }
   for (const e of build.entries) {
-    const i = live.get(e.path)
+    const i = liveLine(e.path)
     if (i !== undefined && same(e, offer.entries[i])) {
       if (runStart >= 0 && i === runEnd + 1) runEnd = i
       else {

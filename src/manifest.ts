@@ -48,6 +48,8 @@ export function escapePath(p: string): string {
 
 /** The inverse of escapePath; any other backslash sequence is an error (untrusted text). */
 export function unescapePath(s: string): string {
+  // Most names have no backslash: the text itself (not a copy built a character at a time).
+  if (!s.includes('\\')) return s
   let out = ''
   for (let i = 0; i < s.length; i++) {
     const c = s[i]
@@ -66,7 +68,21 @@ export function unescapePath(s: string): string {
 
 /** The byte order of the spec (Buffer.compare of the UTF-8 bytes), not JS's UTF-16 order. */
 export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  // UTF-16 code units order as code points (so as UTF-8 bytes), except that a surrogate (half of
+  // a code point above U+FFFF) sorts below U+E000-U+FFFF: lifted above them where two differ. No
+  // Buffer per call: a tenth of the time, and a plan of 50,000 entries compares a path or two each.
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
+    }
+    return x - y
+  }
+  return a.length - b.length
 }
 
 export function sortEntries(entries: Entry[]): Entry[] {

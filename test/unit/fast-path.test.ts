@@ -98,6 +98,29 @@ describe('the fast-path plan', () => {
     expect(applyDelta(plan.delta, live)).toBe(built(next, '0711').text)
   })
 
+  it('plans the same from an offer out of path order (a server that reordered it), by path not by place', () => {
+    const big = [d('a'), ...Array.from({ length: 300 }, (_, i) => f(`a/${i}`, h(i % 7 ? 'a' : 'b')))]
+    const next = big.map((e, i) => (i % 50 === 3 ? { ...e, hash: h('e') } : e))
+    const sorted = planFast(built(next), readOffer(offerReply(sortEntries(big))))
+    expect(sorted.send).toHaveLength(6)
+    // The same live manifest offered with two lines swapped: each line still names its own entry.
+    const live2 = sortEntries(big)
+    ;[live2[10], live2[200]] = [live2[200] as Entry, live2[10] as Entry]
+    const swapped = planFast(built(next), readOffer(offerReply(live2)))
+    expect(swapped.send).toEqual(sorted.send)
+    expect(swapped.keptFiles).toBe(sorted.keptFiles)
+    const lines = live2.map(formatLine)
+    const rebuilt = swapped.delta
+      .slice(0, -1)
+      .split('\n')
+      .flatMap((l) => {
+        const m = /^=(\d+)(?:-(\d+))?$/.exec(l)
+        if (!m) return [l]
+        return lines.slice(Number(m[1]) - 1, Number(m[2] ?? m[1]))
+      })
+    expect(`${rebuilt.join('\n')}\n`).toBe(built(next).text)
+  })
+
   it('matches on the whole hash when the server sends it whole, and never on a short one', () => {
     const offer = readOffer(offerReply(live, { cut: 64 }))
     expect(planFast(built(live), offer).send).toEqual([])

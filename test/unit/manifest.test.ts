@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import {
   applyChmod,
   buildManifest,
+  comparePaths,
   diffManifests,
   type Entry,
   escapePath,
@@ -27,6 +28,31 @@ const f = (p: string, over: Partial<Entry> = {}): Entry => ({
   ...over,
 })
 const d = (p: string): Entry => ({ type: 'd', mode: 0o755, size: -1, hash: '', path: p })
+
+describe('comparePaths', () => {
+  it('orders as the UTF-8 bytes do, above U+FFFF and between U+E000 and U+FFFF included', () => {
+    const chars = [
+      'a',
+      'b',
+      '/',
+      ' ',
+      '\u00e9',
+      '\u07ff',
+      '\u0800',
+      '\ud7ff',
+      '\ue000',
+      '\uffee',
+      '\u{10000}',
+      '\u{1f600}',
+      '\u{10ffff}',
+    ]
+    const names: string[] = []
+    for (const x of chars) for (const y of chars) names.push(x + y, x, `${x}${y}z`)
+    const bytes = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    for (const a of names)
+      for (const b of names) expect([a, b, Math.sign(comparePaths(a, b))]).toEqual([a, b, bytes(a, b)])
+  })
+})
 
 describe('path escapes', () => {
   it('escapes exactly backslash and newline, and reverses it', () => {
