@@ -4361,6 +4361,33 @@ END {
   for (p in W) if (W[p] != "k" && p != ".") print unesc(p) > rmlist
 }
 '
+# fast_finish's check of a build that changed nothing: the upload's walk (with blocks, ARGV[1])
+# against prepare's walk of the live release ($now), a line of each at a time. Every entry must be
+# there as it was: a file the same inode, size, mtime and mode (the live file, kept, not touched
+# since prepare checked it); a directory or symlink the same type, size and mode (the copy's own
+# inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) as it
+# goes, and at the end the linked count and what the release adds on disk (its directories).
+# Exits 2 at the first difference (another order, too: a filesystem that lists a copy otherwise).
+# What the live files are was settled at prepare: each was offered only as its trust record says,
+# and that record was checked against the manifest when it was made.
+AWK_SAME='
+BEGIN { FS = "[ ]"; print "rad-stat 1" > rec }
+{
+  if ((getline l < now) <= 0) { bad = 1; exit }
+  if ($0 == "@@end") { if (l != "@@end") bad = 1; ended = 1; exit }
+  if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.]/) { bad = 1; exit }
+  r = $1 " " $2 " " $3 " " $4 " " $5 " " (NF == 7 ? $7 : rest($0, 6))
+  if ($1 == "f") { if (r != l) { bad = 1; exit } linked++ }
+  else if (substr(l, 1, 2) != $1 " " || substr(rest(l, 2), 1, length($3) + 1) != $3 " " || rest(l, 4) != rest(r, 4)) { bad = 1; exit }
+  else if (rest(r, 5) == ".") { if (oct($5) != oct(root)) { bad = 1; exit } kb += $6 }
+  else if ($1 == "d") kb += $6
+  print r > rec
+}
+END {
+  if (bad || !ended) exit 2
+  printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
+}
+'
 # Whether find has -printf (GNU), asked once a script.
 FIND_PRINTF=
 find_printf() {
@@ -4614,9 +4641,15 @@ fast_finish() {
     ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
   wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
+  # A build that changed nothing (its manifest is the live one, byte for byte) whose upload walks
+  # as prepare's walk of the live release did, line for line (AWK_SAME): checked and recorded
+  # without the arrays of the check entry by entry below, which, on any difference, says why.
+  if cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
+    LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" "$AWK_FNS$AWK_SAME" "$w.pub" > "$w.out" 2>/dev/null; then
+    :
   # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
   # rest is checked against it and recorded.
-  if ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
+  elif ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
       function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
       # FS "[ ]": a field per single space, so a path without a space is the last field, one with
       # spaces the rest of the line (no regex match a line: mawk took four times as long).

@@ -373,6 +373,91 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     },
   )
 
+  it.skipIf(skip)(
+    'checks a build that changed nothing line by line against the live walk, with the result of the check entry by entry',
+    async () => {
+      // Each way's awk logs its program: which check ran shows. A cmp that says "differ" forces
+      // the check entry by entry.
+      const realAwk =
+        userland === 'busybox'
+          ? `${BUSYBOX} awk`
+          : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
+      const ways = ['short', 'full'].map((way) => {
+        const dir = tempDir(`radway-${way}-`)
+        writeFileSync(`${dir}/awk`, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${dir}/log\nexec ${realAwk} "$@"\n`)
+        chmodSync(`${dir}/awk`, 0o755)
+        if (way === 'full') writeFileSync(`${dir}/cmp`, '#!/bin/sh\nexit 1\n', { mode: 0o755 })
+        return dir
+      })
+      const results = []
+      for (const [k, first] of ways.entries()) {
+        const { T, r1 } = await target(userland)
+        const inc = `r${30 + k}.tok`
+        const offer = run(userland, T, 'fast_offer r1', { INCOMING: inc })
+        const entries = await buildManifest(r1, { chmod: '' })
+        const text = formatManifest(entries)
+        const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+        const plan = planFast(
+          { entries, text, digest: manifestDigest(text), rootMode },
+          readOffer(offer.reply),
+        )
+        expect(plan.send).toEqual([])
+        // A file the live release gained by hand after prepare is in neither walk's way: r1 only.
+        const fin = run(
+          userland,
+          T,
+          `fast_finish ${inc} r1`,
+          { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode },
+          first,
+        )
+        expect(fin.stderr).toBe('')
+        expect(fin.reply.error).toBeUndefined()
+        const log = readFileSync(`${first}/log`, 'utf8')
+        expect(log.includes('getline l < now'), 'the line-by-line check ran').toBe(k === 0)
+        expect(log.includes('function parent'), 'the check entry by entry ran').toBe(k === 1)
+        const rec = readFileSync(`${T}/.deploy/manifests/.fstat.${inc}`, 'utf8')
+        results.push({
+          linked: fin.reply.values.get('linked'),
+          kb: fin.reply.values.get('disk-kb'),
+          // The record: the upload's inodes (its directories its own), the same entries.
+          rec: rec.split('\n').map((l) => {
+            const [t, , size, , mode, ...name] = l.split(' ')
+            return [t, size, mode, name.join(' ')].join(' ')
+          }),
+          inodes: rec
+            .split('\n')
+            .slice(1, -1)
+            .map((l) => l.split(' '))
+            .map(([t, ino, ...rest]) => [
+              t,
+              Number(ino) === lstatSync(`${T}/.deploy/incoming/${inc}/${rest.slice(3).join(' ')}`).ino,
+            ]),
+        })
+        expect(workFiles(T).filter((f) => f.startsWith(`.w.${inc}`))).toEqual([])
+      }
+      expect(results[0]).toEqual(results[1])
+      expect(results[0]?.linked).toEqual(['4'])
+
+      // And it catches what the check entry by entry catches: a kept file replaced after prepare.
+      const { T, r1 } = await target(userland)
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r33.tok' })
+      const entries = await buildManifest(r1, { chmod: '' })
+      const text = formatManifest(entries)
+      const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+      const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+      const up = `${T}/.deploy/incoming/r33.tok`
+      rmSync(`${up}/b`)
+      writeFileSync(`${up}/b`, 'bbb\n')
+      const fin = run(userland, T, 'fast_finish r33.tok r1', {
+        MANIFEST: plan.delta,
+        DIGEST: manifestDigest(text),
+        ROOT_MODE: rootMode,
+      })
+      expect(fin.reply.error?.message).toMatch(/changed on the server while this deploy ran: b/)
+      expect(existsSync(`${T}/.deploy/manifests/.fstat.r33.tok`)).toBe(false)
+    },
+  )
+
   it.skipIf(skip)('still takes the short way after a deploy that deleted files', async () => {
     const { T, r1 } = await target(userland)
     const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
