@@ -5,7 +5,7 @@
  *
  *   sudo env PROFILE_FILES=10000 PROFILE_ROUNDS=3 PROFILE_VIA=wan npm run bench:profile
  */
-import { chmodSync, mkdtempSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { runAction, TEST_USER } from '../test/support/harness.js'
@@ -19,6 +19,14 @@ const rounds = Number(process.env.PROFILE_ROUNDS || 3)
 const via = process.env.PROFILE_VIA === 'lan' ? 'lan' : 'wan'
 const node = process.env.PROFILE_NODE || process.execPath
 
+/** CPU seconds the whole machine has spent (user + nice, system + irq + softirq), from /proc/stat. */
+function machineCpu(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? []
+  const tick = 100
+  const at = (i: number) => f[i] ?? 0
+  return [(at(0) + at(1)) / tick, (at(2) + at(5) + at(6)) / tick]
+}
+
 async function main(): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'rad-prof-'))
   chmodSync(base, 0o755)
@@ -30,6 +38,7 @@ async function main(): Promise<void> {
   const deploy = async (k: number, port: number, show: boolean) => {
     clock += 60_000
     build.apply(k, new Date(clock))
+    const cpu0 = machineCpu()
     const t0 = Date.now()
     const lines: string[] = []
     let partial = ''
@@ -56,8 +65,9 @@ async function main(): Promise<void> {
     )
     if (r.code !== 0) throw new Error(`deploy r${k} failed:\n${r.stdout}\n${r.stderr}`)
     if (show) process.stdout.write(`${lines.join('\n')}\n`)
+    const cpu = machineCpu().map((v, i) => v - (cpu0[i] as number))
     log(
-      `r${k}: ${r.durationMs} ms (sent ${r.outputs['files-transferred']}, linked ${r.outputs['files-linked']})`,
+      `r${k}: ${r.durationMs} ms (sent ${r.outputs['files-transferred']}, linked ${r.outputs['files-linked']}); the machine's CPU meanwhile: ${(cpu[0] as number).toFixed(2)} s user, ${(cpu[1] as number).toFixed(2)} s system`,
     )
   }
   await deploy(1, server.sshd.port, false)
