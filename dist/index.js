@@ -2725,6 +2725,7 @@ __webpack_async_result__();
 
 
 
+
 const HEADER = 'rad-manifest 1';
 class ManifestError extends Error {
     constructor(message) {
@@ -2986,6 +2987,8 @@ function currentUmask() {
     process.umask(old);
     return old;
 }
+/** crypto.hash (Node 20.12 and later; the CLI runs on any Node 20): one call, no Hash object. */
+const hashOnce = typeof node_crypto__WEBPACK_IMPORTED_MODULE_0__.hash === 'function' ? node_crypto__WEBPACK_IMPORTED_MODULE_0__.hash : undefined;
 /** Files hashed between two turns of the event loop (a cancel or a timeout is heard in between). */
 const BATCH = 64;
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
@@ -3010,11 +3013,12 @@ function hashFile(full, buf) {
         const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.fstatSync)(fd);
         if (!st.isFile())
             return undefined;
-        // A read short of the buffer is the end of a regular file: most files of a site are read in
-        // one, and hashed in one call (a third less CPU than a Hash object, here at 50,000 files).
+        // Most files of a site fit the buffer: read whole (as many bytes as fstat said, and short of
+        // the buffer) in one read, hashed in one call (a third less CPU than a Hash object, here at
+        // 50,000 files). Else (bigger, growing, or a filesystem that reads short) read on to the end.
         const n0 = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readSync)(fd, buf, 0, buf.length, null);
-        if (n0 < buf.length)
-            return { mode: st.mode, size: n0, hash: (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.hash)('sha256', buf.subarray(0, n0), 'hex') };
+        if (n0 === st.size && n0 < buf.length && hashOnce)
+            return { mode: st.mode, size: n0, hash: hashOnce('sha256', buf.subarray(0, n0), 'hex') };
         const h = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(buf.subarray(0, n0));
         let size = n0;
         for (;;) {
@@ -4342,11 +4346,11 @@ FNR == 1 {
   started = 1; split(W["."], rt, " "); O[1] = "r " rt[2]; no = 1; size = 0; next
 }
 {
-  p = NF == 5 ? $5 : rest($0, 4); o = "u"
+  p = NF == 5 ? $5 : rest($0, 4); o = "u"; nu++
   if (p in W) {
     w = W[p]
     if (w == "k") { bad = 1; exit }
-    if (w == $1 " " oct($2)) { W[p] = "k"; o = "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p }
+    if (w == $1 " " oct($2)) { W[p] = "k"; o = "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p; nu-- }
     else if ($1 == "d" && substr(w, 1, 1) == "d") W[p] = "k"
   }
   if (big) { print o > zfile; next }
@@ -4358,7 +4362,10 @@ END {
   if (big) close(zfile)
   else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
   printf "" > rmlist
-  for (p in W) if (W[p] != "k" && p != ".") print unesc(p) > rmlist
+  for (p in W) if (W[p] != "k" && p != ".") { print unesc(p) > rmlist; nrm++ }
+  # Every entry trusted and the copy whole: the live walk is the manifest, entry for entry, which
+  # lets publish check a build that changed nothing line by line (AWK_SAME).
+  if (!nu && !nrm) printf "" > allt
 }
 '
 # fast_finish's check of a build that changed nothing: the upload's walk (with blocks, ARGV[1])
@@ -4368,8 +4375,9 @@ END {
 # inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) as it
 # goes, and at the end the linked count and what the release adds on disk (its directories).
 # Exits 2 at the first difference (another order, too: a filesystem that lists a copy otherwise).
-# What the live files are was settled at prepare: each was offered only as its trust record says,
-# and that record was checked against the manifest when it was made.
+# Used only when prepare trusted every entry of the live manifest and the copy lost nothing
+# ($w.all, from AWK_JOIN): the live walk was then the manifest entry for entry (type and mode by
+# prepare, size and content by the trust record, checked against the manifest when it was made).
 AWK_SAME='
 BEGIN { FS = "[ ]"; print "rad-stat 1" > rec }
 {
@@ -4525,7 +4533,7 @@ fast_offer() {
   find_printf
   { tree_stat "$T/releases/$1" && echo @@end; } > "$w.now" 2>/dev/null
   if { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 \
+    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
       "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
   else
     LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now='' -v zfile="$w.offer" -v plain=32768 \
@@ -4545,7 +4553,7 @@ fast_offer() {
   cprc=$?
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
@@ -4563,7 +4571,7 @@ fast_offer() {
       printf '%s\000' "$p"
     done < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.all"
     say fast no-remove
     return 1
   fi
@@ -4646,7 +4654,7 @@ fast_finish() {
   # A build that changed nothing (its manifest is the live one, byte for byte) whose upload walks
   # as prepare's walk of the live release did, line for line (AWK_SAME): checked and recorded
   # without the arrays of the check entry by entry below, which, on any difference, says why.
-  if cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
+  if [ -f "$w.all" ] && cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
     LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" "$AWK_FNS$AWK_SAME" "$w.pub" > "$w.out" 2>/dev/null; then
     :
   # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
@@ -4717,7 +4725,7 @@ fast_finish() {
   fi
   # Two lines (linked, disk-kb): read back by sh, no cat.
   while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all"
 }
 `;
 
@@ -6497,7 +6505,10 @@ async function prepare(ctx, run) {
  */
 class EarlyPlan {
     run;
-    text = '';
+    /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
+    chunks = [];
+    /** The end of what came, enough to find a mark cut across two chunks. */
+    tail = '';
     planned;
     offerLines = 0;
     constructor(run) {
@@ -6506,13 +6517,18 @@ class EarlyPlan {
     push(chunk) {
         if (this.planned)
             return;
-        const from = Math.max(0, this.text.length - MARK_LINE.length);
-        this.text += chunk;
-        const at = this.text.indexOf(MARK_LINE, from);
-        if (at < 0)
+        const seen = this.tail + chunk;
+        const at = seen.indexOf(MARK_LINE);
+        this.chunks.push(chunk);
+        if (at < 0) {
+            this.tail = seen.slice(-MARK_LINE.length);
             return;
-        const upTo = (0,src_remote/* parseReply */.UV)(this.text.slice(0, at + 1));
-        this.text = '';
+        }
+        const text = this.chunks.join('');
+        // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
+        const upTo = (0,src_remote/* parseReply */.UV)(text.slice(0, text.length - seen.length + at + 1));
+        this.chunks = [];
+        this.tail = '';
         this.offerLines = offerLineCount(upTo);
         this.planned = Promise.resolve(this.run.manifest).then((m) => {
             if (!m || m instanceof Error)

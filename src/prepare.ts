@@ -123,7 +123,10 @@ export type Planned = { plan: FastPlan } | { error: Error }
  * up to it while the server finishes; used only when the whole reply carries the same offer.
  */
 export class EarlyPlan {
-  private text = ''
+  /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
+  private chunks: string[] = []
+  /** The end of what came, enough to find a mark cut across two chunks. */
+  private tail = ''
   private planned: Promise<Planned | undefined> | undefined
   private offerLines = 0
 
@@ -131,12 +134,18 @@ export class EarlyPlan {
 
   push(chunk: string): void {
     if (this.planned) return
-    const from = Math.max(0, this.text.length - MARK_LINE.length)
-    this.text += chunk
-    const at = this.text.indexOf(MARK_LINE, from)
-    if (at < 0) return
-    const upTo = parseReply(this.text.slice(0, at + 1))
-    this.text = ''
+    const seen = this.tail + chunk
+    const at = seen.indexOf(MARK_LINE)
+    this.chunks.push(chunk)
+    if (at < 0) {
+      this.tail = seen.slice(-MARK_LINE.length)
+      return
+    }
+    const text = this.chunks.join('')
+    // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
+    const upTo = parseReply(text.slice(0, text.length - seen.length + at + 1))
+    this.chunks = []
+    this.tail = ''
     this.offerLines = offerLineCount(upTo)
     this.planned = Promise.resolve(this.run.manifest).then((m) => {
       if (!m || m instanceof Error) return undefined

@@ -100,11 +100,11 @@ FNR == 1 {
   started = 1; split(W["."], rt, " "); O[1] = "r " rt[2]; no = 1; size = 0; next
 }
 {
-  p = NF == 5 ? $5 : rest($0, 4); o = "u"
+  p = NF == 5 ? $5 : rest($0, 4); o = "u"; nu++
   if (p in W) {
     w = W[p]
     if (w == "k") { bad = 1; exit }
-    if (w == $1 " " oct($2)) { W[p] = "k"; o = "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p }
+    if (w == $1 " " oct($2)) { W[p] = "k"; o = "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p; nu-- }
     else if ($1 == "d" && substr(w, 1, 1) == "d") W[p] = "k"
   }
   if (big) { print o > zfile; next }
@@ -116,7 +116,10 @@ END {
   if (big) close(zfile)
   else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
   printf "" > rmlist
-  for (p in W) if (W[p] != "k" && p != ".") print unesc(p) > rmlist
+  for (p in W) if (W[p] != "k" && p != ".") { print unesc(p) > rmlist; nrm++ }
+  # Every entry trusted and the copy whole: the live walk is the manifest, entry for entry, which
+  # lets publish check a build that changed nothing line by line (AWK_SAME).
+  if (!nu && !nrm) printf "" > allt
 }
 '
 # fast_finish's check of a build that changed nothing: the upload's walk (with blocks, ARGV[1])
@@ -126,8 +129,9 @@ END {
 # inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) as it
 # goes, and at the end the linked count and what the release adds on disk (its directories).
 # Exits 2 at the first difference (another order, too: a filesystem that lists a copy otherwise).
-# What the live files are was settled at prepare: each was offered only as its trust record says,
-# and that record was checked against the manifest when it was made.
+# Used only when prepare trusted every entry of the live manifest and the copy lost nothing
+# ($w.all, from AWK_JOIN): the live walk was then the manifest entry for entry (type and mode by
+# prepare, size and content by the trust record, checked against the manifest when it was made).
 AWK_SAME='
 BEGIN { FS = "[ ]"; print "rad-stat 1" > rec }
 {
@@ -283,7 +287,7 @@ fast_offer() {
   find_printf
   { tree_stat "$T/releases/$1" && echo @@end; } > "$w.now" 2>/dev/null
   if { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 \
+    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
       "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
   else
     LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now='' -v zfile="$w.offer" -v plain=32768 \
@@ -303,7 +307,7 @@ fast_offer() {
   cprc=$?
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
     [ "$offer" = 0 ] && say fast untrusted || say fast no-link
     return 1
   fi
@@ -321,7 +325,7 @@ fast_offer() {
       printf '%s\000' "$p"
     done < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
     rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src"
+    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.all"
     say fast no-remove
     return 1
   fi
@@ -404,7 +408,7 @@ fast_finish() {
   # A build that changed nothing (its manifest is the live one, byte for byte) whose upload walks
   # as prepare's walk of the live release did, line for line (AWK_SAME): checked and recorded
   # without the arrays of the check entry by entry below, which, on any difference, says why.
-  if cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
+  if [ -f "$w.all" ] && cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
     LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" "$AWK_FNS$AWK_SAME" "$w.pub" > "$w.out" 2>/dev/null; then
     :
   # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
@@ -475,6 +479,6 @@ fast_finish() {
   fi
   # Two lines (linked, disk-kb): read back by sh, no cat.
   while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all"
 }
 `

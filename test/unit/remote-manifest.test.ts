@@ -110,6 +110,42 @@ const workFiles = (T: string) =>
     .filter(Boolean)
     .sort()
 
+/** Names a line-based reader may get wrong: spaces where fields split, a tab, bytes beyond ASCII. */
+const ODD_NAMES = {
+  ' lead': '1\n',
+  'trail ': '2\n',
+  'two  spaces': '3\n',
+  'tab\there': '4\n',
+  'caf\u00e9': '5\n',
+}
+
+/**
+ * Two PATH directories whose awk logs every program it runs (so a test sees which check ran): the
+ * first for the short ways, the second with a cmp that always says "differ", which forces the
+ * long ones (AWK_DESCRIBE at prepare, the check entry by entry at publish).
+ */
+function ways(userland: 'system' | 'busybox'): { dir: string; log: () => string }[] {
+  const realAwk =
+    userland === 'busybox'
+      ? `${BUSYBOX} awk`
+      : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
+  return ['short', 'long'].map((way) => {
+    const dir = tempDir(`radway-${way}-`)
+    writeFileSync(`${dir}/awk`, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${dir}/log\nexec ${realAwk} "$@"\n`, {
+      mode: 0o755,
+    })
+    if (way === 'long') writeFileSync(`${dir}/cmp`, '#!/bin/sh\nexit 1\n', { mode: 0o755 })
+    return {
+      dir,
+      log: () => {
+        const text = existsSync(`${dir}/log`) ? readFileSync(`${dir}/log`, 'utf8') : ''
+        rmSync(`${dir}/log`, { force: true })
+        return text
+      },
+    }
+  })
+}
+
 describe.each(['system', 'busybox'] as const)('fast path on the server (%s userland)', (userland) => {
   const skip = userland === 'busybox' && !hasBusybox
   it.skipIf(skip)('records every entry at publish', async () => {
@@ -310,10 +346,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   it.skipIf(skip)(
     'offers the same whether the live release walks as recorded (the short way) or is checked entry by entry',
     async () => {
-      // A cmp that always says "differ" sends fast_offer the long way (AWK_DESCRIBE).
-      const differ = tempDir('radcmp-')
-      writeFileSync(`${differ}/cmp`, '#!/bin/sh\nexit 1\n')
-      chmodSync(`${differ}/cmp`, 0o755)
+      const way = ways(userland)
       const many = Object.fromEntries(
         Array.from({ length: 400 }, (_, i) => [`p-${'q'.repeat(60)}-${i}`, `${i}\n`]),
       )
@@ -322,6 +355,8 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       const cases: [string, Record<string, string>, (lines: string[]) => string[]][] = [
         ['the manifest as published', {}, (l) => l],
         ['a zipped offer', many, (l) => l],
+        ['names with spaces, a tab, beyond ASCII', ODD_NAMES, (l) => l],
+        ['one of them untrusted', ODD_NAMES, (l) => l.filter((x) => !x.endsWith(' two  spaces'))],
         ['an entry the manifest lacks', {}, (l) => l.filter((x) => !x.endsWith(' b'))],
         [
           'a file of another mode',
@@ -342,10 +377,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       ]
       for (const [name, more, edit] of cases) {
         const got = []
-        for (const [k, first] of [
-          [0, ''],
-          [1, differ],
-        ] as const) {
+        for (const [k, { dir: first, log }] of way.entries()) {
           const { T } = await target(userland, more)
           const mf = `${T}/.deploy/manifests/r1`
           const lines = readFileSync(mf, 'utf8').split('\n').slice(0, -1)
@@ -354,6 +386,9 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
           const r = run(userland, T, 'fast_offer r1', { INCOMING: inc }, first)
           expect(r.stderr, name).toBe('')
           expect(r.reply.values.get('fast'), name).toEqual(['ok'])
+          // Which way ran: AWK_JOIN is the one given allt.
+          const ran = log()
+          expect([name, ran.includes('allt='), ran.includes('LD[p] = 1')]).toEqual([name, k === 0, k === 1])
           const w = `${T}/.deploy/manifests/.w.${inc}`
           if (k === 0) {
             // The short way was open: the walk prepare kept is the trust record, line for line.
@@ -376,22 +411,9 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   it.skipIf(skip)(
     'checks a build that changed nothing line by line against the live walk, with the result of the check entry by entry',
     async () => {
-      // Each way's awk logs its program: which check ran shows. A cmp that says "differ" forces
-      // the check entry by entry.
-      const realAwk =
-        userland === 'busybox'
-          ? `${BUSYBOX} awk`
-          : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
-      const ways = ['short', 'full'].map((way) => {
-        const dir = tempDir(`radway-${way}-`)
-        writeFileSync(`${dir}/awk`, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${dir}/log\nexec ${realAwk} "$@"\n`)
-        chmodSync(`${dir}/awk`, 0o755)
-        if (way === 'full') writeFileSync(`${dir}/cmp`, '#!/bin/sh\nexit 1\n', { mode: 0o755 })
-        return dir
-      })
       const results = []
-      for (const [k, first] of ways.entries()) {
-        const { T, r1 } = await target(userland)
+      for (const [k, { dir: first, log }] of ways(userland).entries()) {
+        const { T, r1 } = await target(userland, ODD_NAMES)
         const inc = `r${30 + k}.tok`
         const offer = run(userland, T, 'fast_offer r1', { INCOMING: inc })
         const entries = await buildManifest(r1, { chmod: '' })
@@ -412,9 +434,9 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         )
         expect(fin.stderr).toBe('')
         expect(fin.reply.error).toBeUndefined()
-        const log = readFileSync(`${first}/log`, 'utf8')
-        expect(log.includes('getline l < now'), 'the line-by-line check ran').toBe(k === 0)
-        expect(log.includes('function parent'), 'the check entry by entry ran').toBe(k === 1)
+        const ran = log()
+        expect(ran.includes('getline l < now'), 'the line-by-line check ran').toBe(k === 0)
+        expect(ran.includes('function parent'), 'the check entry by entry ran').toBe(k === 1)
         const rec = readFileSync(`${T}/.deploy/manifests/.fstat.${inc}`, 'utf8')
         results.push({
           linked: fin.reply.values.get('linked'),
@@ -436,7 +458,34 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         expect(workFiles(T).filter((f) => f.startsWith(`.w.${inc}`))).toEqual([])
       }
       expect(results[0]).toEqual(results[1])
-      expect(results[0]?.linked).toEqual(['4'])
+      expect(results[0]?.linked).toEqual(['9'])
+
+      // A live file deleted by hand is not trusted (the client sends it): never the line-by-line
+      // check then, so an upload that still lacks it is refused ("missing"), not published.
+      {
+        const [short] = ways(userland)
+        const { T, r1 } = await target(userland)
+        const entries = await buildManifest(r1, { chmod: '' })
+        rmSync(`${r1}/b`)
+        const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r34.tok' })
+        const text = formatManifest(entries)
+        const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+        const plan = planFast(
+          { entries, text, digest: manifestDigest(text), rootMode },
+          readOffer(offer.reply),
+        )
+        expect(plan.send).toEqual(['b'])
+        expect(existsSync(`${T}/.deploy/manifests/.w.r34.tok.all`)).toBe(false)
+        const fin = run(
+          userland,
+          T,
+          'fast_finish r34.tok r1',
+          { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode },
+          short?.dir,
+        )
+        expect(fin.reply.error?.message).toMatch(/missing: b/)
+        expect(short?.log().includes('getline l < now')).toBe(false)
+      }
 
       // And it catches what the check entry by entry catches: a kept file replaced after prepare.
       const { T, r1 } = await target(userland)
