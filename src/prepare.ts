@@ -1,13 +1,13 @@
 import { type DeployHost, dropUpload, manifestVars, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
-import { type FastPlan, planFast, readOffer } from './fast-path.js'
+import { planFast, readOffer } from './fast-path.js'
 import { bytes, plural } from './format.js'
 import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
 import type { BuildManifest } from './release-manifest.js'
-import { all, first, parseReply, type ScriptReply } from './remote.js'
+import { all, first, type ScriptReply } from './remote.js'
 import { type RunContext, wordsOf } from './session.js'
 
 /**
@@ -62,7 +62,6 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
   run.touched = true
   const activate = ctx.settings.command === 'activate'
-  const early = new EarlyPlan(run)
   const reply = await run.session.call(
     'prepare',
     {
@@ -74,7 +73,7 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
       // The server copies the live release while the build is still being hashed here.
       FAST: !activate && fastPathAllowed() ? 1 : 0,
     },
-    { onOther: (l) => other.push(l), onStdout: activate ? undefined : (c) => early.push(c) },
+    { onOther: (l) => other.push(l) },
   )
   const fast = first(reply, 'fast')
   if (fast && fast !== 'ok') ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`)
@@ -112,60 +111,8 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   if (activate) return
   const manifest = await buildManifestOf(ctx, run)
   run.digest = manifest?.digest ?? ''
-  if (fast === 'ok') await planUpload(ctx, run, reply, manifest, await early.plan(reply))
+  if (fast === 'ok') await planUpload(ctx, run, reply, manifest)
 }
-
-/** The fast path's plan made while prepare still runs (the server's copy of the live release may end well after its offer). */
-export type Planned = { plan: FastPlan } | { error: Error }
-
-/**
- * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
- * up to it while the server finishes; used only when the whole reply carries the same offer.
- */
-export class EarlyPlan {
-  /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
-  private chunks: string[] = []
-  /** The end of what came, enough to find a mark cut across two chunks. */
-  private tail = ''
-  private planned: Promise<Planned | undefined> | undefined
-  private offerLines = 0
-
-  constructor(private readonly run: DeployHost) {}
-
-  push(chunk: string): void {
-    if (this.planned) return
-    const seen = this.tail + chunk
-    const at = seen.indexOf(MARK_LINE)
-    this.chunks.push(chunk)
-    if (at < 0) {
-      this.tail = seen.slice(-MARK_LINE.length)
-      return
-    }
-    const text = this.chunks.join('')
-    // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
-    const upTo = parseReply(text.slice(0, text.length - seen.length + at + 1))
-    this.chunks = []
-    this.tail = ''
-    this.offerLines = offerLineCount(upTo)
-    this.planned = Promise.resolve(this.run.manifest).then((m) => {
-      if (!m || m instanceof Error) return undefined
-      try {
-        return { plan: planFast(m, readOffer(upTo)) }
-      } catch (e) {
-        return { error: e as Error }
-      }
-    })
-  }
-
-  /** The plan made early, if the whole reply's offer is the one it was made from. */
-  async plan(reply: ScriptReply): Promise<Planned | undefined> {
-    if (!this.planned || offerLineCount(reply) !== this.offerLines) return undefined
-    return this.planned
-  }
-}
-
-const MARK_LINE = '\n@@rad offer-sent\n'
-const offerLineCount = (r: ScriptReply) => all(r, 'fz').length + all(r, 'fp').length
 
 /**
  * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
@@ -177,16 +124,9 @@ async function planUpload(
   run: DeployHost,
   reply: ScriptReply,
   manifest: BuildManifest | undefined,
-  early: Planned | undefined,
 ): Promise<void> {
   let why = 'the build has no manifest'
-  if (manifest && early) {
-    if ('plan' in early) {
-      run.fast = early.plan
-      return
-    }
-    why = early.error.message
-  } else if (manifest) {
+  if (manifest) {
     try {
       run.fast = planFast(manifest, readOffer(reply))
       return

@@ -286,7 +286,10 @@ fast_offer() {
   # would be lost to caps_save.)
   find_printf
   { tree_stat "$T/releases/$1" && echo @@end; } > "$w.now" 2>/dev/null
-  if { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
+  rec_head=''
+  { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
+  if [ "$rec_head" = 'rad-stat 1' ] &&
+    { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
     LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
       "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
   else
@@ -297,8 +300,6 @@ fast_offer() {
   if [ "$described" = 0 ]; then
     offer=1
     if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
-    # The offer is whole: the client plans while the copy ends here.
-    say offer-sent
   else
     offer=0
     kill "$cpid" 2>/dev/null

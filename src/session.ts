@@ -194,13 +194,7 @@ export class HostSession {
   async call<N extends ScriptName>(
     name: N,
     vars: CallVars<N>,
-    opts: {
-      signal?: AbortSignal
-      onOther?: (line: string) => void
-      onStderr?: (chunk: string) => void
-      /** Each piece of stdout as it comes (untrusted: the reply is what counts). */
-      onStdout?: (chunk: string) => void
-    } = {},
+    opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
   ): Promise<ScriptReply> {
     const script = renderScript(name, { ...this.baseVars(), ...vars } as ScriptVars[N])
     // Said before the call: if we are killed before its reply, the post step still looks.
@@ -214,10 +208,7 @@ export class HostSession {
         )
       }
     })
-    const onStdout = (chunk: string) => {
-      lines.push(chunk)
-      opts.onStdout?.(chunk)
-    }
+    const onStdout = (chunk: string) => lines.push(chunk)
     // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
     // as the shared one may be what hung (a stalled link keeps it open and silent).
     const fresh = this.ctx.signal.aborted || this.fresh

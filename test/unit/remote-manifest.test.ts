@@ -528,6 +528,15 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     expect(readFileSync(`${T}/.deploy/manifests/.w.r3.tok.now`, 'utf8')).toBe(`${rec.join('\n')}@@end\n`)
   })
 
+  it.skipIf(skip)('trusts no record of another format, even one whose lines match the tree', async () => {
+    const { T } = await target(userland)
+    const rec = `${T}/.deploy/manifests/r1.stat`
+    writeFileSync(rec, readFileSync(rec, 'utf8').replace(/^rad-stat 1\n/, 'rad-stat 2\n'))
+    const r = run(userland, T, 'fast_offer r1', { INCOMING: 'r6.tok' })
+    expect(r.reply.values.get('fast')).toEqual(['untrusted'])
+    expect(existsSync(`${T}/.deploy/incoming/r6.tok`)).toBe(false)
+  })
+
   it.skipIf(skip)('steps aside without a trust record', async () => {
     const { T } = await target(userland)
     run(userland, T, 'rm -f "$D/manifests/r1.stat"')
