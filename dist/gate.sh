@@ -986,6 +986,7 @@ function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o sub
 function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
 function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
 function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
+function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
 '
 # The offer (fast_offer, fast_peek): reads the live manifest, its trust record and the live tree
 # now (tree_stat on stdin, which ends with "@@end" when it read the whole tree; copied to $now
@@ -1079,35 +1080,86 @@ END {
   printf "" > rmlist
   for (p in W) if (W[p] != "k" && p != ".") { print unesc(p) > rmlist; nrm++ }
   # Every entry trusted and the copy whole: the live walk is the manifest, entry for entry, which
-  # lets publish check a build that changed nothing line by line (AWK_SAME).
+  # lets publish check the upload in step with that walk (AWK_STEP).
   if (!nu && !nrm) printf "" > allt
 }
 '
-# fast_finish's check of a build that changed nothing: the upload's walk (with blocks, ARGV[1])
-# against prepare's walk of the live release ($now), a line of each at a time. Every entry must be
-# there as it was: a file the same inode, size, mtime and mode (the live file, kept, not touched
+# fast_finish's check in step (the usual case): the upload's walk (with blocks, ARGV[1]) against
+# prepare's walk of the live release ($now), a line of each at a time, with no array of the whole
+# release. Only the entries the build changed are looked up by path: $spf holds the manifest's
+# lines that the client sent (new or changed entries: each must be in the upload as the manifest
+# says, a file a new inode), $xpf the live manifest's lines the new one does not keep (each goes
+# from the upload, or was replaced by an entry of $spf). Every other entry must be there as it was,
+# in the same order: a file the same inode, size, mtime and mode (the live file, kept, not touched
 # since prepare checked it); a directory or symlink the same type, size and mode (the copy's own
-# inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) as it
-# goes, and at the end the linked count and what the release adds on disk (its directories).
-# Exits 2 at the first difference (another order, too: a filesystem that lists a copy otherwise).
+# inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) and
+# what goes ($del) as it goes; at the end the linked count and what the release adds on disk.
+# Exits 2 at the first doubt (another order, too: a filesystem that lists a copy otherwise); the
+# check entry by entry then decides, and says why when it refuses.
 # Used only when prepare trusted every entry of the live manifest and the copy lost nothing
 # ($w.all, from AWK_JOIN): the live walk was then the manifest entry for entry (type and mode by
 # prepare, size and content by the trust record, checked against the manifest when it was made).
-AWK_SAME='
-BEGIN { FS = "[ ]"; print "rad-stat 1" > rec }
+AWK_STEP='
+function mpath(raw,   p) { if (raw == ".") return "."; p = substr(raw, 3); return index(p, "\\") ? esc(p) : p }
+BEGIN {
+  FS = "[ ]"; print "rad-stat 1" > rec; printf "" > del
+  while ((getline l < spf) > 0) {
+    if (l == "@@no") exit 2
+    split(l, a, " "); p = rest(l, 4)
+    if (p == "." || (p in SP)) exit 2
+    SP[p] = a[1] == "l" ? "l" : a[1] " " oct(a[2]) " " (a[1] == "f" ? a[3] : "-"); nsp++
+  }
+  while ((getline l < xpf) > 0) { if (l == "@@no") exit 2; p = rest(l, 4); if (p == ".") exit 2; XP[p] = 1; nxp++ }
+  some = nsp + nxp
+}
 {
-  if ((getline l < now) <= 0) { bad = 1; exit }
-  if ($0 == "@@end") { if (l != "@@end") bad = 1; ended = 1; exit }
+  if ($0 == "@@end") { ended = 1; exit }
   if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.]/) { bad = 1; exit }
-  r = $1 " " $2 " " $3 " " $4 " " $5 " " (NF == 7 ? $7 : rest($0, 6))
+  raw = NF == 7 ? $7 : rest($0, 6)
+  if (some) {
+    p = mpath(raw)
+    if (p in SP) {
+      want = SP[p]
+      if (want == "-") { bad = 1; exit }
+      SP[p] = "-"; seen++
+      if ($1 == "l") { if (want != "l") { bad = 1; exit } }
+      else if (want != $1 " " oct($5) " " ($1 == "f" ? $3 : "-")) { bad = 1; exit }
+      if ($1 == "f") { SENT[$2] = 1; nsent++ }
+      kb += $6
+      print $1 " " $2 " " $3 " " $4 " " $5 " " raw > rec
+      next
+    }
+    if (p in XP) { if (!(parent(p) in gone)) print unesc(p) > del; gone[p] = 1; next }
+  }
+  # A kept entry: the next line of the live walk that is not one the build changed.
+  while (1) {
+    if ((getline l < now) <= 0 || l == "@@end") { bad = 1; exit }
+    if (!some) break
+    q = mpath(rest(l, 5))
+    if (!((q in SP) || (q in XP))) break
+  }
+  r = $1 " " $2 " " $3 " " $4 " " $5 " " raw
   if ($1 == "f") { if (r != l) { bad = 1; exit } linked++ }
   else if (substr(l, 1, 2) != $1 " " || substr(rest(l, 2), 1, length($3) + 1) != $3 " " || rest(l, 4) != rest(r, 4)) { bad = 1; exit }
-  else if (rest(r, 5) == ".") { if (oct($5) != oct(root)) { bad = 1; exit } kb += $6 }
+  else if (raw == ".") { if (oct($5) != oct(root)) { bad = 1; exit } kb += $6 }
   else if ($1 == "d") kb += $6
   print r > rec
 }
 END {
-  if (bad || !ended) exit 2
+  if (bad || !ended || seen != nsp) exit 2
+  # The rest of the live walk: only entries the build changed, then its end mark.
+  while ((getline l < now) > 0) {
+    if (l == "@@end") { nowend = 1; break }
+    if (!some) exit 2
+    q = mpath(rest(l, 5))
+    if (!((q in SP) || (q in XP))) exit 2
+  }
+  if (!nowend) exit 2
+  # Each sent file a new inode: none of the live release (rsync wrote it, not a link to a live file).
+  if (nsent) {
+    close(now)
+    while ((getline l < now) > 0) { i = substr(l, 3); i = substr(i, 1, index(i, " ") - 1); if (substr(l, 1, 2) == "f " && (i in SENT)) exit 2 }
+  }
   printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
 }
 '
@@ -1343,10 +1395,12 @@ fast_finish() {
   { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
   walk=$!
   ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
-  if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" "$AWK_FNS"'
+  # Beside it, for the check in step: the lines the client sent ($w.sp), and the live lines the new
+  # manifest does not keep ($w.xp; "@@no" when its ranges are not in order).
+  if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" -v sp="$w.sp" -v xp="$w.xp" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
-        nl = n - 1; printf "" > kept
+        nl = n - 1; printf "" > kept; printf "" > sp; printf "" > xp; last = 0
       }
       NR == 1 { if ($0 != "rad-manifest 1") exit 1; print; next }
       /^=/ {
@@ -1354,9 +1408,16 @@ fast_finish() {
         if ((k = index(s, "-")) > 0) { a = substr(s, 1, k - 1); b = substr(s, k + 1) }
         if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || a + 0 < 1 || b + 0 > nl || a + 0 > b + 0) exit 1
         for (i = a + 0; i <= b + 0; i++) { print L[i]; print rest(L[i], 4) > kept }
+        if (a + 0 <= last) unordered = 1
+        else for (i = last + 1; i < a + 0; i++) print L[i] > xp
+        last = b + 0
         next
       }
-      { print }' > "$m/.in.$1" 2>/dev/null; then
+      { print; print > sp }
+      END {
+        if (unordered) print "@@no" > xp
+        else for (i = last + 1; i <= nl; i++) print L[i] > xp
+      }' > "$m/.in.$1" 2>/dev/null; then
     ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi
   # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
@@ -1367,16 +1428,16 @@ fast_finish() {
     ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
   fi
   wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
-  # A build that changed nothing (its manifest is the live one, byte for byte) whose upload walks
-  # as prepare's walk of the live release did, line for line (AWK_SAME): checked and recorded
-  # without the arrays of the check entry by entry below, which, on any difference, says why.
-  if [ -f "$w.all" ] && cmp -s "$m/.in.$1" "$m/$2" 2>/dev/null &&
-    LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" "$AWK_FNS$AWK_SAME" "$w.pub" > "$w.out" 2>/dev/null; then
+  # The upload walks as prepare's walk of the live release did, but for what the build changed
+  # (AWK_STEP): checked and recorded without the arrays of the check entry by entry below, which,
+  # on any doubt, decides, and says why when it refuses.
+  if [ -f "$w.all" ] &&
+    LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" -v spf="$w.sp" -v xpf="$w.xp" -v del="$w.del" \
+      "$AWK_FNS$AWK_STEP" "$w.pub" > "$w.out" 2>/dev/null; then
     :
   # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
   # rest is checked against it and recorded.
   elif ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
-      function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
       # FS "[ ]": a field per single space, so a path without a space is the last field, one with
       # spaces the rest of the line (no regex match a line: mawk took four times as long).
       BEGIN { FS = "[ ]"; while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
@@ -1430,7 +1491,7 @@ fast_finish() {
     why=''
     { IFS= read -r why || :; } < "$w.out" 2>/dev/null
     case "$why" in '@@rad fast-why '*) why=${why#@@rad fast-why } ;; *) why='' ;; esac
-    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
+    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub" "$w.sp" "$w.xp"
     fail fast-mismatch "the upload does not match its manifest (${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
   # What the copy kept from the live release that the new release does not have.
@@ -1441,7 +1502,7 @@ fast_finish() {
   fi
   # Two lines (linked, disk-kb): read back by sh, no cat.
   while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all"
+  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all" "$w.sp" "$w.xp"
 }
 }
 rad_s_prepare() {

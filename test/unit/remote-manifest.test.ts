@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import {
   chmodSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -287,6 +288,19 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
           /changed on the server while this deploy ran: a/,
         ],
         ['a sent file left as the old one', (up) => rmSync(`${up}/n`), {}, /missing: n/],
+        // What was sent must be as the manifest says, and new: whichever check runs.
+        [
+          'a sent file of another size',
+          (up) => writeFileSync(`${up}/b`, 'B\n'),
+          {},
+          /another type, mode or size: b/,
+        ],
+        [
+          'a sent file of another mode',
+          (up) => chmodSync(`${up}/n`, 0o600),
+          {},
+          /another type, mode or size: n/,
+        ],
         [
           'a file in place of a directory',
           (up) => {
@@ -409,59 +423,10 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   )
 
   it.skipIf(skip)(
-    'checks a build that changed nothing line by line against the live walk, with the result of the check entry by entry',
+    'checks in step only what prepare trusted whole, and catches there what the check entry by entry catches',
     async () => {
-      const results = []
-      for (const [k, { dir: first, log }] of ways(userland).entries()) {
-        const { T, r1 } = await target(userland, ODD_NAMES)
-        const inc = `r${30 + k}.tok`
-        const offer = run(userland, T, 'fast_offer r1', { INCOMING: inc })
-        const entries = await buildManifest(r1, { chmod: '' })
-        const text = formatManifest(entries)
-        const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
-        const plan = planFast(
-          { entries, text, digest: manifestDigest(text), rootMode },
-          readOffer(offer.reply),
-        )
-        expect(plan.send).toEqual([])
-        // A file the live release gained by hand after prepare is in neither walk's way: r1 only.
-        const fin = run(
-          userland,
-          T,
-          `fast_finish ${inc} r1`,
-          { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode },
-          first,
-        )
-        expect(fin.stderr).toBe('')
-        expect(fin.reply.error).toBeUndefined()
-        const ran = log()
-        expect(ran.includes('getline l < now'), 'the line-by-line check ran').toBe(k === 0)
-        expect(ran.includes('function parent'), 'the check entry by entry ran').toBe(k === 1)
-        const rec = readFileSync(`${T}/.deploy/manifests/.fstat.${inc}`, 'utf8')
-        results.push({
-          linked: fin.reply.values.get('linked'),
-          kb: fin.reply.values.get('disk-kb'),
-          // The record: the upload's inodes (its directories its own), the same entries.
-          rec: rec.split('\n').map((l) => {
-            const [t, , size, , mode, ...name] = l.split(' ')
-            return [t, size, mode, name.join(' ')].join(' ')
-          }),
-          inodes: rec
-            .split('\n')
-            .slice(1, -1)
-            .map((l) => l.split(' '))
-            .map(([t, ino, ...rest]) => [
-              t,
-              Number(ino) === lstatSync(`${T}/.deploy/incoming/${inc}/${rest.slice(3).join(' ')}`).ino,
-            ]),
-        })
-        expect(workFiles(T).filter((f) => f.startsWith(`.w.${inc}`))).toEqual([])
-      }
-      expect(results[0]).toEqual(results[1])
-      expect(results[0]?.linked).toEqual(['9'])
-
-      // A live file deleted by hand is not trusted (the client sends it): never the line-by-line
-      // check then, so an upload that still lacks it is refused ("missing"), not published.
+      // A live file deleted by hand is not trusted (the client sends it): never the check in step
+      // then, so an upload that still lacks it is refused ("missing"), not published.
       {
         const [short] = ways(userland)
         const { T, r1 } = await target(userland)
@@ -484,7 +449,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
           short?.dir,
         )
         expect(fin.reply.error?.message).toMatch(/missing: b/)
-        expect(short?.log().includes('getline l < now')).toBe(false)
+        expect(short?.log().includes('spf=')).toBe(false)
       }
 
       // And it catches what the check entry by entry catches: a kept file replaced after prepare.
@@ -504,6 +469,203 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       })
       expect(fin.reply.error?.message).toMatch(/changed on the server while this deploy ran: b/)
       expect(existsSync(`${T}/.deploy/manifests/.fstat.r33.tok`)).toBe(false)
+    },
+  )
+
+  it.skipIf(skip)(
+    'checks an upload in step with the live walk, with the result of the check entry by entry, whatever the build changed',
+    async () => {
+      const many = Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`d/p-${i}`, `${i}\n`]))
+      // Each case turns a copy of the live release into the next build.
+      const cases: [string, Record<string, string>, (src: string) => void][] = [
+        ['nothing', {}, () => {}],
+        [
+          'a file changed, one new',
+          {},
+          (s) => {
+            writeFileSync(`${s}/b`, 'BBB!\n')
+            writeFileSync(`${s}/n`, 'new\n')
+          },
+        ],
+        [
+          '1% of many changed',
+          many,
+          (s) => {
+            for (const i of [3, 60, 119]) writeFileSync(`${s}/d/p-${i}`, 'changed\n')
+          },
+        ],
+        ['a file deleted', {}, (s) => rmSync(`${s}/d/c`)],
+        ['a directory deleted', many, (s) => rmSync(`${s}/d`, { recursive: true })],
+        [
+          'a new directory',
+          {},
+          (s) => {
+            mkdirSync(`${s}/e/f`, { recursive: true })
+            writeFileSync(`${s}/e/f/g`, 'g\n')
+          },
+        ],
+        ['a mode changed', {}, (s) => chmodSync(`${s}/a`, 0o600)],
+        ['a directory mode changed', {}, (s) => chmodSync(`${s}/d`, 0o700)],
+        [
+          'a file became a directory',
+          {},
+          (s) => {
+            rmSync(`${s}/b`)
+            mkdirSync(`${s}/b`)
+            writeFileSync(`${s}/b/x`, 'x\n')
+          },
+        ],
+        [
+          'a directory became a file',
+          {},
+          (s) => {
+            rmSync(`${s}/d`, { recursive: true })
+            writeFileSync(`${s}/d`, 'd\n')
+          },
+        ],
+        [
+          'a symlink retargeted',
+          {},
+          (s) => {
+            rmSync(`${s}/l`)
+            symlinkSync('b', `${s}/l`)
+          },
+        ],
+        [
+          'a file renamed',
+          {},
+          (s) => {
+            writeFileSync(`${s}/a2`, 'aaa\n')
+            rmSync(`${s}/a`)
+          },
+        ],
+        [
+          'odd names changed',
+          ODD_NAMES,
+          (s) => {
+            writeFileSync(`${s}/two  spaces`, 'x\n')
+            rmSync(`${s}/tab\there`)
+            writeFileSync(`${s}/ new lead`, 'y\n')
+          },
+        ],
+      ]
+      for (const [name, more, edit] of cases) {
+        const results = []
+        for (const [k, { dir: first, log }] of ways(userland).entries()) {
+          const { T, r1 } = await target(userland, more)
+          const inc = `r${40 + k}.tok`
+          const offer = run(userland, T, 'fast_offer r1', { INCOMING: inc }, first)
+          expect(offer.reply.values.get('fast'), name).toEqual(['ok'])
+          const src = tempDir('radstep-')
+          spawnSync('cp', ['-a', `${r1}/.`, src])
+          edit(src)
+          const entries = await buildManifest(src, { chmod: '' })
+          const text = formatManifest(entries)
+          const rootMode = (lstatSync(src).mode & 0o7777).toString(8).padStart(4, '0')
+          const plan = planFast(
+            { entries, text, digest: manifestDigest(text), rootMode },
+            readOffer(offer.reply),
+          )
+          const up = `${T}/.deploy/incoming/${inc}`
+          // What the action's rsync does with the plan (rsync.ts: the same flags, locally).
+          const list = `${src}.list`
+          writeFileSync(list, plan.send.map((p) => `${p}\0`).join(''))
+          const rs = spawnSync(
+            'rsync',
+            [
+              `--files-from=${list}`,
+              '--from0',
+              '--links',
+              '--perms',
+              '--chmod=ug-s',
+              '--ignore-times',
+              '--force',
+              `${src}/`,
+              `${up}/`,
+            ],
+            { encoding: 'utf8' },
+          )
+          expect(rs.stderr, name).toBe('')
+          log()
+          const fin = run(
+            userland,
+            T,
+            `fast_finish ${inc} r1`,
+            { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode },
+            first,
+          )
+          expect([name, fin.stderr, fin.reply.error]).toEqual([name, '', undefined])
+          const ran = log()
+          expect([name, ran.includes('spf='), ran.includes('keptf=')], 'which check ran').toEqual([
+            name,
+            k === 0,
+            k === 1,
+          ])
+          const rec = readFileSync(`${T}/.deploy/manifests/.fstat.${inc}`, 'utf8').split('\n')
+          const tree = spawnSync('find', ['.', '-printf', '%y %m %s %p\n'], { cwd: up, encoding: 'utf8' })
+          results.push({
+            linked: fin.reply.values.get('linked'),
+            kb: fin.reply.values.get('disk-kb'),
+            // The record, its entries sorted (a directory's own inode differs between the two runs).
+            rec: rec
+              .map((l) => {
+                const [t, , size, , mode, ...p] = l.split(' ')
+                return [t, t === 'd' ? '' : size, mode, p.join(' ')].join(' ')
+              })
+              .sort(),
+            // Each recorded inode is the upload's, and the upload is the build.
+            inodes: rec.slice(1, -1).every((l) => {
+              const [, ino, , , , ...p] = l.split(' ')
+              return Number(ino) === lstatSync(`${up}/${p.join(' ')}`).ino
+            }),
+            tree: tree.stdout
+              .split('\n')
+              .map((l) => (l.startsWith('d ') ? l.replace(/^d (\S+) \S+/, 'd $1 -') : l))
+              .sort(),
+          })
+          const want = spawnSync('find', ['.', '-printf', '%y %m %s %p\n'], { cwd: src, encoding: 'utf8' })
+          expect(results[k]?.tree, name).toEqual(
+            want.stdout
+              .split('\n')
+              .map((l) => (l.startsWith('d ') ? l.replace(/^d (\S+) \S+/, 'd $1 -') : l))
+              .sort(),
+          )
+          expect(results[k]?.inodes, name).toBe(true)
+        }
+        expect(results[0], name).toEqual(results[1])
+      }
+    },
+  )
+
+  it.skipIf(skip)(
+    'refuses a sent file that is a live one, of the right size and mode, whichever check runs',
+    async () => {
+      const [short] = ways(userland)
+      // A live file of the new b's size: only its inode tells that b was not sent.
+      const { T } = await target(userland, { e: 'eeee\n' })
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r50.tok' })
+      const { src, m } = await nextBuild()
+      writeFileSync(`${src}/e`, 'eeee\n')
+      const entries = await buildManifest(src, { chmod: '' })
+      const text = formatManifest(entries)
+      const plan = planFast({ ...m, entries, text, digest: manifestDigest(text) }, readOffer(offer.reply))
+      expect(plan.send).toEqual(['b', 'n'])
+      const up = `${T}/.deploy/incoming/r50.tok`
+      sendInto(up, src, plan.send)
+      rmSync(`${up}/b`)
+      linkSync(`${T}/releases/r1/e`, `${up}/b`)
+      short?.log()
+      const fin = run(
+        userland,
+        T,
+        'fast_finish r50.tok r1',
+        { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: m.rootMode },
+        short?.dir,
+      )
+      expect(fin.reply.error?.message).toMatch(/not sent again: b/)
+      const ran = short?.log() ?? ''
+      expect([ran.includes('spf='), ran.includes('keptf=')]).toEqual([true, true])
+      expect(existsSync(`${T}/.deploy/manifests/.fstat.r50.tok`)).toBe(false)
     },
   )
 
