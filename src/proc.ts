@@ -11,6 +11,8 @@ export interface RunOptions {
    * reading nothing until then), and null ends stdin with nothing written.
    */
   input?: string | Promise<string | null>
+  /** Written to stdin at once, before `input` (a session opened ahead: its constant part). */
+  preface?: string
   env?: NodeJS.ProcessEnv
   cwd?: string
   signal?: AbortSignal
@@ -105,6 +107,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       else if (opts.keepStdinOpen) child.stdin?.write(text)
       else child.stdin?.end(text)
     }
+    if (opts.preface) child.stdin?.write(opts.preface)
     const input = opts.input
     if (typeof input === 'object') input.then(write, () => write(null))
     else write(input ?? '')

@@ -597,7 +597,45 @@ export const SCRIPTS: Record<ScriptName, string> = {
  * up to the RUN line and runs its own copy of the same script.
  */
 export function renderScript<N extends ScriptName>(name: N, vars: ScriptVars[N]): string {
-  return `${wireAssignments(vars)}\n${SERVER_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`
+  return `${wireAssignments(vars)}\n${WIRE_LIB}\nrad_main() {\n${wireScript(name)}\n}\n${RUN}\n`
+}
+
+/**
+ * The constant text as it travels: without its comment lines, a third of its bytes (each is a
+ * round trip's worth on a slow link). Only constant text: a value (wireAssignments) is never
+ * touched. A comment line inside a quoted string is one of an awk program (remote.test.ts checks).
+ */
+export function wireText(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+}
+
+const WIRE_LIB = wireText(SERVER_LIB)
+const wired = new Map<ScriptName, string>()
+function wireScript(name: ScriptName): string {
+  let text = wired.get(name)
+  if (text === undefined) {
+    text = wireText(SCRIPTS[name])
+    wired.set(name, text)
+  }
+  return text
+}
+
+/**
+ * A session opened ahead of its call (session.ts openAhead) is sent this at once: the library and
+ * the script as functions, which sh reads and defines while nothing runs. The call then sends only
+ * renderCall: the values, the library's start (rad_lib: its top level, in the order renderScript
+ * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
+ */
+export function renderAhead(name: ScriptName): string {
+  return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
+}
+
+/** The rest of a script whose session was opened ahead (renderAhead). */
+export function renderCall<N extends ScriptName>(vars: ScriptVars[N]): string {
+  return `${wireAssignments(vars)}\nrad_lib\n${RUN}\n`
 }
 
 /** The last line of every script: the gate skips what the client sent up to this exact line. */

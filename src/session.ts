@@ -10,6 +10,8 @@ import {
   mayTakeLock,
   parseReply,
   remoteCommand,
+  renderAhead,
+  renderCall,
   renderScript,
   type ScriptName,
   type ScriptReply,
@@ -165,6 +167,8 @@ export class HostSession {
     }
     const result = this.ctx.ssh.exec(this.index, input, {
       command: remoteCommand(name),
+      // The library and the script, read and defined by sh while it waits for the call.
+      preface: renderAhead(name),
       signal: this.ctx.signal,
       onStdout: (c) => hooks.onStdout?.(c),
       onStderr: (c) => hooks.onStderr?.(c),
@@ -196,7 +200,7 @@ export class HostSession {
     vars: CallVars<N>,
     opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
   ): Promise<ScriptReply> {
-    const script = renderScript(name, { ...this.baseVars(), ...vars } as ScriptVars[N])
+    const all = { ...this.baseVars(), ...vars } as ScriptVars[N]
     // Said before the call: if we are killed before its reply, the post step still looks.
     if (this.lockState === 'free' && mayTakeLock(name, vars as Partial<ScriptVars[N]>)) this.setLock('maybe')
     // Said while it happens: a wait for another run's lock can last minutes.
@@ -226,10 +230,10 @@ export class HostSession {
     if (ahead && useAhead) {
       ahead.hooks.onStdout = onStdout
       ahead.hooks.onStderr = opts.onStderr
-      ahead.give(script)
+      ahead.give(renderCall(all))
       result = await ahead.result
     } else {
-      result = await this.ctx.ssh.exec(this.index, script, {
+      result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
         command: remoteCommand(name),
         signal: opts.signal ?? this.ctx.signal,
         onStdout,

@@ -363,6 +363,8 @@ export class Ssh {
       /** The remote command (remote.ts remoteCommand: `sh -s` and what tells a gate the script). */
       command?: string
       onExit?: () => void
+      /** Written at once, before the script (a session opened ahead: see remote.ts renderAhead). */
+      preface?: string
     } = {},
   ): Promise<RunResult> {
     const { fresh, command = 'sh -s', ...rest } = opts

@@ -2370,7 +2370,41 @@ const SCRIPTS = {
  * up to the RUN line and runs its own copy of the same script.
  */
 function renderScript(name, vars) {
-    return `${wireAssignments(vars)}\n${SERVER_LIB}\nrad_main() {\n${SCRIPTS[name]}\n}\n${RUN}\n`;
+    return `${wireAssignments(vars)}\n${WIRE_LIB}\nrad_main() {\n${wireScript(name)}\n}\n${RUN}\n`;
+}
+/**
+ * The constant text as it travels: without its comment lines, a third of its bytes (each is a
+ * round trip's worth on a slow link). Only constant text: a value (wireAssignments) is never
+ * touched. A comment line inside a quoted string is one of an awk program (remote.test.ts checks).
+ */
+function wireText(text) {
+    return text
+        .split('\n')
+        .filter((l) => !/^\s*#/.test(l))
+        .join('\n');
+}
+const WIRE_LIB = wireText(SERVER_LIB);
+const wired = new Map();
+function wireScript(name) {
+    let text = wired.get(name);
+    if (text === undefined) {
+        text = wireText(SCRIPTS[name]);
+        wired.set(name, text);
+    }
+    return text;
+}
+/**
+ * A session opened ahead of its call (session.ts openAhead) is sent this at once: the library and
+ * the script as functions, which sh reads and defines while nothing runs. The call then sends only
+ * renderCall: the values, the library's start (rad_lib: its top level, in the order renderScript
+ * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
+ */
+function renderAhead(name) {
+    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
+}
+/** The rest of a script whose session was opened ahead (renderAhead). */
+function renderCall(vars) {
+    return `${wireAssignments(vars)}\nrad_lib\n${RUN}\n`;
 }
 /** The last line of every script: the gate skips what the client sent up to this exact line. */
 const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?';
@@ -3376,6 +3410,8 @@ function run(file, args, opts = {}) {
             else
                 child.stdin?.end(text);
         };
+        if (opts.preface)
+            child.stdin?.write(opts.preface);
         const input = opts.input;
         if (typeof input === 'object')
             input.then(write, () => write(null));
@@ -5369,6 +5405,8 @@ class HostSession {
         };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: remoteCommand(name),
+            // The library and the script, read and defined by sh while it waits for the call.
+            preface: renderAhead(name),
             signal: this.ctx.signal,
             onStdout: (c) => hooks.onStdout?.(c),
             onStderr: (c) => hooks.onStderr?.(c),
@@ -5394,7 +5432,7 @@ class HostSession {
     }
     /** Runs a remote script; a reported error becomes a DeployError with its hint. */
     async call(name, vars, opts = {}) {
-        const script = renderScript(name, { ...this.baseVars(), ...vars });
+        const all = { ...this.baseVars(), ...vars };
         // Said before the call: if we are killed before its reply, the post step still looks.
         if (this.lockState === 'free' && mayTakeLock(name, vars))
             this.setLock('maybe');
@@ -5424,11 +5462,11 @@ class HostSession {
         if (ahead && useAhead) {
             ahead.hooks.onStdout = onStdout;
             ahead.hooks.onStderr = opts.onStderr;
-            ahead.give(script);
+            ahead.give(renderCall(all));
             result = await ahead.result;
         }
         else {
-            result = await this.ctx.ssh.exec(this.index, script, {
+            result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
                 command: remoteCommand(name),
                 signal: opts.signal ?? this.ctx.signal,
                 onStdout,

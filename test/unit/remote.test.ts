@@ -19,8 +19,12 @@ import {
   first,
   MARK,
   parseReply,
+  renderAhead,
+  renderCall,
   renderScript,
+  SCRIPTS,
   type ScriptName,
+  SERVER_LIB,
 } from '../../src/remote.js'
 import { LIB } from '../../src/remote-lib.js'
 import { tempDir } from './helpers.js'
@@ -131,6 +135,75 @@ describe('renderScript', () => {
     const script = `${wireAssignments(v)}\nprintf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}\n`
     const out = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8', cwd: root }).stdout
     expect(out.split('\0').slice(0, -1)).toEqual(names.map((n) => String(v[n as keyof AnyScriptVars])))
+  })
+})
+
+describe('the wire text (renderScript, renderAhead, renderCall)', () => {
+  const constant = (name: ScriptName) => [
+    ...SERVER_LIB.split('\n'),
+    'rad_main() {',
+    ...SCRIPTS[name].split('\n'),
+  ]
+
+  it.each(NAMES)('%s goes without its comment lines, and with every other line in order', (name) => {
+    const v = vars({ BEFORE_SWITCH: '# a value keeps its comment-like lines\necho x' })
+    const script = renderScript(name, v)
+    expect(script.startsWith(`${wireAssignments(v)}\n`)).toBe(true)
+    const sent = script.slice(wireAssignments(v).length + 1).split('\n')
+    expect(sent.filter((l) => /^\s*#/.test(l))).toEqual([])
+    expect(sent.slice(0, -3)).toEqual(constant(name).filter((l) => !/^\s*#/.test(l)))
+  })
+
+  it('drops a comment line inside quotes only in an awk program (where it is a comment too)', () => {
+    // Where each dropped line is: outside quotes, or in a single-quoted text that an awk takes.
+    let sq = false
+    let dq = false
+    let opened = ''
+    const inside: string[] = []
+    for (const line of [SERVER_LIB, ...Object.values(SCRIPTS)].join('\n').split('\n')) {
+      if (/^\s*#/.test(line)) {
+        if (dq) inside.push(`(double quotes) ${line}`)
+        if (sq && !/awk|AWK_[A-Z_]+='/.test(opened)) inside.push(`${opened} | ${line}`)
+        if (sq || dq) continue
+        continue
+      }
+      for (let i = 0; i < line.length; i++) {
+        const c = line[i]
+        if (c === '\\' && !sq) i++
+        else if (c === "'" && !dq) {
+          sq = !sq
+          if (sq) opened = line
+        } else if (c === '"' && !sq) dq = !dq
+        else if (c === '#' && !sq && !dq && (i === 0 || /\s/.test(line[i - 1] ?? ''))) break
+      }
+    }
+    expect([sq, dq]).toEqual([false, false])
+    expect(inside).toEqual([])
+  })
+
+  it('a session opened ahead runs nothing until its call, then runs what renderScript runs', () => {
+    const base = `${tempDir('radunit-ahead-')}/${HOSTILE}`
+    // The ahead part alone (the call never came): sh defines its functions, reads the end, exits.
+    const alone = spawnSync('sh', ['-s'], { input: renderAhead('prepare'), encoding: 'utf8', cwd: root })
+    expect([alone.status, alone.stdout, alone.stderr]).toEqual([0, '', ''])
+    const results = []
+    for (const way of ['whole', 'ahead'] as const) {
+      const v = vars({ T: `${base}-${way}` })
+      const input =
+        way === 'whole' ? renderScript('prepare', v) : `${renderAhead('prepare')}${renderCall<'prepare'>(v)}`
+      const r = spawnSync('sh', ['-s'], { input, encoding: 'utf8', cwd: root })
+      const reply = parseReply(r.stdout)
+      expect(r.stderr).toBe('')
+      results.push({
+        code: r.status,
+        ok: reply.ok,
+        keys: [...reply.values.keys()],
+        lock: readFileSync(`${base}-${way}/.deploy/lock/holder`, 'utf8').split(' ')[0],
+        incoming: existsSync(`${base}-${way}/.deploy/incoming/r1.tok123`),
+      })
+    }
+    expect(results[0]).toEqual({ code: 0, ok: true, keys: expect.any(Array), lock: 'tok123', incoming: true })
+    expect(results[1]).toEqual(results[0])
   })
 })
 
