@@ -6566,7 +6566,15 @@ async function prepare(ctx, run) {
         SHARED: ctx.settings.shared.join('\n'),
         // The server copies the live release while the build is still being hashed here.
         FAST: !activate && fastPathAllowed() ? 1 : 0,
-    }, { onOther: (l) => other.push(l) });
+    }, {
+        onOther: (l) => other.push(l),
+        // Our script runs, and not through a gate (whose reply names it first): publish's session
+        // opens now, beside prepare's, so its round trips and its library are not waited for later.
+        onFirstMark: (l) => {
+            if (ctx.settings.command === 'deploy' && !l.startsWith(`${src_remote/* MARK */.M$} gate `))
+                run.session.openAhead('publishAndSwitch');
+        },
+    });
     const fast = (0,src_remote/* first */.$1)(reply, 'fast');
     if (fast && fast !== 'ok')
         ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
@@ -8017,8 +8025,10 @@ class HostSession {
      * would log the empty call as refused), nor once the connection is in doubt.
      */
     openAhead(name) {
-        if (this.ahead || this.fresh || this.gate || this.ctx.signal.aborted)
+        // (One that ended unused, refused by a server that allows one session at a time, is retried.)
+        if ((this.ahead && !this.ahead.settled) || this.fresh || this.gate || this.ctx.signal.aborted)
             return;
+        this.ahead?.give(null);
         let give = () => { };
         const input = new Promise((resolve) => {
             give = resolve;
@@ -8063,7 +8073,12 @@ class HostSession {
             this.setLock('maybe');
         // Said while it happens: a wait for another run's lock can last minutes.
         // Linear however long a line the server sends; only a bounded start of each line is kept.
+        let marked = false;
         const lines = new _untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .LineSplitter */ .g3((l) => {
+            if (!marked && l.startsWith(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$)) {
+                marked = true;
+                opts.onFirstMark?.(l);
+            }
             if (l.startsWith(`${_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$} waiting `)) {
                 this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrusted */ .bp)(l.slice(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$.length + 9))}`);
             }

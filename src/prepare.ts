@@ -7,7 +7,7 @@ import { startupFileHint } from './hints.js'
 import { readServerState, SAFE_NAME_RE } from './host.js'
 import { setLive } from './outcome.js'
 import type { BuildManifest } from './release-manifest.js'
-import { all, first, type ScriptReply } from './remote.js'
+import { all, first, MARK, type ScriptReply } from './remote.js'
 import { type RunContext, wordsOf } from './session.js'
 
 /**
@@ -73,7 +73,15 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
       // The server copies the live release while the build is still being hashed here.
       FAST: !activate && fastPathAllowed() ? 1 : 0,
     },
-    { onOther: (l) => other.push(l) },
+    {
+      onOther: (l) => other.push(l),
+      // Our script runs, and not through a gate (whose reply names it first): publish's session
+      // opens now, beside prepare's, so its round trips and its library are not waited for later.
+      onFirstMark: (l) => {
+        if (ctx.settings.command === 'deploy' && !l.startsWith(`${MARK} gate `))
+          run.session.openAhead('publishAndSwitch')
+      },
+    },
   )
   const fast = first(reply, 'fast')
   if (fast && fast !== 'ok') ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`)

@@ -155,7 +155,9 @@ export class HostSession {
    * would log the empty call as refused), nor once the connection is in doubt.
    */
   openAhead(name: ScriptName): void {
-    if (this.ahead || this.fresh || this.gate || this.ctx.signal.aborted) return
+    // (One that ended unused, refused by a server that allows one session at a time, is retried.)
+    if ((this.ahead && !this.ahead.settled) || this.fresh || this.gate || this.ctx.signal.aborted) return
+    this.ahead?.give(null)
     let give: (script: string | null) => void = () => {}
     const input = new Promise<string | null>((resolve) => {
       give = resolve
@@ -198,14 +200,25 @@ export class HostSession {
   async call<N extends ScriptName>(
     name: N,
     vars: CallVars<N>,
-    opts: { signal?: AbortSignal; onOther?: (line: string) => void; onStderr?: (chunk: string) => void } = {},
+    opts: {
+      signal?: AbortSignal
+      onOther?: (line: string) => void
+      onStderr?: (chunk: string) => void
+      /** Told the first reply line (a gate's names it first): the call's script has started. */
+      onFirstMark?: (line: string) => void
+    } = {},
   ): Promise<ScriptReply> {
     const all = { ...this.baseVars(), ...vars } as ScriptVars[N]
     // Said before the call: if we are killed before its reply, the post step still looks.
     if (this.lockState === 'free' && mayTakeLock(name, vars as Partial<ScriptVars[N]>)) this.setLock('maybe')
     // Said while it happens: a wait for another run's lock can last minutes.
     // Linear however long a line the server sends; only a bounded start of each line is kept.
+    let marked = false
     const lines = new LineSplitter((l) => {
+      if (!marked && l.startsWith(MARK)) {
+        marked = true
+        opts.onFirstMark?.(l)
+      }
       if (l.startsWith(`${MARK} waiting `)) {
         this.ctx.reporter.info(
           `${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`,
