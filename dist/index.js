@@ -2570,7 +2570,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(232);
 /* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(671);
 /* harmony import */ var _outputs_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(729);
-/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(783);
+/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(743);
 /* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(188);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(462);
 /* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(855);
@@ -2653,7 +2653,7 @@ async function run() {
         releaseId: makesRelease ? settings.releaseId : '',
         incoming: makesRelease ? (0,_deploy_host_js__WEBPACK_IMPORTED_MODULE_2__/* .incomingName */ .E0)(settings, token) : '',
     };
-    const { outcome, failure } = await (0,_run_command_js__WEBPACK_IMPORTED_MODULE_8__/* .runCommand */ .d1)(settings, {
+    const { outcome, failure, closed } = await (0,_run_command_js__WEBPACK_IMPORTED_MODULE_8__/* .runCommand */ .d1)(settings, {
         reporter,
         token,
         // The runner's worker: it outlives this step until the post step has run.
@@ -2683,6 +2683,9 @@ async function run() {
     }
     if (failure)
         _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(failure.toString()));
+    // The connection closes and the key goes while the outputs and the summary are written; the
+    // step ends after both.
+    await closed;
 }
 
 __webpack_async_result__();
@@ -5330,7 +5333,7 @@ function remote_all(reply, key) {
 
 /***/ }),
 
-/***/ 783:
+/***/ 743:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -6335,8 +6338,8 @@ async function afterLostConnection(ctx, run, keepLock, e) {
 
 // EXTERNAL MODULE: ./src/healthcheck.ts
 var healthcheck = __nccwpck_require__(689);
-;// CONCATENATED MODULE: external "node:zlib"
-const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: ./src/manifest.ts
 var manifest = __nccwpck_require__(546);
 ;// CONCATENATED MODULE: ./src/fast-path.ts
@@ -6351,6 +6354,8 @@ var manifest = __nccwpck_require__(546);
 
 
 
+/** node:zlib, loaded when an offer comes zipped: most runs never need it (a few ms of every start). */
+const zlib = () => (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('node:zlib');
 /** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
 const MAX_OFFER_BYTES = 256 * 1024 * 1024;
 const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
@@ -6391,7 +6396,7 @@ function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
     if (z.length > 0) {
         const packed = Buffer.from(z.join(''), 'base64');
         try {
-            text = (0,external_node_zlib_namespaceObject.gunzipSync)(packed, { maxOutputLength: maxBytes }).toString('utf8');
+            text = zlib().gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8');
         }
         catch (e) {
             throw new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: ${e.message}`);
@@ -7864,6 +7869,7 @@ async function runCommand(settings, opts) {
     let outcome;
     let failure;
     let ssh;
+    let closed = Promise.resolve();
     try {
         // Windows, openrsync or an old rsync: stop here, before anything connects.
         const unsupported = platformProblem(process.platform);
@@ -7894,7 +7900,8 @@ async function runCommand(settings, opts) {
         clearTimeout(timer);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await ssh?.dispose();
+        if (ssh)
+            closed = ssh.dispose();
     }
     if (timedOut) {
         const flag = opts.timeoutFlag;
@@ -7904,7 +7911,7 @@ async function runCommand(settings, opts) {
                 ? 'The switch had completed before the timeout (see above).'
                 : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
     }
-    return { outcome, failure, timedOut, cancelled };
+    return { outcome, failure, timedOut, cancelled, closed };
 }
 
 

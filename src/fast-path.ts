@@ -6,7 +6,7 @@
  * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
  * new manifest in terms of the live one (the delta), so only the changed lines travel.
  */
-import { gunzipSync } from 'node:zlib'
+import { createRequire } from 'node:module'
 import {
   comparePaths,
   type Entry,
@@ -18,6 +18,9 @@ import {
 } from './manifest.js'
 import type { BuildManifest } from './release-manifest.js'
 import { all, type ScriptReply } from './remote.js'
+
+/** node:zlib, loaded when an offer comes zipped: most runs never need it (a few ms of every start). */
+const zlib = () => createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')
 
 /** An entry of the live manifest the server trusts (hash: a prefix of 16 hex digits, or whole). */
 export interface OfferEntry {
@@ -85,7 +88,7 @@ export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer
   if (z.length > 0) {
     const packed = Buffer.from(z.join(''), 'base64')
     try {
-      text = gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8')
+      text = zlib().gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8')
     } catch (e) {
       throw new ManifestError(`the server's fast-path offer does not decompress: ${(e as Error).message}`)
     }

@@ -74,7 +74,7 @@ export async function run(): Promise<void> {
     releaseId: makesRelease ? settings.releaseId : '',
     incoming: makesRelease ? incomingName(settings, token) : '',
   }
-  const { outcome, failure } = await runCommand(settings, {
+  const { outcome, failure, closed } = await runCommand(settings, {
     reporter,
     token,
     // The runner's worker: it outlives this step until the post step has run.
@@ -102,4 +102,7 @@ export async function run(): Promise<void> {
       )
   }
   if (failure) core.setFailed(safeMessage(failure.toString()))
+  // The connection closes and the key goes while the outputs and the summary are written; the
+  // step ends after both.
+  await closed
 }

@@ -83,6 +83,11 @@ export interface CommandRun {
   timedOut: boolean
   /** Stopped by SIGINT or SIGTERM. */
   cancelled: boolean
+  /**
+   * The masters closing and the private directory (the key) being deleted, begun as the command
+   * ended: the caller writes its outputs meanwhile and awaits this before it ends.
+   */
+  closed: Promise<void>
 }
 
 /** After the timeout, the clean-up's share of the 10 s the step may still take. */
@@ -110,6 +115,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
   let outcome: CommandOutcome | undefined
   let failure: DeployError | undefined
   let ssh: Ssh | undefined
+  let closed: Promise<void> = Promise.resolve()
   try {
     // Windows, openrsync or an old rsync: stop here, before anything connects.
     const unsupported = platformProblem(process.platform)
@@ -141,7 +147,7 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     clearTimeout(timer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    await ssh?.dispose()
+    if (ssh) closed = ssh.dispose()
   }
   if (timedOut) {
     const flag = opts.timeoutFlag
@@ -157,5 +163,5 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
       'timeout',
     )
   }
-  return { outcome, failure, timedOut, cancelled }
+  return { outcome, failure, timedOut, cancelled, closed }
 }

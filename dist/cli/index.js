@@ -8,7 +8,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(136);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(90);
 // The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
 
 
@@ -37,7 +37,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 136:
+/***/ 90:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -6162,8 +6162,8 @@ async function afterLostConnection(ctx, run, keepLock, e) {
     throw new DeployError(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
 }
 
-;// CONCATENATED MODULE: external "node:zlib"
-const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 ;// CONCATENATED MODULE: ./src/manifest.ts
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
@@ -6577,6 +6577,8 @@ async function buildManifest(root, opts) {
 
 
 
+/** node:zlib, loaded when an offer comes zipped: most runs never need it (a few ms of every start). */
+const zlib = () => (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('node:zlib');
 /** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
 const MAX_OFFER_BYTES = 256 * 1024 * 1024;
 const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
@@ -6617,7 +6619,7 @@ function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
     if (z.length > 0) {
         const packed = Buffer.from(z.join(''), 'base64');
         try {
-            text = (0,external_node_zlib_namespaceObject.gunzipSync)(packed, { maxOutputLength: maxBytes }).toString('utf8');
+            text = zlib().gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8');
         }
         catch (e) {
             throw new ManifestError(`the server's fast-path offer does not decompress: ${e.message}`);
@@ -8909,6 +8911,7 @@ async function runCommand(settings, opts) {
     let outcome;
     let failure;
     let ssh;
+    let closed = Promise.resolve();
     try {
         // Windows, openrsync or an old rsync: stop here, before anything connects.
         const unsupported = platformProblem(process.platform);
@@ -8939,7 +8942,8 @@ async function runCommand(settings, opts) {
         clearTimeout(timer);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await ssh?.dispose();
+        if (ssh)
+            closed = ssh.dispose();
     }
     if (timedOut) {
         const flag = opts.timeoutFlag;
@@ -8949,7 +8953,7 @@ async function runCommand(settings, opts) {
                 ? 'The switch had completed before the timeout (see above).'
                 : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
     }
-    return { outcome, failure, timedOut, cancelled };
+    return { outcome, failure, timedOut, cancelled, closed };
 }
 
 ;// CONCATENATED MODULE: ./src/init-cli.ts
@@ -10056,12 +10060,14 @@ async function runCli(settings, opts) {
     const quiet = ['list', 'rollback', 'prune'].includes(settings.command);
     const reporter = new CliReporter(opts.stderr, opts.style, { verbose: opts.verbose, info: !quiet });
     try {
-        return await runCommand(settings, {
+        const r = await runCommand(settings, {
             reporter,
             allowOwnSsh: true,
             timeoutFlag: '--timeout',
             words: CLI_WORDS,
         });
+        await r.closed;
+        return r;
     }
     finally {
         reporter.done();

@@ -19,12 +19,14 @@ export async function runCli(settings: Settings, opts: RunOptions): Promise<Comm
   const quiet = ['list', 'rollback', 'prune'].includes(settings.command)
   const reporter = new CliReporter(opts.stderr, opts.style, { verbose: opts.verbose, info: !quiet })
   try {
-    return await runCommand(settings, {
+    const r = await runCommand(settings, {
       reporter,
       allowOwnSsh: true,
       timeoutFlag: '--timeout',
       words: CLI_WORDS,
     })
+    await r.closed
+    return r
   } finally {
     reporter.done()
   }
