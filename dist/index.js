@@ -7875,11 +7875,15 @@ async function runCommand(settings, opts) {
         const unsupported = platformProblem(process.platform);
         if (unsupported)
             throw unsupported;
+        // rsync --version runs while the private ssh directory is written (nothing connects before
+        // both are done); caught here, so a failure of either is the one reported, never unhandled.
+        const rsync = (0,spec/* commandSpec */.Lx)(settings.command).uploads
+            ? which('rsync', false).then((p) => findRsync(p))
+            : Promise.resolve('');
+        rsync.catch(() => { });
         const sshPath = await which('ssh', true);
-        const rsyncPath = (0,spec/* commandSpec */.Lx)(settings.command).uploads
-            ? await findRsync(await which('rsync', false))
-            : '';
         ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
+        const rsyncPath = await rsync;
         outcome = await dispatch({
             settings,
             ssh,

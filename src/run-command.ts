@@ -120,15 +120,19 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     // Windows, openrsync or an old rsync: stop here, before anything connects.
     const unsupported = platformProblem(process.platform)
     if (unsupported) throw unsupported
+    // rsync --version runs while the private ssh directory is written (nothing connects before
+    // both are done); caught here, so a failure of either is the one reported, never unhandled.
+    const rsync = commandSpec(settings.command).uploads
+      ? io.which('rsync', false).then((p) => findRsync(p))
+      : Promise.resolve('')
+    rsync.catch(() => {})
     const sshPath = await io.which('ssh', true)
-    const rsyncPath = commandSpec(settings.command).uploads
-      ? await findRsync(await io.which('rsync', false))
-      : ''
     ssh = await Ssh.create(
       { ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words },
       sshPath,
       opts.onSshDir ?? (() => {}),
     )
+    const rsyncPath = await rsync
     outcome = await dispatch({
       settings,
       ssh,
