@@ -1105,11 +1105,18 @@ BEGIN {
   FS = "[ ]"; print "rad-stat 1" > rec; printf "" > del
   while ((getline l < spf) > 0) {
     if (l == "@@no") exit 2
+    if (substr(l, 1, 6) == "@@end ") { spend = substr(l, 7); break }
     split(l, a, " "); p = rest(l, 4)
     if (p == "." || (p in SP)) exit 2
     SP[p] = a[1] == "l" ? "l" : a[1] " " oct(a[2]) " " (a[1] == "f" ? a[3] : "-"); nsp++
   }
-  while ((getline l < xpf) > 0) { if (l == "@@no") exit 2; p = rest(l, 4); if (p == ".") exit 2; XP[p] = 1; nxp++ }
+  while ((getline l < xpf) > 0) {
+    if (l == "@@no") exit 2
+    if (substr(l, 1, 6) == "@@end ") { xpend = substr(l, 7); break }
+    p = rest(l, 4); if (p == ".") exit 2; XP[p] = 1; nxp++
+  }
+  # Each list whole: its end mark, with the count of the lines before it.
+  if (spend == "" || spend != (nsp + 0) "" || xpend == "" || xpend != (nxp + 0) "") exit 2
   some = nsp + nxp
 }
 {
@@ -1396,7 +1403,7 @@ fast_finish() {
   walk=$!
   ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
   # Beside it, for the check in step: the lines the client sent ($w.sp), and the live lines the new
-  # manifest does not keep ($w.xp; "@@no" when its ranges are not in order).
+  # manifest does not keep ($w.xp; "@@no" when its ranges are not in order); each ends "@@end COUNT".
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" -v sp="$w.sp" -v xp="$w.xp" "$AWK_FNS"'
       BEGIN {
         while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
@@ -1409,14 +1416,17 @@ fast_finish() {
         if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || a + 0 < 1 || b + 0 > nl || a + 0 > b + 0) exit 1
         for (i = a + 0; i <= b + 0; i++) { print L[i]; print rest(L[i], 4) > kept }
         if (a + 0 <= last) unordered = 1
-        else for (i = last + 1; i < a + 0; i++) print L[i] > xp
+        else for (i = last + 1; i < a + 0; i++) { print L[i] > xp; nx++ }
         last = b + 0
         next
       }
-      { print; print > sp }
+      { print; print > sp; ns++ }
       END {
         if (unordered) print "@@no" > xp
-        else for (i = last + 1; i <= nl; i++) print L[i] > xp
+        else for (i = last + 1; i <= nl; i++) { print L[i] > xp; nx++ }
+        # End marks with the counts: busybox awk does not fail on a write error (a full disk), and
+        # the check in step must not take a list cut short for a whole one.
+        print "@@end " (ns + 0) > sp; print "@@end " (nx + 0) > xp
       }' > "$m/.in.$1" 2>/dev/null; then
     ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi

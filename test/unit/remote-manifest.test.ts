@@ -669,6 +669,56 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     },
   )
 
+  it.skipIf(skip)(
+    'never takes a list of the changed entries that was cut short (a failed write) for a whole one',
+    async () => {
+      const realAwk =
+        userland === 'busybox'
+          ? `${BUSYBOX} awk`
+          : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
+      // Each cut: what a write error (busybox awk exits 0 on one) leaves of $w.sp or $w.xp.
+      const cuts: [string, string][] = [
+        ['sp', "sed -i '1d'"],
+        ['sp', "sed -i '$d'"],
+        ['xp', "sed -i '1d'"],
+        ['xp', "sed -i '$d'"],
+      ]
+      for (const [file, cut] of cuts) {
+        const dir = tempDir('radcut-')
+        // The rebuild awk (given sp=) runs, then the list loses a line, as a failed write would.
+        writeFileSync(
+          `${dir}/awk`,
+          `#!/bin/sh\nprintf '%s\\n' "$*" >> ${dir}/log\n${realAwk} "$@"; rc=$?\ncase "$*" in *"sp="*) f=$(printf '%s\\n' "$@" | sed -n 's/^${file}=//p'); ${cut} "$f" ;; esac\nexit $rc\n`,
+          { mode: 0o755 },
+        )
+        const { T } = await target(userland, { e: 'eeee\n' })
+        const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r60.tok' })
+        const { src, m } = await nextBuild()
+        // b changed, n new, e deleted: each list has an entry to lose.
+        const entries = (await buildManifest(src, { chmod: '' })).filter((x) => x.path !== 'e')
+        const text = formatManifest(entries)
+        const plan = planFast({ ...m, entries, text, digest: manifestDigest(text) }, readOffer(offer.reply))
+        const up = `${T}/.deploy/incoming/r60.tok`
+        sendInto(up, src, plan.send)
+        const fin = run(
+          userland,
+          T,
+          'fast_finish r60.tok r1',
+          { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: m.rootMode },
+          dir,
+        )
+        const what = `${file}: ${cut}`
+        expect([what, fin.stderr, fin.reply.error]).toEqual([what, '', undefined])
+        const ran = readFileSync(`${dir}/log`, 'utf8')
+        // The check in step refused the list; the check entry by entry made the release.
+        expect([what, ran.includes('spf='), ran.includes('keptf=')]).toEqual([what, true, true])
+        expect(readFileSync(`${up}/b`, 'utf8')).toBe('BBB!\n')
+        expect(existsSync(`${up}/e`)).toBe(false)
+        expect(readFileSync(`${up}/n`, 'utf8')).toBe('new\n')
+      }
+    },
+  )
+
   it.skipIf(skip)('still takes the short way after a deploy that deleted files', async () => {
     const { T, r1 } = await target(userland)
     const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
