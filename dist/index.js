@@ -2664,28 +2664,32 @@ async function run() {
             _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.Locks, JSON.stringify(locks));
         },
     });
-    if (outcome) {
-        // The core returns the releases; the log shows them as a table too (the CLI prints its own).
-        if (settings.command === 'list' && outcome.releases.length > 0) {
-            reporter.info((0,_format_js__WEBPACK_IMPORTED_MODULE_4__/* .releaseLines */ .xe)(outcome.releases).join('\n'));
-        }
-        if (outcome.verify)
-            reporter.info((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_13__/* .verifyText */ .B)(outcome).trimEnd());
-        const back = (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .wayBack */ .lZ)(settings, outcome);
-        if (back)
-            reporter.info((0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .actionRollbackText */ .AN)(back));
-        for (const [name, value] of Object.entries((0,_outputs_js__WEBPACK_IMPORTED_MODULE_14__/* .actionOutputs */ .dr)(outcome)))
-            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setOutput */ .uH(name, value);
-        if (outcome.doctor)
-            await (0,_doctor_action_js__WEBPACK_IMPORTED_MODULE_3__/* .reportDoctor */ .u)(outcome.doctor); // command: doctor (doctor-action.ts)
-        else
-            await (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .writeSummary */ .Sy)(settings, outcome).catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not write the job summary: ${e}`));
-    }
-    if (failure)
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(failure.toString()));
     // The connection closes and the key goes while the outputs and the summary are written; the
-    // step ends after both.
-    await closed;
+    // step ends after both, whatever happens here.
+    try {
+        if (outcome) {
+            // The core returns the releases; the log shows them as a table too (the CLI prints its own).
+            if (settings.command === 'list' && outcome.releases.length > 0) {
+                reporter.info((0,_format_js__WEBPACK_IMPORTED_MODULE_4__/* .releaseLines */ .xe)(outcome.releases).join('\n'));
+            }
+            if (outcome.verify)
+                reporter.info((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_13__/* .verifyText */ .B)(outcome).trimEnd());
+            const back = (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .wayBack */ .lZ)(settings, outcome);
+            if (back)
+                reporter.info((0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .actionRollbackText */ .AN)(back));
+            for (const [name, value] of Object.entries((0,_outputs_js__WEBPACK_IMPORTED_MODULE_14__/* .actionOutputs */ .dr)(outcome)))
+                _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setOutput */ .uH(name, value);
+            if (outcome.doctor)
+                await (0,_doctor_action_js__WEBPACK_IMPORTED_MODULE_3__/* .reportDoctor */ .u)(outcome.doctor); // command: doctor (doctor-action.ts)
+            else
+                await (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .writeSummary */ .Sy)(settings, outcome).catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not write the job summary: ${e}`));
+        }
+        if (failure)
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(failure.toString()));
+    }
+    finally {
+        await closed;
+    }
 }
 
 __webpack_async_result__();
@@ -4233,6 +4237,7 @@ kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  SP: () => (/* binding */ AHEAD_MARK),
   nc: () => (/* binding */ GATE_PROTOCOL),
   M$: () => (/* binding */ MARK),
   Q7: () => (/* binding */ remote_all),
@@ -5282,8 +5287,10 @@ function wireScript(name) {
  * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
  */
 function renderAhead(name) {
-    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
+    return `printf '%s\\n' '${AHEAD_MARK}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
 }
+/** What a session opened ahead says first, when its sh runs (session.ts: that it fits beside another). */
+const AHEAD_MARK = '@@rad ahead';
 /** The rest of a script whose session was opened ahead (renderAhead). */
 function renderCall(vars) {
     return `${(0,quote/* wireAssignments */.eD)(vars)}\nrad_lib\n${RUN}\n`;
@@ -6877,6 +6884,7 @@ async function uploadRsync(ctx, run, linkDest, filesFrom) {
     let lastProgress = 0;
     const started = Date.now();
     const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    await run.session.makeRoom();
     const result = await runRsync(ctx.rsyncPath, {
         source: s.source,
         destination: remote.destination,
@@ -7914,8 +7922,11 @@ async function runCommand(settings, opts) {
         clearTimeout(timer);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        // Never rejects: a directory that could not be deleted is said (the post step tries again).
         if (ssh)
-            closed = ssh.dispose();
+            closed = ssh.dispose().catch((e) => {
+                opts.reporter.warning(`Could not delete the private ssh directory: ${e instanceof Error ? e.message : String(e)}`);
+            });
     }
     if (timedOut) {
         const flag = opts.timeoutFlag;
@@ -7999,6 +8010,10 @@ class HostSession {
     lockState = 'free';
     /** A session opened ahead of its call (openAhead), waiting for its script. */
     ahead;
+    /** Sessions opened ahead so far (at most two: see openAhead). */
+    aheadOpened = 0;
+    /** Calls whose session is open now (a session opened ahead shows beside one that two fit). */
+    calls = 0;
     constructor(ctx, index, spec) {
         this.ctx = ctx;
         this.index = index;
@@ -8046,9 +8061,13 @@ class HostSession {
      * would log the empty call as refused), nor once the connection is in doubt.
      */
     openAhead(name) {
-        // (One that ended unused, refused by a server that allows one session at a time, is retried.)
-        if ((this.ahead && !this.ahead.settled) || this.fresh || this.gate || this.ctx.signal.aborted)
+        // One that ended unused (refused by a server that allows one session at a time) is retried
+        // once, beside rsync; never more (each refusal can cost the server a failed login).
+        if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2)
             return;
+        if (this.fresh || this.gate || this.ctx.signal.aborted)
+            return;
+        this.aheadOpened++;
         this.ahead?.give(null);
         let give = () => { };
         const input = new Promise((resolve) => {
@@ -8059,12 +8078,20 @@ class HostSession {
         const settle = () => {
             state.settled = true;
         };
+        const proof = { beside: false };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
             // The library and the script, read and defined by sh while it waits for the call.
             preface: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderAhead */ .Op)(name),
+            // Refused (a server that allows one session), it ends: it never connects on its own.
+            muxOnly: true,
             signal: this.ctx.signal,
-            onStdout: (c) => hooks.onStdout?.(c),
+            onStdout: (c) => {
+                // Its sh said it runs while another call's session was open: the server allows two.
+                if (!hooks.onStdout && this.calls > 0 && c.includes(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .AHEAD_MARK */ .SP))
+                    proof.beside = true;
+                hooks.onStdout?.(c);
+            },
             onStderr: (c) => hooks.onStderr?.(c),
             // Known at its exit, not after its output is drained: a call never gives it its script then.
             onExit: settle,
@@ -8076,10 +8103,27 @@ class HostSession {
             get settled() {
                 return state.settled;
             },
+            get beside() {
+                return proof.beside;
+            },
             result,
             hooks,
         };
         this.ahead = ahead;
+    }
+    /**
+     * Before rsync opens a session of its own: a session opened ahead that has not shown the server
+     * allows two at once is ended first (and waited for, briefly). On a server that allows one, it
+     * would otherwise hold rsync's place, and ssh would take rsync around the master (a second
+     * connection, which fails where the key needs its passphrase).
+     */
+    async makeRoom() {
+        const a = this.ahead;
+        if (!a || a.settled || a.beside)
+            return;
+        this.ahead = undefined;
+        a.give(null);
+        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
     }
     /** Ends a session opened ahead that no call took (the run failed or went another way). */
     dropAhead() {
@@ -8120,20 +8164,27 @@ class HostSession {
                 await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
         }
         let result;
-        if (ahead && useAhead) {
-            ahead.hooks.onStdout = onStdout;
-            ahead.hooks.onStderr = opts.onStderr;
-            ahead.give((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderCall */ .Jy)(all));
-            result = await ahead.result;
+        // Counted while its session is open (see openAhead: a session ahead that runs beside one).
+        this.calls++;
+        try {
+            if (ahead && useAhead) {
+                ahead.hooks.onStdout = onStdout;
+                ahead.hooks.onStderr = opts.onStderr;
+                ahead.give((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderCall */ .Jy)(all));
+                result = await ahead.result;
+            }
+            else {
+                result = await this.ctx.ssh.exec(this.index, (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, all), {
+                    command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
+                    signal: opts.signal ?? this.ctx.signal,
+                    onStdout,
+                    onStderr: opts.onStderr,
+                    fresh,
+                });
+            }
         }
-        else {
-            result = await this.ctx.ssh.exec(this.index, (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, all), {
-                command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
-                signal: opts.signal ?? this.ctx.signal,
-                onStdout,
-                onStderr: opts.onStderr,
-                fresh,
-            });
+        finally {
+            this.calls--;
         }
         const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReply */ .UV)(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.
@@ -9023,9 +9074,11 @@ class Ssh {
      * new connection of its own (-S none), for when the master itself may be stuck.
      */
     exec(index, script, opts = {}) {
-        const { fresh, command = 'sh -s', ...rest } = opts;
+        const { fresh, command = 'sh -s', muxOnly, ...rest } = opts;
         const env = this.baseEnv();
         const own = [];
+        if (muxOnly && !fresh)
+            own.push('-o', 'ProxyCommand=false');
         if (fresh) {
             own.push('-S', 'none');
             if (this.opts.keyPassphrase) {

@@ -85,24 +85,27 @@ export async function run(): Promise<void> {
       core.saveState(State.Locks, JSON.stringify(locks))
     },
   })
-  if (outcome) {
-    // The core returns the releases; the log shows them as a table too (the CLI prints its own).
-    if (settings.command === 'list' && outcome.releases.length > 0) {
-      reporter.info(releaseLines(outcome.releases).join('\n'))
-    }
-    if (outcome.verify) reporter.info(verifyText(outcome).trimEnd())
-    const back = wayBack(settings, outcome)
-    if (back) reporter.info(actionRollbackText(back))
-    for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
-    if (outcome.doctor)
-      await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
-    else
-      await writeSummary(settings, outcome).catch((e) =>
-        core.warning(`Could not write the job summary: ${e}`),
-      )
-  }
-  if (failure) core.setFailed(safeMessage(failure.toString()))
   // The connection closes and the key goes while the outputs and the summary are written; the
-  // step ends after both.
-  await closed
+  // step ends after both, whatever happens here.
+  try {
+    if (outcome) {
+      // The core returns the releases; the log shows them as a table too (the CLI prints its own).
+      if (settings.command === 'list' && outcome.releases.length > 0) {
+        reporter.info(releaseLines(outcome.releases).join('\n'))
+      }
+      if (outcome.verify) reporter.info(verifyText(outcome).trimEnd())
+      const back = wayBack(settings, outcome)
+      if (back) reporter.info(actionRollbackText(back))
+      for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
+      if (outcome.doctor)
+        await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
+      else
+        await writeSummary(settings, outcome).catch((e) =>
+          core.warning(`Could not write the job summary: ${e}`),
+        )
+    }
+    if (failure) core.setFailed(safeMessage(failure.toString()))
+  } finally {
+    await closed
+  }
 }

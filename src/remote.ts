@@ -630,8 +630,11 @@ function wireScript(name: ScriptName): string {
  * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
  */
 export function renderAhead(name: ScriptName): string {
-  return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
+  return `printf '%s\\n' '${AHEAD_MARK}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
 }
+
+/** What a session opened ahead says first, when its sh runs (session.ts: that it fits beside another). */
+export const AHEAD_MARK = '@@rad ahead'
 
 /** The rest of a script whose session was opened ahead (renderAhead). */
 export function renderCall<N extends ScriptName>(vars: ScriptVars[N]): string {

@@ -151,7 +151,13 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     clearTimeout(timer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    if (ssh) closed = ssh.dispose()
+    // Never rejects: a directory that could not be deleted is said (the post step tries again).
+    if (ssh)
+      closed = ssh.dispose().catch((e: unknown) => {
+        opts.reporter.warning(
+          `Could not delete the private ssh directory: ${e instanceof Error ? e.message : String(e)}`,
+        )
+      })
   }
   if (timedOut) {
     const flag = opts.timeoutFlag

@@ -4,6 +4,7 @@ import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import type { RunResult } from './proc.js'
 import {
+  AHEAD_MARK,
   first,
   type LockVars,
   MARK,
@@ -103,6 +104,10 @@ export class HostSession {
   private lockState: LockHeld = 'free'
   /** A session opened ahead of its call (openAhead), waiting for its script. */
   private ahead: Ahead | undefined
+  /** Sessions opened ahead so far (at most two: see openAhead). */
+  private aheadOpened = 0
+  /** Calls whose session is open now (a session opened ahead shows beside one that two fit). */
+  private calls = 0
 
   constructor(
     readonly ctx: RunContext,
@@ -155,8 +160,11 @@ export class HostSession {
    * would log the empty call as refused), nor once the connection is in doubt.
    */
   openAhead(name: ScriptName): void {
-    // (One that ended unused, refused by a server that allows one session at a time, is retried.)
-    if ((this.ahead && !this.ahead.settled) || this.fresh || this.gate || this.ctx.signal.aborted) return
+    // One that ended unused (refused by a server that allows one session at a time) is retried
+    // once, beside rsync; never more (each refusal can cost the server a failed login).
+    if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2) return
+    if (this.fresh || this.gate || this.ctx.signal.aborted) return
+    this.aheadOpened++
     this.ahead?.give(null)
     let give: (script: string | null) => void = () => {}
     const input = new Promise<string | null>((resolve) => {
@@ -167,12 +175,19 @@ export class HostSession {
     const settle = () => {
       state.settled = true
     }
+    const proof = { beside: false }
     const result = this.ctx.ssh.exec(this.index, input, {
       command: remoteCommand(name),
       // The library and the script, read and defined by sh while it waits for the call.
       preface: renderAhead(name),
+      // Refused (a server that allows one session), it ends: it never connects on its own.
+      muxOnly: true,
       signal: this.ctx.signal,
-      onStdout: (c) => hooks.onStdout?.(c),
+      onStdout: (c) => {
+        // Its sh said it runs while another call's session was open: the server allows two.
+        if (!hooks.onStdout && this.calls > 0 && c.includes(AHEAD_MARK)) proof.beside = true
+        hooks.onStdout?.(c)
+      },
       onStderr: (c) => hooks.onStderr?.(c),
       // Known at its exit, not after its output is drained: a call never gives it its script then.
       onExit: settle,
@@ -184,10 +199,27 @@ export class HostSession {
       get settled() {
         return state.settled
       },
+      get beside() {
+        return proof.beside
+      },
       result,
       hooks,
     }
     this.ahead = ahead
+  }
+
+  /**
+   * Before rsync opens a session of its own: a session opened ahead that has not shown the server
+   * allows two at once is ended first (and waited for, briefly). On a server that allows one, it
+   * would otherwise hold rsync's place, and ssh would take rsync around the master (a second
+   * connection, which fails where the key needs its passphrase).
+   */
+  async makeRoom(): Promise<void> {
+    const a = this.ahead
+    if (!a || a.settled || a.beside) return
+    this.ahead = undefined
+    a.give(null)
+    await Promise.race([a.result.catch(() => {}), sleep(3000)])
   }
 
   /** Ends a session opened ahead that no call took (the run failed or went another way). */
@@ -240,19 +272,25 @@ export class HostSession {
       if (!ahead.settled) await Promise.race([ahead.result.catch(() => {}), sleep(3000)])
     }
     let result: RunResult
-    if (ahead && useAhead) {
-      ahead.hooks.onStdout = onStdout
-      ahead.hooks.onStderr = opts.onStderr
-      ahead.give(renderCall(all))
-      result = await ahead.result
-    } else {
-      result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
-        command: remoteCommand(name),
-        signal: opts.signal ?? this.ctx.signal,
-        onStdout,
-        onStderr: opts.onStderr,
-        fresh,
-      })
+    // Counted while its session is open (see openAhead: a session ahead that runs beside one).
+    this.calls++
+    try {
+      if (ahead && useAhead) {
+        ahead.hooks.onStdout = onStdout
+        ahead.hooks.onStderr = opts.onStderr
+        ahead.give(renderCall(all))
+        result = await ahead.result
+      } else {
+        result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
+          command: remoteCommand(name),
+          signal: opts.signal ?? this.ctx.signal,
+          onStdout,
+          onStderr: opts.onStderr,
+          fresh,
+        })
+      }
+    } finally {
+      this.calls--
     }
     const reply = parseReply(result.stdout)
     // Every reply through a gate starts by naming it: no round trip of its own.
@@ -320,6 +358,8 @@ interface Ahead {
   give: (script: string | null) => void
   /** The session ended before its call (refused, or the connection dropped): the call opens its own. */
   readonly settled: boolean
+  /** Its sh ran while another call's session was open: the server allows two sessions at once. */
+  readonly beside: boolean
   result: Promise<RunResult>
   /** Where its output goes once the call has taken it. */
   hooks: { onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void }

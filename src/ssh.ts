@@ -365,11 +365,17 @@ export class Ssh {
       onExit?: () => void
       /** Written at once, before the script (a session opened ahead: see remote.ts renderAhead). */
       preface?: string
+      /**
+       * Over the master or not at all: ssh whose session the master cannot open (a server that
+       * allows one session at a time) would otherwise connect on its own, a second connection.
+       */
+      muxOnly?: boolean
     } = {},
   ): Promise<RunResult> {
-    const { fresh, command = 'sh -s', ...rest } = opts
+    const { fresh, command = 'sh -s', muxOnly, ...rest } = opts
     const env = this.baseEnv()
     const own: string[] = []
+    if (muxOnly && !fresh) own.push('-o', 'ProxyCommand=false')
     if (fresh) {
       own.push('-S', 'none')
       if (this.opts.keyPassphrase) {

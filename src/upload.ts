@@ -62,6 +62,7 @@ async function uploadRsync(
   let lastProgress = 0
   const started = Date.now()
   const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`)
+  await run.session.makeRoom()
   const result = await runRsync(
     ctx.rsyncPath,
     {

@@ -2410,8 +2410,10 @@ function wireScript(name) {
  * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
  */
 function renderAhead(name) {
-    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
+    return `printf '%s\\n' '${AHEAD_MARK}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
 }
+/** What a session opened ahead says first, when its sh runs (session.ts: that it fits beside another). */
+const AHEAD_MARK = '@@rad ahead';
 /** The rest of a script whose session was opened ahead (renderAhead). */
 function renderCall(vars) {
     return `${wireAssignments(vars)}\nrad_lib\n${RUN}\n`;
@@ -5355,6 +5357,10 @@ class HostSession {
     lockState = 'free';
     /** A session opened ahead of its call (openAhead), waiting for its script. */
     ahead;
+    /** Sessions opened ahead so far (at most two: see openAhead). */
+    aheadOpened = 0;
+    /** Calls whose session is open now (a session opened ahead shows beside one that two fit). */
+    calls = 0;
     constructor(ctx, index, spec) {
         this.ctx = ctx;
         this.index = index;
@@ -5402,9 +5408,13 @@ class HostSession {
      * would log the empty call as refused), nor once the connection is in doubt.
      */
     openAhead(name) {
-        // (One that ended unused, refused by a server that allows one session at a time, is retried.)
-        if ((this.ahead && !this.ahead.settled) || this.fresh || this.gate || this.ctx.signal.aborted)
+        // One that ended unused (refused by a server that allows one session at a time) is retried
+        // once, beside rsync; never more (each refusal can cost the server a failed login).
+        if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2)
             return;
+        if (this.fresh || this.gate || this.ctx.signal.aborted)
+            return;
+        this.aheadOpened++;
         this.ahead?.give(null);
         let give = () => { };
         const input = new Promise((resolve) => {
@@ -5415,12 +5425,20 @@ class HostSession {
         const settle = () => {
             state.settled = true;
         };
+        const proof = { beside: false };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: remoteCommand(name),
             // The library and the script, read and defined by sh while it waits for the call.
             preface: renderAhead(name),
+            // Refused (a server that allows one session), it ends: it never connects on its own.
+            muxOnly: true,
             signal: this.ctx.signal,
-            onStdout: (c) => hooks.onStdout?.(c),
+            onStdout: (c) => {
+                // Its sh said it runs while another call's session was open: the server allows two.
+                if (!hooks.onStdout && this.calls > 0 && c.includes(AHEAD_MARK))
+                    proof.beside = true;
+                hooks.onStdout?.(c);
+            },
             onStderr: (c) => hooks.onStderr?.(c),
             // Known at its exit, not after its output is drained: a call never gives it its script then.
             onExit: settle,
@@ -5432,10 +5450,27 @@ class HostSession {
             get settled() {
                 return state.settled;
             },
+            get beside() {
+                return proof.beside;
+            },
             result,
             hooks,
         };
         this.ahead = ahead;
+    }
+    /**
+     * Before rsync opens a session of its own: a session opened ahead that has not shown the server
+     * allows two at once is ended first (and waited for, briefly). On a server that allows one, it
+     * would otherwise hold rsync's place, and ssh would take rsync around the master (a second
+     * connection, which fails where the key needs its passphrase).
+     */
+    async makeRoom() {
+        const a = this.ahead;
+        if (!a || a.settled || a.beside)
+            return;
+        this.ahead = undefined;
+        a.give(null);
+        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
     }
     /** Ends a session opened ahead that no call took (the run failed or went another way). */
     dropAhead() {
@@ -5476,20 +5511,27 @@ class HostSession {
                 await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
         }
         let result;
-        if (ahead && useAhead) {
-            ahead.hooks.onStdout = onStdout;
-            ahead.hooks.onStderr = opts.onStderr;
-            ahead.give(renderCall(all));
-            result = await ahead.result;
+        // Counted while its session is open (see openAhead: a session ahead that runs beside one).
+        this.calls++;
+        try {
+            if (ahead && useAhead) {
+                ahead.hooks.onStdout = onStdout;
+                ahead.hooks.onStderr = opts.onStderr;
+                ahead.give(renderCall(all));
+                result = await ahead.result;
+            }
+            else {
+                result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
+                    command: remoteCommand(name),
+                    signal: opts.signal ?? this.ctx.signal,
+                    onStdout,
+                    onStderr: opts.onStderr,
+                    fresh,
+                });
+            }
         }
-        else {
-            result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
-                command: remoteCommand(name),
-                signal: opts.signal ?? this.ctx.signal,
-                onStdout,
-                onStderr: opts.onStderr,
-                fresh,
-            });
+        finally {
+            this.calls--;
         }
         const reply = parseReply(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.
@@ -7089,6 +7131,7 @@ async function uploadRsync(ctx, run, linkDest, filesFrom) {
     let lastProgress = 0;
     const started = Date.now();
     const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    await run.session.makeRoom();
     const result = await runRsync(ctx.rsyncPath, {
         source: s.source,
         destination: remote.destination,
@@ -8200,9 +8243,11 @@ class Ssh {
      * new connection of its own (-S none), for when the master itself may be stuck.
      */
     exec(index, script, opts = {}) {
-        const { fresh, command = 'sh -s', ...rest } = opts;
+        const { fresh, command = 'sh -s', muxOnly, ...rest } = opts;
         const env = this.baseEnv();
         const own = [];
+        if (muxOnly && !fresh)
+            own.push('-o', 'ProxyCommand=false');
         if (fresh) {
             own.push('-S', 'none');
             if (this.opts.keyPassphrase) {
@@ -8956,8 +9001,11 @@ async function runCommand(settings, opts) {
         clearTimeout(timer);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        // Never rejects: a directory that could not be deleted is said (the post step tries again).
         if (ssh)
-            closed = ssh.dispose();
+            closed = ssh.dispose().catch((e) => {
+                opts.reporter.warning(`Could not delete the private ssh directory: ${e instanceof Error ? e.message : String(e)}`);
+            });
     }
     if (timedOut) {
         const flag = opts.timeoutFlag;
