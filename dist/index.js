@@ -4433,7 +4433,7 @@ BEGIN {
       print $1 " " $2 " " $3 " " $4 " " $5 " " raw > rec
       next
     }
-    if (p in XP) { if (!(parent(p) in gone)) print unesc(p) > del; gone[p] = 1; next }
+    if (p in XP) { if (!(parent(p) in gone)) { print unesc(p) > del; ndel++ } gone[p] = 1; next }
   }
   # A kept entry: the next line of the live walk that is not one the build changed.
   while (1) {
@@ -4464,7 +4464,7 @@ END {
     close(now)
     while ((getline l < now) > 0) { i = substr(l, 3); i = substr(i, 1, index(i, " ") - 1); if (substr(l, 1, 2) == "f " && (i in SENT)) exit 2 }
   }
-  printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
+  printf "@@rad linked %d\n@@rad disk-kb %d\n@@rad del-lines %d\n", linked, int((kb + 1) / 2), ndel
 }
 '
 # Whether find has -printf (GNU), asked once a script.
@@ -4771,7 +4771,7 @@ fast_finish() {
         # What the manifest wants of the path ("" for none: it goes), then "-" (seen: a path the
         # walk gave twice fails the check below).
         want = MT[p]
-        if (want == "") { if (!(parent(p) in gone)) print unesc(p) > del; gone[p] = 1; next }
+        if (want == "") { if (!(parent(p) in gone)) { print unesc(p) > del; ndel++ } gone[p] = 1; next }
         print h raw > rec
         MT[p] = "-"; matched++; t = $1
         if (t == "l") { if (substr(want, 1, 1) != "l") { why = "another type: " p; exit 1 } }
@@ -4793,7 +4793,7 @@ fast_finish() {
         if (why == "" && nsent) for (q in WK) if (split(WK[q], a, " ") == 3 && (a[1] in SENT)) { why = "not sent again: " SENT[a[1]]; break }
         if (why != "") { print "@@rad fast-why " why; exit 1 }
         if (matched != nm) { for (p in MT) if (MT[p] != "-" && MT[p] != "") { print "@@rad fast-why missing: " p; exit 1 } }
-        printf "@@rad linked %d\n@@rad disk-kb %d\n", linked, int((kb + 1) / 2)
+        printf "@@rad linked %d\n@@rad disk-kb %d\n@@rad del-lines %d\n", linked, int((kb + 1) / 2), ndel
       }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
     why=''
     { IFS= read -r why || :; } < "$w.out" 2>/dev/null
@@ -4801,14 +4801,24 @@ fast_finish() {
     rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub" "$w.sp" "$w.xp"
     fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
+  # The check's lines (linked, disk-kb, del-lines), read by sh (no cat): what it counted of the
+  # list of what goes is checked against the list (busybox awk exits 0 when a write fails: a list
+  # cut short would leave in the release what the build removed).
+  dl='' ff_out=''
+  while IFS= read -r l; do
+    case "$l" in '@@rad del-lines '*) dl=\${l#@@rad del-lines } ;; *) ff_out="$ff_out$l$NL" ;; esac
+  done < "$w.out"
+  case "$dl" in '' | *[!0-9]*) fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
   # What the copy kept from the live release that the new release does not have.
-  if [ -s "$w.del" ]; then
+  if [ "$dl" != 0 ]; then
+    dn=$(wc -l < "$w.del" 2>/dev/null) || dn=''
+    [ "$((\${dn:-0} + 0))" -eq "$dl" ] ||
+      fail fast-mismatch "the list of what the new release does not have was cut short on the server (a full disk?): nothing was published"
     fence
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
-  # Two lines (linked, disk-kb): read back by sh, no cat.
-  while IFS= read -r l; do printf '%s\n' "$l"; done < "$w.out"
+  printf '%s' "$ff_out"
   rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all" "$w.sp" "$w.xp"
 }
 `;

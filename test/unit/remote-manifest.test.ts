@@ -719,6 +719,46 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     },
   )
 
+  it.skipIf(skip)(
+    'publishes nothing when the list of what the release loses was cut short (a failed write)',
+    async () => {
+      const realAwk =
+        userland === 'busybox'
+          ? `${BUSYBOX} awk`
+          : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
+      for (const way of ['step', 'entry by entry']) {
+        const dir = tempDir('radcutdel-')
+        // The check (given del=) runs, then its list of what goes loses its last line.
+        writeFileSync(
+          `${dir}/awk`,
+          `#!/bin/sh\n${realAwk} "$@"; rc=$?\ncase "$*" in *"del="*) f=$(printf '%s\\n' "$@" | sed -n 's/^del=//p'); sed -i '$d' "$f" ;; esac\nexit $rc\n`,
+          { mode: 0o755 },
+        )
+        const { T } = await target(userland, { e: 'eeee\n' })
+        const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r61.tok' })
+        if (way !== 'step') rmSync(`${T}/.deploy/manifests/.w.r61.tok.all`)
+        const { src, m } = await nextBuild()
+        const entries = (await buildManifest(src, { chmod: '' })).filter((x) => x.path !== 'e')
+        const text = formatManifest(entries)
+        const plan = planFast({ ...m, entries, text, digest: manifestDigest(text) }, readOffer(offer.reply))
+        const up = `${T}/.deploy/incoming/r61.tok`
+        sendInto(up, src, plan.send)
+        const fin = run(
+          userland,
+          T,
+          'fast_finish r61.tok r1',
+          { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: m.rootMode },
+          dir,
+        )
+        expect([way, fin.reply.error?.code]).toEqual([way, 'fast-mismatch'])
+        expect(fin.reply.error?.message).toMatch(/cut short/)
+        // e is still in the upload: nothing was deleted from it, nothing was published.
+        expect(existsSync(`${up}/e`)).toBe(true)
+        expect(existsSync(`${T}/releases/r61.tok`)).toBe(false)
+      }
+    },
+  )
+
   it.skipIf(skip)('still takes the short way after a deploy that deleted files', async () => {
     const { T, r1 } = await target(userland)
     const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
