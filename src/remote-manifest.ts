@@ -359,6 +359,8 @@ fast_offer() {
   if [ "$described" = 0 ]; then
     offer=1
     if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
+    # The offer is whole: the client plans while the copy ends here.
+    say offer-sent
   else
     offer=0
     kill "$cpid" 2>/dev/null

@@ -238,6 +238,8 @@ export class HostSession {
       onStderr?: (chunk: string) => void
       /** Told the first reply line (a gate's names it first): the call's script has started. */
       onFirstMark?: (line: string) => void
+      /** Each piece of stdout as it comes (untrusted: the reply is what counts). */
+      onStdout?: (chunk: string) => void
     } = {},
   ): Promise<ScriptReply> {
     const all = { ...this.baseVars(), ...vars } as ScriptVars[N]
@@ -257,7 +259,10 @@ export class HostSession {
         )
       }
     })
-    const onStdout = (chunk: string) => lines.push(chunk)
+    const onStdout = (chunk: string) => {
+      lines.push(chunk)
+      opts.onStdout?.(chunk)
+    }
     // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
     // as the shared one may be what hung (a stalled link keeps it open and silent).
     const fresh = this.ctx.signal.aborted || this.fresh

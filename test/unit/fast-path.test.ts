@@ -1,9 +1,10 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import type { DeployHost } from '../../src/deploy-host.js'
 import { planFast, readOffer } from '../../src/fast-path.js'
 import { checkLogLine, logLine } from '../../src/history.js'
 import { type Entry, formatLine, formatManifest, manifestDigest, sortEntries } from '../../src/manifest.js'
-import { fastWhy } from '../../src/prepare.js'
+import { EarlyPlan, fastWhy } from '../../src/prepare.js'
 import type { BuildManifest } from '../../src/release-manifest.js'
 import { unescapeRsyncName, uploadExcludes } from '../../src/release-manifest.js'
 import { parseReply } from '../../src/remote.js'
@@ -119,6 +120,27 @@ describe('the fast-path plan', () => {
         return lines.slice(Number(m[1]) - 1, Number(m[2] ?? m[1]))
       })
     expect(`${rebuilt.join('\n')}\n`).toBe(built(next).text)
+  })
+
+  it('plans as the offer ends (before the reply does), from the same offer, in chunks cut anywhere', async () => {
+    const next = [d('a'), f('a/1'), f('a/2'), f('a/3', h('9')), f('a/new'), live[5] as Entry]
+    const body = offerReply(live, { zip: false })
+    const lines = [...(body.values.get('fp') ?? []).map((l) => `@@rad fp ${l}`), '@@rad offer-sent']
+    const whole = `${lines.join('\n')}\n@@rad fast ok\n@@rad ok\n`
+    const run = { manifest: Promise.resolve(built(next)) } as unknown as DeployHost
+    for (const size of [1, 7, 64, whole.length]) {
+      const early = new EarlyPlan(run)
+      for (let i = 0; i < whole.length; i += size) early.push(whole.slice(i, i + size))
+      const got = await early.plan(parseReply(whole))
+      expect(got && 'plan' in got ? got.plan : got).toEqual(
+        planFast(built(next), readOffer(parseReply(whole))),
+      )
+    }
+    // More offer after the mark (not ours: the server says offer-sent once it is whole): not used.
+    const more = `${lines.join('\n')}\n@@rad fp u\n@@rad ok\n`
+    const early = new EarlyPlan(run)
+    early.push(more)
+    expect(await early.plan(parseReply(more))).toBeUndefined()
   })
 
   it('matches on the whole hash when the server sends it whole, and never on a short one', () => {
