@@ -42,6 +42,8 @@ reply() {
 say() { reply '@@rad ' "$*"; }
 warn() { reply '@@rad-warning ' "$*"; }
 fail() {
+  # What prepare began early (fast_start) is stopped and gone before the lock is given back.
+  [ -n "\${FS_CP:-}" ] && fast_stop
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3
@@ -383,7 +385,7 @@ live_id() {
 }
 # Sets LIVE too (the caller's next question, without another readlink).
 report_state() {
-  LIVE=$(live_id)
+  [ "\${LIVE_READ:-}" = 1 ] || LIVE=$(live_id)
   say live "$LIVE"
   for d in "$T/releases"/*; do
     if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"

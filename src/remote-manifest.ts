@@ -320,31 +320,59 @@ have_sha256() {
 # manifest (a directory of the manifest stays). Says "fast ok". Returns 1
 # (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
 # Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
+# The copy and the walk of fast_offer, begun as soon as prepare holds the lock and knows the live
+# release $1 (they are prepare's longest part; the rest of it runs beside them). Side by side: the
+# copy, and the walk of what it copies. Publish checks every kept file of the release against that
+# walk ($w.now: inode, size, mtime), so a file replaced in between is caught. Starts nothing (and
+# fast_offer says why) unless the live release has a manifest and the upload dir is free.
+FS_CP='' FS_WALK='' FS_FOR=''
+fast_start() {
+  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
+  [ ! -L "$D/manifests" ] && [ -f "$D/manifests/$1" ] && [ -f "$D/manifests/$1.stat" ] || return 0
+  # cp -al into a directory that exists would nest the live release inside it: never a release.
+  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
+  [ ! -e "$D/incoming/$INCOMING" ] && [ ! -L "$D/incoming/$INCOMING" ] || return 0
+  fence
+  cp -al -- "$T/releases/$1" "$D/incoming/$INCOMING" 2>/dev/null &
+  FS_CP=$!
+  # (find_printf here, in this shell: what it learns in the walk's subshell would be lost to caps_save.)
+  find_printf
+  { tree_stat "$T/releases/$1" && echo @@end; } > "$D/manifests/.w.$INCOMING.now" 2>/dev/null &
+  FS_WALK=$! FS_FOR=$1
+}
+# Stops what fast_start began and deletes it (the checksum path after all, or a failure): the copy
+# is stopped; the walk, which only reads, is waited for. Nothing of it is left running.
+fast_stop() {
+  [ -n "$FS_CP" ] || return 0
+  kill "$FS_CP" 2>/dev/null
+  wait "$FS_CP" "$FS_WALK" 2>/dev/null
+  rm -rf -- "$D/incoming/$INCOMING"
+  rm -f -- "$D/manifests/.w.$INCOMING.now"
+  FS_CP='' FS_WALK='' FS_FOR=''
+}
 fast_offer() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
-  # cp -al into a directory that exists would nest the live release inside it: never a release.
-  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
-  [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
-  fence
+  # Begun here when prepare did not (fast_start says nothing of why it did not: it is said here).
+  if [ -z "$FS_CP" ] || [ "$FS_FOR" != "$1" ]; then
+    fast_stop
+    [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+    fast_start "$1"
+    [ -n "$FS_CP" ] || { say fast no-link; return 1; }
+  fi
+  cpid=$FS_CP
   cut=64
   have_sha256 && cut=16
   # For publish: which release was copied, and whether the offer cut its hashes (then the digest
   # must be checked there).
-  printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
-  # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
-  # release against this listing (inode, size, mtime), so a file replaced in between is caught.
-  cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
-  cpid=$!
+  printf '%s %s\n' "$1" "$cut" > "$w.src" || { fast_stop; say fast no-link; return 1; }
   # The walk is kept as $w.now (publish checks against it). When it is the trust record to the byte
   # (the usual case: nothing touched since publish), AWK_JOIN describes it; else AWK_DESCRIBE checks
-  # it entry by entry against the record. (find_printf first, here: what it learns in a subshell
-  # would be lost to caps_save.)
-  find_printf
-  { tree_stat "$T/releases/$1" && echo @@end; } > "$w.now" 2>/dev/null
+  # it entry by entry against the record.
+  wait "$FS_WALK"
   rec_head=''
   { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
   if [ "$rec_head" = 'rad-stat 1' ] &&
@@ -367,6 +395,7 @@ fast_offer() {
   fi
   wait "$cpid"
   cprc=$?
+  FS_CP='' FS_WALK='' FS_FOR=''
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
     rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"

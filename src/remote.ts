@@ -33,15 +33,21 @@ fi
   fail target-unwritable "cannot create $T/releases and $D"
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+LIVE=$(live_id) LIVE_READ=1
+# The fast path's copy and walk of the live release begin now, beside the rest of prepare: what
+# takes the checksum path after all stops and deletes them (fast_stop).
+[ -n "$INCOMING" ] && [ "$FAST" = 1 ] && fast_start "$LIVE"
 report_state
 live=$LIVE
 fs_split "$live"
-# Uploads left in incoming/ (the newest three), when there is any: usually none.
-set -- "$D/incoming"/*
+# Uploads left in incoming/ (the newest three, not ours), when there is any: usually none.
 left=''
-if [ -e "$1" ] || [ -L "$1" ]; then
-  left=1
-  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
+for e in "$D/incoming"/*; do
+  [ "\${e##*/}" = "$INCOMING" ] && continue
+  { [ -e "$e" ] || [ -L "$e" ]; } && left=1 && break
+done
+if [ -n "$left" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
@@ -57,11 +63,12 @@ if [ -n "$INCOMING" ]; then
   # (a second --link-dest), which the fast path cannot.
   # (Only when incoming/ holds an upload, as above: find, whose -newer sees sub-second mtimes.)
   if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] && [ -n "$left" ] &&
-    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial ! -name "$INCOMING" -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
     say fast resume
     FAST=0
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
+    fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi

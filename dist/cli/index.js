@@ -647,6 +647,8 @@ reply() {
 say() { reply '@@rad ' "$*"; }
 warn() { reply '@@rad-warning ' "$*"; }
 fail() {
+  # What prepare began early (fast_start) is stopped and gone before the lock is given back.
+  [ -n "\${FS_CP:-}" ] && fast_stop
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3
@@ -988,7 +990,7 @@ live_id() {
 }
 # Sets LIVE too (the caller's next question, without another readlink).
 report_state() {
-  LIVE=$(live_id)
+  [ "\${LIVE_READ:-}" = 1 ] || LIVE=$(live_id)
   say live "$LIVE"
   for d in "$T/releases"/*; do
     if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
@@ -1593,31 +1595,59 @@ have_sha256() {
 # manifest (a directory of the manifest stays). Says "fast ok". Returns 1
 # (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
 # Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
+# The copy and the walk of fast_offer, begun as soon as prepare holds the lock and knows the live
+# release $1 (they are prepare's longest part; the rest of it runs beside them). Side by side: the
+# copy, and the walk of what it copies. Publish checks every kept file of the release against that
+# walk ($w.now: inode, size, mtime), so a file replaced in between is caught. Starts nothing (and
+# fast_offer says why) unless the live release has a manifest and the upload dir is free.
+FS_CP='' FS_WALK='' FS_FOR=''
+fast_start() {
+  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
+  [ ! -L "$D/manifests" ] && [ -f "$D/manifests/$1" ] && [ -f "$D/manifests/$1.stat" ] || return 0
+  # cp -al into a directory that exists would nest the live release inside it: never a release.
+  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
+  [ ! -e "$D/incoming/$INCOMING" ] && [ ! -L "$D/incoming/$INCOMING" ] || return 0
+  fence
+  cp -al -- "$T/releases/$1" "$D/incoming/$INCOMING" 2>/dev/null &
+  FS_CP=$!
+  # (find_printf here, in this shell: what it learns in the walk's subshell would be lost to caps_save.)
+  find_printf
+  { tree_stat "$T/releases/$1" && echo @@end; } > "$D/manifests/.w.$INCOMING.now" 2>/dev/null &
+  FS_WALK=$! FS_FOR=$1
+}
+# Stops what fast_start began and deletes it (the checksum path after all, or a failure): the copy
+# is stopped; the walk, which only reads, is waited for. Nothing of it is left running.
+fast_stop() {
+  [ -n "$FS_CP" ] || return 0
+  kill "$FS_CP" 2>/dev/null
+  wait "$FS_CP" "$FS_WALK" 2>/dev/null
+  rm -rf -- "$D/incoming/$INCOMING"
+  rm -f -- "$D/manifests/.w.$INCOMING.now"
+  FS_CP='' FS_WALK='' FS_FOR=''
+}
 fast_offer() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
-  # cp -al into a directory that exists would nest the live release inside it: never a release.
-  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
-  [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
-  fence
+  # Begun here when prepare did not (fast_start says nothing of why it did not: it is said here).
+  if [ -z "$FS_CP" ] || [ "$FS_FOR" != "$1" ]; then
+    fast_stop
+    [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
+    fast_start "$1"
+    [ -n "$FS_CP" ] || { say fast no-link; return 1; }
+  fi
+  cpid=$FS_CP
   cut=64
   have_sha256 && cut=16
   # For publish: which release was copied, and whether the offer cut its hashes (then the digest
   # must be checked there).
-  printf '%s %s\n' "$1" "$cut" > "$w.src" || { say fast no-link; return 1; }
-  # Side by side: the copy, and the check of what it copies. Publish checks every kept file of the
-  # release against this listing (inode, size, mtime), so a file replaced in between is caught.
-  cp -al -- "$T/releases/$1" "$new" 2>/dev/null &
-  cpid=$!
+  printf '%s %s\n' "$1" "$cut" > "$w.src" || { fast_stop; say fast no-link; return 1; }
   # The walk is kept as $w.now (publish checks against it). When it is the trust record to the byte
   # (the usual case: nothing touched since publish), AWK_JOIN describes it; else AWK_DESCRIBE checks
-  # it entry by entry against the record. (find_printf first, here: what it learns in a subshell
-  # would be lost to caps_save.)
-  find_printf
-  { tree_stat "$T/releases/$1" && echo @@end; } > "$w.now" 2>/dev/null
+  # it entry by entry against the record.
+  wait "$FS_WALK"
   rec_head=''
   { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
   if [ "$rec_head" = 'rad-stat 1' ] &&
@@ -1640,6 +1670,7 @@ fast_offer() {
   fi
   wait "$cpid"
   cprc=$?
+  FS_CP='' FS_WALK='' FS_FOR=''
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
     rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
@@ -1981,15 +2012,21 @@ fi
   fail target-unwritable "cannot create $T/releases and $D"
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
+LIVE=$(live_id) LIVE_READ=1
+# The fast path's copy and walk of the live release begin now, beside the rest of prepare: what
+# takes the checksum path after all stops and deletes them (fast_stop).
+[ -n "$INCOMING" ] && [ "$FAST" = 1 ] && fast_start "$LIVE"
 report_state
 live=$LIVE
 fs_split "$live"
-# Uploads left in incoming/ (the newest three), when there is any: usually none.
-set -- "$D/incoming"/*
+# Uploads left in incoming/ (the newest three, not ours), when there is any: usually none.
 left=''
-if [ -e "$1" ] || [ -L "$1" ]; then
-  left=1
-  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do say leftover "$l"; i=$((i + 1)); done; }
+for e in "$D/incoming"/*; do
+  [ "\${e##*/}" = "$INCOMING" ] && continue
+  { [ -e "$e" ] || [ -L "$e" ]; } && left=1 && break
+done
+if [ -n "$left" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
@@ -2005,11 +2042,12 @@ if [ -n "$INCOMING" ]; then
   # (a second --link-dest), which the fast path cannot.
   # (Only when incoming/ holds an upload, as above: find, whose -newer sees sub-second mtimes.)
   if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] && [ -n "$left" ] &&
-    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
+    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial ! -name "$INCOMING" -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
     say fast resume
     FAST=0
   fi
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
+    fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
 fi

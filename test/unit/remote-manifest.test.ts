@@ -10,6 +10,7 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -21,7 +22,7 @@ import { planFast, readOffer } from '../../src/fast-path.js'
 import { buildManifest, formatManifest, manifestDigest } from '../../src/manifest.js'
 import { shAssignments } from '../../src/quote.js'
 import type { BuildManifest } from '../../src/release-manifest.js'
-import { parseReply } from '../../src/remote.js'
+import { parseReply, SCRIPTS } from '../../src/remote.js'
 import { LIB } from '../../src/remote-lib.js'
 import { MANIFEST_LIB } from '../../src/remote-manifest.js'
 import { BUSYBOX, busyboxPath, tempDir } from './helpers.js'
@@ -756,6 +757,45 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         expect(existsSync(`${up}/e`)).toBe(true)
         expect(existsSync(`${T}/releases/r61.tok`)).toBe(false)
       }
+    },
+  )
+
+  it.skipIf(skip)(
+    'prepare: the copy begun early goes whole when the checksum path is taken after all',
+    async () => {
+      const { T } = await target(userland)
+      rmSync(`${T}/.deploy/lock`, { recursive: true })
+      // A cp that logs what it is asked (to see that the copy began), and an rsync for busybox's PATH.
+      const dir = tempDir('radearly-')
+      const realCp =
+        userland === 'busybox'
+          ? `${BUSYBOX} cp`
+          : spawnSync('sh', ['-c', 'command -v cp'], { encoding: 'utf8' }).stdout.trim()
+      writeFileSync(`${dir}/cp`, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${dir}/log\nexec ${realCp} "$@"\n`, {
+        mode: 0o755,
+      })
+      writeFileSync(`${dir}/rsync`, '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+      // A shared path not yet in shared/: only the checksum path seeds it (decided after the copy began).
+      const vars = {
+        ID: 'r2',
+        INCOMING: 'r2.tok',
+        STAGED: '',
+        SHARED: 'data',
+        FAST: '1',
+        LOCK_WAIT: '4',
+        LOCK_TTL: '720',
+        LOCK_OWNER: '{}',
+      }
+      const r = run(userland, T, SCRIPTS.prepare, vars, dir)
+      expect(r.reply.error).toBeUndefined()
+      expect(readFileSync(`${dir}/log`, 'utf8')).toMatch(/^-al -- .*\/releases\/r1 .*\/incoming\/r2\.tok$/m)
+      expect(r.reply.ok).toBe(true)
+      expect(r.reply.values.get('fast')).toBeUndefined()
+      // The upload dir is the checksum path's: empty; nothing of the copy or its walk is left.
+      expect(readdirSync(`${T}/.deploy/incoming/r2.tok`)).toEqual([])
+      expect(workFiles(T).filter((f) => f.startsWith('.w.r2.tok'))).toEqual([])
+      // And no leftover of its own is named.
+      expect(r.reply.values.get('leftover')).toBeUndefined()
     },
   )
 
