@@ -3579,6 +3579,8 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
+# Set by a script that read the live release before report_state (prepare): never from outside.
+LIVE_READ=
 # The run's end, from now: past it the client has given up and said so, even if it can no longer
 # reach us to stop this script (a network partition), so fence lets no change through.
 # The clock: seconds since boot from /proc/uptime (read, no process: fence asks it before every
@@ -4239,7 +4241,6 @@ kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  SP: () => (/* binding */ AHEAD_MARK),
   nc: () => (/* binding */ GATE_PROTOCOL),
   M$: () => (/* binding */ MARK),
   Q7: () => (/* binding */ remote_all),
@@ -4585,7 +4586,7 @@ have_sha256() {
 # copy, and the walk of what it copies. Publish checks every kept file of the release against that
 # walk ($w.now: inode, size, mtime), so a file replaced in between is caught. Starts nothing (and
 # fast_offer says why) unless the live release has a manifest and the upload dir is free.
-FS_CP='' FS_WALK='' FS_FOR=''
+FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 fast_start() {
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
   [ ! -L "$D/manifests" ] && [ -f "$D/manifests/$1" ] && [ -f "$D/manifests/$1.stat" ] || return 0
@@ -4594,21 +4595,28 @@ fast_start() {
   [ ! -e "$D/incoming/$INCOMING" ] && [ ! -L "$D/incoming/$INCOMING" ] || return 0
   fence
   cp -al -- "$T/releases/$1" "$D/incoming/$INCOMING" 2>/dev/null &
-  FS_CP=$!
+  FS_CP=$! FS_COPY=1
   # (find_printf here, in this shell: what it learns in the walk's subshell would be lost to caps_save.)
   find_printf
   { tree_stat "$T/releases/$1" && echo @@end; } > "$D/manifests/.w.$INCOMING.now" 2>/dev/null &
   FS_WALK=$! FS_FOR=$1
 }
-# Stops what fast_start began and deletes it (the checksum path after all, or a failure): the copy
-# is stopped; the walk, which only reads, is waited for. Nothing of it is left running.
+# Stops what fast_start began and deletes it (the checksum path after all, or a failure, until
+# fast_offer has said "fast ok"): the copy is stopped; the walk, which only reads, is waited for;
+# the copy and the work files go. Nothing of it is left running. A copy of a release with read-only
+# directories (chmod D555) is made writable to be deleted.
 fast_stop() {
-  [ -n "$FS_CP" ] || return 0
-  kill "$FS_CP" 2>/dev/null
-  wait "$FS_CP" "$FS_WALK" 2>/dev/null
-  rm -rf -- "$D/incoming/$INCOMING"
-  rm -f -- "$D/manifests/.w.$INCOMING.now"
-  FS_CP='' FS_WALK='' FS_FOR=''
+  if [ -n "$FS_CP" ]; then
+    kill "$FS_CP" 2>/dev/null
+    wait "$FS_CP" "$FS_WALK" 2>/dev/null
+  fi
+  if [ -n "$FS_COPY" ]; then
+    fs_gone="$D/incoming/$INCOMING"
+    rm -rf -- "$fs_gone" 2>/dev/null || { chmod -R u+rwx -- "$fs_gone" 2>/dev/null; rm -rf -- "$fs_gone" 2>/dev/null; }
+    rm -f -- "$D/manifests/.w.$INCOMING".now "$D/manifests/.w.$INCOMING".rm "$D/manifests/.w.$INCOMING".src \
+      "$D/manifests/.w.$INCOMING".all "$D/manifests/.w.$INCOMING".offer
+  fi
+  FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 }
 fast_offer() {
   m="$D/manifests"
@@ -4617,11 +4625,11 @@ fast_offer() {
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
   # Begun here when prepare did not (fast_start says nothing of why it did not: it is said here).
-  if [ -z "$FS_CP" ] || [ "$FS_FOR" != "$1" ]; then
+  if [ -z "$FS_COPY" ] || [ "$FS_FOR" != "$1" ]; then
     fast_stop
     [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
     fast_start "$1"
-    [ -n "$FS_CP" ] || { say fast no-link; return 1; }
+    [ -n "$FS_COPY" ] || { say fast no-link; return 1; }
   fi
   cpid=$FS_CP
   cut=64
@@ -4655,7 +4663,9 @@ fast_offer() {
   fi
   wait "$cpid"
   cprc=$?
-  FS_CP='' FS_WALK='' FS_FOR=''
+  # Waited for: no pid to stop any more (it may be another process's soon); the copy is still ours
+  # to delete on a failure (FS_COPY) until "fast ok".
+  FS_CP='' FS_WALK=''
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
     rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
@@ -4681,6 +4691,7 @@ fast_offer() {
     return 1
   fi
   say fast ok
+  FS_COPY='' FS_FOR=''
   return 0
 }
 # The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
@@ -4841,12 +4852,14 @@ fast_finish() {
   while IFS= read -r l; do
     case "$l" in '@@rad del-lines '*) dl=\${l#@@rad del-lines } ;; *) ff_out="$ff_out$l$NL" ;; esac
   done < "$w.out"
-  case "$dl" in '' | *[!0-9]*) fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
+  case "$dl" in '' | *[!0-9]*) rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"; fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
   # What the copy kept from the live release that the new release does not have.
   if [ "$dl" != 0 ]; then
     dn=$(wc -l < "$w.del" 2>/dev/null) || dn=''
-    [ "$((\${dn:-0} + 0))" -eq "$dl" ] ||
+    [ "$((\${dn:-0} + 0))" -eq "$dl" ] || {
+      rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
       fail fast-mismatch "the list of what the new release does not have was cut short on the server (a full disk?): nothing was published"
+    }
     fence
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"
@@ -4890,21 +4903,13 @@ fi
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 LIVE=$(live_id) LIVE_READ=1
-# The fast path's copy and walk of the live release begin now, beside the rest of prepare: what
-# takes the checksum path after all stops and deletes them (fast_stop).
-[ -n "$INCOMING" ] && [ "$FAST" = 1 ] && fast_start "$LIVE"
-report_state
 live=$LIVE
-fs_split "$live"
-# Uploads left in incoming/ (the newest three, not ours), when there is any: usually none.
+# Uploads left in incoming/ (the newest three), when there is any: usually none.
 left=''
 for e in "$D/incoming"/*; do
   [ "\${e##*/}" = "$INCOMING" ] && continue
   { [ -e "$e" ] || [ -L "$e" ]; } && left=1 && break
 done
-if [ -n "$left" ]; then
-  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
-fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
@@ -4923,6 +4928,16 @@ if [ -n "$INCOMING" ]; then
     say fast resume
     FAST=0
   fi
+  # The fast path's copy and walk of the live release begin now, once the path is decided, and the
+  # rest of prepare runs beside them (they are its longest part).
+  [ "$FAST" = 1 ] && fast_start "$live"
+fi
+report_state
+fs_split "$live"
+if [ -n "$left" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
+fi
+if [ -n "$INCOMING" ]; then
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
@@ -5337,10 +5352,8 @@ function wireScript(name) {
  * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
  */
 function renderAhead(name) {
-    return `printf '%s\\n' '${AHEAD_MARK}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
+    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
 }
-/** What a session opened ahead says first, when its sh runs (session.ts: that it fits beside another). */
-const AHEAD_MARK = '@@rad ahead';
 /** The rest of a script whose session was opened ahead (renderAhead). */
 function renderCall(vars) {
     return `${(0,quote/* wireAssignments */.eD)(vars)}\nrad_lib\n${RUN}\n`;
@@ -6630,7 +6643,14 @@ async function prepare(ctx, run) {
     // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
     run.touched = true;
     const activate = ctx.settings.command === 'activate';
-    const early = new EarlyPlan(run);
+    // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
+    // beside prepare's end, so its round trips and its library are not waited for later. Not through
+    // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
+    // session would give it rsync's place).
+    const early = new EarlyPlan(run, (plan, gated) => {
+        if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
+            run.session.openAhead('publishAndSwitch');
+    });
     const reply = await run.session.call('prepare', {
         ID: ctx.settings.releaseId,
         // activate uploads nothing: it checks that command: upload left the release waiting.
@@ -6642,12 +6662,6 @@ async function prepare(ctx, run) {
     }, {
         onOther: (l) => other.push(l),
         onStdout: activate ? undefined : (c) => early.push(c),
-        // Our script runs, and not through a gate (whose reply names it first): publish's session
-        // opens now, beside prepare's, so its round trips and its library are not waited for later.
-        onFirstMark: (l) => {
-            if (ctx.settings.command === 'deploy' && !l.startsWith(`${src_remote/* MARK */.M$} gate `))
-                run.session.openAhead('publishAndSwitch');
-        },
     });
     const fast = (0,src_remote/* first */.$1)(reply, 'fast');
     if (fast && fast !== 'ok')
@@ -6688,14 +6702,18 @@ async function prepare(ctx, run) {
  */
 class EarlyPlan {
     run;
+    onPlanned;
     /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
     chunks = [];
     /** The end of what came, enough to find a mark cut across two chunks. */
     tail = '';
     planned;
     offerLines = 0;
-    constructor(run) {
+    constructor(run, 
+    /** Told the early plan (and whether a gate answered), as soon as it is made. */
+    onPlanned = () => { }) {
         this.run = run;
+        this.onPlanned = onPlanned;
     }
     push(chunk) {
         if (this.planned)
@@ -6716,12 +6734,15 @@ class EarlyPlan {
         this.planned = Promise.resolve(this.run.manifest).then((m) => {
             if (!m || m instanceof Error)
                 return undefined;
+            let plan;
             try {
-                return { plan: planFast(m, readOffer(upTo)) };
+                plan = planFast(m, readOffer(upTo));
             }
             catch (e) {
                 return { error: e };
             }
+            this.onPlanned(plan, (0,src_remote/* first */.$1)(upTo, 'gate') !== '');
+            return { plan };
         });
     }
     /** The plan made early, if the whole reply's offer is the one it was made from. */
@@ -8124,8 +8145,6 @@ class HostSession {
     ahead;
     /** Sessions opened ahead so far (at most two: see openAhead). */
     aheadOpened = 0;
-    /** Calls whose session is open now (a session opened ahead shows beside one that two fit). */
-    calls = 0;
     constructor(ctx, index, spec) {
         this.ctx = ctx;
         this.index = index;
@@ -8190,7 +8209,6 @@ class HostSession {
         const settle = () => {
             state.settled = true;
         };
-        const proof = { beside: false };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
             // The library and the script, read and defined by sh while it waits for the call.
@@ -8198,12 +8216,7 @@ class HostSession {
             // Refused (a server that allows one session), it ends: it never connects on its own.
             muxOnly: true,
             signal: this.ctx.signal,
-            onStdout: (c) => {
-                // Its sh said it runs while another call's session was open: the server allows two.
-                if (!hooks.onStdout && this.calls > 0 && c.includes(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .AHEAD_MARK */ .SP))
-                    proof.beside = true;
-                hooks.onStdout?.(c);
-            },
+            onStdout: (c) => hooks.onStdout?.(c),
             onStderr: (c) => hooks.onStderr?.(c),
             // Known at its exit, not after its output is drained: a call never gives it its script then.
             onExit: settle,
@@ -8215,23 +8228,20 @@ class HostSession {
             get settled() {
                 return state.settled;
             },
-            get beside() {
-                return proof.beside;
-            },
             result,
             hooks,
         };
         this.ahead = ahead;
     }
     /**
-     * Before rsync opens a session of its own: a session opened ahead that has not shown the server
-     * allows two at once is ended first (and waited for, briefly). On a server that allows one, it
-     * would otherwise hold rsync's place, and ssh would take rsync around the master (a second
-     * connection, which fails where the key needs its passphrase).
+     * Before rsync opens a session of its own: a session opened ahead that no call took is ended
+     * first (and waited for, briefly). On a server that allows one session, it would otherwise hold
+     * rsync's place, and ssh would take rsync around the master (a second connection, which fails
+     * where the key needs its passphrase). (prepare opens one only when nothing is to be uploaded.)
      */
     async makeRoom() {
         const a = this.ahead;
-        if (!a || a.settled || a.beside)
+        if (!a || a.settled)
             return;
         this.ahead = undefined;
         a.give(null);
@@ -8250,12 +8260,7 @@ class HostSession {
             this.setLock('maybe');
         // Said while it happens: a wait for another run's lock can last minutes.
         // Linear however long a line the server sends; only a bounded start of each line is kept.
-        let marked = false;
         const lines = new _untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .LineSplitter */ .g3((l) => {
-            if (!marked && l.startsWith(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$)) {
-                marked = true;
-                opts.onFirstMark?.(l);
-            }
             if (l.startsWith(`${_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$} waiting `)) {
                 this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrusted */ .bp)(l.slice(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$.length + 9))}`);
             }
@@ -8279,27 +8284,20 @@ class HostSession {
                 await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
         }
         let result;
-        // Counted while its session is open (see openAhead: a session ahead that runs beside one).
-        this.calls++;
-        try {
-            if (ahead && useAhead) {
-                ahead.hooks.onStdout = onStdout;
-                ahead.hooks.onStderr = opts.onStderr;
-                ahead.give((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderCall */ .Jy)(all));
-                result = await ahead.result;
-            }
-            else {
-                result = await this.ctx.ssh.exec(this.index, (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, all), {
-                    command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
-                    signal: opts.signal ?? this.ctx.signal,
-                    onStdout,
-                    onStderr: opts.onStderr,
-                    fresh,
-                });
-            }
+        if (ahead && useAhead) {
+            ahead.hooks.onStdout = onStdout;
+            ahead.hooks.onStderr = opts.onStderr;
+            ahead.give((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderCall */ .Jy)(all));
+            result = await ahead.result;
         }
-        finally {
-            this.calls--;
+        else {
+            result = await this.ctx.ssh.exec(this.index, (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, all), {
+                command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
+                signal: opts.signal ?? this.ctx.signal,
+                onStdout,
+                onStderr: opts.onStderr,
+                fresh,
+            });
         }
         const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReply */ .UV)(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.

@@ -62,7 +62,14 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
   run.touched = true
   const activate = ctx.settings.command === 'activate'
-  const early = new EarlyPlan(run)
+  // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
+  // beside prepare's end, so its round trips and its library are not waited for later. Not through
+  // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
+  // session would give it rsync's place).
+  const early = new EarlyPlan(run, (plan, gated) => {
+    if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
+      run.session.openAhead('publishAndSwitch')
+  })
   const reply = await run.session.call(
     'prepare',
     {
@@ -77,12 +84,6 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     {
       onOther: (l) => other.push(l),
       onStdout: activate ? undefined : (c) => early.push(c),
-      // Our script runs, and not through a gate (whose reply names it first): publish's session
-      // opens now, beside prepare's, so its round trips and its library are not waited for later.
-      onFirstMark: (l) => {
-        if (ctx.settings.command === 'deploy' && !l.startsWith(`${MARK} gate `))
-          run.session.openAhead('publishAndSwitch')
-      },
     },
   )
   const fast = first(reply, 'fast')
@@ -141,7 +142,11 @@ export class EarlyPlan {
   private planned: Promise<Planned | undefined> | undefined
   private offerLines = 0
 
-  constructor(private readonly run: DeployHost) {}
+  constructor(
+    private readonly run: DeployHost,
+    /** Told the early plan (and whether a gate answered), as soon as it is made. */
+    private readonly onPlanned: (plan: FastPlan, gated: boolean) => void = () => {},
+  ) {}
 
   push(chunk: string): void {
     if (this.planned) return
@@ -160,11 +165,14 @@ export class EarlyPlan {
     this.offerLines = offerLineCount(upTo)
     this.planned = Promise.resolve(this.run.manifest).then((m) => {
       if (!m || m instanceof Error) return undefined
+      let plan: FastPlan
       try {
-        return { plan: planFast(m, readOffer(upTo)) }
+        plan = planFast(m, readOffer(upTo))
       } catch (e) {
         return { error: e as Error }
       }
+      this.onPlanned(plan, first(upTo, 'gate') !== '')
+      return { plan }
     })
   }
 

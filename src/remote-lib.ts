@@ -17,6 +17,8 @@ set -u
 umask 022
 D="$T/.deploy"
 LOCKED=0
+# Set by a script that read the live release before report_state (prepare): never from outside.
+LIVE_READ=
 # The run's end, from now: past it the client has given up and said so, even if it can no longer
 # reach us to stop this script (a network partition), so fence lets no change through.
 # The clock: seconds since boot from /proc/uptime (read, no process: fence asks it before every

@@ -325,7 +325,7 @@ have_sha256() {
 # copy, and the walk of what it copies. Publish checks every kept file of the release against that
 # walk ($w.now: inode, size, mtime), so a file replaced in between is caught. Starts nothing (and
 # fast_offer says why) unless the live release has a manifest and the upload dir is free.
-FS_CP='' FS_WALK='' FS_FOR=''
+FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 fast_start() {
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
   [ ! -L "$D/manifests" ] && [ -f "$D/manifests/$1" ] && [ -f "$D/manifests/$1.stat" ] || return 0
@@ -334,21 +334,28 @@ fast_start() {
   [ ! -e "$D/incoming/$INCOMING" ] && [ ! -L "$D/incoming/$INCOMING" ] || return 0
   fence
   cp -al -- "$T/releases/$1" "$D/incoming/$INCOMING" 2>/dev/null &
-  FS_CP=$!
+  FS_CP=$! FS_COPY=1
   # (find_printf here, in this shell: what it learns in the walk's subshell would be lost to caps_save.)
   find_printf
   { tree_stat "$T/releases/$1" && echo @@end; } > "$D/manifests/.w.$INCOMING.now" 2>/dev/null &
   FS_WALK=$! FS_FOR=$1
 }
-# Stops what fast_start began and deletes it (the checksum path after all, or a failure): the copy
-# is stopped; the walk, which only reads, is waited for. Nothing of it is left running.
+# Stops what fast_start began and deletes it (the checksum path after all, or a failure, until
+# fast_offer has said "fast ok"): the copy is stopped; the walk, which only reads, is waited for;
+# the copy and the work files go. Nothing of it is left running. A copy of a release with read-only
+# directories (chmod D555) is made writable to be deleted.
 fast_stop() {
-  [ -n "$FS_CP" ] || return 0
-  kill "$FS_CP" 2>/dev/null
-  wait "$FS_CP" "$FS_WALK" 2>/dev/null
-  rm -rf -- "$D/incoming/$INCOMING"
-  rm -f -- "$D/manifests/.w.$INCOMING.now"
-  FS_CP='' FS_WALK='' FS_FOR=''
+  if [ -n "$FS_CP" ]; then
+    kill "$FS_CP" 2>/dev/null
+    wait "$FS_CP" "$FS_WALK" 2>/dev/null
+  fi
+  if [ -n "$FS_COPY" ]; then
+    fs_gone="$D/incoming/$INCOMING"
+    rm -rf -- "$fs_gone" 2>/dev/null || { chmod -R u+rwx -- "$fs_gone" 2>/dev/null; rm -rf -- "$fs_gone" 2>/dev/null; }
+    rm -f -- "$D/manifests/.w.$INCOMING".now "$D/manifests/.w.$INCOMING".rm "$D/manifests/.w.$INCOMING".src \
+      "$D/manifests/.w.$INCOMING".all "$D/manifests/.w.$INCOMING".offer
+  fi
+  FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 }
 fast_offer() {
   m="$D/manifests"
@@ -357,11 +364,11 @@ fast_offer() {
   [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
   [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
   # Begun here when prepare did not (fast_start says nothing of why it did not: it is said here).
-  if [ -z "$FS_CP" ] || [ "$FS_FOR" != "$1" ]; then
+  if [ -z "$FS_COPY" ] || [ "$FS_FOR" != "$1" ]; then
     fast_stop
     [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
     fast_start "$1"
-    [ -n "$FS_CP" ] || { say fast no-link; return 1; }
+    [ -n "$FS_COPY" ] || { say fast no-link; return 1; }
   fi
   cpid=$FS_CP
   cut=64
@@ -395,7 +402,9 @@ fast_offer() {
   fi
   wait "$cpid"
   cprc=$?
-  FS_CP='' FS_WALK='' FS_FOR=''
+  # Waited for: no pid to stop any more (it may be another process's soon); the copy is still ours
+  # to delete on a failure (FS_COPY) until "fast ok".
+  FS_CP='' FS_WALK=''
   if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
     rm -rf -- "$new"
     rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
@@ -421,6 +430,7 @@ fast_offer() {
     return 1
   fi
   say fast ok
+  FS_COPY='' FS_FOR=''
   return 0
 }
 # The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
@@ -581,12 +591,14 @@ fast_finish() {
   while IFS= read -r l; do
     case "$l" in '@@rad del-lines '*) dl=\${l#@@rad del-lines } ;; *) ff_out="$ff_out$l$NL" ;; esac
   done < "$w.out"
-  case "$dl" in '' | *[!0-9]*) fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
+  case "$dl" in '' | *[!0-9]*) rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"; fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
   # What the copy kept from the live release that the new release does not have.
   if [ "$dl" != 0 ]; then
     dn=$(wc -l < "$w.del" 2>/dev/null) || dn=''
-    [ "$((\${dn:-0} + 0))" -eq "$dl" ] ||
+    [ "$((\${dn:-0} + 0))" -eq "$dl" ] || {
+      rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
       fail fast-mismatch "the list of what the new release does not have was cut short on the server (a full disk?): nothing was published"
+    }
     fence
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"

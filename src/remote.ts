@@ -34,21 +34,13 @@ fi
 lock_take
 [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
 LIVE=$(live_id) LIVE_READ=1
-# The fast path's copy and walk of the live release begin now, beside the rest of prepare: what
-# takes the checksum path after all stops and deletes them (fast_stop).
-[ -n "$INCOMING" ] && [ "$FAST" = 1 ] && fast_start "$LIVE"
-report_state
 live=$LIVE
-fs_split "$live"
-# Uploads left in incoming/ (the newest three, not ours), when there is any: usually none.
+# Uploads left in incoming/ (the newest three), when there is any: usually none.
 left=''
 for e in "$D/incoming"/*; do
   [ "\${e##*/}" = "$INCOMING" ] && continue
   { [ -e "$e" ] || [ -L "$e" ]; } && left=1 && break
 done
-if [ -n "$left" ]; then
-  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
-fi
 if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
   fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
 fi
@@ -67,6 +59,16 @@ if [ -n "$INCOMING" ]; then
     say fast resume
     FAST=0
   fi
+  # The fast path's copy and walk of the live release begin now, once the path is decided, and the
+  # rest of prepare runs beside them (they are its longest part).
+  [ "$FAST" = 1 ] && fast_start "$live"
+fi
+report_state
+fs_split "$live"
+if [ -n "$left" ]; then
+  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
+fi
+if [ -n "$INCOMING" ]; then
   if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
     fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
@@ -637,11 +639,8 @@ function wireScript(name: ScriptName): string {
  * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
  */
 export function renderAhead(name: ScriptName): string {
-  return `printf '%s\\n' '${AHEAD_MARK}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
+  return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
 }
-
-/** What a session opened ahead says first, when its sh runs (session.ts: that it fits beside another). */
-export const AHEAD_MARK = '@@rad ahead'
 
 /** The rest of a script whose session was opened ahead (renderAhead). */
 export function renderCall<N extends ScriptName>(vars: ScriptVars[N]): string {

@@ -4,7 +4,6 @@ import { loginShellFailure, remoteErrorHint } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import type { RunResult } from './proc.js'
 import {
-  AHEAD_MARK,
   first,
   type LockVars,
   MARK,
@@ -106,8 +105,6 @@ export class HostSession {
   private ahead: Ahead | undefined
   /** Sessions opened ahead so far (at most two: see openAhead). */
   private aheadOpened = 0
-  /** Calls whose session is open now (a session opened ahead shows beside one that two fit). */
-  private calls = 0
 
   constructor(
     readonly ctx: RunContext,
@@ -175,7 +172,6 @@ export class HostSession {
     const settle = () => {
       state.settled = true
     }
-    const proof = { beside: false }
     const result = this.ctx.ssh.exec(this.index, input, {
       command: remoteCommand(name),
       // The library and the script, read and defined by sh while it waits for the call.
@@ -183,11 +179,7 @@ export class HostSession {
       // Refused (a server that allows one session), it ends: it never connects on its own.
       muxOnly: true,
       signal: this.ctx.signal,
-      onStdout: (c) => {
-        // Its sh said it runs while another call's session was open: the server allows two.
-        if (!hooks.onStdout && this.calls > 0 && c.includes(AHEAD_MARK)) proof.beside = true
-        hooks.onStdout?.(c)
-      },
+      onStdout: (c) => hooks.onStdout?.(c),
       onStderr: (c) => hooks.onStderr?.(c),
       // Known at its exit, not after its output is drained: a call never gives it its script then.
       onExit: settle,
@@ -199,9 +191,6 @@ export class HostSession {
       get settled() {
         return state.settled
       },
-      get beside() {
-        return proof.beside
-      },
       result,
       hooks,
     }
@@ -209,14 +198,14 @@ export class HostSession {
   }
 
   /**
-   * Before rsync opens a session of its own: a session opened ahead that has not shown the server
-   * allows two at once is ended first (and waited for, briefly). On a server that allows one, it
-   * would otherwise hold rsync's place, and ssh would take rsync around the master (a second
-   * connection, which fails where the key needs its passphrase).
+   * Before rsync opens a session of its own: a session opened ahead that no call took is ended
+   * first (and waited for, briefly). On a server that allows one session, it would otherwise hold
+   * rsync's place, and ssh would take rsync around the master (a second connection, which fails
+   * where the key needs its passphrase). (prepare opens one only when nothing is to be uploaded.)
    */
   async makeRoom(): Promise<void> {
     const a = this.ahead
-    if (!a || a.settled || a.beside) return
+    if (!a || a.settled) return
     this.ahead = undefined
     a.give(null)
     await Promise.race([a.result.catch(() => {}), sleep(3000)])
@@ -236,8 +225,6 @@ export class HostSession {
       signal?: AbortSignal
       onOther?: (line: string) => void
       onStderr?: (chunk: string) => void
-      /** Told the first reply line (a gate's names it first): the call's script has started. */
-      onFirstMark?: (line: string) => void
       /** Each piece of stdout as it comes (untrusted: the reply is what counts). */
       onStdout?: (chunk: string) => void
     } = {},
@@ -247,12 +234,7 @@ export class HostSession {
     if (this.lockState === 'free' && mayTakeLock(name, vars as Partial<ScriptVars[N]>)) this.setLock('maybe')
     // Said while it happens: a wait for another run's lock can last minutes.
     // Linear however long a line the server sends; only a bounded start of each line is kept.
-    let marked = false
     const lines = new LineSplitter((l) => {
-      if (!marked && l.startsWith(MARK)) {
-        marked = true
-        opts.onFirstMark?.(l)
-      }
       if (l.startsWith(`${MARK} waiting `)) {
         this.ctx.reporter.info(
           `${this.label}: waiting for the deploy lock, held by ${untrusted(l.slice(MARK.length + 9))}`,
@@ -277,25 +259,19 @@ export class HostSession {
       if (!ahead.settled) await Promise.race([ahead.result.catch(() => {}), sleep(3000)])
     }
     let result: RunResult
-    // Counted while its session is open (see openAhead: a session ahead that runs beside one).
-    this.calls++
-    try {
-      if (ahead && useAhead) {
-        ahead.hooks.onStdout = onStdout
-        ahead.hooks.onStderr = opts.onStderr
-        ahead.give(renderCall(all))
-        result = await ahead.result
-      } else {
-        result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
-          command: remoteCommand(name),
-          signal: opts.signal ?? this.ctx.signal,
-          onStdout,
-          onStderr: opts.onStderr,
-          fresh,
-        })
-      }
-    } finally {
-      this.calls--
+    if (ahead && useAhead) {
+      ahead.hooks.onStdout = onStdout
+      ahead.hooks.onStderr = opts.onStderr
+      ahead.give(renderCall(all))
+      result = await ahead.result
+    } else {
+      result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
+        command: remoteCommand(name),
+        signal: opts.signal ?? this.ctx.signal,
+        onStdout,
+        onStderr: opts.onStderr,
+        fresh,
+      })
     }
     const reply = parseReply(result.stdout)
     // Every reply through a gate starts by naming it: no round trip of its own.
@@ -363,8 +339,6 @@ interface Ahead {
   give: (script: string | null) => void
   /** The session ended before its call (refused, or the connection dropped): the call opens its own. */
   readonly settled: boolean
-  /** Its sh ran while another call's session was open: the server allows two sessions at once. */
-  readonly beside: boolean
   result: Promise<RunResult>
   /** Where its output goes once the call has taken it. */
   hooks: { onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void }

@@ -761,11 +761,9 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   )
 
   it.skipIf(skip)(
-    'prepare: the copy begun early goes whole when the checksum path is taken after all',
+    'prepare: the copy begins only on the fast path, and goes whole when the offer cannot be made',
     async () => {
-      const { T } = await target(userland)
-      rmSync(`${T}/.deploy/lock`, { recursive: true })
-      // A cp that logs what it is asked (to see that the copy began), and an rsync for busybox's PATH.
+      // A cp that logs what it is asked (to see whether the copy began), and an rsync for busybox's PATH.
       const dir = tempDir('radearly-')
       const realCp =
         userland === 'busybox'
@@ -775,27 +773,50 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         mode: 0o755,
       })
       writeFileSync(`${dir}/rsync`, '#!/bin/sh\nexit 0\n', { mode: 0o755 })
-      // A shared path not yet in shared/: only the checksum path seeds it (decided after the copy began).
+      const copied = () => {
+        const log = existsSync(`${dir}/log`) ? readFileSync(`${dir}/log`, 'utf8') : ''
+        rmSync(`${dir}/log`, { force: true })
+        return /^-al -- .*\/releases\/r1 .*\/incoming\/r2\.tok$/m.test(log)
+      }
       const vars = {
         ID: 'r2',
         INCOMING: 'r2.tok',
         STAGED: '',
-        SHARED: 'data',
+        SHARED: '',
         FAST: '1',
         LOCK_WAIT: '4',
         LOCK_TTL: '720',
         LOCK_OWNER: '{}',
       }
-      const r = run(userland, T, SCRIPTS.prepare, vars, dir)
-      expect(r.reply.error).toBeUndefined()
-      expect(readFileSync(`${dir}/log`, 'utf8')).toMatch(/^-al -- .*\/releases\/r1 .*\/incoming\/r2\.tok$/m)
-      expect(r.reply.ok).toBe(true)
-      expect(r.reply.values.get('fast')).toBeUndefined()
-      // The upload dir is the checksum path's: empty; nothing of the copy or its walk is left.
-      expect(readdirSync(`${T}/.deploy/incoming/r2.tok`)).toEqual([])
-      expect(workFiles(T).filter((f) => f.startsWith('.w.r2.tok'))).toEqual([])
-      // And no leftover of its own is named.
-      expect(r.reply.values.get('leftover')).toBeUndefined()
+      // 1. A shared path not yet in shared/: only the checksum path seeds it, decided before any copy.
+      // 2. A live manifest of another format: the copy began, and the offer fails.
+      const cases: [string, Record<string, string>, (T: string) => void, boolean, string | undefined][] = [
+        ['a shared path to seed', { SHARED: 'data' }, () => {}, false, undefined],
+        [
+          'an offer that cannot be made',
+          {},
+          (T) => {
+            const mf = `${T}/.deploy/manifests/r1`
+            writeFileSync(mf, readFileSync(mf, 'utf8').replace(/^rad-manifest 1\n/, 'rad-manifest 9\n'))
+          },
+          true,
+          'untrusted',
+        ],
+      ]
+      for (const [name, over, spoil, began, fast] of cases) {
+        const { T } = await target(userland)
+        rmSync(`${T}/.deploy/lock`, { recursive: true })
+        spoil(T)
+        const r = run(userland, T, SCRIPTS.prepare, { ...vars, ...over }, dir)
+        expect([name, r.reply.error, r.reply.ok]).toEqual([name, undefined, true])
+        expect([name, copied()]).toEqual([name, began])
+        expect([name, r.reply.values.get('fast')?.[0]]).toEqual([name, fast])
+        // The upload dir is the checksum path's: empty; nothing of a copy or its walk is left.
+        expect([name, readdirSync(`${T}/.deploy/incoming/r2.tok`)]).toEqual([name, []])
+        expect([name, workFiles(T).filter((f) => f.startsWith('.w.r2.tok'))]).toEqual([name, []])
+        // And our own upload dir is no leftover.
+        expect([name, r.reply.values.get('leftover')]).toEqual([name, undefined])
+      }
     },
   )
 
