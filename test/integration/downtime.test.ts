@@ -255,9 +255,12 @@ describe('zero downtime under load', () => {
     )
     printDetails(reports)
     expect(readTree(`${baselineTarget}/current`)).toEqual(readTree(sources.r01 as string))
-    for (const r of reports) {
-      expect(r.complete).toBeGreaterThan(50)
-      expect(r.failed).toBeGreaterThan(0)
-    }
+    for (const r of reports) expect(r.complete).toBeGreaterThan(50)
+    // Without a cache nginx opens each file as the rsync leaves it: visits fail, every run. With
+    // open_file_cache it goes on serving what it opened before for up to a second, which hides the
+    // half-updated tree from some runs (0 failed in two of three under the full suite's load):
+    // measured and printed above, not asserted.
+    const noCache = reports[0] as (typeof reports)[0]
+    expect(noCache.failed, formatReport(noCache)).toBeGreaterThan(0)
   })
 })
