@@ -205,10 +205,8 @@ export class HostSession {
    */
   async makeRoom(): Promise<void> {
     const a = this.ahead
-    if (!a || a.settled) return
     this.ahead = undefined
-    a.give(null)
-    await Promise.race([a.result.catch(() => {}), sleep(3000)])
+    if (a) await endAhead(a)
   }
 
   /** Ends a session opened ahead that no call took (the run failed or went another way). */
@@ -252,12 +250,9 @@ export class HostSession {
     const ahead = this.ahead
     this.ahead = undefined
     const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined
-    if (ahead && !useAhead) {
-      // Any other call first ends it, and waits (briefly) for its channel to close: a server
-      // that allows one session per connection (MaxSessions 1) has no room for both.
-      ahead.give(null)
-      if (!ahead.settled) await Promise.race([ahead.result.catch(() => {}), sleep(3000)])
-    }
+    // Any other call first ends it: a server that allows one session per connection (MaxSessions
+    // 1) has no room for both.
+    if (ahead && !useAhead) await endAhead(ahead)
     let result: RunResult
     if (ahead && useAhead) {
       ahead.hooks.onStdout = onStdout
@@ -331,6 +326,12 @@ export class HostSession {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
+
+/** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
+async function endAhead(a: Ahead): Promise<void> {
+  a.give(null)
+  if (!a.settled) await Promise.race([a.result.catch(() => {}), sleep(3000)])
+}
 
 /** A session opened ahead of its call (HostSession.openAhead). */
 interface Ahead {

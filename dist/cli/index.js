@@ -5519,11 +5519,9 @@ class HostSession {
      */
     async makeRoom() {
         const a = this.ahead;
-        if (!a || a.settled)
-            return;
         this.ahead = undefined;
-        a.give(null);
-        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
+        if (a)
+            await endAhead(a);
     }
     /** Ends a session opened ahead that no call took (the run failed or went another way). */
     dropAhead() {
@@ -5554,13 +5552,10 @@ class HostSession {
         const ahead = this.ahead;
         this.ahead = undefined;
         const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
-        if (ahead && !useAhead) {
-            // Any other call first ends it, and waits (briefly) for its channel to close: a server
-            // that allows one session per connection (MaxSessions 1) has no room for both.
-            ahead.give(null);
-            if (!ahead.settled)
-                await Promise.race([ahead.result.catch(() => { }), sleep(3000)]);
-        }
+        // Any other call first ends it: a server that allows one session per connection (MaxSessions
+        // 1) has no room for both.
+        if (ahead && !useAhead)
+            await endAhead(ahead);
         let result;
         if (ahead && useAhead) {
             ahead.hooks.onStdout = onStdout;
@@ -5631,6 +5626,12 @@ class HostSession {
     }
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+/** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
+async function endAhead(a) {
+    a.give(null);
+    if (!a.settled)
+        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
+}
 /** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
 async function pool(items, limit, fn) {
     const results = new Array(items.length);
