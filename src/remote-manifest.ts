@@ -343,7 +343,7 @@ fast_start() {
 # Stops what fast_start began and deletes it (the checksum path after all, or a failure, until
 # fast_offer has said "fast ok"): the copy is stopped; the walk, which only reads, is waited for;
 # the copy and the work files go. Nothing of it is left running. A copy of a release with read-only
-# directories (chmod D555) is made writable to be deleted.
+# directories (chmod D555) has its directories made writable to be deleted.
 fast_stop() {
   if [ -n "$FS_CP" ]; then
     kill "$FS_CP" 2>/dev/null
@@ -351,7 +351,12 @@ fast_stop() {
   fi
   if [ -n "$FS_COPY" ]; then
     fs_gone="$D/incoming/$INCOMING"
-    rm -rf -- "$fs_gone" 2>/dev/null || { chmod -R u+rwx -- "$fs_gone" 2>/dev/null; rm -rf -- "$fs_gone" 2>/dev/null; }
+    # Only its directories are made writable: they are the copy's own, while its files are hard
+    # links to the live release's (a chmod of one would change the live file).
+    rm -rf -- "$fs_gone" 2>/dev/null || {
+      find "$fs_gone" -type d -exec chmod u+rwx {} + 2>/dev/null
+      rm -rf -- "$fs_gone" 2>/dev/null
+    }
     rm -f -- "$D/manifests/.w.$INCOMING".now "$D/manifests/.w.$INCOMING".rm "$D/manifests/.w.$INCOMING".src \
       "$D/manifests/.w.$INCOMING".all "$D/manifests/.w.$INCOMING".offer
   fi
