@@ -140,177 +140,6 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 399:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   CL: () => (/* binding */ PARTIAL_DIR),
-/* harmony export */   E0: () => (/* binding */ incomingName),
-/* harmony export */   M4: () => (/* binding */ manifestVars),
-/* harmony export */   Ve: () => (/* binding */ dropUpload),
-/* harmony export */   d: () => (/* binding */ deployHosts),
-/* harmony export */   rX: () => (/* binding */ recordLinked),
-/* harmony export */   wp: () => (/* binding */ stagedName)
-/* harmony export */ });
-/* harmony import */ var _host_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(237);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(769);
-/* harmony import */ var _session_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(927);
-
-
-
-/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
-function incomingName(s, token) {
-    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
-}
-/** Where command: upload leaves a finished upload for command: activate. */
-function stagedName(releaseId) {
-    return `${releaseId}.staged`;
-}
-/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
-const PARTIAL_DIR = '.rsync-partial';
-/** A deploy's record for every host. */
-function deployHosts(ctx) {
-    const s = ctx.settings;
-    return (0,_host_js__WEBPACK_IMPORTED_MODULE_0__/* .hostRuns */ .hA)(ctx, s.releaseId).map((h) => ({
-        ...h,
-        incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
-        leftovers: [],
-        sharedExisting: [],
-        touched: false,
-        ownsUpload: false,
-        logLine: '',
-        unconfirmed: false,
-        published: false,
-        switched: false,
-        unchanged: 0,
-    }));
-}
-/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
-function recordLinked(ctx, run, reply) {
-    const counted = (0,_remote_js__WEBPACK_IMPORTED_MODULE_1__/* .first */ .$1)(reply, 'linked');
-    if (counted === '')
-        return;
-    const linked = Number(counted) || 0;
-    const unchanged = run.unchanged;
-    run.result.filesLinked = linked;
-    if (linked < unchanged) {
-        ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
-    }
-}
-/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
-async function dropUpload(run) {
-    try {
-        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: (0,_session_js__WEBPACK_IMPORTED_MODULE_2__/* .cleanupSignal */ .Z5)() });
-        run.ownsUpload = false;
-    }
-    catch {
-        // releaseLocks tries the lock again at the end.
-    }
-}
-/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
-async function manifestVars(run) {
-    const m = await run.manifest;
-    const built = m instanceof Error ? undefined : m;
-    if (run.fast)
-        return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' };
-    return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' };
-}
-
-
-/***/ }),
-
-/***/ 291:
-/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   u: () => (/* binding */ reportDoctor)
-/* harmony export */ });
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
-/* harmony import */ var _doctor_render_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(849);
-var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
-_actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
-
-
-/** command: doctor in the action: one log line per check, and the checks in the job summary. */
-async function reportDoctor(report) {
-    // doctorText has escaped every server text; a line of it is never read as a workflow command.
-    for (const line of (0,_doctor_render_js__WEBPACK_IMPORTED_MODULE_1__/* .doctorText */ .l)(report).trimEnd().split('\n'))
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line);
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z
-        .addRaw((0,_doctor_render_js__WEBPACK_IMPORTED_MODULE_1__/* .doctorMarkdown */ .t)(report))
-        .write()
-        .catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not write the job summary: ${e}`));
-}
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } });
-
-/***/ }),
-
-/***/ 849:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   l: () => (/* binding */ doctorText),
-/* harmony export */   t: () => (/* binding */ doctorMarkdown)
-/* harmony export */ });
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
-
-const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
-/** One line per check, ✓ or ✗, the fix indented under a ✗. Server text is escaped. */
-function doctorText(report, paint = PLAIN) {
-    const out = [];
-    for (const h of report) {
-        out.push(paint.bold(`checks on ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(h.host)}:`));
-        for (const c of h.checks) {
-            const mark = c.ok ? paint.green('✓') : paint.red('✗');
-            out.push(`  ${mark} ${c.name}: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(c.detail)}`);
-            if (!c.ok && c.fix)
-                out.push(`      fix: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(c.fix).replace(/\n/g, '\n           ')}`);
-        }
-    }
-    const failed = report.reduce((n, h) => n + h.checks.filter((c) => !c.ok).length, 0);
-    out.push(failed === 0 ? 'All checks passed: a deploy can run.' : `${failed} check${failed > 1 ? 's' : ''} failed.`);
-    return `${out.join('\n')}\n`;
-}
-function escapeHtml(text) {
-    return text.replace(/[&<>"'[\]`|*_\\]/g, (c) => ({
-        '&': '&amp;',
-        '<': '&lt;',
-        '>': '&gt;',
-        '"': '&quot;',
-        "'": '&#39;',
-        '[': '&#91;',
-        ']': '&#93;',
-        '`': '&#96;',
-        '|': '&#124;',
-        '*': '&#42;',
-        _: '&#95;',
-        '\\': '&#92;',
-    })[c] ?? c);
-}
-/** The job summary: a table per host (check, result, fix). Every cell is escaped server text. */
-function doctorMarkdown(report) {
-    const cell = (s) => escapeHtml((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(s));
-    const out = ['### rsync-atomic-deploy: doctor', ''];
-    for (const h of report) {
-        const failed = h.checks.filter((c) => !c.ok).length;
-        out.push(`**${cell(h.host)}**: ${failed === 0 ? 'all checks passed' : `${failed} failed`}`, '');
-        out.push('| | check | found | fix |', '|---|---|---|---|');
-        for (const c of h.checks) {
-            out.push(`| ${c.ok ? '✓' : '✗'} | ${cell(c.name)} | ${cell(c.detail)} | ${c.ok ? '' : cell(c.fix)} |`);
-        }
-        out.push('');
-    }
-    return `${out.join('\n')}\n`;
-}
-
-
-/***/ }),
-
 /***/ 204:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -530,510 +359,6 @@ function releaseLines(releases) {
     ]
         .filter(Boolean)
         .join(' '));
-}
-
-
-/***/ }),
-
-/***/ 899:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  jo: () => (/* binding */ gateHint),
-  iM: () => (/* binding */ gateProtocolError),
-  Tr: () => (/* binding */ parseGateLine)
-});
-
-// UNUSED EXPORTS: renderGate
-
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-// EXTERNAL MODULE: ./src/spec.ts
-var spec = __nccwpck_require__(188);
-;// CONCATENATED MODULE: ./src/cli/parse.ts
-/**
- * The command line, step 1: argv → a command and flag values (node:util parseArgs). The flags
- * that feed inputs come from src/spec.ts; the CLI's own (--json, --verbose…) are listed here.
- */
-
-
-const BIN = 'rsync-atomic-deploy';
-/** Kept equal to package.json's version (a test checks). */
-const parse_VERSION = '0.1.0';
-/** A mistake on the command line itself (unknown flag, missing value): exit 2. */
-class UsageError extends Error {
-    hint;
-    constructor(message, 
-    /** What to do, printed under the error (e.g. `See: rsync-atomic-deploy --help`). */
-    hint = '') {
-        super(message);
-        this.hint = hint;
-    }
-}
-/** The CLI's own flags: how it prints, not what it does. */
-const OUTPUT_FLAGS = [
-    {
-        flag: 'json',
-        help: "Print JSON on stdout: list prints the action's `releases` output, other commands its `hosts` output.",
-    },
-    { flag: 'verbose', short: 'v', help: 'Say more (every step, debug lines).' },
-    { flag: 'no-color', help: 'No colour (also: NO_COLOR=1). Colour is only used on a terminal anyway.' },
-    { flag: 'help', short: 'h', help: 'Show this help.' },
-    { flag: 'version', help: 'Print the version.' },
-].map((o) => ({ ...o, type: 'boolean', value: '', scope: 'all', section: 'output' }));
-/** Every flag: the spec's inputs in their order (the help's order), then the output flags. */
-const OPTIONS = [
-    ...spec/* INPUTS */.mc.flatMap((input) => (input.flags ?? []).map((f) => ({
-        ...f,
-        type: input.kind === 'boolean' ? 'boolean' : 'string',
-        multiple: input.kind === 'list' || input.kind === 'lines' ? true : undefined,
-        input,
-        scope: input.scope ?? 'all',
-        // Inputs of every command describe the connection; the others are the command's own.
-        section: (input.scope ?? 'all') === 'all' ? 'connection' : 'command',
-    }))),
-    ...OUTPUT_FLAGS,
-];
-/** Inputs that take true/false (their flags also take `=value`). */
-const BOOLEAN_INPUTS = new Set(spec/* INPUTS */.mc.filter((i) => i.kind === 'boolean').map((i) => i.name));
-/** The naming rule: input `known-hosts` ↔ variable `RAD_KNOWN_HOSTS`. */
-function envName(input) {
-    return `RAD_${input.toUpperCase().replace(/-/g, '_')}`;
-}
-const SEE_HELP = (/* unused pure expression or super */ null && (`See: ${BIN} --help`));
-/** Parses argv (after node and the script). Throws UsageError. */
-function parseCli(argv) {
-    // Booleans also take =true/=false, like the action's inputs: `--rollback-on-failure=false`.
-    const boolValues = {};
-    const rest = [];
-    let ended = false;
-    for (const a of argv) {
-        const m = ended ? null : /^--([a-z-]+)=(.*)$/s.exec(a);
-        const spec = m
-            ? OPTIONS.find((o) => o.flag === m[1] && o.input && !o.sets && BOOLEAN_INPUTS.has(o.input.name))
-            : undefined;
-        if (m && spec)
-            boolValues[spec.flag] = m[2] ?? '';
-        else
-            rest.push(a);
-        if (a === '--')
-            ended = true;
-    }
-    const options = {};
-    for (const o of OPTIONS) {
-        options[o.flag] = {
-            type: o.type,
-            ...(o.multiple ? { multiple: true } : {}),
-            ...(o.short ? { short: o.short } : {}),
-        };
-    }
-    let parsed;
-    try {
-        parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-    }
-    catch (e) {
-        throw new UsageError((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '', SEE_HELP);
-    }
-    const [command = '', ...more] = parsed.positionals;
-    let helpFor = '';
-    if (command === 'help') {
-        helpFor = more.shift() ?? '';
-    }
-    if (more.length > 0)
-        throw new UsageError(`unexpected argument '${more[0]}'`, SEE_HELP);
-    return {
-        command,
-        helpFor,
-        values: parsed.values,
-        boolValues,
-    };
-}
-
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(916);
-// EXTERNAL MODULE: ./src/quote.ts
-var quote = __nccwpck_require__(519);
-// EXTERNAL MODULE: ./src/remote.ts + 1 modules
-var remote = __nccwpck_require__(769);
-// EXTERNAL MODULE: ./src/remote-lib.ts
-var remote_lib = __nccwpck_require__(95);
-;// CONCATENATED MODULE: ./src/gate.ts
-/**
- * The gate: `rsync-atomic-deploy-gate`, one POSIX sh file for a key's forced command in
- * authorized_keys (`command="/usr/local/bin/rsync-atomic-deploy-gate /var/www/example.com",restrict`).
- * It is generated here from the very scripts the client sends (remote.ts, remote-lib.ts), so there
- * is no second copy of the deploy logic: LIB and every script become functions of the gate, and
- * what the client sends is only read for its values, each checked against its rule (remote.ts
- * VAR_RULES), never run. An rsync is let through only as a receiver into TARGET's upload area.
- * Anything else is refused, said on stderr (and as an @@rad-error line to a script call), and
- * logged to syslog (logger) and TARGET/.deploy/gate.log.
- */
-
-
-
-
-
-/** The `gate` reply value, or undefined when there is none or it does not parse (server text). */
-function parseGateLine(value) {
-    const m = /^([0-9A-Za-z.+-]{1,40}) ([0-9]{1,6}) ([0-9]{1,6})$/.exec(value);
-    if (!m)
-        return undefined;
-    return { version: m[1], min: Number(m[2]), max: Number(m[3]) };
-}
-/** Said when the gate cannot serve this client: which side is older, and what to update. */
-function gateProtocolError(label, gate, why = '') {
-    const ours = `this rsync-atomic-deploy (${parse_VERSION}) speaks protocol ${remote/* GATE_PROTOCOL */.nc}`;
-    if (!gate) {
-        return new errors/* DeployError */.s(`${label}: the key is gated and the gate does not speak ${ours}.`, 'Install the gate of this version on the server: rsync-atomic-deploy gate > rsync-atomic-deploy-gate.', 'gate-protocol');
-    }
-    const theirs = `protocol ${gate.min === gate.max ? gate.min : `${gate.min} to ${gate.max}`}`;
-    if (gate.min <= remote/* GATE_PROTOCOL */.nc && remote/* GATE_PROTOCOL */.nc <= gate.max) {
-        // The same protocol, but a script or value this gate does not know: it is an older build.
-        return new errors/* DeployError */.s(`${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) does not know a script or value that this rsync-atomic-deploy (${parse_VERSION}) sends${why ? `: ${why}` : ''}.`, 'Update the gate on the server to this version: `rsync-atomic-deploy gate > /usr/local/bin/rsync-atomic-deploy-gate` (as root).', 'gate-protocol');
-    }
-    const older = gate.max < remote/* GATE_PROTOCOL */.nc;
-    return new errors/* DeployError */.s(`${label}: the server's gate (rsync-atomic-deploy-gate ${gate.version}) is ${older ? 'older' : 'newer'} than this client: it speaks ${theirs}, ${ours}.`, older
-        ? 'Update the gate on the server: `rsync-atomic-deploy gate > /usr/local/bin/rsync-atomic-deploy-gate` (as root), with this version of the tool.'
-        : `Update rsync-atomic-deploy here (the action's version, or the CLI) to ${gate.version} or later.`, 'gate-protocol');
-}
-/** The hint for a refusal by the gate (its message says what was refused). */
-function gateHint(code) {
-    switch (code) {
-        case 'gate-refused':
-            return 'The key is gated (a forced command in authorized_keys): it can only deploy to its own target. Nothing was changed.';
-        case 'hook-refused':
-            return 'Through a gated key the server runs only hooks its owner installed: put the command in an executable file TARGET/.deploy/hooks/before-switch or after-switch, owned by root (or another user) and not writable by the deploy user, in a directory the deploy user cannot write; then remove the hook input.';
-        case 'hook-unsafe':
-            return 'A hook the deploy user could change is no protection: as root, chown root: the hooks directory and the file, and chmod 755 them.';
-        default:
-            return '';
-    }
-}
-/** The sh function that checks a value of each rule ($1 the name, $2 the value). */
-const RULES = {
-    target: (0,remote_lib.sh) `[ "\${2%/}" = "$gate_target" ] || gate_refuse gate-refused "this key deploys to $gate_target only: another target ($1) was asked for"`,
-    link: (0,remote_lib.sh) `case $2 in releases|shared|.deploy|[!A-Za-z0-9_]*|*[!A-Za-z0-9._-]*) gate_bad "$1" "a plain name" ;; esac
-  [ "\${#2}" -le 100 ] || gate_bad "$1" "a plain name"`,
-    token: (0,remote_lib.sh) `case $2 in '' | *[!A-Za-z0-9]*) gate_bad "$1" "letters and digits" ;; esac
-  [ "\${#2}" -le 64 ] || gate_bad "$1" "letters and digits"`,
-    uint: (0,remote_lib.sh) `case $2 in '' | *[!0-9]*) gate_bad "$1" "a whole number" ;; esac
-  [ "\${#2}" -le 9 ] || gate_bad "$1" "a whole number"`,
-    flag: (0,remote_lib.sh) `case $2 in '' | 0 | 1) ;; *) gate_bad "$1" "0 or 1" ;; esac`,
-    name: (0,remote_lib.sh) `[ -z "$2" ] || gate_name "$1" "$2"`,
-    names: (0,remote_lib.sh) `case $2 in *[!A-Za-z0-9._\ -]*) gate_bad "$1" "release ids" ;; esac
-  set -f
-  for gw in $2; do gate_name "$1" "$gw"; done
-  set +f`,
-    shared: (0,remote_lib.sh) `gs_ifs=$IFS; IFS=$NL; set -f
-  for gp in $2; do
-    case "/$gp/" in //* | */./* | */../* | *//*) IFS=$gs_ifs; gate_bad "$1" "relative paths inside the release" ;; esac
-    case $gp in *[[:cntrl:]]*) IFS=$gs_ifs; gate_bad "$1" "paths without control characters" ;; esac
-  done
-  IFS=$gs_ifs; set +f`,
-    text: (0,remote_lib.sh) `case $2 in *[[:cntrl:]]*) gate_bad "$1" "one line of text" ;; esac
-  [ "\${#2}" -le 8192 ] || gate_bad "$1" "at most 8192 characters"`,
-    json: (0,remote_lib.sh) `case $2 in *[[:cntrl:]]*) gate_bad "$1" "one line of JSON" ;; '{'*'}') ;; *) gate_bad "$1" "a JSON object" ;; esac
-  [ "\${#2}" -le 8192 ] || gate_bad "$1" "at most 8192 characters"`,
-    // keep-assets (keep-assets.ts findPathPattern): ./ then the input's charset, no . or .. part.
-    patterns: (0,remote_lib.sh) `gs_ifs=$IFS; IFS=$NL; set -f
-  for gp in $2; do
-    case $gp in ./*) ;; *) IFS=$gs_ifs; gate_bad "$1" "find -path patterns starting ./" ;; esac
-    case "\${gp#./}/" in */./* | */../* | ./* | ../* | *//* | *[!A-Za-z0-9._~@+*?/-]*) IFS=$gs_ifs; gate_bad "$1" "patterns of letters, digits and . _ - ~ @ + * ? /" ;; esac
-  done
-  IFS=$gs_ifs; set +f
-  [ "\${#2}" -le 30000 ] || gate_bad "$1" "at most 30000 characters"`,
-    // The build's manifest (manifest.ts), or the fast path's delta (fast-path.ts): its lines are
-    // only written to the manifest area and compared with the server's own find; every path removed
-    // or linked comes from that find, never from it.
-    manifest: (0,remote_lib.sh) `case $2 in '' | 'rad-manifest 1' | "rad-manifest 1$NL"*) ;; *) gate_bad "$1" "a release manifest" ;; esac`,
-    mode: (0,remote_lib.sh) `case $2 in '' | [0-7][0-7][0-7][0-7]) ;; *) gate_bad "$1" "4 octal digits" ;; esac`,
-    digest: (0,remote_lib.sh) `case $2 in '' | sha256:????????????????????????????????????????????????????????????????) ;; *) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac
-  case \${2#sha256:} in *[!0-9a-f]*) gate_bad "$1" "a release digest (sha256:<64 hex digits>)" ;; esac`,
-    hook: (0,remote_lib.sh) `[ -z "$2" ] || gate_refuse hook-refused "the client sent a $1 command, and through this key only hooks the server's owner installed run (executable files in $gate_target/.deploy/hooks/ that the deploy user cannot change); nothing was changed"`,
-};
-/** The gate's own functions, before the generated tables and the library. */
-const GATE_HEAD = (0,remote_lib.sh) `
-LC_ALL=C
-export LC_ALL
-NL='
-'
-gate_ifs=$IFS
-gate_mode=none
-gate_cmd=\${SSH_ORIGINAL_COMMAND-}
-# Printable text of at most 600 bytes: what the client sent is logged, never as raw bytes.
-gate_clean() { printf '%s' "$1" | tr -c ' -~' '?' | cut -c 1-600; }
-# syslog (auth) where logger exists, and TARGET/.deploy/gate.log when .deploy is a real directory.
-gate_log() {
-  gl=$(gate_clean "$1")
-  gfrom=\${SSH_CONNECTION%% *}
-  if command -v logger >/dev/null 2>&1; then
-    logger -t rsync-atomic-deploy-gate -p auth.warning "\${gfrom:-local}: $gl" 2>/dev/null
-  fi
-  if [ -d "$gate_target/.deploy" ] && [ ! -L "$gate_target/.deploy" ] && [ ! -L "$gate_target/.deploy/gate.log" ]; then
-    printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "\${gfrom:-local}" "$gl" >> "$gate_target/.deploy/gate.log" 2>/dev/null
-  fi
-  return 0
-}
-# Refuses, logs and stops: $1 a code, $2 the message (our text: it names, never echoes, a value).
-gate_refuse() {
-  if [ -n "\${SSH_ORIGINAL_COMMAND+x}" ]; then gate_log "refused ($1): $2; command: $(gate_clean "$gate_cmd")"
-  else gate_log "refused ($1): $2"
-  fi
-  printf 'rsync-atomic-deploy-gate: refused: %s\n' "$2" >&2
-  [ "$gate_mode" = script ] && printf '@@rad-error %s %s\n' "$1" "$2"
-  exit 3
-}
-gate_bad() { gate_refuse gate-refused "the value of $1 is not $2"; }
-# A release id, or a name in .deploy/incoming: what the action's release-id input allows.
-gate_name() {
-  case $2 in [!A-Za-z0-9]* | *[!A-Za-z0-9._-]*) gate_bad "$1" "a release id (letters, digits, . _ -)" ;; esac
-  [ "\${#2}" -le 120 ] || gate_bad "$1" "a release id of at most 120 characters"
-}
-# A value line of quote.ts wireAssignment, parsed (never run): NAME='…' or NAME=$(printf 'FMT.'); NAME=\${NAME%.}
-gate_value() {
-  case $1 in [A-Z_]*=*) ;; *) gate_refuse gate-refused "a value line is not NAME=VALUE" ;; esac
-  gn=\${1%%=*}
-  case $gn in *[!A-Z0-9_]*) gate_refuse gate-refused "a value line is not NAME=VALUE" ;; esac
-  gr=\${1#*=}
-  gsuffix=".'); $gn="'\${'"$gn%.}"
-  case $gr in
-    "\$(printf '"*"$gsuffix")
-      gf=\${gr#"\$(printf '"}
-      gf=\${gf%"$gsuffix"}
-      # Only printable bytes and \ooo escapes: printf sees no directive and no other escape.
-      case $gf in *[!\ -~]* | *\'* | *%*) gate_refuse gate-refused "the value of $gn is not in the wire form" ;; esac
-      gc=$gf
-      while :; do
-        case $gc in
-          *\\*) gc=\${gc#*\\}
-            case $gc in 000*) gate_refuse gate-refused "the value of $gn holds a NUL byte" ;; [0-3][0-7][0-7]*) gc=\${gc#???} ;; *) gate_refuse gate-refused "the value of $gn is not in the wire form" ;; esac ;;
-          *) break ;;
-        esac
-      done
-      # x first: a format starting with - is no option to any printf.
-      gv=$(printf "x$gf.")
-      gv=\${gv#x}
-      gv=\${gv%.} ;;
-    \'*\')
-      gv=\${gr#\'}
-      gv=\${gv%\'}
-      case $gv in *\'*) gate_refuse gate-refused "the value of $gn is not in the wire form" ;; esac ;;
-    *) gate_refuse gate-refused "the value of $gn is not in the wire form" ;;
-  esac
-  gate_set "$gn" "$gv"
-}
-# The owner's hook $1 ('' when there is none). The deploy user can write TARGET, so a hook it could
-# change (or replace) would let the key run anything: the file and its directory must be real (no
-# symlink), the file executable, and neither owned by nor writable by the deploy user.
-gate_owner_hook() {
-  gd="$gate_target/.deploy/hooks"
-  gh="$gd/$1"
-  gate_hook=''
-  [ -e "$gh" ] || [ -L "$gh" ] || return 0
-  gu=$(id -u)
-  if [ -L "$gate_target/.deploy" ] || [ -L "$gd" ] || [ -L "$gh" ] || [ ! -f "$gh" ] || [ ! -x "$gh" ] ||
-    [ -w "$gd" ] || [ -w "$gh" ] ||
-    [ "$(ls -ldn -- "$gd" | awk '{ print $3 }')" = "$gu" ] || [ "$(ls -ldn -- "$gh" | awk '{ print $3 }')" = "$gu" ]; then
-    gate_refuse hook-unsafe "$gh is not run: the deploy user could change it (it must be an executable file, not a symlink, that the deploy user neither owns nor can write, in a directory the same holds for)"
-  fi
-  gate_hook=$gh
-}
-
-# rsync: a receiver (no --sender) into TARGET/.deploy/incoming/NAME/ (a dry run: also into
-# releases/ID/, where -n writes nothing), with the options the client uses and nothing that writes
-# elsewhere. The words are checked as they are and then given to rsync as they are: no shell.
-gate_inside() {
-  gi=\${2%/}
-  case "$gi/" in /*) ;; *) return 1 ;; esac
-  case "$gi/" in *//* | */./* | */../*) return 1 ;; esac
-  case $gi in "$gate_target/$1"/?*) return 0 ;; esac
-  return 1
-}
-gate_no_symlinks() {
-  for gl in "$gate_target/.deploy" "$gate_target/.deploy/incoming" "$gate_target/releases" "$@"; do
-    [ -L "$gl" ] && gate_refuse gate-refused "$gl is a symlink: rsync would write outside $gate_target"
-  done
-  return 0
-}
-gate_rsync_dir() {
-  case $1 in
-    --partial-dir)
-      case $2 in */*) gate_inside .deploy/incoming "$2" || gate_refuse gate-refused "--partial-dir outside $gate_target/.deploy/incoming"
-          gate_no_symlinks "\${2%/}" ;;
-        '' | . | ..) gate_refuse gate-refused "--partial-dir is not a directory name" ;; esac ;;
-    *)
-      gate_inside releases "$2" || gate_inside .deploy/incoming "$2" || gate_refuse gate-refused "$1 outside $gate_target"
-      gate_no_symlinks "\${2%/}" ;;
-  esac
-}
-gate_rsync_short() {
-  gs=\${1#-}
-  case $gs in
-    *e*) gl=\${gs%%e*}
-      # e: what the client's rsync can do (protocol flags), not options: -e.LsfxCIvu
-      case \${gs#*e} in *[!0-9A-Za-z.]* | [!0-9.]*) gate_refuse gate-refused "rsync option $1 is not allowed through this key" ;; esac ;;
-    *) gl=$gs ;;
-  esac
-  case $gl in *[!lprtgocRnvSWHxmduiIEyz]*) gate_refuse gate-refused "rsync option $1 is not allowed through this key (only the options rsync-atomic-deploy uses)" ;; esac
-  case $gl in *n*) gdry=1 ;; esac
-  return 0
-}
-gate_rsync() {
-  case $gate_cmd in *[!A-Za-z0-9._/=%,:+@\ -]*) gate_refuse gate-refused "the rsync command has characters rsync-atomic-deploy never sends (quotes, escapes, globs)" ;; esac
-  set -f
-  IFS=' '
-  # shellcheck disable=SC2086
-  set -- $gate_cmd
-  IFS=$gate_ifs
-  shift
-  [ "\${1:-}" = --server ] || gate_refuse gate-refused "not an rsync server command"
-  gwant='' gdot=0 gdest='' gargs=0 gdry=0 gdel=0
-  for ga in "$@"; do
-    if [ -n "$gwant" ]; then
-      case $gwant in --files-from) [ "$ga" = - ] || gate_refuse gate-refused "--files-from must be read from the client (-)" ;; *) gate_rsync_dir "$gwant" "$ga" ;; esac
-      gwant=''
-      continue
-    fi
-    if [ "$gdot" = 1 ]; then gargs=$((gargs + 1)); gdest=$ga; continue; fi
-    case $ga in
-      --server | --stats | --from0 | --files-from=- | --force) ;;
-      .) gdot=1 ;;
-      --sender) gate_refuse gate-refused "reading from the server (rsync --sender) is not allowed through this key" ;;
-      --timeout=* | --max-delete=* | --bwlimit=*)
-        case \${ga#*=} in '' | *[!0-9]*) gate_refuse gate-refused "\${ga%%=*} takes a number" ;; esac ;;
-      --log-format=* | --out-format=*)
-        case \${ga#*=} in *[!%A-Za-z]*) gate_refuse gate-refused "\${ga%%=*} may hold only %-codes" ;; esac ;;
-      --delete | --delete-before | --delete-during | --delete-after | --delete-delay | --delete-excluded) gdel=1 ;;
-      --partial-dir=* | --link-dest=* | --compare-dest=*) gate_rsync_dir "\${ga%%=*}" "\${ga#*=}" ;;
-      --partial-dir | --link-dest | --compare-dest | --files-from) gwant=$ga ;;
-      --*) gate_refuse gate-refused "rsync option \${ga%%=*} is not allowed through this key (only the options rsync-atomic-deploy uses)" ;;
-      -*) gate_rsync_short "$ga" ;;
-      *) gate_refuse gate-refused "an rsync server command has options, then '.', then the destination" ;;
-    esac
-  done
-  [ -z "$gwant" ] && [ "$gdot" = 1 ] && [ "$gargs" = 1 ] || gate_refuse gate-refused "an rsync server command has options, then '.', then one destination"
-  if gate_inside .deploy/incoming "$gdest"; then
-    case \${gdest#"$gate_target/.deploy/incoming/"} in */?*) gate_refuse gate-refused "rsync writes only into a directory of $gate_target/.deploy/incoming" ;; esac
-  elif [ "$gdry" = 1 ] && [ "$gdel" = 0 ] && gate_inside releases "$gdest"; then
-    case \${gdest#"$gate_target/releases/"} in */?*) gate_refuse gate-refused "a dry run compares with a release directory only" ;; esac
-  else
-    gate_refuse gate-refused "rsync writes only into $gate_target/.deploy/incoming through this key"
-  fi
-  gate_no_symlinks "\${gdest%/}"
-  command -v rsync >/dev/null 2>&1 || gate_refuse rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-  exec rsync "$@"
-}
-`;
-/** The script dispatch: the values, then the script's own text skipped, then our copy of it run. */
-const GATE_SCRIPT = (0,remote_lib.sh) `
-gate_script() {
-  gate_mode=script
-  printf '@@rad gate %s %s %s\n' "$GATE_VERSION" "$GATE_PROTO_MIN" "$GATE_PROTO_MAX"
-  case $gate_cmd in *[!A-Za-z0-9\ -]*) gate_refuse gate-refused "not a call of rsync-atomic-deploy" ;; esac
-  set -f
-  IFS=' '
-  # shellcheck disable=SC2086
-  set -- $gate_cmd
-  IFS=$gate_ifs
-  set +f
-  [ "$#" = 5 ] || gate_refuse gate-refused "not a call of rsync-atomic-deploy"
-  case $4 in '' | *[!0-9]*) gate_refuse gate-refused "not a call of rsync-atomic-deploy" ;; esac
-  if [ "$4" -lt "$GATE_PROTO_MIN" ] || [ "$4" -gt "$GATE_PROTO_MAX" ]; then
-    gate_refuse gate-protocol "this gate ($GATE_VERSION) speaks protocol $GATE_PROTO_MIN to $GATE_PROTO_MAX, the client $4"
-  fi
-  gate_known "$5" || gate_refuse gate-protocol "this gate ($GATE_VERSION) has no script $5: update the gate"
-  gname=$5
-  gate_defaults
-  gcount=0 gend=0
-  while IFS= read -r gline; do
-    if [ "$gline" = "$GATE_WIRE_END" ]; then gend=1; break; fi
-    gcount=$((gcount + 1))
-    [ "$gcount" -le 200 ] || gate_refuse gate-refused "too many values"
-    gate_value "$gline"
-  done
-  [ "$gend" = 1 ] || gate_refuse gate-refused "the call ended before its values did"
-  # The script text the client sent (the same as ours, or not: it is never run) up to its last line.
-  gend=0
-  while IFS= read -r gline; do
-    if [ "$gline" = "$GATE_RUN" ]; then gend=1; break; fi
-  done
-  [ "$gend" = 1 ] || gate_refuse gate-refused "the call ended before its script did"
-  T=$gate_target
-  gate_owner_hook before-switch
-  gate_before=$gate_hook
-  gate_owner_hook after-switch
-  gate_after=$gate_hook
-  gate_mode=lib
-  rad_lib
-  if [ -n "$gate_before" ]; then BEFORE_SWITCH="exec $(shq "$gate_before")"; fi
-  if [ -n "$gate_after" ]; then
-    # After a switch the release is live: a failing owner hook is said, and it stays live.
-    after_live() {
-      run_hook after-switch "exec $(shq "$gate_after")" "$T/releases/$ID"
-      [ "$HOOK_RC" = 0 ] || warn "the server's after-switch hook exited with status $HOOK_RC; releases/$ID stays live"
-    }
-  fi
-  exec 9<&0 </dev/null
-  watch_client
-  "rad_s_$gname"
-  exit $?
-}
-
-case $gate_target in
-  '' | [!/]* | */ | *//* | */./* | */../* | */. | */..) printf 'rsync-atomic-deploy-gate: the forced command must name the target, an absolute normalised path: command="%s /var/www/example.com",restrict ...\n' "$0" >&2; exit 2 ;;
-  *[!A-Za-z0-9._/@+-]*) printf 'rsync-atomic-deploy-gate: the target may hold only letters, digits and . _ / @ + -\n' >&2; exit 2 ;;
-esac
-[ "$#" = 1 ] || { printf 'rsync-atomic-deploy-gate: one argument, the target\n' >&2; exit 2; }
-if [ -z "\${SSH_ORIGINAL_COMMAND+x}" ]; then
-  gate_refuse gate-refused "this key runs no shell: it only deploys to $gate_target with rsync-atomic-deploy"
-fi
-case $gate_cmd in
-  'sh -s rad '*) gate_script ;;
-  'rsync --server '*) gate_rsync ;;
-  'sh -s')
-    gate_mode=script
-    gate_refuse gate-protocol "this gate ($GATE_VERSION) needs rsync-atomic-deploy $GATE_VERSION or later: the client is older" ;;
-  *) gate_refuse gate-refused "this key only deploys to $gate_target with rsync-atomic-deploy: the command was refused" ;;
-esac
-`;
-/** Shell text without its first and last newline (a function's body). */
-function body(text) {
-    return text.replace(/^\n/, '').replace(/\n$/, '');
-}
-/**
- * The whole gate, generated: its head, a rule function per value rule, the value table (which
- * variable has which rule, and its default), the library and every script as functions, and the
- * dispatch. A new script or variable in remote.ts reaches the gate with no change here.
- */
-function renderGate() {
-    const names = Object.keys(SCRIPTS);
-    const vars = Object.entries(VAR_RULES);
-    const out = [
-        '#!/bin/sh',
-        `# rsync-atomic-deploy-gate ${VERSION} (protocol ${GATE_PROTOCOL}). GENERATED by \`rsync-atomic-deploy gate\``,
-        '# from the same scripts the tool sends (src/gate.ts, src/remote.ts): do not edit, regenerate.',
-        '# A forced command for a deploy key that can only deploy, in ~/.ssh/authorized_keys:',
-        '#   command="/usr/local/bin/rsync-atomic-deploy-gate /var/www/example.com",restrict ssh-ed25519 AAAA...',
-        `GATE_VERSION='${VERSION}'`,
-        `GATE_PROTO_MIN=${GATE_PROTOCOL}`,
-        `GATE_PROTO_MAX=${GATE_PROTOCOL}`,
-        `GATE_WIRE_END='${WIRE_END}'`,
-        `GATE_RUN='${RUN}'`,
-        'gate_target=${1:-}',
-        body(GATE_HEAD),
-        ...Object.entries(RULES).map(([rule, text]) => `gate_rule_${rule}() {\n  ${text}\n}`),
-        `gate_defaults() {\n${vars.map(([n, r]) => `  ${n}=${r === 'uint' ? 0 : "''"}`).join('\n')}\n}`,
-        // An unknown name: a newer client's (or a thief's); either way refused, saying to update the gate.
-        `gate_set() {\n  case $1 in\n${vars.map(([n, r]) => `    ${n}) gate_rule_${r} "$1" "$2"; ${n}=$2 ;;`).join('\n')}\n    *) gate_refuse gate-protocol "this gate ($GATE_VERSION) does not know the value $1: update the gate" ;;\n  esac\n}`,
-        `gate_known() {\n  case $1 in ${names.join(' | ')}) return 0 ;; esac\n  return 1\n}`,
-        `rad_lib() {\n${body(SERVER_LIB)}\n}`,
-        ...names.map((n) => `rad_s_${n}() {\n${body(SCRIPTS[n])}\n}`),
-        body(GATE_SCRIPT),
-        '',
-    ];
-    return out.join('\n');
 }
 
 
@@ -1643,62 +968,24 @@ function releasesToPrune(log, existing, live, keep) {
 
 /***/ }),
 
-/***/ 237:
+/***/ 227:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   bk: () => (/* binding */ newEntry),
-/* harmony export */   dd: () => (/* binding */ readServerState),
-/* harmony export */   hA: () => (/* binding */ hostRuns),
-/* harmony export */   kM: () => (/* binding */ SAFE_NAME_RE)
+/* harmony export */   E: () => (/* binding */ incomingName),
+/* harmony export */   w: () => (/* binding */ stagedName)
 /* harmony export */ });
-/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(155);
-/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(671);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
-/* harmony import */ var _session_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(927);
-
-
-
-
-/** A release or upload name from the server that may be used in a path: plain, bounded. */
-const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-/** `warn` is told about log lines that were skipped (by line number). */
-function readServerState(reply, warn) {
-    const live = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'live');
-    const log = (0,_history_js__WEBPACK_IMPORTED_MODULE_0__/* .parseNumberedLog */ ._9)((0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'log'), (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'log-long'));
-    const problems = (0,_history_js__WEBPACK_IMPORTED_MODULE_0__/* .logProblemsWarning */ .dD)(log.problems);
-    if (problems)
-        warn?.(problems);
-    return {
-        live: SAFE_NAME_RE.test(live) ? live : '',
-        releases: (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
-        log: log.entries,
-        freeKb: Number((0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'free-kb')) || 0,
-    };
+/**
+ * The names of an attempt's upload in .deploy/incoming: here rather than in deploy-host.ts, so the
+ * action's main step can name its lock state before the deploy's own modules are loaded.
+ */
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+function incomingName(s, token) {
+    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
 }
-/** A run for every host of the settings; `attempted` is the release the command tries to make live. */
-function hostRuns(ctx, attempted) {
-    return ctx.settings.hosts.map((spec, i) => ({
-        session: new _session_js__WEBPACK_IMPORTED_MODULE_3__/* .HostSession */ .HV(ctx, i, spec),
-        start: Date.now(),
-        state: undefined,
-        result: (0,_outcome_js__WEBPACK_IMPORTED_MODULE_1__/* .blankResult */ .mE)(spec.label, attempted),
-    }));
-}
-/** The deploy log line of an event on one host, with who and what caused it. */
-function newEntry(ctx, host, release, event, from) {
-    const m = ctx.settings.meta;
-    return {
-        release,
-        event,
-        time: new Date().toISOString(),
-        from: from || undefined,
-        sha: m.sha,
-        ref: m.ref,
-        actor: m.actor,
-        run: m.runUrl,
-        host,
-    };
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
 }
 
 
@@ -1710,17 +997,17 @@ function newEntry(ctx, host, release, event, from) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(730);
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(661);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(462);
-var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__, _post_js__WEBPACK_IMPORTED_MODULE_2__]);
-([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__, _post_js__WEBPACK_IMPORTED_MODULE_2__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
-
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(462);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__]);
+([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
 
 
 
 // One bundle for both steps (action.yml: main and post): the main step saves IsPost.
-if (_actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .State */ .U.IsPost) === 'true') {
-    await (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)();
+if (_actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .State */ .U.IsPost) === 'true') {
+    // Its own chunk: the main step never loads it.
+    const { post } = await Promise.all(/* import() */[__nccwpck_require__.e(769), __nccwpck_require__.e(661)]).then(__nccwpck_require__.bind(__nccwpck_require__, 661));
+    await post();
 }
 else {
     await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -2258,7 +1545,7 @@ function parseExpectedDigest(value) {
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(916);
 /* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(264);
 /* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(155);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(769);
+/* harmony import */ var _reply_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(279);
 /**
  * keep-assets: files of the last releases that match the patterns and that the new build lacks are
  * hard-linked into the new release before it goes live, so a page loaded just before a switch still
@@ -2392,7 +1679,7 @@ async function dryRunKept(ctx, run) {
         KEEP_PATHS: keepPathsValue(s.keepAssets),
         KEEP_FROM: keepSources(run.state.log, run.state.releases, run.state.live, s.releaseId, s.keepAssetsReleases).join(' '),
     });
-    return countMissing(s.source, (0,_remote_js__WEBPACK_IMPORTED_MODULE_5__/* .all */ .Q7)(reply, 'keep-candidate'));
+    return countMissing(s.source, (0,_reply_js__WEBPACK_IMPORTED_MODULE_5__/* .all */ .Q7)(reply, 'keep-candidate'));
 }
 
 
@@ -2563,26 +1850,16 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(938);
-/* harmony import */ var _deploy_host_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(399);
-/* harmony import */ var _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(291);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(264);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(396);
-/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(232);
-/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(671);
-/* harmony import */ var _outputs_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(729);
-/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(743);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(188);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(462);
-/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(855);
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(873);
-/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(463);
-var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__, _summary_js__WEBPACK_IMPORTED_MODULE_11__]);
-([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_3__, _summary_js__WEBPACK_IMPORTED_MODULE_11__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
-
-
-
-
-
+/* harmony import */ var _incoming_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(227);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(396);
+/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(232);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(671);
+/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(530);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(188);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(462);
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(873);
+var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__]);
+_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
 
 
 
@@ -2597,15 +1874,15 @@ var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_act
 // only %, CR and LF, not escape sequences. Streamed server output is also fenced with
 // ::stop-commands:: and a fresh random token, so the runner reads no command inside it.
 const reporter = {
-    info: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
-    warning: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
-    debug: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .debug */ .Yz((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(m)),
-    group: (name, fn) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .group */ .Os((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(name), fn),
+    info: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(m)),
+    warning: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(m)),
+    debug: (m) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .debug */ .Yz((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(m)),
+    group: (name, fn) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .group */ .Os((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(name), fn),
     output: (lines) => {
         const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(16).toString('hex');
         _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::stop-commands::${token}`);
         for (const l of lines)
-            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(l));
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(l));
         _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::${token}::`);
     },
 };
@@ -2614,10 +1891,10 @@ const reporter = {
  * inputs.ts, so the CLI bundle (which shares inputs.ts) does not carry @actions/core.
  */
 function readSettings() {
-    return (0,_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSettings */ .P$)((name) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getInput */ .V4(name));
+    return (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseSettings */ .P$)((name) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getInput */ .V4(name));
 }
 function maskSecrets(settings) {
-    for (const line of (0,_key_js__WEBPACK_IMPORTED_MODULE_6__/* .secretLines */ ._)(settings.key))
+    for (const line of (0,_key_js__WEBPACK_IMPORTED_MODULE_3__/* .secretLines */ ._)(settings.key))
         _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(line);
     if (settings.keyPassphrase)
         _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(settings.keyPassphrase);
@@ -2631,61 +1908,53 @@ function maskSecrets(settings) {
     }
     catch { }
 }
-/** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
+/** The main step: inputs → command → outputs and summary (action-report.ts). The only caller of setFailed. */
 async function run() {
-    _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.IsPost, 'true');
+    // rsync --version runs while the inputs are read (nothing connects before it is done).
+    const command = _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getInput */ .V4('command').trim() || (0,_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .defaultOf */ .HA)('command');
+    const rsync = (0,_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .namesUploadingCommand */ .xz)(command) ? (0,_run_command_js__WEBPACK_IMPORTED_MODULE_5__/* .checkRsync */ .kT)() : undefined;
+    _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .State */ .U.IsPost, 'true');
     let settings;
     try {
         settings = readSettings();
     }
     catch (e) {
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)((0,_outcome_js__WEBPACK_IMPORTED_MODULE_7__/* .toDeployError */ .pH)(e).toString()));
+        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)((0,_outcome_js__WEBPACK_IMPORTED_MODULE_4__/* .toDeployError */ .pH)(e).toString()));
         return;
     }
     maskSecrets(settings);
     const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(8).toString('hex');
-    const makesRelease = (0,_spec_js__WEBPACK_IMPORTED_MODULE_9__/* .commandSpec */ .Lx)(settings.command).switches === true;
+    const makesRelease = (0,_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .commandSpec */ .Lx)(settings.command).switches === true;
     const locks = {
         target: settings.target,
         linkName: settings.linkName,
         token,
         hosts: [],
         releaseId: makesRelease ? settings.releaseId : '',
-        incoming: makesRelease ? (0,_deploy_host_js__WEBPACK_IMPORTED_MODULE_2__/* .incomingName */ .E0)(settings, token) : '',
+        incoming: makesRelease ? (0,_incoming_js__WEBPACK_IMPORTED_MODULE_9__/* .incomingName */ .E)(settings, token) : '',
     };
-    const { outcome, failure, closed } = await (0,_run_command_js__WEBPACK_IMPORTED_MODULE_8__/* .runCommand */ .d1)(settings, {
+    const { outcome, failure, closed } = await (0,_run_command_js__WEBPACK_IMPORTED_MODULE_5__/* .runCommand */ .d1)(settings, {
         reporter,
         token,
         // The runner's worker: it outlives this step until the post step has run.
         ownerPid: process.ppid,
-        onSshDir: (dir) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.SshDir, dir),
+        rsync,
+        onSshDir: (dir) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .State */ .U.SshDir, dir),
         onLock: (i, held) => {
             locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
-            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_10__/* .State */ .U.Locks, JSON.stringify(locks));
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .State */ .U.Locks, JSON.stringify(locks));
         },
     });
     // The connection closes and the key goes while the outputs and the summary are written; the
     // step ends after both, whatever happens here.
     try {
         if (outcome) {
-            // The core returns the releases; the log shows them as a table too (the CLI prints its own).
-            if (settings.command === 'list' && outcome.releases.length > 0) {
-                reporter.info((0,_format_js__WEBPACK_IMPORTED_MODULE_4__/* .releaseLines */ .xe)(outcome.releases).join('\n'));
-            }
-            if (outcome.verify)
-                reporter.info((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_13__/* .verifyText */ .B)(outcome).trimEnd());
-            const back = (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .wayBack */ .lZ)(settings, outcome);
-            if (back)
-                reporter.info((0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .actionRollbackText */ .AN)(back));
-            for (const [name, value] of Object.entries((0,_outputs_js__WEBPACK_IMPORTED_MODULE_14__/* .actionOutputs */ .dr)(outcome)))
-                _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setOutput */ .uH(name, value);
-            if (outcome.doctor)
-                await (0,_doctor_action_js__WEBPACK_IMPORTED_MODULE_3__/* .reportDoctor */ .u)(outcome.doctor); // command: doctor (doctor-action.ts)
-            else
-                await (0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .writeSummary */ .Sy)(settings, outcome).catch((e) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not write the job summary: ${e}`));
+            // In the commands' chunk (run-command.ts loaded it while the handshake ran).
+            const { reportOutcome } = await Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 56));
+            await reportOutcome(settings, outcome, reporter);
         }
         if (failure)
-            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_12__/* .safeMessage */ .N5)(failure.toString()));
+            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .setFailed */ .C1((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_8__/* .safeMessage */ .N5)(failure.toString()));
     }
     finally {
         await closed;
@@ -2694,435 +1963,6 @@ async function run() {
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } });
-
-/***/ }),
-
-/***/ 546:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   El: () => (/* binding */ HEADER),
-/* harmony export */   IL: () => (/* binding */ formatLine),
-/* harmony export */   It: () => (/* binding */ manifestDigest),
-/* harmony export */   L_: () => (/* binding */ formatManifest),
-/* harmony export */   Ng: () => (/* binding */ parseManifest),
-/* harmony export */   Sh: () => (/* binding */ ManifestError),
-/* harmony export */   VS: () => (/* binding */ parseChmod),
-/* harmony export */   a3: () => (/* binding */ unescapePath),
-/* harmony export */   cD: () => (/* binding */ comparePaths),
-/* harmony export */   ew: () => (/* binding */ diffManifests),
-/* harmony export */   ol: () => (/* binding */ digestOf),
-/* harmony export */   qI: () => (/* binding */ applyChmod),
-/* harmony export */   u1: () => (/* binding */ buildManifest),
-/* harmony export */   zF: () => (/* binding */ currentUmask)
-/* harmony export */ });
-/* unused harmony exports escapePath, sortEntries, pathProblem, sameEntry */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/**
- * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
- * release, with the modes the server will have, and its digest (`release-digest`).
- * The pure part (escape, format, parse, digest, diff, rsync's --chmod) comes first; the builder
- * that reads a build tree is at the end.
- */
-
-
-
-
-const HEADER = 'rad-manifest 1';
-class ManifestError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'ManifestError';
-    }
-}
-/** Backslash → `\\`, newline → `\n`: the only two escapes (as GNU sha256sum). */
-function escapePath(p) {
-    return p.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-/** The inverse of escapePath; any other backslash sequence is an error (untrusted text). */
-function unescapePath(s) {
-    // Most names have no backslash: the text itself (not a copy built a character at a time).
-    if (!s.includes('\\'))
-        return s;
-    let out = '';
-    for (let i = 0; i < s.length; i++) {
-        const c = s[i];
-        if (c !== '\\') {
-            out += c;
-            continue;
-        }
-        const n = s[i + 1];
-        if (n === '\\')
-            out += '\\';
-        else if (n === 'n')
-            out += '\n';
-        else
-            throw new ManifestError(`bad escape in path ${JSON.stringify(s)}`);
-        i++;
-    }
-    return out;
-}
-/** The byte order of the spec (Buffer.compare of the UTF-8 bytes), not JS's UTF-16 order. */
-function comparePaths(a, b) {
-    // UTF-16 code units order as code points (so as UTF-8 bytes), except that a surrogate (half of
-    // a code point above U+FFFF) sorts below U+E000-U+FFFF: lifted above them where two differ. No
-    // Buffer per call: a tenth of the time, and a plan of 50,000 entries compares a path or two each.
-    const n = Math.min(a.length, b.length);
-    for (let i = 0; i < n; i++) {
-        let x = a.charCodeAt(i);
-        let y = b.charCodeAt(i);
-        if (x === y)
-            continue;
-        if (x >= 0xd800 && y >= 0xd800) {
-            x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-            y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-        }
-        return x - y;
-    }
-    return a.length - b.length;
-}
-function sortEntries(entries) {
-    return [...entries].sort((a, b) => comparePaths(a.path, b.path));
-}
-function modeText(e) {
-    return e.type === 'l' ? '-' : e.mode.toString(8).padStart(4, '0');
-}
-function formatLine(e) {
-    const size = e.type === 'f' ? String(e.size) : '-';
-    const hash = e.type === 'd' ? '-' : e.hash;
-    return `${e.type} ${modeText(e)} ${size} ${hash} ${escapePath(e.path)}`;
-}
-/** The manifest text: header, entries sorted by path bytes, every line ending in a newline. */
-function formatManifest(entries) {
-    const lines = [HEADER, ...sortEntries(entries).map(formatLine)];
-    return `${lines.join('\n')}\n`;
-}
-/** `sha256:<hex>` of the manifest text: the release-digest. */
-function manifestDigest(text) {
-    return `sha256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(text, 'utf8').digest('hex')}`;
-}
-function digestOf(entries) {
-    return manifestDigest(formatManifest(entries));
-}
-/** A relative path as the spec allows it, or why not. */
-function pathProblem(p) {
-    if (p === '')
-        return 'empty path';
-    if (p.includes('\0'))
-        return 'NUL in path';
-    if (p.startsWith('/'))
-        return 'absolute path';
-    for (const part of p.split('/')) {
-        if (part === '')
-            return 'empty component (// or a trailing /)';
-        if (part === '.' || part === '..')
-            return `'${part}' component`;
-    }
-    return '';
-}
-const HEX64 = /^[0-9a-f]{64}$/;
-const MODE4 = /^[0-7]{4}$/;
-const SIZE = /^(0|[1-9][0-9]{0,15})$/;
-function parseLine(line, n) {
-    const fail = (why) => new ManifestError(`manifest line ${n}: ${why}`);
-    const m = /^([fld]) (\S+) (\S+) (\S+) (.*)$/s.exec(line);
-    if (!m)
-        throw fail('not "<type> <mode> <size> <hash> <path>"');
-    const [, type, mode, size, hash, raw] = m;
-    if (type === 'l' ? mode !== '-' : !MODE4.test(mode))
-        throw fail(`bad mode ${JSON.stringify(mode)}`);
-    if (type === 'f' ? !SIZE.test(size) || !Number.isSafeInteger(Number(size)) : size !== '-')
-        throw fail(`bad size ${JSON.stringify(size)}`);
-    if (type === 'd' ? hash !== '-' : !HEX64.test(hash))
-        throw fail(`bad hash ${JSON.stringify(hash)}`);
-    let p;
-    try {
-        p = unescapePath(raw);
-    }
-    catch (e) {
-        throw fail(e.message);
-    }
-    const problem = pathProblem(p);
-    if (problem)
-        throw fail(`${problem}: ${JSON.stringify(p)}`);
-    return {
-        type,
-        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
-        size: type === 'f' ? Number(size) : -1,
-        hash: type === 'd' ? '' : hash,
-        path: p,
-    };
-}
-/**
- * Strict: a manifest from the server is untrusted. Header, one well-formed line each, a final
- * newline, sorted without duplicates, and every parent of an entry listed as a directory.
- */
-function parseManifest(text) {
-    if (!text.endsWith('\n'))
-        throw new ManifestError('manifest does not end with a newline');
-    const lines = text.slice(0, -1).split('\n');
-    if (lines[0] !== HEADER)
-        throw new ManifestError(`not a manifest (first line is not "${HEADER}")`);
-    const entries = [];
-    const dirs = new Set();
-    for (let i = 1; i < lines.length; i++) {
-        const e = parseLine(lines[i], i + 1);
-        const prev = entries[entries.length - 1];
-        if (prev && comparePaths(prev.path, e.path) >= 0)
-            throw new ManifestError(`manifest line ${i + 1}: not sorted or a duplicate: ${JSON.stringify(e.path)}`);
-        const slash = e.path.lastIndexOf('/');
-        if (slash > 0 && !dirs.has(e.path.slice(0, slash)))
-            throw new ManifestError(`manifest line ${i + 1}: parent of ${JSON.stringify(e.path)} is not a listed directory`);
-        if (e.type === 'd')
-            dirs.add(e.path);
-        entries.push(e);
-    }
-    return entries;
-}
-/** Same type, mode, size and content. */
-function sameEntry(a, b) {
-    return a.type === b.type && a.mode === b.mode && a.size === b.size && a.hash === b.hash;
-}
-function diffManifests(old, next) {
-    const byPath = new Map(old.map((e) => [e.path, e]));
-    const d = { added: [], removed: [], changed: [], same: [] };
-    for (const e of next) {
-        const o = byPath.get(e.path);
-        if (!o)
-            d.added.push(e);
-        else {
-            byPath.delete(e.path);
-            (sameEntry(o, e) ? d.same : d.changed).push(e);
-        }
-    }
-    d.removed = sortEntries([...byPath.values()]);
-    return d;
-}
-/**
- * Parses a --chmod value as rsync 3.1–3.4 does; null where rsync would refuse it.
- * `umask` matters for clauses without u/g/o/a ("+x" means "a+x minus the umask", as chmod(1)).
- */
-function parseChmod(spec, umask) {
-    if (spec === '')
-        return [];
-    const out = [];
-    for (const item of spec.split(',')) {
-        const m = /^([DF]?)(?:([0-7]+)|([ugoa]*)([-+=])([rwxXst]*))$/.exec(item);
-        if (!m)
-            return null;
-        const only = (m[1] ?? '');
-        if (m[2] !== undefined) {
-            const v = Number.parseInt(m[2], 8);
-            if (v > 0o7777)
-                return null;
-            out.push({ only, and: 0, or: v, keepX: false });
-            continue;
-        }
-        let where = 0;
-        let topbits = 0;
-        for (const c of m[3] ?? '') {
-            if (c === 'u') {
-                where |= 0o100;
-                topbits |= 0o4000;
-            }
-            else if (c === 'g') {
-                where |= 0o010;
-                topbits |= 0o2000;
-            }
-            else if (c === 'o')
-                where |= 0o001;
-            else
-                where |= 0o111;
-        }
-        let what = 0;
-        let topoct = 0;
-        let keepX = false;
-        for (const c of m[5] ?? '') {
-            if (c === 'r')
-                what |= 4;
-            else if (c === 'w')
-                what |= 2;
-            else if (c === 'x')
-                what |= 1;
-            else if (c === 'X') {
-                what |= 1;
-                keepX = true;
-            }
-            else if (c === 's')
-                topoct = topbits ? topoct | topbits : 0o4000;
-            else
-                topoct |= 0o1000;
-        }
-        let bits;
-        if (where)
-            bits = where * what;
-        else {
-            where = 0o111;
-            bits = (where * what) & ~umask;
-        }
-        const op = m[4];
-        if (op === '+')
-            out.push({ only, and: 0o7777, or: bits + topoct, keepX });
-        else if (op === '-')
-            out.push({ only, and: 0o7777 - bits - topoct, or: 0, keepX });
-        else
-            out.push({ only, and: 0o7777 - where * 7 - (topoct ? topbits : 0), or: bits + topoct, keepX });
-    }
-    return out;
-}
-/** tweak_mode(): the permission bits rsync sends for a file or directory. */
-function applyChmod(mode, isDir, clauses) {
-    const isX = mode & 0o111;
-    let m = mode & 0o7777;
-    for (const c of clauses) {
-        if ((c.only === 'D' && !isDir) || (c.only === 'F' && isDir))
-            continue;
-        m &= c.and;
-        // rsync's `& ~0111` of the OR is a bitwise and of the (positive) OR value.
-        m |= c.keepX && !isX && !isDir ? c.or & ~0o111 : c.or;
-    }
-    return m & 0o7777;
-}
-/** The umask of this process, which rsync (started by it) inherits. */
-function currentUmask() {
-    const old = process.umask(0o022);
-    process.umask(old);
-    return old;
-}
-/** crypto.hash (Node 20.12 and later; the CLI runs on any Node 20): one call, no Hash object. */
-const hashOnce = typeof node_crypto__WEBPACK_IMPORTED_MODULE_0__.hash === 'function' ? node_crypto__WEBPACK_IMPORTED_MODULE_0__.hash : undefined;
-/** Files hashed between two turns of the event loop (a cancel or a timeout is heard in between). */
-const BATCH = 64;
-const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
-/** Read at most this much at once (a bigger file is hashed in pieces). */
-const CHUNK = 1 << 20;
-/**
- * Hashes the regular file `full` through one descriptor (O_NOFOLLOW: a name that became a symlink
- * since the directory was read is not followed): its mode and size from that descriptor, its
- * bytes read into `buf`, reused from file to file. Undefined when it is not a regular file now.
- */
-function hashFile(full, buf) {
-    let fd;
-    try {
-        fd = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.openSync)(full, node_fs__WEBPACK_IMPORTED_MODULE_1__.constants.O_RDONLY | node_fs__WEBPACK_IMPORTED_MODULE_1__.constants.O_NOFOLLOW);
-    }
-    catch (e) {
-        if (e.code === 'ELOOP')
-            return undefined;
-        throw e;
-    }
-    try {
-        const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.fstatSync)(fd);
-        if (!st.isFile())
-            return undefined;
-        // Most files of a site fit the buffer: read whole (as many bytes as fstat said, and short of
-        // the buffer) in one read, hashed in one call (a third less CPU than a Hash object, here at
-        // 50,000 files). Else (bigger, growing, or a filesystem that reads short) read on to the end.
-        const n0 = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readSync)(fd, buf, 0, buf.length, null);
-        if (n0 === st.size && n0 < buf.length && hashOnce)
-            return { mode: st.mode, size: n0, hash: hashOnce('sha256', buf.subarray(0, n0), 'hex') };
-        const h = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(buf.subarray(0, n0));
-        let size = n0;
-        for (;;) {
-            const n = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readSync)(fd, buf, 0, buf.length, null);
-            if (n === 0)
-                break;
-            h.update(buf.subarray(0, n));
-            size += n;
-        }
-        return { mode: st.mode, size, hash: h.digest('hex') };
-    }
-    finally {
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync)(fd);
-    }
-}
-/**
- * The manifest of the tree under `root` as rsync -r -l -p --chmod would create it: a symlink is a
- * link, never followed; devices, fifos and sockets are skipped as rsync skips them without -D. A
- * name that is not UTF-8 throws (the manifest is text): the caller falls back. Synchronous reads
- * in small batches: on a busy 2-core runner they took a fifth of the time of the same reads
- * through libuv's thread pool, for 10,000 small files; one descriptor a file and one buffer for
- * all took 10,000 files from 0.27 to 0.17 s here.
- */
-async function buildManifest(root, opts) {
-    const clauses = parseChmod(opts.chmod, opts.umask ?? currentUmask());
-    if (!clauses)
-        throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`);
-    const entries = [];
-    const files = [];
-    const link = (full, p) => {
-        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
-            .update((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readlinkSync)(full, { encoding: 'buffer' }))
-            .digest('hex');
-        entries.push({ type: 'l', mode: -1, size: -1, hash, path: p });
-    };
-    const walk = (dir, rel) => {
-        // The entry types from the directory itself (d_type): no lstat of each file; its mode and
-        // size come from the descriptor it is hashed through.
-        for (const d of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer', withFileTypes: true })) {
-            const raw = d.name;
-            const name = raw.toString('utf8');
-            if (!Buffer.from(name, 'utf8').equals(raw))
-                throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
-            const p = rel ? `${rel}/${name}` : name;
-            const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, name);
-            const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
-            if (kind.isDirectory()) {
-                if (opts.keep && !opts.keep(p, true))
-                    continue;
-                const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
-                entries.push({ type: 'd', mode: applyChmod(st.mode, true, clauses), size: -1, hash: '', path: p });
-                walk(full, p);
-            }
-            else if (kind.isFile()) {
-                if (opts.keep && !opts.keep(p, false))
-                    continue;
-                const e = { type: 'f', mode: 0, size: 0, hash: '', path: p };
-                entries.push(e);
-                files.push(e);
-            }
-            else if (kind.isSymbolicLink()) {
-                if (opts.keep && !opts.keep(p, false))
-                    continue;
-                link(full, p);
-            }
-        }
-    };
-    walk(root, '');
-    // One thread: a second one took as long on 2 cores (10,000 and 50,000 files) and half as much
-    // CPU again, which the server's side of a deploy to the same machine then lacks.
-    const results = [];
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let i = 0; i < files.length; i++) {
-        results.push(hashFile(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, files[i].path), buf));
-        if (i % BATCH === BATCH - 1)
-            await yieldToLoop();
-        if (opts.signal?.aborted)
-            throw new ManifestError('cancelled');
-    }
-    for (let i = 0; i < files.length; i++) {
-        const e = files[i];
-        const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, e.path);
-        const got = results[i];
-        if (got)
-            Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash });
-        else {
-            // Not a regular file any more (replaced while we read): what it is now, as rsync will see it.
-            const at = entries.indexOf(e);
-            entries.splice(at, 1);
-            const st = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full, { throwIfNoEntry: false });
-            if (st?.isSymbolicLink())
-                link(full, e.path);
-        }
-    }
-    return sortEntries(entries);
-}
-
 
 /***/ }),
 
@@ -3223,171 +2063,6 @@ function noHostSwitched(failures, total) {
     return failedOn(failures, total, (n, m) => `${n} of ${m} hosts failed before the switch; no host was switched.`);
 }
 
-
-/***/ }),
-
-/***/ 729:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   dr: () => (/* binding */ actionOutputs)
-/* harmony export */ });
-/* unused harmony exports totals, hostsJson, releasesJson */
-/**
- * The action's outputs, free of @actions/core: main.ts sets each one, and the CLI's --json prints
- * the same text as the `hosts` and `releases` outputs.
- */
-/** Sums over hosts for the scalar outputs (one host: its own figures). */
-function totals(outcome) {
-    const sum = (f) => outcome.hosts.reduce((a, h) => a + f(h), 0);
-    return {
-        bytesSent: sum((h) => h.bytesSent),
-        filesTransferred: sum((h) => h.filesTransferred),
-        filesLinked: sum((h) => h.filesLinked),
-        assetsKept: sum((h) => h.assetsKept),
-    };
-}
-function hostsJson(outcome) {
-    const verified = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
-    return JSON.stringify(outcome.hosts.map((h) => ({
-        host: h.host,
-        'release-id': h.releaseId,
-        // false: we could not learn what the link serves (release-id is then '').
-        'live-known': h.liveKnown,
-        ...(h.attemptedReleaseId ? { attempted: h.attemptedReleaseId } : {}),
-        'previous-release-id': h.previousReleaseId,
-        'bytes-sent': h.bytesSent,
-        'files-transferred': h.filesTransferred,
-        'files-linked': h.filesLinked,
-        'assets-kept': h.assetsKept,
-        'duration-ms': h.durationMs,
-        status: h.status,
-        // command: verify: whether this host's release was proven to be its record, and that record's digest.
-        ...(verified.has(h.host)
-            ? {
-                verified: verified.get(h.host)?.verified,
-                'release-digest': verified.get(h.host)?.recordedDigest,
-            }
-            : {}),
-        ...(h.error ? { error: h.error } : {}),
-    })));
-}
-function releasesJson(outcome) {
-    return JSON.stringify(outcome.releases);
-}
-/** Every output action.yml declares, by name, as the step sets it. */
-function actionOutputs(outcome) {
-    const t = totals(outcome);
-    const firstHost = outcome.hosts[0];
-    return {
-        // What the link serves now, as the server said (DESIGN §1): never the release we only attempted.
-        'release-id': firstHost?.releaseId ?? '',
-        'release-path': firstHost?.releasePath ?? '',
-        'previous-release-id': firstHost?.previousReleaseId ?? '',
-        'bytes-sent': String(t.bytesSent),
-        'files-transferred': String(t.filesTransferred),
-        'files-linked': String(t.filesLinked),
-        'assets-kept': String(t.assetsKept),
-        releases: releasesJson(outcome),
-        hosts: hostsJson(outcome),
-        'rolled-back': String(outcome.rolledBack),
-        // command: verify sets it to the digest recorded for the release it checked (first host).
-        'release-digest': outcome.releaseDigest ?? '',
-    };
-}
-
-
-/***/ }),
-
-/***/ 661:
-/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   b: () => (/* binding */ post)
-/* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(938);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
-/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(825);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(462);
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(873);
-var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__]);
-_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
-
-
-
-
-
-
-/**
- * The post step: runs even when the main step failed or was cancelled. Where the main step could
- * not give its lock back (killed), it stops what of that run still runs on the server, says what
- * is served and releases the lock; then it closes the SSH masters and deletes the key. It warns,
- * never fails.
- */
-async function post() {
-    const dir = _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .State */ .U.SshDir);
-    if (!dir || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(dir))
-        return;
-    const locks = _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .State */ .U.Locks);
-    if (locks) {
-        try {
-            const l = JSON.parse(locks);
-            await Promise.all(l.hosts.map((i) => recoverHost(dir, l, i)));
-        }
-        catch (e) {
-            _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not release the deploy lock: ${e}`);
-        }
-    }
-    try {
-        await (0,_ssh_js__WEBPACK_IMPORTED_MODULE_3__/* .removeSshDir */ .gB)(dir);
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq('Closed the SSH connection and deleted the key.');
-    }
-    catch (e) {
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not delete ${dir}: ${e}`);
-    }
-}
-/** The recover script on host `i`, over a connection of its own (the master may be stuck), bounded. */
-async function recoverHost(dir, l, i) {
-    const script = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .renderScript */ .y9)('recover', {
-        T: l.target,
-        LINK: l.linkName,
-        TOKEN: l.token,
-        // The post step's own bound (the ssh call below gives up after 10 s).
-        LEFT: 10,
-        ID: l.releaseId ?? '',
-        INCOMING: l.incoming ?? '',
-        LOGLINE: '',
-        KEEP_LOCK: 0,
-    });
-    const r = await _ssh_js__WEBPACK_IMPORTED_MODULE_3__/* .Ssh */ .L1.execInDir(dir, i, script, {
-        signal: AbortSignal.timeout(10_000),
-        command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .remoteCommand */ .S2)('recover'),
-    });
-    const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .parseReply */ .UV)(r.stdout);
-    if (!reply.ok) {
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`Could not release the deploy lock on host ${i + 1}: ${r.aborted ? 'no answer within 10 s' : (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_5__/* .untrustedLines */ .mU)(r.stderr, 5).join(' | ')}`);
-        return;
-    }
-    // A plain name from the server, or nothing: never its raw text on our stdout.
-    const live = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test((0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'live')) ? (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'live') : '';
-    const lock = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .first */ .$1)(reply, 'lock').split(' ')[0];
-    const serves = `${l.target}/${l.linkName} serves ${live ? `releases/${live}` : 'no release'}`;
-    if (lock === 'released') {
-        const ours = l.releaseId && live === l.releaseId
-            ? ` (release ${l.releaseId} had gone live before the main step was stopped)`
-            : '';
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Released the deploy lock on host ${i + 1} left by the main step, after stopping its work there; ${serves}${ours}.`);
-    }
-    else {
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Host ${i + 1}: the deploy lock is no longer held by the main step; ${serves}.`);
-    }
-}
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } });
 
 /***/ }),
 
@@ -3555,1825 +2230,22 @@ const WIRE_END = ': rad-values-end';
 
 /***/ }),
 
-/***/ 95:
+/***/ 279:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   O: () => (/* binding */ LIB),
-/* harmony export */   sh: () => (/* binding */ sh)
+/* harmony export */   $1: () => (/* binding */ first),
+/* harmony export */   Q7: () => (/* binding */ all),
+/* harmony export */   UV: () => (/* binding */ parseReply)
 /* harmony export */ });
+/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
 /**
- * The shell library in front of every remote script (see remote.ts): constant POSIX sh text for
- * dash, bash and busybox sh, GNU and busybox userlands.
+ * A remote script's reply, read (see remote.ts for the scripts): pure, and small, so what only
+ * reads replies does not load the scripts' text.
  */
-/**
- * Tag for shell text: raw (backslashes stay as written) and `\${` stands for the shell's `${`,
- * which a template literal would otherwise take for its own interpolation.
- */
-function sh(strings) {
-    return strings.raw.join('').replace(/\\\$\{/g, '${');
-}
-/** The shell functions every script uses: reply lines, the lock, the fence, the switch. */
-const LIB = sh `
-set -u
-umask 022
-D="$T/.deploy"
-LOCKED=0
-# Set by a script that read the live release before report_state (prepare): never from outside.
-LIVE_READ=
-# The run's end, from now: past it the client has given up and said so, even if it can no longer
-# reach us to stop this script (a network partition), so fence lets no change through.
-# The clock: seconds since boot from /proc/uptime (read, no process: fence asks it before every
-# change), else date +%s. Only ever compared with DL, taken from the same clock.
-clock() {
-  if IFS=' ' read -r CLK _ 2>/dev/null < /proc/uptime; then CLK=\${CLK%%.*}; else CLK=$(date +%s); fi
-}
-clock
-DL=$(( CLK + \${LEFT:-86400} ))
-NL='
-'
-CR=$(printf '\r')
-# One reply line per call, whatever the data in it holds: a newline or CR in a value (a crafted
-# owner.json, a release dir's name, a link target) goes as the two characters \n or \r, so no data
-# can ever start a reply line of its own (a fake "@@rad live" or "@@rad-error").
-reply() {
-  case "$2" in
-    *"$NL"* | *"$CR"*)
-      printf '%s%s' "$1" "$2" | awk 'BEGIN { ORS = "" } { gsub(/\r/, "\\r"); if (NR > 1) print "\\n"; print } END { print "\n" }' ;;
-    *) printf '%s%s\n' "$1" "$2" ;;
-  esac
-}
-say() { reply '@@rad ' "$*"; }
-warn() { reply '@@rad-warning ' "$*"; }
-fail() {
-  # What prepare began early (fast_start) is stopped and gone before the lock is given back.
-  [ -n "\${FS_CP:-}" ] && fast_stop
-  [ "$LOCKED" = 1 ] && lock_release
-  reply '@@rad-error ' "$1 $2"
-  exit 3
-}
 
-# rename(2) of $1 over $2, never "into" $2 when $2 is a link to a directory (plain mv would do that).
-# GNU mv -T, BSD mv -h, busybox mv -T (tried for real: its usage text is no promise), perl, python3.
-mv_kind() {
-  if mv --version 2>/dev/null | grep -q GNU; then echo gnu; return; fi
-  case "$(uname -s 2>/dev/null)" in
-    Darwin|FreeBSD|OpenBSD|NetBSD|DragonFly) echo bsd; return ;;
-  esac
-  if mv_t_works; then echo gnu
-  elif command -v perl >/dev/null 2>&1; then echo perl
-  elif command -v python3 >/dev/null 2>&1; then echo python
-  else echo none
-  fi
-}
-# Renames a fresh link over a link to a directory in a scratch dir, and checks that it replaced it.
-mv_t_works() {
-  p=$(mktemp -d 2>/dev/null) || return 1
-  mkdir -- "$p/a" "$p/b" && ln -s a "$p/cur" && ln -s b "$p/new" &&
-    mv -fT -- "$p/new" "$p/cur" 2>/dev/null && [ "$(readlink "$p/cur")" = b ] &&
-    [ ! -e "$p/new" ] && [ ! -e "$p/a/new" ] && [ ! -L "$p/a/new" ]
-  r=$?
-  rm -rf -- "$p"
-  return "$r"
-}
-# Found out on first use (each probe is a process or two, and most scripts never rename a link),
-# or read from $D/caps (caps_load).
-MVKIND=
-mv_known() { [ -n "$MVKIND" ] || MVKIND=$(mv_kind); }
-swap_as() {
-  case "$MVKIND" in
-    gnu) mv -fT -- "$1" "$2" ;;
-    bsd) mv -fh -- "$1" "$2" ;;
-    perl) perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' -- "$1" "$2" ;;
-    python) python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" ;;
-    *) return 1 ;;
-  esac
-}
-swap() {
-  mv_known
-  swap_as "$@" && return 0
-  # A kind read from $D/caps that fails (mv replaced since): found out afresh, and tried once more
-  # (still ours: the probe takes a few processes).
-  [ -n "$CAPS_KEPT" ] && lock_mine || return 1
-  CAPS_KEPT='' MVKIND=$(mv_kind)
-  caps_forget
-  swap_as "$@"
-}
-# What this server's mv and find can do costs processes to find out in every script: a script
-# that holds the lock keeps it in $D/caps ("rad-caps 1 MVKIND 1") for the next ones. Only what
-# works is kept (mv -T or -h, find -printf), and each is checked by its use: a kept fact that
-# fails is found out afresh where it is used (swap, tree_stat) and the file goes; what does not
-# work is found out again every time (so a tool installed later is seen). Server data: read only
-# when every field is a value we know. Doctor always finds out afresh.
-CAPS_KEPT=
-caps_load() {
-  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] || return 0
-  c_tag='' c_v='' c_mv='' c_find=''
-  { read -r c_tag c_v c_mv c_find || :; } < "$D/caps" 2>/dev/null
-  [ "$c_tag $c_v" = "rad-caps 1" ] && [ "$c_find" = 1 ] || return 0
-  case "$c_mv" in gnu|bsd) ;; *) return 0 ;; esac
-  MVKIND=$c_mv FIND_PRINTF=1 CAPS_KEPT="$c_mv 1"
-}
-# Written whole to a name of this run, then renamed over whatever is there (never written through
-# a link, a fifo or a hard link someone put in its place); only while the lock is ours.
-caps_save() {
-  case "$MVKIND" in gnu|bsd) ;; *) return 0 ;; esac
-  [ "\${FIND_PRINTF:-}" = 1 ] && [ "$CAPS_KEPT" != "$MVKIND 1" ] && caps_may_write || return 0
-  c_tmp="$D/caps.$TOKEN.$$"
-  { printf 'rad-caps 1 %s 1\n' "$MVKIND" > "$c_tmp"; } 2>/dev/null && mv -f -- "$c_tmp" "$D/caps" 2>/dev/null &&
-    CAPS_KEPT="$MVKIND 1"
-  [ ! -e "$c_tmp" ] || rm -f -- "$c_tmp" 2>/dev/null
-  return 0
-}
-# A kept fact failed: the file goes (under the lock only: read-only scripts change nothing).
-caps_forget() {
-  [ -f "$D/caps" ] && [ ! -L "$D/caps" ] && caps_may_write && rm -f -- "$D/caps" 2>/dev/null
-  return 0
-}
-# As fence, without failing (the file is a cache): the lock is still ours and the run's time not up.
-caps_may_write() {
-  [ "$LOCKED" = 1 ] && lock_mine || return 1
-  clock
-  [ "$CLK" -lt "$DL" ]
-}
-need_swap() {
-  mv_known
-  [ "$MVKIND" != none ] ||
-    fail no-rename "the server cannot rename a link over another atomically: its mv has no -T (GNU coreutils or busybox) or -h (BSD), and there is neither perl nor python3. Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl)"
-}
-
-# Our process group, for stopping this script with everything it started (hooks included). Only
-# under sshd, which starts each session as a group and session of its own (setsid); elsewhere
-# (a test's sh -s) the group may be someone else's, and nothing is ever sent to it.
-# Sets SF_PPID, SF_PGRP, SF_SID of process $1 from /proc (read, no process started: this runs at
-# the start of every script); the command name, in parentheses, may hold spaces and ')'.
-stat_fields() {
-  SF_PPID='' SF_PGRP='' SF_SID=''
-  IFS= read -r sf_line 2>/dev/null < "/proc/$1/stat" || return 1
-  # shellcheck disable=SC2086
-  set -- \${sf_line##*) }
-  SF_PPID=\${2:-} SF_PGRP=\${3:-} SF_SID=\${4:-}
-}
-own_group() {
-  PG=''
-  if [ -r "/proc/$$/stat" ]; then stat_fields $$; g=$SF_PGRP s=$SF_SID
-  else g=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') s=$g
-  fi
-  case "$g" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$g" = "$s" ] && { [ "$g" = $$ ] || [ "$g" = "$PPID" ]; } || return 0
-  c=''
-  if [ -r "/proc/$g/stat" ]; then stat_fields "$g"; pp=$SF_PPID; IFS= read -r c 2>/dev/null < "/proc/$pp/comm" || c=''
-  else pp=$(ps -o ppid= -p "$g" 2>/dev/null | tr -d ' '); c=$(ps -o comm= -p "$pp" 2>/dev/null)
-  fi
-  case "\${c##*/}" in sshd*) PG=$g ;; esac
-}
-own_group
-# kill(1) of a whole group: dash needs "--" before "-PGID", busybox refuses it.
-if kill -s 0 -- $$ 2>/dev/null; then KDD=1; else KDD=; fi
-kill_group() { if [ -n "$KDD" ]; then kill -s "$1" -- "-$2"; else kill -s "$1" "-$2"; fi; }
-# The client's ssh keeps our stdin open for the whole call: it ends when the client gives up, is
-# killed or loses the connection (sshd signals nothing to a session without a tty then). This
-# background reader then stops the whole group, so nothing of a run the client gave up on acts
-# later. Started on the script's last line, once sh has read all of it; fd 9 is that stdin.
-watch_client() {
-  [ -n "$PG" ] || return 0
-  { cat <&9 >/dev/null 2>&1; kill_group TERM "$PG"; } >/dev/null 2>&1 &
-  WATCHDOG=$!
-  trap 'kill "$WATCHDOG" 2>/dev/null; run_unmark' EXIT
-}
-# Recorded under the lock while a script of ours holds it, so giving up can stop it (kill_run).
-MARKED=0
-run_mark() { [ -n "$PG" ] && printf '%s\n' "$PG" > "$D/lock/pg" 2>/dev/null && MARKED=1; return 0; }
-run_unmark() {
-  um=''
-  # Emptied, not removed (no process: this runs at the end of every script); an empty mark names
-  # no run, and goes with the lock. (true, not ':': a failed redirection ends sh after a special builtin.)
-  [ "$MARKED" = 1 ] && { IFS= read -r um 2>/dev/null < "$D/lock/pg" || :; } && [ "$um" = "$PG" ] && true 2>/dev/null > "$D/lock/pg"
-  MARKED=0
-}
-# Whether group $1 has a live member. A zombie does not count (kill -0 would say yes until some
-# parent reaps it, and in a container nobody may).
-group_alive() {
-  if [ -r /proc/self/stat ]; then
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g && $1 != "Z") n++ } END { exit n ? 0 : 1 }'
-  else
-    kill_group 0 "$1" 2>/dev/null
-  fi
-}
-# Stops the script of this run that holds the lock (another call, maybe over a stalled link):
-# TERM to its group, then KILL if it is still there after about 3 s.
-kill_run() {
-  p=''
-  IFS= read -r p 2>/dev/null < "$D/lock/pg" || :
-  case "$p" in ''|*[!0-9]*|0|1) return 0 ;; esac
-  [ "$p" = "$PG" ] && return 0
-  kill_group TERM "$p" 2>/dev/null || { rm -f -- "$D/lock/pg"; return 0; }
-  i=0
-  while group_alive "$p"; do
-    i=$((i + 1))
-    if [ "$i" -gt 30 ]; then kill_group KILL "$p" 2>/dev/null; break; fi
-    sleep 0.1 2>/dev/null || { sleep 1; i=$((i + 9)); }
-  done
-  rm -f -- "$D/lock/pg"
-  say stopped "$p"
-}
-
-# The sshd process that carries our connection: when it is gone, so is the lock's holder.
-conn_pid() {
-  p=$PPID; i=0
-  while [ "$i" -lt 6 ] && [ -r "/proc/$p/stat" ]; do
-    c=''
-    IFS= read -r c 2>/dev/null < "/proc/$p/comm" || c=''
-    case "$c" in sshd*) echo "$p"; return ;; esac
-    stat_fields "$p" || break
-    p=$SF_PPID; i=$((i + 1))
-  done
-  echo 0
-}
-host_name() {
-  h=''
-  IFS= read -r h 2>/dev/null < /proc/sys/kernel/hostname || h=''
-  [ -n "$h" ] || h=$(hostname 2>/dev/null || uname -n)
-  printf '%s\n' "$h"
-}
-# Bounded (a few short lines): the file is the server's to write, and it is only ever shown.
-lock_owner() {
-  o=$(head -n 5 "$D/lock/owner.json" 2>/dev/null | cut -c 1-1024)
-  printf '%s\n' "\${o:-(no owner recorded)}"
-}
-# Which pids a holder's pid can be compared with: the same machine id, boot and pid namespace (two
-# containers share a host name, and a boot id when they share a kernel, but not a pid namespace).
-pid_space() {
-  m='' b=''
-  IFS= read -r m 2>/dev/null < /etc/machine-id || IFS= read -r m 2>/dev/null < /var/lib/dbus/machine-id || :
-  IFS= read -r b 2>/dev/null < /proc/sys/kernel/random/boot_id || :
-  n=$(readlink /proc/self/ns/pid 2>/dev/null)
-  # Only these characters (as tr -cd would leave them), without a process in the usual case.
-  case "$n" in 'pid:['*']') n=\${n#pid:\[} n=pid\${n%]} ;; esac
-  ps_s="m=$m,b=$b,n=$n"
-  case "$ps_s" in
-    *[!A-Za-z0-9=,-]*) printf '%s' "$ps_s" | tr -cd 'A-Za-z0-9=,-' ;;
-    *) printf '%s' "$ps_s" ;;
-  esac
-}
-# Found out when the lock is taken or judged (only the scripts that take it need it).
-MY_SPACE=
-space_known() { [ -n "$MY_SPACE" ] || MY_SPACE=$(pid_space); }
-# The holder record, one line: token host pid expiry pid-space. Written to holder.tmp and renamed,
-# so a holder file is always whole; one that is empty or does not parse was never written by a
-# live run (a full disk under an older version): nobody holds that lock. Sets STALE_WHY.
-lock_is_stale() {
-  if [ ! -e "$D/lock/holder" ]; then
-    # Between a run's mkdir and its holder rename, or a lock from another tool: give it minutes.
-    STALE_WHY="it has no holder record and is over 2 minutes old"
-    [ -n "$(find "$D/lock" -maxdepth 0 -mmin +2 2>/dev/null)" ]
-    return
-  fi
-  h_token='' h_host='' h_pid='' h_exp='' h_space=''
-  { read -r h_token h_host h_pid h_exp h_space || :; } < "$D/lock/holder" 2>/dev/null
-  STALE_WHY="its holder record is empty or unreadable"
-  [ -n "$h_token" ] && [ -n "$h_host" ] || return 0
-  case "$h_pid" in '' | *[!0-9]*) return 0 ;; esac
-  case "$h_exp" in '' | *[!0-9]*) return 0 ;; esac
-  STALE_WHY="it expired"
-  [ "$(date +%s)" -gt "$h_exp" ] && return 0
-  # A pid says something only where it was taken: never judge another machine's (or container's).
-  space_known
-  case "$MY_SPACE" in *b=,* | *n= | '') return 1 ;; esac
-  if [ "$h_space" = "$MY_SPACE" ] && [ "$h_pid" != 0 ] && [ ! -d "/proc/$h_pid" ]; then
-    STALE_WHY="its process $h_pid on $h_host is gone"
-    return 0
-  fi
-  return 1
-}
-# Quotes $1 for sh, for a command we tell a person to paste.
-shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
-free_space() {
-  printf '%s KiB and %s inodes free' "$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
-    "$(df -Pi "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-}
-# mkdir failed and no lock exists: not another deploy, so waiting would not help.
-lock_cannot() {
-  me=$(id -un 2>/dev/null)
-  if [ -d "$D" ] && [ ! -w "$D" ]; then
-    fail lock-failed "cannot create the deploy lock in $D: it belongs to $(ls -ld -- "$D" | awk '{ print $3 }'), and the deploy user $me cannot write there ($1). On the server, as root: chown -R $me:$(id -gn 2>/dev/null) $(shq "$T")"
-  fi
-  fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
-}
-lock_take() {
-  waited=0 misses=0 moves=0
-  while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
-    [ -d "$D" ] || fail target-unwritable "cannot create $D"
-    if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
-      # Not "exists" (or its holder has just released it): try once more, then say why.
-      misses=$((misses + 1))
-      [ "$misses" -ge 2 ] && lock_cannot "$mkerr"
-      continue
-    fi
-    misses=0
-    if lock_is_stale; then
-      moves=$((moves + 1))
-      [ "$moves" -gt 5 ] && fail lock-stuck "the stale deploy lock $D/lock keeps coming back after being moved aside: $(lock_owner)"
-      warn "taking over a stale deploy lock ($STALE_WHY): $(lock_owner)"
-      stale="$D/lock.stale.$TOKEN.$$"
-      if mverr=$(mv -- "$D/lock" "$stale" 2>&1); then
-        rm -rf -- "$stale"
-      elif [ -e "$D/lock" ]; then
-        # Another run may have just moved it aside; if it is still there, we cannot.
-        [ -w "$D" ] || lock_cannot "$mverr"
-        fail lock-stuck "the stale deploy lock $D/lock cannot be moved aside: $mverr"
-      fi
-      continue
-    fi
-    if [ "$waited" -ge "$LOCK_WAIT" ]; then
-      fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
-    fi
-    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
-    sleep 2
-    waited=$((waited + 2))
-  done
-  LOCKED=1
-  space_known
-  # Whole or not at all: a lock we cannot describe would block every later run.
-  if ! { printf '%s\n' "$LOCK_OWNER" > "$D/lock/owner.json" &&
-    printf '%s %s %s %s %s\n' "$TOKEN" "$(host_name)" "$(conn_pid)" "$(($(date +%s) + LOCK_TTL))" "$MY_SPACE" > "$D/lock/holder.tmp" &&
-    mv -f -- "$D/lock/holder.tmp" "$D/lock/holder"; } 2>/dev/null; then
-    rm -rf -- "$D/lock"
-    LOCKED=0
-    fail lock-failed "cannot write the deploy lock's holder record in $D/lock ($(free_space "$D")): is the disk full? Nothing was changed"
-  fi
-  run_mark
-  # The client tracks the lock from these lines (lock taken / released / kept / not-ours).
-  say lock taken
-}
-lock_mine() { [ -f "$D/lock/holder" ] && read -r h_token _rest < "$D/lock/holder" && [ "$h_token" = "$TOKEN" ]; }
-# Says what became of the lock: released (ours, removed) or not-ours (nothing of ours to remove).
-lock_release() {
-  if [ ! -L "$D" ] && [ ! -L "$D/lock" ] && lock_mine; then
-    rm -rf -- "$D/lock" && say lock released
-  elif ! lock_mine; then
-    say lock not-ours
-  fi
-  LOCKED=0
-}
-lock_check() { lock_mine || fail lock-lost "the deploy lock on $T was taken over by: $(lock_owner)"; LOCKED=1; kill_run; run_mark; }
-# Every change to the target runs right after this check: a run whose lock was taken over or
-# revoked (the client gave up) changes nothing more.
-fence() {
-  lock_mine || { LOCKED=0; fail lock-lost "the deploy lock on $T is no longer ours (now: $(lock_owner)); nothing more was changed"; }
-  clock
-  [ "$CLK" -lt "$DL" ] || fail gave-up "the run's time ran out (timeout) while this step was still running on the server; nothing more was changed"
-}
-
-# Points the link at $1 (relative to T) by renaming a fresh temporary link over it, then checks.
-switch_link() {
-  tmp="$D/$LINK.tmp.$TOKEN.$$"
-  fence
-  { [ ! -e "$tmp" ] && [ ! -L "$tmp" ]; } || rm -f -- "$tmp"
-  ln -s -- "$1" "$tmp" || fail switch-failed "cannot create a symlink in $D"
-  lock_mine || { rm -f -- "$tmp"; fence; }
-  if ! swap "$tmp" "$T/$LINK"; then
-    rm -f -- "$tmp"
-    fail switch-failed "cannot rename the new link over $T/$LINK"
-  fi
-  [ "$(readlink "$T/$LINK")" = "$1" ] || fail switch-failed "$T/$LINK does not point at $1 after the switch"
-}
-live_id() {
-  [ -L "$T/$LINK" ] || return 0
-  l=$(readlink "$T/$LINK")
-  case "$l" in
-    releases/*) echo "\${l#releases/}" ;;
-    "$T"/releases/*) echo "\${l#"$T"/releases/}" ;;
-    *) warn "$T/$LINK points at $l, outside releases/: it will be replaced" ;;
-  esac
-}
-# Sets LIVE too (the caller's next question, without another readlink).
-report_state() {
-  [ "\${LIVE_READ:-}" = 1 ] || LIVE=$(live_id)
-  say live "$LIVE"
-  for d in "$T/releases"/*; do
-    if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
-    elif [ -d "$d" ]; then say release "\${d##*/}"
-    fi
-  done
-  send_log
-  say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
-}
-# The log's last 5000 lines as "@@rad log N LINE", N its line number in the file, so the client can
-# name a line it skips. No line passes whole when it could hurt: a NUL byte becomes \001 (invalid
-# JSON, so skipped, instead of grep calling the file binary and hiding all of it), and a line longer
-# than LOG_MAX is sent as "@@rad log-long N" only (a 300 MB line costs the server one linear pass).
-LOG_MAX=16384
-# Fewer than 5000 lines: tail sent them all, so they are numbered from 1 (no count of the whole
-# file, which is two more processes); 5000: the file's own count says where they start.
-send_log() {
-  [ -f "$D/log" ] || return 0
-  tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    RAD_LOG="$D/log" LC_ALL=C awk -v max="$LOG_MAX" '
-      length($0) > max { L[NR] = ""; X[NR] = 1; next }
-      { L[NR] = $0 }
-      END {
-        first = 1
-        if (NR >= 5000) {
-          n = 0; c = ""
-          cmd = "wc -l < \"$RAD_LOG\""; cmd | getline n; close(cmd)
-          cmd = "tail -c 1 \"$RAD_LOG\" | tr \"\\000\" x"; cmd | getline c; close(cmd)
-          n += (c != "")
-          if (n > NR) first = n - NR + 1
-        }
-        for (i = 1; i <= NR; i++) {
-          if (i in X) print "@@rad log-long " (i + first - 1)
-          else print "@@rad log " (i + first - 1) " " L[i]
-        }
-      }'
-}
-# Deletes the releases named in $PRUNE (chosen from the log by the caller) and uploads abandoned
-# for more than a day. A failure here is a warning: the deploy itself has succeeded.
-prune_releases() {
-  for old in $PRUNE; do
-    [ "$old" = "$(live_id)" ] && continue
-    lock_mine || return 0
-    if rm -rf -- "$T/releases/$old" 2>/dev/null; then say pruned "$old"; kept_forget "$old"; manifest_drop "$old"; else warn "could not delete old release $old"; fi
-  done
-  lock_mine || return 0
-  # Each find only when there is something to look at (after a deploy, usually nothing).
-  any_in "$D/incoming" '*' '.[!.]*' '..?*' && find "$D/incoming" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null
-  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] && any_in "$D/manifests" '.[!.]*' '..?*' &&
-    find "$D/manifests" -mindepth 1 -maxdepth 1 -name '.*' -mmin +1440 -exec rm -f -- {} + 2>/dev/null
-  return 0
-}
-# Whether directory $1 holds a name matching one of the patterns after it (a glob, no process).
-any_in() {
-  ai_d=$1
-  shift
-  for ai_p in "$@"; do
-    for ai_e in "$ai_d"/$ai_p; do
-      { [ -e "$ai_e" ] || [ -L "$ai_e" ]; } && return 0
-    done
-  done
-  return 1
-}
-# Runs a user's hook with sh in the release directory. Its output goes to stderr, so nothing it
-# prints can be mistaken for our replies; its text reaches sh as one argument, never as code of ours.
-run_hook() {
-  say hook "$1"
-  HOOK_RC=0
-  (
-    cd -- "$3" &&
-      RELEASE_ID="$ID" RELEASE_PATH="$T/releases/$ID" DEPLOY_TARGET="$T" \
-      PREVIOUS_RELEASE_ID="$PREV" PREVIOUS_RELEASE_PATH="\${PREV:+$T/releases/$PREV}" \
-      sh -c "$2" "$1" 1>&2 </dev/null 9<&-
-  ) || HOOK_RC=$?
-}
-# Each path in $SHARED (one a line) lives in $T/shared and is a relative symlink in the release.
-# The first release that brings a path seeds it (a copy); later uploads exclude it.
-link_shared() {
-  [ -n "$SHARED" ] || return 0
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    [ -n "$p" ] || continue
-    rel="$T/releases/$ID/$p"
-    mkdir -p -- "$(dirname -- "$T/shared/$p")" "$(dirname -- "$rel")" || exit 1
-    if [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ]; then
-      # A copy, not a rename: the build's files may be hard links into older releases, and the
-      # app will write here.
-      if [ -e "$rel" ] && [ ! -L "$rel" ]; then cp -Rp -- "$rel" "$T/shared/$p" || exit 1
-      else mkdir -p -- "$T/shared/$p" || exit 1
-      fi
-    fi
-    rm -rf -- "$rel"
-    up=$(printf '%s' "$p" | sed 's|[^/]*/|../|g; s|[^/]*$||')
-    ln -s -- "../../\${up}shared/$p" "$rel" || exit 1
-  done
-}
-# Makes releases/$ID live, logs it, prunes $PRUNE, and reports the disk the release added.
-go_live() {
-  switch_link "releases/$ID"
-  fence
-  log_append "$LOGLINE"
-  say switched "$ID"
-  prune_releases
-  if [ "$MEASURE" = 1 ]; then
-    # du counts a hard-linked inode once, at its first path: listed after the previous release,
-    # the new one's figure is the disk it really added.
-    if [ -n "$PREV" ] && [ -d "$T/releases/$PREV" ]; then set -- "$T/releases/$PREV" "$T/releases/$ID"; else set -- "$T/releases/$ID"; fi
-    # Old assets kept from other releases (keep-assets) cost no disk either: list those first too.
-    for r in \${KEEP_FROM:-}; do
-      [ "$r" != "$PREV" ] && [ "$r" != "$ID" ] && [ -d "$T/releases/$r" ] && set -- "$T/releases/$r" "$@"
-    done
-    say disk-kb "$(du -sk "$@" 2>/dev/null | tail -n 1 | awk '{ print $1 }')"
-  fi
-  after_live
-}
-# Run after every switch. Nothing here; the gate (gate.ts) puts the owner's after-switch hook in.
-after_live() { :; }
-log_append() { printf '%s\n' "$1" >> "$D/log" || warn "could not append to $D/log"; }
-# TARGET's own parts must be what they seem: through a symlink in their place a delete, a create
-# or a serve would land outside TARGET.
-contained() {
-  [ "$#" -gt 0 ] || set -- "$D" "$D/incoming" "$D/lock" "$D/log" "$T/releases" "$T/shared" "$D/kept"
-  for p in "$@"; do
-    if [ -L "$p" ]; then
-      fail unsafe-path "$p is a symlink (to $(readlink "$p")), not a part of $T: refusing to work through it. Replace it with a real \${p##*/}, or remove it"
-    fi
-  done
-}
-# A release is a real directory in releases/: one that is a symlink would serve what lies elsewhere.
-release_dir_ok() {
-  if [ -L "$T/releases/$1" ]; then
-    fail unsafe-path "$T/releases/$1 is a symlink (to $(readlink "$T/releases/$1")), not a release: refusing to serve it"
-  fi
-}
-# The first part of a path in $SHARED that is a symlink in the new release (from the build): linking
-# or seeding through it would delete and create outside the release.
-shared_symlink() {
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do
-    q='' rest="$p"
-    while [ -n "$rest" ]; do
-      c=\${rest%%/*}
-      if [ "$c" = "$rest" ]; then rest=''; else rest=\${rest#*/}; fi
-      q=\${q:+$q/}$c
-      if [ -L "$T/releases/$ID/$q" ]; then printf '%s -> %s\n' "$q" "$(readlink "$T/releases/$ID/$q")"; exit 0; fi
-      [ -e "$T/releases/$ID/$q" ] || break
-    done
-  done
-}
-# "device:inode" of each regular file under $1 with more than one link (only those can be shared):
-# GNU find -printf, else stat per file (busybox stat -c, BSD stat -f), batched by find -exec +.
-file_inodes() {
-  if find "$1" -maxdepth 0 -printf '' >/dev/null 2>&1; then find "$1" -type f -links +1 -printf '%D:%i\n'
-  elif stat -c '%d:%i' "$1" >/dev/null 2>&1; then find "$1" -type f -links +1 -exec stat -c '%d:%i' {} +
-  else find "$1" -type f -links +1 -exec stat -f '%d:%i' {} +
-  fi
-}
-# files-linked, measured: how many regular files of $1 share an inode with a file of $2 (the live
-# release). One pass over each tree, a hash in awk: linear in the number of files.
-count_linked() {
-  if [ -z "$2" ] || [ ! -d "$2" ]; then say linked 0; return 0; fi
-  { file_inodes "$2"; echo --; file_inodes "$1"; } 2>/dev/null |
-    awk '$0 == "--" { n = 1; next } !n { s[$0] = 1; next } ($0 in s) { c++ } END { printf "@@rad linked %d\n", c }'
-}
-dev_of() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1" 2>/dev/null; }
-# Hard links need one filesystem. Says fs-split incoming when the upload area is not on releases/'s
-# filesystem (links impossible, the publish a copy), fs-split live when the live release $1 is not
-# on the upload area's (restored onto another mount): nothing can be linked to it.
-fs_split() {
-  fr='' fin='' fl=''
-  if [ -n "$1" ] && [ -d "$T/releases/$1" ]; then set -- "$T/releases" "$D/incoming" "$T/releases/$1"
-  else set -- "$T/releases" "$D/incoming"
-  fi
-  # One stat for all (GNU/busybox -c, BSD -f); a part it cannot stat stays '' (never a split).
-  devs=$(stat -c %d "$@" 2>/dev/null) || devs=$(stat -f %d "$@" 2>/dev/null) || devs=''
-  { read -r fr; read -r fin; read -r fl; } <<FS_EOF
-$devs
-FS_EOF
-  [ -n "$fr" ] && [ -n "$fin" ] && [ "$fr" != "$fin" ] && say fs-split incoming
-  [ -n "$fl" ] && [ "$fl" != "\${fin:-$fr}" ] && say fs-split live
-  return 0
-}
-# keep-assets. Files of the releases in $KEEP_FROM (newest first, the live one first) that match a
-# pattern of $KEEP_PATHS (find -path patterns, one a line, each ./…) and that the new release $1
-# lacks are hard-linked into it, so a page served just before the switch still finds its hashed
-# scripts after it. Only a release's own files are sources, never what it kept itself (listed in
-# .deploy/kept/<id>), so an asset lives at most N releases past the build that had it. Regular files
-# only, found without following a symlink; a file whose place in the new release lies under a
-# symlink or a file is left out (a link there would land outside the release). Every link is
-# fenced; the count is what was linked. Says "kept N".
-keep_assets() {
-  KEPT=0
-  if [ -z "\${KEEP_PATHS:-}" ] || [ -z "\${KEEP_FROM:-}" ]; then say kept 0; return 0; fi
-  contained "$D/kept"
-  fence
-  mkdir -p -- "$D/kept" 2>/dev/null || { warn "cannot create $D/kept: no old assets were kept"; say kept 0; return 0; }
-  rec="$D/kept/$ID" plan="$D/kept/.plan.$TOKEN.$$"
-  # A record left by an earlier attempt at this id names files of another tree: start afresh.
-  rm -f -- "$rec" "$plan"
-  keep_plan "$1" > "$plan" 2>/dev/null
-  missed=0
-  while IFS= read -r line; do
-    r=\${line%% *} p=\${line#* }
-    case "$p" in ./*) ;; *) continue ;; esac
-    case "$p/" in */../*) continue ;; esac
-    src="$T/releases/$r/\${p#./}" dst="$1/\${p#./}"
-    { [ -f "$src" ] && [ ! -L "$src" ]; } || continue
-    # The new build (or a hook) has something there: it wins.
-    { [ -e "$dst" ] || [ -L "$dst" ]; } && continue
-    fence
-    [ -d "\${dst%/*}" ] || mkdir -p -- "\${dst%/*}" 2>/dev/null || { missed=$((missed + 1)); continue; }
-    # Recorded before it is linked: a record naming a file that is not there only keeps it from
-    # being a source, never makes a kept file look like the build's own.
-    printf '%s\n' "$p" >> "$rec" || { missed=$((missed + 1)); break; }
-    if ln -- "$src" "$dst" 2>/dev/null; then KEPT=$((KEPT + 1)); else missed=$((missed + 1)); fi
-  done < "$plan"
-  rm -f -- "$plan"
-  [ "$missed" -gt 0 ] && warn "keep-assets: $missed old file(s) could not be hard-linked into $ID (another filesystem, or no room)"
-  say kept "$KEPT"
-}
-# The plan: "RELEASE ./path" for each file to keep into the release $1, from the newest source
-# that has it ($1 empty: a dry run's, before there is a new release).
-keep_plan() {
-  {
-    [ -z "$1" ] || (cd -- "$1" && find . ! -path "*$NL*" -type d | sed 's/^/d /' &&
-      find . ! -path "*$NL*" ! -type d | sed 's/^/x /')
-    for r in $KEEP_FROM; do
-      case "$r" in '' | *[!A-Za-z0-9._-]* | .*) continue ;; esac
-      { [ -d "$T/releases/$r" ] && [ ! -L "$T/releases/$r" ]; } || continue
-      echo "s $r"
-      [ -f "$D/kept/$r" ] && [ ! -L "$D/kept/$r" ] && sed 's/^/k /' "$D/kept/$r"
-      keep_find "$T/releases/$r" | sed 's/^/f /'
-    done
-  } | awk '
-    # Every existing part of the path is a real directory of the new release (or none exists).
-    function under_dirs(p,   n, parts, i, q) {
-      n = split(p, parts, "/"); q = parts[1]
-      for (i = 2; i < n; i++) {
-        q = q "/" parts[i]
-        if (q in other) return 0
-        if (!(q in dir)) return 1
-      }
-      return 1
-    }
-    { t = substr($0, 1, 1); v = substr($0, 3) }
-    t == "d" { dir[v] = 1; next }
-    t == "x" { other[v] = 1; next }
-    t == "s" { src = v; next }
-    t == "k" { own[src, v] = 1; next }
-    t == "f" {
-      if ((v in dir) || (v in other) || (v in taken) || ((src, v) in own)) next
-      if (!under_dirs(v)) next
-      taken[v] = 1
-      print src " " v
-    }'
-}
-# The regular files under $1 that match a pattern of $KEEP_PATHS, as ./paths (none with a newline).
-keep_find() {
-  kf_dir=$1
-  set --
-  while IFS= read -r p; do
-    [ -n "$p" ] || continue
-    [ "$#" -gt 0 ] && set -- "$@" -o
-    set -- "$@" -path "$p"
-  done <<KEEP_EOF
-$KEEP_PATHS
-KEEP_EOF
-  [ "$#" -gt 0 ] || return 0
-  (cd -- "$kf_dir" && find . -type f ! -path "*$NL*" \( "$@" \) -print)
-}
-# How many of the files recorded as kept in release $1 are there: a file is recorded just before
-# it is linked, into a place that was free, so one that is there was kept (recover's count).
-kept_recorded() {
-  { [ -f "$D/kept/$1" ] && [ ! -L "$D/kept/$1" ]; } || return 0
-  n=0
-  while IFS= read -r p; do
-    case "$p" in ./*) [ -f "$T/releases/$1/\${p#./}" ] && n=$((n + 1)) ;; esac
-  done < "$D/kept/$1"
-  say kept "$n"
-}
-# The record of what release $1 kept goes with the release.
-kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
-`;
-
-
-/***/ }),
-
-/***/ 769:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  nc: () => (/* binding */ GATE_PROTOCOL),
-  M$: () => (/* binding */ MARK),
-  Q7: () => (/* binding */ remote_all),
-  $1: () => (/* binding */ first),
-  UO: () => (/* binding */ mayTakeLock),
-  UV: () => (/* binding */ parseReply),
-  S2: () => (/* binding */ remoteCommand),
-  Op: () => (/* binding */ renderAhead),
-  Jy: () => (/* binding */ renderCall),
-  y9: () => (/* binding */ renderScript)
-});
-
-// UNUSED EXPORTS: RUN, SCRIPTS, SERVER_LIB, VAR_RULES, wireText
-
-// EXTERNAL MODULE: ./src/quote.ts
-var quote = __nccwpck_require__(519);
-// EXTERNAL MODULE: ./src/remote-lib.ts
-var remote_lib = __nccwpck_require__(95);
-;// CONCATENATED MODULE: ./src/remote-manifest.ts
-
-/**
- * Server side of the release manifest (src/manifest.ts) and of the fast path. Constant POSIX sh
- * and awk (LC_ALL=C: bytes), for dash/bash/busybox and GNU/busybox/BSD userlands.
- *
- * Files in $D/manifests:
- * - `.in.<upload>`: the manifest the client sent with prepare, for the upload of that name;
- * - `<id>`: the manifest of release <id> (renamed from .in.* at publish, under the fence);
- * - `<id>.stat`: the trust record: `type inode size mtime mode ./path` of every entry of the
- *   release as it was at publish. A live file is trusted to still hold its manifest's content only
- *   while all of these are unchanged. What it cannot see: a hand edit that keeps the size, keeps
- *   the inode (written in place) and puts the mtime back (touch -d); ctime would see that, but
- *   every hard link and every prune changes ctime, so it would distrust every file after a prune.
- * - `.w.<upload>.*`: the fast path's work files, from prepare to publish (a run that fails in
- *   between leaves them to prune_releases, which deletes those older than a day).
- */
-const MANIFEST_LIB = (0,remote_lib.sh) `
-# awk functions of the fast path: manifest escapes (\\ and \n), modes without leading zeros
-# (busybox awk reads "0644" as octal, others as decimal), the rest of a line after n fields, and a
-# tree_stat path ("./a" or ".") in the manifest's form ("a" or ".").
-AWK_FNS='
-function esc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i) "\\"; s = substr(s, i + 1) } return o s }
-function unesc(s,   o, i) { o = ""; while ((i = index(s, "\\")) > 0) { o = o substr(s, 1, i - 1) substr(s, i + 1, 1); s = substr(s, i + 2) } return o s }
-function oct(s) { sub(/^0+/, "", s); return s == "" ? "0" : s }
-function rest(s, n) { while (n-- > 0) s = substr(s, index(s, " ") + 1); return s }
-function treepath(s, n) { s = rest(s, n); return s == "." ? "." : esc(substr(s, 3)) }
-function parent(p,   i, q) { q = p; i = 0; while (match(q, /\//)) { i += RSTART; q = substr(q, RSTART + 1) } return i ? substr(p, 1, i - 1) : "." }
-'
-# The offer (fast_offer, fast_peek): reads the live manifest, its trust record and the live tree
-# now (tree_stat on stdin, which ends with "@@end" when it read the whole tree; copied to $now
-# when set); the offer is "r MODE" (the root's mode now), then a line per manifest entry: "t type
-# mode size hash path" (hash cut to $cut digits) when the tree still has it as recorded, else "u".
-# Printed as it is without $zfile; with it, printed as "@@rad fp" reply lines when it is at most
-# $plain bytes of printable ASCII (no gzip, base64, fold and sed to start), else written to $zfile.
-# Writes to $rmlist what a copy of the tree must lose: every path that is not a trusted entry (a
-# directory of the manifest stays).
-AWK_DESCRIBE='
-BEGIN { A = ARGV[1]; B = ARGV[2] }
-FILENAME == A {
-  if (FNR == 1) { if ($0 != "rad-manifest 1") bad = 1; next }
-  match($0, /^[^ ]* [^ ]* [^ ]* [^ ]* /); p = substr($0, RLENGTH + 1)
-  nl++; LP[nl] = p; LT[nl] = $1 " " oct($2); LX[nl] = $1 " " $2 " " $3 " " substr($4, 1, cut); if ($1 == "d") LD[p] = 1; next
-}
-{
-  if (FILENAME != B) { if ($0 == "@@end") { ended = 1; next } ended = 0; if (now != "") print > now }
-  if (FNR == 1 && FILENAME == B) { if ($0 != "rad-stat 1") bad = 1; next }
-  if (!match($0, /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/)) { bad = 1; next }
-  k = substr($0, 1, RLENGTH - 2); p = substr($0, RLENGTH)
-  if (p == ".") ;
-  else if (substr(p, 1, 2) != "./") { bad = 1; next }
-  else { p = substr(p, 3); if (index(p, "\\")) p = esc(p) }
-  if (FILENAME == B) { if (p in R) bad = 1; R[p] = k; next }
-  if (p in N) bad = 1
-  N[p] = k; NT[p] = $1 " " ($1 == "l" ? "-" : oct($5)); order[++n] = p
-}
-END {
-  if (bad || !ended || !("." in N)) exit 1
-  # Its own end mark: busybox awk does not fail on a write error (a full disk), so publish checks
-  # that the listing it compares with is whole.
-  if (now != "") { print "@@end" > now; close(now) }
-  split(NT["."], rt, " "); O[1] = "r " rt[2]; no = 1; big = 0; size = 0
-  for (i = 1; i <= nl; i++) {
-    p = LP[i]
-    if ((p in N) && NT[p] == LT[i] && (substr(LT[i], 1, 1) == "d" || R[p] == N[p])) { trusted[p] = 1; o = "t " LX[i] " " p }
-    else o = "u"
-    O[++no] = o
-    if (!big) { size += length(o) + 10; if (size > plain || o !~ /^[ -~]*$/) big = 1 }
-  }
-  if (zfile == "") for (i = 1; i <= no; i++) print O[i]
-  else if (big) { for (i = 1; i <= no; i++) print O[i] > zfile; close(zfile) }
-  else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
-  printf "" > rmlist
-  for (j = 1; j <= n; j++) {
-    p = order[j]
-    if (p == "." || (p in trusted) || ((p in LD) && substr(NT[p], 1, 1) == "d")) continue
-    print unesc(p) > rmlist
-  }
-}
-'
-# The offer when the live tree walks now exactly as its trust record says (fast_offer checked that
-# with cmp: the usual case): every recorded file is then trusted, so the offer needs only the walk's
-# type and mode by path against the manifest (ARGV[1] the walk, ARGV[2] the manifest). The same
-# offer, rm list and plain-or-file choice as AWK_DESCRIBE, at a quarter of its cost on a big site
-# (it keeps one array, not five; and, as fast_finish, it splits at single spaces and takes a path
-# without a regex match). The offer is held while it may still go as "@@rad fp" lines, and
-# once it cannot, written to $zfile as it goes. A walk entry ends as "k" once the copy keeps it.
-AWK_JOIN='
-BEGIN { FS = "[ ]" }
-FILENAME == ARGV[1] {
-  if ($0 == "@@end") { ended = 1; next }
-  ended = 0
-  if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.]/) { bad = 1; next }
-  p = NF == 6 ? $6 : rest($0, 5)
-  if (p != ".") { if (substr(p, 1, 2) != "./") { bad = 1; next } p = substr(p, 3); if (index(p, "\\")) p = esc(p) }
-  if (p in W) bad = 1
-  W[p] = $1 " " ($1 == "l" ? "-" : oct($5)); next
-}
-FNR == 1 {
-  if ($0 != "rad-manifest 1" || bad || !ended || !("." in W)) { bad = 1; exit }
-  started = 1; split(W["."], rt, " "); O[1] = "r " rt[2]; no = 1; size = 0; next
-}
-{
-  p = NF == 5 ? $5 : rest($0, 4); o = "u"; nu++
-  if (p in W) {
-    w = W[p]
-    if (w == "k") { bad = 1; exit }
-    if (w == $1 " " oct($2)) { W[p] = "k"; o = "t " $1 " " $2 " " $3 " " substr($4, 1, cut) " " p; nu-- }
-    else if ($1 == "d" && substr(w, 1, 1) == "d") W[p] = "k"
-  }
-  if (big) { print o > zfile; next }
-  O[++no] = o; size += length(o) + 10
-  if (size > plain || o !~ /^[ -~]*$/) { big = 1; for (i = 1; i <= no; i++) print O[i] > zfile; split("", O) }
-}
-END {
-  if (bad || !started) exit 1
-  if (big) close(zfile)
-  else for (i = 1; i <= no; i++) print "@@rad fp " O[i]
-  printf "" > rmlist
-  for (p in W) if (W[p] != "k" && p != ".") { print unesc(p) > rmlist; nrm++ }
-  # Every entry trusted and the copy whole: the live walk is the manifest, entry for entry, which
-  # lets publish check the upload in step with that walk (AWK_STEP).
-  if (!nu && !nrm) printf "" > allt
-}
-'
-# fast_finish's check in step (the usual case): the upload's walk (with blocks, ARGV[1]) against
-# prepare's walk of the live release ($now), a line of each at a time, with no array of the whole
-# release. Only the entries the build changed are looked up by path: $spf holds the manifest's
-# lines that the client sent (new or changed entries: each must be in the upload as the manifest
-# says, a file a new inode), $xpf the live manifest's lines the new one does not keep (each goes
-# from the upload, or was replaced by an entry of $spf). Every other entry must be there as it was,
-# in the same order: a file the same inode, size, mtime and mode (the live file, kept, not touched
-# since prepare checked it); a directory or symlink the same type, size and mode (the copy's own
-# inode; cp may not keep a symlink's mtime); "." with the mode $root. Writes the record ($rec) and
-# what goes ($del) as it goes; at the end the linked count and what the release adds on disk.
-# Exits 2 at the first doubt (another order, too: a filesystem that lists a copy otherwise); the
-# check entry by entry then decides, and says why when it refuses.
-# Used only when prepare trusted every entry of the live manifest and the copy lost nothing
-# ($w.all, from AWK_JOIN): the live walk was then the manifest entry for entry (type and mode by
-# prepare, size and content by the trust record, checked against the manifest when it was made).
-AWK_STEP='
-function mpath(raw,   p) { if (raw == ".") return "."; p = substr(raw, 3); return index(p, "\\") ? esc(p) : p }
-BEGIN {
-  FS = "[ ]"; print "rad-stat 1" > rec; printf "" > del
-  while ((getline l < spf) > 0) {
-    if (l == "@@no") exit 2
-    if (substr(l, 1, 6) == "@@end ") { spend = substr(l, 7); break }
-    split(l, a, " "); p = rest(l, 4)
-    if (p == "." || (p in SP)) exit 2
-    SP[p] = a[1] == "l" ? "l" : a[1] " " oct(a[2]) " " (a[1] == "f" ? a[3] : "-"); nsp++
-  }
-  while ((getline l < xpf) > 0) {
-    if (l == "@@no") exit 2
-    if (substr(l, 1, 6) == "@@end ") { xpend = substr(l, 7); break }
-    p = rest(l, 4); if (p == ".") exit 2; XP[p] = 1; nxp++
-  }
-  # Each list whole: its end mark, with the count of the lines before it.
-  if (spend == "" || spend != (nsp + 0) "" || xpend == "" || xpend != (nxp + 0) "") exit 2
-  some = nsp + nxp
-}
-{
-  if ($0 == "@@end") { ended = 1; exit }
-  if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [0-9]+ [.]/) { bad = 1; exit }
-  raw = NF == 7 ? $7 : rest($0, 6)
-  if (some) {
-    p = mpath(raw)
-    if (p in SP) {
-      want = SP[p]
-      if (want == "-") { bad = 1; exit }
-      SP[p] = "-"; seen++
-      if ($1 == "l") { if (want != "l") { bad = 1; exit } }
-      else if (want != $1 " " oct($5) " " ($1 == "f" ? $3 : "-")) { bad = 1; exit }
-      if ($1 == "f") { SENT[$2] = 1; nsent++ }
-      kb += $6
-      print $1 " " $2 " " $3 " " $4 " " $5 " " raw > rec
-      next
-    }
-    if (p in XP) { if (!(parent(p) in gone)) { print unesc(p) > del; ndel++ } gone[p] = 1; next }
-  }
-  # A kept entry: the next line of the live walk that is not one the build changed.
-  while (1) {
-    if ((getline l < now) <= 0 || l == "@@end") { bad = 1; exit }
-    if (!some) break
-    q = mpath(rest(l, 5))
-    if (!((q in SP) || (q in XP))) break
-  }
-  r = $1 " " $2 " " $3 " " $4 " " $5 " " raw
-  if ($1 == "f") { if (r != l) { bad = 1; exit } linked++ }
-  else if (substr(l, 1, 2) != $1 " " || substr(rest(l, 2), 1, length($3) + 1) != $3 " " || rest(l, 4) != rest(r, 4)) { bad = 1; exit }
-  else if (raw == ".") { if (oct($5) != oct(root)) { bad = 1; exit } kb += $6 }
-  else if ($1 == "d") kb += $6
-  print r > rec
-}
-END {
-  if (bad || !ended || seen != nsp) exit 2
-  # The rest of the live walk: only entries the build changed, then its end mark.
-  while ((getline l < now) > 0) {
-    if (l == "@@end") { nowend = 1; break }
-    if (!some) exit 2
-    q = mpath(rest(l, 5))
-    if (!((q in SP) || (q in XP))) exit 2
-  }
-  if (!nowend) exit 2
-  # Each sent file a new inode: none of the live release (rsync wrote it, not a link to a live file).
-  if (nsent) {
-    close(now)
-    while ((getline l < now) > 0) { i = substr(l, 3); i = substr(i, 1, index(i, " ") - 1); if (substr(l, 1, 2) == "f " && (i in SENT)) exit 2 }
-  }
-  printf "@@rad linked %d\n@@rad disk-kb %d\n@@rad del-lines %d\n", linked, int((kb + 1) / 2), ndel
-}
-'
-# Whether find has -printf (GNU), asked once a script.
-FIND_PRINTF=
-find_printf() {
-  [ -n "$FIND_PRINTF" ] || { if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then FIND_PRINTF=1; else FIND_PRINTF=0; fi; }
-  [ "$FIND_PRINTF" = 1 ]
-}
-# type inode size mtime mode path of every entry under $1, "." first-or-anywhere, paths as "./…";
-# with $2 = blocks also the blocks each entry holds (512-byte units) before the path (publish).
-# A directory's size and mtime are written as 0: nothing trusts them (a directory is trusted by
-# type and mode), and a delete after the trust record was taken changes them, which would make the
-# next prepare's walk differ from the record for nothing (fast_offer compares the two whole).
-# GNU find -printf, else busybox stat -c or BSD stat -f, batched by find -exec + (never a fork a file).
-tree_stat() {
-  find_printf
-  if [ "\${2:-}" = blocks ]; then ts_b=' %b'; else ts_b=''; fi
-  (
-    cd -- "$1" || exit 1
-    # A path with a newline would be read as two lines (the second one anything the name says):
-    # it is one line "! newline", which no reader takes for an entry.
-    if find_printf; then
-      find . -path "*$NL*" -printf '! newline\n' -o -type d -printf "d %i 0 0 %m$ts_b %p\n" -o -printf "%y %i %s %T@ %m$ts_b %p\n" && exit 0
-      # -printf as $D/caps kept it, refused (find replaced since): found out afresh. A find that
-      # has -printf failed for another reason, after writing some lines: that is a failure.
-      [ -n "$CAPS_KEPT" ] || exit 1
-      FIND_PRINTF=
-      ! find_printf || exit 1
-      caps_forget
-    fi
-    if stat -c %i . >/dev/null 2>&1; then
-      for t in f l; do find . -type "$t" ! -path "*$NL*" -exec stat -c "$t %i %s %Y %a$ts_b %n" {} + || exit 1; done
-      find . -type d ! -path "*$NL*" -exec stat -c "d %i 0 0 %a$ts_b %n" {} + || exit 1
-    else
-      for t in f l; do find . -type "$t" ! -path "*$NL*" -exec stat -f "$t %i %z %m %Lp$ts_b %N" {} + || exit 1; done
-      find . -type d ! -path "*$NL*" -exec stat -f "d %i 0 0 %Lp$ts_b %N" {} + || exit 1
-    fi
-    find . -path "*$NL*" -exec printf '%s\n' '! newline' \; -prune
-  )
-}
-# Reads tree_stat output; prints it with a header when every line parses and no path repeats
-# (a name with a newline breaks a line: such a tree gets no record, so never the fast path).
-stat_record() {
-  LC_ALL=C awk 'BEGIN { print "rad-stat 1" }
-    $0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ [.](\/|$)/ { bad = 1 }
-    { p = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ /, "", p); if (p in seen) bad = 1; seen[p] = 1; print }
-    END { exit bad }'
-}
-# At publish (under the fence): the upload's manifest becomes release $2's, with its trust record.
-# $1 the upload's name. No manifest (an older client): nothing to keep, the next deploy checksums.
-manifest_publish() {
-  m="$D/manifests"
-  [ -f "$m/.in.$1" ] || return 0
-  contained "$m"
-  fence
-  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; rm -f -- "$m/.fstat.$1"; return 0; }
-  # The fast path walked the upload at its finish (fast_finish): that walk is the record.
-  if [ -f "$m/.fstat.$1" ]; then
-    mv -f -- "$m/.fstat.$1" "$m/$2.stat" || rm -f -- "$m/.fstat.$1" "$m/$2.stat"
-  elif tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
-    mv -f -- "$m/.stat.$TOKEN" "$m/$2.stat"
-  else
-    rm -f -- "$m/.stat.$TOKEN"
-  fi
-  return 0
-}
-# The manifest follows its upload: $1 → $2 (command: upload's staged name, or back on unpublish).
-# The caller has just fenced (or checked the lock: an unpublish must not fail on its own).
-manifest_rename() {
-  [ -f "$D/manifests/$1" ] && [ ! -L "$D/manifests" ] || return 0
-  mv -f -- "$D/manifests/$1" "$D/manifests/$2" 2>/dev/null
-}
-# Deletes what belongs to release or upload $1 (caller holds the lock).
-manifest_drop() {
-  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
-  rm -f -- "$D/manifests/$1" "$D/manifests/$1.stat"
-}
-# Deletes what the manifest area holds for upload $1: its manifest, the fast path's work files.
-manifest_discard() {
-  [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
-  rm -f -- "$D/manifests/.in.$1" "$D/manifests/.fstat.$1" "$D/manifests/.w.$1".*
-}
-# The client's manifest of a checksum-path upload $1, kept as the release's at publish.
-manifest_receive() {
-  [ -n "$MANIFEST" ] || return 0
-  contained "$D/manifests"
-  { mkdir -p -- "$D/manifests" && printf '%s' "$MANIFEST" > "$D/manifests/.in.$1"; } 2>/dev/null ||
-    fail target-unwritable "cannot write $D/manifests/.in.$1 ($(free_space "$D"))"
-}
-
-# sha256 of file $1 as bare hex (GNU/busybox sha256sum, BSD sha256, or openssl), or fails.
-sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then sh_h=$(sha256sum < "$1") && echo "\${sh_h%% *}"
-  elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"
-  elif command -v openssl >/dev/null 2>&1; then sh_h=$(openssl dgst -sha256 < "$1") && echo "\${sh_h##* }"
-  else return 1
-  fi
-}
-# Whether sha256_of works here (the hash of nothing, checked).
-have_sha256() {
-  [ "$(sha256_of /dev/null 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
-}
-
-# The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
-# (cp -al) of the live release $1, made while the live release is checked against its trust record
-# and described to the client (AWK_DESCRIBE, as "@@rad fz" lines of gzip and base64, or "@@rad fp"
-# lines of plain text): every entry of its manifest, in order, that the server still has as
-# recorded, with its hash. Hashes are cut to 16 hex digits when the server can
-# sha256 (publish then checks the digest of the manifest it rebuilds, which catches a cut hash
-# that matched by chance). The copy then loses every entry that is not trusted or not in the
-# manifest (a directory of the manifest stays). Says "fast ok". Returns 1
-# (nothing left behind) when it cannot: the caller makes an empty upload dir (the checksum path).
-# Work files for publish: $w.now (the live release as checked), $w.rm (what the copy lost).
-# The copy and the walk of fast_offer, begun as soon as prepare holds the lock and knows the live
-# release $1 (they are prepare's longest part; the rest of it runs beside them). Side by side: the
-# copy, and the walk of what it copies. Publish checks every kept file of the release against that
-# walk ($w.now: inode, size, mtime), so a file replaced in between is caught. Starts nothing (and
-# fast_offer says why) unless the live release has a manifest and the upload dir is free.
-FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
-fast_start() {
-  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
-  [ ! -L "$D/manifests" ] && [ -f "$D/manifests/$1" ] && [ -f "$D/manifests/$1.stat" ] || return 0
-  # cp -al into a directory that exists would nest the live release inside it: never a release.
-  # (The name carries this run's token, so only a broken server has it; the caller's mkdir says so.)
-  [ ! -e "$D/incoming/$INCOMING" ] && [ ! -L "$D/incoming/$INCOMING" ] || return 0
-  fence
-  cp -al -- "$T/releases/$1" "$D/incoming/$INCOMING" 2>/dev/null &
-  FS_CP=$! FS_COPY=1
-  # (find_printf here, in this shell: what it learns in the walk's subshell would be lost to caps_save.)
-  find_printf
-  { tree_stat "$T/releases/$1" && echo @@end; } > "$D/manifests/.w.$INCOMING.now" 2>/dev/null &
-  FS_WALK=$! FS_FOR=$1
-}
-# Stops what fast_start began and deletes it (the checksum path after all, or a failure, until
-# fast_offer has said "fast ok"): the copy is stopped; the walk, which only reads, is waited for;
-# the copy and the work files go. Nothing of it is left running. A copy of a release with read-only
-# directories (chmod D555) has its directories made writable to be deleted.
-fast_stop() {
-  if [ -n "$FS_CP" ]; then
-    kill "$FS_CP" 2>/dev/null
-    wait "$FS_CP" "$FS_WALK" 2>/dev/null
-  fi
-  if [ -n "$FS_COPY" ]; then
-    fs_gone="$D/incoming/$INCOMING"
-    # Only its directories are made writable: they are the copy's own, while its files are hard
-    # links to the live release's (a chmod of one would change the live file).
-    rm -rf -- "$fs_gone" 2>/dev/null || {
-      find "$fs_gone" -type d -exec chmod u+rwx {} + 2>/dev/null
-      rm -rf -- "$fs_gone" 2>/dev/null
-    }
-    rm -f -- "$D/manifests/.w.$INCOMING".now "$D/manifests/.w.$INCOMING".rm "$D/manifests/.w.$INCOMING".src \
-      "$D/manifests/.w.$INCOMING".all "$D/manifests/.w.$INCOMING".offer
-  fi
-  FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
-}
-fast_offer() {
-  m="$D/manifests"
-  w="$m/.w.$INCOMING"
-  new="$D/incoming/$INCOMING"
-  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || { say fast no-live; return 1; }
-  [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || { say fast no-manifest; return 1; }
-  # Begun here when prepare did not (fast_start says nothing of why it did not: it is said here).
-  if [ -z "$FS_COPY" ] || [ "$FS_FOR" != "$1" ]; then
-    fast_stop
-    [ ! -e "$new" ] && [ ! -L "$new" ] || { say fast no-link; return 1; }
-    fast_start "$1"
-    [ -n "$FS_COPY" ] || { say fast no-link; return 1; }
-  fi
-  cpid=$FS_CP
-  cut=64
-  have_sha256 && cut=16
-  # For publish: which release was copied, and whether the offer cut its hashes (then the digest
-  # must be checked there).
-  printf '%s %s\n' "$1" "$cut" > "$w.src" || { fast_stop; say fast no-link; return 1; }
-  # The walk is kept as $w.now (publish checks against it). When it is the trust record to the byte
-  # (the usual case: nothing touched since publish), AWK_JOIN describes it; else AWK_DESCRIBE checks
-  # it entry by entry against the record.
-  wait "$FS_WALK"
-  rec_head=''
-  { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
-  if [ "$rec_head" = 'rad-stat 1' ] &&
-    { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
-      "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
-  else
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now='' -v zfile="$w.offer" -v plain=32768 \
-      "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" "$w.now" 2>/dev/null
-  fi
-  described=$?
-  if [ "$described" = 0 ]; then
-    offer=1
-    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
-    # The offer is whole: the client plans while the copy ends here.
-    say offer-sent
-  else
-    offer=0
-    kill "$cpid" 2>/dev/null
-  fi
-  wait "$cpid"
-  cprc=$?
-  # Waited for: no pid to stop any more (it may be another process's soon); the copy is still ours
-  # to delete on a failure (FS_COPY) until "fast ok".
-  FS_CP='' FS_WALK=''
-  if [ "$offer" = 0 ] || [ "$cprc" != 0 ]; then
-    rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.offer" "$w.all"
-    [ "$offer" = 0 ] && say fast untrusted || say fast no-link
-    return 1
-  fi
-  fence
-  # What the client cannot rely on goes before the upload (so rsync meets only trusted entries).
-  # The list is of the live tree as it was checked; a part of a path that is a symlink in the copy
-  # now (changed in between) is never gone through: such a path is left, and publish's walk finds it.
-  if [ -s "$w.rm" ] && ! (cd -- "$new" && while IFS= read -r p; do
-      q=. r=$p
-      while :; do
-        case $r in */*) ;; *) break ;; esac
-        q=$q/\${r%%/*} r=\${r#*/}
-        [ -L "$q" ] && continue 2
-      done
-      printf '%s\000' "$p"
-    done < "$w.rm" | xargs -0 rm -rf -- 2>/dev/null); then
-    rm -rf -- "$new"
-    rm -f -- "$w.now" "$w.rm" "$w.src" "$w.all"
-    say fast no-remove
-    return 1
-  fi
-  say fast ok
-  FS_COPY='' FS_FOR=''
-  return 0
-}
-# The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
-# bytes), else plain. gzip -1: half the time of its default for a tenth more bytes (hex and names).
-send_offer() {
-  if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
-    gzip -1 -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
-  else
-    sed 's/^/@@rad fp /'
-  fi
-}
-# A dry run's offer of the live release $1: what fast_offer describes, read only (no lock, no
-# copy, no file written). Whole hashes (nothing is published to check a cut one against). Says
-# nothing when there is nothing to offer.
-fast_peek() {
-  m="$D/manifests"
-  [ -n "$1" ] && [ -d "$T/releases/$1" ] && [ ! -L "$T/releases/$1" ] || return 0
-  [ ! -L "$m" ] && [ -f "$m/$1" ] && [ -f "$m/$1.stat" ] || return 0
-  if pk=$({ tree_stat "$T/releases/$1" && echo @@end; } 2>/dev/null |
-    LC_ALL=C awk -v cut=64 -v rmlist=/dev/null -v now= -v zfile= "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" - 2>/dev/null); then
-    printf '%s\n' "$pk" | send_offer
-  fi
-  return 0
-}
-
-# At publish or stage (under the fence) of a fast-path upload $1 copied from the live release $2:
-# rebuilds the release's manifest from $MANIFEST (the client's: "=A-B" takes lines A to B of the
-# live manifest, any other line is the client's own) and checks its digest against $DIGEST when
-# the server can sha256; deletes what the copy holds that the new manifest does not; then walks the
-# release once and checks it against the manifest: every path there with its type, mode and size,
-# nothing else, "." with $ROOT_MODE, each kept file the inode the live release had when prepare
-# checked it, each sent file a new one. That walk is the trust record ($m/.fstat.$1, taken by
-# manifest_publish). Says "linked N" (files sharing an inode with the live release) and "disk-kb K"
-# (what the release adds on disk). Fails, with nothing published, on any difference.
-fast_finish() {
-  m="$D/manifests"
-  w="$m/.w.$1"
-  up="$D/incoming/$1"
-  contained "$m"
-  src='' cut=''
-  { read -r src cut < "$w.src"; } 2>/dev/null || :
-  [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
-    fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
-  fence
-  # One walk of the upload (find never descends through a symlink), read only, on another core
-  # while the manifest is rebuilt and checked; "@@end" after it says it read the whole tree. A
-  # failure before its end waits for it first (ff_fail): nothing of this call writes after it said so.
-  find_printf
-  { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
-  walk=$!
-  ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
-  # Beside it, for the check in step: the lines the client sent ($w.sp), and the live lines the new
-  # manifest does not keep ($w.xp; "@@no" when its ranges are not in order); each ends "@@end COUNT".
-  if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" -v sp="$w.sp" -v xp="$w.xp" "$AWK_FNS"'
-      BEGIN {
-        while ((getline l < live) > 0) { if (++n == 1) { if (l != "rad-manifest 1") exit 1; continue } L[n - 1] = l }
-        nl = n - 1; printf "" > kept; printf "" > sp; printf "" > xp; last = 0
-      }
-      NR == 1 { if ($0 != "rad-manifest 1") exit 1; print; next }
-      /^=/ {
-        s = substr($0, 2); a = s; b = s
-        if ((k = index(s, "-")) > 0) { a = substr(s, 1, k - 1); b = substr(s, k + 1) }
-        if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || a + 0 < 1 || b + 0 > nl || a + 0 > b + 0) exit 1
-        for (i = a + 0; i <= b + 0; i++) { print L[i]; print rest(L[i], 4) > kept }
-        if (a + 0 <= last) unordered = 1
-        else for (i = last + 1; i < a + 0; i++) { print L[i] > xp; nx++ }
-        last = b + 0
-        next
-      }
-      { print; print > sp; ns++ }
-      END {
-        if (unordered) print "@@no" > xp
-        else for (i = last + 1; i <= nl; i++) { print L[i] > xp; nx++ }
-        # End marks with the counts: busybox awk does not fail on a write error (a full disk), and
-        # the check in step must not take a list cut short for a whole one.
-        print "@@end " (ns + 0) > sp; print "@@end " (nx + 0) > xp
-      }' > "$m/.in.$1" 2>/dev/null; then
-    ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
-  fi
-  # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
-  if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
-    [ "sha256:$sh_d" = "$DIGEST" ] ||
-      ff_fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
-  elif [ "$cut" != 64 ]; then
-    ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
-  fi
-  wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
-  # The upload walks as prepare's walk of the live release did, but for what the build changed
-  # (AWK_STEP): checked and recorded without the arrays of the check entry by entry below, which,
-  # on any doubt, decides, and says why when it refuses.
-  if [ -f "$w.all" ] &&
-    LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v now="$w.now" -v spf="$w.sp" -v xpf="$w.xp" -v del="$w.del" \
-      "$AWK_FNS$AWK_STEP" "$w.pub" > "$w.out" 2>/dev/null; then
-    :
-  # The walk against the new manifest: what is not in it goes (the topmost such path, whole), the
-  # rest is checked against it and recorded.
-  elif ! LC_ALL=C awk -v root="$ROOT_MODE" -v rec="$m/.fstat.$1" -v keptf="$w.kept" -v del="$w.del" "$AWK_FNS"'
-      # FS "[ ]": a field per single space, so a path without a space is the last field, one with
-      # spaces the rest of the line (no regex match a line: mawk took four times as long).
-      BEGIN { FS = "[ ]"; while ((getline l < keptf) > 0) K[l] = 1; print "rad-stat 1" > rec; printf "" > del }
-      FILENAME == ARGV[1] {
-        if (FNR == 1) next
-        p = NF == 5 ? $5 : rest($0, 4); MT[p] = $1 " " oct($2) " " $3; nm++; next
-      }
-      FILENAME == ARGV[2] {
-        if ($0 == "@@end") { nowend = 1; next }
-        p = substr(NF == 6 ? $6 : rest($0, 5), 3); if (index(p, "\\")) p = esc(p)
-        WK[p] = $1 == "f" ? $2 " " $3 " " $4 : $3; next
-      }
-      $0 == "@@end" { ended = 1; next }
-      { ended = 0; if (!nowend) { why = "the listing of the live release that prepare made is not whole"; exit 1 } }
-      {
-        if ($0 !~ /^[a-zA-Z] [0-9]+ [0-9]+ [0-9.]+ [0-7]+ /) { why = "unreadable line"; exit 1 }
-        h = $1 " " $2 " " $3 " " $4 " " $5 " "; raw = NF == 7 ? $7 : rest($0, 6)
-        if (raw == ".") {
-          if (oct($5) != oct(root)) { why = "the mode of the release root"; exit 1 }
-          print h "." > rec; kb += $6; next
-        }
-        if (substr(raw, 1, 2) != "./") { why = "unreadable line"; exit 1 }
-        p = substr(raw, 3); if (index(p, "\\")) p = esc(p)
-        # What the manifest wants of the path ("" for none: it goes), then "-" (seen: a path the
-        # walk gave twice fails the check below).
-        want = MT[p]
-        if (want == "") { if (!(parent(p) in gone)) { print unesc(p) > del; ndel++ } gone[p] = 1; next }
-        print h raw > rec
-        MT[p] = "-"; matched++; t = $1
-        if (t == "l") { if (substr(want, 1, 1) != "l") { why = "another type: " p; exit 1 } }
-        else if (want != t " " oct($5) " " (t == "f" ? $3 : "-")) { why = "another type, mode or size: " p; exit 1 }
-        if (t == "d") { kb += $6; next }
-        if (p in K) {
-          # A copied symlink may be a new inode (busybox cp): its size (the length of the target) then.
-          if (!(p in WK) || WK[p] != (t == "f" ? $2 " " $3 " " $4 : $3)) { why = "changed on the server while this deploy ran: " p; exit 1 }
-          if (t == "f") linked++
-          next
-        }
-        # Sent: checked at the end against every inode of the live release (few, so no array of those).
-        if (t == "f") { SENT[$2] = p; nsent++ }
-        kb += $6
-      }
-      END {
-        if (why == "" && !ended) why = "cannot read the upload back"
-        if (why == "" && !nowend) why = "the listing of the live release that prepare made is not whole"
-        if (why == "" && nsent) for (q in WK) if (split(WK[q], a, " ") == 3 && (a[1] in SENT)) { why = "not sent again: " SENT[a[1]]; break }
-        if (why != "") { print "@@rad fast-why " why; exit 1 }
-        if (matched != nm) { for (p in MT) if (MT[p] != "-" && MT[p] != "") { print "@@rad fast-why missing: " p; exit 1 } }
-        printf "@@rad linked %d\n@@rad disk-kb %d\n@@rad del-lines %d\n", linked, int((kb + 1) / 2), ndel
-      }' "$m/.in.$1" "$w.now" "$w.pub" > "$w.out" 2>/dev/null; then
-    why=''
-    { IFS= read -r why || :; } < "$w.out" 2>/dev/null
-    case "$why" in '@@rad fast-why '*) why=\${why#@@rad fast-why } ;; *) why='' ;; esac
-    rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub" "$w.sp" "$w.xp"
-    fail fast-mismatch "the upload does not match its manifest (\${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
-  fi
-  # The check's lines (linked, disk-kb, del-lines), read by sh (no cat): what it counted of the
-  # list of what goes is checked against the list (busybox awk exits 0 when a write fails: a list
-  # cut short would leave in the release what the build removed).
-  dl='' ff_out=''
-  while IFS= read -r l; do
-    case "$l" in '@@rad del-lines '*) dl=\${l#@@rad del-lines } ;; *) ff_out="$ff_out$l$NL" ;; esac
-  done < "$w.out"
-  case "$dl" in '' | *[!0-9]*) rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"; fail fast-mismatch "the check's result on the server is not whole (a full disk?): nothing was published" ;; esac
-  # What the copy kept from the live release that the new release does not have.
-  if [ "$dl" != 0 ]; then
-    dn=$(wc -l < "$w.del" 2>/dev/null) || dn=''
-    [ "$((\${dn:-0} + 0))" -eq "$dl" ] || {
-      rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub"
-      fail fast-mismatch "the list of what the new release does not have was cut short on the server (a full disk?): nothing was published"
-    }
-    fence
-    (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
-      fail fast-mismatch "cannot delete what the new release does not have from $up"
-  fi
-  printf '%s' "$ff_out"
-  rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all" "$w.sp" "$w.xp"
-}
-`;
-
-// EXTERNAL MODULE: ./src/untrusted.ts
-var untrusted = __nccwpck_require__(873);
-;// CONCATENATED MODULE: ./src/remote.ts
-
-
-
-
-/**
- * The server side. Every script here is constant text run by `sh -s` (the remote command never
- * changes, whatever the user's login shell); values arrive as quoted assignments in front of it.
- * Scripts talk back with lines starting `@@rad `, so a chatty shell startup file cannot confuse us.
- */
-/** Every script's library: the shared functions and the manifest's (the gate carries the same). */
-const SERVER_LIB = `${remote_lib/* LIB */.O}\n${MANIFEST_LIB}`;
-const MARK = '@@rad';
 /** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
 const REPLY_LINE_MAX = 20_000;
-const PREPARE = (0,remote_lib.sh) `
-command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-caps_load
-need_swap
-if [ ! -d "$T" ]; then
-  mkdir -p -- "$T" 2>/dev/null || fail target-unwritable "cannot create $T"
-fi
-[ -w "$T" ] || fail target-unwritable "$T is not writable by $(id -un)"
-contained
-if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
-  fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
-fi
-{ [ -d "$T/releases" ] && [ -d "$D/incoming" ]; } || mkdir -p -- "$T/releases" "$D/incoming" 2>/dev/null ||
-  fail target-unwritable "cannot create $T/releases and $D"
-lock_take
-[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-LIVE=$(live_id) LIVE_READ=1
-live=$LIVE
-# Uploads left in incoming/ (the newest three), when there is any: usually none.
-left=''
-for e in "$D/incoming"/*; do
-  [ "\${e##*/}" = "$INCOMING" ] && continue
-  { [ -e "$e" ] || [ -L "$e" ]; } && left=1 && break
-done
-if [ -n "$STAGED" ] && [ ! -d "$D/incoming/$STAGED" ]; then
-  fail not-uploaded "release $ID was not uploaded to this host (no $D/incoming/$STAGED)"
-fi
-if [ -n "$INCOMING" ]; then
-  fence
-  # A shared path not yet in shared/ is seeded from this upload, which the manifest leaves out:
-  # only the checksum path uploads it.
-  if [ -n "$SHARED" ] && [ -n "$(printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -n "$p" ] && [ ! -e "$T/shared/$p" ] && [ ! -L "$T/shared/$p" ] && echo x; done)" ]; then
-    FAST=0
-  fi
-  # An upload that failed since the live release went live: the checksum path reuses its files
-  # (a second --link-dest), which the fast path cannot.
-  # (Only when incoming/ holds an upload, as above: find, whose -newer sees sub-second mtimes.)
-  if [ "$FAST" = 1 ] && [ -n "$live" ] && [ -d "$T/releases/$live" ] && [ -n "$left" ] &&
-    [ -n "$(find "$D/incoming" -mindepth 1 -maxdepth 1 -type d ! -name .rsync-partial ! -name "$INCOMING" -newer "$T/releases/$live" 2>/dev/null | head -n 1)" ]; then
-    say fast resume
-    FAST=0
-  fi
-  # The fast path's copy and walk of the live release begin now, once the path is decided, and the
-  # rest of prepare runs beside them (they are its longest part).
-  [ "$FAST" = 1 ] && fast_start "$live"
-fi
-report_state
-fs_split "$live"
-if [ -n "$left" ]; then
-  ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
-fi
-if [ -n "$INCOMING" ]; then
-  if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
-    fast_stop
-    mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
-  fi
-fi
-# The login shell (sshd sets SHELL): a hint about its startup files names the right file and syntax.
-say shell "\${SHELL:-}"
-if [ -n "$SHARED" ]; then
-  printf '%s\n' "$SHARED" | while IFS= read -r p; do [ -e "$T/shared/$p" ] && say shared-exists "$p"; done
-fi
-caps_save
-say ok
-`;
-const PUBLISH_AND_SWITCH = (0,remote_lib.sh) `
-caps_load
-lock_check
-contained
-[ -d "$D/incoming/$INCOMING" ] || fail upload-missing "the upload $D/incoming/$INCOMING is gone"
-[ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-# The fast path's upload is checked against its manifest (and gives its counts); the checksum
-# path's manifest comes now.
-if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
-# From here on the release is complete and visible in releases/, but not yet served.
-fence
-swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat"; }
-# Before shared paths and the hook: the record is of the release as uploaded.
-manifest_publish "$INCOMING" "$ID"
-bad=$(shared_symlink)
-if [ -n "$bad" ]; then
-  unpublish
-  fail unsafe-path "the build has a symlink where a shared path goes ($bad): linking shared/ there would work outside the release; nothing was switched. Remove that symlink from the build"
-fi
-fence
-link_shared || { unpublish; fail shared-failed "cannot link the shared paths into $T/releases/$ID"; }
-if [ -n "$BEFORE_SWITCH" ]; then
-  run_hook before-switch "$BEFORE_SWITCH" "$T/releases/$ID"
-  if [ "$HOOK_RC" != 0 ]; then
-    unpublish
-    fail hook-failed "before-switch exited with status $HOOK_RC; nothing was switched"
-  fi
-fi
-# Counted now, while $PREV is surely there (a prune after the switch may delete it); the fast
-# path counted at its finish.
-[ "$FAST" = 1 ] || count_linked "$T/releases/$ID" "\${PREV:+$T/releases/$PREV}"
-# After the count: kept old assets are neither sent nor linked by the upload.
-keep_assets "$T/releases/$ID"
-if [ "$SWITCH" = 1 ]; then
-  go_live
-else
-  say published "$ID"
-fi
-caps_save
-[ "$KEEP_LOCK" = 1 ] || lock_release
-say ok
-`;
-// command: upload: the finished upload waits, complete, for command: activate.
-const STAGE = (0,remote_lib.sh) `
-caps_load
-lock_check
-contained
-[ -e "$D/incoming/$STAGED" ] && fail release-exists "release $ID was already uploaded to this host"
-if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive "$INCOMING"; fi
-fence
-swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
-manifest_rename ".in.$INCOMING" ".in.$STAGED"
-# activate walks the release for its trust record when it publishes it.
-rm -f -- "$D/manifests/.fstat.$INCOMING"
-[ "$FAST" = 1 ] || count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
-lock_release
-say ok
-`;
-// The fast path's copy of the live release cannot be used after all (the build has no manifest):
-// an empty upload dir instead, for the checksum path.
-const RESET_UPLOAD = (0,remote_lib.sh) `
-lock_check
-contained
-fence
-rm -rf -- "$D/incoming/$INCOMING"
-manifest_discard "$INCOMING"
-mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
-say ok
-`;
-// A dry run's keep-assets: what keep_assets would link, read only (no lock, no fence, no write),
-// one "keep-candidate ./path" a file; the client leaves out what its build has.
-const KEEP_PLAN = (0,remote_lib.sh) `
-if [ -d "$T/releases" ] && [ -n "$KEEP_PATHS" ] && [ -n "$KEEP_FROM" ]; then
-  contained "$T/releases" "$D/kept"
-  keep_plan '' | while IFS= read -r line; do say keep-candidate "\${line#* }"; done
-fi
-say ok
-`;
-const AFTER_SWITCH = (0,remote_lib.sh) `
-lock_check
-run_hook after-switch "$AFTER_SWITCH" "$T/releases/$ID"
-# On failure the lock stays ours: the caller switches back (or releases it) next.
-[ "$HOOK_RC" = 0 ] || { LOCKED=0; fail hook-failed "after-switch exited with status $HOOK_RC"; }
-say ok
-`;
-const PRUNE = (0,remote_lib.sh) `
-lock_check
-contained
-prune_releases
-lock_release
-say ok
-`;
-const SWITCH_TO = (0,remote_lib.sh) `
-caps_load
-if [ "$TAKE" = 1 ]; then contained; need_swap; lock_take; else lock_check; contained; need_swap; fi
-release_dir_ok "$ID"
-[ -d "$T/releases/$ID" ] || fail release-missing "release $ID is not in $T/releases"
-go_live
-[ "$KEEP_LOCK" = 1 ] || lock_release
-say ok
-`;
-const INSPECT = (0,remote_lib.sh) `
-if [ "$CHECK_DEPLOY" = 1 ]; then
-  # a dry run: every check a deploy makes, without writing anything
-  command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
-  need_swap
-  p="$T"
-  while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done
-  [ -w "$p" ] || fail target-unwritable "$p is not writable by $(id -un)"
-  if [ -e "$T/$LINK" ] && [ ! -L "$T/$LINK" ]; then
-    fail link-not-symlink "$T/$LINK is a real directory or file, not a symlink"
-  fi
-  [ -e "$T/releases/$ID" ] && fail release-exists "release $ID already exists in $T/releases"
-  [ -d "$D/lock" ] && say locked-by "$(lock_owner)"
-  [ -d "$T/releases" ] && fs_split "$(live_id)"
-  [ "\${FAST:-0}" = 1 ] && [ -d "$T/releases" ] && [ ! -L "$T/releases" ] && fast_peek "$(live_id)"
-else
-  [ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
-fi
-[ -d "$T" ] && contained
-if [ "$TAKE_LOCK" = 1 ]; then
-  # A rollback switches: know that we can before taking the lock.
-  [ "\${NEED_SWAP:-0}" = 1 ] && need_swap
-  mkdir -p -- "$D" 2>/dev/null || fail target-unwritable "cannot create $D"
-  lock_take
-fi
-report_state
-say ok
-`;
-const RELEASE_LOCK = (0,remote_lib.sh) `
-[ -d "$T" ] && contained "$D" "$D/lock" "$D/incoming"
-if [ "$FORCE" = 1 ]; then
-  if [ -d "$D/lock" ]; then
-    o=$(lock_owner)
-    rm -rf -- "$D/lock" 2>/dev/null
-    if [ -e "$D/lock" ]; then fail unlock-failed "cannot remove $D/lock (held by $o) as $(id -un)"; fi
-    say unlocked "$o"
-  else
-    say not-locked
-    # The truth about why deploys fail here, when it is not a lock.
-    if [ -d "$D" ] && [ ! -w "$D" ]; then
-      warn "$D belongs to $(ls -ld -- "$D" | awk '{ print $3 }') and $(id -un) cannot write there: deploys cannot take the lock. On the server, as root: chown -R $(id -un):$(id -gn) $(shq "$T")"
-    fi
-  fi
-else
-  # A process of ours still at work (a call the client gave up on) stops before anything goes.
-  lock_mine && kill_run
-  # Our own upload (its name holds our token): no other run uses it, lock or not.
-  # A discarded upload takes the partly sent files (rsync --partial-dir) with it: on a full disk
-  # they hold the space.
-  [ -n "$DISCARD" ] && rm -rf -- "$D/incoming/$DISCARD"
-  [ -n "$DISCARD" ] && manifest_discard "$DISCARD"
-  # The partial dir is shared by every run's resume: only the lock's holder may empty it.
-  [ -n "$DISCARD" ] && lock_mine && rm -rf -- "$D/incoming/.rsync-partial"
-  # A fleet whose other hosts failed before the switch: our published, never-live release goes.
-  if [ -n "$UNPUBLISH" ] && lock_mine && [ ! -L "$T/releases" ] && [ -d "$T/releases/$UNPUBLISH" ] && [ "$(live_id)" != "$UNPUBLISH" ]; then
-    rm -rf -- "$T/releases/$UNPUBLISH" && kept_forget "$UNPUBLISH"
-    manifest_drop "$UNPUBLISH"
-  fi
-  lock_release
-fi
-say ok
-`;
-// After the client gave up on a call (timeout, cancel) or lost its connection in the middle of one:
-// stop what of this run still runs there, then say what the server serves. A release of ours that
-// went live has its log line (the history must say so); one published but never served goes back
-// to incoming/ (a re-run resumes from it). The lock is released unless our release is live and
-// the caller goes on (KEEP_LOCK: after-switch, the health check).
-const RECOVER = (0,remote_lib.sh) `
-if lock_mine; then
-  kill_run
-  live=$(live_id)
-  if [ -n "$ID" ] && [ "$live" = "$ID" ]; then
-    say switched "$ID"
-    kept_recorded "$ID"
-    if [ -n "$LOGLINE" ] && ! grep -qxF -- "$LOGLINE" "$D/log" 2>/dev/null; then
-      fence
-      log_append "$LOGLINE"
-      say logged
-    fi
-  elif [ -n "$ID" ] && [ -n "$INCOMING" ] && [ -d "$T/releases/$ID" ] && [ ! -e "$D/incoming/$INCOMING" ]; then
-    # Ours: prepare refused an id that existed, and the lock has been ours since.
-    fence
-    swap "$T/releases/$ID" "$D/incoming/$INCOMING" && say unpublished "$ID" && kept_forget "$ID" && manifest_rename "$ID" ".in.$INCOMING" && manifest_drop "$ID"
-  fi
-  # lock_release says "lock released" itself.
-  if [ "$KEEP_LOCK" = 1 ] && [ -n "$ID" ] && [ "$live" = "$ID" ]; then say lock kept
-  else lock_release
-  fi
-else
-  say lock not-ours "$(lock_owner)"
-fi
-say live "$(live_id)"
-say ok
-`;
-// command: doctor. Reads, never writes: no mkdir, no lock, no fence (it changes nothing to fence).
-// Each fact is one line; src/doctor.ts turns them into checks. Paths are the client's to name (it
-// knows T): a line carries only a fixed name and fields without spaces.
-const DOCTOR = (0,remote_lib.sh) `
-say user "$(id -un 2>/dev/null)" "$(id -gn 2>/dev/null)"
-say shell "\${SHELL:-}"
-if command -v rsync >/dev/null 2>&1; then say rsync-version "$(rsync --version 2>/dev/null | head -n 1)"; else say rsync-missing; fi
-# Found out now, never read from $D/caps: doctor says what the server can do today.
-MVKIND=$(mv_kind)
-say mv-kind "$MVKIND"
-# kind owner writable device of each part of the deploy root that exists
-part() {
-  if [ -L "$2" ]; then k=symlink
-  elif [ -d "$2" ]; then k=dir
-  elif [ -e "$2" ]; then k=file
-  else say part "$1" missing; return 0
-  fi
-  o=$(ls -ld -- "$2" 2>/dev/null | awk '{ print $3 }')
-  if [ -w "$2" ]; then w=1; else w=0; fi
-  say part "$1" "$k" "\${o:-?}" "$w" "$(dev_of "$2")"
-}
-# "$T/." follows a target that is a symlink to a directory (a deploy works through it).
-part target "$T/."
-part releases "$T/releases"
-part deploy "$D"
-part incoming "$D/incoming"
-part lock "$D/lock"
-part link "$T/$LINK"
-[ -L "$T/$LINK" ] && say link-to "$(readlink "$T/$LINK")"
-# The deepest directory that exists: where the first deploy creates the target.
-p="$T"
-while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname -- "$p"); done
-part nearest "$p/."
-[ "$p" = "$T" ] || say nearest-path "$p"
-# free KiB, then total and free inodes (a filesystem without an inode table, btrfs, says 0 0)
-say df "$(df -Pk "$p" 2>/dev/null | awk 'NR == 2 { print $4 }')" "$(df -Pi "$p" 2>/dev/null | awk 'NR == 2 { print $2, $4 }')"
-if [ -d "$D/lock" ] && [ ! -L "$D/lock" ]; then
-  say lock-owner "$(lock_owner | tr '\n' ' ')"
-  if lock_is_stale; then say lock-stale "$STALE_WHY"; else say lock-held; fi
-fi
-say ok
-`;
-// command: verify. Reads, never writes: no lock, no fence, no mkdir (nothing to fence). Sends the
-// release's recorded manifest, its kept-assets record, its tree (type, mode, size, path), its
-// symlinks' targets and the sha256 of each regular file, each as hex (od) under its own key: names may hold
-// any byte but NUL, so the data travels as bytes, never as text a reply line could misread.
-const VERIFY = (0,remote_lib.sh) `
-[ -d "$T" ] || fail no-target "$T does not exist: nothing was deployed there yet"
-contained "$D" "$D/log" "$T/releases" "$D/manifests" "$D/kept"
-command -v od >/dev/null 2>&1 || fail verify-tools "the server has no od (POSIX; GNU coreutils or busybox): cannot send what it reads"
-if command -v sha256sum >/dev/null 2>&1; then H=sha256sum
-elif command -v shasum >/dev/null 2>&1; then H='shasum -a 256'
-else fail verify-tools "the server has neither sha256sum (GNU coreutils, busybox) nor shasum (perl): cannot hash the release"
-fi
-report_state
-R=$ID
-[ -n "$R" ] || R=$(live_id)
-[ -n "$R" ] || fail nothing-live "nothing is live in $T ($T/$LINK is not a link into releases/), and no release was named"
-release_dir_ok "$R"
-[ -d "$T/releases/$R" ] || fail release-missing "release $R is not in $T/releases"
-say verifying "$R"
-# "KEY HEX…" reply lines of 2048 bytes each, for the bytes on stdin.
-hexout() {
-  od -An -v -tx1 | awk -v k="$1" '
-    { gsub(/[^0-9a-f]/, ""); b = b $0; n++ }
-    n == 128 { print "@@rad " k " " b; b = ""; n = 0 }
-    END { if (b != "") print "@@rad " k " " b; print "@@rad " k "-end" }'
-}
-# A record at most VERIFY_MAX bytes, a real file (a link there could read outside TARGET).
-record() {
-  if [ -f "$2" ] && [ ! -L "$2" ]; then
-    n=$(($(wc -c < "$2") + 0))
-    [ "$n" -le "$VERIFY_MAX" ] || fail verify-too-large "$2 is $n bytes, more than $VERIFY_MAX"
-    hexout "$1" < "$2"
-  else
-    say "no-$1"
-  fi
-}
-record manifest "$D/manifests/$R"
-record kept "$D/kept/$R"
-cd -- "$T/releases/$R" || fail release-missing "cannot enter $T/releases/$R as $(id -un)"
-n=$(find . | wc -l)
-[ "$n" -le "$VERIFY_MAX_ENTRIES" ] || fail verify-too-large "release $R has $n entries, more than $VERIFY_MAX_ENTRIES"
-# Each entry as one NUL-terminated record "<how><mode> <size> ./<path>": GNU find -printf (g: type
-# letter, octal permissions), else stat in batches: busybox/GNU stat -c (x: raw mode in hex), BSD
-# stat -f (o: raw mode in octal); a name with a newline (stat ends its lines there) one at a time.
-# Then each symlink as two: its path and its target.
-if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
-  find . -mindepth 1 -printf 'g%y %m %s %p\0' | hexout tree
-  find . -type l -printf '%p\0%l\0' | hexout links
-else
-  if stat -c %f . >/dev/null 2>&1; then sf=-c sfmt='x%f %s'; sn='%n'; else sf=-f sfmt='o%p %z'; sn='%N'; fi
-  {
-    find . -mindepth 1 ! -path "*$NL*" -exec stat "$sf" "$sfmt $sn" {} + | tr '\n' '\000'
-    find . -mindepth 1 -path "*$NL*" -exec sh -c '
-      sf=$1 fmt=$2; shift 2
-      for f; do m=$(stat "$sf" "$fmt" "$f") && printf "%s %s\0" "$m" "$f"; done' sh "$sf" "$sfmt" {} +
-  } | hexout tree
-  find . -type l -exec sh -c '
-    for f; do t=$(readlink "$f"; printf x); t=\${t%x}; printf "%s\0%s\0" "$f" "\${t%?}"; done' sh {} + | hexout links
-fi
-# "<sha256>  ./<path>" of each regular file, NUL-terminated. Names without a newline, CR or
-# backslash in one batch (no hasher escapes or splits those); the others one by one from stdin.
-{
-  find . -type f ! -path "*$NL*" ! -path "*$CR*" ! -path '*\\*' -exec $H {} + | tr '\n' '\000'
-  find . -type f \( -path "*$NL*" -o -path "*$CR*" -o -path '*\\*' \) -exec sh -c '
-    h=$1; shift
-    for f; do s=$($h < "$f") && printf "%s  %s\0" "\${s%% *}" "$f"; done' sh "$H" {} +
-} | hexout sums
-say ok
-`;
-const VAR_RULES = {
-    T: 'target',
-    LINK: 'link',
-    TOKEN: 'token',
-    LEFT: 'uint',
-    LOCK_WAIT: 'uint',
-    LOCK_TTL: 'uint',
-    LOCK_OWNER: 'json',
-    ID: 'name',
-    PREV: 'name',
-    INCOMING: 'name',
-    STAGED: 'name',
-    DISCARD: 'name',
-    UNPUBLISH: 'name',
-    PRUNE: 'names',
-    SHARED: 'shared',
-    LOGLINE: 'text',
-    MEASURE: 'flag',
-    SWITCH: 'flag',
-    KEEP_LOCK: 'flag',
-    TAKE: 'flag',
-    TAKE_LOCK: 'flag',
-    NEED_SWAP: 'flag',
-    CHECK_DEPLOY: 'flag',
-    FORCE: 'flag',
-    BEFORE_SWITCH: 'hook',
-    AFTER_SWITCH: 'hook',
-    KEEP_PATHS: 'patterns',
-    KEEP_FROM: 'names',
-    MANIFEST: 'manifest',
-    DIGEST: 'digest',
-    FAST: 'flag',
-    ROOT_MODE: 'mode',
-    VERIFY_MAX: 'uint',
-    VERIFY_MAX_ENTRIES: 'uint',
-};
-/** Whether a call of this script may take the lock (so the lock may be ours if it is cut short). */
-function mayTakeLock(name, vars) {
-    const v = vars;
-    return (name === 'prepare' || (name === 'switchTo' && v.TAKE === 1) || (name === 'inspect' && v.TAKE_LOCK === 1));
-}
-const SCRIPTS = {
-    prepare: PREPARE,
-    publishAndSwitch: PUBLISH_AND_SWITCH,
-    afterSwitch: AFTER_SWITCH,
-    stage: STAGE,
-    resetUpload: RESET_UPLOAD,
-    switchTo: SWITCH_TO,
-    inspect: INSPECT,
-    releaseLock: RELEASE_LOCK,
-    prune: PRUNE,
-    recover: RECOVER,
-    doctor: DOCTOR,
-    keepPlan: KEEP_PLAN,
-    verify: VERIFY,
-};
-/**
- * The exact text sent to `sh -s`: the values (quote.ts wireAssignments), the shared library, the
- * constant script as a function, called on the last line. sh has read every byte of the script by
- * then, so the watchdog may take over stdin (fd 9); everything else, hooks included, reads
- * /dev/null. A gated key's forced command (gate.ts) reads the values, checks each, skips the rest
- * up to the RUN line and runs its own copy of the same script.
- */
-function renderScript(name, vars) {
-    return `${(0,quote/* wireAssignments */.eD)(vars)}\n${WIRE_LIB}\nrad_main() {\n${wireScript(name)}\n}\n${RUN}\n`;
-}
-/**
- * The constant text as it travels: without its comment lines, a third of its bytes (each is a
- * round trip's worth on a slow link). Only constant text: a value (wireAssignments) is never
- * touched. A comment line inside a quoted string is one of an awk program (remote.test.ts checks).
- */
-function wireText(text) {
-    return text
-        .split('\n')
-        .filter((l) => !/^\s*#/.test(l))
-        .join('\n');
-}
-const WIRE_LIB = wireText(SERVER_LIB);
-const wired = new Map();
-function wireScript(name) {
-    let text = wired.get(name);
-    if (text === undefined) {
-        text = wireText(SCRIPTS[name]);
-        wired.set(name, text);
-    }
-    return text;
-}
-/**
- * A session opened ahead of its call (session.ts openAhead) is sent this at once: the library and
- * the script as functions, which sh reads and defines while nothing runs. The call then sends only
- * renderCall: the values, the library's start (rad_lib: its top level, in the order renderScript
- * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
- */
-function renderAhead(name) {
-    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
-}
-/** The rest of a script whose session was opened ahead (renderAhead). */
-function renderCall(vars) {
-    return `${(0,quote/* wireAssignments */.eD)(vars)}\nrad_lib\n${RUN}\n`;
-}
-/** The last line of every script: the gate skips what the client sent up to this exact line. */
-const RUN = 'exec 9<&0 </dev/null; watch_client; rad_main; exit $?';
-/** The version of what a client sends (the remote command, the values' form) that a gate checks. */
-const GATE_PROTOCOL = 1;
-/**
- * The remote command of a script: `sh -s` with harmless positional arguments that tell a gate
- * which script this is and in which protocol (plain sh ignores them).
- */
-function remoteCommand(name) {
-    return `sh -s rad ${GATE_PROTOCOL} ${name}`;
-}
 /**
  * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
  * each is escaped here, once, for all later uses: no control character survives, no value is longer
@@ -5382,7 +2254,7 @@ function remoteCommand(name) {
 function parseReply(stdout) {
     const reply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false };
     for (const raw of stdout.split('\n')) {
-        const line = (0,untrusted/* untrusted */.bp)(raw, REPLY_LINE_MAX);
+        const line = (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .untrusted */ .bp)(raw, REPLY_LINE_MAX);
         if (line.startsWith('@@rad-error ')) {
             const rest = line.slice('@@rad-error '.length);
             const sp = rest.indexOf(' ');
@@ -5411,2041 +2283,167 @@ function parseReply(stdout) {
 function first(reply, key) {
     return reply.values.get(key)?.[0] ?? '';
 }
-function remote_all(reply, key) {
+function all(reply, key) {
     return reply.values.get(key) ?? [];
 }
 
 
 /***/ }),
 
-/***/ 743:
+/***/ 530:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  d1: () => (/* binding */ runCommand)
-});
-
-// UNUSED EXPORTS: GIVE_UP_GRACE_MS, dispatch, sshOptions
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(598);
-;// CONCATENATED MODULE: external "assert"
-const external_assert_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(896);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   d1: () => (/* binding */ runCommand),
+/* harmony export */   kT: () => (/* binding */ checkRsync)
+/* harmony export */ });
+/* unused harmony exports sshOptions, GIVE_UP_GRACE_MS */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(916);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(671);
+/* harmony import */ var _runner_platform_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(188);
+/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(60);
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
-function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
+
 
 
 
 /**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
+ * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
+ * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
  */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
 /**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
+ * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
+ * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
  */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(916);
-// EXTERNAL MODULE: ./src/format.ts
-var format = __nccwpck_require__(264);
-// EXTERNAL MODULE: ./src/history.ts
-var src_history = __nccwpck_require__(155);
-// EXTERNAL MODULE: ./src/host.ts
-var src_host = __nccwpck_require__(237);
-// EXTERNAL MODULE: ./src/outcome.ts
-var src_outcome = __nccwpck_require__(671);
-// EXTERNAL MODULE: ./src/remote.ts + 1 modules
-var src_remote = __nccwpck_require__(769);
-// EXTERNAL MODULE: ./src/session.ts
-var src_session = __nccwpck_require__(927);
-;// CONCATENATED MODULE: ./src/switch.ts
-
-
-/** go_live's variables for a plan, and the log line they carry (recover looks for it). */
-function goLiveVars(ctx, host, plan) {
-    const entry = (0,src_host/* newEntry */.bk)(ctx, host.session.label, plan.id, plan.event, plan.from);
-    if (plan.digest)
-        entry.digest = plan.digest;
+function sshOptions(settings, allowOwnSsh = false, ownerPid) {
+    const t = settings.trusted;
+    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
     return {
-        ID: plan.id,
-        PREV: plan.prev ?? '',
-        LOGLINE: (0,src_history/* logLine */.BP)(entry),
-        PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
-        MEASURE: plan.measure ? 1 : 0,
-        KEEP_FROM: (plan.keepFrom ?? []).join(' '),
+        hosts: settings.hosts,
+        jumpHost: settings.jumpHost,
+        key: settings.key,
+        keyPassphrase: settings.keyPassphrase,
+        trusted: settings.trusted,
+        acceptUnknownHostKey: settings.acceptUnknownHostKey,
+        persistSeconds: 300,
+        ownerPid,
+        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
     };
 }
-const flag = (b) => (b ? 1 : 0);
+/** After the timeout, the clean-up's share of the 10 s the step may still take. */
+const GIVE_UP_GRACE_MS = 8_000;
 /**
- * Switches one host's link (the switchTo script) to what `vars` say (see goLiveVars). `take`: take
- * the lock first (we no longer hold it); `keepLock`: keep it past the switch (more steps follow).
- * The session learns the lock's state from the reply.
+ * The runner's rsync, checked (findRsync): begun as early as the front end can, as nothing
+ * connects before it is done. A rejection is left for the awaiting caller (never unhandled).
  */
-function switchTo(host, vars, lock, signal) {
-    return host.session.call('switchTo', { ...vars, TAKE: flag(lock.take), KEEP_LOCK: flag(lock.keepLock) }, { signal });
+function checkRsync() {
+    const check = (0,_runner_platform_js__WEBPACK_IMPORTED_MODULE_3__/* .findRsync */ .Zz)((0,_runner_platform_js__WEBPACK_IMPORTED_MODULE_3__/* .onPath */ .L)('rsync'));
+    check.catch(() => { });
+    return check;
 }
-
-// EXTERNAL MODULE: ./src/words.ts
-var src_words = __nccwpck_require__(846);
-;// CONCATENATED MODULE: ./src/commands.ts
-
-
-
-
-
-
-
-
-
-/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
-function setup(ctx) {
-    const s = ctx.settings;
-    return (0,src_host/* hostRuns */.hA)(ctx, s.command === 'rollback' ? s.rollbackTo : '');
-}
-/** Connects and reads each host's state (taking the lock when asked); collects failures. */
-async function inspectAll(ctx, hosts, takeLock) {
-    const failures = [];
-    await (0,src_session/* pool */.dz)(hosts, ctx.settings.maxParallel, async (h) => {
-        try {
-            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
-            const reply = await h.session.call('inspect', {
-                TAKE_LOCK: takeLock ? 1 : 0,
-                // A rollback renames the link: the server must be able to, before the lock is taken.
-                NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
-                CHECK_DEPLOY: 0,
-                ID: '',
-            });
-            h.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`));
-            const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
-            if (lock)
-                ctx.reporter.info(`${h.session.label}: locked by ${lock}`);
-            (0,src_outcome/* setLive */.jN)(h.result, ctx.settings.target, h.state.live);
-            h.result.freeKb = h.state.freeKb;
-            h.result.status = 'not-switched';
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    });
-    return failures;
-}
-async function unlockAll(ctx, hosts) {
-    await Promise.all(hosts
-        .filter((h) => h.session.lock === 'held')
-        .map(async (h) => {
-        try {
-            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
-            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
-            { signal: ctx.signal.aborted ? (0,src_session/* giveUpSignal */.Ny)() : (0,src_session/* cleanupSignal */.Z5)() });
-        }
-        catch (e) {
-            ctx.reporter.warning(`${h.session.label}: could not release the lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
-        }
-    }));
-}
-function outcome(hosts, releases, error) {
-    const first = hosts[0]?.result;
-    return {
-        releaseId: first?.releaseId ?? '',
-        hosts: hosts.map((h) => h.result),
-        rolledBack: false,
-        error,
-        releases,
+/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
+async function runCommand(settings, opts) {
+    const controller = new AbortController();
+    let timedOut = false;
+    let cancelled = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, settings.timeoutSeconds * 1000);
+    // The step ends within timeout + 10 s: what the servers may still change ends before that.
+    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
+    const onSignal = () => {
+        cancelled = true;
+        controller.abort();
     };
-}
-/** Hosts that serve different releases are worth a loud word. */
-function reportDisagreement(ctx, hosts) {
-    const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
-    if (hosts.length > 1 && lives.size > 1) {
-        ctx.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
-    }
-}
-/** Which release a host rolls back to, or why it cannot. */
-function chooseRollback(state, rollbackTo, words = src_words/* ACTION_WORDS */.d) {
-    const existing = new Set(state.releases);
-    if (rollbackTo) {
-        if (!existing.has(rollbackTo)) {
-            return {
-                problem: `release ${rollbackTo} is not on the server`,
-                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
-            };
-        }
-        if (rollbackTo === state.live)
-            return { problem: `release ${rollbackTo} is already live`, hint: '' };
-        return { target: rollbackTo };
-    }
-    if (!state.live)
-        return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' };
-    const target = (0,src_history/* rollbackTarget */.es)(state.log, state.live, existing);
-    if (!target) {
-        return {
-            problem: `the deploy log knows no good release that was live before ${state.live}`,
-            hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
-        };
-    }
-    return { target };
-}
-async function runRollback(ctx) {
-    const s = ctx.settings;
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, true);
-    if (failures.length > 0) {
-        await unlockAll(ctx, hosts);
-        return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Rollback'));
-    }
-    reportDisagreement(ctx, hosts);
-    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
-    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
-    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
-    for (const h of moving === hosts ? [] : already) {
-        ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
-    }
-    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, ctx.words));
-    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
-    const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
-    if (problems.length > 0 || targets.size > 1) {
-        await unlockAll(ctx, hosts);
-        const first = choices.find((c) => 'problem' in c);
-        const msg = problems.length > 0
-            ? `Rollback refused: ${problems.join('; ')}`
-            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
-        const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
-        return outcome(hosts, [], new errors/* DeployError */.s(msg, hint, 'rollback-refused'));
-    }
-    const target = [...targets][0];
-    const switchFailures = [];
-    await Promise.all(moving.map(async (h) => {
-        const from = h.state?.live ?? '';
-        h.result.attemptedReleaseId = target;
-        try {
-            await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
-                take: false,
-                keepLock: false,
-            });
-            (0,src_outcome/* setLive */.jN)(h.result, s.target, target);
-            Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
-            ctx.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            (0,src_outcome/* settleFailedSwitch */.$A)(h.result, s.target, from, err);
-            h.result.error = err.message;
-            switchFailures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    }));
-    await unlockAll(ctx, hosts);
-    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(switchFailures, hosts.length, 'Rollback'));
-}
-async function runList(ctx) {
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, false);
-    reportDisagreement(ctx, hosts);
-    const firstOk = hosts.find((h) => h.state);
-    const releases = firstOk?.state
-        ? (0,src_history/* listReleases */.tH)(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
-        : [];
-    for (const h of hosts) {
-        if (!h.state)
-            continue;
-        h.result.status = 'not-switched';
-        // Progress only: each front end renders outcome.releases itself.
-        const rows = (0,src_history/* listReleases */.tH)(h.state.log, h.state.releases, h.state.live);
-        ctx.reporter.info(`${h.session.label}: ${(0,format/* plural */.LS)(rows.length, 'release')}`);
-    }
-    return outcome(hosts, releases, (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'List'));
-}
-async function runPrune(ctx) {
-    const s = ctx.settings;
-    const hosts = setup(ctx);
-    const failures = await inspectAll(ctx, hosts, true);
-    await Promise.all(hosts
-        .filter((h) => h.session.lock === 'held' && h.state)
-        .map(async (h) => {
-        const st = h.state;
-        const prune = (0,src_history/* releasesToPrune */.W3)(st.log, st.releases, st.live, s.keepReleases);
-        try {
-            const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
-            h.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
-            ctx.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${(0,src_history/* badReleases */.Gj)(st.log).size} marked bad)`);
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-    }));
-    await unlockAll(ctx, hosts);
-    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Prune'));
-}
-async function runUnlock(ctx) {
-    const hosts = setup(ctx);
-    const failures = [];
-    await (0,src_session/* pool */.dz)(hosts, ctx.settings.maxParallel, async (h) => {
-        try {
-            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
-            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
-            const was = (0,src_remote/* first */.$1)(reply, 'unlocked');
-            h.result.status = 'not-switched';
-            ctx.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-    });
-    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Unlock'));
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(24);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: ./src/build-scan.ts
-
-
-
-const KEEP = 10;
-function kind(e) {
-    if (e.isFIFO())
-        return 'FIFO';
-    if (e.isSocket())
-        return 'socket';
-    if (e.isCharacterDevice())
-        return 'character device';
-    if (e.isBlockDevice())
-        return 'block device';
-    return '';
-}
-/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
-function specialFiles(source) {
-    const found = { count: 0, names: [] };
-    const stack = [''];
-    while (stack.length > 0) {
-        const rel = stack.pop();
-        let entries;
-        try {
-            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
-        }
-        catch {
-            continue; // rsync reports what it cannot read
-        }
-        for (const e of entries) {
-            const p = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isDirectory())
-                stack.push(p);
-            else if (kind(e)) {
-                found.count++;
-                if (found.names.length < KEEP)
-                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
-            }
-        }
-    }
-    return found;
-}
-/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
-function specialFilesWarning(found) {
-    if (found.count === 0)
-        return '';
-    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
-    return `The build holds ${(0,format/* plural */.LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
-}
-
-// EXTERNAL MODULE: ./src/deploy-host.ts
-var deploy_host = __nccwpck_require__(399);
-// EXTERNAL MODULE: ./src/keep-assets.ts
-var keep_assets = __nccwpck_require__(602);
-// EXTERNAL MODULE: ./src/untrusted.ts
-var untrusted = __nccwpck_require__(873);
-;// CONCATENATED MODULE: ./src/go-live.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
- * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
- * lines go out together, so the action can fence them from the runner's command parser.
- */
-function hookOutput(ctx, label) {
-    let batch = [];
-    const splitter = new untrusted/* LineSplitter */.g3((line, dropped) => batch.push(`${label} | ${(0,untrusted/* shownLine */.QN)(line, dropped)}`));
-    return (chunk) => {
-        splitter.push(chunk);
-        if (batch.length === 0)
-            return;
-        const lines = batch;
-        batch = [];
-        if (ctx.reporter.output)
-            ctx.reporter.output(lines);
-        else
-            for (const l of lines)
-                ctx.reporter.info(l);
-    };
-}
-/**
- * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
- * fresh link over the old one), log, prune; the lock is kept when more steps follow.
- */
-async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
-    const s = ctx.settings;
-    let reply;
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const token = opts.token ?? (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(8).toString('hex');
+    let outcome;
+    let failure;
+    let ssh;
+    let closed = Promise.resolve();
     try {
-        reply = await run.session.call('publishAndSwitch', {
-            ...deployGoLive(ctx, run),
-            INCOMING: run.incoming,
-            SHARED: s.shared.join('\n'),
-            BEFORE_SWITCH: s.beforeSwitch,
-            SWITCH: doSwitch ? 1 : 0,
-            KEEP_LOCK: keepLock ? 1 : 0,
-            KEEP_PATHS: (0,keep_assets/* keepPathsValue */.$Z)(s.keepAssets),
-            ...(await (0,deploy_host/* manifestVars */.M4)(run)),
-        }, { onStderr: hookOutput(ctx, run.session.label) });
+        // Windows, no ssh, openrsync or an old rsync: stop here, before anything connects.
+        const unsupported = (0,_runner_platform_js__WEBPACK_IMPORTED_MODULE_3__/* .platformProblem */ .J4)(process.platform);
+        if (unsupported)
+            throw unsupported;
+        // rsync --version runs while the private ssh directory is written; caught here, so a failure
+        // of either is the one reported, never unhandled.
+        const rsync = (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(settings.command).uploads ? (opts.rsync ?? checkRsync()) : Promise.resolve('');
+        const sshPath = (0,_runner_platform_js__WEBPACK_IMPORTED_MODULE_3__/* .findSsh */ .Ar)();
+        ssh = await _ssh_js__WEBPACK_IMPORTED_MODULE_5__/* .Ssh */ .L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
+        const rsyncPath = await rsync;
+        // Every command but doctor connects to the first host first: its handshake (the longest wait
+        // of a small deploy) starts now, while the rest of the run gets ready; its step awaits it.
+        const first = settings.hosts[0];
+        if (first && !(0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(settings.command).probes)
+            ssh.connect(0, first.label, controller.signal);
+        // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
+        // running it took ~30 ms of every start, before anything could connect).
+        const { dispatch } = await Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 81));
+        outcome = await dispatch({
+            settings,
+            ssh,
+            reporter: opts.reporter,
+            signal: controller.signal,
+            deadline,
+            token,
+            rsyncPath,
+            onLock: opts.onLock,
+            words: opts.words,
+        });
+        failure = outcome.error;
     }
     catch (e) {
-        await afterLostConnection(ctx, run, keepLock && doSwitch, e);
-        return;
-    }
-    run.published = true;
-    (0,deploy_host/* recordLinked */.rX)(ctx, run, reply);
-    run.result.assetsKept = (0,keep_assets/* keptCount */.O8)((0,src_remote/* all */.Q7)(reply, 'kept')[0]);
-    if (doSwitch)
-        wentLive(ctx, run, reply);
-    else
-        ctx.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
-}
-/** go_live's values for this deploy: our release, logged as deployed, pruning what retention drops. */
-function deployGoLive(ctx, run) {
-    const s = ctx.settings;
-    const state = run.state;
-    const vars = goLiveVars(ctx, run, {
-        id: s.releaseId,
-        event: 'deploy',
-        from: '',
-        prev: state.live,
-        prune: (entry) => (0,src_history/* releasesToPrune */.W3)([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
-        // The fast path's publish measured the disk from its own walk (fast_finish).
-        measure: !run.fast,
-        keepFrom: deployKeepSources(ctx, state),
-        digest: run.digest,
-    });
-    run.logLine = vars.LOGLINE;
-    return vars;
-}
-/** The releases keep-assets links old files from on this host ('' when it is off). */
-function deployKeepSources(ctx, state) {
-    const s = ctx.settings;
-    if (s.keepAssets.length === 0)
-        return [];
-    return (0,keep_assets/* keepSources */.qT)(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases);
-}
-/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
-function keptWords(ctx, run) {
-    if (ctx.settings.keepAssets.length === 0)
-        return '';
-    return `; kept ${(0,format/* plural */.LS)(run.result.assetsKept, 'old asset')} (keep-assets, hard links from the last releases: nothing sent)`;
-}
-function wentLive(ctx, run, reply) {
-    const s = ctx.settings;
-    run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
-    if (run.switched)
-        (0,src_outcome/* setLive */.jN)(run.result, s.target, s.releaseId);
-    else
-        (0,src_outcome/* liveUnknown */.Nn)(run.result);
-    run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
-    run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
-    run.result.status = 'deployed';
-    ctx.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${(0,format/* plural */.LS)(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${(0,format/* bytes */.ee)(run.result.diskKb * 1024)} on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
-}
-/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
-async function switchHost(ctx, run) {
-    let reply;
-    try {
-        reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true });
-    }
-    catch (e) {
-        await afterLostConnection(ctx, run, true, e);
-        return;
-    }
-    wentLive(ctx, run, reply);
-}
-/** Step 4 on one host: the after-switch hook, in the live release. */
-async function afterSwitch(ctx, run) {
-    const s = ctx.settings;
-    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(ctx, run.session.label) });
-}
-/** Puts the link back on the release that was live before, marking ours bad. */
-async function revert(ctx, run, why) {
-    const s = ctx.settings;
-    const previous = run.state?.live ?? '';
-    if (!previous) {
-        ctx.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
-        return;
-    }
-    const reply = await switchTo(run, goLiveVars(ctx, run, { id: previous, event: 'revert', from: s.releaseId }), 
-    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
-    { take: run.session.lock !== 'held', keepLock: false }, 
-    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
-    ctx.signal.aborted ? (0,src_session/* giveUpSignal */.Ny)() : (0,src_session/* cleanupSignal */.Z5)());
-    if ((0,src_remote/* first */.$1)(reply, 'switched') === previous)
-        (0,src_outcome/* setLive */.jN)(run.result, s.target, previous);
-    else
-        (0,src_outcome/* liveUnknown */.Nn)(run.result);
-    run.result.status = 'reverted';
-    ctx.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
-}
-/**
- * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
- * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
- */
-async function recover(ctx, run, keepLock) {
-    const s = ctx.settings;
-    run.session.fresh = true;
-    const reply = await run.session.call('recover', {
-        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
-        INCOMING: run.incoming,
-        LOGLINE: run.logLine,
-        KEEP_LOCK: keepLock ? 1 : 0,
-    }, { signal: (0,src_session/* giveUpSignal */.Ny)() });
-    const live = (0,src_host/* readServerState */.dd)(reply).live;
-    // What the link serves, as the server says now: the outputs name it.
-    (0,src_outcome/* setLive */.jN)(run.result, s.target, live);
-    const word = (0,src_remote/* first */.$1)(reply, 'lock').split(' ')[0];
-    // The session has taken the lock's state from the same line.
-    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
-    const switched = s.releaseId !== '' && live === s.releaseId;
-    if (switched) {
-        run.published = true;
-        run.switched = true;
-    }
-    run.unconfirmed = false;
-    return { live, switched, lock, assetsKept: (0,keep_assets/* keptCount */.O8)((0,src_remote/* first */.$1)(reply, 'kept')) };
-}
-/** A sentence on what the server serves after recover. */
-function serving(ctx, found) {
-    const s = ctx.settings;
-    const lock = found.lock === 'not-ours'
-        ? 'the deploy lock is no longer ours'
-        : found.lock === 'kept'
-            ? 'the lock is still ours'
-            : 'the lock was released';
-    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
-}
-/**
- * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
- * out over a new connection, then go on as if the reply had come (switched: after-switch and the
- * health check follow) or fail saying exactly what is served.
- */
-async function afterLostConnection(ctx, run, keepLock, e) {
-    const err = (0,src_outcome/* toDeployError */.pH)(e);
-    const s = ctx.settings;
-    if (err.code !== 'connection-lost' || ctx.signal.aborted) {
-        (0,src_outcome/* settleFailedSwitch */.$A)(run.result, s.target, run.state?.live ?? '', err);
-        throw err;
-    }
-    const label = run.session.label;
-    ctx.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
-    let found;
-    try {
-        found = await recover(ctx, run, keepLock);
-    }
-    catch (e2) {
-        run.unconfirmed = true;
-        (0,src_outcome/* liveUnknown */.Nn)(run.result);
-        throw new errors/* DeployError */.s(`${label}: the connection dropped during the switch and reconnecting failed (${(0,src_outcome/* toDeployError */.pH)(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
-    }
-    ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`);
-    if (found.switched) {
-        run.result.status = 'deployed';
-        run.result.assetsKept = found.assetsKept;
-        ctx.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
-        return;
-    }
-    throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
-}
-
-// EXTERNAL MODULE: ./src/healthcheck.ts
-var healthcheck = __nccwpck_require__(689);
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-// EXTERNAL MODULE: ./src/manifest.ts
-var manifest = __nccwpck_require__(546);
-;// CONCATENATED MODULE: ./src/fast-path.ts
-/**
- * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
- * remote-manifest.ts): every entry of its manifest that the server still has as recorded, with its
- * type, mode, size and hash (cut to 16 hex digits where the server can check the digest at
- * publish). The plan compares the build's manifest with it: an entry the same in both is kept (the
- * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
- * new manifest in terms of the live one (the delta), so only the changed lines travel.
- */
-
-
-
-/** node:zlib, loaded when an offer comes zipped: most runs never need it (a few ms of every start). */
-const zlib = () => (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('node:zlib');
-/** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
-const MAX_OFFER_BYTES = 256 * 1024 * 1024;
-const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
-function parseOfferLine(line, n) {
-    if (line === 'u')
-        return undefined;
-    const m = OFFER_LINE.exec(line);
-    const fail = () => new manifest/* ManifestError */.Sh(`the server's fast-path offer, line ${n}: not an entry`);
-    if (!m)
-        throw fail();
-    const [, type, mode, size, hash, raw] = m;
-    if ((type === 'l') !== (mode === '-') ||
-        (type === 'f') === (size === '-') ||
-        (type === 'd') !== (hash === '-'))
-        throw fail();
-    return {
-        type,
-        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
-        size: type === 'f' ? Number(size) : -1,
-        hash: type === 'd' ? '' : hash,
-        path: (0,manifest/* unescapePath */.a3)(raw),
-    };
-}
-/**
- * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
- * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
- */
-function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
-    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
-    const plain = (0,src_remote/* all */.Q7)(reply, 'fp');
-    // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
-    let given = 0;
-    for (const l of z.length > 0 ? z : plain)
-        given += l.length + 1;
-    if (given > maxBytes)
-        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer is over ${maxBytes} bytes`);
-    let text;
-    if (z.length > 0) {
-        const packed = Buffer.from(z.join(''), 'base64');
-        try {
-            text = zlib().gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8');
-        }
-        catch (e) {
-            throw new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: ${e.message}`);
-        }
-        if (text.endsWith('\n'))
-            text = text.slice(0, -1);
-    }
-    else
-        text = plain.join('\n');
-    const lines = text === '' ? [] : text.split('\n');
-    const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '');
-    if (!root)
-        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer has no root mode`);
-    return { entries: lines.slice(1).map((l, i) => parseOfferLine(l, i + 1)), rootMode: root[1] };
-}
-function same(e, o) {
-    if (!o || o.type !== e.type || o.mode !== e.mode || o.size !== e.size)
-        return false;
-    return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
-}
-/** Whether the defined entries' paths strictly ascend (the manifests' order: path bytes). */
-function ascending(list) {
-    let prev;
-    for (const e of list) {
-        if (!e)
-            continue;
-        if (prev !== undefined && (0,manifest/* comparePaths */.cD)(prev, e.path) >= 0)
-            return false;
-        prev = e.path;
-    }
-    return true;
-}
-/**
- * The offer's index of each build path, asked in the build's order: one pass over both when both
- * are in path order (every manifest is: a fifth of the time of a Map of 50,000 paths), else a Map
- * (an offer from a server that reordered it is still read right).
- */
-function matcher(build, offer) {
-    if (!ascending(build) || !ascending(offer)) {
-        const live = new Map();
-        offer.forEach((o, i) => {
-            if (o)
-                live.set(o.path, i);
-        });
-        return (p) => live.get(p);
-    }
-    let j = 0;
-    return (p) => {
-        for (; j < offer.length; j++) {
-            const o = offer[j];
-            if (!o)
-                continue;
-            const c = (0,manifest/* comparePaths */.cD)(o.path, p);
-            if (c === 0)
-                return j++;
-            if (c > 0)
-                return undefined;
-        }
-        return undefined;
-    };
-}
-/**
- * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
- * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
- * changed (rsync makes it or sets its mode; what it holds is decided entry by entry).
- */
-function planFast(build, offer) {
-    // The server reads its trees with find, a line a name: such a name would break its check.
-    const nl = build.entries.find((e) => e.path.includes('\n'));
-    if (nl)
-        throw new manifest/* ManifestError */.Sh(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
-    const liveLine = matcher(build.entries, offer.entries);
-    const lines = [manifest/* HEADER */.El];
-    const send = [];
-    if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
-        send.push('.');
-    let keptFiles = 0;
-    let runStart = -1;
-    let runEnd = -1;
-    const flush = () => {
-        if (runStart < 0)
-            return;
-        lines.push(runStart === runEnd ? `=${runStart + 1}` : `=${runStart + 1}-${runEnd + 1}`);
-        runStart = -1;
-    };
-    for (const e of build.entries) {
-        const i = liveLine(e.path);
-        if (i !== undefined && same(e, offer.entries[i])) {
-            if (runStart >= 0 && i === runEnd + 1)
-                runEnd = i;
-            else {
-                flush();
-                runStart = i;
-                runEnd = i;
-            }
-            if (e.type === 'f')
-                keptFiles++;
-            continue;
-        }
-        flush();
-        lines.push((0,manifest/* formatLine */.IL)(e));
-        send.push(e.path);
-    }
-    flush();
-    return { send, delta: `${lines.join('\n')}\n`, keptFiles };
-}
-
-// EXTERNAL MODULE: ./src/gate.ts + 2 modules
-var src_gate = __nccwpck_require__(899);
-// EXTERNAL MODULE: ./src/hints.ts
-var hints = __nccwpck_require__(957);
-;// CONCATENATED MODULE: ./src/prepare.ts
-
-
-
-
-
-
-
-
-
-
-/**
- * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
- * escape hatch should the fast path ever misjudge a server).
- */
-function fastPathAllowed(env = process.env) {
-    return env.RAD_FAST_PATH !== '0';
-}
-/** The build's manifest for this host's prepare, or undefined (said once, as information). */
-async function buildManifestOf(ctx, run) {
-    const m = await run.manifest;
-    if (m instanceof Error) {
-        if (run.session.index === 0)
-            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
-        return undefined;
-    }
-    return m;
-}
-/** Why prepare did not take the fast path (its `fast` reply). */
-function fastWhy(code) {
-    const why = {
-        'no-live': 'nothing is live yet',
-        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
-        untrusted: 'the live release could not be read or does not match its manifest',
-        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
-        'no-remove': 'what the server could not trust could not be removed from the linked copy',
-        resume: 'an upload that failed since the live release went live holds files this one reuses',
-    };
-    return why[code] ?? 'the server did not say why';
-}
-async function connect(ctx, run) {
-    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
-    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
-        const learned = await ctx.ssh.learnedHostKeys();
-        if (learned.trim()) {
-            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${(0,src_session/* wordsOf */.Z9)(ctx).input('accept-unknown-host-key')}). Pin its key: set ${(0,src_session/* wordsOf */.Z9)(ctx).input('known-hosts')} to\n${learned.trim()}`);
-        }
-    }
-}
-/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
-async function prepare(ctx, run) {
-    const other = [];
-    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
-    run.touched = true;
-    const activate = ctx.settings.command === 'activate';
-    // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
-    // beside prepare's end, so its round trips and its library are not waited for later. Not through
-    // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
-    // session would give it rsync's place).
-    const early = new EarlyPlan(run, (plan, gated) => {
-        if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
-            run.session.openAhead('publishAndSwitch');
-    });
-    const reply = await run.session.call('prepare', {
-        ID: ctx.settings.releaseId,
-        // activate uploads nothing: it checks that command: upload left the release waiting.
-        INCOMING: activate ? '' : run.incoming,
-        STAGED: activate ? (0,deploy_host/* stagedName */.wp)(ctx.settings.releaseId) : '',
-        SHARED: ctx.settings.shared.join('\n'),
-        // The server copies the live release while the build is still being hashed here.
-        FAST: !activate && fastPathAllowed() ? 1 : 0,
-    }, {
-        onOther: (l) => other.push(l),
-        onStdout: activate ? undefined : (c) => early.push(c),
-    });
-    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
-    if (fast && fast !== 'ok')
-        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
-    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
-    run.ownsUpload = ctx.settings.command !== 'activate';
-    run.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
-    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => src_host/* SAFE_NAME_RE */.kM.test(l) && l !== run.incoming);
-    run.result.previousReleaseId = run.state.live;
-    (0,src_outcome/* setLive */.jN)(run.result, ctx.settings.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    if (other.length > 0) {
-        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
-        await (0,deploy_host/* dropUpload */.Ve)(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
-    }
-    const gate = run.session.gate;
-    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
-        // The gate would refuse them at the switch: say so before anything is uploaded.
-        await (0,deploy_host/* dropUpload */.Ve)(run);
-        const w = (0,src_session/* wordsOf */.Z9)(ctx);
-        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, (0,src_gate/* gateHint */.jo)('hook-refused'), 'hook-refused');
-    }
-    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${(0,format/* plural */.LS)(run.state.releases.length, 'release')} on disk; ${(0,format/* bytes */.ee)(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
-    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
-    if (activate)
-        return;
-    const manifest = await buildManifestOf(ctx, run);
-    run.digest = manifest?.digest ?? '';
-    if (fast === 'ok')
-        await planUpload(ctx, run, reply, manifest, await early.plan(reply));
-}
-/**
- * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
- * up to it while the server's copy ends (at 10,000 files, 1% changed, on the WAN model: the copy
- * ends ~80 ms after the offer, and planning takes about as long). Used only when the whole reply
- * carries the same offer.
- */
-class EarlyPlan {
-    run;
-    onPlanned;
-    /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
-    chunks = [];
-    /** The end of what came, enough to find a mark cut across two chunks. */
-    tail = '';
-    planned;
-    offerLines = 0;
-    constructor(run, 
-    /** Told the early plan (and whether a gate answered), as soon as it is made. */
-    onPlanned = () => { }) {
-        this.run = run;
-        this.onPlanned = onPlanned;
-    }
-    push(chunk) {
-        if (this.planned)
-            return;
-        const seen = this.tail + chunk;
-        const at = seen.indexOf(MARK_LINE);
-        this.chunks.push(chunk);
-        if (at < 0) {
-            this.tail = seen.slice(-MARK_LINE.length);
-            return;
-        }
-        const text = this.chunks.join('');
-        // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
-        const upTo = (0,src_remote/* parseReply */.UV)(text.slice(0, text.length - seen.length + at + 1));
-        this.chunks = [];
-        this.tail = '';
-        this.offerLines = offerLineCount(upTo);
-        this.planned = Promise.resolve(this.run.manifest).then((m) => {
-            if (!m || m instanceof Error)
-                return undefined;
-            let plan;
-            try {
-                plan = planFast(m, readOffer(upTo));
-            }
-            catch (e) {
-                return { error: e };
-            }
-            this.onPlanned(plan, (0,src_remote/* first */.$1)(upTo, 'gate') !== '');
-            return { plan };
-        });
-    }
-    /** The plan made early, if the whole reply's offer is the one it was made from. */
-    async plan(reply) {
-        if (!this.planned || offerLineCount(reply) !== this.offerLines)
-            return undefined;
-        return this.planned;
-    }
-}
-const MARK_LINE = `\n${src_remote/* MARK */.M$} offer-sent\n`;
-const offerLineCount = (r) => (0,src_remote/* all */.Q7)(r, 'fz').length + (0,src_remote/* all */.Q7)(r, 'fp').length;
-/**
- * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
- * with an offer that cannot be read, the server's copy of the live release goes and an empty
- * upload dir takes its place: the checksum path (rsync compares with the live release itself).
- */
-async function planUpload(ctx, run, reply, manifest, early) {
-    let why = 'the build has no manifest';
-    if (manifest && early) {
-        if ('plan' in early) {
-            run.fast = early.plan;
-            return;
-        }
-        why = early.error.message;
-    }
-    else if (manifest) {
-        try {
-            run.fast = planFast(manifest, readOffer(reply));
-            return;
-        }
-        catch (e) {
-            why = e.message;
-        }
-    }
-    ctx.reporter.info(`${run.session.label}: checksum path: ${why}`);
-    await run.session.call('resetUpload', { INCOMING: run.incoming });
-}
-/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
-function fsSplitWarnings(target, split, live) {
-    const out = [];
-    if (split.includes('incoming')) {
-        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
-    }
-    if (split.includes('live')) {
-        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
-    }
-    return out;
-}
-function warnFsSplit(ctx, label, split, live) {
-    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
-        ctx.reporter.warning(`${label}: ${w}`);
-}
-/** command: upload: leave the finished upload waiting under a name activate knows. */
-async function stage(ctx, run) {
-    const reply = await run.session.call('stage', {
-        ID: ctx.settings.releaseId,
-        INCOMING: run.incoming,
-        STAGED: (0,deploy_host/* stagedName */.wp)(ctx.settings.releaseId),
-        PREV: run.state?.live ?? '',
-        ...(await (0,deploy_host/* manifestVars */.M4)(run)),
-    });
-    (0,deploy_host/* recordLinked */.rX)(ctx, run, reply);
-    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${(0,src_session/* wordsOf */.Z9)(ctx).command('activate')} to make it live`);
-}
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(455);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: ./src/proc.ts + 1 modules
-var proc = __nccwpck_require__(684);
-;// CONCATENATED MODULE: ./src/rsync.ts
-
-
-/**
- * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
- * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
- * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
- */
-function chmodSpec(userChmod) {
-    return `ug-s,${userChmod}`;
-}
-/**
- * The rsync argv, pure so a test can read it.
- * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
- *   new release only when every preserved attribute matches: preserving times would link nothing.
- * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
- * - never `--inplace` (it would write through those hard links into old releases).
- * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
- *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
- */
-function rsyncArgs(plan) {
-    const args = [
-        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
-        '--links',
-        '--perms',
-        `--chmod=${chmodSpec(plan.chmod)}`,
-        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
-        ...(plan.protectArgs === false ? [] : ['--protect-args']),
-        '--stats',
-        '--no-human-readable',
-        `--timeout=${plan.ioTimeout}`,
-        '-e',
-        plan.rsh,
-    ];
-    if (plan.progress)
-        args.push('--info=progress2', '--no-inc-recursive');
-    if (plan.dryRun)
-        args.push('--dry-run', '--itemize-changes');
-    if (plan.partialDir)
-        args.push(`--partial-dir=${plan.partialDir}`);
-    for (const d of plan.linkDest.slice(0, 20))
-        args.push(`--link-dest=${d}`);
-    for (const f of plan.filter)
-        args.push(`--filter=${f}`);
-    for (const e of plan.exclude)
-        args.push(`--exclude=${e}`);
-    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
-    return args;
-}
-function num(text, label) {
-    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
-    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
-}
-/** Parses `--stats --no-human-readable` output. */
-function parseStats(text) {
-    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
-    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
-    const filesTransferred = num(text, 'Number of regular files transferred');
-    return {
-        files,
-        filesTransferred,
-        filesLinked: Math.max(0, files - filesTransferred),
-        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
-        bytesSent: num(text, 'Total bytes sent'),
-        bytesReceived: num(text, 'Total bytes received'),
-        totalSize: num(text, 'Total file size'),
-        transferredSize: num(text, 'Total transferred file size'),
-    };
-}
-/** Lines of `--itemize-changes` output that name a file to send (dry run). */
-function itemizedFiles(text) {
-    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
-}
-/** The one place rsync runs. */
-function runRsync(rsyncPath, plan, opts) {
-    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
-}
-
-;// CONCATENATED MODULE: ./src/release-manifest.ts
-
-
-
-
-
-
-/** rsync's `\#ooo` escapes of --out-format names, back to the bytes (a `\` alone stays). */
-function unescapeRsyncName(line) {
-    if (!line.includes('\\#'))
-        return line;
-    const parts = [];
-    let last = 0;
-    for (const m of line.matchAll(/\\#([0-7]{3})/g)) {
-        parts.push(Buffer.from(line.slice(last, m.index), 'utf8'), Buffer.from([Number.parseInt(m[1], 8)]));
-        last = m.index + m[0].length;
-    }
-    parts.push(Buffer.from(line.slice(last), 'utf8'));
-    return Buffer.concat(parts).toString('utf8');
-}
-/** The excludes of the upload as rsync gets them: the user's, and the shared paths. */
-function uploadExcludes(s) {
-    return [...s.exclude, ...s.shared.map((p) => `/${p}`)];
-}
-/**
- * The set of paths rsync sends under the exclude/filter rules, from a local dry run with the same
- * rules: the rules are rsync's own (anchoring, `**`, merge files, per-directory rules), so only
- * rsync applies them exactly. Directories end in '/' in its listing.
- */
-async function rsyncSelection(s, rsyncPath, signal) {
-    const empty = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-list-'));
-    try {
-        const args = ['--recursive', '--links', '--dry-run', '--out-format=%n'];
-        for (const f of s.filter)
-            args.push(`--filter=${f}`);
-        for (const e of uploadExcludes(s))
-            args.push(`--exclude=${e}`);
-        args.push(`${external_node_path_default().resolve(s.source).replace(/\/+$/, '')}/`, `${empty}/`);
-        const r = await (0,proc/* run */.e)(rsyncPath, args, { signal });
-        if (r.code !== 0)
-            throw new manifest/* ManifestError */.Sh(`rsync could not list the build (exit ${r.code}): ${r.stderr.trim()}`);
-        const out = new Set();
-        for (const l of r.stdout.split('\n'))
-            if (l)
-                out.add(unescapeRsyncName(l).replace(/\/$/, ''));
-        return out;
+        failure = (0,_outcome_js__WEBPACK_IMPORTED_MODULE_2__/* .toDeployError */ .pH)(e);
     }
     finally {
-        await (0,promises_.rm)(empty, { recursive: true, force: true });
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        // Never rejects: a directory that could not be deleted is said (the post step tries again).
+        if (ssh)
+            closed = ssh.dispose().catch((e) => {
+                opts.reporter.warning(`Could not delete the private ssh directory: ${e instanceof Error ? e.message : String(e)}`);
+            });
     }
-}
-/** The manifest of the build; the error says why there is none (the deploy goes on without). */
-async function buildReleaseManifest(s, rsyncPath, signal) {
-    const chmod = chmodSpec(s.chmod);
-    const umask = (0,manifest/* currentUmask */.zF)();
-    const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
-    const selected = rules ? await rsyncSelection(s, rsyncPath, signal) : undefined;
-    const entries = await (0,manifest/* buildManifest */.u1)(s.source, {
-        chmod,
-        umask,
-        keep: selected ? (p) => selected.has(p) : undefined,
-        signal,
-    });
-    const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
-    const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
-    const text = (0,manifest/* formatManifest */.L_)(entries);
-    return { entries, text, digest: (0,manifest/* manifestDigest */.It)(text), rootMode: root.toString(8).padStart(4, '0') };
-}
-
-;// CONCATENATED MODULE: ./src/upload.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
-async function upload(ctx, run) {
-    if (run.fast) {
-        await fastUpload(ctx, run, run.fast);
-        return;
+    if (timedOut) {
+        const flag = opts.timeoutFlag;
+        failure = new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .DeployError */ .s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.unconfirmed?.length
+            ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
+            : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
+                ? 'The switch had completed before the timeout (see above).'
+                : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
     }
-    const s = ctx.settings;
-    const live = run.state?.live ?? '';
-    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
-    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
-    const linkDest = [];
-    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
-    if (live && !run.state?.releases.includes(live)) {
-        ctx.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
-    }
-    else if (live)
-        linkDest.push(`${s.target}/releases/${live}`);
-    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
-    for (const l of run.leftovers)
-        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
-    const stats = await uploadRsync(ctx, run, linkDest, undefined);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
-        await (0,deploy_host/* dropUpload */.Ve)(run);
-        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
-    }
-    Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred });
-    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
-    // the links at publish, and files-linked is that count, 0 until then (a failed publish links
-    // nothing that is served).
-    run.unchanged = stats.filesLinked;
-    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${(0,format/* bytes */.ee)(stats.bytesSent)} on the wire`);
-}
-/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
-async function uploadRsync(ctx, run, linkDest, filesFrom) {
-    const s = ctx.settings;
-    let lastProgress = 0;
-    const started = Date.now();
-    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
-    await run.session.makeRoom();
-    const result = await runRsync(ctx.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest,
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: false,
-        ioTimeout: 120,
-        progress: true,
-        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
-        partialDir: `${s.target}/.deploy/incoming/${deploy_host/* PARTIAL_DIR */.CL}`,
-        protectArgs: run.session.gate === undefined,
-        filesFrom,
-    }, {
-        signal: ctx.signal,
-        env: ctx.ssh.childEnv(),
-        onStdout: (chunk) => {
-            // rsync has its session now: publish's opens beside it, its round trips not waited for
-            // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
-            if (s.command === 'deploy')
-                run.session.openAhead('publishAndSwitch');
-            const line = chunk
-                .split(/[\r\n]/)
-                .filter((l) => /%/.test(l))
-                .pop();
-            // A live progress line where the caller can draw one (the CLI on a terminal).
-            if (line)
-                ctx.reporter.progress?.(run.session.label, line.trim());
-            const now = Date.now();
-            if (now - lastProgress < 10_000 || now - started < 10_000)
-                return;
-            if (line) {
-                lastProgress = now;
-                ctx.reporter.info(`${run.session.label}: ${(0,format/* progressText */.l_)(line)}`);
-            }
-        },
-    });
-    if (result.aborted)
-        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
-    if (result.code !== 0) {
-        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
-        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
-        if (full)
-            await (0,deploy_host/* dropUpload */.Ve)(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
-    }
-    return parseStats(result.stdout);
-}
-/** The fast path's list for rsync --files-from --from0. */
-function fastList(plan) {
-    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
-}
-/**
- * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
- * less what it could not trust; rsync sends what the plan lists into it (each listed file written
- * anew, never through a link: --ignore-times), or does not run at all.
- */
-async function fastUpload(ctx, run, plan) {
-    const s = ctx.settings;
-    const m = (await run.manifest);
-    const files = m.entries.filter((e) => e.type === 'f').length;
-    if (m.entries.every((e) => e.type === 'd') && !s.allowEmpty) {
-        await (0,deploy_host/* dropUpload */.Ve)(run);
-        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
-    }
-    let stats;
-    if (plan.send.length > 0) {
-        const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
-        try {
-            const file = external_node_path_default().join(dir, 'list');
-            await (0,promises_.writeFile)(file, fastList(plan));
-            stats = await uploadRsync(ctx, run, [], file);
-        }
-        finally {
-            await (0,promises_.rm)(dir, { recursive: true, force: true });
-        }
-    }
-    const sent = stats?.filesTransferred ?? 0;
-    Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent });
-    run.unchanged = files - sent;
-    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${(0,format/* bytes */.ee)(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
-}
-/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
-function emptyReleaseError(s, label, sharedExcluded) {
-    const inputs = [
-        s.exclude.length > 0 ? 'exclude' : '',
-        s.filter.length > 0 ? 'filter' : '',
-        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
-    ].filter(Boolean);
-    return new errors/* DeployError */.s(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
-}
-/** Dry run: the same checks without the lock or any write, and what would be sent. */
-async function dryRun(ctx, run) {
-    const s = ctx.settings;
-    const reply = await run.session.call('inspect', {
-        TAKE_LOCK: 0,
-        CHECK_DEPLOY: 1,
-        ID: s.releaseId,
-        FAST: s.command === 'deploy' && fastPathAllowed() ? 1 : 0,
-    });
-    run.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
-    run.result.previousReleaseId = run.state.live;
-    // A dry run changes nothing: what is live is what was live.
-    (0,src_outcome/* setLive */.jN)(run.result, s.target, run.state.live);
-    run.result.freeKb = run.state.freeKb;
-    const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
-    if (lock)
-        ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
-    const live = run.state.live;
-    if (await fastDryRun(ctx, run, reply))
-        return;
-    // Compared by checksum against the live release: exactly what a deploy would send.
-    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`;
-    const remote = ctx.ssh.rsyncRemote(run.session.index, dest);
-    const result = await runRsync(ctx.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest: [],
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: true,
-        ioTimeout: 120,
-        progress: false,
-        protectArgs: run.session.gate === undefined,
-    }, { signal: ctx.signal, env: ctx.ssh.childEnv() });
-    if (result.code !== 0) {
-        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}`);
-    }
-    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
-    const stats = parseStats(result.stdout);
-    if (stats.files + stats.links === 0 && !s.allowEmpty) {
-        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
-    }
-    await dryRunResult(ctx, run, reply, items, stats.files);
-}
-/** A dry run's counts and words, whichever way it found what a deploy would send. */
-async function dryRunResult(ctx, run, reply, items, files) {
-    const s = ctx.settings;
-    const live = run.state?.live ?? '';
-    run.result.filesTransferred = items.length;
-    const split = (0,src_remote/* all */.Q7)(reply, 'fs-split');
-    warnFsSplit(ctx, run.session.label, split, live);
-    // Unchanged files become links only where one filesystem holds them all.
-    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, files - items.length);
-    run.result.status = 'dry-run';
-    run.result.assetsKept = await (0,keep_assets/* dryRunKept */.bU)(ctx, run);
-    ctx.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${(0,format/* plural */.LS)(files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${(0,keep_assets/* keptNote */.Hl)(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
-}
-/**
- * A dry run on the fast path: the server offered the live release (read only), and the plan says
- * what a deploy would send, without rsync walking both trees. False (the rsync way) without an
- * offer or a manifest.
- */
-async function fastDryRun(ctx, run, reply) {
-    if ((0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length === 0)
-        return false;
-    const m = await run.manifest;
-    if (!m || m instanceof Error)
-        return false;
-    let plan;
-    let offer;
-    try {
-        offer = readOffer(reply);
-        plan = planFast(m, offer);
-    }
-    catch (e) {
-        ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${e.message}`);
-        return false;
-    }
-    const types = new Map(m.entries.map((e) => [e.path, e.type]));
-    const offered = new Set(offer.entries.map((o) => o?.path));
-    // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
-    const sent = plan.send
-        .filter((p) => types.get(p) === 'f')
-        .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`);
-    const files = m.entries.filter((e) => e.type === 'f').length;
-    if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
-        throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0);
-    }
-    await dryRunResult(ctx, run, reply, sent, files);
-    return true;
+    return { outcome, failure, timedOut, cancelled, closed };
 }
 
-;// CONCATENATED MODULE: ./src/deploy.ts
 
+/***/ }),
 
+/***/ 5:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ar: () => (/* binding */ findSsh),
+/* harmony export */   J4: () => (/* binding */ platformProblem),
+/* harmony export */   L: () => (/* binding */ onPath),
+/* harmony export */   PC: () => (/* binding */ parseRsyncVersion),
+/* harmony export */   Zz: () => (/* binding */ findRsync)
+/* harmony export */ });
+/* unused harmony exports MIN_RSYNC, MAC_RSYNC_CANDIDATES, rsyncProblem, noRsyncError, rsyncCandidates */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(916);
+/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(684);
 
-
-
-
-
-
-
-/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
-async function releaseLocks(ctx, runs, discardUploads) {
-    if (ctx.signal.aborted) {
-        await giveUp(ctx, runs);
-        return;
-    }
-    await Promise.all(runs
-        // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
-        .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
-        .map(async (r) => {
-        try {
-            await r.session.call('releaseLock', {
-                FORCE: 0,
-                DISCARD: discardUploads ? r.incoming : '',
-                UNPUBLISH: discardUploads && r.published && !r.switched ? ctx.settings.releaseId : '',
-            }, { signal: (0,src_session/* cleanupSignal */.Z5)() });
-        }
-        catch (e) {
-            ctx.reporter.warning(`${r.session.label}: could not release the deploy lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
-        }
-    }));
-}
-/**
- * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
- * what is served and release the lock, within a short bound. What is reported is what was found.
- */
-async function giveUp(ctx, runs) {
-    const s = ctx.settings;
-    await Promise.all(runs
-        // Held, or maybe ours (a call that takes it was cut short); a prepare that never finished too.
-        .filter((r) => r.session.lock !== 'free' || (r.touched && r.state === undefined))
-        .map(async (r) => {
-        const label = r.session.label;
-        try {
-            const found = await recover(ctx, r, false);
-            if (found.switched) {
-                r.result.status = 'deployed';
-                ctx.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(ctx, found)}`);
-            }
-            else {
-                if (r.result.status === 'deployed')
-                    r.result.status = 'failed';
-                r.switched = false;
-                ctx.reporter.info(`${label}: stopped on the server: ${serving(ctx, found)}`);
-            }
-        }
-        catch (e) {
-            r.unconfirmed = true;
-            ctx.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${(0,src_outcome/* toDeployError */.pH)(e).message}); the post step (or command: unlock) tries again`);
-        }
-    }));
-}
-/**
- * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
- * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
- * the hosts already switched go back. All hosts end on the same release, or on the one they had.
- */
-async function runDeploy(ctx) {
-    const runs = (0,deploy_host/* deployHosts */.d)(ctx);
-    try {
-        return await deployRuns(ctx, runs);
-    }
-    finally {
-        // A session opened ahead that no call took gets no script: it ends having run nothing.
-        for (const r of runs)
-            r.session.dropAhead();
-    }
-}
-async function deployRuns(ctx, runs) {
-    const s = ctx.settings;
-    const outcome = {
-        releaseId: s.releaseId,
-        hosts: runs.map((r) => r.result),
-        rolledBack: false,
-        error: undefined,
-        get unconfirmed() {
-            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
-        },
-        // Only beside release-id when that is ours: the digest of what the link serves, never of an attempt.
-        get releaseDigest() {
-            const h = runs[0];
-            return h?.result.liveKnown && h.result.releaseId === s.releaseId ? (h.digest ?? '') : '';
-        },
-    };
-    const failures = [];
-    const stamp = (r) => {
-        r.result.durationMs = Date.now() - r.start;
-    };
-    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
-    const group = (name, fn) => runs.length === 1 ? ctx.reporter.group(name, fn) : fn();
-    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
-    const step = async (r, name, fn) => {
-        let ok = true;
-        try {
-            await group(`${r.session.label}: ${name}`, fn);
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            r.result.status = 'failed';
-            r.result.error = err.message;
-            failures.push(err);
-            ok = false;
-        }
-        stamp(r);
-        return ok;
-    };
-    if (s.command === 'deploy' || s.command === 'upload') {
-        // Read and hashed while the connections open and the servers prepare (each host's plan waits
-        // for it); started after this turn, so the first ssh is spawned before the build is walked.
-        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
-            const warning = specialFilesWarning(specialFiles(s.source));
-            if (warning)
-                ctx.reporter.warning(warning);
-            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
-        });
-        for (const r of runs)
-            r.manifest = manifest;
-    }
-    await (0,src_session/* pool */.dz)(runs, s.maxParallel, async (r) => {
-        r.start = Date.now();
-        if (!(await step(r, 'connect and check', () => connect(ctx, r))))
-            return;
-        if (s.dryRun) {
-            await step(r, 'dry run', () => dryRun(ctx, r));
-            return;
-        }
-        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
-            return;
-        if (s.command === 'activate')
-            r.incoming = (0,deploy_host/* stagedName */.wp)(s.releaseId);
-        else if (!(await step(r, 'upload', () => upload(ctx, r))))
-            return;
-        r.result.status = 'uploaded';
-    });
-    if (s.dryRun || failures.length > 0) {
-        await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');
-        for (const r of runs)
-            if (r.result.status === 'uploaded')
-                r.result.status = 'not-switched';
-        outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
-        return outcome;
-    }
-    if (s.command === 'upload') {
-        await Promise.all(runs.map((r) => stage(ctx, r).catch((e) => failures.push((0,src_outcome/* toDeployError */.pH)(e)))));
-        await releaseLocks(ctx, runs, false);
-        outcome.error = (0,src_outcome/* fleetFailure */.BV)(failures, s.hosts.length, 'Upload');
-        return outcome;
-    }
-    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
-    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
-    const fleet = runs.length > 1;
-    if (!fleet) {
-        const r = runs[0];
-        await step(r, 'publish and switch', () => publishAndSwitch(ctx, r, after, true));
-    }
-    else {
-        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
-        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(ctx, r, true, false))));
-        if (failures.length > 0) {
-            await releaseLocks(ctx, runs, s.command === 'deploy');
-            for (const r of runs)
-                if (r.result.status !== 'failed')
-                    r.result.status = 'not-switched';
-            outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
-            return outcome;
-        }
-        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(ctx, r))));
-    }
-    if (failures.length === 0 && after) {
-        await Promise.all(runs.map(async (r) => {
-            if (!s.afterSwitch)
-                return;
-            try {
-                await group(`${r.session.label}: after-switch`, () => afterSwitch(ctx, r));
-            }
-            catch (e) {
-                const err = (0,src_outcome/* toDeployError */.pH)(e);
-                r.result.error = err.message;
-                failures.push(err);
-            }
-        }));
-        if (failures.length === 0 && s.healthcheckUrl) {
-            try {
-                await (0,healthcheck/* healthcheck */.j3)(s.healthcheckUrl, { signal: ctx.signal, reporter: ctx.reporter });
-            }
-            catch (e) {
-                failures.push((0,src_outcome/* toDeployError */.pH)(e));
-            }
-        }
-        if (failures.length > 0 && !s.rollbackOnFailure) {
-            ctx.reporter.warning(`The new release stays live (${(0,src_session/* wordsOf */.Z9)(ctx).input('rollback-on-failure', 'false')}) although a check after the switch failed (the error says which).`);
-        }
-    }
-    const switchFailed = runs.some((r) => r.result.status === 'failed');
-    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
-        // All or nothing: hosts that did switch go back to what they served before.
-        for (const r of runs.filter((x) => x.switched)) {
-            try {
-                await revert(ctx, r, 
-                // The reason is the run's error, said once (the annotation), not again in this warning.
-                switchFailed ? 'another host failed to switch' : 'a check after the switch failed');
-                outcome.rolledBack = true;
-            }
-            catch (e) {
-                // Refused before its switch, the revert left our release live; anything else: unknown.
-                (0,src_outcome/* settleFailedSwitch */.$A)(r.result, s.target, s.releaseId, (0,src_outcome/* toDeployError */.pH)(e));
-                ctx.reporter.warning(`${r.session.label}: could not switch back: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
-            }
-        }
-    }
-    await releaseLocks(ctx, runs, false);
-    for (const r of runs)
-        stamp(r);
-    if (failures.length > 0) {
-        const what = switchFailed ? 'The switch' : 'A check after the switch';
-        const back = outcome.rolledBack ? '; the hosts were switched back' : '';
-        outcome.error = (0,src_outcome/* failedOn */.L7)(failures, s.hosts.length, (n, m) => `${what} failed on ${n} of ${m} hosts${back}.`);
-        if (s.hosts.length === 1 && outcome.rolledBack && outcome.error) {
-            outcome.error = new errors/* DeployError */.s(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
-        }
-    }
-    return outcome;
-}
-
-;// CONCATENATED MODULE: ./src/runner-platform.ts
 
 
 
@@ -7508,7 +2506,7 @@ function rsyncProblem(info) {
 function platformProblem(platform) {
     if (platform !== 'win32')
         return undefined;
-    return new errors/* DeployError */.s('rsync-atomic-deploy does not run on Windows runners: it needs rsync, which Windows does not ship, ' +
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s('rsync-atomic-deploy does not run on Windows runners: it needs rsync, which Windows does not ship, ' +
         "and OpenSSH's connection sharing (ControlMaster, one SSH connection per deploy), which Windows' ssh lacks.", 'Run the deploy job on Linux (runs-on: ubuntu-latest) or macOS (with `brew install rsync`). A build made ' +
         'on Windows can reach it through actions/upload-artifact and actions/download-artifact.', 'runner');
 }
@@ -7518,7 +2516,34 @@ function noRsyncError(tried, platform) {
     const fix = platform === 'darwin'
         ? 'Install a real rsync: `brew install rsync` (it goes to /opt/homebrew/bin or /usr/local/bin, which are used before /usr/bin/rsync).'
         : `Install rsync ${MIN_RSYNC.join('.')} or later on this machine (e.g. \`apt-get install rsync\`) and make sure it is on PATH.`;
-    return new errors/* DeployError */.s(`No usable rsync on this machine (${why}). Nothing was contacted.`, fix, 'runner');
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s(`No usable rsync on this machine (${why}). Nothing was contacted.`, fix, 'runner');
+}
+/**
+ * The first `name` on PATH that is a file this process may execute, or '' when there is none: what
+ * @actions/io's which() finds, looked up without awaiting a stat per PATH entry (7-8 ms of every
+ * deploy's start, before the connection could open). Entries that cannot be read are skipped.
+ */
+function onPath(name, pathVar = process.env.PATH ?? '') {
+    for (const dir of pathVar.split((node_path__WEBPACK_IMPORTED_MODULE_1___default().delimiter))) {
+        if (!dir)
+            continue;
+        const p = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, name);
+        try {
+            if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(p).isFile())
+                continue;
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.accessSync)(p, node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.X_OK);
+            return p;
+        }
+        catch { }
+    }
+    return '';
+}
+/** ssh on PATH, or why not: checked before anything connects. */
+function findSsh(pathVar) {
+    const p = onPath('ssh', pathVar);
+    if (p)
+        return p;
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .DeployError */ .s('No ssh on this machine (none on PATH). Nothing was contacted.', "Install OpenSSH's client on this machine (e.g. `apt-get install openssh-client`) and make sure it is on PATH.", 'runner');
 }
 /** Candidates in order: the rsync on PATH first, then (macOS) Homebrew's. Duplicates dropped. */
 function rsyncCandidates(onPath, platform) {
@@ -7531,7 +2556,7 @@ function rsyncCandidates(onPath, platform) {
  * The rsync to run: the first candidate whose `--version` is a real rsync ≥ MIN_RSYNC. Run once per
  * command that uploads, before connecting.
  */
-async function findRsync(onPath, platform = process.platform, exists = external_node_fs_.existsSync, versionOf = rsyncVersionText) {
+async function findRsync(onPath, platform = process.platform, exists = node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync, versionOf = rsyncVersionText) {
     const tried = [];
     for (const p of rsyncCandidates(onPath, platform)) {
         if (p !== onPath && !exists(p))
@@ -7552,825 +2577,9 @@ async function findRsync(onPath, platform = process.platform, exists = external_
     throw noRsyncError(tried, platform);
 }
 async function rsyncVersionText(p) {
-    const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+    const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
     // openrsync may print its banner to stderr, and exit non-zero for --version.
     return `${r.stdout}\n${r.stderr}`;
-}
-
-;// CONCATENATED MODULE: ./src/doctor.ts
-/**
- * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
- * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
- * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
- * them as data (CommandOutcome.doctor); the CLI and the action render them.
- */
-
-
-
-
-
-
-
-
-
-
-/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
-const MIN_FREE_KB = 100 * 1024;
-const MIN_FREE_INODES = 1000;
-/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
-const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
-const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
-const doctor_ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
-const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
-/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
-function readParts(reply) {
-    const parts = new Map();
-    for (const v of (0,src_remote/* all */.Q7)(reply, 'part')) {
-        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
-        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
-        parts.set(name, { kind: k, owner, writable: w === '1', dev });
-    }
-    return parts;
-}
-function localRsyncCheck(local) {
-    if ('problem' in local)
-        return bad('rsync here', local.problem.message, local.problem.hint);
-    return doctor_ok('rsync here', `${local.version} (${local.path})`);
-}
-function serverRsyncCheck(reply) {
-    const name = 'rsync on the server';
-    if (reply.values.has('rsync-missing')) {
-        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', (0,hints/* remoteErrorHint */.yj)('rsync-missing', { target: '', linkName: '', user: '' }));
-    }
-    const line = (0,src_remote/* first */.$1)(reply, 'rsync-version');
-    const v = parseRsyncVersion(line);
-    if (v.kind === 'rsync' && v.version[0] >= 3)
-        return doctor_ok(name, line.replace(/\s+/g, ' ').trim());
-    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
-}
-function shellCheck(reply) {
-    const name = 'login shell';
-    const shell = (0,src_remote/* first */.$1)(reply, 'shell');
-    if (reply.other.length === 0)
-        return doctor_ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
-    return bad(name, `${shell || 'the login shell'} printed ${(0,format/* plural */.LS)(reply.other.length, 'line')} before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, (0,hints/* startupFileHint */.r1)(shell, 'prints'));
-}
-function targetCheck(parts, reply, ctx, me) {
-    const name = 'target';
-    const t = parts.get('target');
-    const fix = (0,hints/* remoteErrorHint */.yj)('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
-    if (!t || t.kind === 'missing') {
-        const near = parts.get('nearest');
-        const where = (0,src_remote/* first */.$1)(reply, 'nearest-path') || '/';
-        if (near?.writable)
-            return doctor_ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
-        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
-    }
-    if (t.kind !== 'dir')
-        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
-    if (!t.writable)
-        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
-    const chown = `On the server, as root: chown -R ${me}:${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
-    for (const [p, label] of [
-        ['releases', 'releases/'],
-        ['deploy', '.deploy/'],
-        ['incoming', '.deploy/incoming/'],
-        ['lock', '.deploy/lock'],
-    ]) {
-        const part = parts.get(p);
-        if (!part || part.kind === 'missing')
-            continue;
-        if (part.kind === 'symlink') {
-            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, (0,hints/* remoteErrorHint */.yj)('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
-        }
-        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
-            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
-        }
-    }
-    return doctor_ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
-}
-function filesystemCheck(parts, ctx) {
-    const name = 'one filesystem';
-    const dev = (...names) => {
-        for (const n of names) {
-            const p = parts.get(n);
-            if (p && p.kind !== 'missing' && p.dev)
-                return p.dev;
-        }
-        return '';
-    };
-    const releases = dev('releases', 'target', 'nearest');
-    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
-    if (releases && incoming && releases !== incoming) {
-        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
-    }
-    return doctor_ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
-}
-/** Free space (KiB, as df -k says it) in format.ts's units. */
-function kib(n) {
-    return (0,format/* bytes */.ee)(n * 1024);
-}
-function spaceCheck(reply, ctx) {
-    const name = 'free space';
-    const [kb = '', total = '', free = ''] = (0,src_remote/* first */.$1)(reply, 'df').split(' ');
-    const freeKb = Number(kb);
-    if (kb === '' || !Number.isFinite(freeKb))
-        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
-    const noTable = Number(total) === 0;
-    const inodes = Number(free);
-    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
-    const fix = `Free space on the server: prune old releases (${(ctx.words ?? src_words/* ACTION_WORDS */.d).command('prune')}) or grow the disk.`;
-    if (freeKb < MIN_FREE_KB)
-        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
-    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
-        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
-    }
-    return doctor_ok(name, detail);
-}
-const RENAME_TOOLS = {
-    gnu: 'mv -T',
-    bsd: 'mv -h',
-    perl: 'perl rename()',
-    python: 'python3 os.rename()',
-};
-function renameCheck(reply) {
-    const name = 'atomic switch';
-    const tool = RENAME_TOOLS[(0,src_remote/* first */.$1)(reply, 'mv-kind')];
-    if (tool)
-        return doctor_ok(name, `renames the link with ${tool}`);
-    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${(0,hints/* remoteErrorHint */.yj)('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
-}
-function linkCheck(parts, reply, ctx) {
-    const name = ctx.linkName;
-    const link = parts.get('link');
-    const path = `${ctx.target}/${ctx.linkName}`;
-    if (!link || link.kind === 'missing')
-        return doctor_ok(name, `${path} does not exist yet: the first deploy creates it`);
-    if (link.kind === 'symlink') {
-        const to = (0,src_remote/* first */.$1)(reply, 'link-to');
-        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
-        return doctor_ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
-    }
-    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, (0,hints/* remoteErrorHint */.yj)('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
-}
-function lockCheck(reply, ctx) {
-    const name = 'lock';
-    const owner = (0,src_remote/* first */.$1)(reply, 'lock-owner').trim();
-    if (reply.values.has('lock-held')) {
-        return bad(name, `held by another run: ${owner}`, (0,hints/* remoteErrorHint */.yj)('locked', {
-            target: ctx.target,
-            linkName: ctx.linkName,
-            user: ctx.user,
-            words: ctx.words,
-        }));
-    }
-    if (reply.values.has('lock-stale')) {
-        return doctor_ok(name, `a stale lock (${(0,src_remote/* first */.$1)(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
-    }
-    return doctor_ok(name, 'free');
-}
-/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
-function doctorChecks(reply, ctx) {
-    const parts = readParts(reply);
-    const me = (0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
-    return [
-        shellCheck(reply),
-        localRsyncCheck(ctx.local),
-        serverRsyncCheck(reply),
-        targetCheck(parts, reply, ctx, me),
-        filesystemCheck(parts, ctx),
-        spaceCheck(reply, ctx),
-        renameCheck(reply),
-        linkCheck(parts, reply, ctx),
-        lockCheck(reply, ctx),
-    ];
-}
-/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
-function connectionChecks(err, trustedBy) {
-    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
-    if (HOST_KEY_CODES.has(err.code))
-        return [bad('host key', say(err), err.hint)];
-    const hostKey = doctor_ok('host key', `matches ${trustedBy}`);
-    if (LOGIN_CODES.has(err.code))
-        return [hostKey, bad('login', say(err), err.hint)];
-    if (err.code === 'login-shell')
-        return [hostKey, doctor_ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
-    return [bad('connection', say(err), err.hint)];
-}
-async function localRsync() {
-    try {
-        const p = await findRsync(await which('rsync', false));
-        const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
-        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
-    }
-    catch (e) {
-        return { problem: (0,src_outcome/* toDeployError */.pH)(e) };
-    }
-}
-/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
-function doctorFailure(report, connectionErrors) {
-    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
-    if (failed.length === 0)
-        return undefined;
-    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
-    const hint = 'Fix what each ✗ line says, then run doctor again.';
-    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
-    return new errors/* DeployError */.s(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
-}
-/**
- * Whether the key is gated (a forced command, gate.ts): a fact, not a fault, so ✓ either way; the
- * detail says what a stolen key could do.
- */
-function accessCheck(gate, target) {
-    return gate
-        ? doctor_ok('access', `key is gated: rsync-atomic-deploy-gate ${gate.version} lets it only deploy to ${target}`)
-        : doctor_ok('access', 'key is not gated: it can run any command as the deploy user (README "Least privilege": init --gate)');
-}
-/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
-async function runDoctor(core) {
-    const s = core.settings;
-    const local = await localRsync();
-    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
-    const trustedBy = s.acceptUnknownHostKey
-        ? 'the key learned on first use (accept-unknown-host-key)'
-        : ownSetup
-            ? 'your known_hosts'
-            : (core.words ?? src_words/* ACTION_WORDS */.d).input('known-hosts');
-    const connectionErrors = [];
-    const results = await (0,src_session/* pool */.dz)(s.hosts, s.maxParallel, async (spec, i) => {
-        const start = Date.now();
-        const session = new src_session/* HostSession */.HV(core, i, spec);
-        const result = (0,src_outcome/* blankResult */.mE)(spec.label, '');
-        let checks;
-        try {
-            await core.ssh.connect(i, spec.label, core.signal);
-            const reply = await session.call('doctor', { ID: '' });
-            checks = [
-                doctor_ok('host key', `matches ${trustedBy}`),
-                doctor_ok('login', `as ${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || spec.user}`),
-                accessCheck(session.gate, s.target),
-                ...doctorChecks(reply, {
-                    target: s.target,
-                    linkName: s.linkName,
-                    user: spec.user,
-                    trustedBy,
-                    local,
-                    words: core.words,
-                }),
-            ];
-            const to = (0,src_remote/* first */.$1)(reply, 'link-to');
-            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
-            (0,src_outcome/* setLive */.jN)(result, s.target, id);
-            result.status = 'not-switched';
-        }
-        catch (e) {
-            const err = (0,src_outcome/* toDeployError */.pH)(e);
-            if (err.code === 'cancelled')
-                throw err;
-            if (err.code !== 'login-shell')
-                connectionErrors.push(err);
-            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
-            result.error = err.message;
-        }
-        result.durationMs = Date.now() - start;
-        return { result, checks: { host: spec.label, checks } };
-    });
-    const doctor = results.map((r) => r.checks);
-    return {
-        releaseId: results[0]?.result.releaseId ?? '',
-        hosts: results.map((r) => r.result),
-        rolledBack: false,
-        error: doctorFailure(doctor, connectionErrors),
-        releases: [],
-        doctor,
-    };
-}
-
-// EXTERNAL MODULE: ./src/spec.ts
-var spec = __nccwpck_require__(188);
-// EXTERNAL MODULE: ./src/ssh.ts + 1 modules
-var src_ssh = __nccwpck_require__(825);
-// EXTERNAL MODULE: ./src/verify.ts
-var verify = __nccwpck_require__(538);
-;// CONCATENATED MODULE: ./src/verify-command.ts
-
-
-
-
-
-
-/** A release that cannot be verified without a manifest and no expected-digest is said, not failed. */
-function unverifiable(r) {
-    return r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0;
-}
-/**
- * command: verify. One read-only call per host (no lock: it changes nothing): the server re-hashes
- * the release (default: the live one) and sends its tree; the comparison runs here.
- */
-async function runVerify(ctx) {
-    const s = ctx.settings;
-    const w = (0,src_session/* wordsOf */.Z9)(ctx);
-    const wanted = s.releaseIdGiven ? s.releaseId : '';
-    const hosts = (0,src_host/* hostRuns */.hA)(ctx, '');
-    const failures = [];
-    const reports = [];
-    await (0,src_session/* pool */.dz)(hosts, s.maxParallel, async (h) => {
-        const label = h.session.label;
-        try {
-            await ctx.ssh.connect(h.session.index, label, ctx.signal);
-            const reply = await h.session.call('verify', {
-                ID: wanted,
-                VERIFY_MAX: verify/* VERIFY_MAX_BYTES */.jH,
-                VERIFY_MAX_ENTRIES: verify/* VERIFY_MAX_ENTRIES */.UQ,
-            });
-            h.state = (0,src_host/* readServerState */.dd)(reply, (m) => ctx.reporter.warning(`${label}: ${m}`));
-            (0,src_outcome/* setLive */.jN)(h.result, s.target, h.state.live);
-            h.result.status = 'not-switched';
-            const release = (0,src_remote/* first */.$1)(reply, 'verifying');
-            if (!src_host/* SAFE_NAME_RE */.kM.test(release) || (wanted && release !== wanted)) {
-                throw new verify/* VerifyReplyError */.yF(`it names the release ${JSON.stringify(release)}`);
-            }
-            const report = (0,verify/* compareRelease */.DT)({
-                release,
-                manifest: (0,verify/* hexSection */.j5)(reply, 'manifest'),
-                kept: (0,verify/* hexSection */.j5)(reply, 'kept'),
-                tree: (0,verify/* hexSection */.j5)(reply, 'tree') ?? Buffer.alloc(0),
-                links: (0,verify/* hexSection */.j5)(reply, 'links') ?? Buffer.alloc(0),
-                sums: (0,verify/* hexSection */.j5)(reply, 'sums') ?? Buffer.alloc(0),
-                logLines: (0,src_remote/* all */.Q7)(reply, 'log'),
-                expectedDigest: s.expectedDigest,
-                expectedName: w.input('expected-digest'),
-            });
-            reports.push({ host: label, report });
-            const verdict = (0,verify/* verdictLine */.MT)(report);
-            if (report.verified)
-                ctx.reporter.info(`${label}: ${release}: ${verdict}`);
-            else if (unverifiable(report)) {
-                ctx.reporter.warning(`${label}: ${release}: ${verdict}. Give ${w.input('expected-digest')} (the release-digest its deploy printed) to check it against that.`);
-            }
-            else {
-                const lines = (0,verify/* differenceLines */.Ze)(report.differences);
-                const err = new errors/* DeployError */.s(`${label}: release ${release} is ${verdict}${lines.length ? `\n${lines.map((l) => `  ${l}`).join('\n')}` : ''}`, report.differences.length
-                    ? `A release is never changed after it is published: something else wrote to ${s.target}/releases/${release}. Deploy the build again (a new release), or roll back, and find out what changed it.`
-                    : report.manifest === 'missing'
-                        ? `Release ${release} has no manifest (deployed before manifests were written), so which files differ cannot be said.`
-                        : '', 'verify-failed');
-                h.result.error = err.message;
-                h.result.status = 'failed';
-                failures.push(err);
-            }
-            if (report.kept.length)
-                ctx.reporter.info(`${label}: ${report.kept.length} asset(s) kept from older releases (keep-assets), not part of this build`);
-        }
-        catch (e) {
-            const err = e instanceof verify/* VerifyReplyError */.yF
-                ? new errors/* DeployError */.s(`${label}: ${e.message}`, '', 'remote')
-                : (0,src_outcome/* toDeployError */.pH)(e);
-            h.result.error = err.message;
-            failures.push(err);
-        }
-        h.result.durationMs = Date.now() - h.start;
-    });
-    // In the hosts' order, whatever order they answered in.
-    const order = new Map(hosts.map((h, i) => [h.session.label, i]));
-    reports.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-    return {
-        releaseId: hosts[0]?.result.releaseId ?? '',
-        hosts: hosts.map((h) => h.result),
-        rolledBack: false,
-        error: (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Verify'),
-        releases: [],
-        // The digest recorded for the release checked on the first host ('' when it has none).
-        releaseDigest: reports.find((v) => v.host === hosts[0]?.session.label)?.report.recordedDigest ?? '',
-        verify: reports,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/run-command.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
- * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
- */
-/** Runs one command with a ready connection setup. */
-async function dispatch(c) {
-    switch (c.settings.command) {
-        case 'deploy':
-        case 'upload':
-        case 'activate':
-            return { ...(await runDeploy(c)), releases: [] };
-        case 'rollback':
-            return runRollback(c);
-        case 'list':
-            return runList(c);
-        case 'prune':
-            return runPrune(c);
-        case 'unlock':
-            return runUnlock(c);
-        case 'doctor':
-            return runDoctor(c);
-        case 'verify':
-            return runVerify(c);
-    }
-}
-/**
- * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
- * mean: the person's own ssh setup decides them (agent, ~/.ssh/config, ~/.ssh/known_hosts).
- */
-function sshOptions(settings, allowOwnSsh = false, ownerPid) {
-    const t = settings.trusted;
-    const noTrust = t.lines.length === 0 && t.fingerprints.length === 0 && !settings.acceptUnknownHostKey;
-    return {
-        hosts: settings.hosts,
-        jumpHost: settings.jumpHost,
-        key: settings.key,
-        keyPassphrase: settings.keyPassphrase,
-        trusted: settings.trusted,
-        acceptUnknownHostKey: settings.acceptUnknownHostKey,
-        persistSeconds: 300,
-        ownerPid,
-        useOwnSshSetup: allowOwnSsh && (settings.key === '' || noTrust),
-    };
-}
-/** After the timeout, the clean-up's share of the 10 s the step may still take. */
-const GIVE_UP_GRACE_MS = 8_000;
-/** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
-async function runCommand(settings, opts) {
-    const controller = new AbortController();
-    let timedOut = false;
-    let cancelled = false;
-    const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-    }, settings.timeoutSeconds * 1000);
-    // The step ends within timeout + 10 s: what the servers may still change ends before that.
-    const deadline = Date.now() + settings.timeoutSeconds * 1000 + GIVE_UP_GRACE_MS;
-    const onSignal = () => {
-        cancelled = true;
-        controller.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const token = opts.token ?? (0,external_node_crypto_.randomBytes)(8).toString('hex');
-    let outcome;
-    let failure;
-    let ssh;
-    let closed = Promise.resolve();
-    try {
-        // Windows, openrsync or an old rsync: stop here, before anything connects.
-        const unsupported = platformProblem(process.platform);
-        if (unsupported)
-            throw unsupported;
-        // rsync --version runs while the private ssh directory is written (nothing connects before
-        // both are done); caught here, so a failure of either is the one reported, never unhandled.
-        const rsync = (0,spec/* commandSpec */.Lx)(settings.command).uploads
-            ? which('rsync', false).then((p) => findRsync(p))
-            : Promise.resolve('');
-        rsync.catch(() => { });
-        const sshPath = await which('ssh', true);
-        ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
-        const rsyncPath = await rsync;
-        outcome = await dispatch({
-            settings,
-            ssh,
-            reporter: opts.reporter,
-            signal: controller.signal,
-            deadline,
-            token,
-            rsyncPath,
-            onLock: opts.onLock,
-            words: opts.words,
-        });
-        failure = outcome.error;
-    }
-    catch (e) {
-        failure = (0,src_outcome/* toDeployError */.pH)(e);
-    }
-    finally {
-        clearTimeout(timer);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        // Never rejects: a directory that could not be deleted is said (the post step tries again).
-        if (ssh)
-            closed = ssh.dispose().catch((e) => {
-                opts.reporter.warning(`Could not delete the private ssh directory: ${e instanceof Error ? e.message : String(e)}`);
-            });
-    }
-    if (timedOut) {
-        const flag = opts.timeoutFlag;
-        failure = new errors/* DeployError */.s(`Stopped after ${settings.timeoutSeconds} s (${flag ?? 'input timeout'}). ${failure ? `Last error: ${failure.message}` : ''}`.trim(), `${outcome?.unconfirmed?.length
-            ? `What ${outcome.unconfirmed.join(', ')} serves could not be checked (see above).`
-            : outcome?.hosts.some((h) => h.status === 'deployed' || h.status === 'rolled-back')
-                ? 'The switch had completed before the timeout (see above).'
-                : 'Nothing was switched: the release served before is still live.'} Raise ${flag ?? 'timeout'} for large uploads, or check the link to the server.`, 'timeout');
-    }
-    return { outcome, failure, timedOut, cancelled, closed };
-}
-
-
-/***/ }),
-
-/***/ 927:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   HV: () => (/* binding */ HostSession),
-/* harmony export */   Ny: () => (/* binding */ giveUpSignal),
-/* harmony export */   Z5: () => (/* binding */ cleanupSignal),
-/* harmony export */   Z9: () => (/* binding */ wordsOf),
-/* harmony export */   dz: () => (/* binding */ pool)
-/* harmony export */ });
-/* unused harmony exports lockAfter, lockWaitSeconds */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
-/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(899);
-/* harmony import */ var _hints_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(957);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(769);
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(873);
-/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(846);
-
-
-
-
-
-
-/** How this run's messages name inputs and commands. */
-function wordsOf(ctx) {
-    return ctx.words ?? _words_js__WEBPACK_IMPORTED_MODULE_5__/* .ACTION_WORDS */ .d;
-}
-/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
-function cleanupSignal() {
-    return AbortSignal.timeout(30_000);
-}
-/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
-function giveUpSignal() {
-    return AbortSignal.timeout(6_000);
-}
-/**
- * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
- * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
- * lock that was only maybe ours was never taken.
- */
-function lockAfter(before, said, complete) {
-    const last = said.at(-1)?.split(' ')[0];
-    if (last === 'taken' || last === 'kept')
-        return 'held';
-    if (last === 'released' || last === 'not-ours')
-        return 'free';
-    return before === 'maybe' && complete ? 'free' : before;
-}
-/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
-function lockWaitSeconds(timeoutSeconds) {
-    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
-}
-/** One server, reached over its one multiplexed connection. */
-class HostSession {
-    ctx;
-    index;
-    spec;
-    /** Set once the shared connection dropped: later calls each open a connection of their own. */
-    fresh = false;
-    /**
-     * The gate this host's key is forced through (gate.ts), as its first reply said; undefined for
-     * a key with a shell. rsync then goes without --protect-args (the gate checks its command line).
-     */
-    gate;
-    /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
-    lockState = 'free';
-    /** A session opened ahead of its call (openAhead), waiting for its script. */
-    ahead;
-    /** Sessions opened ahead so far (at most two: see openAhead). */
-    aheadOpened = 0;
-    constructor(ctx, index, spec) {
-        this.ctx = ctx;
-        this.index = index;
-        this.spec = spec;
-    }
-    /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
-    get lock() {
-        return this.lockState;
-    }
-    setLock(next) {
-        const was = this.lockState !== 'free';
-        this.lockState = next;
-        if (was !== (next !== 'free'))
-            this.ctx.onLock?.(this.index, next !== 'free');
-    }
-    get label() {
-        return this.spec.label;
-    }
-    /** Values every script gets: the target, the link, our lock token and who we are. */
-    baseVars() {
-        const s = this.ctx.settings;
-        return {
-            T: s.target,
-            LINK: s.linkName,
-            TOKEN: this.ctx.token,
-            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
-            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
-            LOCK_TTL: s.timeoutSeconds + 120,
-            LOCK_OWNER: JSON.stringify({
-                run: s.meta.runUrl,
-                actor: s.meta.actor,
-                ref: s.meta.ref,
-                sha: s.meta.sha,
-                command: s.command,
-                release: s.releaseId,
-                since: new Date().toISOString(),
-            }),
-        };
-    }
-    /**
-     * Opens the session of a call that comes later (publish, while rsync uploads): its channel, the
-     * login shell and `sh -s` are ready when the call comes, which saves their round trips. sh reads
-     * its script from stdin, so nothing runs until the call gives it; a session never called gets
-     * none (dropAhead ends its stdin: sh reads an empty script and exits). Not through a gate (which
-     * would log the empty call as refused), nor once the connection is in doubt.
-     */
-    openAhead(name) {
-        // One that ended unused (refused by a server that allows one session at a time) is retried
-        // once, beside rsync; never more (each refusal can cost the server a failed login).
-        if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2)
-            return;
-        if (this.fresh || this.gate || this.ctx.signal.aborted)
-            return;
-        this.aheadOpened++;
-        this.ahead?.give(null);
-        let give = () => { };
-        const input = new Promise((resolve) => {
-            give = resolve;
-        });
-        const hooks = {};
-        const state = { settled: false };
-        const settle = () => {
-            state.settled = true;
-        };
-        const result = this.ctx.ssh.exec(this.index, input, {
-            command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
-            // The library and the script, read and defined by sh while it waits for the call.
-            preface: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderAhead */ .Op)(name),
-            // Refused (a server that allows one session), it ends: it never connects on its own.
-            muxOnly: true,
-            signal: this.ctx.signal,
-            onStdout: (c) => hooks.onStdout?.(c),
-            onStderr: (c) => hooks.onStderr?.(c),
-            // Known at its exit, not after its output is drained: a call never gives it its script then.
-            onExit: settle,
-        });
-        result.then(settle, settle);
-        const ahead = {
-            name,
-            give,
-            get settled() {
-                return state.settled;
-            },
-            result,
-            hooks,
-        };
-        this.ahead = ahead;
-    }
-    /**
-     * Before rsync opens a session of its own: a session opened ahead that no call took is ended
-     * first (and waited for, briefly). On a server that allows one session, it would otherwise hold
-     * rsync's place, and ssh would take rsync around the master (a second connection, which fails
-     * where the key needs its passphrase). (prepare opens one only when nothing is to be uploaded.)
-     */
-    async makeRoom() {
-        const a = this.ahead;
-        this.ahead = undefined;
-        if (a)
-            await endAhead(a);
-    }
-    /** Ends a session opened ahead that no call took (the run failed or went another way). */
-    dropAhead() {
-        this.ahead?.give(null);
-        this.ahead = undefined;
-    }
-    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
-    async call(name, vars, opts = {}) {
-        const all = { ...this.baseVars(), ...vars };
-        // Said before the call: if we are killed before its reply, the post step still looks.
-        if (this.lockState === 'free' && (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .mayTakeLock */ .UO)(name, vars))
-            this.setLock('maybe');
-        // Said while it happens: a wait for another run's lock can last minutes.
-        // Linear however long a line the server sends; only a bounded start of each line is kept.
-        const lines = new _untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .LineSplitter */ .g3((l) => {
-            if (l.startsWith(`${_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$} waiting `)) {
-                this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrusted */ .bp)(l.slice(_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .MARK */ .M$.length + 9))}`);
-            }
-        });
-        const onStdout = (chunk) => {
-            lines.push(chunk);
-            opts.onStdout?.(chunk);
-        };
-        // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
-        // as the shared one may be what hung (a stalled link keeps it open and silent).
-        const fresh = this.ctx.signal.aborted || this.fresh;
-        // The session opened ahead for this script, if it is still there and nothing else is asked.
-        const ahead = this.ahead;
-        this.ahead = undefined;
-        const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
-        // Any other call first ends it: a server that allows one session per connection (MaxSessions
-        // 1) has no room for both.
-        if (ahead && !useAhead)
-            await endAhead(ahead);
-        let result;
-        if (ahead && useAhead) {
-            ahead.hooks.onStdout = onStdout;
-            ahead.hooks.onStderr = opts.onStderr;
-            ahead.give((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderCall */ .Jy)(all));
-            result = await ahead.result;
-        }
-        else {
-            result = await this.ctx.ssh.exec(this.index, (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .renderScript */ .y9)(name, all), {
-                command: (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .remoteCommand */ .S2)(name),
-                signal: opts.signal ?? this.ctx.signal,
-                onStdout,
-                onStderr: opts.onStderr,
-                fresh,
-            });
-        }
-        const reply = (0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReply */ .UV)(result.stdout);
-        // Every reply through a gate starts by naming it: no round trip of its own.
-        const gate = (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .parseGateLine */ .Tr)((0,_remote_js__WEBPACK_IMPORTED_MODULE_3__/* .first */ .$1)(reply, 'gate'));
-        if (gate)
-            this.gate = gate;
-        if (reply.error?.code === 'gate-protocol')
-            throw (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .gateProtocolError */ .iM)(this.label, gate, reply.error.message);
-        // What the script said of the lock, even in a reply cut short (all of it that arrived).
-        const complete = !result.aborted && (reply.ok || reply.error !== undefined);
-        this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete));
-        for (const w of reply.warnings)
-            this.ctx.reporter.warning(`${this.label}: ${w}`);
-        for (const l of reply.other)
-            opts.onOther?.(l);
-        if (result.aborted)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
-        if (reply.error) {
-            const s = this.ctx.settings;
-            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
-            const output = reply.error.code === 'hook-failed'
-                ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr)
-                    .map((l) => `${this.label} | ${l}`)
-                    .join('\n')
-                : '';
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .gateHint */ .jo)(reply.error.code) ||
-                (0,_hints_js__WEBPACK_IMPORTED_MODULE_2__/* .remoteErrorHint */ .yj)(reply.error.code, {
-                    target: s.target,
-                    linkName: s.linkName,
-                    user: this.spec.user,
-                    words: this.ctx.words,
-                }), reply.error.code);
-        }
-        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
-        if (!reply.ok && saidNothing && result.code !== 255) {
-            // Not one line from our script: the login shell never ran it, or a startup file ended it.
-            throw (0,_hints_js__WEBPACK_IMPORTED_MODULE_2__/* .loginShellFailure */ .Iu)({
-                label: this.label,
-                user: this.spec.user,
-                code: result.code,
-                said: [...reply.other, ...(result.stderr.trim() ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr, 5) : [])].slice(0, 5),
-            });
-        }
-        if (result.code !== 0 || !reply.ok) {
-            const stderr = result.stderr.trim() ? (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_4__/* .untrustedLines */ .mU)(result.stderr, 6).join('\n') : '';
-            const lost = result.code === 255;
-            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
-            // No complete reply over a dead connection: what the server did is unknown (see recover).
-            lost ? 'connection-lost' : 'remote');
-        }
-        return reply;
-    }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
-/** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
-async function endAhead(a) {
-    a.give(null);
-    if (!a.settled)
-        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
-}
-/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
-async function pool(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
 }
 
 
@@ -8383,7 +2592,8 @@ async function pool(items, limit, fn) {
 /* harmony export */   HA: () => (/* binding */ defaultOf),
 /* harmony export */   Lx: () => (/* binding */ commandSpec),
 /* harmony export */   fH: () => (/* binding */ COMMAND_SPECS),
-/* harmony export */   mc: () => (/* binding */ INPUTS)
+/* harmony export */   mc: () => (/* binding */ INPUTS),
+/* harmony export */   xz: () => (/* binding */ namesUploadingCommand)
 /* harmony export */ });
 /* unused harmony exports inScope, inputSpec */
 /**
@@ -8403,12 +2613,16 @@ const COMMAND_SPECS = {
     upload: { uploads: true, releaseId: 'required', locks: true },
     activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
     // checks the server read-only (doctor.ts): no lock, no change
-    doctor: {},
+    doctor: { probes: true },
     // reads only (verify-command.ts): no lock, no change
     verify: { verifies: true },
 };
 function commandSpec(command) {
     return COMMAND_SPECS[command];
+}
+/** Whether `word` (an input not yet checked) names a command that uploads. */
+function namesUploadingCommand(word) {
+    return Object.hasOwn(COMMAND_SPECS, word) && commandSpec(word).uploads === true;
 }
 function inScope(scope, command) {
     if (typeof scope !== 'string')
@@ -8767,7 +2981,7 @@ function defaultOf(name) {
 
 /***/ }),
 
-/***/ 825:
+/***/ 60:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -8796,6 +3010,92 @@ var errors = __nccwpck_require__(916);
 var hints = __nccwpck_require__(957);
 // EXTERNAL MODULE: ./src/knownhosts.ts
 var knownhosts = __nccwpck_require__(41);
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
+;// CONCATENATED MODULE: ./src/mux.ts
+/**
+ * OpenSSH's control socket, spoken directly for the one request made of it at the end of a run:
+ * a master is asked to exit, as `ssh -O exit` asks it (PROTOCOL.mux: each side says hello, then
+ * MUX_C_TERMINATE, answered MUX_S_OK). A spawned ssh costs the last step of every deploy 15-20 ms
+ * on a 2-core runner (the spawn blocks Node's event loop 3-8 ms, then ssh starts and reads its
+ * config); this takes about one. Anything unexpected answers false, and the caller falls back to
+ * `ssh -O exit`.
+ */
+
+const MUX_MSG_HELLO = 0x00000001;
+const MUX_C_TERMINATE = 0x10000005;
+const MUX_S_OK = 0x80000001;
+const MUX_VERSION = 4;
+/** Far above any reply to these two messages: a longer one is not a master speaking. */
+const MAX_PACKET = 64 * 1024;
+/** One packet: its length, then 32-bit words (big-endian). */
+function muxPacket(...words) {
+    const b = Buffer.alloc(4 + 4 * words.length);
+    b.writeUInt32BE(4 * words.length, 0);
+    for (const [i, w] of words.entries())
+        b.writeUInt32BE(w >>> 0, 4 + 4 * i);
+    return b;
+}
+/** Splits whole packets off `buf`; `rest` is an incomplete one (or undefined: not a master speaking). */
+function muxPackets(buf) {
+    const packets = [];
+    let at = 0;
+    while (buf.length - at >= 4) {
+        const len = buf.readUInt32BE(at);
+        if (len < 4 || len > MAX_PACKET)
+            return undefined;
+        if (buf.length - at - 4 < len)
+            break;
+        packets.push(buf.subarray(at + 4, at + 4 + len));
+        at += 4 + len;
+    }
+    return { packets, rest: buf.subarray(at) };
+}
+/**
+ * Asks the master listening at `socketPath` to exit. True when it said yes (MUX_S_OK, or closed the
+ * socket after the request); false when anything else happened (no socket, another reply, silence
+ * for `timeoutMs`).
+ */
+function terminateMaster(socketPath, timeoutMs) {
+    return new Promise((resolve) => {
+        let said = false;
+        let buf = Buffer.alloc(0);
+        const sock = external_node_net_default().connect({ path: socketPath });
+        const end = (ok) => {
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(ok);
+        };
+        const timer = setTimeout(() => end(false), timeoutMs);
+        // The master often exits before its MUX_S_OK leaves (as mux.c says): `ssh -O exit` takes a
+        // reset or close after the request for a yes too. A refusal is a reply, never a close.
+        sock.on('error', () => end(said));
+        sock.on('close', () => end(said));
+        sock.on('connect', () => sock.write(muxPacket(MUX_MSG_HELLO, MUX_VERSION)));
+        sock.on('data', (d) => {
+            const got = muxPackets(Buffer.concat([buf, d]));
+            if (!got)
+                return end(false);
+            buf = got.rest;
+            for (const p of got.packets) {
+                const type = p.readUInt32BE(0);
+                if (!said) {
+                    // The master's hello: version 4, then extensions we do not need.
+                    if (type !== MUX_MSG_HELLO || p.length < 8 || p.readUInt32BE(4) !== MUX_VERSION)
+                        return end(false);
+                    said = true;
+                    sock.write(muxPacket(MUX_C_TERMINATE, 0));
+                }
+                else {
+                    // MUX_S_OK echoes our request id (0); a refusal (MUX_S_PERMISSION_DENIED) is anything else.
+                    return end(type === MUX_S_OK && p.length >= 8 && p.readUInt32BE(4) === 0);
+                }
+            }
+        });
+    });
+}
+
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __nccwpck_require__(684);
 ;// CONCATENATED MODULE: ./src/ssh-facts.ts
@@ -8916,6 +3216,7 @@ async function offeredKeys(ctx) {
 
 
 
+
 /**
  * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
  * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
@@ -9005,7 +3306,9 @@ function renderSshConfig(opts, paths) {
     out.push('  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no');
     if (!own)
         out.push('  PreferredAuthentications publickey');
-    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', `  ControlPath ${paths.dir}/%C`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
+    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', 
+    // Our aliases name the sockets (rad-0: closeAll speaks to it); own setup: ssh's hash of the host.
+    `  ControlPath ${paths.dir}/${own ? '%C' : '%n'}`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
     if (own) {
         // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
         out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config');
@@ -9024,6 +3327,12 @@ class Ssh {
     sshPath;
     /** Hosts whose master runs, with the words that name them to ssh. */
     masters = new Map();
+    /** Each host's one attempt to connect, begun by whoever asked first (see connect). */
+    connecting = new Map();
+    /** Stops attempts still under way when the run ends before it needs them (dispose). */
+    closing = new AbortController();
+    /** Hosts whose attempt was stopped: ssh may have forked its master just before. */
+    stopped = new Set();
     constructor(opts, paths, sshPath) {
         this.opts = opts;
         this.paths = paths;
@@ -9044,10 +3353,11 @@ class Ssh {
                 throw new errors/* DeployError */.s(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
         }
         await removeOrphanDirs(sshPath);
-        const dir = await (0,promises_.mkdtemp)('/tmp/rad-');
-        await (0,promises_.chmod)(dir, 0o700);
+        // Synchronous: a few small files the connection waits for (awaited one by one, ~15 ms of the start).
+        const dir = (0,external_node_fs_.mkdtempSync)('/tmp/rad-');
+        (0,external_node_fs_.chmodSync)(dir, 0o700);
         onDir(dir);
-        await (0,promises_.writeFile)(external_node_path_default().join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 });
+        (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 });
         const paths = {
             dir,
             config: external_node_path_default().join(dir, 'config'),
@@ -9060,20 +3370,20 @@ class Ssh {
         };
         const ssh = new Ssh(opts, paths, sshPath);
         if (!opts.useOwnSshSetup || opts.key !== '') {
-            await (0,promises_.writeFile)(paths.key, opts.key, { mode: 0o600 });
+            (0,external_node_fs_.writeFileSync)(paths.key, opts.key, { mode: 0o600 });
             if (opts.keyPassphrase) {
-                await (0,promises_.writeFile)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
+                (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
             }
         }
         if (ourKnownHosts(opts)) {
             const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port);
-            await (0,promises_.writeFile)(paths.knownHosts, (0,knownhosts/* renderKnownHosts */.vS)(opts.trusted, ports), { mode: 0o600 });
+            (0,external_node_fs_.writeFileSync)(paths.knownHosts, (0,knownhosts/* renderKnownHosts */.vS)(opts.trusted, ports), { mode: 0o600 });
             if (opts.trusted.fingerprints.length > 0) {
-                await (0,promises_.writeFile)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
-                await (0,promises_.writeFile)(paths.fingerprintCheck, (0,knownhosts/* fingerprintCheckScript */._d)(paths.fingerprints), { mode: 0o700 });
+                (0,external_node_fs_.writeFileSync)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
+                (0,external_node_fs_.writeFileSync)(paths.fingerprintCheck, (0,knownhosts/* fingerprintCheckScript */._d)(paths.fingerprints), { mode: 0o700 });
             }
         }
-        await (0,promises_.writeFile)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
+        (0,external_node_fs_.writeFileSync)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
         return ssh;
     }
     /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
@@ -9110,8 +3420,22 @@ class Ssh {
     baseEnv() {
         return this.childEnv();
     }
-    /** Opens the one connection every later step of this host shares. */
-    async connect(index, label, signal) {
+    /**
+     * Opens the one connection every later step of this host shares. The first call starts it; a
+     * later one (the command's own step, after runCommand began it while the rest got ready) gets
+     * the same attempt and its outcome, never a second connection.
+     */
+    connect(index, label, signal) {
+        let attempt = this.connecting.get(index);
+        if (!attempt) {
+            attempt = this.openMaster(index, label, anySignal(signal, this.closing.signal));
+            // Awaited by the command's step; a run that ends first never asks (dispose closes it).
+            attempt.catch(() => { });
+            this.connecting.set(index, attempt);
+        }
+        return attempt;
+    }
+    async openMaster(index, label, signal) {
         const alias = aliasOf(index);
         const errFile = external_node_path_default().join(this.paths.dir, `${alias}.err`);
         const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes'];
@@ -9153,8 +3477,10 @@ class Ssh {
             }
         }
         catch { }
-        if (result.aborted)
+        if (result.aborted) {
+            this.stopped.add(index);
             throw new errors/* DeployError */.s(`Connecting to ${label} was cancelled.`);
+        }
         if (result.code !== 0) {
             let askpassCalls = 0;
             try {
@@ -9230,9 +3556,26 @@ class Ssh {
             signal: opts.signal,
         });
     }
-    /** Closes every master (ssh -O exit). Never throws. */
+    /** Where host `index`'s master listens, when our alias names it (own setup: ssh's hash, %C). */
+    socketOf(index) {
+        return this.opts.useOwnSshSetup ? undefined : external_node_path_default().join(this.paths.dir, aliasOf(index));
+    }
+    /**
+     * Closes every master: asked on its socket (mux.ts), or by `ssh -O exit`. Never throws. An attempt still under way is stopped first;
+     * its master is asked to exit too, as ssh may have forked it just before it was stopped.
+     */
     async closeAll() {
+        this.closing.abort();
+        await Promise.allSettled(this.connecting.values());
+        this.connecting.clear();
+        for (const index of this.stopped)
+            this.masters.set(index, this.hostArgs(index));
         await Promise.all([...this.masters].map(async ([index, words]) => {
+            const socket = this.socketOf(index);
+            if (socket && (await terminateMaster(socket, 1500))) {
+                this.masters.delete(index);
+                return;
+            }
             try {
                 // Bounded: a master stuck on a stalled link must not hold the end of the step back.
                 await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
@@ -9247,7 +3590,8 @@ class Ssh {
     /** Closes our masters, then deletes the directory with the key (each master closed once). */
     async dispose() {
         await this.closeAll();
-        await (0,promises_.rm)(this.paths.dir, { recursive: true, force: true });
+        // Synchronous: a few files, on the step's last path (awaited, rm took ~3 ms more).
+        (0,external_node_fs_.rmSync)(this.paths.dir, { recursive: true, force: true });
     }
 }
 /**
@@ -9270,6 +3614,18 @@ async function removeSshDir(dir, sshPath = 'ssh') {
         catch { }
     }
     await (0,promises_.rm)(dir, { recursive: true, force: true });
+}
+/** Aborted when either is (AbortSignal.any is Node 20.3+). */
+function anySignal(a, b) {
+    if (!a)
+        return b;
+    const both = new AbortController();
+    const stop = () => both.abort();
+    if (a.aborted || b.aborted)
+        stop();
+    a.addEventListener('abort', stop, { once: true });
+    b.addEventListener('abort', stop, { once: true });
+    return both.signal;
 }
 /** Holds the pid of the process our private directory belongs to. */
 const OWNER_FILE = 'owner';
@@ -9334,232 +3690,6 @@ const State = {
     Locks: 'locks',
 };
 
-
-/***/ }),
-
-/***/ 855:
-/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   AN: () => (/* binding */ actionRollbackText),
-/* harmony export */   Sy: () => (/* binding */ writeSummary),
-/* harmony export */   lZ: () => (/* binding */ wayBack)
-/* harmony export */ });
-/* unused harmony exports liveNow, cell, htmlTable, resultWord, HOST_DETAILS, hostDetails, releasesHtml, actionRollbackHint, summaryHtml */
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(264);
-/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(155);
-/* harmony import */ var _keep_assets_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(602);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(188);
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(873);
-/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(463);
-var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
-_actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
-/**
- * The action's job summary (the outputs are outputs.ts's). It must read on a 1000 px wide page:
- * a short table per host (what happened, what is live now, one figure), the rest of each host's
- * facts folded into a <details> section, and for `list` the releases with who deployed them.
- * summaryHtml is pure (a unit test reads its text); writeSummary only hands it to the runner.
- */
-
-
-
-
-
-
-
-/** The "live now" cell: the release the link serves, or why we cannot say. */
-function liveNow(h) {
-    if (!h.liveKnown)
-        return '(unknown: see the error)';
-    return h.releaseId || '(nothing)';
-}
-// HTML (the toolkit writes cell text into the HTML as it is, and ours holds server text) and the
-// characters markdown acts on, so no value becomes a link, markup or a table cell boundary.
-const ENTITIES = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '"': '&quot;',
-    "'": '&#39;',
-    '[': '&#91;',
-    ']': '&#93;',
-    '\\': '&#92;',
-    '`': '&#96;',
-    '*': '&#42;',
-    _: '&#95;',
-    '|': '&#124;',
-    '~': '&#126;',
-};
-function escapeHtml(text) {
-    return text.replace(/[&<>"'[\]\\`*_|~]/g, (c) => ENTITIES[c] ?? c);
-}
-/** Text for the page: control characters escaped, HTML and markdown inert, lines kept as <br>. */
-function cell(text) {
-    return escapeHtml((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_5__/* .safeMessage */ .N5)(text)).split('\n').join('<br>');
-}
-/** A table of cells that are HTML already (escaped by `cell`). One line: no blank line ends the HTML block. */
-function htmlTable(header, rows) {
-    const tr = (tag, cells) => `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
-    return `<table>${tr('th', header)}${rows.map((r) => tr('td', r)).join('')}</table>`;
-}
-/** A host's result in words, with ✓/✗ (its error, if any, is said once, under the tables). */
-function resultWord(command, h) {
-    // A reverted host has an error too (the check that failed): its result is the switch back.
-    if (h.status === 'reverted')
-        return '✗ switched back';
-    if (h.error || h.status === 'failed')
-        return '✗ failed';
-    switch (h.status) {
-        case 'deployed':
-            return '✓ deployed';
-        case 'uploaded':
-            return '✓ uploaded';
-        case 'dry-run':
-            return '✓ dry run';
-        case 'rolled-back':
-            return '✓ rolled back';
-        default:
-            // not-switched: a command that reads or changes no link (list, prune, unlock), a rollback
-            // already there, or a deploy stopped because another host failed.
-            if ((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(command).switches)
-                return '✗ not switched';
-            return command === 'rollback' ? '✓ already live' : '✓ done';
-    }
-}
-/** Commands whose hosts sent files: only they show transfer figures (a rollback sends nothing). */
-function transfers(settings) {
-    return (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .commandSpec */ .Lx)(settings.command).uploads === true;
-}
-/** The top table's one figure: files sent and linked where files were sent, else the time taken. */
-function figure(settings) {
-    if (!transfers(settings))
-        return { header: 'time', value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .seconds */ .YA)(h.durationMs) };
-    // A host that failed before its upload finished measured nothing: an empty cell, not "0 files".
-    const measured = (h) => !(h.status === 'failed' && h.bytesSent === 0);
-    if (settings.dryRun) {
-        return {
-            header: 'files',
-            value: (h) => measured(h)
-                ? `${(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .plural */ .LS)(h.filesTransferred, 'file')} to send, ${h.filesLinked} to link${(0,_keep_assets_js__WEBPACK_IMPORTED_MODULE_3__/* .keptNote */ .Hl)(settings, h.assetsKept)}`
-                : '',
-        };
-    }
-    return {
-        header: 'files',
-        value: (h) => measured(h)
-            ? `${(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .plural */ .LS)(h.filesTransferred, 'file')} sent, ${h.filesLinked} hard-linked${(0,_keep_assets_js__WEBPACK_IMPORTED_MODULE_3__/* .keptNote */ .Hl)(settings, h.assetsKept)}`
-            : '',
-    };
-}
-const HOST_DETAILS = [
-    { label: 'live now', value: (h) => liveNow(h) },
-    { label: 'attempted', value: (h) => (h.attemptedReleaseId !== h.releaseId ? h.attemptedReleaseId : '') },
-    { label: 'live before', value: (h) => h.previousReleaseId },
-    { label: 'files sent', only: transfers, value: (h) => String(h.filesTransferred) },
-    { label: 'files hard-linked', only: transfers, value: (h) => String(h.filesLinked) },
-    { label: 'bytes sent', only: transfers, value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .bytes */ .ee)(h.bytesSent) },
-    { label: 'disk added', only: transfers, value: (h) => (h.diskKb ? (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .bytes */ .ee)(h.diskKb * 1024) : '') },
-    {
-        label: 'old assets kept',
-        only: (s) => transfers(s) && s.keepAssets.length > 0,
-        value: (h) => String(h.assetsKept),
-    },
-    { label: 'pruned', value: (h) => h.pruned.join(', ') },
-    { label: 'time', value: (h) => (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .seconds */ .YA)(h.durationMs) },
-];
-/** The rows of one host's details (label, value), as the page shows them. */
-function hostDetails(settings, h, rows = HOST_DETAILS) {
-    return rows
-        .filter((r) => !r.only || r.only(settings))
-        .map((r) => [r.label, r.value(h, settings)])
-        .filter(([, v]) => v !== '');
-}
-/** The short table: host, result, live now (with what was attempted when that differs), one figure. */
-function hostTable(settings, outcome) {
-    const fig = figure(settings);
-    return htmlTable(['host', 'result', 'live now', fig.header], outcome.hosts.map((h) => {
-        const note = (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .attemptNote */ .Qg)(h);
-        return [
-            cell(h.host),
-            cell(resultWord(settings.command, h)),
-            cell(`${liveNow(h)}${note ? ` (${note})` : ''}`),
-            cell(fig.value(h)),
-        ];
-    }));
-}
-function detailsSection(settings, outcome) {
-    const tables = outcome.hosts.map((h) => htmlTable([cell(h.host), ''], hostDetails(settings, h).map(([k, v]) => [cell(k), cell(v)])));
-    return `<details><summary>Details per host</summary>${tables.join('')}</details>`;
-}
-/** A release's run as a link, only when the log's URL is a plain https URL ('' otherwise). */
-function runCell(r) {
-    const url = (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .runLink */ .ut)(r.run);
-    return url ? `<a href="${escapeHtml(url)}">${cell((0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .runLabel */ .Az)(url))}</a>` : '';
-}
-/** `list`: five columns, newest first; times and refs as people read them, the run linked. */
-function releasesHtml(releases) {
-    return htmlTable(['release', 'deployed', 'by', 'ref', 'run'], releases.map((r) => [
-        cell(`${r.id}${r.current ? ' (live)' : ''}${r.bad ? ' (bad)' : ''}`),
-        cell((0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .when */ .z7)(r.deployedAt)),
-        cell(r.actor),
-        cell([(0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .shortRef */ .m3)(r.ref), r.sha.slice(0, 7)].filter(Boolean).join(' @ ')),
-        runCell(r),
-    ]));
-}
-/** After a deploy that went live: the release to roll back to ('' when there is none to offer). */
-function wayBack(settings, outcome) {
-    const back = outcome.hosts[0]?.previousReleaseId ?? '';
-    // Only a release id (a plain name) goes into the code block as it is.
-    const offer = settings.command === 'deploy' && !settings.dryRun && !outcome.error;
-    return offer && _history_js__WEBPACK_IMPORTED_MODULE_2__/* .RELEASE_ID_RE */ ._J.test(back) ? back : '';
-}
-/**
- * The way back after a deploy, as the action says it: there is no command to type on a runner, so
- * it names the manual run (workflow_dispatch) of a rollback and the inputs to give it.
- */
-function actionRollbackText(back) {
-    return `To roll back to ${back}, the release that was live before: run your rollback workflow by hand (workflow_dispatch; the README's "Roll back from a manual run") with command: rollback and rollback-to: ${back}`;
-}
-/** actionRollbackText for the page, with the inputs as a block to copy. */
-function actionRollbackHint(back) {
-    return `<p>${cell(actionRollbackText(back))}</p>\n\n\`\`\`yaml\ncommand: rollback\nrollback-to: ${back}\n\`\`\`\n`;
-}
-/** The whole summary, as it goes into GITHUB_STEP_SUMMARY. */
-function summaryHtml(settings, outcome) {
-    const title = settings.dryRun ? `Dry run: ${settings.command}` : `rsync-atomic-deploy: ${settings.command}`;
-    const out = [`<h3>${cell(title)}</h3>`];
-    // The releases are those of the first host read (as the CLI says): name it, a fleet's hosts may differ.
-    const from = outcome.hosts.find((h) => !h.error);
-    if (settings.command === 'list' && from && outcome.releases.length > 0) {
-        const of = outcome.hosts.length > 1 ? ` (1 of ${outcome.hosts.length} hosts)` : '';
-        out.push(`<p>${cell(`Releases in ${settings.target} on ${from.host}${of}, newest first:`)}</p>`);
-        out.push(releasesHtml(outcome.releases));
-    }
-    out.push(hostTable(settings, outcome), detailsSection(settings, outcome));
-    // The content digest of the build (manifest.ts): what a user compares with `verify` later.
-    if (outcome.releaseDigest)
-        out.push(`<p>Release digest: <code>${cell(outcome.releaseDigest)}</code></p>`);
-    // command: verify: per host what was found (the paths are the server's: escaped, preformatted).
-    if (outcome.verify)
-        out.push(`<pre>${escapeHtml((0,_verify_render_js__WEBPACK_IMPORTED_MODULE_6__/* .verifyText */ .B)(outcome).trimEnd())}</pre>`);
-    const back = wayBack(settings, outcome);
-    if (back)
-        out.push(actionRollbackHint(back));
-    // The one place the page says why the run failed (the host rows say only ✗).
-    if (outcome.error)
-        out.push(`<p><b>Failed:</b> ${cell(outcome.error.message)}</p>`);
-    return `${out.join('\n')}\n`;
-}
-async function writeSummary(settings, outcome) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z.addRaw(summaryHtml(settings, outcome)).write();
-}
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } });
 
 /***/ }),
 
@@ -9686,493 +3816,6 @@ function shownLine(line, dropped) {
 
 /***/ }),
 
-/***/ 463:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   B: () => (/* binding */ verifyText)
-/* harmony export */ });
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(873);
-/* harmony import */ var _verify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(538);
-
-
-const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
-/**
- * command: verify, for people: per host the release checked and the verdict ("verified: N files
- * match sha256:…", or what differs, capped), shared paths and kept assets said apart. Server text
- * (paths) was escaped by verify.ts; safeMessage once more for the whole.
- */
-function verifyText(outcome, paint = PLAIN) {
-    const out = [];
-    const reports = new Map((outcome.verify ?? []).map((v) => [v.host, v.report]));
-    for (const h of outcome.hosts) {
-        const r = reports.get(h.host);
-        if (!r) {
-            out.push(`${paint.red('✗')} ${h.host}: could not verify (see the error)`);
-            continue;
-        }
-        const mark = r.verified ? paint.green('✓') : paint.red('✗');
-        out.push(`${mark} ${h.host}: ${paint.bold(r.release)}${r.release === h.releaseId ? ' (live)' : ''}: ${(0,_verify_js__WEBPACK_IMPORTED_MODULE_1__/* .verdictLine */ .MT)(r)}`);
-        for (const l of (0,_verify_js__WEBPACK_IMPORTED_MODULE_1__/* .differenceLines */ .Ze)(r.differences))
-            out.push(`    ${l}`);
-        if (r.shared.length)
-            out.push(`    ${r.shared.length} shared path(s) not compared (links into shared/)`);
-        if (r.kept.length)
-            out.push(`    ${r.kept.length} asset(s) kept from older releases (keep-assets), not compared`);
-    }
-    return `${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_0__/* .safeMessage */ .N5)(out.join('\n'))}\n`;
-}
-
-
-/***/ }),
-
-/***/ 538:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   DT: () => (/* binding */ compareRelease),
-/* harmony export */   MT: () => (/* binding */ verdictLine),
-/* harmony export */   UQ: () => (/* binding */ VERIFY_MAX_ENTRIES),
-/* harmony export */   Ze: () => (/* binding */ differenceLines),
-/* harmony export */   j5: () => (/* binding */ hexSection),
-/* harmony export */   jH: () => (/* binding */ VERIFY_MAX_BYTES),
-/* harmony export */   yF: () => (/* binding */ VerifyReplyError)
-/* harmony export */ });
-/* unused harmony exports DIGEST_RE, parseLinks, parseTree, parseSums, parseKept, shownPath, sharedLinkTarget, differenceOf, actualTree, loggedDigest, SHOWN_DIFFERENCES, differenceLine */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(546);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(769);
-/* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(873);
-/**
- * command: verify, the pure part: what the server sent (remote.ts VERIFY: the release's tree, the
- * sha256 of its files, its recorded manifest and kept-assets record, each as hex) read strictly,
- * turned into manifest entries (src/manifest.ts, the one format), and compared with the recorded
- * manifest, the digest in the deploy log and expected-digest. Everything here is untrusted input
- * from the server: a malformed record is an error, never a guess.
- */
-
-
-
-
-/** `sha256:` and 64 lowercase hex digits: a release digest as the tool writes it. */
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** Bounds the server is told (and the client holds it to): the manifest's bytes, the tree's entries. */
-const VERIFY_MAX_BYTES = 256 * 1024 * 1024;
-const VERIFY_MAX_ENTRIES = 2_000_000;
-class VerifyReplyError extends Error {
-    constructor(message) {
-        super(`the server's verify reply is malformed: ${message}`);
-        this.name = 'VerifyReplyError';
-    }
-}
-/**
- * The bytes sent under `key` (`@@rad KEY HEX` lines, then `@@rad KEY-end`), or undefined when the
- * server said `no-KEY` (no such record). A reply cut short (no end line) or not hex is an error.
- */
-function hexSection(reply, key) {
-    if (reply.values.has(`no-${key}`))
-        return undefined;
-    if (!reply.values.has(`${key}-end`))
-        throw new VerifyReplyError(`the ${key} section is incomplete`);
-    const chunks = (0,_remote_js__WEBPACK_IMPORTED_MODULE_2__/* .all */ .Q7)(reply, key);
-    let total = 0;
-    for (const c of chunks) {
-        if (c.length % 2 !== 0 || !/^[0-9a-f]*$/.test(c))
-            throw new VerifyReplyError(`the ${key} section is not hex`);
-        total += c.length / 2;
-        if (total > VERIFY_MAX_BYTES * 2)
-            throw new VerifyReplyError(`the ${key} section is too large`);
-    }
-    return Buffer.from(chunks.join(''), 'hex');
-}
-/** Splits NUL-terminated fields; the last one must be terminated too. */
-function nulFields(buf, what) {
-    const out = [];
-    let start = 0;
-    for (;;) {
-        const z = buf.indexOf(0, start);
-        if (z < 0)
-            break;
-        out.push(buf.subarray(start, z));
-        start = z + 1;
-    }
-    if (start !== buf.length)
-        throw new VerifyReplyError(`the ${what} section does not end with a NUL`);
-    return out;
-}
-const IFMT = 0o170000;
-function typeOfMode(raw) {
-    const t = raw & IFMT;
-    return t === 0o100000 ? 'f' : t === 0o040000 ? 'd' : t === 0o120000 ? 'l' : 'o';
-}
-const SIZE_RE = /^(0|[1-9][0-9]{0,15})$/;
-/** The type, permissions and `<size> <path>` of one record, by its kind (g, x, o). */
-function treeRecord(text) {
-    const g = /^g([a-zA-Z]) ([0-7]{1,5}) (.+)$/s.exec(text);
-    if (g) {
-        const y = g[1];
-        const type = y === 'f' || y === 'd' || y === 'l' ? y : 'o';
-        return { type, perm: Number.parseInt(g[2], 8) & 0o7777, rest: g[3] };
-    }
-    const r = /^x([0-9a-f]{1,8}) (.+)$/s.exec(text) ?? /^o([0-7]{1,11}) (.+)$/s.exec(text);
-    if (!r)
-        return undefined;
-    const raw = Number.parseInt(r[1], text.startsWith('x') ? 16 : 8);
-    return { type: typeOfMode(raw), perm: raw & 0o7777, rest: r[2] };
-}
-/** A path as the server's find gives it: `./a/b`; its bytes after `./` (latin1), or undefined. */
-function relativePath(p) {
-    if (!p.startsWith('./'))
-        return undefined;
-    const raw = p.slice(2);
-    return raw === '' || raw.split('/').some((c) => c === '' || c === '.' || c === '..') ? undefined : raw;
-}
-/**
- * The links section: pairs of fields, a symlink's `./path` and its target's bytes.
- */
-function parseLinks(buf) {
-    const fields = nulFields(buf, 'links');
-    if (fields.length % 2 !== 0)
-        throw new VerifyReplyError('the links section has an odd number of fields');
-    const out = new Map();
-    for (let i = 0; i < fields.length; i += 2) {
-        const p = fields[i].toString('latin1');
-        const raw = relativePath(p);
-        if (raw === undefined)
-            throw new VerifyReplyError(`bad link record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(p, 200))}`);
-        out.set(raw, fields[i + 1]);
-    }
-    return out;
-}
-/**
- * The tree section: one record a field, `<how><mode> <size> ./<path>`. `how` is g (GNU find: type
- * letter, space, octal permissions), x (stat -c %f: raw mode in hex) or o (BSD stat -f %p: raw
- * mode in octal). `links` gives each symlink's target (parseLinks).
- */
-function parseTree(buf, links = new Map()) {
-    const fields = nulFields(buf, 'tree');
-    if (fields.length > VERIFY_MAX_ENTRIES)
-        throw new VerifyReplyError('the tree has too many entries');
-    const out = [];
-    const seen = new Set();
-    for (const field of fields) {
-        const text = field.toString('latin1');
-        const bad = () => new VerifyReplyError(`bad tree record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(text, 200))}`);
-        const rec = treeRecord(text);
-        if (!rec)
-            throw bad();
-        const { type, perm, rest } = rec;
-        const sp = rest.indexOf(' ');
-        if (sp < 0)
-            throw bad();
-        const size = rest.slice(0, sp);
-        const raw = relativePath(rest.slice(sp + 1));
-        if (!SIZE_RE.test(size) || raw === undefined)
-            throw bad();
-        if (seen.has(raw))
-            throw new VerifyReplyError('the tree lists a path twice');
-        seen.add(raw);
-        const target = links.get(raw);
-        if (type === 'l' && target === undefined)
-            throw new VerifyReplyError('a symlink without its target');
-        out.push({ type, perm, size: Number(size), raw, target: target ?? Buffer.alloc(0) });
-    }
-    return out;
-}
-/** GNU sha256sum's and shasum's escapes (a line that starts with `\`): `\\`, `\n`, `\r`. */
-function unescapeSum(s) {
-    let out = '';
-    for (let i = 0; i < s.length; i++) {
-        const c = s[i];
-        if (c !== '\\') {
-            out += c;
-            continue;
-        }
-        const n = s[++i];
-        if (n === '\\')
-            out += '\\';
-        else if (n === 'n')
-            out += '\n';
-        else if (n === 'r')
-            out += '\r';
-        else
-            return undefined;
-    }
-    return out;
-}
-/**
- * The sums section: `<sha256>  ./<path>` (or ` *./` in binary mode) a record, NUL-terminated;
- * a record that starts with `\` has GNU's escapes in its path (busybox has none). Returns path
- * bytes (latin1) → hash.
- */
-function parseSums(buf) {
-    const out = new Map();
-    for (const f of nulFields(buf, 'sums')) {
-        let text = f.toString('latin1');
-        const escaped = text.startsWith('\\');
-        if (escaped)
-            text = text.slice(1);
-        const m = /^([0-9a-f]{64}) [ *]\.\/(.+)$/s.exec(text);
-        const p = m && (escaped ? unescapeSum(m[2]) : m[2]);
-        if (!m || p === undefined || p === null) {
-            throw new VerifyReplyError(`bad checksum record ${JSON.stringify((0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(text, 200))}`);
-        }
-        out.set(p, m[1]);
-    }
-    return out;
-}
-/** The kept-assets record (.deploy/kept/<id>, keep-assets): `./path` a line. Path bytes (latin1). */
-function parseKept(buf) {
-    const out = new Set();
-    for (const line of buf.toString('latin1').split('\n')) {
-        if (line.startsWith('./') && line.length > 2)
-            out.add(line.slice(2));
-    }
-    return out;
-}
-/** A path's bytes as the manifest's text, or undefined when they are not UTF-8 (no manifest has it). */
-function utf8Path(raw) {
-    const bytes = Buffer.from(raw, 'latin1');
-    const s = bytes.toString('utf8');
-    return Buffer.from(s, 'utf8').equals(bytes) ? s : undefined;
-}
-/** How a path is shown: UTF-8 when it is, else its bytes escaped. */
-function shownPath(raw) {
-    return (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(utf8Path(raw) ?? raw, 300);
-}
-/** Where link_shared (remote-lib.ts) points a shared path p: `../../` + one `../` per `/` + `shared/p`. */
-function sharedLinkTarget(p) {
-    return `../../${'../'.repeat(p.split('/').length - 1)}shared/${p}`;
-}
-const TYPE_WORD = { f: 'file', d: 'directory', l: 'symlink', o: 'special file' };
-function modeWord(m) {
-    return m.toString(8).padStart(4, '0');
-}
-/** What differs between the recorded entry and the one on the server (same path). */
-function differenceOf(recorded, actual) {
-    const path = actual.path;
-    if (recorded.type !== actual.type) {
-        return { path, kind: 'type', detail: `${TYPE_WORD[recorded.type]} -> ${TYPE_WORD[actual.type]}` };
-    }
-    if (actual.type === 'f' && actual.hash === '')
-        return { path, kind: 'unreadable', detail: '' };
-    const mode = recorded.mode !== actual.mode ? `mode ${modeWord(recorded.mode)} -> ${modeWord(actual.mode)}` : '';
-    if (recorded.hash !== actual.hash || recorded.size !== actual.size) {
-        const size = recorded.size !== actual.size ? `size ${recorded.size} -> ${actual.size}` : 'same size';
-        return { path, kind: 'content', detail: [size, mode].filter(Boolean).join(', ') };
-    }
-    return { path, kind: 'mode', detail: mode.replace(/^mode /, '') };
-}
-/**
- * Builds the release's entries from the tree and the checksums. Shared links and kept files are
- * set apart; a directory not in the manifest that holds nothing but those (made by mkdir -p for
- * them) goes with them. `recorded`: the manifest's paths, when there is one.
- */
-function actualTree(tree, sums, kept, recorded) {
-    const out = { entries: [], unreadable: new Set(), shared: [], kept: [], foreign: [] };
-    const own = new Map();
-    const covered = new Set();
-    for (const t of tree) {
-        const p = utf8Path(t.raw);
-        if (p === undefined || t.type === 'o') {
-            out.foreign.push({
-                path: shownPath(t.raw),
-                kind: 'added',
-                detail: p === undefined ? 'name is not UTF-8' : 'not a file, directory or symlink',
-            });
-            continue;
-        }
-        const inManifest = recorded?.has(p) ?? false;
-        if (!inManifest && t.type === 'l' && t.target.toString('latin1') === sharedLinkTarget(t.raw)) {
-            out.shared.push(p);
-            covered.add(p);
-            continue;
-        }
-        if (!inManifest && t.type === 'f' && kept.has(t.raw)) {
-            out.kept.push(p);
-            covered.add(p);
-            continue;
-        }
-        const hash = t.type === 'f'
-            ? (sums.get(t.raw) ?? '')
-            : t.type === 'l'
-                ? (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(t.target).digest('hex')
-                : '';
-        if (t.type === 'f' && hash === '')
-            out.unreadable.add(p);
-        own.set(p, {
-            type: t.type,
-            mode: t.type === 'l' ? -1 : t.perm,
-            size: t.type === 'f' ? t.size : -1,
-            hash,
-            path: p,
-        });
-    }
-    // Directories deepest first: one that holds only covered entries (and is not the build's) is covered.
-    const ancestors = (p) => {
-        const parts = p.split('/');
-        return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
-    };
-    const holdsOwn = new Set();
-    const holdsCovered = new Set();
-    const holdsShared = new Set();
-    for (const p of covered)
-        for (const a of ancestors(p))
-            holdsCovered.add(a);
-    for (const p of out.shared)
-        for (const a of ancestors(p))
-            holdsShared.add(a);
-    for (const e of own.values())
-        if (e.type !== 'd')
-            for (const a of ancestors(e.path))
-                holdsOwn.add(a);
-    const dirs = [...own.values()]
-        .filter((e) => e.type === 'd')
-        .sort((a, b) => b.path.split('/').length - a.path.split('/').length);
-    for (const d of dirs) {
-        if (!(recorded?.has(d.path) ?? false) && !holdsOwn.has(d.path) && holdsCovered.has(d.path)) {
-            own.delete(d.path);
-            (holdsShared.has(d.path) ? out.shared : out.kept).push(d.path);
-        }
-        else
-            for (const a of ancestors(d.path))
-                holdsOwn.add(a);
-    }
-    // Unsorted: digestOf sorts, diffManifests needs no order.
-    out.entries = [...own.values()];
-    out.shared.sort();
-    out.kept.sort();
-    return out;
-}
-/** The digest in the deploy log for this release: of its last line that has one. */
-function loggedDigest(logLines, release) {
-    let found = '';
-    for (const l of logLines) {
-        const sp = l.indexOf(' ');
-        try {
-            const o = JSON.parse(l.slice(sp + 1));
-            if (o && o.release === release && typeof o.digest === 'string' && DIGEST_RE.test(o.digest)) {
-                found = o.digest;
-            }
-        }
-        catch {
-            // not JSON: the log's other readers name such lines
-        }
-    }
-    return found;
-}
-/** Compares a release as the server has it with its record, the log and expected-digest. */
-function compareRelease(input) {
-    const tree = parseTree(input.tree, parseLinks(input.links));
-    const sums = parseSums(input.sums);
-    const kept = input.kept ? parseKept(input.kept) : new Set();
-    const report = {
-        release: input.release,
-        manifest: 'missing',
-        manifestProblem: '',
-        recordedDigest: '',
-        actualDigest: '',
-        loggedDigest: loggedDigest(input.logLines, input.release),
-        expectedDigest: input.expectedDigest,
-        entries: 0,
-        differences: [],
-        digestProblems: [],
-        shared: [],
-        kept: [],
-        verified: false,
-    };
-    let recorded;
-    if (input.manifest) {
-        const text = input.manifest.toString('utf8');
-        try {
-            if (!Buffer.from(text, 'utf8').equals(input.manifest))
-                throw new _manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .ManifestError */ .Sh('it is not UTF-8 text');
-            recorded = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .parseManifest */ .Ng)(text);
-            report.manifest = 'ok';
-            report.recordedDigest = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .manifestDigest */ .It)(text);
-        }
-        catch (e) {
-            report.manifest = 'corrupt';
-            report.manifestProblem = (0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(e instanceof Error ? e.message : String(e), 500);
-        }
-    }
-    const actual = actualTree(tree, sums, kept, recorded ? new Set(recorded.map((e) => e.path)) : undefined);
-    report.actualDigest = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .digestOf */ .ol)(actual.entries);
-    report.shared = actual.shared;
-    report.kept = actual.kept;
-    report.entries = actual.entries.length;
-    if (recorded) {
-        const byPath = new Map(recorded.map((e) => [e.path, e]));
-        const d = (0,_manifest_js__WEBPACK_IMPORTED_MODULE_1__/* .diffManifests */ .ew)(recorded, actual.entries);
-        report.differences = [
-            ...d.changed.map((e) => differenceOf(byPath.get(e.path), e)),
-            ...d.added.map((e) => ({ path: e.path, kind: 'added', detail: TYPE_WORD[e.type] ?? '' })),
-            ...d.removed.map((e) => ({ path: e.path, kind: 'removed', detail: TYPE_WORD[e.type] ?? '' })),
-        ];
-        report.entries = recorded.length;
-    }
-    report.differences.push(...actual.foreign);
-    report.differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const { recordedDigest: rec, loggedDigest: logged, expectedDigest: exp } = report;
-    if (rec && logged && rec !== logged) {
-        report.digestProblems.push(`the recorded manifest's digest is ${rec}, not the ${logged} the deploy log says it was published with: the manifest itself was changed`);
-    }
-    if (exp) {
-        // The digest of what was built: the recorded one, else (no manifest) the tree's own.
-        const against = rec || report.actualDigest;
-        if (against !== exp) {
-            report.digestProblems.push(`${rec ? 'its recorded digest' : 'the digest of its files'} is ${against}, not the expected ${exp} (${input.expectedName})`);
-        }
-    }
-    report.verified =
-        report.digestProblems.length === 0 &&
-            report.differences.length === 0 &&
-            (report.manifest === 'ok' || (report.manifest === 'missing' && exp !== ''));
-    return report;
-}
-/** How many differing paths a message names before it says "and N more". */
-const SHOWN_DIFFERENCES = 20;
-function differenceLine(d) {
-    const what = {
-        content: 'content changed',
-        mode: 'mode changed',
-        type: 'type changed',
-        added: 'added',
-        removed: 'removed',
-        unreadable: 'cannot be read on the server',
-    };
-    return `${what[d.kind]}: ${(0,_untrusted_js__WEBPACK_IMPORTED_MODULE_3__/* .untrusted */ .bp)(d.path, 300)}${d.detail ? ` (${d.detail})` : ''}`;
-}
-/** The differences as lines, at most `max`, then how many more. */
-function differenceLines(ds, max = SHOWN_DIFFERENCES) {
-    const lines = ds.slice(0, max).map(differenceLine);
-    if (ds.length > max)
-        lines.push(`… and ${ds.length - max} more`);
-    return lines;
-}
-/** One line for a host's result: verified, or what stops it being so. */
-function verdictLine(r) {
-    if (r.verified) {
-        return r.manifest === 'ok'
-            ? `verified: ${r.entries} files match ${r.recordedDigest}`
-            : `verified: ${r.entries} files match the expected ${r.expectedDigest} (no manifest was recorded for this release)`;
-    }
-    const parts = [];
-    if (r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0) {
-        return `not verified: release ${r.release} has no manifest (deployed by a version before manifests); its files' digest is ${r.actualDigest}`;
-    }
-    if (r.manifest === 'corrupt')
-        parts.push(`its manifest cannot be read (${r.manifestProblem})`);
-    if (r.differences.length)
-        parts.push(`${r.differences.length} path(s) differ from its manifest`);
-    parts.push(...r.digestProblems);
-    return `NOT verified: ${parts.join('; ')}`;
-}
-
-
-/***/ }),
-
 /***/ 846:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -10215,6 +3858,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/prom
 
 /***/ }),
 
+/***/ 995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
 /***/ 161:
 /***/ ((module) => {
 
@@ -10226,6 +3876,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 
 /***/ }),
 
@@ -10764,6 +4421,9 @@ function toCommandProperties(annotationProperties) {
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -10861,9 +4521,94 @@ function toCommandProperties(annotationProperties) {
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

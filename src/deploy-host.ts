@@ -4,15 +4,7 @@ import type { BuildManifest } from './release-manifest.js'
 import { first, type ManifestVars, type ScriptReply } from './remote.js'
 import { cleanupSignal, type RunContext } from './session.js'
 
-/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
-export function incomingName(s: { command: string; releaseId: string }, token: string): string {
-  return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`
-}
-
-/** Where command: upload leaves a finished upload for command: activate. */
-export function stagedName(releaseId: string): string {
-  return `${releaseId}.staged`
-}
+export { incomingName, stagedName } from './incoming.js'
 
 /** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
 export const PARTIAL_DIR = '.rsync-partial'

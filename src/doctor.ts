@@ -4,7 +4,6 @@
  * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
  * them as data (CommandOutcome.doctor); the CLI and the action render them.
  */
-import * as io from '@actions/io'
 import { DeployError } from './errors.js'
 import { bytes, plural } from './format.js'
 import type { GateInfo } from './gate.js'
@@ -12,7 +11,7 @@ import { remoteErrorHint, startupFileHint } from './hints.js'
 import { blankResult, type HostResult, setLive, toDeployError } from './outcome.js'
 import { run } from './proc.js'
 import { all, first, type ScriptReply } from './remote.js'
-import { findRsync, parseRsyncVersion } from './runner-platform.js'
+import { findRsync, onPath, parseRsyncVersion } from './runner-platform.js'
 import { HostSession, pool, type RunContext } from './session.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
@@ -288,7 +287,7 @@ export function connectionChecks(err: DeployError, trustedBy: string): DoctorChe
 
 async function localRsync(): Promise<LocalRsync> {
   try {
-    const p = await findRsync(await io.which('rsync', false))
+    const p = await findRsync(onPath('rsync'))
     const r = await run(p, ['--version'], { signal: AbortSignal.timeout(10_000) })
     return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() }
   } catch (e) {

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import * as io from '@actions/io'
 import { InputError } from './errors.js'
 import { renderGate } from './gate.js'
 import {
@@ -29,6 +28,7 @@ import { parseSettings } from './inputs.js'
 import { toDeployError } from './outcome.js'
 import { run } from './proc.js'
 import { sshOptions } from './run-command.js'
+import { onPath } from './runner-platform.js'
 import type { Settings } from './settings.js'
 import { ownHostArgs, Ssh } from './ssh.js'
 import { safeMessage } from './untrusted.js'
@@ -176,10 +176,8 @@ export async function initMain(
     }
   }
 
-  let sshPath: string
-  try {
-    sshPath = await io.which('ssh', true)
-  } catch {
+  const sshPath = onPath('ssh')
+  if (!sshPath) {
     error('ssh is not installed on this machine.', 'Install OpenSSH (apt-get install openssh-client).')
     return 2
   }

@@ -11,7 +11,7 @@ import { InputError } from './errors.js'
 import { plural } from './format.js'
 import { type LogEntry, listReleases } from './history.js'
 import type { HostRun } from './host.js'
-import { all } from './remote.js'
+import { all } from './reply.js'
 import type { RunContext } from './session.js'
 
 /** A pattern's characters: plain file-name characters and the globs * and ?; nothing a shell or find reads otherwise. */

@@ -1,19 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import * as core from './actions-core.js'
-import { incomingName } from './deploy-host.js'
-import { reportDoctor } from './doctor-action.js'
-import { releaseLines } from './format.js'
+import { incomingName } from './incoming.js'
 import { parseSettings } from './inputs.js'
 import { secretLines } from './key.js'
 import { toDeployError } from './outcome.js'
-import { actionOutputs } from './outputs.js'
-import { runCommand } from './run-command.js'
+import { checkRsync, runCommand } from './run-command.js'
 import type { Reporter, Settings } from './settings.js'
-import { commandSpec } from './spec.js'
+import { commandSpec, defaultOf, namesUploadingCommand } from './spec.js'
 import { type LockState, State } from './state.js'
-import { actionRollbackText, wayBack, writeSummary } from './summary.js'
 import { safeMessage } from './untrusted.js'
-import { verifyText } from './verify-render.js'
 
 // Every message passes safeMessage: core.info writes it raw, and core.warning/error/debug escape
 // only %, CR and LF, not escape sequences. Streamed server output is also fenced with
@@ -52,8 +47,12 @@ function maskSecrets(settings: Settings): void {
   } catch {}
 }
 
-/** The main step: inputs → command → outputs and summary. The only caller of setFailed/setOutput. */
+/** The main step: inputs → command → outputs and summary (action-report.ts). The only caller of setFailed. */
 export async function run(): Promise<void> {
+  // rsync --version runs while the inputs are read (nothing connects before it is done).
+  const command = core.getInput('command').trim() || defaultOf('command')
+  const rsync = namesUploadingCommand(command) ? checkRsync() : undefined
+
   core.saveState(State.IsPost, 'true')
   let settings: Settings
   try {
@@ -79,30 +78,21 @@ export async function run(): Promise<void> {
     token,
     // The runner's worker: it outlives this step until the post step has run.
     ownerPid: process.ppid,
+    rsync,
     onSshDir: (dir) => core.saveState(State.SshDir, dir),
     onLock: (i, held) => {
       locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i)
       core.saveState(State.Locks, JSON.stringify(locks))
     },
   })
+
   // The connection closes and the key goes while the outputs and the summary are written; the
   // step ends after both, whatever happens here.
   try {
     if (outcome) {
-      // The core returns the releases; the log shows them as a table too (the CLI prints its own).
-      if (settings.command === 'list' && outcome.releases.length > 0) {
-        reporter.info(releaseLines(outcome.releases).join('\n'))
-      }
-      if (outcome.verify) reporter.info(verifyText(outcome).trimEnd())
-      const back = wayBack(settings, outcome)
-      if (back) reporter.info(actionRollbackText(back))
-      for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
-      if (outcome.doctor)
-        await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
-      else
-        await writeSummary(settings, outcome).catch((e) =>
-          core.warning(`Could not write the job summary: ${e}`),
-        )
+      // In the commands' chunk (run-command.ts loaded it while the handshake ran).
+      const { reportOutcome } = await import(/* webpackChunkName: "commands" */ './action-report.js')
+      await reportOutcome(settings, outcome, reporter)
     }
     if (failure) core.setFailed(safeMessage(failure.toString()))
   } finally {

@@ -1,7 +1,6 @@
 import { wireAssignments } from './quote.js'
 import { LIB, sh } from './remote-lib.js'
 import { MANIFEST_LIB } from './remote-manifest.js'
-import { untrusted } from './untrusted.js'
 
 /**
  * The server side. Every script here is constant text run by `sh -s` (the remote command never
@@ -13,9 +12,6 @@ import { untrusted } from './untrusted.js'
 export const SERVER_LIB = `${LIB}\n${MANIFEST_LIB}`
 
 export const MARK = '@@rad'
-
-/** A reply line is cut here (a log line is at most LOG_MAX = 16384 characters, plus its prefix). */
-const REPLY_LINE_MAX = 20_000
 
 const PREPARE = sh`
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
@@ -661,51 +657,4 @@ export function remoteCommand(name: ScriptName): string {
   return `sh -s rad ${GATE_PROTOCOL} ${name}`
 }
 
-export interface ScriptReply {
-  /** key → values, in order (a key such as `release` repeats). */
-  values: Map<string, string[]>
-  warnings: string[]
-  error: { code: string; message: string } | undefined
-  /** Everything else the server printed (hook output, a login banner…). */
-  other: string[]
-  ok: boolean
-}
-
-/**
- * Reads a script's stdout. Every line is untrusted text (the values carry the server's data), so
- * each is escaped here, once, for all later uses: no control character survives, no value is longer
- * than a bound. The scripts never put data at the start of a line (remote `reply` encodes newlines).
- */
-export function parseReply(stdout: string): ScriptReply {
-  const reply: ScriptReply = { values: new Map(), warnings: [], error: undefined, other: [], ok: false }
-  for (const raw of stdout.split('\n')) {
-    const line = untrusted(raw, REPLY_LINE_MAX)
-    if (line.startsWith('@@rad-error ')) {
-      const rest = line.slice('@@rad-error '.length)
-      const sp = rest.indexOf(' ')
-      reply.error = { code: sp < 0 ? rest : rest.slice(0, sp), message: sp < 0 ? '' : rest.slice(sp + 1) }
-    } else if (line.startsWith('@@rad-warning ')) {
-      reply.warnings.push(line.slice('@@rad-warning '.length))
-    } else if (line.startsWith('@@rad ')) {
-      const rest = line.slice('@@rad '.length)
-      const sp = rest.indexOf(' ')
-      const key = sp < 0 ? rest : rest.slice(0, sp)
-      const value = sp < 0 ? '' : rest.slice(sp + 1)
-      if (key === 'ok') reply.ok = true
-      const list = reply.values.get(key) ?? []
-      list.push(value)
-      reply.values.set(key, list)
-    } else if (line !== '') {
-      reply.other.push(line)
-    }
-  }
-  return reply
-}
-
-export function first(reply: ScriptReply, key: string): string {
-  return reply.values.get(key)?.[0] ?? ''
-}
-
-export function all(reply: ScriptReply, key: string): string[] {
-  return reply.values.get(key) ?? []
-}
+export { all, first, parseReply, type ScriptReply } from './reply.js'

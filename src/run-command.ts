@@ -1,44 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import * as io from '@actions/io'
-import { runList, runPrune, runRollback, runUnlock } from './commands.js'
-import { runDeploy } from './deploy.js'
-import { runDoctor } from './doctor.js'
 import { DeployError } from './errors.js'
 import { type CommandOutcome, toDeployError } from './outcome.js'
-import { findRsync, platformProblem } from './runner-platform.js'
+import { findRsync, findSsh, onPath, platformProblem } from './runner-platform.js'
 import type { RunContext } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { Ssh, type SshOptions } from './ssh.js'
-import { runVerify } from './verify-command.js'
 import type { Words } from './words.js'
 
 /**
  * The glue both front ends share (the action's main.ts and the CLI): the connection setup from
  * Settings, the timeout and cancellation, one command, clean-up. No @actions/core here.
  */
-
-/** Runs one command with a ready connection setup. */
-export async function dispatch(c: RunContext): Promise<CommandOutcome> {
-  switch (c.settings.command) {
-    case 'deploy':
-    case 'upload':
-    case 'activate':
-      return { ...(await runDeploy(c)), releases: [] }
-    case 'rollback':
-      return runRollback(c)
-    case 'list':
-      return runList(c)
-    case 'prune':
-      return runPrune(c)
-    case 'unlock':
-      return runUnlock(c)
-    case 'doctor':
-      return runDoctor(c)
-    case 'verify':
-      return runVerify(c)
-  }
-}
 
 /**
  * What ssh gets from Settings. With `allowOwnSsh` (the CLI), a missing key or missing known hosts
@@ -75,6 +48,8 @@ export interface RunCommandOptions {
   timeoutFlag?: string
   /** How every other message names inputs and commands (default: the action's words). */
   words?: Words
+  /** The rsync check (checkRsync), begun by the front end before it read its settings. */
+  rsync?: Promise<string>
 }
 
 export interface CommandRun {
@@ -92,6 +67,16 @@ export interface CommandRun {
 
 /** After the timeout, the clean-up's share of the 10 s the step may still take. */
 export const GIVE_UP_GRACE_MS = 8_000
+
+/**
+ * The runner's rsync, checked (findRsync): begun as early as the front end can, as nothing
+ * connects before it is done. A rejection is left for the awaiting caller (never unhandled).
+ */
+export function checkRsync(): Promise<string> {
+  const check = findRsync(onPath('rsync'))
+  check.catch(() => {})
+  return check
+}
 
 /** Connects, runs `settings.command` within `settings.timeoutSeconds`, always cleans up. */
 export async function runCommand(settings: Settings, opts: RunCommandOptions): Promise<CommandRun> {
@@ -117,22 +102,26 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
   let ssh: Ssh | undefined
   let closed: Promise<void> = Promise.resolve()
   try {
-    // Windows, openrsync or an old rsync: stop here, before anything connects.
+    // Windows, no ssh, openrsync or an old rsync: stop here, before anything connects.
     const unsupported = platformProblem(process.platform)
     if (unsupported) throw unsupported
-    // rsync --version runs while the private ssh directory is written (nothing connects before
-    // both are done); caught here, so a failure of either is the one reported, never unhandled.
-    const rsync = commandSpec(settings.command).uploads
-      ? io.which('rsync', false).then((p) => findRsync(p))
-      : Promise.resolve('')
-    rsync.catch(() => {})
-    const sshPath = await io.which('ssh', true)
+    // rsync --version runs while the private ssh directory is written; caught here, so a failure
+    // of either is the one reported, never unhandled.
+    const rsync = commandSpec(settings.command).uploads ? (opts.rsync ?? checkRsync()) : Promise.resolve('')
+    const sshPath = findSsh()
     ssh = await Ssh.create(
       { ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words },
       sshPath,
       opts.onSshDir ?? (() => {}),
     )
     const rsyncPath = await rsync
+    // Every command but doctor connects to the first host first: its handshake (the longest wait
+    // of a small deploy) starts now, while the rest of the run gets ready; its step awaits it.
+    const first = settings.hosts[0]
+    if (first && !commandSpec(settings.command).probes) ssh.connect(0, first.label, controller.signal)
+    // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
+    // running it took ~30 ms of every start, before anything could connect).
+    const { dispatch } = await import(/* webpackChunkName: "commands" */ './dispatch.js')
     outcome = await dispatch({
       settings,
       ssh,

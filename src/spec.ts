@@ -21,6 +21,8 @@ export interface CommandSpec {
   readonly picksRelease?: true
   /** Re-hashes a release on the server and compares it with its manifest (release-id, expected-digest). */
   readonly verifies?: true
+  /** Connects step by step on its own, to say where it fails (doctor.ts): nothing connects ahead. */
+  readonly probes?: true
 }
 
 /** In the order the help and messages list them. */
@@ -34,7 +36,7 @@ export const COMMAND_SPECS = {
   upload: { uploads: true, releaseId: 'required', locks: true },
   activate: { switches: true, releaseId: 'required', locks: true, prunes: true },
   // checks the server read-only (doctor.ts): no lock, no change
-  doctor: {},
+  doctor: { probes: true },
   // reads only (verify-command.ts): no lock, no change
   verify: { verifies: true },
 } as const satisfies Record<string, CommandSpec>
@@ -43,6 +45,11 @@ export type Command = keyof typeof COMMAND_SPECS
 
 export function commandSpec(command: Command): CommandSpec {
   return COMMAND_SPECS[command]
+}
+
+/** Whether `word` (an input not yet checked) names a command that uploads. */
+export function namesUploadingCommand(word: string): boolean {
+  return Object.hasOwn(COMMAND_SPECS, word) && commandSpec(word as Command).uploads === true
 }
 
 /**

@@ -1,5 +1,17 @@
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, type Stats, statSync } from 'node:fs'
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { readFile, rm } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import path from 'node:path'
 import { childEnv } from './env.js'
@@ -7,6 +19,7 @@ import { DeployError } from './errors.js'
 import { explainSshFailure, type SshFailureContext } from './hints.js'
 import type { HostSpec } from './hosts.js'
 import { fingerprintCheckScript, renderKnownHosts, type TrustedKeys } from './knownhosts.js'
+import { terminateMaster } from './mux.js'
 import { type RunResult, run } from './proc.js'
 import { gatherSshFacts } from './ssh-facts.js'
 import type { Words } from './words.js'
@@ -156,7 +169,8 @@ export function renderSshConfig(opts: SshOptions, paths: ConfigPaths): string {
     '  ClearAllForwardings yes',
     '  RequestTTY no',
     '  LogLevel ERROR',
-    `  ControlPath ${paths.dir}/%C`,
+    // Our aliases name the sockets (rad-0: closeAll speaks to it); own setup: ssh's hash of the host.
+    `  ControlPath ${paths.dir}/${own ? '%C' : '%n'}`,
     '  ControlMaster no',
     `  ControlPersist ${opts.persistSeconds}`,
   )
@@ -178,6 +192,12 @@ export class Ssh {
   readonly sshPath: string
   /** Hosts whose master runs, with the words that name them to ssh. */
   private masters = new Map<number, string[]>()
+  /** Each host's one attempt to connect, begun by whoever asked first (see connect). */
+  private connecting = new Map<number, Promise<void>>()
+  /** Stops attempts still under way when the run ends before it needs them (dispose). */
+  private closing = new AbortController()
+  /** Hosts whose attempt was stopped: ssh may have forked its master just before. */
+  private stopped = new Set<number>()
 
   private constructor(
     readonly opts: SshOptions,
@@ -203,10 +223,11 @@ export class Ssh {
         throw new DeployError(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config')
     }
     await removeOrphanDirs(sshPath)
-    const dir = await mkdtemp('/tmp/rad-')
-    await chmod(dir, 0o700)
+    // Synchronous: a few small files the connection waits for (awaited one by one, ~15 ms of the start).
+    const dir = mkdtempSync('/tmp/rad-')
+    chmodSync(dir, 0o700)
     onDir(dir)
-    await writeFile(path.join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 })
+    writeFileSync(path.join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 })
     const paths: ConfigPaths = {
       dir,
       config: path.join(dir, 'config'),
@@ -219,20 +240,20 @@ export class Ssh {
     }
     const ssh = new Ssh(opts, paths, sshPath)
     if (!opts.useOwnSshSetup || opts.key !== '') {
-      await writeFile(paths.key, opts.key, { mode: 0o600 })
+      writeFileSync(paths.key, opts.key, { mode: 0o600 })
       if (opts.keyPassphrase) {
-        await writeFile(path.join(dir, 'askpass'), ASKPASS, { mode: 0o700 })
+        writeFileSync(path.join(dir, 'askpass'), ASKPASS, { mode: 0o700 })
       }
     }
     if (ourKnownHosts(opts)) {
       const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port)
-      await writeFile(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 })
+      writeFileSync(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 })
       if (opts.trusted.fingerprints.length > 0) {
-        await writeFile(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 })
-        await writeFile(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 })
+        writeFileSync(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 })
+        writeFileSync(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 })
       }
     }
-    await writeFile(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 })
+    writeFileSync(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 })
     return ssh
   }
 
@@ -273,8 +294,23 @@ export class Ssh {
     return this.childEnv()
   }
 
-  /** Opens the one connection every later step of this host shares. */
-  async connect(index: number, label: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Opens the one connection every later step of this host shares. The first call starts it; a
+   * later one (the command's own step, after runCommand began it while the rest got ready) gets
+   * the same attempt and its outcome, never a second connection.
+   */
+  connect(index: number, label: string, signal?: AbortSignal): Promise<void> {
+    let attempt = this.connecting.get(index)
+    if (!attempt) {
+      attempt = this.openMaster(index, label, anySignal(signal, this.closing.signal))
+      // Awaited by the command's step; a run that ends first never asks (dispose closes it).
+      attempt.catch(() => {})
+      this.connecting.set(index, attempt)
+    }
+    return attempt
+  }
+
+  private async openMaster(index: number, label: string, signal: AbortSignal): Promise<void> {
     const alias = aliasOf(index)
     const errFile = path.join(this.paths.dir, `${alias}.err`)
     const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes']
@@ -314,7 +350,10 @@ export class Ssh {
         through = undefined
       }
     } catch {}
-    if (result.aborted) throw new DeployError(`Connecting to ${label} was cancelled.`)
+    if (result.aborted) {
+      this.stopped.add(index)
+      throw new DeployError(`Connecting to ${label} was cancelled.`)
+    }
     if (result.code !== 0) {
       let askpassCalls = 0
       try {
@@ -419,10 +458,27 @@ export class Ssh {
     )
   }
 
-  /** Closes every master (ssh -O exit). Never throws. */
+  /** Where host `index`'s master listens, when our alias names it (own setup: ssh's hash, %C). */
+  private socketOf(index: number): string | undefined {
+    return this.opts.useOwnSshSetup ? undefined : path.join(this.paths.dir, aliasOf(index))
+  }
+
+  /**
+   * Closes every master: asked on its socket (mux.ts), or by `ssh -O exit`. Never throws. An attempt still under way is stopped first;
+   * its master is asked to exit too, as ssh may have forked it just before it was stopped.
+   */
   async closeAll(): Promise<void> {
+    this.closing.abort()
+    await Promise.allSettled(this.connecting.values())
+    this.connecting.clear()
+    for (const index of this.stopped) this.masters.set(index, this.hostArgs(index))
     await Promise.all(
       [...this.masters].map(async ([index, words]) => {
+        const socket = this.socketOf(index)
+        if (socket && (await terminateMaster(socket, 1500))) {
+          this.masters.delete(index)
+          return
+        }
         try {
           // Bounded: a master stuck on a stalled link must not hold the end of the step back.
           await run(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
@@ -438,7 +494,8 @@ export class Ssh {
   /** Closes our masters, then deletes the directory with the key (each master closed once). */
   async dispose(): Promise<void> {
     await this.closeAll()
-    await rm(this.paths.dir, { recursive: true, force: true })
+    // Synchronous: a few files, on the step's last path (awaited, rm took ~3 ms more).
+    rmSync(this.paths.dir, { recursive: true, force: true })
   }
 }
 
@@ -459,6 +516,17 @@ export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> 
     } catch {}
   }
   await rm(dir, { recursive: true, force: true })
+}
+
+/** Aborted when either is (AbortSignal.any is Node 20.3+). */
+function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
+  if (!a) return b
+  const both = new AbortController()
+  const stop = () => both.abort()
+  if (a.aborted || b.aborted) stop()
+  a.addEventListener('abort', stop, { once: true })
+  b.addEventListener('abort', stop, { once: true })
+  return both.signal
 }
 
 /** Holds the pid of the process our private directory belongs to. */

@@ -4,7 +4,7 @@
  * main step that was killed outright.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { printed } from '../support/expect.js'
@@ -69,6 +69,29 @@ describe.each(nodeBinaries())('host keys and the connection under $name', ({ pat
     // A hang check, not a speed goal: a held pipe would block until ControlPersist or ConnectTimeout.
     expect(run.durationMs).toBeLessThan(10_000)
     expect(sshProcessesWith(run.state.sshDir ?? '/tmp/rad-?')).toEqual([])
+  })
+
+  it('the master is asked to exit on its own socket: no `ssh -O exit` is run, and none is left', async () => {
+    const target = newTarget()
+    const src = smallSite()
+    // Every ssh the action runs goes through this one, which writes down its arguments.
+    const bin = mkdtempSync(path.join(tmp('radssh-'), 'bin-'))
+    const calls = path.join(bin, 'calls')
+    writeFileSync(path.join(bin, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexec /usr/bin/ssh "$@"\n`, {
+      mode: 0o755,
+    })
+    const c0 = sshd.connections()
+    const run = await runAction(
+      { ...baseInputs(sshd, target, src), 'release-id': 'r1' },
+      { node, env: { PATH: `${bin}:${process.env.PATH}` } },
+    )
+    expectDeployed(run, target, 'r1', src)
+    const lines = readFileSync(calls, 'utf8').trim().split('\n')
+    expect(lines.some((l) => l.includes(' -M '))).toBe(true)
+    expect(lines.filter((l) => / -O /.test(l))).toEqual([])
+    expect(sshd.connections() - c0).toBe(1)
+    expect(sshProcessesWith(run.state.sshDir ?? '/tmp/rad-?')).toEqual([])
+    expect(existsSync(run.state.sshDir ?? '/tmp/rad-?')).toBe(false)
   })
 })
 

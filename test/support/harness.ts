@@ -24,7 +24,8 @@ import net from 'node:net'
 import path from 'node:path'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
-export const DIST = path.join(ROOT, 'dist/index.js')
+/** The bundle to run: dist/index.js, or another build to compare with (RAD_DIST, bench:profile). */
+export const DIST = process.env.RAD_DIST || path.join(ROOT, 'dist/index.js')
 export const TEST_USER = 'radtest'
 
 /** Node binaries to run the bundle with: this one (20) and Node 24 from the node@24 npm package. */

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   findRsync,
+  findSsh,
   MIN_RSYNC,
+  onPath,
   parseRsyncVersion,
   platformProblem,
   rsyncCandidates,
@@ -130,5 +135,44 @@ describe('platformProblem', () => {
   it('lets Linux and macOS through', () => {
     expect(platformProblem('linux')).toBeUndefined()
     expect(platformProblem('darwin')).toBeUndefined()
+  })
+})
+
+describe('onPath', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'rad-onpath-'))
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
+  const dir = (name: string, files: Record<string, number | 'dir'>) => {
+    const d = path.join(root, name)
+    mkdirSync(d)
+    for (const [f, mode] of Object.entries(files)) {
+      if (mode === 'dir') mkdirSync(path.join(d, f))
+      else {
+        writeFileSync(path.join(d, f), '#!/bin/sh\n')
+        chmodSync(path.join(d, f), mode)
+      }
+    }
+    return d
+  }
+  const noExec = dir('noexec', { tool: 0o644 })
+  const isDir = dir('isdir', { tool: 'dir' })
+  const good = dir('good', { tool: 0o755 })
+  const later = dir('later', { tool: 0o755 })
+
+  it('finds the first executable file of that name, in PATH order', () => {
+    expect(onPath('tool', [good, later].join(':'))).toBe(path.join(good, 'tool'))
+    expect(onPath('tool', [later, good].join(':'))).toBe(path.join(later, 'tool'))
+  })
+
+  it('skips what is not one: a directory, a file without x, an entry that is no directory, an empty entry', () => {
+    const p = ['', '/etc/passwd/bin', path.join(root, 'missing'), isDir, good].join(':')
+    expect(onPath('tool', p)).toBe(path.join(good, 'tool'))
+    // Root too: access(2) grants X_OK only where some x bit is set.
+    expect(onPath('tool', noExec)).toBe('')
+    expect(onPath('tool', [isDir, '/etc/passwd/bin'].join(':'))).toBe('')
+  })
+
+  it('findSsh says there is none, before anything connects', () => {
+    expect(() => findSsh(isDir)).toThrow(/No ssh on this machine \(none on PATH\)\. Nothing was contacted\./)
+    expect(findSsh(process.env.PATH)).toMatch(/\/ssh$/)
   })
 })

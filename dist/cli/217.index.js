@@ -1,0 +1,2376 @@
+export const id = 217;
+export const ids = [217];
+export const modules = {
+
+/***/ 785:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  dispatch: () => (/* binding */ dispatch)
+});
+
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __webpack_require__(916);
+// EXTERNAL MODULE: ./src/format.ts
+var format = __webpack_require__(264);
+// EXTERNAL MODULE: ./src/history.ts
+var src_history = __webpack_require__(155);
+// EXTERNAL MODULE: ./src/outcome.ts
+var src_outcome = __webpack_require__(671);
+// EXTERNAL MODULE: ./src/remote.ts + 1 modules
+var src_remote = __webpack_require__(769);
+// EXTERNAL MODULE: ./src/gate.ts
+var src_gate = __webpack_require__(956);
+// EXTERNAL MODULE: ./src/hints.ts
+var hints = __webpack_require__(957);
+// EXTERNAL MODULE: ./src/untrusted.ts
+var untrusted = __webpack_require__(873);
+// EXTERNAL MODULE: ./src/words.ts
+var src_words = __webpack_require__(846);
+;// CONCATENATED MODULE: ./src/session.ts
+
+
+
+
+
+
+/** How this run's messages name inputs and commands. */
+function wordsOf(ctx) {
+    return ctx.words ?? src_words/* ACTION_WORDS */.d;
+}
+/** A short-lived signal for clean-up after the main one was aborted (timeout, cancel). */
+function cleanupSignal() {
+    return AbortSignal.timeout(30_000);
+}
+/** The bound of the clean-up after giving up (stop, read back, unlock): the step ends within timeout + 10 s. */
+function giveUpSignal() {
+    return AbortSignal.timeout(6_000);
+}
+/**
+ * What the lock lines of a reply (`lock taken|kept|released|not-ours`, in order) leave the lock
+ * as; `complete` when the script ran to its end (a reply that says ok or names its error): then a
+ * lock that was only maybe ours was never taken.
+ */
+function lockAfter(before, said, complete) {
+    const last = said.at(-1)?.split(' ')[0];
+    if (last === 'taken' || last === 'kept')
+        return 'held';
+    if (last === 'released' || last === 'not-ours')
+        return 'free';
+    return before === 'maybe' && complete ? 'free' : before;
+}
+/** Seconds a deploy waits for another one's lock before it fails naming the holder. */
+function lockWaitSeconds(timeoutSeconds) {
+    return Math.max(4, Math.min(300, Math.floor(timeoutSeconds / 3)));
+}
+/** One server, reached over its one multiplexed connection. */
+class HostSession {
+    ctx;
+    index;
+    spec;
+    /** Set once the shared connection dropped: later calls each open a connection of their own. */
+    fresh = false;
+    /**
+     * The gate this host's key is forced through (gate.ts), as its first reply said; undefined for
+     * a key with a shell. rsync then goes without --protect-args (the gate checks its command line).
+     */
+    gate;
+    /** Learned from what the scripts report; every change is told to ctx.onLock (the post step). */
+    lockState = 'free';
+    /** A session opened ahead of its call (openAhead), waiting for its script. */
+    ahead;
+    /** Sessions opened ahead so far (at most two: see openAhead). */
+    aheadOpened = 0;
+    constructor(ctx, index, spec) {
+        this.ctx = ctx;
+        this.index = index;
+        this.spec = spec;
+    }
+    /** Whether the lock is ours as far as the server told us (`maybe`: a call cut short may have taken it). */
+    get lock() {
+        return this.lockState;
+    }
+    setLock(next) {
+        const was = this.lockState !== 'free';
+        this.lockState = next;
+        if (was !== (next !== 'free'))
+            this.ctx.onLock?.(this.index, next !== 'free');
+    }
+    get label() {
+        return this.spec.label;
+    }
+    /** Values every script gets: the target, the link, our lock token and who we are. */
+    baseVars() {
+        const s = this.ctx.settings;
+        return {
+            T: s.target,
+            LINK: s.linkName,
+            TOKEN: this.ctx.token,
+            LEFT: Math.max(1, Math.ceil((this.ctx.deadline - Date.now()) / 1000)),
+            LOCK_WAIT: lockWaitSeconds(s.timeoutSeconds),
+            LOCK_TTL: s.timeoutSeconds + 120,
+            LOCK_OWNER: JSON.stringify({
+                run: s.meta.runUrl,
+                actor: s.meta.actor,
+                ref: s.meta.ref,
+                sha: s.meta.sha,
+                command: s.command,
+                release: s.releaseId,
+                since: new Date().toISOString(),
+            }),
+        };
+    }
+    /**
+     * Opens the session of a call that comes later (publish, while rsync uploads): its channel, the
+     * login shell and `sh -s` are ready when the call comes, which saves their round trips. sh reads
+     * its script from stdin, so nothing runs until the call gives it; a session never called gets
+     * none (dropAhead ends its stdin: sh reads an empty script and exits). Not through a gate (which
+     * would log the empty call as refused), nor once the connection is in doubt.
+     */
+    openAhead(name) {
+        // One that ended unused (refused by a server that allows one session at a time) is retried
+        // once, beside rsync; never more (each refusal can cost the server a failed login).
+        if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2)
+            return;
+        if (this.fresh || this.gate || this.ctx.signal.aborted)
+            return;
+        this.aheadOpened++;
+        this.ahead?.give(null);
+        let give = () => { };
+        const input = new Promise((resolve) => {
+            give = resolve;
+        });
+        const hooks = {};
+        const state = { settled: false };
+        const settle = () => {
+            state.settled = true;
+        };
+        const result = this.ctx.ssh.exec(this.index, input, {
+            command: (0,src_remote/* remoteCommand */.S2)(name),
+            // The library and the script, read and defined by sh while it waits for the call.
+            preface: (0,src_remote/* renderAhead */.Op)(name),
+            // Refused (a server that allows one session), it ends: it never connects on its own.
+            muxOnly: true,
+            signal: this.ctx.signal,
+            onStdout: (c) => hooks.onStdout?.(c),
+            onStderr: (c) => hooks.onStderr?.(c),
+            // Known at its exit, not after its output is drained: a call never gives it its script then.
+            onExit: settle,
+        });
+        result.then(settle, settle);
+        const ahead = {
+            name,
+            give,
+            get settled() {
+                return state.settled;
+            },
+            result,
+            hooks,
+        };
+        this.ahead = ahead;
+    }
+    /**
+     * Before rsync opens a session of its own: a session opened ahead that no call took is ended
+     * first (and waited for, briefly). On a server that allows one session, it would otherwise hold
+     * rsync's place, and ssh would take rsync around the master (a second connection, which fails
+     * where the key needs its passphrase). (prepare opens one only when nothing is to be uploaded.)
+     */
+    async makeRoom() {
+        const a = this.ahead;
+        this.ahead = undefined;
+        if (a)
+            await endAhead(a);
+    }
+    /** Ends a session opened ahead that no call took (the run failed or went another way). */
+    dropAhead() {
+        this.ahead?.give(null);
+        this.ahead = undefined;
+    }
+    /** Runs a remote script; a reported error becomes a DeployError with its hint. */
+    async call(name, vars, opts = {}) {
+        const all = { ...this.baseVars(), ...vars };
+        // Said before the call: if we are killed before its reply, the post step still looks.
+        if (this.lockState === 'free' && (0,src_remote/* mayTakeLock */.UO)(name, vars))
+            this.setLock('maybe');
+        // Said while it happens: a wait for another run's lock can last minutes.
+        // Linear however long a line the server sends; only a bounded start of each line is kept.
+        const lines = new untrusted/* LineSplitter */.g3((l) => {
+            if (l.startsWith(`${src_remote/* MARK */.M$} waiting `)) {
+                this.ctx.reporter.info(`${this.label}: waiting for the deploy lock, held by ${(0,untrusted/* untrusted */.bp)(l.slice(src_remote/* MARK */.M$.length + 9))}`);
+            }
+        });
+        const onStdout = (chunk) => {
+            lines.push(chunk);
+            opts.onStdout?.(chunk);
+        };
+        // After a timeout or cancel only clean-up calls remain: they get a connection of their own,
+        // as the shared one may be what hung (a stalled link keeps it open and silent).
+        const fresh = this.ctx.signal.aborted || this.fresh;
+        // The session opened ahead for this script, if it is still there and nothing else is asked.
+        const ahead = this.ahead;
+        this.ahead = undefined;
+        const useAhead = ahead?.name === name && !ahead.settled && !fresh && opts.signal === undefined;
+        // Any other call first ends it: a server that allows one session per connection (MaxSessions
+        // 1) has no room for both.
+        if (ahead && !useAhead)
+            await endAhead(ahead);
+        let result;
+        if (ahead && useAhead) {
+            ahead.hooks.onStdout = onStdout;
+            ahead.hooks.onStderr = opts.onStderr;
+            ahead.give((0,src_remote/* renderCall */.Jy)(all));
+            result = await ahead.result;
+        }
+        else {
+            result = await this.ctx.ssh.exec(this.index, (0,src_remote/* renderScript */.y9)(name, all), {
+                command: (0,src_remote/* remoteCommand */.S2)(name),
+                signal: opts.signal ?? this.ctx.signal,
+                onStdout,
+                onStderr: opts.onStderr,
+                fresh,
+            });
+        }
+        const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
+        // Every reply through a gate starts by naming it: no round trip of its own.
+        const gate = (0,src_gate/* parseGateLine */.Tr)((0,src_remote/* first */.$1)(reply, 'gate'));
+        if (gate)
+            this.gate = gate;
+        if (reply.error?.code === 'gate-protocol')
+            throw (0,src_gate/* gateProtocolError */.iM)(this.label, gate, reply.error.message);
+        // What the script said of the lock, even in a reply cut short (all of it that arrived).
+        const complete = !result.aborted && (reply.ok || reply.error !== undefined);
+        this.setLock(lockAfter(this.lockState, reply.values.get('lock') ?? [], complete));
+        for (const w of reply.warnings)
+            this.ctx.reporter.warning(`${this.label}: ${w}`);
+        for (const l of reply.other)
+            opts.onOther?.(l);
+        if (result.aborted)
+            throw new errors/* DeployError */.s(`${this.label}: cancelled during ${name}.`, '', 'cancelled');
+        if (reply.error) {
+            const s = this.ctx.settings;
+            // A hook's own output (stderr) is what explains its failure: keep its end in the message.
+            const output = reply.error.code === 'hook-failed'
+                ? (0,untrusted/* untrustedLines */.mU)(result.stderr)
+                    .map((l) => `${this.label} | ${l}`)
+                    .join('\n')
+                : '';
+            throw new errors/* DeployError */.s(`${this.label}: ${reply.error.message}${output ? `\n${output}` : ''}`, (0,src_gate/* gateHint */.jo)(reply.error.code) ||
+                (0,hints/* remoteErrorHint */.yj)(reply.error.code, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: this.spec.user,
+                    words: this.ctx.words,
+                }), reply.error.code);
+        }
+        const saidNothing = reply.values.size === 0 && reply.warnings.length === 0;
+        if (!reply.ok && saidNothing && result.code !== 255) {
+            // Not one line from our script: the login shell never ran it, or a startup file ended it.
+            throw (0,hints/* loginShellFailure */.Iu)({
+                label: this.label,
+                user: this.spec.user,
+                code: result.code,
+                said: [...reply.other, ...(result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 5) : [])].slice(0, 5),
+            });
+        }
+        if (result.code !== 0 || !reply.ok) {
+            const stderr = result.stderr.trim() ? (0,untrusted/* untrustedLines */.mU)(result.stderr, 6).join('\n') : '';
+            const lost = result.code === 255;
+            const why = lost ? 'the SSH connection failed or dropped' : `exit code ${result.code}`;
+            throw new errors/* DeployError */.s(`${this.label}: the server step '${name}' failed (${why}).${stderr ? `\n${stderr}` : ''}`, '', 
+            // No complete reply over a dead connection: what the server did is unknown (see recover).
+            lost ? 'connection-lost' : 'remote');
+        }
+        return reply;
+    }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+/** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
+async function endAhead(a) {
+    a.give(null);
+    if (!a.settled)
+        await Promise.race([a.result.catch(() => { }), sleep(3000)]);
+}
+/** Runs `fn` over items with at most `limit` at once; resolves with every result in order. */
+async function pool(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/host.ts
+
+
+
+
+/** A release or upload name from the server that may be used in a path: plain, bounded. */
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+/** `warn` is told about log lines that were skipped (by line number). */
+function readServerState(reply, warn) {
+    const live = (0,src_remote/* first */.$1)(reply, 'live');
+    const log = (0,src_history/* parseNumberedLog */._9)((0,src_remote/* all */.Q7)(reply, 'log'), (0,src_remote/* all */.Q7)(reply, 'log-long'));
+    const problems = (0,src_history/* logProblemsWarning */.dD)(log.problems);
+    if (problems)
+        warn?.(problems);
+    return {
+        live: SAFE_NAME_RE.test(live) ? live : '',
+        releases: (0,src_remote/* all */.Q7)(reply, 'release').filter((r) => SAFE_NAME_RE.test(r)),
+        log: log.entries,
+        freeKb: Number((0,src_remote/* first */.$1)(reply, 'free-kb')) || 0,
+    };
+}
+/** A run for every host of the settings; `attempted` is the release the command tries to make live. */
+function hostRuns(ctx, attempted) {
+    return ctx.settings.hosts.map((spec, i) => ({
+        session: new HostSession(ctx, i, spec),
+        start: Date.now(),
+        state: undefined,
+        result: (0,src_outcome/* blankResult */.mE)(spec.label, attempted),
+    }));
+}
+/** The deploy log line of an event on one host, with who and what caused it. */
+function newEntry(ctx, host, release, event, from) {
+    const m = ctx.settings.meta;
+    return {
+        release,
+        event,
+        time: new Date().toISOString(),
+        from: from || undefined,
+        sha: m.sha,
+        ref: m.ref,
+        actor: m.actor,
+        run: m.runUrl,
+        host,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/switch.ts
+
+
+/** go_live's variables for a plan, and the log line they carry (recover looks for it). */
+function goLiveVars(ctx, host, plan) {
+    const entry = newEntry(ctx, host.session.label, plan.id, plan.event, plan.from);
+    if (plan.digest)
+        entry.digest = plan.digest;
+    return {
+        ID: plan.id,
+        PREV: plan.prev ?? '',
+        LOGLINE: (0,src_history/* logLine */.BP)(entry),
+        PRUNE: plan.prune ? plan.prune(entry).join(' ') : '',
+        MEASURE: plan.measure ? 1 : 0,
+        KEEP_FROM: (plan.keepFrom ?? []).join(' '),
+    };
+}
+const flag = (b) => (b ? 1 : 0);
+/**
+ * Switches one host's link (the switchTo script) to what `vars` say (see goLiveVars). `take`: take
+ * the lock first (we no longer hold it); `keepLock`: keep it past the switch (more steps follow).
+ * The session learns the lock's state from the reply.
+ */
+function switchTo(host, vars, lock, signal) {
+    return host.session.call('switchTo', { ...vars, TAKE: flag(lock.take), KEEP_LOCK: flag(lock.keepLock) }, { signal });
+}
+
+;// CONCATENATED MODULE: ./src/commands.ts
+
+
+
+
+
+
+
+
+
+/** rollback, list, prune and unlock: each one short remote call per host over its one connection. */
+function setup(ctx) {
+    const s = ctx.settings;
+    return hostRuns(ctx, s.command === 'rollback' ? s.rollbackTo : '');
+}
+/** Connects and reads each host's state (taking the lock when asked); collects failures. */
+async function inspectAll(ctx, hosts, takeLock) {
+    const failures = [];
+    await pool(hosts, ctx.settings.maxParallel, async (h) => {
+        try {
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
+            const reply = await h.session.call('inspect', {
+                TAKE_LOCK: takeLock ? 1 : 0,
+                // A rollback renames the link: the server must be able to, before the lock is taken.
+                NEED_SWAP: takeLock && ctx.settings.command === 'rollback' ? 1 : 0,
+                CHECK_DEPLOY: 0,
+                ID: '',
+            });
+            h.state = readServerState(reply, (m) => ctx.reporter.warning(`${h.session.label}: ${m}`));
+            const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
+            if (lock)
+                ctx.reporter.info(`${h.session.label}: locked by ${lock}`);
+            (0,src_outcome/* setLive */.jN)(h.result, ctx.settings.target, h.state.live);
+            h.result.freeKb = h.state.freeKb;
+            h.result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    });
+    return failures;
+}
+async function unlockAll(ctx, hosts) {
+    await Promise.all(hosts
+        .filter((h) => h.session.lock === 'held')
+        .map(async (h) => {
+        try {
+            await h.session.call('releaseLock', { FORCE: 0, DISCARD: '', UNPUBLISH: '' }, 
+            // After a timeout or cancel: within the bound the step promises (timeout + 10 s).
+            { signal: ctx.signal.aborted ? giveUpSignal() : cleanupSignal() });
+        }
+        catch (e) {
+            ctx.reporter.warning(`${h.session.label}: could not release the lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+        }
+    }));
+}
+function outcome(hosts, releases, error) {
+    const first = hosts[0]?.result;
+    return {
+        releaseId: first?.releaseId ?? '',
+        hosts: hosts.map((h) => h.result),
+        rolledBack: false,
+        error,
+        releases,
+    };
+}
+/** Hosts that serve different releases are worth a loud word. */
+function reportDisagreement(ctx, hosts) {
+    const lives = new Set(hosts.map((h) => h.state?.live ?? ''));
+    if (hosts.length > 1 && lives.size > 1) {
+        ctx.reporter.warning(`The hosts do not serve the same release: ${hosts.map((h) => `${h.session.label}=${h.state?.live || '(none)'}`).join(', ')}`);
+    }
+}
+/** Which release a host rolls back to, or why it cannot. */
+function chooseRollback(state, rollbackTo, words = src_words/* ACTION_WORDS */.d) {
+    const existing = new Set(state.releases);
+    if (rollbackTo) {
+        if (!existing.has(rollbackTo)) {
+            return {
+                problem: `release ${rollbackTo} is not on the server`,
+                hint: `Releases there: ${state.releases.join(', ') || '(none)'}. Run ${words.command('list')} to see them.`,
+            };
+        }
+        if (rollbackTo === state.live)
+            return { problem: `release ${rollbackTo} is already live`, hint: '' };
+        return { target: rollbackTo };
+    }
+    if (!state.live)
+        return { problem: 'nothing is live, so there is nothing to roll back from', hint: '' };
+    const target = (0,src_history/* rollbackTarget */.es)(state.log, state.live, existing);
+    if (!target) {
+        return {
+            problem: `the deploy log knows no good release that was live before ${state.live}`,
+            hint: `Give ${words.input('rollback-to')} with a release id (${words.command('list')} shows them).`,
+        };
+    }
+    return { target };
+}
+async function runRollback(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
+    if (failures.length > 0) {
+        await unlockAll(ctx, hosts);
+        return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Rollback'));
+    }
+    reportDisagreement(ctx, hosts);
+    // A fleet that disagreed (some hosts already on rollback-to) is brought together: those stay.
+    const already = s.rollbackTo ? hosts.filter((h) => h.state?.live === s.rollbackTo) : [];
+    const moving = already.length < hosts.length ? hosts.filter((h) => !already.includes(h)) : hosts;
+    for (const h of moving === hosts ? [] : already) {
+        ctx.reporter.info(`${h.session.label}: already on ${s.rollbackTo}`);
+    }
+    const choices = moving.map((h) => chooseRollback(h.state, s.rollbackTo, ctx.words));
+    const problems = choices.flatMap((c, i) => 'problem' in c ? [`${moving[i]?.session.label}: ${c.problem}`] : []);
+    const targets = new Set(choices.flatMap((c) => ('target' in c ? [c.target] : [])));
+    if (problems.length > 0 || targets.size > 1) {
+        await unlockAll(ctx, hosts);
+        const first = choices.find((c) => 'problem' in c);
+        const msg = problems.length > 0
+            ? `Rollback refused: ${problems.join('; ')}`
+            : `Rollback refused: the hosts would go to different releases (${moving.map((h, i) => `${h.session.label} -> ${'target' in (choices[i] ?? {}) ? choices[i].target : '?'}`).join(', ')}).`;
+        const hint = first && 'hint' in first ? first.hint : 'Give rollback-to to choose one release for every host.';
+        return outcome(hosts, [], new errors/* DeployError */.s(msg, hint, 'rollback-refused'));
+    }
+    const target = [...targets][0];
+    const switchFailures = [];
+    await Promise.all(moving.map(async (h) => {
+        const from = h.state?.live ?? '';
+        h.result.attemptedReleaseId = target;
+        try {
+            await switchTo(h, goLiveVars(ctx, h, { id: target, event: 'rollback', from }), {
+                take: false,
+                keepLock: false,
+            });
+            (0,src_outcome/* setLive */.jN)(h.result, s.target, target);
+            Object.assign(h.result, { previousReleaseId: from, status: 'rolled-back' });
+            ctx.reporter.info(`${h.session.label}: ${s.linkName} -> releases/${target} (rolled back from ${from}, now marked bad)`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            (0,src_outcome/* settleFailedSwitch */.$A)(h.result, s.target, from, err);
+            h.result.error = err.message;
+            switchFailures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    }));
+    await unlockAll(ctx, hosts);
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(switchFailures, hosts.length, 'Rollback'));
+}
+async function runList(ctx) {
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, false);
+    reportDisagreement(ctx, hosts);
+    const firstOk = hosts.find((h) => h.state);
+    const releases = firstOk?.state
+        ? (0,src_history/* listReleases */.tH)(firstOk.state.log, firstOk.state.releases, firstOk.state.live)
+        : [];
+    for (const h of hosts) {
+        if (!h.state)
+            continue;
+        h.result.status = 'not-switched';
+        // Progress only: each front end renders outcome.releases itself.
+        const rows = (0,src_history/* listReleases */.tH)(h.state.log, h.state.releases, h.state.live);
+        ctx.reporter.info(`${h.session.label}: ${(0,format/* plural */.LS)(rows.length, 'release')}`);
+    }
+    return outcome(hosts, releases, (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'List'));
+}
+async function runPrune(ctx) {
+    const s = ctx.settings;
+    const hosts = setup(ctx);
+    const failures = await inspectAll(ctx, hosts, true);
+    await Promise.all(hosts
+        .filter((h) => h.session.lock === 'held' && h.state)
+        .map(async (h) => {
+        const st = h.state;
+        const prune = (0,src_history/* releasesToPrune */.W3)(st.log, st.releases, st.live, s.keepReleases);
+        try {
+            const reply = await h.session.call('prune', { PRUNE: prune.join(' ') });
+            h.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
+            ctx.reporter.info(`${h.session.label}: pruned ${h.result.pruned.length ? h.result.pruned.join(', ') : 'nothing'} (keeping ${s.keepReleases || 'all'} good releases; ${(0,src_history/* badReleases */.Gj)(st.log).size} marked bad)`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    }));
+    await unlockAll(ctx, hosts);
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Prune'));
+}
+async function runUnlock(ctx) {
+    const hosts = setup(ctx);
+    const failures = [];
+    await pool(hosts, ctx.settings.maxParallel, async (h) => {
+        try {
+            await ctx.ssh.connect(h.session.index, h.session.label, ctx.signal);
+            const reply = await h.session.call('releaseLock', { FORCE: 1, DISCARD: '', UNPUBLISH: '' });
+            const was = (0,src_remote/* first */.$1)(reply, 'unlocked');
+            h.result.status = 'not-switched';
+            ctx.reporter.info(was ? `${h.session.label}: removed the lock held by ${was}` : `${h.session.label}: was not locked`);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+    });
+    return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Unlock'));
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(24);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(760);
+var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/build-scan.ts
+
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else if (kind(e)) {
+                found.count++;
+                if (found.names.length < KEEP)
+                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
+            }
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${(0,format/* plural */.LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
+;// CONCATENATED MODULE: ./src/incoming.ts
+/**
+ * The names of an attempt's upload in .deploy/incoming: here rather than in deploy-host.ts, so the
+ * action's main step can name its lock state before the deploy's own modules are loaded.
+ */
+/** The upload dir of this attempt in .deploy/incoming (activate: what command: upload left). */
+function incomingName(s, token) {
+    return s.command === 'activate' ? stagedName(s.releaseId) : `${s.releaseId}.${token.slice(0, 8)}`;
+}
+/** Where command: upload leaves a finished upload for command: activate. */
+function stagedName(releaseId) {
+    return `${releaseId}.staged`;
+}
+
+;// CONCATENATED MODULE: ./src/deploy-host.ts
+
+
+
+
+/** Where rsync keeps partly sent files for the next attempt (hidden from the leftover listing). */
+const PARTIAL_DIR = '.rsync-partial';
+/** A deploy's record for every host. */
+function deployHosts(ctx) {
+    const s = ctx.settings;
+    return hostRuns(ctx, s.releaseId).map((h) => ({
+        ...h,
+        incoming: `${s.releaseId}.${ctx.token.slice(0, 8)}`,
+        leftovers: [],
+        sharedExisting: [],
+        touched: false,
+        ownsUpload: false,
+        logLine: '',
+        unconfirmed: false,
+        published: false,
+        switched: false,
+        unchanged: 0,
+    }));
+}
+/** files-linked as the server counted it (a `linked` reply), and a word when it differs from rsync's. */
+function recordLinked(ctx, run, reply) {
+    const counted = (0,src_remote/* first */.$1)(reply, 'linked');
+    if (counted === '')
+        return;
+    const linked = Number(counted) || 0;
+    const unchanged = run.unchanged;
+    run.result.filesLinked = linked;
+    if (linked < unchanged) {
+        ctx.reporter.warning(`${run.session.label}: rsync found ${unchanged} files unchanged, but only ${linked} share an inode with the live release (counted on the server); the rest were copied.`);
+    }
+}
+/** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
+async function dropUpload(run) {
+    try {
+        await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
+        run.ownsUpload = false;
+    }
+    catch {
+        // releaseLocks tries the lock again at the end.
+    }
+}
+/** What publish (or stage) sends of the build's manifest: the fast path's delta, or all of it. */
+async function manifestVars(run) {
+    const m = await run.manifest;
+    const built = m instanceof Error ? undefined : m;
+    if (run.fast)
+        return { FAST: 1, MANIFEST: run.fast.delta, DIGEST: run.digest ?? '', ROOT_MODE: built?.rootMode ?? '' };
+    return { FAST: 0, MANIFEST: built?.text ?? '', DIGEST: '', ROOT_MODE: '' };
+}
+
+// EXTERNAL MODULE: ./src/keep-assets.ts
+var keep_assets = __webpack_require__(602);
+;// CONCATENATED MODULE: ./src/go-live.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Streams what a hook prints on the server into the log, line by line, prefixed with the host and
+ * escaped (it is the server's text); linear in its length however long a line is. Each chunk's
+ * lines go out together, so the action can fence them from the runner's command parser.
+ */
+function hookOutput(ctx, label) {
+    let batch = [];
+    const splitter = new untrusted/* LineSplitter */.g3((line, dropped) => batch.push(`${label} | ${(0,untrusted/* shownLine */.QN)(line, dropped)}`));
+    return (chunk) => {
+        splitter.push(chunk);
+        if (batch.length === 0)
+            return;
+        const lines = batch;
+        batch = [];
+        if (ctx.reporter.output)
+            ctx.reporter.output(lines);
+        else
+            for (const l of lines)
+                ctx.reporter.info(l);
+    };
+}
+/**
+ * Step 3: one remote call: publish (rename), link shared paths, before-switch, switch (rename a
+ * fresh link over the old one), log, prune; the lock is kept when more steps follow.
+ */
+async function publishAndSwitch(ctx, run, keepLock, doSwitch) {
+    const s = ctx.settings;
+    let reply;
+    try {
+        reply = await run.session.call('publishAndSwitch', {
+            ...deployGoLive(ctx, run),
+            INCOMING: run.incoming,
+            SHARED: s.shared.join('\n'),
+            BEFORE_SWITCH: s.beforeSwitch,
+            SWITCH: doSwitch ? 1 : 0,
+            KEEP_LOCK: keepLock ? 1 : 0,
+            KEEP_PATHS: (0,keep_assets/* keepPathsValue */.$Z)(s.keepAssets),
+            ...(await manifestVars(run)),
+        }, { onStderr: hookOutput(ctx, run.session.label) });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, keepLock && doSwitch, e);
+        return;
+    }
+    run.published = true;
+    recordLinked(ctx, run, reply);
+    run.result.assetsKept = (0,keep_assets/* keptCount */.O8)((0,src_remote/* all */.Q7)(reply, 'kept')[0]);
+    if (doSwitch)
+        wentLive(ctx, run, reply);
+    else
+        ctx.reporter.info(`${run.session.label}: release ${s.releaseId} published; waiting for every host before the switch`);
+}
+/** go_live's values for this deploy: our release, logged as deployed, pruning what retention drops. */
+function deployGoLive(ctx, run) {
+    const s = ctx.settings;
+    const state = run.state;
+    const vars = goLiveVars(ctx, run, {
+        id: s.releaseId,
+        event: 'deploy',
+        from: '',
+        prev: state.live,
+        prune: (entry) => (0,src_history/* releasesToPrune */.W3)([...state.log, entry], [...state.releases, s.releaseId], s.releaseId, s.keepReleases),
+        // The fast path's publish measured the disk from its own walk (fast_finish).
+        measure: !run.fast,
+        keepFrom: deployKeepSources(ctx, state),
+        digest: run.digest,
+    });
+    run.logLine = vars.LOGLINE;
+    return vars;
+}
+/** The releases keep-assets links old files from on this host ('' when it is off). */
+function deployKeepSources(ctx, state) {
+    const s = ctx.settings;
+    if (s.keepAssets.length === 0)
+        return [];
+    return (0,keep_assets/* keepSources */.qT)(state.log, state.releases, state.live, s.releaseId, s.keepAssetsReleases);
+}
+/** The log's words for the kept old assets: counted on the server, never sent, never "linked". */
+function keptWords(ctx, run) {
+    if (ctx.settings.keepAssets.length === 0)
+        return '';
+    return `; kept ${(0,format/* plural */.LS)(run.result.assetsKept, 'old asset')} (keep-assets, hard links from the last releases: nothing sent)`;
+}
+function wentLive(ctx, run, reply) {
+    const s = ctx.settings;
+    run.switched = (0,src_remote/* first */.$1)(reply, 'switched') === s.releaseId;
+    if (run.switched)
+        (0,src_outcome/* setLive */.jN)(run.result, s.target, s.releaseId);
+    else
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+    run.result.pruned = (0,src_remote/* all */.Q7)(reply, 'pruned');
+    run.result.diskKb = Number((0,src_remote/* first */.$1)(reply, 'disk-kb')) || 0;
+    run.result.status = 'deployed';
+    ctx.reporter.info(`${run.session.label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); ${(0,format/* plural */.LS)(run.result.filesLinked, 'file')} hard-linked to the previous release (counted on the server); the new release added ${(0,format/* bytes */.ee)(run.result.diskKb * 1024)} on disk${keptWords(ctx, run)}${run.result.pruned.length ? `; pruned ${run.result.pruned.join(', ')}` : ''}`);
+}
+/** Fleets, phase 2b: every host published; now each switches (the lock is still ours). */
+async function switchHost(ctx, run) {
+    let reply;
+    try {
+        reply = await switchTo(run, deployGoLive(ctx, run), { take: false, keepLock: true });
+    }
+    catch (e) {
+        await afterLostConnection(ctx, run, true, e);
+        return;
+    }
+    wentLive(ctx, run, reply);
+}
+/** Step 4 on one host: the after-switch hook, in the live release. */
+async function afterSwitch(ctx, run) {
+    const s = ctx.settings;
+    await run.session.call('afterSwitch', { ID: s.releaseId, PREV: run.state?.live ?? '', AFTER_SWITCH: s.afterSwitch }, { onStderr: hookOutput(ctx, run.session.label) });
+}
+/** Puts the link back on the release that was live before, marking ours bad. */
+async function revert(ctx, run, why) {
+    const s = ctx.settings;
+    const previous = run.state?.live ?? '';
+    if (!previous) {
+        ctx.reporter.warning(`${run.session.label}: nothing was live before ${s.releaseId}; it stays live`);
+        return;
+    }
+    const reply = await switchTo(run, goLiveVars(ctx, run, { id: previous, event: 'revert', from: s.releaseId }), 
+    // A failed check after the switch leaves the lock ours: take it only when we no longer hold it.
+    { take: run.session.lock !== 'held', keepLock: false }, 
+    // After a timeout or cancel, within the bound the step promises (timeout + 10 s).
+    ctx.signal.aborted ? giveUpSignal() : cleanupSignal());
+    if ((0,src_remote/* first */.$1)(reply, 'switched') === previous)
+        (0,src_outcome/* setLive */.jN)(run.result, s.target, previous);
+    else
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+    run.result.status = 'reverted';
+    ctx.reporter.warning(`${run.session.label}: switched back to ${previous} (${why})`);
+}
+/**
+ * After a call we gave up on or lost: over a new connection, stop what of ours still runs there,
+ * then read what the server serves and whether the lock is ours (see RECOVER in remote.ts).
+ */
+async function recover(ctx, run, keepLock) {
+    const s = ctx.settings;
+    run.session.fresh = true;
+    const reply = await run.session.call('recover', {
+        ID: s.command === 'deploy' || s.command === 'activate' ? s.releaseId : '',
+        INCOMING: run.incoming,
+        LOGLINE: run.logLine,
+        KEEP_LOCK: keepLock ? 1 : 0,
+    }, { signal: giveUpSignal() });
+    const live = readServerState(reply).live;
+    // What the link serves, as the server says now: the outputs name it.
+    (0,src_outcome/* setLive */.jN)(run.result, s.target, live);
+    const word = (0,src_remote/* first */.$1)(reply, 'lock').split(' ')[0];
+    // The session has taken the lock's state from the same line.
+    const lock = word === 'kept' || word === 'released' ? word : 'not-ours';
+    const switched = s.releaseId !== '' && live === s.releaseId;
+    if (switched) {
+        run.published = true;
+        run.switched = true;
+    }
+    run.unconfirmed = false;
+    return { live, switched, lock, assetsKept: (0,keep_assets/* keptCount */.O8)((0,src_remote/* first */.$1)(reply, 'kept')) };
+}
+/** A sentence on what the server serves after recover. */
+function serving(ctx, found) {
+    const s = ctx.settings;
+    const lock = found.lock === 'not-ours'
+        ? 'the deploy lock is no longer ours'
+        : found.lock === 'kept'
+            ? 'the lock is still ours'
+            : 'the lock was released';
+    return `${s.target}/${s.linkName} serves ${found.live ? `releases/${found.live}` : 'nothing'}${found.switched ? ` (the new release ${s.releaseId})` : ''}; ${lock}`;
+}
+/**
+ * The connection dropped during publish/switch: the reply is lost, not what the server did. Find
+ * out over a new connection, then go on as if the reply had come (switched: after-switch and the
+ * health check follow) or fail saying exactly what is served.
+ */
+async function afterLostConnection(ctx, run, keepLock, e) {
+    const err = (0,src_outcome/* toDeployError */.pH)(e);
+    const s = ctx.settings;
+    if (err.code !== 'connection-lost' || ctx.signal.aborted) {
+        (0,src_outcome/* settleFailedSwitch */.$A)(run.result, s.target, run.state?.live ?? '', err);
+        throw err;
+    }
+    const label = run.session.label;
+    ctx.reporter.warning(`${label}: the connection dropped during the switch; reconnecting to see what the server did`);
+    let found;
+    try {
+        found = await recover(ctx, run, keepLock);
+    }
+    catch (e2) {
+        run.unconfirmed = true;
+        (0,src_outcome/* liveUnknown */.Nn)(run.result);
+        throw new errors/* DeployError */.s(`${label}: the connection dropped during the switch and reconnecting failed (${(0,src_outcome/* toDeployError */.pH)(e2).message}): ${s.target}/${s.linkName} may serve ${s.releaseId} or ${run.state?.live || 'nothing'}.`, 'Run command: list (and command: unlock if needed) to see what is live before deploying again.', 'connection-lost');
+    }
+    ctx.reporter.info(`${label}: after reconnecting: ${serving(ctx, found)}`);
+    if (found.switched) {
+        run.result.status = 'deployed';
+        run.result.assetsKept = found.assetsKept;
+        ctx.reporter.info(`${label}: ${s.linkName} -> releases/${s.releaseId} (was ${run.state?.live || 'nothing'}); the switch completed before the connection dropped`);
+        return;
+    }
+    throw new errors/* DeployError */.s(`${label}: the connection dropped before the switch; nothing was switched: ${serving(ctx, found)}.`, 'Check the network to the server, then deploy again (the upload is kept and resumes).', 'connection-lost');
+}
+
+// EXTERNAL MODULE: ./src/healthcheck.ts
+var healthcheck = __webpack_require__(689);
+// EXTERNAL MODULE: external "node:module"
+var external_node_module_ = __webpack_require__(995);
+// EXTERNAL MODULE: ./src/manifest.ts
+var manifest = __webpack_require__(546);
+;// CONCATENATED MODULE: ./src/fast-path.ts
+/**
+ * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
+ * remote-manifest.ts): every entry of its manifest that the server still has as recorded, with its
+ * type, mode, size and hash (cut to 16 hex digits where the server can check the digest at
+ * publish). The plan compares the build's manifest with it: an entry the same in both is kept (the
+ * server's hard-linked copy already holds it), everything else is sent by rsync; and it says the
+ * new manifest in terms of the live one (the delta), so only the changed lines travel.
+ */
+
+
+
+/** node:zlib, loaded when an offer comes zipped: most runs never need it (a few ms of every start). */
+const zlib = () => (0,external_node_module_.createRequire)(import.meta.url)('node:zlib');
+/** The offer's decompressed size at most: a reply that inflates beyond it is refused (a zip bomb). */
+const MAX_OFFER_BYTES = 256 * 1024 * 1024;
+const OFFER_LINE = /^t ([fld]) (-|[0-7]{4}) (-|0|[1-9][0-9]{0,15}) (-|[0-9a-f]{16}|[0-9a-f]{64}) (.*)$/s;
+function parseOfferLine(line, n) {
+    if (line === 'u')
+        return undefined;
+    const m = OFFER_LINE.exec(line);
+    const fail = () => new manifest/* ManifestError */.Sh(`the server's fast-path offer, line ${n}: not an entry`);
+    if (!m)
+        throw fail();
+    const [, type, mode, size, hash, raw] = m;
+    if ((type === 'l') !== (mode === '-') ||
+        (type === 'f') === (size === '-') ||
+        (type === 'd') !== (hash === '-'))
+        throw fail();
+    return {
+        type,
+        mode: type === 'l' ? -1 : Number.parseInt(mode, 8),
+        size: type === 'f' ? Number(size) : -1,
+        hash: type === 'd' ? '' : hash,
+        path: (0,manifest/* unescapePath */.a3)(raw),
+    };
+}
+/**
+ * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
+ * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
+ */
+function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
+    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
+    const plain = (0,src_remote/* all */.Q7)(reply, 'fp');
+    // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
+    let given = 0;
+    for (const l of z.length > 0 ? z : plain)
+        given += l.length + 1;
+    if (given > maxBytes)
+        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer is over ${maxBytes} bytes`);
+    let text;
+    if (z.length > 0) {
+        const packed = Buffer.from(z.join(''), 'base64');
+        try {
+            text = zlib().gunzipSync(packed, { maxOutputLength: maxBytes }).toString('utf8');
+        }
+        catch (e) {
+            throw new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: ${e.message}`);
+        }
+        if (text.endsWith('\n'))
+            text = text.slice(0, -1);
+    }
+    else
+        text = plain.join('\n');
+    const lines = text === '' ? [] : text.split('\n');
+    const root = /^r ([0-7]{1,4})$/.exec(lines[0] ?? '');
+    if (!root)
+        throw new manifest/* ManifestError */.Sh(`the server's fast-path offer has no root mode`);
+    return { entries: lines.slice(1).map((l, i) => parseOfferLine(l, i + 1)), rootMode: root[1] };
+}
+function same(e, o) {
+    if (!o || o.type !== e.type || o.mode !== e.mode || o.size !== e.size)
+        return false;
+    return e.type === 'd' || (o.hash.length >= 16 && e.hash.startsWith(o.hash));
+}
+/** Whether the defined entries' paths strictly ascend (the manifests' order: path bytes). */
+function ascending(list) {
+    let prev;
+    for (const e of list) {
+        if (!e)
+            continue;
+        if (prev !== undefined && (0,manifest/* comparePaths */.cD)(prev, e.path) >= 0)
+            return false;
+        prev = e.path;
+    }
+    return true;
+}
+/**
+ * The offer's index of each build path, asked in the build's order: one pass over both when both
+ * are in path order (every manifest is: a fifth of the time of a Map of 50,000 paths), else a Map
+ * (an offer from a server that reordered it is still read right).
+ */
+function matcher(build, offer) {
+    if (!ascending(build) || !ascending(offer)) {
+        const live = new Map();
+        offer.forEach((o, i) => {
+            if (o)
+                live.set(o.path, i);
+        });
+        return (p) => live.get(p);
+    }
+    let j = 0;
+    return (p) => {
+        for (; j < offer.length; j++) {
+            const o = offer[j];
+            if (!o)
+                continue;
+            const c = (0,manifest/* comparePaths */.cD)(o.path, p);
+            if (c === 0)
+                return j++;
+            if (c > 0)
+                return undefined;
+        }
+        return undefined;
+    };
+}
+/**
+ * What to send and how to say the new manifest. Entries are matched by path; a kept entry names
+ * its live line, consecutive ones as one run. A directory is sent when it is new or its mode
+ * changed (rsync makes it or sets its mode; what it holds is decided entry by entry).
+ */
+function planFast(build, offer) {
+    // The server reads its trees with find, a line a name: such a name would break its check.
+    const nl = build.entries.find((e) => e.path.includes('\n'));
+    if (nl)
+        throw new manifest/* ManifestError */.Sh(`a name in the build has a newline (${JSON.stringify(nl.path)})`);
+    const liveLine = matcher(build.entries, offer.entries);
+    const lines = [manifest/* HEADER */.El];
+    const send = [];
+    if (Number.parseInt(offer.rootMode, 8) !== Number.parseInt(build.rootMode, 8))
+        send.push('.');
+    let keptFiles = 0;
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = () => {
+        if (runStart < 0)
+            return;
+        lines.push(runStart === runEnd ? `=${runStart + 1}` : `=${runStart + 1}-${runEnd + 1}`);
+        runStart = -1;
+    };
+    for (const e of build.entries) {
+        const i = liveLine(e.path);
+        if (i !== undefined && same(e, offer.entries[i])) {
+            if (runStart >= 0 && i === runEnd + 1)
+                runEnd = i;
+            else {
+                flush();
+                runStart = i;
+                runEnd = i;
+            }
+            if (e.type === 'f')
+                keptFiles++;
+            continue;
+        }
+        flush();
+        lines.push((0,manifest/* formatLine */.IL)(e));
+        send.push(e.path);
+    }
+    flush();
+    return { send, delta: `${lines.join('\n')}\n`, keptFiles };
+}
+
+;// CONCATENATED MODULE: ./src/prepare.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
+ * escape hatch should the fast path ever misjudge a server).
+ */
+function fastPathAllowed(env = process.env) {
+    return env.RAD_FAST_PATH !== '0';
+}
+/** The build's manifest for this host's prepare, or undefined (said once, as information). */
+async function buildManifestOf(ctx, run) {
+    const m = await run.manifest;
+    if (m instanceof Error) {
+        if (run.session.index === 0)
+            ctx.reporter.info(`No release manifest (so no release-digest, and the checksum path): ${m.message}`);
+        return undefined;
+    }
+    return m;
+}
+/** Why prepare did not take the fast path (its `fast` reply). */
+function fastWhy(code) {
+    const why = {
+        'no-live': 'nothing is live yet',
+        'no-manifest': 'the live release has no manifest or trust record (deployed before them, or it has names with a newline)',
+        untrusted: 'the live release could not be read or does not match its manifest',
+        'no-link': 'the live release cannot be hard-linked into the upload (another filesystem, files of another user, or no cp -al)',
+        'no-remove': 'what the server could not trust could not be removed from the linked copy',
+        resume: 'an upload that failed since the live release went live holds files this one reuses',
+    };
+    return why[code] ?? 'the server did not say why';
+}
+async function connect(ctx, run) {
+    await ctx.ssh.connect(run.session.index, run.session.label, ctx.signal);
+    if (ctx.settings.acceptUnknownHostKey && ctx.settings.trusted.lines.length === 0) {
+        const learned = await ctx.ssh.learnedHostKeys();
+        if (learned.trim()) {
+            ctx.reporter.warning(`Trusted ${run.session.label} on first use (${wordsOf(ctx).input('accept-unknown-host-key')}). Pin its key: set ${wordsOf(ctx).input('known-hosts')} to\n${learned.trim()}`);
+        }
+    }
+}
+/** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
+async function prepare(ctx, run) {
+    const other = [];
+    // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
+    run.touched = true;
+    const activate = ctx.settings.command === 'activate';
+    // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
+    // beside prepare's end, so its round trips and its library are not waited for later. Not through
+    // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
+    // session would give it rsync's place).
+    const early = new EarlyPlan(run, (plan, gated) => {
+        if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
+            run.session.openAhead('publishAndSwitch');
+    });
+    const reply = await run.session.call('prepare', {
+        ID: ctx.settings.releaseId,
+        // activate uploads nothing: it checks that command: upload left the release waiting.
+        INCOMING: activate ? '' : run.incoming,
+        STAGED: activate ? stagedName(ctx.settings.releaseId) : '',
+        SHARED: ctx.settings.shared.join('\n'),
+        // The server copies the live release while the build is still being hashed here.
+        FAST: !activate && fastPathAllowed() ? 1 : 0,
+    }, {
+        onOther: (l) => other.push(l),
+        onStdout: activate ? undefined : (c) => early.push(c),
+    });
+    const fast = (0,src_remote/* first */.$1)(reply, 'fast');
+    if (fast && fast !== 'ok')
+        ctx.reporter.info(`${run.session.label}: checksum path: ${fastWhy(fast)}`);
+    run.sharedExisting = (0,src_remote/* all */.Q7)(reply, 'shared-exists');
+    run.ownsUpload = ctx.settings.command !== 'activate';
+    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.leftovers = (0,src_remote/* all */.Q7)(reply, 'leftover').filter((l) => SAFE_NAME_RE.test(l) && l !== run.incoming);
+    run.result.previousReleaseId = run.state.live;
+    (0,src_outcome/* setLive */.jN)(run.result, ctx.settings.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    if (other.length > 0) {
+        // Text printed by a shell startup file corrupts rsync's protocol stream (exit 12): say so now.
+        await dropUpload(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: the login shell prints text for non-interactive sessions, which breaks rsync: ${other.slice(0, 3).join(' | ')}`, (0,hints/* startupFileHint */.r1)((0,src_remote/* first */.$1)(reply, 'shell'), 'prints'), 'shell-not-clean');
+    }
+    const gate = run.session.gate;
+    if (gate && (ctx.settings.beforeSwitch || ctx.settings.afterSwitch)) {
+        // The gate would refuse them at the switch: say so before anything is uploaded.
+        await dropUpload(run);
+        const w = wordsOf(ctx);
+        throw new errors/* DeployError */.s(`${run.session.label}: the key is gated (rsync-atomic-deploy-gate ${gate.version}): it runs no ${w.input('before-switch')} or ${w.input('after-switch')} command sent by the client; nothing was changed.`, (0,src_gate/* gateHint */.jo)('hook-refused'), 'hook-refused');
+    }
+    ctx.reporter.info(`${run.session.label}: live release ${run.state.live || '(none yet)'}; ${(0,format/* plural */.LS)(run.state.releases.length, 'release')} on disk; ${(0,format/* bytes */.ee)(run.state.freeKb * 1024)} free${gate ? `; the key is gated (rsync-atomic-deploy-gate ${gate.version})` : ''}`);
+    warnFsSplit(ctx, run.session.label, (0,src_remote/* all */.Q7)(reply, 'fs-split'), run.state.live);
+    if (activate)
+        return;
+    const manifest = await buildManifestOf(ctx, run);
+    run.digest = manifest?.digest ?? '';
+    if (fast === 'ok')
+        await planUpload(ctx, run, reply, manifest, await early.plan(reply));
+}
+/**
+ * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
+ * up to it while the server's copy ends (at 10,000 files, 1% changed, on the WAN model: the copy
+ * ends ~80 ms after the offer, and planning takes about as long). Used only when the whole reply
+ * carries the same offer.
+ */
+class EarlyPlan {
+    run;
+    onPlanned;
+    /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
+    chunks = [];
+    /** The end of what came, enough to find a mark cut across two chunks. */
+    tail = '';
+    planned;
+    offerLines = 0;
+    constructor(run, 
+    /** Told the early plan (and whether a gate answered), as soon as it is made. */
+    onPlanned = () => { }) {
+        this.run = run;
+        this.onPlanned = onPlanned;
+    }
+    push(chunk) {
+        if (this.planned)
+            return;
+        const seen = this.tail + chunk;
+        const at = seen.indexOf(MARK_LINE);
+        this.chunks.push(chunk);
+        if (at < 0) {
+            this.tail = seen.slice(-MARK_LINE.length);
+            return;
+        }
+        const text = this.chunks.join('');
+        // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
+        const upTo = (0,src_remote/* parseReply */.UV)(text.slice(0, text.length - seen.length + at + 1));
+        this.chunks = [];
+        this.tail = '';
+        this.offerLines = offerLineCount(upTo);
+        this.planned = Promise.resolve(this.run.manifest).then((m) => {
+            if (!m || m instanceof Error)
+                return undefined;
+            let plan;
+            try {
+                plan = planFast(m, readOffer(upTo));
+            }
+            catch (e) {
+                return { error: e };
+            }
+            this.onPlanned(plan, (0,src_remote/* first */.$1)(upTo, 'gate') !== '');
+            return { plan };
+        });
+    }
+    /** The plan made early, if the whole reply's offer is the one it was made from. */
+    async plan(reply) {
+        if (!this.planned || offerLineCount(reply) !== this.offerLines)
+            return undefined;
+        return this.planned;
+    }
+}
+const MARK_LINE = `\n${src_remote/* MARK */.M$} offer-sent\n`;
+const offerLineCount = (r) => (0,src_remote/* all */.Q7)(r, 'fz').length + (0,src_remote/* all */.Q7)(r, 'fp').length;
+/**
+ * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
+ * with an offer that cannot be read, the server's copy of the live release goes and an empty
+ * upload dir takes its place: the checksum path (rsync compares with the live release itself).
+ */
+async function planUpload(ctx, run, reply, manifest, early) {
+    let why = 'the build has no manifest';
+    if (manifest && early) {
+        if ('plan' in early) {
+            run.fast = early.plan;
+            return;
+        }
+        why = early.error.message;
+    }
+    else if (manifest) {
+        try {
+            run.fast = planFast(manifest, readOffer(reply));
+            return;
+        }
+        catch (e) {
+            why = e.message;
+        }
+    }
+    ctx.reporter.info(`${run.session.label}: checksum path: ${why}`);
+    await run.session.call('resetUpload', { INCOMING: run.incoming });
+}
+/** Says, before the upload, why no file can be hard-linked on this server (fs-split replies). */
+function fsSplitWarnings(target, split, live) {
+    const out = [];
+    if (split.includes('incoming')) {
+        out.push(`${target}/releases and ${target}/.deploy/incoming are on different filesystems (is a disk mounted on ${target}/releases?): hard links are impossible there, every file is copied in full, and the publish is a copy instead of a rename. Mount the disk on ${target} itself, so releases/ and .deploy/ share one filesystem.`);
+    }
+    if (split.includes('live')) {
+        out.push(`the live release ${live} is on another filesystem than the upload area (restored onto a mount?): no file can be hard-linked to it, so this upload copies every file. Copy it back onto ${target}'s filesystem (cp -a) to share files again, or accept this one full copy.`);
+    }
+    return out;
+}
+function warnFsSplit(ctx, label, split, live) {
+    for (const w of fsSplitWarnings(ctx.settings.target, split, live))
+        ctx.reporter.warning(`${label}: ${w}`);
+}
+/** command: upload: leave the finished upload waiting under a name activate knows. */
+async function stage(ctx, run) {
+    const reply = await run.session.call('stage', {
+        ID: ctx.settings.releaseId,
+        INCOMING: run.incoming,
+        STAGED: stagedName(ctx.settings.releaseId),
+        PREV: run.state?.live ?? '',
+        ...(await manifestVars(run)),
+    });
+    recordLinked(ctx, run, reply);
+    ctx.reporter.info(`${run.session.label}: release ${ctx.settings.releaseId} uploaded; run ${wordsOf(ctx).command('activate')} to make it live`);
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __webpack_require__(455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(161);
+var external_node_os_default = /*#__PURE__*/__webpack_require__.n(external_node_os_);
+// EXTERNAL MODULE: ./src/proc.ts + 1 modules
+var proc = __webpack_require__(684);
+;// CONCATENATED MODULE: ./src/rsync.ts
+
+
+/**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+function chmodSpec(userChmod) {
+    return `ug-s,${userChmod}`;
+}
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
+ */
+function rsyncArgs(plan) {
+    const args = [
+        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
+        '--links',
+        '--perms',
+        `--chmod=${chmodSpec(plan.chmod)}`,
+        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
+        ...(plan.protectArgs === false ? [] : ['--protect-args']),
+        '--stats',
+        '--no-human-readable',
+        `--timeout=${plan.ioTimeout}`,
+        '-e',
+        plan.rsh,
+    ];
+    if (plan.progress)
+        args.push('--info=progress2', '--no-inc-recursive');
+    if (plan.dryRun)
+        args.push('--dry-run', '--itemize-changes');
+    if (plan.partialDir)
+        args.push(`--partial-dir=${plan.partialDir}`);
+    for (const d of plan.linkDest.slice(0, 20))
+        args.push(`--link-dest=${d}`);
+    for (const f of plan.filter)
+        args.push(`--filter=${f}`);
+    for (const e of plan.exclude)
+        args.push(`--exclude=${e}`);
+    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
+    return args;
+}
+function num(text, label) {
+    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+}
+/** Parses `--stats --no-human-readable` output. */
+function parseStats(text) {
+    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
+    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
+    const filesTransferred = num(text, 'Number of regular files transferred');
+    return {
+        files,
+        filesTransferred,
+        filesLinked: Math.max(0, files - filesTransferred),
+        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
+        bytesSent: num(text, 'Total bytes sent'),
+        bytesReceived: num(text, 'Total bytes received'),
+        totalSize: num(text, 'Total file size'),
+        transferredSize: num(text, 'Total transferred file size'),
+    };
+}
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+function itemizedFiles(text) {
+    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
+}
+/** The one place rsync runs. */
+function runRsync(rsyncPath, plan, opts) {
+    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
+}
+
+;// CONCATENATED MODULE: ./src/release-manifest.ts
+
+
+
+
+
+
+/** rsync's `\#ooo` escapes of --out-format names, back to the bytes (a `\` alone stays). */
+function unescapeRsyncName(line) {
+    if (!line.includes('\\#'))
+        return line;
+    const parts = [];
+    let last = 0;
+    for (const m of line.matchAll(/\\#([0-7]{3})/g)) {
+        parts.push(Buffer.from(line.slice(last, m.index), 'utf8'), Buffer.from([Number.parseInt(m[1], 8)]));
+        last = m.index + m[0].length;
+    }
+    parts.push(Buffer.from(line.slice(last), 'utf8'));
+    return Buffer.concat(parts).toString('utf8');
+}
+/** The excludes of the upload as rsync gets them: the user's, and the shared paths. */
+function uploadExcludes(s) {
+    return [...s.exclude, ...s.shared.map((p) => `/${p}`)];
+}
+/**
+ * The set of paths rsync sends under the exclude/filter rules, from a local dry run with the same
+ * rules: the rules are rsync's own (anchoring, `**`, merge files, per-directory rules), so only
+ * rsync applies them exactly. Directories end in '/' in its listing.
+ */
+async function rsyncSelection(s, rsyncPath, signal) {
+    const empty = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-list-'));
+    try {
+        const args = ['--recursive', '--links', '--dry-run', '--out-format=%n'];
+        for (const f of s.filter)
+            args.push(`--filter=${f}`);
+        for (const e of uploadExcludes(s))
+            args.push(`--exclude=${e}`);
+        args.push(`${external_node_path_default().resolve(s.source).replace(/\/+$/, '')}/`, `${empty}/`);
+        const r = await (0,proc/* run */.e)(rsyncPath, args, { signal });
+        if (r.code !== 0)
+            throw new manifest/* ManifestError */.Sh(`rsync could not list the build (exit ${r.code}): ${r.stderr.trim()}`);
+        const out = new Set();
+        for (const l of r.stdout.split('\n'))
+            if (l)
+                out.add(unescapeRsyncName(l).replace(/\/$/, ''));
+        return out;
+    }
+    finally {
+        await (0,promises_.rm)(empty, { recursive: true, force: true });
+    }
+}
+/** The manifest of the build; the error says why there is none (the deploy goes on without). */
+async function buildReleaseManifest(s, rsyncPath, signal) {
+    const chmod = chmodSpec(s.chmod);
+    const umask = (0,manifest/* currentUmask */.zF)();
+    const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
+    const selected = rules ? await rsyncSelection(s, rsyncPath, signal) : undefined;
+    const entries = await (0,manifest/* buildManifest */.u1)(s.source, {
+        chmod,
+        umask,
+        keep: selected ? (p) => selected.has(p) : undefined,
+        signal,
+    });
+    const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
+    const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
+    const text = (0,manifest/* formatManifest */.L_)(entries);
+    return { entries, text, digest: (0,manifest/* manifestDigest */.It)(text), rootMode: root.toString(8).padStart(4, '0') };
+}
+
+;// CONCATENATED MODULE: ./src/upload.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
+async function upload(ctx, run) {
+    if (run.fast) {
+        await fastUpload(ctx, run, run.fast);
+        return;
+    }
+    const s = ctx.settings;
+    const live = run.state?.live ?? '';
+    // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
+    // the destination for every file, which cost ~0.2 s per 10,000 files in the benchmark.
+    const linkDest = [];
+    // A --link-dest that does not exist only makes rsync warn and send everything: say so ourselves.
+    if (live && !run.state?.releases.includes(live)) {
+        ctx.reporter.warning(`${run.session.label}: the live release ${live} is missing from releases/; uploading everything`);
+    }
+    else if (live)
+        linkDest.push(`${s.target}/releases/${live}`);
+    // A leftover from an attempt that failed half-way (a re-run): what it already holds is not sent again.
+    for (const l of run.leftovers)
+        linkDest.push(`${s.target}/.deploy/incoming/${l}`);
+    const stats = await uploadRsync(ctx, run, linkDest, undefined);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        // Refused before the publish: the empty upload goes, the lock is given back, nothing changed.
+        await dropUpload(run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
+    Object.assign(run.result, { bytesSent: stats.bytesSent, filesTransferred: stats.filesTransferred });
+    // rsync's "not sent" is not "hard-linked" (a split filesystem copies them): the server counts
+    // the links at publish, and files-linked is that count, 0 until then (a failed publish links
+    // nothing that is served).
+    run.unchanged = stats.filesLinked;
+    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${(0,format/* bytes */.ee)(stats.bytesSent)} on the wire`);
+}
+/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
+async function uploadRsync(ctx, run, linkDest, filesFrom) {
+    const s = ctx.settings;
+    let lastProgress = 0;
+    const started = Date.now();
+    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
+    await run.session.makeRoom();
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest,
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: false,
+        ioTimeout: 120,
+        progress: true,
+        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
+        protectArgs: run.session.gate === undefined,
+        filesFrom,
+    }, {
+        signal: ctx.signal,
+        env: ctx.ssh.childEnv(),
+        onStdout: (chunk) => {
+            // rsync has its session now: publish's opens beside it, its round trips not waited for
+            // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
+            if (s.command === 'deploy')
+                run.session.openAhead('publishAndSwitch');
+            const line = chunk
+                .split(/[\r\n]/)
+                .filter((l) => /%/.test(l))
+                .pop();
+            // A live progress line where the caller can draw one (the CLI on a terminal).
+            if (line)
+                ctx.reporter.progress?.(run.session.label, line.trim());
+            const now = Date.now();
+            if (now - lastProgress < 10_000 || now - started < 10_000)
+                return;
+            if (line) {
+                lastProgress = now;
+                ctx.reporter.info(`${run.session.label}: ${(0,format/* progressText */.l_)(line)}`);
+            }
+        },
+    });
+    if (result.aborted)
+        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
+    if (result.code !== 0) {
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await dropUpload(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+    }
+    return parseStats(result.stdout);
+}
+/** The fast path's list for rsync --files-from --from0. */
+function fastList(plan) {
+    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
+}
+/**
+ * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
+ * less what it could not trust; rsync sends what the plan lists into it (each listed file written
+ * anew, never through a link: --ignore-times), or does not run at all.
+ */
+async function fastUpload(ctx, run, plan) {
+    const s = ctx.settings;
+    const m = (await run.manifest);
+    const files = m.entries.filter((e) => e.type === 'f').length;
+    if (m.entries.every((e) => e.type === 'd') && !s.allowEmpty) {
+        await dropUpload(run);
+        throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
+    }
+    let stats;
+    if (plan.send.length > 0) {
+        const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
+        try {
+            const file = external_node_path_default().join(dir, 'list');
+            await (0,promises_.writeFile)(file, fastList(plan));
+            stats = await uploadRsync(ctx, run, [], file);
+        }
+        finally {
+            await (0,promises_.rm)(dir, { recursive: true, force: true });
+        }
+    }
+    const sent = stats?.filesTransferred ?? 0;
+    Object.assign(run.result, { bytesSent: stats?.bytesSent ?? 0, filesTransferred: sent });
+    run.unchanged = files - sent;
+    ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(files, 'file')}: ${sent} sent, ${files - sent} unchanged (${plan.keptFiles} linked on the server from the manifest, checked at publish); ${(0,format/* bytes */.ee)(stats?.bytesSent ?? 0)} on the wire${stats ? '' : ' (nothing to send: rsync did not run)'}`);
+}
+/** The build has files, but what the inputs leave of it is nothing: name those inputs. */
+function emptyReleaseError(s, label, sharedExcluded) {
+    const inputs = [
+        s.exclude.length > 0 ? 'exclude' : '',
+        s.filter.length > 0 ? 'filter' : '',
+        sharedExcluded ? 'shared (paths already in TARGET/shared are not uploaded)' : '',
+    ].filter(Boolean);
+    return new errors/* DeployError */.s(`${label}: the release would be empty: ${inputs.length ? inputs.join(' and ') : 'the rsync rules'} leave no file of ${s.source}. Nothing was changed; ${s.linkName} serves what it served.`, `Check the ${inputs.length ? inputs.join(', ') : 'exclude and filter'} lines (a pattern such as * or /** excludes everything). To deploy an empty release on purpose, set allow-empty: true.`, 'empty-release');
+}
+/** Dry run: the same checks without the lock or any write, and what would be sent. */
+async function dryRun(ctx, run) {
+    const s = ctx.settings;
+    const reply = await run.session.call('inspect', {
+        TAKE_LOCK: 0,
+        CHECK_DEPLOY: 1,
+        ID: s.releaseId,
+        FAST: s.command === 'deploy' && fastPathAllowed() ? 1 : 0,
+    });
+    run.state = readServerState(reply, (m) => ctx.reporter.warning(`${run.session.label}: ${m}`));
+    run.result.previousReleaseId = run.state.live;
+    // A dry run changes nothing: what is live is what was live.
+    (0,src_outcome/* setLive */.jN)(run.result, s.target, run.state.live);
+    run.result.freeKb = run.state.freeKb;
+    const lock = (0,src_remote/* first */.$1)(reply, 'locked-by');
+    if (lock)
+        ctx.reporter.warning(`${run.session.label}: the target is locked by ${lock}; a deploy would wait for it`);
+    const live = run.state.live;
+    if (await fastDryRun(ctx, run, reply))
+        return;
+    // Compared by checksum against the live release: exactly what a deploy would send.
+    const dest = live ? `${s.target}/releases/${live}/` : `${s.target}/.deploy/incoming/dry-run.${ctx.token}/`;
+    const remote = ctx.ssh.rsyncRemote(run.session.index, dest);
+    const result = await runRsync(ctx.rsyncPath, {
+        source: s.source,
+        destination: remote.destination,
+        linkDest: [],
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...s.shared.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: true,
+        ioTimeout: 120,
+        progress: false,
+        protectArgs: run.session.gate === undefined,
+    }, { signal: ctx.signal, env: ctx.ssh.childEnv() });
+    if (result.code !== 0) {
+        throw new errors/* DeployError */.s(`${run.session.label}: dry run failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}`);
+    }
+    const items = itemizedFiles(result.stdout).filter((l) => l[1] === 'f');
+    const stats = parseStats(result.stdout);
+    if (stats.files + stats.links === 0 && !s.allowEmpty) {
+        throw emptyReleaseError(s, run.session.label, s.shared.length > 0);
+    }
+    await dryRunResult(ctx, run, reply, items, stats.files);
+}
+/** A dry run's counts and words, whichever way it found what a deploy would send. */
+async function dryRunResult(ctx, run, reply, items, files) {
+    const s = ctx.settings;
+    const live = run.state?.live ?? '';
+    run.result.filesTransferred = items.length;
+    const split = (0,src_remote/* all */.Q7)(reply, 'fs-split');
+    warnFsSplit(ctx, run.session.label, split, live);
+    // Unchanged files become links only where one filesystem holds them all.
+    run.result.filesLinked = split.length > 0 ? 0 : Math.max(0, files - items.length);
+    run.result.status = 'dry-run';
+    run.result.assetsKept = await (0,keep_assets/* dryRunKept */.bU)(ctx, run);
+    ctx.reporter.info(`${run.session.label}: dry run: would send ${items.length} of ${(0,format/* plural */.LS)(files, 'file')}, hard-link ${run.result.filesLinked}, and switch ${s.linkName} from ${live || '(nothing)'} to releases/${s.releaseId}${(0,keep_assets/* keptNote */.Hl)(s, run.result.assetsKept)}\n${items.slice(0, 200).join('\n')}${items.length > 200 ? `\n… and ${items.length - 200} more` : ''}`);
+}
+/**
+ * A dry run on the fast path: the server offered the live release (read only), and the plan says
+ * what a deploy would send, without rsync walking both trees. False (the rsync way) without an
+ * offer or a manifest.
+ */
+async function fastDryRun(ctx, run, reply) {
+    if ((0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length === 0)
+        return false;
+    const m = await run.manifest;
+    if (!m || m instanceof Error)
+        return false;
+    let plan;
+    let offer;
+    try {
+        offer = readOffer(reply);
+        plan = planFast(m, offer);
+    }
+    catch (e) {
+        ctx.reporter.debug(`${run.session.label}: dry run without the offer: ${e.message}`);
+        return false;
+    }
+    const types = new Map(m.entries.map((e) => [e.path, e.type]));
+    const offered = new Set(offer.entries.map((o) => o?.path));
+    // As rsync --itemize-changes writes them: a new file, or one whose content (or mode) changed.
+    const sent = plan.send
+        .filter((p) => types.get(p) === 'f')
+        .map((p) => `${offered.has(p) ? '>fc........' : '>f+++++++++'} ${p}`);
+    const files = m.entries.filter((e) => e.type === 'f').length;
+    if (files + m.entries.filter((e) => e.type === 'l').length === 0 && !ctx.settings.allowEmpty) {
+        throw emptyReleaseError(ctx.settings, run.session.label, ctx.settings.shared.length > 0);
+    }
+    await dryRunResult(ctx, run, reply, sent, files);
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+
+/** Releases our lock where we still hold it; a fleet also drops its uploads (all or nothing). */
+async function releaseLocks(ctx, runs, discardUploads) {
+    if (ctx.signal.aborted) {
+        await giveUp(ctx, runs);
+        return;
+    }
+    await Promise.all(runs
+        // A failed call may have given the lock back (the session knows); its upload is still ours to drop.
+        .filter((r) => r.session.lock === 'held' || (discardUploads && r.ownsUpload))
+        .map(async (r) => {
+        try {
+            await r.session.call('releaseLock', {
+                FORCE: 0,
+                DISCARD: discardUploads ? r.incoming : '',
+                UNPUBLISH: discardUploads && r.published && !r.switched ? ctx.settings.releaseId : '',
+            }, { signal: cleanupSignal() });
+        }
+        catch (e) {
+            ctx.reporter.warning(`${r.session.label}: could not release the deploy lock: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+        }
+    }));
+}
+/**
+ * Timeout or cancel: on every host where the lock may be ours, stop what still runs, read back
+ * what is served and release the lock, within a short bound. What is reported is what was found.
+ */
+async function giveUp(ctx, runs) {
+    const s = ctx.settings;
+    await Promise.all(runs
+        // Held, or maybe ours (a call that takes it was cut short); a prepare that never finished too.
+        .filter((r) => r.session.lock !== 'free' || (r.touched && r.state === undefined))
+        .map(async (r) => {
+        const label = r.session.label;
+        try {
+            const found = await recover(ctx, r, false);
+            if (found.switched) {
+                r.result.status = 'deployed';
+                ctx.reporter.warning(`${label}: ${s.releaseId} had gone live before the step was stopped (after-switch and the health check did not run): ${serving(ctx, found)}`);
+            }
+            else {
+                if (r.result.status === 'deployed')
+                    r.result.status = 'failed';
+                r.switched = false;
+                ctx.reporter.info(`${label}: stopped on the server: ${serving(ctx, found)}`);
+            }
+        }
+        catch (e) {
+            r.unconfirmed = true;
+            ctx.reporter.warning(`${label}: could not reach the server to stop the deploy and release the lock (${(0,src_outcome/* toDeployError */.pH)(e).message}); the post step (or command: unlock) tries again`);
+        }
+    }));
+}
+/**
+ * The deploy of DESIGN §3 over every host: connect, prepare and upload everywhere (bounded
+ * parallelism); only if all of that succeeded, publish and switch everywhere; if any switch fails,
+ * the hosts already switched go back. All hosts end on the same release, or on the one they had.
+ */
+async function runDeploy(ctx) {
+    const runs = deployHosts(ctx);
+    try {
+        return await deployRuns(ctx, runs);
+    }
+    finally {
+        // A session opened ahead that no call took gets no script: it ends having run nothing.
+        for (const r of runs)
+            r.session.dropAhead();
+    }
+}
+async function deployRuns(ctx, runs) {
+    const s = ctx.settings;
+    const outcome = {
+        releaseId: s.releaseId,
+        hosts: runs.map((r) => r.result),
+        rolledBack: false,
+        error: undefined,
+        get unconfirmed() {
+            return runs.filter((r) => r.unconfirmed).map((r) => r.session.label);
+        },
+        // Only beside release-id when that is ours: the digest of what the link serves, never of an attempt.
+        get releaseDigest() {
+            const h = runs[0];
+            return h?.result.liveKnown && h.result.releaseId === s.releaseId ? (h.digest ?? '') : '';
+        },
+    };
+    const failures = [];
+    const stamp = (r) => {
+        r.result.durationMs = Date.now() - r.start;
+    };
+    // Log groups do not nest: with hosts in parallel, lines carry the host name instead.
+    const group = (name, fn) => runs.length === 1 ? ctx.reporter.group(name, fn) : fn();
+    // Runs one step on one host; a failure is recorded on the host and collected, never thrown.
+    const step = async (r, name, fn) => {
+        let ok = true;
+        try {
+            await group(`${r.session.label}: ${name}`, fn);
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            r.result.status = 'failed';
+            r.result.error = err.message;
+            failures.push(err);
+            ok = false;
+        }
+        stamp(r);
+        return ok;
+    };
+    if (s.command === 'deploy' || s.command === 'upload') {
+        // Read and hashed while the connections open and the servers prepare (each host's plan waits
+        // for it); started after this turn, so the first ssh is spawned before the build is walked.
+        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
+            const warning = specialFilesWarning(specialFiles(s.source));
+            if (warning)
+                ctx.reporter.warning(warning);
+            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
+        });
+        for (const r of runs)
+            r.manifest = manifest;
+    }
+    await pool(runs, s.maxParallel, async (r) => {
+        r.start = Date.now();
+        if (!(await step(r, 'connect and check', () => connect(ctx, r))))
+            return;
+        if (s.dryRun) {
+            await step(r, 'dry run', () => dryRun(ctx, r));
+            return;
+        }
+        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
+            return;
+        if (s.command === 'activate')
+            r.incoming = stagedName(s.releaseId);
+        else if (!(await step(r, 'upload', () => upload(ctx, r))))
+            return;
+        r.result.status = 'uploaded';
+    });
+    if (s.dryRun || failures.length > 0) {
+        await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');
+        for (const r of runs)
+            if (r.result.status === 'uploaded')
+                r.result.status = 'not-switched';
+        outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
+        return outcome;
+    }
+    if (s.command === 'upload') {
+        await Promise.all(runs.map((r) => stage(ctx, r).catch((e) => failures.push((0,src_outcome/* toDeployError */.pH)(e)))));
+        await releaseLocks(ctx, runs, false);
+        outcome.error = (0,src_outcome/* fleetFailure */.BV)(failures, s.hosts.length, 'Upload');
+        return outcome;
+    }
+    // Hold the lock past the switch when more steps follow, so nothing else deploys in between.
+    const after = s.afterSwitch !== '' || s.healthcheckUrl !== '';
+    const fleet = runs.length > 1;
+    if (!fleet) {
+        const r = runs[0];
+        await step(r, 'publish and switch', () => publishAndSwitch(ctx, r, after, true));
+    }
+    else {
+        // A fleet publishes (and runs before-switch) everywhere first: one failure and no host switches.
+        await Promise.all(runs.map((r) => step(r, 'publish', () => publishAndSwitch(ctx, r, true, false))));
+        if (failures.length > 0) {
+            await releaseLocks(ctx, runs, s.command === 'deploy');
+            for (const r of runs)
+                if (r.result.status !== 'failed')
+                    r.result.status = 'not-switched';
+            outcome.error = (0,src_outcome/* noHostSwitched */.VM)(failures, s.hosts.length);
+            return outcome;
+        }
+        await Promise.all(runs.map((r) => step(r, 'switch', () => switchHost(ctx, r))));
+    }
+    if (failures.length === 0 && after) {
+        await Promise.all(runs.map(async (r) => {
+            if (!s.afterSwitch)
+                return;
+            try {
+                await group(`${r.session.label}: after-switch`, () => afterSwitch(ctx, r));
+            }
+            catch (e) {
+                const err = (0,src_outcome/* toDeployError */.pH)(e);
+                r.result.error = err.message;
+                failures.push(err);
+            }
+        }));
+        if (failures.length === 0 && s.healthcheckUrl) {
+            try {
+                await (0,healthcheck/* healthcheck */.j3)(s.healthcheckUrl, { signal: ctx.signal, reporter: ctx.reporter });
+            }
+            catch (e) {
+                failures.push((0,src_outcome/* toDeployError */.pH)(e));
+            }
+        }
+        if (failures.length > 0 && !s.rollbackOnFailure) {
+            ctx.reporter.warning(`The new release stays live (${wordsOf(ctx).input('rollback-on-failure', 'false')}) although a check after the switch failed (the error says which).`);
+        }
+    }
+    const switchFailed = runs.some((r) => r.result.status === 'failed');
+    if (failures.length > 0 && (switchFailed || s.rollbackOnFailure)) {
+        // All or nothing: hosts that did switch go back to what they served before.
+        for (const r of runs.filter((x) => x.switched)) {
+            try {
+                await revert(ctx, r, 
+                // The reason is the run's error, said once (the annotation), not again in this warning.
+                switchFailed ? 'another host failed to switch' : 'a check after the switch failed');
+                outcome.rolledBack = true;
+            }
+            catch (e) {
+                // Refused before its switch, the revert left our release live; anything else: unknown.
+                (0,src_outcome/* settleFailedSwitch */.$A)(r.result, s.target, s.releaseId, (0,src_outcome/* toDeployError */.pH)(e));
+                ctx.reporter.warning(`${r.session.label}: could not switch back: ${(0,src_outcome/* toDeployError */.pH)(e).message}`);
+            }
+        }
+    }
+    await releaseLocks(ctx, runs, false);
+    for (const r of runs)
+        stamp(r);
+    if (failures.length > 0) {
+        const what = switchFailed ? 'The switch' : 'A check after the switch';
+        const back = outcome.rolledBack ? '; the hosts were switched back' : '';
+        outcome.error = (0,src_outcome/* failedOn */.L7)(failures, s.hosts.length, (n, m) => `${what} failed on ${n} of ${m} hosts${back}.`);
+        if (s.hosts.length === 1 && outcome.rolledBack && outcome.error) {
+            outcome.error = new errors/* DeployError */.s(`${outcome.error.message}\nThe previous release ${runs[0]?.state?.live} is live again.`, outcome.error.hint, outcome.error.code);
+        }
+    }
+    return outcome;
+}
+
+// EXTERNAL MODULE: ./src/runner-platform.ts
+var runner_platform = __webpack_require__(5);
+;// CONCATENATED MODULE: ./src/doctor.ts
+/**
+ * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
+ * the remote script (remote.ts DOCTOR) only reads and reports facts, and `doctorChecks` (pure)
+ * turns the server's reply into one check per line, each ✓ or ✗ with its fix. The core returns
+ * them as data (CommandOutcome.doctor); the CLI and the action render them.
+ */
+
+
+
+
+
+
+
+
+
+/** Below these a deploy is likely to fail half-way (a release needs room for what changed). */
+const MIN_FREE_KB = 100 * 1024;
+const MIN_FREE_INODES = 1000;
+/** Codes of a connection that failed at the host key, and at the login (hints.ts explainSshFailure). */
+const HOST_KEY_CODES = new Set(['host-key-changed', 'host-key-unknown']);
+const LOGIN_CODES = new Set(['auth', 'passphrase', 'key-format']);
+const ok = (name, detail) => ({ name, ok: true, detail, fix: '' });
+const bad = (name, detail, fix) => ({ name, ok: false, detail, fix });
+/** `part NAME KIND OWNER W DEV` lines → their facts, by name. */
+function readParts(reply) {
+    const parts = new Map();
+    for (const v of (0,src_remote/* all */.Q7)(reply, 'part')) {
+        const [name = '', kind = 'missing', owner = '', w = '0', dev = ''] = v.split(' ');
+        const k = ['missing', 'dir', 'symlink', 'file'].find((x) => x === kind) ?? 'missing';
+        parts.set(name, { kind: k, owner, writable: w === '1', dev });
+    }
+    return parts;
+}
+function localRsyncCheck(local) {
+    if ('problem' in local)
+        return bad('rsync here', local.problem.message, local.problem.hint);
+    return ok('rsync here', `${local.version} (${local.path})`);
+}
+function serverRsyncCheck(reply) {
+    const name = 'rsync on the server';
+    if (reply.values.has('rsync-missing')) {
+        return bad(name, 'rsync is not installed on the server (or not in PATH for this user)', (0,hints/* remoteErrorHint */.yj)('rsync-missing', { target: '', linkName: '', user: '' }));
+    }
+    const line = (0,src_remote/* first */.$1)(reply, 'rsync-version');
+    const v = (0,runner_platform/* parseRsyncVersion */.PC)(line);
+    if (v.kind === 'rsync' && v.version[0] >= 3)
+        return ok(name, line.replace(/\s+/g, ' ').trim());
+    return bad(name, `${line || '(no version)'}: rsync 3.0 or later is needed on the server`, 'Install a current rsync on the server (Debian/Ubuntu: apt-get install rsync; RHEL: dnf install rsync; Alpine: apk add rsync).');
+}
+function shellCheck(reply) {
+    const name = 'login shell';
+    const shell = (0,src_remote/* first */.$1)(reply, 'shell');
+    if (reply.other.length === 0)
+        return ok(name, `${shell || '(unknown)'} prints nothing before our reply`);
+    return bad(name, `${shell || 'the login shell'} printed ${(0,format/* plural */.LS)(reply.other.length, 'line')} before our reply (first: "${reply.other[0]?.slice(0, 120)}"); rsync's data stream breaks on that`, (0,hints/* startupFileHint */.r1)(shell, 'prints'));
+}
+function targetCheck(parts, reply, ctx, me) {
+    const name = 'target';
+    const t = parts.get('target');
+    const fix = (0,hints/* remoteErrorHint */.yj)('target-unwritable', { target: ctx.target, linkName: ctx.linkName, user: me });
+    if (!t || t.kind === 'missing') {
+        const near = parts.get('nearest');
+        const where = (0,src_remote/* first */.$1)(reply, 'nearest-path') || '/';
+        if (near?.writable)
+            return ok(name, `${ctx.target} does not exist yet; ${me} can create it in ${where}`);
+        return bad(name, `${ctx.target} does not exist, and ${me} cannot create it in ${where} (owned by ${near?.owner ?? '?'})`, fix);
+    }
+    if (t.kind !== 'dir')
+        return bad(name, `${ctx.target} is a ${t.kind}, not a directory`, fix);
+    if (!t.writable)
+        return bad(name, `${ctx.target} is owned by ${t.owner} and not writable by ${me}`, fix);
+    const chown = `On the server, as root: chown -R ${me}:${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[1] || me} ${ctx.target}`;
+    for (const [p, label] of [
+        ['releases', 'releases/'],
+        ['deploy', '.deploy/'],
+        ['incoming', '.deploy/incoming/'],
+        ['lock', '.deploy/lock'],
+    ]) {
+        const part = parts.get(p);
+        if (!part || part.kind === 'missing')
+            continue;
+        if (part.kind === 'symlink') {
+            return bad(name, `${ctx.target}/${label} is a symlink: a deploy refuses to work through it`, (0,hints/* remoteErrorHint */.yj)('unsafe-path', { target: ctx.target, linkName: ctx.linkName, user: me }));
+        }
+        if (p !== 'lock' && (part.kind !== 'dir' || !part.writable)) {
+            return bad(name, `${ctx.target}/${label} is owned by ${part.owner} and not writable by ${me}`, chown);
+        }
+    }
+    return ok(name, `${ctx.target} is writable by ${me}${t.owner === me ? ' and owned by it' : ` (owned by ${t.owner})`}`);
+}
+function filesystemCheck(parts, ctx) {
+    const name = 'one filesystem';
+    const dev = (...names) => {
+        for (const n of names) {
+            const p = parts.get(n);
+            if (p && p.kind !== 'missing' && p.dev)
+                return p.dev;
+        }
+        return '';
+    };
+    const releases = dev('releases', 'target', 'nearest');
+    const incoming = dev('incoming', 'deploy', 'target', 'nearest');
+    if (releases && incoming && releases !== incoming) {
+        return bad(name, `releases/ (device ${releases}) and .deploy/incoming/ (device ${incoming}) are on different filesystems: nothing can be hard-linked, every upload is sent and stored in full`, `Keep ${ctx.target}/releases and ${ctx.target}/.deploy on one filesystem (do not mount either of them separately).`);
+    }
+    return ok(name, 'releases/ and the upload directory .deploy/incoming/ are on one filesystem');
+}
+/** Free space (KiB, as df -k says it) in format.ts's units. */
+function kib(n) {
+    return (0,format/* bytes */.ee)(n * 1024);
+}
+function spaceCheck(reply, ctx) {
+    const name = 'free space';
+    const [kb = '', total = '', free = ''] = (0,src_remote/* first */.$1)(reply, 'df').split(' ');
+    const freeKb = Number(kb);
+    if (kb === '' || !Number.isFinite(freeKb))
+        return bad(name, `df could not measure ${ctx.target}`, 'Check that df works on the server.');
+    const noTable = Number(total) === 0;
+    const inodes = Number(free);
+    const detail = `${kib(freeKb)} and ${noTable ? 'no inode limit' : `${inodes} inodes`} free`;
+    const fix = `Free space on the server: prune old releases (${(ctx.words ?? src_words/* ACTION_WORDS */.d).command('prune')}) or grow the disk.`;
+    if (freeKb < MIN_FREE_KB)
+        return bad(name, `only ${detail} (at least ${kib(MIN_FREE_KB)} needed)`, fix);
+    if (!noTable && Number.isFinite(inodes) && inodes < MIN_FREE_INODES) {
+        return bad(name, `only ${detail} (at least ${MIN_FREE_INODES} inodes needed)`, fix);
+    }
+    return ok(name, detail);
+}
+const RENAME_TOOLS = {
+    gnu: 'mv -T',
+    bsd: 'mv -h',
+    perl: 'perl rename()',
+    python: 'python3 os.rename()',
+};
+function renameCheck(reply) {
+    const name = 'atomic switch';
+    const tool = RENAME_TOOLS[(0,src_remote/* first */.$1)(reply, 'mv-kind')];
+    if (tool)
+        return ok(name, `renames the link with ${tool}`);
+    return bad(name, 'the server cannot rename a link over another atomically: its mv has no -T or -h, and there is neither perl nor python3', `${(0,hints/* remoteErrorHint */.yj)('no-rename', { target: '', linkName: '', user: '' })} Install one of them on the server (e.g. apt-get install coreutils, apk add coreutils, or perl).`);
+}
+function linkCheck(parts, reply, ctx) {
+    const name = ctx.linkName;
+    const link = parts.get('link');
+    const path = `${ctx.target}/${ctx.linkName}`;
+    if (!link || link.kind === 'missing')
+        return ok(name, `${path} does not exist yet: the first deploy creates it`);
+    if (link.kind === 'symlink') {
+        const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+        const inReleases = /^releases\/[^/]+$/.test(to) || to.startsWith(`${ctx.target}/releases/`);
+        return ok(name, `${path} -> ${to}${inReleases ? '' : ' (outside releases/: the next deploy replaces it)'}`);
+    }
+    return bad(name, `${path} is a real ${link.kind === 'dir' ? 'directory' : 'file'}, not a symlink: a deploy cannot switch it`, (0,hints/* remoteErrorHint */.yj)('link-not-symlink', { target: ctx.target, linkName: ctx.linkName, user: ctx.user }));
+}
+function lockCheck(reply, ctx) {
+    const name = 'lock';
+    const owner = (0,src_remote/* first */.$1)(reply, 'lock-owner').trim();
+    if (reply.values.has('lock-held')) {
+        return bad(name, `held by another run: ${owner}`, (0,hints/* remoteErrorHint */.yj)('locked', {
+            target: ctx.target,
+            linkName: ctx.linkName,
+            user: ctx.user,
+            words: ctx.words,
+        }));
+    }
+    if (reply.values.has('lock-stale')) {
+        return ok(name, `a stale lock (${(0,src_remote/* first */.$1)(reply, 'lock-stale')}): the next deploy takes it over (${owner})`);
+    }
+    return ok(name, 'free');
+}
+/** The server's reply to the DOCTOR script → its checks, in the order a deploy meets them. Pure. */
+function doctorChecks(reply, ctx) {
+    const parts = readParts(reply);
+    const me = (0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || ctx.user || 'the deploy user';
+    return [
+        shellCheck(reply),
+        localRsyncCheck(ctx.local),
+        serverRsyncCheck(reply),
+        targetCheck(parts, reply, ctx, me),
+        filesystemCheck(parts, ctx),
+        spaceCheck(reply, ctx),
+        renameCheck(reply),
+        linkCheck(parts, reply, ctx),
+        lockCheck(reply, ctx),
+    ];
+}
+/** A connection (or a call) that failed → the checks it answers: host key, login, login shell. */
+function connectionChecks(err, trustedBy) {
+    const say = (e) => e.message.replace(/\n[\s\S]*$/, '');
+    if (HOST_KEY_CODES.has(err.code))
+        return [bad('host key', say(err), err.hint)];
+    const hostKey = ok('host key', `matches ${trustedBy}`);
+    if (LOGIN_CODES.has(err.code))
+        return [hostKey, bad('login', say(err), err.hint)];
+    if (err.code === 'login-shell')
+        return [hostKey, ok('login', 'the key was accepted'), bad('login shell', say(err), err.hint)];
+    return [bad('connection', say(err), err.hint)];
+}
+async function localRsync() {
+    try {
+        const p = await (0,runner_platform/* findRsync */.Zz)((0,runner_platform/* onPath */.L)('rsync'));
+        const r = await (0,proc/* run */.e)(p, ['--version'], { signal: AbortSignal.timeout(10_000) });
+        return { path: p, version: (r.stdout.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim() };
+    }
+    catch (e) {
+        return { problem: (0,src_outcome/* toDeployError */.pH)(e) };
+    }
+}
+/** How many checks failed, over all hosts; and the error a front end reports (its code sets the exit code). */
+function doctorFailure(report, connectionErrors) {
+    const failed = report.flatMap((h) => h.checks.filter((c) => !c.ok).map((c) => `${h.host}: ${c.name}`));
+    if (failed.length === 0)
+        return undefined;
+    const message = `doctor: ${failed.length} check${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')}).`;
+    const hint = 'Fix what each ✗ line says, then run doctor again.';
+    // A host we could not reach or log in to is the worst: its code (a connection error) decides.
+    return new errors/* DeployError */.s(message, hint, connectionErrors[0]?.code ?? 'doctor-failed');
+}
+/**
+ * Whether the key is gated (a forced command, gate.ts): a fact, not a fault, so ✓ either way; the
+ * detail says what a stolen key could do.
+ */
+function accessCheck(gate, target) {
+    return gate
+        ? ok('access', `key is gated: rsync-atomic-deploy-gate ${gate.version} lets it only deploy to ${target}`)
+        : ok('access', 'key is not gated: it can run any command as the deploy user (README "Least privilege": init --gate)');
+}
+/** command: doctor on every host; never throws for a host's problem (it becomes a ✗). */
+async function runDoctor(core) {
+    const s = core.settings;
+    const local = await localRsync();
+    const ownSetup = s.key === '' || (s.trusted.lines.length === 0 && s.trusted.fingerprints.length === 0);
+    const trustedBy = s.acceptUnknownHostKey
+        ? 'the key learned on first use (accept-unknown-host-key)'
+        : ownSetup
+            ? 'your known_hosts'
+            : (core.words ?? src_words/* ACTION_WORDS */.d).input('known-hosts');
+    const connectionErrors = [];
+    const results = await pool(s.hosts, s.maxParallel, async (spec, i) => {
+        const start = Date.now();
+        const session = new HostSession(core, i, spec);
+        const result = (0,src_outcome/* blankResult */.mE)(spec.label, '');
+        let checks;
+        try {
+            await core.ssh.connect(i, spec.label, core.signal);
+            const reply = await session.call('doctor', { ID: '' });
+            checks = [
+                ok('host key', `matches ${trustedBy}`),
+                ok('login', `as ${(0,src_remote/* first */.$1)(reply, 'user').split(' ')[0] || spec.user}`),
+                accessCheck(session.gate, s.target),
+                ...doctorChecks(reply, {
+                    target: s.target,
+                    linkName: s.linkName,
+                    user: spec.user,
+                    trustedBy,
+                    local,
+                    words: core.words,
+                }),
+            ];
+            const to = (0,src_remote/* first */.$1)(reply, 'link-to');
+            const id = /^releases\/([^/]+)$/.exec(to)?.[1] ?? '';
+            (0,src_outcome/* setLive */.jN)(result, s.target, id);
+            result.status = 'not-switched';
+        }
+        catch (e) {
+            const err = (0,src_outcome/* toDeployError */.pH)(e);
+            if (err.code === 'cancelled')
+                throw err;
+            if (err.code !== 'login-shell')
+                connectionErrors.push(err);
+            checks = [...connectionChecks(err, trustedBy), localRsyncCheck(local)];
+            result.error = err.message;
+        }
+        result.durationMs = Date.now() - start;
+        return { result, checks: { host: spec.label, checks } };
+    });
+    const doctor = results.map((r) => r.checks);
+    return {
+        releaseId: results[0]?.result.releaseId ?? '',
+        hosts: results.map((r) => r.result),
+        rolledBack: false,
+        error: doctorFailure(doctor, connectionErrors),
+        releases: [],
+        doctor,
+    };
+}
+
+// EXTERNAL MODULE: ./src/verify.ts
+var verify = __webpack_require__(538);
+;// CONCATENATED MODULE: ./src/verify-command.ts
+
+
+
+
+
+
+/** A release that cannot be verified without a manifest and no expected-digest is said, not failed. */
+function unverifiable(r) {
+    return r.manifest === 'missing' && !r.expectedDigest && r.differences.length === 0;
+}
+/**
+ * command: verify. One read-only call per host (no lock: it changes nothing): the server re-hashes
+ * the release (default: the live one) and sends its tree; the comparison runs here.
+ */
+async function runVerify(ctx) {
+    const s = ctx.settings;
+    const w = wordsOf(ctx);
+    const wanted = s.releaseIdGiven ? s.releaseId : '';
+    const hosts = hostRuns(ctx, '');
+    const failures = [];
+    const reports = [];
+    await pool(hosts, s.maxParallel, async (h) => {
+        const label = h.session.label;
+        try {
+            await ctx.ssh.connect(h.session.index, label, ctx.signal);
+            const reply = await h.session.call('verify', {
+                ID: wanted,
+                VERIFY_MAX: verify/* VERIFY_MAX_BYTES */.jH,
+                VERIFY_MAX_ENTRIES: verify/* VERIFY_MAX_ENTRIES */.UQ,
+            });
+            h.state = readServerState(reply, (m) => ctx.reporter.warning(`${label}: ${m}`));
+            (0,src_outcome/* setLive */.jN)(h.result, s.target, h.state.live);
+            h.result.status = 'not-switched';
+            const release = (0,src_remote/* first */.$1)(reply, 'verifying');
+            if (!SAFE_NAME_RE.test(release) || (wanted && release !== wanted)) {
+                throw new verify/* VerifyReplyError */.yF(`it names the release ${JSON.stringify(release)}`);
+            }
+            const report = (0,verify/* compareRelease */.DT)({
+                release,
+                manifest: (0,verify/* hexSection */.j5)(reply, 'manifest'),
+                kept: (0,verify/* hexSection */.j5)(reply, 'kept'),
+                tree: (0,verify/* hexSection */.j5)(reply, 'tree') ?? Buffer.alloc(0),
+                links: (0,verify/* hexSection */.j5)(reply, 'links') ?? Buffer.alloc(0),
+                sums: (0,verify/* hexSection */.j5)(reply, 'sums') ?? Buffer.alloc(0),
+                logLines: (0,src_remote/* all */.Q7)(reply, 'log'),
+                expectedDigest: s.expectedDigest,
+                expectedName: w.input('expected-digest'),
+            });
+            reports.push({ host: label, report });
+            const verdict = (0,verify/* verdictLine */.MT)(report);
+            if (report.verified)
+                ctx.reporter.info(`${label}: ${release}: ${verdict}`);
+            else if (unverifiable(report)) {
+                ctx.reporter.warning(`${label}: ${release}: ${verdict}. Give ${w.input('expected-digest')} (the release-digest its deploy printed) to check it against that.`);
+            }
+            else {
+                const lines = (0,verify/* differenceLines */.Ze)(report.differences);
+                const err = new errors/* DeployError */.s(`${label}: release ${release} is ${verdict}${lines.length ? `\n${lines.map((l) => `  ${l}`).join('\n')}` : ''}`, report.differences.length
+                    ? `A release is never changed after it is published: something else wrote to ${s.target}/releases/${release}. Deploy the build again (a new release), or roll back, and find out what changed it.`
+                    : report.manifest === 'missing'
+                        ? `Release ${release} has no manifest (deployed before manifests were written), so which files differ cannot be said.`
+                        : '', 'verify-failed');
+                h.result.error = err.message;
+                h.result.status = 'failed';
+                failures.push(err);
+            }
+            if (report.kept.length)
+                ctx.reporter.info(`${label}: ${report.kept.length} asset(s) kept from older releases (keep-assets), not part of this build`);
+        }
+        catch (e) {
+            const err = e instanceof verify/* VerifyReplyError */.yF
+                ? new errors/* DeployError */.s(`${label}: ${e.message}`, '', 'remote')
+                : (0,src_outcome/* toDeployError */.pH)(e);
+            h.result.error = err.message;
+            failures.push(err);
+        }
+        h.result.durationMs = Date.now() - h.start;
+    });
+    // In the hosts' order, whatever order they answered in.
+    const order = new Map(hosts.map((h, i) => [h.session.label, i]));
+    reports.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
+    return {
+        releaseId: hosts[0]?.result.releaseId ?? '',
+        hosts: hosts.map((h) => h.result),
+        rolledBack: false,
+        error: (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Verify'),
+        releases: [],
+        // The digest recorded for the release checked on the first host ('' when it has none).
+        releaseDigest: reports.find((v) => v.host === hosts[0]?.session.label)?.report.recordedDigest ?? '',
+        verify: reports,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/dispatch.ts
+/**
+ * The commands, by name: loaded by run-command.ts once the first connection is opening (a chunk of
+ * the bundle of its own), so none of their code is parsed or run before the handshake starts.
+ */
+
+
+
+
+/** Runs one command with a ready connection setup. */
+async function dispatch(c) {
+    switch (c.settings.command) {
+        case 'deploy':
+        case 'upload':
+        case 'activate':
+            return { ...(await runDeploy(c)), releases: [] };
+        case 'rollback':
+            return runRollback(c);
+        case 'list':
+            return runList(c);
+        case 'prune':
+            return runPrune(c);
+        case 'unlock':
+            return runUnlock(c);
+        case 'doctor':
+            return runDoctor(c);
+        case 'verify':
+            return runVerify(c);
+    }
+}
+
+
+/***/ })
+
+};
