@@ -4,6 +4,9 @@
  * dist/index.js with every line it prints timed. Not a benchmark (no alternatives, few rounds).
  *
  *   sudo env PROFILE_FILES=10000 PROFILE_ROUNDS=3 PROFILE_VIA=wan npm run bench:profile
+ *
+ * PROFILE_DISTS=a/index.js,b/index.js compares builds: the rounds take turns, and the medians of
+ * each are printed at the end (one server, one site: the machine's drift hits each alike).
  */
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -18,6 +21,8 @@ const files = Number(process.env.PROFILE_FILES || 10_000)
 const rounds = Number(process.env.PROFILE_ROUNDS || 3)
 const via = process.env.PROFILE_VIA === 'lan' ? 'lan' : 'wan'
 const node = process.env.PROFILE_NODE || process.execPath
+const dists = (process.env.PROFILE_DISTS || '').split(',').filter(Boolean)
+const times = new Map<string, number[]>()
 
 /** CPU seconds the whole machine has spent (user + nice, system + irq + softirq), from /proc/stat. */
 function machineCpu(): [number, number] {
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
   const root = server.serverDir('srv')
   let clock = Date.now() - 86_400_000
   const deploy = async (k: number, port: number, show: boolean) => {
+    const dist = dists.length > 0 ? dists[k % dists.length] : undefined
     clock += 60_000
     build.apply(k, new Date(clock))
     const cpu0 = machineCpu()
@@ -54,6 +60,7 @@ async function main(): Promise<void> {
       },
       {
         node,
+        dist,
         env: { RUNNER_DEBUG: process.env.PROFILE_DEBUG ? '1' : '' },
         onStdout: (chunk) => {
           const t = Date.now() - t0
@@ -64,6 +71,7 @@ async function main(): Promise<void> {
       },
     )
     if (r.code !== 0) throw new Error(`deploy r${k} failed:\n${r.stdout}\n${r.stderr}`)
+    if (dist && k > 1) times.set(dist, [...(times.get(dist) ?? []), r.durationMs])
     if (show) process.stdout.write(`${lines.join('\n')}\n`)
     const cpu = machineCpu().map((v, i) => v - (cpu0[i] as number))
     log(
@@ -72,7 +80,11 @@ async function main(): Promise<void> {
   }
   await deploy(1, server.sshd.port, false)
   const port = via === 'wan' ? server.link.port : server.sshd.port
-  for (let k = 2; k <= rounds + 1; k++) await deploy(k, port, k === rounds + 1)
+  for (let k = 2; k <= rounds + 1; k++) await deploy(k, port, k === rounds + 1 && dists.length === 0)
+  for (const [d, t] of times) {
+    const s = [...t].sort((a, b) => a - b)
+    log(`${d}: median ${s[Math.floor(s.length / 2)]} ms, quartiles ${s[Math.floor(s.length / 4)]}-${s[Math.floor((3 * s.length) / 4)]} ms, of ${s.length}`)
+  }
 }
 
 main()

@@ -6,6 +6,7 @@ export const modules = {
 /***/ ((module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+__webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   reportOutcome: () => (/* binding */ reportOutcome)
 /* harmony export */ });
@@ -38,8 +39,7 @@ async function reportOutcome(settings, outcome, reporter) {
     const back = (0,_summary_js__WEBPACK_IMPORTED_MODULE_3__/* .wayBack */ .lZ)(settings, outcome);
     if (back)
         reporter.info((0,_summary_js__WEBPACK_IMPORTED_MODULE_3__/* .actionRollbackText */ .AN)(back));
-    for (const [name, value] of Object.entries((0,_outputs_js__WEBPACK_IMPORTED_MODULE_5__/* .actionOutputs */ .dr)(outcome)))
-        _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(name, value);
+    _actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .setOutputs */ .n0((0,_outputs_js__WEBPACK_IMPORTED_MODULE_5__/* .actionOutputs */ .dr)(outcome));
     if (outcome.doctor)
         await (0,_doctor_action_js__WEBPACK_IMPORTED_MODULE_1__/* .reportDoctor */ .u)(outcome.doctor); // command: doctor (doctor-action.ts)
     else
@@ -54,6 +54,8 @@ __webpack_async_result__();
 /***/ 81:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
+// ESM COMPAT FLAG
+__webpack_require__.r(__webpack_exports__);
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {

@@ -14,11 +14,11 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */   Pq: () => (/* binding */ setSecret),
 /* harmony export */   V4: () => (/* binding */ getInput),
 /* harmony export */   Yz: () => (/* binding */ debug),
+/* harmony export */   n0: () => (/* binding */ setOutputs),
 /* harmony export */   pq: () => (/* binding */ info),
-/* harmony export */   uH: () => (/* binding */ setOutput),
 /* harmony export */   z: () => (/* binding */ summary)
 /* harmony export */ });
-/* unused harmony export error */
+/* unused harmony exports setOutput, error */
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(635);
@@ -63,6 +63,21 @@ function setOutput(name, value) {
     }
     process.stdout.write(node_os__WEBPACK_IMPORTED_MODULE_0__.EOL);
     (0,_node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__/* .issueCommand */ .L)('set-output', { name }, (0,_node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__/* .toCommandValue */ .E)(value));
+}
+/**
+ * setOutput for many outputs at once: the same file-command text, appended in one write rather
+ * than one open, write and close per output (~25 of them at the end of every deploy).
+ */
+function setOutputs(outputs) {
+    const entries = Object.entries(outputs);
+    if (real || !process.env.GITHUB_OUTPUT) {
+        for (const [name, value] of entries)
+            setOutput(name, value);
+        return;
+    }
+    if (entries.length === 0)
+        return;
+    (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .issueFileCommand */ .n)('OUTPUT', entries.map(([name, value]) => (0,_node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__/* .prepareKeyValueMessage */ .v)(name, value)).join(node_os__WEBPACK_IMPORTED_MODULE_0__.EOL));
 }
 function saveState(name, value) {
     if (real) {
@@ -1908,6 +1923,7 @@ function maskSecrets(settings) {
     }
     catch { }
 }
+const report = () => Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 56));
 /** The main step: inputs → command → outputs and summary (action-report.ts). The only caller of setFailed. */
 async function run() {
     // rsync --version runs while the inputs are read (nothing connects before it is done).
@@ -1939,6 +1955,7 @@ async function run() {
         // The runner's worker: it outlives this step until the post step has run.
         ownerPid: process.ppid,
         rsync,
+        preload: report,
         onSshDir: (dir) => _actions_core_js__WEBPACK_IMPORTED_MODULE_1__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .State */ .U.SshDir, dir),
         onLock: (i, held) => {
             locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i);
@@ -1949,8 +1966,8 @@ async function run() {
     // step ends after both, whatever happens here.
     try {
         if (outcome) {
-            // In the commands' chunk (run-command.ts loaded it while the handshake ran).
-            const { reportOutcome } = await Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 56));
+            // Loaded while the handshake ran (preload), in the commands' chunk.
+            const { reportOutcome } = await report();
             await reportOutcome(settings, outcome, reporter);
         }
         if (failure)
@@ -2385,7 +2402,10 @@ async function runCommand(settings, opts) {
             ssh.connect(0, first.label, controller.signal);
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
-        const { dispatch } = await Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 81));
+        const [{ dispatch }] = await Promise.all([
+            Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 81)),
+            opts.preload?.(),
+        ]);
         outcome = await dispatch({
             settings,
             ssh,
@@ -4546,6 +4566,17 @@ function toCommandProperties(annotationProperties) {
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/make namespace object */
+/******/ (() => {
+/******/ 	// define __esModule on exports
+/******/ 	__nccwpck_require__.r = (exports) => {
+/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
+/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+/******/ 		}
+/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
 /******/ })();
 /******/ 
 /******/ /* webpack/runtime/import chunk loading */

@@ -24,7 +24,7 @@ export async function reportOutcome(
   if (outcome.verify) reporter.info(verifyText(outcome).trimEnd())
   const back = wayBack(settings, outcome)
   if (back) reporter.info(actionRollbackText(back))
-  for (const [name, value] of Object.entries(actionOutputs(outcome))) core.setOutput(name, value)
+  core.setOutputs(actionOutputs(outcome))
   if (outcome.doctor)
     await reportDoctor(outcome.doctor) // command: doctor (doctor-action.ts)
   else

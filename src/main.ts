@@ -47,6 +47,8 @@ function maskSecrets(settings: Settings): void {
   } catch {}
 }
 
+const report = () => import(/* webpackChunkName: "commands" */ './action-report.js')
+
 /** The main step: inputs → command → outputs and summary (action-report.ts). The only caller of setFailed. */
 export async function run(): Promise<void> {
   // rsync --version runs while the inputs are read (nothing connects before it is done).
@@ -79,6 +81,7 @@ export async function run(): Promise<void> {
     // The runner's worker: it outlives this step until the post step has run.
     ownerPid: process.ppid,
     rsync,
+    preload: report,
     onSshDir: (dir) => core.saveState(State.SshDir, dir),
     onLock: (i, held) => {
       locks.hosts = held ? [...new Set([...locks.hosts, i])] : locks.hosts.filter((h) => h !== i)
@@ -90,8 +93,8 @@ export async function run(): Promise<void> {
   // step ends after both, whatever happens here.
   try {
     if (outcome) {
-      // In the commands' chunk (run-command.ts loaded it while the handshake ran).
-      const { reportOutcome } = await import(/* webpackChunkName: "commands" */ './action-report.js')
+      // Loaded while the handshake ran (preload), in the commands' chunk.
+      const { reportOutcome } = await report()
       await reportOutcome(settings, outcome, reporter)
     }
     if (failure) core.setFailed(safeMessage(failure.toString()))

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { DeployError } from './errors.js'
 import { type CommandOutcome, toDeployError } from './outcome.js'
 import { findRsync, findSsh, onPath, platformProblem } from './runner-platform.js'
-import type { RunContext } from './session.js'
 import type { Reporter, Settings } from './settings.js'
 import { commandSpec } from './spec.js'
 import { Ssh, type SshOptions } from './ssh.js'
@@ -50,6 +49,8 @@ export interface RunCommandOptions {
   words?: Words
   /** The rsync check (checkRsync), begun by the front end before it read its settings. */
   rsync?: Promise<string>
+  /** What the front end needs once the command ends, loaded with the commands (during the handshake). */
+  preload?: () => Promise<unknown>
 }
 
 export interface CommandRun {
@@ -121,7 +122,10 @@ export async function runCommand(settings: Settings, opts: RunCommandOptions): P
     if (first && !commandSpec(settings.command).probes) ssh.connect(0, first.label, controller.signal)
     // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
     // running it took ~30 ms of every start, before anything could connect).
-    const { dispatch } = await import(/* webpackChunkName: "commands" */ './dispatch.js')
+    const [{ dispatch }] = await Promise.all([
+      import(/* webpackChunkName: "commands" */ './dispatch.js'),
+      opts.preload?.(),
+    ])
     outcome = await dispatch({
       settings,
       ssh,

@@ -1674,7 +1674,10 @@ async function runCommand(settings, opts) {
             ssh.connect(0, first.label, controller.signal);
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
-        const { dispatch } = await __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 785));
+        const [{ dispatch }] = await Promise.all([
+            __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 785)),
+            opts.preload?.(),
+        ]);
         outcome = await dispatch({
             settings,
             ssh,
@@ -8384,6 +8387,17 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/make namespace object */
+/******/ (() => {
+/******/ 	// define __esModule on exports
+/******/ 	__nccwpck_require__.r = (exports) => {
+/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
+/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+/******/ 		}
+/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
 /******/ })();
 /******/ 
 /******/ /* webpack/runtime/import chunk loading */

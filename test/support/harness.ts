@@ -287,10 +287,12 @@ function spawnCollect(
     onStdout?: (s: string) => void
     /** Polled every 20 ms; the step is killed (with `signal`) the first time it returns true. */
     killWhen?: () => boolean
+    /** Another build's index.js than DIST (bench:profile compares builds). */
+    dist?: string
   } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(node, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(node, [opts.dist ?? DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => {
@@ -332,6 +334,7 @@ export async function runAction(
     signal?: NodeJS.Signals
     onStdout?: (s: string) => void
     killWhen?: () => boolean
+    dist?: string
   } = {},
 ): Promise<ActionRun> {
   const dir = mkdtempSync('/tmp/radrun-')
