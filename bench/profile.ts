@@ -83,7 +83,9 @@ async function main(): Promise<void> {
   for (let k = 2; k <= rounds + 1; k++) await deploy(k, port, k === rounds + 1 && dists.length === 0)
   for (const [d, t] of times) {
     const s = [...t].sort((a, b) => a - b)
-    log(`${d}: median ${s[Math.floor(s.length / 2)]} ms, quartiles ${s[Math.floor(s.length / 4)]}-${s[Math.floor((3 * s.length) / 4)]} ms, of ${s.length}`)
+    log(
+      `${d}: median ${s[Math.floor(s.length / 2)]} ms, quartiles ${s[Math.floor(s.length / 4)]}-${s[Math.floor((3 * s.length) / 4)]} ms, of ${s.length}`,
+    )
   }
 }
 

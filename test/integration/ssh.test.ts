@@ -77,9 +77,13 @@ describe.each(nodeBinaries())('host keys and the connection under $name', ({ pat
     // Every ssh the action runs goes through this one, which writes down its arguments.
     const bin = mkdtempSync(path.join(tmp('radssh-'), 'bin-'))
     const calls = path.join(bin, 'calls')
-    writeFileSync(path.join(bin, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexec /usr/bin/ssh "$@"\n`, {
-      mode: 0o755,
-    })
+    writeFileSync(
+      path.join(bin, 'ssh'),
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexec /usr/bin/ssh "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    )
     const c0 = sshd.connections()
     const run = await runAction(
       { ...baseInputs(sshd, target, src), 'release-id': 'r1' },
