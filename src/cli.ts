@@ -4,8 +4,8 @@ import { format } from 'node:util'
 import { main } from './cli/main.js'
 
 // stdout holds results only (`--json | jq`): what a library prints through console never goes
-// there. Its chatter (@actions/io's which() logs a line per unreadable PATH entry) is shown on
-// stderr with --verbose only; its warnings and errors always.
+// there. Its chatter (log, info, debug) is shown on stderr with --verbose only; its warnings and
+// errors always.
 const verbose = process.argv.slice(2).some((a) => a === '--verbose' || /^-[a-z]*v[a-z]*$/.test(a))
 for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const) {
   const chatter = name === 'log' || name === 'info' || name === 'debug'

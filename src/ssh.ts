@@ -464,7 +464,8 @@ export class Ssh {
   }
 
   /**
-   * Closes every master: asked on its socket (mux.ts), or by `ssh -O exit`. Never throws. An attempt still under way is stopped first;
+   * Closes every master: asked on its socket (mux.ts) where our alias names it, else by
+   * `ssh -O exit`. Never throws. An attempt still under way is stopped first;
    * its master is asked to exit too, as ssh may have forked it just before it was stopped.
    */
   async closeAll(): Promise<void> {
@@ -475,7 +476,9 @@ export class Ssh {
     await Promise.all(
       [...this.masters].map(async ([index, words]) => {
         const socket = this.socketOf(index)
-        if (socket && (await terminateMaster(socket, 1500))) {
+        if (socket) {
+          // Its socket is ours: asked there (a master deaf to it would be deaf to ssh -O exit too).
+          await terminateMaster(socket, 3000)
           this.masters.delete(index)
           return
         }

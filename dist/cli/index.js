@@ -13,8 +13,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 // stdout holds results only (`--json | jq`): what a library prints through console never goes
-// there. Its chatter (@actions/io's which() logs a line per unreadable PATH entry) is shown on
-// stderr with --verbose only; its warnings and errors always.
+// there. Its chatter (log, info, debug) is shown on stderr with --verbose only; its warnings and
+// errors always.
 const verbose = process.argv.slice(2).some((a) => a === '--verbose' || /^-[a-z]*v[a-z]*$/.test(a));
 for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace']) {
     const chatter = name === 'log' || name === 'info' || name === 'debug';
@@ -1049,8 +1049,7 @@ var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node
  * a master is asked to exit, as `ssh -O exit` asks it (PROTOCOL.mux: each side says hello, then
  * MUX_C_TERMINATE, answered MUX_S_OK). A spawned ssh costs the last step of every deploy 15-20 ms
  * on a 2-core runner (the spawn blocks Node's event loop 3-8 ms, then ssh starts and reads its
- * config); this takes about one. Anything unexpected answers false, and the caller falls back to
- * `ssh -O exit`.
+ * config); this takes about one.
  */
 
 const MUX_MSG_HELLO = 0x00000001;
@@ -1082,48 +1081,75 @@ function muxPackets(buf) {
     }
     return { packets, rest: buf.subarray(at) };
 }
-/**
- * Asks the master listening at `socketPath` to exit. True when it said yes (MUX_S_OK, or closed the
- * socket after the request); false when anything else happened (no socket, another reply, silence
- * for `timeoutMs`).
- */
-function terminateMaster(socketPath, timeoutMs) {
+/** Whether something still accepts on `socketPath` (a master that has not exited yet). */
+function listening(socketPath) {
     return new Promise((resolve) => {
+        const sock = external_node_net_default().connect({ path: socketPath });
+        sock.on('connect', () => {
+            sock.destroy();
+            resolve(true);
+        });
+        // ENOENT (unlinked) or ECONNREFUSED (a socket file no one listens on): nothing is there.
+        sock.on('error', () => resolve(false));
+    });
+}
+/**
+ * Asks the master listening at `socketPath` to exit, and answers whether it is gone: true when
+ * nothing listens there any more (or never did), false when it may still run (another reply, or
+ * `timeoutMs` passed). The master often exits before its MUX_S_OK leaves (as mux.c says), so a
+ * close after the request is checked: the socket must stop accepting within the time left.
+ */
+async function terminateMaster(socketPath, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    const answer = await new Promise((resolve) => {
         let said = false;
         let buf = Buffer.alloc(0);
         const sock = external_node_net_default().connect({ path: socketPath });
-        const end = (ok) => {
+        const end = (how) => {
             clearTimeout(timer);
             sock.destroy();
-            resolve(ok);
+            resolve(how);
         };
-        const timer = setTimeout(() => end(false), timeoutMs);
-        // The master often exits before its MUX_S_OK leaves (as mux.c says): `ssh -O exit` takes a
-        // reset or close after the request for a yes too. A refusal is a reply, never a close.
-        sock.on('error', () => end(said));
-        sock.on('close', () => end(said));
-        sock.on('connect', () => sock.write(muxPacket(MUX_MSG_HELLO, MUX_VERSION)));
+        const timer = setTimeout(() => end('no'), timeoutMs);
+        let connected = false;
+        sock.on('error', () => end(!connected ? 'none' : said ? 'closed' : 'no'));
+        sock.on('close', () => end(said ? 'closed' : 'no'));
+        sock.on('connect', () => {
+            connected = true;
+            sock.write(muxPacket(MUX_MSG_HELLO, MUX_VERSION));
+        });
         sock.on('data', (d) => {
             const got = muxPackets(Buffer.concat([buf, d]));
             if (!got)
-                return end(false);
+                return end('no');
             buf = got.rest;
             for (const p of got.packets) {
                 const type = p.readUInt32BE(0);
                 if (!said) {
                     // The master's hello: version 4, then extensions we do not need.
                     if (type !== MUX_MSG_HELLO || p.length < 8 || p.readUInt32BE(4) !== MUX_VERSION)
-                        return end(false);
+                        return end('no');
                     said = true;
                     sock.write(muxPacket(MUX_C_TERMINATE, 0));
                 }
                 else {
                     // MUX_S_OK echoes our request id (0); a refusal (MUX_S_PERMISSION_DENIED) is anything else.
-                    return end(type === MUX_S_OK && p.length >= 8 && p.readUInt32BE(4) === 0);
+                    return end(type === MUX_S_OK && p.length >= 8 && p.readUInt32BE(4) === 0 ? 'ok' : 'no');
                 }
             }
         });
     });
+    if (answer === 'none')
+        return true;
+    if (answer === 'no')
+        return false;
+    // Said yes (or closed after the request): gone once the socket stops accepting.
+    while (await listening(socketPath)) {
+        if (Date.now() >= until)
+            return false;
+        await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
 }
 
 ;// CONCATENATED MODULE: ./src/ssh.ts
@@ -1482,7 +1508,8 @@ class Ssh {
         return this.opts.useOwnSshSetup ? undefined : external_node_path_default().join(this.paths.dir, aliasOf(index));
     }
     /**
-     * Closes every master: asked on its socket (mux.ts), or by `ssh -O exit`. Never throws. An attempt still under way is stopped first;
+     * Closes every master: asked on its socket (mux.ts) where our alias names it, else by
+     * `ssh -O exit`. Never throws. An attempt still under way is stopped first;
      * its master is asked to exit too, as ssh may have forked it just before it was stopped.
      */
     async closeAll() {
@@ -1493,7 +1520,9 @@ class Ssh {
             this.masters.set(index, this.hostArgs(index));
         await Promise.all([...this.masters].map(async ([index, words]) => {
             const socket = this.socketOf(index);
-            if (socket && (await terminateMaster(socket, 1500))) {
+            if (socket) {
+                // Its socket is ours: asked there (a master deaf to it would be deaf to ssh -O exit too).
+                await terminateMaster(socket, 3000);
                 this.masters.delete(index);
                 return;
             }

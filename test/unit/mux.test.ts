@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest'
-import { muxPacket, muxPackets } from '../../src/mux.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { muxPacket, muxPackets, terminateMaster } from '../../src/mux.js'
 
 describe('the control socket packets', () => {
   it('frames words as PROTOCOL.mux does: a length, then big-endian 32-bit words', () => {
@@ -23,5 +27,48 @@ describe('the control socket packets', () => {
   it('refuses what no master sends: a packet shorter than its type, or longer than any reply', () => {
     expect(muxPackets(Buffer.from('00000002abcd', 'hex'))).toBeUndefined()
     expect(muxPackets(Buffer.from('01000000', 'hex'))).toBeUndefined()
+  })
+})
+
+describe('terminateMaster, against sockets that are not a master exiting', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rad-mux-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  /** A unix socket server that speaks hello (version 4) and then does `then` with the client. */
+  const fake = async (name: string, then: (c: net.Socket) => void): Promise<[string, net.Server]> => {
+    const p = path.join(dir, name)
+    const server = net.createServer((c) => {
+      // Our probes (is it still accepting?) come and go without reading: their resets are expected.
+      c.on('error', () => {})
+      c.write(muxPacket(0x00000001, 4))
+      then(c)
+    })
+    await new Promise<void>((r) => server.listen(p, r))
+    return [p, server]
+  }
+
+  it('nothing listening: gone', async () => {
+    expect(await terminateMaster(path.join(dir, 'none'), 500)).toBe(true)
+  })
+
+  it('a close after the request while the socket still accepts: not gone (not taken for a yes)', async () => {
+    const [p, server] = await fake('closes', (c) => c.on('data', () => c.end()))
+    expect(await terminateMaster(p, 300)).toBe(false)
+    server.close()
+  })
+
+  it('a refusal: not gone', async () => {
+    const [p, server] = await fake('denies', (c) => c.on('data', () => c.write(muxPacket(0x80000002, 0))))
+    expect(await terminateMaster(p, 300)).toBe(false)
+    server.close()
+  })
+
+  it('a yes, and the socket stops accepting: gone', async () => {
+    const [p, server] = await fake('exits', (c) =>
+      c.on('data', () => {
+        c.end(muxPacket(0x80000001, 0))
+        server.close()
+      }),
+    )
+    expect(await terminateMaster(p, 1000)).toBe(true)
   })
 })
