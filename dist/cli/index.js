@@ -5492,7 +5492,7 @@ lock_cannot() {
   fail lock-failed "cannot create the deploy lock $D/lock: $1 ($(free_space "$D"))"
 }
 lock_take() {
-  waited=0 misses=0 moves=0
+  waited=0 misses=0 moves=0 said_waiting=
   while ! mkerr=$(mkdir -- "$D/lock" 2>&1); do
     [ -d "$D" ] || fail target-unwritable "cannot create $D"
     if [ ! -e "$D/lock" ] && [ ! -L "$D/lock" ]; then
@@ -5519,7 +5519,12 @@ lock_take() {
     if [ "$waited" -ge "$LOCK_WAIT" ]; then
       fail locked "another deploy holds the lock on $T for \${LOCK_WAIT}s or more: $(lock_owner)"
     fi
-    [ "$waited" = 0 ] && say waiting "$(lock_owner)"
+    # Said once: the first time its owner is written (a lock seen between its holder's mkdir and
+    # owner.json would name no one), or after the first wait whatever it holds.
+    if [ -z "\${said_waiting:-}" ] && { [ -e "$D/lock/owner.json" ] || [ "$waited" -gt 0 ]; }; then
+      say waiting "$(lock_owner)"
+      said_waiting=1
+    fi
     sleep 2
     waited=$((waited + 2))
   done

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -165,6 +165,25 @@ describe('deploy lock', () => {
     expectOk(run3)
     expect(run3.stdout).toMatch(/::warning::.*stale deploy lock/)
     expect(existsSync(lockDir(target))).toBe(false)
+  })
+
+  it('a lock caught between its holder’s mkdir and owner.json: the wait names the owner once it is written', async () => {
+    const target = newTarget()
+    expectOk(await deploy(target, 'r1'))
+    // Another run has just made the lock directory and not yet written who it is.
+    mkdirSync(lockDir(target))
+    chownSync(lockDir(target), sshd.user.uid, sshd.user.gid)
+    const blocked = deploy(target, 'r2')
+    await new Promise((r) => setTimeout(r, 1200))
+    rmSync(lockDir(target), { recursive: true })
+    plantLock(target, { pid: process.pid })
+    // It gives the lock back a little later; the deploy then goes on.
+    setTimeout(() => rmSync(lockDir(target), { recursive: true, force: true }), 2500)
+    const run = await blocked
+    expectOk(run)
+    expect(run.stdout).toMatch(/waiting for the deploy lock, held by .*alice/)
+    expect(run.stdout).not.toContain('no owner recorded')
+    expect(linkTarget(`${target}/current`)).toBe('releases/r2')
   })
 
   it('a live holder: waits, fails naming the holder and how to clear it; unlock clears it', async () => {
