@@ -2119,7 +2119,8 @@ function run(file, args, opts = {}) {
         let killTimer;
         const onAbort = () => {
             aborted = true;
-            child.stdin?.end();
+            if (!opts.abortKeepsStdin)
+                child.stdin?.end();
             child.kill('SIGTERM');
             killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
             killTimer.unref();
@@ -2403,7 +2404,7 @@ async function runCommand(settings, opts) {
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
         const [{ dispatch }] = await Promise.all([
-            Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 81)),
+            Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 801)),
             opts.preload?.(),
         ]);
         outcome = await dispatch({
@@ -3008,6 +3009,7 @@ function defaultOf(name) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   L1: () => (/* binding */ Ssh),
+  JG: () => (/* binding */ anySignal),
   gB: () => (/* binding */ removeSshDir)
 });
 
@@ -3443,12 +3445,16 @@ class Ssh {
             return [aliasOf(index)];
         return ownHostArgs(h, this.opts.jumpHost);
     }
-    /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
-    rsyncRemote(index, remotePath) {
+    /**
+     * rsync's -e and `host:path` destination for host `index` (no word of -e has a space).
+     * `muxOnly`: over the master or not at all (as exec's muxOnly): an rsync started beside another
+     * session, which a server allowing one session refuses, must fail rather than connect on its own.
+     */
+    rsyncRemote(index, remotePath, muxOnly = false) {
         const words = this.hostArgs(index);
         const name = words.pop() ?? '';
         return {
-            rsh: [this.rshCommand, ...words].join(' '),
+            rsh: [this.rshCommand, ...(muxOnly ? ['-o', 'ProxyCommand=false'] : []), ...words].join(' '),
             destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
         };
     }

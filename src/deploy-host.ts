@@ -3,6 +3,7 @@ import { type HostRun, hostRuns } from './host.js'
 import type { BuildManifest } from './release-manifest.js'
 import { first, type ManifestVars, type ScriptReply } from './remote.js'
 import { cleanupSignal, type RunContext } from './session.js'
+import type { EarlyUpload } from './upload-rsync.js'
 
 export { incomingName, stagedName } from './incoming.js'
 
@@ -33,6 +34,8 @@ export interface DeployHost extends HostRun {
   manifest?: Promise<BuildManifest | Error>
   /** prepare took the fast path: the server's copy of the live release, and what is still to send. */
   fast?: FastPlan
+  /** The fast path's rsync, started during prepare and waiting for its list (upload-rsync.ts). */
+  early?: EarlyUpload
   /** release-digest of the build (set by prepare; '' without a manifest). */
   digest?: string
 }
@@ -71,6 +74,8 @@ export function recordLinked(ctx: RunContext, run: DeployHost, reply: ScriptRepl
 
 /** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
 export async function dropUpload(run: DeployHost): Promise<void> {
+  // Nothing of ours may still write into it: an rsync started early ends first.
+  await run.early?.cancel()
   try {
     await run.session.call(
       'releaseLock',

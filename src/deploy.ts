@@ -153,10 +153,15 @@ async function deployRuns(ctx: RunContext, runs: DeployHost[]): Promise<DeployOu
       await step(r, 'dry run', () => dryRun(ctx, r))
       return
     }
-    if (!(await step(r, 'prepare', () => prepare(ctx, r)))) return
-    if (s.command === 'activate') r.incoming = stagedName(s.releaseId)
-    else if (!(await step(r, 'upload', () => upload(ctx, r)))) return
-    r.result.status = 'uploaded'
+    try {
+      if (!(await step(r, 'prepare', () => prepare(ctx, r)))) return
+      if (s.command === 'activate') r.incoming = stagedName(s.releaseId)
+      else if (!(await step(r, 'upload', () => upload(ctx, r)))) return
+      r.result.status = 'uploaded'
+    } finally {
+      // An rsync started during prepare never outlives its step, whatever happened.
+      await r.early?.cancel()
+    }
   })
 
   if (s.dryRun || failures.length > 0) {

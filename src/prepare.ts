@@ -9,6 +9,8 @@ import { setLive } from './outcome.js'
 import type { BuildManifest } from './release-manifest.js'
 import { all, first, MARK, parseReply, type ScriptReply } from './remote.js'
 import { type RunContext, wordsOf } from './session.js'
+import { LineSplitter } from './untrusted.js'
+import { EarlyUpload } from './upload-rsync.js'
 
 /**
  * RAD_FAST_PATH=0 forces the checksum path (the tests compare both paths' releases with it; an
@@ -58,18 +60,61 @@ export async function connect(ctx: RunContext, run: DeployHost): Promise<void> {
 
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
-  const other: string[] = []
   // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
   run.touched = true
-  const activate = ctx.settings.command === 'activate'
+  // The fast path's rsync starts as soon as the server is copying the live release, and is given
+  // its list once the server said "fast ok" (the copy is whole) and the plan is made: the rest of
+  // prepare's reply is read while it uploads (see EarlyUpload). Through a gate (whose line comes
+  // first) it goes without --protect-args; not at all where the gate would refuse the hooks.
+  let gated = false
+  let fastOk = false
+  let planned: FastPlan | undefined
+  const begin = () => {
+    if (fastOk && planned && planned.send.length > 0) run.early?.begin(planned)
+  }
   // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
   // beside prepare's end, so its round trips and its library are not waited for later. Not through
   // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
   // session would give it rsync's place).
-  const early = new EarlyPlan(run, (plan, gated) => {
-    if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
-      run.session.openAhead('publishAndSwitch')
+  const early = new EarlyPlan(run, (plan, viaGate) => {
+    planned = plan
+    begin()
+    if (plan.send.length > 0) return
+    void run.early?.cancel()
+    if (ctx.settings.command === 'deploy' && !viaGate) run.session.openAhead('publishAndSwitch')
   })
+  const hooks = ctx.settings.beforeSwitch !== '' || ctx.settings.afterSwitch !== ''
+  const watch = new LineSplitter((l) => {
+    if (l.startsWith(`${MARK} gate `)) gated = true
+    else if (l === `${MARK} copying`) {
+      if (!run.early && ctx.settings.command !== 'activate' && !(gated && hooks))
+        run.early = new EarlyUpload(ctx, run, gated)
+    } else if (l === `${MARK} fast ok`) {
+      fastOk = true
+      begin()
+    }
+  })
+  try {
+    await prepareCall(ctx, run, early, (c) => {
+      watch.push(c)
+      early.push(c)
+    })
+  } catch (e) {
+    await run.early?.cancel()
+    throw e
+  }
+  // The checksum path, or nothing to send: the early rsync ends with nothing done.
+  if (!run.fast || run.fast.send.length === 0) await run.early?.cancel()
+}
+
+async function prepareCall(
+  ctx: RunContext,
+  run: DeployHost,
+  early: EarlyPlan,
+  onStdout: (chunk: string) => void,
+): Promise<void> {
+  const other: string[] = []
+  const activate = ctx.settings.command === 'activate'
   const reply = await run.session.call(
     'prepare',
     {
@@ -83,7 +128,7 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     },
     {
       onOther: (l) => other.push(l),
-      onStdout: activate ? undefined : (c) => early.push(c),
+      onStdout: activate ? undefined : onStdout,
     },
   )
   const fast = first(reply, 'fast')

@@ -28,6 +28,11 @@ export interface RunOptions {
   keepStdinOpen?: boolean
   /** Told as soon as the process has exited (before its output is drained). */
   onExit?: () => void
+  /**
+   * On abort, signal the process without ending its stdin first: for a reader of a list on stdin
+   * (rsync --files-from=-), whose end would read as an empty list, still a transfer.
+   */
+  abortKeepsStdin?: boolean
 }
 
 export interface RunResult {
@@ -59,7 +64,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     let killTimer: NodeJS.Timeout | undefined
     const onAbort = () => {
       aborted = true
-      child.stdin?.end()
+      if (!opts.abortKeepsStdin) child.stdin?.end()
       child.kill('SIGTERM')
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
       killTimer.unref()

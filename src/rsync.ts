@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { run } from './proc.js'
+import { type RunOptions, run } from './proc.js'
 
 export interface UploadPlan {
   /** Absolute local directory; a trailing slash is added (upload its contents). */
@@ -35,6 +35,7 @@ export interface UploadPlan {
    * listed file is written anew (a temporary file renamed over the link, never through it),
    * --force lets a file take the place of a directory that is still there, and --compress: only
    * what changed travels, so its text is worth the CPU (rsync skips media by suffix).
+   * `-`: the list comes on rsync's stdin (an upload started before its list is known).
    */
   filesFrom?: string
 }
@@ -127,7 +128,7 @@ export function itemizedFiles(text: string): string[] {
 export function runRsync(
   rsyncPath: string,
   plan: UploadPlan,
-  opts: { signal?: AbortSignal; onStdout?: (s: string) => void; env?: NodeJS.ProcessEnv },
+  opts: Pick<RunOptions, 'signal' | 'onStdout' | 'env' | 'input' | 'abortKeepsStdin' | 'onExit'>,
 ) {
   return run(rsyncPath, rsyncArgs(plan), opts)
 }

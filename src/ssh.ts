@@ -269,12 +269,16 @@ export class Ssh {
     return ownHostArgs(h, this.opts.jumpHost)
   }
 
-  /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
-  rsyncRemote(index: number, remotePath: string): { rsh: string; destination: string } {
+  /**
+   * rsync's -e and `host:path` destination for host `index` (no word of -e has a space).
+   * `muxOnly`: over the master or not at all (as exec's muxOnly): an rsync started beside another
+   * session, which a server allowing one session refuses, must fail rather than connect on its own.
+   */
+  rsyncRemote(index: number, remotePath: string, muxOnly = false): { rsh: string; destination: string } {
     const words = this.hostArgs(index)
     const name = words.pop() ?? ''
     return {
-      rsh: [this.rshCommand, ...words].join(' '),
+      rsh: [this.rshCommand, ...(muxOnly ? ['-o', 'ProxyCommand=false'] : []), ...words].join(' '),
       destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
     }
   }
@@ -522,7 +526,7 @@ export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> 
 }
 
 /** Aborted when either is (AbortSignal.any is Node 20.3+). */
-function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
+export function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
   if (!a) return b
   const both = new AbortController()
   const stop = () => both.abort()

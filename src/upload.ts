@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type DeployHost, dropUpload, PARTIAL_DIR } from './deploy-host.js'
+import { type DeployHost, dropUpload } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { type FastPlan, type Offer, planFast, readOffer } from './fast-path.js'
-import { bytes, plural, progressText } from './format.js'
+import { bytes, plural } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import { readServerState } from './host.js'
 import { dryRunKept, keptNote } from './keep-assets.js'
@@ -15,6 +15,7 @@ import { all, first, type ScriptReply } from './remote.js'
 import { itemizedFiles, parseStats, type RsyncStats, runRsync } from './rsync.js'
 import type { RunContext } from './session.js'
 import type { Settings } from './settings.js'
+import { fastList, uploadRsync } from './upload-rsync.js'
 
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
@@ -22,6 +23,7 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
     await fastUpload(ctx, run, run.fast)
     return
   }
+  await run.early?.cancel()
   const s = ctx.settings
   const live = run.state?.live ?? ''
   // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
@@ -51,77 +53,6 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
   )
 }
 
-/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
-async function uploadRsync(
-  ctx: RunContext,
-  run: DeployHost,
-  linkDest: string[],
-  filesFrom: string | undefined,
-): Promise<RsyncStats> {
-  const s = ctx.settings
-  let lastProgress = 0
-  const started = Date.now()
-  const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`)
-  await run.session.makeRoom()
-  const result = await runRsync(
-    ctx.rsyncPath,
-    {
-      source: s.source,
-      destination: remote.destination,
-      linkDest,
-      chmod: s.chmod,
-      exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
-      filter: s.filter,
-      rsh: remote.rsh,
-      dryRun: false,
-      ioTimeout: 120,
-      progress: true,
-      // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
-      partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
-      protectArgs: run.session.gate === undefined,
-      filesFrom,
-    },
-    {
-      signal: ctx.signal,
-      env: ctx.ssh.childEnv(),
-      onStdout: (chunk) => {
-        // rsync has its session now: publish's opens beside it, its round trips not waited for
-        // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
-        if (s.command === 'deploy') run.session.openAhead('publishAndSwitch')
-        const line = chunk
-          .split(/[\r\n]/)
-          .filter((l) => /%/.test(l))
-          .pop()
-        // A live progress line where the caller can draw one (the CLI on a terminal).
-        if (line) ctx.reporter.progress?.(run.session.label, line.trim())
-        const now = Date.now()
-        if (now - lastProgress < 10_000 || now - started < 10_000) return
-        if (line) {
-          lastProgress = now
-          ctx.reporter.info(`${run.session.label}: ${progressText(line)}`)
-        }
-      },
-    },
-  )
-  if (result.aborted) throw new DeployError(`${run.session.label}: upload cancelled.`, '', 'cancelled')
-  if (result.code !== 0) {
-    // A partial upload on a full disk would keep it full (and the live site with it): delete it.
-    const full = /No space left on device|Disk quota exceeded/i.test(result.stderr)
-    if (full) await dropUpload(run)
-    throw new DeployError(
-      `${run.session.label}: upload failed. ${explainRsyncExit(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`,
-      '',
-      'rsync',
-    )
-  }
-  return parseStats(result.stdout)
-}
-
-/** The fast path's list for rsync --files-from --from0. */
-export function fastList(plan: FastPlan): Buffer {
-  return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8')
-}
-
 /**
  * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
  * less what it could not trust; rsync sends what the plan lists into it (each listed file written
@@ -136,7 +67,9 @@ async function fastUpload(ctx: RunContext, run: DeployHost, plan: FastPlan): Pro
     throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0)
   }
   let stats: RsyncStats | undefined
-  if (plan.send.length > 0) {
+  // The rsync started during prepare, when it can take the list; else one of its own.
+  if (plan.send.length > 0) stats = await run.early?.send(plan)
+  if (plan.send.length > 0 && !stats) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rad-send-'))
     try {
       const file = path.join(dir, 'list')

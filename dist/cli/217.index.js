@@ -2,7 +2,7 @@ export const id = 217;
 export const ids = [217];
 export const modules = {
 
-/***/ 785:
+/***/ 536:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -702,6 +702,8 @@ function recordLinked(ctx, run, reply) {
 }
 /** Gives the lock back and deletes this attempt's upload dir, when nothing in it is worth resuming. */
 async function dropUpload(run) {
+    // Nothing of ours may still write into it: an rsync started early ends first.
+    await run.early?.cancel();
     try {
         await run.session.call('releaseLock', { FORCE: 0, DISCARD: run.incoming, UNPUBLISH: '' }, { signal: cleanupSignal() });
         run.ownsUpload = false;
@@ -1103,7 +1105,271 @@ function planFast(build, offer) {
     return { send, delta: `${lines.join('\n')}\n`, keptFiles };
 }
 
+// EXTERNAL MODULE: ./src/proc.ts + 1 modules
+var proc = __webpack_require__(684);
+;// CONCATENATED MODULE: ./src/rsync.ts
+
+
+/**
+ * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
+ * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
+ * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
+ */
+function chmodSpec(userChmod) {
+    return `ug-s,${userChmod}`;
+}
+/**
+ * The rsync argv, pure so a test can read it.
+ * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
+ *   new release only when every preserved attribute matches: preserving times would link nothing.
+ * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
+ * - never `--inplace` (it would write through those hard links into old releases).
+ * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
+ *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
+ */
+function rsyncArgs(plan) {
+    const args = [
+        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
+        '--links',
+        '--perms',
+        `--chmod=${chmodSpec(plan.chmod)}`,
+        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
+        ...(plan.protectArgs === false ? [] : ['--protect-args']),
+        '--stats',
+        '--no-human-readable',
+        `--timeout=${plan.ioTimeout}`,
+        '-e',
+        plan.rsh,
+    ];
+    if (plan.progress)
+        args.push('--info=progress2', '--no-inc-recursive');
+    if (plan.dryRun)
+        args.push('--dry-run', '--itemize-changes');
+    if (plan.partialDir)
+        args.push(`--partial-dir=${plan.partialDir}`);
+    for (const d of plan.linkDest.slice(0, 20))
+        args.push(`--link-dest=${d}`);
+    for (const f of plan.filter)
+        args.push(`--filter=${f}`);
+    for (const e of plan.exclude)
+        args.push(`--exclude=${e}`);
+    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
+    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
+    return args;
+}
+function num(text, label) {
+    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
+    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
+}
+/** Parses `--stats --no-human-readable` output. */
+function parseStats(text) {
+    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
+    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
+    const filesTransferred = num(text, 'Number of regular files transferred');
+    return {
+        files,
+        filesTransferred,
+        filesLinked: Math.max(0, files - filesTransferred),
+        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
+        bytesSent: num(text, 'Total bytes sent'),
+        bytesReceived: num(text, 'Total bytes received'),
+        totalSize: num(text, 'Total file size'),
+        transferredSize: num(text, 'Total transferred file size'),
+    };
+}
+/** Lines of `--itemize-changes` output that name a file to send (dry run). */
+function itemizedFiles(text) {
+    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
+}
+/** The one place rsync runs. */
+function runRsync(rsyncPath, plan, opts) {
+    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
+}
+
+// EXTERNAL MODULE: ./src/ssh.ts + 2 modules
+var ssh = __webpack_require__(444);
+;// CONCATENATED MODULE: ./src/upload-rsync.ts
+/**
+ * The upload's rsync: what it is told, its progress, its result checked. And the fast path's
+ * rsync started early (EarlyUpload), beside prepare.
+ */
+
+
+
+
+
+
+/** The fast path's list for rsync --files-from --from0. */
+function fastList(plan) {
+    return Buffer.from(fastListText(plan), 'utf8');
+}
+function fastListText(plan) {
+    return plan.send.map((p) => `${p}\0`).join('');
+}
+/** The upload's rsync into our incoming dir: all of the build, or the fast path's list. */
+function uploadPlan(ctx, run, linkDest, filesFrom, how) {
+    const s = ctx.settings;
+    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`, how.muxOnly);
+    return {
+        source: s.source,
+        destination: remote.destination,
+        linkDest,
+        chmod: s.chmod,
+        exclude: [...s.exclude, ...how.shared.map((p) => `/${p}`)],
+        filter: s.filter,
+        rsh: remote.rsh,
+        dryRun: false,
+        ioTimeout: 120,
+        progress: true,
+        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
+        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
+        protectArgs: !how.gated,
+        filesFrom,
+    };
+}
+/** What the upload's rsync prints, as it comes: its progress, and the moment it has its session. */
+function onUploadStdout(ctx, run) {
+    const s = ctx.settings;
+    let lastProgress = 0;
+    const started = Date.now();
+    return (chunk) => {
+        // rsync has its session now: publish's opens beside it, its round trips not waited for
+        // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
+        if (s.command === 'deploy')
+            run.session.openAhead('publishAndSwitch');
+        const line = chunk
+            .split(/[\r\n]/)
+            .filter((l) => /%/.test(l))
+            .pop();
+        // A live progress line where the caller can draw one (the CLI on a terminal).
+        if (line)
+            ctx.reporter.progress?.(run.session.label, line.trim());
+        const now = Date.now();
+        if (now - lastProgress < 10_000 || now - started < 10_000)
+            return;
+        if (line) {
+            lastProgress = now;
+            ctx.reporter.info(`${run.session.label}: ${(0,format/* progressText */.l_)(line)}`);
+        }
+    };
+}
+/** The upload's rsync result, checked: its figures, or the error that says what went wrong. */
+async function uploadStats(ctx, run, result) {
+    if (result.aborted)
+        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
+    if (result.code !== 0) {
+        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
+        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
+        if (full)
+            await dropUpload(run);
+        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
+    }
+    return parseStats(result.stdout);
+}
+/** The upload's rsync into our incoming dir (all of the build, or the fast path's list file), checked. */
+async function uploadRsync(ctx, run, linkDest, filesFrom) {
+    await run.session.makeRoom();
+    const plan = uploadPlan(ctx, run, linkDest, filesFrom, {
+        gated: run.session.gate !== undefined,
+        shared: run.sharedExisting,
+    });
+    const result = await runRsync(ctx.rsyncPath, plan, {
+        signal: ctx.signal,
+        env: ctx.ssh.childEnv(),
+        onStdout: onUploadStdout(ctx, run),
+    });
+    return uploadStats(ctx, run, result);
+}
+/**
+ * The fast path's rsync, started while prepare still runs (once the server holds the lock and has
+ * begun its copy of the live release): its session, the server's rsync and their handshake are
+ * ready by the time the plan is, which takes rsync's start (~0.1 s on the benchmark's WAN) off the
+ * deploy's path. It reads its list from stdin (--files-from=-) and does nothing before it has it:
+ * the server's rsync looks at its destination only once the list arrives, and the list is given
+ * only after prepare said "fast ok" (the copy is whole). Never given one, it is stopped with its
+ * stdin left open (an ended stdin would read as an empty list, still a transfer) and waited for.
+ * Over the master only: a server that allows one session refuses it, and it ends; the upload then
+ * runs the usual way, after prepare.
+ */
+class EarlyUpload {
+    ctx;
+    run;
+    /** The plan whose list it was given (then it is the upload). */
+    given;
+    ended = false;
+    give = () => { };
+    stop = new AbortController();
+    result;
+    constructor(ctx, run, gated) {
+        this.ctx = ctx;
+        this.run = run;
+        const list = new Promise((resolve) => {
+            this.give = resolve;
+        });
+        // Every shared path is left out, as the list does (the manifest holds none of them; prepare
+        // takes the fast path only when all of them are already in shared/).
+        const plan = uploadPlan(ctx, run, [], '-', { gated, shared: ctx.settings.shared, muxOnly: true });
+        const ended = () => {
+            this.ended = true;
+        };
+        this.result = runRsync(ctx.rsyncPath, plan, {
+            signal: (0,ssh/* anySignal */.JG)(ctx.signal, this.stop.signal),
+            env: ctx.ssh.childEnv(),
+            input: list,
+            abortKeepsStdin: true,
+            onExit: ended,
+            onStdout: onUploadStdout(ctx, run),
+        });
+        this.result.then(ended, ended);
+    }
+    /**
+     * Gives it the plan's list, once prepare has said "fast ok" (the copy is whole): the transfer
+     * begins. False when it cannot take one (it ended: refused, or its connection dropped).
+     */
+    begin(plan) {
+        if (this.given)
+            return this.given === plan;
+        if (this.ended)
+            return false;
+        this.given = plan;
+        this.give(fastListText(plan));
+        return true;
+    }
+    /**
+     * The upload of the plan: its figures, checked; undefined when this rsync cannot be it (it
+     * ended before its list), and the caller uploads the usual way.
+     */
+    async send(plan) {
+        if (this.given && this.given !== plan) {
+            await this.cancel();
+            throw new errors/* DeployError */.s(`${this.run.session.label}: the server's fast-path offer changed after the upload had begun; nothing was published`, '', 'fast-mismatch');
+        }
+        if (!this.begin(plan))
+            return undefined;
+        const result = await this.result;
+        // The master could not open its session (a server that allows one at a time, still holding
+        // prepare's when the list was given): no rsync ran there, so nothing was written.
+        if (result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr))
+            return undefined;
+        return uploadStats(this.ctx, this.run, result);
+    }
+    /** Stops it if it still runs (given its list or not) and waits for it to end. */
+    async cancel() {
+        if (!this.ended)
+            this.stop.abort();
+        if (!this.given)
+            this.given = CANCELLED;
+        await this.result.catch(() => { });
+    }
+}
+/** ssh's words when the master's session request was refused: the remote command never ran. */
+const MUX_REFUSED = /mux_client_request_session: session request failed/;
+/** What a cancelled EarlyUpload was "given": never a plan. */
+const CANCELLED = { send: [], delta: '', keptFiles: 0 };
+
 ;// CONCATENATED MODULE: ./src/prepare.ts
+
+
 
 
 
@@ -1154,18 +1420,62 @@ async function connect(ctx, run) {
 }
 /** Step 1: one remote call: layout, checks, lock, live release, free space, a fresh upload dir. */
 async function prepare(ctx, run) {
-    const other = [];
     // The session marks the lock "maybe ours" before the call, so a killed prepare is still covered.
     run.touched = true;
-    const activate = ctx.settings.command === 'activate';
+    // The fast path's rsync starts as soon as the server is copying the live release, and is given
+    // its list once the server said "fast ok" (the copy is whole) and the plan is made: the rest of
+    // prepare's reply is read while it uploads (see EarlyUpload). Through a gate (whose line comes
+    // first) it goes without --protect-args; not at all where the gate would refuse the hooks.
+    let gated = false;
+    let fastOk = false;
+    let planned;
+    const begin = () => {
+        if (fastOk && planned && planned.send.length > 0)
+            run.early?.begin(planned);
+    };
     // Nothing to upload (known from the offer, before prepare ends): publish's session opens now,
     // beside prepare's end, so its round trips and its library are not waited for later. Not through
     // a gate (whose reply names it first), and never when rsync is to run (a server that allows one
     // session would give it rsync's place).
-    const early = new EarlyPlan(run, (plan, gated) => {
-        if (ctx.settings.command === 'deploy' && !gated && plan.send.length === 0)
+    const early = new EarlyPlan(run, (plan, viaGate) => {
+        planned = plan;
+        begin();
+        if (plan.send.length > 0)
+            return;
+        void run.early?.cancel();
+        if (ctx.settings.command === 'deploy' && !viaGate)
             run.session.openAhead('publishAndSwitch');
     });
+    const hooks = ctx.settings.beforeSwitch !== '' || ctx.settings.afterSwitch !== '';
+    const watch = new untrusted/* LineSplitter */.g3((l) => {
+        if (l.startsWith(`${src_remote/* MARK */.M$} gate `))
+            gated = true;
+        else if (l === `${src_remote/* MARK */.M$} copying`) {
+            if (!run.early && ctx.settings.command !== 'activate' && !(gated && hooks))
+                run.early = new EarlyUpload(ctx, run, gated);
+        }
+        else if (l === `${src_remote/* MARK */.M$} fast ok`) {
+            fastOk = true;
+            begin();
+        }
+    });
+    try {
+        await prepareCall(ctx, run, early, (c) => {
+            watch.push(c);
+            early.push(c);
+        });
+    }
+    catch (e) {
+        await run.early?.cancel();
+        throw e;
+    }
+    // The checksum path, or nothing to send: the early rsync ends with nothing done.
+    if (!run.fast || run.fast.send.length === 0)
+        await run.early?.cancel();
+}
+async function prepareCall(ctx, run, early, onStdout) {
+    const other = [];
+    const activate = ctx.settings.command === 'activate';
     const reply = await run.session.call('prepare', {
         ID: ctx.settings.releaseId,
         // activate uploads nothing: it checks that command: upload left the release waiting.
@@ -1176,7 +1486,7 @@ async function prepare(ctx, run) {
         FAST: !activate && fastPathAllowed() ? 1 : 0,
     }, {
         onOther: (l) => other.push(l),
-        onStdout: activate ? undefined : (c) => early.push(c),
+        onStdout: activate ? undefined : onStdout,
     });
     const fast = (0,src_remote/* first */.$1)(reply, 'fast');
     if (fast && fast !== 'ok')
@@ -1328,87 +1638,6 @@ var promises_ = __webpack_require__(455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __webpack_require__(161);
 var external_node_os_default = /*#__PURE__*/__webpack_require__.n(external_node_os_);
-// EXTERNAL MODULE: ./src/proc.ts + 1 modules
-var proc = __webpack_require__(684);
-;// CONCATENATED MODULE: ./src/rsync.ts
-
-
-/**
- * The --chmod rsync applies: setuid and setgid are cleared first, so the build's bits never reach
- * the server (a root deploy would make root-owned setuid programs of whatever the build holds);
- * the user's own clauses come after and may set them again on purpose (u+s, g+s, F4755).
- */
-function chmodSpec(userChmod) {
-    return `ug-s,${userChmod}`;
-}
-/**
- * The rsync argv, pure so a test can read it.
- * - `-c` and no `-t`: after a CI rebuild every mtime is new, and rsync hard-links a file into the
- *   new release only when every preserved attribute matches: preserving times would link nothing.
- * - `--chmod` during the transfer, never a chmod after: linked inodes are shared with old releases.
- * - never `--inplace` (it would write through those hard links into old releases).
- * - `--protect-args` (-s) sends paths over the protocol: no remote-shell quoting, any file name
- *   survives. Its old name, not `--secluded-args`: that one exists only since rsync 3.2.6.
- */
-function rsyncArgs(plan) {
-    const args = [
-        ...(plan.filesFrom ? [`--files-from=${plan.filesFrom}`, '--from0'] : ['--recursive']),
-        '--links',
-        '--perms',
-        `--chmod=${chmodSpec(plan.chmod)}`,
-        ...(plan.filesFrom ? ['--ignore-times', '--force', '--compress'] : ['--checksum']),
-        ...(plan.protectArgs === false ? [] : ['--protect-args']),
-        '--stats',
-        '--no-human-readable',
-        `--timeout=${plan.ioTimeout}`,
-        '-e',
-        plan.rsh,
-    ];
-    if (plan.progress)
-        args.push('--info=progress2', '--no-inc-recursive');
-    if (plan.dryRun)
-        args.push('--dry-run', '--itemize-changes');
-    if (plan.partialDir)
-        args.push(`--partial-dir=${plan.partialDir}`);
-    for (const d of plan.linkDest.slice(0, 20))
-        args.push(`--link-dest=${d}`);
-    for (const f of plan.filter)
-        args.push(`--filter=${f}`);
-    for (const e of plan.exclude)
-        args.push(`--exclude=${e}`);
-    // Absolute source: a relative one with ':' before any '/' would be taken for host:path.
-    args.push(`${external_node_path_default().resolve(plan.source).replace(/\/+$/, '')}/`, plan.destination);
-    return args;
-}
-function num(text, label) {
-    const m = new RegExp(`^${label}:\\s*([0-9][0-9,.]*)`, 'm').exec(text);
-    return m?.[1] ? Number(m[1].replace(/[,.]/g, '')) : 0;
-}
-/** Parses `--stats --no-human-readable` output. */
-function parseStats(text) {
-    const reg = /^Number of files:.*\breg: ([0-9,.]+)/m.exec(text);
-    const files = reg?.[1] ? Number(reg[1].replace(/[,.]/g, '')) : 0;
-    const filesTransferred = num(text, 'Number of regular files transferred');
-    return {
-        files,
-        filesTransferred,
-        filesLinked: Math.max(0, files - filesTransferred),
-        links: Number(/^Number of files:.*\blink: ([0-9,.]+)/m.exec(text)?.[1]?.replace(/[,.]/g, '') ?? 0),
-        bytesSent: num(text, 'Total bytes sent'),
-        bytesReceived: num(text, 'Total bytes received'),
-        totalSize: num(text, 'Total file size'),
-        transferredSize: num(text, 'Total transferred file size'),
-    };
-}
-/** Lines of `--itemize-changes` output that name a file to send (dry run). */
-function itemizedFiles(text) {
-    return text.split('\n').filter((l) => /^[<>ch.*][fdLDS][.+?a-zA-Z]{9,10} /.test(l));
-}
-/** The one place rsync runs. */
-function runRsync(rsyncPath, plan, opts) {
-    return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
-}
-
 ;// CONCATENATED MODULE: ./src/release-manifest.ts
 
 
@@ -1493,12 +1722,14 @@ async function buildReleaseManifest(s, rsyncPath, signal) {
 
 
 
+
 /** Step 2: rsync into .deploy/incoming/<id>.<token>, hard-linking what the live release already has. */
 async function upload(ctx, run) {
     if (run.fast) {
         await fastUpload(ctx, run, run.fast);
         return;
     }
+    await run.early?.cancel();
     const s = ctx.settings;
     const live = run.state?.live ?? '';
     // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
@@ -1526,67 +1757,6 @@ async function upload(ctx, run) {
     run.unchanged = stats.filesLinked;
     ctx.reporter.info(`${run.session.label}: uploaded ${(0,format/* plural */.LS)(stats.files, 'file')}: ${stats.filesTransferred} sent, ${stats.files - stats.filesTransferred} unchanged; ${(0,format/* bytes */.ee)(stats.bytesSent)} on the wire`);
 }
-/** The upload's rsync into our incoming dir (all of the build, or the fast path's list), checked. */
-async function uploadRsync(ctx, run, linkDest, filesFrom) {
-    const s = ctx.settings;
-    let lastProgress = 0;
-    const started = Date.now();
-    const remote = ctx.ssh.rsyncRemote(run.session.index, `${s.target}/.deploy/incoming/${run.incoming}/`);
-    await run.session.makeRoom();
-    const result = await runRsync(ctx.rsyncPath, {
-        source: s.source,
-        destination: remote.destination,
-        linkDest,
-        chmod: s.chmod,
-        exclude: [...s.exclude, ...run.sharedExisting.map((p) => `/${p}`)],
-        filter: s.filter,
-        rsh: remote.rsh,
-        dryRun: false,
-        ioTimeout: 120,
-        progress: true,
-        // Basename-keyed (an absolute --partial-dir): a re-run resumes a big file whatever its id.
-        partialDir: `${s.target}/.deploy/incoming/${PARTIAL_DIR}`,
-        protectArgs: run.session.gate === undefined,
-        filesFrom,
-    }, {
-        signal: ctx.signal,
-        env: ctx.ssh.childEnv(),
-        onStdout: (chunk) => {
-            // rsync has its session now: publish's opens beside it, its round trips not waited for
-            // later (see openAhead; a server allowing one session refuses it, and publish opens its own).
-            if (s.command === 'deploy')
-                run.session.openAhead('publishAndSwitch');
-            const line = chunk
-                .split(/[\r\n]/)
-                .filter((l) => /%/.test(l))
-                .pop();
-            // A live progress line where the caller can draw one (the CLI on a terminal).
-            if (line)
-                ctx.reporter.progress?.(run.session.label, line.trim());
-            const now = Date.now();
-            if (now - lastProgress < 10_000 || now - started < 10_000)
-                return;
-            if (line) {
-                lastProgress = now;
-                ctx.reporter.info(`${run.session.label}: ${(0,format/* progressText */.l_)(line)}`);
-            }
-        },
-    });
-    if (result.aborted)
-        throw new errors/* DeployError */.s(`${run.session.label}: upload cancelled.`, '', 'cancelled');
-    if (result.code !== 0) {
-        // A partial upload on a full disk would keep it full (and the live site with it): delete it.
-        const full = /No space left on device|Disk quota exceeded/i.test(result.stderr);
-        if (full)
-            await dropUpload(run);
-        throw new errors/* DeployError */.s(`${run.session.label}: upload failed. ${(0,hints/* explainRsyncExit */.Z4)(result.code, result.stderr, ctx.words)}${full ? '\nThe partial upload was deleted to give the space back.' : ''}`, '', 'rsync');
-    }
-    return parseStats(result.stdout);
-}
-/** The fast path's list for rsync --files-from --from0. */
-function fastList(plan) {
-    return Buffer.from(plan.send.map((p) => `${p}\0`).join(''), 'utf8');
-}
 /**
  * Step 2, fast path: the upload dir is already the server's hard-linked copy of the live release,
  * less what it could not trust; rsync sends what the plan lists into it (each listed file written
@@ -1601,7 +1771,10 @@ async function fastUpload(ctx, run, plan) {
         throw emptyReleaseError(s, run.session.label, run.sharedExisting.length > 0);
     }
     let stats;
-    if (plan.send.length > 0) {
+    // The rsync started during prepare, when it can take the list; else one of its own.
+    if (plan.send.length > 0)
+        stats = await run.early?.send(plan);
+    if (plan.send.length > 0 && !stats) {
         const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(external_node_os_default().tmpdir(), 'rad-send-'));
         try {
             const file = external_node_path_default().join(dir, 'list');
@@ -1857,13 +2030,19 @@ async function deployRuns(ctx, runs) {
             await step(r, 'dry run', () => dryRun(ctx, r));
             return;
         }
-        if (!(await step(r, 'prepare', () => prepare(ctx, r))))
-            return;
-        if (s.command === 'activate')
-            r.incoming = stagedName(s.releaseId);
-        else if (!(await step(r, 'upload', () => upload(ctx, r))))
-            return;
-        r.result.status = 'uploaded';
+        try {
+            if (!(await step(r, 'prepare', () => prepare(ctx, r))))
+                return;
+            if (s.command === 'activate')
+                r.incoming = stagedName(s.releaseId);
+            else if (!(await step(r, 'upload', () => upload(ctx, r))))
+                return;
+            r.result.status = 'uploaded';
+        }
+        finally {
+            // An rsync started during prepare never outlives its step, whatever happened.
+            await r.early?.cancel();
+        }
     });
     if (s.dryRun || failures.length > 0) {
         await releaseLocks(ctx, runs, s.hosts.length > 1 && s.command === 'deploy');

@@ -8,7 +8,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(975);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(827);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(615);
 // The command-line front end (bin: rsync-atomic-deploy), bundled on its own into dist/cli.
 
 
@@ -37,7 +37,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 827:
+/***/ 615:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -69,115 +69,8 @@ var proc = __nccwpck_require__(684);
 var quote = __nccwpck_require__(519);
 // EXTERNAL MODULE: ./src/remote.ts + 1 modules
 var remote = __nccwpck_require__(769);
-// EXTERNAL MODULE: ./src/hints.ts
-var hints = __nccwpck_require__(957);
-;// CONCATENATED MODULE: ./src/ssh-facts.ts
-
-
-
-
-/**
- * The facts explainSshFailure (hints.ts, pure) needs about a failed connection, gathered on this
- * machine with ssh-keyscan / ssh-keygen: only those the error calls for.
- */
-async function gatherSshFacts(stderr, ctx) {
-    const need = (0,hints/* sshFactsNeeded */.lI)(stderr, ctx);
-    const facts = {};
-    if (need.offeredKeys)
-        facts.offered = await offeredKeys(ctx);
-    if (need.keyChecks) {
-        const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
-        if (!ctx.passphraseGiven) {
-            const y = await (0,proc/* run */.e)(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
-            facts.keyNeedsPassphrase = y !== undefined && y.code !== 0 && /passphrase/i.test(y.stderr);
-        }
-        if (!facts.keyNeedsPassphrase) {
-            const r = await (0,proc/* run */.e)(keygen, ['-lf', ctx.keyPath]).catch(() => undefined);
-            facts.keyFingerprint = r?.code === 0 ? r.stdout : '';
-        }
-    }
-    return facts;
-}
-/**
- * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
- * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
- * authentication at all, so nothing logs in to a server whose key is not trusted.
- */
-function jumpScanArgs(jump, knownHostsFile) {
-    return [
-        '-F',
-        jump.config,
-        '-S',
-        'none',
-        '-o',
-        'ControlMaster=no',
-        ...scanOnlyOptions(knownHostsFile),
-        '-o',
-        'ConnectTimeout=5',
-        jump.alias,
-        'true',
-    ];
-}
-/**
- * ssh options that make a connection only learn the server's key (into `knownHostsFile`) and then
- * offer no authentication at all: a key scan that can go through a jump host.
- */
-function scanOnlyOptions(knownHostsFile) {
-    return [
-        '-o',
-        'StrictHostKeyChecking=accept-new',
-        '-o',
-        `UserKnownHostsFile=${knownHostsFile}`,
-        '-o',
-        'GlobalKnownHostsFile=/dev/null',
-        '-o',
-        'KnownHostsCommand=none',
-        '-o',
-        'PreferredAuthentications=none',
-        '-o',
-        'PubkeyAuthentication=no',
-        '-o',
-        'BatchMode=yes',
-    ];
-}
-async function scanThroughJump(jump) {
-    const file = external_node_path_default().join(external_node_path_default().dirname(jump.config), `scan-${jump.alias}`);
-    try {
-        await (0,proc/* run */.e)(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) });
-        return (0,external_node_fs_.readFileSync)(file, 'utf8')
-            .split('\n')
-            .filter((l) => l && !l.startsWith('#'));
-    }
-    finally {
-        (0,external_node_fs_.rmSync)(file, { force: true });
-    }
-}
-/** What the server offers, as known_hosts lines and their fingerprints; undefined when the scan failed. */
-async function offeredKeys(ctx) {
-    const host = ctx.host;
-    if (!host)
-        return undefined;
-    try {
-        let lines;
-        if (ctx.jump)
-            lines = await scanThroughJump(ctx.jump);
-        else {
-            const keyscan = ctx.sshPath.replace(/ssh$/, 'ssh-keyscan');
-            const scan = await (0,proc/* run */.e)(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
-            lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-        }
-        if (lines.length === 0)
-            return { lines, fingerprints: '' };
-        const fp = await (0,proc/* run */.e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
-            input: `${lines.join('\n')}\n`,
-        });
-        return { lines, fingerprints: fp.stdout.trim() };
-    }
-    catch {
-        return undefined;
-    }
-}
-
+// EXTERNAL MODULE: ./src/ssh-facts.ts
+var ssh_facts = __nccwpck_require__(551);
 // EXTERNAL MODULE: ./src/untrusted.ts
 var untrusted = __nccwpck_require__(873);
 ;// CONCATENATED MODULE: ./src/init.ts
@@ -340,7 +233,7 @@ async function scanHostKeys(host, jump, sshPath) {
         await (0,proc/* run */.e)(sshPath, [
             '-o',
             `ProxyJump=${jump}`,
-            ...scanOnlyOptions(file),
+            ...(0,ssh_facts/* scanOnlyOptions */.yE)(file),
             '-o',
             'HashKnownHosts=no',
             '-o',
@@ -544,96 +437,8 @@ function secretLines(key) {
         .filter((l) => l.length >= 8 && !l.startsWith('-----'));
 }
 
-;// CONCATENATED MODULE: ./src/knownhosts.ts
-
-const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
-const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
-const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
-const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
-function parseKnownHosts(input, value) {
-    const out = { lines: [], fingerprints: [] };
-    value
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .forEach((raw, i) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const where = `line ${i + 1}`;
-        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
-            throw new errors/* InputError */.d(input, `${where} contains control characters`, HOW);
-        }
-        const fp = FINGERPRINT_RE.exec(line);
-        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
-            out.fingerprints.push(`SHA256:${fp[1]}`);
-            return;
-        }
-        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
-            throw new errors/* InputError */.d(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
-        }
-        const fields = line.split(/\s+/);
-        let marker = '';
-        if (fields[0]?.startsWith('@')) {
-            marker = fields.shift() ?? '';
-            if (marker !== '@cert-authority' && marker !== '@revoked') {
-                throw new errors/* InputError */.d(input, `${where} has an unknown marker ${marker}`, HOW);
-            }
-        }
-        let patterns;
-        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
-            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
-        }
-        else {
-            patterns = (fields.shift() ?? '').split(',');
-        }
-        const keyType = fields[0] ?? '';
-        const key = fields[1] ?? '';
-        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
-            throw new errors/* InputError */.d(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
-        }
-        out.lines.push({ marker, patterns, keyType, key });
-    });
-    return out;
-}
-/**
- * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
- * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
- * written with every port this deploy uses, and either form matches.
- */
-function renderKnownHosts(trusted, ports) {
-    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
-    return trusted.lines
-        .map(({ marker, patterns, keyType, key }) => {
-        const all = new Set();
-        for (const p of patterns) {
-            all.add(p);
-            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
-                continue;
-            for (const port of extraPorts)
-                all.add(`[${p}]:${port}`);
-        }
-        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
-    })
-        .map((l) => `${l}\n`)
-        .join('');
-}
-/**
- * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
- * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
- * It must exit 0 even when it has nothing to say, or ssh drops the connection.
- */
-function fingerprintCheckScript(fingerprintFile) {
-    return `#!/bin/sh
-# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
-[ -n "$1" ] && [ -n "$3" ] || exit 0
-fp=$(printf '%s' "$1" | sed 's/=*$//')
-if grep -qxF -- "$fp" '${fingerprintFile}'; then
-  printf '%s %s %s\\n' "$4" "$2" "$3"
-fi
-exit 0
-`;
-}
-
+// EXTERNAL MODULE: ./src/knownhosts.ts
+var knownhosts = __nccwpck_require__(41);
 // EXTERNAL MODULE: ./src/spec.ts
 var spec = __nccwpck_require__(188);
 ;// CONCATENATED MODULE: ./src/settings.ts
@@ -893,7 +698,7 @@ function parseHosts(get) {
     return { hosts, jumpHost: jump === '' ? undefined : parseHost('jump-host', jump, user, 22) };
 }
 function parseTrust(get, accept) {
-    const trusted = parseKnownHosts('known-hosts', get('known-hosts'));
+    const trusted = (0,knownhosts/* parseKnownHosts */.uJ)('known-hosts', get('known-hosts'));
     if (!accept && trusted.lines.length === 0 && trusted.fingerprints.length === 0) {
         throw new errors/* InputError */.d('known-hosts', 'is required: without it we cannot tell your server from an impostor', 'Run `ssh-keyscan -p PORT HOST` on a machine you trust, check the fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), and store the lines in a secret or variable. Or set accept-unknown-host-key: true to trust on first use (not recommended).');
     }
@@ -1038,590 +843,8 @@ function parseExpectedDigest(value) {
 var src_outcome = __nccwpck_require__(671);
 // EXTERNAL MODULE: ./src/runner-platform.ts
 var runner_platform = __nccwpck_require__(5);
-// EXTERNAL MODULE: ./src/env.ts
-var src_env = __nccwpck_require__(204);
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
-;// CONCATENATED MODULE: ./src/mux.ts
-/**
- * OpenSSH's control socket, spoken directly for the one request made of it at the end of a run:
- * a master is asked to exit, as `ssh -O exit` asks it (PROTOCOL.mux: each side says hello, then
- * MUX_C_TERMINATE, answered MUX_S_OK). A spawned ssh costs the last step of every deploy 15-20 ms
- * on a 2-core runner (the spawn blocks Node's event loop 3-8 ms, then ssh starts and reads its
- * config); this takes about one.
- */
-
-const MUX_MSG_HELLO = 0x00000001;
-const MUX_C_TERMINATE = 0x10000005;
-const MUX_S_OK = 0x80000001;
-const MUX_VERSION = 4;
-/** Far above any reply to these two messages: a longer one is not a master speaking. */
-const MAX_PACKET = 64 * 1024;
-/** One packet: its length, then 32-bit words (big-endian). */
-function muxPacket(...words) {
-    const b = Buffer.alloc(4 + 4 * words.length);
-    b.writeUInt32BE(4 * words.length, 0);
-    for (const [i, w] of words.entries())
-        b.writeUInt32BE(w >>> 0, 4 + 4 * i);
-    return b;
-}
-/** Splits whole packets off `buf`; `rest` is an incomplete one (or undefined: not a master speaking). */
-function muxPackets(buf) {
-    const packets = [];
-    let at = 0;
-    while (buf.length - at >= 4) {
-        const len = buf.readUInt32BE(at);
-        if (len < 4 || len > MAX_PACKET)
-            return undefined;
-        if (buf.length - at - 4 < len)
-            break;
-        packets.push(buf.subarray(at + 4, at + 4 + len));
-        at += 4 + len;
-    }
-    return { packets, rest: buf.subarray(at) };
-}
-/** Whether something still accepts on `socketPath` (a master that has not exited yet). */
-function listening(socketPath) {
-    return new Promise((resolve) => {
-        const sock = external_node_net_default().connect({ path: socketPath });
-        sock.on('connect', () => {
-            sock.destroy();
-            resolve(true);
-        });
-        // ENOENT (unlinked) or ECONNREFUSED (a socket file no one listens on): nothing is there.
-        sock.on('error', () => resolve(false));
-    });
-}
-/**
- * Asks the master listening at `socketPath` to exit, and answers whether it is gone: true when
- * nothing listens there any more (or never did), false when it may still run (another reply, or
- * `timeoutMs` passed). The master often exits before its MUX_S_OK leaves (as mux.c says), so a
- * close after the request is checked: the socket must stop accepting within the time left.
- */
-async function terminateMaster(socketPath, timeoutMs) {
-    const until = Date.now() + timeoutMs;
-    const answer = await new Promise((resolve) => {
-        let said = false;
-        let buf = Buffer.alloc(0);
-        const sock = external_node_net_default().connect({ path: socketPath });
-        const end = (how) => {
-            clearTimeout(timer);
-            sock.destroy();
-            resolve(how);
-        };
-        const timer = setTimeout(() => end('no'), timeoutMs);
-        let connected = false;
-        sock.on('error', () => end(!connected ? 'none' : said ? 'closed' : 'no'));
-        sock.on('close', () => end(said ? 'closed' : 'no'));
-        sock.on('connect', () => {
-            connected = true;
-            sock.write(muxPacket(MUX_MSG_HELLO, MUX_VERSION));
-        });
-        sock.on('data', (d) => {
-            const got = muxPackets(Buffer.concat([buf, d]));
-            if (!got)
-                return end('no');
-            buf = got.rest;
-            for (const p of got.packets) {
-                const type = p.readUInt32BE(0);
-                if (!said) {
-                    // The master's hello: version 4, then extensions we do not need.
-                    if (type !== MUX_MSG_HELLO || p.length < 8 || p.readUInt32BE(4) !== MUX_VERSION)
-                        return end('no');
-                    said = true;
-                    sock.write(muxPacket(MUX_C_TERMINATE, 0));
-                }
-                else {
-                    // MUX_S_OK echoes our request id (0); a refusal (MUX_S_PERMISSION_DENIED) is anything else.
-                    return end(type === MUX_S_OK && p.length >= 8 && p.readUInt32BE(4) === 0 ? 'ok' : 'no');
-                }
-            }
-        });
-    });
-    if (answer === 'none')
-        return true;
-    if (answer === 'no')
-        return false;
-    // Said yes (or closed after the request): gone once the socket stops accepting.
-    while (await listening(socketPath)) {
-        if (Date.now() >= until)
-            return false;
-        await new Promise((r) => setTimeout(r, 10));
-    }
-    return true;
-}
-
-;// CONCATENATED MODULE: ./src/ssh.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
- * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
- */
-function userConfigProblem(file, uid) {
-    let st;
-    try {
-        st = (0,external_node_fs_.statSync)(file);
-    }
-    catch {
-        return '';
-    }
-    if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
-        return `Bad owner or permissions on ${file}: ssh itself refuses to use it (it must be yours and writable by you only).`;
-    }
-    return '';
-}
-/** Known hosts are ours (a file we write) unless the person's own setup decides them. */
-function ourKnownHosts(opts) {
-    const t = opts.trusted;
-    return !opts.useOwnSshSetup || t.lines.length > 0 || t.fingerprints.length > 0 || opts.acceptUnknownHostKey;
-}
-/**
- * Own-setup mode: how host `h` is named on ssh's command line. A `Host` block of ours would hide
- * the person's `Host` blocks (ssh matches them against the name typed), so what was given
- * explicitly goes in `-o` options (argv wins over every config file) and the name is the one
- * they typed. Port 22 is the default: left to their config (or ssh's own default, 22).
- */
-function ownHostArgs(h, jump) {
-    const args = [];
-    if (h.user)
-        args.push('-o', `User=${h.user}`);
-    if (h.port !== 22)
-        args.push('-o', `Port=${h.port}`);
-    if (jump)
-        args.push('-o', `ProxyJump=${jump.label}`);
-    return [...args, h.host];
-}
-const CONNECT_TIMEOUT = 15;
-function aliasOf(index) {
-    return `rad-${index}`;
-}
-/** The ssh_config we generate: pure, so a unit test can read every option. */
-function renderSshConfig(opts, paths) {
-    const out = ['# written by rsync-atomic-deploy; deleted when the step ends'];
-    const hostBlock = (alias, h, jump) => {
-        // ssh expands %-tokens in HostName: an IPv6 zone (fe80::1%eth0) must be written %%.
-        out.push(`Host ${alias}`, `  HostName ${h.host.replace(/%/g, '%%')}`, `  Port ${h.port}`);
-        if (h.user)
-            out.push(`  User ${h.user}`);
-        // ProxyJump would be simpler, but with ControlPersist ssh sends the jump's stderr to
-        // /dev/null: the same hop as a ProxyCommand with -E keeps its errors (host key!) readable.
-        if (jump)
-            out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`);
-    };
-    const own = opts.useOwnSshSetup === true;
-    // Own setup: no aliases of ours; hosts go by their own names (ownHostArgs).
-    if (!own) {
-        opts.hosts.forEach((h, i) => {
-            hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
-        });
-        if (opts.jumpHost)
-            hostBlock('rad-jump', opts.jumpHost, false);
-    }
-    out.push('Host *');
-    if (!own || opts.key !== '') {
-        out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none');
-    }
-    if (ourKnownHosts(opts)) {
-        const t = opts.trusted;
-        if (own && t.lines.length === 0 && t.fingerprints.length === 0) {
-            // accept-unknown-host-key on a laptop: keys already known still count (a changed one is
-            // refused); a new one is learned into our file only, to be printed for pinning.
-            out.push(`  UserKnownHostsFile ${paths.knownHosts} ~/.ssh/known_hosts ~/.ssh/known_hosts2`);
-        }
-        else {
-            out.push(`  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null');
-        }
-        if (t.fingerprints.length > 0) {
-            out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`);
-        }
-    }
-    out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`);
-    // Own setup: CheckHostIP and the auth methods stay the person's choice (never weaker: BatchMode).
-    if (!own)
-        out.push('  CheckHostIP no');
-    out.push('  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no');
-    if (!own)
-        out.push('  PreferredAuthentications publickey');
-    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', 
-    // Our aliases name the sockets (rad-0: closeAll speaks to it); own setup: ssh's hash of the host.
-    `  ControlPath ${paths.dir}/${own ? '%C' : '%n'}`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
-    if (own) {
-        // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
-        out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config');
-    }
-    return `${out.join('\n')}\n`;
-}
-const ASKPASS = `#!/bin/sh
-# ssh asks for the key's passphrase through here (SSH_ASKPASS), so it never reaches argv.
-# Each call is counted: a second one means the first answer was wrong.
-echo x >> "$RAD_ASKPASS_COUNT"
-printf '%s\\n' "$RAD_KEY_PASSPHRASE"
-`;
-class Ssh {
-    opts;
-    paths;
-    sshPath;
-    /** Hosts whose master runs, with the words that name them to ssh. */
-    masters = new Map();
-    /** Each host's one attempt to connect, begun by whoever asked first (see connect). */
-    connecting = new Map();
-    /** Stops attempts still under way when the run ends before it needs them (dispose). */
-    closing = new AbortController();
-    /** Hosts whose attempt was stopped: ssh may have forked its master just before. */
-    stopped = new Set();
-    constructor(opts, paths, sshPath) {
-        this.opts = opts;
-        this.paths = paths;
-        this.sshPath = sshPath;
-    }
-    get configPath() {
-        return this.paths.config;
-    }
-    /**
-     * Creates the private directory and its files. `onDir` is called before any secret is written,
-     * so the post step can delete the directory even if we are killed right after.
-     */
-    static async create(opts, sshPath, onDir) {
-        if (opts.useOwnSshSetup) {
-            // Included from our config, ssh would not check it as it checks ~/.ssh/config itself.
-            const problem = userConfigProblem(external_node_path_default().join((0,external_node_os_.userInfo)().homedir, '.ssh/config'), process.getuid?.() ?? 0);
-            if (problem)
-                throw new errors/* DeployError */.s(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
-        }
-        await removeOrphanDirs(sshPath);
-        // Synchronous: a few small files the connection waits for (awaited one by one, ~15 ms of the start).
-        const dir = (0,external_node_fs_.mkdtempSync)('/tmp/rad-');
-        (0,external_node_fs_.chmodSync)(dir, 0o700);
-        onDir(dir);
-        (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 });
-        const paths = {
-            dir,
-            config: external_node_path_default().join(dir, 'config'),
-            jumpLog: external_node_path_default().join(dir, 'jump.log'),
-            sshBinary: sshPath,
-            key: external_node_path_default().join(dir, 'key'),
-            knownHosts: external_node_path_default().join(dir, 'known_hosts'),
-            fingerprints: external_node_path_default().join(dir, 'fingerprints'),
-            fingerprintCheck: external_node_path_default().join(dir, 'hostkey-check'),
-        };
-        const ssh = new Ssh(opts, paths, sshPath);
-        if (!opts.useOwnSshSetup || opts.key !== '') {
-            (0,external_node_fs_.writeFileSync)(paths.key, opts.key, { mode: 0o600 });
-            if (opts.keyPassphrase) {
-                (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
-            }
-        }
-        if (ourKnownHosts(opts)) {
-            const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port);
-            (0,external_node_fs_.writeFileSync)(paths.knownHosts, renderKnownHosts(opts.trusted, ports), { mode: 0o600 });
-            if (opts.trusted.fingerprints.length > 0) {
-                (0,external_node_fs_.writeFileSync)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
-                (0,external_node_fs_.writeFileSync)(paths.fingerprintCheck, fingerprintCheckScript(paths.fingerprints), { mode: 0o700 });
-            }
-        }
-        (0,external_node_fs_.writeFileSync)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
-        return ssh;
-    }
-    /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
-    get rshCommand() {
-        return `${this.sshPath} -F ${this.configPath}`;
-    }
-    /** The words that name host `index` on ssh's command line, after `-F config`. */
-    hostArgs(index) {
-        const h = this.opts.hosts[index];
-        if (!this.opts.useOwnSshSetup || !h)
-            return [aliasOf(index)];
-        return ownHostArgs(h, this.opts.jumpHost);
-    }
-    /** rsync's -e and `host:path` destination for host `index` (no word of -e has a space). */
-    rsyncRemote(index, remotePath) {
-        const words = this.hostArgs(index);
-        const name = words.pop() ?? '';
-        return {
-            rsh: [this.rshCommand, ...words].join(' '),
-            destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
-        };
-    }
-    /** The environment of ssh and of rsync (which runs ssh): no INPUT_*, no key, no passphrase. */
-    childEnv() {
-        const env = (0,src_env/* childEnv */.g)(process.env, {
-            own: this.opts.useOwnSshSetup === true,
-            secrets: [this.opts.keyPassphrase],
-        });
-        if (!this.opts.useOwnSshSetup)
-            delete env.SSH_AUTH_SOCK;
-        delete env.SSH_ASKPASS;
-        return env;
-    }
-    baseEnv() {
-        return this.childEnv();
-    }
-    /**
-     * Opens the one connection every later step of this host shares. The first call starts it; a
-     * later one (the command's own step, after runCommand began it while the rest got ready) gets
-     * the same attempt and its outcome, never a second connection.
-     */
-    connect(index, label, signal) {
-        let attempt = this.connecting.get(index);
-        if (!attempt) {
-            attempt = this.openMaster(index, label, anySignal(signal, this.closing.signal));
-            // Awaited by the command's step; a run that ends first never asks (dispose closes it).
-            attempt.catch(() => { });
-            this.connecting.set(index, attempt);
-        }
-        return attempt;
-    }
-    async openMaster(index, label, signal) {
-        const alias = aliasOf(index);
-        const errFile = external_node_path_default().join(this.paths.dir, `${alias}.err`);
-        const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes'];
-        const env = this.baseEnv();
-        const countFile = external_node_path_default().join(this.paths.dir, `${alias}.askpass`);
-        if (this.opts.keyPassphrase) {
-            // BatchMode forbids any prompt, the askpass one too; nothing else can prompt (no passwords).
-            args.push('-o', 'BatchMode=no');
-            env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
-            env.SSH_ASKPASS_REQUIRE = 'force';
-            env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
-            env.RAD_ASKPASS_COUNT = countFile;
-            env.DISPLAY = env.DISPLAY ?? ':0';
-        }
-        args.push(...this.hostArgs(index));
-        // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
-        const fd = (0,external_node_fs_.openSync)(errFile, 'w', 0o600);
-        let result;
-        try {
-            result = await (0,proc/* run */.e)(this.sshPath, args, { env, signal, stderrFd: fd });
-        }
-        finally {
-            (0,external_node_fs_.closeSync)(fd);
-        }
-        let stderr = (0,external_node_fs_.readFileSync)(errFile, 'utf8');
-        let failedAt = label;
-        let failedHost = this.opts.hosts[index];
-        let through;
-        if (this.opts.jumpHost && !this.opts.useOwnSshSetup) {
-            through = { sshPath: this.sshPath, config: this.configPath, alias: aliasOf(index) };
-        }
-        try {
-            const jumpLog = (0,external_node_fs_.readFileSync)(this.paths.jumpLog, 'utf8').trim();
-            if (jumpLog && this.opts.jumpHost) {
-                stderr = `${jumpLog}\n${stderr}`;
-                failedAt = `the jump host ${this.opts.jumpHost.label}`;
-                failedHost = this.opts.jumpHost;
-                through = undefined;
-            }
-        }
-        catch { }
-        if (result.aborted) {
-            this.stopped.add(index);
-            throw new errors/* DeployError */.s(`Connecting to ${label} was cancelled.`);
-        }
-        if (result.code !== 0) {
-            let askpassCalls = 0;
-            try {
-                askpassCalls = (0,external_node_fs_.readFileSync)(countFile, 'utf8').split('\n').filter(Boolean).length;
-            }
-            catch { }
-            const why = {
-                label: failedAt,
-                user: failedHost?.user ?? '',
-                keyPath: this.paths.key,
-                hasKey: !this.opts.useOwnSshSetup || this.opts.key !== '',
-                ownSetup: this.opts.useOwnSshSetup === true,
-                passphraseGiven: this.opts.keyPassphrase !== '',
-                passphraseRejected: askpassCalls > 1,
-                host: failedHost,
-                sshPath: this.sshPath,
-                jump: through,
-                words: this.opts.words,
-            };
-            // The facts (key scan, key fingerprint) gathered here; classifying is pure (hints.ts).
-            throw (0,hints/* explainSshFailure */.cB)(stderr, why, await gatherSshFacts(stderr, why));
-        }
-        this.masters.set(index, this.hostArgs(index));
-    }
-    /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
-    async learnedHostKeys() {
-        try {
-            return await (0,promises_.readFile)(this.paths.knownHosts, 'utf8');
-        }
-        catch {
-            return '';
-        }
-    }
-    /**
-     * Runs a constant script with `sh -s` over the host's master connection, or with `fresh` over a
-     * new connection of its own (-S none), for when the master itself may be stuck.
-     */
-    exec(index, script, opts = {}) {
-        const { fresh, command = 'sh -s', muxOnly, ...rest } = opts;
-        const env = this.baseEnv();
-        const own = [];
-        if (muxOnly && !fresh)
-            own.push('-o', 'ProxyCommand=false');
-        if (fresh) {
-            own.push('-S', 'none');
-            if (this.opts.keyPassphrase) {
-                // As in connect(): the passphrase reaches ssh through SSH_ASKPASS, never argv.
-                own.push('-o', 'BatchMode=no');
-                env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
-                env.SSH_ASKPASS_REQUIRE = 'force';
-                env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
-                env.RAD_ASKPASS_COUNT = external_node_path_default().join(this.paths.dir, `${aliasOf(index)}.askpass`);
-                env.DISPLAY = env.DISPLAY ?? ':0';
-            }
-        }
-        return (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), command], {
-            env,
-            input: script,
-            // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
-            keepStdinOpen: true,
-            ...rest,
-        });
-    }
-    /**
-     * The post step's way in: runs a script on host `index` through the private directory `dir` a
-     * main step left, over a connection of its own (-S none: the master may be what hung).
-     */
-    static execInDir(dir, index, script, opts = {}) {
-        return (0,proc/* run */.e)(opts.sshPath ?? 'ssh', ['-F', external_node_path_default().join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), opts.command ?? 'sh -s'], {
-            input: script,
-            // As in exec(): the script's watchdog stops it when this stdin ends.
-            keepStdinOpen: true,
-            signal: opts.signal,
-        });
-    }
-    /** Where host `index`'s master listens, when our alias names it (own setup: ssh's hash, %C). */
-    socketOf(index) {
-        return this.opts.useOwnSshSetup ? undefined : external_node_path_default().join(this.paths.dir, aliasOf(index));
-    }
-    /**
-     * Closes every master: asked on its socket (mux.ts) where our alias names it, else by
-     * `ssh -O exit`. Never throws. An attempt still under way is stopped first;
-     * its master is asked to exit too, as ssh may have forked it just before it was stopped.
-     */
-    async closeAll() {
-        this.closing.abort();
-        await Promise.allSettled(this.connecting.values());
-        this.connecting.clear();
-        for (const index of this.stopped)
-            this.masters.set(index, this.hostArgs(index));
-        await Promise.all([...this.masters].map(async ([index, words]) => {
-            const socket = this.socketOf(index);
-            if (socket) {
-                // Its socket is ours: asked there (a master deaf to it would be deaf to ssh -O exit too).
-                await terminateMaster(socket, 3000);
-                this.masters.delete(index);
-                return;
-            }
-            try {
-                // Bounded: a master stuck on a stalled link must not hold the end of the step back.
-                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
-                    env: this.baseEnv(),
-                    signal: AbortSignal.timeout(3000),
-                });
-            }
-            catch { }
-            this.masters.delete(index);
-        }));
-    }
-    /** Closes our masters, then deletes the directory with the key (each master closed once). */
-    async dispose() {
-        await this.closeAll();
-        // Synchronous: a few files, on the step's last path (awaited, rm took ~3 ms more).
-        (0,external_node_fs_.rmSync)(this.paths.dir, { recursive: true, force: true });
-    }
-}
-/**
- * The post step's clean-up: closes any master still listening in `dir` and deletes the directory
- * with the key (a cancelled main step may not have reached its own dispose()).
- */
-async function removeSshDir(dir, sshPath = 'ssh') {
-    if (!dir.startsWith('/tmp/rad-'))
-        return;
-    const config = external_node_path_default().join(dir, 'config');
-    let aliases = [];
-    try {
-        aliases = [...(0,external_node_fs_.readFileSync)(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '');
-    }
-    catch { }
-    for (const alias of aliases) {
-        try {
-            await (0,proc/* run */.e)(sshPath, ['-F', config, '-O', 'exit', alias], { signal: AbortSignal.timeout(3000) });
-        }
-        catch { }
-    }
-    await (0,promises_.rm)(dir, { recursive: true, force: true });
-}
-/** Aborted when either is (AbortSignal.any is Node 20.3+). */
-function anySignal(a, b) {
-    if (!a)
-        return b;
-    const both = new AbortController();
-    const stop = () => both.abort();
-    if (a.aborted || b.aborted)
-        stop();
-    a.addEventListener('abort', stop, { once: true });
-    b.addEventListener('abort', stop, { once: true });
-    return both.signal;
-}
-/** Holds the pid of the process our private directory belongs to. */
-const OWNER_FILE = 'owner';
-/** Whether process `pid` exists (EPERM: it does, as another user's). */
-function processExists(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/**
- * Removes our private directories left by runs that were killed (SIGKILL, a lost runner): their
- * master first, whose persisting connection would otherwise keep the target's lock looking held
- * for its whole ControlPersist time, then the key. Only ours (same uid), only when the recorded
- * owner process is gone; a directory without an owner record is left alone.
- */
-async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
-    const removed = [];
-    let names = [];
-    try {
-        names = (0,external_node_fs_.readdirSync)(tmp).filter((n) => /^rad-[A-Za-z0-9]{6}$/.test(n));
-    }
-    catch {
-        return removed;
-    }
-    const uid = process.getuid?.();
-    for (const name of names) {
-        const dir = external_node_path_default().join(tmp, name);
-        try {
-            const st = (0,external_node_fs_.lstatSync)(dir);
-            if (!st.isDirectory() || (uid !== undefined && st.uid !== uid))
-                continue;
-            const pid = Number((0,external_node_fs_.readFileSync)(external_node_path_default().join(dir, OWNER_FILE), 'utf8').trim());
-            if (!Number.isInteger(pid) || pid <= 0 || processExists(pid))
-                continue;
-            await removeSshDir(dir, sshPath);
-            removed.push(dir);
-        }
-        catch { }
-    }
-    return removed;
-}
-
+// EXTERNAL MODULE: ./src/ssh.ts + 2 modules
+var src_ssh = __nccwpck_require__(444);
 ;// CONCATENATED MODULE: ./src/run-command.ts
 
 
@@ -1694,7 +917,7 @@ async function runCommand(settings, opts) {
         // of either is the one reported, never unhandled.
         const rsync = (0,spec/* commandSpec */.Lx)(settings.command).uploads ? (opts.rsync ?? checkRsync()) : Promise.resolve('');
         const sshPath = (0,runner_platform/* findSsh */.Ar)();
-        ssh = await Ssh.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
+        ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, opts.allowOwnSsh, opts.ownerPid), words: opts.words }, sshPath, opts.onSshDir ?? (() => { }));
         const rsyncPath = await rsync;
         // Every command but doctor connects to the first host first: its handshake (the longest wait
         // of a small deploy) starts now, while the rest of the run gets ready; its step awaits it.
@@ -1704,7 +927,7 @@ async function runCommand(settings, opts) {
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
         const [{ dispatch }] = await Promise.all([
-            __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 785)),
+            __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 536)),
             opts.preload?.(),
         ]);
         outcome = await dispatch({
@@ -1886,7 +1109,7 @@ async function initMain(argv, env, out, words) {
         return 2;
     }
     // What ssh makes of the host (an alias of ~/.ssh/config resolved): the name the workflow connects to.
-    const g = await (0,proc/* run */.e)(sshPath, ['-G', ...ownHostArgs(host, settings.jumpHost)], {
+    const g = await (0,proc/* run */.e)(sshPath, ['-G', ...(0,src_ssh/* ownHostArgs */.cH)(host, settings.jumpHost)], {
         signal: AbortSignal.timeout(10_000),
     });
     const r = resolvedHost(g.stdout);
@@ -1929,7 +1152,7 @@ async function initMain(argv, env, out, words) {
     if (values.install) {
         let ssh;
         try {
-            ssh = await Ssh.create({ ...sshOptions(settings, true), words }, sshPath, () => { });
+            ssh = await src_ssh/* Ssh */.L1.create({ ...sshOptions(settings, true), words }, sshPath, () => { });
             const did = await installKey(ssh, host, line, values.gate ? (0,gate/* renderGate */.eh)() : '', (g) => {
                 line = line.replace(GATE_PATH_MARK, g);
                 p(`The gate: installed as ${g} on ${host.label}.`);
@@ -4491,6 +3714,107 @@ async function dryRunKept(ctx, run) {
 
 /***/ }),
 
+/***/ 41:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   _d: () => (/* binding */ fingerprintCheckScript),
+/* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
+/* harmony export */   vS: () => (/* binding */ renderKnownHosts)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+
+const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+const FINGERPRINT_RE = /SHA256:([A-Za-z0-9+/]{43})=?/;
+const HOW = 'Paste the output of `ssh-keyscan -p PORT HOST` (lines like "host ssh-ed25519 AAAA…"), or fingerprints like "SHA256:…" from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, one per line.';
+function parseKnownHosts(input, value) {
+    const out = { lines: [], fingerprints: [] };
+    value
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        .forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const where = `line ${i + 1}`;
+        if (/[\u0000-\u001f\u007f]/.test(line.replace(/\t/g, ' '))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} contains control characters`, HOW);
+        }
+        const fp = FINGERPRINT_RE.exec(line);
+        if (fp && !/^(@\S+\s+)?\S+\s+\S+\s+AAAA/.test(line)) {
+            out.fingerprints.push(`SHA256:${fp[1]}`);
+            return;
+        }
+        if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}/i.test(line.split(/\s+/)[1] ?? line)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is an MD5 fingerprint`, `Give the SHA256 one instead. ${HOW}`);
+        }
+        const fields = line.split(/\s+/);
+        let marker = '';
+        if (fields[0]?.startsWith('@')) {
+            marker = fields.shift() ?? '';
+            if (marker !== '@cert-authority' && marker !== '@revoked') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} has an unknown marker ${marker}`, HOW);
+            }
+        }
+        let patterns;
+        if (fields[0] !== undefined && KEY_TYPE_RE.test(fields[0])) {
+            patterns = ['*']; // a bare public key (e.g. the server's ssh_host_ed25519_key.pub): trust it for every host
+        }
+        else {
+            patterns = (fields.shift() ?? '').split(',');
+        }
+        const keyType = fields[0] ?? '';
+        const key = fields[1] ?? '';
+        if (!KEY_TYPE_RE.test(keyType) || !BASE64_RE.test(key) || key.length < 60) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `${where} is neither a known_hosts line nor a SHA256 fingerprint`, HOW);
+        }
+        out.lines.push({ marker, patterns, keyType, key });
+    });
+    return out;
+}
+/**
+ * The known_hosts file we write. ssh looks a non-22 port up as `[host]:port`, but people paste
+ * `host key` lines (or ssh-keyscan with -p prints `[host]:port`); so each plain pattern is also
+ * written with every port this deploy uses, and either form matches.
+ */
+function renderKnownHosts(trusted, ports) {
+    const extraPorts = [...new Set(ports)].filter((p) => p !== 22);
+    return trusted.lines
+        .map(({ marker, patterns, keyType, key }) => {
+        const all = new Set();
+        for (const p of patterns) {
+            all.add(p);
+            if (p.startsWith('|') || p.startsWith('[') || p.startsWith('!'))
+                continue;
+            for (const port of extraPorts)
+                all.add(`[${p}]:${port}`);
+        }
+        return [marker, [...all].join(','), keyType, key].filter(Boolean).join(' ');
+    })
+        .map((l) => `${l}\n`)
+        .join('');
+}
+/**
+ * ssh runs this (KnownHostsCommand) with the offered key's fingerprint, type, key and the name it
+ * looks up; when the fingerprint is one the user pinned, it answers with a known_hosts line for it.
+ * It must exit 0 even when it has nothing to say, or ssh drops the connection.
+ */
+function fingerprintCheckScript(fingerprintFile) {
+    return `#!/bin/sh
+# $1=%f fingerprint  $2=%t key type  $3=%K base64 key  $4=%H name looked up
+[ -n "$1" ] && [ -n "$3" ] || exit 0
+fp=$(printf '%s' "$1" | sed 's/=*$//')
+if grep -qxF -- "$fp" '${fingerprintFile}'; then
+  printf '%s %s %s\\n' "$4" "$2" "$3"
+fi
+exit 0
+`;
+}
+
+
+/***/ }),
+
 /***/ 546:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -5056,7 +4380,8 @@ function run(file, args, opts = {}) {
         let killTimer;
         const onAbort = () => {
             aborted = true;
-            child.stdin?.end();
+            if (!opts.abortKeepsStdin)
+                child.stdin?.end();
             child.kill('SIGTERM');
             killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
             killTimer.unref();
@@ -6573,6 +5898,8 @@ if [ -n "$INCOMING" ]; then
   # The fast path's copy and walk of the live release begin now, once the path is decided, and the
   # rest of prepare runs beside them (they are its longest part).
   [ "$FAST" = 1 ] && fast_start "$live"
+  # The client starts the upload's rsync now, to give it its list once this call has ended.
+  [ -n "$FS_COPY" ] && say copying
 fi
 report_state
 fs_split "$live"
@@ -7626,6 +6953,752 @@ function inputSpec(name) {
 /** The default action.yml passes for an input ('' = none). */
 function defaultOf(name) {
     return inputSpec(name).default ?? '';
+}
+
+
+/***/ }),
+
+/***/ 551:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Vj: () => (/* binding */ gatherSshFacts),
+/* harmony export */   yE: () => (/* binding */ scanOnlyOptions)
+/* harmony export */ });
+/* unused harmony export jumpScanArgs */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _hints_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(957);
+/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(684);
+
+
+
+
+/**
+ * The facts explainSshFailure (hints.ts, pure) needs about a failed connection, gathered on this
+ * machine with ssh-keyscan / ssh-keygen: only those the error calls for.
+ */
+async function gatherSshFacts(stderr, ctx) {
+    const need = (0,_hints_js__WEBPACK_IMPORTED_MODULE_2__/* .sshFactsNeeded */ .lI)(stderr, ctx);
+    const facts = {};
+    if (need.offeredKeys)
+        facts.offered = await offeredKeys(ctx);
+    if (need.keyChecks) {
+        const keygen = ctx.sshPath.replace(/ssh$/, 'ssh-keygen');
+        if (!ctx.passphraseGiven) {
+            const y = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(keygen, ['-y', '-P', '', '-f', ctx.keyPath]).catch(() => undefined);
+            facts.keyNeedsPassphrase = y !== undefined && y.code !== 0 && /passphrase/i.test(y.stderr);
+        }
+        if (!facts.keyNeedsPassphrase) {
+            const r = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(keygen, ['-lf', ctx.keyPath]).catch(() => undefined);
+            facts.keyFingerprint = r?.code === 0 ? r.stdout : '';
+        }
+    }
+    return facts;
+}
+/**
+ * The key the server offers, read through the jump host the way the deploy connects (ssh-keyscan
+ * cannot use a proxy): one ssh that records the key in a scratch file and then offers no
+ * authentication at all, so nothing logs in to a server whose key is not trusted.
+ */
+function jumpScanArgs(jump, knownHostsFile) {
+    return [
+        '-F',
+        jump.config,
+        '-S',
+        'none',
+        '-o',
+        'ControlMaster=no',
+        ...scanOnlyOptions(knownHostsFile),
+        '-o',
+        'ConnectTimeout=5',
+        jump.alias,
+        'true',
+    ];
+}
+/**
+ * ssh options that make a connection only learn the server's key (into `knownHostsFile`) and then
+ * offer no authentication at all: a key scan that can go through a jump host.
+ */
+function scanOnlyOptions(knownHostsFile) {
+    return [
+        '-o',
+        'StrictHostKeyChecking=accept-new',
+        '-o',
+        `UserKnownHostsFile=${knownHostsFile}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'KnownHostsCommand=none',
+        '-o',
+        'PreferredAuthentications=none',
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'BatchMode=yes',
+    ];
+}
+async function scanThroughJump(jump) {
+    const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(jump.config), `scan-${jump.alias}`);
+    try {
+        await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(jump.sshPath, jumpScanArgs(jump, file), { signal: AbortSignal.timeout(15_000) });
+        return (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8')
+            .split('\n')
+            .filter((l) => l && !l.startsWith('#'));
+    }
+    finally {
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.rmSync)(file, { force: true });
+    }
+}
+/** What the server offers, as known_hosts lines and their fingerprints; undefined when the scan failed. */
+async function offeredKeys(ctx) {
+    const host = ctx.host;
+    if (!host)
+        return undefined;
+    try {
+        let lines;
+        if (ctx.jump)
+            lines = await scanThroughJump(ctx.jump);
+        else {
+            const keyscan = ctx.sshPath.replace(/ssh$/, 'ssh-keyscan');
+            const scan = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(keyscan, ['-T', '5', '-p', String(host.port), host.host]);
+            lines = scan.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+        }
+        if (lines.length === 0)
+            return { lines, fingerprints: '' };
+        const fp = await (0,_proc_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(ctx.sshPath.replace(/ssh$/, 'ssh-keygen'), ['-lf', '-'], {
+            input: `${lines.join('\n')}\n`,
+        });
+        return { lines, fingerprints: fp.stdout.trim() };
+    }
+    catch {
+        return undefined;
+    }
+}
+
+
+/***/ }),
+
+/***/ 444:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  L1: () => (/* binding */ Ssh),
+  JG: () => (/* binding */ anySignal),
+  cH: () => (/* binding */ ownHostArgs)
+});
+
+// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, removeOrphanDirs, removeSshDir, renderSshConfig, userConfigProblem
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(24);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/env.ts
+var src_env = __nccwpck_require__(204);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(916);
+// EXTERNAL MODULE: ./src/hints.ts
+var hints = __nccwpck_require__(957);
+// EXTERNAL MODULE: ./src/knownhosts.ts
+var knownhosts = __nccwpck_require__(41);
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
+;// CONCATENATED MODULE: ./src/mux.ts
+/**
+ * OpenSSH's control socket, spoken directly for the one request made of it at the end of a run:
+ * a master is asked to exit, as `ssh -O exit` asks it (PROTOCOL.mux: each side says hello, then
+ * MUX_C_TERMINATE, answered MUX_S_OK). A spawned ssh costs the last step of every deploy 15-20 ms
+ * on a 2-core runner (the spawn blocks Node's event loop 3-8 ms, then ssh starts and reads its
+ * config); this takes about one.
+ */
+
+const MUX_MSG_HELLO = 0x00000001;
+const MUX_C_TERMINATE = 0x10000005;
+const MUX_S_OK = 0x80000001;
+const MUX_VERSION = 4;
+/** Far above any reply to these two messages: a longer one is not a master speaking. */
+const MAX_PACKET = 64 * 1024;
+/** One packet: its length, then 32-bit words (big-endian). */
+function muxPacket(...words) {
+    const b = Buffer.alloc(4 + 4 * words.length);
+    b.writeUInt32BE(4 * words.length, 0);
+    for (const [i, w] of words.entries())
+        b.writeUInt32BE(w >>> 0, 4 + 4 * i);
+    return b;
+}
+/** Splits whole packets off `buf`; `rest` is an incomplete one (or undefined: not a master speaking). */
+function muxPackets(buf) {
+    const packets = [];
+    let at = 0;
+    while (buf.length - at >= 4) {
+        const len = buf.readUInt32BE(at);
+        if (len < 4 || len > MAX_PACKET)
+            return undefined;
+        if (buf.length - at - 4 < len)
+            break;
+        packets.push(buf.subarray(at + 4, at + 4 + len));
+        at += 4 + len;
+    }
+    return { packets, rest: buf.subarray(at) };
+}
+/** Whether something still accepts on `socketPath` (a master that has not exited yet). */
+function listening(socketPath) {
+    return new Promise((resolve) => {
+        const sock = external_node_net_default().connect({ path: socketPath });
+        sock.on('connect', () => {
+            sock.destroy();
+            resolve(true);
+        });
+        // ENOENT (unlinked) or ECONNREFUSED (a socket file no one listens on): nothing is there.
+        sock.on('error', () => resolve(false));
+    });
+}
+/**
+ * Asks the master listening at `socketPath` to exit, and answers whether it is gone: true when
+ * nothing listens there any more (or never did), false when it may still run (another reply, or
+ * `timeoutMs` passed). The master often exits before its MUX_S_OK leaves (as mux.c says), so a
+ * close after the request is checked: the socket must stop accepting within the time left.
+ */
+async function terminateMaster(socketPath, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    const answer = await new Promise((resolve) => {
+        let said = false;
+        let buf = Buffer.alloc(0);
+        const sock = external_node_net_default().connect({ path: socketPath });
+        const end = (how) => {
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(how);
+        };
+        const timer = setTimeout(() => end('no'), timeoutMs);
+        let connected = false;
+        sock.on('error', () => end(!connected ? 'none' : said ? 'closed' : 'no'));
+        sock.on('close', () => end(said ? 'closed' : 'no'));
+        sock.on('connect', () => {
+            connected = true;
+            sock.write(muxPacket(MUX_MSG_HELLO, MUX_VERSION));
+        });
+        sock.on('data', (d) => {
+            const got = muxPackets(Buffer.concat([buf, d]));
+            if (!got)
+                return end('no');
+            buf = got.rest;
+            for (const p of got.packets) {
+                const type = p.readUInt32BE(0);
+                if (!said) {
+                    // The master's hello: version 4, then extensions we do not need.
+                    if (type !== MUX_MSG_HELLO || p.length < 8 || p.readUInt32BE(4) !== MUX_VERSION)
+                        return end('no');
+                    said = true;
+                    sock.write(muxPacket(MUX_C_TERMINATE, 0));
+                }
+                else {
+                    // MUX_S_OK echoes our request id (0); a refusal (MUX_S_PERMISSION_DENIED) is anything else.
+                    return end(type === MUX_S_OK && p.length >= 8 && p.readUInt32BE(4) === 0 ? 'ok' : 'no');
+                }
+            }
+        });
+    });
+    if (answer === 'none')
+        return true;
+    if (answer === 'no')
+        return false;
+    // Said yes (or closed after the request): gone once the socket stops accepting.
+    while (await listening(socketPath)) {
+        if (Date.now() >= until)
+            return false;
+        await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+}
+
+// EXTERNAL MODULE: ./src/proc.ts + 1 modules
+var proc = __nccwpck_require__(684);
+// EXTERNAL MODULE: ./src/ssh-facts.ts
+var ssh_facts = __nccwpck_require__(551);
+;// CONCATENATED MODULE: ./src/ssh.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * What ssh says of a ~/.ssh/config others could change ("Bad owner or permissions"), or '' when it
+ * is fine or absent. ssh refuses such a file; through our Include it would not check, so we do.
+ */
+function userConfigProblem(file, uid) {
+    let st;
+    try {
+        st = (0,external_node_fs_.statSync)(file);
+    }
+    catch {
+        return '';
+    }
+    if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+        return `Bad owner or permissions on ${file}: ssh itself refuses to use it (it must be yours and writable by you only).`;
+    }
+    return '';
+}
+/** Known hosts are ours (a file we write) unless the person's own setup decides them. */
+function ourKnownHosts(opts) {
+    const t = opts.trusted;
+    return !opts.useOwnSshSetup || t.lines.length > 0 || t.fingerprints.length > 0 || opts.acceptUnknownHostKey;
+}
+/**
+ * Own-setup mode: how host `h` is named on ssh's command line. A `Host` block of ours would hide
+ * the person's `Host` blocks (ssh matches them against the name typed), so what was given
+ * explicitly goes in `-o` options (argv wins over every config file) and the name is the one
+ * they typed. Port 22 is the default: left to their config (or ssh's own default, 22).
+ */
+function ownHostArgs(h, jump) {
+    const args = [];
+    if (h.user)
+        args.push('-o', `User=${h.user}`);
+    if (h.port !== 22)
+        args.push('-o', `Port=${h.port}`);
+    if (jump)
+        args.push('-o', `ProxyJump=${jump.label}`);
+    return [...args, h.host];
+}
+const CONNECT_TIMEOUT = 15;
+function aliasOf(index) {
+    return `rad-${index}`;
+}
+/** The ssh_config we generate: pure, so a unit test can read every option. */
+function renderSshConfig(opts, paths) {
+    const out = ['# written by rsync-atomic-deploy; deleted when the step ends'];
+    const hostBlock = (alias, h, jump) => {
+        // ssh expands %-tokens in HostName: an IPv6 zone (fe80::1%eth0) must be written %%.
+        out.push(`Host ${alias}`, `  HostName ${h.host.replace(/%/g, '%%')}`, `  Port ${h.port}`);
+        if (h.user)
+            out.push(`  User ${h.user}`);
+        // ProxyJump would be simpler, but with ControlPersist ssh sends the jump's stderr to
+        // /dev/null: the same hop as a ProxyCommand with -E keeps its errors (host key!) readable.
+        if (jump)
+            out.push(`  ProxyCommand ${paths.sshBinary} -F ${paths.config} -E ${paths.jumpLog} -W [%h]:%p rad-jump`);
+    };
+    const own = opts.useOwnSshSetup === true;
+    // Own setup: no aliases of ours; hosts go by their own names (ownHostArgs).
+    if (!own) {
+        opts.hosts.forEach((h, i) => {
+            hostBlock(aliasOf(i), h, opts.jumpHost !== undefined);
+        });
+        if (opts.jumpHost)
+            hostBlock('rad-jump', opts.jumpHost, false);
+    }
+    out.push('Host *');
+    if (!own || opts.key !== '') {
+        out.push(`  IdentityFile ${paths.key}`, '  IdentitiesOnly yes', '  IdentityAgent none');
+    }
+    if (ourKnownHosts(opts)) {
+        const t = opts.trusted;
+        if (own && t.lines.length === 0 && t.fingerprints.length === 0) {
+            // accept-unknown-host-key on a laptop: keys already known still count (a changed one is
+            // refused); a new one is learned into our file only, to be printed for pinning.
+            out.push(`  UserKnownHostsFile ${paths.knownHosts} ~/.ssh/known_hosts ~/.ssh/known_hosts2`);
+        }
+        else {
+            out.push(`  UserKnownHostsFile ${paths.knownHosts}`, '  GlobalKnownHostsFile /dev/null');
+        }
+        if (t.fingerprints.length > 0) {
+            out.push(`  KnownHostsCommand ${paths.fingerprintCheck} %f %t %K %H`);
+        }
+    }
+    out.push(`  StrictHostKeyChecking ${opts.acceptUnknownHostKey ? 'accept-new' : 'yes'}`);
+    // Own setup: CheckHostIP and the auth methods stay the person's choice (never weaker: BatchMode).
+    if (!own)
+        out.push('  CheckHostIP no');
+    out.push('  UpdateHostKeys no', '  HashKnownHosts no', '  BatchMode yes', '  PasswordAuthentication no', '  KbdInteractiveAuthentication no');
+    if (!own)
+        out.push('  PreferredAuthentications publickey');
+    out.push(`  ConnectTimeout ${CONNECT_TIMEOUT}`, '  ConnectionAttempts 1', '  ServerAliveInterval 15', '  ServerAliveCountMax 4', '  ForwardAgent no', '  ForwardX11 no', '  ClearAllForwardings yes', '  RequestTTY no', '  LogLevel ERROR', 
+    // Our aliases name the sockets (rad-0: closeAll speaks to it); own setup: ssh's hash of the host.
+    `  ControlPath ${paths.dir}/${own ? '%C' : '%n'}`, '  ControlMaster no', `  ControlPersist ${opts.persistSeconds}`);
+    if (own) {
+        // What `ssh HOST` reads without -F, in the same order, after ours (ssh keeps the first value).
+        out.push('  Include ~/.ssh/config', '  Include /etc/ssh/ssh_config');
+    }
+    return `${out.join('\n')}\n`;
+}
+const ASKPASS = `#!/bin/sh
+# ssh asks for the key's passphrase through here (SSH_ASKPASS), so it never reaches argv.
+# Each call is counted: a second one means the first answer was wrong.
+echo x >> "$RAD_ASKPASS_COUNT"
+printf '%s\\n' "$RAD_KEY_PASSPHRASE"
+`;
+class Ssh {
+    opts;
+    paths;
+    sshPath;
+    /** Hosts whose master runs, with the words that name them to ssh. */
+    masters = new Map();
+    /** Each host's one attempt to connect, begun by whoever asked first (see connect). */
+    connecting = new Map();
+    /** Stops attempts still under way when the run ends before it needs them (dispose). */
+    closing = new AbortController();
+    /** Hosts whose attempt was stopped: ssh may have forked its master just before. */
+    stopped = new Set();
+    constructor(opts, paths, sshPath) {
+        this.opts = opts;
+        this.paths = paths;
+        this.sshPath = sshPath;
+    }
+    get configPath() {
+        return this.paths.config;
+    }
+    /**
+     * Creates the private directory and its files. `onDir` is called before any secret is written,
+     * so the post step can delete the directory even if we are killed right after.
+     */
+    static async create(opts, sshPath, onDir) {
+        if (opts.useOwnSshSetup) {
+            // Included from our config, ssh would not check it as it checks ~/.ssh/config itself.
+            const problem = userConfigProblem(external_node_path_default().join((0,external_node_os_.userInfo)().homedir, '.ssh/config'), process.getuid?.() ?? 0);
+            if (problem)
+                throw new errors/* DeployError */.s(problem, 'Make it yours and private: chmod 600 ~/.ssh/config', 'ssh-config');
+        }
+        await removeOrphanDirs(sshPath);
+        // Synchronous: a few small files the connection waits for (awaited one by one, ~15 ms of the start).
+        const dir = (0,external_node_fs_.mkdtempSync)('/tmp/rad-');
+        (0,external_node_fs_.chmodSync)(dir, 0o700);
+        onDir(dir);
+        (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, OWNER_FILE), `${opts.ownerPid ?? process.pid}\n`, { mode: 0o600 });
+        const paths = {
+            dir,
+            config: external_node_path_default().join(dir, 'config'),
+            jumpLog: external_node_path_default().join(dir, 'jump.log'),
+            sshBinary: sshPath,
+            key: external_node_path_default().join(dir, 'key'),
+            knownHosts: external_node_path_default().join(dir, 'known_hosts'),
+            fingerprints: external_node_path_default().join(dir, 'fingerprints'),
+            fingerprintCheck: external_node_path_default().join(dir, 'hostkey-check'),
+        };
+        const ssh = new Ssh(opts, paths, sshPath);
+        if (!opts.useOwnSshSetup || opts.key !== '') {
+            (0,external_node_fs_.writeFileSync)(paths.key, opts.key, { mode: 0o600 });
+            if (opts.keyPassphrase) {
+                (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, 'askpass'), ASKPASS, { mode: 0o700 });
+            }
+        }
+        if (ourKnownHosts(opts)) {
+            const ports = [...opts.hosts, ...(opts.jumpHost ? [opts.jumpHost] : [])].map((h) => h.port);
+            (0,external_node_fs_.writeFileSync)(paths.knownHosts, (0,knownhosts/* renderKnownHosts */.vS)(opts.trusted, ports), { mode: 0o600 });
+            if (opts.trusted.fingerprints.length > 0) {
+                (0,external_node_fs_.writeFileSync)(paths.fingerprints, `${opts.trusted.fingerprints.join('\n')}\n`, { mode: 0o600 });
+                (0,external_node_fs_.writeFileSync)(paths.fingerprintCheck, (0,knownhosts/* fingerprintCheckScript */._d)(paths.fingerprints), { mode: 0o700 });
+            }
+        }
+        (0,external_node_fs_.writeFileSync)(ssh.configPath, renderSshConfig(opts, paths), { mode: 0o600 });
+        return ssh;
+    }
+    /** `ssh -F config`: what rsync gets as its -e (split on spaces by rsync: our paths have none). */
+    get rshCommand() {
+        return `${this.sshPath} -F ${this.configPath}`;
+    }
+    /** The words that name host `index` on ssh's command line, after `-F config`. */
+    hostArgs(index) {
+        const h = this.opts.hosts[index];
+        if (!this.opts.useOwnSshSetup || !h)
+            return [aliasOf(index)];
+        return ownHostArgs(h, this.opts.jumpHost);
+    }
+    /**
+     * rsync's -e and `host:path` destination for host `index` (no word of -e has a space).
+     * `muxOnly`: over the master or not at all (as exec's muxOnly): an rsync started beside another
+     * session, which a server allowing one session refuses, must fail rather than connect on its own.
+     */
+    rsyncRemote(index, remotePath, muxOnly = false) {
+        const words = this.hostArgs(index);
+        const name = words.pop() ?? '';
+        return {
+            rsh: [this.rshCommand, ...(muxOnly ? ['-o', 'ProxyCommand=false'] : []), ...words].join(' '),
+            destination: `${name.includes(':') ? `[${name}]` : name}:${remotePath}`,
+        };
+    }
+    /** The environment of ssh and of rsync (which runs ssh): no INPUT_*, no key, no passphrase. */
+    childEnv() {
+        const env = (0,src_env/* childEnv */.g)(process.env, {
+            own: this.opts.useOwnSshSetup === true,
+            secrets: [this.opts.keyPassphrase],
+        });
+        if (!this.opts.useOwnSshSetup)
+            delete env.SSH_AUTH_SOCK;
+        delete env.SSH_ASKPASS;
+        return env;
+    }
+    baseEnv() {
+        return this.childEnv();
+    }
+    /**
+     * Opens the one connection every later step of this host shares. The first call starts it; a
+     * later one (the command's own step, after runCommand began it while the rest got ready) gets
+     * the same attempt and its outcome, never a second connection.
+     */
+    connect(index, label, signal) {
+        let attempt = this.connecting.get(index);
+        if (!attempt) {
+            attempt = this.openMaster(index, label, anySignal(signal, this.closing.signal));
+            // Awaited by the command's step; a run that ends first never asks (dispose closes it).
+            attempt.catch(() => { });
+            this.connecting.set(index, attempt);
+        }
+        return attempt;
+    }
+    async openMaster(index, label, signal) {
+        const alias = aliasOf(index);
+        const errFile = external_node_path_default().join(this.paths.dir, `${alias}.err`);
+        const args = ['-F', this.configPath, '-M', '-N', '-f', '-o', 'ControlMaster=yes'];
+        const env = this.baseEnv();
+        const countFile = external_node_path_default().join(this.paths.dir, `${alias}.askpass`);
+        if (this.opts.keyPassphrase) {
+            // BatchMode forbids any prompt, the askpass one too; nothing else can prompt (no passwords).
+            args.push('-o', 'BatchMode=no');
+            env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
+            env.SSH_ASKPASS_REQUIRE = 'force';
+            env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
+            env.RAD_ASKPASS_COUNT = countFile;
+            env.DISPLAY = env.DISPLAY ?? ':0';
+        }
+        args.push(...this.hostArgs(index));
+        // The master daemonises (-f); its stderr goes to a file so no pipe of ours stays open behind it.
+        const fd = (0,external_node_fs_.openSync)(errFile, 'w', 0o600);
+        let result;
+        try {
+            result = await (0,proc/* run */.e)(this.sshPath, args, { env, signal, stderrFd: fd });
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+        let stderr = (0,external_node_fs_.readFileSync)(errFile, 'utf8');
+        let failedAt = label;
+        let failedHost = this.opts.hosts[index];
+        let through;
+        if (this.opts.jumpHost && !this.opts.useOwnSshSetup) {
+            through = { sshPath: this.sshPath, config: this.configPath, alias: aliasOf(index) };
+        }
+        try {
+            const jumpLog = (0,external_node_fs_.readFileSync)(this.paths.jumpLog, 'utf8').trim();
+            if (jumpLog && this.opts.jumpHost) {
+                stderr = `${jumpLog}\n${stderr}`;
+                failedAt = `the jump host ${this.opts.jumpHost.label}`;
+                failedHost = this.opts.jumpHost;
+                through = undefined;
+            }
+        }
+        catch { }
+        if (result.aborted) {
+            this.stopped.add(index);
+            throw new errors/* DeployError */.s(`Connecting to ${label} was cancelled.`);
+        }
+        if (result.code !== 0) {
+            let askpassCalls = 0;
+            try {
+                askpassCalls = (0,external_node_fs_.readFileSync)(countFile, 'utf8').split('\n').filter(Boolean).length;
+            }
+            catch { }
+            const why = {
+                label: failedAt,
+                user: failedHost?.user ?? '',
+                keyPath: this.paths.key,
+                hasKey: !this.opts.useOwnSshSetup || this.opts.key !== '',
+                ownSetup: this.opts.useOwnSshSetup === true,
+                passphraseGiven: this.opts.keyPassphrase !== '',
+                passphraseRejected: askpassCalls > 1,
+                host: failedHost,
+                sshPath: this.sshPath,
+                jump: through,
+                words: this.opts.words,
+            };
+            // The facts (key scan, key fingerprint) gathered here; classifying is pure (hints.ts).
+            throw (0,hints/* explainSshFailure */.cB)(stderr, why, await (0,ssh_facts/* gatherSshFacts */.Vj)(stderr, why));
+        }
+        this.masters.set(index, this.hostArgs(index));
+    }
+    /** The lines ssh wrote to known_hosts on first use (accept-unknown-host-key), to print for pinning. */
+    async learnedHostKeys() {
+        try {
+            return await (0,promises_.readFile)(this.paths.knownHosts, 'utf8');
+        }
+        catch {
+            return '';
+        }
+    }
+    /**
+     * Runs a constant script with `sh -s` over the host's master connection, or with `fresh` over a
+     * new connection of its own (-S none), for when the master itself may be stuck.
+     */
+    exec(index, script, opts = {}) {
+        const { fresh, command = 'sh -s', muxOnly, ...rest } = opts;
+        const env = this.baseEnv();
+        const own = [];
+        if (muxOnly && !fresh)
+            own.push('-o', 'ProxyCommand=false');
+        if (fresh) {
+            own.push('-S', 'none');
+            if (this.opts.keyPassphrase) {
+                // As in connect(): the passphrase reaches ssh through SSH_ASKPASS, never argv.
+                own.push('-o', 'BatchMode=no');
+                env.SSH_ASKPASS = external_node_path_default().join(this.paths.dir, 'askpass');
+                env.SSH_ASKPASS_REQUIRE = 'force';
+                env.RAD_KEY_PASSPHRASE = this.opts.keyPassphrase;
+                env.RAD_ASKPASS_COUNT = external_node_path_default().join(this.paths.dir, `${aliasOf(index)}.askpass`);
+                env.DISPLAY = env.DISPLAY ?? ':0';
+            }
+        }
+        return (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, ...own, '-T', ...this.hostArgs(index), command], {
+            env,
+            input: script,
+            // The script's watchdog stops it when this stdin ends: when we give up or the link drops.
+            keepStdinOpen: true,
+            ...rest,
+        });
+    }
+    /**
+     * The post step's way in: runs a script on host `index` through the private directory `dir` a
+     * main step left, over a connection of its own (-S none: the master may be what hung).
+     */
+    static execInDir(dir, index, script, opts = {}) {
+        return (0,proc/* run */.e)(opts.sshPath ?? 'ssh', ['-F', external_node_path_default().join(dir, 'config'), '-S', 'none', '-T', aliasOf(index), opts.command ?? 'sh -s'], {
+            input: script,
+            // As in exec(): the script's watchdog stops it when this stdin ends.
+            keepStdinOpen: true,
+            signal: opts.signal,
+        });
+    }
+    /** Where host `index`'s master listens, when our alias names it (own setup: ssh's hash, %C). */
+    socketOf(index) {
+        return this.opts.useOwnSshSetup ? undefined : external_node_path_default().join(this.paths.dir, aliasOf(index));
+    }
+    /**
+     * Closes every master: asked on its socket (mux.ts) where our alias names it, else by
+     * `ssh -O exit`. Never throws. An attempt still under way is stopped first;
+     * its master is asked to exit too, as ssh may have forked it just before it was stopped.
+     */
+    async closeAll() {
+        this.closing.abort();
+        await Promise.allSettled(this.connecting.values());
+        this.connecting.clear();
+        for (const index of this.stopped)
+            this.masters.set(index, this.hostArgs(index));
+        await Promise.all([...this.masters].map(async ([index, words]) => {
+            const socket = this.socketOf(index);
+            if (socket) {
+                // Its socket is ours: asked there (a master deaf to it would be deaf to ssh -O exit too).
+                await terminateMaster(socket, 3000);
+                this.masters.delete(index);
+                return;
+            }
+            try {
+                // Bounded: a master stuck on a stalled link must not hold the end of the step back.
+                await (0,proc/* run */.e)(this.sshPath, ['-F', this.configPath, '-O', 'exit', ...words], {
+                    env: this.baseEnv(),
+                    signal: AbortSignal.timeout(3000),
+                });
+            }
+            catch { }
+            this.masters.delete(index);
+        }));
+    }
+    /** Closes our masters, then deletes the directory with the key (each master closed once). */
+    async dispose() {
+        await this.closeAll();
+        // Synchronous: a few files, on the step's last path (awaited, rm took ~3 ms more).
+        (0,external_node_fs_.rmSync)(this.paths.dir, { recursive: true, force: true });
+    }
+}
+/**
+ * The post step's clean-up: closes any master still listening in `dir` and deletes the directory
+ * with the key (a cancelled main step may not have reached its own dispose()).
+ */
+async function removeSshDir(dir, sshPath = 'ssh') {
+    if (!dir.startsWith('/tmp/rad-'))
+        return;
+    const config = external_node_path_default().join(dir, 'config');
+    let aliases = [];
+    try {
+        aliases = [...(0,external_node_fs_.readFileSync)(config, 'utf8').matchAll(/^Host (rad-\d+|rad-jump)$/gm)].map((m) => m[1] ?? '');
+    }
+    catch { }
+    for (const alias of aliases) {
+        try {
+            await (0,proc/* run */.e)(sshPath, ['-F', config, '-O', 'exit', alias], { signal: AbortSignal.timeout(3000) });
+        }
+        catch { }
+    }
+    await (0,promises_.rm)(dir, { recursive: true, force: true });
+}
+/** Aborted when either is (AbortSignal.any is Node 20.3+). */
+function anySignal(a, b) {
+    if (!a)
+        return b;
+    const both = new AbortController();
+    const stop = () => both.abort();
+    if (a.aborted || b.aborted)
+        stop();
+    a.addEventListener('abort', stop, { once: true });
+    b.addEventListener('abort', stop, { once: true });
+    return both.signal;
+}
+/** Holds the pid of the process our private directory belongs to. */
+const OWNER_FILE = 'owner';
+/** Whether process `pid` exists (EPERM: it does, as another user's). */
+function processExists(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Removes our private directories left by runs that were killed (SIGKILL, a lost runner): their
+ * master first, whose persisting connection would otherwise keep the target's lock looking held
+ * for its whole ControlPersist time, then the key. Only ours (same uid), only when the recorded
+ * owner process is gone; a directory without an owner record is left alone.
+ */
+async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
+    const removed = [];
+    let names = [];
+    try {
+        names = (0,external_node_fs_.readdirSync)(tmp).filter((n) => /^rad-[A-Za-z0-9]{6}$/.test(n));
+    }
+    catch {
+        return removed;
+    }
+    const uid = process.getuid?.();
+    for (const name of names) {
+        const dir = external_node_path_default().join(tmp, name);
+        try {
+            const st = (0,external_node_fs_.lstatSync)(dir);
+            if (!st.isDirectory() || (uid !== undefined && st.uid !== uid))
+                continue;
+            const pid = Number((0,external_node_fs_.readFileSync)(external_node_path_default().join(dir, OWNER_FILE), 'utf8').trim());
+            if (!Number.isInteger(pid) || pid <= 0 || processExists(pid))
+                continue;
+            await removeSshDir(dir, sshPath);
+            removed.push(dir);
+        }
+        catch { }
+    }
+    return removed;
 }
 
 

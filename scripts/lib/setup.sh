@@ -20,6 +20,8 @@ ensure_packages() {
   command -v ssh >/dev/null || missing+=(openssh-client)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v curl >/dev/null || missing+=(curl)
+  # The tests run the server scripts under a busybox userland too (trust-lock.test.ts).
+  [ -x /bin/busybox ] || missing+=(busybox)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installing ${missing[*]} (apt-get)…" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -6,7 +6,7 @@
  * processes under it count.
  */
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { describe, it } from 'vitest'
 import { errorText, linkTarget, listDir, readTree } from '../support/harness.js'
 import { useSshd } from '../support/suite.js'
@@ -118,7 +118,7 @@ describe("publish's session, opened during the upload", () => {
           },
         },
       )
-      expect(cancelled.code).not.toBe(0)
+      expect(cancelled.code, cancelled.stdout).not.toBe(0)
       expect(errorText(cancelled)).toMatch(/cancel/i)
       const ours = () => underSshd().filter((l) => l.startsWith('sh -s') || l.startsWith('rsync'))
       for (let i = 0; i < 50 && ours().length > 0; i++) await sleep(100)
@@ -148,4 +148,98 @@ describe("publish's session, opened during the upload", () => {
       expect(one.sshd.connections() - before, `${id}: connections`).toBe(1)
     }
   }, 90_000)
+})
+
+describe("the fast path's rsync, started during prepare", () => {
+  /** A site of many small files (the server's copy of it takes a while) and a few bigger ones. */
+  function manyFiles(id: string, changed: number, count = 4000): Record<string, string | Buffer> {
+    const files: Record<string, string | Buffer> = { 'index.html': `<h1>${id}</h1>\n` }
+    for (let i = 0; i < count; i++)
+      files[`pages/${i % 40}/p${i}.html`] = `page ${i} ${i < changed ? id : ''}\n`
+    // The same bytes in every build (unchanged, so hard-linked), and incompressible.
+    for (let i = 0; i < 4; i++) files[`media/m${i}.bin`] = media[i] as Buffer
+    return files
+  }
+  const media = [0, 1, 2, 3].map(() => randomBytes(200_000))
+  const PREPARE = /^sh -s rad \d+ prepare$/
+  const RSYNC = /^rsync --server /
+
+  it('runs beside prepare, uploads the changed files once given its list: the release is right, the rest hard links', async ({
+    expect,
+  }) => {
+    const target = newTarget()
+    const first = await deploy(target, sourceDir(manyFiles('r1', 0)), { 'release-id': 'r1' })
+    expect(errorText(first)).toBe('')
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 6_000_000, latencyMs: 10 })
+    try {
+      const files = manyFiles('r2', 30)
+      const src = sourceDir(files)
+      // Seen together under the sshd: prepare's script still running, and the upload's rsync.
+      let together = false
+      const watch = setInterval(() => {
+        const lines = underSshd()
+        together ||= lines.some((l) => PREPARE.test(l)) && lines.some((l) => RSYNC.test(l))
+      }, 5)
+      const before = sshd.connections()
+      const run = await deploy(target, src, { 'release-id': 'r2', ...viaPort(link.port) })
+      clearInterval(watch)
+      expect(errorText(run), run.stdout).toBe('')
+      expect(together).toBe(true)
+      expect(sshd.connections() - before).toBe(1)
+      expect(run.outputs['files-transferred']).toBe('31')
+      expect(linkTarget(`${target}/current`)).toBe('releases/r2')
+      expect(readTree(`${target}/current`)).toEqual(readTree(src))
+      // An unchanged file is the live release's inode; a changed one is not.
+      const ino = (r: string, f: string) => statSync(`${target}/releases/${r}/${f}`).ino
+      expect(ino('r2', 'pages/5/p3005.html')).toBe(ino('r1', 'pages/5/p3005.html'))
+      expect(ino('r2', 'media/m1.bin')).toBe(ino('r1', 'media/m1.bin'))
+      expect(ino('r2', 'pages/5/p5.html')).not.toBe(ino('r1', 'pages/5/p5.html'))
+    } finally {
+      await link.stop()
+    }
+  }, 60_000)
+
+  it('cancelled while it waits for its list: it ends with nothing written, nothing is published', async ({
+    expect,
+  }) => {
+    const target = newTarget()
+    // Enough files that the server's copy (and its offer) take a while: rsync waits for its list
+    // meanwhile. (Not a slow link: prepare's offer would hold back rsync's session behind it.)
+    const r1 = sourceDir(manyFiles('r1', 0, 12_000))
+    const first = await deploy(target, r1, { 'release-id': 'r1' })
+    expect(errorText(first)).toBe('')
+    const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 6_000_000, latencyMs: 10 })
+    try {
+      const cancelled = await deploy(
+        target,
+        sourceDir(manyFiles('r2', 30, 12_000)),
+        { 'release-id': 'r2', ...viaPort(link.port) },
+        {
+          signal: 'SIGINT',
+          killWhen: () => {
+            const lines = underSshd()
+            return lines.some((l) => PREPARE.test(l)) && lines.some((l) => RSYNC.test(l))
+          },
+        },
+      )
+      expect(cancelled.code, cancelled.stdout).not.toBe(0)
+      expect(errorText(cancelled)).toMatch(/cancel/i)
+      const ours = () => underSshd().filter((l) => l.startsWith('sh -s') || RSYNC.test(l))
+      for (let i = 0; i < 50 && ours().length > 0; i++) await sleep(100)
+      expect(ours()).toEqual([])
+      expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+      expect(listDir(`${target}/releases`)).toEqual(['r1'])
+      expect(readTree(`${target}/current`)).toEqual(readTree(r1))
+      // Nothing of the upload was written: no file of r2 anywhere under the target.
+      const incoming = listDir(`${target}/.deploy/incoming`).filter((n) => n.startsWith('r2.'))
+      for (const n of incoming) {
+        const text = Object.entries(readTree(`${target}/.deploy/incoming/${n}`)).filter(
+          ([k]) => !k.startsWith('media/'),
+        )
+        expect(text.filter(([, v]) => v.includes('r2')).map(([k]) => k)).toEqual([])
+      }
+    } finally {
+      await link.stop()
+    }
+  }, 60_000)
 })

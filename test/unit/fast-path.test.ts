@@ -9,7 +9,7 @@ import type { BuildManifest } from '../../src/release-manifest.js'
 import { unescapeRsyncName, uploadExcludes } from '../../src/release-manifest.js'
 import { parseReply } from '../../src/remote.js'
 import { rsyncArgs } from '../../src/rsync.js'
-import { fastList } from '../../src/upload.js'
+import { fastList } from '../../src/upload-rsync.js'
 
 /** A build manifest of these entries (sorted as the builder sorts them). */
 function built(entries: Entry[], rootMode = '0755'): BuildManifest {
