@@ -1385,8 +1385,8 @@ if [ -n "$INCOMING" ]; then
   # The fast path's copy and walk of the live release begin now, once the path is decided, and the
   # rest of prepare runs beside them (they are its longest part).
   [ "$FAST" = 1 ] && fast_start "$live"
-  # The client starts the upload's rsync now, to give it its list once this call has ended.
-  [ -n "$FS_COPY" ] && say copying
+  # The client may start the upload's rsync now (told how many entries the live release has).
+  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
 fi
 report_state
 fs_split "$live"

@@ -2121,7 +2121,7 @@ function run(file, args, opts = {}) {
             aborted = true;
             if (!opts.abortKeepsStdin)
                 child.stdin?.end();
-            child.kill('SIGTERM');
+            child.kill(opts.abortWith?.() ?? 'SIGTERM');
             killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
             killTimer.unref();
         };

@@ -185,3 +185,107 @@ export function planFast(build: BuildManifest, offer: Offer): FastPlan {
   flush()
   return { send, delta: `${lines.join('\n')}\n`, keptFiles }
 }
+
+/**
+ * A zipped offer read as its `fz` lines come (prepare's stdout), not once the last has come: each
+ * line's base64 goes to a gunzip stream at once, and the entries are parsed as its text comes out.
+ * At 10,000 files the offer takes ~50 ms to arrive over the benchmark's WAN and as long to read
+ * afterwards; read meanwhile, it is ready a few ms after its end. Bounded as readOffer is (the
+ * text given, and what it inflates to).
+ */
+export class OfferStream {
+  private readonly gunzip = zlib().createGunzip()
+  private readonly done: Promise<void>
+  /** Ends the wait for the stream: at its end, or when it failed (a destroyed stream never ends). */
+  private settle: () => void = () => {}
+  /** base64 characters not yet decoded (a line's length need not be a multiple of 4). */
+  private carry = ''
+  private given = 0
+  private inflated = 0
+  private partial = ''
+  private root: string | undefined
+  private readonly entries: (OfferEntry | undefined)[] = []
+  private failure: Error | undefined
+  /** `fz` lines taken. */
+  lines = 0
+
+  constructor(private readonly maxBytes = MAX_OFFER_BYTES) {
+    this.gunzip.setEncoding('utf8')
+    this.gunzip.on('data', (text: string) => this.text(text))
+    this.done = new Promise<void>((resolve) => {
+      this.settle = resolve
+    })
+    this.gunzip.on('end', () => this.settle())
+    this.gunzip.on('error', (e) =>
+      this.fail(new ManifestError(`the server's fast-path offer does not decompress: ${e.message}`)),
+    )
+  }
+
+  /** One `fz` line's base64 text. */
+  line(b64: string): void {
+    this.lines++
+    if (this.failure) return
+    this.given += b64.length + 1
+    if (this.given > this.maxBytes) {
+      this.fail(new ManifestError(`the server's fast-path offer is over ${this.maxBytes} bytes`))
+      return
+    }
+    const all = this.carry + b64
+    const whole = all.length - (all.length % 4)
+    this.carry = all.slice(whole)
+    if (whole > 0) this.gunzip.write(Buffer.from(all.slice(0, whole), 'base64'))
+  }
+
+  /** The offer, once its last line was given; throws as readOffer does. */
+  async finish(): Promise<Offer> {
+    this.finishing = true
+    if (!this.failure) {
+      if (this.carry) this.gunzip.write(Buffer.from(this.carry, 'base64'))
+      this.gunzip.end()
+      await this.done
+    }
+    if (!this.failure && this.partial !== '') this.entry(this.partial)
+    if (this.failure) throw this.failure
+    if (this.root === undefined) throw new ManifestError(`the server's fast-path offer has no root mode`)
+    return { entries: this.entries, rootMode: this.root }
+  }
+
+  /** Not to be finished (the reply's own offer is read instead): its stream is let go. */
+  abandon(): void {
+    if (!this.finishing) this.fail(new ManifestError('abandoned'))
+  }
+
+  private finishing = false
+
+  private fail(e: Error): void {
+    this.failure ??= e
+    this.gunzip.destroy()
+    this.settle()
+  }
+
+  private text(text: string): void {
+    if (this.failure) return
+    this.inflated += Buffer.byteLength(text)
+    if (this.inflated > this.maxBytes) {
+      this.fail(
+        new ManifestError(`the server's fast-path offer does not decompress: over ${this.maxBytes} bytes`),
+      )
+      return
+    }
+    const lines = (this.partial + text).split('\n')
+    this.partial = lines.pop() ?? ''
+    for (const l of lines) this.entry(l)
+  }
+
+  private entry(line: string): void {
+    try {
+      if (this.root === undefined) {
+        const root = /^r ([0-7]{1,4})$/.exec(line)
+        if (!root) throw new ManifestError(`the server's fast-path offer has no root mode`)
+        this.root = root[1] as string
+      } else this.entries.push(parseOfferLine(line, this.entries.length + 1))
+    } catch (e) {
+      this.fail(e as Error)
+    }
+  }
+}

@@ -33,6 +33,8 @@ export interface RunOptions {
    * (rsync --files-from=-), whose end would read as an empty list, still a transfer.
    */
   abortKeepsStdin?: boolean
+  /** The signal an abort sends (SIGTERM unless told). */
+  abortWith?: () => NodeJS.Signals
 }
 
 export interface RunResult {
@@ -65,7 +67,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     const onAbort = () => {
       aborted = true
       if (!opts.abortKeepsStdin) child.stdin?.end()
-      child.kill('SIGTERM')
+      child.kill(opts.abortWith?.() ?? 'SIGTERM')
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
       killTimer.unref()
     }

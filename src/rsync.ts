@@ -128,7 +128,10 @@ export function itemizedFiles(text: string): string[] {
 export function runRsync(
   rsyncPath: string,
   plan: UploadPlan,
-  opts: Pick<RunOptions, 'signal' | 'onStdout' | 'env' | 'input' | 'abortKeepsStdin' | 'onExit'>,
+  opts: Pick<
+    RunOptions,
+    'signal' | 'onStdout' | 'env' | 'input' | 'abortKeepsStdin' | 'abortWith' | 'onExit'
+  >,
 ) {
   return run(rsyncPath, rsyncArgs(plan), opts)
 }

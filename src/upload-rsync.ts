@@ -131,6 +131,8 @@ export class EarlyUpload {
   private give: (list: string) => void = () => {}
   private readonly stop = new AbortController()
   private readonly result: Promise<RunResult>
+  /** rsync itself has exited (its ssh may still be closing the session). */
+  private readonly exited: Promise<void>
 
   constructor(
     private readonly ctx: RunContext,
@@ -143,14 +145,22 @@ export class EarlyUpload {
     // Every shared path is left out, as the list does (the manifest holds none of them; prepare
     // takes the fast path only when all of them are already in shared/).
     const plan = uploadPlan(ctx, run, [], '-', { gated, shared: ctx.settings.shared, muxOnly: true })
+    let exited: () => void = () => {}
+    this.exited = new Promise<void>((resolve) => {
+      exited = resolve
+    })
     const ended = () => {
       this.ended = true
+      exited()
     }
     this.result = runRsync(ctx.rsyncPath, plan, {
       signal: anySignal(ctx.signal, this.stop.signal),
       env: ctx.ssh.childEnv(),
       input: list,
       abortKeepsStdin: true,
+      // Never given its list, it has done nothing: SIGKILL (on SIGTERM rsync lingers ~0.4 s,
+      // waiting on its peer). Given one, SIGTERM: rsync ends its transfer as on any cancel.
+      abortWith: () => (this.given && this.given !== CANCELLED ? 'SIGTERM' : 'SIGKILL'),
       onExit: ended,
       onStdout: onUploadStdout(ctx, run),
     })
@@ -174,6 +184,7 @@ export class EarlyUpload {
    * ended before its list), and the caller uploads the usual way.
    */
   async send(plan: FastPlan): Promise<RsyncStats | undefined> {
+    if (this.given === CANCELLED) return undefined
     if (this.given && this.given !== plan) {
       await this.cancel()
       throw new DeployError(
@@ -192,9 +203,12 @@ export class EarlyUpload {
 
   /** Stops it if it still runs (given its list or not) and waits for it to end. */
   async cancel(): Promise<void> {
-    if (!this.ended) this.stop.abort()
     if (!this.given) this.given = CANCELLED
-    await this.result.catch(() => {})
+    if (!this.ended) this.stop.abort()
+    // Never given a list, rsync is all that could have written; its ssh only closes the session
+    // (the server's rsync reads its end and exits, having done nothing). Given one: all of it.
+    if (this.given === CANCELLED) await this.exited
+    else await this.result.catch(() => {})
   }
 }
 

@@ -138,8 +138,16 @@ describe("publish's session, opened during the upload", () => {
     // Publish's session, opened at prepare's first line, never takes rsync's place there: ssh
     // would take rsync around the master (a second connection, which a key with a passphrase
     // fails). A race when it does, so several deploys, each one connection.
+    // Enough files that the fast path's rsync starts during prepare: refused there, it ends, and
+    // the upload runs after prepare, over the same connection.
+    const pages: Record<string, string> = {}
+    for (let i = 0; i < 2500; i++) pages[`pages/p${i}.html`] = `page ${i}\n`
     for (const id of ['r1', 'r2', 'r3', 'r4']) {
-      const src = one.sourceDir({ 'index.html': `<h1>${id}</h1>\n`, 'media/a.bin': randomBytes(500_000) })
+      const src = one.sourceDir({
+        ...pages,
+        'index.html': `<h1>${id}</h1>\n`,
+        'media/a.bin': randomBytes(500_000),
+      })
       const before = one.sshd.connections()
       const run = await one.deploy(target, src, { 'release-id': id })
       expect(errorText(run), run.stdout).toBe('')
@@ -168,11 +176,12 @@ describe("the fast path's rsync, started during prepare", () => {
     expect,
   }) => {
     const target = newTarget()
-    const first = await deploy(target, sourceDir(manyFiles('r1', 0)), { 'release-id': 'r1' })
+    // Enough files that the server's copy and its offer take a while (the window watched below).
+    const first = await deploy(target, sourceDir(manyFiles('r1', 0, 12_000)), { 'release-id': 'r1' })
     expect(errorText(first)).toBe('')
     const link = await startThrottle({ targetPort: sshd.port, bytesPerSecond: 6_000_000, latencyMs: 10 })
     try {
-      const files = manyFiles('r2', 30)
+      const files = manyFiles('r2', 30, 12_000)
       const src = sourceDir(files)
       // Seen together under the sshd: prepare's script still running, and the upload's rsync.
       let together = false
