@@ -1623,112 +1623,6 @@ function planFast(build, offer) {
     flush();
     return { send, delta: `${lines.join('\n')}\n`, keptFiles };
 }
-/**
- * A zipped offer read as its `fz` lines come (prepare's stdout), not once the last has come: each
- * line's base64 goes to a gunzip stream at once, and the entries are parsed as its text comes out.
- * At 10,000 files the offer takes ~50 ms to arrive over the benchmark's WAN and as long to read
- * afterwards; read meanwhile, it is ready a few ms after its end. Bounded as readOffer is (the
- * text given, and what it inflates to).
- */
-class OfferStream {
-    maxBytes;
-    gunzip = zlib().createGunzip();
-    done;
-    /** Ends the wait for the stream: at its end, or when it failed (a destroyed stream never ends). */
-    settle = () => { };
-    /** base64 characters not yet decoded (a line's length need not be a multiple of 4). */
-    carry = '';
-    given = 0;
-    inflated = 0;
-    partial = '';
-    root;
-    entries = [];
-    failure;
-    /** `fz` lines taken. */
-    lines = 0;
-    constructor(maxBytes = MAX_OFFER_BYTES) {
-        this.maxBytes = maxBytes;
-        this.gunzip.setEncoding('utf8');
-        this.gunzip.on('data', (text) => this.text(text));
-        this.done = new Promise((resolve) => {
-            this.settle = resolve;
-        });
-        this.gunzip.on('end', () => this.settle());
-        this.gunzip.on('error', (e) => this.fail(new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: ${e.message}`)));
-    }
-    /** One `fz` line's base64 text. */
-    line(b64) {
-        this.lines++;
-        if (this.failure)
-            return;
-        this.given += b64.length + 1;
-        if (this.given > this.maxBytes) {
-            this.fail(new manifest/* ManifestError */.Sh(`the server's fast-path offer is over ${this.maxBytes} bytes`));
-            return;
-        }
-        const all = this.carry + b64;
-        const whole = all.length - (all.length % 4);
-        this.carry = all.slice(whole);
-        if (whole > 0)
-            this.gunzip.write(Buffer.from(all.slice(0, whole), 'base64'));
-    }
-    /** The offer, once its last line was given; throws as readOffer does. */
-    async finish() {
-        this.finishing = true;
-        if (!this.failure) {
-            if (this.carry)
-                this.gunzip.write(Buffer.from(this.carry, 'base64'));
-            this.gunzip.end();
-            await this.done;
-        }
-        if (!this.failure && this.partial !== '')
-            this.entry(this.partial);
-        if (this.failure)
-            throw this.failure;
-        if (this.root === undefined)
-            throw new manifest/* ManifestError */.Sh(`the server's fast-path offer has no root mode`);
-        return { entries: this.entries, rootMode: this.root };
-    }
-    /** Not to be finished (the reply's own offer is read instead): its stream is let go. */
-    abandon() {
-        if (!this.finishing)
-            this.fail(new manifest/* ManifestError */.Sh('abandoned'));
-    }
-    finishing = false;
-    fail(e) {
-        this.failure ??= e;
-        this.gunzip.destroy();
-        this.settle();
-    }
-    text(text) {
-        if (this.failure)
-            return;
-        this.inflated += Buffer.byteLength(text);
-        if (this.inflated > this.maxBytes) {
-            this.fail(new manifest/* ManifestError */.Sh(`the server's fast-path offer does not decompress: over ${this.maxBytes} bytes`));
-            return;
-        }
-        const lines = (this.partial + text).split('\n');
-        this.partial = lines.pop() ?? '';
-        for (const l of lines)
-            this.entry(l);
-    }
-    entry(line) {
-        try {
-            if (this.root === undefined) {
-                const root = /^r ([0-7]{1,4})$/.exec(line);
-                if (!root)
-                    throw new manifest/* ManifestError */.Sh(`the server's fast-path offer has no root mode`);
-                this.root = root[1];
-            }
-            else
-                this.entries.push(parseOfferLine(line, this.entries.length + 1));
-        }
-        catch (e) {
-            this.fail(e);
-        }
-    }
-}
 
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __webpack_require__(684);
@@ -2198,7 +2092,6 @@ class EarlyPlan {
     push(chunk) {
         if (this.planned)
             return;
-        this.scan(chunk);
         const seen = this.tail + chunk;
         const at = seen.indexOf(MARK_LINE);
         this.chunks.push(chunk);
@@ -2212,20 +2105,12 @@ class EarlyPlan {
         this.chunks = [];
         this.tail = '';
         this.offerLines = offerLineCount(upTo);
-        // The offer as it was read while it came, when that is the one the reply holds: its zipped
-        // lines, every one of them.
-        const stream = this.stream;
-        this.stream = undefined;
-        const streamed = stream && stream.lines === this.offerLines && (0,src_remote/* all */.Q7)(upTo, 'fp').length === 0 ? stream.finish() : undefined;
-        stream?.abandon();
-        // Read below only with a manifest: its failure is never left unhandled.
-        streamed?.catch(() => { });
-        this.planned = Promise.resolve(this.run.manifest).then(async (m) => {
+        this.planned = Promise.resolve(this.run.manifest).then((m) => {
             if (!m || m instanceof Error)
                 return undefined;
             let plan;
             try {
-                plan = planFast(m, streamed ? await streamed : readOffer(upTo));
+                plan = planFast(m, readOffer(upTo));
             }
             catch (e) {
                 return { error: e };
@@ -2233,39 +2118,6 @@ class EarlyPlan {
             this.onPlanned(plan, (0,src_remote/* first */.$1)(upTo, 'gate') !== '');
             return { plan };
         });
-    }
-    /** The zipped offer, read line by line as it comes (from its first line; never once a plain line came). */
-    stream;
-    plain = false;
-    /** The end of stdout that is not yet a whole line (bounded: an offer line is 76 characters). */
-    lineTail = '';
-    /** Within a line too long to keep: skipped to its end. */
-    skipping = false;
-    /** Gives each whole `fz` line to the offer stream as it comes. */
-    scan(chunk) {
-        if (this.plain)
-            return;
-        const lines = (this.lineTail + chunk).split('\n');
-        const last = lines.pop() ?? '';
-        // A line longer than any of the server's offer: not read here (the reply's own parse reads
-        // it), nor what follows it up to its end.
-        const skip = this.skipping;
-        this.skipping = last.length > 4096 || (skip && lines.length === 0);
-        this.lineTail = this.skipping ? '' : last;
-        if (skip)
-            lines.shift();
-        for (const l of lines) {
-            if (l.startsWith(FZ)) {
-                this.stream ??= new OfferStream();
-                this.stream.line(l.slice(FZ.length));
-            }
-            else if (l.startsWith(FP)) {
-                this.plain = true;
-                this.stream?.abandon();
-                this.stream = undefined;
-                return;
-            }
-        }
     }
     /** The plan made early, if the whole reply's offer is the one it was made from. */
     async plan(reply) {
@@ -2275,8 +2127,6 @@ class EarlyPlan {
     }
 }
 const MARK_LINE = `\n${src_remote/* MARK */.M$} offer-sent\n`;
-const FZ = `${src_remote/* MARK */.M$} fz `;
-const FP = `${src_remote/* MARK */.M$} fp `;
 const offerLineCount = (r) => (0,src_remote/* all */.Q7)(r, 'fz').length + (0,src_remote/* all */.Q7)(r, 'fp').length;
 /**
  * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or

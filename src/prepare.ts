@@ -1,6 +1,6 @@
 import { type DeployHost, dropUpload, manifestVars, recordLinked, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
-import { type FastPlan, OfferStream, planFast, readOffer } from './fast-path.js'
+import { type FastPlan, planFast, readOffer } from './fast-path.js'
 import { bytes, plural } from './format.js'
 import { gateHint } from './gate.js'
 import { startupFileHint } from './hints.js'
@@ -211,7 +211,6 @@ export class EarlyPlan {
 
   push(chunk: string): void {
     if (this.planned) return
-    this.scan(chunk)
     const seen = this.tail + chunk
     const at = seen.indexOf(MARK_LINE)
     this.chunks.push(chunk)
@@ -225,58 +224,17 @@ export class EarlyPlan {
     this.chunks = []
     this.tail = ''
     this.offerLines = offerLineCount(upTo)
-    // The offer as it was read while it came, when that is the one the reply holds: its zipped
-    // lines, every one of them.
-    const stream = this.stream
-    this.stream = undefined
-    const streamed =
-      stream && stream.lines === this.offerLines && all(upTo, 'fp').length === 0 ? stream.finish() : undefined
-    stream?.abandon()
-    // Read below only with a manifest: its failure is never left unhandled.
-    streamed?.catch(() => {})
-    this.planned = Promise.resolve(this.run.manifest).then(async (m) => {
+    this.planned = Promise.resolve(this.run.manifest).then((m) => {
       if (!m || m instanceof Error) return undefined
       let plan: FastPlan
       try {
-        plan = planFast(m, streamed ? await streamed : readOffer(upTo))
+        plan = planFast(m, readOffer(upTo))
       } catch (e) {
         return { error: e as Error }
       }
       this.onPlanned(plan, first(upTo, 'gate') !== '')
       return { plan }
     })
-  }
-
-  /** The zipped offer, read line by line as it comes (from its first line; never once a plain line came). */
-  private stream: OfferStream | undefined
-  private plain = false
-  /** The end of stdout that is not yet a whole line (bounded: an offer line is 76 characters). */
-  private lineTail = ''
-  /** Within a line too long to keep: skipped to its end. */
-  private skipping = false
-
-  /** Gives each whole `fz` line to the offer stream as it comes. */
-  private scan(chunk: string): void {
-    if (this.plain) return
-    const lines = (this.lineTail + chunk).split('\n')
-    const last = lines.pop() ?? ''
-    // A line longer than any of the server's offer: not read here (the reply's own parse reads
-    // it), nor what follows it up to its end.
-    const skip = this.skipping
-    this.skipping = last.length > 4096 || (skip && lines.length === 0)
-    this.lineTail = this.skipping ? '' : last
-    if (skip) lines.shift()
-    for (const l of lines) {
-      if (l.startsWith(FZ)) {
-        this.stream ??= new OfferStream()
-        this.stream.line(l.slice(FZ.length))
-      } else if (l.startsWith(FP)) {
-        this.plain = true
-        this.stream?.abandon()
-        this.stream = undefined
-        return
-      }
-    }
   }
 
   /** The plan made early, if the whole reply's offer is the one it was made from. */
@@ -287,8 +245,6 @@ export class EarlyPlan {
 }
 
 const MARK_LINE = `\n${MARK} offer-sent\n`
-const FZ = `${MARK} fz `
-const FP = `${MARK} fp `
 const offerLineCount = (r: ScriptReply) => all(r, 'fz').length + all(r, 'fp').length
 
 /**

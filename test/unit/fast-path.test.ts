@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import type { DeployHost } from '../../src/deploy-host.js'
-import { OfferStream, planFast, readOffer } from '../../src/fast-path.js'
+import { planFast, readOffer } from '../../src/fast-path.js'
 import { checkLogLine, logLine } from '../../src/history.js'
 import { type Entry, formatLine, formatManifest, manifestDigest, sortEntries } from '../../src/manifest.js'
 import { EarlyPlan, fastWhy } from '../../src/prepare.js'
@@ -231,74 +231,5 @@ describe('the log line', () => {
       event: 'deploy',
       time: 't',
     })
-  })
-})
-
-describe('OfferStream: the zipped offer read as its lines come', () => {
-  /** An offer of `n` entries: files, directories, a symlink, names to escape, untrusted lines. */
-  function bigOffer(n: number): (Entry | undefined)[] {
-    const out: (Entry | undefined)[] = []
-    for (let i = 0; i < n; i++) {
-      if (i % 97 === 0) out.push(undefined)
-      else if (i % 50 === 0) out.push(d(`dir-${i}`))
-      else if (i % 333 === 0) out.push({ type: 'l', mode: -1, size: -1, hash: h('c'), path: `link-${i}` })
-      else out.push(f(`p/${i}/é ${i}\\x.html`, h(String(i % 10)), i))
-    }
-    return out
-  }
-  const fzLines = (reply: ReturnType<typeof offerReply>) => reply.values.get('fz') ?? []
-
-  it('reads the same offer as readOffer, whatever the lines are cut into', async () => {
-    const reply = offerReply(bigOffer(3000))
-    const whole = readOffer(reply)
-    const lines = fzLines(reply)
-    expect(lines.length).toBeGreaterThan(10)
-    const stream = new OfferStream()
-    for (const l of lines) stream.line(l)
-    expect(await stream.finish()).toEqual(whole)
-    // Lines of another length than base64's 4 (a server that folds otherwise): the same bytes.
-    const joined = lines.join('')
-    const odd = new OfferStream()
-    for (let i = 0; i < joined.length; i += 61) odd.line(joined.slice(i, i + 61))
-    expect(await odd.finish()).toEqual(whole)
-  })
-
-  it('refuses what readOffer refuses: a bad line, a broken stream, too much given or inflated, no root mode', async () => {
-    const of = async (lines: string[], max?: number) => {
-      const s = new OfferStream(max)
-      for (const l of lines) s.line(l)
-      return s.finish()
-    }
-    const zip = (text: string) =>
-      (gzipSync(text)
-        .toString('base64')
-        .match(/.{1,76}/g) ?? []) as string[]
-    await expect(of(zip('r 755\nt f 0644 - abc x\n'))).rejects.toThrow(/line 1/)
-    await expect(of(['H4sIAAAA'])).rejects.toThrow(/decompress/)
-    await expect(of(zip('u\n'))).rejects.toThrow(/root mode/)
-    await expect(of(zip(''))).rejects.toThrow(/root mode/)
-    const bomb = zip('u'.repeat(3 * 1024 * 1024))
-    await expect(of(bomb, 1024 * 1024)).rejects.toThrow(/decompress|over/)
-    await expect(of(zip(`r 755\n${'u\n'.repeat(1000)}`), 100)).rejects.toThrow(/over 100 bytes/)
-  })
-
-  it("EarlyPlan plans from the streamed offer what it plans from the reply's", async () => {
-    const live = bigOffer(2000)
-    const next = live
-      .filter((e): e is Entry => e !== undefined)
-      .map((e, i) => (i % 10 === 0 ? { ...e, size: e.size + 1 } : e))
-    const reply = offerReply(live)
-    const text = [
-      ...fzLines(reply).map((l) => `@@rad fz ${l}`),
-      '@@rad offer-sent',
-      '@@rad fast ok',
-      '@@rad ok',
-      '',
-    ].join('\n')
-    const run = { manifest: Promise.resolve(built(next)) } as unknown as DeployHost
-    const early = new EarlyPlan(run)
-    for (let i = 0; i < text.length; i += 1000) early.push(text.slice(i, i + 1000))
-    const got = await early.plan(parseReply(text))
-    expect(got && 'plan' in got ? got.plan : got).toEqual(planFast(built(next), readOffer(reply)))
   })
 })
