@@ -1968,7 +1968,7 @@ async function prepare(ctx, run) {
     // The fast path's rsync starts as soon as the server is copying the live release, and is given
     // its list once the server said "fast ok" (the copy is whole) and the plan is made: the rest of
     // prepare's reply is read while it uploads (see EarlyUpload). Through a gate (whose line comes
-    // first) it goes without --protect-args; not at all where the gate would refuse the hooks.
+    // first) it goes without --protect-args.
     let gated = false;
     let fastOk = false;
     let planned;
@@ -1989,16 +1989,12 @@ async function prepare(ctx, run) {
         if (ctx.settings.command === 'deploy' && !viaGate)
             run.session.openAhead('publishAndSwitch');
     });
-    const hooks = ctx.settings.beforeSwitch !== '' || ctx.settings.afterSwitch !== '';
     const watch = new untrusted/* LineSplitter */.g3((l) => {
         if (l.startsWith(`${src_remote/* MARK */.M$} gate `))
             gated = true;
         else if (l.startsWith(`${src_remote/* MARK */.M$} copying `)) {
             const entries = Number(l.slice(src_remote/* MARK */.M$.length + 9).trim());
-            if (!run.early &&
-                entries >= EARLY_UPLOAD_MIN &&
-                ctx.settings.command !== 'activate' &&
-                !(gated && hooks))
+            if (!run.early && entries >= EARLY_UPLOAD_MIN && ctx.settings.command !== 'activate')
                 run.early = new EarlyUpload(ctx, run, gated);
         }
         else if (l === `${src_remote/* MARK */.M$} fast ok`) {
@@ -2006,16 +2002,11 @@ async function prepare(ctx, run) {
             begin();
         }
     });
-    try {
-        await prepareCall(ctx, run, early, (c) => {
-            watch.push(c);
-            early.push(c);
-        });
-    }
-    catch (e) {
-        await run.early?.cancel();
-        throw e;
-    }
+    // A failure stops it where it must (dropUpload) and at the end of the host's steps (deploy.ts).
+    await prepareCall(ctx, run, early, (c) => {
+        watch.push(c);
+        early.push(c);
+    });
     // The checksum path: the early rsync ends with nothing done, before another rsync takes its
     // place (a server allowing few sessions). Nothing to send: it was stopped at the plan, and is
     // waited for at the end of the host's steps (deploy.ts), not here.
@@ -2278,7 +2269,6 @@ async function upload(ctx, run) {
         await fastUpload(ctx, run, run.fast);
         return;
     }
-    await run.early?.cancel();
     const s = ctx.settings;
     const live = run.state?.live ?? '';
     // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from

@@ -73,7 +73,7 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
   // The fast path's rsync starts as soon as the server is copying the live release, and is given
   // its list once the server said "fast ok" (the copy is whole) and the plan is made: the rest of
   // prepare's reply is read while it uploads (see EarlyUpload). Through a gate (whose line comes
-  // first) it goes without --protect-args; not at all where the gate would refuse the hooks.
+  // first) it goes without --protect-args.
   let gated = false
   let fastOk = false
   let planned: FastPlan | undefined
@@ -91,32 +91,22 @@ export async function prepare(ctx: RunContext, run: DeployHost): Promise<void> {
     void run.early?.cancel()
     if (ctx.settings.command === 'deploy' && !viaGate) run.session.openAhead('publishAndSwitch')
   })
-  const hooks = ctx.settings.beforeSwitch !== '' || ctx.settings.afterSwitch !== ''
   const watch = new LineSplitter((l) => {
     if (l.startsWith(`${MARK} gate `)) gated = true
     else if (l.startsWith(`${MARK} copying `)) {
       const entries = Number(l.slice(MARK.length + 9).trim())
-      if (
-        !run.early &&
-        entries >= EARLY_UPLOAD_MIN &&
-        ctx.settings.command !== 'activate' &&
-        !(gated && hooks)
-      )
+      if (!run.early && entries >= EARLY_UPLOAD_MIN && ctx.settings.command !== 'activate')
         run.early = new EarlyUpload(ctx, run, gated)
     } else if (l === `${MARK} fast ok`) {
       fastOk = true
       begin()
     }
   })
-  try {
-    await prepareCall(ctx, run, early, (c) => {
-      watch.push(c)
-      early.push(c)
-    })
-  } catch (e) {
-    await run.early?.cancel()
-    throw e
-  }
+  // A failure stops it where it must (dropUpload) and at the end of the host's steps (deploy.ts).
+  await prepareCall(ctx, run, early, (c) => {
+    watch.push(c)
+    early.push(c)
+  })
   // The checksum path: the early rsync ends with nothing done, before another rsync takes its
   // place (a server allowing few sessions). Nothing to send: it was stopped at the plan, and is
   // waited for at the end of the host's steps (deploy.ts), not here.

@@ -23,7 +23,6 @@ export async function upload(ctx: RunContext, run: DeployHost): Promise<void> {
     await fastUpload(ctx, run, run.fast)
     return
   }
-  await run.early?.cancel()
   const s = ctx.settings
   const live = run.state?.live ?? ''
   // Absolute paths (prepare checked that they exist): rsync 3.4+ walks a relative --link-dest from
