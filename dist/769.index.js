@@ -55,6 +55,8 @@ warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   # What prepare began early (fast_start) is stopped and gone before the lock is given back.
   [ -n "\${FS_CP:-}" ] && fast_stop
+  # And what fast_finish runs beside its check (offer_keep), waited for and gone.
+  [ -n "\${FF_OFC:-}" ] && offer_stop
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3
@@ -725,6 +727,10 @@ var remote_lib = __webpack_require__(95);
  *   while all of these are unchanged. What it cannot see: a hand edit that keeps the size, keeps
  *   the inode (written in place) and puts the mtime back (touch -d); ctime would see that, but
  *   every hard link and every prune changes ctime, so it would distrust every file after a prune.
+ * - `<id>.offer`: the fast path's offer of release <id>, made at its publish (fast_finish, which
+ *   checked its record against its manifest), as the reply lines prepare sends when it finds the
+ *   release as recorded; its first line is the digest of the manifest it was made from (sent only
+ *   with that manifest). A release published the checksum way has none.
  * - `.w.<upload>.*`: the fast path's work files, from prepare to publish (a run that fails in
  *   between leaves them to prune_releases, which deletes those older than a day).
  */
@@ -835,6 +841,21 @@ END {
   # lets publish check the upload in step with that walk (AWK_STEP).
   if (!nu && !nrm) printf "" > allt
 }
+'
+# The offer of a release just checked at publish (fast_finish), kept for the next prepare
+# ($m/<id>.offer): what AWK_JOIN sends when the release is found as its trust record says. That
+# walk was then checked against this manifest at publish (every path with its type and mode,
+# nothing else, "." with $root), so every entry is trusted and nothing is lost: the offer is "r
+# MODE" and every manifest line as "t ..." with its hash cut to 16 digits. Exits 1 when the offer
+# is small enough to go as plain lines (AWK_JOIN is cheap then: nothing is kept).
+AWK_ALL='
+BEGIN { FS = "[ ]" }
+FNR == 1 { if ($0 != "rad-manifest 1") exit 1; o = "r " oct(root); print o; size = length(o) + 10; next }
+{
+  o = "t " $1 " " $2 " " $3 " " substr($4, 1, 16) " " (NF == 5 ? $5 : rest($0, 4)); print o
+  if (!big) { size += length(o) + 10; if (size > plain || o !~ /^[ -~]*$/) big = 1 }
+}
+END { exit big ? 0 : 1 }
 '
 # fast_finish's check in step (the usual case): the upload's walk (with blocks, ARGV[1]) against
 # prepare's walk of the live release ($now), a line of each at a time, with no array of the whole
@@ -975,14 +996,24 @@ manifest_publish() {
   [ -f "$m/.in.$1" ] || return 0
   contained "$m"
   fence
-  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; rm -f -- "$m/.fstat.$1"; return 0; }
+  mv -f -- "$m/.in.$1" "$m/$2" || { warn "could not keep the manifest of release $2"; rm -f -- "$m/.fstat.$1" "$m/.w.$1.ofc"; return 0; }
   # The fast path walked the upload at its finish (fast_finish): that walk is the record.
   if [ -f "$m/.fstat.$1" ]; then
     mv -f -- "$m/.fstat.$1" "$m/$2.stat" || rm -f -- "$m/.fstat.$1" "$m/$2.stat"
-  elif tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
-    mv -f -- "$m/.stat.$TOKEN" "$m/$2.stat"
+    # The offer fast_finish made of it, for the next prepare.
+    if [ -f "$m/.w.$1.ofc" ] && [ -f "$m/$2.stat" ]; then
+      mv -f -- "$m/.w.$1.ofc" "$m/$2.offer" || rm -f -- "$m/.w.$1.ofc" "$m/$2.offer"
+    else
+      rm -f -- "$m/.w.$1.ofc" "$m/$2.offer"
+    fi
   else
-    rm -f -- "$m/.stat.$TOKEN"
+    # (A walked record is not checked against the manifest: no kept offer goes with it.)
+    rm -f -- "$m/$2.offer"
+    if tree_stat "$T/releases/$2" 2>/dev/null | stat_record > "$m/.stat.$TOKEN"; then
+      mv -f -- "$m/.stat.$TOKEN" "$m/$2.stat"
+    else
+      rm -f -- "$m/.stat.$TOKEN"
+    fi
   fi
   return 0
 }
@@ -995,7 +1026,7 @@ manifest_rename() {
 # Deletes what belongs to release or upload $1 (caller holds the lock).
 manifest_drop() {
   [ -d "$D/manifests" ] && [ ! -L "$D/manifests" ] || return 0
-  rm -f -- "$D/manifests/$1" "$D/manifests/$1.stat"
+  rm -f -- "$D/manifests/$1" "$D/manifests/$1.stat" "$D/manifests/$1.offer"
 }
 # Deletes what the manifest area holds for upload $1: its manifest, the fast path's work files.
 manifest_discard() {
@@ -1095,15 +1126,25 @@ fast_offer() {
   # must be checked there).
   printf '%s %s\n' "$1" "$cut" > "$w.src" || { fast_stop; say fast no-link; return 1; }
   # The walk is kept as $w.now (publish checks against it). When it is the trust record to the byte
-  # (the usual case: nothing touched since publish), AWK_JOIN describes it; else AWK_DESCRIBE checks
-  # it entry by entry against the record.
+  # (the usual case: nothing touched since publish), the offer publish kept goes as it is, or
+  # AWK_JOIN describes it; else AWK_DESCRIBE checks it entry by entry against the record.
   wait "$FS_WALK"
   rec_head=''
   { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
   if [ "$rec_head" = 'rad-stat 1' ] &&
     { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
-    LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
-      "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
+    # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
+    ko=''
+    if [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
+      { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
+      [ -n "$ko" ] && [ "$ko" = "sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
+    fi
+    if [ -n "$ko" ]; then
+      : > "$w.rm" && : > "$w.all" && tail -n +2 "$m/$1.offer"
+    else
+      LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
+        "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
+    fi
   else
     LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v now='' -v zfile="$w.offer" -v plain=32768 \
       "$AWK_FNS$AWK_DESCRIBE" "$m/$1" "$m/$1.stat" "$w.now" 2>/dev/null
@@ -1154,11 +1195,35 @@ fast_offer() {
 # The offer on stdin as reply lines: gzip and base64 where the server has both (a third of the
 # bytes), else plain. gzip -1: half the time of its default for a tenth more bytes (hex and names).
 send_offer() {
-  if command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1; then
+  if can_zip; then
     gzip -1 -c | base64 | fold -w 76 | sed 's/^/@@rad fz /'
   else
     sed 's/^/@@rad fp /'
   fi
+}
+# Whether the server can zip an offer (gzip, base64 and fold: send_offer's fz lines).
+can_zip() {
+  command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1
+}
+# Writes $2: the kept offer (AWK_ALL) of the manifest $1, whose digest is $3, as send_offer's fz
+# lines after a first line naming that digest (prepare sends it only for that manifest). Nothing
+# is left when it fails or the offer is small. Run beside fast_finish's check: it reads only $1.
+offer_keep() {
+  LC_ALL=C awk -v root="$ROOT_MODE" -v plain=32768 "$AWK_FNS$AWK_ALL" "$1" > "$2.p" 2>/dev/null &&
+    gzip -1 -c < "$2.p" > "$2.z" 2>/dev/null &&
+    { printf '%s\n' "$3" && base64 < "$2.z" | fold -w 76 | sed 's/^/@@rad fz /'; } > "$2.t" 2>/dev/null &&
+    mv -f -- "$2.t" "$2" 2>/dev/null
+  ok_rc=$?
+  rm -f -- "$2.p" "$2.z" "$2.t"
+  return "$ok_rc"
+}
+# After a failure in fast_finish: waits for offer_keep (a kill would stop its shell, not the awk or
+# gzip it runs, which would then write after this call said it failed) and deletes what it wrote.
+offer_stop() {
+  [ -n "\${FF_OFC:-}" ] || return 0
+  wait "$FF_OFC" 2>/dev/null
+  rm -f -- "$FF_OFW" "$FF_OFW.p" "$FF_OFW.z" "$FF_OFW.t"
+  FF_OFC=''
 }
 # A dry run's offer of the live release $1: what fast_offer describes, read only (no lock, no
 # copy, no file written). Whole hashes (nothing is published to check a cut one against). Says
@@ -1229,11 +1294,20 @@ fast_finish() {
     ff_fail fast-mismatch "the fast path's manifest of $1 could not be rebuilt on the server; nothing was published"
   fi
   # (Where the server cannot sha256, prepare sent whole hashes: the client compared them itself.)
+  ff_sum=''
   if sh_d=$(sha256_of "$m/.in.$1" 2>/dev/null) && [ -n "$sh_d" ]; then
     [ "sha256:$sh_d" = "$DIGEST" ] ||
       ff_fail fast-mismatch "the manifest rebuilt on the server is not the build's (digest differs): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
+    ff_sum=1
   elif [ "$cut" != 64 ]; then
     ff_fail fast-mismatch "the server could sha256 at prepare but not now: the rebuilt manifest cannot be checked; nothing was published"
+  fi
+  # Beside the check below, on the other core: the offer the next prepare sends when it finds this
+  # release as recorded (manifest_publish keeps it), which spares that prepare its longest step.
+  FF_OFC='' FF_OFW="$w.ofc"
+  if [ -n "$ff_sum" ] && can_zip; then
+    offer_keep "$m/.in.$1" "$FF_OFW" "sha256:$sh_d" &
+    FF_OFC=$!
   fi
   wait "$walk" || fail fast-mismatch "cannot read the upload $up back"
   # The upload walks as prepare's walk of the live release did, but for what the build changed
@@ -1321,6 +1395,7 @@ fast_finish() {
     (cd -- "$up" && tr '\n' '\000' < "$w.del" | xargs -0 rm -rf -- 2>/dev/null) ||
       fail fast-mismatch "cannot delete what the new release does not have from $up"
   fi
+  if [ -n "$FF_OFC" ]; then wait "$FF_OFC" || rm -f -- "$FF_OFW"; FF_OFC=''; fi
   printf '%s' "$ff_out"
   rm -f -- "$w.now" "$w.rm" "$w.del" "$w.pub" "$w.kept" "$w.out" "$w.src" "$w.offer" "$w.all" "$w.sp" "$w.xp"
 }
@@ -1419,7 +1494,7 @@ if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive 
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat"; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat" "$D/manifests/$ID.offer"; }
 # Before shared paths and the hook: the record is of the release as uploaded.
 manifest_publish "$INCOMING" "$ID"
 bad=$(shared_symlink)
@@ -1461,7 +1536,7 @@ fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 manifest_rename ".in.$INCOMING" ".in.$STAGED"
 # activate walks the release for its trust record when it publishes it.
-rm -f -- "$D/manifests/.fstat.$INCOMING"
+rm -f -- "$D/manifests/.fstat.$INCOMING" "$D/manifests/.w.$INCOMING.ofc"
 [ "$FAST" = 1 ] || count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok

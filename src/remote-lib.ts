@@ -46,6 +46,8 @@ warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   # What prepare began early (fast_start) is stopped and gone before the lock is given back.
   [ -n "\${FS_CP:-}" ] && fast_stop
+  # And what fast_finish runs beside its check (offer_keep), waited for and gone.
+  [ -n "\${FF_OFC:-}" ] && offer_stop
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3

@@ -93,7 +93,7 @@ if [ "$FAST" = 1 ]; then fast_finish "$INCOMING" "$PREV"; else manifest_receive 
 # From here on the release is complete and visible in releases/, but not yet served.
 fence
 swap "$D/incoming/$INCOMING" "$T/releases/$ID" || fail publish-failed "cannot rename the upload into $T/releases/$ID"
-unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat"; }
+unpublish() { lock_mine && swap "$T/releases/$ID" "$D/incoming/$INCOMING" 2>/dev/null && manifest_rename "$ID" ".in.$INCOMING" && rm -f -- "$D/manifests/$ID.stat" "$D/manifests/$ID.offer"; }
 # Before shared paths and the hook: the record is of the release as uploaded.
 manifest_publish "$INCOMING" "$ID"
 bad=$(shared_symlink)
@@ -136,7 +136,7 @@ fence
 swap "$D/incoming/$INCOMING" "$D/incoming/$STAGED" || fail publish-failed "cannot rename the upload to $D/incoming/$STAGED"
 manifest_rename ".in.$INCOMING" ".in.$STAGED"
 # activate walks the release for its trust record when it publishes it.
-rm -f -- "$D/manifests/.fstat.$INCOMING"
+rm -f -- "$D/manifests/.fstat.$INCOMING" "$D/manifests/.w.$INCOMING.ofc"
 [ "$FAST" = 1 ] || count_linked "$D/incoming/$STAGED" "\${PREV:+$T/releases/$PREV}"
 lock_release
 say ok

@@ -841,6 +841,109 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     expect(readFileSync(`${T}/.deploy/manifests/.w.r3.tok.now`, 'utf8')).toBe(`${rec.join('\n')}@@end\n`)
   })
 
+  it.skipIf(skip)(
+    "keeps a big release's offer at publish, and the next prepare sends it: AWK_JOIN's offer, without AWK_JOIN",
+    async () => {
+      const many = Object.fromEntries(
+        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+      )
+      const { T, r1 } = await target(userland, { ...many, ...ODD_NAMES })
+      const mdir = `${T}/.deploy/manifests`
+      // r2: b changed, n new, the rest kept; published the fast way (fast_finish, then manifest_publish).
+      const src = tempDir('radkeep-')
+      expect(spawnSync('cp', ['-a', `${r1}/.`, src]).status).toBe(0)
+      writeFileSync(`${src}/b`, 'BBB!\n')
+      writeFileSync(`${src}/n`, 'new\n')
+      const entries = await buildManifest(src, { chmod: '' })
+      const text = formatManifest(entries)
+      const rootMode = (lstatSync(src).mode & 0o7777).toString(8).padStart(4, '0')
+      const m = { entries, text, digest: manifestDigest(text), rootMode }
+      const first = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+      const plan = planFast(m, readOffer(first.reply))
+      expect(plan.send).toEqual(['b', 'n'])
+      sendInto(`${T}/.deploy/incoming/r2.tok`, src, plan.send)
+      const vars = { MANIFEST: plan.delta, DIGEST: m.digest, ROOT_MODE: rootMode }
+      const fin = run(userland, T, 'fast_finish r2.tok r1', vars)
+      expect([fin.stderr, fin.reply.error]).toEqual(['', undefined])
+      expect(workFiles(T)).toContain('.w.r2.tok.ofc')
+      run(userland, T, 'mv -- "$D/incoming/r2.tok" "$T/releases/r2" && manifest_publish r2.tok r2')
+      expect(workFiles(T)).toEqual(['r1', 'r1.stat', 'r2', 'r2.offer', 'r2.stat'])
+      expect(readFileSync(`${mdir}/r2.offer`, 'utf8').split('\n')[0]).toBe(m.digest)
+
+      // The next prepare, with and without the kept offer: the same offer, rm list, copy and marks.
+      const [short] = ways(userland)
+      const next = (inc: string) => {
+        const r = run(userland, T, 'fast_offer r2', { INCOMING: inc }, short?.dir)
+        expect([r.stderr, r.reply.values.get('fast')]).toEqual(['', ['ok']])
+        const w = `${mdir}/.w.${inc}`
+        const copy = spawnSync('find', ['.'], { cwd: `${T}/.deploy/incoming/${inc}`, encoding: 'utf8' })
+        return {
+          ran: short?.log() ?? '',
+          got: {
+            offer: readOffer(r.reply),
+            fz: (r.reply.values.get('fz') ?? []).length > 0,
+            rm: readFileSync(`${w}.rm`, 'utf8'),
+            all: existsSync(`${w}.all`),
+            now: readFileSync(`${w}.now`, 'utf8'),
+            copy: copy.stdout.split('\n').sort(),
+          },
+        }
+      }
+      const kept = next('r3.tok')
+      expect(kept.ran).not.toContain('allt=')
+      expect(kept.got.offer.entries.every((e) => e !== undefined)).toBe(true)
+      const saved = readFileSync(`${mdir}/r2.offer`, 'utf8')
+      rmSync(`${mdir}/r2.offer`)
+      const joined = next('r4.tok')
+      expect(joined.ran).toContain('allt=')
+      expect(kept.got).toEqual(joined.got)
+      // And the client plans the same from it: a build that changed nothing sends nothing.
+      expect(planFast(m, kept.got.offer).send).toEqual([])
+
+      // A kept offer of another manifest (the manifest edited since) is not sent: AWK_JOIN is.
+      writeFileSync(`${mdir}/r2.offer`, saved)
+      const mf = `${mdir}/r2`
+      writeFileSync(
+        mf,
+        readFileSync(mf, 'utf8').replace(/^(f \S+ 5 )[0-9a-f]{64} b$/m, `$1${'e'.repeat(64)} b`),
+      )
+      const stale = next('r5.tok')
+      expect(stale.ran).toContain('allt=')
+      expect(stale.got.offer.entries.find((e) => e?.path === 'b')?.hash).toBe('e'.repeat(16))
+
+      // A release published with a walked record (the checksum path) has no kept offer.
+      writeFileSync(`${mdir}/.in.r6.tok`, text)
+      run(
+        userland,
+        T,
+        'mkdir -p "$T/releases/r6" && : > "$D/manifests/r6.offer" && manifest_publish r6.tok r6',
+      )
+      expect(existsSync(`${mdir}/r6.offer`)).toBe(false)
+    },
+  )
+
+  it.skipIf(skip)('keeps no offer of a release it refused to finish', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+    )
+    const { T, r1 } = await target(userland, many)
+    const entries = await buildManifest(r1, { chmod: '' })
+    const text = formatManifest(entries)
+    const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+    const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+    const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+    // A kept file replaced on the server while the deploy ran: refused after the offer began.
+    rmSync(`${T}/.deploy/incoming/r2.tok/a`)
+    writeFileSync(`${T}/.deploy/incoming/r2.tok/a`, 'aaa\n')
+    const fin = run(userland, T, 'fast_finish r2.tok r1', {
+      MANIFEST: plan.delta,
+      DIGEST: manifestDigest(text),
+      ROOT_MODE: rootMode,
+    })
+    expect(fin.reply.error?.message).toMatch(/changed on the server while this deploy ran: a/)
+    expect(workFiles(T).filter((f) => f.includes('.ofc'))).toEqual([])
+  })
+
   it.skipIf(skip)('trusts no record of another format, even one whose lines match the tree', async () => {
     const { T } = await target(userland)
     const rec = `${T}/.deploy/manifests/r1.stat`
