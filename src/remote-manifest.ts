@@ -414,12 +414,11 @@ fast_offer() {
   # (the usual case: nothing touched since publish), the offer publish kept goes as it is, or
   # AWK_JOIN describes it; else AWK_DESCRIBE checks it entry by entry against the record.
   wait "$FS_WALK"
-  rec_head=''
+  rec_head='' ko=''
   { IFS= read -r rec_head || :; } < "$m/$1.stat" 2>/dev/null
   if [ "$rec_head" = 'rad-stat 1' ] &&
     { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
     # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
-    ko=''
     if [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
       { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
       [ -n "$ko" ] && [ "$ko" = "sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
@@ -437,7 +436,12 @@ fast_offer() {
   described=$?
   if [ "$described" = 0 ]; then
     offer=1
-    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; fi
+    zo=$ko
+    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; zo=1; fi
+    # A big offer (kept, or written to be zipped): publish keeps the next one (offer_keep), which
+    # a small one is not worth (an awk more for every small site). A second line of $w.src, so a
+    # failed write loses only this hint.
+    [ -z "$zo" ] || { echo z >> "$w.src"; } 2>/dev/null || :
     # The offer is whole: the client plans while the copy ends here.
     say offer-sent
   else
@@ -538,8 +542,8 @@ fast_finish() {
   w="$m/.w.$1"
   up="$D/incoming/$1"
   contained "$m"
-  src='' cut=''
-  { read -r src cut < "$w.src"; } 2>/dev/null || :
+  src='' cut='' zo=''
+  { { read -r src cut && read -r zo; } < "$w.src"; } 2>/dev/null || :
   [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
@@ -589,8 +593,9 @@ fast_finish() {
   fi
   # Beside the check below, on the other core: the offer the next prepare sends when it finds this
   # release as recorded (manifest_publish keeps it), which spares that prepare its longest step.
+  # Only where prepare's offer was big ("z" in $w.src): a small one is quick to describe.
   FF_OFC='' FF_OFW="$w.ofc"
-  if [ -n "$ff_sum" ] && can_zip; then
+  if [ -n "$ff_sum" ] && [ "$zo" = z ] && can_zip; then
     offer_keep "$m/.in.$1" "$FF_OFW" "sha256:$sh_d" &
     FF_OFC=$!
   fi

@@ -183,13 +183,19 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       mkdirSync(`${up}/extra/sub`, { recursive: true })
       writeFileSync(`${up}/extra/sub/f`, 'x')
       symlinkSync(outside, `${up}/away`)
-      const fin = run(userland, T, 'fast_finish r2.tok r1', {
-        MANIFEST: plan.delta,
-        DIGEST: m.digest,
-        ROOT_MODE: m.rootMode,
-      })
+      const [watch] = ways(userland)
+      const fin = run(
+        userland,
+        T,
+        'fast_finish r2.tok r1',
+        { MANIFEST: plan.delta, DIGEST: m.digest, ROOT_MODE: m.rootMode },
+        watch?.dir,
+      )
       expect(fin.stderr).toBe('')
       expect(fin.reply.error).toBeUndefined()
+      // A small offer (plain lines): publish keeps none, nor runs the awk that would describe one.
+      expect(watch?.log()).not.toMatch(/plain=32768/)
+      expect(workFiles(T).filter((f) => f.endsWith('.ofc'))).toEqual([])
       // Files sharing the live inode, counted on the server from its walk.
       expect(fin.reply.values.get('linked')).toEqual(['3'])
       expect(Number(fin.reply.values.get('disk-kb')?.[0])).toBeGreaterThan(0)
@@ -863,8 +869,10 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       expect(plan.send).toEqual(['b', 'n'])
       sendInto(`${T}/.deploy/incoming/r2.tok`, src, plan.send)
       const vars = { MANIFEST: plan.delta, DIGEST: m.digest, ROOT_MODE: rootMode }
-      const fin = run(userland, T, 'fast_finish r2.tok r1', vars)
+      const [watch] = ways(userland)
+      const fin = run(userland, T, 'fast_finish r2.tok r1', vars, watch?.dir)
       expect([fin.stderr, fin.reply.error]).toEqual(['', undefined])
+      expect(watch?.log()).toMatch(/plain=32768/)
       expect(workFiles(T)).toContain('.w.r2.tok.ofc')
       run(userland, T, 'mv -- "$D/incoming/r2.tok" "$T/releases/r2" && manifest_publish r2.tok r2')
       expect(workFiles(T)).toEqual(['r1', 'r1.stat', 'r2', 'r2.offer', 'r2.stat'])
