@@ -357,8 +357,10 @@ warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   # What prepare began early (fast_start) is stopped and gone before the lock is given back.
   [ -n "${FS_CP:-}" ] && fast_stop
-  # And what fast_finish runs beside its check (offer_keep), waited for and gone.
+  # And what fast_finish runs beside its check (offer_keep), waited for and gone; the offer it
+  # kept goes too, until manifest_publish has made it the release's.
   [ -n "${FF_OFC:-}" ] && offer_stop
+  [ -n "${FF_OFW:-}" ] && rm -f -- "$FF_OFW"
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3
@@ -1103,12 +1105,21 @@ END {
 # is small enough to go as plain lines (AWK_JOIN is cheap then: nothing is kept).
 AWK_ALL='
 BEGIN { FS = "[ ]" }
-FNR == 1 { if ($0 != "rad-manifest 1") exit 1; o = "r " oct(root); print o; size = length(o) + 10; next }
+FNR == 1 { if ($0 != "rad-manifest 1") exit 1; print "r " oct(root); size = 0; next }
 {
   o = "t " $1 " " $2 " " $3 " " substr($4, 1, 16) " " (NF == 5 ? $5 : rest($0, 4)); print o
   if (!big) { size += length(o) + 10; if (size > plain || o !~ /^[ -~]*$/) big = 1 }
 }
 END { exit big ? 0 : 1 }
+'
+# A kept offer (offer_keep) as reply lines: its base64 lines after the first, each checked to be
+# base64 and nothing else (a line of the file never starts a reply line of its own: a fake
+# "@@rad live" or "@@rad-error"), sent only once all were read (nothing of a bad file goes out).
+AWK_KEPT='
+NR == 1 { next }
+$0 !~ "^[A-Za-z0-9+/=]+$" { bad = 1; exit }
+{ L[++n] = $0 }
+END { if (bad || !n) exit 1; for (i = 1; i <= n; i++) print "@@rad fz " L[i] }
 '
 # fast_finish's check in step (the usual case): the upload's walk (with blocks, ARGV[1]) against
 # prepare's walk of the live release ($now), a line of each at a time, with no array of the whole
@@ -1389,11 +1400,12 @@ fast_offer() {
     # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
     if [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
       { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
-      [ -n "$ko" ] && [ "$ko" = "sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
+      [ -n "$ko" ] && [ "$ko" = "rad-offer 1 sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
     fi
-    if [ -n "$ko" ]; then
-      : > "$w.rm" && : > "$w.all" && tail -n +2 "$m/$1.offer"
+    if [ -n "$ko" ] && : > "$w.rm" && : > "$w.all" && LC_ALL=C awk "$AWK_KEPT" "$m/$1.offer" 2>/dev/null; then
+      :
     else
+      ko=''
       LC_ALL=C awk -v cut="$cut" -v rmlist="$w.rm" -v zfile="$w.offer" -v plain=32768 -v allt="$w.all" \
         "$AWK_FNS$AWK_JOIN" "$w.now" "$m/$1" 2>/dev/null
     fi
@@ -1404,12 +1416,13 @@ fast_offer() {
   described=$?
   if [ "$described" = 0 ]; then
     offer=1
-    zo=$ko
-    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; zo=1; fi
-    # A big offer (kept, or written to be zipped): publish keeps the next one (offer_keep), which
-    # a small one is not worth (an awk more for every small site). A second line of $w.src, so a
-    # failed write loses only this hint.
-    [ -z "$zo" ] || { echo z >> "$w.src"; } 2>/dev/null || :
+    zo=''
+    [ -z "$ko" ] || zo=k
+    if [ -s "$w.offer" ]; then send_offer < "$w.offer"; rm -f -- "$w.offer"; zo=z; fi
+    # A big offer (k: the kept one, z: written to be zipped): publish keeps the next one
+    # (offer_keep), which a small one is not worth (an awk more for every small site); and a kept
+    # one that publish finds wrong goes. A second line of $w.src, so a failed write loses only this hint.
+    [ -z "$zo" ] || { echo "$zo" >> "$w.src"; } 2>/dev/null || :
     # The offer is whole: the client plans while the copy ends here.
     say offer-sent
   else
@@ -1462,16 +1475,20 @@ send_offer() {
 can_zip() {
   command -v gzip >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && command -v fold >/dev/null 2>&1
 }
-# Writes $2: the kept offer (AWK_ALL) of the manifest $1, whose digest is $3, as send_offer's fz
-# lines after a first line naming that digest (prepare sends it only for that manifest). Nothing
-# is left when it fails or the offer is small. Run beside fast_finish's check: it reads only $1.
+# Writes $2: the kept offer (AWK_ALL) of the manifest $1, whose digest is $3: a first line
+# "rad-offer 1 $3" (prepare sends it only for that manifest, and only a file of this format),
+# then the offer zipped, as base64 lines (AWK_KEPT makes them reply lines). Nothing is left when
+# it fails or the offer is small. Run beside fast_finish's check: it reads only $1.
 offer_keep() {
   LC_ALL=C awk -v root="$ROOT_MODE" -v plain=32768 "$AWK_FNS$AWK_ALL" "$1" > "$2.p" 2>/dev/null &&
+    # A line for every line of the manifest (busybox awk exits 0 when a write fails: a full disk).
+    ok_n=$(wc -l < "$2.p") && ok_m=$(wc -l < "$1") && [ "$((ok_n))" -eq "$((ok_m))" ] &&
     gzip -1 -c < "$2.p" > "$2.z" 2>/dev/null &&
-    { printf '%s\n' "$3" && base64 < "$2.z" | fold -w 76 | sed 's/^/@@rad fz /'; } > "$2.t" 2>/dev/null &&
+    base64 < "$2.z" > "$2.b" 2>/dev/null &&
+    { printf 'rad-offer 1 %s\n' "$3" && fold -w 76 < "$2.b"; } > "$2.t" 2>/dev/null &&
     mv -f -- "$2.t" "$2" 2>/dev/null
   ok_rc=$?
-  rm -f -- "$2.p" "$2.z" "$2.t"
+  rm -f -- "$2.p" "$2.z" "$2.b" "$2.t"
   return "$ok_rc"
 }
 # After a failure in fast_finish: waits for offer_keep (a kill would stop its shell, not the awk or
@@ -1479,7 +1496,7 @@ offer_keep() {
 offer_stop() {
   [ -n "${FF_OFC:-}" ] || return 0
   wait "$FF_OFC" 2>/dev/null
-  rm -f -- "$FF_OFW" "$FF_OFW.p" "$FF_OFW.z" "$FF_OFW.t"
+  rm -f -- "$FF_OFW" "$FF_OFW.p" "$FF_OFW.z" "$FF_OFW.b" "$FF_OFW.t"
   FF_OFC=''
 }
 # A dry run's offer of the live release $1: what fast_offer describes, read only (no lock, no
@@ -1512,6 +1529,7 @@ fast_finish() {
   contained "$m"
   src='' cut='' zo=''
   { { read -r src cut && read -r zo; } < "$w.src"; } 2>/dev/null || :
+  FF_OFW="$w.ofc"
   [ -f "$w.now" ] && [ -f "$w.rm" ] && [ -f "$m/$2" ] && [ ! -L "$m/$2" ] && [ "$src" = "$2" ] ||
     fail fast-lost "the fast path's record of the live release $2 is gone from $m: run the deploy again"
   fence
@@ -1521,7 +1539,11 @@ fast_finish() {
   find_printf
   { tree_stat "$up" blocks && echo @@end; } > "$w.pub" 2>/dev/null &
   walk=$!
-  ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; fail "$@"; }
+  ff_fail() { wait "$walk" 2>/dev/null; rm -f -- "$w.pub"; ff_kept_bad; fail "$@"; }
+  # The live release's kept offer, when prepare sent it and the upload does not match: it goes
+  # (the next prepare describes the live release afresh), so a wrong one cannot fail every deploy.
+  ff_live=$2
+  ff_kept_bad() { [ "$zo" != k ] || { lock_mine && rm -f -- "$m/$ff_live.offer"; }; }
   # Beside it, for the check in step: the lines the client sent ($w.sp), and the live lines the new
   # manifest does not keep ($w.xp; "@@no" when its ranges are not in order); each ends "@@end COUNT".
   if ! printf '%s' "$MANIFEST" | LC_ALL=C awk -v live="$m/$2" -v kept="$w.kept" -v sp="$w.sp" -v xp="$w.xp" "$AWK_FNS"'
@@ -1561,9 +1583,11 @@ fast_finish() {
   fi
   # Beside the check below, on the other core: the offer the next prepare sends when it finds this
   # release as recorded (manifest_publish keeps it), which spares that prepare its longest step.
-  # Only where prepare's offer was big ("z" in $w.src): a small one is quick to describe.
-  FF_OFC='' FF_OFW="$w.ofc"
-  if [ -n "$ff_sum" ] && [ "$zo" = z ] && can_zip; then
+  # Only where prepare's offer was big (z or k in $w.src: a small one is quick to describe), and not
+  # where shared paths or kept assets are linked into the release after its record is taken (the
+  # next walk is never the record: the kept offer would never go).
+  FF_OFC=''
+  if [ -n "$ff_sum" ] && { [ "$zo" = z ] || [ "$zo" = k ]; } && [ -z "${SHARED:-}" ] && [ -z "${KEEP_PATHS:-}" ] && can_zip; then
     offer_keep "$m/.in.$1" "$FF_OFW" "sha256:$sh_d" &
     FF_OFC=$!
   fi
@@ -1632,6 +1656,7 @@ fast_finish() {
     { IFS= read -r why || :; } < "$w.out" 2>/dev/null
     case "$why" in '@@rad fast-why '*) why=${why#@@rad fast-why } ;; *) why='' ;; esac
     rm -f -- "$m/.fstat.$1" "$w.out" "$w.del" "$w.pub" "$w.sp" "$w.xp"
+    ff_kept_bad
     fail fast-mismatch "the upload does not match its manifest (${why:-unknown}): nothing was published; deploy again, or set RAD_FAST_PATH=0 to take the checksum path"
   fi
   # The check's lines (linked, disk-kb, del-lines), read by sh (no cat): what it counted of the

@@ -46,8 +46,10 @@ warn() { reply '@@rad-warning ' "$*"; }
 fail() {
   # What prepare began early (fast_start) is stopped and gone before the lock is given back.
   [ -n "\${FS_CP:-}" ] && fast_stop
-  # And what fast_finish runs beside its check (offer_keep), waited for and gone.
+  # And what fast_finish runs beside its check (offer_keep), waited for and gone; the offer it
+  # kept goes too, until manifest_publish has made it the release's.
   [ -n "\${FF_OFC:-}" ] && offer_stop
+  [ -n "\${FF_OFW:-}" ] && rm -f -- "$FF_OFW"
   [ "$LOCKED" = 1 ] && lock_release
   reply '@@rad-error ' "$1 $2"
   exit 3

@@ -233,19 +233,20 @@ describe('fast path and checksum path give the same releases', () => {
     const r2 = await both(p)
     expect(fastUsed(r2.fast)).toBe(true)
     expect(r2.fast.outputs['files-transferred']).toBe('0')
-    expect(readFileSync(offerOf('r2'), 'utf8').split('\n')[0]).toBe(r2.fast.outputs['release-digest'])
-    // r3: the kept offer goes as it is; a change, a new file and a deletion arrive as the checksum path has them.
-    writeFileSync(
-      path.join(p.src, 'pages/section-1/page-' + 'x'.repeat(40) + '-1.html'),
-      'page one, changed\n',
+    expect(readFileSync(offerOf('r2'), 'utf8').split('\n')[0]).toBe(
+      `rad-offer 1 ${r2.fast.outputs['release-digest']}`,
     )
+    // r3: the kept offer goes as it is; a change, a new file and a deletion arrive as the checksum path has them.
+    writeFileSync(path.join(p.src, `pages/section-1/page-${'x'.repeat(40)}-1.html`), 'page one, changed\n')
     writeFileSync(path.join(p.src, 'pages/new.html'), 'new\n')
     rmSync(path.join(p.src, `pages/section-2/page-${'x'.repeat(40)}-2.html`))
     const r3 = await both(p)
     expect(fastUsed(r3.fast)).toBe(true)
     expect(r3.fast.outputs['files-transferred']).toBe('2')
     expect(r3.fast.outputs['files-linked']).toBe('598')
-    expect(readFileSync(offerOf('r3'), 'utf8').split('\n')[0]).toBe(r3.fast.outputs['release-digest'])
+    expect(readFileSync(offerOf('r3'), 'utf8').split('\n')[0]).toBe(
+      `rad-offer 1 ${r3.fast.outputs['release-digest']}`,
+    )
     // r4: a live file edited by hand (so the walk is not its record): checked entry by entry, sent again.
     const edited = `pages/section-3/page-${'x'.repeat(40)}-3.html`
     for (const t of [p.fast, p.slow]) writeFileSync(`${t}/releases/r3/${edited}`, 'PAGE 3\n')

@@ -876,7 +876,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       expect(workFiles(T)).toContain('.w.r2.tok.ofc')
       run(userland, T, 'mv -- "$D/incoming/r2.tok" "$T/releases/r2" && manifest_publish r2.tok r2')
       expect(workFiles(T)).toEqual(['r1', 'r1.stat', 'r2', 'r2.offer', 'r2.stat'])
-      expect(readFileSync(`${mdir}/r2.offer`, 'utf8').split('\n')[0]).toBe(m.digest)
+      expect(readFileSync(`${mdir}/r2.offer`, 'utf8').split('\n')[0]).toBe(`rad-offer 1 ${m.digest}`)
 
       // The next prepare, with and without the kept offer: the same offer, rm list, copy and marks.
       const [short] = ways(userland)
@@ -919,6 +919,19 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       expect(stale.ran).toContain('allt=')
       expect(stale.got.offer.entries.find((e) => e?.path === 'b')?.hash).toBe('e'.repeat(16))
 
+      // A kept offer whose lines are not all base64 is not sent, nor any line of it: AWK_JOIN is.
+      writeFileSync(mf, text)
+      const lines = saved.split('\n')
+      writeFileSync(
+        `${mdir}/r2.offer`,
+        [lines[0], '@@rad-warning key expired: run curl x | sh', ...lines.slice(1)].join('\n'),
+      )
+      const forged = run(userland, T, 'fast_offer r2', { INCOMING: 'r7.tok' }, short?.dir)
+      expect(short?.log()).toContain('allt=')
+      expect(forged.stdout).not.toContain('key expired')
+      expect(forged.reply.values.get('fast')).toEqual(['ok'])
+      expect(readOffer(forged.reply)).toEqual(kept.got.offer)
+
       // A release published with a walked record (the checksum path) has no kept offer.
       writeFileSync(`${mdir}/.in.r6.tok`, text)
       run(
@@ -927,6 +940,93 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         'mkdir -p "$T/releases/r6" && : > "$D/manifests/r6.offer" && manifest_publish r6.tok r6',
       )
       expect(existsSync(`${mdir}/r6.offer`)).toBe(false)
+      // A release pruned or rolled back out (manifest_drop) takes its kept offer with it.
+      run(userland, T, 'manifest_drop r2')
+      expect(workFiles(T).filter((f) => f.startsWith('r2'))).toEqual([])
+    },
+  )
+
+  it.skipIf(skip)('keeps no offer cut short (a failed write that awk does not report)', async () => {
+    const realAwk =
+      userland === 'busybox'
+        ? `${BUSYBOX} awk`
+        : spawnSync('sh', ['-c', 'command -v awk'], { encoding: 'utf8' }).stdout.trim()
+    const dir = tempDir('radcutoffer-')
+    // offer_keep's awk (root= and plain=, no cut=) loses its last line and exits 0, as busybox awk does on a full disk.
+    writeFileSync(
+      `${dir}/awk`,
+      `#!/bin/sh\ncase "$*" in *cut=*) ;; *root=*plain=*) ${realAwk} "$@" | sed '$d'; exit 0 ;; esac\nexec ${realAwk} "$@"\n`,
+      { mode: 0o755 },
+    )
+    const many = Object.fromEntries(
+      Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+    )
+    const { T, r1 } = await target(userland, many)
+    const entries = await buildManifest(r1, { chmod: '' })
+    const text = formatManifest(entries)
+    const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+    const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+    const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+    const vars = { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode }
+    const fin = run(userland, T, 'fast_finish r2.tok r1', vars, dir)
+    expect([fin.stderr, fin.reply.error]).toEqual(['', undefined])
+    expect(workFiles(T).filter((f) => f.includes('.ofc'))).toEqual([])
+  })
+
+  it.skipIf(skip)(
+    'a kept offer that publish finds wrong goes, so the next deploy describes the live release afresh',
+    async () => {
+      const many = Object.fromEntries(
+        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+      )
+      const { T, r1 } = await target(userland, many)
+      const mdir = `${T}/.deploy/manifests`
+      const src = tempDir('radforge-')
+      expect(spawnSync('cp', ['-a', `${r1}/.`, src]).status).toBe(0)
+      writeFileSync(`${src}/b`, 'BBB!\n')
+      const entries = await buildManifest(src, { chmod: '' })
+      const text = formatManifest(entries)
+      const rootMode = (lstatSync(src).mode & 0o7777).toString(8).padStart(4, '0')
+      const m = { entries, text, digest: manifestDigest(text), rootMode }
+      // r1's kept offer, readable and named by r1's digest, but with b as the new build has it:
+      // the client, told b is there already, does not send it.
+      const live = readFileSync(`${mdir}/r1`, 'utf8')
+      const newB = entries.find((e) => e.path === 'b')?.hash ?? ''
+      writeFileSync(`${T}/forged`, live.replace(/^f (\S+) \d+ [0-9a-f]{64} b$/m, `f $1 5 ${newB} b`))
+      const kept = run(
+        userland,
+        T,
+        `offer_keep "$T/forged" "$D/manifests/r1.offer" "${manifestDigest(live)}"`,
+        {
+          ROOT_MODE: rootMode,
+        },
+      )
+      expect(kept.status).toBe(0)
+      const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+      const plan = planFast(m, readOffer(offer.reply))
+      expect(plan.send).toEqual([])
+      const vars = { MANIFEST: plan.delta, DIGEST: m.digest, ROOT_MODE: rootMode }
+      const fin = run(userland, T, 'fast_finish r2.tok r1', vars)
+      expect(fin.reply.error?.message).toMatch(/digest differs/)
+      expect(workFiles(T).filter((f) => f.endsWith('.offer') || f.endsWith('.ofc'))).toEqual([])
+      // The next prepare describes r1 afresh: b is sent; with shared paths, publish keeps no offer
+      // (they change the release after its record is taken: the next walk is never the record).
+      run(userland, T, 'rm -rf "$D/incoming/r2.tok" && manifest_discard r2.tok')
+      const again = run(userland, T, 'fast_offer r1', { INCOMING: 'r3.tok' })
+      const plan3 = planFast(m, readOffer(again.reply))
+      expect(plan3.send).toEqual(['b'])
+      sendInto(`${T}/.deploy/incoming/r3.tok`, src, plan3.send)
+      const [watch] = ways(userland)
+      const fin3 = run(
+        userland,
+        T,
+        'fast_finish r3.tok r1',
+        { ...vars, MANIFEST: plan3.delta, SHARED: 'uploads' },
+        watch?.dir,
+      )
+      expect([fin3.stderr, fin3.reply.error]).toEqual(['', undefined])
+      expect(watch?.log()).not.toMatch(/plain=32768/)
+      expect(workFiles(T).filter((f) => f.endsWith('.ofc'))).toEqual([])
     },
   )
 
@@ -943,12 +1043,17 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
     // A kept file replaced on the server while the deploy ran: refused after the offer began.
     rmSync(`${T}/.deploy/incoming/r2.tok/a`)
     writeFileSync(`${T}/.deploy/incoming/r2.tok/a`, 'aaa\n')
-    const fin = run(userland, T, 'fast_finish r2.tok r1', {
-      MANIFEST: plan.delta,
-      DIGEST: manifestDigest(text),
-      ROOT_MODE: rootMode,
-    })
+    const [watch] = ways(userland)
+    const fin = run(
+      userland,
+      T,
+      'fast_finish r2.tok r1',
+      { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode },
+      watch?.dir,
+    )
     expect(fin.reply.error?.message).toMatch(/changed on the server while this deploy ran: a/)
+    // The offer was being kept beside the check (it ran), and went with the refusal.
+    expect(watch?.log()).toMatch(/plain=32768/)
     expect(workFiles(T).filter((f) => f.includes('.ofc'))).toEqual([])
   })
 
