@@ -112,6 +112,22 @@ const workFiles = (T: string) =>
     .filter(Boolean)
     .sort()
 
+/** Enough entries, with long names, for an offer over the 32 kB that goes as plain lines. */
+const BIG_SITE = Object.fromEntries(
+  Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
+)
+
+/** A big live release r1, offered by prepare (upload r2.tok), and the plan of a build equal to it. */
+async function offeredAsIs(userland: 'system' | 'busybox') {
+  const { T, r1 } = await target(userland, BIG_SITE)
+  const entries = await buildManifest(r1, { chmod: '' })
+  const text = formatManifest(entries)
+  const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+  const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
+  const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+  return { T, text, rootMode, plan }
+}
+
 /** Names a line-based reader may get wrong: spaces where fields split, a tab, bytes beyond ASCII. */
 const ODD_NAMES = {
   ' lead': '1\n',
@@ -255,10 +271,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       const small = await plainOf({}, 'r7.tok')
       expect(small.fp).toBeGreaterThan(0)
       expect(small.fz).toBe(0)
-      const many = Object.fromEntries(
-        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
-      )
-      const big = await plainOf(many, 'r8.tok')
+      const big = await plainOf(BIG_SITE, 'r8.tok')
       expect([big.fp, big.fz > 0]).toEqual([0, true])
       const odd = await plainOf({ 'caf\u00e9.html': 'x\n' }, 'r9.tok')
       expect([odd.fp, odd.fz > 0]).toEqual([0, true])
@@ -850,10 +863,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   it.skipIf(skip)(
     "keeps a big release's offer at publish, and the next prepare sends it: AWK_JOIN's offer, without AWK_JOIN",
     async () => {
-      const many = Object.fromEntries(
-        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
-      )
-      const { T, r1 } = await target(userland, { ...many, ...ODD_NAMES })
+      const { T, r1 } = await target(userland, { ...BIG_SITE, ...ODD_NAMES })
       const mdir = `${T}/.deploy/manifests`
       // r2: b changed, n new, the rest kept; published the fast way (fast_finish, then manifest_publish).
       const src = tempDir('radkeep-')
@@ -958,15 +968,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       `#!/bin/sh\ncase "$*" in *cut=*) ;; *root=*plain=*) ${realAwk} "$@" | sed '$d'; exit 0 ;; esac\nexec ${realAwk} "$@"\n`,
       { mode: 0o755 },
     )
-    const many = Object.fromEntries(
-      Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
-    )
-    const { T, r1 } = await target(userland, many)
-    const entries = await buildManifest(r1, { chmod: '' })
-    const text = formatManifest(entries)
-    const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
-    const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
-    const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+    const { T, text, rootMode, plan } = await offeredAsIs(userland)
     const vars = { MANIFEST: plan.delta, DIGEST: manifestDigest(text), ROOT_MODE: rootMode }
     const fin = run(userland, T, 'fast_finish r2.tok r1', vars, dir)
     expect([fin.stderr, fin.reply.error]).toEqual(['', undefined])
@@ -976,10 +978,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   it.skipIf(skip)(
     'a kept offer that publish finds wrong goes, so the next deploy describes the live release afresh',
     async () => {
-      const many = Object.fromEntries(
-        Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
-      )
-      const { T, r1 } = await target(userland, many)
+      const { T, r1 } = await target(userland, BIG_SITE)
       const mdir = `${T}/.deploy/manifests`
       const src = tempDir('radforge-')
       expect(spawnSync('cp', ['-a', `${r1}/.`, src]).status).toBe(0)
@@ -1031,15 +1030,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   )
 
   it.skipIf(skip)('keeps no offer of a release it refused to finish', async () => {
-    const many = Object.fromEntries(
-      Array.from({ length: 400 }, (_, i) => [`page-${'p'.repeat(60)}-${i}.html`, `${i}\n`]),
-    )
-    const { T, r1 } = await target(userland, many)
-    const entries = await buildManifest(r1, { chmod: '' })
-    const text = formatManifest(entries)
-    const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
-    const offer = run(userland, T, 'fast_offer r1', { INCOMING: 'r2.tok' })
-    const plan = planFast({ entries, text, digest: manifestDigest(text), rootMode }, readOffer(offer.reply))
+    const { T, text, rootMode, plan } = await offeredAsIs(userland)
     // A kept file replaced on the server while the deploy ran: refused after the offer began.
     rmSync(`${T}/.deploy/incoming/r2.tok/a`)
     writeFileSync(`${T}/.deploy/incoming/r2.tok/a`, 'aaa\n')
