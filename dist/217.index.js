@@ -2,7 +2,7 @@ export const id = 217;
 export const ids = [217];
 export const modules = {
 
-/***/ 56:
+/***/ 1056:
 /***/ ((module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
@@ -10,12 +10,12 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   reportOutcome: () => (/* binding */ reportOutcome)
 /* harmony export */ });
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(938);
-/* harmony import */ var _doctor_action_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(291);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(264);
-/* harmony import */ var _outputs_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(729);
-/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(855);
-/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(463);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1938);
+/* harmony import */ var _doctor_action_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(5291);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6264);
+/* harmony import */ var _outputs_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(7729);
+/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(8855);
+/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8463);
 var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_1__, _summary_js__WEBPACK_IMPORTED_MODULE_3__]);
 ([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _doctor_action_js__WEBPACK_IMPORTED_MODULE_1__, _summary_js__WEBPACK_IMPORTED_MODULE_3__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
 /**
@@ -51,7 +51,78 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 801:
+/***/ 6441:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   W8: () => (/* binding */ noteSpecial),
+/* harmony export */   Z8: () => (/* binding */ specialFilesWarning),
+/* harmony export */   p9: () => (/* binding */ specialFiles)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6264);
+
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Counts `e` (at `rel`) in `found` when it is a FIFO, socket or device. */
+function noteSpecial(found, e, rel) {
+    const k = kind(e);
+    if (!k)
+        return;
+    found.count++;
+    if (found.names.length < KEEP)
+        found.names.push(`${k} ${JSON.stringify(rel)}`);
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readdirSync)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else
+                noteSpecial(found, e, p);
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${(0,_format_js__WEBPACK_IMPORTED_MODULE_2__/* .plural */ .LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
+
+/***/ }),
+
+/***/ 1676:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -63,19 +134,19 @@ __webpack_require__.d(__webpack_exports__, {
 });
 
 // EXTERNAL MODULE: ./src/errors.ts
-var errors = __webpack_require__(916);
+var errors = __webpack_require__(3916);
 // EXTERNAL MODULE: ./src/format.ts
-var format = __webpack_require__(264);
+var format = __webpack_require__(6264);
 // EXTERNAL MODULE: ./src/history.ts
-var src_history = __webpack_require__(155);
+var src_history = __webpack_require__(8155);
 // EXTERNAL MODULE: ./src/outcome.ts
-var src_outcome = __webpack_require__(671);
+var src_outcome = __webpack_require__(4671);
 // EXTERNAL MODULE: ./src/remote.ts + 1 modules
-var src_remote = __webpack_require__(769);
+var src_remote = __webpack_require__(4769);
 // EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __webpack_require__(975);
+var external_node_util_ = __webpack_require__(7975);
 // EXTERNAL MODULE: ./src/spec.ts
-var spec = __webpack_require__(188);
+var spec = __webpack_require__(6188);
 ;// CONCATENATED MODULE: ./src/cli/parse.ts
 /**
  * The command line, step 1: argv → a command and flag values (node:util parseArgs). The flags
@@ -176,9 +247,9 @@ function parseCli(argv) {
 }
 
 // EXTERNAL MODULE: ./src/quote.ts
-var quote = __webpack_require__(519);
+var quote = __webpack_require__(4519);
 // EXTERNAL MODULE: ./src/remote-lib.ts
-var remote_lib = __webpack_require__(95);
+var remote_lib = __webpack_require__(4095);
 ;// CONCATENATED MODULE: ./src/gate.ts
 /**
  * The gate: `rsync-atomic-deploy-gate`, one POSIX sh file for a key's forced command in
@@ -557,11 +628,11 @@ function renderGate() {
 }
 
 // EXTERNAL MODULE: ./src/hints.ts
-var hints = __webpack_require__(957);
+var hints = __webpack_require__(9957);
 // EXTERNAL MODULE: ./src/untrusted.ts
 var untrusted = __webpack_require__(873);
 // EXTERNAL MODULE: ./src/words.ts
-var src_words = __webpack_require__(846);
+var src_words = __webpack_require__(5846);
 ;// CONCATENATED MODULE: ./src/session.ts
 
 
@@ -1126,63 +1197,10 @@ async function runUnlock(ctx) {
     return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Unlock'));
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __webpack_require__(24);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __webpack_require__(760);
-var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
-;// CONCATENATED MODULE: ./src/build-scan.ts
-
-
-
-const KEEP = 10;
-function kind(e) {
-    if (e.isFIFO())
-        return 'FIFO';
-    if (e.isSocket())
-        return 'socket';
-    if (e.isCharacterDevice())
-        return 'character device';
-    if (e.isBlockDevice())
-        return 'block device';
-    return '';
-}
-/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
-function specialFiles(source) {
-    const found = { count: 0, names: [] };
-    const stack = [''];
-    while (stack.length > 0) {
-        const rel = stack.pop();
-        let entries;
-        try {
-            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
-        }
-        catch {
-            continue; // rsync reports what it cannot read
-        }
-        for (const e of entries) {
-            const p = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isDirectory())
-                stack.push(p);
-            else if (kind(e)) {
-                found.count++;
-                if (found.names.length < KEEP)
-                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
-            }
-        }
-    }
-    return found;
-}
-/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
-function specialFilesWarning(found) {
-    if (found.count === 0)
-        return '';
-    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
-    return `The build holds ${(0,format/* plural */.LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
-}
-
+// EXTERNAL MODULE: ./src/build-scan.ts
+var build_scan = __webpack_require__(6441);
 // EXTERNAL MODULE: ./src/incoming.ts
-var incoming = __webpack_require__(227);
+var incoming = __webpack_require__(4227);
 ;// CONCATENATED MODULE: ./src/deploy-host.ts
 
 
@@ -1241,7 +1259,7 @@ async function manifestVars(run) {
 }
 
 // EXTERNAL MODULE: ./src/keep-assets.ts
-var keep_assets = __webpack_require__(602);
+var keep_assets = __webpack_require__(3602);
 ;// CONCATENATED MODULE: ./src/go-live.ts
 
 
@@ -1457,11 +1475,11 @@ async function afterLostConnection(ctx, run, keepLock, e) {
 }
 
 // EXTERNAL MODULE: ./src/healthcheck.ts
-var healthcheck = __webpack_require__(689);
+var healthcheck = __webpack_require__(6689);
 // EXTERNAL MODULE: external "node:module"
-var external_node_module_ = __webpack_require__(995);
+var external_node_module_ = __webpack_require__(8995);
 // EXTERNAL MODULE: ./src/manifest.ts
-var manifest = __webpack_require__(546);
+var manifest = __webpack_require__(5546);
 ;// CONCATENATED MODULE: ./src/fast-path.ts
 /**
  * The fast path's client side, pure. prepare's reply offers the live release (fast_offer in
@@ -1624,8 +1642,11 @@ function planFast(build, offer) {
     return { send, delta: `${lines.join('\n')}\n`, keptFiles };
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(6760);
+var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
-var proc = __webpack_require__(684);
+var proc = __webpack_require__(7684);
 ;// CONCATENATED MODULE: ./src/rsync.ts
 
 
@@ -1706,7 +1727,7 @@ function runRsync(rsyncPath, plan, opts) {
 }
 
 // EXTERNAL MODULE: ./src/ssh.ts + 3 modules
-var ssh = __webpack_require__(60);
+var ssh = __webpack_require__(8679);
 ;// CONCATENATED MODULE: ./src/upload-rsync.ts
 /**
  * The upload's rsync: what it is told, its progress, its result checked. And the fast path's
@@ -2174,9 +2195,9 @@ async function stage(ctx, run) {
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __webpack_require__(455);
+var promises_ = __webpack_require__(1455);
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __webpack_require__(161);
+var external_node_os_ = __webpack_require__(8161);
 var external_node_os_default = /*#__PURE__*/__webpack_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./src/release-manifest.ts
 
@@ -2230,7 +2251,9 @@ async function rsyncSelection(s, rsyncPath, signal) {
     }
 }
 /** The manifest of the build; the error says why there is none (the deploy goes on without). */
-async function buildReleaseManifest(s, rsyncPath, signal) {
+async function buildReleaseManifest(s, rsyncPath, signal, 
+/** Told the FIFOs, sockets and devices of the build that the walk meets. */
+special) {
     const chmod = chmodSpec(s.chmod);
     const umask = (0,manifest/* currentUmask */.zF)();
     const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
@@ -2240,6 +2263,7 @@ async function buildReleaseManifest(s, rsyncPath, signal) {
         umask,
         keep: selected ? (p) => selected.has(p) : undefined,
         signal,
+        special,
     });
     const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
     const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
@@ -2552,11 +2576,15 @@ async function deployRuns(ctx, runs) {
     if (s.command === 'deploy' || s.command === 'upload') {
         // Read and hashed while the connections open and the servers prepare (each host's plan waits
         // for it); started after this turn, so the first ssh is spawned before the build is walked.
-        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
-            const warning = specialFilesWarning(specialFiles(s.source));
+        const manifest = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+            // The walk that hashes the build counts its special files; one that did not finish, or
+            // never began (a build without a manifest), leaves them to a walk of their own.
+            const special = { count: 0, names: [] };
+            const m = await buildReleaseManifest(s, ctx.rsyncPath, ctx.signal, special).catch((e) => e instanceof Error ? e : new Error(String(e)));
+            const warning = (0,build_scan/* specialFilesWarning */.Z8)(m instanceof Error ? (0,build_scan/* specialFiles */.p9)(s.source) : special);
             if (warning)
                 ctx.reporter.warning(warning);
-            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
+            return m;
         });
         for (const r of runs)
             r.manifest = manifest;
@@ -2674,7 +2702,7 @@ async function deployRuns(ctx, runs) {
 }
 
 // EXTERNAL MODULE: ./src/runner-platform.ts
-var runner_platform = __webpack_require__(5);
+var runner_platform = __webpack_require__(9005);
 ;// CONCATENATED MODULE: ./src/doctor.ts
 /**
  * command: doctor. Connects to every host and checks what a deploy needs, changing nothing there:
@@ -2964,7 +2992,7 @@ async function runDoctor(core) {
 }
 
 // EXTERNAL MODULE: ./src/verify.ts
-var verify = __webpack_require__(538);
+var verify = __webpack_require__(5538);
 ;// CONCATENATED MODULE: ./src/verify-command.ts
 
 
@@ -3093,15 +3121,15 @@ async function dispatch(c) {
 
 /***/ }),
 
-/***/ 291:
+/***/ 5291:
 /***/ ((module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   u: () => (/* binding */ reportDoctor)
 /* harmony export */ });
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(938);
-/* harmony import */ var _doctor_render_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(849);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1938);
+/* harmony import */ var _doctor_render_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(5849);
 var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
 _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
 
@@ -3124,7 +3152,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 849:
+/***/ 5849:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -3185,7 +3213,7 @@ function doctorMarkdown(report) {
 
 /***/ }),
 
-/***/ 546:
+/***/ 5546:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -3205,12 +3233,11 @@ function doctorMarkdown(report) {
 /* harmony export */   zF: () => (/* binding */ currentUmask)
 /* harmony export */ });
 /* unused harmony exports escapePath, sortEntries, pathProblem, sameEntry */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__webpack_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _build_scan_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6441);
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
  * release, with the modes the server will have, and its digest (`release-digest`).
@@ -3476,6 +3503,14 @@ function applyChmod(mode, isDir, clauses) {
     }
     return m & 0o7777;
 }
+/** Throws for the first name in `dir` that is not UTF-8 (the manifest is text: the caller falls back). */
+function notUtf8(dir, rel) {
+    for (const raw of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer' })) {
+        const name = raw.toString('utf8');
+        if (!Buffer.from(name, 'utf8').equals(raw))
+            throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
+    }
+}
 /** The umask of this process, which rsync (started by it) inherits. */
 function currentUmask() {
     const old = process.umask(0o022);
@@ -3543,6 +3578,8 @@ async function buildManifest(root, opts) {
         throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`);
     const entries = [];
     const files = [];
+    // Each file's full path, beside files[] (built once: no path.join per file, which normalises).
+    const fulls = [];
     const link = (full, p) => {
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
             .update((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readlinkSync)(full, { encoding: 'buffer' }))
@@ -3551,14 +3588,17 @@ async function buildManifest(root, opts) {
     };
     const walk = (dir, rel) => {
         // The entry types from the directory itself (d_type): no lstat of each file; its mode and
-        // size come from the descriptor it is hashed through.
-        for (const d of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer', withFileTypes: true })) {
-            const raw = d.name;
-            const name = raw.toString('utf8');
-            if (!Buffer.from(name, 'utf8').equals(raw))
-                throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
+        // size come from the descriptor it is hashed through. Names as strings: a byte that is not
+        // UTF-8 decodes to U+FFFD, so only a directory with one is read again as bytes to tell a
+        // real U+FFFD from a name the manifest cannot hold (no Buffer a name otherwise).
+        const list = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { withFileTypes: true });
+        for (const d of list)
+            if (d.name.includes('\uFFFD'))
+                notUtf8(dir, rel);
+        for (const d of list) {
+            const name = d.name;
             const p = rel ? `${rel}/${name}` : name;
-            const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, name);
+            const full = `${dir}/${name}`;
             const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
             if (kind.isDirectory()) {
                 if (opts.keep && !opts.keep(p, true))
@@ -3573,21 +3613,27 @@ async function buildManifest(root, opts) {
                 const e = { type: 'f', mode: 0, size: 0, hash: '', path: p };
                 entries.push(e);
                 files.push(e);
+                fulls.push(full);
             }
             else if (kind.isSymbolicLink()) {
                 if (opts.keep && !opts.keep(p, false))
                     continue;
                 link(full, p);
             }
+            else if (opts.special) {
+                // Neither file, directory nor link: rsync skips it (no --specials or --devices).
+                (0,_build_scan_js__WEBPACK_IMPORTED_MODULE_2__/* .noteSpecial */ .W8)(opts.special, kind, p);
+            }
         }
     };
-    walk(root, '');
+    // (A root named with a trailing slash would give "a//b" paths: the same files, other text.)
+    walk(root.replace(/\/+$/, '') || '/', '');
     // One thread: a second one took as long on 2 cores (10,000 and 50,000 files) and half as much
     // CPU again, which the server's side of a deploy to the same machine then lacks.
     const results = [];
     const buf = Buffer.allocUnsafe(CHUNK);
     for (let i = 0; i < files.length; i++) {
-        results.push(hashFile(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, files[i].path), buf));
+        results.push(hashFile(fulls[i], buf));
         if (i % BATCH === BATCH - 1)
             await yieldToLoop();
         if (opts.signal?.aborted)
@@ -3595,7 +3641,7 @@ async function buildManifest(root, opts) {
     }
     for (let i = 0; i < files.length; i++) {
         const e = files[i];
-        const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, e.path);
+        const full = fulls[i];
         const got = results[i];
         if (got)
             Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash });
@@ -3614,7 +3660,7 @@ async function buildManifest(root, opts) {
 
 /***/ }),
 
-/***/ 729:
+/***/ 7729:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -3687,7 +3733,7 @@ function actionOutputs(outcome) {
 
 /***/ }),
 
-/***/ 855:
+/***/ 8855:
 /***/ ((module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
@@ -3697,13 +3743,13 @@ __webpack_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */   lZ: () => (/* binding */ wayBack)
 /* harmony export */ });
 /* unused harmony exports liveNow, cell, htmlTable, resultWord, HOST_DETAILS, hostDetails, releasesHtml, actionRollbackHint, summaryHtml */
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(938);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(264);
-/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(155);
-/* harmony import */ var _keep_assets_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(602);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(188);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1938);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6264);
+/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(8155);
+/* harmony import */ var _keep_assets_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3602);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(6188);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(873);
-/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(463);
+/* harmony import */ var _verify_render_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(8463);
 var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__]);
 _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
 /**
@@ -3913,14 +3959,14 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 463:
+/***/ 8463:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   B: () => (/* binding */ verifyText)
 /* harmony export */ });
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(873);
-/* harmony import */ var _verify_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(538);
+/* harmony import */ var _verify_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(5538);
 
 
 const PLAIN = { green: (s) => s, red: (s) => s, bold: (s) => s };
@@ -3953,7 +3999,7 @@ function verifyText(outcome, paint = PLAIN) {
 
 /***/ }),
 
-/***/ 538:
+/***/ 5538:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -3966,10 +4012,10 @@ function verifyText(outcome, paint = PLAIN) {
 /* harmony export */   yF: () => (/* binding */ VerifyReplyError)
 /* harmony export */ });
 /* unused harmony exports DIGEST_RE, parseLinks, parseTree, parseSums, parseKept, shownPath, sharedLinkTarget, differenceOf, actualTree, loggedDigest, SHOWN_DIFFERENCES, differenceLine */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(546);
-/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(769);
+/* harmony import */ var _manifest_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(5546);
+/* harmony import */ var _remote_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(4769);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(873);
 /**
  * command: verify, the pure part: what the server sent (remote.ts VERIFY: the release's tree, the

@@ -2,7 +2,7 @@ export const id = 769;
 export const ids = [769];
 export const modules = {
 
-/***/ 95:
+/***/ 4095:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -691,7 +691,7 @@ kept_forget() { [ -L "$D/kept" ] || rm -f -- "$D/kept/$1"; }
 
 /***/ }),
 
-/***/ 769:
+/***/ 4769:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -712,9 +712,9 @@ __webpack_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: RUN, SCRIPTS, SERVER_LIB, VAR_RULES, wireText
 
 // EXTERNAL MODULE: ./src/quote.ts
-var quote = __webpack_require__(519);
+var quote = __webpack_require__(4519);
 // EXTERNAL MODULE: ./src/remote-lib.ts
-var remote_lib = __webpack_require__(95);
+var remote_lib = __webpack_require__(4095);
 ;// CONCATENATED MODULE: ./src/remote-manifest.ts
 
 /**
@@ -1433,7 +1433,7 @@ fast_finish() {
 `;
 
 // EXTERNAL MODULE: ./src/reply.ts
-var reply = __webpack_require__(279);
+var reply = __webpack_require__(6279);
 ;// CONCATENATED MODULE: ./src/remote.ts
 
 

@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 938:
+/***/ 1938:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
@@ -19,12 +19,12 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */   z: () => (/* binding */ summary)
 /* harmony export */ });
 /* unused harmony exports setOutput, error */
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(635);
-/* harmony import */ var _node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(63);
-/* harmony import */ var _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(170);
-/* harmony import */ var _node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(679);
+/* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9635);
+/* harmony import */ var _node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7063);
+/* harmony import */ var _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1170);
+/* harmony import */ var _node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4679);
 /**
  * The parts of @actions/core this action uses, built on @actions/core's own modules (the workflow
  * command and file command encoders, the job summary). Its index module also loads an HTTP client
@@ -155,7 +155,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 204:
+/***/ 8204:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -191,7 +191,7 @@ function childEnv(env, opts = {}) {
 
 /***/ }),
 
-/***/ 916:
+/***/ 3916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -225,7 +225,7 @@ class InputError extends DeployError {
 
 /***/ }),
 
-/***/ 264:
+/***/ 6264:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -379,7 +379,7 @@ function releaseLines(releases) {
 
 /***/ }),
 
-/***/ 689:
+/***/ 6689:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -387,8 +387,8 @@ function releaseLines(releases) {
 /* harmony export */   yP: () => (/* binding */ maskUrl)
 /* harmony export */ });
 /* unused harmony exports healthRequest, sameHost */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(264);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6264);
 
 
 /**
@@ -521,7 +521,7 @@ async function healthcheck(rawUrl, opts) {
 
 /***/ }),
 
-/***/ 957:
+/***/ 9957:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -533,9 +533,9 @@ async function healthcheck(rawUrl, opts) {
 /* harmony export */   yj: () => (/* binding */ remoteErrorHint)
 /* harmony export */ });
 /* unused harmony export shellFamily */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
-/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(519);
-/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(846);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
+/* harmony import */ var _quote_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4519);
+/* harmony import */ var _words_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5846);
 
 
 
@@ -770,7 +770,7 @@ function loginShellFailure(ctx) {
 
 /***/ }),
 
-/***/ 155:
+/***/ 8155:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -784,7 +784,7 @@ function loginShellFailure(ctx) {
 /* harmony export */   tH: () => (/* binding */ listReleases)
 /* harmony export */ });
 /* unused harmony exports parseLog, checkLogLine */
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(264);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6264);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(873);
 /**
  * The release history, read from `.deploy/log` (one JSON object a line). What was live before,
@@ -983,7 +983,7 @@ function releasesToPrune(log, existing, live, keep) {
 
 /***/ }),
 
-/***/ 227:
+/***/ 4227:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -1006,13 +1006,13 @@ function stagedName(releaseId) {
 
 /***/ }),
 
-/***/ 407:
+/***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(938);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(730);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(462);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1938);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1730);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__]);
 ([_actions_core_js__WEBPACK_IMPORTED_MODULE_0__, _main_js__WEBPACK_IMPORTED_MODULE_1__] = __webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__);
 
@@ -1021,7 +1021,7 @@ var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_act
 // One bundle for both steps (action.yml: main and post): the main step saves IsPost.
 if (_actions_core_js__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .State */ .U.IsPost) === 'true') {
     // Its own chunk: the main step never loads it.
-    const { post } = await Promise.all(/* import() */[__nccwpck_require__.e(769), __nccwpck_require__.e(661)]).then(__nccwpck_require__.bind(__nccwpck_require__, 661));
+    const { post } = await Promise.all(/* import() */[__nccwpck_require__.e(769), __nccwpck_require__.e(661)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6661));
     await post();
 }
 else {
@@ -1033,7 +1033,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 396:
+/***/ 5396:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1045,16 +1045,16 @@ __nccwpck_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: DEFAULT_CHMOD, PRIVATE_DIR_PARENT, RELEASE_ID_RE, defaultReleaseId, hasAnyFile, holdsPrivateDir, parseExpectedDigest, parseReleaseId, parseTarget, runMeta, systemDirectory
 
 // EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(598);
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(24);
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(760);
+var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(916);
+var errors = __nccwpck_require__(3916);
 // EXTERNAL MODULE: ./src/healthcheck.ts
-var healthcheck = __nccwpck_require__(689);
+var healthcheck = __nccwpck_require__(6689);
 ;// CONCATENATED MODULE: ./src/hosts.ts
 
 const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
@@ -1133,20 +1133,20 @@ function splitList(value) {
 }
 
 // EXTERNAL MODULE: ./src/keep-assets.ts
-var keep_assets = __nccwpck_require__(602);
+var keep_assets = __nccwpck_require__(3602);
 // EXTERNAL MODULE: ./src/key.ts
-var src_key = __nccwpck_require__(232);
+var src_key = __nccwpck_require__(7232);
 // EXTERNAL MODULE: ./src/knownhosts.ts
-var knownhosts = __nccwpck_require__(41);
+var knownhosts = __nccwpck_require__(4041);
 // EXTERNAL MODULE: ./src/spec.ts
-var spec = __nccwpck_require__(188);
+var spec = __nccwpck_require__(6188);
 ;// CONCATENATED MODULE: ./src/settings.ts
 
 /** In the order the help and messages list them (spec.ts says what each one does). */
 const COMMANDS = Object.keys(spec/* COMMAND_SPECS */.fH);
 
 // EXTERNAL MODULE: ./src/words.ts
-var words = __nccwpck_require__(846);
+var words = __nccwpck_require__(5846);
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -1541,7 +1541,7 @@ function parseExpectedDigest(value) {
 
 /***/ }),
 
-/***/ 602:
+/***/ 3602:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -1553,14 +1553,14 @@ function parseExpectedDigest(value) {
 /* harmony export */   qT: () => (/* binding */ keepSources)
 /* harmony export */ });
 /* unused harmony exports MAX_PATTERNS, findPathPattern, countMissing */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(916);
-/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(264);
-/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(155);
-/* harmony import */ var _reply_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(279);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6264);
+/* harmony import */ var _history_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8155);
+/* harmony import */ var _reply_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6279);
 /**
  * keep-assets: files of the last releases that match the patterns and that the new build lacks are
  * hard-linked into the new release before it goes live, so a page loaded just before a switch still
@@ -1700,14 +1700,14 @@ async function dryRunKept(ctx, run) {
 
 /***/ }),
 
-/***/ 232:
+/***/ 7232:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   _: () => (/* binding */ secretLines),
 /* harmony export */   l: () => (/* binding */ normalizeKey)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
 
 const FIX_PRIVATE = 'Store the whole private key (the file without .pub, from "-----BEGIN OPENSSH PRIVATE KEY-----" to "-----END …-----") in a secret and pass it as key: ${{ secrets.DEPLOY_KEY }}.';
 /**
@@ -1754,7 +1754,7 @@ function secretLines(key) {
 
 /***/ }),
 
-/***/ 41:
+/***/ 4041:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -1762,7 +1762,7 @@ function secretLines(key) {
 /* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
 /* harmony export */   vS: () => (/* binding */ renderKnownHosts)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
 
 const KEY_TYPE_RE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(-cert-v01@openssh\.com)?$/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -1855,23 +1855,23 @@ exit 0
 
 /***/ }),
 
-/***/ 730:
+/***/ 1730:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(938);
-/* harmony import */ var _incoming_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(227);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(396);
-/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(232);
-/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(671);
-/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(530);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(188);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(462);
+/* harmony import */ var _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1938);
+/* harmony import */ var _incoming_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(4227);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5396);
+/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7232);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4671);
+/* harmony import */ var _run_command_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2530);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6188);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2462);
 /* harmony import */ var _untrusted_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(873);
 var __webpack_async_dependencies__ = __webpack_handle_async_dependencies__([_actions_core_js__WEBPACK_IMPORTED_MODULE_1__]);
 _actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = (__webpack_async_dependencies__.then ? (await __webpack_async_dependencies__)() : __webpack_async_dependencies__)[0];
@@ -1923,7 +1923,7 @@ function maskSecrets(settings) {
     }
     catch { }
 }
-const report = () => Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 56));
+const report = () => Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1056));
 /** The main step: inputs → command → outputs and summary (action-report.ts). The only caller of setFailed. */
 async function run() {
     // rsync --version runs while the inputs are read (nothing connects before it is done).
@@ -1983,7 +1983,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 671:
+/***/ 4671:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -1996,7 +1996,7 @@ __webpack_async_result__();
 /* harmony export */   mE: () => (/* binding */ blankResult),
 /* harmony export */   pH: () => (/* binding */ toDeployError)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
 
 function toDeployError(err) {
     if (err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .DeployError */ .s)
@@ -2083,7 +2083,7 @@ function noHostSwitched(failures, total) {
 
 /***/ }),
 
-/***/ 684:
+/***/ 7684:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2095,7 +2095,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: ./src/env.ts
-var env = __nccwpck_require__(204);
+var env = __nccwpck_require__(8204);
 ;// CONCATENATED MODULE: ./src/proc.ts
 
 
@@ -2187,7 +2187,7 @@ function run(file, args, opts = {}) {
 
 /***/ }),
 
-/***/ 519:
+/***/ 4519:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -2248,7 +2248,7 @@ const WIRE_END = ': rad-values-end';
 
 /***/ }),
 
-/***/ 279:
+/***/ 6279:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -2308,7 +2308,7 @@ function all(reply, key) {
 
 /***/ }),
 
-/***/ 530:
+/***/ 2530:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -2316,13 +2316,13 @@ function all(reply, key) {
 /* harmony export */   kT: () => (/* binding */ checkRsync)
 /* harmony export */ });
 /* unused harmony exports sshOptions, GIVE_UP_GRACE_MS */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(916);
-/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(671);
-/* harmony import */ var _runner_platform_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(188);
-/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(60);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
+/* harmony import */ var _outcome_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4671);
+/* harmony import */ var _runner_platform_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9005);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6188);
+/* harmony import */ var _ssh_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8679);
 
 
 
@@ -2404,7 +2404,7 @@ async function runCommand(settings, opts) {
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
         const [{ dispatch }] = await Promise.all([
-            Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 801)),
+            Promise.all(/* import() | commands */[__nccwpck_require__.e(769), __nccwpck_require__.e(217)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1676)),
             opts.preload?.(),
         ]);
         outcome = await dispatch({
@@ -2447,7 +2447,7 @@ async function runCommand(settings, opts) {
 
 /***/ }),
 
-/***/ 5:
+/***/ 9005:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -2458,12 +2458,12 @@ async function runCommand(settings, opts) {
 /* harmony export */   Zz: () => (/* binding */ findRsync)
 /* harmony export */ });
 /* unused harmony exports MIN_RSYNC, MAC_RSYNC_CANDIDATES, rsyncProblem, noRsyncError, rsyncCandidates */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(916);
-/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(684);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/* harmony import */ var _proc_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7684);
 
 
 
@@ -2606,7 +2606,7 @@ async function rsyncVersionText(p) {
 
 /***/ }),
 
-/***/ 188:
+/***/ 6188:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -3002,7 +3002,7 @@ function defaultOf(name) {
 
 /***/ }),
 
-/***/ 60:
+/***/ 8679:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -3016,22 +3016,22 @@ __nccwpck_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, ownHostArgs, removeOrphanDirs, renderSshConfig, userConfigProblem
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(24);
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(455);
+var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(161);
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(760);
+var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/env.ts
-var src_env = __nccwpck_require__(204);
+var src_env = __nccwpck_require__(8204);
 // EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(916);
+var errors = __nccwpck_require__(3916);
 // EXTERNAL MODULE: ./src/hints.ts
-var hints = __nccwpck_require__(957);
+var hints = __nccwpck_require__(9957);
 // EXTERNAL MODULE: ./src/knownhosts.ts
-var knownhosts = __nccwpck_require__(41);
+var knownhosts = __nccwpck_require__(4041);
 ;// CONCATENATED MODULE: external "node:net"
 const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
@@ -3145,7 +3145,7 @@ async function terminateMaster(socketPath, timeoutMs) {
 }
 
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
-var proc = __nccwpck_require__(684);
+var proc = __nccwpck_require__(7684);
 ;// CONCATENATED MODULE: ./src/ssh-facts.ts
 
 
@@ -3730,7 +3730,7 @@ async function removeOrphanDirs(sshPath = 'ssh', tmp = '/tmp') {
 
 /***/ }),
 
-/***/ 462:
+/***/ 2462:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -3871,7 +3871,7 @@ function shownLine(line, dropped) {
 
 /***/ }),
 
-/***/ 846:
+/***/ 5846:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -3885,56 +3885,56 @@ const ACTION_WORDS = {
 
 /***/ }),
 
-/***/ 896:
+/***/ 9896:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
-/***/ 598:
+/***/ 7598:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 
 /***/ }),
 
-/***/ 24:
+/***/ 3024:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
-/***/ 455:
+/***/ 1455:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 
 /***/ }),
 
-/***/ 995:
+/***/ 8995:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 
 /***/ }),
 
-/***/ 161:
+/***/ 8161:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 
-/***/ 760:
+/***/ 6760:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
-/***/ 975:
+/***/ 7975:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
@@ -3948,7 +3948,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 
 /***/ }),
 
-/***/ 635:
+/***/ 9635:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -3956,7 +3956,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 /* harmony export */   s: () => (/* binding */ issue)
 /* harmony export */ });
 /* harmony import */ var os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(857);
-/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(679);
+/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4679);
 
 
 /**
@@ -4051,7 +4051,7 @@ function escapeProperty(s) {
 
 /***/ }),
 
-/***/ 63:
+/***/ 7063:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -4064,11 +4064,11 @@ __nccwpck_require__.d(__webpack_exports__, {
 ;// CONCATENATED MODULE: external "crypto"
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 // EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(896);
+var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/utils.js
-var utils = __nccwpck_require__(679);
+var utils = __nccwpck_require__(4679);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -4107,7 +4107,7 @@ function prepareKeyValueMessage(key, value) {
 
 /***/ }),
 
-/***/ 170:
+/***/ 1170:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -4115,7 +4115,7 @@ function prepareKeyValueMessage(key, value) {
 /* harmony export */ });
 /* unused harmony exports SUMMARY_ENV_VAR, SUMMARY_DOCS_URL, markdownSummary */
 /* harmony import */ var os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(857);
-/* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(896);
+/* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9896);
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -4399,7 +4399,7 @@ const summary = _summary;
 
 /***/ }),
 
-/***/ 679:
+/***/ 4679:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -4682,6 +4682,6 @@ function toCommandProperties(annotationProperties) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(407);
+/******/ var __webpack_exports__ = __nccwpck_require__(9407);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

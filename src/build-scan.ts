@@ -16,12 +16,23 @@ export interface SpecialFiles {
 
 const KEEP = 10
 
-function kind(e: Dirent): string {
+/** What readdir or lstat says of an entry. */
+type Kind = Pick<Dirent, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>
+
+function kind(e: Kind): string {
   if (e.isFIFO()) return 'FIFO'
   if (e.isSocket()) return 'socket'
   if (e.isCharacterDevice()) return 'character device'
   if (e.isBlockDevice()) return 'block device'
   return ''
+}
+
+/** Counts `e` (at `rel`) in `found` when it is a FIFO, socket or device. */
+export function noteSpecial(found: SpecialFiles, e: Kind, rel: string): void {
+  const k = kind(e)
+  if (!k) return
+  found.count++
+  if (found.names.length < KEEP) found.names.push(`${k} ${JSON.stringify(rel)}`)
 }
 
 /** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
@@ -39,10 +50,7 @@ export function specialFiles(source: string): SpecialFiles {
     for (const e of entries) {
       const p = rel ? `${rel}/${e.name}` : e.name
       if (e.isDirectory()) stack.push(p)
-      else if (kind(e)) {
-        found.count++
-        if (found.names.length < KEEP) found.names.push(`${kind(e)} ${JSON.stringify(p)}`)
-      }
+      else noteSpecial(found, e, p)
     }
   }
   return found

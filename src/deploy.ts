@@ -1,4 +1,4 @@
-import { specialFiles, specialFilesWarning } from './build-scan.js'
+import { type SpecialFiles, specialFiles, specialFilesWarning } from './build-scan.js'
 import { type DeployHost, deployHosts, stagedName } from './deploy-host.js'
 import { DeployError } from './errors.js'
 import { afterSwitch, publishAndSwitch, recover, revert, serving, switchHost } from './go-live.js'
@@ -137,12 +137,16 @@ async function deployRuns(ctx: RunContext, runs: DeployHost[]): Promise<DeployOu
   if (s.command === 'deploy' || s.command === 'upload') {
     // Read and hashed while the connections open and the servers prepare (each host's plan waits
     // for it); started after this turn, so the first ssh is spawned before the build is walked.
-    const manifest = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const warning = specialFilesWarning(specialFiles(s.source))
-      if (warning) ctx.reporter.warning(warning)
-      return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e: unknown) =>
+    const manifest = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      // The walk that hashes the build counts its special files; one that did not finish, or
+      // never began (a build without a manifest), leaves them to a walk of their own.
+      const special: SpecialFiles = { count: 0, names: [] }
+      const m = await buildReleaseManifest(s, ctx.rsyncPath, ctx.signal, special).catch((e: unknown) =>
         e instanceof Error ? e : new Error(String(e)),
       )
+      const warning = specialFilesWarning(m instanceof Error ? specialFiles(s.source) : special)
+      if (warning) ctx.reporter.warning(warning)
+      return m
     })
     for (const r of runs) r.manifest = manifest
   }

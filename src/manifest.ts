@@ -17,7 +17,7 @@ import {
   readlinkSync,
   readSync,
 } from 'node:fs'
-import path from 'node:path'
+import { noteSpecial, type SpecialFiles } from './build-scan.js'
 
 export type EntryType = 'f' | 'l' | 'd'
 
@@ -307,6 +307,17 @@ export interface BuildOptions {
   keep?: (relPath: string, isDir: boolean) => boolean
   /** Stops the hashing (a cancel or the step's timeout). */
   signal?: AbortSignal
+  /** Told the FIFOs, sockets and devices the walk meets (not in the manifest: rsync skips them). */
+  special?: SpecialFiles
+}
+
+/** Throws for the first name in `dir` that is not UTF-8 (the manifest is text: the caller falls back). */
+function notUtf8(dir: string, rel: string): void {
+  for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+    const name = raw.toString('utf8')
+    if (!Buffer.from(name, 'utf8').equals(raw))
+      throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`)
+  }
 }
 
 /** The umask of this process, which rsync (started by it) inherits. */
@@ -376,6 +387,8 @@ export async function buildManifest(root: string, opts: BuildOptions): Promise<E
   if (!clauses) throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`)
   const entries: Entry[] = []
   const files: Entry[] = []
+  // Each file's full path, beside files[] (built once: no path.join per file, which normalises).
+  const fulls: string[] = []
   const link = (full: string, p: string) => {
     const hash = createHash('sha256')
       .update(readlinkSync(full, { encoding: 'buffer' }))
@@ -384,14 +397,15 @@ export async function buildManifest(root: string, opts: BuildOptions): Promise<E
   }
   const walk = (dir: string, rel: string): void => {
     // The entry types from the directory itself (d_type): no lstat of each file; its mode and
-    // size come from the descriptor it is hashed through.
-    for (const d of readdirSync(dir, { encoding: 'buffer', withFileTypes: true })) {
-      const raw = d.name as unknown as Buffer
-      const name = raw.toString('utf8')
-      if (!Buffer.from(name, 'utf8').equals(raw))
-        throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`)
+    // size come from the descriptor it is hashed through. Names as strings: a byte that is not
+    // UTF-8 decodes to U+FFFD, so only a directory with one is read again as bytes to tell a
+    // real U+FFFD from a name the manifest cannot hold (no Buffer a name otherwise).
+    const list = readdirSync(dir, { withFileTypes: true })
+    for (const d of list) if (d.name.includes('\uFFFD')) notUtf8(dir, rel)
+    for (const d of list) {
+      const name = d.name
       const p = rel ? `${rel}/${name}` : name
-      const full = path.join(dir, name)
+      const full = `${dir}/${name}`
       const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : lstatSync(full)
       if (kind.isDirectory()) {
         if (opts.keep && !opts.keep(p, true)) continue
@@ -403,25 +417,30 @@ export async function buildManifest(root: string, opts: BuildOptions): Promise<E
         const e: Entry = { type: 'f', mode: 0, size: 0, hash: '', path: p }
         entries.push(e)
         files.push(e)
+        fulls.push(full)
       } else if (kind.isSymbolicLink()) {
         if (opts.keep && !opts.keep(p, false)) continue
         link(full, p)
+      } else if (opts.special) {
+        // Neither file, directory nor link: rsync skips it (no --specials or --devices).
+        noteSpecial(opts.special, kind, p)
       }
     }
   }
-  walk(root, '')
+  // (A root named with a trailing slash would give "a//b" paths: the same files, other text.)
+  walk(root.replace(/\/+$/, '') || '/', '')
   // One thread: a second one took as long on 2 cores (10,000 and 50,000 files) and half as much
   // CPU again, which the server's side of a deploy to the same machine then lacks.
   const results: (Hashed | undefined)[] = []
   const buf = Buffer.allocUnsafe(CHUNK)
   for (let i = 0; i < files.length; i++) {
-    results.push(hashFile(path.join(root, (files[i] as Entry).path), buf))
+    results.push(hashFile(fulls[i] as string, buf))
     if (i % BATCH === BATCH - 1) await yieldToLoop()
     if (opts.signal?.aborted) throw new ManifestError('cancelled')
   }
   for (let i = 0; i < files.length; i++) {
     const e = files[i] as Entry
-    const full = path.join(root, e.path)
+    const full = fulls[i] as string
     const got = results[i]
     if (got) Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash })
     else {

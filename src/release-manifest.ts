@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import type { SpecialFiles } from './build-scan.js'
 import {
   applyChmod,
   buildManifest,
@@ -74,6 +75,8 @@ export async function buildReleaseManifest(
   s: Settings,
   rsyncPath: string,
   signal?: AbortSignal,
+  /** Told the FIFOs, sockets and devices of the build that the walk meets. */
+  special?: SpecialFiles,
 ): Promise<BuildManifest> {
   const chmod = chmodSpec(s.chmod)
   const umask = currentUmask()
@@ -84,6 +87,7 @@ export async function buildReleaseManifest(
     umask,
     keep: selected ? (p) => selected.has(p) : undefined,
     signal,
+    special,
   })
   const clauses = parseChmod(chmod, umask) ?? []
   const root = applyChmod((await stat(s.source)).mode, true, clauses)

@@ -2,7 +2,7 @@ export const id = 217;
 export const ids = [217];
 export const modules = {
 
-/***/ 536:
+/***/ 353:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -595,61 +595,8 @@ async function runUnlock(ctx) {
     return outcome(hosts, [], (0,src_outcome/* fleetFailure */.BV)(failures, hosts.length, 'Unlock'));
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __webpack_require__(24);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __webpack_require__(760);
-var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
-;// CONCATENATED MODULE: ./src/build-scan.ts
-
-
-
-const KEEP = 10;
-function kind(e) {
-    if (e.isFIFO())
-        return 'FIFO';
-    if (e.isSocket())
-        return 'socket';
-    if (e.isCharacterDevice())
-        return 'character device';
-    if (e.isBlockDevice())
-        return 'block device';
-    return '';
-}
-/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
-function specialFiles(source) {
-    const found = { count: 0, names: [] };
-    const stack = [''];
-    while (stack.length > 0) {
-        const rel = stack.pop();
-        let entries;
-        try {
-            entries = (0,external_node_fs_.readdirSync)(external_node_path_default().join(source, rel), { withFileTypes: true });
-        }
-        catch {
-            continue; // rsync reports what it cannot read
-        }
-        for (const e of entries) {
-            const p = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isDirectory())
-                stack.push(p);
-            else if (kind(e)) {
-                found.count++;
-                if (found.names.length < KEEP)
-                    found.names.push(`${kind(e)} ${JSON.stringify(p)}`);
-            }
-        }
-    }
-    return found;
-}
-/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
-function specialFilesWarning(found) {
-    if (found.count === 0)
-        return '';
-    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
-    return `The build holds ${(0,format/* plural */.LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
-}
-
+// EXTERNAL MODULE: ./src/build-scan.ts
+var build_scan = __webpack_require__(441);
 ;// CONCATENATED MODULE: ./src/incoming.ts
 /**
  * The names of an attempt's upload in .deploy/incoming: here rather than in deploy-host.ts, so the
@@ -1105,6 +1052,9 @@ function planFast(build, offer) {
     return { send, delta: `${lines.join('\n')}\n`, keptFiles };
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(760);
+var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/proc.ts + 1 modules
 var proc = __webpack_require__(684);
 ;// CONCATENATED MODULE: ./src/rsync.ts
@@ -1711,7 +1661,9 @@ async function rsyncSelection(s, rsyncPath, signal) {
     }
 }
 /** The manifest of the build; the error says why there is none (the deploy goes on without). */
-async function buildReleaseManifest(s, rsyncPath, signal) {
+async function buildReleaseManifest(s, rsyncPath, signal, 
+/** Told the FIFOs, sockets and devices of the build that the walk meets. */
+special) {
     const chmod = chmodSpec(s.chmod);
     const umask = (0,manifest/* currentUmask */.zF)();
     const rules = s.exclude.length + s.filter.length + s.shared.length > 0;
@@ -1721,6 +1673,7 @@ async function buildReleaseManifest(s, rsyncPath, signal) {
         umask,
         keep: selected ? (p) => selected.has(p) : undefined,
         signal,
+        special,
     });
     const clauses = (0,manifest/* parseChmod */.VS)(chmod, umask) ?? [];
     const root = (0,manifest/* applyChmod */.qI)((await (0,promises_.stat)(s.source)).mode, true, clauses);
@@ -2033,11 +1986,15 @@ async function deployRuns(ctx, runs) {
     if (s.command === 'deploy' || s.command === 'upload') {
         // Read and hashed while the connections open and the servers prepare (each host's plan waits
         // for it); started after this turn, so the first ssh is spawned before the build is walked.
-        const manifest = new Promise((resolve) => setImmediate(resolve)).then(() => {
-            const warning = specialFilesWarning(specialFiles(s.source));
+        const manifest = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+            // The walk that hashes the build counts its special files; one that did not finish, or
+            // never began (a build without a manifest), leaves them to a walk of their own.
+            const special = { count: 0, names: [] };
+            const m = await buildReleaseManifest(s, ctx.rsyncPath, ctx.signal, special).catch((e) => e instanceof Error ? e : new Error(String(e)));
+            const warning = (0,build_scan/* specialFilesWarning */.Z8)(m instanceof Error ? (0,build_scan/* specialFiles */.p9)(s.source) : special);
             if (warning)
                 ctx.reporter.warning(warning);
-            return buildReleaseManifest(s, ctx.rsyncPath, ctx.signal).catch((e) => e instanceof Error ? e : new Error(String(e)));
+            return m;
         });
         for (const r of runs)
             r.manifest = manifest;

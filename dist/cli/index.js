@@ -2,6 +2,77 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 441:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   W8: () => (/* binding */ noteSpecial),
+/* harmony export */   Z8: () => (/* binding */ specialFilesWarning),
+/* harmony export */   p9: () => (/* binding */ specialFiles)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(24);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(264);
+
+
+
+const KEEP = 10;
+function kind(e) {
+    if (e.isFIFO())
+        return 'FIFO';
+    if (e.isSocket())
+        return 'socket';
+    if (e.isCharacterDevice())
+        return 'character device';
+    if (e.isBlockDevice())
+        return 'block device';
+    return '';
+}
+/** Counts `e` (at `rel`) in `found` when it is a FIFO, socket or device. */
+function noteSpecial(found, e, rel) {
+    const k = kind(e);
+    if (!k)
+        return;
+    found.count++;
+    if (found.names.length < KEEP)
+        found.names.push(`${k} ${JSON.stringify(rel)}`);
+}
+/** Walks `source` (symlinks are not followed) and collects what is neither file, dir nor link. */
+function specialFiles(source) {
+    const found = { count: 0, names: [] };
+    const stack = [''];
+    while (stack.length > 0) {
+        const rel = stack.pop();
+        let entries;
+        try {
+            entries = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readdirSync)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(source, rel), { withFileTypes: true });
+        }
+        catch {
+            continue; // rsync reports what it cannot read
+        }
+        for (const e of entries) {
+            const p = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isDirectory())
+                stack.push(p);
+            else
+                noteSpecial(found, e, p);
+        }
+    }
+    return found;
+}
+/** One bounded warning; names are JSON-quoted, so a name with a newline or escape shows as text. */
+function specialFilesWarning(found) {
+    if (found.count === 0)
+        return '';
+    const more = found.count > found.names.length ? `, and ${found.count - found.names.length} more` : '';
+    return `The build holds ${(0,_format_js__WEBPACK_IMPORTED_MODULE_2__/* .plural */ .LS)(found.count, 'special file')} that are not deployed (rsync skips FIFOs, sockets and devices): ${found.names.join(', ')}${more}. Remove them from the build if they are not meant to be there.`;
+}
+
+
+/***/ }),
+
 /***/ 581:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
@@ -927,7 +998,7 @@ async function runCommand(settings, opts) {
         // The commands themselves load now, while the handshake runs (a chunk of their own: parsing and
         // running it took ~30 ms of every start, before anything could connect).
         const [{ dispatch }] = await Promise.all([
-            __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 536)),
+            __nccwpck_require__.e(/* import() | commands */ 217).then(__nccwpck_require__.bind(__nccwpck_require__, 353)),
             opts.preload?.(),
         ]);
         outcome = await dispatch({
@@ -3839,8 +3910,7 @@ exit 0
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(24);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _build_scan_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(441);
 /**
  * The release manifest (see MANIFEST-SPEC): one line per file, symlink and directory of a
  * release, with the modes the server will have, and its digest (`release-digest`).
@@ -4106,6 +4176,14 @@ function applyChmod(mode, isDir, clauses) {
     }
     return m & 0o7777;
 }
+/** Throws for the first name in `dir` that is not UTF-8 (the manifest is text: the caller falls back). */
+function notUtf8(dir, rel) {
+    for (const raw of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer' })) {
+        const name = raw.toString('utf8');
+        if (!Buffer.from(name, 'utf8').equals(raw))
+            throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
+    }
+}
 /** The umask of this process, which rsync (started by it) inherits. */
 function currentUmask() {
     const old = process.umask(0o022);
@@ -4173,6 +4251,8 @@ async function buildManifest(root, opts) {
         throw new ManifestError(`rsync would refuse --chmod=${opts.chmod}`);
     const entries = [];
     const files = [];
+    // Each file's full path, beside files[] (built once: no path.join per file, which normalises).
+    const fulls = [];
     const link = (full, p) => {
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
             .update((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readlinkSync)(full, { encoding: 'buffer' }))
@@ -4181,14 +4261,17 @@ async function buildManifest(root, opts) {
     };
     const walk = (dir, rel) => {
         // The entry types from the directory itself (d_type): no lstat of each file; its mode and
-        // size come from the descriptor it is hashed through.
-        for (const d of (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { encoding: 'buffer', withFileTypes: true })) {
-            const raw = d.name;
-            const name = raw.toString('utf8');
-            if (!Buffer.from(name, 'utf8').equals(raw))
-                throw new ManifestError(`file name is not UTF-8: ${JSON.stringify(name)} in ${rel || '.'}`);
+        // size come from the descriptor it is hashed through. Names as strings: a byte that is not
+        // UTF-8 decodes to U+FFFD, so only a directory with one is read again as bytes to tell a
+        // real U+FFFD from a name the manifest cannot hold (no Buffer a name otherwise).
+        const list = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync)(dir, { withFileTypes: true });
+        for (const d of list)
+            if (d.name.includes('\uFFFD'))
+                notUtf8(dir, rel);
+        for (const d of list) {
+            const name = d.name;
             const p = rel ? `${rel}/${name}` : name;
-            const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, name);
+            const full = `${dir}/${name}`;
             const kind = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.lstatSync)(full);
             if (kind.isDirectory()) {
                 if (opts.keep && !opts.keep(p, true))
@@ -4203,21 +4286,27 @@ async function buildManifest(root, opts) {
                 const e = { type: 'f', mode: 0, size: 0, hash: '', path: p };
                 entries.push(e);
                 files.push(e);
+                fulls.push(full);
             }
             else if (kind.isSymbolicLink()) {
                 if (opts.keep && !opts.keep(p, false))
                     continue;
                 link(full, p);
             }
+            else if (opts.special) {
+                // Neither file, directory nor link: rsync skips it (no --specials or --devices).
+                (0,_build_scan_js__WEBPACK_IMPORTED_MODULE_2__/* .noteSpecial */ .W8)(opts.special, kind, p);
+            }
         }
     };
-    walk(root, '');
+    // (A root named with a trailing slash would give "a//b" paths: the same files, other text.)
+    walk(root.replace(/\/+$/, '') || '/', '');
     // One thread: a second one took as long on 2 cores (10,000 and 50,000 files) and half as much
     // CPU again, which the server's side of a deploy to the same machine then lacks.
     const results = [];
     const buf = Buffer.allocUnsafe(CHUNK);
     for (let i = 0; i < files.length; i++) {
-        results.push(hashFile(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, files[i].path), buf));
+        results.push(hashFile(fulls[i], buf));
         if (i % BATCH === BATCH - 1)
             await yieldToLoop();
         if (opts.signal?.aborted)
@@ -4225,7 +4314,7 @@ async function buildManifest(root, opts) {
     }
     for (let i = 0; i < files.length; i++) {
         const e = files[i];
-        const full = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, e.path);
+        const full = fulls[i];
         const got = results[i];
         if (got)
             Object.assign(e, { mode: applyChmod(got.mode, false, clauses), size: got.size, hash: got.hash });

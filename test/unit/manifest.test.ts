@@ -218,6 +218,21 @@ describe('buildManifest', () => {
       ].join('\n'),
     )
   })
+  it('counts the special files it skips, keeps a name holding U+FFFD, refuses one that is not UTF-8', async () => {
+    const root = tempDir()
+    mkdirSync(path.join(root, 'run'))
+    execFileSync('mkfifo', [path.join(root, 'run/app.fifo'), path.join(root, 'b.fifo')])
+    writeFileSync(path.join(root, 'r\uFFFDsum\u00e9.txt'), 'x')
+    const special = { count: 0, names: [] as string[] }
+    // The root as a user may name it (a trailing slash): the same paths.
+    const got = await buildManifest(`${root}/`, { chmod: '', special })
+    expect(got.map((e) => e.path)).toEqual(['run', 'r\uFFFDsum\u00e9.txt'])
+    expect(special.count).toBe(2)
+    expect([...special.names].sort()).toEqual(['FIFO "b.fifo"', 'FIFO "run/app.fifo"'])
+    // A byte that is not UTF-8 (0xff) beside the real U+FFFD: the manifest cannot hold that name.
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/run/bad`), Buffer.from([0xff])]), 'y')
+    await expect(buildManifest(root, { chmod: '' })).rejects.toThrow(/file name is not UTF-8: .* in run/)
+  })
   it('keeps only what the keep predicate keeps (a dropped directory drops its contents)', async () => {
     const root = tempDir()
     mkdirSync(path.join(root, 'skip/deep'), { recursive: true })
