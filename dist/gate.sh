@@ -1370,7 +1370,11 @@ fast_stop() {
   fi
   FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 }
-fast_offer() {
+# The offer and the link of the copy in one (prepare runs them apart: see fast_send).
+fast_offer() { fast_send "$1" && fast_link; }
+# The offer of the live release $1 (the client plans from it), once the walk has checked it: it
+# returns 1 (nothing begun is left, and "fast ..." says why) when there is none.
+fast_send() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
@@ -1423,12 +1427,17 @@ fast_offer() {
     # (offer_keep), which a small one is not worth (an awk more for every small site); and a kept
     # one that publish finds wrong goes. A second line of $w.src, so a failed write loses only this hint.
     [ -z "$zo" ] || { echo "$zo" >> "$w.src"; } 2>/dev/null || :
-    # The offer is whole: the client plans while the copy ends here.
+    # The offer is whole: the client plans while the copy ends (fast_link).
     say offer-sent
-  else
-    offer=0
-    kill "$cpid" 2>/dev/null
+    return 0
   fi
+  offer=0
+  kill "$cpid" 2>/dev/null
+  fast_link
+}
+# After fast_send: waits for the copy, then takes from it what the client cannot rely on, and
+# says "fast ok" (the upload may begin); returns 1, with nothing of the copy left, when it failed.
+fast_link() {
   wait "$cpid"
   cprc=$?
   # Waited for: no pid to stop any more (it may be another process's soon); the copy is still ours
@@ -1684,6 +1693,7 @@ fast_finish() {
 }
 }
 rad_s_prepare() {
+OFFERED=0
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
 caps_load
 need_swap
@@ -1730,6 +1740,9 @@ if [ -n "$INCOMING" ]; then
   [ "$FAST" = 1 ] && fast_start "$live"
   # The client may start the upload's rsync now (told how many entries the live release has).
   [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
+  # The offer goes as soon as the walk has checked it (the client plans from it, and its rsync
+  # starts once the copy is whole); the rest of prepare runs beside the copy.
+  [ "$FAST" = 1 ] && fast_send "$live" && OFFERED=1
 fi
 report_state
 fs_split "$live"
@@ -1737,7 +1750,7 @@ if [ -n "$left" ]; then
   ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$INCOMING" ]; then
-  if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
+  if [ "$OFFERED" != 1 ] || ! fast_link; then
     fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi

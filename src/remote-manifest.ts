@@ -401,7 +401,11 @@ fast_stop() {
   fi
   FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 }
-fast_offer() {
+# The offer and the link of the copy in one (prepare runs them apart: see fast_send).
+fast_offer() { fast_send "$1" && fast_link; }
+# The offer of the live release $1 (the client plans from it), once the walk has checked it: it
+# returns 1 (nothing begun is left, and "fast ..." says why) when there is none.
+fast_send() {
   m="$D/manifests"
   w="$m/.w.$INCOMING"
   new="$D/incoming/$INCOMING"
@@ -454,12 +458,17 @@ fast_offer() {
     # (offer_keep), which a small one is not worth (an awk more for every small site); and a kept
     # one that publish finds wrong goes. A second line of $w.src, so a failed write loses only this hint.
     [ -z "$zo" ] || { echo "$zo" >> "$w.src"; } 2>/dev/null || :
-    # The offer is whole: the client plans while the copy ends here.
+    # The offer is whole: the client plans while the copy ends (fast_link).
     say offer-sent
-  else
-    offer=0
-    kill "$cpid" 2>/dev/null
+    return 0
   fi
+  offer=0
+  kill "$cpid" 2>/dev/null
+  fast_link
+}
+# After fast_send: waits for the copy, then takes from it what the client cannot rely on, and
+# says "fast ok" (the upload may begin); returns 1, with nothing of the copy left, when it failed.
+fast_link() {
   wait "$cpid"
   cprc=$?
   # Waited for: no pid to stop any more (it may be another process's soon); the copy is still ours

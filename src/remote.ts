@@ -14,6 +14,7 @@ export const SERVER_LIB = `${LIB}\n${MANIFEST_LIB}`
 export const MARK = '@@rad'
 
 const PREPARE = sh`
+OFFERED=0
 command -v rsync >/dev/null 2>&1 || fail rsync-missing "rsync is not installed on the server (or not in PATH for this user)"
 caps_load
 need_swap
@@ -60,6 +61,9 @@ if [ -n "$INCOMING" ]; then
   [ "$FAST" = 1 ] && fast_start "$live"
   # The client may start the upload's rsync now (told how many entries the live release has).
   [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
+  # The offer goes as soon as the walk has checked it (the client plans from it, and its rsync
+  # starts once the copy is whole); the rest of prepare runs beside the copy.
+  [ "$FAST" = 1 ] && fast_send "$live" && OFFERED=1
 fi
 report_state
 fs_split "$live"
@@ -67,7 +71,7 @@ if [ -n "$left" ]; then
   ls -1t "$D/incoming" 2>/dev/null | { i=0; while [ "$i" -lt 3 ] && IFS= read -r l; do [ "$l" = "$INCOMING" ] && continue; say leftover "$l"; i=$((i + 1)); done; }
 fi
 if [ -n "$INCOMING" ]; then
-  if [ "$FAST" != 1 ] || ! fast_offer "$live"; then
+  if [ "$OFFERED" != 1 ] || ! fast_link; then
     fast_stop
     mkdir -- "$D/incoming/$INCOMING" || fail target-unwritable "cannot create $D/incoming/$INCOMING"
   fi
