@@ -407,11 +407,13 @@ live_id() {
 report_state() {
   [ "\${LIVE_READ:-}" = 1 ] || LIVE=$(live_id)
   say live "$LIVE"
+  LOG_FOR=''
   for d in "$T/releases"/*; do
     if [ -L "$d" ]; then warn "$d is a symlink (to $(readlink "$d")), not a release: ignored"
-    elif [ -d "$d" ]; then say release "\${d##*/}"
+    elif [ -d "$d" ]; then say release "\${d##*/}"; LOG_FOR="$LOG_FOR\${d##*/}$NL"
     fi
   done
+  LOG_ONLY=1
   send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
@@ -425,8 +427,16 @@ LOG_MAX=16384
 send_log() {
   [ -f "$D/log" ] || return 0
   tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    RAD_LOG="$D/log" LC_ALL=C awk -v max="$LOG_MAX" '
+    RAD_LOG="$D/log" RAD_FOR="\${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" -v only="\${LOG_ONLY:-}" '
+      BEGIN { n = split(ENVIRON["RAD_FOR"], r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
+      # With only (report_state): a line of ours about a release no longer on disk, as release and
+      # as from, is left out (what is live, bad or pruned is decided among the releases there are):
+      # the reply follows the releases kept, not the years of deploys behind them.
+      only != "" && match($0, /^[{]"release":"[A-Za-z0-9._-]*"/) {
+        a = substr($0, 13, RLENGTH - 13)
+        if (!(a in E) && !(match($0, /,"from":"[A-Za-z0-9._-]*"/) && (substr($0, RSTART + 9, RLENGTH - 10) in E))) { S[NR] = 1; next }
+      }
       { L[NR] = $0 }
       END {
         first = 1
@@ -438,6 +448,7 @@ send_log() {
           if (n > NR) first = n - NR + 1
         }
         for (i = 1; i <= NR; i++) {
+          if (i in S) continue
           if (i in X) print "@@rad log-long " (i + first - 1)
           else print "@@rad log " (i + first - 1) " " L[i]
         }

@@ -61,6 +61,38 @@ describe.each(USERLANDS)('the server library without its processes (%s userland)
     expect([all.length, all[0], all.at(-1)]).toEqual([5000, '1 {"n":1}', '5000 {"n":5000}'])
   })
 
+  it('report_state leaves out the log lines of releases no longer on disk (as release and as from), numbered as in the file', () => {
+    const T = tempDir('radlogfor-')
+    mkdirSync(`${T}/.deploy`, { recursive: true })
+    for (const r of ['r7', 'r9']) mkdirSync(`${T}/releases/${r}`, { recursive: true })
+    const line = (release: string, event: string, from?: string) =>
+      JSON.stringify({ release, event, time: 't', ...(from ? { from } : {}) })
+    const lines = [
+      ...Array.from({ length: 6000 }, (_, i) => line(`old${i}`, 'deploy')),
+      line('r7', 'deploy'),
+      line('r8', 'deploy'),
+      line('r9', 'deploy'),
+      line('r8', 'rollback', 'r9'),
+      line('r7', 'rollback', 'r8'),
+      line('gone', 'revert', 'gone2'),
+      'not json at all',
+    ]
+    writeFileSync(`${T}/.deploy/log`, `${lines.join('\n')}\n`)
+    const r = run(userland, T, 'report_state')
+    expect(r.stderr).toBe('')
+    expect(r.reply.values.get('release')).toEqual(['r7', 'r9'])
+    // Of the last 5,000 lines (1,008 to 6,007): those naming r7 or r9, and what is not ours to read.
+    expect(r.reply.values.get('log')).toEqual([
+      `6001 ${line('r7', 'deploy')}`,
+      `6003 ${line('r9', 'deploy')}`,
+      `6004 ${line('r8', 'rollback', 'r9')}`,
+      `6005 ${line('r7', 'rollback', 'r8')}`,
+      '6007 not json at all',
+    ])
+    // send_log without report_state's list: every line, as before.
+    expect(run(userland, T, 'send_log').reply.values.get('log')?.length).toBe(5000)
+  })
+
   it('names its pid namespace as tr -cd did (a holder written by an older version still matches)', () => {
     const T = tempDir('radspace-')
     const r = run(
