@@ -1522,8 +1522,11 @@ function parseOfferLine(line, n) {
  * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
  */
 function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
-    const z = (0,src_remote/* all */.Q7)(reply, 'fz');
+    // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk): where
+    // the release was not as recorded, the server sends both.
+    const found = (0,src_remote/* all */.Q7)(reply, 'fz');
     const plain = (0,src_remote/* all */.Q7)(reply, 'fp');
+    const z = found.length > 0 || plain.length > 0 ? found : (0,src_remote/* all */.Q7)(reply, 'fk');
     // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
     let given = 0;
     for (const l of z.length > 0 ? z : plain)
@@ -2082,19 +2085,22 @@ async function prepareCall(ctx, run, early, onStdout) {
 }
 /**
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
- * up to it while the server's copy ends (at 10,000 files, 1% changed, on the WAN model: the copy
- * ends ~80 ms after the offer, and planning takes about as long). Used only when the whole reply
- * carries the same offer.
+ * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
+ * "@@rad offer-early": planned from at once, and used if the server then sends no other (the walk
+ * found the release as recorded). At 10,000 files, 1% changed, on the WAN model, that plan is made
+ * while the server still copies. Used only when the whole reply carries the same offer.
  */
 class EarlyPlan {
     run;
     onPlanned;
-    /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
+    /** stdout so far, in pieces (joined at a mark: no copy of it all a chunk). */
     chunks = [];
     /** The end of what came, enough to find a mark cut across two chunks. */
     tail = '';
     planned;
     offerLines = 0;
+    /** The plan from the kept offer (fk lines), and how many lines it was made from. */
+    kept;
     constructor(run, 
     /** Told the early plan (and whether a gate answered), as soon as it is made. */
     onPlanned = () => { }) {
@@ -2105,29 +2111,55 @@ class EarlyPlan {
         if (this.planned)
             return;
         const seen = this.tail + chunk;
-        const at = seen.indexOf(MARK_LINE);
         this.chunks.push(chunk);
+        // The reply up to a mark found at `at` in `seen` (what came before this chunk, less the tail).
+        const upTo = (at) => {
+            const text = this.chunks.join('');
+            return (0,src_remote/* parseReply */.UV)(text.slice(0, text.length - seen.length + at + 1));
+        };
+        if (!this.kept) {
+            const e = seen.indexOf(EARLY_LINE);
+            if (e >= 0) {
+                const reply = upTo(e);
+                this.kept = { lines: (0,src_remote/* all */.Q7)(reply, 'fk').length, planned: this.make(reply, false) };
+            }
+        }
+        const at = seen.indexOf(MARK_LINE);
         if (at < 0) {
-            this.tail = seen.slice(-MARK_LINE.length);
+            this.tail = seen.slice(-EARLY_LINE.length);
             return;
         }
-        const text = this.chunks.join('');
-        // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
-        const upTo = (0,src_remote/* parseReply */.UV)(text.slice(0, text.length - seen.length + at + 1));
+        const reply = upTo(at);
         this.chunks = [];
         this.tail = '';
-        this.offerLines = offerLineCount(upTo);
-        this.planned = Promise.resolve(this.run.manifest).then((m) => {
+        this.offerLines = offerLineCount(reply);
+        const found = (0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length;
+        // The kept offer holds (nothing sent in its place): its plan, made while the server walked.
+        if (this.kept && found === 0 && this.kept.lines === this.offerLines) {
+            const gated = (0,src_remote/* first */.$1)(reply, 'gate') !== '';
+            this.planned = this.kept.planned.then((p) => {
+                if (p && 'plan' in p)
+                    this.onPlanned(p.plan, gated);
+                return p;
+            });
+        }
+        else
+            this.planned = this.make(reply, true);
+    }
+    /** The plan from the offer in `reply`; `tell`: onPlanned hears of it. */
+    make(reply, tell) {
+        return Promise.resolve(this.run.manifest).then((m) => {
             if (!m || m instanceof Error)
                 return undefined;
             let plan;
             try {
-                plan = planFast(m, readOffer(upTo));
+                plan = planFast(m, readOffer(reply));
             }
             catch (e) {
                 return { error: e };
             }
-            this.onPlanned(plan, (0,src_remote/* first */.$1)(upTo, 'gate') !== '');
+            if (tell)
+                this.onPlanned(plan, (0,src_remote/* first */.$1)(reply, 'gate') !== '');
             return { plan };
         });
     }
@@ -2139,7 +2171,8 @@ class EarlyPlan {
     }
 }
 const MARK_LINE = `\n${src_remote/* MARK */.M$} offer-sent\n`;
-const offerLineCount = (r) => (0,src_remote/* all */.Q7)(r, 'fz').length + (0,src_remote/* all */.Q7)(r, 'fp').length;
+const EARLY_LINE = `\n${src_remote/* MARK */.M$} offer-early\n`;
+const offerLineCount = (r) => (0,src_remote/* all */.Q7)(r, 'fz').length + (0,src_remote/* all */.Q7)(r, 'fp').length + (0,src_remote/* all */.Q7)(r, 'fk').length;
 /**
  * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or
  * with an offer that cannot be read, the server's copy of the live release goes and an empty

@@ -1123,14 +1123,14 @@ FNR == 1 { if ($0 != "rad-manifest 1") exit 1; print "r " oct(root); size = 0; n
 }
 END { exit big ? 0 : 1 }
 '
-# A kept offer (offer_keep) as reply lines: its base64 lines after the first, each checked to be
-# base64 and nothing else (a line of the file never starts a reply line of its own: a fake
+# A kept offer (offer_keep) as reply lines ("fz", or with tag=fk "fk": sent before the walk, see
+# fast_early): its base64 lines after the first, each checked to be base64 and nothing else (a line of the file never starts a reply line of its own: a fake
 # "@@rad live" or "@@rad-error"), sent only once all were read (nothing of a bad file goes out).
 AWK_KEPT='
 NR == 1 { next }
 $0 !~ "^[A-Za-z0-9+/=]+$" { bad = 1; exit }
 { L[++n] = $0 }
-END { if (bad || !n) exit 1; for (i = 1; i <= n; i++) print "@@rad fz " L[i] }
+END { if (bad || !n) exit 1; for (i = 1; i <= n; i++) print "@@rad " (tag == "fk" ? "fk" : "fz") " " L[i] }
 '
 # fast_finish's check in step (the usual case): the upload's walk (with blocks, ARGV[1]) against
 # prepare's walk of the live release ($now), a line of each at a time, with no array of the whole
@@ -1325,8 +1325,14 @@ sha256_of() {
   fi
 }
 # Whether sha256_of works here (the hash of nothing, checked).
+# (Found out once a script: prepare asks twice, fast_early and fast_send.)
+HS_OK=''
 have_sha256() {
-  [ "$(sha256_of /dev/null 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]
+  if [ -z "$HS_OK" ]; then
+    HS_OK=0
+    [ "$(sha256_of /dev/null 2>/dev/null)" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ] && HS_OK=1
+  fi
+  [ "$HS_OK" = 1 ]
 }
 
 # The fast path, in prepare (the lock is ours). The new upload dir starts as a hard-linked copy
@@ -1381,6 +1387,23 @@ fast_stop() {
   fi
   FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
 }
+# The kept offer of the live release $1 sent at once, before the walk has checked the release
+# ("fk" lines, then "offer-early"): the client decodes it and plans while the copy and the walk go
+# on. fast_send then says "offer-sent" alone when the walk finds the release as recorded (the
+# offer holds), or sends the offer it describes from the walk (fz/fp lines, which the client
+# takes instead). Only where fast_send would send the kept one: the same digest checked first.
+FE_KO=''
+fast_early() {
+  FE_KO=''
+  [ -n "$FS_COPY" ] && [ "$FS_FOR" = "$1" ] && [ -f "$D/manifests/$1.offer" ] && [ ! -L "$D/manifests/$1.offer" ] &&
+    have_sha256 || return 0
+  fe=''
+  { IFS= read -r fe || :; } < "$D/manifests/$1.offer" 2>/dev/null
+  [ -n "$fe" ] && [ "$fe" = "rad-offer 1 sha256:$(sha256_of "$D/manifests/$1" 2>/dev/null)" ] || return 0
+  LC_ALL=C awk -v tag=fk "$AWK_KEPT" "$D/manifests/$1.offer" 2>/dev/null || return 0
+  FE_KO=$fe
+  say offer-early
+}
 # The offer and the link of the copy in one (prepare runs them apart: see fast_send).
 fast_offer() { fast_send "$1" && fast_link; }
 # The offer of the live release $1 (the client plans from it), once the walk has checked it: it
@@ -1413,11 +1436,14 @@ fast_send() {
   if [ "$rec_head" = 'rad-stat 1' ] &&
     { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
     # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
-    if [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
+    # Sent already (fast_early): it holds, and goes no second time.
+    if [ -n "$FE_KO" ] && [ "$cut" = 16 ]; then
+      ko=$FE_KO
+    elif [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
       { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
       [ -n "$ko" ] && [ "$ko" = "rad-offer 1 sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
     fi
-    if [ -n "$ko" ] && : > "$w.rm" && : > "$w.all" && LC_ALL=C awk "$AWK_KEPT" "$m/$1.offer" 2>/dev/null; then
+    if [ -n "$ko" ] && : > "$w.rm" && : > "$w.all" && { [ -n "$FE_KO" ] || LC_ALL=C awk "$AWK_KEPT" "$m/$1.offer" 2>/dev/null; }; then
       :
     else
       ko=''
@@ -1750,7 +1776,7 @@ if [ -n "$INCOMING" ]; then
   # rest of prepare runs beside them (they are its longest part).
   [ "$FAST" = 1 ] && fast_start "$live"
   # The client may start the upload's rsync now (told how many entries the live release has).
-  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
+  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)" && fast_early "$live"
   # The offer goes as soon as the walk has checked it (the client plans from it, and its rsync
   # starts once the copy is whole); the rest of prepare runs beside the copy.
   [ "$FAST" = 1 ] && fast_send "$live" && OFFERED=1

@@ -78,8 +78,11 @@ function parseOfferLine(line: string, n: number): OfferEntry | undefined {
  * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
  */
 export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer {
-  const z = all(reply, 'fz')
+  // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk): where
+  // the release was not as recorded, the server sends both.
+  const found = all(reply, 'fz')
   const plain = all(reply, 'fp')
+  const z = found.length > 0 || plain.length > 0 ? found : all(reply, 'fk')
   // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
   let given = 0
   for (const l of z.length > 0 ? z : plain) given += l.length + 1

@@ -181,17 +181,20 @@ export type Planned = { plan: FastPlan } | { error: Error }
 
 /**
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
- * up to it while the server's copy ends (at 10,000 files, 1% changed, on the WAN model: the copy
- * ends ~80 ms after the offer, and planning takes about as long). Used only when the whole reply
- * carries the same offer.
+ * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
+ * "@@rad offer-early": planned from at once, and used if the server then sends no other (the walk
+ * found the release as recorded). At 10,000 files, 1% changed, on the WAN model, that plan is made
+ * while the server still copies. Used only when the whole reply carries the same offer.
  */
 export class EarlyPlan {
-  /** stdout so far, in pieces (joined once, at the mark: no copy of it all a chunk). */
+  /** stdout so far, in pieces (joined at a mark: no copy of it all a chunk). */
   private chunks: string[] = []
   /** The end of what came, enough to find a mark cut across two chunks. */
   private tail = ''
   private planned: Promise<Planned | undefined> | undefined
   private offerLines = 0
+  /** The plan from the kept offer (fk lines), and how many lines it was made from. */
+  private kept: { lines: number; planned: Promise<Planned | undefined> } | undefined
 
   constructor(
     private readonly run: DeployHost,
@@ -202,27 +205,50 @@ export class EarlyPlan {
   push(chunk: string): void {
     if (this.planned) return
     const seen = this.tail + chunk
-    const at = seen.indexOf(MARK_LINE)
     this.chunks.push(chunk)
+    // The reply up to a mark found at `at` in `seen` (what came before this chunk, less the tail).
+    const upTo = (at: number) => {
+      const text = this.chunks.join('')
+      return parseReply(text.slice(0, text.length - seen.length + at + 1))
+    }
+    if (!this.kept) {
+      const e = seen.indexOf(EARLY_LINE)
+      if (e >= 0) {
+        const reply = upTo(e)
+        this.kept = { lines: all(reply, 'fk').length, planned: this.make(reply, false) }
+      }
+    }
+    const at = seen.indexOf(MARK_LINE)
     if (at < 0) {
-      this.tail = seen.slice(-MARK_LINE.length)
+      this.tail = seen.slice(-EARLY_LINE.length)
       return
     }
-    const text = this.chunks.join('')
-    // The mark's place in all of stdout: what came before this chunk, less the tail kept from it.
-    const upTo = parseReply(text.slice(0, text.length - seen.length + at + 1))
+    const reply = upTo(at)
     this.chunks = []
     this.tail = ''
-    this.offerLines = offerLineCount(upTo)
-    this.planned = Promise.resolve(this.run.manifest).then((m) => {
+    this.offerLines = offerLineCount(reply)
+    const found = all(reply, 'fz').length + all(reply, 'fp').length
+    // The kept offer holds (nothing sent in its place): its plan, made while the server walked.
+    if (this.kept && found === 0 && this.kept.lines === this.offerLines) {
+      const gated = first(reply, 'gate') !== ''
+      this.planned = this.kept.planned.then((p) => {
+        if (p && 'plan' in p) this.onPlanned(p.plan, gated)
+        return p
+      })
+    } else this.planned = this.make(reply, true)
+  }
+
+  /** The plan from the offer in `reply`; `tell`: onPlanned hears of it. */
+  private make(reply: ScriptReply, tell: boolean): Promise<Planned | undefined> {
+    return Promise.resolve(this.run.manifest).then((m) => {
       if (!m || m instanceof Error) return undefined
       let plan: FastPlan
       try {
-        plan = planFast(m, readOffer(upTo))
+        plan = planFast(m, readOffer(reply))
       } catch (e) {
         return { error: e as Error }
       }
-      this.onPlanned(plan, first(upTo, 'gate') !== '')
+      if (tell) this.onPlanned(plan, first(reply, 'gate') !== '')
       return { plan }
     })
   }
@@ -235,7 +261,8 @@ export class EarlyPlan {
 }
 
 const MARK_LINE = `\n${MARK} offer-sent\n`
-const offerLineCount = (r: ScriptReply) => all(r, 'fz').length + all(r, 'fp').length
+const EARLY_LINE = `\n${MARK} offer-early\n`
+const offerLineCount = (r: ScriptReply) => all(r, 'fz').length + all(r, 'fp').length + all(r, 'fk').length
 
 /**
  * The fast path's plan from the server's offer and the build's manifest. Without a manifest, or

@@ -143,6 +143,36 @@ describe('the fast-path plan', () => {
     expect(await early.plan(parseReply(more))).toBeUndefined()
   })
 
+  it('plans from the kept offer sent before the walk, unless the server sends another after it', async () => {
+    const next = [d('a'), f('a/1'), f('a/2'), f('a/3', h('9')), f('a/new'), live[5] as Entry]
+    const lines = (r: ReturnType<typeof offerReply>, key: string) =>
+      (r.values.get('fz') ?? []).map((l) => `@@rad ${key} ${l}`)
+    const kept = lines(offerReply(live), 'fk')
+    // What the walk found instead: a/2 no longer as recorded ("u").
+    const walked = lines(offerReply(live.map((e) => (e?.path === 'a/2' ? undefined : e))), 'fz')
+    const run = { manifest: Promise.resolve(built(next)) } as unknown as DeployHost
+    const cases = [
+      { whole: [...kept, '@@rad offer-early', '@@rad offer-sent', '@@rad fast ok', '@@rad ok', ''], sent: 2 },
+      {
+        whole: [...kept, '@@rad offer-early', ...walked, '@@rad offer-sent', '@@rad fast ok', '@@rad ok', ''],
+        sent: 3,
+      },
+    ]
+    for (const { whole: w, sent } of cases) {
+      const whole = w.join('\n')
+      const want = planFast(built(next), readOffer(parseReply(whole)))
+      expect(want.send).toHaveLength(sent)
+      for (const size of [1, 5, 64, whole.length]) {
+        const told: number[] = []
+        const early = new EarlyPlan(run, (p) => told.push(p.send.length))
+        for (let i = 0; i < whole.length; i += size) early.push(whole.slice(i, i + size))
+        const got = await early.plan(parseReply(whole))
+        expect(got && 'plan' in got ? got.plan : got).toEqual(want)
+        expect(told).toEqual([sent])
+      }
+    }
+  })
+
   it('matches on the whole hash when the server sends it whole, and never on a short one', () => {
     const offer = readOffer(offerReply(live, { cut: 64 }))
     expect(planFast(built(live), offer).send).toEqual([])

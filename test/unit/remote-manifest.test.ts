@@ -976,6 +976,65 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
   })
 
   it.skipIf(skip)(
+    "prepare's way: the kept offer goes before the walk (fk), then offer-sent alone when the release is as recorded, or the walk's own offer when it is not",
+    async () => {
+      const { T, r1 } = await target(userland, BIG_SITE)
+      const live = readFileSync(`${T}/.deploy/manifests/r1`, 'utf8')
+      const rootMode = (lstatSync(r1).mode & 0o7777).toString(8).padStart(4, '0')
+      const kept = run(
+        userland,
+        T,
+        `offer_keep "$D/manifests/r1" "$D/manifests/r1.offer" "${manifestDigest(live)}"`,
+        {
+          ROOT_MODE: rootMode,
+        },
+      )
+      expect(kept.status).toBe(0)
+      const entries = await buildManifest(r1, { chmod: '' })
+      const text = formatManifest(entries)
+      const m = { entries, text, digest: manifestDigest(text), rootMode }
+      // As PREPARE runs them: the copy and the walk, the early offer, then the offer and the link.
+      const prepare = 'fast_start r1 && fast_early r1; fast_send r1 && fast_link'
+      const order = (out: string) =>
+        out
+          .split('\n')
+          .map((l) => l.split(' ').slice(0, 2).join(' '))
+          .filter((l, i, a) => l !== a[i - 1])
+      const held = run(userland, T, prepare, { INCOMING: 'r2.tok' })
+      expect(held.stderr).toBe('')
+      expect(order(held.stdout)).toEqual([
+        '@@rad fk',
+        '@@rad offer-early',
+        '@@rad offer-sent',
+        '@@rad fast',
+        '',
+      ])
+      expect(planFast(m, readOffer(held.reply)).send).toEqual([])
+      // The same plan as from the offer fast_offer sends after the walk (fz lines).
+      run(userland, T, 'fast_stop; rm -rf "$D/incoming/r2.tok"', { INCOMING: 'r2.tok' })
+      const after = run(userland, T, 'fast_offer r1', { INCOMING: 'r3.tok' })
+      expect(after.reply.values.get('fz')).toEqual(held.reply.values.get('fk'))
+      run(userland, T, 'fast_stop; rm -rf "$D/incoming/r3.tok"', { INCOMING: 'r3.tok' })
+      // A page edited by hand: the kept offer goes first, then the walk's, which the client takes.
+      const page = Object.keys(BIG_SITE)[7] as string
+      writeFileSync(`${r1}/${page}`, 'edited by hand\n')
+      const edited = run(userland, T, prepare, { INCOMING: 'r4.tok' })
+      expect(edited.stderr).toBe('')
+      expect(order(edited.stdout)).toEqual([
+        '@@rad fk',
+        '@@rad offer-early',
+        '@@rad fz',
+        '@@rad offer-sent',
+        '@@rad fast',
+        '',
+      ])
+      expect(edited.reply.values.get('fast')).toEqual(['ok'])
+      // The build is r1 as published: the page the server no longer holds as recorded is sent.
+      expect(planFast(m, readOffer(edited.reply)).send).toEqual([page])
+    },
+  )
+
+  it.skipIf(skip)(
     'a kept offer that publish finds wrong goes, so the next deploy describes the live release afresh',
     async () => {
       const { T, r1 } = await target(userland, BIG_SITE)
