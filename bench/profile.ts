@@ -7,6 +7,7 @@
  *
  * PROFILE_DISTS=a/index.js,b/index.js compares builds: the rounds take turns, and the medians of
  * each are printed at the end (one server, one site: the machine's drift hits each alike).
+ * PROFILE_NODE_OPTIONS reaches the action's Node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
  */
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -61,7 +62,10 @@ async function main(): Promise<void> {
       {
         node,
         dist,
-        env: { RUNNER_DEBUG: process.env.PROFILE_DEBUG ? '1' : '' },
+        env: {
+          RUNNER_DEBUG: process.env.PROFILE_DEBUG ? '1' : '',
+          ...(process.env.PROFILE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PROFILE_NODE_OPTIONS } : {}),
+        },
         onStdout: (chunk) => {
           const t = Date.now() - t0
           const ls = (partial + chunk).split('\n')

@@ -13,9 +13,10 @@ import { sh } from './remote-lib.js'
  *   the inode (written in place) and puts the mtime back (touch -d); ctime would see that, but
  *   every hard link and every prune changes ctime, so it would distrust every file after a prune.
  * - `<id>.offer`: the fast path's offer of release <id>, made at its publish (fast_finish, which
- *   checked its record against its manifest), as the reply lines prepare sends when it finds the
- *   release as recorded: a first line `rad-offer 1 sha256:<digest of the manifest it was made from>`
- *   (sent only with that manifest), then base64 lines, each checked as it is read. A release
+ *   checked its record against its manifest), as the reply lines prepare sends at once (fk, before
+ *   its walk: fast_early) and stands by when the walk finds the release as recorded: a first line
+ *   `rad-offer 1 sha256:<digest of the manifest it was made from>` (sent only with that
+ *   manifest), then base64 lines, each checked as it is read. A release
  *   published the checksum way, or with shared paths or kept assets, has none.
  * - `.w.<upload>.*`: the fast path's work files, from prepare to publish (a run that fails in
  *   between leaves them to prune_releases, which deletes those older than a day).
