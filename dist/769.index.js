@@ -432,9 +432,10 @@ send_log() {
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
       # With only (report_state): a line of ours about a release no longer on disk, as release and
       # as from, is left out (what is live, bad or pruned is decided among the releases there are):
-      # the reply follows the releases kept, not the years of deploys behind them.
-      only != "" && match($0, /^[{]"release":"[A-Za-z0-9._-]*"/) {
-        a = substr($0, 13, RLENGTH - 13)
+      # the reply follows the releases kept, not the years of deploys behind them. A line not in
+      # our form (a control byte, another start or end) goes, for the client to name it.
+      only != "" && $0 !~ /[[:cntrl:]]/ && $0 ~ /[}]$/ && match($0, /^[{]"release":"[A-Za-z0-9._-]*","event":"/) {
+        a = substr($0, 13, RLENGTH - 23)
         if (!(a in E) && !(match($0, /,"from":"[A-Za-z0-9._-]*"/) && (substr($0, RSTART + 9, RLENGTH - 10) in E))) { S[NR] = 1; next }
       }
       { L[NR] = $0 }

@@ -76,18 +76,23 @@ describe.each(USERLANDS)('the server library without its processes (%s userland)
       line('r7', 'rollback', 'r8'),
       line('gone', 'revert', 'gone2'),
       'not json at all',
+      // Not in our form (a control byte; no closing brace): sent, so the client names it.
+      `{"release":"gone3",\u0001"event":"deploy"}`,
+      '{"release":"gone4","event":"deploy"',
     ]
     writeFileSync(`${T}/.deploy/log`, `${lines.join('\n')}\n`)
     const r = run(userland, T, 'report_state')
     expect(r.stderr).toBe('')
     expect(r.reply.values.get('release')).toEqual(['r7', 'r9'])
-    // Of the last 5,000 lines (1,008 to 6,007): those naming r7 or r9, and what is not ours to read.
+    // Of the last 5,000 lines (1,010 to 6,009): those naming r7 or r9, and what is not ours to read.
     expect(r.reply.values.get('log')).toEqual([
       `6001 ${line('r7', 'deploy')}`,
       `6003 ${line('r9', 'deploy')}`,
       `6004 ${line('r8', 'rollback', 'r9')}`,
       `6005 ${line('r7', 'rollback', 'r8')}`,
       '6007 not json at all',
+      '6008 {"release":"gone3",\\x01"event":"deploy"}',
+      '6009 {"release":"gone4","event":"deploy"',
     ])
     // send_log without report_state's list: every line, as before.
     expect(run(userland, T, 'send_log').reply.values.get('log')?.length).toBe(5000)
