@@ -993,22 +993,18 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       const entries = await buildManifest(r1, { chmod: '' })
       const text = formatManifest(entries)
       const m = { entries, text, digest: manifestDigest(text), rootMode }
-      // As PREPARE runs them: the copy and the walk, the early offer, then the offer and the link.
-      const prepare = 'fast_start r1 && fast_early r1; fast_send r1 && fast_link'
-      const order = (out: string) =>
-        out
-          .split('\n')
-          .map((l) => l.split(' ').slice(0, 2).join(' '))
-          .filter((l, i, a) => l !== a[i - 1])
-      const held = run(userland, T, prepare, { INCOMING: 'r2.tok' })
-      expect(held.stderr).toBe('')
-      expect(order(held.stdout)).toEqual([
-        '@@rad fk',
-        '@@rad offer-early',
-        '@@rad offer-sent',
-        '@@rad fast',
-        '',
-      ])
+      // As PREPARE runs them: the copy and the walk, the early offer, then the offer and the link;
+      // with the reply, the kinds of its lines in order.
+      const prepare = (inc: string) => {
+        const r = run(userland, T, 'fast_start r1 && fast_early r1; fast_send r1 && fast_link', {
+          INCOMING: inc,
+        })
+        expect(r.stderr).toBe('')
+        const kinds = r.stdout.split('\n').map((l) => l.split(' ').slice(1, 2).join(' '))
+        return { reply: r.reply, kinds: kinds.filter((k, i) => k !== kinds[i - 1]) }
+      }
+      const held = prepare('r2.tok')
+      expect(held.kinds).toEqual(['fk', 'offer-early', 'offer-sent', 'fast', ''])
       expect(planFast(m, readOffer(held.reply)).send).toEqual([])
       // The same plan as from the offer fast_offer sends after the walk (fz lines).
       run(userland, T, 'fast_stop; rm -rf "$D/incoming/r2.tok"', { INCOMING: 'r2.tok' })
@@ -1018,16 +1014,8 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       // A page edited by hand: the kept offer goes first, then the walk's, which the client takes.
       const page = Object.keys(BIG_SITE)[7] as string
       writeFileSync(`${r1}/${page}`, 'edited by hand\n')
-      const edited = run(userland, T, prepare, { INCOMING: 'r4.tok' })
-      expect(edited.stderr).toBe('')
-      expect(order(edited.stdout)).toEqual([
-        '@@rad fk',
-        '@@rad offer-early',
-        '@@rad fz',
-        '@@rad offer-sent',
-        '@@rad fast',
-        '',
-      ])
+      const edited = prepare('r4.tok')
+      expect(edited.kinds).toEqual(['fk', 'offer-early', 'fz', 'offer-sent', 'fast', ''])
       expect(edited.reply.values.get('fast')).toEqual(['ok'])
       // The build is r1 as published: the page the server no longer holds as recorded is sent.
       expect(planFast(m, readOffer(edited.reply)).send).toEqual([page])
