@@ -1521,12 +1521,15 @@ function parseOfferLine(line, n) {
  * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
  * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
  */
-function readOffer(reply, maxBytes = MAX_OFFER_BYTES) {
-    // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk): where
-    // the release was not as recorded, the server sends both.
+function readOffer(reply, maxBytes = MAX_OFFER_BYTES, 
+/** Whether the kept offer (fk) holds: the server said offer-kept (EarlyPlan asks before it does). */
+keptHolds = reply.values.has('offer-kept')) {
+    // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk), which
+    // counts only where the server then said it holds (offer-kept): silence is no offer.
     const found = (0,src_remote/* all */.Q7)(reply, 'fz');
     const plain = (0,src_remote/* all */.Q7)(reply, 'fp');
-    const z = found.length > 0 || plain.length > 0 ? found : (0,src_remote/* all */.Q7)(reply, 'fk');
+    const kept = found.length === 0 && plain.length === 0 && keptHolds;
+    const z = kept ? (0,src_remote/* all */.Q7)(reply, 'fk') : found;
     // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
     let given = 0;
     for (const l of z.length > 0 ? z : plain)
@@ -2086,8 +2089,8 @@ async function prepareCall(ctx, run, early, onStdout) {
 /**
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
  * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
- * "@@rad offer-early": planned from at once, and used if the server then sends no other (the walk
- * found the release as recorded). At 10,000 files, 1% changed, on the WAN model, that plan is made
+ * "@@rad offer-early": planned from at once, and used if the server then says "offer-kept" (the
+ * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN model, that plan is made
  * while the server still copies. Used only when the whole reply carries the same offer.
  */
 class EarlyPlan {
@@ -2121,7 +2124,8 @@ class EarlyPlan {
             const e = seen.indexOf(EARLY_LINE);
             if (e >= 0) {
                 const reply = upTo(e);
-                this.kept = { lines: (0,src_remote/* all */.Q7)(reply, 'fk').length, planned: this.make(reply, false) };
+                // Planned as if it holds; used only once the server says it does.
+                this.kept = { lines: (0,src_remote/* all */.Q7)(reply, 'fk').length, planned: this.make(reply, false, true) };
             }
         }
         const at = seen.indexOf(MARK_LINE);
@@ -2134,8 +2138,9 @@ class EarlyPlan {
         this.tail = '';
         this.offerLines = offerLineCount(reply);
         const found = (0,src_remote/* all */.Q7)(reply, 'fz').length + (0,src_remote/* all */.Q7)(reply, 'fp').length;
-        // The kept offer holds (nothing sent in its place): its plan, made while the server walked.
-        if (this.kept && found === 0 && this.kept.lines === this.offerLines) {
+        // The kept offer holds (the server said so, and sent nothing in its place): its plan, made
+        // while the server walked.
+        if (this.kept && found === 0 && reply.values.has('offer-kept') && this.kept.lines === this.offerLines) {
             const gated = (0,src_remote/* first */.$1)(reply, 'gate') !== '';
             this.planned = this.kept.planned.then((p) => {
                 if (p && 'plan' in p)
@@ -2146,14 +2151,14 @@ class EarlyPlan {
         else
             this.planned = this.make(reply, true);
     }
-    /** The plan from the offer in `reply`; `tell`: onPlanned hears of it. */
-    make(reply, tell) {
+    /** The plan from the offer in `reply`; `tell`: onPlanned hears of it; `kept`: from its fk lines. */
+    make(reply, tell, kept) {
         return Promise.resolve(this.run.manifest).then((m) => {
             if (!m || m instanceof Error)
                 return undefined;
             let plan;
             try {
-                plan = planFast(m, readOffer(reply));
+                plan = planFast(m, readOffer(reply, undefined, kept));
             }
             catch (e) {
                 return { error: e };

@@ -77,12 +77,18 @@ function parseOfferLine(line: string, n: number): OfferEntry | undefined {
  * An offer (prepare's, or a dry run's), from its `fz` (gzip, base64) or `fp` (plain) lines: "r
  * MODE" (the live root's mode), then a line per live manifest entry. Throws when unreadable.
  */
-export function readOffer(reply: ScriptReply, maxBytes = MAX_OFFER_BYTES): Offer {
-  // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk): where
-  // the release was not as recorded, the server sends both.
+export function readOffer(
+  reply: ScriptReply,
+  maxBytes = MAX_OFFER_BYTES,
+  /** Whether the kept offer (fk) holds: the server said offer-kept (EarlyPlan asks before it does). */
+  keptHolds = reply.values.has('offer-kept'),
+): Offer {
+  // The offer the walk found (fz or fp) wins over the kept one sent before the walk (fk), which
+  // counts only where the server then said it holds (offer-kept): silence is no offer.
   const found = all(reply, 'fz')
   const plain = all(reply, 'fp')
-  const z = found.length > 0 || plain.length > 0 ? found : all(reply, 'fk')
+  const kept = found.length === 0 && plain.length === 0 && keptHolds
+  const z = kept ? all(reply, 'fk') : found
   // The server's text: bounded before anything is decoded (a 1M-entry manifest is ~100 MB).
   let given = 0
   for (const l of z.length > 0 ? z : plain) given += l.length + 1

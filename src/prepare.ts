@@ -182,8 +182,8 @@ export type Planned = { plan: FastPlan } | { error: Error }
 /**
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
  * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
- * "@@rad offer-early": planned from at once, and used if the server then sends no other (the walk
- * found the release as recorded). At 10,000 files, 1% changed, on the WAN model, that plan is made
+ * "@@rad offer-early": planned from at once, and used if the server then says "offer-kept" (the
+ * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN model, that plan is made
  * while the server still copies. Used only when the whole reply carries the same offer.
  */
 export class EarlyPlan {
@@ -215,7 +215,8 @@ export class EarlyPlan {
       const e = seen.indexOf(EARLY_LINE)
       if (e >= 0) {
         const reply = upTo(e)
-        this.kept = { lines: all(reply, 'fk').length, planned: this.make(reply, false) }
+        // Planned as if it holds; used only once the server says it does.
+        this.kept = { lines: all(reply, 'fk').length, planned: this.make(reply, false, true) }
       }
     }
     const at = seen.indexOf(MARK_LINE)
@@ -228,8 +229,9 @@ export class EarlyPlan {
     this.tail = ''
     this.offerLines = offerLineCount(reply)
     const found = all(reply, 'fz').length + all(reply, 'fp').length
-    // The kept offer holds (nothing sent in its place): its plan, made while the server walked.
-    if (this.kept && found === 0 && this.kept.lines === this.offerLines) {
+    // The kept offer holds (the server said so, and sent nothing in its place): its plan, made
+    // while the server walked.
+    if (this.kept && found === 0 && reply.values.has('offer-kept') && this.kept.lines === this.offerLines) {
       const gated = first(reply, 'gate') !== ''
       this.planned = this.kept.planned.then((p) => {
         if (p && 'plan' in p) this.onPlanned(p.plan, gated)
@@ -238,13 +240,13 @@ export class EarlyPlan {
     } else this.planned = this.make(reply, true)
   }
 
-  /** The plan from the offer in `reply`; `tell`: onPlanned hears of it. */
-  private make(reply: ScriptReply, tell: boolean): Promise<Planned | undefined> {
+  /** The plan from the offer in `reply`; `tell`: onPlanned hears of it; `kept`: from its fk lines. */
+  private make(reply: ScriptReply, tell: boolean, kept?: boolean): Promise<Planned | undefined> {
     return Promise.resolve(this.run.manifest).then((m) => {
       if (!m || m instanceof Error) return undefined
       let plan: FastPlan
       try {
-        plan = planFast(m, readOffer(reply))
+        plan = planFast(m, readOffer(reply, undefined, kept))
       } catch (e) {
         return { error: e as Error }
       }

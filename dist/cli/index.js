@@ -5737,13 +5737,13 @@ fast_stop() {
     rm -f -- "$D/manifests/.w.$INCOMING".now "$D/manifests/.w.$INCOMING".rm "$D/manifests/.w.$INCOMING".src \
       "$D/manifests/.w.$INCOMING".all "$D/manifests/.w.$INCOMING".offer
   fi
-  FS_CP='' FS_WALK='' FS_FOR='' FS_COPY=''
+  FS_CP='' FS_WALK='' FS_FOR='' FS_COPY='' FE_KO=''
 }
 # The kept offer of the live release $1 sent at once, before the walk has checked the release
 # ("fk" lines, then "offer-early"): the client decodes it and plans while the copy and the walk go
-# on. fast_send then says "offer-sent" alone when the walk finds the release as recorded (the
-# offer holds), or sends the offer it describes from the walk (fz/fp lines, which the client
-# takes instead). Only where fast_send would send the kept one: the same digest checked first.
+# on. fast_send then says "offer-kept" when the walk finds the release as recorded (the offer
+# holds), or sends the offer it describes from the walk (fz/fp lines, which the client takes
+# instead); without either the client has no offer. Only where fast_send would send the kept one: the same digest checked first.
 FE_KO=''
 fast_early() {
   FE_KO=''
@@ -5816,7 +5816,10 @@ fast_send() {
     # (offer_keep), which a small one is not worth (an awk more for every small site); and a kept
     # one that publish finds wrong goes. A second line of $w.src, so a failed write loses only this hint.
     [ -z "$zo" ] || { echo "$zo" >> "$w.src"; } 2>/dev/null || :
-    # The offer is whole: the client plans while the copy ends (fast_link).
+    # The offer is whole: the client plans while the copy ends (fast_link). The kept one sent
+    # early holds only when said so: silence (a described offer that came out empty, as busybox
+    # awk leaves it on a full disk) is no offer, never the early one.
+    [ -n "$FE_KO" ] && [ -n "$ko" ] && say offer-kept
     say offer-sent
     return 0
   fi

@@ -152,7 +152,18 @@ describe('the fast-path plan', () => {
     const walked = lines(offerReply(live.map((e) => (e?.path === 'a/2' ? undefined : e))), 'fz')
     const run = { manifest: Promise.resolve(built(next)) } as unknown as DeployHost
     const cases = [
-      { whole: [...kept, '@@rad offer-early', '@@rad offer-sent', '@@rad fast ok', '@@rad ok', ''], sent: 2 },
+      {
+        whole: [
+          ...kept,
+          '@@rad offer-early',
+          '@@rad offer-kept',
+          '@@rad offer-sent',
+          '@@rad fast ok',
+          '@@rad ok',
+          '',
+        ],
+        sent: 2,
+      },
       {
         whole: [...kept, '@@rad offer-early', ...walked, '@@rad offer-sent', '@@rad fast ok', '@@rad ok', ''],
         sent: 3,
@@ -171,6 +182,17 @@ describe('the fast-path plan', () => {
         expect(told).toEqual([sent])
       }
     }
+    // The kept offer and then silence (no offer-kept, nothing in its place): no offer at all.
+    const silent = [...kept, '@@rad offer-early', '@@rad offer-sent', '@@rad fast ok', '@@rad ok', ''].join(
+      '\n',
+    )
+    expect(() => readOffer(parseReply(silent))).toThrow(/root mode/)
+    const told: number[] = []
+    const early = new EarlyPlan(run, (p) => told.push(p.send.length))
+    early.push(silent)
+    const got = await early.plan(parseReply(silent))
+    expect(got && 'error' in got ? got.error.message : got).toMatch(/root mode/)
+    expect(told).toEqual([])
   })
 
   it('matches on the whole hash when the server sends it whole, and never on a short one', () => {

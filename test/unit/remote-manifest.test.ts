@@ -1004,7 +1004,7 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
         return { reply: r.reply, kinds: kinds.filter((k, i) => k !== kinds[i - 1]) }
       }
       const held = prepare('r2.tok')
-      expect(held.kinds).toEqual(['fk', 'offer-early', 'offer-sent', 'fast', ''])
+      expect(held.kinds).toEqual(['fk', 'offer-early', 'offer-kept', 'offer-sent', 'fast', ''])
       expect(planFast(m, readOffer(held.reply)).send).toEqual([])
       // The same plan as from the offer fast_offer sends after the walk (fz lines).
       run(userland, T, 'fast_stop; rm -rf "$D/incoming/r2.tok"', { INCOMING: 'r2.tok' })
@@ -1019,6 +1019,16 @@ describe.each(['system', 'busybox'] as const)('fast path on the server (%s userl
       expect(edited.reply.values.get('fast')).toEqual(['ok'])
       // The build is r1 as published: the page the server no longer holds as recorded is sent.
       expect(planFast(m, readOffer(edited.reply)).send).toEqual([page])
+      // Edited again, and the offer the walk describes cannot be written (a full disk; busybox awk
+      // still exits 0): no offer-kept, so the client has no offer, never the kept one.
+      run(userland, T, 'fast_stop; rm -rf "$D/incoming/r4.tok"', { INCOMING: 'r4.tok' })
+      writeFileSync(`${r1}/${page}`, 'edited by hand again\n')
+      symlinkSync('/dev/full', `${T}/.deploy/manifests/.w.r5.tok.offer`)
+      const full = prepare('r5.tok')
+      expect(full.kinds).not.toContain('offer-kept')
+      expect(full.kinds).not.toContain('fz')
+      if (full.reply.values.get('fast')?.[0] === 'ok')
+        expect(() => readOffer(full.reply)).toThrow(/root mode/)
     },
   )
 
