@@ -715,7 +715,8 @@ report_state() {
     elif [ -d "$d" ]; then say release "${d##*/}"; LOG_FOR="$LOG_FOR${d##*/}$NL"
     fi
   done
-  LOG_ONLY=1
+  # The release this run makes live (or activates) may be a name used before: its lines count.
+  LOG_FOR="$LOG_FOR${ID:-}$NL${STAGED:-}$NL" LOG_ONLY=1
   send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
@@ -734,11 +735,17 @@ send_log() {
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
       # With only (report_state): a line of ours about a release no longer on disk, as release and
       # as from, is left out (what is live, bad or pruned is decided among the releases there are):
-      # the reply follows the releases kept, not the years of deploys behind them. A line not in
-      # our form (a control byte, another start or end) goes, for the client to name it.
-      only != "" && $0 !~ /[[:cntrl:]]/ && $0 ~ /[}]$/ && match($0, /^[{]"release":"[A-Za-z0-9._-]*","event":"/) {
-        a = substr($0, 13, RLENGTH - 23)
-        if (!(a in E) && !(match($0, /,"from":"[A-Za-z0-9._-]*"/) && (substr($0, RSTART + 9, RLENGTH - 10) in E))) { S[NR] = 1; next }
+      # the reply follows the releases kept, not the years of deploys behind them. Only a line the
+      # client would read as the same entry: a flat object of plain strings (no escape, no control
+      # byte), release first, an event of ours, release and from each once. Any other goes, for
+      # the client to judge (and name, when it skips it).
+      only != "" && $0 !~ /[[:cntrl:]]/ && $0 ~ /^[{]"[a-z]+":"[^"\\]*"(,"[a-z]+":"[^"\\]*")*[}]$/ &&
+      match($0, /^[{]"release":"[A-Za-z0-9][A-Za-z0-9._-]*","event":"(deploy|rollback|revert)"/) {
+        t = $0
+        if (gsub(/"release":/, "", t) == 1 && gsub(/"from":/, "", t) <= 1) {
+          a = substr($0, 13, index(substr($0, 13), "\"") - 1)
+          if (!(a in E) && !(match($0, /,"from":"[^"]*"/) && (substr($0, RSTART + 9, RLENGTH - 10) in E))) { S[NR] = 1; next }
+        }
       }
       { L[NR] = $0 }
       END {

@@ -76,15 +76,23 @@ describe.each(USERLANDS)('the server library without its processes (%s userland)
       line('r7', 'rollback', 'r8'),
       line('gone', 'revert', 'gone2'),
       'not json at all',
-      // Not in our form (a control byte; no closing brace): sent, so the client names it.
+      // Not in our form (a control byte; no closing brace; not JSON; an event not ours; no id; two
+      // from, of which JSON.parse keeps the last; an escape): sent, so the client judges them.
       `{"release":"gone3",\u0001"event":"deploy"}`,
       '{"release":"gone4","event":"deploy"',
+      '{"release":"gone","event":"deploy", oops}',
+      '{"release":"gone","event":"bogus"}',
+      '{"release":"","event":"deploy"}',
+      '{"release":"gone","event":"rollback","from":"x","from":"r7"}',
+      '{"release":"gone","event":"rollback","from":"r\\u0037"}',
+      // The release this run deploys, used before: its lines count though it is not on disk yet.
+      line('r10', 'deploy'),
     ]
     writeFileSync(`${T}/.deploy/log`, `${lines.join('\n')}\n`)
-    const r = run(userland, T, 'report_state')
+    const r = run(userland, T, 'report_state', { ID: 'r10' })
     expect(r.stderr).toBe('')
     expect(r.reply.values.get('release')).toEqual(['r7', 'r9'])
-    // Of the last 5,000 lines (1,010 to 6,009): those naming r7 or r9, and what is not ours to read.
+    // Of the last 5,000 lines (1,016 to 6,015): those naming r7, r9 or r10, and what is not ours to read.
     expect(r.reply.values.get('log')).toEqual([
       `6001 ${line('r7', 'deploy')}`,
       `6003 ${line('r9', 'deploy')}`,
@@ -93,6 +101,12 @@ describe.each(USERLANDS)('the server library without its processes (%s userland)
       '6007 not json at all',
       '6008 {"release":"gone3",\\x01"event":"deploy"}',
       '6009 {"release":"gone4","event":"deploy"',
+      '6010 {"release":"gone","event":"deploy", oops}',
+      '6011 {"release":"gone","event":"bogus"}',
+      '6012 {"release":"","event":"deploy"}',
+      '6013 {"release":"gone","event":"rollback","from":"x","from":"r7"}',
+      '6014 {"release":"gone","event":"rollback","from":"r\\u0037"}',
+      `6015 ${line('r10', 'deploy')}`,
     ])
     // send_log without report_state's list: every line, as before.
     expect(run(userland, T, 'send_log').reply.values.get('log')?.length).toBe(5000)
