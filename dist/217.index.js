@@ -2090,8 +2090,9 @@ async function prepareCall(ctx, run, early, onStdout) {
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
  * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
  * "@@rad offer-early": planned from at once, and used if the server then says "offer-kept" (the
- * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN model, that plan is made
- * while the server still copies. Used only when the whole reply carries the same offer.
+ * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN
+ * model, that plan is made while the server still copies. Used only when the whole reply carries
+ * the same offer.
  */
 class EarlyPlan {
     run;
@@ -2616,10 +2617,12 @@ async function deployRuns(ctx, runs) {
         // for it); started after this turn, so the first ssh is spawned before the build is walked.
         const manifest = new Promise((resolve) => setImmediate(resolve)).then(async () => {
             // The walk that hashes the build counts its special files; one that did not finish, or
-            // never began (a build without a manifest), leaves them to a walk of their own.
+            // never began (a build without a manifest), leaves them to a walk of their own (none once
+            // the run is cancelled or timed out: nothing would read the warning in time).
             const special = { count: 0, names: [] };
             const m = await buildReleaseManifest(s, ctx.rsyncPath, ctx.signal, special).catch((e) => e instanceof Error ? e : new Error(String(e)));
-            const warning = (0,build_scan/* specialFilesWarning */.Z8)(m instanceof Error ? (0,build_scan/* specialFiles */.p9)(s.source) : special);
+            const counted = m instanceof Error && !ctx.signal.aborted ? (0,build_scan/* specialFiles */.p9)(s.source) : special;
+            const warning = (0,build_scan/* specialFilesWarning */.Z8)(counted);
             if (warning)
                 ctx.reporter.warning(warning);
             return m;

@@ -414,7 +414,7 @@ report_state() {
     fi
   done
   # The release this run makes live (or activates) may be a name used before: its lines count.
-  LOG_FOR="$LOG_FOR\${ID:-}$NL\${STAGED:-}$NL" LOG_ONLY=1
+  LOG_FOR="$LOG_FOR\${ID:-}$NL\${STAGED:-}$NL"
   send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
@@ -428,10 +428,10 @@ LOG_MAX=16384
 send_log() {
   [ -f "$D/log" ] || return 0
   tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    RAD_LOG="$D/log" RAD_FOR="\${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" -v only="\${LOG_ONLY:-}" '
-      BEGIN { n = split(ENVIRON["RAD_FOR"], r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
+    RAD_LOG="$D/log" RAD_FOR="\${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" '
+      BEGIN { only = ENVIRON["RAD_FOR"]; n = split(only, r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
-      # With only (report_state): a line of ours about a release no longer on disk, as release and
+      # With the releases on disk (report_state sets RAD_FOR): a line of ours about a release no longer on disk, as release and
       # as from, is left out (what is live, bad or pruned is decided among the releases there are):
       # the reply follows the releases kept, not the years of deploys behind them. Only a line the
       # client would read as the same entry: a flat object of plain strings (no escape, no control
@@ -880,9 +880,10 @@ FNR == 1 { if ($0 != "rad-manifest 1") exit 1; print "r " oct(root); size = 0; n
 }
 END { exit big ? 0 : 1 }
 '
-# A kept offer (offer_keep) as reply lines ("fz", or with tag=fk "fk": sent before the walk, see
-# fast_early): its base64 lines after the first, each checked to be base64 and nothing else (a line of the file never starts a reply line of its own: a fake
-# "@@rad live" or "@@rad-error"), sent only once all were read (nothing of a bad file goes out).
+# A kept offer (offer_keep) as reply lines ("fz", or "fk" with tag=fk: before the walk, see
+# fast_early): its base64 lines after the first, each checked to be base64 and nothing else (a line
+# of the file never starts a reply line of its own: a fake "@@rad live" or "@@rad-error"), sent
+# only once all were read (nothing of a bad file goes out).
 AWK_KEPT='
 NR == 1 { next }
 $0 !~ "^[A-Za-z0-9+/=]+$" { bad = 1; exit }
@@ -1144,21 +1145,25 @@ fast_stop() {
   fi
   FS_CP='' FS_WALK='' FS_FOR='' FS_COPY='' FE_KO=''
 }
+# Sets KH to the first line of the live release $1's kept offer when it names the live manifest's
+# digest (where the server can sha256: else no kept offer counts); returns 1 when there is none.
+kept_head() {
+  KH=''
+  [ -f "$D/manifests/$1.offer" ] && [ ! -L "$D/manifests/$1.offer" ] && have_sha256 || return 1
+  { IFS= read -r KH || :; } < "$D/manifests/$1.offer" 2>/dev/null
+  [ -n "$KH" ] && [ "$KH" = "rad-offer 1 sha256:$(sha256_of "$D/manifests/$1" 2>/dev/null)" ] || { KH=''; return 1; }
+}
 # The kept offer of the live release $1 sent at once, before the walk has checked the release
 # ("fk" lines, then "offer-early"): the client decodes it and plans while the copy and the walk go
 # on. fast_send then says "offer-kept" when the walk finds the release as recorded (the offer
 # holds), or sends the offer it describes from the walk (fz/fp lines, which the client takes
-# instead); without either the client has no offer. Only where fast_send would send the kept one: the same digest checked first.
+# instead); without either the client has no offer.
 FE_KO=''
 fast_early() {
   FE_KO=''
-  [ -n "$FS_COPY" ] && [ "$FS_FOR" = "$1" ] && [ -f "$D/manifests/$1.offer" ] && [ ! -L "$D/manifests/$1.offer" ] &&
-    have_sha256 || return 0
-  fe=''
-  { IFS= read -r fe || :; } < "$D/manifests/$1.offer" 2>/dev/null
-  [ -n "$fe" ] && [ "$fe" = "rad-offer 1 sha256:$(sha256_of "$D/manifests/$1" 2>/dev/null)" ] || return 0
+  [ -n "$FS_COPY" ] && [ "$FS_FOR" = "$1" ] && kept_head "$1" || return 0
   LC_ALL=C awk -v tag=fk "$AWK_KEPT" "$D/manifests/$1.offer" 2>/dev/null || return 0
-  FE_KO=$fe
+  FE_KO=$KH
   say offer-early
 }
 # The offer and the link of the copy in one (prepare runs them apart: see fast_send).
@@ -1194,11 +1199,8 @@ fast_send() {
     { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
     # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
     # Sent already (fast_early): it holds, and goes no second time.
-    if [ -n "$FE_KO" ] && [ "$cut" = 16 ]; then
-      ko=$FE_KO
-    elif [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
-      { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
-      [ -n "$ko" ] && [ "$ko" = "rad-offer 1 sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
+    if [ -n "$FE_KO" ]; then ko=$FE_KO
+    elif kept_head "$1"; then ko=$KH
     fi
     if [ -n "$ko" ] && : > "$w.rm" && : > "$w.all" && { [ -n "$FE_KO" ] || LC_ALL=C awk "$AWK_KEPT" "$m/$1.offer" 2>/dev/null; }; then
       :
@@ -1551,7 +1553,9 @@ if [ -n "$INCOMING" ]; then
   # rest of prepare runs beside them (they are its longest part).
   [ "$FAST" = 1 ] && fast_start "$live"
   # The client may start the upload's rsync now (told how many entries the live release has).
-  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)" && fast_early "$live"
+  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
+  # A kept offer goes at once, before the walk (the client plans from it while the copy runs).
+  [ -n "$FS_COPY" ] && fast_early "$live"
   # The offer goes as soon as the walk has checked it (the client plans from it, and its rsync
   # starts once the copy is whole); the rest of prepare runs beside the copy.
   [ "$FAST" = 1 ] && fast_send "$live" && OFFERED=1

@@ -139,12 +139,14 @@ async function deployRuns(ctx: RunContext, runs: DeployHost[]): Promise<DeployOu
     // for it); started after this turn, so the first ssh is spawned before the build is walked.
     const manifest = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       // The walk that hashes the build counts its special files; one that did not finish, or
-      // never began (a build without a manifest), leaves them to a walk of their own.
+      // never began (a build without a manifest), leaves them to a walk of their own (none once
+      // the run is cancelled or timed out: nothing would read the warning in time).
       const special: SpecialFiles = { count: 0, names: [] }
       const m = await buildReleaseManifest(s, ctx.rsyncPath, ctx.signal, special).catch((e: unknown) =>
         e instanceof Error ? e : new Error(String(e)),
       )
-      const warning = specialFilesWarning(m instanceof Error ? specialFiles(s.source) : special)
+      const counted = m instanceof Error && !ctx.signal.aborted ? specialFiles(s.source) : special
+      const warning = specialFilesWarning(counted)
       if (warning) ctx.reporter.warning(warning)
       return m
     })

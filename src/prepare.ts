@@ -183,8 +183,9 @@ export type Planned = { plan: FastPlan } | { error: Error }
  * Watches prepare's stdout for "@@rad offer-sent" (the offer is whole) and plans from the reply
  * up to it while the server's copy ends. A kept offer comes before the server's walk, marked
  * "@@rad offer-early": planned from at once, and used if the server then says "offer-kept" (the
- * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN model, that plan is made
- * while the server still copies. Used only when the whole reply carries the same offer.
+ * walk found the release as recorded) and sends no other. At 10,000 files, 1% changed, on the WAN
+ * model, that plan is made while the server still copies. Used only when the whole reply carries
+ * the same offer.
  */
 export class EarlyPlan {
   /** stdout so far, in pieces (joined at a mark: no copy of it all a chunk). */

@@ -405,7 +405,7 @@ report_state() {
     fi
   done
   # The release this run makes live (or activates) may be a name used before: its lines count.
-  LOG_FOR="$LOG_FOR\${ID:-}$NL\${STAGED:-}$NL" LOG_ONLY=1
+  LOG_FOR="$LOG_FOR\${ID:-}$NL\${STAGED:-}$NL"
   send_log
   say free-kb "$(df -Pk "$T" 2>/dev/null | { read -r _ && read -r _ _ _ fk _ && printf '%s' "$fk"; })"
 }
@@ -419,10 +419,10 @@ LOG_MAX=16384
 send_log() {
   [ -f "$D/log" ] || return 0
   tail -n 5000 "$D/log" | tr '\000' '\001' | cut -c "1-$((LOG_MAX + 1))" |
-    RAD_LOG="$D/log" RAD_FOR="\${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" -v only="\${LOG_ONLY:-}" '
-      BEGIN { n = split(ENVIRON["RAD_FOR"], r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
+    RAD_LOG="$D/log" RAD_FOR="\${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" '
+      BEGIN { only = ENVIRON["RAD_FOR"]; n = split(only, r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
-      # With only (report_state): a line of ours about a release no longer on disk, as release and
+      # With the releases on disk (report_state sets RAD_FOR): a line of ours about a release no longer on disk, as release and
       # as from, is left out (what is live, bad or pruned is decided among the releases there are):
       # the reply follows the releases kept, not the years of deploys behind them. Only a line the
       # client would read as the same entry: a flat object of plain strings (no escape, no control

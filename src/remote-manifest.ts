@@ -144,9 +144,10 @@ FNR == 1 { if ($0 != "rad-manifest 1") exit 1; print "r " oct(root); size = 0; n
 }
 END { exit big ? 0 : 1 }
 '
-# A kept offer (offer_keep) as reply lines ("fz", or with tag=fk "fk": sent before the walk, see
-# fast_early): its base64 lines after the first, each checked to be base64 and nothing else (a line of the file never starts a reply line of its own: a fake
-# "@@rad live" or "@@rad-error"), sent only once all were read (nothing of a bad file goes out).
+# A kept offer (offer_keep) as reply lines ("fz", or "fk" with tag=fk: before the walk, see
+# fast_early): its base64 lines after the first, each checked to be base64 and nothing else (a line
+# of the file never starts a reply line of its own: a fake "@@rad live" or "@@rad-error"), sent
+# only once all were read (nothing of a bad file goes out).
 AWK_KEPT='
 NR == 1 { next }
 $0 !~ "^[A-Za-z0-9+/=]+$" { bad = 1; exit }
@@ -408,21 +409,25 @@ fast_stop() {
   fi
   FS_CP='' FS_WALK='' FS_FOR='' FS_COPY='' FE_KO=''
 }
+# Sets KH to the first line of the live release $1's kept offer when it names the live manifest's
+# digest (where the server can sha256: else no kept offer counts); returns 1 when there is none.
+kept_head() {
+  KH=''
+  [ -f "$D/manifests/$1.offer" ] && [ ! -L "$D/manifests/$1.offer" ] && have_sha256 || return 1
+  { IFS= read -r KH || :; } < "$D/manifests/$1.offer" 2>/dev/null
+  [ -n "$KH" ] && [ "$KH" = "rad-offer 1 sha256:$(sha256_of "$D/manifests/$1" 2>/dev/null)" ] || { KH=''; return 1; }
+}
 # The kept offer of the live release $1 sent at once, before the walk has checked the release
 # ("fk" lines, then "offer-early"): the client decodes it and plans while the copy and the walk go
 # on. fast_send then says "offer-kept" when the walk finds the release as recorded (the offer
 # holds), or sends the offer it describes from the walk (fz/fp lines, which the client takes
-# instead); without either the client has no offer. Only where fast_send would send the kept one: the same digest checked first.
+# instead); without either the client has no offer.
 FE_KO=''
 fast_early() {
   FE_KO=''
-  [ -n "$FS_COPY" ] && [ "$FS_FOR" = "$1" ] && [ -f "$D/manifests/$1.offer" ] && [ ! -L "$D/manifests/$1.offer" ] &&
-    have_sha256 || return 0
-  fe=''
-  { IFS= read -r fe || :; } < "$D/manifests/$1.offer" 2>/dev/null
-  [ -n "$fe" ] && [ "$fe" = "rad-offer 1 sha256:$(sha256_of "$D/manifests/$1" 2>/dev/null)" ] || return 0
+  [ -n "$FS_COPY" ] && [ "$FS_FOR" = "$1" ] && kept_head "$1" || return 0
   LC_ALL=C awk -v tag=fk "$AWK_KEPT" "$D/manifests/$1.offer" 2>/dev/null || return 0
-  FE_KO=$fe
+  FE_KO=$KH
   say offer-early
 }
 # The offer and the link of the copy in one (prepare runs them apart: see fast_send).
@@ -458,11 +463,8 @@ fast_send() {
     { tail -n +2 "$m/$1.stat" && echo @@end; } 2>/dev/null | cmp -s - "$w.now" 2>/dev/null; then
     # The offer publish kept for this manifest (every entry trusted, nothing lost), else AWK_JOIN.
     # Sent already (fast_early): it holds, and goes no second time.
-    if [ -n "$FE_KO" ] && [ "$cut" = 16 ]; then
-      ko=$FE_KO
-    elif [ "$cut" = 16 ] && [ -f "$m/$1.offer" ] && [ ! -L "$m/$1.offer" ]; then
-      { IFS= read -r ko || :; } < "$m/$1.offer" 2>/dev/null
-      [ -n "$ko" ] && [ "$ko" = "rad-offer 1 sha256:$(sha256_of "$m/$1" 2>/dev/null)" ] || ko=''
+    if [ -n "$FE_KO" ]; then ko=$FE_KO
+    elif kept_head "$1"; then ko=$KH
     fi
     if [ -n "$ko" ] && : > "$w.rm" && : > "$w.all" && { [ -n "$FE_KO" ] || LC_ALL=C awk "$AWK_KEPT" "$m/$1.offer" 2>/dev/null; }; then
       :

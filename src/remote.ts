@@ -60,7 +60,9 @@ if [ -n "$INCOMING" ]; then
   # rest of prepare runs beside them (they are its longest part).
   [ "$FAST" = 1 ] && fast_start "$live"
   # The client may start the upload's rsync now (told how many entries the live release has).
-  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)" && fast_early "$live"
+  [ -n "$FS_COPY" ] && say copying "$(wc -l < "$D/manifests/$live" 2>/dev/null)"
+  # A kept offer goes at once, before the walk (the client plans from it while the copy runs).
+  [ -n "$FS_COPY" ] && fast_early "$live"
   # The offer goes as soon as the walk has checked it (the client plans from it, and its rsync
   # starts once the copy is whole); the rest of prepare runs beside the copy.
   [ "$FAST" = 1 ] && fast_send "$live" && OFFERED=1
