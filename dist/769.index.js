@@ -725,10 +725,11 @@ __webpack_require__.d(__webpack_exports__, {
   S2: () => (/* binding */ remoteCommand),
   Op: () => (/* binding */ renderAhead),
   Jy: () => (/* binding */ renderCall),
-  y9: () => (/* binding */ renderScript)
+  y9: () => (/* binding */ renderScript),
+  Gv: () => (/* binding */ withoutAheadLine)
 });
 
-// UNUSED EXPORTS: RUN, SCRIPTS, SERVER_LIB, VAR_RULES, wireText
+// UNUSED EXPORTS: AHEAD_OPEN, RUN, SCRIPTS, SERVER_LIB, VAR_RULES, wireText
 
 // EXTERNAL MODULE: ./src/quote.ts
 var quote = __webpack_require__(4519);
@@ -1973,15 +1974,23 @@ function wireScript(name) {
     }
     return text;
 }
+/** The line a session opened ahead prints first: sh runs there (its channel was not refused). */
+const AHEAD_OPEN = `${MARK} ahead`;
 /**
- * A session opened ahead of its call (session.ts openAhead) is sent this at once: the library and
- * the script as functions, which sh reads and defines while nothing runs. The call then sends only
- * renderCall: the values, the library's start (rad_lib: its top level, in the order renderScript
- * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
+ * A session opened ahead of its call (session.ts openAhead) is sent this at once: a first line
+ * (AHEAD_OPEN), then the library and the script as functions, which sh reads and defines while
+ * nothing runs. The call then sends only renderCall: the values, the library's start (rad_lib: its
+ * top level, in the order renderScript has it), and the RUN line. sh given nothing more (the call
+ * never comes) reads its end and exits.
  */
 function renderAhead(name) {
-    return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
+    return `echo '${AHEAD_OPEN}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`;
 }
+/** A session opened ahead's stdout without its first line (AHEAD_OPEN), wherever a login shell's text left it. */
+function withoutAheadLine(stdout) {
+    return stdout.replace(AHEAD_LINE, '$1');
+}
+const AHEAD_LINE = new RegExp(`(^|\n)${AHEAD_OPEN}\n`);
 /** The rest of a script whose session was opened ahead (renderAhead). */
 function renderCall(vars) {
     return `${(0,quote/* wireAssignments */.eD)(vars)}\nrad_lib\n${RUN}\n`;

@@ -636,15 +636,25 @@ function wireScript(name: ScriptName): string {
   return text
 }
 
+/** The line a session opened ahead prints first: sh runs there (its channel was not refused). */
+export const AHEAD_OPEN = `${MARK} ahead`
+
 /**
- * A session opened ahead of its call (session.ts openAhead) is sent this at once: the library and
- * the script as functions, which sh reads and defines while nothing runs. The call then sends only
- * renderCall: the values, the library's start (rad_lib: its top level, in the order renderScript
- * has it), and the RUN line. sh given nothing more (the call never comes) reads its end and exits.
+ * A session opened ahead of its call (session.ts openAhead) is sent this at once: a first line
+ * (AHEAD_OPEN), then the library and the script as functions, which sh reads and defines while
+ * nothing runs. The call then sends only renderCall: the values, the library's start (rad_lib: its
+ * top level, in the order renderScript has it), and the RUN line. sh given nothing more (the call
+ * never comes) reads its end and exits.
  */
 export function renderAhead(name: ScriptName): string {
-  return `rad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
+  return `echo '${AHEAD_OPEN}'\nrad_lib() {\n${WIRE_LIB}\n}\nrad_main() {\n${wireScript(name)}\n}\n`
 }
+
+/** A session opened ahead's stdout without its first line (AHEAD_OPEN), wherever a login shell's text left it. */
+export function withoutAheadLine(stdout: string): string {
+  return stdout.replace(AHEAD_LINE, '$1')
+}
+const AHEAD_LINE = new RegExp(`(^|\n)${AHEAD_OPEN}\n`)
 
 /** The rest of a script whose session was opened ahead (renderAhead). */
 export function renderCall<N extends ScriptName>(vars: ScriptVars[N]): string {

@@ -16,6 +16,7 @@ import {
   type ScriptName,
   type ScriptReply,
   type ScriptVars,
+  withoutAheadLine,
 } from './remote.js'
 import type { Reporter, Settings } from './settings.js'
 import type { Ssh } from './ssh.js'
@@ -169,8 +170,13 @@ export class HostSession {
     })
     const hooks: Ahead['hooks'] = {}
     const state = { settled: false }
+    let opened: (yes: boolean) => void = () => {}
+    const open = new Promise<boolean>((resolve) => {
+      opened = resolve
+    })
     const settle = () => {
       state.settled = true
+      opened(false)
     }
     const result = this.ctx.ssh.exec(this.index, input, {
       command: remoteCommand(name),
@@ -179,7 +185,11 @@ export class HostSession {
       // Refused (a server that allows one session), it ends: it never connects on its own.
       muxOnly: true,
       signal: this.ctx.signal,
-      onStdout: (c) => hooks.onStdout?.(c),
+      // Its first byte (AHEAD_OPEN, or a login shell's text) says the server took the session.
+      onStdout: (c) => {
+        opened(true)
+        hooks.onStdout?.(c)
+      },
       onStderr: (c) => hooks.onStderr?.(c),
       // Known at its exit, not after its output is drained: a call never gives it its script then.
       onExit: settle,
@@ -191,6 +201,7 @@ export class HostSession {
       get settled() {
         return state.settled
       },
+      open,
       result,
       hooks,
     }
@@ -253,12 +264,15 @@ export class HostSession {
     // Any other call first ends it: a server that allows one session per connection (MaxSessions
     // 1) has no room for both.
     if (ahead && !useAhead) await endAhead(ahead)
+    // Given its script only once the server has taken it: one not yet answered may still be refused
+    // (exit 255, a session that never ran), and the call would read that as the connection lost.
     let result: RunResult
-    if (ahead && useAhead) {
+    if (ahead && useAhead && (await ahead.open)) {
       ahead.hooks.onStdout = onStdout
       ahead.hooks.onStderr = opts.onStderr
       ahead.give(renderCall(all))
       result = await ahead.result
+      result = { ...result, stdout: withoutAheadLine(result.stdout) }
     } else {
       result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
         command: remoteCommand(name),
@@ -340,6 +354,8 @@ interface Ahead {
   give: (script: string | null) => void
   /** The session ended before its call (refused, or the connection dropped): the call opens its own. */
   readonly settled: boolean
+  /** true at its first output (the server took it), false if it ended with none (refused). */
+  open: Promise<boolean>
   result: Promise<RunResult>
   /** Where its output goes once the call has taken it. */
   hooks: { onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void }

@@ -146,8 +146,13 @@ class HostSession {
         });
         const hooks = {};
         const state = { settled: false };
+        let opened = () => { };
+        const open = new Promise((resolve) => {
+            opened = resolve;
+        });
         const settle = () => {
             state.settled = true;
+            opened(false);
         };
         const result = this.ctx.ssh.exec(this.index, input, {
             command: (0,src_remote/* remoteCommand */.S2)(name),
@@ -156,7 +161,11 @@ class HostSession {
             // Refused (a server that allows one session), it ends: it never connects on its own.
             muxOnly: true,
             signal: this.ctx.signal,
-            onStdout: (c) => hooks.onStdout?.(c),
+            // Its first byte (AHEAD_OPEN, or a login shell's text) says the server took the session.
+            onStdout: (c) => {
+                opened(true);
+                hooks.onStdout?.(c);
+            },
             onStderr: (c) => hooks.onStderr?.(c),
             // Known at its exit, not after its output is drained: a call never gives it its script then.
             onExit: settle,
@@ -168,6 +177,7 @@ class HostSession {
             get settled() {
                 return state.settled;
             },
+            open,
             result,
             hooks,
         };
@@ -218,12 +228,15 @@ class HostSession {
         // 1) has no room for both.
         if (ahead && !useAhead)
             await endAhead(ahead);
+        // Given its script only once the server has taken it: one not yet answered may still be refused
+        // (exit 255, a session that never ran), and the call would read that as the connection lost.
         let result;
-        if (ahead && useAhead) {
+        if (ahead && useAhead && (await ahead.open)) {
             ahead.hooks.onStdout = onStdout;
             ahead.hooks.onStderr = opts.onStderr;
             ahead.give((0,src_remote/* renderCall */.Jy)(all));
             result = await ahead.result;
+            result = { ...result, stdout: (0,src_remote/* withoutAheadLine */.Gv)(result.stdout) };
         }
         else {
             result = await this.ctx.ssh.exec(this.index, (0,src_remote/* renderScript */.y9)(name, all), {

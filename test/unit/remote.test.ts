@@ -25,6 +25,7 @@ import {
   SCRIPTS,
   type ScriptName,
   SERVER_LIB,
+  withoutAheadLine,
 } from '../../src/remote.js'
 import { LIB } from '../../src/remote-lib.js'
 import { tempDir } from './helpers.js'
@@ -181,18 +182,30 @@ describe('the wire text (renderScript, renderAhead, renderCall)', () => {
     expect(inside).toEqual([])
   })
 
+  it("a session opened ahead: only its own first line is taken out of the reply, the login shell's text stays", () => {
+    expect(withoutAheadLine('@@rad ahead\n@@rad ok\n')).toBe('@@rad ok\n')
+    expect(withoutAheadLine('Welcome\n@@rad ahead\n@@rad ok\n')).toBe('Welcome\n@@rad ok\n')
+    // Not a line of its own (a banner without its newline ran into it): left, read as other text.
+    expect(withoutAheadLine('Welcome@@rad ahead\n@@rad ok\n')).toBe('Welcome@@rad ahead\n@@rad ok\n')
+    // Once: a second one is the script's (or the server's) own text.
+    expect(withoutAheadLine('@@rad ahead\n@@rad ahead\n')).toBe('@@rad ahead\n')
+    expect(parseReply(withoutAheadLine('@@rad ahead\n@@rad ok\n')).values.has('ahead')).toBe(false)
+  })
+
   it('a session opened ahead runs nothing until its call, then runs what renderScript runs', () => {
     const base = `${tempDir('radunit-ahead-')}/${HOSTILE}`
     // The ahead part alone (the call never came): sh defines its functions, reads the end, exits.
     const alone = spawnSync('sh', ['-s'], { input: renderAhead('prepare'), encoding: 'utf8', cwd: root })
-    expect([alone.status, alone.stdout, alone.stderr]).toEqual([0, '', ''])
+    expect([alone.status, alone.stdout, alone.stderr]).toEqual([0, '@@rad ahead\n', ''])
     const results = []
     for (const way of ['whole', 'ahead'] as const) {
       const v = vars({ T: `${base}-${way}` })
       const input =
         way === 'whole' ? renderScript('prepare', v) : `${renderAhead('prepare')}${renderCall<'prepare'>(v)}`
       const r = spawnSync('sh', ['-s'], { input, encoding: 'utf8', cwd: root })
-      const reply = parseReply(r.stdout)
+      // Opened ahead, its first line says it runs (before its call), and is not part of the reply.
+      if (way === 'ahead') expect(r.stdout.startsWith('@@rad ahead\n')).toBe(true)
+      const reply = parseReply(way === 'ahead' ? withoutAheadLine(r.stdout) : r.stdout)
       expect(r.stderr).toBe('')
       results.push({
         code: r.status,
