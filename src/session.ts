@@ -19,7 +19,7 @@ import {
   withoutAheadLine,
 } from './remote.js'
 import type { Reporter, Settings } from './settings.js'
-import type { Ssh } from './ssh.js'
+import { refusedSession, type Ssh } from './ssh.js'
 import { LineSplitter, untrusted, untrustedLines } from './untrusted.js'
 import { ACTION_WORDS, type Words } from './words.js'
 
@@ -106,6 +106,13 @@ export class HostSession {
   private ahead: Ahead | undefined
   /** Sessions opened ahead so far (at most two: see openAhead). */
   private aheadOpened = 0
+  /**
+   * The server refused a session opened ahead: it allows one at a time. A session asked for just
+   * after the last one ended may then be refused too (the server not yet done closing it), and ssh
+   * would connect on its own: from then on every session and upload is over the master only, and
+   * asked again after a refusal (nothing ran).
+   */
+  oneSession = false
 
   constructor(
     readonly ctx: RunContext,
@@ -195,6 +202,13 @@ export class HostSession {
       onExit: settle,
     })
     result.then(settle, settle)
+    // Refused: this server allows one session at a time (see oneSession).
+    result.then(
+      (r) => {
+        if (refusedSession(r)) this.oneSession = true
+      },
+      () => {},
+    )
     const ahead: Ahead = {
       name,
       give,
@@ -266,21 +280,28 @@ export class HostSession {
     if (ahead && !useAhead) await endAhead(ahead)
     // Given its script only once the server has taken it: one not yet answered may still be refused
     // (exit 255, a session that never ran), and the call would read that as the connection lost.
+    const taken = ahead !== undefined && useAhead && (await ahead.open)
+    // Ended with nothing run: refused (it says so) or its connection dropped (the call finds out).
+    if (ahead && useAhead && !taken && refusedSession(await ahead.result)) this.oneSession = true
     let result: RunResult
-    if (ahead && useAhead && (await ahead.open)) {
+    if (ahead && taken) {
       ahead.hooks.onStdout = onStdout
       ahead.hooks.onStderr = opts.onStderr
       ahead.give(renderCall(all))
       result = await ahead.result
       result = { ...result, stdout: withoutAheadLine(result.stdout) }
     } else {
-      result = await this.ctx.ssh.exec(this.index, renderScript(name, all), {
-        command: remoteCommand(name),
-        signal: opts.signal ?? this.ctx.signal,
-        onStdout,
-        onStderr: opts.onStderr,
-        fresh,
-      })
+      const script = renderScript(name, all)
+      result = await overMaster(this, fresh, (muxOnly) =>
+        this.ctx.ssh.exec(this.index, script, {
+          command: remoteCommand(name),
+          signal: opts.signal ?? this.ctx.signal,
+          onStdout,
+          onStderr: opts.onStderr,
+          fresh,
+          muxOnly,
+        }),
+      )
     }
     const reply = parseReply(result.stdout)
     // Every reply through a gate starts by naming it: no round trip of its own.
@@ -340,6 +361,24 @@ export class HostSession {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
+
+/**
+ * Runs `attempt` (a session or an upload over host `session`'s master). On a server that allows one
+ * session at a time (session.oneSession), over the master only, and again after a refusal, a few
+ * times, waiting longer each time (~1.5 s in all): the server was still closing the last session.
+ */
+export async function overMaster(
+  session: { oneSession: boolean },
+  fresh: boolean,
+  attempt: (muxOnly: boolean) => Promise<RunResult>,
+): Promise<RunResult> {
+  for (let i = 0; ; i++) {
+    const one = session.oneSession && !fresh
+    const result = await attempt(one)
+    if (!one || i >= 5 || !refusedSession(result)) return result
+    await sleep(50 * 2 ** i)
+  }
+}
 
 /** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
 async function endAhead(a: Ahead): Promise<void> {

@@ -525,6 +525,17 @@ export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> 
   await rm(dir, { recursive: true, force: true })
 }
 
+/** ssh's words when the master's session request was refused: the remote command never ran. */
+export const MUX_REFUSED = /mux_client_request_session: session request failed/
+
+/**
+ * Whether a run over the master was refused its session (a server that allows one at a time, not
+ * yet done closing the last): nothing ran on the server, so it may be run again.
+ */
+export function refusedSession(result: { code: number; aborted: boolean; stderr: string }): boolean {
+  return result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr)
+}
+
 /** Aborted when either is (AbortSignal.any is Node 20.3+). */
 export function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
   if (!a) return b

@@ -9,8 +9,8 @@ import { progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import type { RunResult } from './proc.js'
 import { parseStats, type RsyncStats, runRsync, type UploadPlan } from './rsync.js'
-import type { RunContext } from './session.js'
-import { anySignal } from './ssh.js'
+import { overMaster, type RunContext } from './session.js'
+import { anySignal, refusedSession } from './ssh.js'
 
 /** The fast path's list for rsync --files-from --from0. */
 export function fastList(plan: FastPlan): Buffer {
@@ -101,15 +101,19 @@ export async function uploadRsync(
   filesFrom: string | undefined,
 ): Promise<RsyncStats> {
   await run.session.makeRoom()
-  const plan = uploadPlan(ctx, run, linkDest, filesFrom, {
-    gated: run.session.gate !== undefined,
-    shared: run.sharedExisting,
-  })
-  const result = await runRsync(ctx.rsyncPath, plan, {
-    signal: ctx.signal,
-    env: ctx.ssh.childEnv(),
-    onStdout: onUploadStdout(ctx, run),
-  })
+  // On a server that allows one session at a time, over the master only, and asked again when
+  // refused (session.ts overMaster): never a second connection.
+  const result = await overMaster(run.session, false, (muxOnly) =>
+    runRsync(
+      ctx.rsyncPath,
+      uploadPlan(ctx, run, linkDest, filesFrom, {
+        gated: run.session.gate !== undefined,
+        shared: run.sharedExisting,
+        muxOnly,
+      }),
+      { signal: ctx.signal, env: ctx.ssh.childEnv(), onStdout: onUploadStdout(ctx, run) },
+    ),
+  )
   return uploadStats(ctx, run, result)
 }
 
@@ -197,7 +201,11 @@ export class EarlyUpload {
     const result = await this.result
     // The master could not open its session (a server that allows one at a time, still holding
     // prepare's when the list was given): no rsync ran there, so nothing was written.
-    if (result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr)) return undefined
+    if (refusedSession(result)) {
+      // The server allows one session at a time: the upload that follows is over the master only.
+      this.run.session.oneSession = true
+      return undefined
+    }
     return uploadStats(this.ctx, this.run, result)
   }
 
@@ -211,9 +219,6 @@ export class EarlyUpload {
     else await this.result.catch(() => {})
   }
 }
-
-/** ssh's words when the master's session request was refused: the remote command never ran. */
-const MUX_REFUSED = /mux_client_request_session: session request failed/
 
 /** What a cancelled EarlyUpload was "given": never a plan. */
 const CANCELLED: FastPlan = { send: [], delta: '', keptFiles: 0 }

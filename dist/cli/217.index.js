@@ -27,11 +27,14 @@ var src_remote = __webpack_require__(769);
 var src_gate = __webpack_require__(956);
 // EXTERNAL MODULE: ./src/hints.ts
 var hints = __webpack_require__(957);
+// EXTERNAL MODULE: ./src/ssh.ts + 2 modules
+var ssh = __webpack_require__(444);
 // EXTERNAL MODULE: ./src/untrusted.ts
 var untrusted = __webpack_require__(873);
 // EXTERNAL MODULE: ./src/words.ts
 var src_words = __webpack_require__(846);
 ;// CONCATENATED MODULE: ./src/session.ts
+
 
 
 
@@ -85,6 +88,13 @@ class HostSession {
     ahead;
     /** Sessions opened ahead so far (at most two: see openAhead). */
     aheadOpened = 0;
+    /**
+     * The server refused a session opened ahead: it allows one at a time. A session asked for just
+     * after the last one ended may then be refused too (the server not yet done closing it), and ssh
+     * would connect on its own: from then on every session and upload is over the master only, and
+     * asked again after a refusal (nothing ran).
+     */
+    oneSession = false;
     constructor(ctx, index, spec) {
         this.ctx = ctx;
         this.index = index;
@@ -171,6 +181,11 @@ class HostSession {
             onExit: settle,
         });
         result.then(settle, settle);
+        // Refused: this server allows one session at a time (see oneSession).
+        result.then((r) => {
+            if ((0,ssh/* refusedSession */.V0)(r))
+                this.oneSession = true;
+        }, () => { });
         const ahead = {
             name,
             give,
@@ -230,8 +245,12 @@ class HostSession {
             await endAhead(ahead);
         // Given its script only once the server has taken it: one not yet answered may still be refused
         // (exit 255, a session that never ran), and the call would read that as the connection lost.
+        const taken = ahead !== undefined && useAhead && (await ahead.open);
+        // Ended with nothing run: refused (it says so) or its connection dropped (the call finds out).
+        if (ahead && useAhead && !taken && (0,ssh/* refusedSession */.V0)(await ahead.result))
+            this.oneSession = true;
         let result;
-        if (ahead && useAhead && (await ahead.open)) {
+        if (ahead && taken) {
             ahead.hooks.onStdout = onStdout;
             ahead.hooks.onStderr = opts.onStderr;
             ahead.give((0,src_remote/* renderCall */.Jy)(all));
@@ -239,13 +258,15 @@ class HostSession {
             result = { ...result, stdout: (0,src_remote/* withoutAheadLine */.Gv)(result.stdout) };
         }
         else {
-            result = await this.ctx.ssh.exec(this.index, (0,src_remote/* renderScript */.y9)(name, all), {
+            const script = (0,src_remote/* renderScript */.y9)(name, all);
+            result = await overMaster(this, fresh, (muxOnly) => this.ctx.ssh.exec(this.index, script, {
                 command: (0,src_remote/* remoteCommand */.S2)(name),
                 signal: opts.signal ?? this.ctx.signal,
                 onStdout,
                 onStderr: opts.onStderr,
                 fresh,
-            });
+                muxOnly,
+            }));
         }
         const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.
@@ -301,6 +322,20 @@ class HostSession {
     }
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+/**
+ * Runs `attempt` (a session or an upload over host `session`'s master). On a server that allows one
+ * session at a time (session.oneSession), over the master only, and again after a refusal, a few
+ * times, waiting longer each time (~1.5 s in all): the server was still closing the last session.
+ */
+async function overMaster(session, fresh, attempt) {
+    for (let i = 0;; i++) {
+        const one = session.oneSession && !fresh;
+        const result = await attempt(one);
+        if (!one || i >= 5 || !(0,ssh/* refusedSession */.V0)(result))
+            return result;
+        await sleep(50 * 2 ** i);
+    }
+}
 /** Ends a session opened ahead with nothing run, and waits (briefly) for its channel to close. */
 async function endAhead(a) {
     a.give(null);
@@ -1155,13 +1190,12 @@ function runRsync(rsyncPath, plan, opts) {
     return (0,proc/* run */.e)(rsyncPath, rsyncArgs(plan), opts);
 }
 
-// EXTERNAL MODULE: ./src/ssh.ts + 2 modules
-var ssh = __webpack_require__(444);
 ;// CONCATENATED MODULE: ./src/upload-rsync.ts
 /**
  * The upload's rsync: what it is told, its progress, its result checked. And the fast path's
  * rsync started early (EarlyUpload), beside prepare.
  */
+
 
 
 
@@ -1238,15 +1272,13 @@ async function uploadStats(ctx, run, result) {
 /** The upload's rsync into our incoming dir (all of the build, or the fast path's list file), checked. */
 async function uploadRsync(ctx, run, linkDest, filesFrom) {
     await run.session.makeRoom();
-    const plan = uploadPlan(ctx, run, linkDest, filesFrom, {
+    // On a server that allows one session at a time, over the master only, and asked again when
+    // refused (session.ts overMaster): never a second connection.
+    const result = await overMaster(run.session, false, (muxOnly) => runRsync(ctx.rsyncPath, uploadPlan(ctx, run, linkDest, filesFrom, {
         gated: run.session.gate !== undefined,
         shared: run.sharedExisting,
-    });
-    const result = await runRsync(ctx.rsyncPath, plan, {
-        signal: ctx.signal,
-        env: ctx.ssh.childEnv(),
-        onStdout: onUploadStdout(ctx, run),
-    });
+        muxOnly,
+    }), { signal: ctx.signal, env: ctx.ssh.childEnv(), onStdout: onUploadStdout(ctx, run) }));
     return uploadStats(ctx, run, result);
 }
 /**
@@ -1330,8 +1362,11 @@ class EarlyUpload {
         const result = await this.result;
         // The master could not open its session (a server that allows one at a time, still holding
         // prepare's when the list was given): no rsync ran there, so nothing was written.
-        if (result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr))
+        if ((0,ssh/* refusedSession */.V0)(result)) {
+            // The server allows one session at a time: the upload that follows is over the master only.
+            this.run.session.oneSession = true;
             return undefined;
+        }
         return uploadStats(this.ctx, this.run, result);
     }
     /** Stops it if it still runs (given its list or not) and waits for it to end. */
@@ -1348,8 +1383,6 @@ class EarlyUpload {
             await this.result.catch(() => { });
     }
 }
-/** ssh's words when the master's session request was refused: the remote command never ran. */
-const MUX_REFUSED = /mux_client_request_session: session request failed/;
 /** What a cancelled EarlyUpload was "given": never a plan. */
 const CANCELLED = { send: [], delta: '', keptFiles: 0 };
 

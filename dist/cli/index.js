@@ -7359,10 +7359,11 @@ async function offeredKeys(ctx) {
 __nccwpck_require__.d(__webpack_exports__, {
   L1: () => (/* binding */ Ssh),
   JG: () => (/* binding */ anySignal),
-  cH: () => (/* binding */ ownHostArgs)
+  cH: () => (/* binding */ ownHostArgs),
+  V0: () => (/* binding */ refusedSession)
 });
 
-// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, removeOrphanDirs, removeSshDir, renderSshConfig, userConfigProblem
+// UNUSED EXPORTS: CONNECT_TIMEOUT, MUX_REFUSED, aliasOf, removeOrphanDirs, removeSshDir, renderSshConfig, userConfigProblem
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(24);
@@ -7913,6 +7914,15 @@ async function removeSshDir(dir, sshPath = 'ssh') {
         catch { }
     }
     await (0,promises_.rm)(dir, { recursive: true, force: true });
+}
+/** ssh's words when the master's session request was refused: the remote command never ran. */
+const MUX_REFUSED = /mux_client_request_session: session request failed/;
+/**
+ * Whether a run over the master was refused its session (a server that allows one at a time, not
+ * yet done closing the last): nothing ran on the server, so it may be run again.
+ */
+function refusedSession(result) {
+    return result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr);
 }
 /** Aborted when either is (AbortSignal.any is Node 20.3+). */
 function anySignal(a, b) {

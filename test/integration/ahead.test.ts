@@ -140,20 +140,22 @@ describe("publish's session, opened during the upload", () => {
     // fails). A race when it does, so several deploys, each one connection.
     // Enough files that the fast path's rsync starts during prepare: refused there, it ends, and
     // the upload runs after prepare, over the same connection.
+    // The last one has nothing to upload: publish's session opens at prepare's offer, beside
+    // prepare's own, is refused (or not yet answered) when publish comes, and publish opens its own.
     const pages: Record<string, string> = {}
     for (let i = 0; i < 2500; i++) pages[`pages/p${i}.html`] = `page ${i}\n`
-    for (const id of ['r1', 'r2', 'r3', 'r4']) {
-      const src = one.sourceDir({
-        ...pages,
-        'index.html': `<h1>${id}</h1>\n`,
-        'media/a.bin': randomBytes(500_000),
-      })
+    let files: Record<string, string | Buffer> = {}
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5']) {
+      if (id !== 'r5')
+        files = { ...pages, 'index.html': `<h1>${id}</h1>\n`, 'media/a.bin': randomBytes(500_000) }
+      const src = one.sourceDir(files)
       const before = one.sshd.connections()
       const run = await one.deploy(target, src, { 'release-id': id })
       expect(errorText(run), run.stdout).toBe('')
       expect(linkTarget(`${target}/current`)).toBe(`releases/${id}`)
       expect(readTree(`${target}/current`)).toEqual(readTree(src))
       expect(one.sshd.connections() - before, `${id}: connections`).toBe(1)
+      if (id === 'r5') expect(run.outputs['files-transferred']).toBe('0')
     }
   }, 90_000)
 })

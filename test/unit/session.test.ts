@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { mayTakeLock } from '../../src/remote.js'
-import { lockAfter, lockWaitSeconds, pool } from '../../src/session.js'
+import { lockAfter, lockWaitSeconds, overMaster, pool } from '../../src/session.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -138,5 +138,50 @@ describe('the lock, as the scripts report it', () => {
     expect(mayTakeLock('inspect', { TAKE_LOCK: 0 })).toBe(false)
     expect(mayTakeLock('releaseLock', {})).toBe(false)
     expect(mayTakeLock('recover', {})).toBe(false)
+  })
+})
+
+describe('overMaster: a server that allows one session at a time', () => {
+  const REFUSED = 'mux_client_request_session: session request failed: Session open refused by peer\n'
+  const result = (code: number, stderr = '') => ({ code, signal: null, stdout: '', stderr, aborted: false })
+  /** An attempt that is refused `refusals` times, then runs; records what it was asked. */
+  function attempts(refusals: number, then = result(0)) {
+    const asked: boolean[] = []
+    const attempt = async (muxOnly: boolean) => {
+      asked.push(muxOnly)
+      return asked.length <= refusals ? result(255, REFUSED) : then
+    }
+    return { asked, attempt }
+  }
+
+  it('known to allow one: over the master only, asked again after each refusal until it runs', async () => {
+    const a = attempts(2)
+    expect((await overMaster({ oneSession: true }, false, a.attempt)).code).toBe(0)
+    expect(a.asked).toEqual([true, true, true])
+  })
+
+  it('gives up after six refusals, with the refusal for the caller to report', async () => {
+    const a = attempts(99)
+    const r = await overMaster({ oneSession: true }, false, a.attempt)
+    expect([r.code, a.asked.length]).toEqual([255, 6])
+  })
+
+  it('any other failure (a dropped connection, the script failed) is not asked again', async () => {
+    for (const then of [result(255, 'Connection closed by remote host\n'), result(1, REFUSED.slice(0, 20))]) {
+      const a = attempts(0, then)
+      expect(await overMaster({ oneSession: true }, false, a.attempt)).toBe(then)
+      expect(a.asked).toEqual([true])
+    }
+  })
+
+  it('not known to allow one, or over a connection of its own: once, as ssh does it', async () => {
+    for (const [oneSession, fresh] of [
+      [false, false],
+      [true, true],
+    ] as const) {
+      const a = attempts(99)
+      expect((await overMaster({ oneSession }, fresh, a.attempt)).code).toBe(255)
+      expect(a.asked).toEqual([false])
+    }
   })
 })
