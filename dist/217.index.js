@@ -630,7 +630,7 @@ function renderGate() {
 // EXTERNAL MODULE: ./src/hints.ts
 var hints = __webpack_require__(9957);
 // EXTERNAL MODULE: ./src/ssh.ts + 3 modules
-var ssh = __webpack_require__(8679);
+var src_ssh = __webpack_require__(8679);
 // EXTERNAL MODULE: ./src/untrusted.ts
 var untrusted = __webpack_require__(873);
 // EXTERNAL MODULE: ./src/words.ts
@@ -748,6 +748,9 @@ class HostSession {
         // once, beside rsync; never more (each refusal can cost the server a failed login).
         if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2)
             return;
+        // A server known to allow one session refuses it (its refusal still costs the server a try).
+        if (this.oneSession)
+            return;
         if (this.fresh || this.gate || this.ctx.signal.aborted)
             return;
         this.aheadOpened++;
@@ -785,7 +788,7 @@ class HostSession {
         result.then(settle, settle);
         // Refused: this server allows one session at a time (see oneSession).
         result.then((r) => {
-            if ((0,ssh/* refusedSession */.V0)(r))
+            if ((0,src_ssh/* refusedSession */.V0)(r, true))
                 this.oneSession = true;
         }, () => { });
         const ahead = {
@@ -849,7 +852,7 @@ class HostSession {
         // (exit 255, a session that never ran), and the call would read that as the connection lost.
         const taken = ahead !== undefined && useAhead && (await ahead.open);
         // Ended with nothing run: refused (it says so) or its connection dropped (the call finds out).
-        if (ahead && useAhead && !taken && (0,ssh/* refusedSession */.V0)(await ahead.result))
+        if (ahead && useAhead && !taken && (0,src_ssh/* refusedSession */.V0)(await ahead.result, true))
             this.oneSession = true;
         let result;
         if (ahead && taken) {
@@ -868,8 +871,11 @@ class HostSession {
                 onStderr: opts.onStderr,
                 fresh,
                 muxOnly,
-            }));
+            }), true);
         }
+        // Refused every time (a server that allows one session, slow to close the last): nothing ran.
+        if ((0,src_ssh/* refusedSession */.V0)(result, true))
+            throw sessionRefused(this.label, name);
         const reply = (0,src_remote/* parseReply */.UV)(result.stdout);
         // Every reply through a gate starts by naming it: no round trip of its own.
         const gate = parseGateLine((0,src_remote/* first */.$1)(reply, 'gate'));
@@ -924,16 +930,22 @@ class HostSession {
     }
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+/** A session the server refused at every try: what did not run, and what to change. */
+function sessionRefused(label, step) {
+    return new errors/* DeployError */.s(`${label}: the server refused a new SSH session at every try (it allows one at a time and had not closed the last); '${step}' did not run.`, 'Allow a few sessions per connection on the server (MaxSessions in sshd_config, the default is 10), then deploy again.', 'session-refused');
+}
 /**
  * Runs `attempt` (a session or an upload over host `session`'s master). On a server that allows one
  * session at a time (session.oneSession), over the master only, and again after a refusal, a few
  * times, waiting longer each time (~1.5 s in all): the server was still closing the last session.
  */
-async function overMaster(session, fresh, attempt) {
+async function overMaster(session, fresh, attempt, 
+/** `attempt` runs ssh itself (see refusedSession). */
+ssh = false) {
     for (let i = 0;; i++) {
         const one = session.oneSession && !fresh;
         const result = await attempt(one);
-        if (!one || i >= 5 || !(0,ssh/* refusedSession */.V0)(result))
+        if (!one || i >= 5 || !(0,src_ssh/* refusedSession */.V0)(result, ssh))
             return result;
         await sleep(50 * 2 ** i);
     }
@@ -1869,6 +1881,8 @@ async function uploadRsync(ctx, run, linkDest, filesFrom) {
         shared: run.sharedExisting,
         muxOnly,
     }), { signal: ctx.signal, env: ctx.ssh.childEnv(), onStdout: onUploadStdout(ctx, run) }));
+    if (run.session.oneSession && (0,src_ssh/* refusedSession */.V0)(result))
+        throw sessionRefused(run.session.label, 'upload');
     return uploadStats(ctx, run, result);
 }
 /**
@@ -1911,7 +1925,7 @@ class EarlyUpload {
             exited();
         };
         this.result = runRsync(ctx.rsyncPath, plan, {
-            signal: (0,ssh/* anySignal */.JG)(ctx.signal, this.stop.signal),
+            signal: (0,src_ssh/* anySignal */.JG)(ctx.signal, this.stop.signal),
             env: ctx.ssh.childEnv(),
             input: list,
             abortKeepsStdin: true,
@@ -1952,7 +1966,7 @@ class EarlyUpload {
         const result = await this.result;
         // The master could not open its session (a server that allows one at a time, still holding
         // prepare's when the list was given): no rsync ran there, so nothing was written.
-        if ((0,ssh/* refusedSession */.V0)(result)) {
+        if ((0,src_ssh/* refusedSession */.V0)(result)) {
             // The server allows one session at a time: the upload that follows is over the master only.
             this.run.session.oneSession = true;
             return undefined;

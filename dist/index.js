@@ -3014,7 +3014,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   gB: () => (/* binding */ removeSshDir)
 });
 
-// UNUSED EXPORTS: CONNECT_TIMEOUT, MUX_REFUSED, aliasOf, ownHostArgs, removeOrphanDirs, renderSshConfig, userConfigProblem
+// UNUSED EXPORTS: CONNECT_TIMEOUT, aliasOf, ownHostArgs, removeOrphanDirs, renderSshConfig, userConfigProblem
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -3671,14 +3671,22 @@ async function removeSshDir(dir, sshPath = 'ssh') {
     }
     await (0,promises_.rm)(dir, { recursive: true, force: true });
 }
-/** ssh's words when the master's session request was refused: the remote command never ran. */
-const MUX_REFUSED = /mux_client_request_session: session request failed/;
+/**
+ * ssh's words when the master's session request was refused: the remote command never ran. First
+ * in stderr: the server's own text (a login shell's, a hook's) only comes once a session is open.
+ */
+const MUX_REFUSED = /^mux_client_request_session: session request failed/;
 /**
  * Whether a run over the master was refused its session (a server that allows one at a time, not
- * yet done closing the last): nothing ran on the server, so it may be run again.
+ * yet done closing the last): nothing ran on the server, so it may be run again. Only ssh's own
+ * refusal, before any output: never a script that ran and failed with those words in its stderr.
  */
-function refusedSession(result) {
-    return result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr);
+function refusedSession(result, 
+/** ssh itself (not rsync through it): it exits 255, which none of our scripts does. */
+ssh = false) {
+    if (ssh && result.code !== 255)
+        return false;
+    return result.code !== 0 && !result.aborted && result.stdout === '' && MUX_REFUSED.test(result.stderr);
 }
 /** Aborted when either is (AbortSignal.any is Node 20.3+). */
 function anySignal(a, b) {

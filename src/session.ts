@@ -168,6 +168,8 @@ export class HostSession {
     // One that ended unused (refused by a server that allows one session at a time) is retried
     // once, beside rsync; never more (each refusal can cost the server a failed login).
     if ((this.ahead && !this.ahead.settled) || this.aheadOpened >= 2) return
+    // A server known to allow one session refuses it (its refusal still costs the server a try).
+    if (this.oneSession) return
     if (this.fresh || this.gate || this.ctx.signal.aborted) return
     this.aheadOpened++
     this.ahead?.give(null)
@@ -205,7 +207,7 @@ export class HostSession {
     // Refused: this server allows one session at a time (see oneSession).
     result.then(
       (r) => {
-        if (refusedSession(r)) this.oneSession = true
+        if (refusedSession(r, true)) this.oneSession = true
       },
       () => {},
     )
@@ -282,7 +284,7 @@ export class HostSession {
     // (exit 255, a session that never ran), and the call would read that as the connection lost.
     const taken = ahead !== undefined && useAhead && (await ahead.open)
     // Ended with nothing run: refused (it says so) or its connection dropped (the call finds out).
-    if (ahead && useAhead && !taken && refusedSession(await ahead.result)) this.oneSession = true
+    if (ahead && useAhead && !taken && refusedSession(await ahead.result, true)) this.oneSession = true
     let result: RunResult
     if (ahead && taken) {
       ahead.hooks.onStdout = onStdout
@@ -292,17 +294,23 @@ export class HostSession {
       result = { ...result, stdout: withoutAheadLine(result.stdout) }
     } else {
       const script = renderScript(name, all)
-      result = await overMaster(this, fresh, (muxOnly) =>
-        this.ctx.ssh.exec(this.index, script, {
-          command: remoteCommand(name),
-          signal: opts.signal ?? this.ctx.signal,
-          onStdout,
-          onStderr: opts.onStderr,
-          fresh,
-          muxOnly,
-        }),
+      result = await overMaster(
+        this,
+        fresh,
+        (muxOnly) =>
+          this.ctx.ssh.exec(this.index, script, {
+            command: remoteCommand(name),
+            signal: opts.signal ?? this.ctx.signal,
+            onStdout,
+            onStderr: opts.onStderr,
+            fresh,
+            muxOnly,
+          }),
+        true,
       )
     }
+    // Refused every time (a server that allows one session, slow to close the last): nothing ran.
+    if (refusedSession(result, true)) throw sessionRefused(this.label, name)
     const reply = parseReply(result.stdout)
     // Every reply through a gate starts by naming it: no round trip of its own.
     const gate = parseGateLine(first(reply, 'gate'))
@@ -362,6 +370,15 @@ export class HostSession {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
+/** A session the server refused at every try: what did not run, and what to change. */
+export function sessionRefused(label: string, step: string): DeployError {
+  return new DeployError(
+    `${label}: the server refused a new SSH session at every try (it allows one at a time and had not closed the last); '${step}' did not run.`,
+    'Allow a few sessions per connection on the server (MaxSessions in sshd_config, the default is 10), then deploy again.',
+    'session-refused',
+  )
+}
+
 /**
  * Runs `attempt` (a session or an upload over host `session`'s master). On a server that allows one
  * session at a time (session.oneSession), over the master only, and again after a refusal, a few
@@ -371,11 +388,13 @@ export async function overMaster(
   session: { oneSession: boolean },
   fresh: boolean,
   attempt: (muxOnly: boolean) => Promise<RunResult>,
+  /** `attempt` runs ssh itself (see refusedSession). */
+  ssh = false,
 ): Promise<RunResult> {
   for (let i = 0; ; i++) {
     const one = session.oneSession && !fresh
     const result = await attempt(one)
-    if (!one || i >= 5 || !refusedSession(result)) return result
+    if (!one || i >= 5 || !refusedSession(result, ssh)) return result
     await sleep(50 * 2 ** i)
   }
 }

@@ -525,15 +525,24 @@ export async function removeSshDir(dir: string, sshPath = 'ssh'): Promise<void> 
   await rm(dir, { recursive: true, force: true })
 }
 
-/** ssh's words when the master's session request was refused: the remote command never ran. */
-export const MUX_REFUSED = /mux_client_request_session: session request failed/
+/**
+ * ssh's words when the master's session request was refused: the remote command never ran. First
+ * in stderr: the server's own text (a login shell's, a hook's) only comes once a session is open.
+ */
+const MUX_REFUSED = /^mux_client_request_session: session request failed/
 
 /**
  * Whether a run over the master was refused its session (a server that allows one at a time, not
- * yet done closing the last): nothing ran on the server, so it may be run again.
+ * yet done closing the last): nothing ran on the server, so it may be run again. Only ssh's own
+ * refusal, before any output: never a script that ran and failed with those words in its stderr.
  */
-export function refusedSession(result: { code: number; aborted: boolean; stderr: string }): boolean {
-  return result.code !== 0 && !result.aborted && MUX_REFUSED.test(result.stderr)
+export function refusedSession(
+  result: { code: number; aborted: boolean; stdout: string; stderr: string },
+  /** ssh itself (not rsync through it): it exits 255, which none of our scripts does. */
+  ssh = false,
+): boolean {
+  if (ssh && result.code !== 255) return false
+  return result.code !== 0 && !result.aborted && result.stdout === '' && MUX_REFUSED.test(result.stderr)
 }
 
 /** Aborted when either is (AbortSignal.any is Node 20.3+). */

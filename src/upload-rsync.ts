@@ -9,7 +9,7 @@ import { progressText } from './format.js'
 import { explainRsyncExit } from './hints.js'
 import type { RunResult } from './proc.js'
 import { parseStats, type RsyncStats, runRsync, type UploadPlan } from './rsync.js'
-import { overMaster, type RunContext } from './session.js'
+import { overMaster, type RunContext, sessionRefused } from './session.js'
 import { anySignal, refusedSession } from './ssh.js'
 
 /** The fast path's list for rsync --files-from --from0. */
@@ -114,6 +114,7 @@ export async function uploadRsync(
       { signal: ctx.signal, env: ctx.ssh.childEnv(), onStdout: onUploadStdout(ctx, run) },
     ),
   )
+  if (run.session.oneSession && refusedSession(result)) throw sessionRefused(run.session.label, 'upload')
   return uploadStats(ctx, run, result)
 }
 

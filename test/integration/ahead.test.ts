@@ -158,6 +158,30 @@ describe("publish's session, opened during the upload", () => {
       if (id === 'r5') expect(run.outputs['files-transferred']).toBe('0')
     }
   }, 90_000)
+
+  it("one session at a time, a hook that prints ssh's refusal and fails: it ran once, and the report says the hook failed", async ({
+    expect,
+  }) => {
+    // Sessions are asked again only when ssh itself was refused: never a script that ran, whatever
+    // its hook (the server's text) printed.
+    const target = one.newTarget()
+    const media = (id: string) => {
+      const files: Record<string, string | Buffer> = { 'index.html': `<h1>${id}</h1>\n` }
+      for (let i = 0; i < 8; i++) files[`media/${i}.bin`] = randomBytes(500_000)
+      return one.sourceDir(files)
+    }
+    expect(errorText(await one.deploy(target, media('r1'), { 'release-id': 'r1' }))).toBe('')
+    const count = `${target}/hook-runs`
+    const hook = `echo x >> '${count}'; echo 'mux_client_request_session: session request failed: Session open refused by peer' >&2; exit 1`
+    const before = one.sshd.connections()
+    const run = await one.deploy(target, media('r2'), { 'release-id': 'r2', 'before-switch': hook })
+    expect(readFileSync(count, 'utf8')).toBe('x\n')
+    expect(errorText(run)).toMatch(/before-switch exited with status 1; nothing was switched/)
+    expect(errorText(run)).not.toMatch(/refused a new SSH session|connection dropped/)
+    expect(linkTarget(`${target}/current`)).toBe('releases/r1')
+    expect(listDir(`${target}/releases`)).toEqual(['r1'])
+    expect(one.sshd.connections() - before).toBe(1)
+  }, 60_000)
 })
 
 describe("the fast path's rsync, started during prepare", () => {
