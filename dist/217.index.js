@@ -769,7 +769,7 @@ class HostSession {
             state.settled = true;
             opened(false);
         };
-        const result = this.ctx.ssh.exec(this.index, input, {
+        const exec = this.ctx.ssh.exec(this.index, input, {
             command: (0,src_remote/* remoteCommand */.S2)(name),
             // The library and the script, read and defined by sh while it waits for the call.
             preface: (0,src_remote/* renderAhead */.Op)(name),
@@ -785,12 +785,13 @@ class HostSession {
             // Known at its exit, not after its output is drained: a call never gives it its script then.
             onExit: settle,
         });
-        result.then(settle, settle);
-        // Refused: this server allows one session at a time (see oneSession).
-        result.then((r) => {
+        // Refused: this server allows one session at a time (see oneSession), known to whoever awaits it.
+        const result = exec.then((r) => {
             if ((0,src_ssh/* refusedSession */.V0)(r, true))
                 this.oneSession = true;
-        }, () => { });
+            return r;
+        });
+        result.then(settle, settle);
         const ahead = {
             name,
             give,
@@ -851,9 +852,10 @@ class HostSession {
         // Given its script only once the server has taken it: one not yet answered may still be refused
         // (exit 255, a session that never ran), and the call would read that as the connection lost.
         const taken = ahead !== undefined && useAhead && (await ahead.open);
-        // Ended with nothing run: refused (it says so) or its connection dropped (the call finds out).
-        if (ahead && useAhead && !taken && (0,src_ssh/* refusedSession */.V0)(await ahead.result, true))
-            this.oneSession = true;
+        // Ended with nothing run: refused (then oneSession is set once its result is in) or its
+        // connection dropped (the call finds out).
+        if (ahead && useAhead && !taken)
+            await ahead.result.catch(() => undefined);
         let result;
         if (ahead && taken) {
             ahead.hooks.onStdout = onStdout;

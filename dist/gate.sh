@@ -733,8 +733,9 @@ send_log() {
     RAD_LOG="$D/log" RAD_FOR="${LOG_FOR:-}" LC_ALL=C awk -v max="$LOG_MAX" '
       BEGIN { only = ENVIRON["RAD_FOR"]; n = split(only, r, "\n"); for (i = 1; i <= n; i++) if (r[i] != "") E[r[i]] = 1 }
       length($0) > max { L[NR] = ""; X[NR] = 1; next }
-      # With the releases on disk (report_state sets RAD_FOR): a line of ours about a release no longer on disk, as release and
-      # as from, is left out (what is live, bad or pruned is decided among the releases there are):
+      # With the releases on disk (report_state sets RAD_FOR): a line of ours about a release no
+      # longer on disk, as release and as from, is left out (what is live, bad or pruned is decided
+      # among the releases there are):
       # the reply follows the releases kept, not the years of deploys behind them. Only a line the
       # client would read as the same entry: a flat object of plain strings (no escape, no control
       # byte), release first, an event of ours, release and from each once. Any other goes, for
